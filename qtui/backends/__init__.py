@@ -1,0 +1,36 @@
+"""Choosing and opening a queue backend from a path or URL."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from qtui.backends.base import Backend
+from qtui.model import InvalidInput
+
+#: URL scheme -> "module:factory". A factory takes (target, read_only=...) and
+#: returns a Backend. Modules load lazily so an unused backend costs nothing.
+SCHEMES: dict[str, str] = {
+    "sqlite": "qtui.backends.sqlite:open_sqlite",
+}
+
+
+def open_backend(target: str | Path, *, read_only: bool = False) -> Backend:
+    """Open the backend named by a file path or URL (`sqlite:///abs/path.db`, ...).
+
+    A plain path (no `scheme://`) is a SQLite database file.
+    """
+    text = str(target)
+    scheme, sep, _rest = text.partition("://")
+    if not sep:
+        scheme = "sqlite"
+    entry = SCHEMES.get(scheme.lower())
+    if entry is None:
+        known = ", ".join(f"{s}://" for s in sorted(SCHEMES))
+        raise InvalidInput(f"unsupported backend URL {text!r} (supported: {known} or a file path)")
+    module_name, factory_name = entry.split(":")
+    factory = getattr(importlib.import_module(module_name), factory_name)
+    return factory(text, read_only=read_only)
+
+
+__all__ = ["Backend", "SCHEMES", "open_backend"]
