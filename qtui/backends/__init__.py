@@ -8,17 +8,18 @@ from pathlib import Path
 from qtui.backends.base import Backend
 from qtui.model import InvalidInput
 
-#: URL scheme -> "module:factory". A factory takes (target, read_only=...) and
-#: returns a Backend. Modules load lazily so an unused backend costs nothing.
+#: URL scheme -> "module:factory". A factory takes (target, *, read_only, create)
+#: and returns a Backend; `create` only matters to backends that live in a file. Modules load lazily so an unused backend costs nothing.
 SCHEMES: dict[str, str] = {
     "sqlite": "qtui.backends.sqlite:open_sqlite",
 }
 
 
-def open_backend(target: str | Path, *, read_only: bool = False) -> Backend:
+def open_backend(target: str | Path, *, read_only: bool = False, create: bool = False) -> Backend:
     """Open the backend named by a file path or URL (`sqlite:///abs/path.db`, ...).
 
-    A plain path (no `scheme://`) is a SQLite database file.
+    A plain path (no `scheme://`) is a SQLite database file. `create` allows a
+    missing database file to be made; otherwise a missing one is BackendUnavailable.
     """
     text = str(target)
     scheme, sep, _rest = text.partition("://")
@@ -30,7 +31,7 @@ def open_backend(target: str | Path, *, read_only: bool = False) -> Backend:
         raise InvalidInput(f"unsupported backend URL {text!r} (supported: {known} or a file path)")
     module_name, factory_name = entry.split(":")
     factory = getattr(importlib.import_module(module_name), factory_name)
-    return factory(text, read_only=read_only)
+    return factory(text, read_only=read_only, create=create)
 
 
 __all__ = ["Backend", "SCHEMES", "open_backend"]
