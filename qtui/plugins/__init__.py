@@ -1,0 +1,1 @@
+"""Lua plugin panels: manifests, capabilities, permissions, audit, discovery and the sandbox."""
