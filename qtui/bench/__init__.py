@@ -1,0 +1,11 @@
+"""Benchmarks run by hand: `python -m qtui.bench AREA [options]` prints a table.
+
+Performance figures live here, never as timed assertions in the test suite.
+"""
+
+#: Benchmark areas; each is a module qtui.bench.<area> with main(argv) -> int.
+AREAS = {
+    "sqlite": "the embedded SQLite queue at scale",
+    "redis": "the Redis backends (go-redis-work-queue layout, RQ) next to RQ's own tools",
+    "sandbox": "Lua sandbox overhead and time to stop runaway plugins",
+}

@@ -1,0 +1,120 @@
+"""The event bus: typed events fanned out to subscribers over trio memory channels.
+
+Publishing never blocks. Each subscriber has its own bounded channel, so a slow
+subscriber cannot slow the publisher or anyone else: when its channel is full,
+coalescable events (latest wins) wait in a one-slot-per-key side buffer, and other
+events are dropped and counted. A subscriber sees its events in publish order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import attrs
+import trio
+
+from qtui.events import Event
+
+
+@attrs.define(eq=False)
+class Subscription:
+    """One subscriber's view of the bus; iterate it with `async for`."""
+
+    name: str
+    kinds: tuple[type[Event], ...]
+    _send: trio.MemorySendChannel[Event]
+    _receive: trio.MemoryReceiveChannel[Event]
+    _pending: dict[str, Event] = attrs.field(factory=dict)  # coalesced while full, in order
+    delivered: int = 0
+    dropped: int = 0
+    coalesced: int = 0
+
+    def wants(self, event: Event) -> bool:
+        return isinstance(event, self.kinds)
+
+    def offer(self, event: Event) -> None:
+        """Queue `event` without blocking (called by the bus)."""
+        self._flush_pending()
+        if not self._pending and self._try_send(event):
+            return
+        key = type(event).coalesce_key
+        if key is None:
+            self.dropped += 1
+        else:
+            if key in self._pending:
+                self.coalesced += 1
+                del self._pending[key]  # re-insert: it is now the newest
+            self._pending[key] = event
+
+    async def receive(self) -> Event:
+        """The next event, waiting if there is none."""
+        event = await self._receive.receive()
+        self.delivered += 1
+        self._flush_pending()
+        return event
+
+    def receive_nowait(self) -> Event:
+        """The next event, or raise trio.WouldBlock."""
+        event = self._receive.receive_nowait()
+        self.delivered += 1
+        self._flush_pending()
+        return event
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> Event:
+        try:
+            return await self.receive()
+        except trio.EndOfChannel:
+            raise StopAsyncIteration from None
+
+    def close(self) -> None:
+        self._send.close()
+
+    def _try_send(self, event: Event) -> bool:
+        try:
+            self._send.send_nowait(event)
+        except trio.WouldBlock:
+            return False
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
+            self.dropped += 1
+            return True
+        return True
+
+    def _flush_pending(self) -> None:
+        while self._pending:
+            key = next(iter(self._pending))
+            if not self._try_send(self._pending[key]):
+                return
+            del self._pending[key]
+
+
+class EventBus:
+    """Fan-out of events to subscriptions; used from trio tasks only."""
+
+    def __init__(self) -> None:
+        self._subscriptions: list[Subscription] = []
+
+    def subscribe(
+        self, name: str, kinds: Iterable[type[Event]] = (Event,), *, capacity: int = 64
+    ) -> Subscription:
+        """A new subscription receiving events that are instances of `kinds`."""
+        send, receive = trio.open_memory_channel[Event](capacity)
+        subscription = Subscription(name, tuple(kinds), send, receive)
+        self._subscriptions.append(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        subscription.close()
+        self._subscriptions.remove(subscription)
+
+    def publish(self, event: Event) -> None:
+        """Offer `event` to every interested subscriber; never blocks."""
+        for subscription in self._subscriptions:
+            if subscription.wants(event):
+                subscription.offer(event)
+
+    @property
+    def subscriptions(self) -> tuple[Subscription, ...]:
+        return tuple(self._subscriptions)

@@ -1,0 +1,596 @@
+"""The console application: layout, key dispatch, commands, and the trio nursery.
+
+urwid runs inside the application's own trio nursery. Backend calls run in worker
+threads; results come back to trio tasks that update widgets (urwid repaints
+after each task step). The poller publishes typed events on the bus; the console
+is one subscriber of that bus.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import trio
+import urwid
+
+from qtui.backends.base import Backend, validate_json_payload
+from qtui.bus import EventBus
+from qtui.console import format as fmt
+from qtui.console import keymap
+from qtui.console.glyphs import UNICODE, Glyphs
+from qtui.console.palette import PALETTE
+from qtui.console.screens.detail import DetailScreen
+from qtui.console.screens.help import HelpScreen
+from qtui.console.screens.jobs import DeadScreen, JobListScreen
+from qtui.console.screens.queues import QueuesScreen
+from qtui.console.screens.workers import WorkersScreen
+from qtui.console.widgets import CommandLine, Dialog, StatusBar
+from qtui.events import BackendStatus, Event, Notice, SelectionChanged, StatsUpdated
+from qtui.model import BackendError, InvalidInput, Job, JobState, Page, Snapshot
+from qtui.poller import Poller
+from qtui.sanitize import one_line
+
+log = logging.getLogger(__name__)
+
+MAIN_SCREENS = keymap.SCREENS
+HINTS = [("key", "?"), " help  ", ("key", ":"), " command  ", ("key", "/"), " filter  ",
+         ("key", "1-4"), " screens  ", ("key", "q"), " back  ", ("key", "Q"), " quit"]
+
+
+class _KeyRouter(urwid.WidgetWrap):
+    """The top widget: every key goes to the console's registry first."""
+
+    def __init__(self, console: Console, widget: urwid.Widget) -> None:
+        self._console = console
+        self.size: tuple[int, int] = (80, 24)
+        super().__init__(widget)
+
+    def set_body(self, widget: urwid.Widget) -> None:
+        self._w = widget
+
+    def keypress(self, size, key):  # noqa: ANN001 - urwid signature
+        self.size = size
+        self._console.handle_key(key)
+        return None
+
+
+class Console:
+    """The interactive console on one backend."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        refresh: float = 2.0,
+        glyphs: Glyphs = UNICODE,
+        mouse: bool = False,
+    ) -> None:
+        self.backend = backend
+        self.read_only = backend.read_only
+        self.bus = EventBus()
+        self.poller = Poller(backend, self.bus, refresh)
+        self.glyphs = glyphs
+        self.mouse = mouse
+        self.snapshot: Snapshot | None = None
+        self.screens = {
+            "queues": QueuesScreen(glyphs),
+            "jobs": JobListScreen(),
+            "dead": DeadScreen(),
+            "workers": WorkersScreen(),
+        }
+        self.screens["dead"].mark_glyph = glyphs.mark
+        self.detail = DetailScreen()
+        self.help = HelpScreen()
+        self.stack: list[Any] = [self.screens["queues"]]
+        self._dialog_accept: Callable[[], None] | None = None
+        self._load_generation = 0
+        self._selection: tuple | None = None
+        self._nursery: trio.Nursery | None = None
+        self._quit_scope = trio.CancelScope()
+
+        self._tabs = urwid.Text("", wrap="clip")
+        self._subtitle = urwid.Text("", wrap="clip")
+        self._main = urwid.WidgetPlaceholder(self.current.widget)
+        # The dock is the zone plugin panels render in; it stays out of the
+        # layout while nothing is docked.
+        self._body = urwid.Columns([self._main], dividechars=1)
+        self.status = StatusBar()
+        self.command_line = CommandLine(self._complete)
+        self._bottom = urwid.WidgetPlaceholder(urwid.Text(HINTS, wrap="clip"))
+        self._frame = urwid.Frame(
+            self._body,
+            header=urwid.Pile([urwid.AttrMap(self._tabs, "header"), urwid.AttrMap(self._subtitle, "dim")]),
+            footer=urwid.Pile([self.status, self._bottom]),
+        )
+        self.root = _KeyRouter(self, self._frame)
+        self.status.set_connection(("status warn", f" {glyphs.bullet_bad} connecting "))
+        self.status.set_mode(("read-only " if self.read_only else "") + backend.display_name)
+        self._refresh_chrome()
+
+    # -- running -----------------------------------------------------------------
+
+    @property
+    def current(self) -> Any:
+        return self.stack[-1]
+
+    def make_loop(self, screen: urwid.BaseScreen | None = None) -> tuple[urwid.MainLoop, urwid.TrioEventLoop]:
+        """The urwid main loop on trio for this console (`screen` defaults to the terminal)."""
+        event_loop = urwid.TrioEventLoop()
+        loop = urwid.MainLoop(
+            self.root, PALETTE, screen=screen, event_loop=event_loop, handle_mouse=self.mouse
+        )
+        return loop, event_loop
+
+    async def run(self, screen: urwid.BaseScreen | None = None) -> None:
+        """Run the console until the operator quits."""
+        loop, event_loop = self.make_loop(screen)
+        async with trio.open_nursery() as nursery:
+            self.start_tasks(nursery)
+            with self._quit_scope, loop.start():
+                await event_loop.run_async()
+            nursery.cancel_scope.cancel()
+
+    def start_tasks(self, nursery: trio.Nursery) -> None:
+        """Start polling and event handling in `nursery`, which also runs backend calls."""
+        self._nursery = nursery
+        subscription = self.bus.subscribe("console", (StatsUpdated, BackendStatus, Notice))
+        nursery.start_soon(self.poller.run)
+        nursery.start_soon(self._consume, subscription)
+
+    def quit(self) -> None:
+        self._quit_scope.cancel()
+
+    async def _consume(self, subscription) -> None:  # noqa: ANN001
+        async for event in subscription:
+            self._guarded(self.on_event, event)
+            self._refresh_chrome()
+
+    # -- events ------------------------------------------------------------------
+
+    def on_event(self, event: Event) -> None:
+        match event:
+            case StatsUpdated(snapshot=snapshot):
+                self.snapshot = snapshot
+                self.screens["queues"].on_snapshot(snapshot)
+                self.screens["workers"].on_snapshot(snapshot)
+                if self.current.name in ("jobs", "dead"):
+                    self.load_jobs(self.current)
+                self._publish_selection()
+            case BackendStatus(connected=True):
+                self.status.set_connection(("status ok", f" {self.glyphs.bullet_ok} live "))
+            case BackendStatus(connected=False, message=message):
+                self.status.set_connection(("status bad", f" {self.glyphs.bullet_bad} disconnected "))
+                age = ""
+                if self.poller.last_success is not None:
+                    age = f" (data {fmt.age(self.poller.last_success)} old)"
+                self.message(f"{message}{age}", "error")
+            case Notice(text=text, level=level):
+                self.message(text, level)
+
+    def message(self, text: str, level: str = "info") -> None:
+        self.status.set_message(one_line(text), level)
+
+    # -- keys and commands -------------------------------------------------------
+
+    def handle_key(self, key: str) -> None:
+        if self._dialog_accept is not None:
+            self._dialog_key(key)
+            return
+        if self._frame.focus_position == "footer":
+            self._command_line_key(key)
+            return
+        line = keymap.resolve_key(key, self.current.name)
+        if line is None:
+            if isinstance(key, str) and len(key) == 1 or key in ("tab", "shift tab"):
+                self.message(f"{keymap.key_label(key)} does nothing here; press ? for help", "warning")
+            return
+        self.execute(line)
+
+    def execute(self, line: str) -> None:
+        """Run a command line; every failure becomes a status message."""
+        try:
+            invocation = keymap.parse_command_line(line)
+        except InvalidInput as exc:
+            self.message(str(exc), "error")
+            return
+        command = invocation.command
+        if command.writes and self.read_only:
+            self.message(f"{command.name} is disabled: read-only mode", "error")
+            return
+        handler = getattr(self, "cmd_" + command.name.replace("-", "_"))
+        self._guarded(handler, *invocation.args)
+        self._publish_selection()
+        self._refresh_chrome()
+
+    def _guarded(self, fn: Callable[..., Any], *args: Any) -> None:
+        try:
+            fn(*args)
+        except BackendError as exc:
+            self.message(str(exc), "error")
+        except Exception as exc:  # a console bug must not kill the operator's session
+            log.exception("internal error")
+            self.message(f"internal error: {type(exc).__name__}: {exc} (see the log)", "error")
+
+    def _command_line_key(self, key: str) -> None:
+        if key == "esc":
+            self._close_command_line()
+        elif key == "enter":
+            line = self.command_line.text.strip()
+            self._close_command_line()
+            if line:
+                self.command_line.history.append(line)
+                self.execute(line)
+        else:
+            self.command_line.keypress((self.root.size[0],), key)
+
+    def _close_command_line(self) -> None:
+        self._bottom.original_widget = urwid.Text(HINTS, wrap="clip")
+        self._frame.focus_position = "body"
+
+    def _complete(self, text: str) -> list[str]:
+        queues = [q.name for q in self.snapshot.queues] if self.snapshot else []
+        return keymap.complete(text, queues)
+
+    # -- dialogs -----------------------------------------------------------------
+
+    def confirm(self, title: str, lines: list, accept: Callable[[], None]) -> None:
+        """Ask before `accept` runs; nothing happens unless the operator presses y."""
+        dialog = Dialog(title, lines, ascii_box=self.glyphs is not UNICODE)
+        overlay = urwid.Overlay(dialog, self._frame, "center", ("relative", 80), "middle", "pack",
+                                min_width=40)
+        self.root.set_body(overlay)
+        self._dialog_accept = accept
+
+    def _dialog_key(self, key: str) -> None:
+        if key in ("y", "Y"):
+            accept = self._dialog_accept
+            self._close_dialog()
+            self._guarded(accept)
+        elif key in ("n", "N", "esc", "q"):
+            self._close_dialog()
+            self.message("cancelled")
+
+    def _close_dialog(self) -> None:
+        self._dialog_accept = None
+        self.root.set_body(self._frame)
+
+    @property
+    def dialog_open(self) -> bool:
+        return self._dialog_accept is not None
+
+    # -- background work ---------------------------------------------------------
+
+    def run_io(self, fn: Callable[[], Any], on_done: Callable[[Any], None], what: str) -> None:
+        """Run a blocking backend call in a thread; `on_done(result)` back on the trio side."""
+
+        async def task() -> None:
+            try:
+                result = await trio.to_thread.run_sync(fn)
+            except BackendError as exc:
+                self.message(f"{what}: {exc}", "error")
+                return
+            except Exception as exc:
+                log.exception("%s failed", what)
+                self.message(f"{what}: internal error: {type(exc).__name__}: {exc}", "error")
+                return
+            self._guarded(on_done, result)
+            self._refresh_chrome()
+
+        if self._nursery is None:
+            raise RuntimeError("the console is not running")
+        self._nursery.start_soon(task)
+
+    def load_jobs(self, screen: JobListScreen) -> None:
+        """Fetch the page `screen` asks for; a newer request wins over an older one."""
+        self._load_generation += 1
+        generation = self._load_generation
+        query = screen.query()
+
+        def fetch() -> Page:
+            return self.backend.peek(query.queue, query.state, text=query.text, cursor=query.cursor)
+
+        def done(page: Page) -> None:
+            if generation == self._load_generation:
+                screen.show(page)
+
+        self.run_io(fetch, done, "loading jobs")
+
+    def _after_change(self, text: str) -> None:
+        self.message(text)
+        self.poller.refresh()
+        if self.current.name in ("jobs", "dead"):
+            self.load_jobs(self.current)
+
+    # -- chrome ------------------------------------------------------------------
+
+    def _refresh_chrome(self) -> None:
+        base = next((s for s in reversed(self.stack) if s.name in MAIN_SCREENS), self.stack[0])
+        tabs: list = [" qtui "]
+        for number, name in enumerate(MAIN_SCREENS, 1):
+            label = f" {number} {self.screens[name].title} "
+            tabs.append(("tab active", label) if base.name == name else ("tab", label))
+        self._tabs.set_text(tabs)
+        current = self.current
+        if isinstance(current, JobListScreen):
+            subtitle = current.describe()
+        elif current.name == "detail" and current.job is not None:
+            subtitle = f"job {one_line(current.job.id)} · Esc back"
+        elif current.name == "help":
+            subtitle = "help · Esc back"
+        else:
+            subtitle = f"{len(self.snapshot.queues) if self.snapshot else 0} queues"
+            if current.name == "workers" and self.snapshot:
+                alive = sum(1 for w in self.snapshot.workers if w.alive)
+                subtitle = f"{alive} workers alive, {len(self.snapshot.workers)} seen"
+        self._subtitle.set_text(" " + subtitle)
+        self._main.original_widget = current.widget
+
+    def _publish_selection(self) -> None:
+        current = self.current
+        queue = job_id = state = None
+        if current.name == "queues":
+            queue = current.selected_queue()
+        elif isinstance(current, JobListScreen):
+            job = current.focused_job()
+            queue, state, job_id = current.queue, current.state, job.id if job else None
+        elif current.name == "detail" and current.job:
+            queue, state, job_id = current.job.queue, current.job.state, current.job.id
+        selection = (current.name, queue, state, job_id)
+        if selection != self._selection:
+            self._selection = selection
+            self.bus.publish(SelectionChanged(current.name, queue, state, job_id))
+
+    def _show(self, screen: Any, *, push: bool = False) -> None:
+        if push:
+            if self.current is not screen:
+                self.stack.append(screen)
+        else:
+            self.stack = [screen]
+
+    def _job_list(self) -> JobListScreen | None:
+        return self.current if isinstance(self.current, JobListScreen) else None
+
+    # -- command handlers (one per registry command) -----------------------------
+
+    def cmd_quit(self) -> None:
+        self.quit()
+
+    def cmd_back(self) -> None:
+        if len(self.stack) > 1:
+            self.stack.pop()
+            if self.current.name in ("jobs", "dead"):
+                self.load_jobs(self.current)
+        elif self.current.name != "queues":
+            self._show(self.screens["queues"])
+        else:
+            self.quit()
+
+    def cmd_help(self, topic: str | None) -> None:
+        self.help.show(topic, self.read_only)
+        self._show(self.help, push=True)
+
+    def cmd_view(self, name: str) -> None:
+        selected = self.screens["queues"].selected_queue() if self.current.name == "queues" else None
+        screen = self.screens[name]
+        if isinstance(screen, JobListScreen) and selected is not None:
+            screen.set_scope(queue=selected)
+        self._show(screen)
+        if isinstance(screen, JobListScreen):
+            self.load_jobs(screen)
+
+    def cmd_prompt(self, text: str | None) -> None:
+        self.command_line.start(text or "")
+        self._bottom.original_widget = self.command_line
+        self._frame.focus_position = "footer"
+
+    def cmd_refresh(self) -> None:
+        self.poller.refresh()
+        if self._job_list():
+            self.load_jobs(self.current)
+
+    def cmd_move(self, where: str) -> None:
+        self.current.move(where, self._body_size())
+
+    def _body_size(self) -> tuple[int, int]:
+        cols, rows = self.root.size
+        return cols, max(1, rows - 5)
+
+    def cmd_open(self) -> None:
+        if self.current.name == "queues":
+            if self.screens["queues"].selected_queue() is None:
+                self.message("no queue selected", "warning")
+                return
+            self.cmd_view("jobs")
+        elif (screen := self._job_list()) is not None:
+            job = screen.focused_job()
+            if job is None:
+                self.message("no job selected", "warning")
+                return
+            self._open_job(job)
+
+    def _open_job(self, job: Job) -> None:
+        self.detail.show(job)
+        self._show(self.detail, push=True)
+        self.run_io(lambda: self.backend.job(job.id), self._refresh_detail, "loading job")
+
+    def _refresh_detail(self, job: Job | None) -> None:
+        if job is not None and self.current is self.detail:
+            self.detail.show(job)
+
+    def cmd_queue(self, queue: str) -> None:
+        target = self._job_list() or self.screens["jobs"]
+        target.set_scope(queue=None if queue == "all" else queue)
+        self._show(target)
+        self.load_jobs(target)
+
+    def cmd_state(self, state: JobState) -> None:
+        if state is JobState.DEAD:
+            self.cmd_view("dead")
+            return
+        screen = self.screens["jobs"]
+        screen.set_scope(state=state)
+        self._show(screen)
+        self.load_jobs(screen)
+
+    def cmd_next_state(self) -> None:
+        screen = self._job_list()
+        if screen is not None:
+            screen.next_state()
+            self.load_jobs(screen)
+
+    def cmd_filter(self, text: str | None) -> None:
+        screen = self._job_list()
+        if screen is None:
+            screen = self.screens["jobs"]
+            self._show(screen)
+        screen.set_scope(text=text)
+        self.load_jobs(screen)
+        self.message(f"filter: {text!r}" if text else "filter cleared")
+
+    def cmd_page(self, direction: str) -> None:
+        screen = self._job_list()
+        if screen is None:
+            return
+        moved = screen.next_page() if direction == "next" else screen.prev_page()
+        if moved:
+            self.load_jobs(screen)
+        else:
+            self.message("no more pages" if direction == "next" else "already on the first page", "warning")
+
+    def cmd_find(self, job_id: str) -> None:
+        def done(job: Job | None) -> None:
+            if job is None:
+                self.message(f"no job with id {job_id!r}", "warning")
+            else:
+                self.detail.show(job)
+                self._show(self.detail, push=True)
+
+        self.run_io(lambda: self.backend.job(job_id), done, "find")
+
+    def _dead_screen(self) -> DeadScreen | None:
+        if self.current.name == "dead":
+            return self.current
+        self.message("marks are used on the dead letter screen (3)", "warning")
+        return None
+
+    def cmd_mark(self) -> None:
+        if (screen := self._dead_screen()) is not None:
+            screen.toggle_mark()
+            screen.move("down", self._body_size())
+
+    def cmd_mark_all(self) -> None:
+        if (screen := self._dead_screen()) is not None:
+            screen.mark_all()
+
+    def cmd_unmark_all(self) -> None:
+        if (screen := self._dead_screen()) is not None:
+            screen.unmark_all()
+
+    def cmd_enqueue(self, queue: str, payload: str) -> None:
+        validate_json_payload(payload)
+        self.run_io(
+            lambda: self.backend.enqueue(queue, payload),
+            lambda job: self._after_change(f"enqueued job {job.id} on {job.queue}"),
+            "enqueue",
+        )
+
+    def _targets(self) -> tuple[list[str], JobState | None]:
+        """The jobs a requeue/delete acts on: marked, under the cursor, or in the detail view."""
+        if self.current is self.detail and self.detail.job is not None:
+            return [self.detail.job.id], self.detail.job.state
+        if self.current.name == "dead":
+            return self.current.targets(), JobState.DEAD
+        return [], None
+
+    def cmd_requeue(self, to_queue: str | None) -> None:
+        ids, state = self._targets()
+        if not ids:
+            self.message("nothing to requeue: select dead jobs on the dead letter screen (3)", "warning")
+            return
+        if state is not JobState.DEAD:
+            self.message(f"only dead jobs can be requeued; this job is {state}", "warning")
+            return
+        where = f"to queue {one_line(to_queue)}" if to_queue else "to their own queues"
+        noun = "job" if len(ids) == 1 else "jobs"
+        lines = [f"Requeue {len(ids)} dead {noun} {where}?"]
+        lines += [("dim", f"  {one_line(i)}") for i in ids[:5]] + ([("dim", "  ...")] if len(ids) > 5 else [])
+
+        def accept() -> None:
+            self.run_io(lambda: self.backend.requeue(ids=ids, to_queue=to_queue), self._requeued, "requeue")
+
+        self.confirm("Requeue", lines, accept)
+
+    def _requeued(self, count: int) -> None:
+        self.screens["dead"].unmark_all()
+        if self.current is self.detail:
+            self.stack.pop()
+        self._after_change(f"requeued {count} job{'s' if count != 1 else ''}")
+
+    def cmd_requeue_all(self, to_queue: str | None) -> None:
+        screen = self.screens["dead"]
+        queue, text = screen.queue, screen.text
+        scope = f"on queue {one_line(queue)}" if queue else "on every queue"
+        if text:
+            scope += f" whose payload or error contains {one_line(text)!r}"
+        lines = [f"Requeue ALL dead jobs {scope}", f"to {one_line(to_queue) if to_queue else 'their own queues'}?"]
+        if self.snapshot and not text:
+            dead = sum(q.count(JobState.DEAD) for q in self.snapshot.queues if queue in (None, q.name))
+            lines.append(("warn", f"About {dead} jobs will move."))
+
+        def accept() -> None:
+            self.run_io(lambda: self.backend.requeue(queue=queue, text=text, to_queue=to_queue),
+                        self._requeued, "requeue")
+
+        self.confirm("Requeue all", lines, accept)
+
+    def cmd_delete(self) -> None:
+        ids, state = self._targets()
+        if not ids or state is None:
+            self.message("nothing to delete: select jobs on the dead letter screen (3)", "warning")
+            return
+        noun = "job" if len(ids) == 1 else "jobs"
+        lines = [f"Delete {len(ids)} {state} {noun}? This cannot be undone."]
+        lines += [("dim", f"  {one_line(i)}") for i in ids[:5]] + ([("dim", "  ...")] if len(ids) > 5 else [])
+
+        def accept() -> None:
+            self.run_io(lambda: self.backend.purge(None, state, ids=ids), self._deleted, "delete")
+
+        self.confirm("Delete", lines, accept)
+
+    def _deleted(self, count: int) -> None:
+        self.screens["dead"].unmark_all()
+        if self.current is self.detail:
+            self.stack.pop()
+        self._after_change(f"deleted {count} job{'s' if count != 1 else ''}")
+
+    def cmd_purge(self, queue: str, state: JobState) -> None:
+        target = None if queue == "all" else queue
+        known = {q.name: q for q in self.snapshot.queues} if self.snapshot else {}
+        if target is not None and self.snapshot and target not in known:
+            self.message(f"unknown queue {one_line(target)!r}", "error")
+            return
+        if target is None:
+            count = sum(q.count(state) for q in known.values())
+        else:
+            count = known[target].count(state) if target in known else 0
+        where = f"queue {one_line(target)}" if target else "EVERY queue"
+        lines = [f"Delete all {state} jobs on {where}?", ("warn", f"About {count} jobs. This cannot be undone.")]
+
+        def accept() -> None:
+            self.run_io(lambda: self.backend.purge(target, state),
+                        lambda n: self._after_change(f"purged {n} {state} job{'s' if n != 1 else ''}"),
+                        "purge")
+
+        self.confirm("Purge", lines, accept)
+
+    def cmd_purge_selected(self, state: JobState) -> None:
+        if self.current.name == "queues":
+            queue = self.screens["queues"].selected_queue()
+            if queue is None:
+                self.message("no queue selected", "warning")
+                return
+        else:
+            queue = self.screens["dead"].queue
+        self.cmd_purge(queue or "all", state)

@@ -1,0 +1,1 @@
+"""The console's built-in screens."""

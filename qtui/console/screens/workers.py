@@ -1,0 +1,47 @@
+"""The Workers screen: every worker the backend has seen."""
+
+from __future__ import annotations
+
+from qtui.console import format as fmt
+from qtui.console.widgets import Column, Table
+from qtui.model import Snapshot, WorkerInfo
+from qtui.sanitize import one_line
+
+COLUMNS = (
+    Column("WORKER"),
+    Column("STATE", 5),
+    Column("QUEUES", 14),
+    Column("JOB", 8),
+    Column("DONE", 6, "right"),
+    Column("FAIL", 5, "right"),
+    Column("SEEN", 4, "right"),
+)
+
+
+class WorkersScreen:
+    name = "workers"
+    title = "Workers"
+
+    def __init__(self) -> None:
+        self.table = Table(COLUMNS, "No workers seen.")
+        self.widget = self.table
+
+    def on_snapshot(self, snapshot: Snapshot) -> None:
+        self.table.set_rows([(w.id, self._cells(w), None if w.alive else "dim") for w in snapshot.workers])
+
+    @staticmethod
+    def _cells(w: WorkerInfo) -> list:
+        state = ("ok", "busy") if w.alive and w.current_job else ("ok", "idle") if w.alive else "gone"
+        name = w.id if not w.host else f"{w.id}@{w.host}" if w.host not in w.id else w.id
+        return [
+            one_line(name),
+            state,
+            one_line(",".join(w.queues)),
+            one_line(w.current_job or "-"),
+            fmt.count(w.processed),
+            fmt.count(w.failed),
+            fmt.age(w.last_seen),
+        ]
+
+    def move(self, where: str, size: tuple[int, int]) -> None:
+        self.table.move(where, size)

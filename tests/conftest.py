@@ -1,0 +1,49 @@
+"""Fixtures shared by every test folder."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+
+import pytest
+
+_apt_updated = False
+
+
+def _install_with_apt(package: str) -> None:
+    global _apt_updated
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    if not _apt_updated:
+        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, capture_output=True)
+        _apt_updated = True
+    subprocess.run(["apt-get", "install", "-y", "-qq", package], check=True, env=env, capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def system_tool() -> Callable[[str, str], str]:
+    """`require(command, debian_package)`: the command's path, installing it when missing.
+
+    Installs with apt-get when running as root; otherwise skips the test, except
+    under CI (CI=true), where a missing tool fails the run instead of hiding tests.
+    """
+
+    def require(command: str, package: str) -> str:
+        path = shutil.which(command)
+        if path:
+            return path
+        if os.geteuid() == 0 and shutil.which("apt-get"):
+            try:
+                _install_with_apt(package)
+            except subprocess.CalledProcessError as exc:
+                pytest.fail(f"could not install {package} with apt-get: {exc.stderr!r}")
+            path = shutil.which(command)
+            if path:
+                return path
+        message = f"{command} is not installed (Debian package {package})"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+
+    return require
