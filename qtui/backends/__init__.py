@@ -12,6 +12,13 @@ from qtui.model import InvalidInput
 #: and returns a Backend; `create` only matters to backends that live in a file. Modules load lazily so an unused backend costs nothing.
 SCHEMES: dict[str, str] = {
     "sqlite": "qtui.backends.sqlite:open_sqlite",
+    "redis": "qtui.backends.gowork:open_gowork",
+    "rediss": "qtui.backends.gowork:open_gowork",
+    "redis+unix": "qtui.backends.gowork:open_gowork",
+    "unix": "qtui.backends.gowork:open_gowork",
+    "rq+redis": "qtui.backends.rq:open_rq",
+    "rq+rediss": "qtui.backends.rq:open_rq",
+    "rq+unix": "qtui.backends.rq:open_rq",
 }
 
 
