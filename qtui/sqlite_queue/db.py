@@ -224,6 +224,7 @@ class Database:
             self._all.append(conn)
         with self._translated():
             conn.execute("PRAGMA synchronous = FULL")
+        conn.create_function("qtui_icontains", 2, _icontains, deterministic=True)
         return conn
 
     def _check_schema(self, conn: sqlite3.Connection, *, create: bool) -> None:
@@ -371,6 +372,11 @@ class Database:
         if name.startswith("SQLITE_PERM") or name.startswith("SQLITE_AUTH"):
             return BackendUnavailable(f"{label}: permission denied ({exc})")
         return BackendError(f"{label}: database error: {exc}")
+
+
+def _icontains(haystack: str | None, casefolded_needle: str) -> bool:
+    """SQL function: does `haystack` contain the needle, ignoring case (all of Unicode)?"""
+    return haystack is not None and casefolded_needle in haystack.casefold()
 
 
 def _unwritable_reason(path: Path) -> str | None:

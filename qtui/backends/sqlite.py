@@ -1,0 +1,208 @@
+"""Admin backend for the SQLite job queue (qtui.sqlite_queue).
+
+Paging is keyset paging by job id (oldest first), so a page costs the same at the
+start and the end of a million-job state. Requeue moves dead jobs back to ready
+with their attempts reset to 0; the last error is kept (it is replaced when the
+job next fails), and a job moved to another queue records the queue it came from
+in `origin`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from qtui.backends.base import Backend
+from qtui.model import InvalidInput, Job, JobState, NotFound, Page, Snapshot
+from qtui.sqlite_queue import Database, SQLiteQueue
+from qtui.sqlite_queue.queue import Clock, register_queue
+
+_COLUMNS = (
+    "id, queue, state, payload, priority, attempts, max_attempts, last_error, worker,"
+    " created_at, updated_at, run_at, lease_until, finished_at, origin"
+)
+
+_CURSOR = re.compile(r"after:(\d{1,19})")
+
+
+def open_sqlite(target: str, *, read_only: bool, create: bool) -> SQLiteBackend:
+    """Open `target`: a file path or ``sqlite://`` + path (``sqlite:///abs.db``, ``sqlite://rel.db``)."""
+    path = target[len("sqlite://") :] if target.lower().startswith("sqlite://") else target
+    if not path:
+        raise InvalidInput(f"no database path in {target!r}")
+    return SQLiteBackend(path, read_only=read_only, create=create)
+
+
+class SQLiteBackend(Backend):
+    """The admin interface over one queue database file. Thread-safe."""
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        read_only: bool = False,
+        create: bool = False,
+        busy_timeout: float = 5.0,
+        clock: Clock = time.time,
+    ) -> None:
+        super().__init__(read_only=read_only)
+        self._database = Database(path, read_only=read_only, create=create, busy_timeout=busy_timeout)
+        self._queue = SQLiteQueue(self._database, clock=clock)
+        self._clock = clock
+        self.display_name = self._database.label
+
+    def close(self) -> None:
+        self._database.close()
+
+    # -- reads ---------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        return self._queue.snapshot()
+
+    def _peek(
+        self, queue: str | None, state: JobState, text: str | None, cursor: str | None, limit: int
+    ) -> Page:
+        where = ["state = ?"]
+        params: list[Any] = [state.value]
+        if queue is not None:
+            index = "jobs_by_queue_state"
+            where.append("queue = ?")
+            params.append(queue)
+        else:
+            index = "jobs_by_state"
+        if cursor is not None:
+            where.append("id > ?")
+            params.append(_parse_cursor(cursor))
+        if text is not None:
+            condition, values = _text_condition(text)
+            where.append(condition)
+            params.extend(values)
+        with self._database.read() as conn:
+            if queue is not None:
+                _check_queue_exists(conn, queue)
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM jobs INDEXED BY {index}"
+                f" WHERE {' AND '.join(where)} ORDER BY id LIMIT ?",
+                (*params, limit),
+            ).fetchall()
+        jobs = tuple(_job_from_row(row) for row in rows)
+        next_cursor = f"after:{jobs[-1].id}" if len(jobs) == limit else None
+        return Page(jobs=jobs, next_cursor=next_cursor)
+
+    def _job(self, job_id: str) -> Job | None:
+        if not job_id.isdigit() or len(job_id) > 19:
+            return None
+        with self._database.read() as conn:
+            row = conn.execute(f"SELECT {_COLUMNS} FROM jobs WHERE id = ?", (int(job_id),)).fetchone()
+        return None if row is None else _job_from_row(row)
+
+    # -- writes --------------------------------------------------------------
+
+    def _enqueue(self, queue: str, payload: str, priority: int) -> Job:
+        job = self._job(self._queue.enqueue(queue, payload, priority=priority))
+        assert job is not None  # just written; jobs are only deleted by purge or retention
+        return job
+
+    def _requeue(
+        self, ids: list[str] | None, queue: str | None, text: str | None, to_queue: str | None
+    ) -> int:
+        where = ["state = 'dead'"]
+        params: list[Any] = []
+        if ids is not None:
+            where.append("id IN (SELECT value FROM json_each(?))")
+            params.append(_ids_json(ids))
+        if queue is not None:
+            where.append("queue = ?")
+            params.append(queue)
+        if text is not None:
+            condition, values = _text_condition(text)
+            where.append(condition)
+            params.extend(values)
+        now = self._clock()
+        with self._database.write() as conn:
+            if queue is not None:
+                _check_queue_exists(conn, queue)
+            if to_queue is not None:
+                register_queue(conn, to_queue, now)
+            return conn.execute(
+                "UPDATE jobs SET state = 'ready', queue = coalesce(?1, queue),"
+                " origin = CASE WHEN ?1 IS NOT NULL AND ?1 <> queue"
+                "          THEN coalesce(origin, queue) ELSE origin END,"
+                " attempts = 0, updated_at = ?2, run_at = NULL, lease_until = NULL,"
+                " finished_at = NULL, worker = NULL"
+                f" WHERE {' AND '.join(where)}",
+                (to_queue, now, *params),
+            ).rowcount
+
+    def _purge(self, queue: str | None, state: JobState, ids: list[str] | None) -> int:
+        where = ["state = ?"]
+        params: list[Any] = [state.value]
+        if queue is not None:
+            where.append("queue = ?")
+            params.append(queue)
+        if ids is not None:
+            where.append("id IN (SELECT value FROM json_each(?))")
+            params.append(_ids_json(ids))
+        with self._database.write() as conn:
+            if queue is not None:
+                _check_queue_exists(conn, queue)
+            return conn.execute(f"DELETE FROM jobs WHERE {' AND '.join(where)}", params).rowcount
+
+
+def _check_queue_exists(conn: Any, queue: str) -> None:
+    if conn.execute("SELECT 1 FROM queues WHERE name = ?", (queue,)).fetchone() is None:
+        raise NotFound(f"no queue named {queue!r}")
+
+
+def _parse_cursor(cursor: str) -> int:
+    match = _CURSOR.fullmatch(cursor)
+    if match is None:
+        raise InvalidInput(f"invalid page cursor {cursor!r}")
+    return int(match[1])
+
+
+def _ids_json(ids: Sequence[str]) -> str:
+    numbers = []
+    for job_id in ids:
+        text = str(job_id).strip()
+        if not text.isdigit() or len(text) > 19:
+            raise InvalidInput(f"invalid job id {job_id!r}: SQLite job ids are whole numbers")
+        numbers.append(int(text))
+    return json.dumps(numbers)
+
+
+def _text_condition(text: str) -> tuple[str, list[str]]:
+    """SQL keeping jobs whose payload or last error contains `text`, ignoring case."""
+    if text.isascii():
+        # LIKE ignores ASCII case, which is all an ASCII needle needs; it runs in C.
+        pattern = "%" + re.sub(r"([\\%_])", r"\\\1", text) + "%"
+        return "(payload LIKE ? ESCAPE '\\' OR last_error LIKE ? ESCAPE '\\')", [pattern, pattern]
+    needle = text.casefold()
+    return "(qtui_icontains(payload, ?) OR qtui_icontains(last_error, ?))", [needle, needle]
+
+
+def _job_from_row(row: tuple[Any, ...]) -> Job:
+    (
+        job_id, queue, state, payload, priority, attempts, max_attempts, last_error, worker,
+        created_at, updated_at, run_at, lease_until, finished_at, origin,
+    ) = row
+    return Job(
+        id=str(job_id),
+        queue=queue,
+        state=JobState(state),
+        payload=payload,
+        priority=priority,
+        attempts=attempts,
+        max_attempts=max_attempts,
+        last_error=last_error,
+        worker=worker,
+        created_at=created_at,
+        updated_at=updated_at,
+        run_at=run_at,
+        lease_until=lease_until,
+        finished_at=finished_at,
+        origin=origin,
+    )
