@@ -106,7 +106,10 @@ class Console:
         )
         self.root = _KeyRouter(self, self._frame)
         self.status.set_connection(("status warn", f" {glyphs.bullet_bad} connecting "))
-        self.status.set_mode(("read-only " if self.read_only else "") + backend.display_name)
+        mode = backend.display_name
+        if self.read_only:
+            mode = "read-only " + mode.rsplit("/", 1)[-1]
+        self.status.set_mode(mode, ellipsis=glyphs.ellipsis)
         self._refresh_chrome()
 
     # -- running -----------------------------------------------------------------
@@ -314,11 +317,11 @@ class Console:
         self._tabs.set_text(tabs)
         current = self.current
         if isinstance(current, JobListScreen):
-            subtitle = current.describe()
+            subtitle = current.describe(self.glyphs.dot)
         elif current.name == "detail" and current.job is not None:
-            subtitle = f"job {one_line(current.job.id)} · Esc back"
+            subtitle = f"job {one_line(current.job.id)} {self.glyphs.dot} Esc back"
         elif current.name == "help":
-            subtitle = "help · Esc back"
+            subtitle = f"help {self.glyphs.dot} Esc back"
         else:
             subtitle = f"{len(self.snapshot.queues) if self.snapshot else 0} queues"
             if current.name == "workers" and self.snapshot:

@@ -21,10 +21,12 @@ class Glyphs:
     bullet_bad: str
     mark: str
     separator: str
+    dot: str  # between parts of a title line
 
 
-UNICODE = Glyphs(spark="▁▂▃▄▅▆▇█", ellipsis="…", bullet_ok="●", bullet_bad="○", mark="✔", separator="│")
-ASCII = Glyphs(spark="_.-:=+*#", ellipsis="~", bullet_ok="*", bullet_bad="o", mark="*", separator="|")
+UNICODE = Glyphs(spark="▁▂▃▄▅▆▇█", ellipsis="…", bullet_ok="●", bullet_bad="○", mark="✔", separator="│",
+                  dot="·")
+ASCII = Glyphs(spark="_.-:=+*#", ellipsis="~", bullet_ok="*", bullet_bad="o", mark="*", separator="|", dot="-")
 
 
 def locale_encoding() -> str:

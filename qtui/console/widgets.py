@@ -152,8 +152,9 @@ class StatusBar(urwid.WidgetWrap):
     def message(self) -> str:
         return self._message.text
 
-    def set_mode(self, text: str) -> None:
-        self._mode.set_text(text)
+    def set_mode(self, text: str, limit: int = 36, ellipsis: str = "…") -> None:
+        """Show `text` on the right, keeping its end (a file name) when it is too long."""
+        self._mode.set_text(text if len(text) <= limit else ellipsis + text[-(limit - 1):])
 
 
 class CommandLine(urwid.WidgetWrap):

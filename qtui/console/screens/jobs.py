@@ -104,13 +104,13 @@ class JobListScreen:
         key = self.table.focused_key()
         return self.jobs.get(str(key)) if key is not None else None
 
-    def describe(self) -> str:
+    def describe(self, dot: str = "·") -> str:
         """One line saying what is shown, for the screen's title bar."""
         parts = [f"queue {one_line(self.queue) if self.queue else 'all'}", f"state {self.state}"]
         if self.text:
             parts.append(f"filter {one_line(self.text, 20)!r}")
         parts.append(f"page {self.page_number}" + ("+" if self.page and self.page.next_cursor else ""))
-        return " · ".join(parts)
+        return f" {dot} ".join(parts)
 
     def move(self, where: str, size: tuple[int, int]) -> None:
         self.table.move(where, size)
