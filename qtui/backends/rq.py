@@ -1,0 +1,584 @@
+"""RQ (python-rq) data in Redis, mapped onto qtui's neutral model. Checked against RQ 3.0.
+
+URL: `rq+redis://host:port/db`, `rq+rediss://...`, `rq+unix:///path/sock?db=N`, with
+query options `prefix` (RQ_KEY_PREFIX, default `rq`), `result_ttl` (default 500) and
+`failure_ttl` (default 31536000, RQ's defaults) used for the rates below.
+
+Queues are the members of `<prefix>:queues`. States: the queue LIST is ready
+(oldest at the left); the scheduled and deferred registries are scheduled; the
+`wip` (started) registry is processing; the finished and canceled registries are
+completed (a canceled job is one an operator stopped on purpose, not a failure,
+and RQ cannot requeue it); the failed registry (status failed or stopped) is dead.
+
+Safety: job `data`, `meta` and `result` are pickles and are never read; qtui reads
+only plain hash fields (description, origin, status, timestamps, ...) and the
+latest entry of the job's results stream without its `return_value`. The error
+text is that entry's `exc_string` (base64 of zlib), or the job's zlib `exc_info`
+as older RQ versions wrote it. The payload shown is the job description (RQ's
+call string, e.g. `app.tasks.resize(42)`).
+
+Writes leave RQ's data as RQ's own code does, but atomically on the server:
+requeue is FailedJobRegistry.requeue (off the failed registry, status queued,
+started_at/ended_at/exc_info cleared, enqueued_at now, default timeout filled,
+TTL re-applied, RPUSH onto the queue) in one Lua script per chunk of 1,000 jobs;
+rate-limited jobs (RQ 3 `rate_limit`) and jobs whose hash expired are left in the
+failed registry (use `rq requeue` for those). Purging ready jobs is Queue.empty
+(pop ids, delete the job, its results and its dependents set), chunked; purging
+registries deletes each job as Job.delete does (registry entry, hash, dependents,
+dependencies, results, executions, group membership). Each chunk is atomic, so an
+interruption between chunks loses or duplicates nothing; a rerun finishes.
+
+Enqueue takes `{"func": "module.function", "args": [...], "kwargs": {...}}` and
+creates the job through RQ's own API in this process (RQ pickles the JSON
+arguments; nothing is unpickled); it needs the `rq` package installed. A
+`priority` above 0 puts the job at the front of the queue.
+
+Rates: RQ keeps no enqueue log, so enqueued_per_min is 0. Finished and failed
+registries score a job by the time it ended plus its result or failure TTL, so
+completed_per_min and failed_per_min count scores in the last minute shifted by
+the `result_ttl` / `failure_ttl` options: exact for jobs that use those TTLs,
+blind to jobs with other TTLs.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import zlib
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+
+import attrs
+
+from qtui.backends.redis_common import (
+    CHUNK,
+    RedisBackend,
+    RedisTarget,
+    decode_cursor,
+    encode_cursor,
+    mapped_errors,
+    now,
+    parse_redis_url,
+    text_of,
+)
+from qtui.model import (
+    BackendError,
+    InvalidInput,
+    Job,
+    JobState,
+    NotFound,
+    Page,
+    QueueStats,
+    Snapshot,
+    WorkerInfo,
+)
+
+OPTIONS = frozenset({"prefix", "result_ttl", "failure_ttl"})
+DEFAULT_RESULT_TTL = 500
+DEFAULT_FAILURE_TTL = 31536000
+#: RQ's Queue.DEFAULT_TIMEOUT, which its requeue fills in when a job has none.
+DEFAULT_JOB_TIMEOUT = 180
+#: Items examined per peek call when a text filter is active, before returning a partial page.
+SEARCH_BUDGET = 10000
+
+_JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,200}")
+_PREFIX = re.compile(r"[A-Za-z0-9_.:{}-]{1,100}")
+_FUNC = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+#: Plain (never pickled) job hash fields qtui reads.
+_FIELDS = (
+    "status", "origin", "description", "created_at", "enqueued_at", "started_at", "ended_at",
+    "last_heartbeat", "worker_name", "exc_info", "timeout", "retries_left", "number_of_retries",
+    "result_ttl", "failure_ttl", "ttl", "group_id", "dependency_ids", "rate_limit_key",
+)  # fmt: skip
+
+_STATE_OF_STATUS = {
+    "queued": JobState.READY,
+    "ready_to_enqueue": JobState.READY,
+    "created": JobState.SCHEDULED,
+    "scheduled": JobState.SCHEDULED,
+    "deferred": JobState.SCHEDULED,
+    "rate_limited": JobState.SCHEDULED,
+    "started": JobState.PROCESSING,
+    "finished": JobState.COMPLETED,
+    "canceled": JobState.COMPLETED,
+    "failed": JobState.DEAD,
+    "stopped": JobState.DEAD,
+}
+
+#: Registries (key infix) holding each state, in page order.
+_REGISTRIES = {
+    JobState.SCHEDULED: ("scheduled", "deferred"),
+    JobState.PROCESSING: ("wip",),
+    JobState.COMPLETED: ("finished", "canceled"),
+    JobState.DEAD: ("failed",),
+}
+
+_STATS_LUA = """
+local P, t = ARGV[1], tonumber(ARGV[2])
+local rttl, fttl = tonumber(ARGV[3]), tonumber(ARGV[4])
+local queues = {}
+for _, qkey in ipairs(redis.call('SMEMBERS', P .. ':queues')) do
+  local name = string.sub(qkey, #P + 8)
+  local oldest = redis.call('LINDEX', qkey, 0)
+  local oldest_created = ''
+  if oldest then oldest_created = redis.call('HGET', P .. ':job:' .. oldest, 'created_at') or '' end
+  queues[#queues + 1] = {
+    name, redis.call('LLEN', qkey),
+    redis.call('ZCARD', P .. ':scheduled:' .. name) + redis.call('ZCARD', P .. ':deferred:' .. name),
+    redis.call('ZCARD', P .. ':wip:' .. name),
+    redis.call('ZCOUNT', P .. ':finished:' .. name, '(' .. t, '+inf')
+      + redis.call('ZCARD', P .. ':canceled:' .. name),
+    redis.call('ZCOUNT', P .. ':failed:' .. name, '(' .. t, '+inf'),
+    redis.call('ZCOUNT', P .. ':finished:' .. name, '(' .. (t - 60 + rttl), t + rttl),
+    redis.call('ZCOUNT', P .. ':failed:' .. name, '(' .. (t - 60 + fttl), t + fttl),
+    oldest_created}
+end
+local workers = {}
+for _, wkey in ipairs(redis.call('SMEMBERS', P .. ':workers')) do
+  local f = redis.call('HMGET', wkey, 'queues', 'hostname', 'pid', 'birth', 'last_heartbeat',
+                       'successful_job_count', 'failed_job_count', 'death')
+  for i = 1, 8 do f[i] = f[i] or '' end
+  local current = redis.call('SRANDMEMBER', wkey .. ':executions') or ''
+  workers[#workers + 1] = {wkey, redis.call('EXISTS', wkey), current, f}
+end
+return {queues, workers}
+"""
+
+# FailedJobRegistry.requeue for the ids in ARGV[5..]; ARGV: prefix, enqueued_at,
+# registry queue ('' = the job's origin), target queue ('' = origin). The exc_info
+# written is zlib.compress(b''), as RQ writes for its cleared ''.
+# Returns {moved ids}.
+_REQUEUE_LUA = """
+local P, enq, registry, to_queue = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local moved = {}
+for i = 5, #ARGV do
+  local id = ARGV[i]
+  local jk = P .. ':job:' .. id
+  local f = redis.call('HMGET', jk, 'data', 'origin', 'rate_limit_key', 'timeout', 'ttl', 'created_at',
+                       'success_callback_name', 'failure_callback_name', 'stopped_callback_name',
+                       'last_heartbeat', 'worker_name', 'group_id')
+  local origin = f[2] or ''
+  local from = registry ~= '' and registry or origin
+  local target = to_queue ~= '' and to_queue or origin
+  if f[1] and (not f[3] or f[3] == '') and from ~= '' and target ~= ''
+     and redis.call('ZREM', P .. ':failed:' .. from, id) == 1 then
+    redis.call('HSET', jk, 'status', 'queued', 'started_at', '', 'ended_at', '',
+               'exc_info', '\\120\\156\\3\\0\\0\\0\\0\\1', 'enqueued_at', enq)
+    if not f[4] or f[4] == '' then redis.call('HSET', jk, 'timeout', '%(timeout)d') end
+    if not f[6] or f[6] == '' then redis.call('HSET', jk, 'created_at', enq) end
+    for k, name in ipairs({'success_callback_name', 'failure_callback_name', 'stopped_callback_name',
+                           'last_heartbeat', 'worker_name', 'group_id'}) do
+      if not f[6 + k] then redis.call('HSET', jk, name, '') end
+    end
+    if target ~= origin then
+      redis.call('HSET', jk, 'origin', target)
+      redis.call('SADD', P .. ':queues', P .. ':queue:' .. target)
+    end
+    local ttl = tonumber(f[5] or '')
+    if ttl and ttl > 0 then
+      redis.call('EXPIRE', jk, ttl)
+      redis.call('EXPIRE', jk .. ':dependents', ttl)
+      redis.call('EXPIRE', jk .. ':dependencies', ttl)
+    end
+    redis.call('RPUSH', P .. ':queue:' .. target, id)
+    moved[#moved + 1] = id
+  end
+end
+return moved
+""" % {"timeout": DEFAULT_JOB_TIMEOUT}
+
+# Job.delete for jobs leaving registry KEYS[1] (ids in ARGV[2..], or with ARGV[2] == '*'
+# the first ARGV[3] members). ARGV[1]: prefix. Returns {examined, deleted}.
+_DELETE_FROM_REGISTRY_LUA = """
+local P = ARGV[1]
+local ids
+if ARGV[2] == '*' then
+  ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[3]) - 1)
+else
+  ids = {}
+  for i = 2, #ARGV do ids[#ids + 1] = ARGV[i] end
+end
+local deleted = 0
+for _, member in ipairs(ids) do
+  if redis.call('ZREM', KEYS[1], member) == 1 then
+    local id = string.match(member, '^[^:]+')
+    local jk = P .. ':job:' .. id
+    local f = redis.call('HMGET', jk, 'group_id', 'rate_limit_key')
+    local ek = P .. ':executions:' .. id
+    for _, exec in ipairs(redis.call('ZRANGE', ek, 0, -1)) do
+      redis.call('DEL', P .. ':execution:' .. id .. ':' .. exec)
+    end
+    if f[1] and f[1] ~= '' then redis.call('SREM', P .. ':group:' .. f[1], id) end
+    if f[2] and f[2] ~= '' then redis.call('ZREM', P .. ':rl:' .. f[2] .. ':rate_limited', id) end
+    redis.call('DEL', ek, jk, jk .. ':dependents', jk .. ':dependencies', P .. ':results:' .. id)
+    deleted = deleted + 1
+  end
+end
+return {#ids, deleted}
+"""
+
+# Queue.empty, one chunk: pop up to ARGV[2] ids off list KEYS[1] (or, with ids in
+# ARGV[3..], remove those), deleting each job's hash, results and dependents set.
+_EMPTY_LUA = """
+local P = ARGV[1]
+local ids
+if #ARGV == 2 then
+  ids = redis.call('LPOP', KEYS[1], tonumber(ARGV[2])) or {}
+else
+  ids = {}
+  for i = 3, #ARGV do
+    if redis.call('LREM', KEYS[1], 1, ARGV[i]) > 0 then ids[#ids + 1] = ARGV[i] end
+  end
+end
+for _, id in ipairs(ids) do
+  redis.call('DEL', P .. ':job:' .. id, P .. ':results:' .. id)
+  redis.call('DEL', P .. ':job:' .. id .. ':dependents')
+end
+return #ids
+"""
+
+
+@attrs.frozen
+class Settings:
+    prefix: str = "rq"
+    result_ttl: int = DEFAULT_RESULT_TTL
+    failure_ttl: int = DEFAULT_FAILURE_TTL
+
+
+def parse_settings(options: Mapping[str, str]) -> Settings:
+    """Settings from the URL options (see module doc)."""
+    prefix = options.get("prefix", "rq")
+    if not _PREFIX.fullmatch(prefix):
+        raise InvalidInput(f"option 'prefix' in RQ URL is not a valid key prefix: {prefix!r}")
+    ttls = {}
+    for name, default in (("result_ttl", DEFAULT_RESULT_TTL), ("failure_ttl", DEFAULT_FAILURE_TTL)):
+        value = options.get(name, str(default))
+        if not value.isdigit():
+            raise InvalidInput(f"option {name!r} in RQ URL must be a number of seconds, not {value!r}")
+        ttls[name] = int(value)
+    return Settings(prefix=prefix, **ttls)
+
+
+def open_rq(url: str, *, read_only: bool = False, create: bool = False) -> RQBackend:
+    """Factory for `rq+redis://`, `rq+rediss://` and `rq+unix://` URLs."""
+    target = parse_redis_url(url, layout_prefix="rq+", options=OPTIONS)
+    return RQBackend(target, parse_settings(target.options), read_only=read_only)
+
+
+class RQBackend(RedisBackend):
+    """Admin operations on RQ's Redis layout."""
+
+    def __init__(self, target: RedisTarget, settings: Settings, *, read_only: bool = False) -> None:
+        super().__init__(target, read_only=read_only)
+        self.settings = settings
+        self._stats_script = self.redis.register_script(_STATS_LUA)
+        self._requeue_script = self.redis.register_script(_REQUEUE_LUA)
+        self._delete_script = self.redis.register_script(_DELETE_FROM_REGISTRY_LUA)
+        self._empty_script = self.redis.register_script(_EMPTY_LUA)
+
+    def _key(self, *parts: str) -> str:
+        return ":".join((self.settings.prefix, *parts))
+
+    # -- reads ---------------------------------------------------------------
+
+    @mapped_errors
+    def snapshot(self) -> Snapshot:
+        s = self.settings
+        taken_at = now()
+        queues, workers = self._stats_script(args=[s.prefix, int(taken_at), s.result_ttl, s.failure_ttl])
+        stats = []
+        for name, ready, scheduled, processing, completed, dead, done_rate, fail_rate, oldest in queues:
+            counts = {
+                JobState.READY: int(ready),
+                JobState.SCHEDULED: int(scheduled),
+                JobState.PROCESSING: int(processing),
+                JobState.COMPLETED: int(completed),
+                JobState.DEAD: int(dead),
+            }
+            stats.append(
+                QueueStats(
+                    name=text_of(name),
+                    counts=counts,
+                    completed_per_min=float(done_rate),
+                    failed_per_min=float(fail_rate),
+                    oldest_ready_at=_parse_time(oldest),
+                )
+            )
+        infos = [self._worker(*w) for w in workers]
+        return Snapshot(
+            queues=tuple(sorted(stats, key=lambda q: q.name)),
+            workers=tuple(sorted(infos, key=lambda w: w.id)),
+            taken_at=taken_at,
+        )
+
+    def _worker(self, key: bytes, exists: int, current: bytes, fields: list[bytes]) -> WorkerInfo:
+        queues, host, pid, birth, beat, done, failed, death = (text_of(f) for f in fields)
+        return WorkerInfo(
+            id=text_of(key)[len(self._key("worker", "")) :],
+            queues=tuple(q for q in queues.split(",") if q),
+            host=host or None,
+            pid=int(pid) if pid.isdigit() else None,
+            started_at=_parse_time(birth),
+            last_seen=_parse_time(beat),
+            current_job=text_of(current).partition(":")[0] or None,
+            processed=int(done) if done.isdigit() else 0,
+            failed=int(failed) if failed.isdigit() else 0,
+            alive=bool(exists) and not death,
+        )
+
+    def _queue_names(self) -> list[str]:
+        prefix = self._key("queue", "")
+        return sorted(text_of(k)[len(prefix) :] for k in self.redis.smembers(self._key("queues")))
+
+    def _sources(self, queue: str | None, state: JobState) -> list[tuple[str, str, str]]:
+        """(key, kind 'list' or 'zset', queue) holding jobs of `queue` in `state`, in page order."""
+        names = self._queue_names()
+        if queue is not None:
+            if queue not in names:
+                raise NotFound(f"no RQ queue named {queue!r}")
+            names = [queue]
+        if state is JobState.READY:
+            return [(self._key("queue", n), "list", n) for n in names]
+        return [(self._key(reg, n), "zset", n) for n in names for reg in _REGISTRIES[state]]
+
+    @mapped_errors
+    def _peek(
+        self, queue: str | None, state: JobState, text: str | None, cursor: str | None, limit: int
+    ) -> Page:
+        sources = self._sources(queue, state)
+        source, offset = decode_cursor(cursor, 2)
+        needle = text.lower() if text else None
+        jobs: list[Job] = []
+        budget = SEARCH_BUDGET
+        while source < len(sources) and len(jobs) < limit and budget > 0:
+            key, kind, name = sources[source]
+            want = min(CHUNK, budget) if needle is not None else limit - len(jobs)
+            entries = self._range(key, kind, offset, want)
+            loaded = self._load([member.partition(":")[0] for member, _ in entries])
+            full = False
+            for (_member, score), job in zip(entries, loaded, strict=True):
+                offset += 1
+                budget -= 1
+                if job is None:
+                    continue  # the hash expired; RQ's own cleanup drops the entry
+                job = _placed(job, state, name, score)
+                if needle is not None and not _matches(job, needle):
+                    continue
+                jobs.append(job)
+                if len(jobs) == limit:
+                    full = True
+                    break
+            if not full and len(entries) < want:
+                source, offset = source + 1, 0
+        next_cursor = encode_cursor(source, offset) if source < len(sources) else None
+        return Page(jobs=tuple(jobs), next_cursor=next_cursor)
+
+    def _range(self, key: str, kind: str, offset: int, count: int) -> list[tuple[str, float | None]]:
+        if kind == "list":
+            return [(text_of(m), None) for m in self.redis.lrange(key, offset, offset + count - 1)]
+        return [(text_of(m), float(s)) for m, s in self.redis.zrange(key, offset, offset + count - 1, withscores=True)]
+
+    def _load(self, ids: Sequence[str]) -> list[Job | None]:
+        """Jobs by id from their plain hash fields and latest result (one round trip)."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            for job_id in ids:
+                pipe.hmget(self._key("job", job_id), _FIELDS)
+                pipe.xrevrange(self._key("results", job_id), count=1)
+                pipe.xlen(self._key("results", job_id))
+            replies = pipe.execute()
+        return [_to_job(job_id, *replies[3 * i : 3 * i + 3]) for i, job_id in enumerate(ids)]
+
+    @mapped_errors
+    def _job(self, job_id: str) -> Job | None:
+        if not _JOB_ID.fullmatch(job_id):
+            return None
+        return self._load([job_id])[0]
+
+    # -- writes --------------------------------------------------------------
+
+    @mapped_errors
+    def _enqueue(self, queue: str, payload: str, priority: int) -> Job:
+        spec = json.loads(payload)
+        if not isinstance(spec, dict) or set(spec) - {"func", "args", "kwargs"} or "func" not in spec:
+            raise InvalidInput(
+                'an RQ job payload is {"func": "module.function", "args": [...], "kwargs": {...}}'
+            )
+        func, args, kwargs = spec["func"], spec.get("args", []), spec.get("kwargs", {})
+        if not isinstance(func, str) or not _FUNC.fullmatch(func):
+            raise InvalidInput(f"payload field 'func' must be a dotted path like 'app.tasks.resize', not {func!r}")
+        if not isinstance(args, list):
+            raise InvalidInput("payload field 'args' must be a JSON array")
+        if not isinstance(kwargs, dict):
+            raise InvalidInput("payload field 'kwargs' must be a JSON object")
+        try:
+            from rq import Queue
+        except ImportError:
+            raise BackendError("enqueueing into RQ needs the rq package (pip install rq)") from None
+        rq_queue = Queue(queue, connection=self.redis)
+        if rq_queue.redis_queue_namespace_prefix != self._key("queue", ""):
+            raise BackendError(
+                f"the installed rq uses key prefix {rq_queue.redis_queue_namespace_prefix!r}, "
+                f"this console {self.settings.prefix!r}: set RQ_KEY_PREFIX to match"
+            )
+        created = rq_queue.enqueue_call(func=func, args=args, kwargs=kwargs, at_front=priority > 0)
+        job = self._load([created.id])[0]
+        if job is None:
+            raise BackendError(f"job {created.id} vanished right after it was enqueued")
+        return job
+
+    @mapped_errors
+    def _requeue(
+        self, ids: list[str] | None, queue: str | None, text: str | None, to_queue: str | None
+    ) -> int:
+        if ids is not None:
+            valid = [i for i in ids if _JOB_ID.fullmatch(i)]
+            return sum(
+                len(self._requeue_chunk("", to_queue, valid[i : i + CHUNK])) for i in range(0, len(valid), CHUNK)
+            )
+        moved_total = 0
+        needle = text.lower() if text else None
+        for name in [queue] if queue is not None else self._queue_names():
+            key = self._key("failed", name)
+            offset = 0
+            while True:
+                members = [text_of(m) for m in self.redis.zrange(key, offset, offset + CHUNK - 1)]
+                selected = members
+                if needle is not None:
+                    loaded = self._load(members)
+                    selected = [m for m, job in zip(members, loaded, strict=True) if job and _matches(job, needle)]
+                moved = self._requeue_chunk(name, to_queue, selected) if selected else []
+                moved_total += len(moved)
+                offset += len(members) - len(moved)
+                if len(members) < CHUNK:
+                    break
+        return moved_total
+
+    def _requeue_chunk(self, registry: str, to_queue: str | None, ids: Sequence[str]) -> list[bytes]:
+        enqueued_at = datetime.now(UTC).strftime(_TIME_FORMAT)
+        args = [self.settings.prefix, enqueued_at, registry, to_queue or "", *ids]
+        return self._requeue_script(args=args) if ids else []
+
+    @mapped_errors
+    def _purge(self, queue: str | None, state: JobState, ids: list[str] | None) -> int:
+        valid = [i for i in ids if _JOB_ID.fullmatch(i)] if ids is not None else None
+        total = 0
+        for key, kind, name in self._sources(queue, state):
+            if kind == "list":
+                total += self._empty(key, valid)
+            elif valid is None:
+                while True:
+                    examined, deleted = self._delete_script(keys=[key], args=[self.settings.prefix, "*", CHUNK])
+                    total += int(deleted)
+                    if int(examined) < CHUNK:
+                        break
+            else:
+                members = valid
+                if key == self._key("wip", name):
+                    continue  # processing jobs are never purged (the interface refuses them anyway)
+                for i in range(0, len(members), CHUNK):
+                    _, deleted = self._delete_script(keys=[key], args=[self.settings.prefix, *members[i : i + CHUNK]])
+                    total += int(deleted)
+        return total
+
+    def _empty(self, key: str, ids: list[str] | None) -> int:
+        if ids is not None:
+            return sum(
+                int(self._empty_script(keys=[key], args=[self.settings.prefix, "ids", *ids[i : i + CHUNK]]))
+                for i in range(0, len(ids), CHUNK)
+            )
+        total = 0
+        while True:
+            popped = int(self._empty_script(keys=[key], args=[self.settings.prefix, CHUNK]))
+            total += popped
+            if popped < CHUNK:
+                return total
+
+
+def _to_job(job_id: str, fields: list[bytes | None], latest: list, executions: int) -> Job | None:
+    """A Job from the plain hash fields (in _FIELDS order) and the latest result entry."""
+    if all(f is None for f in fields):
+        return None
+    values = dict(zip(_FIELDS, fields, strict=True))
+    text = {name: text_of(value) for name, value in values.items() if name != "exc_info"}
+    status = text["status"]
+    error = _latest_error(latest) or _decompress(values["exc_info"])
+    extra = {
+        name: text[name]
+        for name in ("status", "enqueued_at", "started_at", "timeout", "retries_left", "number_of_retries",
+                     "result_ttl", "failure_ttl", "ttl", "group_id", "dependency_ids", "rate_limit_key")
+        if text[name]
+    }  # fmt: skip
+    return Job(
+        id=job_id,
+        queue=text["origin"] or "?",
+        state=_STATE_OF_STATUS.get(status, JobState.SCHEDULED),
+        payload=text["description"],
+        attempts=int(executions),
+        last_error=error or None,
+        worker=text["worker_name"] or None,
+        created_at=_parse_time(text["created_at"]),
+        updated_at=_parse_time(text["last_heartbeat"]) or _parse_time(text["enqueued_at"]),
+        finished_at=_parse_time(text["ended_at"]),
+        origin=text["origin"] or None,
+        extra=extra,
+    )
+
+
+def _placed(job: Job, state: JobState, queue: str, score: float | None) -> Job:
+    """`job` as found in a source of `state` on `queue`; registry scores give run and lease times."""
+    changes: dict[str, object] = {"state": state, "queue": queue}
+    if score is not None and state is JobState.SCHEDULED and job.extra.get("status") == "scheduled":
+        changes["run_at"] = score
+    if score is not None and state is JobState.PROCESSING:
+        changes["lease_until"] = score
+    return attrs.evolve(job, **changes)
+
+
+def _matches(job: Job, needle: str) -> bool:
+    return needle in job.payload.lower() or (job.last_error is not None and needle in job.last_error.lower())
+
+
+def _latest_error(latest: list) -> str | None:
+    """The exc_string of the newest results-stream entry, if it recorded one."""
+    if not latest:
+        return None
+    _entry_id, fields = latest[0]
+    encoded = fields.get(b"exc_string")
+    if not encoded:
+        return None
+    try:
+        return _decompress(base64.b64decode(encoded, validate=True))
+    except (binascii.Error, ValueError):
+        return text_of(encoded)
+
+
+def _decompress(value: bytes | None) -> str | None:
+    """zlib-compressed text as RQ stores it (falling back to the bytes as text)."""
+    if not value:
+        return None
+    try:
+        decompressor = zlib.decompressobj()
+        data = decompressor.decompress(value, 1 << 20)  # bounded: hostile data may be a zip bomb
+    except zlib.error:
+        data = value
+    return data.decode("utf-8", "replace") or None
+
+
+def _parse_time(value: object) -> float | None:
+    if isinstance(value, bytes):
+        value = text_of(value)
+    if not isinstance(value, str) or not value:
+        return None
+    for layout in (_TIME_FORMAT, "%Y-%m-%dT%H:%M:%SZ"):
+        try:
+            return datetime.strptime(value, layout).replace(tzinfo=UTC).timestamp()
+        except ValueError:
+            continue
+    return None
+
+
+__all__ = ["RQBackend", "Settings", "open_rq", "parse_settings"]
