@@ -20,6 +20,17 @@ from qtui.sanitize import one_line
 
 _converter = cattrs.Converter()
 _converter.register_unstructure_hook(enum.Enum, lambda e: e.value)
+_unstructure_stats = _converter.gen_unstructure_attrs_fromdict(QueueStats)
+
+
+def _stats_with_every_state(stats: QueueStats) -> dict[str, Any]:
+    """Scripts get a count for every state, zeros included."""
+    data = _unstructure_stats(stats)
+    data["counts"] = {state.value: stats.count(state) for state in JobState}
+    return data
+
+
+_converter.register_unstructure_hook(QueueStats, _stats_with_every_state)
 
 
 def to_json(value: Any) -> str:
