@@ -589,9 +589,12 @@ class _Validator(Reporter):
         if minimum is not None and maximum is not None and minimum > maximum:
             self.error(base + ("max",), f"the maximum {maximum} is below the minimum {minimum}")
             ok = False
+            minimum = maximum = None  # so the default is not also blamed for the bad range
         if "default" not in table:
             self.error(base + ("default",), "required field is missing")
             return None
+        if kind is SettingType.CHOICE and not choices:
+            return None  # the choices were reported; the default cannot be judged without them
         setting = Setting(name, kind, table["default"], description, choices, minimum, maximum)
         try:
             setting.validate(setting.default)
