@@ -598,6 +598,8 @@ def build_job(obj: object, queue: str) -> dict[str, object]:
             f"payload field {unknown[0]!r} is not part of a go-redis-work-queue job "
             f"(fields: {', '.join(_JOB_FIELDS)})"
         )
+    if "filepath" not in obj:
+        raise InvalidInput("payload field 'filepath' is required (a non-empty string)")
     job: dict[str, object] = {
         "id": obj.get("id", str(uuid.uuid4())),
         "filepath": obj.get("filepath"),

@@ -1,0 +1,24 @@
+"""Job functions RQ workers run in the tests (importable with tests/redis on PYTHONPATH)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+def fail(message: str) -> None:
+    raise RuntimeError(message)
+
+
+def fail_unless_marker(path: str) -> str:
+    """Fail until the file `path` exists; lets a test make a requeued job succeed."""
+    if not Path(path).exists():
+        raise RuntimeError(f"marker {path} missing")
+    return "ok"
+
+
+def touch(path: str) -> None:
+    Path(path).write_text("ran")
