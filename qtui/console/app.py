@@ -50,6 +50,9 @@ class _KeyRouter(urwid.WidgetWrap):
     def set_body(self, widget: urwid.Widget) -> None:
         self._w = widget
 
+    def selectable(self) -> bool:
+        return True  # keys come here even when nothing below can take focus (a dialog, an empty list)
+
     def keypress(self, size, key):  # noqa: ANN001 - urwid signature
         self.size = size
         self._console.handle_key(key)

@@ -11,6 +11,7 @@ from qtui import paths
 from qtui.backends.base import Backend
 from qtui.console.app import Console
 from qtui.console.glyphs import for_encoding, locale_encoding
+from qtui.console.terminal import QuietScreen
 
 
 def _log_to_file() -> None:
@@ -30,4 +31,4 @@ def run_console(backend: Backend, *, refresh: float, mouse: bool) -> None:
     encoding = locale_encoding()
     urwid.set_encoding("utf-8" if encoding == "utf-8" else "ascii")
     console = Console(backend, refresh=refresh, glyphs=for_encoding(encoding), mouse=mouse)
-    trio.run(console.run)
+    trio.run(console.run, QuietScreen())

@@ -1,0 +1,104 @@
+"""The real qtui in a pseudo-terminal (tmux) at 80x24: keys in, screen out."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from qtui.backends import open_backend
+from qtui.model import JobState
+from qtui.sqlite_queue import SQLiteQueue
+
+from .conftest import QTUI
+
+pytestmark = pytest.mark.slow
+
+
+def _restored(screen: str) -> bool:
+    return "exit=0" in screen and "icanon" in screen.replace("-icanon", "") and " echo" in screen
+
+
+def test_demo_peek_requeue_and_quit(tmux, qtui_env, tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    tmux.start([*QTUI, "demo", "--db", str(db)], qtui_env)
+    screen = tmux.wait_for(lambda s: "live" in s and "email" in s, timeout=30)
+    assert "1 Queues" in screen.splitlines()[0]
+
+    # select a queue and peek at one of its jobs
+    tmux.keys("g")
+    screen = tmux.screen()
+    first_queue = screen.splitlines()[3].split()[0]
+    tmux.keys("Enter")
+    tmux.wait_for(f"queue {first_queue}")
+    tmux.keys("Enter")
+    screen = tmux.wait_for("payload")
+    assert "attempts" in screen
+    tmux.keys("Escape", "Escape")
+
+    # requeue a dead job, with confirmation
+    tmux.keys("3")
+    screen = tmux.wait_for(lambda s: "LAST ERROR" in s and "dead letter queue is empty" not in s, timeout=60)
+    tmux.keys("R")
+    tmux.wait_for("Requeue 1 dead job to their own queues?")
+    tmux.keys("y")
+    tmux.wait_for("requeued 1 job")
+
+    # quit: the terminal is back to normal (canonical mode, echo) and the exit status is 0
+    tmux.keys("Q")
+    screen = tmux.wait_for("exit=", timeout=15)
+    assert _restored(screen), screen
+
+
+def test_idle_console_writes_nothing(tmux, qtui_env, tmp_path: Path) -> None:
+    db = tmp_path / "static.db"
+    with SQLiteQueue.open(db, create=True) as queue:
+        for n in range(5):
+            queue.enqueue("email", {"n": n})
+    tmux.start([*QTUI, "--db", str(db), "--refresh", "0.2"], qtui_env)
+    tmux.wait_for("live")
+    time.sleep(0.5)
+    written = tmp_path / "written"
+    tmux.pipe_output(written)
+    time.sleep(2.0)  # ten polls of an unchanged database
+    assert written.exists() and written.stat().st_size == 0
+    tmux.keys("j")  # a key that changes nothing visible writes little
+    tmux.keys("Q")
+    assert _restored(tmux.wait_for("exit="))
+
+
+@pytest.mark.parametrize("term", ["xterm", "screen", "linux"])
+def test_works_under_each_term_with_no_color_and_c_locale(tmux, qtui_env, tmp_path: Path, term: str) -> None:
+    db = tmp_path / "q.db"
+    with SQLiteQueue.open(db, create=True) as queue:
+        queue.enqueue("email", {"subject": "caf\u00e9 \x1b]0;owned\x07"})
+    env = {**qtui_env, "TERM": term, "NO_COLOR": "1", "LC_ALL": "C"}
+    env.pop("LANG")
+    tmux.start([*QTUI, "--db", str(db)], env)
+    tmux.wait_for("live")
+    tmux.keys("Enter", "Enter")
+    screen = tmux.wait_for("payload")
+    assert "\\u001b]0;owned\\u0007" in screen  # escape shown as text; the title was not set
+    tmux.keys("Q")
+    assert _restored(tmux.wait_for("exit="))
+
+
+def test_purge_from_the_console_needs_confirmation(tmux, qtui_env, tmp_path: Path) -> None:
+    db = tmp_path / "q.db"
+    with SQLiteQueue.open(db, create=True) as queue:
+        for n in range(3):
+            queue.enqueue("email", {"n": n})
+    tmux.start([*QTUI, "--db", str(db)], qtui_env)
+    tmux.wait_for("live")
+    tmux.keys("P")
+    tmux.wait_for("Delete all ready jobs on queue email?")
+    tmux.keys("n")
+    tmux.wait_for("cancelled")
+    tmux.keys("P", "y")
+    tmux.wait_for("purged 3 ready jobs")
+    tmux.keys("Q")
+    tmux.wait_for("exit=0")
+    backend = open_backend(db)
+    assert backend.stats()[0].count(JobState.READY) == 0
+    backend.close()
