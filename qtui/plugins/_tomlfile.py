@@ -23,6 +23,7 @@ FieldPath = tuple[str | int, ...]
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _SYNTAX_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
+_AT_END = "(at end of document)"
 
 
 @attrs.frozen
@@ -89,6 +90,10 @@ def parse_toml(text: str, path: Path) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         message = str(e)
+        if message.endswith(_AT_END):
+            line = max(1, len(text.splitlines()))
+            detail = message[: -len(_AT_END)].rstrip()
+            raise FileProblems([Problem(path, line, "", f"invalid TOML at end of file: {detail}")]) from None
         found = _SYNTAX_POSITION.search(message)
         if found is None:
             raise FileProblems([Problem(path, None, "", f"invalid TOML: {message}")]) from None
