@@ -25,7 +25,7 @@ import functools
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import ParamSpec, TypeVar
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import attrs
 import redis
@@ -100,7 +100,8 @@ def parse_redis_url(url: str, *, layout_prefix: str, options: frozenset[str]) ->
         raise InvalidInput("option 'timeout' in Redis URL must be a number of seconds") from None
     if not 0 < timeout <= 3600:
         raise InvalidInput("option 'timeout' in Redis URL must be between 0 and 3600 seconds")
-    stripped = urlunsplit((parts.scheme, parts.netloc, parts.path, "&".join(f"{n}={v}" for n, v in passed), ""))
+    query_text = "&".join(f"{n}={v}" for n, v in passed)
+    stripped = f"{parts.scheme}://{parts.netloc}{parts.path}" + (f"?{query_text}" if query_text else "")
     try:
         kwargs = redis.connection.parse_url(stripped)
     except ValueError as exc:

@@ -243,3 +243,15 @@ def test_custom_prefix_and_queue_map(redis_server, rdb):
     assert rdb.llen("jq:b") == 1
     assert [q.name for q in b.snapshot().queues] == ["urgent", "bulk", "normal"]
     b.close()
+
+
+@pytest.mark.parametrize("scheme", ["redis+unix", "unix", "rq+unix"])
+def test_unix_socket_urls_reach_the_server(redis_server, rdb, scheme):
+    rdb.lpush(sim.QUEUES["low"], sim.make_job("/a", "low"))
+    b = open_backend(f"{scheme}://{redis_server.socket_path}?db=0")
+    queues = {q.name: q for q in b.snapshot().queues}
+    if scheme.startswith("rq+"):
+        assert queues == {}
+    else:
+        assert queues["low"].count(JobState.READY) == 1
+    b.close()

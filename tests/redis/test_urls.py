@@ -1,0 +1,81 @@
+"""Redis URL parsing and page cursors (no server needed)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from qtui.backends import open_backend
+from qtui.backends.gowork import GoWorkBackend, parse_layout
+from qtui.backends.redis_common import decode_cursor, encode_cursor, parse_redis_url
+from qtui.backends.rq import RQBackend, parse_settings
+from qtui.model import InvalidInput
+
+GOWORK = frozenset({"prefix", "queues"})
+
+
+def test_password_never_shown_and_db_from_path():
+    target = parse_redis_url("redis://:s3cret@db.example:6380/3", layout_prefix="", options=GOWORK)
+    assert target.display_name == "redis://db.example:6380/3"
+    assert target.connection_kwargs["password"] == "s3cret"
+    assert target.connection_kwargs["db"] == 3
+
+
+def test_unix_socket_forms():
+    for url in ("redis+unix:///run/redis.sock?db=2", "unix:///run/redis.sock?db=2"):
+        target = parse_redis_url(url, layout_prefix="", options=GOWORK)
+        assert target.connection_kwargs["path"] == "/run/redis.sock"
+        assert target.connection_kwargs["db"] == 2
+    rq = parse_redis_url("rq+unix:///run/redis.sock", layout_prefix="rq+", options=frozenset())
+    assert rq.display_name == "rq+unix:///run/redis.sock?db=0"
+
+
+def test_tls_scheme_selects_ssl():
+    target = parse_redis_url("rq+rediss://h:1/0", layout_prefix="rq+", options=frozenset())
+    assert target.connection_kwargs["connection_class"].__name__ == "SSLConnection"
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("redis://h/0?colour=red", "unknown option 'colour'"),
+        ("redis://h/0?db=x", "'db' in Redis URL must be a number"),
+        ("redis://h/zero", "must be a database number"),
+        ("redis://h/0?timeout=-1", "between 0 and 3600"),
+        ("redis://h/0?prefix=a&prefix=b", "given twice"),
+        ("redis+unix://", "needs a socket path"),
+    ],
+)
+def test_bad_urls_name_the_problem(url, message):
+    with pytest.raises(InvalidInput, match=message):
+        parse_redis_url(url, layout_prefix="", options=GOWORK)
+
+
+def test_open_backend_dispatches_by_scheme():
+    assert isinstance(open_backend("redis://127.0.0.1:1/0"), GoWorkBackend)
+    assert isinstance(open_backend("rq+redis://127.0.0.1:1/0"), RQBackend)
+
+
+def test_layout_options():
+    layout = parse_layout({"prefix": "jq", "queues": "a:x,b:y"})
+    assert dict(layout.queues) == {"a": "jq:x", "b": "jq:y"}
+    assert layout.processing("w") == "jq:worker:w:processing"
+    for bad in ({"queues": "a"}, {"queues": "a:x,a:y"}, {"queues": "a:completed"}, {"prefix": "a b"}):
+        with pytest.raises(InvalidInput, match="option"):
+            parse_layout(bad)
+    with pytest.raises(InvalidInput, match="result_ttl"):
+        parse_settings({"result_ttl": "soon"})
+
+
+@given(st.lists(st.integers(min_value=0, max_value=10**17), min_size=1, max_size=4))
+def test_cursor_round_trip(numbers):
+    assert decode_cursor(encode_cursor(*numbers), len(numbers)) == tuple(numbers)
+
+
+@given(st.text(max_size=30))
+def test_garbage_cursor_is_invalid_input_not_a_crash(text):
+    try:
+        decode_cursor(text, 2)
+    except InvalidInput:
+        pass
