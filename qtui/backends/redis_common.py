@@ -117,12 +117,13 @@ def parse_redis_url(url: str, *, layout_prefix: str, options: frozenset[str]) ->
 
 def connect(target: RedisTarget) -> redis.Redis:
     """A redis-py client for `target` that never retries on its own (see module doc)."""
-    return redis.Redis(
+    pool = redis.ConnectionPool(
         **target.connection_kwargs,
         client_name="qtui",
         retry=Retry(NoBackoff(), 0),
         health_check_interval=0,
     )
+    return redis.Redis(connection_pool=pool)
 
 
 @contextlib.contextmanager
