@@ -32,7 +32,8 @@ The policy wins over the operator's grants. :meth:`PermissionStore.grants` combi
 each contributing its path and the sha256 of its content (length-prefixed, so no two bundles
 collide by moving bytes between names). Names :func:`~qtui.plugins.manifest.is_ignored_name`
 leaves out (hidden and editor temporary files) are skipped at any depth. Symbolic links and
-special files inside a bundle are refused, so what is hashed is exactly what can be loaded.
+special files inside a bundle are refused. :func:`read_bundle` reads the files and hashes the
+very bytes it returns, so a loader that runs only those runs exactly the code decided on.
 """
 
 from __future__ import annotations
@@ -70,6 +71,8 @@ POLICY_FILE = "policy.toml"
 KEEP_RECORDS = 5
 MAX_FILE_BYTES = 4 * 1024 * 1024
 FORBID_ALL = "*"
+#: The most a plugin's files may add up to.
+MAX_BUNDLE_BYTES = 16 * 1024 * 1024
 
 _HASH = re.compile(r"sha256:[0-9a-f]{64}", re.ASCII)
 _PLUGIN_NAME = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*", re.ASCII)
@@ -134,21 +137,44 @@ def bundle_files(folder: Path) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
-def bundle_hash(folder: Path) -> str:
-    """``sha256:<hex>`` over the bundle's files, their paths and contents (see module docs)."""
+@attrs.frozen
+class Bundle:
+    """A plugin's files read into memory once, with their hash.
+
+    Load Lua sources from `files`, never from disk again: the code that runs is then exactly
+    the code whose hash the operator's decisions name.
+    """
+
+    folder: Path
+    files: Mapping[str, bytes]  # relative POSIX path -> content, for every bundle file
+    hash: str  # "sha256:<hex>"
+
+
+def read_bundle(folder: Path, *, max_bytes: int = MAX_BUNDLE_BYTES) -> Bundle:
+    """Read every bundle file of `folder` and hash them; BundleError if unreadable or too big."""
     total = hashlib.sha256(b"qtui-plugin-bundle-v1\0")
+    files: dict[str, bytes] = {}
+    size = 0
     for relative in bundle_files(folder):
-        content = hashlib.sha256()
         try:
             with open(folder / relative, "rb") as f:
-                while chunk := f.read(1 << 16):
-                    content.update(chunk)
+                content = f.read(max_bytes - size + 1)
         except OSError as e:
             problem = Problem(folder / relative, None, "", f"cannot read: {e.strerror or e}")
             raise BundleError([problem]) from None
+        size += len(content)
+        if size > max_bytes:
+            problem = Problem(folder, None, "", f"the plugin's files exceed {max_bytes} bytes")
+            raise BundleError([problem])
+        files[relative] = content
         name = relative.encode("utf-8", "surrogateescape")
-        total.update(len(name).to_bytes(4, "big") + name + content.digest())
-    return "sha256:" + total.hexdigest()
+        total.update(len(name).to_bytes(4, "big") + name + hashlib.sha256(content).digest())
+    return Bundle(folder, files, "sha256:" + total.hexdigest())
+
+
+def bundle_hash(folder: Path) -> str:
+    """``sha256:<hex>`` over the bundle's files, their paths and contents (see module docs)."""
+    return read_bundle(folder).hash
 
 
 # -- decisions ----------------------------------------------------------------------------

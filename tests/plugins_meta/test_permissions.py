@@ -26,6 +26,7 @@ from qtui.plugins.permissions import (
     load_policy,
     permissions_path,
     policy_path,
+    read_bundle,
 )
 
 HASH_A = "sha256:" + "a" * 64
@@ -84,6 +85,21 @@ def test_bundle_with_symlink_is_refused(tmp_path: Path, make_plugin) -> None:
     (folder / "lib.lua").symlink_to(tmp_path / "secret.lua")
     with pytest.raises(BundleError, match=r"lib.lua: symbolic links are not allowed inside a plugin"):
         bundle_hash(folder)
+
+
+def test_read_bundle_returns_the_bytes_it_hashed(tmp_path: Path, make_plugin) -> None:
+    folder = make_plugin(tmp_path, "p", files={"init.lua": "return require('lib.x')", "lib/x.lua": "return 1"})
+    (folder / ".notes.lua").write_text("not part of the bundle")
+    bundle = read_bundle(folder)
+    assert set(bundle.files) == {"manifest.toml", "init.lua", "lib/x.lua"}
+    assert bundle.files["lib/x.lua"] == b"return 1"
+    assert bundle.hash == bundle_hash(folder)
+
+
+def test_oversized_bundle_is_refused(tmp_path: Path, make_plugin) -> None:
+    folder = make_plugin(tmp_path, "p", files={"init.lua": "", "big.dat": "x" * 5000})
+    with pytest.raises(BundleError, match=r"/p: the plugin's files exceed 4096 bytes"):
+        read_bundle(folder, max_bytes=4096)
 
 
 # -- decisions ----------------------------------------------------------------------------
