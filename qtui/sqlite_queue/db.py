@@ -165,10 +165,14 @@ class Database:
         read_only: bool = False,
         create: bool = False,
         busy_timeout: float = 5.0,
+        durable: bool = True,
     ) -> None:
         self.path = Path(path).expanduser().absolute()
         self.label = database_label(self.path)
         self.busy_timeout = busy_timeout
+        # FULL syncs the WAL at every commit; NORMAL survives a crash of the program but
+        # may lose the last commits on power loss (fine for demos and bulk loads).
+        self._synchronous = "FULL" if durable else "NORMAL"
         #: Why writes are refused, or None if they are allowed.
         self.read_only_reason: str | None = "it was opened read-only" if read_only else None
         self._idle: stdlib_queue.SimpleQueue[sqlite3.Connection] = stdlib_queue.SimpleQueue()
@@ -223,7 +227,7 @@ class Database:
         with self._lock:
             self._all.append(conn)
         with self._translated():
-            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute(f"PRAGMA synchronous = {self._synchronous}")
         conn.create_function("qtui_icontains", 2, _icontains, deterministic=True)
         return conn
 

@@ -104,14 +104,20 @@ class SQLiteQueue:
         create: bool = False,
         read_only: bool = False,
         busy_timeout: float = 5.0,
+        durable: bool = True,
         clock: Clock = time.time,
         retention: Retention = Retention(),
     ) -> SQLiteQueue:
         """Open the queue database at `path`; `create` makes it if missing.
 
-        Raises BackendUnavailable with a plain message (missing, locked, corrupt, newer schema).
+        `busy_timeout` is how long to wait for another process's write lock.
+        `durable=False` skips syncing every commit to disk: a crash of the program
+        loses nothing, a power cut may lose the last commits. Raises
+        BackendUnavailable with a plain message (missing, locked, corrupt, newer schema).
         """
-        database = Database(path, read_only=read_only, create=create, busy_timeout=busy_timeout)
+        database = Database(
+            path, read_only=read_only, create=create, busy_timeout=busy_timeout, durable=durable
+        )
         return cls(database, clock=clock, retention=retention)
 
     def close(self) -> None:
