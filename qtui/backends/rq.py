@@ -441,7 +441,10 @@ class RQBackend(RedisBackend):
             )
         moved_total = 0
         needle = text.lower() if text else None
-        for name in [queue] if queue is not None else self._queue_names():
+        names = self._queue_names()
+        if queue is not None and queue not in names:
+            raise NotFound(f"no RQ queue named {queue!r}")
+        for name in [queue] if queue is not None else names:
             key = self._key("failed", name)
             offset = 0
             while True:
@@ -466,7 +469,7 @@ class RQBackend(RedisBackend):
     def _purge(self, queue: str | None, state: JobState, ids: list[str] | None) -> int:
         valid = [i for i in ids if _JOB_ID.fullmatch(i)] if ids is not None else None
         total = 0
-        for key, kind, name in self._sources(queue, state):
+        for key, kind, _name in self._sources(queue, state):
             if kind == "list":
                 total += self._empty(key, valid)
             elif valid is None:
@@ -476,11 +479,8 @@ class RQBackend(RedisBackend):
                     if int(examined) < CHUNK:
                         break
             else:
-                members = valid
-                if key == self._key("wip", name):
-                    continue  # processing jobs are never purged (the interface refuses them anyway)
-                for i in range(0, len(members), CHUNK):
-                    _, deleted = self._delete_script(keys=[key], args=[self.settings.prefix, *members[i : i + CHUNK]])
+                for i in range(0, len(valid), CHUNK):
+                    _, deleted = self._delete_script(keys=[key], args=[self.settings.prefix, *valid[i : i + CHUNK]])
                     total += int(deleted)
         return total
 

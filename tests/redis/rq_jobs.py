@@ -22,3 +22,13 @@ def fail_unless_marker(path: str) -> str:
 
 def touch(path: str) -> None:
     Path(path).write_text("ran")
+
+
+def wait_for(path: str, timeout: float = 20.0) -> str:
+    """Run until the file `path` appears (or `timeout` passes); lets a test see a busy worker."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not Path(path).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return "done"

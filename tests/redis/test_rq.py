@@ -273,3 +273,31 @@ def test_pickled_job_data_is_never_unpickled(redis_server, rdb, backend, tmp_pat
     assert backend.purge(None, JobState.COMPLETED) == 1
     assert backend.purge(None, JobState.READY) == 2
     assert not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.slow
+def test_busy_worker_and_processing_job(redis_server, rdb, backend, tmp_path):
+    release = tmp_path / "release"
+    job = Queue("default", connection=rdb).enqueue("rq_jobs.wait_for", str(release))
+    worker = run_worker(redis_server.url(), "default", burst=False)
+    try:
+        deadline = time.monotonic() + 30
+        while stats_of(backend)[JobState.PROCESSING] == 0:
+            assert time.monotonic() < deadline, "the worker never started the job"
+            time.sleep(0.05)
+        (busy,) = backend.peek("default", JobState.PROCESSING).jobs
+        assert busy.id == job.id and busy.lease_until > time.time()
+        (info,) = backend.workers()
+        assert info.alive and info.current_job == job.id and info.queues == ("default",) and info.pid
+        release.write_text("go")
+        while backend.job(job.id).state is not JobState.COMPLETED:
+            assert time.monotonic() < deadline, "the job never finished"
+            time.sleep(0.05)
+    finally:
+        worker.terminate()
+        worker.wait(30)
+
+
+def test_requeue_on_an_unknown_queue_is_not_found(backend):
+    with pytest.raises(NotFound):
+        backend.requeue(queue="nope")
