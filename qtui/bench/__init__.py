@@ -8,4 +8,5 @@ AREAS = {
     "sqlite": "the embedded SQLite queue at scale",
     "redis": "the Redis backends (go-redis-work-queue layout, RQ) next to RQ's own tools",
     "sandbox": "Lua sandbox overhead and time to stop runaway plugins",
+    "plugins_meta": "plugin manifests, discovery, bundle hashing, permission verdicts, audit log",
 }
