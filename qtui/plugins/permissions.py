@@ -301,7 +301,7 @@ class PermissionStore:
         """
         grant, deny, forget = frozenset(grant), frozenset(deny), frozenset(forget)
         confirm = dict(confirm or {})
-        self._check_decision(manifest, grant, deny, forget, confirm)
+        self._check_decision(manifest, code_hash, grant, deny, forget, confirm)
         when = (now or datetime.datetime.now(datetime.UTC)).replace(microsecond=0)
         with locked(self.path):
             everything = self.load()
@@ -346,11 +346,14 @@ class PermissionStore:
     def _check_decision(
         self,
         manifest: Manifest,
+        code_hash: str,
         grant: frozenset[Capability],
         deny: frozenset[Capability],
         forget: frozenset[Capability],
         confirm: Mapping[Capability, bool],
     ) -> None:
+        if not _HASH.fullmatch(code_hash):
+            raise DecisionError(f"{show(code_hash)} is not a bundle hash (sha256:<64 hex digits>)")
         for capability in grant | deny | forget | set(confirm):
             if capability not in manifest.permissions:
                 raise DecisionError(f"{manifest.name} does not request {capability}")

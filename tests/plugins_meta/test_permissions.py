@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import datetime
 import multiprocessing
+import tempfile
 import tomllib
 from pathlib import Path
 
 import pytest
+import tomli_w
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from qtui import paths
 from qtui.plugins.capabilities import Capability as C
@@ -203,6 +207,11 @@ def test_destructive_uses_are_confirmed_until_told_otherwise(store: PermissionSt
     assert store.grants(m, HASH_A, NO_POLICY).check(C.JOBS_PURGE).confirm
 
 
+def test_decision_needs_a_real_bundle_hash(store: PermissionStore) -> None:
+    with pytest.raises(DecisionError, match="'abc' is not a bundle hash"):
+        store.decide(plugin("1.0.0", C.TIMERS), "abc", grant=[C.TIMERS])
+
+
 def test_confirm_flag_needs_a_grant(store: PermissionStore) -> None:
     m = plugin("1.0.0", C.JOBS_PURGE)
     with pytest.raises(DecisionError, match="jobs.purge is not granted to tenant-sla"):
@@ -233,6 +242,85 @@ def test_file_is_readable_toml_with_one_record_per_version(store: PermissionStor
     assert record["granted"] == ["jobs.purge"] and record["no_confirm"] == ["jobs.purge"]
     assert record["hash"] == HASH_A and record["decided_at"].tzinfo is not None
     assert store.path.stat().st_mode & 0o777 == 0o600
+
+
+_ops = st.lists(
+    st.tuples(st.sampled_from(["grant", "deny", "forget", "no_confirm", "confirm"]), st.sampled_from(C)),
+    max_size=8,
+)
+
+
+@settings(max_examples=30, deadline=None)
+@given(_ops)
+def test_decisions_behave_like_a_simple_model(ops: list[tuple[str, C]]) -> None:
+    m = plugin("1.0.0", *C)
+    model: dict[C, str] = {}
+    no_confirm: set[C] = set()
+    with tempfile.TemporaryDirectory() as tmp:
+        store = PermissionStore(Path(tmp) / "permissions.toml")
+        for kind, cap in ops:
+            if kind in ("grant", "deny", "forget"):
+                store.decide(m, HASH_A, **{kind: [cap]})
+                if kind == "forget":
+                    model.pop(cap, None)
+                else:
+                    model[cap] = kind
+                if kind != "grant":
+                    no_confirm.discard(cap)
+            elif cap.destructive and model.get(cap) == "grant":
+                store.decide(m, HASH_A, confirm={cap: kind == "confirm"})
+                if kind == "confirm":
+                    no_confirm.discard(cap)
+                else:
+                    no_confirm.add(cap)
+            else:
+                with pytest.raises(DecisionError):
+                    store.decide(m, HASH_A, confirm={cap: kind == "confirm"})
+        grants = PermissionStore(store.path).grants(m, HASH_A, NO_POLICY)
+        expected = {"grant": Verdict.GRANTED, "deny": Verdict.DENIED}
+        for effective in grants.all():
+            cap = effective.capability
+            assert effective.verdict is expected.get(model.get(cap, ""), Verdict.UNDECIDED)
+            assert effective.confirm == (model.get(cap) == "grant" and cap.destructive and cap not in no_confirm)
+
+
+_values = st.recursive(
+    st.booleans() | st.integers() | st.text(max_size=20) | st.sampled_from([c.value for c in C])
+    | st.just(HASH_A) | st.datetimes(timezones=st.just(datetime.UTC)),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+_record_keys = st.sampled_from(
+    ["version", "hash", "decided_at", "requested", "granted", "denied", "no_confirm", "extra"]
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.dictionaries(st.text(max_size=10), _values, max_size=3),
+    st.dictionaries(_record_keys, _values, max_size=4),
+)
+def test_any_wrong_file_is_an_error_never_a_grant(top: dict, record_edit: dict) -> None:
+    record = tomllib.loads(GOOD_RECORD)["plugins"]["tenant-sla"][0] | record_edit
+    doc = {"plugins": {"tenant-sla": [record]}} | top
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "permissions.toml"
+        path.write_text(tomli_w.dumps(doc))
+        store = PermissionStore(path)
+        m = plugin("1.0.0", C.STATS_READ, C.JOBS_PURGE)
+        try:
+            grants = store.grants(m, HASH_A, NO_POLICY)
+        except PermissionsFileError as e:
+            assert all(p.file == path and p.message for p in e.problems)
+            return
+        # Whatever loaded is a consistent record: grants only for what was requested.
+        loaded = store.load()["tenant-sla"]
+        for r in loaded:
+            assert r.granted <= r.requested and not (r.granted & r.denied)
+        if grants.record is not None:
+            assert {e.capability for e in grants.all() if e.allowed} == set(grants.record.granted)
 
 
 # -- failing closed -----------------------------------------------------------------------
