@@ -417,3 +417,14 @@ def test_arbitrary_text_fails_only_with_manifest_error(text: str) -> None:
         parse_manifest(text, file=FILE)
     except ManifestError as e:
         assert all(str(p).startswith(str(FILE)) for p in e.problems)
+
+
+def test_the_documented_example_manifest_is_valid() -> None:
+    import qtui.plugins.manifest as module
+
+    example = module.__doc__.split("Example::")[1].split("Every problem")[0]
+    text = "\n".join(line[4:] for line in example.splitlines())
+    m = parse_manifest(text, file=FILE)
+    assert (m.name, m.panel.placement, [s.name for s in m.settings]) == (
+        "tenant-sla", Placement.RIGHT, ["threshold_s", "view"]
+    )
