@@ -42,7 +42,8 @@ class Tmux:
     def keys(self, *keys: str) -> None:
         for key in keys:
             self._run("send-keys", "-t", "t", key)
-            time.sleep(0.05)
+            # a lone Esc followed at once by a key reads as Meta+key, as on any terminal
+            time.sleep(0.3 if key == "Escape" else 0.05)
 
     def type(self, text: str) -> None:
         self._run("send-keys", "-t", "t", "-l", text)

@@ -31,7 +31,14 @@ def test_demo_peek_requeue_and_quit(tmux, qtui_env, tmp_path: Path) -> None:
     screen = tmux.screen()
     first_queue = screen.splitlines()[3].split()[0]
     tmux.keys("Enter")
-    tmux.wait_for(f"queue {first_queue}")
+    for state in ("ready", "scheduled", "processing", "completed", "dead"):
+        # live workers may have drained 'ready': step through the states to a page with jobs
+        screen = tmux.wait_for(lambda s, state=state: f"state {state}" in s and (
+            "No jobs here." in s or s.splitlines()[3].strip()))
+        if "No jobs here." not in screen:
+            break
+        tmux.keys("s")
+    assert f"queue {first_queue}" in screen
     tmux.keys("Enter")
     screen = tmux.wait_for("payload")
     assert "attempts" in screen
@@ -77,7 +84,9 @@ def test_works_under_each_term_with_no_color_and_c_locale(tmux, qtui_env, tmp_pa
     env.pop("LANG")
     tmux.start([*QTUI, "--db", str(db)], env)
     tmux.wait_for("live")
-    tmux.keys("Enter", "Enter")
+    tmux.keys("Enter")
+    tmux.wait_for(lambda s: s.splitlines()[3].strip())
+    tmux.keys("Enter")
     screen = tmux.wait_for("payload")
     assert "\\u001b]0;owned\\u0007" in screen  # escape shown as text; the title was not set
     tmux.keys("Q")
