@@ -240,7 +240,8 @@ class SQLiteQueue:
         if count > self.retention.keep_completed:
             with self.database.read() as conn:
                 row = conn.execute(
-                    "SELECT finished_at FROM jobs WHERE queue = ? AND state = 'completed'"
+                    "SELECT finished_at FROM jobs INDEXED BY jobs_completed"
+                    " WHERE queue = ? AND state = 'completed'"
                     " ORDER BY finished_at DESC LIMIT 1 OFFSET ?",
                     (queue, self.retention.keep_completed - 1),
                 ).fetchone()
