@@ -16,8 +16,13 @@ from .conftest import QTUI
 pytestmark = pytest.mark.slow
 
 
-def _restored(screen: str) -> bool:
-    return "exit=0" in screen and "icanon" in screen.replace("-icanon", "") and " echo" in screen
+def quit_and_check_terminal(tmux) -> None:
+    """Q quits with status 0 and leaves the terminal in canonical mode with echo on."""
+    tmux.keys("Q")
+    screen = tmux.wait_for(lambda s: "exit=" in s and "icanon" in s)
+    modes = screen.split("exit=")[1].split()
+    assert modes[0] == "0", screen
+    assert "icanon" in modes and "echo" in modes, screen
 
 
 def test_demo_peek_requeue_and_quit(tmux, qtui_env, tmp_path: Path) -> None:
@@ -53,9 +58,7 @@ def test_demo_peek_requeue_and_quit(tmux, qtui_env, tmp_path: Path) -> None:
     tmux.wait_for("requeued 1 job")
 
     # quit: the terminal is back to normal (canonical mode, echo) and the exit status is 0
-    tmux.keys("Q")
-    screen = tmux.wait_for("exit=", timeout=15)
-    assert _restored(screen), screen
+    quit_and_check_terminal(tmux)
 
 
 def test_idle_console_writes_nothing(tmux, qtui_env, tmp_path: Path) -> None:
@@ -71,8 +74,7 @@ def test_idle_console_writes_nothing(tmux, qtui_env, tmp_path: Path) -> None:
     time.sleep(2.0)  # ten polls of an unchanged database
     assert written.exists() and written.stat().st_size == 0
     tmux.keys("j")  # a key that changes nothing visible writes little
-    tmux.keys("Q")
-    assert _restored(tmux.wait_for("exit="))
+    quit_and_check_terminal(tmux)
 
 
 @pytest.mark.parametrize("term", ["xterm", "screen", "linux"])
@@ -89,8 +91,7 @@ def test_works_under_each_term_with_no_color_and_c_locale(tmux, qtui_env, tmp_pa
     tmux.keys("Enter")
     screen = tmux.wait_for("payload")
     assert "\\u001b]0;owned\\u0007" in screen  # escape shown as text; the title was not set
-    tmux.keys("Q")
-    assert _restored(tmux.wait_for("exit="))
+    quit_and_check_terminal(tmux)
 
 
 def test_purge_from_the_console_needs_confirmation(tmux, qtui_env, tmp_path: Path) -> None:
@@ -106,8 +107,7 @@ def test_purge_from_the_console_needs_confirmation(tmux, qtui_env, tmp_path: Pat
     tmux.wait_for("cancelled")
     tmux.keys("P", "y")
     tmux.wait_for("purged 3 ready jobs")
-    tmux.keys("Q")
-    tmux.wait_for("exit=0")
+    quit_and_check_terminal(tmux)
     backend = open_backend(db)
     assert backend.stats()[0].count(JobState.READY) == 0
     backend.close()
