@@ -191,6 +191,34 @@ end
 return moved
 """ % {"timeout": DEFAULT_JOB_TIMEOUT}
 
+# For each id after the "--" in ARGV: the hash fields named before it (never the
+# pickled ones), the exc_string of the newest results-stream entry, and the stream
+# length; flattened. ARGV[1]: prefix.
+_LOAD_LUA = """
+local P = ARGV[1]
+local fields, ids, sep = {}, {}, false
+for i = 2, #ARGV do
+  if sep then ids[#ids + 1] = ARGV[i]
+  elseif ARGV[i] == '--' then sep = true
+  else fields[#fields + 1] = ARGV[i] end
+end
+local out = {}
+for _, id in ipairs(ids) do
+  local values = redis.call('HMGET', P .. ':job:' .. id, unpack(fields))
+  for i = 1, #fields do out[#out + 1] = values[i] end
+  local rk = P .. ':results:' .. id
+  local latest = redis.call('XREVRANGE', rk, '+', '-', 'COUNT', 1)
+  local exc = false
+  if latest[1] then
+    local kv = latest[1][2]
+    for i = 1, #kv, 2 do if kv[i] == 'exc_string' then exc = kv[i + 1] end end
+  end
+  out[#out + 1] = exc
+  out[#out + 1] = redis.call('XLEN', rk)
+end
+return out
+"""
+
 # Job.delete for jobs leaving registry KEYS[1] (ids in ARGV[2..], or with ARGV[2] == '*'
 # the first ARGV[3] members). ARGV[1]: prefix. Returns {examined, deleted}.
 _DELETE_FROM_REGISTRY_LUA = """
@@ -278,6 +306,7 @@ class RQBackend(RedisBackend):
         self._stats_script = self.redis.register_script(_STATS_LUA)
         self._requeue_script = self.redis.register_script(_REQUEUE_LUA)
         self._delete_script = self.redis.register_script(_DELETE_FROM_REGISTRY_LUA)
+        self._load_script = self.redis.register_script(_LOAD_LUA)
         self._empty_script = self.redis.register_script(_EMPTY_LUA)
 
     def _key(self, *parts: str) -> str:
@@ -384,13 +413,15 @@ class RQBackend(RedisBackend):
 
     def _load(self, ids: Sequence[str]) -> list[Job | None]:
         """Jobs by id from their plain hash fields and latest result (one round trip)."""
-        with self.redis.pipeline(transaction=False) as pipe:
-            for job_id in ids:
-                pipe.hmget(self._key("job", job_id), _FIELDS)
-                pipe.xrevrange(self._key("results", job_id), count=1)
-                pipe.xlen(self._key("results", job_id))
-            replies = pipe.execute()
-        return [_to_job(job_id, *replies[3 * i : 3 * i + 3]) for i, job_id in enumerate(ids)]
+        if not ids:
+            return []
+        width = len(_FIELDS) + 2
+        flat = self._load_script(args=[self.settings.prefix, *_FIELDS, "--", *ids])
+        return [
+            _to_job(job_id, flat[i * width : i * width + len(_FIELDS)], flat[i * width + len(_FIELDS)],
+                    flat[i * width + len(_FIELDS) + 1])
+            for i, job_id in enumerate(ids)
+        ]  # fmt: skip
 
     @mapped_errors
     def _job(self, job_id: str) -> Job | None:
@@ -498,14 +529,14 @@ class RQBackend(RedisBackend):
                 return total
 
 
-def _to_job(job_id: str, fields: list[bytes | None], latest: list, executions: int) -> Job | None:
-    """A Job from the plain hash fields (in _FIELDS order) and the latest result entry."""
+def _to_job(job_id: str, fields: list[bytes | None], exc_string: bytes | None, executions: int) -> Job | None:
+    """A Job from the plain hash fields (in _FIELDS order) and the newest result's exc_string."""
     if all(f is None for f in fields):
         return None
     values = dict(zip(_FIELDS, fields, strict=True))
     text = {name: text_of(value) for name, value in values.items() if name != "exc_info"}
     status = text["status"]
-    error = _latest_error(latest) or _decompress(values["exc_info"])
+    error = _result_error(exc_string) or _decompress(values["exc_info"])
     extra = {
         name: text[name]
         for name in ("status", "enqueued_at", "started_at", "timeout", "retries_left", "number_of_retries",
@@ -542,12 +573,8 @@ def _matches(job: Job, needle: str) -> bool:
     return needle in job.payload.lower() or (job.last_error is not None and needle in job.last_error.lower())
 
 
-def _latest_error(latest: list) -> str | None:
-    """The exc_string of the newest results-stream entry, if it recorded one."""
-    if not latest:
-        return None
-    _entry_id, fields = latest[0]
-    encoded = fields.get(b"exc_string")
+def _result_error(encoded: bytes | None) -> str | None:
+    """The text of a results-stream `exc_string` (base64 of zlib)."""
     if not encoded:
         return None
     try:
@@ -573,12 +600,11 @@ def _parse_time(value: object) -> float | None:
         value = text_of(value)
     if not isinstance(value, str) or not value:
         return None
-    for layout in (_TIME_FORMAT, "%Y-%m-%dT%H:%M:%SZ"):
-        try:
-            return datetime.strptime(value, layout).replace(tzinfo=UTC).timestamp()
-        except ValueError:
-            continue
-    return None
+    try:
+        parsed = datetime.fromisoformat(value)  # RQ writes %Y-%m-%dT%H:%M:%S.%fZ (UTC)
+    except ValueError:
+        return None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
 
 
 __all__ = ["RQBackend", "Settings", "open_rq", "parse_settings"]
