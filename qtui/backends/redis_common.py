@@ -170,11 +170,6 @@ class RedisBackend(Backend):
     def close(self) -> None:
         self.redis.close()
 
-    def ping(self) -> None:
-        """Check the server answers; raises BackendUnavailable otherwise."""
-        with redis_errors(self.display_name):
-            self.redis.ping()
-
 
 def encode_cursor(*numbers: int) -> str:
     """A page cursor made of non-negative integers."""
