@@ -1,0 +1,704 @@
+-- Trusted prelude of the qtui plugin sandbox (Lua 5.4).
+--
+-- Runs once in a fresh state that still has the full standard library. It captures what it
+-- needs, builds the plugin's environment from safe, guarded and read-only pieces, arms the
+-- instruction count hook and then empties the real globals. It returns the operations the
+-- Python side (qtui/plugins/sandbox.py) uses. Plugin code never sees anything defined here
+-- except the environment and the functions placed in it.
+--
+-- `host` holds Python callables (never handed to plugin code) and settings:
+--   tick(count) -> nil | new interval | message | true (collect garbage, then tick(0))
+--   trip(message)                                 records a guard refusal (a limit violation)
+--   dispatch(id, ...) -> true, [value] | false, message   calls host function `id`
+--   resolve(name) -> source, chunkname | nil, message     finds a module for `require`
+--   output(line)                                  receives `print` output
+--   interval, c_steps, source_bytes               numbers
+
+local host = ...
+
+local G = _G
+local string, table, coroutine, math, utf8, os = string, table, coroutine, math, utf8, os
+local debug_getinfo, debug_gethook, debug_sethook = debug.getinfo, debug.gethook, debug.sethook
+local raw_getmetatable, raw_setmetatable = debug.getmetatable, debug.setmetatable
+local traceback = debug.traceback
+local error, getmetatable, ipairs, load, next, pcall, rawget, rawset, select, setmetatable,
+      tonumber, tostring, type =
+      error, getmetatable, ipairs, load, next, pcall, rawget, rawset, select, setmetatable,
+      tonumber, tostring, type
+local collectgarbage = collectgarbage
+local s_byte, s_find, s_format, s_gmatch, s_gsub, s_match, s_rep, s_sub =
+      string.byte, string.find, string.format, string.gmatch, string.gsub, string.match,
+      string.rep, string.sub
+local t_concat, t_insert, t_move, t_remove, t_sort =
+      table.concat, table.insert, table.move, table.remove, table.sort
+local co_create, co_wrap = coroutine.create, coroutine.wrap
+local math_log, math_min, math_type = math.log, math.min, math.type
+
+-- Everything below uses locals only: a stray global access fails loudly.
+local _ENV <const> = nil
+
+local tick, trip, dispatch, resolve, output =
+      host.tick, host.trip, host.dispatch, host.resolve, host.output
+local C_STEPS = host.c_steps
+local SOURCE_BYTES = host.source_bytes
+local interval = host.interval
+
+-- Python objects in this state (the callables above) share one metatable: lock it.
+getmetatable(tick).__metatable = false
+
+local PRELUDE = debug_getinfo(1, "S").source
+
+-- "file:line: " of the innermost plugin frame (Lua code outside this prelude), or "".
+local function plugin_position()
+  for level = 2, 40 do
+    local info = debug_getinfo(level, "Sl")
+    if info == nil then break end
+    if info.what ~= "C" and info.source ~= PRELUDE and info.currentline > 0 then
+      return info.short_src .. ":" .. info.currentline .. ": "
+    end
+  end
+  return ""
+end
+
+---------------------------------------------------------------------------------------------
+-- Limits: the count hook, sticky trips, hooked coroutines
+
+-- Runs every `count` VM instructions of each Lua thread. The Python side counts, checks the
+-- budget, deadline, interrupt flag and heap, and tunes the interval so that checks happen
+-- about once a millisecond whatever each instruction costs. After a trip it answers with
+-- the message every time and the hook runs on every instruction, so pcall cannot swallow it.
+local hook
+hook = function()
+  local _, _, count = debug_gethook()
+  local verdict = tick(count)
+  if verdict == true then
+    -- The heap is close to the cap: see what a full collection leaves before judging.
+    collectgarbage("collect")
+    verdict = tick(0)
+  end
+  if verdict == nil then
+    return
+  end
+  if math_type(verdict) == "integer" then
+    interval = verdict
+    debug_sethook(hook, "", verdict)
+    return
+  end
+  debug_sethook(hook, "", 1)
+  error(plugin_position() .. verdict, 0)
+end
+
+-- A guard refused a library call: record the violation, make it sticky and abort.
+local function refuse(message)
+  trip(message)
+  debug_sethook(hook, "", 1)
+  error(plugin_position() .. message, 0)
+end
+
+-- Count hooks are per thread and not inherited: every coroutine arms its own on entry.
+local function hooked(f)
+  return function(...)
+    debug_sethook(hook, "", interval)
+    return f(...)
+  end
+end
+
+local function safe_cocreate(f)
+  if type(f) ~= "function" then
+    error("bad argument #1 to 'create' (function expected, got " .. type(f) .. ")", 2)
+  end
+  return co_create(hooked(f))
+end
+
+local function safe_cowrap(f)
+  if type(f) ~= "function" then
+    error("bad argument #1 to 'wrap' (function expected, got " .. type(f) .. ")", 2)
+  end
+  return co_wrap(hooked(f))
+end
+
+-- Lua runs xpcall message handlers with hooks off; run the handler as ordinary hooked code
+-- after unwinding instead.
+local function xpcall_result(handler, ok, ...)
+  if ok then
+    return true, ...
+  end
+  local _, message = pcall(handler, (...))
+  return false, message
+end
+
+local function safe_xpcall(f, handler, ...)
+  if type(handler) ~= "function" then
+    error("bad argument #2 to 'xpcall' (function expected, got " .. type(handler) .. ")", 2)
+  end
+  return xpcall_result(handler, pcall(f, ...))
+end
+
+---------------------------------------------------------------------------------------------
+-- Read-only tables
+
+local frozen = setmetatable({}, { __mode = "k" }) -- proxy -> backing table
+
+-- An empty proxy that reads through to `backing` and refuses writes (rawset included).
+local function freeze(backing, name)
+  local proxy = {}
+  setmetatable(proxy, {
+    __index = backing,
+    __newindex = function()
+      error("'" .. name .. "' is read-only", 2)
+    end,
+    __pairs = function()
+      return function(_, key)
+        return next(backing, key)
+      end, proxy, nil
+    end,
+    __len = function()
+      return #backing
+    end,
+    __metatable = false,
+  })
+  frozen[proxy] = backing
+  return proxy
+end
+
+local function safe_rawset(t, key, value)
+  if frozen[t] then
+    error("rawset: table is read-only", 2)
+  end
+  return rawset(t, key, value)
+end
+
+local function safe_rawget(t, key)
+  local backing = frozen[t]
+  if backing then
+    return rawget(backing, key)
+  end
+  return rawget(t, key)
+end
+
+local function safe_setmetatable(t, mt)
+  if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
+    error("setmetatable: '__gc' metamethods are not available to plugins", 2)
+  end
+  return setmetatable(t, mt)
+end
+
+local function has_len_metamethod(t)
+  local mt = raw_getmetatable(t)
+  return mt ~= nil and rawget(mt, "__len") ~= nil
+end
+
+---------------------------------------------------------------------------------------------
+-- Guards for library calls that run long in C, where no hook can stop them. Costs are in
+-- "steps" of a few nanoseconds; one call may spend at most C_STEPS.
+
+local function steps(n)
+  return s_format("%.3g", n)
+end
+
+-- Lua patterns ------------------------------------------------------------------------------
+
+local SPECIALS = "[%^%$%*%+%?%.%(%[%%%-]"
+
+-- Index just past the single-character class that starts at `i` (as lstrlib's classEnd).
+local function class_end(p, i, len)
+  local c = s_byte(p, i)
+  if c == 37 then -- '%'
+    return i + 2
+  end
+  if c == 91 then -- '['
+    local j = i + 1
+    if s_byte(p, j) == 94 then
+      j = j + 1
+    end
+    repeat
+      if j > len then
+        return len + 1
+      end
+      local cj = s_byte(p, j)
+      j = j + 1
+      if cj == 37 then
+        j = j + 1
+      end
+    until s_byte(p, j) == 93
+    return j + 1
+  end
+  return i + 1
+end
+
+-- The class as a pattern of its own, or "." when it is malformed (counted as matching all).
+local function standalone(class)
+  if class == "^" or class == "$" then
+    return "%" .. class
+  end
+  if class == "%" or (s_byte(class, 1) == 91 and s_byte(class, -1) ~= 93) then
+    return "."
+  end
+  return class
+end
+
+-- Pattern -> { anchored, items = { {kind, class, quant}... }, expanding, linear, optional }
+local function parse_pattern(p, anchors)
+  local items, len, i = {}, #p, 1
+  local anchored = false
+  if anchors and s_byte(p, 1) == 94 then
+    anchored, i = true, 2
+  end
+  local expanding, linear, optional = 0, 0, 0
+  while i <= len do
+    local c, d = s_byte(p, i), s_byte(p, i + 1)
+    if c == 40 or c == 41 then -- capture parentheses
+      i = i + 1
+    elseif c == 36 and i == len then -- '$' anchor
+      i = i + 1
+    elseif c == 37 and d == 98 then -- %bxy
+      items[#items + 1] = { kind = "linear" }
+      linear = linear + 1
+      i = i + 4
+    elseif c == 37 and d == 102 then -- %f[set]
+      items[#items + 1] = { kind = "frontier" }
+      i = class_end(p, i + 2, len)
+    elseif c == 37 and d and d >= 48 and d <= 57 then -- back reference
+      items[#items + 1] = { kind = "linear" }
+      linear = linear + 1
+      i = i + 2
+    else
+      local e = class_end(p, i, len)
+      local q = s_sub(p, e, e)
+      local item = { kind = "single", class = standalone(s_sub(p, i, e - 1)) }
+      if q == "*" or q == "+" or q == "-" then
+        item.quant, expanding = q, expanding + 1
+        e = e + 1
+      elseif q == "?" then
+        item.quant, optional = q, optional + 1
+        e = e + 1
+      end
+      items[#items + 1] = item
+      i = e
+    end
+  end
+  return { anchored = anchored, items = items, expanding = expanding, linear = linear,
+           optional = optional }
+end
+
+local plans = { [true] = {}, [false] = {} }
+local plan_count = 0
+
+local function pattern_plan(p, anchors)
+  local plan = plans[anchors][p]
+  if plan == nil then
+    if plan_count >= 256 then
+      plans, plan_count = { [true] = {}, [false] = {} }, 0
+    end
+    plan = parse_pattern(p, anchors)
+    plans[anchors][p] = plan
+    plan_count = plan_count + 1
+  end
+  return plan
+end
+
+-- Worst-case matcher steps of `plan` over subject `s`, refined with what `s` holds: each
+-- expanding item branches at most (longest run of its class + 1) ways, and a fixed item
+-- right after it keeps at most (occurrences of that item + 1) of those branches.
+local function refined_cost(s, plan, starts)
+  local n = #s
+  local counts, runs = {}, {}
+  local function count(class)
+    local c = counts[class]
+    if c == nil then
+      c = class == "." and n or select(2, s_gsub(s, class, ""))
+      counts[class] = c
+    end
+    return c
+  end
+  local function run(class)
+    local r = runs[class]
+    if r == nil then
+      r = 0
+      if class == "." then
+        r = n
+      elseif count(class) > 0 then
+        for a, b in s_gmatch(s, "()" .. class .. "+()") do
+          if b - a > r then
+            r = b - a
+          end
+        end
+      end
+      runs[class] = r
+    end
+    return r
+  end
+  local items = plan.items
+  local paths, distinct, cost = starts, true, 0
+  for k = 1, #items do
+    local item = items[k]
+    if item.kind == "single" then
+      local q = item.quant
+      if q == nil then
+        cost = cost + paths
+        if distinct then
+          paths = math_min(paths, count(item.class))
+        end
+      elseif q == "?" then
+        cost = cost + paths
+        distinct = distinct and paths <= 1
+        paths = paths * 2
+      else
+        local branches = run(item.class) + 1
+        cost = cost + paths * branches
+        local after = items[k + 1]
+        if after and after.kind == "single" and after.quant == nil then
+          branches = math_min(branches, count(after.class) + 1)
+        end
+        distinct = distinct and paths <= 1
+        paths = paths * branches
+      end
+    elseif item.kind == "linear" then
+      cost = cost + paths * (n + 1)
+    else
+      cost = cost + paths
+    end
+    if cost > C_STEPS then
+      return cost
+    end
+  end
+  return cost + paths
+end
+
+local function guard_pattern(fname, s, p, plain, anchors)
+  if type(s) == "number" then
+    s = tostring(s)
+  end
+  if type(p) == "number" then
+    p = tostring(p)
+  end
+  if type(s) ~= "string" or type(p) ~= "string" then
+    return -- the library function reports the bad argument
+  end
+  local n = #s
+  local cost
+  if plain or (fname == "string.find" and not s_find(p, SPECIALS)) then
+    -- memchr for the first byte, then a memcmp (about 16 bytes a step) at each hit
+    cost = n + n * #p / 16
+    if cost > C_STEPS then
+      local first = s_sub(p, 1, 1)
+      if s_find(first, "%p") then
+        first = "%" .. first
+      end
+      cost = n + select(2, s_gsub(s, first, "")) * #p / 16
+    end
+  else
+    local plan = pattern_plan(p, anchors)
+    local starts = plan.anchored and 1 or n + 1
+    cost = starts * (#plan.items + 1) * (n + 1) ^ (plan.expanding + plan.linear)
+      * 2 ^ plan.optional
+    if cost > C_STEPS then
+      cost = refined_cost(s, plan, starts)
+    end
+  end
+  if cost > C_STEPS then
+    refuse(fname .. ": pattern too costly for a " .. n .. "-byte subject (about " .. steps(cost)
+      .. " steps, limit " .. steps(C_STEPS) .. "); anchor it with '^', use a plain find"
+      .. " or match smaller pieces")
+  end
+end
+
+local function safe_find(s, p, init, plain)
+  guard_pattern("string.find", s, p, plain, true)
+  return s_find(s, p, init, plain)
+end
+
+local function safe_match(s, p, init)
+  guard_pattern("string.match", s, p, false, true)
+  return s_match(s, p, init)
+end
+
+local function safe_gmatch(s, p, init)
+  guard_pattern("string.gmatch", s, p, false, false)
+  return s_gmatch(s, p, init)
+end
+
+local function safe_gsub(s, p, repl, n)
+  guard_pattern("string.gsub", s, p, false, true)
+  return s_gsub(s, p, repl, n)
+end
+
+-- Other long C loops ------------------------------------------------------------------------
+
+local function safe_rep(s, n, sep)
+  local count = tonumber(n)
+  if count and count > C_STEPS then
+    local ts = type(s)
+    if ((ts == "string" or ts == "number") and #tostring(s) > 0)
+        or (type(sep) == "string" and #sep > 0) then
+      refuse("string.rep: " .. steps(count) .. " repetitions (limit " .. steps(C_STEPS) .. ")")
+    end
+  end
+  return s_rep(s, n, sep)
+end
+
+local ELEMENT_STEPS = 4 -- a C loop step over table elements costs about four matcher steps
+
+local function check_elements(fname, first, last)
+  local a, b = tonumber(first), tonumber(last)
+  if a and b and b >= a and (b - a + 1) * ELEMENT_STEPS > C_STEPS then
+    refuse(fname .. ": " .. steps(b - a + 1) .. " elements in one call (limit "
+      .. steps(C_STEPS / ELEMENT_STEPS) .. ")")
+  end
+end
+
+local function safe_concat(t, sep, i, j)
+  if type(t) == "table" then
+    if j == nil then
+      j = #t
+    end
+    check_elements("table.concat", i or 1, j)
+  end
+  return t_concat(t, sep, i, j)
+end
+
+local function safe_move(a1, f, e, t, a2)
+  check_elements("table.move", f, e)
+  return t_move(a1, f, e, t, a2)
+end
+
+local function refuse_len(fname, t)
+  if type(t) == "table" and has_len_metamethod(t) then
+    error(fname .. ": tables with a '__len' metamethod are not supported in plugins", 3)
+  end
+end
+
+local function safe_insert(t, ...)
+  refuse_len("table.insert", t)
+  return t_insert(t, ...)
+end
+
+local function safe_remove(t, ...)
+  refuse_len("table.remove", t)
+  return t_remove(t, ...)
+end
+
+local function safe_sort(t, comp)
+  refuse_len("table.sort", t)
+  -- A Lua comparator runs hooked; without one (or with a C function) the sort is one C call.
+  if type(t) == "table"
+      and (type(comp) ~= "function" or debug_getinfo(comp, "S").what == "C") then
+    local n = #t
+    if n > 1 and n * math_log(n, 2) * ELEMENT_STEPS > C_STEPS then
+      refuse("table.sort: " .. n .. " elements without a Lua comparator (limit about "
+        .. steps(C_STEPS / ELEMENT_STEPS / math_log(C_STEPS, 2)) .. ")")
+    end
+  end
+  return t_sort(t, comp)
+end
+
+---------------------------------------------------------------------------------------------
+-- The plugin environment
+
+local env = {}
+
+local function safe_load(chunk, chunkname, mode, ...)
+  if type(chunk) == "function" then
+    local parts, size = {}, 0
+    while true do
+      local piece = chunk()
+      if piece == nil or piece == "" then
+        break
+      end
+      if type(piece) ~= "string" then
+        error("load: reader function must return a string", 2)
+      end
+      size = size + #piece
+      if size > SOURCE_BYTES then
+        return nil, "chunk too large (limit " .. SOURCE_BYTES .. " bytes)"
+      end
+      parts[#parts + 1] = piece
+    end
+    chunk = t_concat(parts)
+  elseif type(chunk) ~= "string" then
+    error("bad argument #1 to 'load' (string expected, got " .. type(chunk) .. ")", 2)
+  end
+  if #chunk > SOURCE_BYTES then
+    return nil, "chunk too large (" .. #chunk .. " bytes, limit " .. SOURCE_BYTES .. ")"
+  end
+  if mode ~= nil and not s_find(tostring(mode), "t", 1, true) then
+    return nil, "attempt to load a text chunk (mode is '" .. tostring(mode) .. "')"
+  end
+  if chunkname ~= nil and type(chunkname) ~= "string" then
+    chunkname = tostring(chunkname)
+  end
+  -- Text only. A custom environment is allowed (it only holds what the plugin put there);
+  -- without one the chunk gets the plugin's environment, never the real globals.
+  if select("#", ...) > 0 then
+    return load(chunk, chunkname or "=(load)", "t", (...))
+  end
+  return load(chunk, chunkname or "=(load)", "t", env)
+end
+
+local loaded, loading = {}, {}
+
+local function safe_require(name)
+  if type(name) ~= "string" then
+    error("bad argument #1 to 'require' (string expected, got " .. type(name) .. ")", 2)
+  end
+  local value = loaded[name]
+  if value ~= nil then
+    return value
+  end
+  if loading[name] then
+    error("module '" .. name .. "': loop or previous error while loading", 2)
+  end
+  local source, chunkname = resolve(name)
+  if source == nil then
+    error(chunkname, 2)
+  end
+  local chunk, message = load(source, "@" .. chunkname, "t", env)
+  if chunk == nil then
+    error("error loading module '" .. name .. "':\n\t" .. message, 2)
+  end
+  loading[name] = true
+  value = chunk(name, chunkname)
+  loading[name] = nil
+  if value == nil then
+    value = true
+  end
+  loaded[name] = value
+  return value, chunkname
+end
+
+local function safe_print(...)
+  local n = select("#", ...)
+  local parts = {}
+  for i = 1, n do
+    parts[i] = tostring((select(i, ...)))
+  end
+  output(t_concat(parts, "\t"))
+end
+
+local function safe_collectgarbage(option)
+  if option == "count" then
+    return collectgarbage("count")
+  end
+  error("collectgarbage: only \"count\" is available to plugins", 2)
+end
+
+local function copy(source, names)
+  local result = {}
+  for _, name in ipairs(names) do
+    result[name] = source[name]
+  end
+  return result
+end
+
+for _, name in ipairs({ "assert", "error", "getmetatable", "ipairs", "next", "pairs", "pcall",
+  "rawequal", "rawlen", "select", "tonumber", "tostring", "type", "_VERSION" }) do
+  env[name] = G[name]
+end
+env.xpcall = safe_xpcall
+env.setmetatable = safe_setmetatable
+env.rawget = safe_rawget
+env.rawset = safe_rawset
+env.load = safe_load
+env.require = safe_require
+env.print = safe_print
+env.collectgarbage = safe_collectgarbage
+env._G = env
+
+local string_lib = copy(string, { "byte", "char", "format", "len", "lower", "pack",
+  "packsize", "reverse", "sub", "unpack", "upper" })
+string_lib.find, string_lib.match, string_lib.gmatch, string_lib.gsub =
+  safe_find, safe_match, safe_gmatch, safe_gsub
+string_lib.rep = safe_rep
+env.string = freeze(string_lib, "string")
+
+local table_lib = copy(table, { "pack", "unpack" })
+table_lib.concat, table_lib.insert, table_lib.move, table_lib.remove, table_lib.sort =
+  safe_concat, safe_insert, safe_move, safe_remove, safe_sort
+env.table = freeze(table_lib, "table")
+
+local coroutine_lib = copy(coroutine, { "close", "isyieldable", "resume", "running", "status",
+  "yield" })
+coroutine_lib.create, coroutine_lib.wrap = safe_cocreate, safe_cowrap
+env.coroutine = freeze(coroutine_lib, "coroutine")
+
+env.math = freeze(copy(math, { "abs", "ceil", "cos", "deg", "exp", "floor", "fmod", "huge",
+  "log", "max", "maxinteger", "min", "mininteger", "modf", "pi", "rad", "random", "randomseed",
+  "sin", "sqrt", "tan", "tointeger", "type", "ult" }), "math")
+env.utf8 = freeze(copy(utf8, { "char", "charpattern", "codepoint", "codes", "len", "offset" }),
+  "utf8")
+env.os = freeze(copy(os, { "clock", "date", "difftime", "time" }), "os")
+
+-- Method calls on strings use the guarded library; getmetatable("") shows a read-only view.
+raw_setmetatable("", {
+  __index = string_lib,
+  __metatable = freeze({ __index = env.string }, "string metatable"),
+})
+
+---------------------------------------------------------------------------------------------
+-- Host functions and operations for the Python side
+
+local function host_result(ok, ...)
+  if ok then
+    return ...
+  end
+  error((...), 2)
+end
+
+-- Empty tables that came from Python lists carry this marker so they convert back to lists.
+local EMPTY_LIST_MT = { __metatable = false }
+
+local api = {}
+
+-- The function at a dotted path of the environment (raw lookups: no plugin code runs).
+function api.lookup(segments)
+  local value = env
+  for i = 1, #segments do
+    if type(value) ~= "table" then
+      return nil
+    end
+    value = safe_rawget(value, segments[i])
+  end
+  return value
+end
+
+function api.compile(source, chunkname)
+  return load(source, chunkname, "t", env)
+end
+
+-- Make host function `id` visible at a dotted path; namespaces are read-only tables.
+function api.expose(segments, id)
+  local target = env
+  for i = 1, #segments - 1 do
+    local name = segments[i]
+    local namespace = rawget(target, name)
+    if namespace == nil then
+      namespace = freeze({}, t_concat(segments, ".", 1, i))
+      rawset(target, name, namespace)
+    elseif not frozen[namespace] then
+      return false, t_concat(segments, ".", 1, i) .. " is already used by the plugin"
+    end
+    target = frozen[namespace]
+  end
+  target[segments[#segments]] = function(...)
+    return host_result(dispatch(id, ...))
+  end
+  return true
+end
+
+function api.empty_list()
+  return setmetatable({}, EMPTY_LIST_MT)
+end
+
+function api.is_empty_list(t)
+  return raw_getmetatable(t) == EMPTY_LIST_MT
+end
+
+-- Empty the real globals: only lupa's error traceback handler stays.
+for name in next, G do
+  G[name] = nil
+end
+G.debug = { traceback = traceback }
+
+debug_sethook(hook, "", interval)
+
+return api
