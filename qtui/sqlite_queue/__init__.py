@@ -18,7 +18,7 @@ Consuming::
 
 or by hand::
 
-    job = w.reserve(timeout=5)        # ReservedJob(id, queue, payload, attempt, max_attempts) or None
+    job = w.reserve(timeout=5)        # a ReservedJob (id, queue, payload, attempt, ...) or None
     if job is not None:
         w.heartbeat(job)              # extend the lease during long work
         w.ack(job)                    # or w.fail(job, "SMTP 451: try again later")
@@ -27,11 +27,12 @@ or by hand::
 Semantics:
 
 - Jobs run highest `priority` first, then oldest first. Payloads are strict JSON.
+  Job ids are increasing integers (as strings), never reused.
 - `reserve` moves a job to *processing* under a lease of `lease_seconds` in one
   write transaction (BEGIN IMMEDIATE + UPDATE ... RETURNING): two workers, in any
   threads or processes, never hold the same job.
-- `ack`, `fail` and `heartbeat` check the job is still held by this worker and
-  attempt (else `LeaseLost`). A failed job waits (*scheduled*) for an exponential
+- `ack`, `fail` and `heartbeat` check the job is still held by this worker under
+  this very reservation (else `LeaseLost`). A failed job waits (*scheduled*) for an exponential
   backoff with jitter, ``retry_base * 2**(attempt-1)`` seconds capped at
   `retry_cap`, then runs again; after `max_attempts` it is *dead*, last error kept.
 - A lease that expires (the worker died or hung) puts the job back to *ready*, or

@@ -16,7 +16,7 @@ import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
-from qtui.model import BackendError, BackendUnavailable, ReadOnlyError
+from qtui.model import BackendError, BackendUnavailable, InvalidInput, ReadOnlyError
 
 #: The schema this code reads and writes (PRAGMA user_version).
 SCHEMA_VERSION = 1
@@ -37,7 +37,8 @@ CREATE TABLE jobs (
         CHECK (state IN ('ready', 'scheduled', 'processing', 'completed', 'dead')),
     priority INTEGER NOT NULL DEFAULT 0,
     payload TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,  -- attempts made since enqueued or requeued
+    deliveries INTEGER NOT NULL DEFAULT 0,  -- reservations ever made: the lease's fencing token
     max_attempts INTEGER NOT NULL DEFAULT 3 CHECK (max_attempts >= 1),
     last_error TEXT,
     worker TEXT,
@@ -283,7 +284,8 @@ class Database:
             try:
                 yield conn
             finally:
-                conn.execute("COMMIT")
+                if conn.in_transaction:  # some errors end the transaction themselves
+                    conn.execute("COMMIT")
 
     @contextlib.contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
@@ -299,7 +301,8 @@ class Database:
             try:
                 yield conn
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # some errors (disk full, I/O) already rolled back
+                    conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
 
@@ -349,9 +352,13 @@ class Database:
         try:
             yield
         except sqlite3.Error as exc:
-            raise self.explain(exc) from None
+            raise self._explain(exc) from None
+        except UnicodeEncodeError:  # a str holding lone surrogates cannot become UTF-8
+            raise InvalidInput(
+                f"{self.label}: text with invalid characters (lone surrogates) cannot be stored"
+            ) from None
 
-    def explain(self, exc: sqlite3.Error) -> BackendError:
+    def _explain(self, exc: sqlite3.Error) -> BackendError:
         """The BackendError an operator should see for a SQLite error."""
         name = getattr(exc, "sqlite_errorname", "") or ""
         label = self.label

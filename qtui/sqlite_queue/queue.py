@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import random
 import socket
@@ -32,7 +33,7 @@ _PRUNE_BATCH = 5_000
 #: Pause after a database error in `Worker.run` before trying again.
 _RETRY_PAUSE = 1.0
 
-_JOB_COLUMNS = "id, queue, payload, attempts, max_attempts"
+_JOB_COLUMNS = "id, queue, payload, attempts, max_attempts, deliveries"
 
 
 class LeaseLost(Exception):
@@ -43,7 +44,7 @@ class LeaseLost(Exception):
 class Retention:
     """How much history `SQLiteQueue.maintenance()` keeps."""
 
-    keep_completed: int = 10_000  # newest completed jobs kept per queue
+    keep_completed: int = attrs.field(default=10_000, validator=attrs.validators.ge(1))  # per queue
     completed_max_age: float = 7 * 86_400.0  # seconds a completed job is kept at most
     forget_workers_after: float = 86_400.0  # seconds after which a silent worker is forgotten
     rates_max_age: float = 3_600.0  # seconds of rate buckets kept
@@ -58,6 +59,7 @@ class ReservedJob:
     payload: Any  # the decoded JSON payload
     attempt: int  # 1 for the first try
     max_attempts: int
+    delivery: int  # which reservation of this job this is; fences off stale holders
 
 
 def encode_payload(payload: object) -> str:
@@ -71,11 +73,19 @@ def encode_payload(payload: object) -> str:
             ) from None
         except ValueError as exc:
             raise InvalidInput(f"payload is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise InvalidInput("payload is not valid JSON: nested too deeply") from None
         return payload
     try:
         return json.dumps(payload, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"payload cannot be stored as JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidInput("payload cannot be stored as JSON: nested too deeply") from None
+
+
+def _is_int32(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and -(2**31) <= value < 2**31
 
 
 def _reject_constant(name: str) -> None:
@@ -162,12 +172,12 @@ class SQLiteQueue:
     ) -> list[str]:
         """Add several jobs in one transaction (all or none); returns their ids in order."""
         check_queue_name(queue)
-        if not isinstance(priority, int) or isinstance(priority, bool):
-            raise InvalidInput(f"priority must be an integer, not {priority!r}")
-        if not isinstance(max_attempts, int) or max_attempts < 1:
-            raise InvalidInput(f"max_attempts must be a positive integer, not {max_attempts!r}")
-        if delay < 0:
-            raise InvalidInput(f"delay must not be negative, not {delay!r}")
+        if not _is_int32(priority):
+            raise InvalidInput(f"priority must be a whole number from -2**31 to 2**31-1, not {priority!r}")
+        if not _is_int32(max_attempts) or max_attempts < 1:
+            raise InvalidInput(f"max_attempts must be a positive whole number, not {max_attempts!r}")
+        if not isinstance(delay, int | float) or not 0 <= delay < math.inf:
+            raise InvalidInput(f"delay must be a number of seconds, 0 or more, not {delay!r}")
         texts = [encode_payload(p) for p in payloads]
         now = self.clock()
         state, run_at = ("scheduled", now + delay) if delay > 0 else ("ready", None)
@@ -392,7 +402,8 @@ class Worker:
 
         Raises LeaseLost if the job is no longer ours.
         """
-        error = str(error)
+        # Whatever the handler's exception said must be recordable: no lone surrogates.
+        error = str(error).encode("utf-8", "replace").decode("utf-8")
         if len(error) > MAX_ERROR_CHARS:
             error = error[: MAX_ERROR_CHARS - 1] + "…"
         now = self._clock()
@@ -512,6 +523,7 @@ class Worker:
             for queue in self.queues:
                 row = conn.execute(
                     "UPDATE jobs SET state = 'processing', worker = ?, attempts = attempts + 1,"
+                    " deliveries = deliveries + 1,"
                     " lease_until = ?, updated_at = ?, run_at = NULL"
                     " WHERE id = (SELECT id FROM jobs WHERE queue = ? AND state = 'ready'"
                     "             ORDER BY priority DESC, id LIMIT 1)"
@@ -544,15 +556,16 @@ class Worker:
     def _update_own(
         self, conn: Any, job: ReservedJob, assignments: str, values: tuple[object, ...]
     ) -> None:
-        # The attempt number fences off a job that expired and was reserved again.
+        # The delivery number fences off a holder whose lease expired, even if the
+        # job was then reserved again by the same worker.
         changed = conn.execute(
             f"UPDATE jobs SET {assignments}"
-            " WHERE id = ? AND state = 'processing' AND worker = ? AND attempts = ?",
-            (*values, int(job.id), self.id, job.attempt),
+            " WHERE id = ? AND state = 'processing' AND worker = ? AND deliveries = ?",
+            (*values, int(job.id), self.id, job.delivery),
         ).rowcount
         if not changed:
             raise LeaseLost(
-                f"job {job.id} (attempt {job.attempt}) is no longer held by worker {self.id}:"
+                f"job {job.id} (delivery {job.delivery}) is no longer held by worker {self.id}:"
                 " its lease expired or it was removed"
             )
 
@@ -562,11 +575,12 @@ class Worker:
 
 
 def _reserved(row: tuple[Any, ...]) -> ReservedJob:
-    job_id, queue, payload, attempts, max_attempts = row
+    job_id, queue, payload, attempts, max_attempts, deliveries = row
     return ReservedJob(
         id=str(job_id),
         queue=queue,
         payload=json.loads(payload),
         attempt=attempts,
         max_attempts=max_attempts,
+        delivery=deliveries,
     )

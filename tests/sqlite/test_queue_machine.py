@@ -33,6 +33,7 @@ class ModelJob:
     max_attempts: int
     state: JobState = JobState.READY
     attempts: int = 0
+    deliveries: int = 0
     worker: str | None = None
     lease_until: float | None = None
     run_at: float | None = None
@@ -81,7 +82,7 @@ class QueueMachine(RuleBasedStateMachine):
             job is not None
             and job.state is JobState.PROCESSING
             and job.worker == worker
-            and job.attempts == reserved.attempt
+            and job.deliveries == reserved.delivery
         )
 
     # -- rules -----------------------------------------------------------------
@@ -120,10 +121,11 @@ class QueueMachine(RuleBasedStateMachine):
         assert job.state is JobState.READY, "a job is never delivered while another worker holds it"
         job.state = JobState.PROCESSING
         job.attempts += 1
+        job.deliveries += 1
         job.worker = worker
         job.lease_until = self.clock.now + LEASE
-        assert (reserved.queue, reserved.attempt, reserved.max_attempts) == (
-            job.queue, job.attempts, job.max_attempts,
+        assert (reserved.queue, reserved.attempt, reserved.max_attempts, reserved.delivery) == (
+            job.queue, job.attempts, job.max_attempts, job.deliveries,
         )
         self.held.append((worker, reserved))
 

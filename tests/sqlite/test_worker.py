@@ -111,6 +111,23 @@ def test_expired_lease_on_last_attempt_is_dead_with_lease_expired(
     assert current is None
 
 
+def test_stale_holder_stays_fenced_off_after_a_requeue_resets_attempts(
+    queue: SQLiteQueue, backend, clock: FakeClock
+):
+    job_id = queue.enqueue("email", {}, max_attempts=1)
+    worker = queue.worker(["email"], lease_seconds=5)
+    stale = worker.reserve(timeout=0)
+    clock.advance(6)
+    queue.maintenance()  # the lease expired on the only attempt: dead
+    assert backend.requeue(ids=[job_id]) == 1
+    fresh = worker.reserve(timeout=0)
+
+    assert (fresh.id, fresh.attempt) == (stale.id, stale.attempt)
+    with pytest.raises(LeaseLost):
+        worker.ack(stale)
+    worker.ack(fresh)
+
+
 def test_heartbeat_keeps_the_job(queue: SQLiteQueue, clock: FakeClock):
     queue.enqueue("email", {})
     worker = queue.worker(["email"], lease_seconds=10)
@@ -140,6 +157,8 @@ def test_delayed_job_is_scheduled_until_its_time(queue: SQLiteQueue, clock: Fake
         ("", "payload is not valid JSON"),
         (object(), "cannot be stored as JSON"),
         ({"x": float("inf")}, "cannot be stored as JSON"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ('{"subject": "\ud800"}', "invalid characters"),
     ],
 )
 def test_enqueue_refuses_what_is_not_json(queue: SQLiteQueue, payload, message):
@@ -153,6 +172,8 @@ def test_enqueue_refuses_what_is_not_json(queue: SQLiteQueue, payload, message):
         ({"queue": "bad name"}, "invalid queue name"),
         ({"max_attempts": 0}, "max_attempts"),
         ({"priority": "high"}, "priority"),
+        ({"priority": 2**63}, "priority"),
+        ({"delay": float("nan")}, "delay"),
         ({"delay": -1}, "delay"),
     ],
 )
@@ -168,6 +189,15 @@ def test_enqueue_many_is_all_or_nothing(queue: SQLiteQueue):
     assert queue.snapshot().queues == ()
     ids = queue.enqueue_many("email", [{"n": n} for n in range(3)])
     assert [int(i) for i in ids] == sorted(int(i) for i in ids)
+
+
+def test_any_error_text_is_recorded(queue: SQLiteQueue):
+    queue.enqueue("email", {}, max_attempts=1)
+    worker = queue.worker(["email"])
+    worker.fail(worker.reserve(timeout=0), "bad bytes \udcff from a decoder, \x1b]0;title\x07")
+    with queue.database.read() as conn:
+        (error,) = conn.execute("SELECT last_error FROM jobs").fetchone()
+    assert error == "bad bytes ? from a decoder, \x1b]0;title\x07"
 
 
 def test_long_errors_are_cut(queue: SQLiteQueue):
