@@ -31,7 +31,7 @@ local s_byte, s_find, s_format, s_gmatch, s_gsub, s_match, s_rep, s_sub =
       string.rep, string.sub
 local t_concat, t_insert, t_move, t_remove, t_sort =
       table.concat, table.insert, table.move, table.remove, table.sort
-local co_create, co_wrap = coroutine.create, coroutine.wrap
+local co_create, co_running, co_wrap = coroutine.create, coroutine.running, coroutine.wrap
 local math_log, math_min, math_type = math.log, math.min, math.type
 
 -- Everything below uses locals only: a stray global access fails loudly.
@@ -67,7 +67,21 @@ end
 -- budget, deadline, interrupt flag and heap, and tunes the interval so that checks happen
 -- about once a millisecond whatever each instruction costs. After a trip it answers with
 -- the message every time and the hook runs on every instruction, so pcall cannot swallow it.
+local main_thread = co_running()
 local hook
+
+-- After a trip every hook invocation raises again: run the hook on every instruction of
+-- this thread, of the main thread (which resumed it) and of coroutines started from now on.
+local function stick(count)
+  interval = 1
+  if count ~= 1 then
+    debug_sethook(hook, "", 1)
+  end
+  if co_running() ~= main_thread and select(3, debug_gethook(main_thread)) ~= 1 then
+    debug_sethook(main_thread, hook, "", 1)
+  end
+end
+
 hook = function()
   local _, _, count = debug_gethook()
   local verdict = tick(count)
@@ -84,14 +98,14 @@ hook = function()
     debug_sethook(hook, "", verdict)
     return
   end
-  debug_sethook(hook, "", 1)
+  stick(count)
   error(plugin_position() .. verdict, 0)
 end
 
 -- A guard refused a library call: record the violation, make it sticky and abort.
 local function refuse(message)
   trip(message)
-  debug_sethook(hook, "", 1)
+  stick(select(3, debug_gethook()))
   error(plugin_position() .. message, 0)
 end
 

@@ -426,6 +426,11 @@ class LuaSandbox:
         )
 
     @property
+    def busy(self) -> bool:
+        """Whether a load or call is running now (from any thread)."""
+        return self._running
+
+    @property
     def quarantined(self) -> str | None:
         """Why calls are refused, or None."""
         return self._quarantine
