@@ -25,7 +25,7 @@ _COLUMNS = (
     " created_at, updated_at, run_at, lease_until, finished_at, origin"
 )
 
-_CURSOR = re.compile(r"after:(\d{1,19})")
+_MAX_ROWID = 2**63 - 1
 
 
 def open_sqlite(target: str, *, read_only: bool, create: bool) -> SQLiteBackend:
@@ -93,17 +93,20 @@ class SQLiteBackend(Backend):
         return Page(jobs=jobs, next_cursor=next_cursor)
 
     def _job(self, job_id: str) -> Job | None:
-        if not job_id.isdigit() or len(job_id) > 19:
+        number = _job_number(job_id)
+        if number is None:
             return None
         with self._database.read() as conn:
-            row = conn.execute(f"SELECT {_COLUMNS} FROM jobs WHERE id = ?", (int(job_id),)).fetchone()
+            row = conn.execute(f"SELECT {_COLUMNS} FROM jobs WHERE id = ?", (number,)).fetchone()
         return None if row is None else _job_from_row(row)
 
     # -- writes --------------------------------------------------------------
 
     def _enqueue(self, queue: str, payload: str, priority: int) -> Job:
-        job = self._job(self._queue.enqueue(queue, payload, priority=priority))
-        assert job is not None  # just written; jobs are only deleted by purge or retention
+        job_id = self._queue.enqueue(queue, payload, priority=priority)
+        job = self._job(job_id)
+        if job is None:  # another console purged it in the blink of an eye
+            raise NotFound(f"job {job_id} was enqueued, then removed before it could be read back")
         return job
 
     def _requeue(
@@ -157,20 +160,28 @@ def _check_queue_exists(conn: Any, queue: str) -> None:
         raise NotFound(f"no queue named {queue!r}")
 
 
+def _job_number(text: str) -> int | None:
+    """The row id a job id names, or None if it cannot name one."""
+    text = text.strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= 19) or int(text) > _MAX_ROWID:
+        return None
+    return int(text)
+
+
 def _parse_cursor(cursor: str) -> int:
-    match = _CURSOR.fullmatch(cursor)
-    if match is None:
+    number = _job_number(cursor.removeprefix("after:")) if cursor.startswith("after:") else None
+    if number is None:
         raise InvalidInput(f"invalid page cursor {cursor!r}")
-    return int(match[1])
+    return number
 
 
 def _ids_json(ids: Sequence[str]) -> str:
     numbers = []
     for job_id in ids:
-        text = str(job_id).strip()
-        if not text.isdigit() or len(text) > 19:
+        number = _job_number(str(job_id))
+        if number is None:
             raise InvalidInput(f"invalid job id {job_id!r}: SQLite job ids are whole numbers")
-        numbers.append(int(text))
+        numbers.append(number)
     return json.dumps(numbers)
 
 

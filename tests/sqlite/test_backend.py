@@ -52,8 +52,9 @@ def test_peek_pages_oldest_first_with_an_opaque_cursor(queue: SQLiteQueue, backe
             break
 
     assert seen == ids
-    with pytest.raises(InvalidInput, match="invalid page cursor"):
-        backend.peek("email", JobState.READY, cursor="bogus")
+    for bogus in ("bogus", "after:", "after:-1", "after:" + "9" * 30):
+        with pytest.raises(InvalidInput, match="invalid page cursor"):
+            backend.peek("email", JobState.READY, cursor=bogus)
 
 
 def test_peek_all_queues_and_unknown_queue(queue: SQLiteQueue, backend: SQLiteBackend):
@@ -100,8 +101,8 @@ def test_find_by_id(queue: SQLiteQueue, backend: SQLiteBackend):
     assert (job.id, job.queue, job.state, job.priority, job.payload) == (
         job_id, "email", JobState.READY, 3, '{"to":"ana@example.com"}',
     )
-    assert backend.job("999999") is None
-    assert backend.job("not-a-number") is None
+    for unknown in ("999999", "not-a-number", "9" * 19, "9" * 5000, "١٢"):
+        assert backend.job(unknown) is None
     with pytest.raises(InvalidInput, match="job id is empty"):
         backend.job("  ")
 
