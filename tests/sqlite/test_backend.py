@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -211,3 +213,25 @@ def test_snapshot_shows_queues_and_workers(queue: SQLiteQueue, backend: SQLiteBa
         ("email", {JobState.PROCESSING: 1})
     ]
     assert [(w.id, w.current_job) for w in snapshot.workers] == [("mailer", job.id)]
+
+
+def test_backend_is_safe_to_share_between_threads(backend: SQLiteBackend):
+    errors: list[BaseException] = []
+
+    def busy(n: int) -> None:
+        try:
+            for i in range(25):
+                backend.enqueue(f"q{n % 3}", json.dumps({"thread": n, "i": i}))
+                backend.snapshot()
+                backend.peek(None, JobState.READY, text="thread", limit=10)
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=busy, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert sum(s.count(JobState.READY) for s in backend.stats()) == 6 * 25
