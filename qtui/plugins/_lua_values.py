@@ -129,7 +129,9 @@ class PlainValueConverter:
             return value.decode("utf-8", "replace")
         kind = lua54.lua_type(value)
         if kind != "table":
-            raise ConversionError(f"a Lua {kind or 'host object'} cannot be passed to the host")
+            # lupa reports coroutines as functions too
+            shown = {"function": "function or coroutine", None: "host object"}.get(kind, kind)
+            raise ConversionError(f"a Lua {shown} cannot be passed to the host")
         if depth >= self.max_depth:
             raise ConversionError(f"tables nested deeper than {self.max_depth} levels (a cycle?)")
         entries: dict[Any, Any] = {}

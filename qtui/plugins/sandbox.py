@@ -231,6 +231,8 @@ def _split_lua_error(text: str) -> tuple[str, str | None, int | None, str | None
     The position comes from the message ("file:line: message"), or else from the innermost
     plugin frame of the traceback.
     """
+    if text.startswith(_TRACEBACK_MARK[1:]):
+        text = "\n" + text
     message, _, traceback = text.partition(_TRACEBACK_MARK)
     file: str | None = None
     line: int | None = None
@@ -478,7 +480,7 @@ class LuaSandbox:
         if failure is not None:
             message, file, line, traceback = _split_lua_error(failure)
             raise PluginError(
-                message or "error (no message)",
+                message or "error value is not a string",
                 plugin=self.name,
                 file=self._full_chunkname(file),
                 line=line,
