@@ -8,7 +8,7 @@ events are dropped and counted. A subscriber sees its events in publish order.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import attrs
 import trio
@@ -22,6 +22,7 @@ class Subscription:
 
     name: str
     kinds: tuple[type[Event], ...]
+    _accept: Callable[[Event], bool] | None
     _send: trio.MemorySendChannel[Event]
     _receive: trio.MemoryReceiveChannel[Event]
     _pending: dict[str, Event] = attrs.field(factory=dict)  # coalesced while full, in order
@@ -30,7 +31,7 @@ class Subscription:
     coalesced: int = 0
 
     def wants(self, event: Event) -> bool:
-        return isinstance(event, self.kinds)
+        return isinstance(event, self.kinds) and (self._accept is None or self._accept(event))
 
     def offer(self, event: Event) -> None:
         """Queue `event` without blocking (called by the bus)."""
@@ -97,11 +98,16 @@ class EventBus:
         self._subscriptions: list[Subscription] = []
 
     def subscribe(
-        self, name: str, kinds: Iterable[type[Event]] = (Event,), *, capacity: int = 64
+        self,
+        name: str,
+        kinds: Iterable[type[Event]] = (Event,),
+        *,
+        capacity: int = 64,
+        accept: Callable[[Event], bool] | None = None,
     ) -> Subscription:
-        """A new subscription receiving events that are instances of `kinds`."""
+        """A new subscription receiving events that are instances of `kinds` (and pass `accept`)."""
         send, receive = trio.open_memory_channel[Event](capacity)
-        subscription = Subscription(name, tuple(kinds), send, receive)
+        subscription = Subscription(name, tuple(kinds), accept, send, receive)
         self._subscriptions.append(subscription)
         return subscription
 

@@ -1,0 +1,84 @@
+"""The API v1 declaration and the host agree: every function bound, every event field present."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from qtui.events import SelectionChanged, StatsUpdated
+from qtui.model import JobState, QueueStats, Snapshot, WorkerInfo
+from qtui.plugins import api
+from qtui.plugins.events import (
+    EVENT_TYPES,
+    ActionResult,
+    CommandInvoked,
+    KeyPressed,
+    MouseClicked,
+    PluginLifecycle,
+    PluginMessage,
+    SettingsChanged,
+    TimerFired,
+    to_plain,
+)
+from qtui.plugins.runtime import PluginRuntime
+
+SAMPLES = [
+    StatsUpdated(Snapshot(
+        (QueueStats("email", {JobState.READY: 3}, 1.0, 2.0, 0.5, oldest_ready_at=90.0),),
+        (WorkerInfo("w1"),), 100.0)),
+    SelectionChanged("jobs", "email", JobState.DEAD, "42"),
+    KeyPressed("enter"),
+    MouseClicked("press", 1, 3, 4),
+    TimerFired("tick", 5.0),
+    CommandInvoked("refresh", "now"),
+    PluginMessage("plugin.a.x", "a", {"n": 1}),
+    PluginLifecycle("a", "1.0.0", "errored", "init.lua:3: boom"),
+    SettingsChanged({"limit": 3}),
+    ActionResult(7, "purge", True, None, {"count": 2}),
+]
+
+
+def test_every_declared_function_is_implemented_and_nothing_else_is_exposed() -> None:
+    implemented = {name[4:] for name, _ in inspect.getmembers(PluginRuntime) if name.startswith("api_")}
+    declared = {f.name.replace(".", "_") for f in api.FUNCTIONS}
+    assert implemented == declared
+
+
+@pytest.mark.parametrize("spec", api.FUNCTIONS, ids=lambda f: f.name)
+def test_implementations_take_the_declared_arguments(spec: api.Function) -> None:
+    method = getattr(PluginRuntime, "api_" + spec.name.replace(".", "_"))
+    params = list(inspect.signature(method).parameters.values())[1:]
+    if spec.args and spec.args[0].name == "...":
+        assert params[0].kind is inspect.Parameter.VAR_POSITIONAL
+    else:
+        assert [p.name.rstrip("_") for p in params] == [a.name for a in spec.args] or (
+            [p.name for p in params] == ["job_id"] and [a.name for a in spec.args] == ["id"]
+        )
+
+
+def test_every_event_class_has_a_declared_type_and_a_sample() -> None:
+    assert {EVENT_TYPES[type(e)] for e in SAMPLES} == {e.type for e in api.EVENTS}
+
+
+@pytest.mark.parametrize("event", SAMPLES, ids=lambda e: type(e).__name__)
+def test_plain_events_carry_exactly_the_declared_fields(event) -> None:
+    plain = to_plain(event)
+    spec = api.event(plain["type"])
+    declared = {f.name for f in spec.fields}
+    optional = {f.name for f in spec.fields if f.type.endswith("?")}
+    present = set(plain) - {"type"}
+    assert present <= declared
+    assert declared - optional - {"result", "error"} <= present
+
+
+def test_stats_rows_have_every_state_and_rate() -> None:
+    (row,) = to_plain(SAMPLES[0])["queues"]
+    assert row == {"name": "email", "ready": 3, "scheduled": 0, "processing": 0, "completed": 0, "dead": 0,
+                   "enqueued_per_min": 1.0, "completed_per_min": 2.0, "failed_per_min": 0.5,
+                   "oldest_ready_age": 10.0}
+
+
+def test_capabilities_used_by_the_api_exist_and_styles_are_fixed() -> None:
+    assert all(f.capability is None or f.capability.value for f in api.FUNCTIONS)
+    assert api.STYLES[0] == "normal" and len(set(api.STYLES)) == len(api.STYLES)

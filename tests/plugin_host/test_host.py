@@ -1,0 +1,252 @@
+"""The plugin host with real Lua plugins on a real SQLite queue."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import trio
+
+from qtui.events import StatsUpdated
+from qtui.model import JobState
+from qtui.plugins.capabilities import Capability
+from qtui.plugins.host import PluginState
+
+STATS_PANEL = """
+    function activate(ctx)
+      qtui.subscribe("stats")
+      qtui.render({"waiting for stats"})
+    end
+    function on_event(e)
+      if e.type == "stats" then
+        local lines = {}
+        for _, q in ipairs(e.queues) do
+          lines[#lines + 1] = {{text = q.name, style = "bold"}, " ready=" .. q.ready .. " dead=" .. q.dead}
+        end
+        qtui.render(lines)
+      end
+    end
+"""
+
+
+async def publish_stats(h) -> None:
+    snapshot = await trio.to_thread.run_sync(h.backend.snapshot)
+    h.bus.publish(StatsUpdated(snapshot))
+
+
+async def test_a_plugin_renders_live_stats(harness) -> None:
+    handle = await harness.start(harness.plugin("panel", STATS_PANEL, permissions=["stats.read"]))
+    assert handle.state is PluginState.RUNNING
+    assert harness.text("panel") == ["waiting for stats"]
+    await publish_stats(harness)
+    lines = await harness.wait_text("panel", "email")
+    assert lines == ["email ready=4 dead=1"]
+    assert handle.panel[0][0].style == "bold"
+
+
+async def test_undecided_capabilities_keep_the_plugin_waiting(harness) -> None:
+    plugin = harness.plugin("panel", STATS_PANEL, permissions=["stats.read"])
+    handle = await harness.start(plugin, grant_all=False)
+    assert handle.state is PluginState.WAITING and "stats.read" in handle.reason
+    assert handle.runtime is None  # no plugin code ran
+    harness.host.decide("panel", grant=(Capability.STATS_READ,))
+    handle = await harness.host.start(plugin)
+    assert handle.state is PluginState.RUNNING
+
+
+async def test_an_ungranted_capability_is_refused_with_a_catchable_error_and_audited(harness) -> None:
+    lua = """
+        function activate()
+          local ok, err = pcall(qtui.jobs.purge, "email", "dead")
+          qtui.render({ok and "purged?!" or err})
+        end
+    """
+    plugin = harness.plugin("sneaky", lua, permissions=["jobs.purge"])
+    from qtui.plugins.permissions import bundle_hash
+
+    harness.host.store.decide(plugin.manifest, bundle_hash(plugin.folder), deny=(Capability.JOBS_PURGE,))
+    await harness.host.start(plugin)
+    (line,) = harness.text("sneaky")
+    assert "qtui.jobs.purge refused: capability jobs.purge is denied" in line
+    assert harness.backend.stats()[0].count(JobState.DEAD) == 1
+    entry = harness.audit()[-1]
+    assert (entry.plugin, entry.capability, entry.outcome) == ("sneaky", "jobs.purge", "denied")
+
+
+async def test_a_capability_not_in_the_manifest_is_refused(harness) -> None:
+    lua = """
+        function activate()
+          local ok, err = pcall(qtui.subscribe, "stats")
+          qtui.render({tostring(ok), err})
+        end
+    """
+    await harness.start(harness.plugin("nosy", lua))
+    assert harness.text("nosy")[0] == "false"
+    assert "not_requested" in harness.text("nosy")[1]
+
+
+PEEK_AND_REQUEUE = """
+    function activate()
+      qtui.jobs.peek({queue = "email", state = "dead"})
+    end
+    function on_event(e)
+      if e.type ~= "action" then return end
+      if e.action == "peek" then
+        local ids = {}
+        for _, job in ipairs(e.result.jobs) do ids[#ids + 1] = job.id end
+        qtui.render({"dead: " .. #ids})
+        qtui.jobs.requeue({ids = ids, to = "email-retry"})
+      else
+        qtui.render({e.action .. " ok=" .. tostring(e.ok) .. " " .. (e.ok and e.result.count or e.error)})
+      end
+    end
+"""
+
+
+async def test_requeue_through_the_api_is_confirmed_by_the_operator(harness) -> None:
+    await harness.start(harness.plugin("helper", PEEK_AND_REQUEUE, permissions=["jobs.peek", "jobs.requeue"]))
+    await harness.wait_text("helper", "requeue ok=true 1")
+    assert harness.confirmations == ["helper: requeue 1 selected dead jobs to email-retry"]
+    assert json.loads(harness.backend.peek("email-retry", JobState.READY).jobs[0].payload) == {"n": 99}
+    outcomes = [(e.capability, e.outcome) for e in harness.audit()]
+    assert ("jobs.requeue", "confirmed") in outcomes and ("jobs.peek", "allowed") in outcomes
+
+
+async def test_a_declined_confirmation_touches_nothing(harness) -> None:
+    harness.answer = False
+    await harness.start(harness.plugin("helper", PEEK_AND_REQUEUE, permissions=["jobs.peek", "jobs.requeue"]))
+    await harness.wait_text("helper", "requeue ok=false the operator declined")
+    assert harness.backend.stats()[0].count(JobState.DEAD) == 1
+
+
+async def test_timers_storage_and_settings(harness) -> None:
+    lua = """
+        local ticks = 0
+        function activate(ctx)
+          ticks = qtui.storage.get("ticks") or 0
+          qtui.every("tick", 0.1)
+        end
+        function on_event(e)
+          if e.type == "timer" then
+            ticks = ticks + 1
+            qtui.storage.set("ticks", ticks)
+            qtui.render({"ticks " .. ticks, "limit " .. qtui.setting("limit")})
+            if ticks >= 3 then qtui.cancel("tick") end
+          elseif e.type == "settings" then
+            qtui.render({"limit now " .. e.settings.limit})
+          end
+        end
+    """
+    extra = """
+        [settings.limit]
+        type = "number"
+        default = 10
+        description = "a limit"
+    """
+    plugin = harness.plugin("ticker", lua, permissions=["timers", "storage"], extra=extra)
+    await harness.start(plugin)
+    await harness.wait_text("ticker", "ticks 3")
+    await trio.sleep(0.3)
+    assert harness.text("ticker")[0] == "ticks 3"  # cancelled
+    await harness.host.change_settings("ticker", {"limit": 42})
+    await harness.wait_text("ticker", "limit now 42")
+    with pytest.raises(ValueError, match="limit"):
+        await harness.host.change_settings("ticker", {"limit": "lots"})
+    # storage survives a restart
+    await harness.host.stop("ticker")
+    await harness.host.start(plugin)
+    await harness.wait_text("ticker", "ticks 4")
+
+
+async def test_plugins_talk_over_the_bus(harness) -> None:
+    sender = """
+        function activate() qtui.every("send", 0.1) end
+        function on_event(e) qtui.publish("plugin.sender.news", {n = 7}) end
+    """
+    listener = """
+        function activate() qtui.listen("plugin.sender.") end
+        function on_event(e)
+          if e.type == "message" then qtui.render({e.sender .. " " .. e.topic .. " " .. e.data.n}) end
+        end
+    """
+    await harness.start(harness.plugin("sender", sender, permissions=["timers"]))
+    await harness.start(harness.plugin("listener", listener, permissions=["bus.subscribe"]))
+    assert await harness.wait_text("listener", "sender plugin.sender.news 7")
+
+
+async def test_errors_name_the_lua_file_and_line_and_stay_contained(harness) -> None:
+    broken = harness.plugin("broken", "function activate()\n  local x = nil\n  return x.field\nend\n")
+    handle = await harness.start(broken)
+    assert handle.state is PluginState.ERRORED
+    assert "init.lua:3:" in handle.reason
+    flaky = """
+        function activate() qtui.subscribe("stats") end
+        function on_event(e) error("bad event handler") end
+    """
+    handle = await harness.start(harness.plugin("flaky", flaky, permissions=["stats.read"]))
+    await harness.start(harness.plugin("panel", STATS_PANEL, permissions=["stats.read"]))
+    await publish_stats(harness)
+    await harness.wait_text("panel", "email")
+    await harness.wait(lambda: handle.errors == 1)
+    assert handle.state is PluginState.RUNNING
+    assert "init.lua:3: bad event handler" in str(handle.error)
+
+
+async def test_a_runaway_plugin_is_quarantined_while_others_keep_working(harness) -> None:
+    runaway = """
+        function activate() qtui.subscribe("stats") end
+        function on_event(e) while true do end end
+    """
+    handle = await harness.start(harness.plugin("runaway", runaway, permissions=["stats.read"]))
+    await harness.start(harness.plugin("panel", STATS_PANEL, permissions=["stats.read"]))
+    for _ in range(4):
+        await publish_stats(harness)
+        await trio.sleep(0.1)
+    await harness.wait(lambda: handle.state is PluginState.QUARANTINED)
+    assert "limit" in handle.reason
+    assert await harness.wait_text("panel", "email")
+
+
+async def test_require_loads_the_plugins_own_modules_only(harness) -> None:
+    lua = """
+        local fmt = require("lib.fmt")
+        function activate()
+          local ok, err = pcall(require, "os")
+          qtui.render({fmt.shout("hi"), tostring(ok)})
+        end
+    """
+    plugin = harness.plugin("modular", lua, files={"lib/fmt.lua": "return {shout = function(s) return s:upper() end}"})
+    await harness.start(plugin)
+    assert harness.text("modular") == ["HI", "false"]
+
+
+async def test_render_neutralises_control_characters_and_checks_styles(harness) -> None:
+    lua = """
+        function activate()
+          local ok, err = pcall(qtui.render, {{{text = "x", style = "blink"}}})
+          qtui.render({"\\27]0;owned\\7", err})
+        end
+    """
+    await harness.start(harness.plugin("painter", lua))
+    first, second = harness.text("painter")
+    assert first == "^[]0;owned^G"
+    assert "unknown style 'blink'" in second
+
+
+async def test_a_slow_plugin_gets_the_latest_stats_and_counts_what_it_missed(harness) -> None:
+    slow = """
+        function activate() qtui.subscribe("stats") end
+        function on_event(e)
+          local t = os.clock() + 0.02
+          while os.clock() < t do end
+          qtui.render({"taken " .. e.taken_at})
+        end
+    """
+    handle = await harness.start(harness.plugin("slow", slow, permissions=["stats.read"]))
+    snapshot = await trio.to_thread.run_sync(harness.backend.snapshot)
+    from qtui.model import Snapshot
+
+    for n in range(1, 301):
+        harness.bus.publish(StatsUpdated(Snapshot(snapshot.queues, snapshot.workers, float(n))))
+    await harness.wait_text("slow", "taken 300")
+    assert handle.subscription.coalesced > 0 and handle.subscription.dropped == 0
