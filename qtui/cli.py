@@ -155,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ready, scheduled, completed or dead (default ready)")
     p.set_defaults(handler=cmd_purge)
 
+    from qtui.plugins import cli as plugins_cli  # here: it imports this module's exit codes
+
+    plugins_cli.register(sub, as_json=as_json, confirm=confirm)
     return parser
 
 

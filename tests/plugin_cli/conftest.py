@@ -1,0 +1,108 @@
+"""Fixtures for `qtui plugin ...` tests: every XDG location and plugin folder lives under tmp_path."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import pytest
+import tomli_w
+
+from qtui.cli import main
+from qtui.plugins import discovery
+
+
+@pytest.fixture(autouse=True)
+def xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point HOME and the XDG variables into tmp_path, and leave out qtui's own bundled plugins."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local/state"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local/share"))
+    monkeypatch.setenv("XDG_CONFIG_DIRS", str(tmp_path / "etc/xdg"))
+    monkeypatch.setattr(discovery, "bundled_dir", lambda: None)
+    return home
+
+
+@pytest.fixture
+def user_plugins(xdg: Path) -> Path:
+    return xdg / ".config/qtui/plugins"
+
+
+@pytest.fixture
+def system_plugins(tmp_path: Path) -> Path:
+    return tmp_path / "etc/xdg/qtui/plugins"
+
+
+@pytest.fixture
+def policy(tmp_path: Path) -> Callable[[str], Path]:
+    """policy(text): write the site policy.toml."""
+
+    def write(text: str) -> Path:
+        path = tmp_path / "etc/xdg/qtui/policy.toml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        return path
+
+    return write
+
+
+MakePlugin = Callable[..., Path]
+
+
+@pytest.fixture
+def make_plugin() -> MakePlugin:
+    """make_plugin(parent, folder, name=folder, version=..., permissions=[...], files={...}, **fields)."""
+
+    def make(
+        parent: Path,
+        folder_name: str,
+        *,
+        name: str | None = None,
+        version: str = "1.0.0",
+        permissions: Sequence[str] = (),
+        files: Mapping[str, str] | None = None,
+        **fields: object,
+    ) -> Path:
+        folder = parent / folder_name
+        folder.mkdir(parents=True)
+        name = name or folder_name
+        doc = {"name": name, "version": version, "description": f"{name} panel", "api": "1",
+               "permissions": list(permissions), **fields}
+        (folder / "manifest.toml").write_text(tomli_w.dumps(doc))
+        for path, text in (files if files is not None else {"init.lua": "return {}\n"}).items():
+            (folder / path).parent.mkdir(parents=True, exist_ok=True)
+            (folder / path).write_text(text)
+        return folder
+
+    return make
+
+
+Run = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str]) -> Run:
+    """run(*argv): qtui's exit status, stdout and stderr."""
+
+    def invoke(*argv: str) -> tuple[int, str, str]:
+        code = main(list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return invoke
+
+
+@pytest.fixture
+def run_json(run: Run) -> Callable[..., object]:
+    """run_json(*argv): the parsed JSON output of a command that must succeed."""
+
+    def invoke(*argv: str) -> object:
+        code, out, err = run(*argv, "--json")
+        assert code == 0, err
+        return json.loads(out)
+
+    return invoke
