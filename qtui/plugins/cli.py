@@ -538,51 +538,64 @@ def _chosen(args: argparse.Namespace, manifest: Manifest) -> tuple[Capability, .
     return tuple(chosen)
 
 
-def _decide(args: argparse.Namespace, *, grant: bool) -> int:
+def _target(args: argparse.Namespace) -> tuple[Manifest, tuple[Capability, ...], str]:
+    """The named plugin's manifest, the capabilities to decide on, and its current code hash."""
     plugin = _lookup(discover(), args.name)
-    manifest = plugin.manifest
-    chosen = _chosen(args, manifest)
-    bundle = read_bundle(plugin.folder)
-    target = f"{manifest.name} {manifest.version}"
-    destructive = [c for c in chosen if c.destructive]
-    if grant and destructive:
-        listed = "; ".join(f"{c} ({c.description})" for c in destructive)
-        _confirm(args, f"Grant destructive {listed} to {target}?")
-    store = PermissionStore()
-    if grant:
-        record = store.decide(manifest, bundle.hash, grant=chosen)
-    else:
-        record = store.decide(manifest, bundle.hash, deny=chosen)
-    verb = "grant" if grant else "revoke"
-    log, outcome = AuditLog(), Outcome.GRANTED if grant else Outcome.REVOKED
-    for capability in chosen:
-        log.record(manifest.name, str(manifest.version), capability.value, outcome,
-                   f"qtui plugin {verb}; code {bundle.hash[:23]}")
-    policy = _policy()
-    overruled = [c for c in chosen if grant and policy.forbids(manifest.name, c)]
-    for capability in overruled:
-        _warn(f"{capability} stays forbidden for {manifest.name} by the site policy ({policy.path})")
+    chosen = _chosen(args, plugin.manifest)
+    return plugin.manifest, chosen, read_bundle(plugin.folder).hash
+
+
+def _audit(manifest: Manifest, code_hash: str, chosen: Sequence[Capability], outcome: Outcome,
+           command: str) -> None:
+    log = AuditLog()
+    try:
+        for capability in chosen:
+            log.record(manifest.name, str(manifest.version), capability.value, outcome,
+                       f"{command}; code {code_hash[:23]}")
+    except AuditError as e:
+        raise AuditError(f"{e}; the decision was recorded") from None
+
+
+def _print_decision(
+    args: argparse.Namespace, manifest: Manifest, code_hash: str, chosen: Sequence[Capability],
+    record: Record, overruled: Sequence[Capability], done: str,
+) -> None:
     if args.json:
         print(report.to_json({
             "plugin": manifest.name,
             "version": str(manifest.version),
-            "code_hash": bundle.hash,
+            "code_hash": code_hash,
             "changed": _names(chosen),
             "granted": sorted(_names(record.granted)),
             "denied": sorted(_names(record.denied)),
             "forbidden_by_policy": _names(overruled),
         }))
     else:
-        print(f"{target}: {'granted' if grant else 'denied'} {', '.join(_names(chosen))}")
-    return EXIT_OK
+        print(f"{manifest.name} {manifest.version}: {done} {', '.join(_names(chosen))}")
 
 
 def cmd_grant(args: argparse.Namespace) -> int:
-    return _decide(args, grant=True)
+    manifest, chosen, code_hash = _target(args)
+    destructive = [c for c in chosen if c.destructive]
+    if destructive:
+        listed = "; ".join(f"{c} ({c.description})" for c in destructive)
+        _confirm(args, f"Grant destructive {listed} to {manifest.name} {manifest.version}?")
+    record = PermissionStore().decide(manifest, code_hash, grant=chosen)
+    _audit(manifest, code_hash, chosen, Outcome.GRANTED, "qtui plugin grant")
+    policy = _policy()
+    overruled = [c for c in chosen if policy.forbids(manifest.name, c)]
+    for capability in overruled:
+        _warn(f"{capability} stays forbidden for {manifest.name} by the site policy ({policy.path})")
+    _print_decision(args, manifest, code_hash, chosen, record, overruled, "granted")
+    return EXIT_OK
 
 
 def cmd_revoke(args: argparse.Namespace) -> int:
-    return _decide(args, grant=False)
+    manifest, chosen, code_hash = _target(args)
+    record = PermissionStore().decide(manifest, code_hash, deny=chosen)
+    _audit(manifest, code_hash, chosen, Outcome.REVOKED, "qtui plugin revoke")
+    _print_decision(args, manifest, code_hash, chosen, record, (), "denied")
+    return EXIT_OK
 
 
 # -- plugin check -------------------------------------------------------------------------
