@@ -40,7 +40,9 @@ def test_grant_then_info_shows_granted_for_this_version_and_code(run, run_json, 
     assert (code, out, err) == (0, "tenant-sla 1.2.0: granted stats.read, timers\n", "")
     _, out, _ = run("plugin", "info", "tenant-sla")
     granted = [line.split() for line in out.splitlines() if line.startswith(("  stats.read", "  timers"))]
-    assert [row[:4] for row in granted] == [["stats.read", "low", "no", "granted"], ["timers", "low", "no", "granted"]]
+    assert [row[:4] for row in granted] == [
+        ["stats.read", "low", "no", "granted"], ["timers", "low", "no", "granted"],
+    ]
     assert verdicts(run_json) == {"stats.read": "granted", "timers": "granted", "jobs.purge": "undecided",
                                   "jobs.enqueue": "undecided"}
     (record,) = PermissionStore().records("tenant-sla")
@@ -76,7 +78,8 @@ def test_all_decides_every_requested_capability(run_json, sla: Path) -> None:
     data = run_json("plugin", "revoke", "tenant-sla", "--all")
     assert data == {"plugin": "tenant-sla", "version": "1.2.0", "code_hash": bundle_hash(sla),
                     "changed": ["stats.read", "timers", "jobs.purge", "jobs.enqueue"], "granted": [],
-                    "denied": ["jobs.enqueue", "jobs.purge", "stats.read", "timers"], "forbidden_by_policy": []}
+                    "denied": ["jobs.enqueue", "jobs.purge", "stats.read", "timers"],
+                    "forbidden_by_policy": []}
 
 
 @pytest.mark.parametrize(

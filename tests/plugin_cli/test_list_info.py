@@ -57,8 +57,8 @@ def test_list_shows_every_plugin_and_what_is_wrong_with_the_rest(
                                 "forbidden": []}
     assert data["shadowed"][0]["version"] == "1.0.0" and data["shadowed"][0]["by"] == sla["folder"]
     problems = [p for b in data["broken"] for p in b["problems"]]
-    assert {"file": str(broken / "manifest.toml"), "line": 2, "field": "version",
-            "message": "'one' is not a semantic version (MAJOR.MINOR.PATCH, e.g. 1.4.0 or 2.0.0-rc.1)"} in problems
+    semver = "'one' is not a semantic version (MAJOR.MINOR.PATCH, e.g. 1.4.0 or 2.0.0-rc.1)"
+    assert {"file": str(broken / "manifest.toml"), "line": 2, "field": "version", "message": semver} in problems
     assert data["conflicts"][0]["name"] == "twin" and len(data["conflicts"][0]["folders"]) == 2
 
 
@@ -86,7 +86,9 @@ def test_an_invalid_policy_is_reported_and_forbids_everything(run, make_plugin, 
     assert "every capability counts as forbidden" in err
 
 
-def test_a_corrupt_decisions_file_is_named_and_nothing_is_guessed(run, make_plugin, user_plugins, xdg) -> None:
+def test_a_corrupt_decisions_file_is_named_and_nothing_is_guessed(
+    run, make_plugin, user_plugins: Path, xdg: Path
+) -> None:
     make_plugin(user_plugins, "cleaner", permissions=["stats.read"])
     decisions = xdg / ".config/qtui/permissions.toml"
     decisions.write_text('[[plugins.cleaner]]\nversion = "1.0.0"\nhash = "md5:abc"\n')
@@ -152,7 +154,9 @@ def test_info_shows_the_whole_manifest_and_each_verdict(
     assert "threshold_s  number  300      min 1, max 86400" in out
     assert "view         choice  'table'  one of table, bars" in out
     verdicts = {line.split()[0]: line.split()[1:4] for line in out.splitlines() if line.startswith("  jobs.")}
-    assert verdicts == {"jobs.purge": ["high", "yes", "undecided"], "jobs.enqueue": ["medium", "no", "forbidden"]}
+    assert verdicts == {
+        "jobs.purge": ["high", "yes", "undecided"], "jobs.enqueue": ["medium", "no", "forbidden"],
+    }
     assert "delete jobs permanently" in out
     assert "pending:\n  undecided: stats.read, jobs.purge, jobs.enqueue" in out
     assert out.rstrip().endswith("audit: no entries")
@@ -180,7 +184,9 @@ def test_info_on_an_unknown_plugin_exits_1_and_says_what_is_there(run, make_plug
     assert code == 1 and f"broken: {broken / 'manifest.toml'}" in err and "version: required field" in err
 
 
-def test_info_says_what_changed_since_the_last_decision(run, run_json, make_plugin, user_plugins: Path) -> None:
+def test_info_says_what_changed_since_the_last_decision(
+    run, run_json, make_plugin, user_plugins: Path
+) -> None:
     folder = make_plugin(user_plugins, "tenant-sla", permissions=["stats.read", "notify"])
     assert run("plugin", "grant", "tenant-sla", "--all")[0] == 0
 
