@@ -8,5 +8,6 @@ AREAS = {
     "sqlite": "the embedded SQLite queue at scale",
     "redis": "the Redis backends (go-redis-work-queue layout, RQ) next to RQ's own tools",
     "sandbox": "Lua sandbox overhead and time to stop runaway plugins",
+    "plugins": "plugin host cost per event per plugin, memory per plugin and over a million events",
     "plugins_meta": "plugin manifests, discovery, bundle hashing, permission verdicts, audit log",
 }

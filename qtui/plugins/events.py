@@ -132,6 +132,10 @@ def job_plain(job: Job) -> dict[str, Any]:
 _converter = cattrs.Converter()
 _converter.register_unstructure_hook(enum.Enum, lambda value: value.value)
 _converter.register_unstructure_hook(StatsUpdated, _stats_plain)
+# Message data was checked to be plain JSON-able data when it was published: pass it through.
+_converter.register_unstructure_hook(
+    PluginMessage, lambda m: {"topic": m.topic, "sender": m.sender, "data": m.data}
+)
 
 
 def to_plain(event: Event) -> dict[str, Any]:

@@ -468,7 +468,7 @@ class PluginHost:
     def _failed(self, handle: PluginHandle, error: PluginError, *, fatal: bool) -> None:
         handle.error = error
         handle.errors += 1
-        log.warning("plugin %s", error)
+        log.warning("%s", error)
         if handle.runtime is not None:
             handle.runtime.log_lines.append(f"error: {error}")
         if handle.runtime is not None and handle.runtime.sandbox.quarantined:

@@ -165,7 +165,7 @@ class Limits:
 
     memory_mib: int = 16
     instructions_per_call: int = 1_000_000
-    wall_ms_per_call: int = 50
+    wall_ms_per_call: int = 250  # generous: a loaded machine can pause a thread for tens of ms
 
     @property
     def memory_bytes(self) -> int:
