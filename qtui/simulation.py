@@ -102,9 +102,13 @@ def _email(rng: random.Random) -> dict[str, object]:
 def _email_outcome(rng: random.Random, payload: dict[str, object]) -> str | None:
     to = str(payload["to"])
     if to.endswith(_BOUNCING_DOMAINS):
-        return f"SMTPRecipientsRefused: {{'{to}': (550, b'5.1.1 <{to}>: Recipient address rejected: User unknown')}}"
+        return (
+            f"SMTPRecipientsRefused: {{'{to}': (550, b'5.1.1 <{to}>:"
+            " Recipient address rejected: User unknown')}"
+        )
     if payload["subject"] in HOSTILE_SUBJECTS and rng.random() < 0.5:
-        return f"SMTPDataError: (554, 'Message rejected: subject {payload['subject']} flagged as spam')"
+        subject = payload["subject"]
+        return f"SMTPDataError: (554, 'Message rejected: subject {subject} flagged as spam')"
     roll = rng.random()
     if roll < 0.02:
         return "SMTPServerDisconnected: Connection unexpectedly closed"
@@ -126,10 +130,17 @@ def _billing(rng: random.Random) -> dict[str, object]:
 def _billing_outcome(rng: random.Random, payload: dict[str, object]) -> str | None:
     invoice = str(payload["invoice"])
     if _always_fails(invoice, 0.03):
-        code = ("insufficient_funds", "expired_card", "do_not_honor")[zlib.crc32(invoice.encode()) % 3]
-        return f"stripe.error.CardError: Request req_{rng.getrandbits(40):010x}: Your card was declined. (decline_code={code})"
+        codes = ("insufficient_funds", "expired_card", "do_not_honor")
+        code = codes[zlib.crc32(invoice.encode()) % len(codes)]
+        return (
+            f"stripe.error.CardError: Request req_{rng.getrandbits(40):010x}:"
+            f" Your card was declined. (decline_code={code})"
+        )
     if rng.random() < 0.02:
-        return "stripe.error.APIConnectionError: Could not connect to Stripe (https://api.stripe.com). Please check your internet connection and try again."
+        return (
+            "stripe.error.APIConnectionError: Could not connect to Stripe"
+            " (https://api.stripe.com). Please check your internet connection and try again."
+        )
     return None
 
 
@@ -154,9 +165,10 @@ def _reports_outcome(rng: random.Random, payload: dict[str, object]) -> str | No
 def _thumbnails(rng: random.Random) -> dict[str, object]:
     tenant = rng.choice(TENANTS)
     name = rng.choice(("IMG_%04d.jpg", "IMG_%04d.HEIC", "scan_%04d.png", "avatar_%04d.webp"))
+    month = rng.randint(1, 12)
     return {
         "tenant": tenant,
-        "object": f"s3://{tenant}-uploads/2024/{rng.randint(1, 12):02d}/{name % rng.randint(1, 9999)}",
+        "object": f"s3://{tenant}-uploads/2024/{month:02d}/{name % rng.randint(1, 9999)}",
         "sizes": [64, 256, 1024],
     }
 
@@ -164,17 +176,22 @@ def _thumbnails(rng: random.Random) -> dict[str, object]:
 def _thumbnails_outcome(rng: random.Random, payload: dict[str, object]) -> str | None:
     obj = str(payload["object"])
     if obj.endswith(".HEIC") and _always_fails(obj, 0.2):
-        return f"PIL.UnidentifiedImageError: cannot identify image file '/tmp/thumb-{rng.getrandbits(32):08x}/{obj.rsplit('/', 1)[1]}'"
+        file = f"/tmp/thumb-{rng.getrandbits(32):08x}/{obj.rsplit('/', 1)[1]}"
+        return f"PIL.UnidentifiedImageError: cannot identify image file '{file}'"
     if rng.random() < 0.01:
-        return f"botocore.exceptions.ClientError: An error occurred (SlowDown) when calling the GetObject operation: Please reduce your request rate."
+        return (
+            "botocore.exceptions.ClientError: An error occurred (SlowDown) when calling"
+            " the GetObject operation: Please reduce your request rate."
+        )
     return None
 
 
 def _webhooks(rng: random.Random) -> dict[str, object]:
     tenant = rng.choice(TENANTS)
+    path = rng.choice(("events", "billing", "v2/ingest"))
     return {
         "tenant": tenant,
-        "endpoint": f"https://hooks.{tenant}.example/qtui/{rng.choice(('events', 'billing', 'v2/ingest'))}",
+        "endpoint": f"https://hooks.{tenant}.example/qtui/{path}",
         "event": rng.choice(("invoice.paid", "invoice.failed", "user.created", "export.ready")),
         "delivery": f"dlv_{rng.getrandbits(64):016x}",
     }
@@ -187,7 +204,11 @@ def _webhooks_outcome(rng: random.Random, payload: dict[str, object]) -> str | N
     if payload["tenant"] == "umbrella" and rng.random() < 0.3:
         return f"HTTPError: 503 Service Unavailable from {endpoint}"
     if rng.random() < 0.02:
-        return f"ReadTimeout: HTTPSConnectionPool(host='hooks.{payload['tenant']}.example', port=443): Read timed out. (read timeout=5)"
+        host = f"hooks.{payload['tenant']}.example"
+        return (
+            f"ReadTimeout: HTTPSConnectionPool(host='{host}', port=443):"
+            " Read timed out. (read timeout=5)"
+        )
     return None
 
 
@@ -232,7 +253,9 @@ class _FastClock:
         return self.now
 
 
-def seed(path: str | os.PathLike[str], *, minutes: int = 60, rng: random.Random | None = None) -> None:
+def seed(
+    path: str | os.PathLike[str], *, minutes: int = 60, rng: random.Random | None = None
+) -> None:
     """Fill the database at `path` (created if missing) with `minutes` of past traffic.
 
     Jobs go through the real enqueue, reserve, ack and fail code, so counters,
@@ -296,18 +319,26 @@ def _finish(worker: Worker, job: ReservedJob, error: str | None) -> None:
 # -- running ---------------------------------------------------------------------
 
 
-def run(path: str | os.PathLike[str], stop: threading.Event, *, rng: random.Random | None = None) -> None:
+def run(
+    path: str | os.PathLike[str], stop: threading.Event, *, rng: random.Random | None = None
+) -> None:
     """Run producers and workers against the database at `path` until `stop` is set."""
     rng = rng or random.Random()
     with SQLiteQueue.open(path, create=True) as q:
         threads = [
-            threading.Thread(target=_produce, args=(q, spec, stop, random.Random(rng.random())),
-                             name=f"produce {spec.name}")
+            threading.Thread(
+                target=_produce,
+                args=(q, spec, stop, random.Random(rng.random())),
+                name=f"produce {spec.name}",
+            )
             for spec in SPECS
         ]
         threads += [
-            threading.Thread(target=_work, args=(q, name, queues, stop, random.Random(rng.random())),
-                             name=f"work {name}")
+            threading.Thread(
+                target=_work,
+                args=(q, name, queues, stop, random.Random(rng.random())),
+                name=f"work {name}",
+            )
             for name, queues in WORKERS
         ]
         for thread in threads:
@@ -323,7 +354,8 @@ def _produce(q: SQLiteQueue, spec: QueueSpec, stop: threading.Event, rng: random
     while not stop.wait(rng.expovariate(spec.per_second)):
         try:
             if spec.name == "reports" and time.monotonic() >= next_burst:
-                q.enqueue_many(spec.name, [spec.make_payload(rng) for _ in range(rng.randint(10, 30))])
+                batch = [spec.make_payload(rng) for _ in range(rng.randint(10, 30))]
+                q.enqueue_many(spec.name, batch)
                 next_burst = time.monotonic() + rng.uniform(60, 180)
             q.enqueue(spec.name, spec.make_payload(rng), priority=_priority(rng, spec.name))
         except BackendError as exc:
@@ -339,7 +371,9 @@ def _work(
     while not stop.is_set():
         worker_id = f"{name}.{generation}@{os.getpid()}"
         try:
-            worker = q.worker(queues, worker_id=worker_id, lease_seconds=10, retry_base=2, retry_cap=120)
+            worker = q.worker(
+                queues, worker_id=worker_id, lease_seconds=10, retry_base=2, retry_cap=120
+            )
         except BackendError as exc:
             log.warning("worker %s: %s", worker_id, exc)
             stop.wait(1.0)

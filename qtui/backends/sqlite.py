@@ -29,7 +29,7 @@ _MAX_ROWID = 2**63 - 1
 
 
 def open_sqlite(target: str, *, read_only: bool, create: bool) -> SQLiteBackend:
-    """Open `target`: a file path or ``sqlite://`` + path (``sqlite:///abs.db``, ``sqlite://rel.db``)."""
+    """Open a file path, or ``sqlite://`` + path (``sqlite:///abs.db``, ``sqlite://rel.db``)."""
     path = target[len("sqlite://") :] if target.lower().startswith("sqlite://") else target
     if not path:
         raise InvalidInput(f"no database path in {target!r}")
@@ -49,7 +49,9 @@ class SQLiteBackend(Backend):
         clock: Clock = time.time,
     ) -> None:
         super().__init__(read_only=read_only)
-        self._database = Database(path, read_only=read_only, create=create, busy_timeout=busy_timeout)
+        self._database = Database(
+            path, read_only=read_only, create=create, busy_timeout=busy_timeout
+        )
         self._queue = SQLiteQueue(self._database, clock=clock)
         self._clock = clock
         self.display_name = self._database.label

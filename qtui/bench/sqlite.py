@@ -94,14 +94,18 @@ def _bench(path: Path, jobs: int, queues: tuple[str, ...], runs: int) -> int:
         deep = _cursor_at(backend, big, JobState.DEAD, busiest.count(JobState.DEAD) // 2)
         ids = random.Random(1).sample(range(1, jobs + 1), 200)
 
-        table.median("snapshot (stats + workers)", backend.snapshot, runs * 3, f"{len(queues)} queues")
+        table.median(
+            "snapshot (stats + workers)", backend.snapshot, runs * 3, f"{len(queues)} queues"
+        )
         table.median(
             "peek first page, one queue",
             lambda: backend.peek(big, JobState.DEAD, limit=50), runs * 3, "50 dead jobs",
         )
         table.median(
             "peek page mid-way, one queue",
-            lambda: backend.peek(big, JobState.DEAD, cursor=deep, limit=50), runs * 3, "keyset cursor",
+            lambda: backend.peek(big, JobState.DEAD, cursor=deep, limit=50),
+            runs * 3,
+            "keyset cursor",
         )
         table.median(
             "peek first page, all queues",
@@ -123,8 +127,12 @@ def _bench(path: Path, jobs: int, queues: tuple[str, ...], runs: int) -> int:
                 )
 
         with SQLiteQueue.open(path) as q:
-            seconds, _ = _timed(lambda: [q.enqueue(_OPS_QUEUE, {"n": n}) for n in range(_QUEUE_OPS)])
-            table.add("enqueue (one per transaction)", seconds / _QUEUE_OPS, f"mean of {_QUEUE_OPS:,}")
+            seconds, _ = _timed(
+                lambda: [q.enqueue(_OPS_QUEUE, {"n": n}) for n in range(_QUEUE_OPS)]
+            )
+            table.add(
+                "enqueue (one per transaction)", seconds / _QUEUE_OPS, f"mean of {_QUEUE_OPS:,}"
+            )
             with q.worker([_OPS_QUEUE]) as worker:
                 seconds, _ = _timed(
                     lambda: [worker.ack(worker.reserve(timeout=0)) for _ in range(_QUEUE_OPS)]
@@ -138,7 +146,9 @@ def _bench(path: Path, jobs: int, queues: tuple[str, ...], runs: int) -> int:
         seconds, purged = _timed(
             lambda: sum(backend.purge(None, state) for state in sorted(PURGEABLE_STATES))
         )
-        table.add("purge every state, all queues", seconds, f"{purged:,} jobs deleted, 4 transactions")
+        table.add(
+            "purge every state, all queues", seconds, f"{purged:,} jobs deleted, 4 transactions"
+        )
         table.median("snapshot after purge", backend.snapshot, runs)
     finally:
         backend.close()

@@ -21,6 +21,9 @@ from qtui.model import BackendError, BackendUnavailable, InvalidInput, ReadOnlyE
 #: The schema this code reads and writes (PRAGMA user_version).
 SCHEMA_VERSION = 1
 
+#: Oldest SQLite with what the queue needs (UPDATE ... RETURNING).
+MIN_SQLITE = (3, 35, 0)
+
 #: Width of the per-queue rate buckets, in seconds.
 BUCKET_SECONDS = 5
 
@@ -193,6 +196,11 @@ class Database:
     # -- opening -------------------------------------------------------------
 
     def _open_uri(self, create: bool) -> str:
+        if sqlite3.sqlite_version_info < MIN_SQLITE:
+            raise BackendUnavailable(
+                f"{self.label}: the queue needs SQLite {'.'.join(map(str, MIN_SQLITE))} or newer;"
+                f" this Python has {sqlite3.sqlite_version}"
+            )
         path = self.path
         if path.is_dir():
             raise BackendUnavailable(f"{self.label}: is a directory, not a database file")
@@ -236,7 +244,9 @@ class Database:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version == 0:
             if not create:
-                raise BackendUnavailable(f"{self.label}: not a qtui queue database (no qtui schema)")
+                raise BackendUnavailable(
+                    f"{self.label}: not a qtui queue database (no qtui schema)"
+                )
             conn.execute("BEGIN IMMEDIATE")
             try:
                 # Checked again under the write lock: another process may have just created it.
@@ -369,7 +379,8 @@ class Database:
             )
         if name.startswith("SQLITE_READONLY"):
             reason = self.read_only_reason or _unwritable_reason(self.path)
-            return ReadOnlyError(f"{label}: changes refused: {reason or 'the database is read-only'}")
+            reason = reason or "the database is read-only"
+            return ReadOnlyError(f"{label}: changes refused: {reason}")
         if name.startswith("SQLITE_NOTADB"):
             return BackendUnavailable(f"{label}: not a SQLite database (file is not a database)")
         if name.startswith("SQLITE_CORRUPT"):

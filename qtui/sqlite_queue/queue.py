@@ -37,7 +37,7 @@ _JOB_COLUMNS = "id, queue, payload, attempts, max_attempts, deliveries"
 
 
 class LeaseLost(Exception):
-    """The job is no longer this worker's: its lease expired and it was reclaimed, or it was removed."""
+    """The job is no longer this worker's: its lease expired and it was taken back, or removed."""
 
 
 @attrs.frozen
@@ -173,9 +173,13 @@ class SQLiteQueue:
         """Add several jobs in one transaction (all or none); returns their ids in order."""
         check_queue_name(queue)
         if not _is_int32(priority):
-            raise InvalidInput(f"priority must be a whole number from -2**31 to 2**31-1, not {priority!r}")
+            raise InvalidInput(
+                f"priority must be a whole number from -2**31 to 2**31-1, not {priority!r}"
+            )
         if not _is_int32(max_attempts) or max_attempts < 1:
-            raise InvalidInput(f"max_attempts must be a positive whole number, not {max_attempts!r}")
+            raise InvalidInput(
+                f"max_attempts must be a positive whole number, not {max_attempts!r}"
+            )
         if not isinstance(delay, int | float) or not 0 <= delay < math.inf:
             raise InvalidInput(f"delay must be a number of seconds, 0 or more, not {delay!r}")
         texts = [encode_payload(p) for p in payloads]
@@ -261,7 +265,7 @@ class SQLiteQueue:
         while True:
             with self.database.write() as conn:
                 deleted = conn.execute(
-                    "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs"
+                    "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs INDEXED BY jobs_completed"
                     " WHERE queue = ? AND state = 'completed' AND finished_at < ? LIMIT ?)",
                     (queue, cutoff, _PRUNE_BATCH),
                 ).rowcount
@@ -276,17 +280,22 @@ def register_queue(conn: Any, queue: str, now: float) -> None:
 
 
 def release_due_jobs(conn: Any, now: float) -> None:
-    """Make due retries ready, and take back jobs whose worker let the lease expire."""
+    """Make due retries ready, and take back jobs whose worker let the lease expire.
+
+    The indexes are named: SQLite's planner would rather scan every scheduled or
+    processing job by state than use the partial index on the time.
+    """
     conn.execute(
-        "UPDATE jobs SET state = 'ready', run_at = NULL, updated_at = ?"
+        "UPDATE jobs INDEXED BY jobs_scheduled SET state = 'ready', run_at = NULL, updated_at = ?"
         " WHERE state = 'scheduled' AND run_at <= ?",
         (now, now),
     )
     reclaimed = conn.execute(
-        "UPDATE jobs SET"
+        "UPDATE jobs INDEXED BY jobs_leases SET"
         " state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'ready' END,"
         " finished_at = CASE WHEN attempts >= max_attempts THEN ? END,"
-        " last_error = 'lease expired (worker ' || coalesce(worker, '?') || ' stopped heartbeating)',"
+        " last_error = 'lease expired (worker ' || coalesce(worker, '?')"
+        "              || ' stopped heartbeating)',"
         " lease_until = NULL, updated_at = ?"
         " WHERE state = 'processing' AND lease_until < ?"
         " RETURNING id",
@@ -525,7 +534,8 @@ class Worker:
                     "UPDATE jobs SET state = 'processing', worker = ?, attempts = attempts + 1,"
                     " deliveries = deliveries + 1,"
                     " lease_until = ?, updated_at = ?, run_at = NULL"
-                    " WHERE id = (SELECT id FROM jobs WHERE queue = ? AND state = 'ready'"
+                    " WHERE id = (SELECT id FROM jobs INDEXED BY jobs_ready"
+                    "             WHERE queue = ? AND state = 'ready'"
                     "             ORDER BY priority DESC, id LIMIT 1)"
                     f" RETURNING {_JOB_COLUMNS}",
                     (self.id, now + self.lease_seconds, now, queue),
@@ -546,9 +556,12 @@ class Worker:
         with self._database.read() as conn:
             return bool(
                 conn.execute(
-                    f"SELECT EXISTS (SELECT 1 FROM jobs WHERE state = 'ready' AND queue IN ({marks}))"
-                    " OR EXISTS (SELECT 1 FROM jobs WHERE state = 'scheduled' AND run_at <= ?)"
-                    " OR EXISTS (SELECT 1 FROM jobs WHERE state = 'processing' AND lease_until < ?)",
+                    "SELECT EXISTS (SELECT 1 FROM jobs INDEXED BY jobs_ready"
+                    f"              WHERE state = 'ready' AND queue IN ({marks}))"
+                    " OR EXISTS (SELECT 1 FROM jobs INDEXED BY jobs_scheduled"
+                    "            WHERE state = 'scheduled' AND run_at <= ?)"
+                    " OR EXISTS (SELECT 1 FROM jobs INDEXED BY jobs_leases"
+                    "            WHERE state = 'processing' AND lease_until < ?)",
                     (*self.queues, now, now),
                 ).fetchone()[0]
             )

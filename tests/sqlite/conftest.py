@@ -72,7 +72,7 @@ def make_read_only() -> Iterator[Callable[[Path], None]]:
         except FileNotFoundError:
             pytest.skip("running as root and chattr is not installed")
         if result.returncode != 0:
-            pytest.skip(f"running as root and cannot make {path} immutable: {result.stderr.strip()}")
+            pytest.skip(f"running as root, cannot make {path} immutable: {result.stderr.strip()}")
         immutable.append(path)
 
     yield make

@@ -88,7 +88,8 @@ def test_filter_matches_payload_or_error_ignoring_case_and_wildcards(
 
 
 def test_filtered_paging_stops_when_the_page_is_full(queue: SQLiteQueue, backend: SQLiteBackend):
-    ids = queue.enqueue_many("email", [{"tenant": "acme" if n % 3 == 0 else "globex"} for n in range(30)])
+    tenants = ["acme" if n % 3 == 0 else "globex" for n in range(30)]
+    ids = queue.enqueue_many("email", [{"tenant": tenant} for tenant in tenants])
     acme = ids[::3]
     page = backend.peek("email", JobState.READY, text="ACME", limit=4)
     assert [job.id for job in page.jobs] == acme[:4]
@@ -143,7 +144,7 @@ def test_requeue_selected_ids_resets_attempts_and_keeps_the_error(
 
 
 def test_requeue_by_filter_and_to_another_queue(queue: SQLiteQueue, backend: SQLiteBackend):
-    stripe = kill(queue, "billing", [{"tenant": "acme"}, {"tenant": "globex"}], "CardError: declined")
+    stripe = kill(queue, "billing", [{"tenant": "acme"}, {"tenant": "globex"}], "CardError")
     kill(queue, "email", [{"tenant": "acme"}], "SMTP 550")
 
     moved = backend.requeue(queue="billing", text="ACME", to_queue="billing-retry")

@@ -33,7 +33,8 @@ def test_missing_file_is_not_created_unless_asked(db_path: Path):
 
 def test_missing_directory_and_directory_as_file(tmp_path: Path):
     target = tmp_path / "nowhere" / "queue.db"
-    with pytest.raises(BackendUnavailable, match=f"directory {tmp_path / 'nowhere'} does not exist"):
+    missing = tmp_path / "nowhere"
+    with pytest.raises(BackendUnavailable, match=f"directory {missing} does not exist"):
         SQLiteBackend(str(target), create=True)
     with pytest.raises(BackendUnavailable, match=f"sqlite:{tmp_path}: is a directory"):
         SQLiteBackend(str(tmp_path), create=True)

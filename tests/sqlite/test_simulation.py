@@ -38,7 +38,8 @@ def test_seed_leaves_realistic_history(db_path: Path):
     assert counts[JobState.READY] > 0, "a backlog is left for the live workers"
     conn = sqlite3.connect(db_path)
     errors = [e for (e,) in conn.execute("SELECT last_error FROM jobs WHERE state = 'dead'")]
-    tenants = {t for (t,) in conn.execute("SELECT DISTINCT json_extract(payload, '$.tenant') FROM jobs")}
+    query = "SELECT DISTINCT json_extract(payload, '$.tenant') FROM jobs"
+    tenants = {tenant for (tenant,) in conn.execute(query)}
     conn.close()
     assert all(errors) and any(e.startswith("SMTPRecipientsRefused") for e in errors)
     assert tenants == set(simulation.TENANTS)

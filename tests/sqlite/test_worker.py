@@ -303,7 +303,8 @@ def test_run_loop_acks_fails_and_keeps_long_jobs_leased(db_path: Path):
 
         assert seen == ["ok", "raise", "slow"]
         with q.database.read() as conn:
-            rows = conn.execute("SELECT state, attempts, last_error FROM jobs ORDER BY id").fetchall()
+            rows = conn.execute("SELECT state, attempts, last_error FROM jobs ORDER BY id")
+            rows = rows.fetchall()
         assert rows == [
             ("completed", 1, None),
             ("dead", 1, "ConnectionRefusedError: smtp.example.com:25 refused"),
