@@ -114,15 +114,16 @@ def register(
                    help=f"show the last N audit entries (default {DEFAULT_AUDIT_ENTRIES}; 0: none)")
     p.set_defaults(handler=_reporting(cmd_info))
 
-    for verb, handler, what in (
-        ("grant", cmd_grant, "allow a plugin capabilities"),
-        ("revoke", cmd_revoke, "deny a plugin capabilities"),
-    ):
-        p = actions.add_parser(
-            verb, parents=[as_json, confirm], help=f"{what} (for its current version and code)",
-            description=f"{what.capitalize()} for the plugin's current version and code hash, "
-                        "and write an audit entry.",
-        )
+    decisions = (
+        ("grant", [as_json, confirm], cmd_grant, "allow a plugin capabilities",
+         "Allow plugin NAME the capabilities CAP for its current version and code hash, and audit "
+         "each. Granting a destructive one asks first (--yes when stdin is not a terminal)."),
+        ("revoke", [as_json], cmd_revoke, "deny a plugin capabilities",
+         "Deny plugin NAME the capabilities CAP for its current version and code hash (an explicit "
+         "denial, kept like a grant), and audit each."),
+    )
+    for verb, parents, handler, summary, description in decisions:
+        p = actions.add_parser(verb, parents=parents, help=summary, description=description)
         p.add_argument("name", metavar="NAME", help="plugin name")
         p.add_argument("capabilities", nargs="*", metavar="CAP", help="capability names")
         p.add_argument("--all", action="store_true", help="every capability the plugin requests")

@@ -37,10 +37,11 @@ def test_name_line_parses_for_apropos(page: Path, system_tool) -> None:
     assert result.returncode == 0 and " - " in result.stdout
 
 
-def _subcommands() -> dict[str, argparse.ArgumentParser]:
-    parser = build_parser()
-    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))  # noqa: SLF001
-    return dict(action.choices)
+def _subcommands(parser: argparse.ArgumentParser | None = None) -> dict[str, argparse.ArgumentParser]:
+    """The subcommands of `parser` (default: qtui's), by name; {} if it has none."""
+    parser = parser or build_parser()
+    actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]  # noqa: SLF001
+    return dict(actions[0].choices) if actions else {}
 
 
 def _options(parser: argparse.ArgumentParser) -> set[str]:
@@ -55,6 +56,28 @@ def test_every_subcommand_and_option_is_documented() -> None:
             assert option in page, f"{name} {option} missing from qtui(1)"
     for option in _options(build_parser()) - {"--help"}:
         assert option in page
+
+
+def _entry(page: str, command: str) -> str | None:
+    """The entry tagged `command` ("plugin grant"): from its .TP up to the next .TP, .SS or .SH."""
+    tag = rf'^\.TP\n\.BI? "?{re.escape(command)}\b'
+    found = re.search(tag + r".*?(?=^\.(?:TP|SS|SH)\b)", page, re.M | re.S)
+    return found.group() if found else None
+
+
+def test_every_nested_subcommand_and_option_is_documented_in_its_entry() -> None:
+    page = (MAN / "qtui.1").read_text(encoding="utf-8").replace("\\-", "-")
+    nested = {
+        f"{group} {name}": parser
+        for group, group_parser in _subcommands().items()
+        for name, parser in _subcommands(group_parser).items()
+    }
+    assert "plugin grant" in nested
+    for command, parser in nested.items():
+        entry = _entry(page, command)
+        assert entry is not None, f"subcommand {command} missing from qtui(1)"
+        for option in _options(parser) - {"--help"}:
+            assert option in entry, f"{command} {option} missing from its entry in qtui(1)"
 
 
 @pytest.mark.slow
