@@ -28,7 +28,7 @@ from qtui.model import InvalidInput, NotFound
 from qtui.plugins._tomlfile import Problem
 from qtui.plugins.audit import AuditEntry, AuditError, AuditLog, Outcome
 from qtui.plugins.capabilities import Capability, UnknownCapability
-from qtui.plugins.discovery import Discovery, Plugin, discover, plugin_dirs
+from qtui.plugins.discovery import Discovery, Plugin, Shadowed, discover, plugin_dirs
 from qtui.plugins.manifest import (
     HOST_API_VERSION,
     Manifest,
@@ -161,7 +161,7 @@ def _reporting(handler: Handler) -> Handler:
             _error(str(e))
             return EXIT_ERROR
         except OSError as e:
-            _error(f"{e.filename or ''}: {e.strerror or e}")
+            _error(f"{e.filename}: {e.strerror}" if e.filename else str(e))
             return EXIT_ERROR
 
     return run
@@ -211,10 +211,6 @@ def _lookup(discovery: Discovery, name: str) -> Plugin:
     raise NotFound(one_line(message))
 
 
-def _current_record(records: Sequence[Record], manifest: Manifest, code_hash: str) -> Record | None:
-    return next((r for r in records if r.matches(manifest, code_hash)), None)
-
-
 def _problem_json(problem: Problem) -> dict[str, Any]:
     return {"file": str(problem.file), "line": problem.line, "field": problem.field,
             "message": problem.message}
@@ -253,7 +249,7 @@ class _Installed:
 
 
 def _installed(discovery: Discovery, policy: SitePolicy) -> list[_Installed]:
-    records = PermissionStore().load()
+    records = PermissionStore().load()  # once, not once per plugin
     found = []
     for plugin in discovery.plugins:
         try:
@@ -261,7 +257,8 @@ def _installed(discovery: Discovery, policy: SitePolicy) -> list[_Installed]:
         except BundleError as e:
             found.append(_Installed(plugin, None, e.problems, ()))
             continue
-        record = _current_record(records.get(plugin.name, ()), plugin.manifest, code_hash)
+        mine = records.get(plugin.name, ())
+        record = next((r for r in mine if r.matches(plugin.manifest, code_hash)), None)
         verdicts = Grants(plugin.manifest, code_hash, record, policy).all()
         found.append(_Installed(plugin, code_hash, (), verdicts))
     return found
@@ -350,8 +347,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     plugin = _lookup(discovery, args.name)
     code_hash = read_bundle(plugin.folder).hash
     store = PermissionStore()
-    record = _current_record(store.records(plugin.name), plugin.manifest, code_hash)
-    grants = Grants(plugin.manifest, code_hash, record, _policy())
+    grants = store.grants(plugin.manifest, code_hash, _policy())
     pending = store.pending(plugin.manifest, code_hash)
     reading = AuditLog().read(plugin=plugin.name, limit=args.audit)
     if reading.unreadable:
@@ -404,7 +400,7 @@ def _audit_json(entry: AuditEntry) -> dict[str, Any]:
 
 def _info_json(
     plugin: Plugin, code_hash: str, grants: Grants, pending: Pending,
-    audit: Sequence[AuditEntry], shadows: Sequence[Any],
+    audit: Sequence[AuditEntry], shadows: Sequence[Shadowed],
 ) -> dict[str, Any]:
     return {
         "name": plugin.name,
@@ -439,7 +435,7 @@ def _setting_range(setting: Setting) -> str:
 
 def _info_text(
     plugin: Plugin, code_hash: str, grants: Grants, pending: Pending,
-    audit: Sequence[AuditEntry], shadows: Sequence[Any],
+    audit: Sequence[AuditEntry], shadows: Sequence[Shadowed],
 ) -> str:
     manifest = plugin.manifest
     limits = manifest.limits
