@@ -92,6 +92,7 @@ class PluginHandle:
     commands: dict[str, str] = attrs.field(factory=dict)
     runtime: rt.PluginRuntime | None = None
     grants: Grants | None = None
+    code_hash: str | None = None  # the bundle hash the grants and the runtime belong to
     subscription: Subscription | None = None
     scope: trio.CancelScope | None = None
     timer_nursery: trio.Nursery | None = None
@@ -150,6 +151,7 @@ class PluginHost:
         self.plugins: dict[str, PluginHandle] = {}
         self._nursery: trio.Nursery | None = None
         self._plain_cache: dict[int, tuple[Event, dict[str, Any]]] = {}
+        self._latest: dict[type[Event], Event] = {}  # the newest stats and selection, for new plugins
 
     # -- running ---------------------------------------------------------------------
 
@@ -158,8 +160,10 @@ class PluginHost:
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
+                latest = self.bus.subscribe("plugin host", (StatsUpdated, SelectionChanged), capacity=4)
                 task_status.started()
-                await trio.sleep_forever()
+                async for event in latest:
+                    self._latest[type(event)] = event
         finally:
             for handle in self.plugins.values():
                 if handle.runtime is not None:
@@ -181,71 +185,179 @@ class PluginHost:
         """Load and activate `plugin`, or leave it waiting for the operator's permission decision."""
         handle = PluginHandle(plugin)
         self.plugins[plugin.manifest.name] = handle
+        runtime = self._prepare(handle)
+        if runtime is None:
+            return handle
+        self._set_state(handle, PluginState.STARTING)
+        try:
+            await self._in_thread(handle, runtime.load)
+            await self._in_thread(handle, runtime.call, "activate", self._context(handle, handoff))
+        except PluginError as error:
+            self._discard(handle)
+            self._failed(handle, error, fatal=True)
+            return handle
+        await self._launch(handle)
+        return handle
+
+    async def reload(self, plugin: Plugin, *, carry_decisions: bool = False) -> PluginHandle:
+        """Replace a running plugin with new code; if the new code fails, the old keeps running.
+
+        The new code is loaded in a new runtime first; then the old plugin's deactivate()
+        runs and its result is handed to the new activate(). If that activate fails, the
+        old plugin is activated again with the same state. With `carry_decisions` (a
+        plugin author's own folder), decisions of the previous code carry over when the
+        requested capabilities did not change.
+        """
+        old = self.plugins.get(plugin.manifest.name)
+        if old is None or old.state is not PluginState.RUNNING or old.runtime is None:
+            if old is not None:
+                await self.stop(old.name)
+            if carry_decisions:
+                self._carry_decisions(plugin)
+            return await self.start(plugin)
+        if carry_decisions:
+            self._carry_decisions(plugin)
+        new = PluginHandle(plugin)
+        runtime = self._prepare(new)
+        if runtime is None:  # waiting for a decision or unreadable: the old one keeps running
+            old.error = PluginError(new.reason or "cannot load the new version", plugin=old.name)
+            self.bus.publish(PanelUpdated(old.name))
+            self.plugins[old.name] = old
+            return new
+        try:
+            await self._in_thread(new, runtime.load)
+        except PluginError as error:
+            self._discard(new)
+            self._keep_old(old, error)
+            return old
+        handoff = await self._deactivate(old)
+        try:
+            await self._in_thread(new, runtime.call, "activate", self._context(new, handoff))
+        except PluginError as error:
+            self._discard(new)
+            try:
+                await self._in_thread(old, old.runtime.call, "activate", self._context(old, handoff))
+            except PluginError as again:
+                self._failed(old, again, fatal=True)
+            self._keep_old(old, error)
+            return old
+        await self._halt(old)
+        old.runtime.close()
+        old.runtime = None
+        await self._launch(new)
+        return new
+
+    def _keep_old(self, old: PluginHandle, error: PluginError) -> None:
+        self.plugins[old.name] = old
+        old.error = error
+        old.errors += 1
+        if old.runtime is not None:
+            old.runtime.log_lines.append(f"error: reload failed: {error}")
+        log.warning("reload of %s failed, the previous code keeps running: %s", old.name, error)
+        self.bus.publish(PanelUpdated(old.name))
+
+    def _carry_decisions(self, plugin: Plugin) -> None:
+        """Apply the latest decision of this plugin to new code asking for the same capabilities."""
+        code_hash = read_bundle(plugin.folder).hash
+        pending = self.store.pending(plugin.manifest, code_hash)
+        previous = pending.previous
+        if not pending.undecided or previous is None or pending.added:
+            return
+        requested = set(plugin.manifest.permissions)
+        self.store.decide(plugin.manifest, code_hash,
+                          grant=tuple(requested & previous.granted), deny=tuple(requested & previous.denied),
+                          confirm={c: False for c in requested & previous.no_confirm})
+
+    def _prepare(self, handle: PluginHandle) -> rt.PluginRuntime | None:
+        """A runtime for the plugin, or None with the handle errored or waiting for permission."""
+        plugin = handle.plugin
         try:
             bundle = read_bundle(plugin.folder)
             grants = self.store.grants(plugin.manifest, bundle.hash, self._policy())
         except (BundleError, PermissionsFileError) as exc:
             self._set_state(handle, PluginState.ERRORED, str(exc))
-            return handle
-        handle.grants = grants
+            return None
+        handle.grants, handle.code_hash = grants, bundle.hash
         undecided = [e.capability for e in grants.all() if e.verdict is Verdict.UNDECIDED]
         if undecided:
             names = ", ".join(c.value for c in undecided)
             self._set_state(handle, PluginState.WAITING, f"needs a decision on: {names}")
-            return handle
+            return None
         values, problems = self.settings.values(plugin.manifest)
         for problem in problems:
             log.warning("%s", problem)
-        handle.runtime = runtime = rt.PluginRuntime(
+        handle.runtime = rt.PluginRuntime(
             plugin.manifest, bundle, grants, settings=values,
             storage=PluginStorage(plugin.manifest.name, self._storage_dir), audit=self.audit,
         )
-        self._set_state(handle, PluginState.STARTING)
-        ctx = {
-            "name": plugin.manifest.name,
-            "version": str(plugin.manifest.version),
-            "api": rt.api.HOST_API_VERSION,
-            "settings": values,
-            "granted": [e.capability.value for e in grants.all() if e.allowed],
-            "state": handoff,
-        }
-        # Subscribe before activate runs, so nothing published meanwhile is missed.
+        # Subscribe before plugin code runs, so nothing published meanwhile is missed.
         handle.subscription = self.bus.subscribe(
             f"plugin {handle.name}", BUS_EVENTS, capacity=CHANNEL_CAPACITY,
             accept=lambda event: self._wants(handle, event),
         )
-        try:
-            await self._in_thread(handle, runtime.load)
-            await self._in_thread(handle, runtime.call, "activate", ctx)
-        except PluginError as error:
+        return handle.runtime
+
+    def _context(self, handle: PluginHandle, handoff: Any) -> dict[str, Any]:
+        assert handle.runtime is not None and handle.grants is not None
+        return {
+            "name": handle.name,
+            "version": str(handle.manifest.version),
+            "api": rt.api.HOST_API_VERSION,
+            "settings": dict(handle.runtime.settings),
+            "granted": [e.capability.value for e in handle.grants.all() if e.allowed],
+            "state": handoff,
+        }
+
+    def _discard(self, handle: PluginHandle) -> None:
+        """Throw away a runtime that never ran (its load or activate failed)."""
+        if handle.subscription is not None:
             self.bus.unsubscribe(handle.subscription)
             handle.subscription = None
-            self._failed(handle, error, fatal=True)
-            return handle
+        if handle.runtime is not None:
+            handle.runtime.close()
+            handle.runtime = None
+
+    async def _launch(self, handle: PluginHandle) -> None:
+        """Start delivering events to an activated plugin, the latest stats and selection first."""
+        self.plugins[handle.name] = handle
         self._set_state(handle, PluginState.RUNNING)
         assert self._nursery is not None, "PluginHost.run() is not running"
         await self._nursery.start(self._serve, handle)
         self._apply_effects(handle)
-        return handle
+        for event in self._latest.values():
+            if handle.subscription is not None and handle.subscription.wants(event):
+                handle.subscription.offer(event)
+
+    async def _halt(self, handle: PluginHandle) -> None:
+        """Stop delivering events to a plugin (its timers stop too)."""
+        if handle.scope is not None and handle.runtime is not None:
+            handle.runtime.sandbox.interrupt("the plugin is being stopped")
+            handle.scope.cancel()
+            await handle.stopped.wait()
+        elif handle.subscription is not None:
+            self.bus.unsubscribe(handle.subscription)
+            handle.subscription = None
+
+    async def _deactivate(self, handle: PluginHandle) -> Any:
+        if handle.runtime is None:
+            return None
+        try:
+            return await self._in_thread(handle, handle.runtime.call, "deactivate")
+        except PluginError as error:
+            log.warning("%s: deactivate failed: %s", handle.name, error)
+            return None
 
     async def stop(self, name: str) -> Any:
         """Stop a plugin: its deactivate() runs and what it returns is handed back."""
         handle = self.plugins.get(name)
-        if handle is None or handle.runtime is None:
+        if handle is None:
             return None
-        runtime = handle.runtime
-        if handle.scope is not None:
-            runtime.sandbox.interrupt("the plugin is being stopped")
-            handle.scope.cancel()
-            await handle.stopped.wait()
-        handoff = None
-        if handle.state is PluginState.RUNNING:
-            try:
-                handoff = await self._in_thread(handle, runtime.call, "deactivate")
-            except PluginError as error:
-                log.warning("%s: deactivate failed: %s", name, error)
-        runtime.close()
-        handle.runtime = None
+        running = handle.state is PluginState.RUNNING
+        await self._halt(handle)
+        handoff = await self._deactivate(handle) if running else None
+        if handle.runtime is not None:
+            handle.runtime.close()
+            handle.runtime = None
         self._set_state(handle, PluginState.STOPPED)
         return handoff
 
@@ -253,8 +365,10 @@ class PluginHost:
                no_confirm: tuple[Capability, ...] = ()) -> None:
         """Record the operator's decision for the plugin's current version and code."""
         handle = self.plugins[name]
-        bundle_hash = read_bundle(handle.plugin.folder).hash
-        self.store.decide(handle.manifest, bundle_hash, grant=grant, deny=deny,
+        if handle.code_hash is None:
+            raise ValueError(f"{name} could not be read; nothing to decide on")
+        # The decision is for the code the operator was shown, not whatever is on disk now.
+        self.store.decide(handle.manifest, handle.code_hash, grant=grant, deny=deny,
                           confirm={c: False for c in no_confirm})
         for capability in grant:
             self._audit(handle, capability, Outcome.GRANTED, "decided in the console")
