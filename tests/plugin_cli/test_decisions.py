@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from qtui.plugins.audit import AuditLog, Outcome
 from qtui.plugins.capabilities import Capability as C
@@ -149,3 +151,25 @@ def test_an_unwritable_audit_log_is_an_error_after_the_decision(run, sla: Path, 
     code, _, err = run("plugin", "grant", "tenant-sla", "timers")
     assert code == 5 and "cannot write the audit log" in err and "the decision was recorded" in err
     assert C.TIMERS in PermissionStore().records("tenant-sla")[0].granted
+
+
+REQUESTED = ["stats.read", "timers", "jobs.purge", "jobs.enqueue"]
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(["grant", "revoke"]),
+                          st.lists(st.sampled_from(REQUESTED), min_size=1, max_size=3)),
+                max_size=5))
+def test_the_last_decision_on_each_capability_wins(run_json, sla: Path, xdg: Path, steps) -> None:
+    (xdg / ".config/qtui/permissions.toml").unlink(missing_ok=True)
+    (xdg / ".local/state/qtui/audit.jsonl").unlink(missing_ok=True)
+    expected = dict.fromkeys(REQUESTED, "undecided")
+    for verb, names in steps:
+        confirm = ["--yes"] if verb == "grant" else []
+        run_json("plugin", verb, "tenant-sla", *names, *confirm)
+        expected.update(dict.fromkeys(names, "granted" if verb == "grant" else "denied"))
+    (plugin,) = run_json("plugin", "list")["plugins"]
+    assert {name: verdict for verdict, names in plugin["decisions"].items() for name in names} == expected
+    outcomes = [(e.capability, e.outcome) for e in AuditLog().read().entries]
+    assert outcomes == [(name, Outcome.GRANTED if verb == "grant" else Outcome.REVOKED)
+                        for verb, names in steps for name in dict.fromkeys(names)]

@@ -58,7 +58,8 @@ def test_list_shows_every_plugin_and_what_is_wrong_with_the_rest(
     assert data["shadowed"][0]["version"] == "1.0.0" and data["shadowed"][0]["by"] == sla["folder"]
     problems = [p for b in data["broken"] for p in b["problems"]]
     semver = "'one' is not a semantic version (MAJOR.MINOR.PATCH, e.g. 1.4.0 or 2.0.0-rc.1)"
-    assert {"file": str(broken / "manifest.toml"), "line": 2, "field": "version", "message": semver} in problems
+    problem = {"file": str(broken / "manifest.toml"), "line": 2, "field": "version", "message": semver}
+    assert problem in problems
     assert data["conflicts"][0]["name"] == "twin" and len(data["conflicts"][0]["folders"]) == 2
 
 
