@@ -97,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--refresh", type=_positive_float, default=2.0, metavar="SECONDS",
                         help="poll the backend every SECONDS (0: only on r); default 2")
     parser.add_argument("--mouse", action="store_true", help="let the console use the mouse")
+    parser.add_argument("--no-plugins", action="store_true", help="do not load any plugin")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("demo", parents=[common], help="open the console on a live demo database",
@@ -105,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--refresh", type=_positive_float, default=1.0, metavar="SECONDS",
                    help="poll every SECONDS (default 1)")
     p.add_argument("--mouse", action="store_true", help="let the console use the mouse")
+    p.add_argument("--no-plugins", action="store_true", help="do not load any plugin")
     p.add_argument("--no-console", action="store_true",
                    help="only run the simulation (until interrupted), no console")
     p.set_defaults(handler=cmd_demo)
@@ -157,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from qtui.plugins import cli as plugins_cli  # here: it imports this module's exit codes
 
-    plugins_cli.register(sub, as_json=as_json, confirm=confirm)
+    plugins_cli.register(sub, as_json=as_json, confirm=confirm, common=common)
     return parser
 
 
@@ -174,7 +176,7 @@ def _open(args: argparse.Namespace, *, create: bool = False) -> Backend:
     return backend
 
 
-def _confirm(args: argparse.Namespace, question: str) -> None:
+def confirm_or_refuse(args: argparse.Namespace, question: str) -> None:
     if args.yes:
         return
     if not sys.stdin.isatty():
@@ -188,10 +190,15 @@ def _print(args: argparse.Namespace, value: object, text: str) -> None:
     print(report.to_json(value) if getattr(args, "json", False) else text)
 
 
+def open_for_console(args: argparse.Namespace) -> Backend:
+    """The backend the console runs on, chosen like every other command's."""
+    return _open(args)
+
+
 def cmd_console(args: argparse.Namespace) -> int:
     from qtui.console.launch import run_console
 
-    run_console(_open(args), refresh=args.refresh, mouse=args.mouse)
+    run_console(_open(args), refresh=args.refresh, mouse=args.mouse, plugins=not args.no_plugins)
     return EXIT_OK
 
 
@@ -280,7 +287,7 @@ def cmd_requeue(args: argparse.Namespace) -> int:
     else:
         what = "all dead jobs" + (f" of {args.queue}" if args.queue else "")
         what += f" matching {args.filter!r}" if args.filter else ""
-    _confirm(args, f"Requeue {what} to {args.to or 'their own queues'}?")
+    confirm_or_refuse(args, f"Requeue {what} to {args.to or 'their own queues'}?")
     if args.ids:
         count = backend.requeue(ids=args.ids, to_queue=args.to)
     else:
@@ -295,7 +302,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
     if backend.read_only:
         raise ReadOnlyError("purge refused: read-only mode")
     where = f"queue {queue}" if queue else "every queue"
-    _confirm(args, f"Delete all {args.state} jobs on {where}? This cannot be undone.")
+    confirm_or_refuse(args, f"Delete all {args.state} jobs on {where}? This cannot be undone.")
     count = backend.purge(queue, args.state)
     _print(args, {"purged": count}, f"purged {count} {args.state} job{'s' if count != 1 else ''}")
     return EXIT_OK

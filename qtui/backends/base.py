@@ -37,6 +37,8 @@ def validate_json_payload(payload: str) -> str:
         raise InvalidInput(
             f"payload is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
+    except RecursionError:
+        raise InvalidInput("payload is nested too deeply") from None
     return payload
 
 

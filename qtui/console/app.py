@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 import urwid
@@ -26,11 +26,16 @@ from qtui.console.screens.help import HelpScreen
 from qtui.console.screens.jobs import DeadScreen, JobListScreen
 from qtui.console.screens.queues import QueuesScreen
 from qtui.console.screens.workers import WorkersScreen
-from qtui.console.widgets import CommandLine, Dialog, StatusBar
+from qtui.console.modal import Choice, ConfirmModal, Modal
+from qtui.console.screens.plugins import PluginsScreen
+from qtui.console.widgets import CommandLine, StatusBar
 from qtui.events import BackendStatus, Event, Notice, SelectionChanged, StatsUpdated
 from qtui.model import BackendError, InvalidInput, Job, JobState, Page, Snapshot
 from qtui.poller import Poller
 from qtui.sanitize import one_line
+
+if TYPE_CHECKING:
+    from qtui.console.plugin_control import PluginControl
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +74,7 @@ class Console:
         refresh: float = 2.0,
         glyphs: Glyphs = UNICODE,
         mouse: bool = False,
+        plugins: Callable[[Console], PluginControl] | None = None,
     ) -> None:
         self.backend = backend
         self.read_only = backend.read_only
@@ -84,10 +90,13 @@ class Console:
             "workers": WorkersScreen(),
         }
         self.screens["dead"].mark_glyph = glyphs.mark
+        self.focus_panel: str | None = None  # the plugin panel keys go to, if any
+        self.plugins = plugins(self) if plugins else None
+        self.screens["plugins"] = self.plugins.screen if self.plugins else PluginsScreen()
         self.detail = DetailScreen()
         self.help = HelpScreen()
         self.stack: list[Any] = [self.screens["queues"]]
-        self._dialog_accept: Callable[[], None] | None = None
+        self._modals: list[Modal] = []  # the first is on screen
         self._load_generation = 0
         self._selection: tuple | None = None
         self._nursery: trio.Nursery | None = None
@@ -144,8 +153,13 @@ class Console:
         subscription = self.bus.subscribe("console", (StatsUpdated, BackendStatus, Notice))
         nursery.start_soon(self.poller.run)
         nursery.start_soon(self._consume, subscription)
+        if self.plugins is not None:
+            nursery.start_soon(self.plugins.run)
 
     def quit(self) -> None:
+        for modal in self._modals:
+            modal.cancel()  # a plugin waiting for a confirmation gets "no"
+        self._modals.clear()
         self._quit_scope.cancel()
 
     async def _consume(self, subscription) -> None:  # noqa: ANN001
@@ -181,11 +195,19 @@ class Console:
     # -- keys and commands -------------------------------------------------------
 
     def handle_key(self, key: str) -> None:
-        if self._dialog_accept is not None:
-            self._dialog_key(key)
+        if self._modals:
+            if self._modals[0].handle_key(key):
+                self._close_modal()
             return
         if self._frame.focus_position == "footer":
             self._command_line_key(key)
+            return
+        if self.focus_panel is not None and self.plugins is not None:
+            line = keymap.resolve_key(key, "panel")
+            if line is None:
+                self.plugins.key(self.focus_panel, key)
+                return
+            self.execute(line)
             return
         line = keymap.resolve_key(key, self.current.name)
         if line is None:
@@ -196,6 +218,12 @@ class Console:
 
     def execute(self, line: str) -> None:
         """Run a command line; every failure becomes a status message."""
+        name, _, rest = line.strip().partition(" ")
+        if "." in name and self.plugins is not None:
+            plugin, _, command = name.partition(".")
+            if not self.plugins.host.run_command(plugin, command, rest.strip()):
+                self.message(f"no plugin command {name!r}", "error")
+            return
         try:
             invocation = keymap.parse_command_line(line)
         except InvalidInput as exc:
@@ -237,34 +265,48 @@ class Console:
 
     def _complete(self, text: str) -> list[str]:
         queues = [q.name for q in self.snapshot.queues] if self.snapshot else []
-        return keymap.complete(text, queues)
+        plugins: list[str] = []
+        commands: list[str] = []
+        if self.plugins is not None:
+            plugins = sorted({p.name for p in self.plugins.discovery.plugins} | set(self.plugins.host.plugins))
+            commands = [f"{h.name}.{c}" for h in self.plugins.host.plugins.values() for c in h.commands]
+        return keymap.complete(text, queues, plugins, commands)
 
     # -- dialogs -----------------------------------------------------------------
 
     def confirm(self, title: str, lines: list, accept: Callable[[], None]) -> None:
         """Ask before `accept` runs; nothing happens unless the operator presses y."""
-        dialog = Dialog(title, lines, ascii_box=self.glyphs is not UNICODE)
-        overlay = urwid.Overlay(dialog, self._frame, "center", ("relative", 80), "middle", "pack",
-                                min_width=40)
+        choice = Choice("y", "confirm", lambda: self._guarded(accept))
+        self.open_modal(ConfirmModal(title, lines, [choice], lambda: self.message("cancelled"),
+                                     ascii_box=self.ascii))
+
+    def open_modal(self, modal: Modal) -> None:
+        """Show `modal` now, or after the dialogs already waiting."""
+        self._modals.append(modal)
+        if len(self._modals) == 1:
+            self._show_modal()
+
+    def _show_modal(self) -> None:
+        modal = self._modals[0]
+        overlay = urwid.Overlay(modal.widget, self._frame, "center", ("relative", modal.width), "middle",
+                                "pack", min_width=40)
         self.root.set_body(overlay)
-        self._dialog_accept = accept
 
-    def _dialog_key(self, key: str) -> None:
-        if key in ("y", "Y"):
-            accept = self._dialog_accept
-            self._close_dialog()
-            self._guarded(accept)
-        elif key in ("n", "N", "esc", "q"):
-            self._close_dialog()
-            self.message("cancelled")
-
-    def _close_dialog(self) -> None:
-        self._dialog_accept = None
-        self.root.set_body(self._frame)
+    def _close_modal(self) -> None:
+        self._modals.pop(0)
+        if self._modals:
+            self._show_modal()
+        else:
+            self.root.set_body(self._frame)
+        self._refresh_chrome()
 
     @property
     def dialog_open(self) -> bool:
-        return self._dialog_accept is not None
+        return bool(self._modals)
+
+    @property
+    def ascii(self) -> bool:
+        return self.glyphs is not UNICODE
 
     # -- background work ---------------------------------------------------------
 
@@ -309,6 +351,36 @@ class Console:
         if self.current.name in ("jobs", "dead"):
             self.load_jobs(self.current)
 
+    # -- layout --------------------------------------------------------------------
+
+    def relayout(self) -> None:
+        """Put the main view and the plugin dock together (the dock only when it has panels)."""
+        dock = self.plugins.dock.widget() if self.plugins is not None else None
+        if dock is None:
+            self._frame.body = self._body
+            self.focus_panel = None
+        elif self.plugins.dock.position == "bottom":
+            self._frame.body = urwid.Pile([("weight", 1, self._body), (self.plugins.dock.size, dock)])
+        else:
+            self._frame.body = urwid.Columns([("weight", 1, self._body), (self.plugins.dock.size, dock)],
+                                             dividechars=1)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Redraw the chrome and the panels' focus marks."""
+        if self.plugins is not None:
+            for name, panel in self.plugins.dock.panels.items():
+                handle = self.plugins.host.plugins.get(name)
+                if handle is not None:
+                    panel.update(handle, focused=name == self.focus_panel)
+        self._refresh_chrome()
+
+    def push(self, screen: Any) -> None:
+        """Show `screen` over the current one (Esc goes back)."""
+        self.focus_panel = None
+        self._show(screen, push=True)
+        self._refresh_chrome()
+
     # -- chrome ------------------------------------------------------------------
 
     def _refresh_chrome(self) -> None:
@@ -325,11 +397,17 @@ class Console:
             subtitle = f"job {one_line(current.job.id)} {self.glyphs.dot} Esc back"
         elif current.name == "help":
             subtitle = f"help {self.glyphs.dot} Esc back"
+        elif current.name == "plugins":
+            subtitle = "e enable  x disable  R reload  P permissions  s settings  l log  Enter open"
+        elif current.name == "panel":
+            subtitle = f"plugin {current.plugin} {self.glyphs.dot} Esc back"
         else:
             subtitle = f"{len(self.snapshot.queues) if self.snapshot else 0} queues"
             if current.name == "workers" and self.snapshot:
                 alive = sum(1 for w in self.snapshot.workers if w.alive)
                 subtitle = f"{alive} workers alive, {len(self.snapshot.workers)} seen"
+        if self.focus_panel is not None:
+            subtitle = f"keys go to {self.focus_panel} {self.glyphs.dot} Tab next panel {self.glyphs.dot} Esc leave"
         self._subtitle.set_text(" " + subtitle)
         self._main.original_widget = current.widget
 
@@ -385,6 +463,8 @@ class Console:
         self._show(screen)
         if isinstance(screen, JobListScreen):
             self.load_jobs(screen)
+        if name == "plugins" and self.plugins is not None:
+            self.plugins.rediscover()
 
     def cmd_prompt(self, text: str | None) -> None:
         self.command_line.start(text or "")
@@ -404,7 +484,9 @@ class Console:
         return cols, max(1, rows - 5)
 
     def cmd_open(self) -> None:
-        if self.current.name == "queues":
+        if self.current.name == "plugins":
+            self.cmd_plugin("open", None)
+        elif self.current.name == "queues":
             if self.screens["queues"].selected_queue() is None:
                 self.message("no queue selected", "warning")
                 return
@@ -600,3 +682,35 @@ class Console:
         else:
             queue = self.screens["dead"].queue
         self.cmd_purge(queue or "all", state)
+
+    def cmd_focus(self, where: str) -> None:
+        if self.plugins is None or not self.plugins.focus_order():
+            self.message("no plugin panels: enable a plugin on the plugins screen (5)", "warning")
+            return
+        order: list[str | None] = [None, *self.plugins.focus_order()]
+        if where == "main":
+            self.focus_panel = None
+        else:
+            index = order.index(self.focus_panel) if self.focus_panel in order else 0
+            self.focus_panel = order[(index + (1 if where == "next" else -1)) % len(order)]
+        self.refresh()
+
+    def cmd_dock(self, how: str) -> None:
+        if self.plugins is None:
+            self.message("plugins are off", "warning")
+            return
+        dock = self.plugins.dock
+        cols, rows = self.root.size
+        if how in ("bottom", "right"):
+            dock.position = how
+            dock.size = 8 if how == "bottom" else 32
+        else:
+            limit = rows - 8 if dock.position == "bottom" else cols - 30
+            dock.resize(2 if how == "grow" else -2, max(3, limit))
+        self.relayout()
+
+    def cmd_plugin(self, action: str, name: str | None) -> None:
+        if self.plugins is None:
+            self.message("plugins are off in this console", "warning")
+            return
+        self.plugins.command(action, name)

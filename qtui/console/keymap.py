@@ -27,6 +27,7 @@ class ParamType(enum.Enum):
     JSON = "json"  # takes the rest of the line
     TOPIC = "topic"
     CHOICE = "choice"
+    PLUGIN = "plugin"
 
 
 @attrs.frozen
@@ -68,8 +69,9 @@ class Binding:
     help: str | None = None  # overrides the command's help in the key table
 
 
-SCREENS = ("queues", "jobs", "dead", "workers")
-CONTEXTS = ("global", *SCREENS, "detail", "help")
+SCREENS = ("queues", "jobs", "dead", "workers", "plugins")
+CONTEXTS = ("global", *SCREENS, "detail", "help", "panel")
+PLUGIN_ACTIONS = ("enable", "disable", "reload", "allow", "settings", "open", "log")
 HELP_TOPICS = ("keys", "commands", "screens")
 
 _P = Param
@@ -82,8 +84,18 @@ COMMANDS: dict[str, Command] = {
         Command("back", "Close the current view or dialog; quit from the Queues screen"),
         Command("help", "Show help (keys, commands or screens)",
                 (_P("topic", _T.TOPIC, "keys, commands or screens", optional=True),)),
-        Command("view", "Switch to a screen", (_P("screen", _T.SCREEN, "queues, jobs, dead or workers"),),
+        Command("view", "Switch to a screen", (_P("screen", _T.SCREEN, "queues, jobs, dead, workers or plugins"),),
                 category="navigation"),
+        Command("focus", "Move the focus between the main view and plugin panels",
+                (_P("where", _T.CHOICE, "next, prev or main", choices=("next", "prev", "main")),),
+                category="plugins"),
+        Command("dock", "Grow, shrink or move the plugin dock",
+                (_P("how", _T.CHOICE, "grow, shrink, bottom or right",
+                    choices=("grow", "shrink", "bottom", "right")),), category="plugins"),
+        Command("plugin", "Act on a plugin (the selected or focused one without NAME): enable, disable, "
+                "reload, allow (review its permissions), settings, open (full screen), log",
+                (_P("action", _T.CHOICE, ", ".join(PLUGIN_ACTIONS), choices=PLUGIN_ACTIONS),
+                 _P("name", _T.PLUGIN, "plugin name", optional=True)), category="plugins"),
         Command("prompt", "Open the command line with TEXT already typed",
                 (_P("text", _T.TEXT, "text to start with", optional=True),)),
         Command("refresh", "Poll the backend now"),
@@ -137,6 +149,11 @@ BINDINGS: tuple[Binding, ...] = (
     Binding("2", "view jobs"),
     Binding("3", "view dead"),
     Binding("4", "view workers"),
+    Binding("5", "view plugins"),
+    Binding("tab", "focus next"),
+    Binding("shift tab", "focus prev"),
+    Binding("+", "dock grow"),
+    Binding("-", "dock shrink"),
     Binding("r", "refresh"),
     Binding("/", "prompt filter "),
     Binding("f", "prompt find "),
@@ -166,6 +183,17 @@ BINDINGS: tuple[Binding, ...] = (
     Binding("A", "requeue-all", ("dead",)),
     Binding("x", "delete", ("dead", "detail")),
     Binding("P", "purge-selected dead", ("dead",), help="Purge the dead letter jobs shown (queue filter)"),
+    Binding("e", "plugin enable", ("plugins",)),
+    Binding("x", "plugin disable", ("plugins",)),
+    Binding("R", "plugin reload", ("plugins",)),
+    Binding("P", "plugin allow", ("plugins",)),
+    Binding("s", "plugin settings", ("plugins",)),
+    Binding("l", "plugin log", ("plugins",)),
+    Binding("tab", "focus next", ("panel",)),
+    Binding("shift tab", "focus prev", ("panel",)),
+    Binding("esc", "focus main", ("panel",), help="Leave the panel (every other key goes to the plugin)"),
+    Binding(":", "prompt", ("panel",)),
+    Binding("Q", "quit", ("panel",)),
 )
 
 
@@ -238,11 +266,15 @@ def _convert(command: Command, param: Param, token: str) -> str | JobState:
     return token
 
 
-def complete(line: str, queues: Sequence[str] = ()) -> list[str]:
-    """Completions for the command line `line`: whole lines that extend it."""
+def complete(line: str, queues: Sequence[str] = (), plugins: Sequence[str] = (),
+             plugin_commands: Sequence[str] = ()) -> list[str]:
+    """Completions for the command line `line`: whole lines that extend it.
+
+    `plugin_commands` are the commands plugins registered ("tenant-sla.refresh").
+    """
     if " " not in line:
-        return [f"{name} " if COMMANDS[name].params else name
-                for name in sorted(COMMANDS) if name.startswith(line)]
+        names = [f"{name} " if COMMANDS[name].params else name for name in sorted(COMMANDS)]
+        return [name for name in names + [f"{c} " for c in sorted(plugin_commands)] if name.startswith(line)]
     name, _, rest = line.partition(" ")
     command = COMMANDS.get(name)
     if command is None or not command.params:
@@ -254,11 +286,13 @@ def complete(line: str, queues: Sequence[str] = ()) -> list[str]:
     param = command.params[index]
     prefix = words[-1]
     head = line[: len(line) - len(prefix)]
-    return [head + option for option in _options(param, queues) if option.startswith(prefix)]
+    return [head + option for option in _options(param, queues, plugins) if option.startswith(prefix)]
 
 
-def _options(param: Param, queues: Sequence[str]) -> Iterable[str]:
+def _options(param: Param, queues: Sequence[str], plugins: Sequence[str]) -> Iterable[str]:
     match param.type:
+        case ParamType.PLUGIN:
+            return plugins
         case ParamType.QUEUE:
             return ["all", *queues] if param.name == "queue" else list(queues)
         case ParamType.STATE:
@@ -276,6 +310,8 @@ def _options(param: Param, queues: Sequence[str]) -> Iterable[str]:
 def bindings_for(context: str) -> list[Binding]:
     """Bindings active in `context`: the screen's own first, then global ones."""
     own = [b for b in BINDINGS if context in b.contexts]
+    if context == "panel":
+        return own  # every other key goes to the plugin
     keys = {b.key for b in own}
     return own + [b for b in BINDINGS if "global" in b.contexts and b.key not in keys]
 
@@ -303,5 +339,6 @@ def binding_help(binding: Binding) -> str:
 def key_label(key: str) -> str:
     """How a key is written in help and docs."""
     return {" ": "space", "esc": "Esc", "enter": "Enter", "page up": "PgUp", "page down": "PgDn",
-            "up": "Up", "down": "Down", "home": "Home", "end": "End"}.get(key, key)
+            "up": "Up", "down": "Down", "home": "Home", "end": "End", "tab": "Tab",
+            "shift tab": "Shift-Tab"}.get(key, key)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import trio
 import urwid
@@ -10,6 +11,7 @@ import urwid
 from qtui import paths
 from qtui.backends.base import Backend
 from qtui.console.app import Console
+from qtui.console.plugin_control import PluginControl
 from qtui.console.glyphs import for_encoding, locale_encoding
 from qtui.console.terminal import QuietScreen
 
@@ -25,10 +27,16 @@ def _log_to_file() -> None:
     root.setLevel(logging.INFO)
 
 
-def run_console(backend: Backend, *, refresh: float, mouse: bool) -> None:
-    """Run the interactive console until the operator quits; the terminal is restored after."""
+def run_console(backend: Backend, *, refresh: float, mouse: bool, plugins: bool = True,
+                dev: Path | None = None) -> None:
+    """Run the interactive console until the operator quits; the terminal is restored after.
+
+    With `plugins`, the enabled plugins run in their panels; `dev` is a plugin folder
+    to load as well and reload on every save (qtui plugin dev).
+    """
     _log_to_file()
     encoding = locale_encoding()
     urwid.set_encoding("utf-8" if encoding == "utf-8" else "ascii")
-    console = Console(backend, refresh=refresh, glyphs=for_encoding(encoding), mouse=mouse)
+    control = (lambda console: PluginControl(console, dev=dev)) if plugins else None
+    console = Console(backend, refresh=refresh, glyphs=for_encoding(encoding), mouse=mouse, plugins=control)
     trio.run(console.run, QuietScreen())

@@ -31,4 +31,16 @@ PALETTE = [
     ("dialog title", "white,bold", "dark red", "bold,standout"),
     ("label", "light cyan", "", "bold"),
     ("json", "", "", ""),
+    # plugin panels: the frame, and the fixed styles plugins may use (qtui.plugins.api.STYLES)
+    ("panel title", "light gray", "dark gray", "underline"),
+    ("panel title focus", "white,bold", "dark blue", "bold,standout"),
+    ("panel state", "yellow", "dark gray", "bold"),
+    ("plugin normal", "", "", ""),
+    ("plugin dim", "dark gray", "", ""),
+    ("plugin bold", "bold", "", "bold"),
+    ("plugin title", "white,bold,underline", "", "bold,underline"),
+    ("plugin accent", "light cyan", "", "underline"),
+    ("plugin ok", "light green", "", ""),
+    ("plugin warn", "yellow,bold", "", "bold"),
+    ("plugin error", "light red,bold", "", "bold,standout"),
 ]

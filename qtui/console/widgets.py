@@ -205,16 +205,3 @@ class CommandLine(urwid.WidgetWrap):
             self._choices = []  # a unique completion is final: the next Tab completes further
         self._edit.set_edit_text(text)
         self._edit.set_edit_pos(len(text))
-
-
-class Dialog(urwid.WidgetWrap):
-    """A confirmation box: `y` accepts, `n`, Esc or `q` cancels."""
-
-    def __init__(self, title: str, lines: Sequence[Markup], *, ascii_box: bool = False) -> None:
-        body = [urwid.Text(line) for line in lines]
-        body += [urwid.Divider(), urwid.Text([("key", "y"), " confirm   ", ("key", "n"), "/", ("key", "Esc"),
-                                              " cancel"], align="center")]
-        chars = dict(tlcorner="+", tline="-", lline="|", trcorner="+", blcorner="+", rline="|",
-                     bline="-", brcorner="+") if ascii_box else {}
-        box = urwid.LineBox(urwid.Pile(body), title=title, **chars)
-        super().__init__(urwid.AttrMap(box, "dialog"))

@@ -22,7 +22,7 @@ from typing import Any
 import attrs
 
 from qtui import report
-from qtui.cli import EXIT_ERROR, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, _confirm
+from qtui.cli import EXIT_ERROR, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, confirm_or_refuse
 from qtui.console import format as fmt
 from qtui.model import InvalidInput, NotFound
 from qtui.plugins._tomlfile import Problem
@@ -31,6 +31,7 @@ from qtui.plugins.capabilities import Capability, UnknownCapability
 from qtui.plugins.discovery import Discovery, Plugin, Shadowed, discover, plugin_dirs
 from qtui.plugins.manifest import (
     HOST_API_VERSION,
+    MANIFEST_FILE,
     Manifest,
     ManifestError,
     Setting,
@@ -88,6 +89,7 @@ def register(
     *,
     as_json: argparse.ArgumentParser,
     confirm: argparse.ArgumentParser,
+    common: argparse.ArgumentParser,
 ) -> None:
     """Add the `plugin` command group to the subcommands `sub` of the qtui parser."""
     group = sub.add_parser(
@@ -136,6 +138,29 @@ def register(
     )
     p.add_argument("dir", metavar="DIR", help="the plugin folder")
     p.set_defaults(handler=_reporting(cmd_check))
+
+    p = actions.add_parser(
+        "dev", parents=[common], help="open the console with a plugin from DIR, reloading it on save",
+        description="Open the console with the plugin in DIR loaded (not installed), its log beside its "
+                    "panel, and reload it each time a file in DIR is saved. Permission decisions carry "
+                    "over between saves while the requested capabilities stay the same.",
+    )
+    p.add_argument("dir", metavar="DIR", help="the plugin folder")
+    p.add_argument("--refresh", type=float, default=1.0, metavar="SECONDS", help="poll every SECONDS (default 1)")
+    p.set_defaults(handler=cmd_dev)
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    """The console with one plugin loaded from its own folder, reloaded on every save."""
+    from qtui.cli import open_for_console
+    from qtui.console.launch import run_console
+
+    folder = Path(args.dir).resolve()
+    if not (folder / MANIFEST_FILE).is_file():
+        _error(f"{folder}: no {MANIFEST_FILE} here (create one with: qtui plugin new NAME)")
+        return EXIT_USAGE
+    run_console(open_for_console(args), refresh=args.refresh, mouse=False, plugins=True, dev=folder)
+    return EXIT_OK
 
 
 # -- shared pieces ------------------------------------------------------------------------
@@ -576,7 +601,7 @@ def cmd_grant(args: argparse.Namespace) -> int:
     destructive = [c for c in chosen if c.destructive]
     if destructive:
         listed = "; ".join(f"{c} ({c.description})" for c in destructive)
-        _confirm(args, f"Grant destructive {listed} to {manifest.name} {manifest.version}?")
+        confirm_or_refuse(args, f"Grant destructive {listed} to {manifest.name} {manifest.version}?")
     record = PermissionStore().decide(manifest, code_hash, grant=chosen)
     _audit(manifest, code_hash, chosen, Outcome.GRANTED, "qtui plugin grant")
     policy = _policy()

@@ -1,0 +1,96 @@
+"""Plugin panels and the dock they live in.
+
+A panel shows a plugin's title, its state (running, waiting for permission,
+errored with the Lua file:line, quarantined, stopped), and its last rendered
+lines. Rendering never waits for Lua: the panel draws the last frame the plugin
+produced, marked stale while the plugin is busy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import urwid
+
+from qtui.plugins.host import PluginHandle, PluginState
+from qtui.plugins.runtime import Span
+from qtui.sanitize import one_line, visible
+
+STATE_TEXT = {
+    PluginState.WAITING: "waiting for permission: press P on the plugins screen (5) or :plugin allow {name}",
+    PluginState.STARTING: "starting…",
+    PluginState.STOPPED: "disabled",
+}
+
+
+def span_markup(line: Sequence[Span]) -> list:
+    return [(f"plugin {span.style}", span.text) for span in line] or [""]
+
+
+def panel_lines(handle: PluginHandle) -> list:
+    """What a panel shows for the plugin's current state."""
+    lines: list = []
+    if handle.state is PluginState.ERRORED:
+        lines.append(("plugin error", f"error: {visible(handle.reason or '')}"))
+    elif handle.state is PluginState.QUARANTINED:
+        lines.append(("plugin error", f"quarantined: {visible(handle.reason or '')}"))
+        lines.append(("plugin dim", "it broke its limits too often; reload it from the plugins screen (5)"))
+    elif handle.state in STATE_TEXT:
+        lines.append(("plugin warn", STATE_TEXT[handle.state].format(name=handle.name)))
+        if handle.state is PluginState.WAITING and handle.reason:
+            lines.append(("plugin dim", visible(handle.reason)))
+    if handle.state is PluginState.RUNNING and handle.error is not None:
+        lines.append(("plugin error", one_line(f"error: {handle.error}")))
+    lines += [span_markup(line) for line in handle.panel]
+    return lines
+
+
+class PanelWidget(urwid.WidgetWrap):
+    """One plugin's panel: a title bar and its lines."""
+
+    def __init__(self, handle: PluginHandle) -> None:
+        self.name = handle.name
+        self._title = urwid.Text("", wrap="clip")
+        self._title_map = urwid.AttrMap(self._title, "panel title")
+        self._walker = urwid.SimpleFocusListWalker([])
+        self._body = urwid.ListBox(self._walker)
+        super().__init__(urwid.Frame(self._body, header=self._title_map))
+        self.update(handle, focused=False)
+
+    def update(self, handle: PluginHandle, *, focused: bool) -> None:
+        manifest = handle.manifest
+        title = one_line(manifest.panel.title if manifest.panel else manifest.name)
+        state = "" if handle.state is PluginState.RUNNING else f" [{handle.state}]"
+        stale = " [stale]" if handle.stale else ""
+        mark = "> " if focused else "  "
+        self._title.set_text([mark + title, ("panel state", state + stale)])
+        self._title_map.set_attr_map({None: "panel title focus" if focused else "panel title"})
+        widgets = [urwid.Text(line, wrap="clip") for line in panel_lines(handle)]
+        position = self._walker.focus if self._walker else 0
+        self._walker[:] = widgets
+        if widgets:
+            self._walker.set_focus(min(position or 0, len(widgets) - 1))
+
+    def scroll(self, size: tuple[int, int], key: str) -> None:
+        self._body.keypress(size, key)
+
+
+class Dock:
+    """The zone of the layout where plugin panels sit, below or beside the main view."""
+
+    def __init__(self) -> None:
+        self.panels: dict[str, PanelWidget] = {}
+        self.position = "bottom"  # or "right"
+        self.size = 8  # rows at the bottom, columns at the right
+        self.zoomed: str | None = None
+
+    def widget(self) -> urwid.Widget | None:
+        if not self.panels:
+            return None
+        panels = list(self.panels.values())
+        if self.position == "bottom":
+            return urwid.Columns(panels, dividechars=1)
+        return urwid.Pile(panels)
+
+    def resize(self, step: int, limit: int) -> None:
+        self.size = max(3, min(limit, self.size + step))

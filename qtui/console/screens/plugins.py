@@ -1,0 +1,119 @@
+"""The plugin manager screen: installed plugins, their state, permissions and resource use."""
+
+from __future__ import annotations
+
+import time
+
+import attrs
+import urwid
+
+from qtui.console import format as fmt
+from qtui.console.widgets import Column, Table
+from qtui.plugins.discovery import Discovery, Plugin
+from qtui.plugins.host import PluginHandle, PluginState
+from qtui.plugins.permissions import Verdict
+from qtui.sanitize import one_line
+
+COLUMNS = (
+    Column("PLUGIN"),
+    Column("VERSION", 8),
+    Column("FROM", 7),
+    Column("STATE", 9),
+    Column("CAPS", 5, "right"),
+    Column("MEM", 5, "right"),
+    Column("INS/s", 6, "right"),
+    Column("EVENTS", 6, "right"),
+    Column("DROP", 4, "right"),
+    Column("ERR", 3, "right"),
+)
+
+
+@attrs.define
+class _Rate:
+    instructions: int
+    at: float
+
+
+class PluginsScreen:
+    """Every installed plugin (user, system, bundled) with live resource use of the running ones."""
+
+    name = "plugins"
+    title = "Plugins"
+
+    def __init__(self) -> None:
+        self.table = Table(COLUMNS, "No plugins installed. Put one in ~/.config/qtui/plugins/ or see qtui-lua(7).")
+        self.detail = urwid.Text("", wrap="clip")
+        self.widget = urwid.Pile([("weight", 1, self.table), ("pack", urwid.AttrMap(self.detail, "dim"))])
+        self.plugins: dict[str, Plugin] = {}
+        self.problems: list[str] = []
+        self._rates: dict[str, _Rate] = {}
+        self._per_second: dict[str, float] = {}
+
+    def show(self, discovery: Discovery, handles: dict[str, PluginHandle], enabled: set[str]) -> None:
+        self.plugins = {p.name: p for p in discovery.plugins}
+        for name, handle in handles.items():  # a plugin run from a folder of its own (plugin dev)
+            self.plugins.setdefault(name, handle.plugin)
+        self.problems = discovery.messages()
+        rows = []
+        for name, plugin in sorted(self.plugins.items()):
+            handle = handles.get(name)
+            rows.append((name, self._cells(plugin, handle, name in enabled), None if handle else "dim"))
+        self.table.set_rows(rows)
+        self._show_detail(handles)
+
+    def _cells(self, plugin: Plugin, handle: PluginHandle | None, enabled: bool) -> list:
+        manifest = plugin.manifest
+        state = str(handle.state) if handle else ("enabled" if enabled else "off")
+        if handle and handle.state is PluginState.WAITING:
+            state = "waiting"
+        granted = "-"
+        memory = rate = events = dropped = errors = "-"
+        if handle is not None:
+            if handle.grants is not None:
+                allowed = sum(1 for e in handle.grants.all() if e.allowed)
+                granted = f"{allowed}/{len(manifest.permissions)}"
+            errors = str(handle.errors)
+            if handle.runtime is not None:
+                usage = handle.runtime.sandbox.usage()
+                memory = f"{usage.memory_bytes // 1024}k"
+                rate = fmt.count(round(self._rate(handle.name, usage.instructions)))
+            if handle.subscription is not None:
+                events = fmt.count(handle.subscription.delivered)
+                dropped = str(handle.subscription.dropped)
+        attr_state = ("error", state) if handle and handle.state in (PluginState.ERRORED,
+                                                                     PluginState.QUARANTINED) else state
+        return [one_line(manifest.name), one_line(str(manifest.version)), str(plugin.source)[:7], attr_state,
+                granted, memory, rate, events, dropped, errors]
+
+    def _rate(self, name: str, instructions: int) -> float:
+        now = time.monotonic()
+        previous = self._rates.get(name)
+        self._rates[name] = _Rate(instructions, now)
+        if previous is not None and now - previous.at >= 0.5:
+            self._per_second[name] = (instructions - previous.instructions) / (now - previous.at)
+        return self._per_second.get(name, 0.0)
+
+    def _show_detail(self, handles: dict[str, PluginHandle]) -> None:
+        name = self.selected()
+        if name is None:
+            self.detail.set_text("\n".join(self.problems[:3]))
+            return
+        plugin = self.plugins[name]
+        handle = handles.get(name)
+        lines = [one_line(f"{name}: {plugin.manifest.description}")]
+        if handle is not None and handle.grants is not None:
+            parts = []
+            for effective in handle.grants.all():
+                mark = {Verdict.GRANTED: "+", Verdict.DENIED: "-", Verdict.FORBIDDEN: "!"}.get(effective.verdict, "?")
+                parts.append(f"{mark}{effective.capability}")
+            lines.append("permissions: " + (" ".join(parts) or "none"))
+        if handle is not None and (handle.error or handle.reason):
+            lines.append(one_line(handle.where()))
+        self.detail.set_text("\n".join(lines))
+
+    def selected(self) -> str | None:
+        key = self.table.focused_key()
+        return str(key) if key is not None else None
+
+    def move(self, where: str, size: tuple[int, int]) -> None:
+        self.table.move(where, size)
