@@ -64,6 +64,8 @@ BUS_EVENTS = (StatsUpdated, SelectionChanged, PluginMessage, PluginLifecycle)
 CHANNEL_CAPACITY = 64
 #: Events handed to Lua per worker-thread hop.
 BATCH = 64
+#: A plugin busy this long has its panel marked stale until it renders again.
+STALE_AFTER = 0.5
 
 #: Asks the operator to confirm a destructive plugin action: (plugin, capability, what) -> yes?
 Confirmer = Callable[["PluginHandle", Capability, str], Awaitable[bool]]
@@ -89,6 +91,7 @@ class PluginHandle:
     errors: int = 0
     panel: tuple[tuple[rt.Span, ...], ...] = ()
     panel_at: float | None = None
+    stale: bool = False  # the plugin has been busy for a while: its panel shows an older frame
     commands: dict[str, str] = attrs.field(factory=dict)
     runtime: rt.PluginRuntime | None = None
     grants: Grants | None = None
@@ -448,13 +451,24 @@ class PluginHost:
                 except trio.WouldBlock:
                     break
             plain = [self._plain(event) for event in batch]
-            errors = await self._in_thread(handle, runtime.deliver, plain)
+            async with trio.open_nursery() as watchdog:
+                watchdog.start_soon(self._mark_stale, handle)
+                errors = await self._in_thread(handle, runtime.deliver, plain)
+                watchdog.cancel_scope.cancel()
+            if handle.stale:
+                handle.stale = False
+                self.bus.publish(PanelUpdated(handle.name))
             for error in errors:
                 self._failed(handle, error, fatal=False)
             self._apply_effects(handle)
             if runtime.sandbox.quarantined:
                 self._set_state(handle, PluginState.QUARANTINED, runtime.sandbox.quarantined)
                 return
+
+    async def _mark_stale(self, handle: PluginHandle) -> None:
+        await trio.sleep(STALE_AFTER)
+        handle.stale = True
+        self.bus.publish(PanelUpdated(handle.name))
 
     def _plain(self, event: Event) -> dict[str, Any]:
         """The plain form of `event`, converted once however many plugins receive it."""
