@@ -370,7 +370,7 @@ class Console:
         """Redraw the chrome and the panels' focus marks."""
         if self.plugins is not None:
             for name, panel in self.plugins.dock.panels.items():
-                handle = self.plugins.host.plugins.get(name)
+                handle = self.plugins.host.plugins.get(panel.name)
                 if handle is not None:
                     panel.update(handle, focused=name == self.focus_panel)
         self._refresh_chrome()

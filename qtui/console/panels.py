@@ -75,6 +75,24 @@ class PanelWidget(urwid.WidgetWrap):
         self._body.keypress(size, key)
 
 
+class LogPanel(urwid.WidgetWrap):
+    """The newest log lines and errors of one plugin (beside its panel in plugin dev)."""
+
+    def __init__(self, handle: PluginHandle) -> None:
+        self.name = handle.name
+        self._walker = urwid.SimpleFocusListWalker([])
+        title = urwid.AttrMap(urwid.Text(f"  log: {one_line(handle.name)}", wrap="clip"), "panel title")
+        super().__init__(urwid.Frame(urwid.ListBox(self._walker), header=title))
+        self.update(handle, focused=False)
+
+    def update(self, handle: PluginHandle, *, focused: bool) -> None:
+        lines = [("plugin error", line) if line.startswith("error") else line for line in handle.log_lines[-200:]]
+        if handle.error is not None and not lines:
+            lines = [("plugin error", str(handle.error))]
+        self._walker[:] = [urwid.Text(line, wrap="clip") for line in lines or [("plugin dim", "(no log yet)")]]
+        self._walker.set_focus(len(self._walker) - 1)  # follow the newest line
+
+
 class Dock:
     """The zone of the layout where plugin panels sit, below or beside the main view."""
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from qtui.console.modal import Choice, ConfirmModal
-from qtui.console.panels import Dock, PanelWidget
+from qtui.console.panels import Dock, LogPanel, PanelWidget
 from qtui.console.plugin_modals import PermissionModal, SettingsModal
 from qtui.console.screens.plugins import PluginsScreen
 from qtui.console.widgets import TextView
@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from qtui.console.app import Console
 
 log = logging.getLogger(__name__)
+
+#: Dock key of a plugin's log pane (plugin dev); plugin names cannot contain ':'.
+LOG_PREFIX = "log:"
 
 
 class PluginLogScreen:
@@ -124,6 +127,10 @@ class PluginControl:
         except ManifestError as exc:
             self.console.message(one_line(str(exc).splitlines()[0]), "error")
             return
+        try:  # the author's own folder: earlier decisions hold while the capabilities stay the same
+            self.host.carry_decisions(plugin)
+        except Exception as exc:
+            self.console.message(f"{plugin.name}: {exc}", "warning")
         await self._start(plugin)
 
     async def _start(self, plugin: Plugin) -> None:
@@ -154,8 +161,13 @@ class PluginControl:
         if panel is None:
             panel = PanelWidget(handle)
             self.dock.panels[handle.name] = panel
+            if self.dev is not None and handle.plugin.folder == self.dev:
+                self.dock.panels[LOG_PREFIX + handle.name] = LogPanel(handle)
             self.console.relayout()
         panel.update(handle, focused=self.console.focus_panel == handle.name)
+        log_panel = self.dock.panels.get(LOG_PREFIX + handle.name)
+        if log_panel is not None:
+            log_panel.update(handle, focused=False)
         if self.console.current is self.screen:
             self.refresh_manager()
         if self.console.current is self.log_screen:
@@ -176,7 +188,8 @@ class PluginControl:
         return next((h.name for h in self.host.plugins.values() if h.plugin.folder == self.dev), None)
 
     def focus_order(self) -> list[str]:
-        return list(self.dock.panels)
+        """Panels keys can go to, in dock order (log panes take no keys)."""
+        return [name for name in self.dock.panels if not name.startswith(LOG_PREFIX)]
 
     def key(self, name: str, key: str) -> None:
         self.host.key(name, key)
@@ -290,6 +303,7 @@ class PluginControl:
     async def _disable(self, name: str) -> None:
         await self.host.stop(name)
         self.dock.panels.pop(name, None)
+        self.dock.panels.pop(LOG_PREFIX + name, None)
         if self.console.focus_panel == name:
             self.console.focus_panel = None
         self.console.relayout()

@@ -92,6 +92,7 @@ class PluginHandle:
     panel: tuple[tuple[rt.Span, ...], ...] = ()
     panel_at: float | None = None
     stale: bool = False  # the plugin has been busy for a while: its panel shows an older frame
+    logs_seen: int = 0  # log lines already announced with PanelUpdated
     commands: dict[str, str] = attrs.field(factory=dict)
     runtime: rt.PluginRuntime | None = None
     grants: Grants | None = None
@@ -216,10 +217,10 @@ class PluginHost:
             if old is not None:
                 await self.stop(old.name)
             if carry_decisions:
-                self._carry_decisions(plugin)
+                self.carry_decisions(plugin)
             return await self.start(plugin)
         if carry_decisions:
-            self._carry_decisions(plugin)
+            self.carry_decisions(plugin)
         new = PluginHandle(plugin)
         runtime = self._prepare(new)
         if runtime is None:  # waiting for a decision or unreadable: the old one keeps running
@@ -259,7 +260,7 @@ class PluginHost:
         log.warning("reload of %s failed, the previous code keeps running: %s", old.name, error)
         self.bus.publish(PanelUpdated(old.name))
 
-    def _carry_decisions(self, plugin: Plugin) -> None:
+    def carry_decisions(self, plugin: Plugin) -> None:
         """Apply the latest decision of this plugin to new code asking for the same capabilities."""
         code_hash = read_bundle(plugin.folder).hash
         pending = self.store.pending(plugin.manifest, code_hash)
@@ -460,7 +461,11 @@ class PluginHost:
                 self.bus.publish(PanelUpdated(handle.name))
             for error in errors:
                 self._failed(handle, error, fatal=False)
+            logged = runtime.log_count
             self._apply_effects(handle)
+            if logged != handle.logs_seen:
+                handle.logs_seen = logged
+                self.bus.publish(PanelUpdated(handle.name))
             if runtime.sandbox.quarantined:
                 self._set_state(handle, PluginState.QUARANTINED, runtime.sandbox.quarantined)
                 return

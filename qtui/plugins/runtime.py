@@ -145,6 +145,7 @@ class PluginRuntime:
         self.subscriptions: set[str] = set()
         self.listening: set[str] = set()
         self.log_lines: collections.deque[str] = collections.deque(maxlen=LOG_LINES)
+        self.log_count = 0  # lines ever logged, to notice new ones
         self._log = logging.getLogger(f"qtui.plugins.{manifest.name}")
         self._effects: list[Effect] = []
         self._timers: set[str] = set()
@@ -205,6 +206,7 @@ class PluginRuntime:
     def _write_log(self, level: str, text: str) -> None:
         line = visible(text)[:MAX_TEXT]
         self.log_lines.append(f"{level}: {line}")
+        self.log_count += 1
         self._log.log(logging.getLevelName(level.upper()), "%s", line)
 
     def require(self, capability: Capability, what: str) -> None:
