@@ -1,0 +1,349 @@
+"""Run Lua spec files (busted style) against plugins in a real qtui plugin host.
+
+A spec file ``*_spec.lua`` runs in its own sandbox with busted-style globals and the `qtest`
+driver::
+
+    describe("tenant panel", function()
+      local p
+      before_each(function()
+        p = qtest.load{                        -- the plugin under test (`qtui plugin test DIR`),
+          jobs = {{queue = "email", state = "dead", payload = {n = 1}, error = "smtp down"}},
+          confirm = true,                      -- the operator confirms destructive requests
+        }
+      end)
+      it("shows the dead jobs", function()
+        p:send("stats")                        -- stats from the scripted queue
+        assert.same({"email dead=1"}, p:text())
+      end)
+    end)
+
+``qtest.load{...}`` opens a console (a real PluginHost on a real SQLite queue filled from
+``jobs``) and starts a plugin in it: the plugin under test, ``plugin = "folder"`` (relative to
+the spec file) or an inline one, ``source = [[ function activate() ... end ]]`` with
+``files``, ``name``, ``version``, ``api`` and ``manifest`` (TOML appended to the generated
+manifest). ``grant``, ``deny``, ``undecided`` and ``no_confirm`` are the operator's decisions
+(an inline plugin requests exactly those capabilities; a plugin folder's requested ones are
+granted unless denied or left undecided), ``forbid`` the site policy, ``settings`` stored
+values and ``confirm`` the operator's answer to confirmations (nil: nobody to ask).
+
+A plugin object has ``add{...}`` (another plugin in the same console), ``send(event)``,
+``tick(name)``, ``command(name, args)``, ``settings{...}``, ``reload{source=}``, ``stop()``
+(returns what deactivate handed over), and reads ``panel()``, ``text()``, ``state()``,
+``error()``, ``errors()``, ``notices()``, ``audit()``, ``log()``, ``confirmations()``,
+``commands()``, ``timers()`` and ``jobs(queue, state)``. ``qtest.advance(seconds)`` moves
+the console's virtual clock so timers fire. Every call returns once the console is idle:
+specs never sleep. Consoles are closed after each test.
+
+Failures name the test, the spec line of the failing assertion and what was expected and
+got; the last line is ``N passed, M failed``. See `main` for the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.resources
+import re
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import attrs
+import trio
+import trio.testing
+
+from qtui.plugins._spec_driver import SpecDriver
+from qtui.plugins.sandbox import Limits, LuaSandbox, PluginError, ViolationPolicy
+
+SPEC_SUFFIX = "_spec.lua"
+#: Limits of a spec's own sandbox: generous, but a runaway spec still ends.
+SPEC_LIMITS = Limits(memory_bytes=256 * 2**20, instructions=2_000_000_000, wall_seconds=60.0)
+_SPEC_POLICY = ViolationPolicy(max_violations=1_000_000)
+_PRELUDE = importlib.resources.files("qtui.plugins").joinpath("_spec_prelude.lua").read_text("utf-8")
+_PRELUDE_NAME = "[qtest]"
+_POSITION = re.compile(r"(?P<where>[^\n]*?:\d+): (?P<message>.*)", re.S)
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+@attrs.frozen
+class SpecResult:
+    """One test of a spec file (or the file itself, when it could not be loaded)."""
+
+    file: Path
+    names: tuple[str, ...]  # describe names, then the it name
+    where: str  # file:line of the `it`
+    passed: bool
+    location: str | None = None  # file:line of the failure, when known
+    message: str = ""
+
+    @property
+    def title(self) -> str:
+        return " ".join(self.names)
+
+
+class SpecUsageError(Exception):
+    """The specs to run cannot be found; the message says what was looked for."""
+
+
+def find_specs(paths: Iterable[Path]) -> list[Path]:
+    """The spec files named: files as given, folders searched for ``*_spec.lua`` (sorted)."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            specs = sorted(p for p in path.rglob(f"*{SPEC_SUFFIX}") if p.is_file())
+            if not specs:
+                raise SpecUsageError(f"{path}: no *{SPEC_SUFFIX} files")
+            found += specs
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise SpecUsageError(f"{path}: no such file or folder")
+    return found
+
+
+def run_specs(files: Sequence[Path], *, plugin: Path | None = None,
+              report: Callable[[SpecResult], None] | None = None,
+              output: Callable[[str], None] | None = None) -> list[SpecResult]:
+    """Run every test of `files`, with `plugin` (a folder) as the plugin under test.
+
+    `report` sees each result as it is known; `output` receives what specs `print`.
+    """
+    results: list[SpecResult] = []
+
+    def record(result: SpecResult) -> None:
+        results.append(result)
+        if report is not None:
+            report(result)
+
+    clock = trio.testing.MockClock()
+    under_test = plugin.resolve() if plugin is not None else None
+    trio.run(_run_files, list(files), under_test, clock, record, output or print, clock=clock)
+    return results
+
+
+async def _run_files(files: list[Path], under_test: Path | None, clock: trio.testing.MockClock,
+                     record: Callable[[SpecResult], None], output: Callable[[str], None]) -> None:
+    with tempfile.TemporaryDirectory(prefix="qtui-spec-") as workdir:
+        for number, file in enumerate(files):
+            async with trio.open_nursery() as nursery:
+                driver = SpecDriver(
+                    workdir=Path(workdir) / f"spec-{number}", base=file.parent.resolve(),
+                    under_test=under_test, clock=clock, nursery=nursery,
+                    token=trio.lowlevel.current_trio_token(),
+                )
+                try:
+                    await _run_file(file, driver, record, output)
+                finally:
+                    await driver.close_consoles()
+
+
+def _chunkname(file: Path) -> str:
+    """How failures name the spec file: relative to the working folder when inside it."""
+    try:
+        return str(file.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(file)
+
+
+def _spec_modules(folder: Path) -> Callable[[str], tuple[str, str] | None]:
+    """`require("helpers")` in a spec loads helpers.lua next to it."""
+
+    def resolve(name: str) -> tuple[str, str] | None:
+        path = folder.joinpath(*name.split(".")).with_suffix(".lua")
+        if not path.is_file():
+            return None
+        return path.read_text(encoding="utf-8", errors="replace"), _chunkname(path)
+
+    return resolve
+
+
+async def _run_file(file: Path, driver: SpecDriver, record: Callable[[SpecResult], None],
+                    output: Callable[[str], None]) -> None:
+    chunkname = _chunkname(file)
+    try:
+        source = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        record(SpecResult(file, (chunkname,), chunkname, False, chunkname, f"cannot read: {exc}"))
+        return
+    sandbox = LuaSandbox("spec", limits=SPEC_LIMITS, policy=_SPEC_POLICY,
+                         resolver=_spec_modules(file.parent), output=output)
+    try:
+        driver.expose(sandbox)
+        sandbox.load(_PRELUDE, _PRELUDE_NAME)
+        try:
+            await _in_lua_thread(sandbox, sandbox.load, source, chunkname)
+            tests = await _in_lua_thread(sandbox, sandbox.call, "_qtest_tests")
+        except PluginError as error:
+            record(_failed(file, (chunkname,), chunkname, error, chunkname))
+            return
+        finally:
+            await driver.close_consoles()
+        for index, test in enumerate(tests, 1):
+            names = tuple(test["names"])
+            where = _full_position(test["where"], chunkname)
+            try:
+                result = await _in_lua_thread(sandbox, sandbox.call, "_qtest_run", index)
+            except PluginError as error:
+                record(_failed(file, names, where, error, chunkname))
+                continue
+            finally:
+                await driver.close_consoles()
+            if result["ok"]:
+                record(SpecResult(file, names, where, True))
+            else:
+                location, message = _split_position(result["message"], chunkname)
+                record(SpecResult(file, names, where, False, location or where, message))
+    finally:
+        sandbox.close()
+
+
+def _failed(file: Path, names: tuple[str, ...], where: str, error: PluginError, chunkname: str) -> SpecResult:
+    location = None
+    if error.file is not None:
+        location = _full_position(f"{error.file}:{error.line}" if error.line else error.file, chunkname)
+    return SpecResult(file, names, where, False, location or where, error.message)
+
+
+def _split_position(text: str, chunkname: str) -> tuple[str | None, str]:
+    found = _POSITION.match(text)
+    if found is None:
+        return None, text
+    return _full_position(found["where"], chunkname), found["message"]
+
+
+def _full_position(where: str, chunkname: str) -> str:
+    """Lua shortens long chunk names to '...tail'; put the spec file's full name back."""
+    if where.startswith("..."):
+        file, _, line = where.rpartition(":")
+        if chunkname.endswith(file[3:]):
+            return f"{chunkname}:{line}"
+    return where
+
+
+async def _in_lua_thread(sandbox: LuaSandbox, function: Callable[..., Any], *args: Any) -> Any:
+    """Run spec Lua in a thread of its own (not one of trio's: the driver's idle check waits
+    for those) and wait for it; cancelling interrupts the Lua code."""
+    token = trio.lowlevel.current_trio_token()
+    done = trio.Event()
+    result: list[Any] = []
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            result.append(function(*args))
+        except BaseException as exc:  # handed to the waiting task, which re-raises it
+            failure.append(exc)
+        try:
+            trio.from_thread.run_sync(done.set, trio_token=token)
+        except trio.RunFinishedError:
+            pass
+
+    threading.Thread(target=target, name="qtui spec", daemon=True).start()
+    try:
+        await done.wait()
+    except trio.Cancelled:
+        sandbox.interrupt("the spec run was cancelled")
+        raise
+    if failure:
+        raise failure[0]
+    return result[0]
+
+
+# -- reporting and the command line --------------------------------------------------------
+
+
+def format_failure(result: SpecResult) -> str:
+    """A failed test as the runner prints it: title, place, then expected/got."""
+    lines = [f"FAIL {result.title}", f"  at {result.location or result.where}"]
+    lines += [f"  {line}" for line in result.message.splitlines() or [""]]
+    return "\n".join(lines)
+
+
+def summary(results: Sequence[SpecResult]) -> str:
+    passed = sum(1 for r in results if r.passed)
+    return f"{passed} passed, {len(results) - passed} failed"
+
+
+def run_and_report(files: Sequence[Path], *, plugin: Path | None, verbose: bool, out: TextIO) -> int:
+    """Run `files`, print failures (and passes when `verbose`) and the summary; the exit status."""
+
+    def report(result: SpecResult) -> None:
+        if not result.passed:
+            print(format_failure(result), file=out, flush=True)
+        elif verbose:
+            print(f"ok   {result.title}", file=out, flush=True)
+
+    try:
+        results = run_specs(files, plugin=plugin, report=report, output=lambda line: print(line, file=out))
+    except KeyboardInterrupt:
+        print("qtui: interrupted", file=sys.stderr)
+        return 130
+    print(summary(results), file=out)
+    return EXIT_OK if all(r.passed for r in results) else EXIT_FAILED
+
+
+def contract_dir() -> Path:
+    """The contract specs of plugin API v1: ``spec/`` of the qtui source tree."""
+    folder = Path(__file__).resolve().parents[2] / "spec"
+    if not folder.is_dir():
+        raise SpecUsageError(f"{folder}: the contract specs ship with qtui's source, not with an installed package")
+    return folder
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    """`qtui plugin test DIR` (DIR/spec/*_spec.lua against DIR) or `--contract`."""
+    try:
+        if args.contract:
+            if args.dir is not None:
+                raise SpecUsageError("give a plugin folder or --contract, not both")
+            return run_and_report(find_specs([contract_dir()]), plugin=None, verbose=args.verbose, out=sys.stdout)
+        if args.dir is None:
+            raise SpecUsageError("say which plugin folder to test, or --contract")
+        folder = Path(args.dir)
+        if not folder.is_dir():
+            raise SpecUsageError(f"{folder}: not a folder")
+        files = find_specs([folder / "spec"])
+    except SpecUsageError as exc:
+        print(f"qtui: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return run_and_report(files, plugin=folder, verbose=args.verbose, out=sys.stdout)
+
+
+def register(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `plugin test` to the `qtui plugin` actions."""
+    p = actions.add_parser(
+        "test", help="run a plugin's specs (DIR/spec/*_spec.lua) in a real plugin host",
+        description="Run the busted-style Lua specs in DIR/spec against the plugin in DIR, each "
+                    "test in a fresh console on a scripted SQLite queue. With --contract, run "
+                    "qtui's own contract specs of the plugin API. Exit status 1 when a test fails.",
+    )
+    p.add_argument("dir", metavar="DIR", nargs="?", help="the plugin folder")
+    p.add_argument("--contract", action="store_true", help="run the plugin API contract specs")
+    p.add_argument("-v", "--verbose", action="store_true", help="list passing tests too")
+    p.set_defaults(handler=cmd_test)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m qtui.plugins.spectest [--plugin DIR] [-v] [PATH...]`` (default: spec/)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m qtui.plugins.spectest",
+        description="Run Lua spec files (*_spec.lua) against plugins in a real qtui plugin host.",
+    )
+    parser.add_argument("paths", metavar="PATH", nargs="*", type=Path, default=[Path("spec")],
+                        help="spec files or folders to search for *_spec.lua (default: spec)")
+    parser.add_argument("--plugin", metavar="DIR", type=Path, help="the plugin under test")
+    parser.add_argument("-v", "--verbose", action="store_true", help="list passing tests too")
+    args = parser.parse_args(argv)
+    try:
+        files = find_specs(args.paths)
+    except SpecUsageError as exc:
+        print(f"qtui: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return run_and_report(files, plugin=args.plugin, verbose=args.verbose, out=sys.stdout)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
