@@ -1,16 +1,24 @@
-"""Generated parts of the man pages, from the same registries the console uses.
+"""Generated parts of the man pages and the plugin type definitions, from the declarations.
 
-`python -m qtui.docs` rewrites the generated sections of man/qtui.1 in place;
-a test fails when the page and the registries disagree.
+`python -m qtui.docs` rewrites the generated sections of every man page in man/ (the
+console's keys and commands in qtui.1, the plugin documentation of qtui.plugins.docs in the
+others) and qtui/plugins/lua/qtui.d.lua; `python -m qtui.docs --check` only lists the stale
+files. A test fails when a generated file and its source disagree.
 """
 
 from __future__ import annotations
 
+import argparse
+import functools
 import re
 import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from qtui.console.keymap import BINDINGS, COMMANDS, CONTEXTS, binding_help, key_label
+from qtui.plugins import docs as plugin_docs
+from qtui.plugins import typedefs
+from qtui.plugins._atomic import replace_file
 
 BEGIN = '.\\" BEGIN GENERATED {name}'
 END = '.\\" END GENERATED {name}'
@@ -55,10 +63,21 @@ def commands_section() -> str:
 
 SECTIONS = {"KEYS": keys_section, "COMMANDS": commands_section}
 
+MAN = Path(__file__).resolve().parent.parent / "man"
 
-def render(page: str) -> str:
+#: Every man page with generated sections, and the builders of those sections.
+PAGES: dict[str, Mapping[str, Callable[[], str]]] = {
+    "qtui.1": SECTIONS,
+    **{
+        page: {name: functools.partial(plugin_docs.roff_section, name) for name in names}
+        for page, names in plugin_docs.MAN_PAGES.items()
+    },
+}
+
+
+def render(page: str, sections: Mapping[str, Callable[[], str]] = SECTIONS) -> str:
     """`page` with every generated section replaced by its current content."""
-    for name, build in SECTIONS.items():
+    for name, build in sections.items():
         begin, end = BEGIN.format(name=name), END.format(name=name)
         pattern = re.compile(re.escape(begin) + r"\n.*?" + re.escape(end), re.S)
         if not pattern.search(page):
@@ -67,11 +86,43 @@ def render(page: str) -> str:
     return page
 
 
-def main() -> int:
-    path = Path(__file__).resolve().parent.parent / "man" / "qtui.1"
-    path.write_text(render(path.read_text(encoding="utf-8")), encoding="utf-8")
-    print(f"updated {path}")
-    return 0
+def generated() -> dict[Path, str]:
+    """Every generated file and its up-to-date content."""
+    files = {}
+    for page, sections in PAGES.items():
+        path = MAN / page
+        try:
+            files[path] = render(path.read_text(encoding="utf-8"), sections)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
+    files[typedefs.PATH] = typedefs.render()
+    return files
+
+
+def stale(files: Mapping[Path, str] | None = None) -> list[Path]:
+    """The generated files (default: all) whose content is out of date or missing."""
+    files = generated() if files is None else files
+    return [path for path, text in files.items()
+            if not path.exists() or path.read_text(encoding="utf-8") != text]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m qtui.docs", description=__doc__.split("\n")[0])
+    parser.add_argument("--check", action="store_true", help="list stale files; exit 1 if any")
+    args = parser.parse_args(argv)
+    try:
+        files = generated()
+    except (OSError, ValueError) as exc:
+        print(f"python -m qtui.docs: {exc}", file=sys.stderr)
+        return 2
+    outdated = stale(files)
+    for path in outdated:
+        if args.check:
+            print(f"stale: {path}")
+        else:
+            replace_file(path, files[path], mode=0o644)
+            print(f"updated {path}")
+    return 1 if args.check and outdated else 0
 
 
 if __name__ == "__main__":
