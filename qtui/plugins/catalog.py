@@ -221,7 +221,7 @@ def configured_indexes(config: Path) -> tuple[Path, ...]:
             reader.error(("catalogs", i), "must be a file path: index files are read from disk, "
                                           "only archives are downloaded")
         else:
-            found.append(config.parent / Path(item).expanduser())
+            found.append(Path(os.path.abspath(config.parent / Path(item).expanduser())))
     if reader.problems:
         raise CatalogError(reader.sorted_problems())
     return tuple(found)
@@ -543,22 +543,28 @@ class Installed:
     sha256: str | None = None  # of the archive installed from
 
 
-def resolve(what: str, *, index: Path | None = None) -> Entry | Path:
-    """The catalog entry for a plugin name, or the folder or archive path `what` names.
+def is_plugin_name(what: str) -> bool:
+    """Does `what` name a plugin (rather than a folder or archive path)?
 
-    A name is a plugin name without ``/``; anything else is a path (``./name`` for a folder
-    in the current folder). With `index`, only that index file is searched.
+    Plugin names have no ``/``: ``./name`` is the folder called name in the current folder.
     """
-    if "/" in what or not _PLUGIN_NAME.fullmatch(what):
+    return bool(_PLUGIN_NAME.fullmatch(what))
+
+
+def resolve(what: str, listing: Catalog | None = None) -> Entry | Path:
+    """The newest catalog entry for a plugin name, or the folder or archive path `what` names.
+
+    Names are looked up in `listing` (default: :func:`load_catalog`); NotAvailable if absent.
+    """
+    if not is_plugin_name(what):
         path = Path(what)
         if not path.exists():
             raise NotAvailable(f"{what}: no such folder or archive")
         return path
-    catalog = load_catalog([index] if index is not None else None)
-    entry = catalog.newest(what)
+    listing = listing if listing is not None else load_catalog()
+    entry = listing.newest(what)
     if entry is None:
-        searched = f"index {index}" if index is not None else "catalog"
-        raise NotAvailable(f"no plugin named {what!r} in the {searched}", catalog.problems)
+        raise NotAvailable(f"no plugin named {what!r} in the catalog")
     return entry
 
 
@@ -782,36 +788,45 @@ class Removed:
     now_used: Plugin | None = None  # the system or bundled plugin of that name, used from now on
 
 
-def remove(name: str, *, forget_permissions: bool = False) -> Removed:
-    """Remove the user's install of `name`; with `forget_permissions`, its decisions too.
+def installed_folders(name: str) -> tuple[Path, ...]:
+    """The user's folders holding plugin `name`: one, or several declaring the same name.
 
-    A broken plugin is removed by its folder name. Raises NotAvailable if the user has no such
-    plugin, saying so when it is a system or bundled one (not the user's to remove).
+    A broken plugin is found by its folder name. Raises NotAvailable if there is none, saying
+    so when `name` is a system or bundled plugin (not the user's to remove).
     """
+    directory = user_plugins_dir()
+    return _user_folders(directory, discovery.discover([(Source.USER, directory)]), name)
+
+
+def _user_folders(directory: Path, mine: discovery.Discovery, name: str) -> tuple[Path, ...]:
+    folders = [p.folder for p in mine.plugins if p.name == name]
+    folders += [f for c in mine.conflicts if c.name == name for f in c.folders]
+    folders += [b.folder for b in mine.broken if b.folder.name == name and b.folder != directory]
+    if not folders:
+        other = discovery.discover().get(name)
+        if other is not None:
+            raise NotAvailable(
+                f"{name} is a {other.source} plugin ({other.folder}), not one you installed: "
+                f"only plugins in {directory} can be removed"
+            )
+        raise NotAvailable(f"no plugin named {name!r} is installed in {directory}")
+    return tuple(dict.fromkeys(folders))
+
+
+def remove(name: str, *, forget_permissions: bool = False) -> Removed:
+    """Remove the user's install of `name` (see :func:`installed_folders`); with
+    `forget_permissions`, the permission decisions about it too."""
     directory = user_plugins_dir()
     with locked(directory / _LOCK):
         _recover(directory)
         mine = discovery.discover([(Source.USER, directory)])
-        folders = [p.folder for p in mine.plugins if p.name == name]
-        folders += [f for c in mine.conflicts if c.name == name for f in c.folders]
-        folders += [b.folder for b in mine.broken if b.folder.name == name and b.folder != directory]
-        if not folders:
-            other = discovery.discover().get(name)
-            if other is not None:
-                raise NotAvailable(
-                    f"{name} is a {other.source} plugin ({other.folder}), not one you installed: "
-                    f"only plugins in {directory} can be removed"
-                )
-            raise NotAvailable(f"no plugin named {name!r} is installed in {directory}")
+        folders = _user_folders(directory, mine, name)
         plugin = mine.get(name)
-        for folder in dict.fromkeys(folders):
+        for folder in folders:
             aside = folder.with_name(f".{folder.name}{_REMOVING_SUFFIX}")
             os.rename(folder, aside)
             _sync_folder(directory)
             _delete(aside)
     forgotten = PermissionStore().forget_plugin(name) if forget_permissions else 0
     now_used = discovery.discover().get(name)
-    return Removed(
-        name, tuple(dict.fromkeys(folders)), plugin.manifest.version if plugin else None,
-        forgotten, now_used,
-    )
+    return Removed(name, folders, plugin.manifest.version if plugin else None, forgotten, now_used)

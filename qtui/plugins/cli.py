@@ -22,9 +22,18 @@ from typing import Any
 import attrs
 
 from qtui import report
-from qtui.cli import EXIT_ERROR, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, confirm_or_refuse
+from qtui.cli import (
+    EXIT_ERROR,
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_UNAVAILABLE,
+    EXIT_USAGE,
+    confirm_or_refuse,
+)
 from qtui.console import format as fmt
 from qtui.model import InvalidInput, NotFound
+from qtui.plugins import catalog
 from qtui.plugins._tomlfile import Problem
 from qtui.plugins.audit import AuditEntry, AuditError, AuditLog, Outcome
 from qtui.plugins.capabilities import Capability, UnknownCapability
@@ -138,6 +147,45 @@ def register(
     )
     p.add_argument("dir", metavar="DIR", help="the plugin folder")
     p.set_defaults(handler=_reporting(cmd_check))
+
+    p = actions.add_parser(
+        "catalog", parents=[as_json], help="plugins available to install, and the installed versions",
+        description="Every plugin the catalog lists (index files in catalogs.toml, then the bundled "
+                    "plugins) with the installed version.",
+    )
+    p.add_argument("--catalog", metavar="INDEX", help="list only this index file")
+    p.set_defaults(handler=_packaging(cmd_catalog))
+
+    p = actions.add_parser(
+        "install", parents=[as_json], help="install a plugin from the catalog, a folder or an archive",
+        description="Install plugin NAME from the catalog (checking its sha256), or the plugin in a "
+                    "folder or .tar.gz archive, into the user's plugin folder. Grants nothing.",
+    )
+    p.add_argument("source", metavar="NAME|DIR|ARCHIVE", help="a plugin name, or a path (./NAME for a folder)")
+    p.add_argument("--catalog", metavar="INDEX", help="look NAME up in this index file only")
+    p.add_argument("--force", action="store_true",
+                   help="replace an install of the same or a newer version, or a folder in the way")
+    p.set_defaults(handler=_packaging(cmd_install))
+
+    p = actions.add_parser(
+        "remove", parents=[as_json, confirm], help="delete a plugin you installed",
+        description="Delete the user's install of plugin NAME (asks first; --yes when stdin is not a "
+                    "terminal). System and bundled plugins cannot be removed.",
+    )
+    p.add_argument("name", metavar="NAME", help="plugin name")
+    p.add_argument("--forget-permissions", action="store_true",
+                   help="also drop every permission decision about the plugin")
+    p.set_defaults(handler=_packaging(cmd_remove))
+
+    p = actions.add_parser(
+        "pack", parents=[as_json], help="write a plugin folder as a reproducible NAME-VERSION.tar.gz",
+        description="Validate the plugin in DIR and write its files as NAME-VERSION.tar.gz; print the "
+                    "sha256 and an entry for a catalog index file.",
+    )
+    p.add_argument("dir", metavar="DIR", help="the plugin folder")
+    p.add_argument("-o", "--output", metavar="OUT",
+                   help="the archive's path, or a folder for it (default: the current folder)")
+    p.set_defaults(handler=_packaging(cmd_pack))
 
     p = actions.add_parser(
         "dev", parents=[common], help="open the console with a plugin from DIR, reloading it on save",
@@ -689,3 +737,173 @@ def cmd_check(args: argparse.Namespace) -> int:
         assert manifest is not None
         print(f"ok: {manifest.name} {manifest.version}")
     return EXIT_PROBLEMS if result.problems else EXIT_OK
+
+
+# -- plugin catalog / install / remove / pack ---------------------------------------------
+
+_PACKAGE_EXITS: Sequence[tuple[type[catalog.PackageError], int]] = (
+    (catalog.NotAvailable, EXIT_NOT_FOUND),
+    (catalog.DownloadError, EXIT_UNAVAILABLE),
+    (catalog.ReplaceRefused, EXIT_REFUSED),
+    (catalog.PackageError, EXIT_USAGE),
+)
+
+
+def _packaging(handler: Handler) -> Handler:
+    """:func:`_reporting`, plus an unusable catalog and refused installs, removals and packs."""
+
+    @functools.wraps(handler)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except catalog.CatalogError as e:
+            _error_lines(e.problems, "the plugin catalog cannot be used until this is fixed")
+            return EXIT_USAGE
+        except catalog.PackageError as e:
+            for problem in e.problems:
+                _error(str(problem))
+            _error(str(e))
+            return next(code for kind, code in _PACKAGE_EXITS if isinstance(e, kind))
+
+    return _reporting(run)
+
+
+def _listing(args: argparse.Namespace) -> catalog.Catalog:
+    """The catalog (of --catalog INDEX only, if given), warning about unusable sources."""
+    listing = catalog.load_catalog([Path(args.catalog)] if args.catalog else None)
+    for problem in listing.problems:
+        _warn(str(problem))
+    return listing
+
+
+def cmd_catalog(args: argparse.Namespace) -> int:
+    listing = _listing(args)
+    found = discover()
+    rows = []
+    for entry in sorted(listing.entries, key=lambda e: e.name):
+        plugin = found.get(entry.name)
+        rows.append((entry, plugin, _catalog_status(entry, plugin)))
+    if args.json:
+        print(report.to_json({
+            "plugins": [
+                {
+                    "name": e.name,
+                    "version": str(e.version),
+                    "description": e.description,
+                    "permissions": _names(e.permissions),
+                    "catalog": e.catalog,
+                    "location": e.location,
+                    "sha256": e.origin.sha256 if isinstance(e.origin, catalog.ArchiveLocation) else None,
+                    "code_hash": e.origin.code_hash if isinstance(e.origin, catalog.FolderLocation) else None,
+                    "installed": None if p is None else {
+                        "version": str(p.manifest.version), "source": p.source.value, "folder": str(p.folder),
+                    },
+                    "status": status,
+                }
+                for e, p, status in rows
+            ],
+            "problems": [_problem_json(p) for p in listing.problems],
+        }))
+    elif rows:
+        table = [
+            [e.name, str(e.version), status, f"{p.manifest.version} ({p.source})" if p else "-",
+             ",".join(_names(e.permissions)) or "-", one_line(e.catalog), one_line(e.description, 60)]
+            for e, p, status in rows
+        ]
+        headers = ["NAME", "VERSION", "STATUS", "INSTALLED", "PERMISSIONS", "CATALOG", "DESCRIPTION"]
+        print(report.table(headers, table))
+    else:
+        configs = " or ".join(str(c) for c in catalog.catalogs_paths())
+        print(one_line(f"the catalog is empty (list index files in {configs})"))
+    return EXIT_OK
+
+
+def _catalog_status(entry: catalog.Entry, plugin: Plugin | None) -> str:
+    """'available', 'installed', 'upgrade' (newer than installed) or 'older' (than installed)."""
+    if plugin is None:
+        return "available"
+    if entry.version > plugin.manifest.version:
+        return "upgrade"
+    if entry.version < plugin.manifest.version:
+        return "older"
+    return "installed"
+
+
+def cmd_install(args: argparse.Namespace) -> int:
+    listing = None
+    if catalog.is_plugin_name(args.source):
+        listing = _listing(args)
+    elif args.catalog:
+        raise InvalidInput("--catalog is for installing by name, not from a folder or archive")
+    installed = catalog.install(catalog.resolve(args.source, listing), force=args.force)
+    manifest = installed.manifest
+    if args.json:
+        print(report.to_json({
+            "name": manifest.name,
+            "version": str(manifest.version),
+            "folder": str(installed.folder),
+            "code_hash": installed.code_hash,
+            "sha256": installed.sha256,
+            "changed": installed.changed,
+            "replaced": None if installed.replaced is None else str(installed.replaced),
+            "permissions": _names(manifest.permissions),
+        }))
+        return EXIT_OK
+    if not installed.changed:
+        print(f"{manifest.name} {manifest.version} is already installed in {installed.folder}")
+        return EXIT_OK
+    old = installed.replaced
+    if old is None:
+        done = f"installed {manifest.name} {manifest.version}"
+    elif old < manifest.version:
+        done = f"upgraded {manifest.name} from {old} to {manifest.version}"
+    else:
+        done = f"replaced {manifest.name} {old} with {manifest.version}"
+    print(f"{done} in {installed.folder}")
+    if installed.sha256:
+        print(f"sha256 {installed.sha256}")
+    wants = ", ".join(_names(manifest.permissions))
+    print(f"it asks for {wants} when the console starts it" if wants else "it requests no permissions")
+    return EXIT_OK
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    folders = catalog.installed_folders(args.name)
+    confirm_or_refuse(args, f"Delete {' and '.join(str(f) for f in folders)}?")
+    removed = catalog.remove(args.name, forget_permissions=args.forget_permissions)
+    now = removed.now_used
+    if args.json:
+        print(report.to_json({
+            "name": removed.name,
+            "version": None if removed.version is None else str(removed.version),
+            "folders": [str(f) for f in removed.folders],
+            "forgotten_records": removed.forgotten,
+            "now_used": None if now is None else {
+                "version": str(now.manifest.version), "source": now.source.value, "folder": str(now.folder),
+            },
+        }))
+        return EXIT_OK
+    version = f" {removed.version}" if removed.version else ""
+    print(f"removed {removed.name}{version} ({', '.join(str(f) for f in removed.folders)})")
+    if args.forget_permissions:
+        print(f"forgot {removed.forgotten} permission decision record{'s' if removed.forgotten != 1 else ''}")
+    if now is not None:
+        print(f"the {now.source} {now.name} {now.manifest.version} in {now.folder} is used from now on")
+    return EXIT_OK
+
+
+def cmd_pack(args: argparse.Namespace) -> int:
+    packed = catalog.pack(Path(args.dir), Path(args.output) if args.output else None)
+    if args.json:
+        print(report.to_json({
+            "name": packed.manifest.name,
+            "version": str(packed.manifest.version),
+            "archive": str(packed.path),
+            "sha256": packed.sha256,
+            "index_entry": packed.index_entry(),
+        }))
+    else:
+        print(f"wrote {packed.path}\nsha256 {packed.sha256}\n")
+        print("# for a catalog index file in the archive's folder:")
+        print(packed.index_entry(), end="")
+    return EXIT_OK
