@@ -471,7 +471,8 @@ def guide() -> list[Block]:
             "of `$XDG_CONFIG_DIRS` (the system's, by default `/etc/xdg/qtui/plugins`), then among the "
             "plugins shipped with qtui. Each subfolder holding a `manifest.toml` is a plugin; its name "
             "comes from the manifest, not the folder, and a plugin hides those of the same name found "
-            "later. `qtui plugin list` shows what was found, hidden or broken."
+            "later. `qtui plugin list` shows what was found, hidden or broken; "
+            "`qtui plugin install` adds a plugin from the catalog, a folder or an archive."
         ),
         Heading("Life of a plugin"),
         Para(
@@ -905,40 +906,69 @@ def manifest_example() -> list[Block]:
     return [Code.of(FULL_MANIFEST)]
 
 
-#: Every field of a plugin in the catalog index.
+#: Every field of a plugin version in a catalog index file.
 CATALOG_FIELDS: tuple[FileField, ...] = (
     FileField("name", "string", "The plugin's name, as in its manifest.", required=True),
     FileField("version", "string", "Its semantic version, as in its manifest.", required=True),
-    FileField("description", "string", "One line saying what it does.", required=True),
-    FileField("permissions", "array of strings", "The capabilities its manifest requests, so "
-              "the operator sees them before installing it.", required=True),
-    FileField("url", "string", "Where to download it: a local path, or an `http://` or "
-              "`https://` URL.", required=True),
-    FileField("sha256", "string", "The SHA-256 of the download, as 64 lowercase hex digits; a "
-              "download that does not match is refused.", required=True),
+    FileField("description", "string", "One line saying what it does, up to 300 characters.",
+              required=True),
+    FileField("permissions", "array of strings", "The capabilities its manifest requests (`[]` "
+              "for none), so the operator sees them before installing.", required=True),
+    FileField("archive", "string", "Where the plugin's `.tar.gz` archive is: a path (relative "
+              "to the index file, or absolute) or an `http://` or `https://` URL.", required=True),
+    FileField("sha256", "string", "The SHA-256 of the archive file, 64 hex digits.",
+              required=True),
+)
+
+#: The field of catalogs.toml.
+CATALOGS_FIELDS: tuple[FileField, ...] = (
+    FileField("catalogs", "array of strings", "The index files to read, in order: paths relative "
+              "to the folder of `catalogs.toml`, absolute, or starting with `~` for the home "
+              "folder."),
 )
 
 CATALOG_EXAMPLE = """\
-[[plugins]]
+[[plugin]]
 name = "tenant-sla"
 version = "1.2.0"
 description = "Time to completion per tenant against the SLA"
-permissions = ["stats.read", "timers", "notify"]
-url = "https://plugins.example.com/tenant-sla-1.2.0.tar.gz"
+permissions = ["stats.read", "timers"]
+archive = "tenant-sla-1.2.0.tar.gz"
 sha256 = "9f2c5d0e..."
+"""
+
+CATALOGS_EXAMPLE = """\
+catalogs = ["/srv/qtui/index.toml", "~/plugins/index.toml"]
 """
 
 
 def catalog() -> list[Block]:
-    """The catalog index format."""
+    """The catalog: catalogs.toml and the index file format."""
     return [
         Para(
-            "A catalog is a TOML index of plugins one can install: an array of tables "
-            "`[[plugins]]`, one per plugin version, with these fields:"
+            "The catalog lists the plugins one can install with `qtui plugin install NAME`. It is "
+            f"read from the index files named in `{_CONFIG}/catalogs.toml`, then those named in "
+            "`qtui/catalogs.toml` under the first of `$XDG_CONFIG_DIRS`, then from the plugins "
+            "shipped with qtui. `catalogs.toml` has one field:"
+        ),
+        *(field.item() for field in CATALOGS_FIELDS),
+        Code.of(CATALOGS_EXAMPLE),
+        Para(
+            "An index file is TOML: an array of tables `[[plugin]]`, one per plugin version, each "
+            "with every one of these fields:"
         ),
         *(field.item() for field in CATALOG_FIELDS),
         Para("For example:"),
         Code.of(CATALOG_EXAMPLE),
+        Para(
+            "`qtui plugin pack DIR` writes a plugin folder as a reproducible "
+            "`NAME-VERSION.tar.gz` and prints its entry for an index file. Installing by name "
+            "takes the newest version listed, downloads the archive, refuses it unless its "
+            "SHA-256 and the name, version and permissions of the manifest inside match the "
+            "entry, and grants nothing: the plugin asks for its permissions when it first "
+            "starts. The checksum binds the archive to the index, so an index deserves as much "
+            "trust as the place it is read from."
+        ),
     ]
 
 
@@ -1141,7 +1171,8 @@ TOPICS: dict[str, Topic] = {
     "events": Topic("Plugin events (qtui-lua(7))", ("EVENTS",)),
     "capabilities": Topic("Plugin capabilities (qtui-lua(7))", ("CAPABILITIES",)),
     "manifest": Topic("Plugin folders and manifest.toml (qtui-plugin(5))",
-                      ("BUNDLE", "MANIFEST", "MANIFEST-EXAMPLE", "CATALOG")),
+                      ("BUNDLE", "MANIFEST", "MANIFEST-EXAMPLE")),
+    "catalog": Topic("The plugin catalog (qtui-plugin(5))", ("CATALOG",)),
     "permissions": Topic("Plugin permissions, site policy and audit log (qtui-permissions(5))",
                          ("VERDICTS", "PERMISSIONS-FILE", "SITE-POLICY", "AUDIT-LOG")),
 }
