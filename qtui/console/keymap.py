@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 import attrs
 
 from qtui.model import InvalidInput, JobState
+from qtui.plugins.docs import TOPICS as PLUGIN_TOPICS
 
 
 class ParamType(enum.Enum):
@@ -72,7 +73,7 @@ class Binding:
 SCREENS = ("queues", "jobs", "dead", "workers", "plugins")
 CONTEXTS = ("global", *SCREENS, "detail", "help", "panel")
 PLUGIN_ACTIONS = ("enable", "disable", "reload", "allow", "settings", "open", "log")
-HELP_TOPICS = ("keys", "commands", "screens")
+HELP_TOPICS = ("keys", "commands", "screens", *PLUGIN_TOPICS)
 
 _P = Param
 _T = ParamType
@@ -82,8 +83,8 @@ COMMANDS: dict[str, Command] = {
     for c in [
         Command("quit", "Quit qtui now", category="general"),
         Command("back", "Close the current view or dialog; quit from the Queues screen"),
-        Command("help", "Show help (keys, commands or screens)",
-                (_P("topic", _T.TOPIC, "keys, commands or screens", optional=True),)),
+        Command("help", f"Show help ({', '.join(HELP_TOPICS)})",
+                (_P("topic", _T.TOPIC, ", ".join(HELP_TOPICS), optional=True),)),
         Command("view", "Switch to a screen", (_P("screen", _T.SCREEN, "queues, jobs, dead, workers or plugins"),),
                 category="navigation"),
         Command("focus", "Move the focus between the main view and plugin panels",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from qtui.console.keymap import BINDINGS, COMMANDS, CONTEXTS, binding_help, key_label
 from qtui.console.widgets import TextView
+from qtui.plugins import docs as plugin_docs
 
 SCREEN_HELP = {
     "queues": "Every queue: ready, retry (waiting for backoff), running, done, dead; "
@@ -18,7 +19,9 @@ SCREEN_HELP = {
 
 
 def help_lines(topic: str | None, read_only: bool) -> list:
-    """Help text for a topic (keys, commands, screens) or all of it."""
+    """Help text for a topic (keys, commands, screens, or a plugin topic) or all the console's."""
+    if topic in plugin_docs.TOPICS:
+        return [("label", plugin_docs.TOPICS[topic].title), "", *plugin_docs.help_text(topic).splitlines()]
     lines: list = []
     if topic in (None, "keys"):
         lines += [("label", "KEYS"), ""]
@@ -44,6 +47,9 @@ def help_lines(topic: str | None, read_only: bool) -> list:
         lines += [("label", "SCREENS"), ""]
         for name, text in SCREEN_HELP.items():
             lines += [("column", f"  {name}"), f"      {text}", ""]
+    if topic is None:
+        lines += [("label", "LUA PLUGINS"), "",
+                  "  " + ", ".join(f":help {name}" for name in plugin_docs.TOPICS), ""]
     return lines
 
 
