@@ -63,27 +63,50 @@ class PlainValueConverter:
         return self._to_lua(value, 0, [self.max_items])
 
     def _to_lua(self, value: object, depth: int, budget: list[int]) -> Any:
-        if value is None or isinstance(value, (bool, float)):
+        kind = type(value)  # exact types first: this runs for every value of every call
+        if kind is str:
+            return self._text(value)  # type: ignore[arg-type]
+        if kind is int:
+            return self._integer(value)  # type: ignore[arg-type]
+        if value is None or kind is float or kind is bool:
             return value
+        if kind is dict or kind is list or kind is tuple:
+            return self._table(value, depth, budget)  # type: ignore[arg-type]
+        # subclasses (enums, OrderedDict, other mappings)
+        if isinstance(value, bool):
+            return bool(value)
         if isinstance(value, int):
-            if not INT64_MIN <= value <= INT64_MAX:
-                raise ConversionError(f"integer {value} does not fit in 64 bits")
-            return value
+            return self._integer(int(value))
+        if isinstance(value, float):
+            return float(value)
         if isinstance(value, str):
-            try:
-                return value.encode("utf-8")
-            except UnicodeEncodeError as error:
-                raise ConversionError(f"text is not valid Unicode ({error.reason})") from None
+            return self._text(str(value))
         if isinstance(value, (list, tuple, Mapping)):
-            if depth >= self.max_depth:
-                raise ConversionError(f"nested deeper than {self.max_depth} levels")
-            budget[0] -= len(value)
-            if budget[0] < 0:
-                raise ConversionError(f"more than {self.max_items} entries in all")
-            if isinstance(value, Mapping):
-                return self._table_from_mapping(value, depth, budget)
-            return self._table_from_sequence(value, depth, budget)
-        raise ConversionError(f"a {type(value).__name__} is not plain data")
+            return self._table(value, depth, budget)
+        raise ConversionError(f"a {kind.__name__} is not plain data")
+
+    @staticmethod
+    def _text(value: str) -> bytes:
+        try:
+            return value.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise ConversionError(f"text is not valid Unicode ({error.reason})") from None
+
+    @staticmethod
+    def _integer(value: int) -> int:
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise ConversionError(f"integer {value} does not fit in 64 bits")
+        return value
+
+    def _table(self, value: list | tuple | Mapping, depth: int, budget: list[int]) -> Any:
+        if depth >= self.max_depth:
+            raise ConversionError(f"nested deeper than {self.max_depth} levels")
+        budget[0] -= len(value)
+        if budget[0] < 0:
+            raise ConversionError(f"more than {self.max_items} entries in all")
+        if type(value) is dict or isinstance(value, Mapping):
+            return self._table_from_mapping(value, depth, budget)  # type: ignore[arg-type]
+        return self._table_from_sequence(value, depth, budget)  # type: ignore[arg-type]
 
     def _table_from_sequence(self, items: list | tuple, depth: int, budget: list[int]) -> Any:
         if not items:
@@ -104,9 +127,9 @@ class PlainValueConverter:
         for key, item in mapping.items():
             try:
                 if isinstance(key, str):
-                    lua_key: Any = self._to_lua(key, depth, budget)
+                    lua_key: Any = self._text(key)
                 elif isinstance(key, int) and not isinstance(key, bool):
-                    lua_key = self._to_lua(key, depth, budget)
+                    lua_key = self._integer(int(key))
                 else:
                     raise ConversionError(f"key {key!r} is not a str or int")
                 if item is not None:  # a nil field is an absent field in Lua

@@ -12,7 +12,7 @@
 --   dispatch(id, ...) -> true, [value] | false, message   calls host function `id`
 --   resolve(name) -> source, chunkname | nil, message     finds a module for `require`
 --   output(line)                                  receives `print` output
---   interval, c_steps, source_bytes               numbers
+--   interval, overdue_seconds, c_steps, source_bytes   numbers
 
 local host = ...
 
@@ -20,7 +20,6 @@ local G = _G
 local string, table, coroutine, math, utf8, os = string, table, coroutine, math, utf8, os
 local debug_getinfo, debug_gethook, debug_sethook = debug.getinfo, debug.gethook, debug.sethook
 local raw_getmetatable, raw_setmetatable = debug.getmetatable, debug.setmetatable
-local traceback = debug.traceback
 local error, getmetatable, ipairs, load, next, pcall, rawget, rawset, select, setmetatable,
       tonumber, tostring, type =
       error, getmetatable, ipairs, load, next, pcall, rawget, rawset, select, setmetatable,
@@ -33,6 +32,7 @@ local t_concat, t_insert, t_move, t_remove, t_sort =
       table.concat, table.insert, table.move, table.remove, table.sort
 local co_create, co_running, co_wrap = coroutine.create, coroutine.running, coroutine.wrap
 local math_log, math_min, math_type = math.log, math.min, math.type
+local os_clock = os.clock
 
 -- Everything below uses locals only: a stray global access fails loudly.
 local _ENV <const> = nil
@@ -69,6 +69,8 @@ end
 -- the message every time and the hook runs on every instruction, so pcall cannot swallow it.
 local main_thread = co_running()
 local hook
+local last_tick = os_clock()
+local OVERDUE_SECONDS = host.overdue_seconds
 
 -- After a trip every hook invocation raises again: run the hook on every instruction of
 -- this thread, of the main thread (which resumed it) and of coroutines started from now on.
@@ -83,6 +85,7 @@ local function stick(count)
 end
 
 hook = function()
+  last_tick = os_clock()
   local _, _, count = debug_gethook()
   local verdict = tick(count)
   if verdict == true then
@@ -101,6 +104,20 @@ hook = function()
   stick(count)
   error(plugin_position() .. verdict, 0)
 end
+
+-- A count hook cannot fire before its count runs out, and one instruction can take long (a
+-- concatenation of megabytes). Such work makes garbage, so a collection cycle comes soon:
+-- this finalizer, re-armed every cycle, makes the hook fire at the next instruction when it
+-- is overdue (by process CPU time). Plugins cannot define finalizers; this one is private.
+-- It must not call Python: finalizers also run while lupa closes the state.
+local sentinel_mt = {}
+sentinel_mt.__gc = function()
+  setmetatable({}, sentinel_mt)
+  if os_clock() - last_tick > OVERDUE_SECONDS then
+    debug_sethook(hook, "", 1)
+  end
+end
+setmetatable({}, sentinel_mt)
 
 -- A guard refused a library call: record the violation, make it sticky and abort.
 local function refuse(message)
@@ -295,17 +312,36 @@ local function parse_pattern(p, anchors)
            optional = optional }
 end
 
-local plans = { [true] = {}, [false] = {} }
+-- Plans by pattern, for find/match/gsub ('^' anchors) and for gmatch ('^' is a literal).
+local anchored_plans, floating_plans = {}, {}
 local plan_count = 0
 
-local function pattern_plan(p, anchors)
-  local plan = plans[anchors][p]
+-- The crude bound below, solved for the subject length: longer subjects need a closer look.
+local function safe_length(items, exponent, optional)
+  local budget = C_STEPS / ((items + 1) * 2 ^ optional)
+  if budget < 1 then
+    return -1
+  end
+  if exponent == 0 then
+    return budget - 1
+  end
+  return budget ^ (1 / exponent) - 1
+end
+
+local function pattern_plan(p, plans)
+  local plan = plans[p]
   if plan == nil then
-    if plan_count >= 256 then
-      plans, plan_count = { [true] = {}, [false] = {} }, 0
+    if plan_count >= 512 then
+      for key in next, anchored_plans do anchored_plans[key] = nil end
+      for key in next, floating_plans do floating_plans[key] = nil end
+      plan_count = 0
     end
-    plan = parse_pattern(p, anchors)
-    plans[anchors][p] = plan
+    plan = parse_pattern(p, plans == anchored_plans)
+    local exponent = plan.expanding + plan.linear + (plan.anchored and 0 or 1)
+    plan.safe_length = safe_length(#plan.items, exponent, plan.optional)
+    plan.literal = not s_find(p, SPECIALS)
+    plan.safe_plain = C_STEPS / (1 + #p / 16) -- memchr + memcmp search, see pattern_cost
+    plans[p] = plan
     plan_count = plan_count + 1
   end
   return plan
@@ -379,7 +415,31 @@ local function refined_cost(s, plan, starts)
   return cost + paths
 end
 
-local function guard_pattern(fname, s, p, plain, anchors)
+local function pattern_cost(s, p, plan, plain_search)
+  local n = #s
+  if plain_search then
+    -- memchr for the first byte, then a memcmp (about 16 bytes a step) at each hit
+    local cost = n + n * #p / 16
+    if cost > C_STEPS then
+      local first = s_sub(p, 1, 1)
+      if s_find(first, "%p") then
+        first = "%" .. first
+      end
+      cost = n + select(2, s_gsub(s, first, "")) * #p / 16
+    end
+    return cost
+  end
+  local starts = plan.anchored and 1 or n + 1
+  local cost = starts * (#plan.items + 1) * (n + 1) ^ (plan.expanding + plan.linear)
+    * 2 ^ plan.optional
+  if cost > C_STEPS then
+    cost = refined_cost(s, plan, starts)
+  end
+  return cost
+end
+
+-- Refuse the call when matching `p` over `s` could take longer than C_STEPS.
+local function guard_pattern(fname, s, p, plain, plans)
   if type(s) == "number" then
     s = tostring(s)
   end
@@ -389,51 +449,68 @@ local function guard_pattern(fname, s, p, plain, anchors)
   if type(s) ~= "string" or type(p) ~= "string" then
     return -- the library function reports the bad argument
   end
-  local n = #s
-  local cost
-  if plain or (fname == "string.find" and not s_find(p, SPECIALS)) then
-    -- memchr for the first byte, then a memcmp (about 16 bytes a step) at each hit
-    cost = n + n * #p / 16
-    if cost > C_STEPS then
-      local first = s_sub(p, 1, 1)
-      if s_find(first, "%p") then
-        first = "%" .. first
-      end
-      cost = n + select(2, s_gsub(s, first, "")) * #p / 16
+  local plan = plans[p]
+  local plain_search = plain
+  if fname == "string.find" and not plain then
+    if plan == nil and #p <= 256 then
+      plan = pattern_plan(p, plans) -- cached for the inline check next time
     end
-  else
-    local plan = pattern_plan(p, anchors)
-    local starts = plan.anchored and 1 or n + 1
-    cost = starts * (#plan.items + 1) * (n + 1) ^ (plan.expanding + plan.linear)
-      * 2 ^ plan.optional
-    if cost > C_STEPS then
-      cost = refined_cost(s, plan, starts)
+    if plan then
+      plain_search = plan.literal
+    else
+      plain_search = not s_find(p, SPECIALS)
     end
   end
+  if plain_search then -- no plan needed: the needle may be huge
+    if #s <= C_STEPS / (1 + #p / 16) then
+      return
+    end
+  else
+    plan = plan or pattern_plan(p, plans)
+    if #s <= plan.safe_length then
+      return
+    end
+  end
+  local cost = pattern_cost(s, p, plan, plain_search)
   if cost > C_STEPS then
-    refuse(fname .. ": pattern too costly for a " .. n .. "-byte subject (about " .. steps(cost)
-      .. " steps, limit " .. steps(C_STEPS) .. "); anchor it with '^', use a plain find"
-      .. " or match smaller pieces")
+    refuse(fname .. ": pattern too costly for a " .. #s .. "-byte subject (about "
+      .. steps(cost) .. " steps, limit " .. steps(C_STEPS) .. "); anchor it with '^',"
+      .. " use a plain find or match smaller pieces")
   end
 end
 
+-- Each wrapper checks a cached plan inline: ordinary calls cost a lookup and a comparison.
+
 local function safe_find(s, p, init, plain)
-  guard_pattern("string.find", s, p, plain, true)
+  local plan = not plain and anchored_plans[p]
+  if not (plan and type(s) == "string"
+      and #s <= (plan.literal and plan.safe_plain or plan.safe_length)) then
+    guard_pattern("string.find", s, p, plain, anchored_plans)
+  end
   return s_find(s, p, init, plain)
 end
 
 local function safe_match(s, p, init)
-  guard_pattern("string.match", s, p, false, true)
+  local plan = anchored_plans[p]
+  if not (plan and type(s) == "string" and #s <= plan.safe_length) then
+    guard_pattern("string.match", s, p, false, anchored_plans)
+  end
   return s_match(s, p, init)
 end
 
 local function safe_gmatch(s, p, init)
-  guard_pattern("string.gmatch", s, p, false, false)
+  local plan = floating_plans[p]
+  if not (plan and type(s) == "string" and #s <= plan.safe_length) then
+    guard_pattern("string.gmatch", s, p, false, floating_plans)
+  end
   return s_gmatch(s, p, init)
 end
 
 local function safe_gsub(s, p, repl, n)
-  guard_pattern("string.gsub", s, p, false, true)
+  local plan = anchored_plans[p]
+  if not (plan and type(s) == "string" and #s <= plan.safe_length) then
+    guard_pattern("string.gsub", s, p, false, anchored_plans)
+  end
   return s_gsub(s, p, repl, n)
 end
 
@@ -707,11 +784,45 @@ function api.is_empty_list(t)
   return raw_getmetatable(t) == EMPTY_LIST_MT
 end
 
--- Empty the real globals: only lupa's error traceback handler stays.
+-- lupa's message handler for errors that reach Python. Like debug.traceback, but it looks
+-- at the innermost frames only: debug.traceback first finds the bottom of the stack, one
+-- O(depth) walk per probe, which takes a long time after a deep recursion.
+local TRACEBACK_FRAMES = 12
+
+local function frame_text(info)
+  if info.what == "C" then
+    return "[C]: in " .. (info.name and ("function '" .. info.name .. "'") or "?")
+  end
+  local where = info.short_src .. ":" .. info.currentline .. ": in "
+  if info.what == "main" then
+    return where .. "main chunk"
+  end
+  if info.name then
+    return where .. "function '" .. info.name .. "'"
+  end
+  return where .. "function <" .. info.short_src .. ":" .. info.linedefined .. ">"
+end
+
+local function message_handler(message)
+  if type(message) ~= "string" then
+    return message
+  end
+  local lines = { message, "stack traceback:" }
+  for level = 2, TRACEBACK_FRAMES + 1 do
+    local info = debug_getinfo(level, "Sln")
+    if info == nil then
+      break
+    end
+    lines[#lines + 1] = "\t" .. frame_text(info)
+  end
+  return t_concat(lines, "\n")
+end
+
+-- Empty the real globals: only lupa's error message handler stays.
 for name in next, G do
   G[name] = nil
 end
-G.debug = { traceback = traceback }
+G.debug = { traceback = message_handler }
 
 debug_sethook(hook, "", interval)
 

@@ -31,11 +31,13 @@ from __future__ import annotations
 
 import collections
 import enum
+import functools
 import importlib.resources
 import logging
 import re
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -84,6 +86,7 @@ _MAX_OUTPUT_LINE = 4000
 # instruction costs (a concatenation of megabytes is one instruction).
 _TICK_SECONDS = 0.001
 _FIRST_INTERVAL = 10_000
+_SHORTEST_INTERVAL = 16
 _ADJUST_SECONDS = 0.01
 _LONGEST_INTERVAL = 1_000_000
 # The hook looks closer at the heap above this share of the cap, and trips above the second
@@ -251,6 +254,21 @@ def _refuse_attribute(obj: object, name: object, value: object = None) -> None:
     raise AttributeError("Python attributes are not accessible from plugins")
 
 
+def _weak_callback(sandbox: LuaSandbox, method: Callable[..., Any]) -> Callable[..., Any]:
+    """`method` of `sandbox` for Lua, holding the sandbox weakly.
+
+    The runtime keeps its callbacks alive; strong references would make a cycle, and a
+    dropped sandbox would keep its Lua heap until Python's cycle collector ran.
+    """
+    sandbox_ref = weakref.ref(sandbox)
+
+    def callback(*args: Any) -> Any:
+        owner = sandbox_ref()
+        return None if owner is None else method(owner, *args)  # Lua only runs in a call
+
+    return callback
+
+
 def _new_runtime(memory_bytes: int) -> lua54.LuaRuntime:
     return lua54.LuaRuntime(
         register_eval=False,
@@ -309,17 +327,25 @@ class LuaSandbox:
         self._closed = False
 
         self._host_functions: list[tuple[str, Callable[..., Any]]] = []
+        self._segment_tables: dict[tuple[str, ...], Any] = {}  # dotted path -> Lua list
         self._chunknames: set[str] = set()
 
         self._runtime = _new_runtime(self.limits.memory_bytes)
+        callbacks = {
+            name: _weak_callback(self, method)
+            for name, method in [
+                (b"tick", LuaSandbox._tick),
+                (b"trip", LuaSandbox._guard_tripped),
+                (b"dispatch", LuaSandbox._dispatch),
+                (b"resolve", LuaSandbox._resolve),
+                (b"output", LuaSandbox._print),
+            ]
+        }
         host = self._runtime.table_from(
             {
-                b"tick": self._tick,
-                b"trip": self._guard_tripped,
-                b"dispatch": self._dispatch,
-                b"resolve": self._resolve,
-                b"output": self._print,
+                **callbacks,
                 b"interval": self._interval,
+                b"overdue_seconds": 2 * _TICK_SECONDS,
                 b"c_steps": self.limits.c_steps,
                 b"source_bytes": self.limits.source_bytes,
             }
@@ -549,7 +575,8 @@ class LuaSandbox:
         if now < self._next_adjust:
             return None
         if elapsed > 2 * _TICK_SECONDS:
-            interval = max(1, int(count * _TICK_SECONDS / elapsed))
+            # One slow stretch (a collection of a deep stack) must not collapse the interval.
+            interval = max(_SHORTEST_INTERVAL, count // 8, int(count * _TICK_SECONDS / elapsed))
         elif elapsed < _TICK_SECONDS / 2:
             interval = min(self._longest_interval, count * 4)
         else:
@@ -704,13 +731,18 @@ class LuaSandbox:
             raise PluginQuarantined(f"quarantined: {self._quarantine}", plugin=self.name)
 
     @staticmethod
-    def _segments(path: str) -> list[str]:
+    @functools.lru_cache(maxsize=256)
+    def _segments(path: str) -> tuple[str, ...]:
         if not _PATH.fullmatch(path):
             raise ValueError(f"{path!r} is not a dotted Lua name like 'qtui.notify'")
-        return path.split(".")
+        return tuple(path.split("."))
 
-    def _segment_table(self, segments: list[str]) -> Any:
-        return self._runtime.table(*(segment.encode() for segment in segments))
+    def _segment_table(self, segments: tuple[str, ...]) -> Any:
+        table = self._segment_tables.get(segments)
+        if table is None:
+            table = self._runtime.table(*(segment.encode() for segment in segments))
+            self._segment_tables[segments] = table
+        return table
 
     @staticmethod
     def _as_tuple(result: Any) -> tuple:

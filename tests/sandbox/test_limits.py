@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
+import weakref
 
 import pytest
 from sandbox_testkit import TEST_LIMITS, assert_fresh_sandbox_works, assert_works
@@ -422,3 +424,19 @@ def test_default_limits_are_sane():
     with pytest.raises(ValueError, match="positive"):
         Limits(wall_seconds=0)
     assert TEST_LIMITS.instructions < limits.instructions
+
+
+def test_a_dropped_sandbox_frees_its_runtime_at_once():
+    collector_was_on = gc.isenabled()
+    gc.disable()  # no help from the cycle collector
+    try:
+        sandbox = LuaSandbox("dropped", limits=TEST_LIMITS)
+        sandbox.expose("host.f", lambda: 1)
+        sandbox.load("function f() return host.f() end", "main.lua")
+        assert sandbox.call("f") == 1
+        alive = weakref.ref(sandbox)
+        del sandbox
+        assert alive() is None
+    finally:
+        if collector_was_on:
+            gc.enable()
