@@ -102,7 +102,7 @@ local function request_page()
     queue = q.name, state = "ready", cursor = reading.cursor, limit = PAGE_SIZE,
   })
   if not ok then
-    refusal = tostring(id)
+    refusal = text.message(id)
     reading = nil
     return
   end
@@ -344,7 +344,9 @@ render = function()
   lines[#lines + 1] = ""
   if refusal then
     lines[#lines + 1] = line("per-tenant view off: jobs.peek is not available", "error")
-    lines[#lines + 1] = line(refusal, "error")
+    for _, part in ipairs(text.wrap(refusal, WIDTH, 3)) do
+      lines[#lines + 1] = { span(part, "error") }
+    end
   elseif last == nil then
     lines[#lines + 1] = line(reading and string.format("reading ready jobs… %d so far", reading.jobs)
       or "per-tenant view after the first reading", "dim")

@@ -149,3 +149,13 @@ def set_raw_payload(db: Path, job_id: str, payload: str) -> None:
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE jobs SET payload = ? WHERE id = ?", (payload, int(job_id)))
     conn.close()
+
+
+def make_dead(h: Harness, queue: str, payloads: list, error: str) -> list[str]:
+    """Enqueue `payloads` on `queue` (which must have no other ready jobs) and fail each for good."""
+    ids = h.queue.enqueue_many(queue, payloads, max_attempts=1)
+    worker = h.queue.worker([queue], worker_id=f"killer-{queue}")
+    for _ in ids:
+        worker.fail(worker.reserve(timeout=0), error)
+    worker.close()
+    return ids

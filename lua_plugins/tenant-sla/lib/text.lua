@@ -102,6 +102,43 @@ function text.right(value, columns)
   return string.rep(" ", columns - text.width(s)) .. s
 end
 
+-- `value` cleaned and word-wrapped into at most `max_lines` lines of `columns` columns; a word
+-- longer than a line is cut, and the last line ends in "…" when text was left out.
+function text.wrap(value, columns, max_lines)
+  local lines, current, used = {}, nil, 0
+  for word in text.clean(value):gmatch("%S+") do
+    local w = text.width(word)
+    if current ~= nil and used + 1 + w <= columns then
+      current, used = current .. " " .. word, used + 1 + w
+    else
+      lines[#lines + 1] = current
+      current = text.fit(word, columns)
+      used = text.width(current)
+    end
+  end
+  lines[#lines + 1] = current
+  if #lines > max_lines then
+    for n = #lines, max_lines + 1, -1 do
+      lines[n] = nil
+    end
+    lines[max_lines] = text.fit(lines[max_lines] .. " …", columns)
+  end
+  return lines
+end
+
+-- The message of an error raised by Lua or the host, without its "file.lua:line: " prefix.
+function text.message(err)
+  local s = tostring(err)
+  local at = s:find(".lua:", 1, true)
+  if at and not s:sub(1, at):find(" ", 1, true) then
+    local rest = s:match("^%d+: ()", at + 5)
+    if rest then
+      return s:sub(rest)
+    end
+  end
+  return s
+end
+
 -- A number of seconds as a short duration: 42s, 3m05s, 2h07m, 3d04h.
 function text.duration(seconds)
   if type(seconds) ~= "number" or seconds ~= seconds then
