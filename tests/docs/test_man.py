@@ -82,7 +82,7 @@ def test_every_nested_subcommand_and_option_is_documented_in_its_entry() -> None
 
 @pytest.mark.slow
 def test_wheel_installs_every_man_page(tmp_path: Path) -> None:
-    """The built wheel carries man/ to <prefix>/share/man, where man(1) finds it."""
+    """The built wheel carries man/ to <prefix>/share/man, where man(1) finds it, and the Lua type definitions."""
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path),
          str(MAN.parent)],
@@ -93,3 +93,4 @@ def test_wheel_installs_every_man_page(tmp_path: Path) -> None:
     for page in PAGES:
         section = page.suffix.lstrip(".")
         assert any(n.endswith(f".data/data/share/man/man{section}/{page.name}") for n in names), page.name
+    assert "qtui/plugins/lua/qtui.d.lua" in names

@@ -1,0 +1,87 @@
+"""The console's plugin help topics: the man pages' material, rendered as text, reachable with :help."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import trio
+
+from qtui.backends import open_backend
+from qtui.console import keymap
+from qtui.console.app import Console
+from qtui.console.screens.help import help_lines
+from qtui.plugins import api, docs, typedefs
+from qtui.plugins.capabilities import Capability
+from qtui.sqlite_queue import SQLiteQueue
+
+EXPECTED_WORDS = {
+    "plugins": [docs.EXAMPLES[0].name, "deactivate", "quarantined", api.HOST_API_VERSION,
+                *(e.name for e in docs.EXAMPLES)],
+    "api": [*(f.lua_name for f in api.FUNCTIONS), *(f.name for f in api.CALLBACKS),
+            *(t.name for t in typedefs.TABLES), *api.STYLES],
+    "events": [e.type for e in api.EVENTS],
+    "capabilities": [c.value for c in Capability],
+    "manifest": [f.key for f in docs.MANIFEST_FIELDS],
+    "catalog": [f.key for f in docs.CATALOG_FIELDS],
+    "permissions": [f.key for f in (*docs.RECORD_FIELDS, *docs.POLICY_FIELDS, *docs.AUDIT_FIELDS)],
+}
+
+
+def test_every_topic_is_checked_here() -> None:
+    assert set(EXPECTED_WORDS) == set(docs.TOPICS)
+
+
+@pytest.mark.parametrize("topic", docs.TOPICS)
+def test_a_topic_holds_its_reference_and_fits_the_screen(topic: str) -> None:
+    text = docs.help_text(topic)
+    for word in EXPECTED_WORDS[topic]:
+        assert word in text, word
+    assert all(len(line) <= 78 for line in text.splitlines())
+    assert "`" not in text and "\\f" not in text  # marks and roff stay out of plain text
+
+
+def test_the_plain_text_keeps_every_paragraph() -> None:
+    """Every paragraph the man pages show appears, marks dropped, in the help text."""
+    for name, section in docs.SECTIONS.items():
+        text = " ".join(docs.to_text(section.build(), width=10_000).split())
+        for block in section.build():
+            if isinstance(block, docs.Para):
+                assert docs.plain(block.text) in text, (name, block.text[:40])
+
+
+def test_help_topics_are_the_console_topics_plus_the_plugin_topics() -> None:
+    assert keymap.HELP_TOPICS == ("keys", "commands", "screens", *docs.TOPICS)
+    assert keymap.complete("help ca") == ["help capabilities", "help catalog"]
+    assert keymap.parse_command_line("help api").args == ("api",)
+
+
+def test_the_full_help_points_to_the_plugin_topics() -> None:
+    text = "\n".join(str(line) for line in help_lines(None, read_only=False))
+    assert ":help plugins" in text and ":help permissions" in text
+
+
+@pytest.fixture
+async def console(tmp_path: Path, nursery):
+    db = tmp_path / "queue.db"
+    with SQLiteQueue.open(db, create=True) as q:
+        q.enqueue("email", {"n": 1})
+    backend = open_backend(db)
+    console = Console(backend, refresh=0)
+    console.start_tasks(nursery)
+    yield console
+    backend.close()
+
+
+def screen(console: Console) -> str:
+    return "\n".join(row.decode("utf-8") for row in console.root.render((80, 24), focus=True).text)
+
+
+async def test_help_api_in_the_console_shows_the_reference(console: Console) -> None:
+    for key in [":", *"help api", "enter"]:
+        console.handle_key(key)
+    with trio.fail_after(5):
+        while "qtui.subscribe(...)" not in screen(console):
+            await trio.sleep(0.02)
+    text = screen(console)
+    assert "The plugin API" in text and "FUNCTIONS" in text
