@@ -203,7 +203,7 @@ class PluginControl:
 
         def decide(grant: tuple[Capability, ...], deny: tuple[Capability, ...]) -> None:
             try:
-                self.host.decide(handle.name, grant=grant, deny=deny)
+                self.host.decide(handle, grant=grant, deny=deny)
             except Exception as exc:
                 self.console.message(f"saving the decision failed: {exc}", "error")
                 return
@@ -225,7 +225,7 @@ class PluginControl:
             answer["yes"] = True
             if remember:
                 try:
-                    self.host.decide(handle.name, grant=(capability,), no_confirm=(capability,))
+                    self.host.decide(handle, grant=(capability,), no_confirm=(capability,))
                 except Exception as exc:
                     self.console.message(f"could not remember the choice: {exc}", "error")
             answered.set()
@@ -256,6 +256,8 @@ class PluginControl:
         if target is None:
             self.console.message("which plugin? select one on the plugins screen (5) or give its name", "warning")
             return
+        if self.discovery.get(target) is None and target not in self.host.plugins:
+            self.rediscover()  # installed while the console runs
         plugin = self.discovery.get(target) or (self.host.plugins[target].plugin
                                                 if target in self.host.plugins else None)
         if plugin is None:
@@ -331,9 +333,14 @@ class PluginControl:
             self.console.message(one_line(str(exc).splitlines()[0]), "error")
             return
         new = await self.host.reload(plugin, carry_decisions=self.dev is not None and folder == self.dev)
-        self._update_panel(self.host.plugins.get(name, new))
-        if new.state is PluginState.WAITING:
-            self._update_panel(new)
+        current = self.host.plugins.get(name, new)
+        self._update_panel(current)
+        if new is not current and new.state is PluginState.WAITING:
+            # The old code keeps running until the operator decides on the new code.
+            key = (new.name, new.code_hash)
+            if key not in self._prompted:
+                self._prompted.add(key)
+                self.prompt_permissions(new)
 
     def _edit_settings(self, plugin: Plugin) -> None:
         values = self.host.settings.values(plugin.manifest)[0]

@@ -52,7 +52,7 @@ from qtui.plugins.permissions import (
     load_policy,
     read_bundle,
 )
-from qtui.plugins.sandbox import PluginError
+from qtui.plugins.sandbox import PluginError, compile_check
 from qtui.plugins.settings import SettingsStore
 from qtui.plugins.storage import PluginStorage
 
@@ -221,6 +221,10 @@ class PluginHost:
             return await self.start(plugin)
         if carry_decisions:
             self.carry_decisions(plugin)
+        broken = _compile_errors(plugin)
+        if broken:  # say what is wrong before asking anyone to approve new code
+            self._keep_old(old, broken[0])
+            return old
         new = PluginHandle(plugin)
         runtime = self._prepare(new)
         if runtime is None:  # waiting for a decision or unreadable: the old one keeps running
@@ -365,19 +369,21 @@ class PluginHost:
         self._set_state(handle, PluginState.STOPPED)
         return handoff
 
-    def decide(self, name: str, *, grant: tuple[Capability, ...] = (), deny: tuple[Capability, ...] = (),
-               no_confirm: tuple[Capability, ...] = ()) -> None:
-        """Record the operator's decision for the plugin's current version and code."""
-        handle = self.plugins[name]
+    def decide(self, handle: PluginHandle, *, grant: tuple[Capability, ...] = (),
+               deny: tuple[Capability, ...] = (), no_confirm: tuple[Capability, ...] = ()) -> None:
+        """Record the operator's decision for the code `handle` was loaded from (the code shown)."""
         if handle.code_hash is None:
-            raise ValueError(f"{name} could not be read; nothing to decide on")
-        # The decision is for the code the operator was shown, not whatever is on disk now.
+            raise ValueError(f"{handle.name} could not be read; nothing to decide on")
         self.store.decide(handle.manifest, handle.code_hash, grant=grant, deny=deny,
                           confirm={c: False for c in no_confirm})
         for capability in grant:
             self._audit(handle, capability, Outcome.GRANTED, "decided in the console")
         for capability in deny:
             self._audit(handle, capability, Outcome.REVOKED, "decided in the console")
+        # A running plugin sees the new decision at once (e.g. "don't ask again").
+        handle.grants = self.store.grants(handle.manifest, handle.code_hash, self._policy())
+        if handle.runtime is not None:
+            handle.runtime.grants = handle.grants
 
     # -- what the console sends to plugins ---------------------------------------------
 
@@ -624,6 +630,21 @@ class PluginHost:
             self.audit.record(handle.name, str(handle.manifest.version), capability.value, outcome, detail)
         except Exception as exc:
             log.warning("audit log: %s", exc)
+
+
+def _compile_errors(plugin: Plugin) -> list[PluginError]:
+    """Syntax errors in the plugin's Lua files (nothing is run)."""
+    try:
+        bundle = read_bundle(plugin.folder)
+    except BundleError as exc:
+        return [PluginError(str(exc), plugin=plugin.name)]
+    errors: list[PluginError] = []
+    for relative, data in sorted(bundle.files.items()):
+        if relative.endswith(".lua"):
+            for error in compile_check(data.decode("utf-8", errors="replace"), relative):
+                error.plugin = plugin.name
+                errors.append(error)
+    return errors
 
 
 def describe_request(request: rt.Request) -> str:

@@ -49,7 +49,7 @@ async def test_undecided_capabilities_keep_the_plugin_waiting(harness) -> None:
     handle = await harness.start(plugin, grant_all=False)
     assert handle.state is PluginState.WAITING and "stats.read" in handle.reason
     assert handle.runtime is None  # no plugin code ran
-    harness.host.decide("panel", grant=(Capability.STATS_READ,))
+    harness.host.decide(handle, grant=(Capability.STATS_READ,))
     handle = await harness.host.start(plugin)
     assert handle.state is PluginState.RUNNING
 

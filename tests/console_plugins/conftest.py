@@ -1,0 +1,91 @@
+"""The console with its plugin system, on a real queue, with plugins in a temporary user dir."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+import trio
+
+from qtui.backends import open_backend
+from qtui.console.app import Console
+from qtui.console.plugin_control import PluginControl
+from qtui.sqlite_queue import SQLiteQueue
+
+
+def screen_text(console: Console, size=(80, 24)) -> str:
+    return "\n".join(row.decode("utf-8") for row in console.root.render(size, focus=True).text)
+
+
+class Driver:
+    def __init__(self, console: Console, plugin_dir: Path) -> None:
+        self.console = console
+        self.plugin_dir = plugin_dir
+
+    @property
+    def control(self) -> PluginControl:
+        return self.console.plugins
+
+    def write_plugin(self, name: str, lua: str, permissions=(), extra: str = "") -> Path:
+        folder = self.plugin_dir / name
+        folder.mkdir(parents=True, exist_ok=True)
+        perms = ", ".join(f'"{p}"' for p in permissions)
+        (folder / "manifest.toml").write_text(textwrap.dedent(f"""\
+            name = "{name}"
+            version = "1.0.0"
+            description = "test plugin"
+            api = "1"
+            permissions = [{perms}]
+
+            [panel]
+            title = "{name} panel"
+            """) + textwrap.dedent(extra))
+        (folder / "init.lua").write_text(textwrap.dedent(lua))
+        return folder
+
+    def press(self, *keys: str) -> None:
+        for key in keys:
+            self.console.handle_key(key)
+
+    def text(self) -> str:
+        return screen_text(self.console)
+
+    async def wait_for(self, needle, timeout: float = 10.0) -> str:
+        check = (lambda t: needle in t) if isinstance(needle, str) else needle
+        deadline = trio.current_time() + timeout
+        while True:
+            text = self.text()
+            if check(text):
+                return text
+            if trio.current_time() > deadline:
+                raise AssertionError(f"timed out waiting for {needle!r}; the screen is:\n{text}")
+            await trio.sleep(0.02)
+
+
+@pytest.fixture
+async def make_console(tmp_path: Path, nursery, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CONFIG_DIRS", str(tmp_path / "etc"))
+    db = tmp_path / "queue.db"
+    with SQLiteQueue.open(db, create=True) as q:
+        q.enqueue("email", {"n": 1, "tenant": "acme"}, max_attempts=1)
+        q.enqueue("email", {"n": 2, "tenant": "acme"})
+        worker = q.worker(["email"], worker_id="w")
+        worker.fail(worker.reserve(), "smtp down")
+    backends = []
+
+    async def make(dev: Path | None = None) -> Driver:
+        backend = open_backend(db)
+        backends.append(backend)
+        console = Console(backend, refresh=0.2, plugins=lambda c: PluginControl(c, dev=dev))
+        console.start_tasks(nursery)
+        driver = Driver(console, tmp_path / "config" / "qtui" / "plugins")
+        await driver.wait_for("email")
+        return driver
+
+    yield make
+    for backend in backends:
+        backend.close()

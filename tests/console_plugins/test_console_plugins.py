@@ -1,0 +1,182 @@
+"""Plugins inside the console: prompt, panels, focus, confirmations, manager, settings, live reload."""
+
+from __future__ import annotations
+
+import trio
+
+from qtui.model import JobState
+from qtui.plugins.host import PluginState
+
+PANEL = """
+    function activate(ctx)
+      qtui.subscribe("stats", "key")
+      qtui.render({"starting"})
+    end
+    function on_event(e)
+      if e.type == "stats" then
+        qtui.render({{{text = "dead on email: ", style = "bold"}, tostring(e.queues[1].dead)}})
+      elseif e.type == "key" then
+        qtui.render({"pressed " .. e.key})
+      end
+    end
+"""
+
+PURGER = """
+    function activate() qtui.command("purge-dead", "purge the dead letter queue") end
+    function on_event(e)
+      if e.type == "command" then qtui.jobs.purge("all", "dead")
+      elseif e.type == "action" then qtui.render({"purge ok=" .. tostring(e.ok) .. " " .. tostring(e.error or e.result.count)})
+      end
+    end
+"""
+
+
+async def test_enabling_a_plugin_prompts_then_shows_its_panel_and_takes_keys(make_console) -> None:
+    d = await make_console()
+    d.write_plugin("panel", PANEL, ["stats.read", "selection.read"])
+    d.console.execute("view plugins")
+    text = await d.wait_for("panel")
+    d.console.execute("plugin enable panel")
+    text = await d.wait_for("Permissions: panel 1.0.0")
+    assert "[ ] stats.read" in text and "low risk" in text
+    assert d.control.host.plugins["panel"].runtime is None  # nothing runs before the decision
+    d.press("a", "enter")
+    text = await d.wait_for("dead on email: 1")
+    assert "panel panel" in text
+    d.press("tab")
+    assert "keys go to panel" in d.text()
+    d.press("z")
+    await d.wait_for("pressed z")
+    d.press("esc")
+    assert "keys go to" not in d.text()
+    d.press("z")  # back in the main view: not for the plugin
+    assert "z does nothing here" in d.text()
+
+
+async def test_destructive_plugin_actions_are_confirmed_or_refused(make_console) -> None:
+    d = await make_console()
+    d.write_plugin("purger", PURGER, ["commands", "jobs.purge"])
+    d.console.execute("plugin enable purger")
+    await d.wait_for("Permissions: purger")
+    assert "DESTRUCTIVE" in d.text()
+    d.press("a", "enter")
+    await d.wait_for(lambda t: d.control.host.plugins["purger"].state is PluginState.RUNNING)
+    d.console.execute("purger.purge-dead")
+    text = await d.wait_for("Plugin purger 1.0.0 wants to:")
+    assert "delete every dead job on every queue" in text
+    d.press("n")
+    await d.wait_for("purge ok=false the operator declined")
+    assert d.console.backend.stats()[0].count(JobState.DEAD) == 1
+    d.console.execute("purger.purge-dead")
+    await d.wait_for("wants to:")
+    d.press("a")  # yes, and don't ask again for this version
+    await d.wait_for("purge ok=true 1")
+    assert d.console.backend.stats()[0].count(JobState.DEAD) == 0
+    d.console.execute("purger.purge-dead")
+    await d.wait_for("purge ok=true 0")  # no second question
+
+
+async def test_a_denied_capability_refuses_the_action(make_console) -> None:
+    d = await make_console()
+    lua = PURGER.replace("qtui.jobs.purge(\"all\", \"dead\")",
+                         "local ok, err = pcall(qtui.jobs.purge, 'all', 'dead'); qtui.render({err})")
+    d.write_plugin("purger", lua, ["commands", "jobs.purge"])
+    d.console.execute("plugin enable purger")
+    await d.wait_for("Permissions: purger")
+    d.press(" ", "enter")  # approve commands only (the cursor is on the first capability)
+    await d.wait_for(lambda t: d.control.host.plugins["purger"].state is PluginState.RUNNING)
+    d.console.execute("purger.purge-dead")
+    await d.wait_for("capability jobs.purge is denied")
+    assert d.console.backend.stats()[0].count(JobState.DEAD) == 1
+
+
+async def test_manager_lists_plugins_with_state_and_resources(make_console) -> None:
+    d = await make_console()
+    d.write_plugin("panel", PANEL, ["stats.read", "selection.read"])
+    d.write_plugin("idle", "function activate() end")
+    d.console.execute("view plugins")
+    d.console.execute("plugin enable panel")
+    await d.wait_for("Permissions: panel")
+    d.press("a", "enter")
+    await d.wait_for("dead on email")
+    d.console.execute("view plugins")
+    text = await d.wait_for(lambda t: "running" in t and "2/2" in t)
+    row = next(line for line in text.splitlines() if line.startswith("panel"))
+    assert "user" in row and "k" in row  # memory in KiB
+    assert next(line for line in text.splitlines() if line.startswith("idle")).split()[3] == "off"
+
+
+async def test_settings_editor_validates_and_reaches_the_plugin(make_console) -> None:
+    d = await make_console()
+    lua = """
+        function activate() qtui.render({"limit " .. qtui.setting("limit")}) end
+        function on_event(e) if e.type == "settings" then qtui.render({"limit " .. e.settings.limit}) end end
+    """
+    extra = """
+        [settings.limit]
+        type = "number"
+        default = 5
+        min = 1
+        description = "how many"
+    """
+    d.write_plugin("tuned", lua, extra=extra)
+    d.console.execute("plugin enable tuned")
+    await d.wait_for("limit 5")
+    d.console.execute("plugin settings tuned")
+    await d.wait_for("Settings: tuned")
+    d.press("backspace", "0", "enter")
+    assert "0 is below the minimum 1" in d.text()
+    d.press("backspace", "4", "2", "enter")
+    await d.wait_for("limit 42")
+    assert "limit = 42" in (d.plugin_dir.parent / "plugin-settings.toml").read_text()
+
+
+async def test_saving_the_plugin_file_reloads_it_and_a_broken_save_keeps_the_old_code(make_console) -> None:
+    d = await make_console()
+    folder = d.write_plugin("live", 'function activate() qtui.render({"version one"}) end', ["stats.read"])
+    d.console.execute("plugin enable live")
+    await d.wait_for("Permissions: live")
+    d.press("a", "enter")
+    await d.wait_for("version one")
+    await trio.sleep(0.3)  # let the watcher start
+    (folder / "init.lua").write_text("function activate() qtui.render({'version two'}) end")
+    text = await d.wait_for("Its code changed")  # changed code asks again (not a dev folder)
+    assert "kept: stats.read granted" in text and "version one" in text  # the old code still runs
+    d.press("enter")
+    await d.wait_for("version two")
+    (folder / "init.lua").write_text("function activate(\n")
+    await d.wait_for("init.lua:")
+    assert "version two" in d.text()
+    assert d.control.host.plugins["live"].state is PluginState.RUNNING
+
+
+async def test_plugin_dev_reloads_without_asking_and_shows_the_log(make_console, tmp_path) -> None:
+    folder = tmp_path / "work" / "devplug"
+    folder.mkdir(parents=True)
+    (folder / "manifest.toml").write_text(
+        'name = "devplug"\nversion = "0.1.0"\ndescription = "d"\napi = "1"\npermissions = ["stats.read"]\n')
+    (folder / "init.lua").write_text('function activate() print("hello from v1"); qtui.render({"v1"}) end')
+    d = await make_console(dev=folder)
+    await d.wait_for("Permissions: devplug")
+    d.press("a", "enter")
+    text = await d.wait_for("hello from v1")
+    assert "log: devplug" in text
+    await trio.sleep(0.3)
+    (folder / "init.lua").write_text('function activate() print("hello from v2"); qtui.render({"v2"}) end')
+    await d.wait_for("hello from v2")
+    assert "Permissions" not in d.text()
+
+
+async def test_a_runaway_plugin_is_quarantined_and_the_console_stays_responsive(make_console) -> None:
+    d = await make_console()
+    d.write_plugin("spin", """
+        function activate() qtui.subscribe("stats") end
+        function on_event(e) while true do end end
+    """, ["stats.read"])
+    d.console.execute("plugin enable spin")
+    await d.wait_for("Permissions: spin")
+    d.press("a", "enter")
+    d.console.execute("view dead")
+    await d.wait_for("smtp down")  # the console keeps answering while the plugin spins
+    await d.wait_for("quarantined", timeout=20)
+
