@@ -7,6 +7,7 @@
 
 local text = require("lib.text")
 local json = require("lib.json")
+local queues_lib = require("lib.queues")
 
 local WIDTH = 78
 -- Ready jobs per request, and the payload reading work allowed per page (see lib/json.lua):
@@ -22,7 +23,8 @@ local QUEUE_ROWS = 5
 local NO_TENANT, UNREADABLE, OTHERS = "(no tenant)", "(unreadable)", "(others)"
 
 local config = {}       -- settings, checked
-local watched = {}      -- queue-name matchers from the `queues` setting
+local is_watched        -- whether a queue is watched, from the `queues` setting
+local watching = 0      -- how many names that setting lists (0: every queue)
 local queues = {}       -- latest stats rows of watched queues
 local stats_at          -- taken_at of the latest stats
 local reading           -- the reading of ready jobs in progress, or nil
@@ -51,28 +53,8 @@ local function configure(settings)
     pages = whole(settings.pages_per_queue, 10, 1, 100),
     rows = whole(settings.rows, 10, 1, 100),
   }
-  watched = {}
-  local filter = type(settings.queues) == "string" and settings.queues or ""
-  for item in filter:gmatch("[^,]+") do
-    local name = item:match("^%s*(.-)%s*$")
-    if name ~= "" then
-      local prefix = name:match("^(.*)%*$")
-      watched[#watched + 1] = prefix and { prefix = prefix } or { name = name }
-    end
-  end
+  is_watched, watching = queues_lib.matcher(settings.queues)
   reading, last = nil, nil
-end
-
-local function is_watched(name)
-  if #watched == 0 then
-    return true
-  end
-  for _, m in ipairs(watched) do
-    if m.name == name or (m.prefix and name:sub(1, #m.prefix) == m.prefix) then
-      return true
-    end
-  end
-  return false
 end
 
 -- Judging waits ---------------------------------------------------------------------------
@@ -336,7 +318,7 @@ render = function()
     return
   end
   local head = "SLA " .. text.duration(config.threshold) .. " · warn at " .. text.duration(config.threshold * config.warn_ratio)
-  if #watched > 0 then
+  if watching > 0 then
     head = head .. " · " .. #queues .. " watched queues"
   end
   lines[1] = line(head, "title")

@@ -1,0 +1,230 @@
+-- queue-alert: raise an alert when a queue's ready count, dead count or oldest wait passes a
+-- threshold, clear it once the value falls below a share of that threshold (hysteresis), and
+-- announce both in the status line and on the plugin's own bus topic. See README.md.
+
+local text = require("lib.text")
+local queues_lib = require("lib.queues")
+
+local WIDTH = 78
+local TOPIC = "plugin.queue-alert.alert"
+local HISTORY = 5
+local ACTIVE_ROWS = 6
+
+-- The values watched: the stats field, how to show a value, the setting holding the threshold.
+local METRICS = {
+  { name = "ready", field = "ready", setting = "ready_threshold" },
+  { name = "dead", field = "dead", setting = "dead_threshold" },
+  { name = "oldest", field = "oldest_ready_age", setting = "age_threshold_seconds", duration = true },
+}
+
+local config = {}
+local is_watched
+local active = {}      -- "queue metric" -> {queue=, metric=, value=, threshold=, since=}
+local history = {}     -- latest raised/cleared events, newest first
+local watched_count = 0
+local stats_at
+local notify_refusal   -- why qtui.notify failed, shown once on the panel
+
+local function show(metric, value)
+  if metric.duration then
+    return text.duration(value)
+  end
+  return text.number(value)
+end
+
+local function configure(settings)
+  settings = type(settings) == "table" and settings or {}
+  config = { thresholds = {} }
+  for _, metric in ipairs(METRICS) do
+    local t = settings[metric.setting]
+    config.thresholds[metric.name] = type(t) == "number" and t > 0 and t or nil
+  end
+  local ratio = settings.clear_ratio
+  config.clear_ratio = type(ratio) == "number" and ratio >= 0 and ratio <= 1 and ratio or 0.8
+  config.notify = settings.notify ~= false
+  is_watched = queues_lib.matcher(settings.queues)
+end
+
+-- Raising and clearing --------------------------------------------------------------------
+
+local function announce(alert, state, metric, value)
+  local verb = state == "raised" and "≥" or "<"
+  local limit = state == "raised" and alert.threshold or alert.threshold * config.clear_ratio
+  local message = string.format("%s %s %s %s %s", alert.queue, metric.name, show(metric, value), verb,
+    show(metric, limit))
+  table.insert(history, 1, { at = stats_at, state = state, message = message })
+  history[HISTORY + 1] = nil
+  qtui.publish(TOPIC, {
+    queue = alert.queue, metric = metric.name, state = state, value = value,
+    threshold = alert.threshold, at = stats_at,
+  })
+  if config.notify and notify_refusal == nil then
+    local ok, err = pcall(qtui.notify, state .. ": " .. message, state == "raised" and "warning" or "info")
+    if not ok then
+      notify_refusal = text.message(err)
+    end
+  end
+end
+
+local function judge(queue, metric, value)
+  local key = queue .. " " .. metric.name
+  local alert = active[key]
+  local threshold = config.thresholds[metric.name]
+  if alert == nil then
+    if threshold and value >= threshold then
+      alert = { queue = queue, metric = metric, threshold = threshold, since = stats_at, value = value }
+      active[key] = alert
+      announce(alert, "raised", metric, value)
+    end
+    return
+  end
+  alert.value, alert.threshold = value, threshold or alert.threshold
+  if threshold == nil or value < alert.threshold * config.clear_ratio then
+    active[key] = nil
+    announce(alert, "cleared", metric, value)
+  end
+end
+
+local function take_stats(event)
+  if type(event.taken_at) ~= "number" or type(event.queues) ~= "table" then
+    return
+  end
+  stats_at = event.taken_at
+  local seen = {}
+  watched_count = 0
+  for _, q in ipairs(event.queues) do
+    if type(q) == "table" and type(q.name) == "string" and is_watched(q.name) then
+      seen[q.name] = true
+      watched_count = watched_count + 1
+      for _, metric in ipairs(METRICS) do
+        local value = q[metric.field]
+        judge(q.name, metric, type(value) == "number" and value or 0)
+      end
+    end
+  end
+  -- An alert on a queue that is gone (or no longer watched) has nothing left to measure.
+  for key, alert in pairs(active) do
+    if not seen[alert.queue] then
+      active[key] = nil
+      announce(alert, "cleared", alert.metric, 0)
+    end
+  end
+end
+
+-- Rendering ---------------------------------------------------------------------------------
+
+local function line(s, style)
+  return { { text = text.fit(s, WIDTH), style = style } }
+end
+
+local function clock(t)
+  return type(t) == "number" and os.date("%H:%M:%S", math.floor(t)) or "--:--:--"
+end
+
+local function render()
+  local parts = {}
+  for _, metric in ipairs(METRICS) do
+    local t = config.thresholds[metric.name]
+    if t then
+      parts[#parts + 1] = metric.name .. " ≥ " .. show(metric, t)
+    end
+  end
+  local head = #parts > 0 and table.concat(parts, " · ") or "every threshold is off"
+  local lines = { line(head .. string.format(" · clear below %d%%", math.floor(config.clear_ratio * 100 + 0.5)),
+    "title") }
+  if stats_at == nil then
+    lines[#lines + 1] = line("waiting for the first queue statistics…", "dim")
+  else
+    local list = {}
+    for _, alert in pairs(active) do
+      list[#list + 1] = alert
+    end
+    table.sort(list, function(a, b)
+      if a.since ~= b.since then
+        return a.since < b.since
+      end
+      return a.queue .. a.metric.name < b.queue .. b.metric.name
+    end)
+    if #list == 0 then
+      lines[#lines + 1] = line(string.format("all clear on %d watched queues (as of %s)", watched_count,
+        clock(stats_at)), "ok")
+    end
+    for n, alert in ipairs(list) do
+      if n > ACTIVE_ROWS then
+        lines[#lines + 1] = line(string.format("… and %d more alerts", #list - ACTIVE_ROWS), "error")
+        break
+      end
+      lines[#lines + 1] = {
+        { text = text.left(alert.queue, 24), style = "bold" },
+        { text = text.left(alert.metric.name, 7) .. text.right(show(alert.metric, alert.value), 8) .. " ≥ "
+            .. text.left(show(alert.metric, alert.threshold), 8), style = "error" },
+        { text = " since " .. clock(alert.since) .. " (" .. text.duration(stats_at - alert.since) .. ")",
+          style = "dim" },
+      }
+    end
+  end
+  if #history > 0 then
+    lines[#lines + 1] = line("recent", "bold")
+    for _, entry in ipairs(history) do
+      lines[#lines + 1] = {
+        { text = clock(entry.at) .. "  " },
+        { text = text.left(entry.state, 8), style = entry.state == "raised" and "warn" or "ok" },
+        { text = text.fit(entry.message, WIDTH - 18) },
+      }
+    end
+  end
+  if notify_refusal then
+    for _, part in ipairs(text.wrap("status-line notices off: " .. notify_refusal, WIDTH, 3)) do
+      lines[#lines + 1] = { { text = part, style = "warn" } }
+    end
+  end
+  qtui.render(lines)
+end
+
+-- Events ------------------------------------------------------------------------------------
+
+function activate(ctx)
+  configure(ctx.settings)
+  -- After a hot reload, carry on with the alerts already raised instead of raising them again.
+  local kept = type(ctx.state) == "table" and ctx.state or {}
+  if type(kept.active) == "table" then
+    for _, a in ipairs(kept.active) do
+      for _, metric in ipairs(METRICS) do
+        if type(a) == "table" and a.metric == metric.name and type(a.queue) == "string"
+            and type(a.threshold) == "number" and type(a.since) == "number" and type(a.value) == "number" then
+          active[a.queue .. " " .. metric.name] = { queue = a.queue, metric = metric, threshold = a.threshold,
+                                                    since = a.since, value = a.value }
+        end
+      end
+    end
+  end
+  if type(kept.history) == "table" then
+    for _, h in ipairs(kept.history) do
+      if type(h) == "table" and type(h.at) == "number" and type(h.state) == "string"
+          and type(h.message) == "string" and #history < HISTORY then
+        history[#history + 1] = { at = h.at, state = h.state, message = h.message }
+      end
+    end
+  end
+  qtui.subscribe("stats")
+  render()
+end
+
+function on_event(event)
+  if event.type == "stats" then
+    take_stats(event)
+  elseif event.type == "settings" then
+    configure(event.settings)
+    notify_refusal = nil
+  end
+  render()
+end
+
+function deactivate()
+  local kept = {}
+  for _, alert in pairs(active) do
+    kept[#kept + 1] = { queue = alert.queue, metric = alert.metric.name, threshold = alert.threshold,
+                        since = alert.since, value = alert.value }
+  end
+  return { active = kept, history = history }
+end
