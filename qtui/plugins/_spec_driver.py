@@ -83,7 +83,8 @@ def _fill_queue(path: Path, jobs: tuple[JobFixture, ...]) -> None:
     numbered = list(enumerate(jobs, 1))
     order = [nj for nj in numbered if nj[1].state in taken_states]
     order += [nj for nj in numbered if nj[1].state not in taken_states]
-    with SQLiteQueue.open(path, create=True) as queue:
+    # Not synced to disk: the queue lives for one test, and syncing would dominate its time.
+    with SQLiteQueue.open(path, create=True, durable=False) as queue:
         workers = {}
         for number, job in order:
             try:
@@ -312,9 +313,8 @@ class SpecDriver:
     async def _reload(self, handle: int, options: Any) -> None:
         loaded = self._get(handle)
         changed = reload_options(options, loaded.options)
-        handoff = await loaded.console.host.stop(loaded.name)
         plugin = await trio.to_thread.run_sync(self._prepare, loaded.console, changed)
-        await loaded.console.host.start(plugin, handoff=handoff)
+        await loaded.console.host.reload(plugin)
         await settle()
         loaded.options = changed
 

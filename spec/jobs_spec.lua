@@ -1,0 +1,243 @@
+-- Contract: the qtui.jobs requests. Each returns a request id at once; the result arrives
+-- later as an "action" event with that id. Destructive requests (requeue, purge) are
+-- confirmed by the operator unless they chose not to be asked.
+local helpers = require("helpers")
+
+local DEAD = {
+  { queue = "email", state = "dead", payload = { to = "a@example.com" }, error = "smtp down" },
+  { queue = "email", state = "dead", payload = { to = "b@example.com" }, error = "mailbox full" },
+  { queue = "email", state = "dead", payload = { to = "c@example.com" }, error = "smtp down" },
+  { queue = "sms", state = "dead", payload = { to = "+100" }, error = "no credit" },
+  { queue = "email", state = "ready", payload = { to = "d@example.com" } },
+}
+
+-- Options for a plugin that makes request `call` when it starts and shows the action event
+-- (flattened by helpers.dump) with the id the call returned.
+local function request(call, options)
+  options.files = { ["dump.lua"] = helpers.dump }
+  options.source = [[
+    local dump = require("dump")
+    local id
+    function activate() id = ]] .. call .. [[ end
+    function on_event(e)
+      if e.type == "action" then
+        local lines = dump.lines(e)
+        lines[#lines + 1] = "returned=" .. tostring(id)
+        qtui.render(lines)
+      end
+    end
+  ]]
+  options.jobs = options.jobs or DEAD
+  return options
+end
+
+local function payloads(jobs)
+  local list = {}
+  for i, job in ipairs(jobs) do list[i] = job.payload end
+  return list
+end
+
+describe("qtui.jobs.peek", function()
+  it("gets a page of jobs in one state, oldest first, with their fields", function()
+    local p = qtest.load(request([[qtui.jobs.peek{queue = "email", state = "dead"}]], { grant = { "jobs.peek" } }))
+    local f = helpers.fields(p)
+    assert.equals("string:peek", f.action)
+    assert.equals("boolean:true", f.ok)
+    assert.equals("integer:" .. f.id:match("%d+"), "integer:" .. f.returned:match("%d+"))
+    assert.equals('string:{"to":"a@example.com"}', f["result.jobs.1.payload"])
+    assert.equals('string:{"to":"b@example.com"}', f["result.jobs.2.payload"])
+    assert.equals('string:{"to":"c@example.com"}', f["result.jobs.3.payload"])
+    assert.is_nil(f["result.jobs.4.payload"])
+    assert.equals("string:email", f["result.jobs.1.queue"])
+    assert.equals("string:dead", f["result.jobs.1.state"])
+    assert.equals("string:smtp down", f["result.jobs.1.last_error"])
+    assert.equals("integer:1", f["result.jobs.1.attempts"])
+    assert.matches("^string:%d+$", f["result.jobs.1.id"])
+    assert.matches("^float:", f["result.jobs.1.created_at"])
+    assert.is_nil(f["result.next_cursor"])
+  end)
+
+  it("pages with limit and cursor", function()
+    local p = qtest.load{ grant = { "jobs.peek" }, jobs = DEAD, source = [[
+      local seen = {}
+      function activate() qtui.jobs.peek{queue = "email", state = "dead", limit = 2} end
+      function on_event(e)
+        for _, job in ipairs(e.result.jobs) do seen[#seen + 1] = job.payload end
+        if e.result.next_cursor then
+          qtui.jobs.peek{queue = "email", state = "dead", limit = 2, cursor = e.result.next_cursor}
+        else
+          qtui.render(seen)
+        end
+      end
+    ]] }
+    assert.same({ '{"to":"a@example.com"}', '{"to":"b@example.com"}', '{"to":"c@example.com"}' }, p:text())
+  end)
+
+  it("filters by text in the payload or error, across every queue with 'all', ready by default", function()
+    local p = qtest.load(request([[qtui.jobs.peek{queue = "all", state = "dead", text = "SMTP"}]],
+                                 { grant = { "jobs.peek" } }))
+    local f = helpers.fields(p)
+    assert.equals('string:{"to":"a@example.com"}', f["result.jobs.1.payload"])
+    assert.equals('string:{"to":"c@example.com"}', f["result.jobs.2.payload"])
+    assert.is_nil(f["result.jobs.3.payload"])
+    local q = qtest.load(request([[qtui.jobs.peek{}]], { grant = { "jobs.peek" } }))
+    assert.equals('string:{"to":"d@example.com"}', helpers.fields(q)["result.jobs.1.payload"])
+    assert.is_nil(helpers.fields(q)["result.jobs.2.payload"])
+  end)
+
+  it("reports an unknown queue in the action event", function()
+    local p = qtest.load(request([[qtui.jobs.peek{queue = "nope", state = "dead"}]], { grant = { "jobs.peek" } }))
+    local f = helpers.fields(p)
+    assert.equals("boolean:false", f.ok)
+    assert.matches("^string:.*nope", f.error)
+  end)
+
+  it("refuses malformed queries before making a request", function()
+    local cases = {
+      { [[qtui.jobs.peek{queue = "email", colour = "red"}]], "jobs.peek: unknown field 'colour'" },
+      { [[qtui.jobs.peek{queue = "email", state = "lost"}]],
+        "unknown job state 'lost' (choose from ready, scheduled, processing, completed, dead)" },
+      { [[qtui.jobs.peek{queue = "email", limit = 501}]], "jobs.peek: limit must be a whole number from 1 to 500" },
+      { [[qtui.jobs.peek{queue = "email", limit = 0}]], "jobs.peek: limit must be a whole number from 1 to 500" },
+      { [[qtui.jobs.peek{queue = "bad queue!"}]], "invalid queue name 'bad queue!'" },
+      { [[qtui.jobs.peek("email")]], "jobs.peek takes a table {queue=, state=, text=, cursor=, limit=}" },
+    }
+    for _, case in ipairs(cases) do
+      local p = qtest.load(helpers.attempt(case[1], { grant = { "jobs.peek" } }))
+      assert.equals("false", p:text()[1])
+      assert.matches(case[2], p:text()[2], 1, true)
+    end
+  end)
+end)
+
+describe("qtui.jobs.find", function()
+  it("gets one job by id", function()
+    local p = qtest.load(request([[qtui.jobs.find("2")]], { grant = { "jobs.peek" } }))
+    local f = helpers.fields(p)
+    assert.equals("string:find", f.action)
+    assert.equals("string:2", f["result.id"])
+    assert.equals('string:{"to":"b@example.com"}', f["result.payload"])
+  end)
+
+  it("gives no result for an unknown id", function()
+    local p = qtest.load(request([[qtui.jobs.find("999")]], { grant = { "jobs.peek" } }))
+    local f = helpers.fields(p)
+    assert.equals("boolean:true", f.ok)
+    assert.is_nil(f.result)
+  end)
+end)
+
+describe("qtui.jobs.enqueue", function()
+  it("adds a job with the payload sent as JSON and gives it back", function()
+    local p = qtest.load(request([[qtui.jobs.enqueue("reports", {day = "monday"})]],
+                                 { grant = { "jobs.enqueue" } }))
+    local f = helpers.fields(p)
+    assert.equals("string:enqueue", f.action)
+    assert.equals("string:ready", f["result.state"])
+    assert.equals("string:reports", f["result.queue"])
+    local jobs = p:jobs("reports", "ready")
+    assert.equals(1, #jobs)
+    assert.matches('^{"day": ?"monday"}$', jobs[1].payload)
+    assert.equals(f["result.id"], "string:" .. jobs[1].id)
+  end)
+
+  it("refuses a payload that is not plain data", function()
+    local p = qtest.load(helpers.attempt([[qtui.jobs.enqueue("reports", {ratio = 0/0})]], { grant = { "jobs.enqueue" } }))
+    assert.same({ "false", "init.lua:3: qtui.jobs.enqueue: jobs.enqueue: the payload must be plain data" }, p:text())
+    assert.has_error(function() p:jobs("reports", "ready") end, "jobs: no queue named 'reports'")
+  end)
+end)
+
+describe("qtui.jobs.requeue", function()
+  it("moves the selected dead jobs back once the operator confirms", function()
+    local p = qtest.load(request([[qtui.jobs.requeue{ids = {"1", "3"}}]],
+                                 { grant = { "jobs.requeue" }, confirm = true }))
+    local f = helpers.fields(p)
+    assert.equals("boolean:true", f.ok)
+    assert.equals("integer:2", f["result.count"])
+    assert.same({ "requeue 2 selected dead jobs to their own queues" }, p:confirmations())
+    assert.same({ '{"to":"b@example.com"}' }, payloads(p:jobs("email", "dead")))
+    assert.same({ '{"to":"a@example.com"}', '{"to":"c@example.com"}', '{"to":"d@example.com"}' },
+                payloads(p:jobs("email", "ready")))
+    local last = p:audit()[#p:audit()]
+    assert.same({ capability = "jobs.requeue", outcome = "confirmed",
+                  detail = "requeue 2 selected dead jobs to their own queues" }, last)
+  end)
+
+  it("moves every dead job of a queue matching a text, to another queue", function()
+    local p = qtest.load(request([[qtui.jobs.requeue{queue = "email", text = "smtp", to = "email-retry"}]],
+                                 { grant = { "jobs.requeue" }, confirm = true }))
+    assert.equals("integer:2", helpers.fields(p)["result.count"])
+    assert.same({ "requeue every dead job on email matching 'smtp' to email-retry" }, p:confirmations())
+    assert.same({ '{"to":"a@example.com"}', '{"to":"c@example.com"}' }, payloads(p:jobs("email-retry", "ready")))
+  end)
+
+  it("touches nothing when the operator declines", function()
+    local p = qtest.load(request([[qtui.jobs.requeue{queue = "email"}]], { grant = { "jobs.requeue" }, confirm = false }))
+    local f = helpers.fields(p)
+    assert.equals("boolean:false", f.ok)
+    assert.equals("string:the operator declined", f.error)
+    assert.equals(3, #p:jobs("email", "dead"))
+    assert.equals("declined", p:audit()[#p:audit()].outcome)
+  end)
+
+  it("is refused when there is no operator to confirm", function()
+    local p = qtest.load(request([[qtui.jobs.requeue{queue = "email"}]], { grant = { "jobs.requeue" } }))
+    assert.equals("string:refused: destructive actions need an operator to confirm them", helpers.fields(p).error)
+    assert.equals(3, #p:jobs("email", "dead"))
+  end)
+
+  it("goes ahead without asking when the operator chose not to be asked", function()
+    local p = qtest.load(request([[qtui.jobs.requeue{queue = "sms"}]],
+                                 { grant = { "jobs.requeue" }, no_confirm = { "jobs.requeue" }, confirm = false }))
+    assert.equals("integer:1", helpers.fields(p)["result.count"])
+    assert.same({}, p:confirmations())
+    assert.same({ capability = "jobs.requeue", outcome = "allowed", detail = "requeue (no confirmation asked)" },
+                p:audit()[#p:audit()])
+  end)
+
+  it("refuses malformed selections before making a request", function()
+    local cases = {
+      { [[qtui.jobs.requeue{ids = {"1"}, queue = "email"}]], "jobs.requeue: give ids, or queue/text, not both" },
+      { [[qtui.jobs.requeue{ids = {1, 2}}]], "jobs.requeue: ids must be a list of at most 10000 job id strings" },
+      { [[qtui.jobs.requeue{everything = true}]], "jobs.requeue takes {ids=} or {queue=, text=}, and optionally to=" },
+    }
+    for _, case in ipairs(cases) do
+      local p = qtest.load(helpers.attempt(case[1], { grant = { "jobs.requeue" }, confirm = true }))
+      assert.equals("false", p:text()[1])
+      assert.matches(case[2], p:text()[2], 1, true)
+      assert.same({}, p:confirmations())
+    end
+  end)
+end)
+
+describe("qtui.jobs.purge", function()
+  it("deletes every job in a state of a queue once the operator confirms", function()
+    local p = qtest.load(request([[qtui.jobs.purge("email", "dead")]], { grant = { "jobs.purge" }, confirm = true }))
+    assert.equals("integer:3", helpers.fields(p)["result.count"])
+    assert.same({ "delete every dead job on email" }, p:confirmations())
+    assert.same({}, p:jobs("email", "dead"))
+    assert.equals(1, #p:jobs("sms", "dead"))
+    assert.equals(1, #p:jobs("email", "ready"))
+  end)
+
+  it("deletes in every queue with 'all'", function()
+    local p = qtest.load(request([[qtui.jobs.purge("all", "dead")]], { grant = { "jobs.purge" }, confirm = true }))
+    assert.equals("integer:4", helpers.fields(p)["result.count"])
+    assert.same({ "delete every dead job on every queue" }, p:confirmations())
+    assert.same({}, p:jobs(nil, "dead"))
+  end)
+
+  it("touches nothing when the operator declines", function()
+    local p = qtest.load(request([[qtui.jobs.purge("email", "dead")]], { grant = { "jobs.purge" }, confirm = false }))
+    assert.equals("string:the operator declined", helpers.fields(p).error)
+    assert.equals(3, #p:jobs("email", "dead"))
+  end)
+
+  it("refuses an unknown state before making a request", function()
+    local p = qtest.load(helpers.attempt([[qtui.jobs.purge("email", "old")]], { grant = { "jobs.purge" }, confirm = true }))
+    assert.equals("false", p:text()[1])
+    assert.matches("unknown job state 'old'", p:text()[2], 1, true)
+    assert.same({}, p:confirmations())
+  end)
+end)
