@@ -479,9 +479,16 @@ def guide() -> list[Block]:
             "qtui reads the plugin's files once, checks the operator's decisions for exactly that "
             "version and code, runs the entry file and calls `activate(ctx)` with the plugin's name, "
             "version, settings, granted capabilities and the host API version. Events then arrive "
-            "one at a time, in order, through `on_event(event)`. When the plugin is stopped or "
-            "replaced by a new version, qtui calls `deactivate()`; a small table it returns is "
-            "handed to the next version's `activate` as `ctx.state`. Every callback is optional."
+            "one at a time, in order, through `on_event(event)`. When the plugin is stopped, qtui "
+            "calls `deactivate()`. Every callback is optional."
+        ),
+        Para(
+            "When a running plugin's files change (the console watches their folders) or the "
+            "operator reloads it, qtui loads the new code in a fresh sandbox first, then calls the "
+            "old version's `deactivate()` and hands a small table it returns to the new version's "
+            "`activate` as `ctx.state`. If the new code does not compile or its `activate` fails, "
+            "the old version goes on running with its state. Changed code needs the operator's "
+            "permission again; the old code runs until they decide."
         ),
         Para(
             "An error in the entry file or in `activate` stops the plugin: it is shown as errored, "
@@ -732,8 +739,8 @@ def styles() -> list[Block]:
     """The span styles of qtui.render."""
     return [Para(
         f"A span's style is one of {_codes(api.STYLES, 'or')}. The console maps each to its "
-        "own palette, so a plugin looks at home in every theme and under `NO_COLOR`; "
-        "plugins never choose colours."
+        "palette (to bold, underline and reverse video under `NO_COLOR`); plugins never choose "
+        "colours."
     )]
 
 

@@ -7,6 +7,9 @@ loaded with Lua 5.4 (lupa) and its annotations are read back and compared with t
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from lupa import lua54
@@ -102,3 +105,8 @@ def test_capabilities_styles_and_states_are_closed_sets() -> None:
     for name, (_, values) in typedefs.ALIASES.items():
         block = TEXT.split(f"---@alias {name}\n", 1)[1].split("\n\n", 1)[0]
         assert re.findall(r'^---\| "([^"]+)"', block, re.M) == list(values)
+
+
+def test_the_module_prints_where_the_file_is_installed() -> None:
+    result = subprocess.run([sys.executable, "-m", "qtui.plugins.typedefs"], capture_output=True, text=True, check=True)
+    assert Path(result.stdout.strip()).read_text(encoding="utf-8") == TEXT
