@@ -73,6 +73,31 @@ describe("callback deactivate", function()
   end)
 end)
 
+describe("hot reload", function()
+  local OLD = [[
+    local version = "old"
+    function activate(ctx) qtui.render({version .. " code, state " .. tostring(ctx.state and ctx.state.n)}) end
+    function deactivate() return {n = 7} end
+  ]]
+
+  it("keeps the old code running when the new code does not compile", function()
+    local p = qtest.load{ source = OLD }
+    p:reload{ source = "function activate(" }
+    assert.equals("running", p:state())
+    assert.same({ "old code, state nil" }, p:text())
+    assert.equals("init.lua", p:error().file)
+  end)
+
+  it("keeps the old code running, with its state, when the new activate fails", function()
+    local p = qtest.load{ source = OLD }
+    p:reload{ source = "function activate(ctx)\n  error('new code is broken')\nend" }
+    assert.equals("running", p:state())
+    assert.same({ "old code, state 7" }, p:text())
+    assert.same({ message = "new code is broken", file = "init.lua", line = 2,
+                  text = "plugin spec-plugin: init.lua:2: new code is broken" }, p:error())
+  end)
+end)
+
 describe("api version", function()
   it("is refused when the manifest targets another major version", function()
     assert.has_error(function()

@@ -247,6 +247,7 @@ class PluginHost:
                 await self._in_thread(old, old.runtime.call, "activate", self._context(old, handoff))
             except PluginError as again:
                 self._failed(old, again, fatal=True)
+            self._apply_effects(old)  # what the old code drew or started when it came back
             self._keep_old(old, error)
             return old
         await self._halt(old)
