@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.resources
+import logging
 import re
 import sys
 import tempfile
@@ -120,7 +121,14 @@ def run_specs(files: Sequence[Path], *, plugin: Path | None = None,
 
     clock = trio.testing.MockClock()
     under_test = plugin.resolve() if plugin is not None else None
-    trio.run(_run_files, list(files), under_test, clock, record, output or print, clock=clock)
+    # What the host logs about plugin errors, specs read with plugin:error() and :log().
+    host_log = logging.getLogger("qtui.plugins")
+    level = host_log.level
+    host_log.setLevel(logging.ERROR)
+    try:
+        trio.run(_run_files, list(files), under_test, clock, record, output or print, clock=clock)
+    finally:
+        host_log.setLevel(level)
     return results
 
 
