@@ -8,6 +8,7 @@ AREAS = {
     "sqlite": "the embedded SQLite queue at scale",
     "redis": "the Redis backends (go-redis-work-queue layout, RQ) next to RQ's own tools",
     "sandbox": "Lua sandbox overhead and time to stop runaway plugins",
+    "reload": "live reload: a plugin file written to its panel updated on screen (p50, p95)",
     "plugins": "plugin host cost per event per plugin, memory per plugin and over a million events",
     "plugins_meta": "plugin manifests, discovery, bundle hashing, permission verdicts, audit log",
 }
