@@ -1,0 +1,246 @@
+-- throughput: a sparkline of completed (and failed) jobs per minute for each queue, from the
+-- statistics events, with the last 40 minutes kept in storage across restarts. See README.md.
+
+local text = require("lib.text")
+local queues_lib = require("lib.queues")
+
+local WIDTH = 78
+local KEEP = 40          -- minutes kept (and the widest chart)
+local MAX_QUEUES = 40    -- queues kept (storage is capped at 64 KiB)
+local SHOWN = 8          -- queues charted on the panel
+local STORAGE_KEY = "series"
+local FORMAT = 1
+local BARS = { "▁", "▂", "▃", "▄", "▅", "▆", "▇", "█" }
+
+local config = {}
+local is_watched
+local series = {}        -- queue -> {done = {[minute] = rate}, failed = {[minute] = rate}}
+local tracked = 0        -- queues in `series`
+local minute             -- the minute (Unix time // 60) of the latest statistics
+local storage_problem    -- why history cannot be kept, shown on the panel
+
+local function configure(settings)
+  settings = type(settings) == "table" and settings or {}
+  local minutes = settings.minutes
+  config.minutes = type(minutes) == "number" and math.max(5, math.min(KEEP, math.floor(minutes))) or 30
+  is_watched = queues_lib.matcher(settings.queues)
+end
+
+local function rate(value)
+  if type(value) ~= "number" or value ~= value or value < 0 or value == math.huge then
+    return 0
+  end
+  return math.floor(value * 10 + 0.5) / 10
+end
+
+-- Storage -------------------------------------------------------------------------------------
+
+-- Drop minutes that left the window and queues left without any.
+local function prune()
+  local oldest = minute - KEEP + 1
+  for name, s in pairs(series) do
+    local any = false
+    for _, kind in ipairs({ "done", "failed" }) do
+      for m in pairs(s[kind]) do
+        if m < oldest then
+          s[kind][m] = nil
+        else
+          any = true
+        end
+      end
+    end
+    if not any then
+      series[name] = nil
+      tracked = tracked - 1
+    end
+  end
+end
+
+local function save()
+  local queues = {}
+  for name, s in pairs(series) do
+    local stored = { done = {}, failed = {} }
+    for i = 1, KEEP do
+      local m = minute - KEEP + i
+      stored.done[i] = s.done[m] or false
+      stored.failed[i] = s.failed[m] or false
+    end
+    queues[name] = stored
+  end
+  local ok, err = pcall(qtui.storage.set, STORAGE_KEY, { format = FORMAT, minute = minute, queues = queues })
+  storage_problem = not ok and text.message(err) or nil
+end
+
+-- Read back what `save` wrote; anything malformed is skipped (the file may have been edited).
+local function restore()
+  local ok, data = pcall(qtui.storage.get, STORAGE_KEY)
+  if not ok then
+    storage_problem = text.message(data)
+    return
+  end
+  if type(data) ~= "table" or data.format ~= FORMAT or math.type(data.minute) ~= "integer"
+      or data.minute > os.time() // 60 + 1 or type(data.queues) ~= "table" then
+    return
+  end
+  for name, stored in pairs(data.queues) do
+    if tracked >= MAX_QUEUES then
+      break
+    end
+    if type(name) == "string" and #name <= 128 and type(stored) == "table"
+        and type(stored.done) == "table" and type(stored.failed) == "table" then
+      local s = { done = {}, failed = {} }
+      for _, kind in ipairs({ "done", "failed" }) do
+        for i = 1, KEEP do
+          local v = stored[kind][i]
+          if type(v) == "number" then
+            s[kind][data.minute - KEEP + i] = rate(v)
+          end
+        end
+      end
+      series[name] = s
+      tracked = tracked + 1
+    end
+  end
+  minute = data.minute
+  prune()
+end
+
+-- Statistics ----------------------------------------------------------------------------------
+
+local function take_stats(event)
+  if type(event.taken_at) ~= "number" or type(event.queues) ~= "table" then
+    return
+  end
+  local now = math.floor(event.taken_at // 60)
+  if minute ~= nil and now < minute then
+    return -- an older snapshot than one already charted
+  end
+  if minute ~= nil and now > minute then
+    minute = now
+    prune()
+    save() -- once a minute, when the previous minute is complete
+  end
+  minute = now
+  for _, q in ipairs(event.queues) do
+    if type(q) == "table" and type(q.name) == "string" and is_watched(q.name) then
+      local s = series[q.name]
+      if s == nil and tracked < MAX_QUEUES then
+        s = { done = {}, failed = {} }
+        series[q.name] = s
+        tracked = tracked + 1
+      end
+      if s then
+        -- The rates cover the last 60 seconds: the latest reading in a minute stands for it.
+        s.done[now] = rate(q.completed_per_min)
+        s.failed[now] = rate(q.failed_per_min)
+      end
+    end
+  end
+end
+
+-- Rendering ---------------------------------------------------------------------------------
+
+-- The sparkline of `values` over the shown minutes and its peak: a blank where nothing was
+-- recorded, the lowest bar for zero, and seven heights above it scaled to the peak.
+local function sparkline(values)
+  local peak = 0
+  for m = minute - config.minutes + 1, minute do
+    peak = math.max(peak, values[m] or 0)
+  end
+  local bars = {}
+  for m = minute - config.minutes + 1, minute do
+    local v = values[m]
+    if v == nil then
+      bars[#bars + 1] = " "
+    elseif v <= 0 or peak <= 0 then
+      bars[#bars + 1] = BARS[1]
+    else
+      bars[#bars + 1] = BARS[1 + math.max(1, math.ceil(v / peak * 7))]
+    end
+  end
+  return table.concat(bars), peak
+end
+
+local function chart_line(name, label, style, values)
+  local bars, peak = sparkline(values)
+  local latest = values[minute]
+  return {
+    { text = text.left(name, 12) .. " ", style = "bold" },
+    { text = text.left(label, 5), style = "dim" },
+    { text = bars, style = style },
+    { text = text.right(latest and text.number(latest) or "-", 6) .. "/m" },
+    { text = text.right("peak " .. text.number(peak), 11), style = "dim" },
+  }
+end
+
+local function render()
+  local lines = {
+    { { text = text.fit(string.format("jobs per minute, last %d minutes (one column a minute)", config.minutes),
+        WIDTH), style = "title" } },
+  }
+  if minute == nil then
+    lines[#lines + 1] = { { text = "waiting for the first queue statistics…", style = "dim" } }
+  else
+    local names = {}
+    for name in pairs(series) do
+      names[#names + 1] = name
+    end
+    table.sort(names)
+    if #names == 0 then
+      lines[#lines + 1] = { { text = "no queues to chart", style = "dim" } }
+    end
+    for n, name in ipairs(names) do
+      if n > SHOWN then
+        lines[#lines + 1] = { { text = string.format("… and %d more queues (choose with the queues setting)",
+          #names - SHOWN), style = "dim" } }
+        break
+      end
+      local s = series[name]
+      lines[#lines + 1] = chart_line(name, "done", "ok", s.done)
+      local _, failed_peak = sparkline(s.failed)
+      if failed_peak > 0 then
+        lines[#lines + 1] = chart_line("", "fail", "error", s.failed)
+      end
+    end
+    local left = string.format("-%dm", config.minutes)
+    local gap = config.minutes - #left - #"now"
+    local axis = gap >= 1 and left .. string.rep(" ", gap) or string.rep(" ", config.minutes - #"now")
+    lines[#lines + 1] = { { text = string.rep(" ", 18) .. axis .. "now", style = "dim" } }
+  end
+  if storage_problem then
+    for _, part in ipairs(text.wrap("history not kept across restarts: " .. storage_problem, WIDTH, 3)) do
+      lines[#lines + 1] = { { text = part, style = "warn" } }
+    end
+  end
+  qtui.render(lines)
+end
+
+-- Events ------------------------------------------------------------------------------------
+
+function activate(ctx)
+  configure(ctx.settings)
+  restore()
+  qtui.subscribe("stats")
+  render()
+end
+
+function on_event(event)
+  if event.type == "stats" then
+    take_stats(event)
+  elseif event.type == "settings" then
+    configure(event.settings)
+    for name in pairs(series) do
+      if not is_watched(name) then
+        series[name] = nil
+        tracked = tracked - 1
+      end
+    end
+  end
+  render()
+end
+
+function deactivate()
+  if minute ~= nil then
+    save()
+  end
+end
