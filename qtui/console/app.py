@@ -110,7 +110,8 @@ class Console:
         self._body = urwid.Columns([self._main], dividechars=1)
         self.status = StatusBar()
         self.command_line = CommandLine(self._complete)
-        self._bottom = urwid.WidgetPlaceholder(urwid.Text(HINTS, wrap="clip"))
+        self._hints = urwid.Text(HINTS, wrap="clip")  # or the latest message, until the next key
+        self._bottom = urwid.WidgetPlaceholder(self._hints)
         self._frame = urwid.Frame(
             self._body,
             header=urwid.Pile([urwid.AttrMap(self._tabs, "header"), urwid.AttrMap(self._subtitle, "dim")]),
@@ -180,21 +181,24 @@ class Console:
                 self._publish_selection()
             case BackendStatus(connected=True):
                 self.status.set_connection(("status ok", f" {self.glyphs.bullet_ok} live "))
+                self.status.set_message("")
             case BackendStatus(connected=False, message=message):
                 self.status.set_connection(("status bad", f" {self.glyphs.bullet_bad} disconnected "))
-                age = ""
-                if self.poller.last_success is not None:
-                    age = f" (data {fmt.age(self.poller.last_success)} old)"
-                self.message(f"{message}{age}", "error")
+                if self.poller.last_success is not None:  # the data on screen is kept, marked stale
+                    self.status.set_message(f"stale: data {fmt.age(self.poller.last_success)} old", "warning")
+                self.message(message or "the backend is unreachable", "error")
             case Notice(text=text, level=level):
                 self.message(text, level)
 
     def message(self, text: str, level: str = "info") -> None:
-        self.status.set_message(one_line(text), level)
+        """Show a message on the bottom line until the next key."""
+        attr = {"warning": "warn", "error": "error"}.get(level, "hint")
+        self._hints.set_text((attr, one_line(text)))
 
     # -- keys and commands -------------------------------------------------------
 
     def handle_key(self, key: str) -> None:
+        self._hints.set_text(HINTS)
         if self._modals:
             if self._modals[0].handle_key(key):
                 self._close_modal()
@@ -260,7 +264,7 @@ class Console:
             self.command_line.keypress((self.root.size[0],), key)
 
     def _close_command_line(self) -> None:
-        self._bottom.original_widget = urwid.Text(HINTS, wrap="clip")
+        self._bottom.original_widget = self._hints
         self._frame.focus_position = "body"
 
     def _complete(self, text: str) -> list[str]:
