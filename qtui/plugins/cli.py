@@ -33,7 +33,7 @@ from qtui.cli import (
 )
 from qtui.console import format as fmt
 from qtui.model import InvalidInput, NotFound
-from qtui.plugins import catalog
+from qtui.plugins import catalog, scaffold, spectest
 from qtui.plugins._tomlfile import Problem
 from qtui.plugins.audit import AuditEntry, AuditError, AuditLog, Outcome
 from qtui.plugins.capabilities import Capability, UnknownCapability
@@ -196,6 +196,9 @@ def register(
     p.add_argument("dir", metavar="DIR", help="the plugin folder")
     p.add_argument("--refresh", type=float, default=1.0, metavar="SECONDS", help="poll every SECONDS (default 1)")
     p.set_defaults(handler=cmd_dev)
+
+    spectest.register(actions)
+    scaffold.register(actions)
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
