@@ -47,11 +47,18 @@ end
 
 -- Raising and clearing --------------------------------------------------------------------
 
-local function announce(alert, state, metric, value)
-  local verb = state == "raised" and "≥" or "<"
-  local limit = state == "raised" and alert.threshold or alert.threshold * config.clear_ratio
-  local message = string.format("%s %s %s %s %s", alert.queue, metric.name, show(metric, value), verb,
-    show(metric, limit))
+-- Record, publish and announce a raised or cleared alert; `reason` explains a clearing that
+-- is not the value falling below the clearing level.
+local function announce(alert, state, metric, value, reason)
+  local message
+  if reason then
+    message = string.format("%s %s %s (%s)", alert.queue, metric.name, show(metric, value), reason)
+  else
+    local verb = state == "raised" and "≥" or "<"
+    local limit = state == "raised" and alert.threshold or alert.threshold * config.clear_ratio
+    message = string.format("%s %s %s %s %s", alert.queue, metric.name, show(metric, value), verb,
+      show(metric, limit))
+  end
   table.insert(history, 1, { at = stats_at, state = state, message = message })
   history[HISTORY + 1] = nil
   qtui.publish(TOPIC, {
@@ -79,7 +86,10 @@ local function judge(queue, metric, value)
     return
   end
   alert.value, alert.threshold = value, threshold or alert.threshold
-  if threshold == nil or value < alert.threshold * config.clear_ratio then
+  if threshold == nil then
+    active[key] = nil
+    announce(alert, "cleared", metric, value, "rule turned off")
+  elseif value < threshold * config.clear_ratio then
     active[key] = nil
     announce(alert, "cleared", metric, value)
   end
@@ -106,7 +116,7 @@ local function take_stats(event)
   for key, alert in pairs(active) do
     if not seen[alert.queue] then
       active[key] = nil
-      announce(alert, "cleared", alert.metric, 0)
+      announce(alert, "cleared", alert.metric, alert.value, "queue gone or no longer watched")
     end
   end
 end
