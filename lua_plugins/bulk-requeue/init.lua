@@ -9,6 +9,7 @@ local WIDTH = 78
 local PAGE_SIZE = 50
 local COST_PER_PAGE = 60000
 local LIST_ROWS = 8
+local KEPT_TEXT = 200 -- bytes of a match's tenant and error kept for the list
 local MAX_ARGS = 1000
 local FILTER_KEYS = { queue = true, error = true, tenant = true, to = true }
 
@@ -161,9 +162,10 @@ local function take_page(event)
       preview.scanned = preview.scanned + 1
       local hit, tenant = matches(job, budget)
       if hit then
+        -- Only what the list shows is kept (up to max_jobs matches stay in memory).
         preview.matches[#preview.matches + 1] = {
-          id = job.id, queue = job.queue, tenant = tenant,
-          error = type(job.last_error) == "string" and job.last_error or "",
+          id = job.id, queue = job.queue, tenant = tenant and tenant:sub(1, KEPT_TEXT),
+          error = type(job.last_error) == "string" and job.last_error:sub(1, KEPT_TEXT) or "",
           died = type(job.finished_at) == "number" and job.finished_at or nil,
         }
         if #preview.matches >= config.max_jobs then

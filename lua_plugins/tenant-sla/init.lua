@@ -14,8 +14,9 @@ local WIDTH = 78
 -- together they keep one call well inside the default per-call limits.
 local PAGE_SIZE = 50
 local COST_PER_PAGE = 60000
--- Distinct tenants kept per reading; further tenants are counted together.
+-- Distinct tenants kept per reading, further tenants counted together; bytes of a name kept.
 local MAX_TENANTS = 500
+local MAX_NAME = 256
 -- Job ids remembered between readings to measure how fast jobs are taken.
 local MAX_REMEMBERED = 5000
 local QUEUE_ROWS = 5
@@ -181,6 +182,8 @@ local function take_page(event)
         if not complete then
           reading.unreadable = reading.unreadable + 1
         end
+      else
+        tenant = tenant:sub(1, MAX_NAME) -- names are shown cut anyway; this bounds memory
       end
       local created = type(job.created_at) == "number" and job.created_at or nil
       local row = tenant_row(tenant, created)

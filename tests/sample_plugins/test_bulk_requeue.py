@@ -193,3 +193,26 @@ async def test_the_filter_survives_a_hot_reload(harness) -> None:
     await h.wait_text(NAME, "filter: queue=email tenant=acme → retry")
     h.host.key(NAME, "p")
     await h.wait_text(NAME, "1 dead jobs match")
+
+
+async def test_a_large_run_is_one_request_within_the_plugins_limits(harness) -> None:
+    h = harness
+    ids = make_dead(h, "email", [{"tenant": "acme" if n % 2 else "globex", "n": n} for n in range(2400)], "boom")
+    handle = await h.start(NAME, settings={"max_jobs": 1000})
+    command(h, "filter", "tenant=acme")
+    await h.wait_text(NAME, "1000 match (stopped at max_jobs; 1000 dead jobs read)", timeout=60)
+    command(h, "run", "to=replay")
+    await h.wait_text(NAME, "requeued 1000 of 1000 previewed jobs to replay", timeout=60)
+    assert ids_in_all(h, "replay") == set(ids[1:2000:2])
+    assert h.confirmations == ["bulk-requeue: requeue 1000 selected dead jobs to replay"]
+    assert handle.errors == 0
+
+
+def ids_in_all(h, queue: str) -> set[str]:
+    found, cursor = set(), None
+    while True:
+        page = h.backend.peek(queue, JobState.READY, cursor=cursor, limit=500)
+        found |= {job.id for job in page.jobs}
+        if page.next_cursor is None:
+            return found
+        cursor = page.next_cursor
