@@ -64,7 +64,7 @@ for _, case in ipairs(CASES) do
   end)
 end
 
-describe("capability decisions", function()
+describe("permission decisions", function()
   it("keep a plugin with an undecided capability waiting, running none of its code", function()
     local p = qtest.load{ grant = { "notify" }, undecided = { "jobs.purge", "timers" }, source = [[
       print("loaded")

@@ -115,8 +115,13 @@ async def _run_file(file: Path, driver: SpecDriver, record: Callable[[SpecResult
 
 
 def _failed(file: Path, names: tuple[str, ...], where: str, error: PluginError, chunkname: str) -> SpecResult:
+    """A test (or file) the sandbox aborted: a Lua error outside any test, or a limit.
+
+    A limit trip surfaces in the runner's prelude (the sticky trip outlives the spec's own
+    frames), so its place is the test's `it` line.
+    """
     location = None
-    if error.file is not None:
+    if error.file is not None and error.file != _PRELUDE_NAME:
         location = _full_position(f"{error.file}:{error.line}" if error.line else error.file, chunkname)
     return SpecResult(file, names, where, False, location or where, error.message)
 

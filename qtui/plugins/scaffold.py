@@ -128,6 +128,8 @@ class ScaffoldError(Exception):
 
 def check_name(name: str) -> None:
     """ScaffoldError unless `name` is a valid plugin name (the manifest's own rule)."""
+    if not name:
+        raise ScaffoldError("the plugin's name must not be empty")
     minimal = tomli_w.dumps({"name": name, "version": "0.1.0", "description": "-", "api": "1"})
     try:
         parse_manifest(minimal, file=Path(MANIFEST_FILE))
