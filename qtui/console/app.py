@@ -360,6 +360,8 @@ class Console:
     def relayout(self) -> None:
         """Put the main view and the plugin dock together (the dock only when it has panels)."""
         dock = self.plugins.dock.widget() if self.plugins is not None else None
+        if getattr(self.current, "plugin", None):
+            dock = None  # a panel opened full screen takes the whole body
         if dock is None:
             self._frame.body = self._body
             self.focus_panel = None
@@ -383,7 +385,7 @@ class Console:
         """Show `screen` over the current one (Esc goes back)."""
         self.focus_panel = None
         self._show(screen, push=True)
-        self._refresh_chrome()
+        self.relayout()
 
     # -- chrome ------------------------------------------------------------------
 
@@ -397,14 +399,14 @@ class Console:
         current = self.current
         if isinstance(current, JobListScreen):
             subtitle = current.describe(self.glyphs.dot)
+        elif getattr(current, "plugin", None):
+            subtitle = f"plugin {current.plugin} {self.glyphs.dot} Esc back"
         elif current.name == "detail" and current.job is not None:
             subtitle = f"job {one_line(current.job.id)} {self.glyphs.dot} Esc back"
         elif current.name == "help":
             subtitle = f"help {self.glyphs.dot} Esc back"
         elif current.name == "plugins":
             subtitle = "e enable  x disable  R reload  P permissions  s settings  l log  Enter open"
-        elif current.name == "panel":
-            subtitle = f"plugin {current.plugin} {self.glyphs.dot} Esc back"
         else:
             subtitle = f"{len(self.snapshot.queues) if self.snapshot else 0} queues"
             if current.name == "workers" and self.snapshot:
@@ -447,7 +449,9 @@ class Console:
 
     def cmd_back(self) -> None:
         if len(self.stack) > 1:
-            self.stack.pop()
+            closing = self.stack.pop()
+            if getattr(closing, "plugin", None):
+                self.relayout()
             if self.current.name in ("jobs", "dead"):
                 self.load_jobs(self.current)
         elif self.current.name != "queues":

@@ -53,9 +53,9 @@ class PluginLogScreen:
 
 
 class PanelScreen:
-    """One plugin panel, full screen (Esc returns)."""
+    """One plugin panel, full screen, for reading (Esc returns; keys go to a focused dock panel)."""
 
-    name = "panel"
+    name = "detail"  # the keys of a detail view: move to scroll, Esc or q back
     title = "Plugin"
 
     def __init__(self, panel: PanelWidget) -> None:

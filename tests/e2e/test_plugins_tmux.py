@@ -1,0 +1,80 @@
+"""Plugins in the real console at 80x24, on live demo data, through tmux."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from .conftest import QTUI
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def command(tmux, line: str) -> None:
+    tmux.keys(":")
+    tmux.type(line)
+    tmux.keys("Enter")
+
+
+def test_plugins_prompt_render_reload_refuse_and_quarantine(tmux, qtui_env, tmp_path: Path) -> None:
+    user_plugins = Path(qtui_env["XDG_CONFIG_HOME"]) / "qtui" / "plugins"
+    sla = user_plugins / "tenant-sla"
+    shutil.copytree(REPO / "lua_plugins" / "tenant-sla", sla)  # user copies shadow the bundled ones
+    shutil.copytree(REPO / "lua_plugins" / "bulk-requeue", user_plugins / "bulk-requeue")
+    spin = user_plugins / "spin"
+    spin.mkdir()
+    (spin / "manifest.toml").write_text(
+        'name = "spin"\nversion = "1.0.0"\ndescription = "loops"\napi = "1"\npermissions = ["stats.read"]\n')
+    (spin / "init.lua").write_text(
+        'function activate() qtui.subscribe("stats") end\nfunction on_event(e) while true do end end\n')
+
+    tmux.start([*QTUI, "demo", "--db", str(tmp_path / "demo.db")], qtui_env)
+    tmux.wait_for(lambda s: "live" in s and "email" in s, timeout=30)
+
+    # enable a sample plugin: the permission prompt comes first, then its panel fills from live data
+    command(tmux, "plugin enable tenant-sla")
+    screen = tmux.wait_for("Permissions: tenant-sla 1.0.0")
+    assert "stats.read" in screen and "jobs.peek" in screen
+    tmux.keys("a", "Enter")
+    screen = tmux.wait_for(lambda s: "Tenant SLA" in s and "SLA 5m" in s, timeout=30)
+
+    # edit the plugin on disk: changed code asks again, then the panel changes without a restart
+    source = (sla / "init.lua").read_text()
+    (sla / "init.lua").write_text(source.replace('local head = "SLA "', 'local head = "EDITED SLA "'))
+    tmux.wait_for("Its code changed")
+    tmux.keys("Enter")
+    tmux.wait_for("EDITED SLA", timeout=30)
+
+    # break it: the error (file:line) shows on the panel, the old code keeps running, the console works
+    (sla / "init.lua").write_text(source + "\nthis is not lua (\n")
+    screen = tmux.wait_for("init.lua:")
+    assert "EDITED SLA" in screen
+    tmux.keys("3")
+    tmux.wait_for("LAST ERROR")
+    tmux.keys("1")
+
+    # deny a capability: the plugin's action is refused and nothing moves
+    command(tmux, "plugin enable bulk-requeue")
+    tmux.wait_for("Permissions: bulk-requeue")
+    tmux.keys("a", "j", " ", "Enter")  # approve all, then untick jobs.requeue (the second)
+    tmux.wait_for("bulk-requeue: granted 3, denied 1")
+    command(tmux, "bulk-requeue.filter")
+    command(tmux, "bulk-requeue.run")
+    command(tmux, "plugin open bulk-requeue")  # full screen: the whole panel
+    tmux.wait_for("is denied (denied by you", timeout=30)
+    tmux.keys("Escape")
+
+    # a plugin that loops forever is quarantined while the console stays responsive
+    command(tmux, "plugin enable spin")
+    tmux.wait_for("Permissions: spin")
+    tmux.keys("a", "Enter")
+    tmux.keys("2")
+    tmux.wait_for("state ready")
+    tmux.wait_for("quarantined", timeout=30)
+    tmux.keys("Q")
+    screen = tmux.wait_for(lambda s: "exit=" in s and "icanon" in s)
+    assert screen.split("exit=")[1].split()[0] == "0"
