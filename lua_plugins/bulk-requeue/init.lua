@@ -16,7 +16,7 @@ local FILTER_KEYS = { queue = true, error = true, tenant = true, to = true }
 local config = {}
 local filter = {}      -- queue=, error=, tenant=, to= (strings, or nil for "any")
 local state = "idle"   -- idle, previewing, previewed, requeueing
-local preview          -- {matches=, scanned=, unreadable=, cursor=, request=, complete=, stop=}
+local preview          -- {matches=, scanned=, unreadable=, cursor=, request=, stop=}
 local requeue          -- {request=, count=, to=}
 local outcome          -- the last result or problem: {text=, style=}
 local scroll = 0
@@ -244,7 +244,8 @@ local function take_requeue(event)
   if moved < sent.count then
     note = string.format(" (%d no longer dead)", sent.count - moved)
   end
-  outcome = { text = string.format("requeued %d of %d previewed jobs%s%s", moved, sent.count, where, note),
+  outcome = { text = string.format("requeued %d of %s%s%s", moved, text.count(sent.count, "previewed job"), where,
+                                   note),
               style = moved == sent.count and "ok" or "warn" }
   preview, scroll = nil, 0
 end
@@ -271,18 +272,19 @@ local function preview_lines(lines)
   local count = #p.matches
   local summary
   if state == "previewing" then
-    summary = string.format("previewing… %d dead jobs read, %d match", p.scanned, count)
+    summary = string.format("previewing… %s read, %d match", text.count(p.scanned, "dead job"), count)
   elseif p.stop == "max_jobs" then
-    summary = string.format("%d match (stopped at max_jobs; %d dead jobs read)", count, p.scanned)
+    summary = string.format("%d match (stopped at max_jobs; %s read)", count, text.count(p.scanned, "dead job"))
   elseif p.stop == "max_scanned" then
-    summary = string.format("%d match among the first %d dead jobs (max_scanned)", count, p.scanned)
+    summary = string.format("%d match among the first %s (max_scanned)", count, text.count(p.scanned, "dead job"))
   else
-    summary = string.format("%d dead jobs match (all %d candidates read)", count, p.scanned)
+    summary = string.format("%s (%s read, none left)", count == 1 and "1 dead job matches"
+      or string.format("%d dead jobs match", count), text.count(p.scanned, "candidate"))
   end
   lines[#lines + 1] = line(summary, state == "previewing" and "accent" or "bold")
   if p.unreadable > 0 then
-    lines[#lines + 1] = line(string.format("%d payloads could not be read for the tenant and were left out",
-      p.unreadable), "warn")
+    lines[#lines + 1] = line(text.count(p.unreadable, "payload") .. " could not be read for the tenant and "
+      .. (p.unreadable == 1 and "was" or "were") .. " left out", "warn")
   end
   if count == 0 then
     return
@@ -312,8 +314,8 @@ local function render()
     lines[#lines + 1] = line(":bulk-requeue.filter queue=Q error=TEXT tenant=T to=Q, then p", "dim")
   end
   if state == "requeueing" then
-    lines[#lines + 1] = line(string.format("requeueing %d jobs to %s; waiting for confirmation and the result…",
-      requeue.count, requeue.to or "their own queues"), "accent")
+    lines[#lines + 1] = line(string.format("requeueing %s to %s; waiting for confirmation and the result…",
+      text.count(requeue.count, "job"), requeue.to or "their own queues"), "accent")
   end
   if outcome then
     for _, part in ipairs(text.wrap(outcome.text, WIDTH, 3)) do

@@ -156,12 +156,12 @@ local function render()
       return a.queue .. a.metric.name < b.queue .. b.metric.name
     end)
     if #list == 0 then
-      lines[#lines + 1] = line(string.format("all clear on %d watched queues (as of %s)", watched_count,
+      lines[#lines + 1] = line(string.format("all clear on %s (as of %s)", text.count(watched_count, "watched queue"),
         clock(stats_at)), "ok")
     end
     for n, alert in ipairs(list) do
       if n > ACTIVE_ROWS then
-        lines[#lines + 1] = line(string.format("… and %d more alerts", #list - ACTIVE_ROWS), "error")
+        lines[#lines + 1] = line("… and " .. text.count(#list - ACTIVE_ROWS, "more alert"), "error")
         break
       end
       lines[#lines + 1] = {

@@ -60,7 +60,7 @@ end
 
 -- Judging waits ---------------------------------------------------------------------------
 
--- "late", "warn" or "ok" for a wait in seconds (nil: unknown, "ok").
+-- "late", "warn" or "ok" for a wait in seconds; an unknown wait is "ok".
 local function judge(wait)
   if type(wait) ~= "number" then
     return "ok"
@@ -232,7 +232,7 @@ local function queue_lines(lines)
     .. text.right("DONE/MIN", 10) .. "  STATUS", "bold") }
   for n, q in ipairs(rows) do
     if n > QUEUE_ROWS then
-      lines[#lines + 1] = line(string.format("… and %d more queues", #rows - QUEUE_ROWS), "dim")
+      lines[#lines + 1] = line("… and " .. text.count(#rows - QUEUE_ROWS, "more queue"), "dim")
       break
     end
     local status = judge(q.oldest)
@@ -281,7 +281,7 @@ local function tenant_lines(lines)
   end
   for n, t in ipairs(rows) do
     if n > config.rows then
-      lines[#lines + 1] = line(string.format("… and %d more tenants", #rows - config.rows), "dim")
+      lines[#lines + 1] = line("… and " .. text.count(#rows - config.rows, "more tenant"), "dim")
       break
     end
     local status = tenant_status(t, t.wait)
@@ -305,8 +305,8 @@ local function tenant_lines(lines)
     lines[#lines + 1] = line(note, "warn")
   end
   if reading_done.unreadable > 0 then
-    lines[#lines + 1] = line(string.format(
-      "%d payloads too long or complex to read the tenant from", reading_done.unreadable), "dim")
+    lines[#lines + 1] = line(text.count(reading_done.unreadable, "payload")
+      .. " too long or complex to read the tenant from", "dim")
   end
   for _, problem in ipairs(reading_done.errors) do
     lines[#lines + 1] = line("could not read " .. problem, "error")
@@ -337,8 +337,8 @@ render = function()
       or "per-tenant view after the first reading", "dim")
   else
     local age = stats_at - last.at
-    lines[#lines + 1] = line(string.format("tenants as of %s (%s ago), %d ready jobs read%s",
-      os.date("%H:%M:%S", math.floor(last.at)), text.duration(age), last.jobs,
+    lines[#lines + 1] = line(string.format("tenants as of %s (%s ago), %s read%s",
+      os.date("%H:%M:%S", math.floor(last.at)), text.duration(age), text.count(last.jobs, "ready job"),
       reading and ", reading again…" or ""), "dim")
     tenant_lines(lines)
   end

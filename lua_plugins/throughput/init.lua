@@ -191,8 +191,8 @@ local function render()
     end
     for n, name in ipairs(names) do
       if n > SHOWN then
-        lines[#lines + 1] = { { text = string.format("… and %d more queues (choose with the queues setting)",
-          #names - SHOWN), style = "dim" } }
+        lines[#lines + 1] = { { text = "… and " .. text.count(#names - SHOWN, "more queue")
+          .. " (choose with the queues setting)", style = "dim" } }
         break
       end
       local s = series[name]

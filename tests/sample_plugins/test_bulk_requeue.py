@@ -42,7 +42,7 @@ async def test_the_previewed_jobs_and_only_those_move_after_the_operator_confirm
     await h.start(NAME)
     command(h, "filter", 'queue=email error=timeout tenant=acme to=email-retry')
     lines = await h.wait_text(NAME, "dead jobs match")
-    assert "3 dead jobs match (all 5 candidates read)" in lines  # the backend narrowed by "timeout"
+    assert "3 dead jobs match (5 candidates read, none left)" in lines  # the backend narrowed by "timeout"
     assert "filter: queue=email error=timeout tenant=acme → email-retry" in lines
     assert listed(lines) == dead["acme_timeout"]
     assert all(columns(line) <= PANEL_WIDTH for line in lines)
@@ -151,7 +151,7 @@ async def test_bad_commands_are_explained(harness) -> None:
     command(h, "filter", 'error="reset by')
     await h.wait_text(NAME, 'filter: missing closing " after error=')
     command(h, "filter", 'error="reset by" queue=email')
-    await h.wait_text(NAME, "1 dead jobs match")
+    await h.wait_text(NAME, "1 dead job matches")
     assert 'filter: queue=email error="reset by" → their own queues' in h.text(NAME)
     command(h, "run", "queue=sms")
     await h.wait_text(NAME, "run: only to=QUEUE goes with run")
@@ -175,8 +175,8 @@ async def test_tenants_are_matched_exactly_however_the_payload_spells_them(harne
     await h.start(NAME)
     command(h, "filter", "tenant=a/b")
     lines = await h.wait_text(NAME, "dead jobs match")
-    assert "2 dead jobs match (all 6 candidates read)" in lines
-    assert "1 payloads could not be read for the tenant and were left out" in lines
+    assert "2 dead jobs match (6 candidates read, none left)" in lines
+    assert "1 payload could not be read for the tenant and was left out" in lines
     command(h, "run")
     await h.wait_text(NAME, "requeued 2 of 2")
     assert ids_in(h, "email", JobState.READY) == {ids[0], ids[1]}
@@ -187,12 +187,12 @@ async def test_the_filter_survives_a_hot_reload(harness) -> None:
     make_dead(h, "email", [{"tenant": "acme"}], "boom")
     plugin_handle = await h.start(NAME)
     command(h, "filter", "queue=email tenant=acme to=retry")
-    await h.wait_text(NAME, "1 dead jobs match")
+    await h.wait_text(NAME, "1 dead job matches")
     handoff = await h.host.stop(NAME)
     await h.host.start(plugin_handle.plugin, handoff=handoff)
     await h.wait_text(NAME, "filter: queue=email tenant=acme → retry")
     h.host.key(NAME, "p")
-    await h.wait_text(NAME, "1 dead jobs match")
+    await h.wait_text(NAME, "1 dead job matches")
 
 
 async def test_a_large_run_is_one_request_within_the_plugins_limits(harness) -> None:

@@ -45,7 +45,7 @@ async def test_a_backlog_alert_is_raised_held_by_hysteresis_and_cleared(harness)
     await h.start(NAME, settings={"ready_threshold": 5, "dead_threshold": 0, "age_threshold_seconds": 0,
                                   "clear_ratio": 0.6})
     h.queue.enqueue_many("email", [{"n": n} for n in range(4)])
-    await poll(h, "all clear on 1 watched queues")
+    await poll(h, "all clear on 1 watched queue")
     h.queue.enqueue("email", {"n": 4})
     lines = await poll(h, "since")
     alert = h.line(NAME, "since")

@@ -21,7 +21,7 @@ describe("queue-alert", function()
   it("is all clear below the thresholds", function()
     local p = qtest.load{ jobs = jobs("email", "dead", 2), settings = { dead_threshold = 3 } }
     p:send("stats")
-    assert.is_true(shows(p, "all clear on 1 watched queues"))
+    assert.is_true(shows(p, "all clear on 1 watched queue"))
     assert.same({}, p:notices())
   end)
 

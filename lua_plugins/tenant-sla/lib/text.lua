@@ -139,6 +139,11 @@ function text.message(err)
   return s
 end
 
+-- "1 job", "2 jobs": `n` and the noun, made plural by `plural` or an added "s".
+function text.count(n, noun, plural)
+  return string.format("%d %s", n, n == 1 and noun or plural or noun .. "s")
+end
+
 -- A number of seconds as a short duration: 42s, 3m05s, 2h07m, 3d04h.
 function text.duration(seconds)
   if type(seconds) ~= "number" or seconds ~= seconds then
