@@ -11,4 +11,5 @@ AREAS = {
     "reload": "live reload: a plugin file written to its panel updated on screen (p50, p95)",
     "plugins": "plugin host cost per event per plugin, memory per plugin and over a million events",
     "plugins_meta": "plugin manifests, discovery, bundle hashing, permission verdicts, audit log",
+    "spectest": "plugin specs: opening a console, driving a plugin, the contract suite",
 }

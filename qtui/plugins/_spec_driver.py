@@ -29,7 +29,7 @@ import trio.testing
 
 from qtui.backends import open_backend
 from qtui.backends.base import Backend
-from qtui.bus import EventBus
+from qtui.bus import EventBus, Subscription
 from qtui.events import Notice, SelectionChanged, StatsUpdated
 from qtui.model import BackendError, InvalidInput, JobState
 from qtui.plugins import api
@@ -143,7 +143,7 @@ class _Console:
         finally:
             self.finished.set()
 
-    async def _collect(self, subscription: Any) -> None:
+    async def _collect(self, subscription: Subscription) -> None:
         async for notice in subscription:
             self.notices.append(notice)
 
@@ -244,12 +244,10 @@ class SpecDriver:
         return console
 
     async def _start(self, console: _Console, options: PluginOptions) -> int:
-        taken = f"a plugin named {{}} is already loaded in this console; give this one another name="
-        if options.folder is None and options.name in console.host.plugins:
-            raise HostError(taken.format(options.name))
+        if options.folder is None:
+            _check_free(console, options.name)  # before its folder is written
         plugin = await trio.to_thread.run_sync(self._prepare, console, options)
-        if plugin.name in console.host.plugins:
-            raise HostError(taken.format(plugin.name))
+        _check_free(console, plugin.name)
         await console.host.start(plugin)
         await settle()
         self._loaded.append(_Loaded(console, plugin.name, options))
@@ -499,6 +497,11 @@ class SpecDriver:
     @staticmethod
     def _handle(loaded: _Loaded) -> PluginHandle:
         return loaded.console.host.plugins[loaded.name]
+
+
+def _check_free(console: _Console, name: str) -> None:
+    if name in console.host.plugins:
+        raise HostError(f"a plugin named {name} is already loaded in this console; give this one another name=")
 
 
 def _fields(fields: dict[str, Any], kind: str, *, required: tuple[str, ...], optional: tuple[str, ...] = (),
