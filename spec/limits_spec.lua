@@ -15,9 +15,12 @@ local RUNAWAY = [[
   end
 ]]
 
+-- The instruction limit, with room on the wall clock so that a busy machine cannot trip it first.
+local INSTRUCTIONS = "[limits]\ninstructions_per_call = 1000000\nwall_ms_per_call = 1000\n"
+
 describe("limits", function()
   it("abort a runaway loop at the instruction limit; the plugin keeps running", function()
-    local p = qtest.load{ grant = { "selection.read" }, source = RUNAWAY }
+    local p = qtest.load{ grant = { "selection.read" }, source = RUNAWAY, manifest = INSTRUCTIONS }
     p:send{ type = "key", key = "loop" }
     assert.equals("running", p:state())
     assert.equals(1, p:errors())
@@ -39,7 +42,7 @@ describe("limits", function()
   end)
 
   it("cannot be escaped with pcall", function()
-    local p = qtest.load{ grant = { "selection.read" }, source = RUNAWAY }
+    local p = qtest.load{ grant = { "selection.read" }, source = RUNAWAY, manifest = INSTRUCTIONS }
     p:send{ type = "key", key = "hide" }
     assert.same({}, p:text())
     assert.equals("instruction limit exceeded (1,000,000 per call)", p:error().message)
@@ -59,7 +62,7 @@ describe("limits", function()
   end)
 
   it("quarantine a plugin after 3 violations; it gets no more events", function()
-    local p = qtest.load{ grant = { "selection.read" }, source = RUNAWAY }
+    local p = qtest.load{ grant = { "selection.read" }, source = RUNAWAY, manifest = INSTRUCTIONS }
     for _ = 1, 3 do p:send{ type = "key", key = "loop" } end
     local state, reason = p:state()
     assert.equals("quarantined", state)
