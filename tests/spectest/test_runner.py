@@ -209,3 +209,63 @@ def test_plugin_test_usage_errors(run, tmp_path: Path) -> None:
     assert run("plugin", "test", "plain", "--contract") == (2, "", "qtui: give a plugin folder or --contract, not both\n")
     assert run("plugin", "test", "nowhere") == (2, "", "qtui: nowhere: not a folder\n")
     assert run("plugin", "test", "plain") == (2, "", "qtui: plain/spec: no such file or folder\n")
+
+
+def test_tick_fires_a_running_timer_now(write_spec) -> None:
+    spec = write_spec("""\
+        it("ticks", function()
+          local p = qtest.load{grant = {"timers"}, source = [[
+            local n = 0
+            function activate() qtui.every("poll", 3600) end
+            function on_event(e) n = n + 1; qtui.render({e.name .. " " .. n}) end
+          ]]}
+          p:tick("poll")
+          p:send{type = "timer", name = "poll"}
+          assert.same({"poll 2"}, p:text())
+          p:tick("other")
+        end)
+    """)
+    (result,) = run_specs(spec)
+    assert (result.location, result.message) == (
+        f"{spec}:10", "tick: spec-plugin has no timer 'other' running (running: poll)")
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    ('p:send{type = "action", id = 1}', "action events are the results of the plugin's own qtui.jobs requests"),
+    ('p:send{type = "weather"}', "send: unknown event type 'weather' (types: stats, selection, key, mouse, "
+                                 "timer, command, message, lifecycle, settings, action)"),
+    ('p:send{type = "key"}', "send key: key is missing"),
+    ('p:send{type = "mouse", action = "press", column = "left", row = 1}', "send mouse: column must be a whole number"),
+    ('p:send{type = "stats", queues = {}}', "send stats: the stats come from the queue; it takes no fields"),
+    ('p:send(42)', "send takes 'stats' or an event table with a type"),
+    ('qtest.advance(-1)', "advance takes a number of seconds, 0 or more"),
+    ('p:jobs("email", "lost")', "jobs: unknown job state 'lost' (choose from ready, scheduled, processing, "
+                                "completed, dead)"),
+    ('qtest.load{source = "", jobs = {{queue = "email", state = "ready", error = "x"}}}',
+     "jobs[1].error: only dead jobs have an error here"),
+    ('qtest.load{source = "", jobs = {{queue = "e mail"}}}', "jobs[1]: invalid queue name 'e mail': use 1-128 "
+                                                            "letters, digits or _ . : @ -"),
+    ('qtest.load{source = "", jobs = {{queue = "email", payload = "not json"}}}',
+     "jobs[1]: payload is not valid JSON: Expecting value at line 1 column 1"),
+    ('qtest.load{source = "", colour = "red"}', "qtest.load: unknown option 'colour' (options: api, confirm, deny, "
+                                                "files, forbid, grant, jobs, manifest, name, no_confirm, plugin, "
+                                                "settings, source, undecided, version)"),
+    ('qtest.load{source = "", confirm = "yes"}',
+     "confirm must be true (the operator confirms), false (declines) or nil (nobody asked)"),
+    ('qtest.load{source = "", files = {["../escape.lua"] = "x"}}',
+     "files: '../escape.lua' must be a relative path inside the plugin, without '..'"),
+    ('qtest.load{source = "", grant = {"notify"}, settings = {limit = 1}}',
+     "settings: limit: spec-plugin has no such setting"),
+    ('qtest.load{source = "", version = "one"}',
+     "manifest.toml:2: version: 'one' is not a semantic version (MAJOR.MINOR.PATCH, e.g. 1.4.0 or 2.0.0-rc.1)"),
+    ('p:reload{plugin = "elsewhere"}', "reload: unknown option 'plugin' (options: files, source)"),
+])
+def test_driver_calls_check_what_the_spec_gives(write_spec, call: str, message: str) -> None:
+    spec = write_spec(f"""\
+        it("misuses the driver", function()
+          local p = qtest.load{{source = "function activate() end"}}
+          {call}
+        end)
+    """)
+    (result,) = run_specs(spec)
+    assert (result.location, result.message) == (f"{spec}:3", message)
