@@ -72,7 +72,7 @@ class Binding:
 
 SCREENS = ("queues", "jobs", "dead", "workers", "plugins")
 CONTEXTS = ("global", *SCREENS, "detail", "help", "panel")
-PLUGIN_ACTIONS = ("enable", "disable", "reload", "allow", "settings", "open", "log")
+PLUGIN_ACTIONS = ("enable", "disable", "reload", "allow", "settings", "open", "log", "install", "uninstall")
 HELP_TOPICS = ("keys", "commands", "screens", *PLUGIN_TOPICS)
 
 _P = Param
@@ -94,7 +94,8 @@ COMMANDS: dict[str, Command] = {
                 (_P("how", _T.CHOICE, "grow, shrink, bottom or right",
                     choices=("grow", "shrink", "bottom", "right")),), category="plugins"),
         Command("plugin", "Act on a plugin (the selected or focused one without NAME): enable, disable, "
-                "reload, allow (review its permissions), settings, open (full screen), log",
+                "reload, allow (review its permissions), settings, open (full screen), log, install (from "
+                "the catalog), uninstall",
                 (_P("action", _T.CHOICE, ", ".join(PLUGIN_ACTIONS), choices=PLUGIN_ACTIONS),
                  _P("name", _T.PLUGIN, "plugin name", optional=True)), category="plugins"),
         Command("prompt", "Open the command line with TEXT already typed",
@@ -190,6 +191,8 @@ BINDINGS: tuple[Binding, ...] = (
     Binding("P", "plugin allow", ("plugins",)),
     Binding("s", "plugin settings", ("plugins",)),
     Binding("l", "plugin log", ("plugins",)),
+    Binding("i", "plugin install", ("plugins",)),
+    Binding("u", "plugin uninstall", ("plugins",)),
     Binding("tab", "focus next", ("panel",)),
     Binding("shift tab", "focus prev", ("panel",)),
     Binding("esc", "focus main", ("panel",), help="Leave the panel (every other key goes to the plugin)"),

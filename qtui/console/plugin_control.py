@@ -13,6 +13,7 @@ from qtui.console.panels import Dock, LogPanel, PanelWidget
 from qtui.console.plugin_modals import PermissionModal, SettingsModal
 from qtui.console.screens.plugins import PluginsScreen
 from qtui.console.widgets import TextView
+from qtui.plugins import catalog
 from qtui.plugins.capabilities import Capability
 from qtui.plugins.discovery import Discovery, Plugin, Source, discover
 from qtui.plugins.enabled import EnabledStore
@@ -83,6 +84,7 @@ class PluginControl:
         self.screen = PluginsScreen()
         self.log_screen = PluginLogScreen()
         self.discovery = Discovery()
+        self.catalog = catalog.Catalog()
         self.enabled: list[str] = []
         self._prompted: set[tuple[str, str | None]] = set()
         self._nursery: trio.Nursery | None = None
@@ -114,10 +116,16 @@ class PluginControl:
             nursery.start_soon(self._tick_manager)
 
     def rediscover(self) -> None:
+        """Look for installed plugins and the catalog again (the files are small and local)."""
         try:
             self.discovery = discover()
         except Exception as exc:
             self.console.message(f"plugin discovery failed: {exc}", "error")
+        try:
+            self.catalog = catalog.load_catalog()
+        except Exception as exc:
+            self.catalog = catalog.Catalog()
+            self.console.message(f"plugin catalog: {one_line(str(exc).splitlines()[0])}", "error")
         self.refresh_manager()
 
     async def _start_dev(self) -> None:
@@ -158,6 +166,8 @@ class PluginControl:
 
     def _update_panel(self, handle: PluginHandle) -> None:
         panel = self.dock.panels.get(handle.name)
+        if panel is None and handle.state is PluginState.STOPPED:
+            return  # a disabled plugin leaves the dock; the manager still lists it
         if panel is None:
             panel = PanelWidget(handle)
             self.dock.panels[handle.name] = panel
@@ -180,7 +190,8 @@ class PluginControl:
         self.console.refresh()
 
     def refresh_manager(self) -> None:
-        self.screen.show(self.discovery, self.host.plugins, set(self.enabled) | ({self._dev_name()} - {None}))
+        self.screen.show(self.discovery, self.host.plugins, set(self.enabled) | ({self._dev_name()} - {None}),
+                         self.catalog)
 
     def _dev_name(self) -> str | None:
         if self.dev is None:
@@ -256,6 +267,9 @@ class PluginControl:
         if target is None:
             self.console.message("which plugin? select one on the plugins screen (5) or give its name", "warning")
             return
+        if action == "install":
+            self._install(target)
+            return
         if self.discovery.get(target) is None and target not in self.host.plugins:
             self.rediscover()  # installed while the console runs
         plugin = self.discovery.get(target) or (self.host.plugins[target].plugin
@@ -286,12 +300,49 @@ class PluginControl:
                     self.console.message(f"{target} has no panel: enable it first", "warning")
                 else:
                     self.console.push(PanelScreen(panel))
+            case "uninstall":
+                self._uninstall(plugin)
             case "log":
                 if handle is None:
                     self.console.message(f"{target} is not running", "warning")
                 else:
                     self.log_screen.show(handle)
                     self.console.push(self.log_screen)
+
+    def _install(self, name: str) -> None:
+        entry = self.catalog.newest(name)
+        if entry is None:
+            self.console.message(f"{name} is not in the catalog", "error")
+            return
+        asks = ", ".join(c.value for c in entry.permissions) or "nothing"
+        lines = [f"Install {one_line(name)} {entry.version} from", f"  {one_line(entry.location)}?",
+                 ("dim", f"It will ask for: {asks} (nothing is granted by installing)")]
+
+        async def run() -> None:
+            installed = await trio.to_thread.run_sync(catalog.install, entry)
+            self.rediscover()
+            self.console.message(f"installed {installed.manifest.name} {installed.manifest.version}; "
+                                 "e enables it")
+
+        self.console.confirm("Install plugin", lines, lambda: self.spawn(run()))
+
+    def _uninstall(self, plugin: Plugin) -> None:
+        if plugin.source is not Source.USER:
+            self.console.message(f"{plugin.name} is a {plugin.source} plugin: only your own can be uninstalled",
+                                 "warning")
+            return
+        lines = [f"Uninstall {one_line(plugin.name)} {plugin.manifest.version}?",
+                 ("dim", f"  {one_line(str(plugin.folder))} is deleted")]
+
+        async def run() -> None:
+            await self._disable(plugin.name)
+            self._persist(plugin.name, False)
+            removed = await trio.to_thread.run_sync(catalog.remove, plugin.name)
+            self.rediscover()
+            still = f"; the {removed.now_used.source} one is used now" if removed.now_used else ""
+            self.console.message(f"uninstalled {plugin.name}{still}")
+
+        self.console.confirm("Uninstall plugin", lines, lambda: self.spawn(run()))
 
     def _persist(self, name: str, enabled: bool) -> None:
         if self.dev is not None and self._dev_name() == name:

@@ -8,16 +8,15 @@ from qtui.model import JobState
 from qtui.plugins.host import PluginState
 
 PANEL = """
+    local dead, key = "?", "nothing"
     function activate(ctx)
       qtui.subscribe("stats", "key")
       qtui.render({"starting"})
     end
     function on_event(e)
-      if e.type == "stats" then
-        qtui.render({{{text = "dead on email: ", style = "bold"}, tostring(e.queues[1].dead)}})
-      elseif e.type == "key" then
-        qtui.render({"pressed " .. e.key})
-      end
+      if e.type == "stats" then dead = tostring(e.queues[1].dead) end
+      if e.type == "key" then key = e.key end
+      qtui.render({{{text = "dead on email: ", style = "bold"}, dead}, "pressed " .. key})
     end
 """
 
@@ -180,3 +179,38 @@ async def test_a_runaway_plugin_is_quarantined_and_the_console_stays_responsive(
     await d.wait_for("smtp down")  # the console keeps answering while the plugin spins
     await d.wait_for("quarantined", timeout=20)
 
+
+
+async def test_manager_installs_from_the_catalog_and_uninstalls(make_console, tmp_path) -> None:
+    from qtui.plugins.catalog import pack
+
+    source = tmp_path / "src" / "greeter"
+    source.mkdir(parents=True)
+    (source / "manifest.toml").write_text(
+        'name = "greeter"\nversion = "2.0.0"\ndescription = "says hi"\napi = "1"\n')
+    (source / "init.lua").write_text('function activate() qtui.render({"hi from greeter"}) end')
+    shop = tmp_path / "shop"
+    shop.mkdir()
+    packed = pack(source, shop)
+    (shop / "index.toml").write_text(packed.index_entry())
+    (tmp_path / "config" / "qtui").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "config" / "qtui" / "catalogs.toml").write_text(f'catalogs = ["{shop / "index.toml"}"]\n')
+
+    d = await make_console()
+    d.console.execute("view plugins")
+    text = await d.wait_for("available")
+    assert next(line for line in text.splitlines() if line.startswith("greeter")).split()[1:4] == [
+        "2.0.0", "catalog", "available"]
+    d.console.execute("plugin install greeter")
+    await d.wait_for("Install greeter 2.0.0 from")
+    d.press("y")
+    await d.wait_for("installed greeter 2.0.0")
+    assert (tmp_path / "config" / "qtui" / "plugins" / "greeter" / "init.lua").exists()
+    d.console.execute("plugin enable greeter")
+    await d.wait_for("hi from greeter")
+    d.console.execute("plugin uninstall greeter")
+    await d.wait_for("Uninstall greeter 2.0.0?")
+    d.press("y")
+    await d.wait_for("uninstalled greeter")
+    assert not (tmp_path / "config" / "qtui" / "plugins" / "greeter").exists()
+    assert "hi from greeter" not in d.text()

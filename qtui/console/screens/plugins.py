@@ -9,6 +9,7 @@ import urwid
 
 from qtui.console import format as fmt
 from qtui.console.widgets import Column, Table
+from qtui.plugins.catalog import Catalog, Entry
 from qtui.plugins.discovery import Discovery, Plugin
 from qtui.plugins.host import PluginHandle, PluginState
 from qtui.plugins.permissions import Verdict
@@ -46,18 +47,35 @@ class PluginsScreen:
         self.widget = urwid.Pile([("weight", 1, self.table), ("pack", urwid.AttrMap(self.detail, "dim"))])
         self.plugins: dict[str, Plugin] = {}
         self.problems: list[str] = []
+        self.available: dict[str, Entry] = {}  # catalog entries not installed, or newer
         self._rates: dict[str, _Rate] = {}
         self._per_second: dict[str, float] = {}
 
-    def show(self, discovery: Discovery, handles: dict[str, PluginHandle], enabled: set[str]) -> None:
+    def show(self, discovery: Discovery, handles: dict[str, PluginHandle], enabled: set[str],
+             catalog: Catalog | None = None) -> None:
         self.plugins = {p.name: p for p in discovery.plugins}
         for name, handle in handles.items():  # a plugin run from a folder of its own (plugin dev)
             self.plugins.setdefault(name, handle.plugin)
-        self.problems = discovery.messages()
+        self.problems = discovery.messages() + [str(p) for p in (catalog.problems if catalog else ())]
+        self.available = {}
+        for entry in catalog.entries if catalog else ():
+            installed = self.plugins.get(entry.name)
+            if installed is None or entry.version > installed.manifest.version:
+                newest = self.available.get(entry.name)
+                if newest is None or entry.version > newest.version:
+                    self.available[entry.name] = entry
         rows = []
-        for name, plugin in sorted(self.plugins.items()):
-            handle = handles.get(name)
-            rows.append((name, self._cells(plugin, handle, name in enabled), None if handle else "dim"))
+        for name in sorted(set(self.plugins) | set(self.available)):
+            plugin, handle, entry = self.plugins.get(name), handles.get(name), self.available.get(name)
+            if plugin is None:
+                cells = [one_line(name), one_line(str(entry.version)), "catalog", "available",
+                         "-", "-", "-", "-", "-", "-"]
+                rows.append((name, cells, "dim"))
+                continue
+            cells = self._cells(plugin, handle, name in enabled)
+            if entry is not None:
+                cells[3] = f"{cells[3]}, {entry.version} out" if isinstance(cells[3], str) else cells[3]
+            rows.append((name, cells, None if handle else "dim"))
         self.table.set_rows(rows)
         self._show_detail(handles)
 
@@ -97,6 +115,12 @@ class PluginsScreen:
         name = self.selected()
         if name is None:
             self.detail.set_text("\n".join(self.problems[:3]))
+            return
+        if name not in self.plugins:
+            entry = self.available[name]
+            self.detail.set_text(one_line(f"{name} {entry.version} (catalog): {entry.description}") + "\n"
+                                 + "asks for: " + (", ".join(c.value for c in entry.permissions) or "nothing")
+                                 + "\ni installs it")
             return
         plugin = self.plugins[name]
         handle = handles.get(name)
