@@ -49,6 +49,8 @@ from typing import TextIO
 
 import attrs
 
+from qtui.sanitize import one_line, visible
+
 SPEC_SUFFIX = "_spec.lua"
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -122,9 +124,9 @@ def run_specs(files: Sequence[Path], *, plugin: Path | None = None,
 
 
 def format_failure(result: SpecResult) -> str:
-    """A failed test as the runner prints it: title, place, then expected/got."""
-    lines = [f"FAIL {result.title}", f"  at {result.location or result.where}"]
-    lines += [f"  {line}" for line in result.message.splitlines() or [""]]
+    """A failed test as the runner prints it: title, place, then expected/got (made inert)."""
+    lines = [f"FAIL {one_line(result.title)}", f"  at {one_line(result.location or result.where)}"]
+    lines += [f"  {line}" for line in visible(result.message, multiline=True).splitlines() or [""]]
     return "\n".join(lines)
 
 
@@ -140,10 +142,10 @@ def run_and_report(files: Sequence[Path], *, plugin: Path | None, verbose: bool,
         if not result.passed:
             print(format_failure(result), file=out, flush=True)
         elif verbose:
-            print(f"ok   {result.title}", file=out, flush=True)
+            print(f"ok   {one_line(result.title)}", file=out, flush=True)
 
     try:
-        results = run_specs(files, plugin=plugin, report=report, output=lambda line: print(line, file=out))
+        results = run_specs(files, plugin=plugin, report=report, output=lambda line: print(visible(line, multiline=True), file=out))
     except KeyboardInterrupt:
         print("qtui: interrupted", file=sys.stderr)
         return 130
