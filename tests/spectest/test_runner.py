@@ -269,3 +269,12 @@ def test_driver_calls_check_what_the_spec_gives(write_spec, call: str, message: 
     """)
     (result,) = run_specs(spec)
     assert (result.location, result.message) == (f"{spec}:3", message)
+
+
+def test_control_characters_reach_the_terminal_as_notation(run_module, write_spec) -> None:
+    write_spec('it("\\27[31mred", function() print("a\\tb\\27]0;x\\7"); error("boom\\27[2J") end)')
+    code, out, _ = run_module("spec")
+    assert code == 1
+    assert "\x1b" not in out and "\x07" not in out
+    assert out.splitlines() == ["a   b^[]0;x^G", "FAIL ^[[31mred", "  at spec/x_spec.lua:1", "  boom^[[2J",
+                                "0 passed, 1 failed"]
