@@ -420,7 +420,7 @@ def fetch(location: str, *, max_bytes: int = MAX_ARCHIVE_BYTES,
                 raise DownloadError(f"{shown}: {length} bytes, more than the limit of {max_bytes}")
             chunks: list[bytes] = []
             size = 0
-            while chunk := response.read(_CHUNK):
+            while chunk := response.read1(_CHUNK):  # returns what has arrived, so the deadline is checked
                 size += len(chunk)
                 if size > max_bytes:
                     raise DownloadError(f"{shown}: larger than {max_bytes} bytes")
