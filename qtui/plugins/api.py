@@ -15,6 +15,8 @@ from qtui.plugins.capabilities import Capability
 from qtui.plugins.manifest import HOST_API_VERSION, SUPPORTED_API_MAJORS
 
 __all__ = [
+    "ALIASES",
+    "Alias",
     "EVENTS",
     "FUNCTIONS",
     "HOST_API_VERSION",
@@ -173,6 +175,27 @@ EVENTS: tuple[EventSpec, ...] = (
                   "requeue and purge: {count=}")),
               subscribable=False),
 )
+
+@attrs.frozen
+class Alias:
+    """An old name (or form) of a call, kept working within the major version.
+
+    The host binds `old` to a shim that calls `new` and writes a deprecation warning
+    to the plugin's log the first time the plugin uses it.
+    """
+
+    old: str
+    new: str
+    since: str  # the API version that deprecated `old`
+    note: str = ""
+
+    @property
+    def lua_name(self) -> str:
+        return f"qtui.{self.old}"
+
+
+#: Deprecated calls still accepted in this major version (API 1.0 has none yet).
+ALIASES: tuple[Alias, ...] = ()
 
 #: Lifecycle callbacks a plugin may define.
 CALLBACKS: tuple[Function, ...] = (

@@ -647,11 +647,16 @@ def compatibility() -> list[Block]:
             "`if qtui.jobs.find then ... end`. Ignore event fields you do not know."
         ),
         Para(
-            "Should a call ever have to change, it will keep its old form within the major version "
-            "as a compatibility shim that writes a deprecation warning to the plugin's log, and "
-            "the old form goes away only in the next major version, which a plugin opts into by "
-            f"changing `api`. API {api.HOST_API_VERSION} has no deprecated calls: every function "
-            f"is from {_list(since)}."
+            "Should a call ever have to change, it keeps its old form within the major version "
+            "as a compatibility shim that writes a deprecation warning to the plugin's log (once "
+            "per plugin run) and calls the new form; the old form goes away only in the next "
+            "major version, which a plugin opts into by changing `api`. "
+            + (
+                "Deprecated calls in this version: "
+                + _list(f"`qtui.{a.old}` (since {a.since}, use `qtui.{a.new}`)" for a in api.ALIASES) + "."
+                if api.ALIASES
+                else f"API {api.HOST_API_VERSION} has no deprecated calls: every function is from {_list(since)}."
+            )
         ),
     ]
 

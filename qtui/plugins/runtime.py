@@ -157,6 +157,8 @@ class PluginRuntime:
         )
         for spec in api.FUNCTIONS:
             self.sandbox.expose(spec.lua_name, getattr(self, "api_" + spec.name.replace(".", "_")))
+        for alias in api.ALIASES:
+            self.sandbox.expose(alias.lua_name, self._shim(alias))
 
     # -- running plugin code (worker thread) ---------------------------------------------
 
@@ -195,6 +197,22 @@ class PluginRuntime:
         self.sandbox.close()
 
     # -- helpers --------------------------------------------------------------------
+
+    def _shim(self, alias: api.Alias) -> Callable[..., Any]:
+        """The deprecated call `alias.old`: warns in the plugin's log once, then calls the new one."""
+        target = getattr(self, "api_" + alias.new.replace(".", "_"))
+        warned = False
+
+        def shim(*args: Any) -> Any:
+            nonlocal warned
+            if not warned:
+                warned = True
+                note = f" ({alias.note})" if alias.note else ""
+                self._write_log("warning", f"qtui.{alias.old} is deprecated since API {alias.since}: "
+                                           f"use qtui.{alias.new}{note}")
+            return target(*args)
+
+        return shim
 
     def _emit(self, effect: Effect) -> None:
         with self._lock:

@@ -82,3 +82,18 @@ def test_stats_rows_have_every_state_and_rate() -> None:
 def test_capabilities_used_by_the_api_exist_and_styles_are_fixed() -> None:
     assert all(f.capability is None or f.capability.value for f in api.FUNCTIONS)
     assert api.STYLES[0] == "normal" and len(set(api.STYLES)) == len(api.STYLES)
+
+
+async def test_a_deprecated_alias_calls_the_new_function_and_warns_once(harness, monkeypatch) -> None:
+    monkeypatch.setattr(api, "ALIASES", (api.Alias("jobs.get", "jobs.find", "1.1", "renamed"),))
+    lua = """
+        function activate()
+          qtui.jobs.get("1")
+          qtui.jobs.get("2")
+        end
+        function on_event(e) if e.type == "action" then qtui.render({"found " .. e.result.id}) end end
+    """
+    handle = await harness.start(harness.plugin("old", lua, permissions=["jobs.peek"]))
+    await harness.wait_text("old", "found")
+    warnings = [line for line in handle.log_lines if "deprecated" in line]
+    assert warnings == ["warning: qtui.jobs.get is deprecated since API 1.1: use qtui.jobs.find (renamed)"]
