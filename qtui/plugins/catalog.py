@@ -26,8 +26,10 @@ An **index file** lists plugin archives, as :func:`pack` makes them and prints t
     sha256 = "9f2c..."                    # of the archive file, 64 hex digits
 
 Every field is required. An index may list several versions of a plugin; installing by name
-takes the newest of all sources, the earlier source winning a tie. The checksum binds the
-archive to the index, so an index deserves as much trust as the place it is read from.
+takes the newest release of all sources (a prerelease only if there is no release), the earlier
+source winning a tie, and ``NAME@VERSION`` takes that version. An unusable catalogs.toml or
+index file is reported without hiding the other sources. The checksum binds the archive to the
+index, so an index deserves as much trust as the place it is read from.
 
 **Installing** (:func:`install`) takes a plugin folder, an archive, or a catalog entry, whose
 archive is downloaded (size cap, overall timeout) and checked against its sha256, and whose
@@ -105,6 +107,7 @@ DOWNLOAD_TIMEOUT = 60.0
 BUNDLED = "bundled"
 
 _PLUGIN_NAME = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*", re.ASCII)
+_PLUGIN_SPEC = re.compile(rf"({_PLUGIN_NAME.pattern})(?:@([^/]+))?", re.ASCII)
 _SHA256 = re.compile(r"[0-9a-f]{64}", re.ASCII)
 _URL_SCHEMES = ("http", "https")
 _LOCK = ".qtui-install"
@@ -183,12 +186,24 @@ class Catalog:
     problems: tuple[Problem, ...] = ()  # unreadable index files, broken bundled plugins
 
     def newest(self, name: str) -> Entry | None:
-        """The newest version of `name` listed; on a tie, the one from the earlier source."""
+        """The newest release of `name` listed, or its newest prerelease if it has no release.
+
+        On a tie the entry from the earlier source wins.
+        """
         best: Entry | None = None
         for entry in self.entries:
-            if entry.name == name and (best is None or entry.version > best.version):
+            if entry.name == name and (best is None or _rank(entry) > _rank(best)):
                 best = entry
         return best
+
+    def version(self, name: str, version: Version) -> Entry | None:
+        """The entry for exactly `name` `version` (build metadata included), from the earliest source."""
+        text = str(version)
+        return next((e for e in self.entries if e.name == name and str(e.version) == text), None)
+
+
+def _rank(entry: Entry) -> tuple[bool, Version]:
+    return (not entry.version.prerelease, entry.version)
 
 
 def catalogs_paths() -> tuple[Path, ...]:
@@ -230,15 +245,20 @@ def configured_indexes(config: Path) -> tuple[Path, ...]:
 def load_catalog(indexes: Sequence[Path] | None = None) -> Catalog:
     """The catalog of `indexes`, or by default of the configured indexes and the bundled plugins.
 
-    With explicit `indexes` any unusable one raises CatalogError. By default an invalid
-    catalogs.toml raises CatalogError, while an unusable index file or bundled plugin only
-    becomes one of the catalog's `problems`, so the other sources stay usable.
+    With explicit `indexes` any unusable one raises CatalogError. By default an unusable
+    catalogs.toml, index file or bundled plugin becomes one of the catalog's `problems`
+    instead, so the other sources stay usable.
     """
     if indexes is not None:
         return Catalog(tuple(e for index in indexes for e in read_index(index)))
     entries: list[Entry] = []
     problems: list[Problem] = []
-    configured = [index for config in catalogs_paths() for index in configured_indexes(config)]
+    configured: list[Path] = []
+    for config in catalogs_paths():
+        try:
+            configured += configured_indexes(config)
+        except CatalogError as e:
+            problems += e.problems
     for index in dict.fromkeys(configured):
         try:
             entries += read_index(index)
@@ -544,27 +564,41 @@ class Installed:
 
 
 def is_plugin_name(what: str) -> bool:
-    """Does `what` name a plugin (rather than a folder or archive path)?
+    """Does `what` name a plugin, as ``NAME`` or ``NAME@VERSION``, rather than a folder or archive?
 
     Plugin names have no ``/``: ``./name`` is the folder called name in the current folder.
     """
-    return bool(_PLUGIN_NAME.fullmatch(what))
+    return bool(_PLUGIN_SPEC.fullmatch(what))
 
 
 def resolve(what: str, listing: Catalog | None = None) -> Entry | Path:
-    """The newest catalog entry for a plugin name, or the folder or archive path `what` names.
+    """The catalog entry `what` names, or the folder or archive path it is.
 
+    ``NAME`` is the newest release (:meth:`Catalog.newest`), ``NAME@VERSION`` that version.
     Names are looked up in `listing` (default: :func:`load_catalog`); NotAvailable if absent.
     """
-    if not is_plugin_name(what):
+    spec = _PLUGIN_SPEC.fullmatch(what)
+    if spec is None:
         path = Path(what)
         if not path.exists():
             raise NotAvailable(f"{what}: no such folder or archive")
         return path
+    name, version_text = spec.groups()
     listing = listing if listing is not None else load_catalog()
-    entry = listing.newest(what)
+    if version_text is None:
+        entry = listing.newest(name)
+    else:
+        try:
+            version = Version.parse(version_text)
+        except ValueError as e:
+            raise PackageError(f"{what}: {e}") from None
+        entry = listing.version(name, version)
     if entry is None:
-        raise NotAvailable(f"no plugin named {what!r} in the catalog")
+        listed = sorted({e.version for e in listing.entries if e.name == name})
+        if not listed:
+            raise NotAvailable(f"no plugin named {name!r} in the catalog")
+        versions = ", ".join(str(v) for v in listed)
+        raise NotAvailable(f"the catalog has no {name} {version_text} (it lists {versions})")
     return entry
 
 
@@ -584,7 +618,7 @@ def install(source: Entry | Path, *, force: bool = False) -> Installed:
             _write_files(staging, files)
             manifest, code_hash = _validate(staging, shown_as=origin)
             if isinstance(source, Entry):
-                _check_matches(source, manifest, code_hash)
+                _check_matches(source, manifest)
             target = directory / manifest.name
             existing = _existing_install(directory, target, manifest.name, force=force)
             if existing is not None and _same(existing, manifest, code_hash):
@@ -624,7 +658,10 @@ def _gather(source: Entry | Path) -> tuple[Mapping[str, bytes], Path, str | None
             f"{_display_url(origin.location)}: checksum mismatch: {source.catalog} says sha256 "
             f"{origin.sha256}, the archive has {sha256}; not installed"
         )
-    where = Path(Path(urlsplit(origin.location).path).name) if is_url(origin.location) else Path(origin.location)
+    if is_url(origin.location):  # problems are reported under the archive's file name
+        where = Path(urlsplit(origin.location).path.rpartition("/")[2])
+    else:
+        where = Path(origin.location)
     files, shown = _unpack(data, _display_url(origin.location), where)
     return files, shown, sha256
 
@@ -664,7 +701,7 @@ def _validate(folder: Path, *, shown_as: Path | None = None) -> tuple[Manifest, 
     return result.manifest, result.code_hash
 
 
-def _check_matches(entry: Entry, manifest: Manifest, code_hash: str) -> None:
+def _check_matches(entry: Entry, manifest: Manifest) -> None:
     """PackageError unless the plugin is the one `entry` describes."""
     where = f"{_display_url(entry.location)} (listed in {entry.catalog})"
     if manifest.name != entry.name or str(manifest.version) != str(entry.version):

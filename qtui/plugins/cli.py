@@ -161,7 +161,8 @@ def register(
         description="Install plugin NAME from the catalog (checking its sha256), or the plugin in a "
                     "folder or .tar.gz archive, into the user's plugin folder. Grants nothing.",
     )
-    p.add_argument("source", metavar="NAME|DIR|ARCHIVE", help="a plugin name, or a path (./NAME for a folder)")
+    p.add_argument("source", metavar="NAME|DIR|ARCHIVE",
+                   help="a plugin name (NAME@VERSION for one version), or a path (./NAME for a folder)")
     p.add_argument("--catalog", metavar="INDEX", help="look NAME up in this index file only")
     p.add_argument("--force", action="store_true",
                    help="replace an install of the same or a newer version, or a folder in the way")

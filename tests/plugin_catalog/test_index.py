@@ -15,8 +15,11 @@ from qtui.plugins.catalog import (
     ArchiveLocation,
     CatalogError,
     FolderLocation,
+    NotAvailable,
+    PackageError,
     load_catalog,
     read_index,
+    resolve,
 )
 from qtui.plugins.manifest import Version
 from qtui.plugins.permissions import bundle_hash
@@ -172,15 +175,29 @@ def test_a_broken_index_is_a_problem_of_the_catalog_not_the_end_of_it(
         load_catalog([tmp_path / "missing.toml"])
 
 
-def test_an_invalid_catalogs_toml_is_an_error(xdg: Path) -> None:
+def test_an_invalid_catalogs_toml_is_a_problem_of_the_catalog(xdg: Path, bundled: Path, make_plugin) -> None:
+    make_plugin(bundled, "hello")
     config = xdg / ".config/qtui/catalogs.toml"
     config.parent.mkdir(parents=True)
     config.write_text('catalogs = ["ok.toml", 3, "https://example.com/index.toml"]\nmirror = true\n')
-    with pytest.raises(CatalogError) as caught:
-        load_catalog()
-    assert [str(p) for p in caught.value.problems] == [
+    catalog = load_catalog()
+    assert [e.name for e in catalog.entries] == ["hello"]
+    assert [str(p) for p in catalog.problems] == [
         f"{config}:1: catalogs[1]: must be the path of an index file",
         f"{config}:1: catalogs[2]: must be a file path: index files are read from disk, only "
         "archives are downloaded",
         f"{config}:2: mirror: unknown field (known: catalogs)",
     ]
+
+
+def test_names_take_the_newest_release_and_name_at_version_that_version(tmp_path: Path) -> None:
+    index = _index(tmp_path / "index.toml", _entry(version="1.0.0"), _entry(version="1.10.0"),
+                   _entry(version="2.0.0-rc.1"), _entry("beta", "0.1.0-alpha"), _entry("beta", "0.1.0-beta"))
+    listing = load_catalog([index])
+    assert str(resolve("hello", listing).version) == "1.10.0"
+    assert str(resolve("hello@2.0.0-rc.1", listing).version) == "2.0.0-rc.1"
+    assert str(resolve("beta", listing).version) == "0.1.0-beta"
+    with pytest.raises(NotAvailable, match=r"the catalog has no hello 3.0.0 \(it lists 1.0.0, 1.10.0, 2.0.0-rc.1\)"):
+        resolve("hello@3.0.0", listing)
+    with pytest.raises(PackageError, match="hello@latest: 'latest' is not a semantic version"):
+        resolve("hello@latest", listing)
