@@ -358,3 +358,13 @@ def test_a_download_that_trickles_is_cut_off(serve) -> None:
             catalog.fetch(serve(trickle), timeout=0.3)
     finally:
         stop.set()
+
+
+def test_a_bundled_plugin_installs_only_as_the_catalog_saw_it(make_plugin, bundled: Path, user_plugins: Path) -> None:
+    folder = make_plugin(bundled, "hello")
+    entry = load_catalog().newest("hello")
+    (folder / "init.lua").write_text("return { edited = true }\n")
+    with pytest.raises(PackageError, match="the plugin's files changed since the catalog was read"):
+        install(entry)
+    assert install(load_catalog().newest("hello")).code_hash == bundle_hash(folder)
+    assert (user_plugins / "hello/init.lua").read_text() == "return { edited = true }\n"
