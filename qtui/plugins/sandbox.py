@@ -4,7 +4,8 @@ Use one :class:`LuaSandbox` per plugin, from a worker thread (never the UI threa
 releases the GIL while Lua runs, so runtimes of different plugins run in parallel, and calls
 into one runtime are serialised. ::
 
-    sandbox = LuaSandbox("queue-stats", limits=Limits(), resolver=modules_in(plugin_dir))
+    # find_module(name) -> (source text, chunk name) | None, from the plugin's own files
+    sandbox = LuaSandbox("queue-stats", limits=Limits(), resolver=find_module)
     sandbox.expose("qtui.notify", notify)           # Lua sees a plain closure
     sandbox.load(source, "main.lua")                 # runs the main chunk under the limits
     if sandbox.has_function("activate"):
@@ -89,6 +90,9 @@ _FIRST_INTERVAL = 10_000
 _SHORTEST_INTERVAL = 16
 _ADJUST_SECONDS = 0.01
 _LONGEST_INTERVAL = 1_000_000
+# The prelude's GC sentinel forces a check when the hook has not run for this much process
+# CPU time (which runs faster than the wall clock while several plugins run in parallel).
+_OVERDUE_SECONDS = 5 * _TICK_SECONDS
 # The hook looks closer at the heap above this share of the cap, and trips above the second
 # share if a full collection cannot get below it.
 _MEMORY_CHECK_SHARE = 0.90
@@ -314,7 +318,7 @@ class LuaSandbox:
         self._interval = _FIRST_INTERVAL
         self._longest_interval = max(1000, min(_LONGEST_INTERVAL, self.limits.instructions // 16))
         self._call_instructions = 0
-        self._memory_check_level = self.limits.memory_bytes * _MEMORY_CHECK_SHARE
+        self._memory_check_level = 0.0
 
         self._calls = 0
         self._instructions = 0
@@ -345,7 +349,7 @@ class LuaSandbox:
             {
                 **callbacks,
                 b"interval": self._interval,
-                b"overdue_seconds": 2 * _TICK_SECONDS,
+                b"overdue_seconds": _OVERDUE_SECONDS,
                 b"c_steps": self.limits.c_steps,
                 b"source_bytes": self.limits.source_bytes,
             }
@@ -376,7 +380,8 @@ class LuaSandbox:
             self._check_open()
             self._host_functions.append((path, func))
             ok, *problem = self._as_tuple(
-                self._expose(self._segment_table(segments), len(self._host_functions) - 1)
+                self._trusted(self._expose, self._segment_table(segments),
+                              len(self._host_functions) - 1)
             )
             if not ok:
                 self._host_functions.pop()
@@ -399,19 +404,14 @@ class LuaSandbox:
         segments = self._segments(function)
         with self._lock:
             self._check_callable()
-            target = self._lookup(self._segment_table(segments))
+            target = self._trusted(self._lookup, self._segment_table(segments))
             if lua54.lua_type(target) != "function":
                 raise PluginError(f"{function} is not a function", plugin=self.name)
-            try:
-                lua_args = [self._values.to_lua(arg) for arg in args]
-            except MemoryError:
-                raise self._violation(
-                    _Trip(LimitKind.MEMORY, self._memory_message("arguments")), None
-                ) from None
+            lua_args = self._trusted(lambda: [self._values.to_lua(arg) for arg in args])
             results = self._run(target, lua_args, function)
             first = results[0] if isinstance(results, tuple) else results
             try:
-                return self._values.to_python(first)
+                return self._trusted(self._values.to_python, first)
             except ConversionError as error:
                 raise PluginError(
                     f"{function} returned a value the host cannot use: {error}", plugin=self.name
@@ -422,7 +422,8 @@ class LuaSandbox:
         segments = self._segments(function)
         with self._lock:
             self._check_open()
-            return lua54.lua_type(self._lookup(self._segment_table(segments))) == "function"
+            target = self._trusted(self._lookup, self._segment_table(segments))
+            return lua54.lua_type(target) == "function"
 
     def interrupt(self, reason: str) -> bool:
         """Stop the call in progress (from any thread); False if no call was running.
@@ -438,7 +439,8 @@ class LuaSandbox:
 
     def memory_used(self) -> int:
         """Bytes of Lua heap in use (from any thread)."""
-        return self._runtime.get_memory_used() if not self._closed else 0
+        runtime = self._runtime
+        return 0 if runtime is None else runtime.get_memory_used()
 
     def usage(self) -> SandboxUsage:
         """A snapshot of the counters (from any thread)."""
@@ -521,6 +523,7 @@ class LuaSandbox:
             self._trip = None
             self._interrupt_reason = None
         self._call_instructions = 0
+        self._memory_check_level = self.limits.memory_bytes * _MEMORY_CHECK_SHARE
         self._started = self._last_tick = now
         self._next_adjust = 0.0
         self._deadline = now + self.limits.wall_seconds
@@ -619,6 +622,18 @@ class LuaSandbox:
             log.warning("plugin %s quarantined: %s", self.name, self._quarantine)
         return error
 
+    def _trusted(self, func: Callable[..., Any], *args: Any) -> Any:
+        """Run host-side work that touches the Lua state (no plugin code runs in it)."""
+        try:
+            return func(*args)
+        except MemoryError:  # lupa's LuaMemoryError too: the plugin holds the heap
+            raise self._violation(
+                _Trip(LimitKind.MEMORY, self._memory_message("host-side work")), None
+            ) from None
+        except lua54.LuaError as error:
+            log.error("plugin %s: sandbox operation failed: %s", self.name, _lua_error_text(error))
+            raise PluginError("internal error in the sandbox", plugin=self.name) from None
+
     def _memory_message(self, what: str) -> str:
         return f"memory limit exceeded ({self.limits.memory_bytes / 2**20:g} MiB) in {what}"
 
@@ -639,6 +654,8 @@ class LuaSandbox:
             result = func(*plain_args)
         except HostError as error:
             return (False, f"{path}: {error}".encode())
+        except MemoryError:
+            return (False, b"not enough memory")
         except Exception:
             log.exception("plugin %s: host function %s failed", self.name, path)
             return (False, f"{path}: internal error".encode())
@@ -701,12 +718,9 @@ class LuaSandbox:
                 plugin=self.name, file=chunkname,
             )
         self._chunknames.add(chunkname)
-        try:
-            compiled = self._as_tuple(self._compile(encoded, b"@" + chunkname.encode()))
-        except (lua54.LuaMemoryError, MemoryError):
-            raise self._violation(
-                _Trip(LimitKind.MEMORY, self._memory_message(f"compiling {chunkname}")), None
-            ) from None
+        compiled = self._as_tuple(
+            self._trusted(self._compile, encoded, b"@" + chunkname.encode())
+        )
         chunk = compiled[0]
         if chunk is None:
             message, file, line, _ = _split_lua_error(_lua_text(compiled[1]))
