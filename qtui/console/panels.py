@@ -8,7 +8,7 @@ produced, marked stale while the plugin is busy.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import urwid
 
@@ -27,8 +27,8 @@ def span_markup(line: Sequence[Span]) -> list:
     return [(f"plugin {span.style}", span.text) for span in line] or [""]
 
 
-def panel_lines(handle: PluginHandle) -> list:
-    """What a panel shows for the plugin's current state."""
+def status_lines(handle: PluginHandle) -> list:
+    """The panel's first lines: the plugin's state and latest error, if there is anything to say."""
     lines: list = []
     if handle.state is PluginState.ERRORED:
         lines.append(("plugin error", f"error: {visible(handle.reason or '')}"))
@@ -41,15 +41,16 @@ def panel_lines(handle: PluginHandle) -> list:
             lines.append(("plugin dim", visible(handle.reason)))
     if handle.state is PluginState.RUNNING and handle.error is not None:
         lines.append(("plugin error", one_line(f"error: {handle.error}")))
-    lines += [span_markup(line) for line in handle.panel]
     return lines
 
 
 class PanelWidget(urwid.WidgetWrap):
-    """One plugin's panel: a title bar and its lines."""
+    """One plugin's panel: a title bar and its lines; mouse clicks go to `on_mouse`."""
 
-    def __init__(self, handle: PluginHandle) -> None:
+    def __init__(self, handle: PluginHandle,
+                 on_mouse: Callable[[str, str, int, int, int], None] | None = None) -> None:
         self.name = handle.name
+        self._on_mouse = on_mouse
         self._title = urwid.Text("", wrap="clip")
         self._title_map = urwid.AttrMap(self._title, "panel title")
         self._walker = urwid.SimpleFocusListWalker([])
@@ -65,7 +66,10 @@ class PanelWidget(urwid.WidgetWrap):
         mark = "> " if focused else "  "
         self._title.set_text([mark + title, ("panel state", state + stale)])
         self._title_map.set_attr_map({None: "panel title focus" if focused else "panel title"})
-        widgets = [urwid.Text(line, wrap="clip") for line in panel_lines(handle)]
+        # State and errors wrap, so the whole message (file:line too) is readable; the
+        # plugin's own lines are clipped to the panel, as the plugin drew them.
+        widgets = [urwid.Text(line) for line in status_lines(handle)]
+        widgets += [urwid.Text(span_markup(line), wrap="clip") for line in handle.panel]
         position = self._walker.focus if self._walker else 0
         self._walker[:] = widgets
         if widgets:
@@ -73,6 +77,13 @@ class PanelWidget(urwid.WidgetWrap):
 
     def scroll(self, size: tuple[int, int], key: str) -> None:
         self._body.keypress(size, key)
+
+    def mouse_event(self, size, event, button, col, row, focus):  # noqa: ANN001, ANN201 - urwid signature
+        """A press or release inside the panel goes to the plugin, in panel coordinates."""
+        if self._on_mouse is None or row == 0 or event not in ("mouse press", "mouse release"):
+            return False
+        self._on_mouse(self.name, event.split()[1], button, col, row - 1)  # row 0 is the title bar
+        return True
 
 
 class LogPanel(urwid.WidgetWrap):

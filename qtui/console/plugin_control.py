@@ -169,7 +169,7 @@ class PluginControl:
         if panel is None and handle.state is PluginState.STOPPED:
             return  # a disabled plugin leaves the dock; the manager still lists it
         if panel is None:
-            panel = PanelWidget(handle)
+            panel = PanelWidget(handle, on_mouse=self.host.mouse)
             self.dock.panels[handle.name] = panel
             if self.dev is not None and handle.plugin.folder == self.dev:
                 self.dock.panels[LOG_PREFIX + handle.name] = LogPanel(handle)
@@ -220,12 +220,15 @@ class PluginControl:
                 return
             denied = f", denied {len(deny)}" if deny else ""
             self.console.message(f"{handle.name}: granted {len(grant)}{denied}")
-            self.spawn(self._start(handle.plugin))
+            self.spawn(self._start(handle.plugin))  # a running plugin restarts under the new decision
 
         def later() -> None:
-            self.console.message(f"{handle.name} waits for your decision: :plugin allow {handle.name}", "warning")
+            if handle.state is PluginState.WAITING:
+                self.console.message(f"{handle.name} waits for your decision: :plugin allow {handle.name}",
+                                     "warning")
 
-        self.console.open_modal(PermissionModal(handle.manifest, pending, decide, later, ascii_box=self.console.ascii))
+        self.console.open_modal(PermissionModal(handle.manifest, pending, decide, later, ascii_box=self.console.ascii,
+                                                current=handle.grants))
 
     async def confirm(self, handle: PluginHandle, capability: Capability, what: str) -> bool:
         """The host's confirmer: ask the operator about a destructive plugin action."""

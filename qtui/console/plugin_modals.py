@@ -10,7 +10,7 @@ import urwid
 from qtui.console.modal import Modal, boxed
 from qtui.plugins.capabilities import Capability
 from qtui.plugins.manifest import Manifest, Setting, SettingType
-from qtui.plugins.permissions import Pending
+from qtui.plugins.permissions import Grants, Pending, Verdict
 from qtui.sanitize import one_line
 
 
@@ -31,17 +31,25 @@ class PermissionModal(Modal):
         on_later: Callable[[], None],
         *,
         ascii_box: bool,
+        current: Grants | None = None,
     ) -> None:
         self.manifest = manifest
         self._on_decide, self._on_later = on_decide, on_later
-        previous = pending.previous
-        requested = set(pending.undecided)
         self.carried: dict[Capability, bool] = {}
-        if previous is not None:
-            for capability in requested & (previous.granted | previous.denied):
-                self.carried[capability] = capability in previous.granted
-        self.asked = [c for c in manifest.permissions if c in requested and c not in self.carried]
-        self.approved: dict[Capability, bool] = {c: False for c in self.asked}
+        self.editing = not pending.undecided and current is not None
+        if self.editing:
+            # Everything is decided: show the decisions so the operator can revoke or grant.
+            decided = [e for e in current.all() if e.verdict in (Verdict.GRANTED, Verdict.DENIED)]
+            self.asked = [e.capability for e in decided]
+            self.approved: dict[Capability, bool] = {e.capability: e.allowed for e in decided}
+        else:
+            previous = pending.previous
+            requested = set(pending.undecided)
+            if previous is not None:
+                for capability in requested & (previous.granted | previous.denied):
+                    self.carried[capability] = capability in previous.granted
+            self.asked = [c for c in manifest.permissions if c in requested and c not in self.carried]
+            self.approved = {c: False for c in self.asked}
         self.cursor = 0
         self._header = self._header_lines(pending)
         self._rows = urwid.Pile([])
@@ -53,6 +61,9 @@ class PermissionModal(Modal):
         self._draw()
 
     def _header_lines(self, pending: Pending) -> list[urwid.Widget]:
+        if self.editing:
+            return [urwid.Text(f"What {one_line(self.manifest.name)} {self.manifest.version} may do "
+                               "(untick to revoke):")]
         lines = [urwid.Text(f"{one_line(self.manifest.name)} {self.manifest.version} asks to:")]
         previous = pending.previous
         if previous is not None:
@@ -78,7 +89,8 @@ class PermissionModal(Modal):
             rows.append((urwid.AttrMap(urwid.Text(markup), "focus" if index == self.cursor else None),
                          ("pack", None)))
         if not rows:
-            rows.append((urwid.Text(("dim", "Nothing new to decide: Enter keeps the earlier decisions.")),
+            empty = "It asks for nothing." if self.editing else "Nothing new to decide: Enter keeps the earlier decisions."
+            rows.append((urwid.Text(("dim", empty)),
                          ("pack", None)))
         self._rows.contents = rows
 

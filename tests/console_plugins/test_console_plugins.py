@@ -214,3 +214,40 @@ async def test_manager_installs_from_the_catalog_and_uninstalls(make_console, tm
     await d.wait_for("uninstalled greeter")
     assert not (tmp_path / "config" / "qtui" / "plugins" / "greeter").exists()
     assert "hi from greeter" not in d.text()
+
+
+async def test_permissions_can_be_revoked_from_the_console(make_console) -> None:
+    from qtui.plugins.capabilities import Capability
+    from qtui.plugins.permissions import Verdict
+
+    d = await make_console()
+    d.write_plugin("panel", PANEL, ["stats.read", "selection.read"])
+    d.console.execute("plugin enable panel")
+    await d.wait_for("Permissions: panel")
+    d.press("a", "enter")
+    await d.wait_for("dead on email: 1")
+    d.console.execute("plugin allow panel")
+    text = await d.wait_for("may do (untick to revoke)")
+    assert "[x] stats.read" in text and "[x] selection.read" in text
+    d.press(" ", "enter")  # untick stats.read
+    await d.wait_for(lambda t: d.control.host.plugins["panel"].state is PluginState.RUNNING
+                     and d.control.host.plugins["panel"].grants.check(Capability.STATS_READ).verdict
+                     is Verdict.DENIED)
+    # the plugin restarted without stats: subscribing to them now fails, visibly, with file:line
+    text = await d.wait_for("[errored]")
+    assert "init.lua:4:" in text and "stats.read is denied" in text.replace("\n", " ")
+
+
+async def test_mouse_clicks_in_a_panel_reach_the_plugin(make_console) -> None:
+    d = await make_console()
+    d.write_plugin("clicky", """
+        function activate() qtui.subscribe("mouse"); qtui.render({"click me"}) end
+        function on_event(e) qtui.render({e.action .. " " .. e.button .. " at " .. e.column .. "," .. e.row}) end
+    """, ["selection.read"])
+    d.console.execute("plugin enable clicky")
+    await d.wait_for("Permissions: clicky")
+    d.press("a", "enter")
+    text = await d.wait_for("click me")
+    row = text.splitlines().index(next(line for line in text.splitlines() if "click me" in line))
+    d.console.root.mouse_event((80, 24), "mouse press", 1, 3, row, True)
+    await d.wait_for("press 1 at 3,0")
