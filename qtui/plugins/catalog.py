@@ -687,7 +687,7 @@ def _validate(folder: Path, *, shown_as: Path | None = None) -> tuple[Manifest, 
 
     Problems are reported under `shown_as` instead of `folder` when given.
     """
-    from qtui.plugins.cli import check_folder  # the checks of `qtui plugin check`; loads Lua
+    from qtui.plugins.check import check_folder  # the checks of `qtui plugin check`; loads Lua
 
     result = check_folder(folder)
     if result.problems or result.manifest is None or result.code_hash is None:

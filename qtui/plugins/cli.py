@@ -35,6 +35,7 @@ from qtui.console import format as fmt
 from qtui.model import InvalidInput, NotFound
 from qtui.plugins import catalog, scaffold, spectest
 from qtui.plugins._tomlfile import Problem
+from qtui.plugins.check import check_folder
 from qtui.plugins.audit import AuditEntry, AuditError, AuditLog, Outcome
 from qtui.plugins.capabilities import Capability, UnknownCapability
 from qtui.plugins.discovery import Discovery, Plugin, Shadowed, discover, plugin_dirs
@@ -670,52 +671,6 @@ def cmd_revoke(args: argparse.Namespace) -> int:
     _audit(manifest, code_hash, chosen, Outcome.REVOKED, "qtui plugin revoke")
     _print_decision(args, manifest, code_hash, chosen, record, (), "denied")
     return EXIT_OK
-
-
-# -- plugin check -------------------------------------------------------------------------
-
-
-@attrs.frozen
-class CheckResult:
-    """What `plugin check` found in a folder: the manifest if valid, the hash if readable."""
-
-    manifest: Manifest | None
-    code_hash: str | None
-    problems: tuple[Problem, ...]
-
-
-def check_folder(folder: Path) -> CheckResult:
-    """Validate the manifest and compile every Lua file of the bundle in `folder`, running nothing."""
-    from qtui.plugins.sandbox import Limits, compile_check  # loads Lua; only this command needs it
-
-    problems: list[Problem] = []
-    manifest = None
-    try:
-        manifest = load_manifest(folder)
-    except ManifestError as e:
-        problems += e.problems
-    try:
-        bundle = read_bundle(folder)
-    except BundleError as e:
-        return CheckResult(manifest, None, tuple(problems + list(e.problems)))
-    if manifest is not None:
-        limits = Limits(memory_bytes=manifest.limits.memory_bytes)
-    else:
-        limits = Limits()
-    for relative, content in bundle.files.items():
-        if not relative.endswith(".lua"):
-            continue
-        path = folder / relative
-        try:
-            source = content.decode("utf-8")
-        except UnicodeDecodeError as e:
-            line = content[: e.start].count(b"\n") + 1
-            problems.append(Problem(path, line, "", "not UTF-8 text"))
-            continue
-        # Lua names the chunk, which is this very file, so only its line is taken from the error.
-        errors = compile_check(source, relative, limits=limits)
-        problems += [Problem(path, error.line, "", error.message) for error in errors]
-    return CheckResult(manifest, bundle.hash, tuple(problems))
 
 
 def cmd_check(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import enum
 import logging
 import time
+from pathlib import Path
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -27,6 +28,7 @@ from qtui.model import BackendError, JobState, Page
 from qtui.plugins import runtime as rt
 from qtui.plugins.audit import AuditLog, Outcome
 from qtui.plugins.capabilities import Capability
+from qtui.plugins.check import check_folder
 from qtui.plugins.discovery import Plugin
 from qtui.plugins.events import (
     EVENT_TYPES,
@@ -52,7 +54,7 @@ from qtui.plugins.permissions import (
     load_policy,
     read_bundle,
 )
-from qtui.plugins.sandbox import PluginError, compile_check
+from qtui.plugins.sandbox import PluginError
 from qtui.plugins.settings import SettingsStore
 from qtui.plugins.storage import PluginStorage
 
@@ -634,18 +636,12 @@ class PluginHost:
 
 
 def _compile_errors(plugin: Plugin) -> list[PluginError]:
-    """Syntax errors in the plugin's Lua files (nothing is run)."""
-    try:
-        bundle = read_bundle(plugin.folder)
-    except BundleError as exc:
-        return [PluginError(str(exc), plugin=plugin.name)]
-    errors: list[PluginError] = []
-    for relative, data in sorted(bundle.files.items()):
-        if relative.endswith(".lua"):
-            for error in compile_check(data.decode("utf-8", errors="replace"), relative):
-                error.plugin = plugin.name
-                errors.append(error)
-    return errors
+    """What `qtui plugin check` would report for the plugin's folder (nothing is run)."""
+    def where(file: Path) -> str:
+        return str(file.relative_to(plugin.folder)) if file.is_relative_to(plugin.folder) else str(file)
+
+    return [PluginError(p.message, plugin=plugin.name, file=where(p.file), line=p.line)
+            for p in check_folder(plugin.folder).problems]
 
 
 def describe_request(request: rt.Request) -> str:
