@@ -44,6 +44,17 @@ class Driver:
         (folder / "init.lua").write_text(textwrap.dedent(lua))
         return folder
 
+    async def save_until(self, path: Path, text: str, needle: str, timeout: float = 15.0) -> str:
+        """Write `text` to `path` until the screen shows `needle` (the watcher may still be starting)."""
+        deadline = trio.current_time() + timeout
+        while True:
+            path.write_text(text)
+            try:
+                return await self.wait_for(needle, timeout=1.0)
+            except AssertionError:
+                if trio.current_time() > deadline:
+                    raise
+
     def press(self, *keys: str) -> None:
         for key in keys:
             self.console.handle_key(key)

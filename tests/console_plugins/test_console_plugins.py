@@ -137,9 +137,8 @@ async def test_saving_the_plugin_file_reloads_it_and_a_broken_save_keeps_the_old
     await d.wait_for("Permissions: live")
     d.press("a", "enter")
     await d.wait_for("version one")
-    await trio.sleep(0.3)  # let the watcher start
-    (folder / "init.lua").write_text("function activate() qtui.render({'version two'}) end")
-    text = await d.wait_for("Its code changed")  # changed code asks again (not a dev folder)
+    text = await d.save_until(folder / "init.lua", "function activate() qtui.render({'version two'}) end",
+                              "Its code changed")  # changed code asks again (not a dev folder)
     assert "kept: stats.read granted" in text and "version one" in text  # the old code still runs
     d.press("enter")
     await d.wait_for("version two")
@@ -160,9 +159,8 @@ async def test_plugin_dev_reloads_without_asking_and_shows_the_log(make_console,
     d.press("a", "enter")
     text = await d.wait_for("hello from v1")
     assert "log: devplug" in text
-    await trio.sleep(0.3)
-    (folder / "init.lua").write_text('function activate() print("hello from v2"); qtui.render({"v2"}) end')
-    await d.wait_for("hello from v2")
+    await d.save_until(folder / "init.lua",
+                       'function activate() print("hello from v2"); qtui.render({"v2"}) end', "hello from v2")
     assert "Permissions" not in d.text()
 
 
