@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 
 import pytest
+import tomli_w
 
 _apt_updated = False
 
@@ -47,3 +49,35 @@ def system_tool() -> Callable[[str, str], str]:
         pytest.skip(message)
 
     return require
+
+
+MakePlugin = Callable[..., Path]
+
+
+@pytest.fixture
+def make_plugin() -> MakePlugin:
+    """make_plugin(parent, folder, name=folder, version=..., permissions=[...], files={...}, **fields)."""
+
+    def make(
+        parent: Path,
+        folder_name: str,
+        *,
+        name: str | None = None,
+        version: str = "1.0.0",
+        permissions: Sequence[str] = (),
+        files: Mapping[str, str] | None = None,
+        **fields: object,
+    ) -> Path:
+        folder = parent / folder_name
+        folder.mkdir(parents=True)
+        name = name or folder_name
+        doc = {"name": name, "version": version, "description": f"{name} panel", "api": "1",
+               "permissions": list(permissions), **fields}
+        (folder / "manifest.toml").write_text(tomli_w.dumps(doc))
+        for path, text in (files if files is not None else {"init.lua": "return {}\n"}).items():
+            (folder / path).parent.mkdir(parents=True, exist_ok=True)
+            (folder / path).write_text(text)
+        return folder
+
+    return make
+

@@ -238,6 +238,8 @@ def _reporting(handler: Handler) -> Handler:
         except AuditError as e:
             _error(str(e))
             return EXIT_ERROR
+        except BrokenPipeError:
+            return EXIT_OK  # the reader (head, less) went away; nothing to say
         except OSError as e:
             _error(f"{e.filename}: {e.strerror}" if e.filename else str(e))
             return EXIT_ERROR

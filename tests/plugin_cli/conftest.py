@@ -50,37 +50,6 @@ def policy(tmp_path: Path) -> Callable[[str], Path]:
     return write
 
 
-MakePlugin = Callable[..., Path]
-
-
-@pytest.fixture
-def make_plugin() -> MakePlugin:
-    """make_plugin(parent, folder, name=folder, version=..., permissions=[...], files={...}, **fields)."""
-
-    def make(
-        parent: Path,
-        folder_name: str,
-        *,
-        name: str | None = None,
-        version: str = "1.0.0",
-        permissions: Sequence[str] = (),
-        files: Mapping[str, str] | None = None,
-        **fields: object,
-    ) -> Path:
-        folder = parent / folder_name
-        folder.mkdir(parents=True)
-        name = name or folder_name
-        doc = {"name": name, "version": version, "description": f"{name} panel", "api": "1",
-               "permissions": list(permissions), **fields}
-        (folder / "manifest.toml").write_text(tomli_w.dumps(doc))
-        for path, text in (files if files is not None else {"init.lua": "return {}\n"}).items():
-            (folder / path).parent.mkdir(parents=True, exist_ok=True)
-            (folder / path).write_text(text)
-        return folder
-
-    return make
-
-
 Run = Callable[..., tuple[int, str, str]]
 
 
