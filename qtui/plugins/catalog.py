@@ -67,7 +67,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from http.client import HTTPException
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import attrs
 import tomli_w

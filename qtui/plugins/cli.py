@@ -35,18 +35,16 @@ from qtui.console import format as fmt
 from qtui.model import InvalidInput, NotFound
 from qtui.plugins import catalog, scaffold, spectest
 from qtui.plugins._tomlfile import Problem
-from qtui.plugins.check import check_folder
 from qtui.plugins.audit import AuditEntry, AuditError, AuditLog, Outcome
 from qtui.plugins.capabilities import Capability, UnknownCapability
+from qtui.plugins.check import check_folder
 from qtui.plugins.discovery import Discovery, Plugin, Shadowed, discover, plugin_dirs
 from qtui.plugins.manifest import (
     HOST_API_VERSION,
     MANIFEST_FILE,
     Manifest,
-    ManifestError,
     Setting,
     SettingType,
-    load_manifest,
 )
 from qtui.plugins.permissions import (
     BundleError,

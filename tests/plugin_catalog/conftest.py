@@ -7,11 +7,10 @@ import http.server
 import io
 import tarfile
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
-import tomli_w
 
 from qtui.cli import main
 from qtui.plugins import discovery
