@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from rq import Queue, Retry
+from rq import Queue
 from rq.registry import FailedJobRegistry
 
 from qtui.backends import open_backend
