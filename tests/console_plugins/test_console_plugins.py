@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from qtui.model import JobState
 from qtui.plugins.host import PluginState
 
