@@ -104,16 +104,15 @@ class Console:
 
         self._tabs = urwid.Text("", wrap="clip")
         self._subtitle = urwid.Text("", wrap="clip")
+        # The main view; relayout() puts the plugin dock below or beside it when
+        # plugins have panels, and leaves it alone otherwise.
         self._main = urwid.WidgetPlaceholder(self.current.widget)
-        # The dock is the zone plugin panels render in; it stays out of the
-        # layout while nothing is docked.
-        self._body = urwid.Columns([self._main], dividechars=1)
         self.status = StatusBar()
         self.command_line = CommandLine(self._complete)
         self._hints = urwid.Text(HINTS, wrap="clip")  # or the latest message, until the next key
         self._bottom = urwid.WidgetPlaceholder(self._hints)
         self._frame = urwid.Frame(
-            self._body,
+            self._main,
             header=urwid.Pile([urwid.AttrMap(self._tabs, "header"), urwid.AttrMap(self._subtitle, "dim")]),
             footer=urwid.Pile([self.status, self._bottom]),
         )
@@ -363,12 +362,12 @@ class Console:
         if getattr(self.current, "plugin", None):
             dock = None  # a panel opened full screen takes the whole body
         if dock is None:
-            self._frame.body = self._body
+            self._frame.body = self._main
             self.focus_panel = None
         elif self.plugins.dock.position == "bottom":
-            self._frame.body = urwid.Pile([("weight", 1, self._body), (self.plugins.dock.size, dock)])
+            self._frame.body = urwid.Pile([("weight", 1, self._main), (self.plugins.dock.size, dock)])
         else:
-            self._frame.body = urwid.Columns([("weight", 1, self._body), (self.plugins.dock.size, dock)],
+            self._frame.body = urwid.Columns([("weight", 1, self._main), (self.plugins.dock.size, dock)],
                                              dividechars=1)
         self.refresh()
 
