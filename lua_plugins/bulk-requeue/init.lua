@@ -143,6 +143,10 @@ local function request_page()
 end
 
 local function start_preview()
+  if state == "requeueing" then
+    outcome = { text = "a requeue is waiting for its result; preview after it", style = "warn" }
+    return
+  end
   state, scroll, outcome = "previewing", 0, nil
   preview = { matches = {}, scanned = 0, unreadable = 0 }
   request_page()
@@ -336,6 +340,10 @@ local function set_filter(args)
   local parsed, problem = parse_args(args)
   if parsed == nil then
     outcome = { text = "filter: " .. problem, style = "error" }
+    return
+  end
+  if state == "requeueing" then
+    outcome = { text = "a requeue is waiting for its result; change the filter after it", style = "warn" }
     return
   end
   filter = parsed

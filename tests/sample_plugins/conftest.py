@@ -56,6 +56,7 @@ class Harness:
         self.bus = bus
         self.confirmations: list[str] = []
         self.answer = True
+        self.hold: trio.Event | None = None  # when set, the operator answers once it fires
 
     async def start(self, name: str, *, deny: tuple[Capability, ...] = (), settings: dict | None = None,
                     no_confirm: tuple[Capability, ...] = ()) -> PluginHandle:
@@ -124,6 +125,8 @@ async def harness(tmp_path: Path, nursery, monkeypatch):
 
     async def confirm(handle, capability, what):
         harness.confirmations.append(f"{handle.name}: {what}")
+        if harness.hold is not None:
+            await harness.hold.wait()
         return harness.answer
 
     host = PluginHost(

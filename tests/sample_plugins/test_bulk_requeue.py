@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import trio
+
 from qtui.model import JobState
 from qtui.plugins.capabilities import Capability
 from qtui.plugins.host import PluginState
@@ -216,3 +218,22 @@ def ids_in_all(h, queue: str) -> set[str]:
         if page.next_cursor is None:
             return found
         cursor = page.next_cursor
+
+
+async def test_while_the_operator_decides_the_preview_and_filter_stay_put(harness) -> None:
+    h = harness
+    ids = make_dead(h, "email", [{"tenant": "acme"}] * 2, "boom")
+    await h.start(NAME)
+    command(h, "filter", "queue=email")
+    await h.wait_text(NAME, "2 dead jobs match")
+    h.hold = trio.Event()
+    h.host.key(NAME, "r")
+    await h.wait_text(NAME, "requeueing 2 jobs to their own queues; waiting for confirmation")
+    h.host.key(NAME, "p")
+    await h.wait_text(NAME, "a requeue is waiting for its result; preview after it")
+    command(h, "filter", "queue=sms")
+    await h.wait_text(NAME, "change the filter after it")
+    h.hold.set()
+    await h.wait_text(NAME, "requeued 2 of 2 previewed jobs")
+    assert ids_in(h, "email", JobState.READY) == set(ids)
+    assert h.text(NAME)[0] == "filter: queue=email → their own queues"
