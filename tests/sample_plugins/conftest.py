@@ -118,7 +118,7 @@ async def harness(tmp_path: Path, nursery, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     db = tmp_path / "queue.db"
     clock = Clock()
-    queue = SQLiteQueue.open(db, create=True, clock=clock)
+    queue = SQLiteQueue.open(db, create=True, clock=clock, durable=False)  # no fsync per test write
     backend = open_backend(db)
     bus = EventBus()
     harness = None
