@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 MAIN_SCREENS = keymap.SCREENS
 HINTS = [("key", "?"), " help  ", ("key", ":"), " command  ", ("key", "/"), " filter  ",
-         ("key", "1-4"), " screens  ", ("key", "q"), " back  ", ("key", "Q"), " quit"]
+         ("key", "1-5"), " screens  ", ("key", "q"), " back  ", ("key", "Q"), " quit"]
 
 
 class _KeyRouter(urwid.WidgetWrap):
