@@ -310,13 +310,9 @@ local function preview_lines(lines)
   end
 end
 
+-- What matters most comes first: a panel is often only a few rows high.
 local function render()
   local lines = { line("filter: " .. describe_filter(), "title") }
-  if preview then
-    preview_lines(lines)
-  elseif state == "idle" and outcome == nil then
-    lines[#lines + 1] = line(":bulk-requeue.filter queue=Q error=TEXT tenant=T to=Q, then p", "dim")
-  end
   if state == "requeueing" then
     lines[#lines + 1] = line(string.format("requeueing %s to %s; waiting for confirmation and the result…",
       text.count(requeue.count, "job"), requeue.to or "their own queues"), "accent")
@@ -325,6 +321,11 @@ local function render()
     for _, part in ipairs(text.wrap(outcome.text, WIDTH, 3)) do
       lines[#lines + 1] = { span(part, outcome.style) }
     end
+  end
+  if preview then
+    preview_lines(lines)
+  elseif state == "idle" and outcome == nil then
+    lines[#lines + 1] = line(":bulk-requeue.filter queue=Q error=TEXT tenant=T to=Q, then p", "dim")
   end
   local keys = "p preview · c clear"
   if state == "previewed" and #preview.matches > 0 then

@@ -142,6 +142,11 @@ local function render()
   local head = #parts > 0 and table.concat(parts, " · ") or "every threshold is off"
   local lines = { line(head .. string.format(" · clear below %d%%", math.floor(config.clear_ratio * 100 + 0.5)),
     "title") }
+  if notify_refusal then
+    for _, part in ipairs(text.wrap("status-line notices off: " .. notify_refusal, WIDTH, 3)) do
+      lines[#lines + 1] = { { text = part, style = "warn" } }
+    end
+  end
   if stats_at == nil then
     lines[#lines + 1] = line("waiting for the first queue statistics…", "dim")
   else
@@ -181,11 +186,6 @@ local function render()
         { text = text.left(entry.state, 8), style = entry.state == "raised" and "warn" or "ok" },
         { text = text.fit(entry.message, WIDTH - 18) },
       }
-    end
-  end
-  if notify_refusal then
-    for _, part in ipairs(text.wrap("status-line notices off: " .. notify_refusal, WIDTH, 3)) do
-      lines[#lines + 1] = { { text = part, style = "warn" } }
     end
   end
   qtui.render(lines)

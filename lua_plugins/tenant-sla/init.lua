@@ -313,6 +313,7 @@ local function tenant_lines(lines)
   end
 end
 
+-- Tenants first, then the queues: a panel is often only a few rows high.
 render = function()
   local lines = {}
   if stats_at == nil then
@@ -320,13 +321,12 @@ render = function()
     qtui.render(lines)
     return
   end
-  local head = "SLA " .. text.duration(config.threshold) .. " · warn at " .. text.duration(config.threshold * config.warn_ratio)
+  local head = "SLA " .. text.duration(config.threshold) .. " · warn at "
+    .. text.duration(config.threshold * config.warn_ratio)
   if watching > 0 then
-    head = head .. " · " .. #queues .. " watched queues"
+    head = head .. " · " .. text.count(#queues, "watched queue")
   end
   lines[1] = line(head, "title")
-  queue_lines(lines)
-  lines[#lines + 1] = ""
   if refusal then
     lines[#lines + 1] = line("per-tenant view off: jobs.peek is not available", "error")
     for _, part in ipairs(text.wrap(refusal, WIDTH, 3)) do
@@ -342,6 +342,8 @@ render = function()
       reading and ", reading again…" or ""), "dim")
     tenant_lines(lines)
   end
+  lines[#lines + 1] = ""
+  queue_lines(lines)
   qtui.render(lines)
 end
 

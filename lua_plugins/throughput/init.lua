@@ -178,6 +178,11 @@ local function render()
     { { text = text.fit(string.format("jobs per minute, last %d minutes (one column a minute)", config.minutes),
         WIDTH), style = "title" } },
   }
+  if storage_problem then
+    for _, part in ipairs(text.wrap("history not kept across restarts: " .. storage_problem, WIDTH, 3)) do
+      lines[#lines + 1] = { { text = part, style = "warn" } }
+    end
+  end
   if minute == nil then
     lines[#lines + 1] = { { text = "waiting for the first queue statistics…", style = "dim" } }
   else
@@ -206,11 +211,6 @@ local function render()
     local gap = config.minutes - #left - #"now"
     local axis = gap >= 1 and left .. string.rep(" ", gap) or string.rep(" ", config.minutes - #"now")
     lines[#lines + 1] = { { text = string.rep(" ", 18) .. axis .. "now", style = "dim" } }
-  end
-  if storage_problem then
-    for _, part in ipairs(text.wrap("history not kept across restarts: " .. storage_problem, WIDTH, 3)) do
-      lines[#lines + 1] = { { text = part, style = "warn" } }
-    end
   end
   qtui.render(lines)
 end
