@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import enum
 import os
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -115,14 +116,17 @@ class Discovery:
 
 
 def bundled_dir() -> Path | None:
-    """The folder of plugins shipped with qtui, if there is one."""
+    """The folder of plugins shipped with qtui: the checkout's lua_plugins/, or the installed copy.
+
+    A wheel installs them as data files in <prefix>/share/qtui/lua_plugins.
+    """
     package = Path(qtui.__file__).parent
-    installed = package / BUNDLED_FOLDER
-    if installed.is_dir():
-        return installed
     checkout = package.parent / BUNDLED_FOLDER
     if checkout.is_dir() and (package.parent / "pyproject.toml").is_file():
         return checkout
+    installed = Path(sys.prefix) / "share" / "qtui" / BUNDLED_FOLDER
+    if installed.is_dir():
+        return installed
     return None
 
 

@@ -94,3 +94,10 @@ def test_wheel_installs_every_man_page(tmp_path: Path) -> None:
         section = page.suffix.lstrip(".")
         assert any(n.endswith(f".data/data/share/man/man{section}/{page.name}") for n in names), page.name
     assert "qtui/plugins/lua/qtui.d.lua" in names
+    # the bundled plugins, every file of them, to <prefix>/share/qtui/lua_plugins
+    bundled = MAN.parent / "lua_plugins"
+    for path in bundled.rglob("*"):
+        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(bundled).parts):
+            relative = path.relative_to(MAN.parent).as_posix()
+            assert any(n.endswith(f".data/data/share/qtui/{relative}") for n in names), relative
+

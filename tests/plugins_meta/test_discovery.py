@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -123,10 +124,12 @@ def test_bundled_plugins_are_found_installed_or_in_a_checkout(
     package = tmp_path / "site" / "qtui"
     package.mkdir(parents=True)
     monkeypatch.setattr(qtui, "__file__", str(package / "__init__.py"))
+    monkeypatch.setattr(sys, "prefix", str(tmp_path / "venv"))
     assert bundled_dir() is None
+    installed = tmp_path / "venv" / "share" / "qtui" / "lua_plugins"
+    installed.mkdir(parents=True)
+    assert bundled_dir() == installed  # where the wheel's data files go
     (tmp_path / "site" / "lua_plugins").mkdir()
-    assert bundled_dir() is None  # a stray folder beside an installed package is not ours
+    assert bundled_dir() == installed  # a stray folder beside an installed package is not ours
     (tmp_path / "site" / "pyproject.toml").write_text("")
-    assert bundled_dir() == tmp_path / "site" / "lua_plugins"  # a source checkout
-    (package / "lua_plugins").mkdir()
-    assert bundled_dir() == package / "lua_plugins"  # package data wins
+    assert bundled_dir() == tmp_path / "site" / "lua_plugins"  # a source checkout (pip install -e) wins
