@@ -124,9 +124,17 @@ def _drop_none(data: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in data.items() if value is not None}
 
 
+#: Payload characters a plugin receives per job; a page of huge payloads must not fill its heap.
+MAX_PLUGIN_PAYLOAD = 64 * 1024
+
+
 def job_plain(job: Job) -> dict[str, Any]:
-    """A job as plugins see it (payload as text; extra fields as a table)."""
-    return _drop_none(_converter.unstructure(job) | {"extra": dict(job.extra)})
+    """A job as plugins see it (payload as text, cut at MAX_PLUGIN_PAYLOAD; extra fields as a table)."""
+    data = _drop_none(_converter.unstructure(job) | {"extra": dict(job.extra)})
+    if len(job.payload) > MAX_PLUGIN_PAYLOAD:
+        data["payload"] = job.payload[:MAX_PLUGIN_PAYLOAD]
+        data["payload_truncated"] = True
+    return data
 
 
 _converter = cattrs.Converter()

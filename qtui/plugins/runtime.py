@@ -114,6 +114,14 @@ def _modules(bundle: Bundle) -> Callable[[str], tuple[str, str] | None]:
     return resolve
 
 
+def _has_null_in_list(value: Any) -> bool:
+    if isinstance(value, list):
+        return any(item is None or _has_null_in_list(item) for item in value)
+    if isinstance(value, dict):
+        return any(_has_null_in_list(item) for item in value.values())
+    return False
+
+
 def sandbox_limits(manifest: Manifest) -> Limits:
     """The sandbox limits a manifest asks for (already checked against the host maxima)."""
     return Limits(
@@ -358,9 +366,13 @@ class PluginRuntime:
     def api_storage_get(self, key: Any) -> Any:
         self.require(Capability.STORAGE, "qtui.storage.get")
         try:
-            return self._storage.get(self._text(key, "storage key", 200))
+            value = self._storage.get(self._text(key, "storage key", 200))
         except StorageError as exc:
             raise HostError(str(exc)) from None
+        if _has_null_in_list(value):  # a hand-edited file: Lua lists cannot hold nil
+            raise HostError(f"the stored value of {key!r} has null inside a list, which Lua cannot hold; "
+                            "store it again")
+        return value
 
     def api_storage_set(self, key: Any, value: Any = None) -> None:
         self.require(Capability.STORAGE, "qtui.storage.set")

@@ -250,3 +250,30 @@ async def test_a_slow_plugin_gets_the_latest_stats_and_counts_what_it_missed(har
         harness.bus.publish(StatsUpdated(Snapshot(snapshot.queues, snapshot.workers, float(n))))
     await harness.wait_text("slow", "taken 300")
     assert handle.subscription.coalesced > 0 and handle.subscription.dropped == 0
+
+
+async def test_huge_payloads_reach_plugins_cut_and_marked(harness) -> None:
+    harness.backend.enqueue("big", '{"blob": "' + "x" * 200_000 + '"}')
+    lua = """
+        function activate() qtui.jobs.peek({queue = "big"}) end
+        function on_event(e)
+          local job = e.result.jobs[1]
+          qtui.render({tostring(#job.payload), tostring(job.payload_truncated)})
+        end
+    """
+    await harness.start(harness.plugin("reader", lua, permissions=["jobs.peek"]))
+    assert await harness.wait_text("reader", "65536") == ["65536", "true"]
+
+
+async def test_storage_that_lua_cannot_hold_is_a_clear_error(harness) -> None:
+    storage = harness.tmp_path / "data" / "plugin-data" / "keeper.json"
+    storage.parent.mkdir(parents=True, exist_ok=True)
+    storage.write_text('{"list": [1, null, 3]}')
+    lua = """
+        function activate()
+          local ok, err = pcall(qtui.storage.get, "list")
+          qtui.render({err})
+        end
+    """
+    await harness.start(harness.plugin("keeper", lua, permissions=["storage"]))
+    assert "has null inside a list" in harness.text("keeper")[0]

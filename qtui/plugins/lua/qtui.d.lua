@@ -84,7 +84,8 @@
 ---@field id string job id
 ---@field queue string queue name
 ---@field state qtui.JobState where the job is in its life
----@field payload string the payload as stored, normally JSON text
+---@field payload string the payload as stored, normally JSON text (cut at 64 KiB)
+---@field payload_truncated? boolean true when the payload was longer and has been cut
 ---@field priority integer priority (higher runs first)
 ---@field attempts integer attempts made so far
 ---@field max_attempts? integer attempts allowed before the job goes dead
