@@ -27,7 +27,9 @@ end
 
 for _, case in ipairs(CASES) do
   local capability, call, fn, detail = case[1], case[2], case[3], case[4]
-  local refused = "init.lua:2: " .. fn .. ": " .. detail .. " refused: capability " .. capability .. " is "
+  -- the error names the function once, and the detail when it says more (what was subscribed to)
+  local subject = detail == fn and "" or detail .. " "
+  local refused = "init.lua:2: " .. fn .. ": " .. subject .. "refused: capability " .. capability .. " is "
 
   describe("capability " .. capability, function()
     it("is refused when the operator denied it", function()

@@ -390,7 +390,7 @@ class _Validator(Reporter):
 
     def manifest(self, data: dict[str, Any]) -> Manifest:
         doc = self.table(data, (), _TOP_FIELDS)
-        name = self.text_field(doc, ("name",), max_len=_NAME_MAX, required=True)
+        name = self.text_field(doc, ("name",), max_len=_NAME_MAX, required=True, allow_empty=False)
         if name and not _NAME.fullmatch(name):
             self.error(
                 ("name",),

@@ -114,6 +114,19 @@ def _modules(bundle: Bundle) -> Callable[[str], tuple[str, str] | None]:
     return resolve
 
 
+def lua_type(value: Any) -> str:
+    """The Lua name of a converted value's type, for error messages plugin authors read."""
+    if value is None:
+        return "nil"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, (list, dict)):
+        return "table"
+    return "string" if isinstance(value, str) else type(value).__name__
+
+
 def _has_null_in_list(value: Any) -> bool:
     if isinstance(value, list):
         return any(item is None or _has_null_in_list(item) for item in value)
@@ -241,7 +254,9 @@ class PluginRuntime:
         outcome = Outcome.of(effective.verdict)
         self._audit_safely(capability, outcome, what)
         if not effective.allowed:
-            raise HostError(f"{what} refused: capability {capability} is {effective.verdict} ({effective.reason})")
+            # Lua sees "qtui.notify: refused: ..."; a detail beyond the function name stays in.
+            subject = "" if what.startswith("qtui.") else f"{what} "
+            raise HostError(f"{subject}refused: capability {capability} is {effective.verdict} ({effective.reason})")
 
     def _audit_safely(self, capability: Capability, outcome: Outcome, detail: str) -> None:
         try:
@@ -260,7 +275,7 @@ class PluginRuntime:
     @staticmethod
     def _text(value: Any, what: str, limit: int = MAX_TEXT) -> str:
         if not isinstance(value, str):
-            raise HostError(f"{what} must be a string, not {type(value).__name__}")
+            raise HostError(f"{what} must be a string, not {lua_type(value)}")
         if len(value) > limit:
             raise HostError(f"{what} is longer than {limit} characters")
         return value

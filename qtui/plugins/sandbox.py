@@ -666,7 +666,7 @@ class LuaSandbox:
             return (False, f"{path}: internal error".encode())
         except MemoryError:
             return (False, b"not enough memory")
-        return (True,) if converted is None else (True, converted)
+        return (True, converted)  # nil too: `tostring(qtui.storage.get("missing"))` must see a value
 
     def _resolve(self, raw_name: bytes) -> tuple[bytes | None, bytes]:
         name = raw_name.decode("utf-8", "replace")

@@ -67,7 +67,7 @@ async def test_an_ungranted_capability_is_refused_with_a_catchable_error_and_aud
     harness.host.store.decide(plugin.manifest, bundle_hash(plugin.folder), deny=(Capability.JOBS_PURGE,))
     await harness.host.start(plugin)
     (line,) = harness.text("sneaky")
-    assert "qtui.jobs.purge refused: capability jobs.purge is denied" in line
+    assert "qtui.jobs.purge: refused: capability jobs.purge is denied" in line
     assert harness.backend.stats()[0].count(JobState.DEAD) == 1
     entry = harness.audit()[-1]
     assert (entry.plugin, entry.capability, entry.outcome) == ("sneaky", "jobs.purge", "denied")
@@ -224,13 +224,15 @@ async def test_render_neutralises_control_characters_and_checks_styles(harness) 
     lua = """
         function activate()
           local ok, err = pcall(qtui.render, {{{text = "x", style = "blink"}}})
-          qtui.render({"\\27]0;owned\\7", err})
+          local ok2, err2 = pcall(qtui.render, {{{text = 42}}})
+          qtui.render({"\\27]0;owned\\7", err, err2})
         end
     """
     await harness.start(harness.plugin("painter", lua))
-    first, second = harness.text("painter")
+    first, second, third = harness.text("painter")
     assert first == "^[]0;owned^G"
     assert "unknown style 'blink'" in second
+    assert third.endswith("line 1 text must be a string, not number")  # Lua's words, not Python's
 
 
 async def test_a_slow_plugin_gets_the_latest_stats_and_counts_what_it_missed(harness) -> None:

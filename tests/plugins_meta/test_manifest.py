@@ -428,3 +428,9 @@ def test_the_documented_example_manifest_is_valid() -> None:
     assert (m.name, m.panel.placement, [s.name for s in m.settings]) == (
         "tenant-sla", Placement.RIGHT, ["threshold_s", "view"]
     )
+
+
+def test_an_empty_name_is_refused(tmp_path: Path) -> None:
+    text = 'name = ""\nversion = "1.0.0"\ndescription = "d"\napi = "1"\n'
+    with pytest.raises(ManifestError, match=r"manifest.toml:1: name: "):
+        parse_manifest(text, file=tmp_path / "manifest.toml")
