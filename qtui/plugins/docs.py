@@ -883,7 +883,8 @@ def bundle() -> list[Block]:
             f"entry file (`{manifest.DEFAULT_ENTRY}` unless the manifest says otherwise) may "
             "`require` other modules of the folder. Files and folders whose names start with a "
             "dot, and editor leftovers (names ending in `~`, `.swp`, `.tmp`, `.bak`, `.orig` or "
-            "`.rej`, and `#...#`), are not part of the plugin. Symbolic links and special files "
+            "`.rej`, and `#...#`), are not part of the plugin, and neither is its `spec` folder "
+            "(the plugin's tests, run by `qtui plugin test`). Symbolic links and special files "
             "are refused, and all files together may hold at most "
             f"{_kib(permissions.MAX_BUNDLE_BYTES)}."
         ),

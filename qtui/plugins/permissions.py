@@ -107,6 +107,11 @@ class DecisionError(ValueError):
 # -- bundle hash --------------------------------------------------------------------------
 
 
+#: Top-level folders of a plugin that hold its tests, not its code: not part of the bundle,
+#: so editing a spec neither changes the code hash nor asks the operator again.
+NOT_BUNDLED = frozenset({"spec"})
+
+
 def bundle_files(folder: Path) -> tuple[str, ...]:
     """The relative POSIX paths of the files that make up the bundle in `folder`, sorted."""
     found: list[str] = []
@@ -120,7 +125,7 @@ def bundle_files(folder: Path) -> tuple[str, ...]:
         except OSError as e:
             raise fail(directory, f"cannot read folder: {e.strerror or e}") from None
         for entry in entries:
-            if is_ignored_name(entry.name):
+            if is_ignored_name(entry.name) or (not prefix and entry.name in NOT_BUNDLED):
                 continue
             relative = prefix + entry.name
             mode = entry.stat(follow_symlinks=False).st_mode

@@ -489,3 +489,17 @@ def test_two_processes_writing_at_once_lose_no_decision(store: PermissionStore) 
     (shared,) = decided["shared"]
     assert shared.granted == frozenset(C)
     assert not list(store.path.parent.glob(".permissions.toml.*.tmp"))
+
+
+def test_a_plugins_specs_are_not_part_of_its_code(tmp_path: Path) -> None:
+    from qtui.plugins.permissions import bundle_files, bundle_hash
+
+    (tmp_path / "init.lua").write_text("return 1")
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "spec").mkdir()
+    (tmp_path / "lib" / "spec" / "x.lua").write_text("return 2")  # only the top-level spec/ is left out
+    before = bundle_hash(tmp_path)
+    (tmp_path / "spec").mkdir()
+    (tmp_path / "spec" / "plugin_spec.lua").write_text("describe('x', function() end)")
+    assert bundle_hash(tmp_path) == before
+    assert bundle_files(tmp_path) == ("init.lua", "lib/spec/x.lua")
