@@ -627,6 +627,53 @@ def guide() -> list[Block]:
     ]
 
 
+def testing() -> list[Block]:
+    """How plugin authors test their plugins: specs in spec/, run against the real host."""
+    return [
+        Para(
+            "A plugin's tests live in its `spec` folder as busted-style Lua files named "
+            "`*_spec.lua`; `qtui plugin test DIR` runs them headless against the real host, each "
+            "test in a fresh console on a scripted SQLite queue, and exits 1 when one fails, "
+            "naming the test, the spec line and what was expected and got. The `spec` folder is "
+            "not part of the plugin, so editing tests never asks the operator again. "
+            "`qtui plugin new NAME` starts a plugin with a passing spec."
+        ),
+        Code.of("""
+            describe("dead letter panel", function()
+              local p
+              before_each(function()
+                p = qtest.load{
+                  jobs = {{queue = "email", state = "dead", payload = {n = 1}, error = "smtp down"}},
+                  confirm = true,   -- the operator says yes to destructive requests
+                }
+              end)
+              it("shows the dead jobs", function()
+                p:send("stats")     -- stats from the scripted queue
+                assert.same({"email dead=1"}, p:text())
+              end)
+            end)
+        """),
+        Para(
+            "Specs get `describe`, `it`, `before_each`, `after_each` and `assert` (`equals`, "
+            "`same`, `truthy`, `is_true`, `is_nil`, `matches`, `has_error`, `error_matches`, "
+            "and their negations with `is_not`). `qtest.load{...}` starts the plugin under test "
+            "(or an inline one from `source`) with the operator's decisions `grant`, `deny`, "
+            "`undecided` and `no_confirm`, the site policy `forbid`, stored `settings`, fixture "
+            "`jobs` and the answer `confirm` to confirmations."
+        ),
+        Para(
+            "The plugin object drives it: `send(event)` (\"stats\", or a table such as "
+            "`{type = \"key\", key = \"enter\"}`), `tick(name)`, `command(name, args)`, "
+            "`settings{...}`, `reload{source = ...}`, `stop()`; and reads what it did: "
+            "`panel()`, `text()`, `state()`, `error()`, `notices()`, `audit()`, `log()`, "
+            "`confirmations()`, `commands()`, `timers()`, `jobs(queue, state)`. "
+            "`qtest.advance(seconds)` moves the console's clock so timers fire. Every call "
+            "returns once the console is idle, so specs never sleep. qtui's own contract of "
+            "this API is written the same way: `qtui plugin test --contract`."
+        ),
+    ]
+
+
 def compatibility() -> list[Block]:
     """How API versions work, as the manifest and the host implement them."""
     majors = _list(str(m) for m in sorted(api.SUPPORTED_API_MAJORS))
@@ -1143,6 +1190,7 @@ class Section:
 SECTIONS: dict[str, Section] = {
     "GUIDE": Section("Writing plugins", guide),
     "COMPATIBILITY": Section("Compatibility", compatibility),
+    "TESTING": Section("Testing plugins", testing),
     "EXAMPLES": Section("Examples", examples),
     "FUNCTIONS": Section("Functions", functions),
     "CALLBACKS": Section("Callbacks", callbacks),
@@ -1163,7 +1211,7 @@ SECTIONS: dict[str, Section] = {
 #: The man pages with generated blocks, and which sections they hold.
 MAN_PAGES: dict[str, tuple[str, ...]] = {
     "qtui-lua.7": ("GUIDE", "FUNCTIONS", "CALLBACKS", "EVENTS", "TYPES", "STYLES",
-                   "CAPABILITIES", "COMPATIBILITY", "EXAMPLES"),
+                   "CAPABILITIES", "TESTING", "COMPATIBILITY", "EXAMPLES"),
     "qtui-plugin.5": ("BUNDLE", "MANIFEST", "MANIFEST-EXAMPLE", "CATALOG"),
     "qtui-permissions.5": ("VERDICTS", "PERMISSIONS-FILE", "SITE-POLICY", "AUDIT-LOG", "CAPABILITIES"),
 }
@@ -1179,7 +1227,7 @@ class Topic:
 
 #: The console's plugin help topics (`:help NAME`), the same material as the man pages.
 TOPICS: dict[str, Topic] = {
-    "plugins": Topic("Writing Lua plugins (qtui-lua(7))", ("GUIDE", "COMPATIBILITY", "EXAMPLES")),
+    "plugins": Topic("Writing Lua plugins (qtui-lua(7))", ("GUIDE", "TESTING", "COMPATIBILITY", "EXAMPLES")),
     "api": Topic("The plugin API (qtui-lua(7))", ("FUNCTIONS", "CALLBACKS", "TYPES", "STYLES")),
     "events": Topic("Plugin events (qtui-lua(7))", ("EVENTS",)),
     "capabilities": Topic("Plugin capabilities (qtui-lua(7))", ("CAPABILITIES",)),
