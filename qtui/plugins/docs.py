@@ -643,8 +643,9 @@ def testing() -> list[Block]:
               local p
               before_each(function()
                 p = qtest.load{
-                  jobs = {{queue = "email", state = "dead", payload = {n = 1}, error = "smtp down"}},
-                  confirm = true,   -- the operator says yes to destructive requests
+                  jobs = {{queue = "email", state = "dead",
+                           payload = {n = 1}, error = "smtp down"}},
+                  confirm = true,  -- yes to destructive requests
                 }
               end)
               it("shows the dead jobs", function()
