@@ -471,7 +471,7 @@ class Console:
         if isinstance(screen, JobListScreen):
             self.load_jobs(screen)
         if name == "plugins" and self.plugins is not None:
-            self.plugins.rediscover()
+            self.plugins.manager_opened()
 
     def cmd_prompt(self, text: str | None) -> None:
         self.command_line.start(text or "")

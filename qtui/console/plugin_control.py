@@ -89,6 +89,7 @@ class PluginControl:
         self._prompted: set[tuple[str, str | None]] = set()
         self._nursery: trio.Nursery | None = None
         self._watch_scope: trio.CancelScope | None = None
+        self._manager_shown = trio.Event()  # wakes the manager's refresh tick
 
     # -- running -------------------------------------------------------------------
 
@@ -156,11 +157,19 @@ class PluginControl:
                 self._update_panel(handle)
 
     async def _tick_manager(self) -> None:
-        """Refresh the manager's live columns each second, only while it is on screen."""
+        """Refresh the manager's live columns each second while it is on screen; sleep otherwise."""
         while True:
+            if self.console.current is not self.screen:
+                self._manager_shown = trio.Event()
+                await self._manager_shown.wait()
             await trio.sleep(1)
             if self.console.current is self.screen:
                 self.refresh_manager()
+
+    def manager_opened(self) -> None:
+        """The manager screen is showing: keep its resource columns live."""
+        self.rediscover()
+        self._manager_shown.set()
 
     # -- panels --------------------------------------------------------------------
 

@@ -66,6 +66,12 @@ class Tmux:
         """Copy everything the program writes to the terminal into `path` from now on."""
         self._run("pipe-pane", "-o", "-t", "t", f"cat >> {shlex.quote(str(path))}")
 
+    def program_pid(self) -> int:
+        """The pid of the program the pane runs (the child of the pane's shell)."""
+        shell = int(self._run("display-message", "-p", "-t", "t", "#{pane_pid}").strip())
+        children = Path(f"/proc/{shell}/task/{shell}/children").read_text().split()
+        return int(children[0])
+
     def kill(self) -> None:
         self._run("kill-server", check=False)
 

@@ -61,6 +61,32 @@ def test_demo_peek_requeue_and_quit(tmux, qtui_env, tmp_path: Path) -> None:
     quit_and_check_terminal(tmux)
 
 
+def _wakeups(pid: int) -> int:
+    """Context switches of every thread of `pid` so far: how often it woke up."""
+    total = 0
+    for status in Path(f"/proc/{pid}/task").glob("*/status"):
+        for line in status.read_text().splitlines():
+            if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                total += int(line.split()[1])
+    return total
+
+
+def test_idle_console_without_polling_does_not_wake_up(tmux, qtui_env, tmp_path: Path) -> None:
+    db = tmp_path / "static.db"
+    with SQLiteQueue.open(db, create=True) as queue:
+        queue.enqueue("email", {"n": 1})
+    tmux.start([*QTUI, "--db", str(db), "--refresh", "0"], qtui_env)
+    tmux.wait_for("live")
+    time.sleep(1.0)
+    pid = tmux.program_pid()
+    before = _wakeups(pid)
+    time.sleep(3.0)
+    assert _wakeups(pid) - before <= 3  # nothing to do: no timers, no polling
+    tmux.keys("r")  # a refresh on demand still works
+    tmux.wait_for("live")
+    quit_and_check_terminal(tmux)
+
+
 def test_idle_console_writes_nothing(tmux, qtui_env, tmp_path: Path) -> None:
     db = tmp_path / "static.db"
     with SQLiteQueue.open(db, create=True) as queue:
