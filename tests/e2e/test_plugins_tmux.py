@@ -65,7 +65,7 @@ def test_plugins_prompt_render_reload_refuse_and_quarantine(tmux, qtui_env, tmp_
     command(tmux, "bulk-requeue.filter")
     command(tmux, "bulk-requeue.run")
     command(tmux, "plugin open bulk-requeue")  # full screen: the whole panel
-    tmux.wait_for("is denied (denied by you", timeout=30)
+    tmux.wait_for(lambda s: "jobs.requeue is denied" in " ".join(s.split()), timeout=30)  # may wrap
     tmux.keys("Escape")
 
     # a plugin that loops forever is quarantined while the console stays responsive
