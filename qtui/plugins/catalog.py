@@ -75,7 +75,7 @@ import tomli_w
 import qtui
 from qtui import paths
 from qtui.plugins import _archive, discovery
-from qtui.plugins._atomic import locked
+from qtui.plugins._atomic import locked, sync_folder
 from qtui.plugins._tomlfile import (
     FieldPath,
     FileProblems,
@@ -540,7 +540,7 @@ def _write_atomically(path: Path, data: bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
         raise
-    _sync_folder(path.parent)
+    sync_folder(path.parent)
 
 
 # -- installing ---------------------------------------------------------------------------
@@ -758,7 +758,7 @@ def _write_files(folder: Path, files: Mapping[str, bytes]) -> None:
             f.flush()
             os.fsync(f.fileno())
     for written in sorted(folders, reverse=True):
-        _sync_folder(written)
+        sync_folder(written)
 
 
 def _move_into_place(staging: Path, target: Path) -> None:
@@ -766,7 +766,7 @@ def _move_into_place(staging: Path, target: Path) -> None:
     if the rename fails."""
     if not os.path.lexists(target):
         os.rename(staging, target)
-        _sync_folder(target.parent)
+        sync_folder(target.parent)
         return
     aside = target.with_name(f".{target.name}{_REPLACED_SUFFIX}")
     os.rename(target, aside)
@@ -775,7 +775,7 @@ def _move_into_place(staging: Path, target: Path) -> None:
     except BaseException:
         os.rename(aside, target)
         raise
-    _sync_folder(target.parent)
+    sync_folder(target.parent)
     _delete(aside)
 
 
@@ -801,14 +801,6 @@ def _delete(path: Path) -> None:
         path.unlink()
     else:
         shutil.rmtree(path, ignore_errors=True)
-
-
-def _sync_folder(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # -- removing -----------------------------------------------------------------------------
@@ -862,7 +854,7 @@ def remove(name: str, *, forget_permissions: bool = False) -> Removed:
         for folder in folders:
             aside = folder.with_name(f".{folder.name}{_REMOVING_SUFFIX}")
             os.rename(folder, aside)
-            _sync_folder(directory)
+            sync_folder(directory)
             _delete(aside)
     forgotten = PermissionStore().forget_plugin(name) if forget_permissions else 0
     now_used = discovery.discover().get(name)
