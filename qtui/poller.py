@@ -42,7 +42,9 @@ class Poller:
         while True:
             self._wake = trio.Event()
             try:
-                snapshot = await trio.to_thread.run_sync(self._backend.snapshot, abandon_on_cancel=True)
+                # Not abandoned on cancel: a thread left inside the backend at exit can take the
+                # interpreter down. Quitting waits for the poll in flight (its timeout at worst).
+                snapshot = await trio.to_thread.run_sync(self._backend.snapshot)
             except BackendError as exc:
                 self._failed(str(exc))
                 delay = backoff

@@ -180,7 +180,8 @@ class Console:
                 self._publish_selection()
             case BackendStatus(connected=True):
                 self.status.set_connection(("status ok", f" {self.glyphs.bullet_ok} live "))
-                self.status.set_message("")
+                interval = self.poller.interval
+                self.status.set_message(f"refresh every {interval:g}s" if interval else "refresh on r")
             case BackendStatus(connected=False, message=message):
                 self.status.set_connection(("status bad", f" {self.glyphs.bullet_bad} disconnected "))
                 if self.poller.last_success is not None:  # the data on screen is kept, marked stale
