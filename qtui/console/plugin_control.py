@@ -19,6 +19,7 @@ from qtui.plugins.discovery import Discovery, Plugin, Source, discover
 from qtui.plugins.enabled import EnabledStore
 from qtui.plugins.host import PanelUpdated, PluginHandle, PluginHost, PluginState
 from qtui.plugins.manifest import ManifestError, load_manifest
+from qtui.plugins.sandbox import PluginError
 from qtui.plugins.watch import watch_folders
 from qtui.sanitize import one_line
 
@@ -389,8 +390,6 @@ class PluginControl:
             plugin = Plugin(load_manifest(folder), folder, source)
         except ManifestError as exc:
             if handle is not None:
-                from qtui.plugins.sandbox import PluginError
-
                 handle.error = PluginError(one_line(str(exc).splitlines()[0]), plugin=name)
                 self._update_panel(handle)
             self.console.message(one_line(str(exc).splitlines()[0]), "error")
