@@ -143,7 +143,7 @@ class PluginHost:
         policy: SitePolicy | None = None,
         audit: AuditLog | None = None,
         settings: SettingsStore | None = None,
-        storage_dir: Any = None,
+        storage_dir: Path | None = None,
         confirmer: Confirmer | None = None,
     ) -> None:
         self.backend = backend
@@ -182,6 +182,9 @@ class PluginHost:
                 self.policy = load_policy()
             except Exception as exc:  # an unreadable policy forbids everything, visibly
                 log.error("site policy: %s", exc)
+                first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                self.bus.publish(Notice(f"site policy unreadable, every plugin capability is forbidden: {first}",
+                                        "error"))
                 self.policy = SitePolicy.forbidding_everything(None)
         return self.policy
 

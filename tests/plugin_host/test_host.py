@@ -279,3 +279,17 @@ async def test_storage_that_lua_cannot_hold_is_a_clear_error(harness) -> None:
     """
     await harness.start(harness.plugin("keeper", lua, permissions=["storage"]))
     assert "has null inside a list" in harness.text("keeper")[0]
+
+
+async def test_an_unreadable_site_policy_forbids_everything_and_says_so(harness, tmp_path, monkeypatch) -> None:
+    from qtui.events import Notice
+
+    policy = tmp_path / "etc" / "qtui" / "policy.toml"
+    policy.parent.mkdir(parents=True)
+    policy.write_text("forbid = [\n")
+    monkeypatch.setenv("XDG_CONFIG_DIRS", str(tmp_path / "etc"))
+    harness.host.policy = None  # read it from the system config dir
+    notices = harness.bus.subscribe("test", (Notice,))
+    handle = await harness.start(harness.plugin("panel", STATS_PANEL, permissions=["stats.read"]))
+    assert "site policy unreadable" in notices.receive_nowait().text
+    assert handle.state is PluginState.ERRORED and "forbidden by the site policy" in handle.reason
