@@ -101,6 +101,28 @@ describe("event mouse", function()
   end)
 end)
 
+describe("event resize", function()
+  it("carries the panel's width and height, without subscribing", function()
+    local p = qtest.load(helpers.recorder({}, {}))
+    p:send{ type = "resize", width = 78, height = 7 }
+    assert.same({ "height=integer:7", "type=string:resize", "width=integer:78" }, p:text())
+  end)
+
+  it("comes only when the size changed", function()
+    local p = qtest.load{ source = [[
+      local seen = 0
+      function on_event(e)
+        if e.type == "resize" then seen = seen + 1 end
+        qtui.render({ "resizes " .. seen .. " width " .. e.width })
+      end
+    ]] }
+    p:send{ type = "resize", width = 40, height = 5 }
+    p:send{ type = "resize", width = 40, height = 5 }
+    p:send{ type = "resize", width = 80, height = 20 }
+    assert.same({ "resizes 2 width 80" }, p:text())
+  end)
+end)
+
 describe("event timer", function()
   it("carries the timer's name and the time it fired, without subscribing", function()
     local p = qtest.load(helpers.recorder({}, {

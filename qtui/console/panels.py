@@ -48,9 +48,11 @@ class PanelWidget(urwid.WidgetWrap):
     """One plugin's panel: a title bar and its lines; mouse clicks go to `on_mouse`."""
 
     def __init__(self, handle: PluginHandle,
-                 on_mouse: Callable[[str, str, int, int, int], None] | None = None) -> None:
+                 on_mouse: Callable[[str, str, int, int, int], None] | None = None,
+                 on_resize: Callable[[str, int, int], None] | None = None) -> None:
         self.name = handle.name
         self._on_mouse = on_mouse
+        self._on_resize = on_resize
         self._title = urwid.Text("", wrap="clip")
         self._title_map = urwid.AttrMap(self._title, "panel title")
         self._walker = urwid.SimpleFocusListWalker([])
@@ -77,6 +79,11 @@ class PanelWidget(urwid.WidgetWrap):
 
     def scroll(self, size: tuple[int, int], key: str) -> None:
         self._body.keypress(size, key)
+
+    def render(self, size, focus=False):  # noqa: ANN001, ANN201 - urwid signature
+        if self._on_resize is not None and len(size) == 2:
+            self._on_resize(self.name, size[0], max(size[1] - 1, 0))  # the title takes a row
+        return super().render(size, focus)
 
     def mouse_event(self, size, event, button, col, row, focus):  # noqa: ANN001, ANN201 - urwid signature
         """A press or release inside the panel goes to the plugin, in panel coordinates."""

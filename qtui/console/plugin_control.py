@@ -179,7 +179,7 @@ class PluginControl:
         if panel is None and handle.state is PluginState.STOPPED:
             return  # a disabled plugin leaves the dock; the manager still lists it
         if panel is None:
-            panel = PanelWidget(handle, on_mouse=self.host.mouse)
+            panel = PanelWidget(handle, on_mouse=self.host.mouse, on_resize=self.host.resize)
             self.dock.panels[handle.name] = panel
             if self.dev is not None and handle.plugin.folder == self.dev:
                 self.dock.panels[LOG_PREFIX + handle.name] = LogPanel(handle)

@@ -352,6 +352,9 @@ class SpecDriver:
                 mouse = {"action": "press", "button": 1, **fields}
                 _fields(mouse, kind, required=("action",), numbers=("button", "column", "row"))
                 host.mouse(name, mouse["action"], mouse["button"], mouse["column"], mouse["row"])
+            case "resize":
+                _fields(fields, kind, required=(), numbers=("width", "height"))
+                host.resize(name, fields["width"], fields["height"])
             case "timer":
                 _fields(fields, kind, required=("name",))
                 await self._tick(handle, fields["name"])

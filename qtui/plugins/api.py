@@ -166,6 +166,10 @@ EVENTS: tuple[EventSpec, ...] = (
               (_F("plugin", "string", "its name"), _F("version", "string", "its version"),
                _F("state", "string", "running, stopped, errored or quarantined"),
                _F("reason", "string?", "why, when it stopped abnormally"))),
+    EventSpec("resize", "The plugin's panel was shown or changed size (docked, resized or opened full "
+              "screen): lay lines out for this width; longer lines are clipped.",
+              (_F("width", "integer", "columns of the panel"), _F("height", "integer", "rows for the plugin's lines")),
+              subscribable=False),
     EventSpec("settings", "The operator changed the plugin's settings.",
               (_F("settings", "table<string, any>", "all settings, name to value"),), subscribable=False),
     EventSpec("action", "The result of a qtui.jobs request.",

@@ -37,6 +37,14 @@ class MouseClicked(Event):
 
 
 @attrs.frozen
+class PanelResized(Event):
+    """A plugin's panel got a new size (columns, and rows below its title)."""
+
+    width: int
+    height: int
+
+
+@attrs.frozen
 class TimerFired(Event):
     name: str
     at: float
@@ -90,6 +98,7 @@ EVENT_TYPES: dict[type[Event], str] = {
     SelectionChanged: "selection",
     KeyPressed: "key",
     MouseClicked: "mouse",
+    PanelResized: "resize",
     TimerFired: "timer",
     CommandInvoked: "command",
     PluginMessage: "message",

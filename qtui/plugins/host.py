@@ -36,6 +36,7 @@ from qtui.plugins.events import (
     CommandInvoked,
     KeyPressed,
     MouseClicked,
+    PanelResized,
     PluginLifecycle,
     PluginMessage,
     SettingsChanged,
@@ -95,6 +96,7 @@ class PluginHandle:
     panel_at: float | None = None
     stale: bool = False  # the plugin has been busy for a while: its panel shows an older frame
     logs_seen: int = 0  # log lines already announced with PanelUpdated
+    panel_size: tuple[int, int] | None = None  # columns and rows the console last drew the panel at
     commands: dict[str, str] = attrs.field(factory=dict)
     runtime: rt.PluginRuntime | None = None
     grants: Grants | None = None
@@ -258,6 +260,7 @@ class PluginHost:
         await self._halt(old)
         old.runtime.close()
         old.runtime = None
+        new.panel_size = old.panel_size  # the new code learns its panel size at once
         await self._launch(new)
         return new
 
@@ -338,6 +341,8 @@ class PluginHost:
         assert self._nursery is not None, "PluginHost.run() is not running"
         await self._nursery.start(self._serve, handle)
         self._apply_effects(handle)
+        if handle.panel_size is not None:
+            handle.subscription.offer(PanelResized(*handle.panel_size))
         for event in self._latest.values():
             if handle.subscription is not None and handle.subscription.wants(event):
                 handle.subscription.offer(event)
@@ -398,6 +403,14 @@ class PluginHost:
 
     def mouse(self, name: str, action: str, button: int, column: int, row: int) -> None:
         self._offer(name, MouseClicked(action, button, column, row), Capability.SELECTION_READ, "mouse")
+
+    def resize(self, name: str, width: int, height: int) -> None:
+        """The console drew the plugin's panel at this size; tell the plugin when it changed."""
+        handle = self.plugins.get(name)
+        if handle is None or handle.panel_size == (width, height):
+            return
+        handle.panel_size = (width, height)
+        self._offer(name, PanelResized(width, height))
 
     def run_command(self, name: str, command: str, args: str) -> bool:
         handle = self.plugins.get(name)

@@ -247,3 +247,18 @@ async def test_mouse_clicks_in_a_panel_reach_the_plugin(make_console) -> None:
     row = text.splitlines().index(next(line for line in text.splitlines() if "click me" in line))
     d.console.root.mouse_event((80, 24), "mouse press", 1, 3, row, True)
     await d.wait_for("press 1 at 3,0")
+
+
+async def test_a_plugin_learns_its_panel_size_from_the_dock_and_full_screen(make_console) -> None:
+    d = await make_console()
+    d.write_plugin("sized", """
+        function on_event(e)
+          if e.type == "resize" then qtui.render({"size " .. e.width .. "x" .. e.height}) end
+        end
+    """)
+    d.console.execute("plugin enable sized")
+    await d.wait_for("size 80x7")  # the bottom dock: 8 rows, one for the title
+    d.console.execute("dock grow")
+    await d.wait_for("size 80x9")
+    d.console.execute("plugin open sized")
+    await d.wait_for("size 80x19")  # full screen: all rows between the header and the footer

@@ -233,7 +233,7 @@ def test_tick_fires_a_running_timer_now(write_spec) -> None:
 @pytest.mark.parametrize(("call", "message"), [
     ('p:send{type = "action", id = 1}', "action events are the results of the plugin's own qtui.jobs requests"),
     ('p:send{type = "weather"}', "send: unknown event type 'weather' (types: stats, selection, key, mouse, "
-                                 "timer, command, message, lifecycle, settings, action)"),
+                                 "timer, command, message, lifecycle, resize, settings, action)"),
     ('p:send{type = "key"}', "send key: key is missing"),
     ('p:send{type = "mouse", action = "press", column = "left", row = 1}', "send mouse: column must be a whole number"),
     ('p:send{type = "stats", queues = {}}', "send stats: the stats come from the queue; it takes no fields"),

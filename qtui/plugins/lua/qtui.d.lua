@@ -164,6 +164,12 @@
 ---@field state string running, stopped, errored or quarantined
 ---@field reason? string why, when it stopped abnormally
 
+---The plugin's panel was shown or changed size (docked, resized or opened full screen): lay lines out for this width; longer lines are clipped.
+---@class qtui.ResizeEvent
+---@field type "resize"
+---@field width integer columns of the panel
+---@field height integer rows for the plugin's lines
+
 ---The operator changed the plugin's settings.
 ---@class qtui.SettingsEvent
 ---@field type "settings"
@@ -188,6 +194,7 @@
 ---| qtui.CommandEvent # command
 ---| qtui.MessageEvent # message
 ---| qtui.LifecycleEvent # lifecycle
+---| qtui.ResizeEvent # resize
 ---| qtui.SettingsEvent # settings
 ---| qtui.ActionEvent # action
 
