@@ -81,3 +81,25 @@ def make_plugin() -> MakePlugin:
 
     return make
 
+
+@pytest.fixture
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point HOME and the XDG variables into tmp_path, so no test touches the real home."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local/state"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local/share"))
+    monkeypatch.setenv("XDG_CONFIG_DIRS", str(tmp_path / "etc/xdg"))
+    return home
+
+
+@pytest.fixture
+def user_plugins(isolated_home: Path) -> Path:
+    return isolated_home / ".config/qtui/plugins"
+
+
+@pytest.fixture
+def system_plugins(tmp_path: Path) -> Path:
+    return tmp_path / "etc/xdg/qtui/plugins"

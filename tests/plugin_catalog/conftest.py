@@ -17,29 +17,12 @@ from qtui.plugins import discovery
 
 
 @pytest.fixture(autouse=True)
-def xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def xdg(isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point HOME and the XDG variables into tmp_path; no bundled plugins unless a test adds them."""
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-    monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local/state"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local/share"))
-    monkeypatch.setenv("XDG_CONFIG_DIRS", str(tmp_path / "etc/xdg"))
     for proxy in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(proxy, raising=False)
     monkeypatch.setattr(discovery, "bundled_dir", lambda: None)
-    return home
-
-
-@pytest.fixture
-def user_plugins(xdg: Path) -> Path:
-    return xdg / ".config/qtui/plugins"
-
-
-@pytest.fixture
-def system_plugins(tmp_path: Path) -> Path:
-    return tmp_path / "etc/xdg/qtui/plugins"
+    return isolated_home
 
 
 @pytest.fixture

@@ -13,27 +13,10 @@ from qtui.plugins import discovery
 
 
 @pytest.fixture(autouse=True)
-def xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def xdg(isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point HOME and the XDG variables into tmp_path, and leave out qtui's own bundled plugins."""
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-    monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local/state"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local/share"))
-    monkeypatch.setenv("XDG_CONFIG_DIRS", str(tmp_path / "etc/xdg"))
     monkeypatch.setattr(discovery, "bundled_dir", lambda: None)
-    return home
-
-
-@pytest.fixture
-def user_plugins(xdg: Path) -> Path:
-    return xdg / ".config/qtui/plugins"
-
-
-@pytest.fixture
-def system_plugins(tmp_path: Path) -> Path:
-    return tmp_path / "etc/xdg/qtui/plugins"
+    return isolated_home
 
 
 @pytest.fixture

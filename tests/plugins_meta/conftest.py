@@ -10,16 +10,9 @@ import tomli_w
 
 
 @pytest.fixture(autouse=True)
-def xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point HOME and the XDG variables into tmp_path so no test touches the real home."""
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-    monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local/state"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local/share"))
-    monkeypatch.setenv("XDG_CONFIG_DIRS", str(tmp_path / "etc/xdg"))
-    return home
+def xdg(isolated_home: Path) -> Path:
+    """Every test here runs with HOME and the XDG variables in tmp_path."""
+    return isolated_home
 
 
 def _manifest_doc(name: str = "tenant-sla", version: str = "1.2.0", **fields: object) -> dict:
