@@ -10,17 +10,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
-def replace_file(path: Path, text: str, *, mode: int = 0o600) -> None:
-    """Replace `path` with `text` atomically: readers see the old or the new file, never a part.
+def replace_file(path: Path, content: str | bytes, *, mode: int = 0o600) -> None:
+    """Replace `path` with `content` atomically: readers see the old or the new file, never a part.
 
-    The text goes to a temporary file in the same folder, is flushed to disk, and is renamed
-    over `path`; the folder is synced so the rename survives a crash.
+    The content (text is written as UTF-8) goes to a temporary file in the same folder, is
+    flushed to disk, and is renamed over `path`; the folder is synced so the rename survives a crash.
     """
+    data = content.encode("utf-8") if isinstance(content, str) else content
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fchmod(f.fileno(), mode)
             os.fsync(f.fileno())

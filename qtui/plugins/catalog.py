@@ -54,7 +54,6 @@ files as a reproducible ``NAME-VERSION.tar.gz`` (:func:`qtui.plugins._archive.pa
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import re
@@ -75,7 +74,7 @@ import tomli_w
 import qtui
 from qtui import paths
 from qtui.plugins import _archive, discovery
-from qtui.plugins._atomic import locked, sync_folder
+from qtui.plugins._atomic import locked, replace_file, sync_folder
 from qtui.plugins._tomlfile import (
     FieldPath,
     FileProblems,
@@ -523,24 +522,8 @@ def pack(folder: Path, out: Path | None = None) -> Packed:
             "choose another folder"
         )
     data = _archive.pack(manifest.name, bundle.files)
-    _write_atomically(target, data)
+    replace_file(target, data, mode=0o644)
     return Packed(target, hashlib.sha256(data).hexdigest(), manifest)
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            os.fchmod(f.fileno(), 0o644)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
-    sync_folder(path.parent)
 
 
 # -- installing ---------------------------------------------------------------------------
