@@ -1,3 +1,3 @@
-from qtui.cli import main
+from qtui.cli.main import main
 
 raise SystemExit(main())

@@ -1,8 +1,8 @@
 """Generated parts of the man pages and the plugin type definitions, from the declarations.
 
 `python -m qtui.docs` rewrites the generated sections of every man page in man/ (the
-console's keys and commands in qtui.1, the plugin documentation of qtui.plugins.docs in the
-others) and qtui/plugins/lua/qtui.d.lua; `python -m qtui.docs --check` only lists the stale
+console's keys and commands in qtui.1, the plugin documentation of qtui.authoring.docs in the
+others) and qtui/authoring/lua/qtui.d.lua; `python -m qtui.docs --check` only lists the stale
 files. A test fails when a generated file and its source disagree.
 """
 
@@ -15,10 +15,10 @@ import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from qtui.authoring import docs as plugin_docs
+from qtui.authoring import typedefs
 from qtui.console.keymap import BINDINGS, COMMANDS, CONTEXTS, binding_help, key_label
-from qtui.plugins import docs as plugin_docs
-from qtui.plugins import typedefs
-from qtui.plugins._atomic import replace_file
+from qtui.files.atomic import replace_file
 
 BEGIN = '.\\" BEGIN GENERATED {name}'
 END = '.\\" END GENERATED {name}'

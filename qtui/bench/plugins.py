@@ -22,13 +22,15 @@ import trio
 
 from qtui.backends import open_backend
 from qtui.bus import EventBus
-from qtui.plugins.audit import AuditLog
-from qtui.plugins.discovery import Plugin, Source
-from qtui.plugins.events import PluginMessage, to_plain
-from qtui.plugins.host import CHANNEL_CAPACITY, PluginHost
-from qtui.plugins.manifest import load_manifest
-from qtui.plugins.permissions import PermissionStore, SitePolicy, bundle_hash
-from qtui.plugins.settings import SettingsStore
+from qtui.plugins.bundles.bundle import bundle_hash
+from qtui.plugins.bundles.discovery import Plugin, Source
+from qtui.plugins.bundles.manifest import load_manifest
+from qtui.plugins.runtime.events import PluginMessage, to_plain
+from qtui.plugins.runtime.host import CHANNEL_CAPACITY, PluginHost
+from qtui.plugins.runtime.settings import SettingsStore
+from qtui.plugins.trust.audit import AuditLog
+from qtui.plugins.trust.permissions import PermissionStore
+from qtui.plugins.trust.policy import SitePolicy
 from qtui.sqlite_queue import SQLiteQueue
 
 HANDLER = """

@@ -16,11 +16,13 @@ from pathlib import Path
 
 import tomli_w
 
-from qtui.plugins.audit import AuditLog, Outcome
-from qtui.plugins.capabilities import Capability
-from qtui.plugins.discovery import Source, discover
-from qtui.plugins.manifest import parse_manifest
-from qtui.plugins.permissions import PermissionStore, SitePolicy, read_bundle
+from qtui.plugins.bundles.bundle import read_bundle
+from qtui.plugins.bundles.capabilities import Capability
+from qtui.plugins.bundles.discovery import Source, discover
+from qtui.plugins.bundles.manifest import parse_manifest
+from qtui.plugins.trust.audit import AuditLog, Outcome
+from qtui.plugins.trust.permissions import PermissionStore
+from qtui.plugins.trust.policy import SitePolicy
 
 _MANIFEST = {
     "name": "bench",

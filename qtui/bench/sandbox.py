@@ -25,7 +25,7 @@ from collections.abc import Callable
 
 from lupa import lua54
 
-from qtui.plugins.sandbox import LimitExceeded, Limits, LuaSandbox, ViolationPolicy
+from qtui.plugins.runtime.sandbox import LimitExceeded, Limits, LuaSandbox, ViolationPolicy
 
 # Formats rows from a stats table: string.format, padding, sort, concat, gsub, match.
 REALISTIC = """

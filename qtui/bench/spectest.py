@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from qtui import report
-from qtui.plugins import spectest
+from qtui.authoring import spectest
 
 _PANEL = """[[
   function activate() qtui.subscribe("stats", "key"); qtui.every("tick", 1) end

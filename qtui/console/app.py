@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import trio
 import urwid
@@ -20,24 +20,37 @@ from qtui.bus import EventBus
 from qtui.console import format as fmt
 from qtui.console import keymap
 from qtui.console.glyphs import UNICODE, Glyphs
+from qtui.console.modal import Choice, ConfirmModal, Modal
 from qtui.console.palette import PALETTE
 from qtui.console.screens.detail import DetailScreen
 from qtui.console.screens.help import HelpScreen
 from qtui.console.screens.jobs import DeadScreen, JobListScreen
+from qtui.console.screens.plugins import PluginsScreen
 from qtui.console.screens.queues import QueuesScreen
 from qtui.console.screens.workers import WorkersScreen
-from qtui.console.modal import Choice, ConfirmModal, Modal
-from qtui.console.screens.plugins import PluginsScreen
 from qtui.console.widgets import CommandLine, StatusBar
 from qtui.events import BackendStatus, Event, Notice, SelectionChanged, StatsUpdated
 from qtui.model import BackendError, InvalidInput, Job, JobState, Page, Snapshot
 from qtui.poller import Poller
 from qtui.sanitize import one_line
 
-if TYPE_CHECKING:
-    from qtui.console.plugin_control import PluginControl
-
 log = logging.getLogger(__name__)
+
+
+class PluginPanels(Protocol):
+    """What the console uses of its plugin side (see :mod:`qtui.console.plugin_control`)."""
+
+    screen: Any  # the plugin manager screen
+    dock: Any  # the dock of plugin panels
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = ...) -> None: ...
+    def key(self, name: str, key: str) -> None: ...
+    def run_command(self, plugin: str, command: str, args: str) -> bool: ...
+    def completion_names(self) -> tuple[list[str], list[str]]: ...
+    def focus_order(self) -> list[str]: ...
+    def refresh_panels(self, focused: str | None) -> None: ...
+    def manager_opened(self) -> None: ...
+    def command(self, action: str, name: str | None) -> None: ...
 
 MAIN_SCREENS = keymap.SCREENS
 HINTS = [("key", "?"), " help  ", ("key", ":"), " command  ", ("key", "/"), " filter  ",
@@ -74,7 +87,7 @@ class Console:
         refresh: float = 2.0,
         glyphs: Glyphs = UNICODE,
         mouse: bool = False,
-        plugins: Callable[[Console], PluginControl] | None = None,
+        plugins: Callable[[Console], PluginPanels] | None = None,
     ) -> None:
         self.backend = backend
         self.read_only = backend.read_only
@@ -225,7 +238,7 @@ class Console:
         name, _, rest = line.strip().partition(" ")
         if "." in name and self.plugins is not None:
             plugin, _, command = name.partition(".")
-            if not self.plugins.host.run_command(plugin, command, rest.strip()):
+            if not self.plugins.run_command(plugin, command, rest.strip()):
                 self.message(f"no plugin command {name!r}", "error")
             return
         try:
@@ -272,8 +285,7 @@ class Console:
         plugins: list[str] = []
         commands: list[str] = []
         if self.plugins is not None:
-            plugins = sorted({p.name for p in self.plugins.discovery.plugins} | set(self.plugins.host.plugins))
-            commands = [f"{h.name}.{c}" for h in self.plugins.host.plugins.values() for c in h.commands]
+            plugins, commands = self.plugins.completion_names()
         return keymap.complete(text, queues, plugins, commands)
 
     # -- dialogs -----------------------------------------------------------------
@@ -375,10 +387,7 @@ class Console:
     def refresh(self) -> None:
         """Redraw the chrome and the panels' focus marks."""
         if self.plugins is not None:
-            for name, panel in self.plugins.dock.panels.items():
-                handle = self.plugins.host.plugins.get(panel.name)
-                if handle is not None:
-                    panel.update(handle, focused=name == self.focus_panel)
+            self.plugins.refresh_panels(self.focus_panel)
         self._refresh_chrome()
 
     def push(self, screen: Any) -> None:

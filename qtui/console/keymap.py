@@ -13,8 +13,8 @@ from collections.abc import Iterable, Sequence
 
 import attrs
 
+from qtui.authoring.docs import TOPICS as PLUGIN_TOPICS
 from qtui.model import InvalidInput, JobState
-from qtui.plugins.docs import TOPICS as PLUGIN_TOPICS
 
 
 class ParamType(enum.Enum):

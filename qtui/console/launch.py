@@ -11,8 +11,8 @@ import urwid
 from qtui import paths
 from qtui.backends.base import Backend
 from qtui.console.app import Console
-from qtui.console.plugin_control import PluginControl
 from qtui.console.glyphs import for_encoding, locale_encoding
+from qtui.console.plugin_control import PluginControl
 from qtui.console.terminal import QuietScreen
 
 

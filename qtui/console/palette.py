@@ -31,7 +31,7 @@ PALETTE = [
     ("dialog title", "white,bold", "dark red", "bold,standout"),
     ("label", "light cyan", "", "bold"),
     ("json", "", "", ""),
-    # plugin panels: the frame, and the fixed styles plugins may use (qtui.plugins.api.STYLES)
+    # plugin panels: the frame, and the fixed styles plugins may use (qtui.plugins.runtime.api.STYLES)
     ("panel title", "light gray", "dark gray", "underline"),
     ("panel title focus", "white,bold", "dark blue", "bold,standout"),
     ("panel state", "yellow", "dark gray", "bold"),

@@ -12,8 +12,7 @@ from collections.abc import Callable, Sequence
 
 import urwid
 
-from qtui.plugins.host import PluginHandle, PluginState
-from qtui.plugins.runtime import Span
+from qtui.plugins.service import PluginHandle, PluginState, Span
 from qtui.sanitize import one_line, visible
 
 STATE_TEXT = {

@@ -4,29 +4,48 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import trio
 
+from qtui.backends.base import Backend
+from qtui.bus import EventBus
 from qtui.console.modal import Choice, ConfirmModal
 from qtui.console.panels import Dock, LogPanel, PanelWidget
 from qtui.console.plugin_modals import PermissionModal, SettingsModal
 from qtui.console.screens.plugins import PluginsScreen
 from qtui.console.widgets import TextView
-from qtui.plugins import catalog
-from qtui.plugins.capabilities import Capability
-from qtui.plugins.discovery import Discovery, Plugin, Source, discover
-from qtui.plugins.enabled import EnabledStore
-from qtui.plugins.host import PanelUpdated, PluginHandle, PluginHost, PluginState
-from qtui.plugins.manifest import ManifestError, load_manifest
-from qtui.plugins.sandbox import PluginError
-from qtui.plugins.watch import watch_folders
+from qtui.plugins.service import (
+    Capability,
+    DecisionNeeded,
+    PanelUpdated,
+    Plugin,
+    PluginHandle,
+    PluginService,
+    PluginState,
+    Source,
+)
 from qtui.sanitize import one_line
 
-if TYPE_CHECKING:
-    from qtui.console.app import Console
-
 log = logging.getLogger(__name__)
+
+
+class ConsoleView(Protocol):
+    """What the plugin side uses of the console it draws in."""
+
+    backend: Backend
+    bus: EventBus
+    ascii: bool
+    focus_panel: str | None
+
+    @property
+    def current(self) -> Any: ...
+    def message(self, text: str, level: str = "info") -> None: ...
+    def open_modal(self, modal: Any) -> None: ...
+    def confirm(self, title: str, lines: list, accept: Any) -> None: ...
+    def push(self, screen: Any) -> None: ...
+    def relayout(self) -> None: ...
+    def refresh(self) -> None: ...
 
 #: Dock key of a plugin's log pane (plugin dev); plugin names cannot contain ':'.
 LOG_PREFIX = "log:"
@@ -73,89 +92,37 @@ class PanelScreen:
 
 
 class PluginControl:
-    """Runs the plugin host for the console and connects it to the screen."""
+    """The console's side of plugins: panels in the dock, the manager screen, dialogs and commands."""
 
-    def __init__(self, console: Console, *, enabled: EnabledStore | None = None, dev: Path | None = None,
-                 host: PluginHost | None = None) -> None:
+    def __init__(self, console: ConsoleView, *, service: PluginService | None = None,
+                 dev: Path | None = None) -> None:
         self.console = console
-        self.host = host or PluginHost(console.backend, console.bus, confirmer=self.confirm)
-        self.enabled_store = enabled or EnabledStore()
-        self.dev = dev
+        self.service = service or PluginService(console.backend, console.bus, confirmer=self.confirm, dev=dev)
+        self.host = self.service.host
         self.dock = Dock()
         self.screen = PluginsScreen()
         self.log_screen = PluginLogScreen()
-        self.discovery = Discovery()
-        self.catalog = catalog.Catalog()
-        self.enabled: list[str] = []
         self._prompted: set[tuple[str, str | None]] = set()
-        self._nursery: trio.Nursery | None = None
-        self._watch_scope: trio.CancelScope | None = None
         self._manager_shown = trio.Event()  # wakes the manager's refresh tick
 
     # -- running -------------------------------------------------------------------
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        updates = self.console.bus.subscribe("plugin panels", (PanelUpdated,), capacity=256)
+        updates = self.console.bus.subscribe("plugin panels", (PanelUpdated, DecisionNeeded), capacity=256)
         async with trio.open_nursery() as nursery:
-            self._nursery = nursery
-            await nursery.start(self.host.run)
             nursery.start_soon(self._follow, updates)
-            self.rediscover()
-            try:
-                self.enabled = self.enabled_store.load()
-            except Exception as exc:
-                self.console.message(f"enabled plugins: {exc}", "error")
+            await nursery.start(self.service.run)
+            self.refresh_manager()
             task_status.started()
-            for name in self.enabled:
-                plugin = self.discovery.get(name)
-                if plugin is None:
-                    self.console.message(f"enabled plugin {name} is not installed", "warning")
-                    continue
-                await self._start(plugin)
-            if self.dev is not None:
-                await self._start_dev()
-            self._restart_watch()
             nursery.start_soon(self._tick_manager)
-
-    def rediscover(self) -> None:
-        """Look for installed plugins and the catalog again (the files are small and local)."""
-        try:
-            self.discovery = discover()
-        except Exception as exc:
-            self.console.message(f"plugin discovery failed: {exc}", "error")
-        try:
-            self.catalog = catalog.load_catalog()
-        except Exception as exc:
-            self.catalog = catalog.Catalog()
-            self.console.message(f"plugin catalog: {one_line(str(exc).splitlines()[0])}", "error")
-        self.refresh_manager()
-
-    async def _start_dev(self) -> None:
-        assert self.dev is not None
-        try:
-            plugin = Plugin(load_manifest(self.dev), self.dev, Source.USER)
-        except ManifestError as exc:
-            self.console.message(one_line(str(exc).splitlines()[0]), "error")
-            return
-        try:  # the author's own folder: earlier decisions hold while the capabilities stay the same
-            self.host.carry_decisions(plugin)
-        except Exception as exc:
-            self.console.message(f"{plugin.name}: {exc}", "warning")
-        await self._start(plugin)
-
-    async def _start(self, plugin: Plugin) -> None:
-        old = self.host.plugins.get(plugin.name)
-        if old is not None and old.state is not PluginState.WAITING:
-            await self.host.stop(plugin.name)
-        handle = await self.host.start(plugin)
-        self._update_panel(handle)
-        self._restart_watch()
 
     async def _follow(self, updates) -> None:  # noqa: ANN001
         async for event in updates:
-            handle = self.host.plugins.get(event.plugin)
-            if handle is not None:
-                self._update_panel(handle)
+            match event:
+                case DecisionNeeded(handle=handle):
+                    self._prompt_once(handle)
+                case PanelUpdated(plugin=name) if name in self.host.plugins:
+                    self._update_panel(self.host.plugins[name])
 
     async def _tick_manager(self) -> None:
         """Refresh the manager's live columns each second while it is on screen; sleep otherwise."""
@@ -169,68 +136,100 @@ class PluginControl:
 
     def manager_opened(self) -> None:
         """The manager screen is showing: keep its resource columns live."""
-        self.rediscover()
+        self.service.rediscover()
+        self.refresh_manager()
         self._manager_shown.set()
+
+    # -- what the console asks -----------------------------------------------------
+
+    def key(self, name: str, key: str) -> None:
+        self.host.key(name, key)
+
+    def run_command(self, plugin: str, command: str, args: str) -> bool:
+        """Run a plugin's `:PLUGIN.COMMAND`; False if there is no such command."""
+        return self.host.run_command(plugin, command, args)
+
+    def completion_names(self) -> tuple[list[str], list[str]]:
+        """Plugin names and plugin commands (``NAME.COMMAND``) for the command line's completion."""
+        plugins = sorted({p.name for p in self.service.discovery.plugins} | set(self.host.plugins))
+        commands = [f"{h.name}.{c}" for h in self.host.plugins.values() for c in h.commands]
+        return plugins, commands
+
+    def focus_order(self) -> list[str]:
+        """Panels keys can go to, in dock order (log panes take no keys)."""
+        return [name for name in self.dock.panels if not name.startswith(LOG_PREFIX)]
+
+    def refresh_panels(self, focused: str | None) -> None:
+        """Redraw every panel's content and focus mark."""
+        for name, panel in self.dock.panels.items():
+            handle = self.host.plugins.get(panel.name)
+            if handle is not None:
+                panel.update(handle, focused=name == focused)
 
     # -- panels --------------------------------------------------------------------
 
     def _update_panel(self, handle: PluginHandle) -> None:
         panel = self.dock.panels.get(handle.name)
-        if panel is None and handle.state is PluginState.STOPPED:
-            return  # a disabled plugin leaves the dock; the manager still lists it
+        if handle.state is PluginState.STOPPED:
+            if panel is not None:  # a disabled plugin leaves the dock; the manager still lists it
+                self._remove_panels(handle.name)
+            self._refresh_views(handle)
+            return
         if panel is None:
             panel = PanelWidget(handle, on_mouse=self.host.mouse, on_resize=self.host.resize)
             self.dock.panels[handle.name] = panel
-            if self.dev is not None and handle.plugin.folder == self.dev:
+            if self.service.dev is not None and handle.plugin.folder == self.service.dev:
                 self.dock.panels[LOG_PREFIX + handle.name] = LogPanel(handle)
             self.console.relayout()
         panel.update(handle, focused=self.console.focus_panel == handle.name)
         log_panel = self.dock.panels.get(LOG_PREFIX + handle.name)
         if log_panel is not None:
             log_panel.update(handle, focused=False)
+        self._refresh_views(handle)
+        if handle.state is PluginState.WAITING:
+            self._prompt_once(handle)
+
+    def _refresh_views(self, handle: PluginHandle) -> None:
         if self.console.current is self.screen:
             self.refresh_manager()
         if self.console.current is self.log_screen:
             self.log_screen.show(handle)
-        if handle.state is PluginState.WAITING:
-            key = (handle.name, handle.code_hash)
-            if key not in self._prompted:
-                self._prompted.add(key)
-                self.prompt_permissions(handle)
         self.console.refresh()
 
+    def _remove_panels(self, name: str) -> None:
+        self.dock.panels.pop(name, None)
+        self.dock.panels.pop(LOG_PREFIX + name, None)
+        if self.console.focus_panel == name:
+            self.console.focus_panel = None
+        self.console.relayout()
+
     def refresh_manager(self) -> None:
-        self.screen.show(self.discovery, self.host.plugins, set(self.enabled) | ({self._dev_name()} - {None}),
-                         self.catalog)
-
-    def _dev_name(self) -> str | None:
-        if self.dev is None:
-            return None
-        return next((h.name for h in self.host.plugins.values() if h.plugin.folder == self.dev), None)
-
-    def focus_order(self) -> list[str]:
-        """Panels keys can go to, in dock order (log panes take no keys)."""
-        return [name for name in self.dock.panels if not name.startswith(LOG_PREFIX)]
-
-    def key(self, name: str, key: str) -> None:
-        self.host.key(name, key)
+        service = self.service
+        self.screen.show(service.discovery, self.host.plugins, service.shown_as_enabled(), service.catalog)
 
     # -- permissions and confirmations ----------------------------------------------
 
+    def _prompt_once(self, handle: PluginHandle) -> None:
+        key = (handle.name, handle.code_hash)
+        if key not in self._prompted:
+            self._prompted.add(key)
+            self.prompt_permissions(handle)
+
     def prompt_permissions(self, handle: PluginHandle) -> None:
-        if handle.code_hash is None:
+        pending = self.service.pending(handle)
+        if pending is None:
             return
-        pending = self.host.store.pending(handle.manifest, handle.code_hash)
 
         def decide(grant: tuple[Capability, ...], deny: tuple[Capability, ...]) -> None:
             try:
-                self.host.decide(handle, grant=grant, deny=deny)
+                self.service.decide(handle, grant=grant, deny=deny)
             except Exception as exc:
                 self.console.message(f"saving the decision failed: {exc}", "error")
                 return
             denied = f", denied {len(deny)}" if deny else ""
             self.console.message(f"{handle.name}: granted {len(grant)}{denied}")
-            self.spawn(self._start(handle.plugin))  # a running plugin restarts under the new decision
+            # a running plugin restarts under the new decision
+            self.service.spawn(lambda: self.service.start(handle.plugin))
 
         def later() -> None:
             if handle.state is PluginState.WAITING:
@@ -249,7 +248,7 @@ class PluginControl:
             answer["yes"] = True
             if remember:
                 try:
-                    self.host.decide(handle, grant=(capability,), no_confirm=(capability,))
+                    self.service.decide(handle, grant=(capability,), no_confirm=(capability,))
                 except Exception as exc:
                     self.console.message(f"could not remember the choice: {exc}", "error")
             answered.set()
@@ -283,23 +282,19 @@ class PluginControl:
         if action == "install":
             self._install(target)
             return
-        if self.discovery.get(target) is None and target not in self.host.plugins:
-            self.rediscover()  # installed while the console runs
-        plugin = self.discovery.get(target) or (self.host.plugins[target].plugin
-                                                if target in self.host.plugins else None)
+        plugin = self.service.find(target)
         if plugin is None:
             self.console.message(f"no plugin named {target!r}", "error")
             return
         handle = self.host.plugins.get(target)
+        service = self.service
         match action:
             case "enable":
-                self._persist(target, True)
-                self.spawn(self._start(plugin))
+                service.spawn(lambda: service.enable(plugin))
             case "disable":
-                self._persist(target, False)
-                self.spawn(self._disable(target))
+                service.spawn(lambda: service.disable(target))
             case "reload":
-                self.spawn(self.reload(target))
+                service.spawn(lambda: service.reload(target))
             case "allow":
                 if handle is None or handle.code_hash is None:
                     self.console.message(f"enable {target} first (e on the plugins screen)", "warning")
@@ -323,7 +318,7 @@ class PluginControl:
                     self.console.push(self.log_screen)
 
     def _install(self, name: str) -> None:
-        entry = self.catalog.newest(name)
+        entry = self.service.catalog.newest(name)
         if entry is None:
             self.console.message(f"{name} is not in the catalog", "error")
             return
@@ -332,12 +327,10 @@ class PluginControl:
                  ("dim", f"It will ask for: {asks} (nothing is granted by installing)")]
 
         async def run() -> None:
-            installed = await trio.to_thread.run_sync(catalog.install, entry)
-            self.rediscover()
-            self.console.message(f"installed {installed.manifest.name} {installed.manifest.version}; "
-                                 "e enables it")
+            await self.service.install(entry)
+            self.refresh_manager()
 
-        self.console.confirm("Install plugin", lines, lambda: self.spawn(run()))
+        self.console.confirm("Install plugin", lines, lambda: self.service.spawn(run))
 
     def _uninstall(self, plugin: Plugin) -> None:
         if plugin.source is not Source.USER:
@@ -348,110 +341,15 @@ class PluginControl:
                  ("dim", f"  {one_line(str(plugin.folder))} is deleted")]
 
         async def run() -> None:
-            await self._disable(plugin.name)
-            self._persist(plugin.name, False)
-            removed = await trio.to_thread.run_sync(catalog.remove, plugin.name)
-            self.rediscover()
-            still = f"; the {removed.now_used.source} one is used now" if removed.now_used else ""
-            self.console.message(f"uninstalled {plugin.name}{still}")
+            await self.service.uninstall(plugin)
+            self.refresh_manager()
 
-        self.console.confirm("Uninstall plugin", lines, lambda: self.spawn(run()))
-
-    def _persist(self, name: str, enabled: bool) -> None:
-        if self.dev is not None and self._dev_name() == name:
-            return
-        try:
-            self.enabled_store.set(name, enabled)
-            self.enabled = self.enabled_store.load()
-        except Exception as exc:
-            self.console.message(f"could not save enabled plugins: {exc}", "error")
-
-    async def _disable(self, name: str) -> None:
-        await self.host.stop(name)
-        self.dock.panels.pop(name, None)
-        self.dock.panels.pop(LOG_PREFIX + name, None)
-        if self.console.focus_panel == name:
-            self.console.focus_panel = None
-        self.console.relayout()
-        self._restart_watch()
-        self.refresh_manager()
-
-    async def reload(self, name: str) -> None:
-        """Load the plugin's folder again (manifest and code); keeps the old code on failure."""
-        handle = self.host.plugins.get(name)
-        folder = handle.plugin.folder if handle else None
-        if folder is None:
-            plugin = self.discovery.get(name)
-            folder = plugin.folder if plugin else None
-        if folder is None:
-            return
-        source = handle.plugin.source if handle else Source.USER
-        try:
-            plugin = Plugin(load_manifest(folder), folder, source)
-        except ManifestError as exc:
-            if handle is not None:
-                handle.error = PluginError(one_line(str(exc).splitlines()[0]), plugin=name)
-                self._update_panel(handle)
-            self.console.message(one_line(str(exc).splitlines()[0]), "error")
-            return
-        new = await self.host.reload(plugin, carry_decisions=self.dev is not None and folder == self.dev)
-        current = self.host.plugins.get(name, new)
-        self._update_panel(current)
-        if new is not current and new.state is PluginState.WAITING:
-            # The old code keeps running until the operator decides on the new code.
-            key = (new.name, new.code_hash)
-            if key not in self._prompted:
-                self._prompted.add(key)
-                self.prompt_permissions(new)
+        self.console.confirm("Uninstall plugin", lines, lambda: self.service.spawn(run))
 
     def _edit_settings(self, plugin: Plugin) -> None:
-        values = self.host.settings.values(plugin.manifest)[0]
+        values = self.service.setting_values(plugin)
 
         def save(changes: dict) -> None:
-            async def store() -> None:
-                if plugin.name in self.host.plugins:
-                    await self.host.change_settings(plugin.name, changes)
-                else:
-                    await trio.to_thread.run_sync(self.host.settings.save, plugin.manifest, changes)
-                self.console.message(f"{plugin.name}: settings saved")
-
-            self.spawn(store())
+            self.service.spawn(lambda: self.service.save_settings(plugin, changes))
 
         self.console.open_modal(SettingsModal(plugin.manifest, values, save, ascii_box=self.console.ascii))
-
-    def spawn(self, coroutine) -> None:  # noqa: ANN001
-        """Run `coroutine` in the plugin nursery; failures become status messages."""
-
-        async def guarded() -> None:
-            try:
-                await coroutine
-            except Exception as exc:
-                log.exception("plugin operation failed")
-                self.console.message(f"plugin: {exc}", "error")
-
-        if self._nursery is not None:
-            self._nursery.start_soon(guarded)
-
-    # -- live reload -------------------------------------------------------------------
-
-    def _restart_watch(self) -> None:
-        if self._watch_scope is not None:
-            self._watch_scope.cancel()
-        folders = {name: handle.plugin.folder for name, handle in self.host.plugins.items()
-                   if handle.state is not PluginState.STOPPED}
-        if not folders or self._nursery is None:
-            return
-        scope = trio.CancelScope()
-        self._watch_scope = scope
-
-        async def watch() -> None:
-            with scope:
-                await watch_folders(folders, self._changed)
-
-        self._nursery.start_soon(watch)
-
-    async def _changed(self, name: str) -> None:
-        await self.reload(name)
-        self.console.message(f"{name} reloaded" if self.host.plugins[name].error is None
-                             else f"{name}: reload failed, the previous code keeps running", "info")
-

@@ -8,9 +8,7 @@ from typing import Any
 import urwid
 
 from qtui.console.modal import Modal, boxed
-from qtui.plugins.capabilities import Capability
-from qtui.plugins.manifest import Manifest, Setting, SettingType
-from qtui.plugins.permissions import Grants, Pending, Verdict
+from qtui.plugins.service import Capability, Grants, Manifest, Pending, Setting, SettingType, Verdict
 from qtui.sanitize import one_line
 
 

@@ -1,1 +1,13 @@
-"""Lua plugin panels: manifests, capabilities, permissions, audit, discovery and the sandbox."""
+"""The Lua plugin system: bundles on disk, trust decisions, and the runtime that runs plugins.
+
+Owns: four layers, each a subpackage, and data flows one way between them:
+
+- :mod:`.bundles`: what a plugin is on disk (manifest, files and hash, discovery, catalog);
+- :mod:`.trust`: what a plugin may do (the operator's decisions, site policy, audit, enabled);
+- :mod:`.runtime`: running plugins (sandbox, API, events, host);
+- :mod:`.service`: the one module the console imports; it runs the enabled plugins.
+
+May import: the backend-neutral core (:mod:`qtui.model`, :mod:`qtui.events`, :mod:`qtui.bus`,
+:mod:`qtui.backends.base`), :mod:`qtui.files` and :mod:`qtui.paths`. Never the console, the
+command line or the author's kit (:mod:`qtui.authoring`), which build on it.
+"""

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from qtui.cli import main
+from qtui.cli.main import main
 from qtui.model import JobState
 
 

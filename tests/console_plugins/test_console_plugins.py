@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from qtui.model import JobState
-from qtui.plugins.host import PluginState
+from qtui.plugins.runtime.host import PluginState
 
 PANEL = """
     local dead, key = "?", "nothing"
@@ -178,7 +178,7 @@ async def test_a_runaway_plugin_is_quarantined_and_the_console_stays_responsive(
 
 
 async def test_manager_installs_from_the_catalog_and_uninstalls(make_console, tmp_path) -> None:
-    from qtui.plugins.catalog import pack
+    from qtui.plugins.bundles.catalog import pack
 
     source = tmp_path / "src" / "greeter"
     source.mkdir(parents=True)
@@ -213,8 +213,8 @@ async def test_manager_installs_from_the_catalog_and_uninstalls(make_console, tm
 
 
 async def test_permissions_can_be_revoked_from_the_console(make_console) -> None:
-    from qtui.plugins.capabilities import Capability
-    from qtui.plugins.permissions import Verdict
+    from qtui.plugins.bundles.capabilities import Capability
+    from qtui.plugins.trust.permissions import Verdict
 
     d = await make_console()
     d.write_plugin("panel", PANEL, ["stats.read", "selection.read"])

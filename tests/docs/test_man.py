@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from qtui import docs
-from qtui.cli import build_parser
+from qtui.cli.main import build_parser
 
 MAN = Path(__file__).resolve().parents[2] / "man"
 PAGES = sorted(MAN.glob("*.[1-8]"))
@@ -93,7 +93,7 @@ def test_wheel_installs_every_man_page(tmp_path: Path) -> None:
     for page in PAGES:
         section = page.suffix.lstrip(".")
         assert any(n.endswith(f".data/data/share/man/man{section}/{page.name}") for n in names), page.name
-    assert "qtui/plugins/lua/qtui.d.lua" in names
+    assert "qtui/authoring/lua/qtui.d.lua" in names
     # the bundled plugins, every file of them, to <prefix>/share/qtui/lua_plugins
     bundled = MAN.parent / "lua_plugins"
     for path in bundled.rglob("*"):

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qtui.plugins._archive import ArchiveError, pack, unpack
-from qtui.plugins.manifest import is_ignored_name
+from qtui.plugins.bundles.archive import ArchiveError, pack, unpack
+from qtui.plugins.bundles.manifest import is_ignored_name
 
 LIMIT = 1024 * 1024
 

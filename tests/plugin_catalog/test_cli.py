@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from qtui.plugins.permissions import PermissionStore
+from qtui.plugins.trust.permissions import PermissionStore
 
 
 @pytest.fixture

@@ -9,8 +9,9 @@ import tomli_w
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qtui.plugins.capabilities import Capability
-from qtui.plugins.catalog import (
+from qtui.plugins.bundles.bundle import bundle_hash
+from qtui.plugins.bundles.capabilities import Capability
+from qtui.plugins.bundles.catalog import (
     BUNDLED,
     ArchiveLocation,
     CatalogError,
@@ -21,8 +22,7 @@ from qtui.plugins.catalog import (
     read_index,
     resolve,
 )
-from qtui.plugins.manifest import Version
-from qtui.plugins.permissions import bundle_hash
+from qtui.plugins.bundles.manifest import Version
 
 SHA = "ab" * 32
 

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from qtui.plugins import catalog
-from qtui.plugins.catalog import (
+from qtui.plugins.bundles import catalog
+from qtui.plugins.bundles.bundle import bundle_hash
+from qtui.plugins.bundles.catalog import (
     DownloadError,
     NotAvailable,
     PackageError,
@@ -24,9 +25,9 @@ from qtui.plugins.catalog import (
     read_index,
     resolve,
 )
-from qtui.plugins.discovery import Source, discover
-from qtui.plugins.manifest import Version
-from qtui.plugins.permissions import PermissionStore, bundle_hash
+from qtui.plugins.bundles.discovery import Source, discover
+from qtui.plugins.bundles.manifest import Version
+from qtui.plugins.trust.permissions import PermissionStore
 
 Pack = Callable[..., Path]
 

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from qtui.plugins import catalog
-from qtui.plugins.catalog import NotAvailable, PackageError, install, pack, read_index, remove
-from qtui.plugins.discovery import Source, discover
-from qtui.plugins.manifest import Version
-from qtui.plugins.permissions import PermissionStore, bundle_hash, read_bundle
+from qtui.plugins.bundles import catalog
+from qtui.plugins.bundles.bundle import bundle_hash, read_bundle
+from qtui.plugins.bundles.catalog import NotAvailable, PackageError, install, pack, read_index, remove
+from qtui.plugins.bundles.discovery import Source, discover
+from qtui.plugins.bundles.manifest import Version
+from qtui.plugins.trust.permissions import PermissionStore
 
 
 def test_pack_gives_the_same_bytes_whatever_the_times_modes_and_stray_files(
@@ -96,15 +97,11 @@ def test_remove_refuses_system_plugins_and_unknown_names(make_plugin, system_plu
     assert (system_plugins / "site-tool").exists()
 
 
-def test_remove_can_forget_the_permission_decisions(make_plugin, tmp_path: Path) -> None:
+def test_remove_deletes_files_and_leaves_the_permission_decisions_alone(make_plugin, tmp_path: Path) -> None:
     installed = install(make_plugin(tmp_path / "src", "hello", permissions=["stats.read"]))
     PermissionStore().decide(installed.manifest, installed.code_hash, grant=installed.manifest.permissions)
-    assert remove("hello").forgotten == 0
+    remove("hello")
     assert len(PermissionStore().records("hello")) == 1
-
-    install(make_plugin(tmp_path / "src2", "hello", permissions=["stats.read"]))
-    assert remove("hello", forget_permissions=True).forgotten == 1
-    assert PermissionStore().records("hello") == ()
 
 
 def test_remove_takes_broken_plugins_by_folder_name_and_links_without_their_target(

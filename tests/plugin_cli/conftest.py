@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from qtui.cli import main
-from qtui.plugins import discovery
+from qtui.cli.main import main
+from qtui.plugins.bundles import discovery
 
 
 @pytest.fixture(autouse=True)

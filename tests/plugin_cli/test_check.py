@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from qtui.plugins.permissions import bundle_hash
+from qtui.plugins.bundles.bundle import bundle_hash
 
 
 def test_a_clean_plugin_is_ok(run, make_plugin, tmp_path: Path) -> None:

@@ -10,9 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qtui.plugins.audit import AuditLog, Outcome
-from qtui.plugins.capabilities import Capability as C
-from qtui.plugins.permissions import PermissionStore, bundle_hash
+from qtui.plugins.bundles.bundle import bundle_hash
+from qtui.plugins.bundles.capabilities import Capability as C
+from qtui.plugins.trust.audit import AuditLog, Outcome
+from qtui.plugins.trust.permissions import PermissionStore
 
 
 class Terminal(io.StringIO):

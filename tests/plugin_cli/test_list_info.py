@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from qtui.plugins.audit import AuditLog, Outcome
-from qtui.plugins.permissions import bundle_hash
+from qtui.plugins.bundles.bundle import bundle_hash
+from qtui.plugins.trust.audit import AuditLog, Outcome
 
 
 def test_nothing_installed_says_where_it_looked(run, run_json, user_plugins: Path) -> None:

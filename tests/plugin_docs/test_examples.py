@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import trio
 
+from qtui.authoring import docs
 from qtui.model import JobState
-from qtui.plugins import docs
-from qtui.plugins.host import PluginState
-from qtui.plugins.manifest import parse_manifest
-from qtui.plugins.sandbox import compile_check
+from qtui.plugins.bundles.lua_syntax import syntax_problem
+from qtui.plugins.bundles.manifest import parse_manifest
+from qtui.plugins.runtime.host import PluginState
 
 
 async def start(plugin_host, name: str, handoff=None):
@@ -25,7 +25,8 @@ async def start(plugin_host, name: str, handoff=None):
 def test_every_example_is_a_valid_plugin(item: docs.Example) -> None:
     manifest = parse_manifest(textwrap.dedent(item.manifest), file=Path(item.name, "manifest.toml"))
     assert manifest.name == item.name
-    assert compile_check(textwrap.dedent(item.lua), "init.lua") == []
+    lua = textwrap.dedent(item.lua).encode()
+    assert syntax_problem(lua, "init.lua", memory_bytes=manifest.limits.memory_bytes) is None
 
 
 async def test_the_first_plugin_draws_queue_depths(plugin_host) -> None:

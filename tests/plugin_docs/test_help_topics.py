@@ -7,12 +7,13 @@ from pathlib import Path
 import pytest
 import trio
 
+from qtui.authoring import docs, typedefs
 from qtui.backends import open_backend
 from qtui.console import keymap
 from qtui.console.app import Console
 from qtui.console.screens.help import help_lines
-from qtui.plugins import api, docs, typedefs
-from qtui.plugins.capabilities import Capability
+from qtui.plugins.bundles.capabilities import Capability
+from qtui.plugins.runtime import api
 from qtui.sqlite_queue import SQLiteQueue
 
 EXPECTED_WORDS = {

@@ -14,8 +14,12 @@ import attrs
 import pytest
 
 from qtui import docs as man_docs
-from qtui.plugins import api, audit, catalog, docs, manifest, permissions, typedefs
-from qtui.plugins.capabilities import Capability
+from qtui.authoring import docs, typedefs
+from qtui.plugins.bundles import catalog, manifest
+from qtui.plugins.bundles.capabilities import Capability
+from qtui.plugins.runtime import api
+from qtui.plugins.trust import audit, permissions
+from qtui.plugins.trust import policy as policy_module
 
 MAN = man_docs.MAN
 PLUGIN_PAGES = tuple(docs.MAN_PAGES)
@@ -114,7 +118,7 @@ def test_the_documented_files_are_valid(tmp_path: Path) -> None:
     assert record.no_confirm == {Capability.JOBS_PURGE}
     policy = tmp_path / "policy.toml"
     policy.write_text(docs.POLICY_EXAMPLE)
-    assert permissions.load_policy(policy).forbids("tenant-sla", Capability.JOBS_ENQUEUE)
+    assert policy_module.load_policy(policy).forbids("tenant-sla", Capability.JOBS_ENQUEUE)
 
 
 @pytest.mark.parametrize("field", [f for f in docs.MANIFEST_FIELDS if "." not in f.key], ids=lambda f: f.key)

@@ -1,13 +1,13 @@
-"""The table shapes declared in qtui.plugins.typedefs (and documented) are what a real host passes and accepts."""
+"""The table shapes declared in qtui.authoring.typedefs (and documented) are what a real host passes and accepts."""
 
 from __future__ import annotations
 
 import attrs
 
+from qtui.authoring.typedefs import TABLES, table
 from qtui.events import StatsUpdated
 from qtui.model import Job, JobState, QueueStats, Snapshot
-from qtui.plugins.events import job_plain, to_plain
-from qtui.plugins.typedefs import TABLES, table
+from qtui.plugins.runtime.events import job_plain, to_plain
 
 MANIFEST = """\
 name = "{name}"

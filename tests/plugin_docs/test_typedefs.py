@@ -1,4 +1,4 @@
-"""qtui.d.lua: valid Lua, and it declares exactly the API of qtui/plugins/api.py with consistent annotations.
+"""qtui.d.lua: valid Lua, and it declares exactly the API of qtui/plugins/runtime/api.py with consistent annotations.
 
 lua-language-server itself is not installable here (no registry package), so the file is
 loaded with Lua 5.4 (lupa) and its annotations are read back and compared with the declaration.
@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from lupa import lua54
 
-from qtui.plugins import api, typedefs
+from qtui.authoring import typedefs
+from qtui.plugins.runtime import api
 
 TEXT = typedefs.PATH.read_text(encoding="utf-8")
 _FUNCTION = re.compile(r"function ([\w.]+)\(([^)]*)\) end")
@@ -108,5 +109,5 @@ def test_capabilities_styles_and_states_are_closed_sets() -> None:
 
 
 def test_the_module_prints_where_the_file_is_installed() -> None:
-    result = subprocess.run([sys.executable, "-m", "qtui.plugins.typedefs"], capture_output=True, text=True, check=True)
+    result = subprocess.run([sys.executable, "-m", "qtui.authoring.typedefs"], capture_output=True, text=True, check=True)
     assert Path(result.stdout.strip()).read_text(encoding="utf-8") == TEXT

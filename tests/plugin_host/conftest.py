@@ -10,12 +10,13 @@ import trio
 
 from qtui.backends import open_backend
 from qtui.bus import EventBus
-from qtui.plugins.audit import AuditLog
-from qtui.plugins.discovery import Plugin, Source
-from qtui.plugins.host import PluginHost, PluginState
-from qtui.plugins.manifest import load_manifest
-from qtui.plugins.permissions import PermissionStore, SitePolicy
-from qtui.plugins.settings import SettingsStore
+from qtui.plugins.bundles.discovery import Plugin, Source
+from qtui.plugins.bundles.manifest import load_manifest
+from qtui.plugins.runtime.host import PluginHost, PluginState
+from qtui.plugins.runtime.settings import SettingsStore
+from qtui.plugins.trust.audit import AuditLog
+from qtui.plugins.trust.permissions import PermissionStore
+from qtui.plugins.trust.policy import SitePolicy
 from qtui.sqlite_queue import SQLiteQueue
 
 
@@ -52,7 +53,7 @@ class Harness:
 
     async def start(self, plugin: Plugin, *, grant_all: bool = True):
         if grant_all and plugin.manifest.permissions:
-            from qtui.plugins.permissions import bundle_hash
+            from qtui.plugins.bundles.bundle import bundle_hash
 
             self.host.store.decide(plugin.manifest, bundle_hash(plugin.folder), grant=plugin.manifest.permissions)
         return await self.host.start(plugin)

@@ -8,8 +8,8 @@ import pytest
 
 from qtui.events import SelectionChanged, StatsUpdated
 from qtui.model import JobState, QueueStats, Snapshot, WorkerInfo
-from qtui.plugins import api
-from qtui.plugins.events import (
+from qtui.plugins.runtime import api
+from qtui.plugins.runtime.events import (
     EVENT_TYPES,
     ActionResult,
     CommandInvoked,
@@ -22,7 +22,7 @@ from qtui.plugins.events import (
     TimerFired,
     to_plain,
 )
-from qtui.plugins.runtime import PluginRuntime
+from qtui.plugins.runtime.instance import PluginRuntime
 
 SAMPLES = [
     StatsUpdated(Snapshot(

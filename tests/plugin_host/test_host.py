@@ -9,8 +9,8 @@ import trio
 
 from qtui.events import StatsUpdated
 from qtui.model import JobState
-from qtui.plugins.capabilities import Capability
-from qtui.plugins.host import PluginState
+from qtui.plugins.bundles.capabilities import Capability
+from qtui.plugins.runtime.host import PluginState
 
 STATS_PANEL = """
     function activate(ctx)
@@ -62,7 +62,7 @@ async def test_an_ungranted_capability_is_refused_with_a_catchable_error_and_aud
         end
     """
     plugin = harness.plugin("sneaky", lua, permissions=["jobs.purge"])
-    from qtui.plugins.permissions import bundle_hash
+    from qtui.plugins.bundles.bundle import bundle_hash
 
     harness.host.store.decide(plugin.manifest, bundle_hash(plugin.folder), deny=(Capability.JOBS_PURGE,))
     await harness.host.start(plugin)

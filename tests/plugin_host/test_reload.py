@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from qtui.events import StatsUpdated
-from qtui.plugins.discovery import Plugin, Source
-from qtui.plugins.host import PluginState
-from qtui.plugins.manifest import load_manifest
+from qtui.plugins.bundles.discovery import Plugin, Source
+from qtui.plugins.bundles.manifest import load_manifest
+from qtui.plugins.runtime.host import PluginState
 
 V1 = """
     local count = 0

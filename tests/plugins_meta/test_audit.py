@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from qtui.plugins.audit import (
+from qtui.plugins.trust.audit import (
     MAX_DETAIL,
     AuditEntry,
     AuditError,
@@ -17,7 +17,7 @@ from qtui.plugins.audit import (
     Outcome,
     audit_path,
 )
-from qtui.plugins.permissions import Verdict
+from qtui.plugins.trust.permissions import Verdict
 
 T0 = datetime.datetime(2024, 5, 1, 12, 0, 0, 123000, tzinfo=datetime.UTC)
 

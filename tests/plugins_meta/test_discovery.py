@@ -9,7 +9,7 @@ import pytest
 
 import qtui
 from qtui import paths
-from qtui.plugins.discovery import (
+from qtui.plugins.bundles.discovery import (
     Source,
     bundled_dir,
     discover,

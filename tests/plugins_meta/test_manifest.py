@@ -9,8 +9,8 @@ import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qtui.plugins.capabilities import Capability
-from qtui.plugins.manifest import (
+from qtui.plugins.bundles.capabilities import Capability
+from qtui.plugins.bundles.manifest import (
     MAX_LIMITS,
     Limits,
     Manifest,
@@ -420,7 +420,7 @@ def test_arbitrary_text_fails_only_with_manifest_error(text: str) -> None:
 
 
 def test_the_documented_example_manifest_is_valid() -> None:
-    import qtui.plugins.manifest as module
+    import qtui.plugins.bundles.manifest as module
 
     example = module.__doc__.split("Example::")[1].split("Every problem")[0]
     text = "\n".join(line[4:] for line in example.splitlines())

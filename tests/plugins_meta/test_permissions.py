@@ -14,24 +14,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qtui import paths
-from qtui.plugins.capabilities import Capability as C
-from qtui.plugins.manifest import Manifest, Version
-from qtui.plugins.permissions import (
-    FORBID_ALL,
+from qtui.plugins.bundles.bundle import BundleError, bundle_files, bundle_hash, read_bundle
+from qtui.plugins.bundles.capabilities import Capability as C
+from qtui.plugins.bundles.manifest import Manifest, Version
+from qtui.plugins.trust.permissions import (
     KEEP_RECORDS,
-    BundleError,
     DecisionError,
     PermissionsFileError,
     PermissionStore,
-    SitePolicy,
     Verdict,
-    bundle_files,
-    bundle_hash,
-    load_policy,
     permissions_path,
-    policy_path,
-    read_bundle,
 )
+from qtui.plugins.trust.policy import FORBID_ALL, PolicyFileError, SitePolicy, load_policy, policy_path
 
 HASH_A = "sha256:" + "a" * 64
 HASH_B = "sha256:" + "b" * 64
@@ -447,7 +441,7 @@ def test_missing_policy_forbids_nothing() -> None:
 )
 def test_bad_policy_is_an_error_naming_line_and_field(text: str, expected: str) -> None:
     path = write_policy(text)
-    with pytest.raises(PermissionsFileError) as caught:
+    with pytest.raises(PolicyFileError) as caught:
         load_policy()
     assert str(caught.value).startswith(str(path) + expected), str(caught.value)
 
@@ -492,7 +486,7 @@ def test_two_processes_writing_at_once_lose_no_decision(store: PermissionStore) 
 
 
 def test_a_plugins_specs_are_not_part_of_its_code(tmp_path: Path) -> None:
-    from qtui.plugins.permissions import bundle_files, bundle_hash
+    from qtui.plugins.bundles.bundle import bundle_files, bundle_hash
 
     (tmp_path / "init.lua").write_text("return 1")
     (tmp_path / "lib").mkdir()

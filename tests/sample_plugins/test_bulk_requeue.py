@@ -7,8 +7,8 @@ import json
 import trio
 
 from qtui.model import JobState
-from qtui.plugins.capabilities import Capability
-from qtui.plugins.host import PluginState
+from qtui.plugins.bundles.capabilities import Capability
+from qtui.plugins.runtime.host import PluginState
 
 from .conftest import PANEL_WIDTH, columns, make_dead, set_raw_payload
 

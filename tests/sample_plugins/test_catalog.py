@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from qtui.plugins.manifest import Limits, load_manifest
-from qtui.plugins.permissions import read_bundle
-from qtui.plugins.sandbox import compile_check
+from qtui.plugins.bundles.bundle import read_bundle
+from qtui.plugins.bundles.lua_syntax import syntax_problem
+from qtui.plugins.bundles.manifest import Limits, load_manifest
 
 from .conftest import CATALOG, PANEL_WIDTH
 
@@ -25,7 +25,7 @@ def test_manifest_is_valid_and_every_lua_file_compiles(folder) -> None:
     sources = {name: data for name, data in bundle.files.items() if name.endswith(".lua")}
     assert manifest.entry in sources
     for name, data in sources.items():
-        assert compile_check(data.decode("utf-8"), name) == [], name
+        assert syntax_problem(data, name, memory_bytes=manifest.limits.memory_bytes) is None, name
 
 
 @pytest.mark.parametrize("folder", FOLDERS, ids=lambda f: f.name)

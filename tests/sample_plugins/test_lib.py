@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from urwid.str_util import calc_width
 from wcwidth import wcwidth
 
-from qtui.plugins.sandbox import Limits, LuaSandbox
+from qtui.plugins.runtime.sandbox import Limits, LuaSandbox
 from qtui.sanitize import visible
 
 from .conftest import CATALOG

@@ -5,8 +5,8 @@ from __future__ import annotations
 import trio
 
 from qtui.events import Notice
-from qtui.plugins.capabilities import Capability
-from qtui.plugins.events import PluginMessage
+from qtui.plugins.bundles.capabilities import Capability
+from qtui.plugins.runtime.events import PluginMessage
 
 from .conftest import PANEL_WIDTH, columns, make_dead
 

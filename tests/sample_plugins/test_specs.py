@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qtui.plugins.spectest import find_specs, format_failure, run_specs
+from qtui.authoring.spectest import find_specs, format_failure, run_specs
 
 from .conftest import CATALOG
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from qtui.plugins.capabilities import Capability
-from qtui.plugins.host import PluginState
+from qtui.plugins.bundles.capabilities import Capability
+from qtui.plugins.runtime.host import PluginState
 
 from .conftest import PANEL_WIDTH, columns, set_raw_payload
 

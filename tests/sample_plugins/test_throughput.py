@@ -7,7 +7,7 @@ import time
 
 from qtui.events import StatsUpdated
 from qtui.model import QueueStats, Snapshot
-from qtui.plugins.capabilities import Capability
+from qtui.plugins.bundles.capabilities import Capability
 
 from .conftest import PANEL_WIDTH, columns
 

@@ -15,7 +15,7 @@ if str(TESTS_DIR) not in sys.path:  # for `import sandbox_testkit` in the tests
 
 from sandbox_testkit import PROBE, TEST_LIMITS  # noqa: E402
 
-from qtui.plugins.sandbox import Limits, LuaSandbox, ViolationPolicy  # noqa: E402
+from qtui.plugins.runtime.sandbox import Limits, LuaSandbox, ViolationPolicy  # noqa: E402
 
 SandboxFactory = Callable[..., LuaSandbox]
 

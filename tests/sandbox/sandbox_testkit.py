@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qtui.plugins.sandbox import Limits, LuaSandbox
+from qtui.plugins.runtime.sandbox import Limits, LuaSandbox
 
 #: Small enough that runaways stop within milliseconds; the wall clock is only a backstop.
 TEST_LIMITS = Limits(memory_bytes=16 * 2**20, instructions=20_000_000, wall_seconds=10.0)

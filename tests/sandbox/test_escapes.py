@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sandbox_testkit import assert_fresh_sandbox_works, assert_works, lua_eval
 
-from qtui.plugins.sandbox import HostError, LuaSandbox, PluginError
+from qtui.plugins.runtime.sandbox import HostError, LuaSandbox, PluginError
 
 FORBIDDEN_GLOBALS = [
     "python", "debug", "io", "package", "dofile", "loadfile", "loadstring", "module",

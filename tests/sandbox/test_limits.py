@@ -11,7 +11,7 @@ import weakref
 import pytest
 from sandbox_testkit import TEST_LIMITS, assert_fresh_sandbox_works, assert_works
 
-from qtui.plugins.sandbox import (
+from qtui.plugins.runtime.sandbox import (
     LimitExceeded,
     LimitKind,
     Limits,
@@ -117,7 +117,7 @@ RUNAWAYS = {
 def test_runaway_is_stopped_and_recorded(make_sandbox, caplog, name):
     body, kind = RUNAWAYS[name]
     sandbox = make_sandbox(f"function run()\n{body}\nend")
-    with caplog.at_level(logging.WARNING, logger="qtui.plugins.sandbox"):
+    with caplog.at_level(logging.WARNING, logger="qtui.plugins.runtime.sandbox"):
         with pytest.raises(LimitExceeded) as info:
             sandbox.call("run")
     assert info.value.kind == kind

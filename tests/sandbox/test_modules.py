@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from qtui.plugins.sandbox import HostError, Limits, LuaSandbox, PluginError, compile_check
+from qtui.plugins.runtime.sandbox import HostError, Limits, LuaSandbox, PluginError
 
 
 def folder_resolver(root: Path):
@@ -145,22 +145,3 @@ class TestErrorPositions:
         assert not sandbox.has_function("string.nope") and sandbox.has_function("string.format")
         with pytest.raises(ValueError, match="dotted Lua name"):
             sandbox.call("run()")
-
-
-class TestCompileCheck:
-    def test_valid_source_has_no_errors(self):
-        assert compile_check("function activate() return 1 end", "main.lua") == []
-
-    def test_syntax_errors_are_reported_with_position(self):
-        [error] = compile_check("local x = = 2\n", "panel.lua")
-        assert (error.file, error.line) == ("panel.lua", 1)
-        assert "unexpected symbol near '='" in error.message
-
-    def test_nothing_runs(self):
-        assert compile_check("while true do end os.exit(1)", "main.lua") == []
-
-    def test_bytecode_and_oversized_sources_are_errors(self):
-        [error] = compile_check("\x1bLua\x54\x00", "main.lua")
-        assert "binary chunk" in error.message
-        [error] = compile_check("x = 1\n" * 10, "main.lua", limits=Limits(source_bytes=20))
-        assert "limit is 20" in error.message

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sandbox_testkit import TEST_LIMITS, assert_works
 
-from qtui.plugins.sandbox import ConversionError, Limits, LuaSandbox, PluginError
+from qtui.plugins.runtime.sandbox import ConversionError, Limits, LuaSandbox, PluginError
 
 ECHO = """
 function echo(value) return value end

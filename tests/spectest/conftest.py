@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from qtui.cli import main
-from qtui.plugins import spectest
-from qtui.plugins.spectest import SpecResult
+from qtui.authoring import spectest
+from qtui.authoring.spectest import SpecResult
+from qtui.cli.main import main
 
 WriteSpec = Callable[..., Path]
 Run = Callable[..., tuple[int, str, str]]
@@ -50,7 +50,7 @@ def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp
 
 @pytest.fixture
 def run_module(run: Run, capsys: pytest.CaptureFixture[str]) -> Run:
-    """run_module(*argv): `python -m qtui.plugins.spectest ARGV` from tmp_path, as run() does."""
+    """run_module(*argv): `python -m qtui.authoring.spectest ARGV` from tmp_path, as run() does."""
 
     def invoke(*argv: str) -> tuple[int, str, str]:
         code = spectest.main(list(argv))

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qtui.plugins import _spec_run
-from qtui.plugins.sandbox import LuaSandbox
+from qtui.authoring import _spec_run
+from qtui.plugins.runtime.sandbox import LuaSandbox
 
 # Plain data as plugins and the driver hand it over: integers, text (with control
 # characters), booleans, and lists and string-keyed tables of those, a few levels deep.

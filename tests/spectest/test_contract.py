@@ -1,6 +1,6 @@
 """The plugin API v1 contract (spec/*_spec.lua) passes against the real host and covers the API.
 
-Every function, event, capability and callback declared in qtui.plugins.api must have a
+Every function, event, capability and callback declared in qtui.plugins.runtime.api must have a
 top-level describe block named after it ("qtui.jobs.peek", "event stats", "capability
 jobs.purge", "callback activate"), so adding to the API without a contract spec fails here.
 """
@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from qtui.plugins import api, spectest
-from qtui.plugins.capabilities import Capability
+from qtui.authoring import spectest
+from qtui.plugins.bundles.capabilities import Capability
+from qtui.plugins.runtime import api
 
 from .conftest import run_specs
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from qtui.plugins import _spec_run, spectest
-from qtui.plugins.sandbox import Limits
+from qtui.authoring import _spec_run, spectest
+from qtui.plugins.runtime.sandbox import Limits
 
 from .conftest import run_specs
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from qtui.plugins import scaffold, typedefs
-from qtui.plugins.manifest import load_manifest
-from qtui.plugins.permissions import bundle_files
+from qtui.authoring import scaffold, typedefs
+from qtui.plugins.bundles.bundle import bundle_files
+from qtui.plugins.bundles.manifest import load_manifest
 
 
 def test_a_new_plugin_passes_its_own_specs_and_the_check(run, tmp_path: Path) -> None:

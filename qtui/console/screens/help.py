@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from qtui.authoring import docs as plugin_docs
 from qtui.console.keymap import BINDINGS, COMMANDS, CONTEXTS, binding_help, key_label
 from qtui.console.widgets import TextView
-from qtui.plugins import docs as plugin_docs
 
 SCREEN_HELP = {
     "queues": "Every queue: ready, retry (waiting for backoff), running, done, dead; "

@@ -9,10 +9,7 @@ import urwid
 
 from qtui.console import format as fmt
 from qtui.console.widgets import Column, Table
-from qtui.plugins.catalog import Catalog, Entry
-from qtui.plugins.discovery import Discovery, Plugin
-from qtui.plugins.host import PluginHandle, PluginState
-from qtui.plugins.permissions import Verdict
+from qtui.plugins.service import Catalog, Discovery, Entry, Plugin, PluginHandle, PluginState, Verdict
 from qtui.sanitize import one_line
 
 COLUMNS = (

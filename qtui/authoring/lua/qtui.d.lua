@@ -1,0 +1,364 @@
+---@meta
+-- qtui plugin host API 1.0.0: type definitions for lua-language-server.
+-- Generated from qtui/plugins/runtime/api.py by `python -m qtui.docs`: do not edit.
+-- The reference with examples: qtui-lua(7), or `:help api` in the console.
+
+---A span style from the console's fixed palette.
+---@alias qtui.Style
+---| "normal"
+---| "dim"
+---| "bold"
+---| "title"
+---| "accent"
+---| "ok"
+---| "warn"
+---| "error"
+
+---Where a job is in its life.
+---@alias qtui.JobState
+---| "ready"
+---| "scheduled"
+---| "processing"
+---| "completed"
+---| "dead"
+
+---A capability a plugin requests in its manifest.
+---@alias qtui.Capability
+---| "stats.read" # read queue names, job counts, rates and workers
+---| "selection.read" # read the selected queue or job id and the keys and clicks given to its panel
+---| "timers" # run its code periodically on a timer
+---| "notify" # show messages in the console's status line
+---| "commands" # add commands to the command palette and bind keys to them
+---| "storage" # keep a small amount of its own data between sessions
+---| "bus.publish" # publish messages to topics other plugins and the console listen to
+---| "bus.subscribe" # listen to topics of the console and other plugins
+---| "jobs.peek" # read jobs, including their payloads (which may hold personal data or secrets)
+---| "jobs.enqueue" # add new jobs to queues
+---| "jobs.requeue" # move dead or scheduled jobs back to run again
+---| "jobs.purge" # delete jobs permanently
+
+---A piece of a rendered line in one style; a plain string is a span in the normal style.
+---@class qtui.Span
+---@field text? string the text (default empty); control characters are shown as visible notation
+---@field style? qtui.Style one of the styles (default normal)
+
+---What activate(ctx) receives.
+---@class qtui.Context
+---@field name string the plugin's name
+---@field version string the plugin's version
+---@field api string the host API version qtui implements, e.g. '1.0.0'
+---@field settings table<string, string|number|boolean> the current settings, name to value
+---@field granted qtui.Capability[] the capabilities the plugin may use now
+---@field state? table what the previous version's deactivate returned (a reload), else nil
+
+---Which jobs qtui.jobs.peek asks for.
+---@class qtui.PeekQuery
+---@field queue? string queue name, or 'all' (the default) for every queue
+---@field state? qtui.JobState job state (default ready)
+---@field text? string keep jobs whose payload or last error contains this (any case)
+---@field cursor? string the next_cursor of the previous page
+---@field limit? integer jobs per page, 1 to 500 (default 50)
+
+---Which dead jobs qtui.jobs.requeue moves back to ready: ids, or a filter (queue and text; neither means every dead job), not both.
+---@class qtui.RequeueSelection
+---@field ids? string[] these jobs (at most 10000; those not dead are left alone)
+---@field queue? string dead jobs of this queue
+---@field text? string dead jobs whose payload or last error contains this
+---@field to? string the queue they go to (default: each job's own)
+
+---One queue in a 'stats' event.
+---@class qtui.QueueStats
+---@field name string queue name
+---@field ready integer jobs ready
+---@field scheduled integer jobs scheduled
+---@field processing integer jobs processing
+---@field completed integer jobs completed
+---@field dead integer jobs dead
+---@field enqueued_per_min number jobs enqueued over the last minute
+---@field completed_per_min number jobs completed over the last minute
+---@field failed_per_min number failed attempts over the last minute
+---@field oldest_ready_age? number seconds the oldest ready job has waited
+
+---A job, in the result of a peek, find or enqueue request.
+---@class qtui.Job
+---@field id string job id
+---@field queue string queue name
+---@field state qtui.JobState where the job is in its life
+---@field payload string the payload as stored, normally JSON text (cut at 64 KiB)
+---@field payload_truncated? boolean true when the payload was longer and has been cut
+---@field priority integer priority (higher runs first)
+---@field attempts integer attempts made so far
+---@field max_attempts? integer attempts allowed before the job goes dead
+---@field last_error? string the error of the last failed attempt
+---@field worker? string the worker holding or last holding the job
+---@field created_at? number Unix time it was enqueued
+---@field updated_at? number Unix time of its last change
+---@field run_at? number Unix time a scheduled job becomes ready
+---@field lease_until? number Unix time a processing job's lease expires
+---@field finished_at? number Unix time it completed or went dead
+---@field origin? string the queue it was first enqueued on, if it moved
+---@field extra table<string, string> backend-specific fields, for display
+
+---The result of a peek request.
+---@class qtui.PeekResult
+---@field jobs qtui.Job[] the page of jobs, oldest first
+---@field next_cursor? string cursor of the next page; nil on the last page
+
+---The result of a requeue or purge request.
+---@class qtui.CountResult
+---@field count integer how many jobs were requeued or deleted
+
+---A fresh snapshot of every queue, after each poll of the backend.
+---@class qtui.StatsEvent
+---@field type "stats"
+---@field queues qtui.QueueStats[] per queue: name, ready, scheduled, processing, completed, dead, enqueued_per_min, completed_per_min, failed_per_min, oldest_ready_age (seconds or nil)
+---@field workers_alive integer workers seen recently
+---@field workers_seen integer workers known
+---@field taken_at number Unix time of the snapshot
+
+---The operator moved the cursor in the console.
+---@class qtui.SelectionEvent
+---@field type "selection"
+---@field screen string queues, jobs, dead, workers or detail
+---@field queue? string selected queue
+---@field state? string job state shown
+---@field job_id? string selected job
+
+---A key pressed while the plugin's panel has focus.
+---@class qtui.KeyEvent
+---@field type "key"
+---@field key string key name, e.g. 'a', 'enter', 'up', 'ctrl r'
+
+---A mouse click in the plugin's panel (when the console uses the mouse).
+---@class qtui.MouseEvent
+---@field type "mouse"
+---@field action string press or release
+---@field button integer 1 left, 2 middle, 3 right
+---@field column integer 0-based column in the panel
+---@field row integer 0-based row
+
+---A timer started with qtui.every or qtui.after fired.
+---@class qtui.TimerEvent
+---@field type "timer"
+---@field name string timer name
+---@field at number Unix time
+
+---The operator ran one of the plugin's registered commands.
+---@class qtui.CommandEvent
+---@field type "command"
+---@field name string command name
+---@field args string the rest of the command line
+
+---A message on a topic the plugin listens to.
+---@class qtui.MessageEvent
+---@field type "message"
+---@field topic string topic
+---@field sender string sending plugin
+---@field data any data
+
+---Another plugin started, stopped, errored or was quarantined.
+---@class qtui.LifecycleEvent
+---@field type "lifecycle"
+---@field plugin string its name
+---@field version string its version
+---@field state string running, stopped, errored or quarantined
+---@field reason? string why, when it stopped abnormally
+
+---The plugin's panel was shown or changed size (docked, resized or opened full screen): lay lines out for this width; longer lines are clipped.
+---@class qtui.ResizeEvent
+---@field type "resize"
+---@field width integer columns of the panel
+---@field height integer rows for the plugin's lines
+
+---The operator changed the plugin's settings.
+---@class qtui.SettingsEvent
+---@field type "settings"
+---@field settings table<string, any> all settings, name to value
+
+---The result of a qtui.jobs request.
+---@class qtui.ActionEvent
+---@field type "action"
+---@field id integer the request id
+---@field action string peek, find, enqueue, requeue or purge
+---@field ok boolean whether it succeeded
+---@field error? string why it failed or was refused
+---@field result any peek: {jobs=, next_cursor=}; find: a job or nil; enqueue: the job; requeue and purge: {count=}
+
+---An event given to on_event; `event.type` tells which (and narrows the type).
+---@alias qtui.Event
+---| qtui.StatsEvent # stats
+---| qtui.SelectionEvent # selection
+---| qtui.KeyEvent # key
+---| qtui.MouseEvent # mouse
+---| qtui.TimerEvent # timer
+---| qtui.CommandEvent # command
+---| qtui.MessageEvent # message
+---| qtui.LifecycleEvent # lifecycle
+---| qtui.ResizeEvent # resize
+---| qtui.SettingsEvent # settings
+---| qtui.ActionEvent # action
+
+---The host API: functions a plugin calls. See qtui-lua(7).
+qtui = {}
+
+---Requests to the queue backend: each returns a request id, and its result arrives later as an 'action' event with that id.
+qtui.jobs = {}
+
+---The plugin's own persistent storage (plain data, capped in size).
+qtui.storage = {}
+
+---Receive events of these types in on_event. Refused for a type whose capability was not granted.
+---
+---Needs the capability of each event type it names (see the events). Since API 1.0.
+---@param ... string event types, e.g. 'stats', 'timer'
+function qtui.subscribe(...) end
+
+---Stop receiving events of these types.
+---
+---Needs no capability. Since API 1.0.
+---@param ... string event types
+function qtui.unsubscribe(...) end
+
+---Replace the panel's content. A line is a string or a list of spans; a span is a string or {text=, style=} with a style from the fixed palette. Control characters are shown as visible notation.
+---
+---Needs no capability. Since API 1.0.
+---@param lines (string|qtui.Span[])[] the panel's lines
+function qtui.render(lines) end
+
+---Show a message in the console's status bar.
+---
+---Needs the `notify` capability. Since API 1.0.
+---@param text string the message
+---@param level? string info (default), warning or error
+function qtui.notify(text, level) end
+
+---Write a line to the plugin's log (print does the same at info level).
+---
+---Needs no capability. Since API 1.0.
+---@param level string debug, info, warning or error
+---@param text string the line
+function qtui.log(level, text) end
+
+---Start (or restart) a repeating timer; a 'timer' event with this name arrives every `seconds`.
+---
+---Needs the `timers` capability. Since API 1.0.
+---@param name string timer name
+---@param seconds number interval, at least 0.1
+function qtui.every(name, seconds) end
+
+---Start (or restart) a one-shot timer.
+---
+---Needs the `timers` capability. Since API 1.0.
+---@param name string timer name
+---@param seconds number delay, at least 0.1
+function qtui.after(name, seconds) end
+
+---Stop a timer.
+---
+---Needs the `timers` capability. Since API 1.0.
+---@param name string timer name
+function qtui.cancel(name) end
+
+---Register a command for the console's : command line, run as ':PLUGIN.NAME args'; each use arrives as a 'command' event.
+---
+---Needs the `commands` capability. Since API 1.0.
+---@param name string command name: letters, digits, -
+---@param help string one line of help
+function qtui.command(name, help) end
+
+---The current value of one setting from the manifest's schema.
+---
+---Needs no capability. Since API 1.0.
+---@param name string setting name
+---@return string|number|boolean value # its value
+function qtui.setting(name) end
+
+---All settings as a table.
+---
+---Needs no capability. Since API 1.0.
+---@return table<string, any> settings # name to value
+function qtui.settings() end
+
+---A value from the plugin's persistent storage, or nil.
+---
+---Needs the `storage` capability. Since API 1.0.
+---@param key string key
+---@return any value # the stored value
+function qtui.storage.get(key) end
+
+---Store a value (plain data); the whole storage is capped in size.
+---
+---Needs the `storage` capability. Since API 1.0.
+---@param key string key
+---@param value any plain data; nil deletes
+function qtui.storage.set(key, value) end
+
+---Every key in storage.
+---
+---Needs the `storage` capability. Since API 1.0.
+---@return string[] keys # keys, sorted
+function qtui.storage.keys() end
+
+---Send a message on a topic. Topics under 'plugin.<own name>.' are the plugin's own; others need the bus.publish capability.
+---
+---Needs `bus.publish`, except on topics under the plugin's own prefix `plugin.NAME`. Since API 1.0.
+---@param topic string dotted topic
+---@param data any plain data
+function qtui.publish(topic, data) end
+
+---Receive 'message' events on topics starting with this prefix (other plugins' own topics and global topics need bus.subscribe).
+---
+---Needs `bus.subscribe`, except for prefixes under the plugin's own `plugin.NAME`. Since API 1.0.
+---@param prefix string topic prefix
+function qtui.listen(prefix) end
+
+---Request a page of jobs in one state, oldest first.
+---
+---Needs the `jobs.peek` capability. Since API 1.0.
+---@param query qtui.PeekQuery {queue=, state=, text=, cursor=, limit=}
+---@return integer request # id of the request; its result arrives as an 'action' event with this id
+function qtui.jobs.peek(query) end
+
+---Request one job by id.
+---
+---Needs the `jobs.peek` capability. Since API 1.0.
+---@param id string job id
+---@return integer request # id of the request; its result arrives as an 'action' event with this id
+function qtui.jobs.find(id) end
+
+---Request a new job.
+---
+---Needs the `jobs.enqueue` capability. Since API 1.0.
+---@param queue string queue name
+---@param payload any plain data, sent as JSON
+---@return integer request # id of the request; its result arrives as an 'action' event with this id
+function qtui.jobs.enqueue(queue, payload) end
+
+---Request that dead jobs go back to a queue: {ids=} or {queue=, text=}, and optionally to=. The operator is asked to confirm unless they chose not to be.
+---
+---Needs the `jobs.requeue` capability. Since API 1.0.
+---@param selection qtui.RequeueSelection {ids=} or {queue=, text=}, to=
+---@return integer request # id of the request; its result arrives as an 'action' event with this id
+function qtui.jobs.requeue(selection) end
+
+---Request deleting every job in a state of a queue ('all' for every queue). The operator is asked to confirm unless they chose not to be.
+---
+---Needs the `jobs.purge` capability. Since API 1.0.
+---@param queue string queue name or 'all'
+---@param state string ready, scheduled, completed or dead
+---@return integer request # id of the request; its result arrives as an 'action' event with this id
+function qtui.jobs.purge(queue, state) end
+
+---Callbacks: global functions a plugin may define; qtui calls them.
+
+---Called once after loading; ctx = {name, version, api, settings, granted, state}. `state` is what the previous version's deactivate returned (hot reload), else nil.
+---@param ctx qtui.Context the plugin's context
+function activate(ctx) end
+
+---Called for each event, in order.
+---@param event qtui.Event the event
+function on_event(event) end
+
+---Called before the plugin stops or is replaced; may return a small table handed to the next version's activate as ctx.state.
+---@return table? state # state to keep
+function deactivate() end

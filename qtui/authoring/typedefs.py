@@ -1,0 +1,229 @@
+"""Type definitions of the plugin API for lua-language-server: ``qtui/authoring/lua/qtui.d.lua``.
+
+:func:`render` generates the ``---@meta`` file from the API declaration
+(:mod:`qtui.plugins.runtime.api`) and from :data:`TABLES`, the shapes of the tables the API names by
+type (``qtui.PeekQuery``, ``qtui.Context``, ...). ``python -m qtui.docs`` writes it, and a test
+fails when the shipped file is stale or when a shape disagrees with what the host really
+passes. Plugin authors add the file's folder to their editor's ``workspace.library``;
+``python -m qtui.authoring.typedefs`` prints where it is installed.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import attrs
+
+from qtui.model import JobState
+from qtui.plugins.bundles.capabilities import Capability
+from qtui.plugins.runtime import api
+from qtui.plugins.runtime.api import Field
+
+#: Where the generated file lives (shipped as package data).
+PATH = Path(__file__).resolve().parent / "lua" / "qtui.d.lua"
+
+
+@attrs.frozen
+class Table:
+    """The shape of a table the API passes, named by a type used in :mod:`qtui.plugins.runtime.api`.
+
+    A field whose type ends in ``?`` may be absent (nil).
+    """
+
+    name: str
+    doc: str
+    fields: tuple[Field, ...]
+
+
+_F = Field
+
+_JOB_FIELDS = (
+    _F("id", "string", "job id"),
+    _F("queue", "string", "queue name"),
+    _F("state", "qtui.JobState", "where the job is in its life"),
+    _F("payload", "string", "the payload as stored, normally JSON text (cut at 64 KiB)"),
+    _F("payload_truncated", "boolean?", "true when the payload was longer and has been cut"),
+    _F("priority", "integer", "priority (higher runs first)"),
+    _F("attempts", "integer", "attempts made so far"),
+    _F("max_attempts", "integer?", "attempts allowed before the job goes dead"),
+    _F("last_error", "string?", "the error of the last failed attempt"),
+    _F("worker", "string?", "the worker holding or last holding the job"),
+    _F("created_at", "number?", "Unix time it was enqueued"),
+    _F("updated_at", "number?", "Unix time of its last change"),
+    _F("run_at", "number?", "Unix time a scheduled job becomes ready"),
+    _F("lease_until", "number?", "Unix time a processing job's lease expires"),
+    _F("finished_at", "number?", "Unix time it completed or went dead"),
+    _F("origin", "string?", "the queue it was first enqueued on, if it moved"),
+    _F("extra", "table<string, string>", "backend-specific fields, for display"),
+)
+
+#: The tables the API passes, by the type names api.py uses (and the results of requests).
+TABLES: tuple[Table, ...] = (
+    Table("qtui.Span", "A piece of a rendered line in one style; a plain string is a span in the "
+          "normal style.", (
+              _F("text", "string?", "the text (default empty); control characters are shown as "
+                 "visible notation"),
+              _F("style", "qtui.Style?", "one of the styles (default normal)"),
+          )),
+    Table("qtui.Context", "What activate(ctx) receives.", (
+        _F("name", "string", "the plugin's name"),
+        _F("version", "string", "the plugin's version"),
+        _F("api", "string", f"the host API version qtui implements, e.g. '{api.HOST_API_VERSION}'"),
+        _F("settings", "table<string, string|number|boolean>", "the current settings, name to value"),
+        _F("granted", "qtui.Capability[]", "the capabilities the plugin may use now"),
+        _F("state", "table?", "what the previous version's deactivate returned (a reload), else nil"),
+    )),
+    Table("qtui.PeekQuery", "Which jobs qtui.jobs.peek asks for.", (
+        _F("queue", "string?", "queue name, or 'all' (the default) for every queue"),
+        _F("state", "qtui.JobState?", "job state (default ready)"),
+        _F("text", "string?", "keep jobs whose payload or last error contains this (any case)"),
+        _F("cursor", "string?", "the next_cursor of the previous page"),
+        _F("limit", "integer?", "jobs per page, 1 to 500 (default 50)"),
+    )),
+    Table("qtui.RequeueSelection", "Which dead jobs qtui.jobs.requeue moves back to ready: ids, "
+          "or a filter (queue and text; neither means every dead job), not both.", (
+              _F("ids", "string[]?", "these jobs (at most 10000; those not dead are left alone)"),
+              _F("queue", "string?", "dead jobs of this queue"),
+              _F("text", "string?", "dead jobs whose payload or last error contains this"),
+              _F("to", "string?", "the queue they go to (default: each job's own)"),
+          )),
+    Table("qtui.QueueStats", "One queue in a 'stats' event.", (
+        _F("name", "string", "queue name"),
+        *(_F(state.value, "integer", f"jobs {state.value}") for state in JobState),
+        _F("enqueued_per_min", "number", "jobs enqueued over the last minute"),
+        _F("completed_per_min", "number", "jobs completed over the last minute"),
+        _F("failed_per_min", "number", "failed attempts over the last minute"),
+        _F("oldest_ready_age", "number?", "seconds the oldest ready job has waited"),
+    )),
+    Table("qtui.Job", "A job, in the result of a peek, find or enqueue request.", _JOB_FIELDS),
+    Table("qtui.PeekResult", "The result of a peek request.", (
+        _F("jobs", "qtui.Job[]", "the page of jobs, oldest first"),
+        _F("next_cursor", "string?", "cursor of the next page; nil on the last page"),
+    )),
+    Table("qtui.CountResult", "The result of a requeue or purge request.", (
+        _F("count", "integer", "how many jobs were requeued or deleted"),
+    )),
+)
+
+#: Named sets of strings: type name -> (what it is, the values).
+ALIASES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "qtui.Style": ("A span style from the console's fixed palette.", api.STYLES),
+    "qtui.JobState": ("Where a job is in its life.", tuple(s.value for s in JobState)),
+    "qtui.Capability": ("A capability a plugin requests in its manifest.", tuple(c.value for c in Capability)),
+}
+
+
+#: Functions whose capability depends on their arguments, and which capability that is.
+CONDITIONAL_CAPABILITIES: dict[str, str] = {
+    "subscribe": "the capability of each event type it names (see the events)",
+    "publish": "`bus.publish`, except on topics under the plugin's own prefix `plugin.NAME`",
+    "listen": "`bus.subscribe`, except for prefixes under the plugin's own `plugin.NAME`",
+}
+
+#: What each sub-table of `qtui` holds.
+SUBTABLES: dict[str, str] = {
+    "jobs": "Requests to the queue backend: each returns a request id, and its result arrives "
+            "later as an 'action' event with that id.",
+    "storage": "The plugin's own persistent storage (plain data, capped in size).",
+}
+
+
+def needs(spec: api.Function) -> str:
+    """The sentence saying which capability a function needs."""
+    if spec.capability is not None:
+        return f"Needs the `{spec.capability}` capability."
+    if spec.name in CONDITIONAL_CAPABILITIES:
+        return f"Needs {CONDITIONAL_CAPABILITIES[spec.name]}."
+    return "Needs no capability."
+
+
+def table(name: str) -> Table:
+    """The declared table called `name` (e.g. ``qtui.PeekQuery``)."""
+    return next(t for t in TABLES if t.name == name)
+
+
+def event_class(spec: api.EventSpec) -> str:
+    """The type name of an event's table, e.g. ``qtui.StatsEvent``."""
+    return f"qtui.{spec.type.capitalize()}Event"
+
+
+def optional(field: Field) -> bool:
+    """True when the field or argument may be nil (its type ends in ``?``)."""
+    return field.type.endswith("?")
+
+
+def _bare(field: Field) -> str:
+    return field.type.removesuffix("?")
+
+
+def _comment(text: str) -> list[str]:
+    return [f"---{line}" if line else "---" for line in text.split("\n")]
+
+
+def _field(field: Field) -> str:
+    mark = "?" if optional(field) else ""
+    return f"---@field {field.name}{mark} {_bare(field)} {field.doc}"
+
+
+def _class(name: str, doc: str, fields: tuple[Field, ...], extra: tuple[str, ...] = ()) -> list[str]:
+    return [*_comment(doc), f"---@class {name}", *extra, *(_field(f) for f in fields), ""]
+
+
+def _alias(name: str, doc: str, members: list[tuple[str, str]]) -> list[str]:
+    """An alias of a union: `members` are (type, note) pairs."""
+    lines = [*_comment(doc), f"---@alias {name}"]
+    lines += [f"---| {member}" + (f" # {note}" if note else "") for member, note in members]
+    return [*lines, ""]
+
+
+def _function(spec: api.Function, qualified: str, *, callback: bool = False) -> list[str]:
+    lines = _comment(spec.doc)
+    if not callback:
+        lines += ["---", *_comment(f"{needs(spec)} Since API {spec.since}.")]
+    for arg in spec.args:
+        name = arg.name + ("?" if optional(arg) and arg.name != "..." else "")
+        lines.append(f"---@param {name} {_bare(arg)} {arg.doc}")
+    if spec.returns is not None:
+        lines.append(f"---@return {spec.returns.type} {spec.returns.name} # {spec.returns.doc}")
+    params = ", ".join(a.name for a in spec.args)
+    return [*lines, f"function {qualified}({params}) end", ""]
+
+
+def render() -> str:
+    """The whole ``qtui.d.lua`` text."""
+    out = [
+        "---@meta",
+        f"-- qtui plugin host API {api.HOST_API_VERSION}: type definitions for lua-language-server.",
+        "-- Generated from qtui/plugins/runtime/api.py by `python -m qtui.docs`: do not edit.",
+        "-- The reference with examples: qtui-lua(7), or `:help api` in the console.",
+        "",
+    ]
+    notes = {c.value: c.description for c in Capability}
+    for name, (doc, values) in ALIASES.items():
+        out += _alias(name, doc, [(f'"{v}"', notes.get(v, "")) for v in values])
+    for shape in TABLES:
+        out += _class(shape.name, shape.doc, shape.fields)
+    for spec in api.EVENTS:
+        out += _class(event_class(spec), spec.doc, spec.fields, (f'---@field type "{spec.type}"',))
+    out += _alias("qtui.Event", "An event given to on_event; `event.type` tells which (and narrows the type).",
+                  [(event_class(e), e.type) for e in api.EVENTS])
+    out += [*_comment("The host API: functions a plugin calls. See qtui-lua(7)."), "qtui = {}", ""]
+    for sub, doc in SUBTABLES.items():
+        out += [*_comment(doc), f"qtui.{sub} = {{}}", ""]
+    for spec in api.FUNCTIONS:
+        out += _function(spec, spec.lua_name)
+    out += [*_comment("Callbacks: global functions a plugin may define; qtui calls them."), ""]
+    for spec in api.CALLBACKS:
+        out += _function(spec, spec.name, callback=True)
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def main() -> int:
+    """Print where the type definitions are installed (for an editor's workspace.library)."""
+    print(PATH)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

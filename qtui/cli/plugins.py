@@ -1,0 +1,867 @@
+"""`qtui plugin list|info|grant|revoke|check`: the administrator's view of the Lua plugins.
+
+Every command reads the same places the console does (see :mod:`qtui.plugins.bundles.discovery`,
+:mod:`qtui.plugins.trust.permissions` and :mod:`qtui.plugins.trust.audit`). Decisions are recorded for the
+plugin's current version and code hash, so changed code asks again. Text that came from plugin
+folders is made inert with :func:`qtui.sanitize.one_line` before it is printed.
+
+Exit status follows :mod:`qtui.cli.common`; ``plugin check`` exits 1 when it found problems, like a
+linter. A problem in a file is reported as ``file:line: field: message``, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from qtui import report
+from qtui.authoring import scaffold, spectest
+from qtui.cli.common import (
+    EXIT_ERROR,
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_UNAVAILABLE,
+    EXIT_USAGE,
+    confirm_or_refuse,
+)
+from qtui.console import format as fmt
+from qtui.files.tomlfile import Problem
+from qtui.model import InvalidInput, NotFound
+from qtui.plugins.bundles import catalog
+from qtui.plugins.bundles.bundle import BundleError, read_bundle
+from qtui.plugins.bundles.capabilities import Capability, UnknownCapability
+from qtui.plugins.bundles.check import check_folder
+from qtui.plugins.bundles.discovery import Discovery, Plugin, Shadowed, discover, plugin_dirs
+from qtui.plugins.bundles.manifest import (
+    HOST_API_VERSION,
+    MANIFEST_FILE,
+    Manifest,
+    Setting,
+    SettingType,
+)
+from qtui.plugins.trust.audit import AuditEntry, AuditError, AuditLog, Outcome
+from qtui.plugins.trust.permissions import (
+    DecisionError,
+    Effective,
+    Grants,
+    Pending,
+    PermissionsFileError,
+    PermissionStore,
+    Record,
+    Verdict,
+)
+from qtui.plugins.trust.policy import PolicyFileError, SitePolicy, load_policy, policy_path
+from qtui.sanitize import one_line
+
+#: `plugin check` found problems (like a linter).
+EXIT_PROBLEMS = 1
+#: Audit entries `plugin info` shows unless told otherwise.
+DEFAULT_AUDIT_ENTRIES = 10
+
+# How a decision summary names each verdict, in the order it lists them.
+_SUMMARY_WORDS = {
+    Verdict.GRANTED: "granted",
+    Verdict.DENIED: "denied",
+    Verdict.UNDECIDED: "undecided",
+    Verdict.FORBIDDEN: "forbidden by policy",
+}
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+# -- argument parsing ---------------------------------------------------------------------
+
+
+def _entry_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    *,
+    as_json: argparse.ArgumentParser,
+    confirm: argparse.ArgumentParser,
+    common: argparse.ArgumentParser,
+) -> None:
+    """Add the `plugin` command group to the subcommands `sub` of the qtui parser."""
+    group = sub.add_parser(
+        "plugin", help="list, inspect, grant, revoke and check Lua plugins",
+        description="Manage the Lua plugins: what is installed, what each may do, and whether "
+                    "a plugin folder is valid.",
+    )
+    actions = group.add_subparsers(dest="plugin_command", metavar="ACTION", required=True)
+
+    p = actions.add_parser(
+        "list", parents=[as_json], help="installed plugins and their permission decisions",
+        description="Every plugin found (user, system, bundled) with the decisions for its "
+                    "current version and code, then shadowed, broken and conflicting plugins.",
+    )
+    p.set_defaults(handler=_reporting(cmd_list))
+
+    p = actions.add_parser(
+        "info", parents=[as_json], help="one plugin's manifest, verdicts and audit entries",
+        description="The manifest, the code hash, the verdict on each requested capability and "
+                    "why, what changed since the last decision, and recent audit entries.",
+    )
+    p.add_argument("name", metavar="NAME", help="plugin name")
+    p.add_argument("--audit", type=_entry_count, default=DEFAULT_AUDIT_ENTRIES, metavar="N",
+                   help=f"show the last N audit entries (default {DEFAULT_AUDIT_ENTRIES}; 0: none)")
+    p.set_defaults(handler=_reporting(cmd_info))
+
+    decisions = (
+        ("grant", [as_json, confirm], cmd_grant, "allow a plugin capabilities",
+         "Allow plugin NAME the capabilities CAP for its current version and code hash, and audit "
+         "each. Granting a destructive one asks first (--yes when stdin is not a terminal)."),
+        ("revoke", [as_json], cmd_revoke, "deny a plugin capabilities",
+         "Deny plugin NAME the capabilities CAP for its current version and code hash (an explicit "
+         "denial, kept like a grant), and audit each."),
+    )
+    for verb, parents, handler, summary, description in decisions:
+        p = actions.add_parser(verb, parents=parents, help=summary, description=description)
+        p.add_argument("name", metavar="NAME", help="plugin name")
+        p.add_argument("capabilities", nargs="*", metavar="CAP", help="capability names")
+        p.add_argument("--all", action="store_true", help="every capability the plugin requests")
+        p.set_defaults(handler=_reporting(handler))
+
+    p = actions.add_parser(
+        "check", parents=[as_json], help="validate a plugin folder without running it",
+        description="Validate the manifest and compile every Lua file of the plugin folder DIR "
+                    "without running it; print every problem as file:line: message.",
+    )
+    p.add_argument("dir", metavar="DIR", help="the plugin folder")
+    p.set_defaults(handler=_reporting(cmd_check))
+
+    p = actions.add_parser(
+        "catalog", parents=[as_json], help="plugins available to install, and the installed versions",
+        description="Every plugin the catalog lists (index files in catalogs.toml, then the bundled "
+                    "plugins) with the installed version.",
+    )
+    p.add_argument("--catalog", metavar="INDEX", help="list only this index file")
+    p.set_defaults(handler=_packaging(cmd_catalog))
+
+    p = actions.add_parser(
+        "install", parents=[as_json], help="install a plugin from the catalog, a folder or an archive",
+        description="Install plugin NAME from the catalog (checking its sha256), or the plugin in a "
+                    "folder or .tar.gz archive, into the user's plugin folder. Grants nothing.",
+    )
+    p.add_argument("source", metavar="NAME|DIR|ARCHIVE",
+                   help="a plugin name (NAME@VERSION for one version), or a path (./NAME for a folder)")
+    p.add_argument("--catalog", metavar="INDEX", help="look NAME up in this index file only")
+    p.add_argument("--force", action="store_true",
+                   help="replace an install of the same or a newer version, or a folder in the way")
+    p.set_defaults(handler=_packaging(cmd_install))
+
+    p = actions.add_parser(
+        "remove", parents=[as_json, confirm], help="delete a plugin you installed",
+        description="Delete the user's install of plugin NAME (asks first; --yes when stdin is not a "
+                    "terminal). System and bundled plugins cannot be removed.",
+    )
+    p.add_argument("name", metavar="NAME", help="plugin name")
+    p.add_argument("--forget-permissions", action="store_true",
+                   help="also drop every permission decision about the plugin")
+    p.set_defaults(handler=_packaging(cmd_remove))
+
+    p = actions.add_parser(
+        "pack", parents=[as_json], help="write a plugin folder as a reproducible NAME-VERSION.tar.gz",
+        description="Validate the plugin in DIR and write its files as NAME-VERSION.tar.gz; print the "
+                    "sha256 and an entry for a catalog index file.",
+    )
+    p.add_argument("dir", metavar="DIR", help="the plugin folder")
+    p.add_argument("-o", "--output", metavar="OUT",
+                   help="the archive's path, or a folder for it (default: the current folder)")
+    p.set_defaults(handler=_packaging(cmd_pack))
+
+    p = actions.add_parser(
+        "dev", parents=[common], help="open the console with a plugin from DIR, reloading it on save",
+        description="Open the console with the plugin in DIR loaded (not installed), its log beside its "
+                    "panel, and reload it each time a file in DIR is saved. Permission decisions carry "
+                    "over between saves while the requested capabilities stay the same.",
+    )
+    p.add_argument("dir", metavar="DIR", help="the plugin folder")
+    p.add_argument("--refresh", type=float, default=1.0, metavar="SECONDS", help="poll every SECONDS (default 1)")
+    p.set_defaults(handler=cmd_dev)
+
+    spectest.register(actions)
+    scaffold.register(actions)
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    """The console with one plugin loaded from its own folder, reloaded on every save."""
+    from qtui.cli.common import open_for_console
+    from qtui.console.launch import run_console
+
+    folder = Path(args.dir).resolve()
+    if not (folder / MANIFEST_FILE).is_file():
+        _error(f"{folder}: no {MANIFEST_FILE} here (create one with: qtui plugin new NAME)")
+        return EXIT_USAGE
+    run_console(open_for_console(args), refresh=args.refresh, mouse=False, plugins=True, dev=folder)
+    return EXIT_OK
+
+
+# -- shared pieces ------------------------------------------------------------------------
+
+
+def _reporting(handler: Handler) -> Handler:
+    """Run `handler`, turning unusable files and failed writes into messages and exit codes."""
+
+    @functools.wraps(handler)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except PermissionsFileError as e:
+            _error_lines(e.problems, "the permission decisions are unreadable; fix or move the file")
+            return EXIT_UNAVAILABLE
+        except BundleError as e:
+            _error_lines(e.problems, "the plugin cannot be used until this is fixed")
+            return EXIT_USAGE
+        except DecisionError as e:
+            _error(str(e))
+            return EXIT_USAGE
+        except AuditError as e:
+            _error(str(e))
+            return EXIT_ERROR
+        except BrokenPipeError:
+            return EXIT_OK  # the reader (head, less) went away; nothing to say
+        except OSError as e:
+            _error(f"{e.filename}: {e.strerror}" if e.filename else str(e))
+            return EXIT_ERROR
+
+    return run
+
+
+def _error(message: str) -> None:
+    print(f"qtui: {one_line(message)}", file=sys.stderr)
+
+
+def _error_lines(problems: Iterable[Problem], hint: str) -> None:
+    for problem in problems:
+        _error(str(problem))
+    _error(hint)
+
+
+def _warn(message: str) -> None:
+    _error(f"warning: {message}")
+
+
+def _policy() -> SitePolicy:
+    """The site policy; when it is invalid, say so and forbid everything, as the console does."""
+    try:
+        return load_policy()
+    except PolicyFileError as e:
+        for problem in e.problems:
+            _warn(str(problem))
+        _warn("the site policy is invalid: every capability counts as forbidden until it is fixed")
+        return SitePolicy.forbidding_everything(policy_path())
+
+
+def _lookup(discovery: Discovery, name: str) -> Plugin:
+    """The installed plugin called `name`, or NotFound saying what is there instead."""
+    plugin = discovery.get(name)
+    if plugin is not None:
+        return plugin
+    message = f"no plugin named {name!r}"
+    conflict = next((c for c in discovery.conflicts if c.name == name), None)
+    if conflict is not None:
+        message += f": {conflict}"
+    broken = [b for b in discovery.broken if b.folder.name == name]
+    if broken:
+        problems = "; ".join(str(p) for b in broken for p in b.problems)
+        message += f"; a folder of that name is broken: {problems}"
+    elif conflict is None:
+        installed = ", ".join(p.name for p in discovery.plugins) or "none"
+        message += f" (installed: {installed})"
+    raise NotFound(one_line(message))
+
+
+def _problem_json(problem: Problem) -> dict[str, Any]:
+    return {"file": str(problem.file), "line": problem.line, "field": problem.field,
+            "message": problem.message}
+
+
+def _names(capabilities: Iterable[Capability]) -> list[str]:
+    return [c.value for c in capabilities]
+
+
+def _summary(verdicts: Sequence[Effective]) -> str:
+    """'2 granted, 1 undecided' style summary of the verdicts; '-' when nothing is requested."""
+    counts = Counter(v.verdict for v in verdicts)
+    parts = [f"{counts[verdict]} {word}" for verdict, word in _SUMMARY_WORDS.items() if counts[verdict]]
+    return ", ".join(parts) or "-"
+
+
+def _reason(effective: Effective) -> str:
+    """The verdict's reason, plus whether each use of a granted destructive capability is confirmed."""
+    reason = effective.reason
+    if effective.allowed and effective.capability.destructive:
+        reason += "; asks before each use" if effective.confirm else "; uses are not confirmed"
+    return reason
+
+
+# -- plugin list --------------------------------------------------------------------------
+
+
+@attrs.frozen
+class _Installed:
+    """One usable plugin with its code hash (None if the bundle is unreadable) and verdicts."""
+
+    plugin: Plugin
+    code_hash: str | None
+    problems: tuple[Problem, ...]
+    verdicts: tuple[Effective, ...]
+
+
+def _installed(discovery: Discovery, policy: SitePolicy) -> list[_Installed]:
+    records = PermissionStore().load()  # once, not once per plugin
+    found = []
+    for plugin in discovery.plugins:
+        try:
+            code_hash = read_bundle(plugin.folder).hash
+        except BundleError as e:
+            found.append(_Installed(plugin, None, e.problems, ()))
+            continue
+        mine = records.get(plugin.name, ())
+        record = next((r for r in mine if r.matches(plugin.manifest, code_hash)), None)
+        verdicts = Grants(plugin.manifest, code_hash, record, policy).all()
+        found.append(_Installed(plugin, code_hash, (), verdicts))
+    return found
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    discovery = discover()
+    installed = _installed(discovery, _policy())
+    if args.json:
+        print(report.to_json(_list_json(discovery, installed)))
+    else:
+        print(_list_text(discovery, installed))
+    return EXIT_OK
+
+
+def _list_json(discovery: Discovery, installed: Sequence[_Installed]) -> dict[str, Any]:
+    def decisions(verdicts: Sequence[Effective]) -> dict[str, list[str]]:
+        return {
+            verdict.value: [v.capability.value for v in verdicts if v.verdict is verdict]
+            for verdict in _SUMMARY_WORDS
+        }
+
+    return {
+        "plugins": [
+            {
+                "name": i.plugin.name,
+                "version": str(i.plugin.manifest.version),
+                "source": i.plugin.source.value,
+                "folder": str(i.plugin.folder),
+                "api": i.plugin.manifest.api,
+                "capabilities": _names(i.plugin.manifest.permissions),
+                "code_hash": i.code_hash,
+                "decisions": decisions(i.verdicts) if i.code_hash else None,
+                "problems": [_problem_json(p) for p in i.problems],
+            }
+            for i in installed
+        ],
+        "shadowed": [
+            {"name": s.plugin.name, "version": str(s.plugin.manifest.version),
+             "source": s.plugin.source.value, "folder": str(s.plugin.folder), "by": str(s.by)}
+            for s in discovery.shadowed
+        ],
+        "broken": [
+            {"folder": str(b.folder), "source": b.source.value,
+             "problems": [_problem_json(p) for p in b.problems]}
+            for b in discovery.broken
+        ],
+        "conflicts": [
+            {"name": c.name, "source": c.source.value, "folders": [str(f) for f in c.folders]}
+            for c in discovery.conflicts
+        ],
+    }
+
+
+def _list_text(discovery: Discovery, installed: Sequence[_Installed]) -> str:
+    blocks = []
+    if installed:
+        rows = [
+            [i.plugin.name, str(i.plugin.manifest.version), i.plugin.source.value,
+             str(i.plugin.manifest.api), ",".join(_names(i.plugin.manifest.permissions)) or "-",
+             _summary(i.verdicts) if i.code_hash else "unusable: see broken",
+             one_line(str(i.plugin.folder))]
+            for i in installed
+        ]
+        headers = ["NAME", "VERSION", "SOURCE", "API", "CAPABILITIES", "DECISIONS", "FOLDER"]
+        blocks.append(report.table(headers, rows))
+    else:
+        searched = ", ".join(str(folder) for _, folder in plugin_dirs())
+        blocks.append(one_line(f"no plugins found (searched {searched})"))
+    broken = [p for i in installed for p in i.problems] + [p for b in discovery.broken for p in b.problems]
+    for title, lines in (
+        ("shadowed", [str(s) for s in discovery.shadowed]),
+        ("broken", [str(p) for p in broken]),
+        ("conflicts", [str(c) for c in discovery.conflicts]),
+    ):
+        if lines:
+            blocks.append("\n".join([f"{title}:", *(f"  {one_line(line)}" for line in lines)]))
+    return "\n\n".join(blocks)
+
+
+# -- plugin info --------------------------------------------------------------------------
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    discovery = discover()
+    plugin = _lookup(discovery, args.name)
+    code_hash = read_bundle(plugin.folder).hash
+    store = PermissionStore()
+    grants = store.grants(plugin.manifest, code_hash, _policy())
+    pending = store.pending(plugin.manifest, code_hash)
+    reading = AuditLog().read(plugin=plugin.name, limit=args.audit)
+    if reading.unreadable:
+        count, first = len(reading.unreadable), reading.unreadable[0]
+        _warn(f"{count} audit log line(s) could not be read, the first: {first}")
+    shadows = [s for s in discovery.shadowed if s.by == plugin.folder]
+    if args.json:
+        print(report.to_json(_info_json(plugin, code_hash, grants, pending, reading.entries, shadows)))
+    else:
+        print(_info_text(plugin, code_hash, grants, pending, reading.entries, shadows))
+    return EXIT_OK
+
+
+def _effective_json(effective: Effective) -> dict[str, Any]:
+    capability = effective.capability
+    return {
+        "name": capability.value,
+        "description": capability.description,
+        "risk": capability.risk.value,
+        "destructive": capability.destructive,
+        "verdict": effective.verdict.value,
+        "reason": effective.reason,
+        "confirm_each_use": effective.confirm,
+    }
+
+
+def _pending_json(pending: Pending) -> dict[str, Any]:
+    previous = pending.previous
+    return {
+        "undecided": _names(pending.undecided),
+        "previous": None if previous is None else {
+            "version": previous.version,
+            "hash": previous.hash,
+            "decided_at": previous.decided_at.isoformat(),
+            "requested": sorted(_names(previous.requested)),
+            "granted": sorted(_names(previous.granted)),
+            "denied": sorted(_names(previous.denied)),
+        },
+        "added": _names(pending.added),
+        "removed": _names(pending.removed),
+        "code_changed": pending.code_changed,
+        "is_upgrade": pending.is_upgrade,
+    }
+
+
+def _audit_json(entry: AuditEntry) -> dict[str, Any]:
+    return {"time": entry.time.isoformat(), "version": entry.version, "capability": entry.capability,
+            "outcome": entry.outcome.value, "detail": entry.detail}
+
+
+def _info_json(
+    plugin: Plugin, code_hash: str, grants: Grants, pending: Pending,
+    audit: Sequence[AuditEntry], shadows: Sequence[Shadowed],
+) -> dict[str, Any]:
+    return {
+        "name": plugin.name,
+        "version": str(plugin.manifest.version),
+        "source": plugin.source.value,
+        "folder": str(plugin.folder),
+        "code_hash": code_hash,
+        "manifest": plugin.manifest.to_toml(),
+        "capabilities": [_effective_json(e) for e in grants.all()],
+        "pending": _pending_json(pending),
+        "audit": [_audit_json(e) for e in audit],
+        "shadows": [{"folder": str(s.plugin.folder), "source": s.plugin.source.value,
+                     "version": str(s.plugin.manifest.version)} for s in shadows],
+    }
+
+
+def _fields(pairs: Sequence[tuple[str, str]]) -> list[str]:
+    width = max(len(key) for key, _ in pairs) + 1
+    return [f"{(key + ':').ljust(width)} {value}" for key, value in pairs]
+
+
+def _setting_range(setting: Setting) -> str:
+    if setting.type is SettingType.CHOICE:
+        return "one of " + ", ".join(setting.choices)
+    bounds = []
+    if setting.minimum is not None:
+        bounds.append(f"min {setting.minimum}")
+    if setting.maximum is not None:
+        bounds.append(f"max {setting.maximum}")
+    return ", ".join(bounds) or "-"
+
+
+def _info_text(
+    plugin: Plugin, code_hash: str, grants: Grants, pending: Pending,
+    audit: Sequence[AuditEntry], shadows: Sequence[Shadowed],
+) -> str:
+    manifest = plugin.manifest
+    limits = manifest.limits
+    pairs = [
+        ("plugin", f"{manifest.name} {manifest.version}"),
+        ("description", one_line(manifest.description)),
+        ("author", one_line(manifest.author) or "-"),
+        ("source", one_line(f"{plugin.source} ({plugin.folder})")),
+        ("api", f"{manifest.api} (this qtui implements {HOST_API_VERSION})"),
+        ("entry", one_line(manifest.entry)),
+        ("code hash", code_hash),
+        ("limits", f"{limits.memory_mib} MiB memory, {limits.instructions_per_call} instructions "
+                   f"and {limits.wall_ms_per_call} ms per call"),
+    ]
+    panel = manifest.panel
+    if panel is None:
+        pairs.append(("panel", "none"))
+    else:
+        size = [f"{panel.rows} rows" if panel.rows else "", f"{panel.width} columns" if panel.width else ""]
+        shown = ", ".join([repr(panel.title), *filter(None, size), panel.placement])
+        pairs.append(("panel", one_line(shown)))
+    pairs += [("shadows", one_line(f"{s.plugin.folder} ({s.plugin.source} {s.plugin.manifest.version})"))
+              for s in shadows]
+    blocks = ["\n".join(_fields(pairs))]
+    if manifest.settings:
+        rows = [[s.name, s.type.value, one_line(repr(s.default)), one_line(_setting_range(s)),
+                 one_line(s.description)] for s in manifest.settings]
+        table = report.table(["NAME", "TYPE", "DEFAULT", "ALLOWED", "DESCRIPTION"], rows)
+        blocks.append("settings:\n" + _indent(table))
+    verdicts = grants.all()
+    if verdicts:
+        rows = [[e.capability.value, e.capability.risk.value, "yes" if e.capability.destructive else "no",
+                 e.verdict.value, one_line(_reason(e)), e.capability.description] for e in verdicts]
+        headers = ["CAPABILITY", "RISK", "DESTRUCTIVE", "VERDICT", "REASON", "ALLOWS"]
+        blocks.append("capabilities:\n" + _indent(report.table(headers, rows)))
+    else:
+        blocks.append("capabilities: none requested")
+    blocks.append("pending:\n" + _indent("\n".join(_pending_lines(pending))))
+    if audit:
+        rows = [[fmt.timestamp(e.time.timestamp()), one_line(e.version), one_line(e.capability),
+                 e.outcome.value, one_line(e.detail)] for e in audit]
+        table = report.table(["TIME", "VERSION", "CAPABILITY", "OUTCOME", "DETAIL"], rows)
+        blocks.append(f"audit (last {len(audit)}):\n" + _indent(table))
+    else:
+        blocks.append("audit: no entries")
+    return "\n\n".join(blocks)
+
+
+def _pending_lines(pending: Pending) -> list[str]:
+    lines = [f"undecided: {', '.join(_names(pending.undecided)) or 'nothing'}"]
+    previous = pending.previous
+    if previous is None:
+        return lines
+    day = previous.decided_at.date().isoformat()
+    if pending.code_changed:
+        change = f"the code changed since the decision for {previous.version} on {day}"
+    else:
+        kind = {True: "an upgrade", False: "a downgrade", None: "a change"}[pending.is_upgrade]
+        change = f"{kind} from {previous.version}, decided on {day}"
+    lines.append(change)
+    if pending.added:
+        lines.append(f"newly requested: {', '.join(_names(pending.added))}")
+    if pending.removed:
+        lines.append(f"no longer requested: {', '.join(_names(pending.removed))}")
+    return lines
+
+
+def _indent(text: str) -> str:
+    return "\n".join(f"  {line}" for line in text.splitlines())
+
+
+# -- plugin grant / revoke ----------------------------------------------------------------
+
+
+def _chosen(args: argparse.Namespace, manifest: Manifest) -> tuple[Capability, ...]:
+    """The requested capabilities named on the command line (or all of them with --all)."""
+    if args.all and args.capabilities:
+        raise InvalidInput("give capability names or --all, not both")
+    if not args.all and not args.capabilities:
+        raise InvalidInput("say which capabilities: their names, or --all")
+    requested = manifest.permissions
+    listing = f"it requests: {', '.join(_names(requested))}" if requested else "it requests none"
+    if args.all:
+        if not requested:
+            raise InvalidInput(f"{manifest.name} {listing}")
+        return requested
+    chosen: list[Capability] = []
+    for name in args.capabilities:
+        try:
+            capability = Capability.parse(name)
+        except UnknownCapability as e:
+            raise InvalidInput(one_line(str(e))) from None
+        if capability not in requested:
+            raise InvalidInput(f"{manifest.name} does not request {capability}; {listing}")
+        if capability not in chosen:
+            chosen.append(capability)
+    return tuple(chosen)
+
+
+def _target(args: argparse.Namespace) -> tuple[Manifest, tuple[Capability, ...], str]:
+    """The named plugin's manifest, the capabilities to decide on, and its current code hash."""
+    plugin = _lookup(discover(), args.name)
+    chosen = _chosen(args, plugin.manifest)
+    return plugin.manifest, chosen, read_bundle(plugin.folder).hash
+
+
+def _audit(manifest: Manifest, code_hash: str, chosen: Sequence[Capability], outcome: Outcome,
+           command: str) -> None:
+    log = AuditLog()
+    try:
+        for capability in chosen:
+            log.record(manifest.name, str(manifest.version), capability.value, outcome,
+                       f"{command}; code {code_hash[:23]}")
+    except AuditError as e:
+        raise AuditError(f"{e}; the decision was recorded") from None
+
+
+def _print_decision(
+    args: argparse.Namespace, manifest: Manifest, code_hash: str, chosen: Sequence[Capability],
+    record: Record, overruled: Sequence[Capability], done: str,
+) -> None:
+    if args.json:
+        print(report.to_json({
+            "plugin": manifest.name,
+            "version": str(manifest.version),
+            "code_hash": code_hash,
+            "changed": _names(chosen),
+            "granted": sorted(_names(record.granted)),
+            "denied": sorted(_names(record.denied)),
+            "forbidden_by_policy": _names(overruled),
+        }))
+    else:
+        print(f"{manifest.name} {manifest.version}: {done} {', '.join(_names(chosen))}")
+
+
+def cmd_grant(args: argparse.Namespace) -> int:
+    manifest, chosen, code_hash = _target(args)
+    destructive = [c for c in chosen if c.destructive]
+    if destructive:
+        listed = "; ".join(f"{c} ({c.description})" for c in destructive)
+        confirm_or_refuse(args, f"Grant destructive {listed} to {manifest.name} {manifest.version}?")
+    record = PermissionStore().decide(manifest, code_hash, grant=chosen)
+    _audit(manifest, code_hash, chosen, Outcome.GRANTED, "qtui plugin grant")
+    policy = _policy()
+    overruled = [c for c in chosen if policy.forbids(manifest.name, c)]
+    for capability in overruled:
+        _warn(f"{capability} stays forbidden for {manifest.name} by the site policy ({policy.path})")
+    _print_decision(args, manifest, code_hash, chosen, record, overruled, "granted")
+    return EXIT_OK
+
+
+def cmd_revoke(args: argparse.Namespace) -> int:
+    manifest, chosen, code_hash = _target(args)
+    record = PermissionStore().decide(manifest, code_hash, deny=chosen)
+    _audit(manifest, code_hash, chosen, Outcome.REVOKED, "qtui plugin revoke")
+    _print_decision(args, manifest, code_hash, chosen, record, (), "denied")
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    folder = Path(args.dir)
+    if not folder.is_dir():
+        raise InvalidInput(f"{args.dir}: not a folder")
+    result = check_folder(folder)
+    manifest = result.manifest
+    if args.json:
+        print(report.to_json({
+            "ok": not result.problems,
+            "name": manifest.name if manifest else None,
+            "version": str(manifest.version) if manifest else None,
+            "code_hash": result.code_hash,
+            "problems": [_problem_json(p) for p in result.problems],
+        }))
+    elif result.problems:
+        for problem in result.problems:
+            print(one_line(str(problem)))
+        count = len(result.problems)
+        _error(f"{count} problem{'s' if count != 1 else ''} in {folder}")
+    else:
+        assert manifest is not None
+        print(f"ok: {manifest.name} {manifest.version}")
+    return EXIT_PROBLEMS if result.problems else EXIT_OK
+
+
+# -- plugin catalog / install / remove / pack ---------------------------------------------
+
+_PACKAGE_EXITS: Sequence[tuple[type[catalog.PackageError], int]] = (
+    (catalog.NotAvailable, EXIT_NOT_FOUND),
+    (catalog.DownloadError, EXIT_UNAVAILABLE),
+    (catalog.ReplaceRefused, EXIT_REFUSED),
+    (catalog.PackageError, EXIT_USAGE),
+)
+
+
+def _packaging(handler: Handler) -> Handler:
+    """:func:`_reporting`, plus an unusable catalog and refused installs, removals and packs."""
+
+    @functools.wraps(handler)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except catalog.CatalogError as e:
+            _error_lines(e.problems, "the plugin catalog cannot be used until this is fixed")
+            return EXIT_USAGE
+        except catalog.PackageError as e:
+            for problem in e.problems:
+                _error(str(problem))
+            _error(str(e))
+            return next(code for kind, code in _PACKAGE_EXITS if isinstance(e, kind))
+
+    return _reporting(run)
+
+
+def _listing(args: argparse.Namespace) -> catalog.Catalog:
+    """The catalog (of --catalog INDEX only, if given), warning about unusable sources."""
+    listing = catalog.load_catalog([Path(args.catalog)] if args.catalog else None)
+    for problem in listing.problems:
+        _warn(str(problem))
+    return listing
+
+
+def cmd_catalog(args: argparse.Namespace) -> int:
+    listing = _listing(args)
+    found = discover()
+    rows = []
+    for entry in sorted(listing.entries, key=lambda e: e.name):
+        plugin = found.get(entry.name)
+        rows.append((entry, plugin, _catalog_status(entry, plugin)))
+    if args.json:
+        print(report.to_json({
+            "plugins": [
+                {
+                    "name": e.name,
+                    "version": str(e.version),
+                    "description": e.description,
+                    "permissions": _names(e.permissions),
+                    "catalog": e.catalog,
+                    "location": e.location,
+                    "sha256": e.origin.sha256 if isinstance(e.origin, catalog.ArchiveLocation) else None,
+                    "code_hash": e.origin.code_hash if isinstance(e.origin, catalog.FolderLocation) else None,
+                    "installed": None if p is None else {
+                        "version": str(p.manifest.version), "source": p.source.value, "folder": str(p.folder),
+                    },
+                    "status": status,
+                }
+                for e, p, status in rows
+            ],
+            "problems": [_problem_json(p) for p in listing.problems],
+        }))
+    elif rows:
+        table = [
+            [e.name, str(e.version), status, f"{p.manifest.version} ({p.source})" if p else "-",
+             ",".join(_names(e.permissions)) or "-", one_line(e.catalog), one_line(e.description, 60)]
+            for e, p, status in rows
+        ]
+        headers = ["NAME", "VERSION", "STATUS", "INSTALLED", "PERMISSIONS", "CATALOG", "DESCRIPTION"]
+        print(report.table(headers, table))
+    else:
+        configs = " or ".join(str(c) for c in catalog.catalogs_paths())
+        print(one_line(f"the catalog is empty (list index files in {configs})"))
+    return EXIT_OK
+
+
+def _catalog_status(entry: catalog.Entry, plugin: Plugin | None) -> str:
+    """'available', 'installed', 'upgrade' (newer than installed) or 'older' (than installed)."""
+    if plugin is None:
+        return "available"
+    if entry.version > plugin.manifest.version:
+        return "upgrade"
+    if entry.version < plugin.manifest.version:
+        return "older"
+    return "installed"
+
+
+def cmd_install(args: argparse.Namespace) -> int:
+    listing = None
+    if catalog.is_plugin_name(args.source):
+        listing = _listing(args)
+    elif args.catalog:
+        raise InvalidInput("--catalog is for installing by name, not from a folder or archive")
+    installed = catalog.install(catalog.resolve(args.source, listing), force=args.force)
+    manifest = installed.manifest
+    if args.json:
+        print(report.to_json({
+            "name": manifest.name,
+            "version": str(manifest.version),
+            "folder": str(installed.folder),
+            "code_hash": installed.code_hash,
+            "sha256": installed.sha256,
+            "changed": installed.changed,
+            "replaced": None if installed.replaced is None else str(installed.replaced),
+            "permissions": _names(manifest.permissions),
+        }))
+        return EXIT_OK
+    if not installed.changed:
+        print(f"{manifest.name} {manifest.version} is already installed in {installed.folder}")
+        return EXIT_OK
+    old = installed.replaced
+    if old is None:
+        done = f"installed {manifest.name} {manifest.version}"
+    elif old < manifest.version:
+        done = f"upgraded {manifest.name} from {old} to {manifest.version}"
+    else:
+        done = f"replaced {manifest.name} {old} with {manifest.version}"
+    print(f"{done} in {installed.folder}")
+    if installed.sha256:
+        print(f"sha256 {installed.sha256}")
+    wants = ", ".join(_names(manifest.permissions))
+    print(f"it asks for {wants} when the console starts it" if wants else "it requests no permissions")
+    return EXIT_OK
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    folders = catalog.installed_folders(args.name)
+    confirm_or_refuse(args, f"Delete {' and '.join(str(f) for f in folders)}?")
+    removed = catalog.remove(args.name)
+    forgotten = PermissionStore().forget_plugin(args.name) if args.forget_permissions else 0
+    now = removed.now_used
+    if args.json:
+        print(report.to_json({
+            "name": removed.name,
+            "version": None if removed.version is None else str(removed.version),
+            "folders": [str(f) for f in removed.folders],
+            "forgotten_records": forgotten,
+            "now_used": None if now is None else {
+                "version": str(now.manifest.version), "source": now.source.value, "folder": str(now.folder),
+            },
+        }))
+        return EXIT_OK
+    version = f" {removed.version}" if removed.version else ""
+    print(f"removed {removed.name}{version} ({', '.join(str(f) for f in removed.folders)})")
+    if args.forget_permissions:
+        print(f"forgot {forgotten} permission decision record{'s' if forgotten != 1 else ''}")
+    if now is not None:
+        print(f"the {now.source} {now.name} {now.manifest.version} in {now.folder} is used from now on")
+    return EXIT_OK
+
+
+def cmd_pack(args: argparse.Namespace) -> int:
+    packed = catalog.pack(Path(args.dir), Path(args.output) if args.output else None)
+    if args.json:
+        print(report.to_json({
+            "name": packed.manifest.name,
+            "version": str(packed.manifest.version),
+            "archive": str(packed.path),
+            "sha256": packed.sha256,
+            "index_entry": packed.index_entry(),
+        }))
+    else:
+        print(f"wrote {packed.path}\nsha256 {packed.sha256}\n")
+        print("# for a catalog index file in the archive's folder:")
+        print(packed.index_entry(), end="")
+    return EXIT_OK

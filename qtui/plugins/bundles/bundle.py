@@ -1,0 +1,104 @@
+"""A plugin's files on disk, read once and hashed: what the operator's decisions are about.
+
+The **bundle hash** is sha256 over every file of the plugin folder, sorted by relative POSIX path,
+each contributing its path and the sha256 of its content (length-prefixed, so no two bundles
+collide by moving bytes between names). Names :func:`~qtui.plugins.bundles.manifest.is_ignored_name`
+leaves out (hidden and editor temporary files) are skipped at any depth. Symbolic links and
+special files inside a bundle are refused. :func:`read_bundle` reads the files and hashes the
+very bytes it returns, so a loader that runs only those runs exactly the code decided on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from collections.abc import Mapping
+from pathlib import Path
+
+import attrs
+
+from qtui.files.tomlfile import FileProblems, Problem
+from qtui.plugins.bundles.manifest import is_ignored_name
+
+#: The most a plugin's files may add up to.
+MAX_BUNDLE_BYTES = 16 * 1024 * 1024
+
+
+class BundleError(FileProblems):
+    """A plugin folder cannot be hashed (unreadable, symlinks, special files)."""
+
+
+#: Top-level folders of a plugin that hold its tests, not its code: not part of the bundle,
+#: so editing a spec neither changes the code hash nor asks the operator again.
+NOT_BUNDLED = frozenset({"spec"})
+
+
+def bundle_files(folder: Path) -> tuple[str, ...]:
+    """The relative POSIX paths of the files that make up the bundle in `folder`, sorted."""
+    found: list[str] = []
+
+    def fail(path: Path, message: str) -> BundleError:
+        return BundleError([Problem(path, None, "", message)])
+
+    def walk(directory: Path, prefix: str) -> None:
+        try:
+            entries = list(os.scandir(directory))
+        except OSError as e:
+            raise fail(directory, f"cannot read folder: {e.strerror or e}") from None
+        for entry in entries:
+            if is_ignored_name(entry.name) or (not prefix and entry.name in NOT_BUNDLED):
+                continue
+            relative = prefix + entry.name
+            mode = entry.stat(follow_symlinks=False).st_mode
+            if stat.S_ISLNK(mode):
+                raise fail(Path(entry.path), "symbolic links are not allowed inside a plugin")
+            if stat.S_ISDIR(mode):
+                walk(Path(entry.path), relative + "/")
+            elif stat.S_ISREG(mode):
+                found.append(relative)
+            else:
+                raise fail(Path(entry.path), "only regular files and folders may be in a plugin")
+
+    walk(folder, "")
+    return tuple(sorted(found))
+
+
+@attrs.frozen
+class Bundle:
+    """A plugin's files read into memory once, with their hash.
+
+    Load Lua sources from `files`, never from disk again: the code that runs is then exactly
+    the code whose hash the operator's decisions name.
+    """
+
+    folder: Path
+    files: Mapping[str, bytes]  # relative POSIX path -> content, for every bundle file
+    hash: str  # "sha256:<hex>"
+
+
+def read_bundle(folder: Path, *, max_bytes: int = MAX_BUNDLE_BYTES) -> Bundle:
+    """Read every bundle file of `folder` and hash them; BundleError if unreadable or too big."""
+    total = hashlib.sha256(b"qtui-plugin-bundle-v1\0")
+    files: dict[str, bytes] = {}
+    size = 0
+    for relative in bundle_files(folder):
+        try:
+            with open(folder / relative, "rb") as f:
+                content = f.read(max_bytes - size + 1)
+        except OSError as e:
+            problem = Problem(folder / relative, None, "", f"cannot read: {e.strerror or e}")
+            raise BundleError([problem]) from None
+        size += len(content)
+        if size > max_bytes:
+            problem = Problem(folder, None, "", f"the plugin's files exceed {max_bytes} bytes")
+            raise BundleError([problem])
+        files[relative] = content
+        name = relative.encode("utf-8", "surrogateescape")
+        total.update(len(name).to_bytes(4, "big") + name + hashlib.sha256(content).digest())
+    return Bundle(folder, files, "sha256:" + total.hexdigest())
+
+
+def bundle_hash(folder: Path) -> str:
+    """``sha256:<hex>`` over the bundle's files, their paths and contents (see module docs)."""
+    return read_bundle(folder).hash

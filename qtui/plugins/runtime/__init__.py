@@ -1,0 +1,12 @@
+"""Running plugins: one restricted Lua runtime per plugin, the host API, events and the host.
+
+Owns: the sandbox with its limits and kill switch (:mod:`.sandbox`, ``_sandbox_prelude.lua``),
+plain values between Python and Lua (:mod:`.values`), the API declaration (:mod:`.api`), one
+loaded plugin with the API bound to it (:mod:`.instance`), plugin events (:mod:`.events`),
+settings values and storage (:mod:`.settings`, :mod:`.storage`), and the trio-side host that
+starts, feeds, gates and stops plugins (:mod:`.host`).
+
+May import: :mod:`qtui.plugins.trust`, :mod:`qtui.plugins.bundles`, :mod:`qtui.files` and the
+backend-neutral core (:mod:`qtui.model`, :mod:`qtui.events`, :mod:`qtui.bus`,
+:mod:`qtui.backends.base`). Never the console: data flows bundles → trust → runtime → console.
+"""

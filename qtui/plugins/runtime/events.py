@@ -1,0 +1,166 @@
+"""Plugin events (attrs classes) and their conversion to plain data for Lua.
+
+Events from the console's bus (stats, selection) and events of the plugin system
+(keys, timers, messages, lifecycle, settings, command and action results) are
+attrs classes. `to_plain` is the one boundary where they become the plain tables
+plugins receive, through a cattrs converter; its output matches the EVENTS
+declaration in qtui.plugins.runtime.api (a test checks every field).
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, ClassVar
+
+import attrs
+import cattrs
+
+from qtui.events import Event, SelectionChanged, StatsUpdated
+from qtui.model import Job, JobState, QueueStats, Snapshot
+
+
+@attrs.frozen
+class KeyPressed(Event):
+    """A key pressed in a plugin's focused panel."""
+
+    key: str
+
+
+@attrs.frozen
+class MouseClicked(Event):
+    """A mouse event in a plugin's panel, in panel coordinates."""
+
+    action: str
+    button: int
+    column: int
+    row: int
+
+
+@attrs.frozen
+class PanelResized(Event):
+    """A plugin's panel got a new size (columns, and rows below its title)."""
+
+    width: int
+    height: int
+
+
+@attrs.frozen
+class TimerFired(Event):
+    name: str
+    at: float
+
+
+@attrs.frozen
+class CommandInvoked(Event):
+    name: str
+    args: str
+
+
+@attrs.frozen
+class PluginMessage(Event):
+    """A message a plugin published on a topic; travels on the console's bus."""
+
+    topic: str
+    sender: str
+    data: Any
+
+
+@attrs.frozen
+class PluginLifecycle(Event):
+    """A plugin changed state; travels on the console's bus."""
+
+    coalesce_key: ClassVar[str | None] = None
+    plugin: str
+    version: str
+    state: str
+    reason: str | None = None
+
+
+@attrs.frozen
+class SettingsChanged(Event):
+    settings: dict[str, Any]
+
+
+@attrs.frozen
+class ActionResult(Event):
+    """The outcome of a plugin's qtui.jobs request."""
+
+    id: int
+    action: str
+    ok: bool
+    error: str | None = None
+    result: Any = None
+
+
+#: Event class -> the `type` a plugin sees.
+EVENT_TYPES: dict[type[Event], str] = {
+    StatsUpdated: "stats",
+    SelectionChanged: "selection",
+    KeyPressed: "key",
+    MouseClicked: "mouse",
+    PanelResized: "resize",
+    TimerFired: "timer",
+    CommandInvoked: "command",
+    PluginMessage: "message",
+    PluginLifecycle: "lifecycle",
+    SettingsChanged: "settings",
+    ActionResult: "action",
+}
+
+
+def _queue_plain(stats: QueueStats, now: float) -> dict[str, Any]:
+    row: dict[str, Any] = {"name": stats.name}
+    row.update({state.value: stats.count(state) for state in JobState})
+    row["enqueued_per_min"] = stats.enqueued_per_min
+    row["completed_per_min"] = stats.completed_per_min
+    row["failed_per_min"] = stats.failed_per_min
+    if stats.oldest_ready_at is not None:
+        row["oldest_ready_age"] = max(0.0, now - stats.oldest_ready_at)
+    return row
+
+
+def _stats_plain(event: StatsUpdated) -> dict[str, Any]:
+    snapshot: Snapshot = event.snapshot
+    return {
+        "queues": [_queue_plain(q, snapshot.taken_at) for q in snapshot.queues],
+        "workers_alive": sum(1 for w in snapshot.workers if w.alive),
+        "workers_seen": len(snapshot.workers),
+        "taken_at": snapshot.taken_at,
+    }
+
+
+def _drop_none(data: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in data.items() if value is not None}
+
+
+#: Payload characters a plugin receives per job; a page of huge payloads must not fill its heap.
+MAX_PLUGIN_PAYLOAD = 64 * 1024
+
+
+def job_plain(job: Job) -> dict[str, Any]:
+    """A job as plugins see it (payload as text, cut at MAX_PLUGIN_PAYLOAD; extra fields as a table)."""
+    data = _drop_none(_converter.unstructure(job) | {"extra": dict(job.extra)})
+    if len(job.payload) > MAX_PLUGIN_PAYLOAD:
+        data["payload"] = job.payload[:MAX_PLUGIN_PAYLOAD]
+        data["payload_truncated"] = True
+    return data
+
+
+_converter = cattrs.Converter()
+_converter.register_unstructure_hook(enum.Enum, lambda value: value.value)
+_converter.register_unstructure_hook(StatsUpdated, _stats_plain)
+# Message data was checked to be plain JSON-able data when it was published: pass it through.
+_converter.register_unstructure_hook(
+    PluginMessage, lambda m: {"topic": m.topic, "sender": m.sender, "data": m.data}
+)
+
+
+def to_plain(event: Event) -> dict[str, Any]:
+    """The plain table a plugin receives for `event`, with its `type` set."""
+    kind = EVENT_TYPES[type(event)]
+    data = _converter.unstructure(event)
+    if kind != "action":
+        data = _drop_none(data)
+    data["type"] = kind
+    return data
+

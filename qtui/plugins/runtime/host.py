@@ -1,0 +1,667 @@
+"""The plugin host: loads plugins, gates them by permission, feeds them events, applies their effects.
+
+Each plugin gets its own sandboxed runtime, its own bounded subscription to the
+console's event bus and its own trio task in the host's nursery. Lua runs in a
+worker thread (one at a time per plugin, many plugins in parallel), so a slow or
+runaway plugin never blocks the console or the other plugins. Everything a
+plugin does to the world goes through effects the host applies here, on the
+trio side: panel content, notices, timers, commands, bus messages and admin
+requests (which are checked, confirmed when destructive, and audited).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+import trio
+
+from qtui.backends.base import Backend
+from qtui.bus import EventBus, Subscription
+from qtui.events import Event, Notice, SelectionChanged, StatsUpdated
+from qtui.model import BackendError, JobState, Page
+from qtui.plugins.bundles.bundle import BundleError, read_bundle
+from qtui.plugins.bundles.capabilities import Capability
+from qtui.plugins.bundles.check import check_folder
+from qtui.plugins.bundles.discovery import Plugin
+from qtui.plugins.bundles.manifest import Manifest
+from qtui.plugins.runtime import instance as rt
+from qtui.plugins.runtime.events import (
+    EVENT_TYPES,
+    ActionResult,
+    CommandInvoked,
+    KeyPressed,
+    MouseClicked,
+    PanelResized,
+    PluginLifecycle,
+    PluginMessage,
+    SettingsChanged,
+    TimerFired,
+    job_plain,
+    to_plain,
+)
+from qtui.plugins.runtime.sandbox import PluginError
+from qtui.plugins.runtime.settings import SettingsStore
+from qtui.plugins.runtime.storage import PluginStorage
+from qtui.plugins.trust.audit import AuditLog, Outcome
+from qtui.plugins.trust.permissions import Grants, PermissionsFileError, PermissionStore, Verdict
+from qtui.plugins.trust.policy import SitePolicy, load_policy
+
+log = logging.getLogger(__name__)
+
+#: Events a plugin may receive from the console's bus.
+BUS_EVENTS = (StatsUpdated, SelectionChanged, PluginMessage, PluginLifecycle)
+#: Bounded channel per plugin; stats coalesce (latest wins), other overflow is dropped and counted.
+CHANNEL_CAPACITY = 64
+#: Events handed to Lua per worker-thread hop.
+BATCH = 64
+#: A plugin busy this long has its panel marked stale until it renders again.
+STALE_AFTER = 0.5
+
+#: Asks the operator to confirm a destructive plugin action: (plugin, capability, what) -> yes?
+Confirmer = Callable[["PluginHandle", Capability, str], Awaitable[bool]]
+
+
+class PluginState(enum.StrEnum):
+    WAITING = "waiting for permission"
+    STARTING = "starting"
+    RUNNING = "running"
+    ERRORED = "errored"
+    QUARANTINED = "quarantined"
+    STOPPED = "stopped"
+
+
+@attrs.define(eq=False)
+class PluginHandle:
+    """A plugin as the host and the console see it."""
+
+    plugin: Plugin
+    state: PluginState = PluginState.STOPPED
+    reason: str | None = None  # why it is errored, quarantined or waiting
+    error: PluginError | None = None  # the latest error, with file:line when Lua told us
+    errors: int = 0
+    panel: tuple[tuple[rt.Span, ...], ...] = ()
+    panel_at: float | None = None
+    stale: bool = False  # the plugin has been busy for a while: its panel shows an older frame
+    logs_seen: int = 0  # log lines already announced with PanelUpdated
+    panel_size: tuple[int, int] | None = None  # columns and rows the console last drew the panel at
+    commands: dict[str, str] = attrs.field(factory=dict)
+    runtime: rt.PluginRuntime | None = None
+    grants: Grants | None = None
+    code_hash: str | None = None  # the bundle hash the grants and the runtime belong to
+    subscription: Subscription | None = None
+    scope: trio.CancelScope | None = None
+    timer_nursery: trio.Nursery | None = None
+    timers: dict[str, trio.CancelScope] = attrs.field(factory=dict)
+    limiter: trio.CapacityLimiter = attrs.field(factory=lambda: trio.CapacityLimiter(1))
+    stopped: trio.Event = attrs.field(factory=trio.Event)
+
+    @property
+    def name(self) -> str:
+        return self.plugin.manifest.name
+
+    @property
+    def manifest(self) -> Manifest:
+        return self.plugin.manifest
+
+    @property
+    def log_lines(self) -> list[str]:
+        return list(self.runtime.log_lines) if self.runtime else []
+
+    def where(self) -> str:
+        """The latest error as 'file:line: message', for panels and logs."""
+        return str(self.error) if self.error else (self.reason or "")
+
+
+@attrs.frozen
+class PanelUpdated(Event):
+    """A plugin's panel content or state changed (for the console)."""
+
+    coalesce_key = None
+    plugin: str
+
+
+class PluginHost:
+    """Runs plugins inside a trio nursery; see the module docstring."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        bus: EventBus,
+        *,
+        store: PermissionStore | None = None,
+        policy: SitePolicy | None = None,
+        audit: AuditLog | None = None,
+        settings: SettingsStore | None = None,
+        storage_dir: Path | None = None,
+        confirmer: Confirmer | None = None,
+    ) -> None:
+        self.backend = backend
+        self.bus = bus
+        self.store = store or PermissionStore()
+        self.policy = policy
+        self.audit = audit or AuditLog()
+        self.settings = settings or SettingsStore()
+        self._storage_dir = storage_dir
+        self._confirmer = confirmer
+        self.plugins: dict[str, PluginHandle] = {}
+        self._nursery: trio.Nursery | None = None
+        self._plain_cache: dict[int, tuple[Event, dict[str, Any]]] = {}
+        self._latest: dict[type[Event], Event] = {}  # the newest stats and selection, for new plugins
+
+    # -- running ---------------------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Host plugins until cancelled; plugin tasks live in this nursery."""
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                latest = self.bus.subscribe("plugin host", (StatsUpdated, SelectionChanged), capacity=4)
+                task_status.started()
+                async for event in latest:
+                    self._latest[type(event)] = event
+        finally:
+            for handle in self.plugins.values():
+                if handle.runtime is not None:
+                    handle.runtime.sandbox.interrupt("qtui is shutting down")
+                    handle.runtime.close()
+
+    def _policy(self) -> SitePolicy:
+        if self.policy is None:
+            try:
+                self.policy = load_policy()
+            except Exception as exc:  # an unreadable policy forbids everything, visibly
+                log.error("site policy: %s", exc)
+                first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                self.bus.publish(Notice(f"site policy unreadable, every plugin capability is forbidden: {first}",
+                                        "error"))
+                self.policy = SitePolicy.forbidding_everything(None)
+        return self.policy
+
+    # -- starting and stopping ---------------------------------------------------------
+
+    async def start(self, plugin: Plugin, *, handoff: Any = None) -> PluginHandle:
+        """Load and activate `plugin`, or leave it waiting for the operator's permission decision."""
+        handle = PluginHandle(plugin)
+        self.plugins[plugin.manifest.name] = handle
+        runtime = self._prepare(handle)
+        if runtime is None:
+            return handle
+        self._set_state(handle, PluginState.STARTING)
+        try:
+            await self._in_thread(handle, runtime.load)
+            await self._in_thread(handle, runtime.call, "activate", self._context(handle, handoff))
+        except PluginError as error:
+            self._discard(handle)
+            self._failed(handle, error, fatal=True)
+            return handle
+        await self._launch(handle)
+        return handle
+
+    async def reload(self, plugin: Plugin, *, carry_decisions: bool = False) -> PluginHandle:
+        """Replace a running plugin with new code; if the new code fails, the old keeps running.
+
+        The new code is loaded in a new runtime first; then the old plugin's deactivate()
+        runs and its result is handed to the new activate(). If that activate fails, the
+        old plugin is activated again with the same state. With `carry_decisions` (a
+        plugin author's own folder), decisions of the previous code carry over when the
+        requested capabilities did not change.
+        """
+        old = self.plugins.get(plugin.manifest.name)
+        if old is None or old.state is not PluginState.RUNNING or old.runtime is None:
+            if old is not None:
+                await self.stop(old.name)
+            if carry_decisions:
+                self.carry_decisions(plugin)
+            return await self.start(plugin)
+        if carry_decisions:
+            self.carry_decisions(plugin)
+        broken = _compile_errors(plugin)
+        if broken:  # say what is wrong before asking anyone to approve new code
+            self._keep_old(old, broken[0])
+            return old
+        new = PluginHandle(plugin)
+        runtime = self._prepare(new)
+        if runtime is None:  # waiting for a decision or unreadable: the old one keeps running
+            old.error = PluginError(new.reason or "cannot load the new version", plugin=old.name)
+            self.bus.publish(PanelUpdated(old.name))
+            self.plugins[old.name] = old
+            return new
+        try:
+            await self._in_thread(new, runtime.load)
+        except PluginError as error:
+            self._discard(new)
+            self._keep_old(old, error)
+            return old
+        handoff = await self._deactivate(old)
+        try:
+            await self._in_thread(new, runtime.call, "activate", self._context(new, handoff))
+        except PluginError as error:
+            self._discard(new)
+            try:
+                await self._in_thread(old, old.runtime.call, "activate", self._context(old, handoff))
+            except PluginError as again:
+                self._failed(old, again, fatal=True)
+            self._apply_effects(old)  # what the old code drew or started when it came back
+            self._keep_old(old, error)
+            return old
+        await self._halt(old)
+        old.runtime.close()
+        old.runtime = None
+        new.panel_size = old.panel_size  # the new code learns its panel size at once
+        await self._launch(new)
+        return new
+
+    def _keep_old(self, old: PluginHandle, error: PluginError) -> None:
+        self.plugins[old.name] = old
+        old.error = error
+        old.errors += 1
+        if old.runtime is not None:
+            old.runtime.log_lines.append(f"error: reload failed: {error}")
+        log.warning("reload of %s failed, the previous code keeps running: %s", old.name, error)
+        self.bus.publish(PanelUpdated(old.name))
+
+    def carry_decisions(self, plugin: Plugin) -> None:
+        """Apply the latest decision of this plugin to new code asking for the same capabilities."""
+        code_hash = read_bundle(plugin.folder).hash
+        pending = self.store.pending(plugin.manifest, code_hash)
+        previous = pending.previous
+        if not pending.undecided or previous is None or pending.added:
+            return
+        requested = set(plugin.manifest.permissions)
+        self.store.decide(plugin.manifest, code_hash,
+                          grant=tuple(requested & previous.granted), deny=tuple(requested & previous.denied),
+                          confirm={c: False for c in requested & previous.no_confirm})
+
+    def _prepare(self, handle: PluginHandle) -> rt.PluginRuntime | None:
+        """A runtime for the plugin, or None with the handle errored or waiting for permission."""
+        plugin = handle.plugin
+        try:
+            bundle = read_bundle(plugin.folder)
+            grants = self.store.grants(plugin.manifest, bundle.hash, self._policy())
+        except (BundleError, PermissionsFileError) as exc:
+            self._set_state(handle, PluginState.ERRORED, str(exc))
+            return None
+        handle.grants, handle.code_hash = grants, bundle.hash
+        undecided = [e.capability for e in grants.all() if e.verdict is Verdict.UNDECIDED]
+        if undecided:
+            names = ", ".join(c.value for c in undecided)
+            self._set_state(handle, PluginState.WAITING, f"needs a decision on: {names}")
+            return None
+        values, problems = self.settings.values(plugin.manifest)
+        for problem in problems:
+            log.warning("%s", problem)
+        handle.runtime = rt.PluginRuntime(
+            plugin.manifest, bundle, grants, settings=values,
+            storage=PluginStorage(plugin.manifest.name, self._storage_dir), audit=self.audit,
+        )
+        # Subscribe before plugin code runs, so nothing published meanwhile is missed.
+        handle.subscription = self.bus.subscribe(
+            f"plugin {handle.name}", BUS_EVENTS, capacity=CHANNEL_CAPACITY,
+            accept=lambda event: self._wants(handle, event),
+        )
+        return handle.runtime
+
+    def _context(self, handle: PluginHandle, handoff: Any) -> dict[str, Any]:
+        assert handle.runtime is not None and handle.grants is not None
+        return {
+            "name": handle.name,
+            "version": str(handle.manifest.version),
+            "api": rt.api.HOST_API_VERSION,
+            "settings": dict(handle.runtime.settings),
+            "granted": [e.capability.value for e in handle.grants.all() if e.allowed],
+            "state": handoff,
+        }
+
+    def _discard(self, handle: PluginHandle) -> None:
+        """Throw away a runtime that never ran (its load or activate failed)."""
+        if handle.subscription is not None:
+            self.bus.unsubscribe(handle.subscription)
+            handle.subscription = None
+        if handle.runtime is not None:
+            handle.runtime.close()
+            handle.runtime = None
+
+    async def _launch(self, handle: PluginHandle) -> None:
+        """Start delivering events to an activated plugin, the latest stats and selection first."""
+        self.plugins[handle.name] = handle
+        self._set_state(handle, PluginState.RUNNING)
+        assert self._nursery is not None, "PluginHost.run() is not running"
+        await self._nursery.start(self._serve, handle)
+        self._apply_effects(handle)
+        if handle.panel_size is not None:
+            handle.subscription.offer(PanelResized(*handle.panel_size))
+        for event in self._latest.values():
+            if handle.subscription is not None and handle.subscription.wants(event):
+                handle.subscription.offer(event)
+
+    async def _halt(self, handle: PluginHandle) -> None:
+        """Stop delivering events to a plugin (its timers stop too)."""
+        if handle.scope is not None and handle.runtime is not None:
+            handle.runtime.sandbox.interrupt("the plugin is being stopped")
+            handle.scope.cancel()
+            await handle.stopped.wait()
+        elif handle.subscription is not None:
+            self.bus.unsubscribe(handle.subscription)
+            handle.subscription = None
+
+    async def _deactivate(self, handle: PluginHandle) -> Any:
+        if handle.runtime is None:
+            return None
+        try:
+            return await self._in_thread(handle, handle.runtime.call, "deactivate")
+        except PluginError as error:
+            log.warning("%s: deactivate failed: %s", handle.name, error)
+            return None
+
+    async def stop(self, name: str) -> Any:
+        """Stop a plugin: its deactivate() runs and what it returns is handed back."""
+        handle = self.plugins.get(name)
+        if handle is None:
+            return None
+        running = handle.state is PluginState.RUNNING
+        await self._halt(handle)
+        handoff = await self._deactivate(handle) if running else None
+        if handle.runtime is not None:
+            handle.runtime.close()
+            handle.runtime = None
+        self._set_state(handle, PluginState.STOPPED)
+        return handoff
+
+    def decide(self, handle: PluginHandle, *, grant: tuple[Capability, ...] = (),
+               deny: tuple[Capability, ...] = (), no_confirm: tuple[Capability, ...] = ()) -> None:
+        """Record the operator's decision for the code `handle` was loaded from (the code shown)."""
+        if handle.code_hash is None:
+            raise ValueError(f"{handle.name} could not be read; nothing to decide on")
+        self.store.decide(handle.manifest, handle.code_hash, grant=grant, deny=deny,
+                          confirm={c: False for c in no_confirm})
+        for capability in grant:
+            self._audit(handle, capability, Outcome.GRANTED, "decided in the console")
+        for capability in deny:
+            self._audit(handle, capability, Outcome.REVOKED, "decided in the console")
+        # A running plugin sees the new decision at once (e.g. "don't ask again").
+        handle.grants = self.store.grants(handle.manifest, handle.code_hash, self._policy())
+        if handle.runtime is not None:
+            handle.runtime.grants = handle.grants
+
+    # -- what the console sends to plugins ---------------------------------------------
+
+    def key(self, name: str, key: str) -> None:
+        self._offer(name, KeyPressed(key), Capability.SELECTION_READ, "key")
+
+    def mouse(self, name: str, action: str, button: int, column: int, row: int) -> None:
+        self._offer(name, MouseClicked(action, button, column, row), Capability.SELECTION_READ, "mouse")
+
+    def resize(self, name: str, width: int, height: int) -> None:
+        """The console drew the plugin's panel at this size; tell the plugin when it changed."""
+        handle = self.plugins.get(name)
+        if handle is None or handle.panel_size == (width, height):
+            return
+        handle.panel_size = (width, height)
+        self._offer(name, PanelResized(width, height))
+
+    def run_command(self, name: str, command: str, args: str) -> bool:
+        handle = self.plugins.get(name)
+        if handle is None or command not in handle.commands:
+            return False
+        self._offer(name, CommandInvoked(command, args))
+        return True
+
+    async def change_settings(self, name: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """Validate, persist and deliver new settings (ValueError names the bad field)."""
+        handle = self.plugins[name]
+        values = await trio.to_thread.run_sync(self.settings.save, handle.manifest, changes)
+        if handle.runtime is not None:
+            handle.runtime.settings = dict(values)
+        self._offer(name, SettingsChanged(values))
+        return values
+
+    def _offer(self, name: str, event: Event, capability: Capability | None = None,
+               subscription_type: str | None = None) -> None:
+        handle = self.plugins.get(name)
+        if handle is None or handle.subscription is None or handle.runtime is None:
+            return
+        if subscription_type is not None and subscription_type not in handle.runtime.subscriptions:
+            return
+        if capability is not None and not handle.grants.check(capability).allowed:
+            return
+        handle.subscription.offer(event)
+
+    def _wants(self, handle: PluginHandle, event: Event) -> bool:
+        runtime = handle.runtime
+        if runtime is None:
+            return False
+        if isinstance(event, PluginMessage):
+            return event.sender != handle.name and any(event.topic.startswith(p) for p in runtime.listening)
+        if isinstance(event, PluginLifecycle) and event.plugin == handle.name:
+            return False
+        return EVENT_TYPES[type(event)] in runtime.subscriptions
+
+    # -- the plugin's task ---------------------------------------------------------------
+
+    async def _serve(self, handle: PluginHandle, *, task_status: trio.TaskStatus[None]) -> None:
+        assert handle.subscription is not None and handle.runtime is not None
+        try:
+            with trio.CancelScope() as handle.scope:
+                async with trio.open_nursery() as timers:
+                    handle.timer_nursery = timers
+                    task_status.started()
+                    await self._deliver_forever(handle)
+        finally:
+            handle.timers.clear()
+            handle.timer_nursery = None
+            self.bus.unsubscribe(handle.subscription)
+            handle.subscription = None
+            handle.scope = None
+            handle.stopped.set()
+
+    async def _deliver_forever(self, handle: PluginHandle) -> None:
+        subscription, runtime = handle.subscription, handle.runtime
+        while True:
+            batch = [await subscription.receive()]
+            while len(batch) < BATCH:
+                try:
+                    batch.append(subscription.receive_nowait())
+                except trio.WouldBlock:
+                    break
+            plain = [self._plain(event) for event in batch]
+            async with trio.open_nursery() as watchdog:
+                watchdog.start_soon(self._mark_stale, handle)
+                errors = await self._in_thread(handle, runtime.deliver, plain)
+                watchdog.cancel_scope.cancel()
+            if handle.stale:
+                handle.stale = False
+                self.bus.publish(PanelUpdated(handle.name))
+            for error in errors:
+                self._failed(handle, error, fatal=False)
+            logged = runtime.log_count
+            self._apply_effects(handle)
+            if logged != handle.logs_seen:
+                handle.logs_seen = logged
+                self.bus.publish(PanelUpdated(handle.name))
+            if runtime.sandbox.quarantined:
+                self._set_state(handle, PluginState.QUARANTINED, runtime.sandbox.quarantined)
+                return
+
+    async def _mark_stale(self, handle: PluginHandle) -> None:
+        await trio.sleep(STALE_AFTER)
+        handle.stale = True
+        self.bus.publish(PanelUpdated(handle.name))
+
+    def _plain(self, event: Event) -> dict[str, Any]:
+        """The plain form of `event`, converted once however many plugins receive it."""
+        cached = self._plain_cache.get(id(event))
+        if cached is not None and cached[0] is event:
+            return cached[1]
+        plain = to_plain(event)
+        if len(self._plain_cache) > 256:
+            self._plain_cache.clear()
+        self._plain_cache[id(event)] = (event, plain)
+        return plain
+
+    async def _in_thread(self, handle: PluginHandle, fn: Callable[..., Any], *args: Any) -> Any:
+        return await trio.to_thread.run_sync(fn, *args, limiter=handle.limiter)
+
+    # -- effects -------------------------------------------------------------------------
+
+    def _apply_effects(self, handle: PluginHandle) -> None:
+        if handle.runtime is None:
+            return
+        for effect in handle.runtime.take_effects():
+            match effect:
+                case rt.Render(lines=lines):
+                    handle.panel, handle.panel_at = lines, time.time()
+                    self.bus.publish(PanelUpdated(handle.name))
+                case rt.Notify(text=text, level=level):
+                    self.bus.publish(Notice(f"{handle.name}: {text}", level))
+                case rt.SetTimer(name=name, seconds=seconds, repeat=repeat):
+                    self._start_timer(handle, name, seconds, repeat)
+                case rt.CancelTimer(name=name):
+                    scope = handle.timers.pop(name, None)
+                    if scope is not None:
+                        scope.cancel()
+                case rt.RegisterCommand(name=name, help=help_text):
+                    handle.commands[name] = help_text
+                case rt.Publish(topic=topic, data=data):
+                    self.bus.publish(PluginMessage(topic, handle.name, data))
+                case rt.Request():
+                    assert self._nursery is not None
+                    self._nursery.start_soon(self._run_request, handle, effect)
+
+    def _start_timer(self, handle: PluginHandle, name: str, seconds: float, repeat: bool) -> None:
+        old = handle.timers.pop(name, None)
+        if old is not None:
+            old.cancel()
+        scope = trio.CancelScope()
+        handle.timers[name] = scope
+
+        async def tick() -> None:
+            with scope:
+                while True:
+                    await trio.sleep(seconds)
+                    if handle.subscription is not None:
+                        handle.subscription.offer(TimerFired(name, time.time()))
+                    if not repeat:
+                        handle.timers.pop(name, None)
+                        return
+
+        handle.timer_nursery.start_soon(tick)
+
+    async def _run_request(self, handle: PluginHandle, request: rt.Request) -> None:
+        """Carry out an admin request: confirm if destructive, call the backend, report back."""
+        outcome = await self._confirm_if_needed(handle, request)
+        if outcome is not None:
+            self._report(handle, request, ok=False, error=outcome)
+            return
+        try:
+            result = await trio.to_thread.run_sync(self._perform, request)
+        except BackendError as exc:
+            self._report(handle, request, ok=False, error=str(exc))
+            return
+        except Exception as exc:
+            log.exception("%s: %s request failed", handle.name, request.action)
+            self._report(handle, request, ok=False, error=f"internal error: {exc}")
+            return
+        self._report(handle, request, ok=True, result=result)
+
+    async def _confirm_if_needed(self, handle: PluginHandle, request: rt.Request) -> str | None:
+        """None to go ahead, or why not."""
+        if not request.capability.destructive:
+            return None
+        effective = handle.grants.check(request.capability)
+        if not effective.allowed:
+            return f"{request.capability} is {effective.verdict}"
+        if not effective.confirm:
+            self._audit(handle, request.capability, Outcome.ALLOWED, f"{request.action} (no confirmation asked)")
+            return None
+        what = describe_request(request)
+        if self._confirmer is None:
+            self._audit(handle, request.capability, Outcome.DECLINED, f"{what}: nobody to confirm")
+            return "refused: destructive actions need an operator to confirm them"
+        confirmed = await self._confirmer(handle, request.capability, what)
+        self._audit(handle, request.capability, Outcome.CONFIRMED if confirmed else Outcome.DECLINED, what)
+        return None if confirmed else "the operator declined"
+
+    def _perform(self, request: rt.Request) -> Any:
+        args, backend = request.args, self.backend
+        match request.action:
+            case "peek":
+                page: Page = backend.peek(args["queue"], JobState(args["state"]), text=args["text"],
+                                          cursor=args["cursor"], limit=args["limit"])
+                return {"jobs": [job_plain(j) for j in page.jobs], "next_cursor": page.next_cursor}
+            case "find":
+                job = backend.job(args["id"])
+                return job_plain(job) if job else None
+            case "enqueue":
+                return job_plain(backend.enqueue(args["queue"], args["payload"]))
+            case "requeue":
+                if args["ids"] is not None:
+                    count = backend.requeue(ids=args["ids"], to_queue=args["to"])
+                else:
+                    count = backend.requeue(queue=args["queue"], text=args["text"], to_queue=args["to"])
+                return {"count": count}
+            case "purge":
+                return {"count": backend.purge(args["queue"], JobState(args["state"]))}
+        raise ValueError(f"unknown action {request.action}")
+
+    def _report(self, handle: PluginHandle, request: rt.Request, *, ok: bool, error: str | None = None,
+                result: Any = None) -> None:
+        if handle.subscription is not None:
+            handle.subscription.offer(ActionResult(request.id, request.action, ok, error, result))
+
+    # -- state ---------------------------------------------------------------------------
+
+    def _failed(self, handle: PluginHandle, error: PluginError, *, fatal: bool) -> None:
+        handle.error = error
+        handle.errors += 1
+        log.warning("%s", error)
+        if handle.runtime is not None:
+            handle.runtime.log_lines.append(f"error: {error}")
+        if handle.runtime is not None and handle.runtime.sandbox.quarantined:
+            self._set_state(handle, PluginState.QUARANTINED, handle.runtime.sandbox.quarantined)
+        elif fatal:
+            self._set_state(handle, PluginState.ERRORED, str(error))
+        else:
+            self.bus.publish(PanelUpdated(handle.name))
+
+    def _set_state(self, handle: PluginHandle, state: PluginState, reason: str | None = None) -> None:
+        handle.state, handle.reason = state, reason
+        lifecycle = {PluginState.RUNNING: "running", PluginState.STOPPED: "stopped",
+                     PluginState.ERRORED: "errored", PluginState.QUARANTINED: "quarantined"}.get(state)
+        if lifecycle is not None:
+            self.bus.publish(PluginLifecycle(handle.name, str(handle.manifest.version), lifecycle, reason))
+        self.bus.publish(PanelUpdated(handle.name))
+
+    def _audit(self, handle: PluginHandle, capability: Capability, outcome: Outcome, detail: str) -> None:
+        try:
+            self.audit.record(handle.name, str(handle.manifest.version), capability.value, outcome, detail)
+        except Exception as exc:
+            log.warning("audit log: %s", exc)
+
+
+def _compile_errors(plugin: Plugin) -> list[PluginError]:
+    """What `qtui plugin check` would report for the plugin's folder (nothing is run)."""
+    def where(file: Path) -> str:
+        return str(file.relative_to(plugin.folder)) if file.is_relative_to(plugin.folder) else str(file)
+
+    return [PluginError(p.message, plugin=plugin.name, file=where(p.file), line=p.line)
+            for p in check_folder(plugin.folder).problems]
+
+
+def describe_request(request: rt.Request) -> str:
+    """What a destructive request will touch, in words for a confirmation dialog."""
+    args = request.args
+    if request.action == "purge":
+        return f"delete every {args['state']} job on {args['queue'] or 'every queue'}"
+    if args.get("ids") is not None:
+        target = f"{len(args['ids'])} selected dead jobs"
+    else:
+        target = "every dead job" + (f" on {args['queue']}" if args.get("queue") else "")
+        target += f" matching {args['text']!r}" if args.get("text") else ""
+    return f"requeue {target} to {args.get('to') or 'their own queues'}"
+

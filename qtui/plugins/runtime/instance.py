@@ -1,0 +1,494 @@
+"""One loaded plugin on the worker-thread side: its sandbox and the host API v1 bound to it.
+
+Host functions run in the plugin's worker thread while its Lua code runs. They
+check capabilities, validate arguments and record *effects* (render, notify,
+timers, requests, ...) that the host applies on the trio side after the call,
+so Lua never touches the event loop or the console directly.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import re
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import PurePosixPath
+from typing import Any
+
+import attrs
+
+from qtui.model import InvalidInput, JobState, check_queue_name
+from qtui.plugins.bundles.bundle import Bundle
+from qtui.plugins.bundles.capabilities import Capability, bus_capability
+from qtui.plugins.bundles.manifest import Manifest
+from qtui.plugins.runtime import api
+from qtui.plugins.runtime.sandbox import HostError, Limits, LuaSandbox, PluginError
+from qtui.plugins.runtime.storage import PluginStorage, StorageError
+from qtui.plugins.trust.audit import AuditLog, Outcome
+from qtui.plugins.trust.permissions import Grants
+from qtui.sanitize import visible
+
+log = logging.getLogger(__name__)
+
+MAX_LINES = 1000
+MAX_SPANS = 200
+MAX_TEXT = 2000
+MAX_TIMERS = 32
+MIN_INTERVAL = 0.1
+MAX_COMMANDS = 32
+MAX_TOPIC = 200
+LOG_LINES = 500
+_COMMAND_NAME = re.compile(r"[a-z][a-z0-9-]{0,39}")
+_TOPIC = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.?")
+
+
+# -- effects recorded during a call ---------------------------------------------------
+
+
+@attrs.frozen
+class Span:
+    text: str
+    style: str = "normal"
+
+
+@attrs.frozen
+class Render:
+    lines: tuple[tuple[Span, ...], ...]
+
+
+@attrs.frozen
+class Notify:
+    text: str
+    level: str
+
+
+@attrs.frozen
+class SetTimer:
+    name: str
+    seconds: float
+    repeat: bool
+
+
+@attrs.frozen
+class CancelTimer:
+    name: str
+
+
+@attrs.frozen
+class RegisterCommand:
+    name: str
+    help: str
+
+
+@attrs.frozen
+class Publish:
+    topic: str
+    data: Any
+
+
+@attrs.frozen
+class Request:
+    """An admin action the plugin asked for; `capability` was checked and granted."""
+
+    id: int
+    action: str
+    capability: Capability
+    args: Mapping[str, Any]
+
+
+Effect = Render | Notify | SetTimer | CancelTimer | RegisterCommand | Publish | Request
+
+
+def _modules(bundle: Bundle) -> Callable[[str], tuple[str, str] | None]:
+    """`require("a.b")` loads a/b.lua (or a/b/init.lua) from the plugin's own files only."""
+
+    def resolve(name: str) -> tuple[str, str] | None:
+        base = PurePosixPath(*name.split("."))
+        for candidate in (f"{base}.lua", f"{base}/init.lua"):
+            data = bundle.files.get(candidate)
+            if data is not None:
+                return data.decode("utf-8", errors="replace"), candidate
+        return None
+
+    return resolve
+
+
+def lua_type(value: Any) -> str:
+    """The Lua name of a converted value's type, for error messages plugin authors read."""
+    if value is None:
+        return "nil"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, (list, dict)):
+        return "table"
+    return "string" if isinstance(value, str) else type(value).__name__
+
+
+def _has_null_in_list(value: Any) -> bool:
+    if isinstance(value, list):
+        return any(item is None or _has_null_in_list(item) for item in value)
+    if isinstance(value, dict):
+        return any(_has_null_in_list(item) for item in value.values())
+    return False
+
+
+def sandbox_limits(manifest: Manifest) -> Limits:
+    """The sandbox limits a manifest asks for (already checked against the host maxima)."""
+    return Limits(
+        memory_bytes=manifest.limits.memory_bytes,
+        instructions=manifest.limits.instructions_per_call,
+        wall_seconds=manifest.limits.wall_ms_per_call / 1000,
+    )
+
+
+class PluginRuntime:
+    """A plugin's sandbox with the v1 host API exposed; used from one worker thread at a time."""
+
+    def __init__(
+        self,
+        manifest: Manifest,
+        bundle: Bundle,
+        grants: Grants,
+        *,
+        settings: Mapping[str, Any],
+        storage: PluginStorage,
+        audit: AuditLog,
+    ) -> None:
+        self.manifest = manifest
+        self.bundle = bundle
+        self.grants = grants
+        self.settings = dict(settings)
+        self._storage = storage
+        self._audit = audit
+        self.subscriptions: set[str] = set()
+        self.listening: set[str] = set()
+        self.log_lines: collections.deque[str] = collections.deque(maxlen=LOG_LINES)
+        self.log_count = 0  # lines ever logged, to notice new ones
+        self._log = logging.getLogger(f"qtui.plugins.{manifest.name}")
+        self._effects: list[Effect] = []
+        self._timers: set[str] = set()
+        self._commands: set[str] = set()
+        self._next_request = 1
+        self._lock = threading.Lock()
+        self.sandbox = LuaSandbox(
+            manifest.name, limits=sandbox_limits(manifest), resolver=_modules(bundle), output=self._print
+        )
+        for spec in api.FUNCTIONS:
+            self.sandbox.expose(spec.lua_name, getattr(self, "api_" + spec.name.replace(".", "_")))
+        for alias in api.ALIASES:
+            self.sandbox.expose(alias.lua_name, self._shim(alias))
+
+    # -- running plugin code (worker thread) ---------------------------------------------
+
+    def load(self) -> None:
+        """Run the entry file's main chunk."""
+        entry = self.manifest.entry
+        self.sandbox.load(self.bundle.files[entry].decode("utf-8", errors="replace"), entry)
+
+    def call(self, function: str, *args: Any) -> Any:
+        """Call a plugin function if it defines it; PluginError on failure."""
+        if not self.sandbox.has_function(function):
+            return None
+        return self.sandbox.call(function, *args)
+
+    def deliver(self, events: list[dict[str, Any]]) -> list[PluginError]:
+        """Give each event to on_event; errors are collected, a quarantine stops the batch."""
+        errors: list[PluginError] = []
+        if not self.sandbox.has_function("on_event"):
+            return errors
+        for event in events:
+            try:
+                self.sandbox.call("on_event", event)
+            except PluginError as error:
+                errors.append(error)
+                if self.sandbox.quarantined:
+                    break
+        return errors
+
+    def take_effects(self) -> list[Effect]:
+        """The effects recorded since the last take (called after a call returned)."""
+        with self._lock:
+            effects, self._effects = self._effects, []
+        return effects
+
+    def close(self) -> None:
+        self.sandbox.close()
+
+    # -- helpers --------------------------------------------------------------------
+
+    def _shim(self, alias: api.Alias) -> Callable[..., Any]:
+        """The deprecated call `alias.old`: warns in the plugin's log once, then calls the new one."""
+        target = getattr(self, "api_" + alias.new.replace(".", "_"))
+        warned = False
+
+        def shim(*args: Any) -> Any:
+            nonlocal warned
+            if not warned:
+                warned = True
+                note = f" ({alias.note})" if alias.note else ""
+                self._write_log("warning", f"qtui.{alias.old} is deprecated since API {alias.since}: "
+                                           f"use qtui.{alias.new}{note}")
+            return target(*args)
+
+        return shim
+
+    def _emit(self, effect: Effect) -> None:
+        with self._lock:
+            self._effects.append(effect)
+
+    def _print(self, line: str) -> None:
+        self._write_log("info", line)
+
+    def _write_log(self, level: str, text: str) -> None:
+        line = visible(text)[:MAX_TEXT]
+        self.log_lines.append(f"{level}: {line}")
+        self.log_count += 1
+        self._log.log(logging.getLevelName(level.upper()), "%s", line)
+
+    def require(self, capability: Capability, what: str) -> None:
+        """Raise HostError (and audit the refusal) unless `capability` is granted."""
+        effective = self.grants.check(capability)
+        outcome = Outcome.of(effective.verdict)
+        self._audit_safely(capability, outcome, what)
+        if not effective.allowed:
+            # Lua sees "qtui.notify: refused: ..."; a detail beyond the function name stays in.
+            subject = "" if what.startswith("qtui.") else f"{what} "
+            raise HostError(f"{subject}refused: capability {capability} is {effective.verdict} ({effective.reason})")
+
+    def _audit_safely(self, capability: Capability, outcome: Outcome, detail: str) -> None:
+        try:
+            self._audit.record(self.manifest.name, str(self.manifest.version), capability.value, outcome, detail)
+        except Exception as exc:  # the audit log failing must not break the plugin call
+            log.warning("audit log: %s", exc)
+
+    def _request(self, action: str, capability: Capability, args: Mapping[str, Any]) -> int:
+        self.require(capability, f"qtui.jobs.{action}")
+        with self._lock:
+            request_id = self._next_request
+            self._next_request += 1
+            self._effects.append(Request(request_id, action, capability, dict(args)))
+        return request_id
+
+    @staticmethod
+    def _text(value: Any, what: str, limit: int = MAX_TEXT) -> str:
+        if not isinstance(value, str):
+            raise HostError(f"{what} must be a string, not {lua_type(value)}")
+        if len(value) > limit:
+            raise HostError(f"{what} is longer than {limit} characters")
+        return value
+
+    # -- the API v1 functions (names follow qtui.plugins.runtime.api.FUNCTIONS) ------------------
+
+    def api_subscribe(self, *types: Any) -> None:
+        for name in types:
+            spec = self._event_spec(name)
+            if spec.capability is not None:
+                self.require(spec.capability, f"subscribe to {name}")
+        self.subscriptions.update(types)
+
+    def api_unsubscribe(self, *types: Any) -> None:
+        for name in types:
+            self._event_spec(name)
+        self.subscriptions.difference_update(types)
+
+    @staticmethod
+    def _event_spec(name: Any) -> api.EventSpec:
+        subscribable = [e.type for e in api.EVENTS if e.subscribable]
+        if name not in subscribable:
+            raise HostError(f"cannot subscribe to {name!r} (events: {', '.join(subscribable)})")
+        return api.event(name)
+
+    def api_render(self, lines: Any) -> None:
+        if not isinstance(lines, list):
+            raise HostError("render takes a list of lines")
+        if len(lines) > MAX_LINES:
+            raise HostError(f"render takes at most {MAX_LINES} lines")
+        self._emit(Render(tuple(self._line(line, n) for n, line in enumerate(lines, 1))))
+
+    def _line(self, line: Any, number: int) -> tuple[Span, ...]:
+        if isinstance(line, str):
+            return (Span(visible(self._text(line, f"line {number}")),),)
+        if not isinstance(line, list):
+            raise HostError(f"line {number} must be a string or a list of spans")
+        if len(line) > MAX_SPANS:
+            raise HostError(f"line {number} has more than {MAX_SPANS} spans")
+        return tuple(self._span(span, number) for span in line)
+
+    def _span(self, span: Any, number: int) -> Span:
+        if isinstance(span, str):
+            return Span(visible(self._text(span, f"line {number}")))
+        if not isinstance(span, dict) or set(span) - {"text", "style"}:
+            raise HostError(f"line {number}: a span is a string or {{text=, style=}}")
+        style = span.get("style", "normal")
+        if style not in api.STYLES:
+            raise HostError(f"line {number}: unknown style {style!r} (styles: {', '.join(api.STYLES)})")
+        return Span(visible(self._text(span.get("text", ""), f"line {number} text")), style)
+
+    def api_notify(self, text: Any, level: Any = None) -> None:
+        self.require(Capability.NOTIFY, "qtui.notify")
+        level = level or "info"
+        if level not in ("info", "warning", "error"):
+            raise HostError("notify level must be info, warning or error")
+        self._emit(Notify(visible(self._text(text, "notify text", 500)), level))
+
+    def api_log(self, level: Any, text: Any) -> None:
+        if level not in api.LEVELS:
+            raise HostError(f"log level must be one of {', '.join(api.LEVELS)}")
+        self._write_log(level, self._text(text, "log text"))
+
+    def _timer(self, name: Any, seconds: Any, repeat: bool) -> None:
+        self.require(Capability.TIMERS, "qtui.every" if repeat else "qtui.after")
+        name = self._text(name, "timer name", 100)
+        if not isinstance(seconds, (int, float)) or seconds != seconds or seconds < MIN_INTERVAL:
+            raise HostError(f"timer interval must be a number of at least {MIN_INTERVAL} seconds")
+        if name not in self._timers and len(self._timers) >= MAX_TIMERS:
+            raise HostError(f"at most {MAX_TIMERS} timers")
+        self._timers.add(name)
+        self._emit(SetTimer(name, float(seconds), repeat))
+
+    def api_every(self, name: Any, seconds: Any) -> None:
+        self._timer(name, seconds, True)
+
+    def api_after(self, name: Any, seconds: Any) -> None:
+        self._timer(name, seconds, False)
+
+    def api_cancel(self, name: Any) -> None:
+        self.require(Capability.TIMERS, "qtui.cancel")
+        self._timers.discard(name)
+        self._emit(CancelTimer(self._text(name, "timer name", 100)))
+
+    def api_command(self, name: Any, help: Any) -> None:  # noqa: A002 - the API's parameter name
+        self.require(Capability.COMMANDS, "qtui.command")
+        if not isinstance(name, str) or not _COMMAND_NAME.fullmatch(name):
+            raise HostError("command name must be lowercase letters, digits and -, starting with a letter")
+        if name not in self._commands and len(self._commands) >= MAX_COMMANDS:
+            raise HostError(f"at most {MAX_COMMANDS} commands")
+        self._commands.add(name)
+        self._emit(RegisterCommand(name, visible(self._text(help, "command help", 200))))
+
+    def api_setting(self, name: Any) -> Any:
+        if self.manifest.setting(name) is None:
+            declared = ", ".join(s.name for s in self.manifest.settings) or "none"
+            raise HostError(f"no setting {name!r} in the manifest (declared: {declared})")
+        return self.settings.get(name)
+
+    def api_settings(self) -> dict[str, Any]:
+        return dict(self.settings)
+
+    def api_storage_get(self, key: Any) -> Any:
+        self.require(Capability.STORAGE, "qtui.storage.get")
+        try:
+            value = self._storage.get(self._text(key, "storage key", 200))
+        except StorageError as exc:
+            raise HostError(str(exc)) from None
+        if _has_null_in_list(value):  # a hand-edited file: Lua lists cannot hold nil
+            raise HostError(f"the stored value of {key!r} has null inside a list, which Lua cannot hold; "
+                            "store it again")
+        return value
+
+    def api_storage_set(self, key: Any, value: Any = None) -> None:
+        self.require(Capability.STORAGE, "qtui.storage.set")
+        try:
+            self._storage.set(self._text(key, "storage key", 200), value)
+        except (StorageError, ValueError, TypeError) as exc:
+            raise HostError(f"storage.set: {exc}") from None
+
+    def api_storage_keys(self) -> list[str]:
+        self.require(Capability.STORAGE, "qtui.storage.keys")
+        try:
+            return self._storage.keys()
+        except StorageError as exc:
+            raise HostError(str(exc)) from None
+
+    def _topic(self, topic: Any) -> str:
+        topic = self._text(topic, "topic", MAX_TOPIC)
+        if not _TOPIC.fullmatch(topic):
+            raise HostError("a topic is dot-separated words of letters, digits, _ and -")
+        return topic
+
+    def api_publish(self, topic: Any, data: Any = None) -> None:
+        topic = self._topic(topic)
+        capability = bus_capability(self.manifest.name, topic, publish=True)
+        if capability is not None:
+            self.require(capability, f"publish to {topic}")
+        try:
+            json.dumps(data, allow_nan=False)
+        except (TypeError, ValueError):
+            raise HostError("message data must be plain data (tables, strings, numbers, booleans)") from None
+        self._emit(Publish(topic, data))
+
+    def api_listen(self, prefix: Any) -> None:
+        prefix = self._topic(prefix)
+        capability = bus_capability(self.manifest.name, prefix, publish=False)
+        if capability is not None:
+            self.require(capability, f"listen to {prefix}")
+        self.listening.add(prefix)
+
+    def api_jobs_peek(self, query: Any) -> int:
+        if not isinstance(query, dict):
+            raise HostError("jobs.peek takes a table {queue=, state=, text=, cursor=, limit=}")
+        unknown = set(query) - {"queue", "state", "text", "cursor", "limit"}
+        if unknown:
+            raise HostError(f"jobs.peek: unknown field {sorted(unknown)[0]!r}")
+        queue = query.get("queue")
+        args = {
+            "queue": None if queue in (None, "all") else self._queue(queue),
+            "state": self._state(query.get("state", "ready")),
+            "text": self._text(query["text"], "text", 200) if query.get("text") else None,
+            "cursor": self._text(query["cursor"], "cursor", 200) if query.get("cursor") else None,
+            "limit": query.get("limit", 50),
+        }
+        if not isinstance(args["limit"], int) or not 1 <= args["limit"] <= 500:
+            raise HostError("jobs.peek: limit must be a whole number from 1 to 500")
+        return self._request("peek", Capability.JOBS_PEEK, args)
+
+    def api_jobs_find(self, job_id: Any) -> int:
+        return self._request("find", Capability.JOBS_PEEK, {"id": self._text(job_id, "job id", 200)})
+
+    def api_jobs_enqueue(self, queue: Any, payload: Any) -> int:
+        try:
+            text = json.dumps(payload, allow_nan=False)
+        except (TypeError, ValueError):
+            raise HostError("jobs.enqueue: the payload must be plain data") from None
+        return self._request("enqueue", Capability.JOBS_ENQUEUE, {"queue": self._queue(queue), "payload": text})
+
+    def api_jobs_requeue(self, selection: Any) -> int:
+        if not isinstance(selection, dict) or set(selection) - {"ids", "queue", "text", "to"}:
+            raise HostError("jobs.requeue takes {ids=} or {queue=, text=}, and optionally to=")
+        ids = selection.get("ids")
+        if ids is not None:
+            if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids) or len(ids) > 10_000:
+                raise HostError("jobs.requeue: ids must be a list of at most 10000 job id strings")
+            if "queue" in selection or "text" in selection:
+                raise HostError("jobs.requeue: give ids, or queue/text, not both")
+        args = {
+            "ids": ids,
+            "queue": self._queue(selection["queue"]) if selection.get("queue") else None,
+            "text": self._text(selection["text"], "text", 200) if selection.get("text") else None,
+            "to": self._queue(selection["to"]) if selection.get("to") else None,
+        }
+        return self._request("requeue", Capability.JOBS_REQUEUE, args)
+
+    def api_jobs_purge(self, queue: Any, state: Any) -> int:
+        args = {"queue": None if queue == "all" else self._queue(queue), "state": self._state(state)}
+        return self._request("purge", Capability.JOBS_PURGE, args)
+
+    @staticmethod
+    def _queue(name: Any) -> str:
+        try:
+            return check_queue_name(name)
+        except InvalidInput as exc:
+            raise HostError(str(exc)) from None
+
+    @staticmethod
+    def _state(name: Any) -> str:
+        if not isinstance(name, str):
+            raise HostError("state must be a string")
+        try:
+            return JobState.parse(name).value
+        except InvalidInput as exc:
+            raise HostError(str(exc)) from None

@@ -1,0 +1,293 @@
+"""The plugin system as the console sees it: the one module under :mod:`qtui.plugins` it imports.
+
+:class:`PluginService` finds the installed plugins and the catalog, starts the enabled ones in
+a :class:`~qtui.plugins.runtime.host.PluginHost`, keeps ``plugins.toml``, installs and removes
+plugins, reloads a plugin when its files are saved and records the operator's decisions. It
+reports through the console's event bus (:class:`PanelUpdated` when a plugin changed,
+:class:`~qtui.events.Notice` for the status bar) and asks the operator only through the
+``confirmer`` it is given. It never imports the console.
+
+The other names here are what the console shows of plugins; they are defined in the
+subpackages (:mod:`.bundles`, :mod:`.trust`, :mod:`.runtime`) and listed in ``__all__``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+import trio
+
+from qtui.backends.base import Backend
+from qtui.bus import EventBus
+from qtui.events import Event, Notice
+from qtui.plugins.bundles import catalog
+from qtui.plugins.bundles.capabilities import Capability
+from qtui.plugins.bundles.catalog import Catalog, Entry, Removed
+from qtui.plugins.bundles.discovery import Discovery, Plugin, Source, discover
+from qtui.plugins.bundles.manifest import Manifest, ManifestError, Setting, SettingType, load_manifest
+from qtui.plugins.bundles.watch import watch_folders
+from qtui.plugins.runtime.host import Confirmer, PanelUpdated, PluginHandle, PluginHost, PluginState
+from qtui.plugins.runtime.instance import Span
+from qtui.plugins.runtime.sandbox import PluginError
+from qtui.plugins.trust.enabled import EnabledStore
+from qtui.plugins.trust.permissions import Grants, Pending, Verdict
+from qtui.sanitize import one_line
+
+__all__ = [
+    "Capability", "Catalog", "Confirmer", "DecisionNeeded", "Discovery", "Entry", "Grants", "Manifest",
+    "PanelUpdated",
+    "Pending", "Plugin", "PluginHandle", "PluginService", "PluginState", "Removed", "Setting",
+    "SettingType", "Source", "Span", "Verdict",
+]
+
+log = logging.getLogger(__name__)
+
+
+@attrs.frozen
+class DecisionNeeded(Event):
+    """A plugin's code waits for the operator's decision (its older code may still be running)."""
+
+    handle: PluginHandle
+
+
+class PluginService:
+    """Runs the operator's plugins for one console: discovery, lifecycle, reload and decisions."""
+
+    def __init__(self, backend: Backend, bus: EventBus, *, confirmer: Confirmer,
+                 enabled: EnabledStore | None = None, dev: Path | None = None,
+                 host: PluginHost | None = None) -> None:
+        self.bus = bus
+        self.host = host or PluginHost(backend, bus, confirmer=confirmer)
+        self.enabled_store = enabled or EnabledStore()
+        self.dev = dev  # a plugin folder under development (qtui plugin dev)
+        self.discovery = Discovery()
+        self.catalog = Catalog()
+        self.enabled: list[str] = []
+        self._nursery: trio.Nursery | None = None
+        self._watch_scope: trio.CancelScope | None = None
+
+    @property
+    def plugins(self) -> dict[str, PluginHandle]:
+        """The plugins the host knows, by name (running, waiting, failed or stopped)."""
+        return self.host.plugins
+
+    def notice(self, text: str, level: str = "info") -> None:
+        """A message for the status bar."""
+        self.bus.publish(Notice(text, level))
+
+    # -- running -------------------------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Start the host and the enabled plugins, then keep watching their folders."""
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            await nursery.start(self.host.run)
+            self.rediscover()
+            try:
+                self.enabled = self.enabled_store.load()
+            except Exception as exc:
+                self.notice(f"enabled plugins: {exc}", "error")
+            task_status.started()
+            for name in self.enabled:
+                plugin = self.discovery.get(name)
+                if plugin is None:
+                    self.notice(f"enabled plugin {name} is not installed", "warning")
+                    continue
+                await self.start(plugin)
+            if self.dev is not None:
+                await self._start_dev()
+            self._restart_watch()
+
+    def spawn(self, work: Callable[[], Awaitable[Any]]) -> None:
+        """Run `work()` beside the plugins; a failure becomes a status message."""
+
+        async def guarded() -> None:
+            try:
+                await work()
+            except Exception as exc:
+                log.exception("plugin operation failed")
+                self.notice(f"plugin: {exc}", "error")
+
+        if self._nursery is not None:
+            self._nursery.start_soon(guarded)
+
+    def rediscover(self) -> None:
+        """Look for installed plugins and the catalog again (the files are small and local)."""
+        try:
+            self.discovery = discover()
+        except Exception as exc:
+            self.notice(f"plugin discovery failed: {exc}", "error")
+        try:
+            self.catalog = catalog.load_catalog()
+        except Exception as exc:
+            self.catalog = Catalog()
+            self.notice(f"plugin catalog: {one_line(str(exc).splitlines()[0])}", "error")
+
+    def find(self, name: str) -> Plugin | None:
+        """The installed (or running) plugin called `name`, looking again if it is new."""
+        if self.discovery.get(name) is None and name not in self.host.plugins:
+            self.rediscover()  # installed while the console runs
+        handle = self.host.plugins.get(name)
+        return self.discovery.get(name) or (handle.plugin if handle else None)
+
+    def dev_name(self) -> str | None:
+        """The name of the plugin under development, once it has been loaded."""
+        if self.dev is None:
+            return None
+        return next((h.name for h in self.host.plugins.values() if h.plugin.folder == self.dev), None)
+
+    def shown_as_enabled(self) -> set[str]:
+        """Enabled plugins, and the one under development."""
+        return set(self.enabled) | ({self.dev_name()} - {None})
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def _start_dev(self) -> None:
+        assert self.dev is not None
+        try:
+            plugin = Plugin(load_manifest(self.dev), self.dev, Source.USER)
+        except ManifestError as exc:
+            self.notice(one_line(str(exc).splitlines()[0]), "error")
+            return
+        try:  # the author's own folder: earlier decisions hold while the capabilities stay the same
+            self.host.carry_decisions(plugin)
+        except Exception as exc:
+            self.notice(f"{plugin.name}: {exc}", "warning")
+        await self.start(plugin)
+
+    async def start(self, plugin: Plugin) -> PluginHandle:
+        """(Re)start `plugin`: a running one stops first and comes back under the current decisions."""
+        old = self.host.plugins.get(plugin.name)
+        if old is not None and old.state is not PluginState.WAITING:
+            await self.host.stop(plugin.name)
+        handle = await self.host.start(plugin)
+        self._changed(handle)
+        self._restart_watch()
+        if handle.state is PluginState.WAITING:
+            self.bus.publish(DecisionNeeded(handle))
+        return handle
+
+    async def enable(self, plugin: Plugin) -> None:
+        """Remember `plugin` as enabled and start it."""
+        self._persist(plugin.name, True)
+        await self.start(plugin)
+
+    async def disable(self, name: str) -> None:
+        """Stop the plugin and remember it as disabled."""
+        self._persist(name, False)
+        await self.stop(name)
+
+    async def stop(self, name: str) -> None:
+        """Stop the plugin (it stays enabled)."""
+        await self.host.stop(name)
+        handle = self.host.plugins.get(name)
+        if handle is not None:
+            self._changed(handle)
+        self._restart_watch()
+
+    async def install(self, entry: Entry) -> None:
+        """Install a catalog entry (nothing is granted by installing)."""
+        installed = await trio.to_thread.run_sync(catalog.install, entry)
+        self.rediscover()
+        self.notice(f"installed {installed.manifest.name} {installed.manifest.version}; e enables it")
+
+    async def uninstall(self, plugin: Plugin) -> Removed:
+        """Stop, disable and delete the user's install of `plugin`."""
+        await self.disable(plugin.name)
+        removed = await trio.to_thread.run_sync(catalog.remove, plugin.name)
+        self.rediscover()
+        still = f"; the {removed.now_used.source} one is used now" if removed.now_used else ""
+        self.notice(f"uninstalled {plugin.name}{still}")
+        return removed
+
+    async def reload(self, name: str) -> PluginHandle | None:
+        """Load the plugin's folder again (manifest and code); keeps the old code on failure.
+
+        Returns the handle of the new code: the running one, or one waiting for the operator's
+        decision while the old code keeps running. None when nothing could be loaded.
+        """
+        handle = self.host.plugins.get(name)
+        folder = handle.plugin.folder if handle else None
+        if folder is None:
+            plugin = self.discovery.get(name)
+            folder = plugin.folder if plugin else None
+        if folder is None:
+            return None
+        source = handle.plugin.source if handle else Source.USER
+        try:
+            plugin = Plugin(load_manifest(folder), folder, source)
+        except ManifestError as exc:
+            if handle is not None:
+                handle.error = PluginError(one_line(str(exc).splitlines()[0]), plugin=name)
+                self._changed(handle)
+            self.notice(one_line(str(exc).splitlines()[0]), "error")
+            return None
+        new = await self.host.reload(plugin, carry_decisions=self.dev is not None and folder == self.dev)
+        self._changed(self.host.plugins.get(name, new))
+        if new.state is PluginState.WAITING:
+            self.bus.publish(DecisionNeeded(new))
+        return new
+
+    def _persist(self, name: str, enabled: bool) -> None:
+        if self.dev is not None and self.dev_name() == name:
+            return
+        try:
+            self.enabled_store.set(name, enabled)
+            self.enabled = self.enabled_store.load()
+        except Exception as exc:
+            self.notice(f"could not save enabled plugins: {exc}", "error")
+
+    def _changed(self, handle: PluginHandle) -> None:
+        self.bus.publish(PanelUpdated(handle.name))
+
+    # -- decisions and settings ----------------------------------------------------------
+
+    def pending(self, handle: PluginHandle) -> Pending | None:
+        """What the operator has yet to decide for the plugin's current code."""
+        if handle.code_hash is None:
+            return None
+        return self.host.store.pending(handle.manifest, handle.code_hash)
+
+    def decide(self, handle: PluginHandle, *, grant: tuple[Capability, ...] = (),
+               deny: tuple[Capability, ...] = (), no_confirm: tuple[Capability, ...] = ()) -> None:
+        """Record the operator's decisions for the plugin's current version and code."""
+        self.host.decide(handle, grant=grant, deny=deny, no_confirm=no_confirm)
+
+    def setting_values(self, plugin: Plugin) -> dict[str, Any]:
+        """The plugin's current settings (the operator's values over the manifest's defaults)."""
+        return self.host.settings.values(plugin.manifest)[0]
+
+    async def save_settings(self, plugin: Plugin, changes: dict[str, Any]) -> None:
+        """Validate and keep new setting values; a running plugin gets a settings event."""
+        if plugin.name in self.host.plugins:
+            await self.host.change_settings(plugin.name, changes)
+        else:
+            await trio.to_thread.run_sync(self.host.settings.save, plugin.manifest, changes)
+        self.notice(f"{plugin.name}: settings saved")
+
+    # -- live reload ---------------------------------------------------------------------
+
+    def _restart_watch(self) -> None:
+        if self._watch_scope is not None:
+            self._watch_scope.cancel()
+        folders = {name: handle.plugin.folder for name, handle in self.host.plugins.items()
+                   if handle.state is not PluginState.STOPPED}
+        if not folders or self._nursery is None:
+            return
+        scope = trio.CancelScope()
+        self._watch_scope = scope
+
+        async def watch() -> None:
+            with scope:
+                await watch_folders(folders, self._saved)
+
+        self._nursery.start_soon(watch)
+
+    async def _saved(self, name: str) -> None:
+        await self.reload(name)
+        self.notice(f"{name} reloaded" if self.host.plugins[name].error is None
+                    else f"{name}: reload failed, the previous code keeps running", "info")
