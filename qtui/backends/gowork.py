@@ -47,7 +47,7 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 
 import attrs
@@ -437,13 +437,12 @@ class GoWorkBackend(RedisBackend):
         # Processing, completed and dead lists hold every queue's jobs: keep only `queue`'s.
         shared_queue = queue if state is not JobState.READY else None
 
-        def read_jobs(source: Source, position: int, count: int) -> list[Job | None]:
+        def read_jobs(source: Source, position: int, count: int) -> Chunk[Iterator[Job | None]]:
+            window = read_chunk(self.redis, source, position, count)
             worker, lease = self._lease_of(source.key) if state is JobState.PROCESSING else (None, None)
-            jobs = [
-                self._to_job(item, state, worker=worker, lease_until=lease)
-                for item, _ in read_chunk(self.redis, source, position, count).found
-            ]
-            return [job if shared_queue is None or job.queue == shared_queue else None for job in jobs]
+            jobs = (self._to_job(item, state, worker=worker, lease_until=lease) for item, _ in window.found)
+            kept = (job if shared_queue is None or job.queue == shared_queue else None for job in jobs)
+            return Chunk(position, window.examined, 0, kept)
 
         return scan_page(
             self._sources(queue, state), read_jobs, cursor=cursor, limit=limit, text=text,

@@ -21,7 +21,7 @@ never fails because of such a change; steps that are atomic scripts still leave
 every job in exactly one place.
 
 Hostile data: scans hand back raw members and scores; decoding, parsing and
-deciding what to skip is the caller's. A page reader returns None for an item it
+deciding what to skip is the caller's. A page reader gives None for an item it
 skips (it still counts as examined; item i of a window is at `position + i`, so
 the caller can flag it). A key of the wrong Redis type raises WrongKeyType, which
 reaches operators as the usual BackendError unless the caller catches it, for
@@ -30,7 +30,7 @@ instance in a page reader that returns no items so the page moves to the next ke
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Generic, Literal, TypeVar
 
 import attrs
@@ -122,7 +122,7 @@ def walk(
 
 def scan_page(
     sources: Sequence[Source],
-    read_jobs: Callable[[Source, int, int], Sequence[Job | None]],
+    read_jobs: Callable[[Source, int, int], Chunk[Iterable[Job | None]]],
     *,
     cursor: str | None,
     limit: int,
@@ -132,9 +132,10 @@ def scan_page(
 ) -> Page:
     """Up to `limit` jobs from `sources` in order, from `cursor` (None: the start).
 
-    `read_jobs(source, position, count)` gives one window's jobs, oldest first,
-    with None for each item the caller skips. Without a filter a call reads just
-    the items the page needs. With `text` (kept: jobs whose payload or last error
+    `read_jobs(source, position, count)` reads one window: its chunk's `found`
+    are the window's jobs, oldest first, with None for each item the caller
+    skips; made lazily, a page that fills early converts no more of them.
+    Without a filter a call reads just the items the page needs. With `text` (kept: jobs whose payload or last error
     contain it, case-insensitive), or when the reader skips items by a filter of
     its own (`reader_filters`), it reads whole chunks and examines at most
     `budget` items, so a page may come back short, even empty, with a cursor to
@@ -148,7 +149,7 @@ def scan_page(
         want = min(CHUNK, budget) if whole_chunks else limit - len(jobs)
         window = read_jobs(sources[index], position, want)
         full = False
-        for job in window:
+        for job in window.found:
             position += 1
             budget -= 1
             if job is None or (needle is not None and not contains_text(job, needle)):
@@ -157,7 +158,7 @@ def scan_page(
             if len(jobs) == limit:
                 full = True
                 break
-        if not full and len(window) < want:
+        if not full and window.examined < want:
             index, position = index + 1, 0
     next_cursor = encode_cursor(index, position) if index < len(sources) else None
     return Page(jobs=tuple(jobs), next_cursor=next_cursor)

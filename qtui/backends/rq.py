@@ -383,14 +383,15 @@ class RQBackend(RedisBackend):
     def _peek(
         self, queue: str | None, state: JobState, text: str | None, cursor: str | None, limit: int
     ) -> Page:
-        def read_jobs(source: Source, position: int, count: int) -> list[Job | None]:
+        def read_jobs(source: Source, position: int, count: int) -> Chunk[list[Job | None]]:
             entries = read_chunk(self.redis, source, position, count).found
             loaded = self._load([text_of(member).partition(":")[0] for member, _ in entries])
             # A job whose hash expired is None: RQ's own cleanup drops its entry.
-            return [
+            jobs = [
                 None if job is None else _placed(job, state, source.queue, score)
                 for (_, score), job in zip(entries, loaded, strict=True)
             ]
+            return Chunk(position, len(entries), 0, jobs)
 
         return scan_page(
             self._sources(queue, state), read_jobs, cursor=cursor, limit=limit, text=text, budget=SEARCH_BUDGET

@@ -229,11 +229,11 @@ def as_job(raw: bytes) -> Job | None:
 
 
 def job_reader(rdb: redis.Redis, reads: list[int] | None = None):
-    def read_jobs(source: Source, position: int, count: int) -> list[Job | None]:
-        window = [as_job(m) for m, _ in read_chunk(rdb, source, position, count).found]
+    def read_jobs(source: Source, position: int, count: int) -> Chunk[list[Job | None]]:
+        window = read_chunk(rdb, source, position, count)
         if reads is not None:
-            reads.append(len(window))
-        return window
+            reads.append(window.examined)
+        return Chunk(position, window.examined, 0, [as_job(m) for m, _ in window.found])
 
     return read_jobs
 
@@ -246,12 +246,12 @@ def test_a_page_reader_can_skip_a_key_of_the_wrong_type(rdb):
     flagged = []
     read_jobs = job_reader(rdb)
 
-    def skipping(source: Source, position: int, count: int) -> list[Job | None]:
+    def skipping(source: Source, position: int, count: int) -> Chunk[list[Job | None]]:
         try:
             return read_jobs(source, position, count)
         except WrongKeyType as exc:
             flagged.append(exc.key)
-            return []
+            return Chunk(position, 0, 0, [])
 
     page = scan_page(sources, skipping, cursor=None, limit=10, text=None, budget=100)
     assert [j.id for j in page.jobs] == ["a1", "b1"] and page.next_cursor is None
@@ -309,6 +309,20 @@ def test_without_a_filter_a_page_reads_only_the_items_it_needs(rdb):
     assert [j.id for j in page.jobs] == [f"item-{i}" for i in range(4)] and reads == [4]
     page = scan_page([LEFT], job_reader(rdb, reads), cursor=page.next_cursor, limit=4, text=None, budget=100)
     assert [j.id for j in page.jobs] == [f"item-{i}" for i in range(4, 8)] and page.next_cursor == "0.8"
+
+
+def test_a_page_that_fills_early_converts_no_more_of_a_lazy_window(rdb):
+    fill(rdb, LEFT, numbered(50))
+    converted = []
+
+    def lazy(source: Source, position: int, count: int) -> Chunk:
+        window = read_chunk(rdb, source, position, count)
+        jobs = (converted.append(m) or as_job(m) for m, _ in window.found)
+        return Chunk(position, window.examined, 0, jobs)
+
+    page = scan_page([LEFT], lazy, cursor=None, limit=2, text="item", budget=100)
+    assert [j.id for j in page.jobs] == ["item-0", "item-1"] and page.next_cursor == "0.2"
+    assert converted == numbered(2)
 
 
 def test_skipped_items_count_as_examined(rdb):
