@@ -13,19 +13,20 @@ go-redis-work-queue list (its producers LPUSH). Two shapes build on that:
   every chunk, so a caller can stop early or report progress between chunks.
 
 Concurrent change: a window is read by one command or script, so it is
-consistent in itself, but the key may change between windows. Items added on the
-far side of the position (new pushes) are still reached; removing k items on the
-near side (workers taking the oldest jobs) makes the k items at the position slip
-past unseen, and adding k there makes k items come round a second time. A scan
-never fails because of such a change; steps that are atomic scripts still leave
-every job in exactly one place.
+consistent in itself, but the key may change between windows. Items added beyond
+the position (new pushes) are still reached; k items removed before it (workers
+taking the oldest jobs) make the k items at the position slip past unseen, and k
+added before it make k items come round a second time. A scan never fails
+because of such a change, and steps that are atomic scripts still leave every
+job in exactly one place.
 
 Hostile data: scans hand back raw members and scores; decoding, parsing and
 deciding what to skip is the caller's. A page reader gives None for an item it
 skips (it still counts as examined; item i of a window is at `position + i`, so
-the caller can flag it). A key of the wrong Redis type raises WrongKeyType, which
-reaches operators as the usual BackendError unless the caller catches it, for
-instance in a page reader that returns no items so the page moves to the next key.
+the caller can flag it). Reading a key of the wrong Redis type raises
+WrongKeyType, which reaches operators as the usual BackendError unless the caller
+catches it, for instance in a page reader that then hands back an empty chunk so
+the page moves on to the next key.
 """
 
 from __future__ import annotations
@@ -135,11 +136,12 @@ def scan_page(
     `read_jobs(source, position, count)` reads one window: its chunk's `found`
     are the window's jobs, oldest first, with None for each item the caller
     skips; made lazily, a page that fills early converts no more of them.
-    Without a filter a call reads just the items the page needs. With `text` (kept: jobs whose payload or last error
-    contain it, case-insensitive), or when the reader skips items by a filter of
-    its own (`reader_filters`), it reads whole chunks and examines at most
-    `budget` items, so a page may come back short, even empty, with a cursor to
-    go on from.
+
+    Without a filter a call reads just the items the page needs. With `text`
+    (kept: jobs whose payload or last error contain it, ignoring case), or when
+    the reader skips items by a filter of its own (`reader_filters`), it reads
+    whole chunks and examines at most `budget` items, so a page may come back
+    short, even empty, with a cursor to go on from.
     """
     index, position = decode_cursor(cursor, 2)
     needle = text.lower() if text else None

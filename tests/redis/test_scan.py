@@ -9,6 +9,7 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from qtui.backends import open_backend
 from qtui.backends.redis_scan import (
     Chunk,
     Source,
@@ -19,7 +20,7 @@ from qtui.backends.redis_scan import (
     scan_page,
     walk,
 )
-from qtui.model import Job, JobState
+from qtui.model import BackendError, Job, JobState
 
 KEY = "scan:key"
 LEFT = Source(KEY)  # oldest at the left: RQ queue lists
@@ -217,6 +218,20 @@ def test_a_key_of_the_wrong_type_raises_wrong_key_type_naming_it(rdb, source):
         read_chunk(rdb, source, 0, 10)
     assert caught.value.key == KEY
     assert isinstance(caught.value, redis.ResponseError)  # mapped to BackendError as any refused command
+
+
+def test_the_backends_still_report_a_key_of_the_wrong_type_as_a_backend_error(redis_url, rdb):
+    rdb.set("jobqueue:dead_letter", b"not a list")
+    rdb.sadd("rq:queues", "rq:queue:default")
+    rdb.set("rq:queue:default", b"not a list")
+    for url, queue, state, key in (
+        (redis_url, None, JobState.DEAD, "jobqueue:dead_letter"),
+        ("rq+" + redis_url, "default", JobState.READY, "rq:queue:default"),
+    ):
+        backend = open_backend(url)
+        with pytest.raises(BackendError, match=rf"refused the command: WRONGTYPE .*\(key '{key}'\)"):
+            backend.peek(queue, state, text="x")
+        backend.close()
 
 
 def as_job(raw: bytes) -> Job | None:
