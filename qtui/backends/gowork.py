@@ -414,7 +414,7 @@ class GoWorkBackend(RedisBackend):
         tally.length, tally.head, tally.tail, tally.counts = length, head, tail, counts
 
     def _sources(self, queue: str | None, state: JobState) -> list[Source]:
-        """The lists holding jobs of `queue` in `state`, in page order; lists queues share have no queue."""
+        """The lists holding jobs of `queue` in `state`, in page order (one that queues share has no queue)."""
         layout = self.layout
         if queue is not None and queue not in layout.queues:
             raise NotFound(f"no queue named {queue!r} (queues: {', '.join(layout.queues)})")
@@ -468,8 +468,8 @@ class GoWorkBackend(RedisBackend):
         """The item of the list whose id is `job_id`, oldest first, a script call per chunk."""
         # Go's encoder writes plain ids as-is; for others every item is a candidate.
         needle = f'"{job_id}"' if _PLAIN_ID.fullmatch(job_id) else ""
-        by_hash = job_id.startswith("sha1-") and len(job_id) == 21
-        find = functools.partial(self._candidates, needle, "1" if by_hash else "0", job_id[5:])
+        hash_prefix = job_id[5:] if job_id.startswith("sha1-") and len(job_id) == 21 else None
+        find = functools.partial(self._candidates, needle, hash_prefix)
         for chunk in walk(source, find, size=SCRIPT_CHUNK * 4):
             for item in chunk.found:
                 if self._to_job(item, JobState.READY).id == job_id:
@@ -477,11 +477,12 @@ class GoWorkBackend(RedisBackend):
         return None
 
     def _candidates(
-        self, needle: str, by_hash: str, hash_prefix: str, source: Source, position: int, size: int
+        self, needle: str, hash_prefix: str | None, source: Source, position: int, size: int
     ) -> Chunk[list[bytes]]:
-        """The items of one window that may be the job sought (see _FIND_LUA), oldest first."""
+        """The items of one window that contain `needle` or have the SHA-1 prefix, oldest first."""
+        by_hash = "0" if hash_prefix is None else "1"
         examined, candidates = self._find_script(
-            keys=[source.key], args=[needle, *source.bounds(position, size), by_hash, hash_prefix]
+            keys=[source.key], args=[needle, *source.bounds(position, size), by_hash, hash_prefix or ""]
         )
         return Chunk(position, int(examined), 0, candidates[::-1])
 
