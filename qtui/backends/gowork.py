@@ -42,11 +42,12 @@ of the list; any other change triggers a full recount in chunks).
 from __future__ import annotations
 
 import collections
+import functools
 import hashlib
 import json
 import re
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 
 import attrs
@@ -55,13 +56,12 @@ from qtui.backends.redis_common import (
     CHUNK,
     RedisBackend,
     RedisTarget,
-    decode_cursor,
-    encode_cursor,
     mapped_errors,
     now,
     parse_redis_url,
     text_of,
 )
+from qtui.backends.redis_scan import Chunk, Source, read_chunk, scan_page, walk
 from qtui.model import (
     InvalidInput,
     Job,
@@ -136,6 +136,7 @@ return {queues, processing, heartbeats,
 
 # Find candidate items containing ARGV[1] (plain text) among LRANGE start..stop;
 # with ARGV[4] == '1' also those whose SHA-1 prefix equals ARGV[5].
+# Returns {examined, candidates in list order}.
 _FIND_LUA = """
 local items = redis.call('LRANGE', KEYS[1], tonumber(ARGV[2]), tonumber(ARGV[3]))
 local found = {}
@@ -401,68 +402,52 @@ class GoWorkBackend(RedisBackend):
             return
         counts: collections.Counter[str] = collections.Counter()
         head = tail = b""
-        offset = 0
-        while True:
-            items = self.redis.lrange(tally.key, -(offset + CHUNK * 10), -(offset + 1))
-            if offset == 0 and items:
-                tail = items[-1]
+        length = 0
+        for chunk in walk(_pushed_list(tally.key), functools.partial(read_chunk, self.redis), size=CHUNK * 10):
+            items = [item for item, _ in chunk.found]  # oldest (rightmost) first
             counts.update(_priority_of(item) for item in items)
-            offset += len(items)
             if items:
-                head = items[0]
-            if len(items) < CHUNK * 10:
-                break
-        tally.length, tally.head, tally.tail, tally.counts = offset, head, tail, counts
+                head = items[-1]
+                if chunk.position == 0:
+                    tail = items[0]
+            length = chunk.position + chunk.examined
+        tally.length, tally.head, tally.tail, tally.counts = length, head, tail, counts
 
-    def _sources(self, queue: str | None, state: JobState) -> list[tuple[str, str | None]]:
-        """(list key, queue filter) pairs holding jobs of `queue` in `state`, in page order."""
+    def _sources(self, queue: str | None, state: JobState) -> list[Source]:
+        """The lists holding jobs of `queue` in `state`, in page order (one that queues share has no queue)."""
         layout = self.layout
         if queue is not None and queue not in layout.queues:
             raise NotFound(f"no queue named {queue!r} (queues: {', '.join(layout.queues)})")
         if state is JobState.READY:
             names = [queue] if queue is not None else list(layout.queues)
-            return [(layout.queues[n], None) for n in names]
+            return [_pushed_list(layout.queues[n], queue=n) for n in names]
         if state is JobState.PROCESSING:
             keys = sorted(text_of(k) for k in self.redis.scan_iter(match=layout.processing_match, count=1000))
-            return [(k, queue) for k in keys]
+            return [_pushed_list(k) for k in keys]
         if state is JobState.COMPLETED:
-            return [(layout.completed, queue)]
+            return [_pushed_list(layout.completed)]
         if state is JobState.DEAD:
-            return [(layout.dead_letter, queue)]
+            return [_pushed_list(layout.dead_letter)]
         return []  # SCHEDULED: this layout has no delayed jobs
 
     @mapped_errors
     def _peek(
         self, queue: str | None, state: JobState, text: str | None, cursor: str | None, limit: int
     ) -> Page:
-        sources = self._sources(queue, state)
-        source, offset = decode_cursor(cursor, 2)
-        needle = text.lower() if text else None
-        jobs: list[Job] = []
-        budget = SEARCH_BUDGET
-        while source < len(sources) and len(jobs) < limit and budget > 0:
-            key, want_queue = sources[source]
-            filtered = needle is not None or want_queue is not None
-            want = min(CHUNK, budget) if filtered else limit - len(jobs)
-            items = self.redis.lrange(key, -(offset + want), -(offset + 1))
-            worker, lease = self._lease_of(key) if state is JobState.PROCESSING else (None, None)
-            full = False
-            for item in reversed(items):
-                offset += 1
-                budget -= 1
-                job = self._to_job(item, state, worker=worker, lease_until=lease)
-                if want_queue is not None and job.queue != want_queue:
-                    continue
-                if needle is not None and needle not in job.payload.lower():
-                    continue
-                jobs.append(job)
-                if len(jobs) == limit:
-                    full = True
-                    break
-            if not full and len(items) < want:
-                source, offset = source + 1, 0
-        next_cursor = encode_cursor(source, offset) if source < len(sources) else None
-        return Page(jobs=tuple(jobs), next_cursor=next_cursor)
+        # Processing, completed and dead lists hold every queue's jobs: keep only `queue`'s.
+        shared_queue = queue if state is not JobState.READY else None
+
+        def read_jobs(source: Source, position: int, count: int) -> Chunk[Iterator[Job | None]]:
+            window = read_chunk(self.redis, source, position, count)
+            worker, lease = self._lease_of(source.key) if state is JobState.PROCESSING else (None, None)
+            jobs = (self._to_job(item, state, worker=worker, lease_until=lease) for item, _ in window.found)
+            kept = (job if shared_queue is None or job.queue == shared_queue else None for job in jobs)
+            return Chunk(position, window.examined, 0, kept)
+
+        return scan_page(
+            self._sources(queue, state), read_jobs, cursor=cursor, limit=limit, text=text,
+            budget=SEARCH_BUDGET, reader_filters=shared_queue is not None,
+        )  # fmt: skip
 
     def _lease_of(self, processing_key: str) -> tuple[str, float | None]:
         worker = self.layout.worker_of_processing(processing_key)
@@ -472,30 +457,34 @@ class GoWorkBackend(RedisBackend):
     @mapped_errors
     def _job(self, job_id: str) -> Job | None:
         for state in (JobState.PROCESSING, JobState.READY, JobState.DEAD, JobState.COMPLETED):
-            for key, _ in self._sources(None, state):
-                found = self._find_in(key, job_id)
+            for source in self._sources(None, state):
+                found = self._find_in(source, job_id)
                 if found is not None:
-                    worker, lease = self._lease_of(key) if state is JobState.PROCESSING else (None, None)
+                    worker, lease = self._lease_of(source.key) if state is JobState.PROCESSING else (None, None)
                     return self._to_job(found, state, worker=worker, lease_until=lease)
         return None
 
-    def _find_in(self, key: str, job_id: str) -> bytes | None:
-        """The item of list `key` whose id is `job_id`, scanning in chunks from the right."""
+    def _find_in(self, source: Source, job_id: str) -> bytes | None:
+        """The item of the list whose id is `job_id`, oldest first, a script call per chunk."""
         # Go's encoder writes plain ids as-is; for others every item is a candidate.
         needle = f'"{job_id}"' if _PLAIN_ID.fullmatch(job_id) else ""
-        by_hash = job_id.startswith("sha1-") and len(job_id) == 21
-        offset = 0
-        while True:
-            examined, candidates = self._find_script(
-                keys=[key],
-                args=[needle, -(offset + SCRIPT_CHUNK * 4), -(offset + 1), "1" if by_hash else "0", job_id[5:]],
-            )
-            for item in reversed(candidates):
+        hash_prefix = job_id[5:] if job_id.startswith("sha1-") and len(job_id) == 21 else None
+        find = functools.partial(self._candidates, needle, hash_prefix)
+        for chunk in walk(source, find, size=SCRIPT_CHUNK * 4):
+            for item in chunk.found:
                 if self._to_job(item, JobState.READY).id == job_id:
                     return item
-            offset += int(examined)
-            if int(examined) < SCRIPT_CHUNK * 4:
-                return None
+        return None
+
+    def _candidates(
+        self, needle: str, hash_prefix: str | None, source: Source, position: int, size: int
+    ) -> Chunk[list[bytes]]:
+        """The items of one window that contain `needle` or have the SHA-1 prefix, oldest first."""
+        by_hash = "0" if hash_prefix is None else "1"
+        examined, candidates = self._find_script(
+            keys=[source.key], args=[needle, *source.bounds(position, size), by_hash, hash_prefix or ""]
+        )
+        return Chunk(position, int(examined), 0, candidates[::-1])
 
     # -- writes --------------------------------------------------------------
 
@@ -561,25 +550,25 @@ class GoWorkBackend(RedisBackend):
             return 0
         tomb = f"qtui:tombstone:{uuid.uuid4()}"
         targets = [part for item in self.layout.queues.items() for part in item]
-        offset = removed_total = 0
-        while True:
+
+        def filter_window(source: Source, position: int, size: int) -> Chunk[list[str]]:
             id_args = sorted(wanted) if wanted is not None else []
             examined, removed, removed_ids = self._filter_script(
-                keys=[key],
+                keys=[source.key],
                 args=[
-                    offset, SCRIPT_CHUNK, mode, tomb, queue or "", (text or "").lower(), to_queue or "",
+                    position, size, mode, tomb, queue or "", (text or "").lower(), to_queue or "",
                     len(id_args), *id_args, *targets,
                 ],
             )  # fmt: skip
-            examined, removed = int(examined), int(removed)
-            removed_total += removed
-            offset += examined - removed
+            return Chunk(position, int(examined), int(removed), [text_of(i) for i in removed_ids])
+
+        removed_total = 0
+        for chunk in walk(_pushed_list(key), filter_window, size=SCRIPT_CHUNK):
+            removed_total += chunk.removed
             if wanted is not None:
-                wanted.difference_update(text_of(i) for i in removed_ids)
+                wanted.difference_update(chunk.found)
                 if not wanted:
                     break
-            if examined < SCRIPT_CHUNK:
-                break
         return removed_total
 
 
@@ -656,6 +645,11 @@ def _parse_time(value: object) -> float | None:
 def _format_time(moment: datetime) -> str:
     """RFC 3339 as Go's time.RFC3339Nano writes UTC (trailing zeros of the fraction dropped)."""
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0").rstrip(".") + "Z"
+
+
+def _pushed_list(key: str, queue: str | None = None) -> Source:
+    """A list of this layout: producers LPUSH, so its oldest item is at the right."""
+    return Source(key, oldest_at_right=True, queue=queue)
 
 
 def _glob_escape(text: str) -> str:

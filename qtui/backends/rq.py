@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import re
 import zlib
@@ -56,13 +57,12 @@ from qtui.backends.redis_common import (
     CHUNK,
     RedisBackend,
     RedisTarget,
-    decode_cursor,
-    encode_cursor,
     mapped_errors,
     now,
     parse_redis_url,
     text_of,
 )
+from qtui.backends.redis_scan import Chunk, Source, batches, contains_text, read_chunk, scan_page, walk
 from qtui.model import (
     BackendError,
     InvalidInput,
@@ -363,53 +363,39 @@ class RQBackend(RedisBackend):
         prefix = self._key("queue", "")
         return sorted(text_of(k)[len(prefix) :] for k in self.redis.smembers(self._key("queues")))
 
-    def _sources(self, queue: str | None, state: JobState) -> list[tuple[str, str, str]]:
-        """(key, kind 'list' or 'zset', queue) holding jobs of `queue` in `state`, in page order."""
+    def _selected_queues(self, queue: str | None) -> list[str]:
+        """The queues a call about `queue` covers: just it (NotFound unless RQ knows it), or all."""
         names = self._queue_names()
-        if queue is not None:
-            if queue not in names:
-                raise NotFound(f"no RQ queue named {queue!r}")
-            names = [queue]
+        if queue is None:
+            return names
+        if queue not in names:
+            raise NotFound(f"no RQ queue named {queue!r}")
+        return [queue]
+
+    def _sources(self, queue: str | None, state: JobState) -> list[Source]:
+        """The queue lists or registries holding jobs of `queue` in `state`, in page order."""
+        names = self._selected_queues(queue)
         if state is JobState.READY:
-            return [(self._key("queue", n), "list", n) for n in names]
-        return [(self._key(reg, n), "zset", n) for n in names for reg in _REGISTRIES[state]]
+            return [Source(self._key("queue", n), queue=n) for n in names]
+        return [Source(self._key(reg, n), kind="zset", queue=n) for n in names for reg in _REGISTRIES[state]]
 
     @mapped_errors
     def _peek(
         self, queue: str | None, state: JobState, text: str | None, cursor: str | None, limit: int
     ) -> Page:
-        sources = self._sources(queue, state)
-        source, offset = decode_cursor(cursor, 2)
-        needle = text.lower() if text else None
-        jobs: list[Job] = []
-        budget = SEARCH_BUDGET
-        while source < len(sources) and len(jobs) < limit and budget > 0:
-            key, kind, name = sources[source]
-            want = min(CHUNK, budget) if needle is not None else limit - len(jobs)
-            entries = self._range(key, kind, offset, want)
-            loaded = self._load([member.partition(":")[0] for member, _ in entries])
-            full = False
-            for (_member, score), job in zip(entries, loaded, strict=True):
-                offset += 1
-                budget -= 1
-                if job is None:
-                    continue  # the hash expired; RQ's own cleanup drops the entry
-                job = _placed(job, state, name, score)
-                if needle is not None and not _matches(job, needle):
-                    continue
-                jobs.append(job)
-                if len(jobs) == limit:
-                    full = True
-                    break
-            if not full and len(entries) < want:
-                source, offset = source + 1, 0
-        next_cursor = encode_cursor(source, offset) if source < len(sources) else None
-        return Page(jobs=tuple(jobs), next_cursor=next_cursor)
+        def read_jobs(source: Source, position: int, count: int) -> Chunk[list[Job | None]]:
+            entries = read_chunk(self.redis, source, position, count).found
+            loaded = self._load([text_of(member).partition(":")[0] for member, _ in entries])
+            # A job whose hash expired is None: RQ's own cleanup drops its entry.
+            jobs = [
+                None if job is None else _placed(job, state, source.queue, score)
+                for (_, score), job in zip(entries, loaded, strict=True)
+            ]
+            return Chunk(position, len(entries), 0, jobs)
 
-    def _range(self, key: str, kind: str, offset: int, count: int) -> list[tuple[str, float | None]]:
-        if kind == "list":
-            return [(text_of(m), None) for m in self.redis.lrange(key, offset, offset + count - 1)]
-        return [(text_of(m), float(s)) for m, s in self.redis.zrange(key, offset, offset + count - 1, withscores=True)]
+        return scan_page(
+            self._sources(queue, state), read_jobs, cursor=cursor, limit=limit, text=text, budget=SEARCH_BUDGET
+        )
 
     def _load(self, ids: Sequence[str]) -> list[Job | None]:
         """Jobs by id from their plain hash fields and latest result (one round trip)."""
@@ -467,66 +453,60 @@ class RQBackend(RedisBackend):
     ) -> int:
         if ids is not None:
             valid = [i for i in ids if _JOB_ID.fullmatch(i)]
-            return sum(
-                len(self._requeue_chunk("", to_queue, valid[i : i + CHUNK])) for i in range(0, len(valid), CHUNK)
-            )
-        moved_total = 0
-        needle = text.lower() if text else None
-        names = self._queue_names()
-        if queue is not None and queue not in names:
-            raise NotFound(f"no RQ queue named {queue!r}")
-        for name in [queue] if queue is not None else names:
-            key = self._key("failed", name)
-            offset = 0
-            while True:
-                members = [text_of(m) for m in self.redis.zrange(key, offset, offset + CHUNK - 1)]
-                selected = members
-                if needle is not None:
-                    loaded = self._load(members)
-                    selected = [m for m, job in zip(members, loaded, strict=True) if job and _matches(job, needle)]
-                moved = self._requeue_chunk(name, to_queue, selected) if selected else []
-                moved_total += len(moved)
-                offset += len(members) - len(moved)
-                if len(members) < CHUNK:
-                    break
-        return moved_total
+            return sum(len(self._requeue_chunk(None, to_queue, batch)) for batch in batches(valid, CHUNK))
+        requeue = functools.partial(self._requeue_window, text.lower() if text else None, to_queue)
+        return sum(
+            chunk.removed
+            for name in self._selected_queues(queue)
+            for chunk in walk(Source(self._key("failed", name), kind="zset", queue=name), requeue, size=CHUNK)
+        )
 
-    def _requeue_chunk(self, registry: str, to_queue: str | None, ids: Sequence[str]) -> list[bytes]:
+    def _requeue_window(
+        self, needle: str | None, to_queue: str | None, registry: Source, position: int, size: int
+    ) -> Chunk[list[bytes]]:
+        """Requeue the jobs in one window of a failed registry (with `needle`, those that contain it)."""
+        members = [text_of(member) for member, _ in read_chunk(self.redis, registry, position, size).found]
+        selected = members
+        if needle is not None:
+            loaded = self._load(members)
+            selected = [m for m, job in zip(members, loaded, strict=True) if job and contains_text(job, needle)]
+        moved = self._requeue_chunk(registry.queue, to_queue, selected)
+        return Chunk(position, len(members), len(moved), moved)
+
+    def _requeue_chunk(self, registry: str | None, to_queue: str | None, ids: Sequence[str]) -> list[bytes]:
+        """Requeue `ids` off the failed registry of queue `registry` (None: each job's origin)."""
         enqueued_at = datetime.now(UTC).strftime(_TIME_FORMAT)
-        args = [self.settings.prefix, enqueued_at, registry, to_queue or "", *ids]
+        args = [self.settings.prefix, enqueued_at, registry or "", to_queue or "", *ids]
         return self._requeue_script(args=args) if ids else []
 
     @mapped_errors
     def _purge(self, queue: str | None, state: JobState, ids: list[str] | None) -> int:
         valid = [i for i in ids if _JOB_ID.fullmatch(i)] if ids is not None else None
         total = 0
-        for key, kind, _name in self._sources(queue, state):
-            if kind == "list":
-                total += self._empty(key, valid)
-            elif valid is None:
-                while True:
-                    examined, deleted = self._delete_script(keys=[key], args=[self.settings.prefix, "*", CHUNK])
-                    total += int(deleted)
-                    if int(examined) < CHUNK:
-                        break
+        for source in self._sources(queue, state):
+            if valid is None:
+                total += sum(chunk.removed for chunk in walk(source, self._delete_oldest, size=CHUNK))
             else:
-                for i in range(0, len(valid), CHUNK):
-                    _, deleted = self._delete_script(keys=[key], args=[self.settings.prefix, *valid[i : i + CHUNK]])
-                    total += int(deleted)
+                total += sum(self._delete_ids(source, batch) for batch in batches(valid, CHUNK))
         return total
 
-    def _empty(self, key: str, ids: list[str] | None) -> int:
-        if ids is not None:
-            return sum(
-                int(self._empty_script(keys=[key], args=[self.settings.prefix, "ids", *ids[i : i + CHUNK]]))
-                for i in range(0, len(ids), CHUNK)
-            )
-        total = 0
-        while True:
-            popped = int(self._empty_script(keys=[key], args=[self.settings.prefix, CHUNK]))
-            total += popped
-            if popped < CHUNK:
-                return total
+    def _delete_oldest(self, source: Source, position: int, size: int) -> Chunk[None]:
+        """Delete the `size` oldest jobs of a queue (as Queue.empty) or registry (as Job.delete).
+
+        Everything examined goes, so a walk of these steps stays at position 0.
+        """
+        if source.kind == "list":
+            popped = int(self._empty_script(keys=[source.key], args=[self.settings.prefix, size]))
+            return Chunk(position, popped, popped, None)
+        examined, deleted = self._delete_script(keys=[source.key], args=[self.settings.prefix, "*", size])
+        return Chunk(position, int(examined), int(deleted), None)
+
+    def _delete_ids(self, source: Source, ids: Sequence[str]) -> int:
+        """Delete those of the jobs `ids` that `source` holds, in one script call."""
+        if source.kind == "list":
+            return int(self._empty_script(keys=[source.key], args=[self.settings.prefix, "ids", *ids]))
+        _, deleted = self._delete_script(keys=[source.key], args=[self.settings.prefix, *ids])
+        return int(deleted)
 
 
 def _to_job(job_id: str, fields: list[bytes | None], exc_string: bytes | None, executions: int) -> Job | None:
@@ -567,10 +547,6 @@ def _placed(job: Job, state: JobState, queue: str, score: float | None) -> Job:
     if score is not None and state is JobState.PROCESSING:
         changes["lease_until"] = score
     return attrs.evolve(job, **changes)
-
-
-def _matches(job: Job, needle: str) -> bool:
-    return needle in job.payload.lower() or (job.last_error is not None and needle in job.last_error.lower())
 
 
 def _result_error(encoded: bytes | None) -> str | None:
