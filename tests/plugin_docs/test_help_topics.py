@@ -8,6 +8,7 @@ import pytest
 import trio
 
 from qtui.authoring import docs, typedefs
+from qtui.authoring.docmodel import Para, plain, to_text
 from qtui.backends import open_backend
 from qtui.console import keymap
 from qtui.console.app import Console
@@ -44,11 +45,12 @@ def test_a_topic_holds_its_reference_and_fits_the_screen(topic: str) -> None:
 
 def test_the_plain_text_keeps_every_paragraph() -> None:
     """Every paragraph the man pages show appears, marks dropped, in the help text."""
-    for name, section in docs.SECTIONS.items():
-        text = " ".join(docs.to_text(section.build(), width=10_000).split())
-        for block in section.build():
-            if isinstance(block, docs.Para):
-                assert docs.plain(block.text) in text, (name, block.text[:40])
+    for name in docs.SECTIONS:
+        blocks = docs.section(name).blocks
+        text = " ".join(to_text(blocks, width=10_000).split())
+        for block in blocks:
+            if isinstance(block, Para):
+                assert plain(block.text) in text, (name, block.text[:40])
 
 
 def test_help_topics_are_the_console_topics_plus_the_plugin_topics() -> None:
