@@ -13,6 +13,7 @@ from wcwidth import wcwidth
 
 from qtui.plugins.runtime.sandbox import Limits, LuaSandbox
 from qtui.sanitize import visible
+from tests.support import ManualClock
 
 from .conftest import CATALOG
 
@@ -48,7 +49,7 @@ def resolve(name: str):
 @pytest.fixture(scope="module")
 def lua() -> LuaSandbox:
     # The plugins' own per-call limits: every call here must fit in what a plugin call gets.
-    sandbox = LuaSandbox("lib", limits=Limits(memory_bytes=16 * 2**20, instructions=1_000_000, wall_seconds=5),
+    sandbox = LuaSandbox("lib", clock=ManualClock(), limits=Limits(memory_bytes=16 * 2**20, instructions=1_000_000, wall_seconds=5),
                          resolver=resolve)
     sandbox.load(HARNESS, "harness.lua")
     yield sandbox

@@ -5,7 +5,7 @@ releases the GIL while Lua runs, so runtimes of different plugins run in paralle
 into one runtime are serialised. ::
 
     # find_module(name) -> (source text, chunk name) | None, from the plugin's own files
-    sandbox = LuaSandbox("queue-stats", limits=Limits(), resolver=find_module)
+    sandbox = LuaSandbox("queue-stats", clock=clock, limits=Limits(), resolver=find_module)
     sandbox.expose("qtui.notify", notify)           # Lua sees a plain closure
     sandbox.load(source, "main.lua")                 # runs the main chunk under the limits
     if sandbox.has_function("activate"):
@@ -18,9 +18,11 @@ coroutine hooked), ``os`` with ``clock``/``date``/``difftime``/``time`` only, te
 ``load`` bound to its own environment, ``require`` over the host's module resolver,
 ``print`` into the host's log and ``collectgarbage("count")``. Library tables and the string
 metatable are read-only, ``__gc`` metamethods are refused. There is no ``debug``, ``io``,
-``package``, ``python``, ``dofile``/``loadfile``, ``string.dump`` and no bytecode.
+``package``, ``python``, ``dofile``/``loadfile``, ``string.dump`` and no bytecode. The sandbox's
+clock is the plugin's notion of now: ``os.time()`` and ``os.date()`` read its wall clock, and
+``os.clock()`` gives the seconds of its monotonic clock since the runtime was made.
 
-Limits apply per call: an instruction budget and a wall-clock deadline, checked by a count
+Limits apply per call: an instruction budget and a deadline on the clock's monotonic time, checked by a count
 hook about once a millisecond, and a memory cap on the whole runtime. Library calls that run
 long inside C where no hook can stop them (pattern matching, ``string.rep``, ``table.sort``,
 ``table.move``, ``table.concat``) are refused up front when their estimated cost exceeds
@@ -45,6 +47,7 @@ from typing import Any
 import attrs
 from lupa import lua54
 
+from qtui.clock import Clock
 from qtui.plugins.bundles.lua_syntax import MAX_SOURCE_BYTES
 from qtui.plugins.runtime.values import ConversionError, PlainValueConverter
 
@@ -84,7 +87,8 @@ _MAX_TRACEBACK = 4000
 _MAX_OUTPUT_LINE = 4000
 
 # The count hook reports to Python about once per _TICK_SECONDS of Lua work, whatever one
-# instruction costs (a concatenation of megabytes is one instruction).
+# instruction costs (a concatenation of megabytes is one instruction). This tuning measures how
+# fast the machine runs Lua, so it reads the machine's clock, never the sandbox's.
 _TICK_SECONDS = 0.001
 _FIRST_INTERVAL = 10_000
 _SHORTEST_INTERVAL = 16
@@ -291,6 +295,7 @@ class LuaSandbox:
         self,
         name: str,
         *,
+        clock: Clock,
         limits: Limits | None = None,
         resolver: ModuleResolver | None = None,
         policy: ViolationPolicy | None = None,
@@ -298,11 +303,16 @@ class LuaSandbox:
     ) -> None:
         """Create the runtime.
 
-        `resolver` serves `require` (module names are letters, digits, ``_`` and ``-`` in
-        dot-separated parts; never paths). `output` receives each `print` line; without it
+        `clock` times calls (deadlines, busy time, the violation window) and is what plugin
+        code sees as now (``os.time``, ``os.date``, ``os.clock``). `resolver` serves
+        `require` (module names are letters, digits, ``_`` and ``-`` in dot-separated parts;
+        never paths). `output` receives each `print` line; without it
         lines go to the ``qtui.plugins.<name>`` logger.
         """
         self.name = name
+        self._clock = clock
+        self._monotonic = clock.monotonic
+        self._born = self._monotonic()
         self.limits = limits or Limits()
         self.policy = policy or ViolationPolicy()
         self._resolver = resolver
@@ -343,6 +353,8 @@ class LuaSandbox:
                 (b"dispatch", LuaSandbox._dispatch),
                 (b"resolve", LuaSandbox._resolve),
                 (b"output", LuaSandbox._print),
+                (b"time", LuaSandbox._wall_time),
+                (b"clock", LuaSandbox._runtime_seconds),
             ]
         }
         host = self._runtime.table_from(
@@ -517,19 +529,20 @@ class LuaSandbox:
         return results
 
     def _arm(self) -> None:
-        now = time.monotonic()
+        now = self._monotonic()
         with self._state_lock:
             self._running = True
             self._trip = None
             self._interrupt_reason = None
         self._call_instructions = 0
         self._memory_check_level = self.limits.memory_bytes * _MEMORY_CHECK_SHARE
-        self._started = self._last_tick = now
+        self._started = now
+        self._last_tick = time.monotonic()
         self._next_adjust = 0.0
         self._deadline = now + self.limits.wall_seconds
 
     def _disarm(self) -> _Trip | None:
-        elapsed = time.monotonic() - self._started
+        elapsed = self._monotonic() - self._started
         with self._state_lock:
             self._running = False
             trip, self._trip = self._trip, None
@@ -548,7 +561,7 @@ class LuaSandbox:
         if self._trip is not None:
             return self._trip.lua_message
         self._call_instructions += count
-        now = time.monotonic()
+        now = self._monotonic()
         used = self._runtime.get_memory_used()
         if used > self._memory_check_level:
             # Near the cap every allocation runs an emergency full collection and the plugin
@@ -572,10 +585,11 @@ class LuaSandbox:
             )
         if count == 0:
             return None
-        elapsed, self._last_tick = now - self._last_tick, now
+        real = time.monotonic()
+        elapsed, self._last_tick = real - self._last_tick, real
         # Changing the interval costs a walk over the whole call stack (lua_sethook), so
         # it happens at most once per _ADJUST_SECONDS.
-        if now < self._next_adjust:
+        if real < self._next_adjust:
             return None
         if elapsed > 2 * _TICK_SECONDS:
             # One slow stretch (a collection of a deep stack) must not collapse the interval.
@@ -584,7 +598,7 @@ class LuaSandbox:
             interval = min(self._longest_interval, count * 4)
         else:
             return None
-        self._next_adjust = now + _ADJUST_SECONDS
+        self._next_adjust = real + _ADJUST_SECONDS
         self._interval = interval
         return None if interval == count else interval
 
@@ -608,7 +622,7 @@ class LuaSandbox:
             line=line,
             traceback=traceback,
         )
-        now = time.monotonic()
+        now = self._monotonic()
         self._violation_count += 1
         self._violations.append(now)
         while self._violations and now - self._violations[0] > self.policy.window_seconds:
@@ -693,6 +707,14 @@ class LuaSandbox:
                           f"{self.limits.source_bytes})".encode())
         self._chunknames.add(chunkname)
         return (encoded, chunkname.encode("utf-8", "replace"))
+
+    def _wall_time(self) -> float:
+        """`os.time()` and `os.date()` of plugin code: the clock's wall time."""
+        return self._clock.time()
+
+    def _runtime_seconds(self) -> float:
+        """`os.clock()` of plugin code: monotonic seconds since the runtime was made."""
+        return self._monotonic() - self._born
 
     def _print(self, line: bytes) -> None:
         text = _clip(line.decode("utf-8", "replace"), _MAX_OUTPUT_LINE)
