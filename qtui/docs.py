@@ -95,7 +95,7 @@ def generated() -> dict[Path, str]:
             files[path] = render(path.read_text(encoding="utf-8"), sections)
         except ValueError as exc:
             raise ValueError(f"{path}: {exc}") from None
-    files[typedefs.PATH] = typedefs.render()
+    files.update(typedefs.generated())
     return files
 
 

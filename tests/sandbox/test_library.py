@@ -3,12 +3,19 @@ own files, read-only module tables, an environment of its own, and the plugin's 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
+import zipfile
+from pathlib import Path
 
 import attrs
 import pytest
+from lupa import lua54
 from sandbox_testkit import TEST_LIMITS, assert_fresh_sandbox_works, assert_works, lua_eval
 
+from qtui.plugins.runtime import api
+from qtui.plugins.runtime import sandbox as sandbox_module
 from qtui.plugins.runtime.sandbox import LIBRARY_MODULES, LimitExceeded, LimitKind, LuaSandbox, PluginError
 
 
@@ -199,3 +206,50 @@ class TestHostileJson:
             assert sandbox.call("run") == [20000, 20000, "b"]
         finally:
             sandbox.close()
+
+
+@pytest.mark.parametrize("module", api.LIBRARY, ids=lambda m: m.name)
+def test_each_module_offers_exactly_what_the_api_declares(module):
+    sandbox = LuaSandbox("declared")
+    try:
+        sandbox.load(f"""
+            local module = require("{module.require_name}")
+            function members()
+              local found = {{}}
+              for name, value in pairs(module) do found[name] = type(value) end
+              return found
+            end
+        """, "main.lua")
+        members = sandbox.call("members")
+    finally:
+        sandbox.close()
+    assert {name for name, kind in members.items() if kind == "function"} == {f.name for f in module.functions}
+    assert {name for name, kind in members.items() if kind != "function"} == {c.name for c in module.constants}
+    # parameter names and counts, read from the compiled functions
+    lua = lua54.LuaRuntime()
+    source = (Path(sandbox_module.__file__).parent / "stdlib" / f"{module.name}.lua").read_text()
+    table = lua.execute(source)
+    for function in module.functions:
+        params = lua.eval("""function(f)
+            local names = {}
+            for i = 1, debug.getinfo(f, "u").nparams do names[i] = debug.getlocal(f, i) end
+            return table.concat(names, ",")
+        end""")(table[function.name])
+        assert params == ",".join(a.name for a in function.args), function.name
+
+
+def test_every_library_module_is_declared():
+    assert tuple(sorted(m.require_name for m in api.LIBRARY)) == LIBRARY_MODULES
+
+
+@pytest.mark.slow
+def test_the_wheel_carries_the_library_and_its_type_definitions(tmp_path):
+    """Installed plugins find the library (package data), and editors its types."""
+    root = Path(__file__).resolve().parents[2]
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(root)],
+                   check=True, capture_output=True)
+    (wheel,) = tmp_path.glob("qtui-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for module in api.LIBRARY:
+        assert f"qtui/plugins/runtime/stdlib/{module.name}.lua" in names
+        assert f"qtui/authoring/lua/qtui/{module.name}.lua" in names
