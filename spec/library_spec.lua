@@ -19,6 +19,12 @@ local function shown(body, options)
   return qtest.load(options):text()
 end
 
+-- What a plugin sees when the expression `call` raises an error: { "false", the message }.
+local function failure(call)
+  local body = "local result = " .. call .. " -- not a tail call: the error names this line\nreturn result"
+  return qtest.load(helpers.attempt(body)):text()
+end
+
 describe("require of qtui's library", function()
   it("works in every plugin, which carries no copy of it", function()
     assert.same({ "function", "function", "function" }, shown([[
@@ -109,12 +115,8 @@ describe("library qtui.json", function()
   end)
 
   it("decode names a wrong argument", function()
-    local p = qtest.load(helpers.attempt([[
-      local value = require("qtui.json").decode(42) -- not a tail call: the error names this line
-      return value
-    ]]))
     assert.same({ "false", "init.lua:3: bad argument #1 to 'qtui.json.decode' (string expected, got number)" },
-      p:text())
+      failure([[require("qtui.json").decode(42)]]))
   end)
 
   it("field reads one field of a payload within a budget of work", function()
@@ -160,12 +162,8 @@ describe("library qtui.text", function()
   end)
 
   it("names a wrong argument", function()
-    local p = qtest.load(helpers.attempt([[
-      local fitted = require("qtui.text").fit("x", "wide")
-      return fitted
-    ]]))
     assert.same({ "false", "init.lua:3: bad argument #2 to 'qtui.text.fit' (number expected, got string)" },
-      p:text())
+      failure([[require("qtui.text").fit("x", "wide")]]))
   end)
 end)
 

@@ -170,25 +170,18 @@ class TestHostileJson:
         assert_works(sandbox)
         assert_fresh_sandbox_works()
 
-    def test_a_huge_array_stops_at_the_memory_limit(self, make_sandbox):
-        sandbox = make_sandbox("""
+    @pytest.mark.parametrize(("text", "instructions", "kind"), [
+        ("'[' .. string.rep('0,', 4000000) .. '0]'", 500_000_000, LimitKind.MEMORY),
+        ("'[' .. string.rep('\"a\",', 400000) .. '\"a\"]'", TEST_LIMITS.instructions, LimitKind.INSTRUCTIONS),
+    ], ids=["a huge array: memory", "a long text: instructions"])
+    def test_a_text_too_big_for_the_limits_stops_the_call(self, make_sandbox, text, instructions, kind):
+        sandbox = make_sandbox(f"""
             local json = require("qtui.json")
-            function run() return #json.decode("[" .. string.rep("0,", 4000000) .. "0]") end
-        """, limits=attrs.evolve(TEST_LIMITS, instructions=500_000_000))
+            function run() return #json.decode({text}) end
+        """, limits=attrs.evolve(TEST_LIMITS, instructions=instructions))
         with pytest.raises(LimitExceeded) as info:
             sandbox.call("run")
-        assert info.value.kind is LimitKind.MEMORY
-        assert_works(sandbox)
-
-    def test_a_long_text_stops_at_the_instruction_limit(self, make_sandbox):
-        sandbox = make_sandbox("""
-            local json = require("qtui.json")
-            function run() return #json.decode("[" .. string.rep('"a",', 400000) .. '"a"]') end
-        """)  # TEST_LIMITS: 20 million instructions a call
-        with pytest.raises(LimitExceeded) as info:
-            sandbox.call("run")
-        assert info.value.kind is LimitKind.INSTRUCTIONS
-        assert info.value.file == "[qtui]/json.lua"
+        assert (info.value.kind, info.value.file) == (kind, "[qtui]/json.lua")
         assert_works(sandbox)
 
     def test_big_documents_within_the_limits_decode(self):
