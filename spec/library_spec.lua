@@ -162,7 +162,7 @@ describe("library qtui.text", function()
   end)
 
   it("names a wrong argument", function()
-    assert.same({ "false", "init.lua:3: bad argument #2 to 'qtui.text.fit' (number expected, got string)" },
+    assert.same({ "false", "init.lua:3: bad argument #2 to 'qtui.text.fit' (finite number expected, got string)" },
       failure([[require("qtui.text").fit("x", "wide")]]))
   end)
 end)

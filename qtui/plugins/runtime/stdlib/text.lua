@@ -81,11 +81,18 @@ end
 
 -- `value` as a whole number (a fraction is dropped), or an error naming `fname`'s argument.
 local function whole(fname, position, value)
-  if type(value) ~= "number" or value ~= value then
-    error("bad argument #" .. position .. " to 'qtui.text." .. fname .. "' (number expected, got "
-      .. (type(value) == "number" and "nan" or type(value)) .. ")", 3)
+  local got = type(value)
+  if got == "number" then
+    if value ~= value then
+      got = "nan"
+    elseif value == math.huge or value == -math.huge then
+      got = value > 0 and "inf" or "-inf"
+    else
+      return math.floor(value)
+    end
   end
-  return math.floor(value)
+  error("bad argument #" .. position .. " to 'qtui.text." .. fname .. "' (finite number expected, got "
+    .. got .. ")", 3)
 end
 
 -- `value` as one safe line: tostring'd, cut to MAX_CHARS characters, unsafe characters and
