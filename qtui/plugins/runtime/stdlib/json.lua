@@ -292,7 +292,7 @@ json.null = setmetatable({}, {
 
 local NULL = json.null
 local find, match, sub, byte = string.find, string.match, string.sub, string.byte
-local utf8_len = utf8.len
+local utf8_len, math_type = utf8.len, math.type
 
 -- A decode failure in flight: raised by `fail`, turned into json.decode's message.
 local FAILURE = {}
@@ -301,8 +301,17 @@ local function fail(at, what)
   error(setmetatable({ at = at, what = what }, FAILURE), 0)
 end
 
+-- The position of the first non-space at or after `i` (one space, as json.dumps writes after
+-- ',' and ':', costs no pattern search).
 local function skip_space(s, i)
-  return select(2, find(s, "^[ \t\n\r]*", i)) + 1
+  local first, second = byte(s, i, i + 1)
+  if not SPACE[first] then
+    return i
+  elseif not SPACE[second] then
+    return i + 1
+  end
+  local _, last = find(s, "^[ \t\n\r]*", i + 2)
+  return last + 1
 end
 
 -- What is at `i`, for a message: a printable character quoted, else its byte value.
@@ -322,19 +331,14 @@ local read_value
 local function read_string(s, i)
   local k, escaped = i + 1, false
   while true do
-    local j = find(s, '["\\]', k)
+    local j = find(s, '[%z\1-\31"\\]', k)
+    local b = byte(s, j or -1)
     if j == nil then
       fail(i, "unterminated string")
-    end
-    if byte(s, j) == 34 then
-      local raw = sub(s, i + 1, j - 1)
-      local control = find(raw, "[%z\1-\31]")
-      if control then
-        fail(i + control, "control character in a string")
-      end
-      local text = raw
+    elseif b == 34 then -- the closing quote
+      local text = sub(s, i + 1, j - 1)
       if escaped then
-        text = unescape(raw)
+        text = unescape(text)
         if text == nil then
           fail(i, "invalid escape in a string")
         end
@@ -343,30 +347,35 @@ local function read_string(s, i)
         fail(i, "string is not valid UTF-8")
       end
       return text, j + 1
+    elseif b == 92 then -- a backslash: the next character is escaped
+      escaped, k = true, j + 2
+    else
+      fail(j, "control character in a string")
     end
-    escaped, k = true, j + 2
   end
 end
 
--- The number at `i` (JSON's grammar: no leading zeros, no '+', digits around a '.'), and the
--- position after it. Integers that fit in 64 bits stay integers.
+-- The number at `i`, and the position after it. Integers that fit in 64 bits stay integers.
+-- tonumber reads the token; JSON's grammar is stricter about where digits must be.
 local function read_number(s, i)
   local token = match(s, "^[-+.%deE]+", i)
-  local digits = match(token, "^-?()%d")
-  local last = digits and match(token, "^%d+()", digits)
-  if last and byte(token, digits) == 48 and last > digits + 1 then
-    last = nil -- a leading zero
+  local value = tonumber(token)
+  local first = byte(token) == 45 and 2 or 1 -- after a '-'
+  local digit = byte(token, first)
+  local valid = value ~= nil and digit ~= nil and digit >= 48 and digit <= 57
+  if valid and digit == 48 then -- no leading zero
+    local after = byte(token, first + 1)
+    valid = after == nil or after < 48 or after > 57
   end
-  if last and byte(token, last) == 46 then -- '.'
-    last = match(token, "^%d+()", last + 1)
+  if valid and math_type(value) == "float" then -- a digit after the '.', if any
+    local dot = find(token, ".", first, true)
+    local after = dot and byte(token, dot + 1)
+    valid = dot == nil or (after ~= nil and after >= 48 and after <= 57)
   end
-  if last and (byte(token, last) == 101 or byte(token, last) == 69) then -- 'e', 'E'
-    last = match(token, "^[-+]?%d+()", last + 1)
-  end
-  if last ~= #token + 1 then
+  if not valid then
     fail(i, "invalid number")
   end
-  return tonumber(token), i + #token
+  return value, i + #token
 end
 
 local function read_array(s, i, depth)
