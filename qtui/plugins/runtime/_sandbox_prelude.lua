@@ -10,7 +10,8 @@
 --   tick(count) -> nil | new interval | message | true (collect garbage, then tick(0))
 --   trip(message)                                 records a guard refusal (a limit violation)
 --   dispatch(id, ...) -> true, [value] | false, message   calls host function `id`
---   resolve(name) -> source, chunkname | nil, message     finds a module for `require`
+--   resolve(name) -> source, chunkname, library | nil, message   finds a module for `require`
+--                                                 (library: it is qtui's, not the plugin's)
 --   output(line)                                  receives `print` output
 --   time() -> seconds since the epoch             the host's wall clock (os.time, os.date)
 --   clock() -> seconds since the runtime was made   the host's monotonic clock (os.clock)
@@ -629,6 +630,7 @@ local function safe_load(chunk, chunkname, mode, ...)
 end
 
 local loaded, loading = {}, {}
+local library_env -- the environment of qtui's library modules, made below
 
 local function safe_require(name)
   if type(name) ~= "string" then
@@ -641,11 +643,11 @@ local function safe_require(name)
   if loading[name] then
     error("module '" .. name .. "': loop or previous error while loading", 2)
   end
-  local source, chunkname = resolve(name)
+  local source, chunkname, library = resolve(name)
   if source == nil then
     error(chunkname, 2)
   end
-  local chunk, message = load(source, "@" .. chunkname, "t", env)
+  local chunk, message = load(source, "@" .. chunkname, "t", library and library_env or env)
   if chunk == nil then
     error("error loading module '" .. name .. "':\n\t" .. message, 2)
   end
@@ -654,6 +656,8 @@ local function safe_require(name)
   loading[name] = nil
   if value == nil then
     value = true
+  elseif library and type(value) == "table" then
+    value = freeze(value, name)
   end
   loaded[name] = value
   return value, chunkname
@@ -748,6 +752,17 @@ raw_setmetatable("", {
   __index = string_lib,
   __metatable = freeze({ __index = env.string }, "string metatable"),
 })
+
+-- qtui's library modules run in a read-only copy of the environment as built here, so what a
+-- plugin does to its own globals never reaches the library's code.
+do
+  local globals = {}
+  for name, value in next, env do
+    globals[name] = value
+  end
+  globals._G = nil
+  library_env = freeze(globals, "the qtui library's environment")
+end
 
 ---------------------------------------------------------------------------------------------
 -- Host functions and operations for the Python side

@@ -15,12 +15,12 @@ into one runtime are serialised. ::
 What plugin code gets: the safe base functions, ``string`` (no ``dump``; pattern functions,
 ``rep`` and friends guarded), ``table`` (guarded), ``math``, ``utf8``, ``coroutine`` (every
 coroutine hooked), ``os`` with ``clock``/``date``/``difftime``/``time`` only, text-only
-``load`` bound to its own environment, ``require`` over the host's module resolver,
-``print`` into the host's log and ``collectgarbage("count")``. Library tables and the string
-metatable are read-only, ``__gc`` metamethods are refused. There is no ``debug``, ``io``,
-``package``, ``python``, ``dofile``/``loadfile``, ``string.dump`` and no bytecode. The sandbox's
-clock is the plugin's notion of now: ``os.time()`` and ``os.date()`` read its wall clock, and
-``os.clock()`` gives the seconds of its monotonic clock since the runtime was made.
+``load`` bound to its own environment, ``require`` (see below), ``print`` into the host's log
+and ``collectgarbage("count")``. Library tables and the string metatable are read-only,
+``__gc`` metamethods are refused. There is no ``debug``, ``io``, ``package``, ``python``,
+``dofile``/``loadfile``, ``string.dump`` and no bytecode. The sandbox's clock is the plugin's
+notion of now: ``os.time()`` and ``os.date()`` read its wall clock, and ``os.clock()`` gives the
+seconds of its monotonic clock since the runtime was made.
 
 Limits apply per call: an instruction budget and a deadline on the clock's monotonic time, checked by a count
 hook about once a millisecond, and a memory cap on the whole runtime. Library calls that run
@@ -28,6 +28,13 @@ long inside C where no hook can stop them (pattern matching, ``string.rep``, ``t
 ``table.move``, ``table.concat``) are refused up front when their estimated cost exceeds
 ``Limits.c_steps``. A trip is sticky until the call unwinds, so ``pcall`` cannot swallow it.
 Violations are counted; too many within a window quarantine the plugin.
+
+``require`` loads two kinds of module, and neither can stand in for the other: a name whose
+first part is ``qtui`` (``require("qtui.json")``) is a module of qtui's library, the
+``stdlib/*.lua`` files shipped with qtui, and every other name goes to the host's resolver
+(the plugin's own files). A library module is compiled in the plugin's own runtime on its
+first ``require``, runs under the plugin's limits in an environment of its own (the plugin's
+globals do not reach it), and the table it returns is read-only.
 """
 
 from __future__ import annotations
@@ -52,6 +59,7 @@ from qtui.plugins.bundles.lua_syntax import MAX_SOURCE_BYTES
 from qtui.plugins.runtime.values import ConversionError, PlainValueConverter
 
 __all__ = [
+    "LIBRARY_MODULES",
     "ConversionError",
     "HostError",
     "LimitExceeded",
@@ -75,6 +83,16 @@ _PRELUDE_SHORT_SRC = "[qtui sandbox]"
 _PRELUDE_SOURCE = (
     importlib.resources.files("qtui.plugins.runtime").joinpath("_sandbox_prelude.lua").read_bytes()
 )
+
+#: The modules of qtui's library for plugins (``stdlib/NAME.lua`` is ``qtui.NAME``), by name.
+_LIBRARY: dict[str, str] = {
+    f"qtui.{entry.name.removesuffix('.lua')}": entry.read_text(encoding="utf-8")
+    for entry in importlib.resources.files("qtui.plugins.runtime").joinpath("stdlib").iterdir()
+    if entry.name.endswith(".lua")
+}
+#: What `require` finds in qtui's library, e.g. ``qtui.json``; names starting with ``qtui.``
+#: never load a plugin's file.
+LIBRARY_MODULES: tuple[str, ...] = tuple(sorted(_LIBRARY))
 
 _PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 _MODULE_NAME = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*")
@@ -682,31 +700,48 @@ class LuaSandbox:
             return (False, b"not enough memory")
         return (True, converted)  # nil too: `tostring(qtui.storage.get("missing"))` must see a value
 
-    def _resolve(self, raw_name: bytes) -> tuple[bytes | None, bytes]:
+    def _resolve(self, raw_name: bytes) -> tuple[bytes | None, bytes, bool]:
+        """(source, chunk name, whether it is qtui's library) or (None, message, False)."""
         name = raw_name.decode("utf-8", "replace")
         if len(name) > _MAX_MODULE_NAME or not _MODULE_NAME.fullmatch(name):
             return (None, f"module name {name!r} is not allowed (use letters, digits, '_' "
-                          "and '-' in parts separated by single dots)".encode())
+                          "and '-' in parts separated by single dots)".encode(), False)
+        library = name.partition(".")[0] == "qtui"
+        found = self._library_module(name) if library else self._plugin_module(name)
+        if isinstance(found, bytes):
+            return (None, found, False)
+        source, chunkname = found
+        encoded = source.encode("utf-8", "replace")
+        if len(encoded) > self.limits.source_bytes:
+            return (None, f"module '{name}' is too large ({len(encoded)} bytes, limit "
+                          f"{self.limits.source_bytes})".encode(), False)
+        self._chunknames.add(chunkname)
+        return (encoded, chunkname.encode("utf-8", "replace"), library)
+
+    @staticmethod
+    def _library_module(name: str) -> tuple[str, str] | bytes:
+        source = _LIBRARY.get(name)
+        if source is None:
+            return (f"module '{name}' not found: names starting with 'qtui.' are qtui's library "
+                    f"({', '.join(LIBRARY_MODULES)})").encode()
+        return source, f"[qtui]/{name.removeprefix('qtui.')}.lua"
+
+    def _plugin_module(self, name: str) -> tuple[str, str] | bytes:
         if self._resolver is None:
-            return (None, f"module '{name}' not found".encode())
+            return f"module '{name}' not found".encode()
         try:
             found = self._resolver(name)
             if found is None:
-                return (None, f"module '{name}' not found".encode())
+                return f"module '{name}' not found".encode()
             source, chunkname = found
-            encoded = source.encode("utf-8")
         except HostError as error:
-            return (None, f"cannot load module '{name}': {error}".encode())
+            return f"cannot load module '{name}': {error}".encode()
         except OSError as error:
-            return (None, f"cannot read module '{name}': {error.strerror or error}".encode())
+            return f"cannot read module '{name}': {error.strerror or error}".encode()
         except Exception:
             log.exception("plugin %s: module resolver failed for %r", self.name, name)
-            return (None, f"cannot load module '{name}'".encode())
-        if len(encoded) > self.limits.source_bytes:
-            return (None, f"module '{name}' is too large ({len(encoded)} bytes, limit "
-                          f"{self.limits.source_bytes})".encode())
-        self._chunknames.add(chunkname)
-        return (encoded, chunkname.encode("utf-8", "replace"))
+            return f"cannot load module '{name}'".encode()
+        return source, chunkname
 
     def _wall_time(self) -> float:
         """`os.time()` and `os.date()` of plugin code: the clock's wall time."""
