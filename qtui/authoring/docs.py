@@ -35,7 +35,10 @@ from qtui.plugins.runtime.events import EVENT_TYPES
 from qtui.plugins.runtime.host import CHANNEL_CAPACITY
 from qtui.plugins.runtime.sandbox import Limits as SandboxLimits
 from qtui.plugins.runtime.sandbox import ViolationPolicy
+from qtui.plugins.bundles.catalog import ORIGIN_FILE
 from qtui.plugins.runtime.settings import SETTINGS_FILE
+from qtui.plugins.service import CONFIG_POLL
+from qtui.plugins.trust.enabled import ENABLED_FILE
 from qtui.plugins.runtime.storage import MAX_STORAGE_BYTES
 from qtui.plugins.trust import audit, permissions, policy
 
@@ -519,6 +522,28 @@ AUDIT_FIELDS: tuple[FileField, ...] = (
     FileField("detail", "string", f"What was done, up to {audit.MAX_DETAIL} characters."),
 )
 
+#: The field of plugins.toml.
+ENABLED_FIELDS: tuple[FileField, ...] = (
+    FileField("enabled", "array of strings", "The names of the enabled plugins, in the order they "
+              "were enabled; a name no plugin has is reported when a console starts."),
+)
+
+#: The fields of plugin-settings.toml.
+SETTINGS_FILE_FIELDS: tuple[FileField, ...] = (
+    FileField("PLUGIN.SETTING", "per the setting", "The operator's value of setting *SETTING* of plugin "
+              "*PLUGIN*, of the type its manifest declares; a setting left out has its default."),
+)
+
+ENABLED_EXAMPLE = """\
+enabled = ["tenant-sla", "queue-alert"]
+"""
+
+SETTINGS_EXAMPLE = """\
+[tenant-sla]
+threshold_s = 120
+view = "bars"
+"""
+
 PERMISSIONS_EXAMPLE = """\
 [[plugins.tenant-sla]]
 version = "1.2.0"
@@ -584,6 +609,9 @@ PLACEHOLDERS: dict[str, str] = {
     "timers.max": str(runtime.MAX_TIMERS),
     "commands.max": str(runtime.MAX_COMMANDS),
     "settings.file": SETTINGS_FILE,
+    "enabled.file": ENABLED_FILE,
+    "config.poll_seconds": f"{CONFIG_POLL:g}",
+    "catalog.origin_file": ORIGIN_FILE,
     "storage.max_size": _kib(MAX_STORAGE_BYTES),
     "bus.own_prefix": own_topic_prefix("NAME"),
     "manifest.file": manifest.MANIFEST_FILE,
@@ -602,6 +630,8 @@ PLACEHOLDERS: dict[str, str] = {
 FILE_FIELDS: dict[str, tuple[FileField, ...]] = {
     "manifest": MANIFEST_FIELDS,
     "catalogs": CATALOGS_FIELDS,
+    "enabled": ENABLED_FIELDS,
+    "settings-file": SETTINGS_FILE_FIELDS,
     "catalog": CATALOG_FIELDS,
     "record": RECORD_FIELDS,
     "policy": POLICY_FIELDS,
@@ -612,6 +642,8 @@ FILE_FIELDS: dict[str, tuple[FileField, ...]] = {
 SAMPLES: dict[str, str] = {
     "full-manifest": FULL_MANIFEST,
     "catalogs-example": CATALOGS_EXAMPLE,
+    "enabled-example": ENABLED_EXAMPLE,
+    "settings-example": SETTINGS_EXAMPLE,
     "catalog-example": CATALOG_EXAMPLE,
     "permissions-example": PERMISSIONS_EXAMPLE,
     "policy-example": POLICY_EXAMPLE,
@@ -649,7 +681,7 @@ PROSE_FOLDER = "plugin-docs"
 MAN_PAGES: dict[str, tuple[str, ...]] = {
     "qtui-lua.7": ("GUIDE", "FUNCTIONS", "CALLBACKS", "EVENTS", "TYPES", "STYLES",
                    "CAPABILITIES", "TESTING", "COMPATIBILITY", "EXAMPLES"),
-    "qtui-plugin.5": ("BUNDLE", "MANIFEST", "MANIFEST-EXAMPLE", "CATALOG"),
+    "qtui-plugin.5": ("BUNDLE", "MANIFEST", "MANIFEST-EXAMPLE", "LIFECYCLE", "CATALOG"),
     "qtui-permissions.5": ("VERDICTS", "PERMISSIONS-FILE", "SITE-POLICY", "AUDIT-LOG", "CAPABILITIES"),
 }
 
@@ -674,7 +706,7 @@ TOPICS: dict[str, Topic] = {
     "capabilities": Topic("Plugin capabilities (qtui-lua(7))", ("CAPABILITIES",)),
     "manifest": Topic("Plugin folders and manifest.toml (qtui-plugin(5))",
                       ("BUNDLE", "MANIFEST", "MANIFEST-EXAMPLE")),
-    "catalog": Topic("The plugin catalog (qtui-plugin(5))", ("CATALOG",)),
+    "catalog": Topic("Enabling, settings, removing and the catalog (qtui-plugin(5))", ("LIFECYCLE", "CATALOG")),
     "permissions": Topic("Plugin permissions, site policy and audit log (qtui-permissions(5))",
                          ("VERDICTS", "PERMISSIONS-FILE", "SITE-POLICY", "AUDIT-LOG")),
 }

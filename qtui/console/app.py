@@ -52,6 +52,7 @@ class PluginPanels(Protocol):
     def refresh_panels(self, focused: str | None) -> None: ...
     def manager_opened(self) -> None: ...
     def command(self, action: str, name: str | None) -> None: ...
+    def search(self, text: str | None) -> None: ...
 
 MAIN_SCREENS = keymap.SCREENS
 HINTS = [("key", "?"), " help  ", ("key", ":"), " command  ", ("key", "/"), " filter  ",
@@ -487,7 +488,7 @@ class Console:
             self.plugins.manager_opened()
 
     def cmd_prompt(self, text: str | None) -> None:
-        self.command_line.start(text or "")
+        self.command_line.start(f"{text} " if text else "")  # ready for what follows the command
         self._bottom.original_widget = self.command_line
         self._frame.focus_position = "footer"
 
@@ -549,6 +550,10 @@ class Console:
             self.load_jobs(screen)
 
     def cmd_filter(self, text: str | None) -> None:
+        if self.current.name == "plugins" and self.plugins is not None:
+            self.plugins.search(text)
+            self.message(f"plugins matching {text!r}" if text else "every plugin")
+            return
         screen = self._job_list()
         if screen is None:
             screen = self.screens["jobs"]

@@ -98,7 +98,7 @@ COMMANDS: dict[str, Command] = {
                 "the catalog), uninstall",
                 (_P("action", _T.CHOICE, ", ".join(PLUGIN_ACTIONS), choices=PLUGIN_ACTIONS),
                  _P("name", _T.PLUGIN, "plugin name", optional=True)), category="plugins"),
-        Command("prompt", "Open the command line with TEXT already typed",
+        Command("prompt", "Open the command line with TEXT and a space already typed",
                 (_P("text", _T.TEXT, "text to start with", optional=True),)),
         Command("refresh", "Poll the backend now"),
         Command("move", "Move the cursor", (_P("where", _T.CHOICE, "where to", choices=(
@@ -111,7 +111,8 @@ COMMANDS: dict[str, Command] = {
                 (_P("state", _T.STATE, "ready, scheduled, processing, completed or dead"),),
                 category="jobs"),
         Command("next-state", "Show the next job state on the Jobs screen", category="jobs"),
-        Command("filter", "Keep jobs whose payload or error contains TEXT (no TEXT clears it)",
+        Command("filter", "Keep jobs whose payload or error contains TEXT; on the plugins screen, plugins "
+                "and catalog entries whose name, description or permissions do (no TEXT clears it)",
                 (_P("text", _T.TEXT, "text to look for", optional=True),), category="jobs"),
         Command("page", "Load the next or previous page of jobs",
                 (_P("direction", _T.CHOICE, "next or prev", choices=("next", "prev")),),
@@ -185,6 +186,8 @@ BINDINGS: tuple[Binding, ...] = (
     Binding("A", "requeue-all", ("dead",)),
     Binding("x", "delete", ("dead", "detail")),
     Binding("P", "purge-selected dead", ("dead",), help="Purge the dead letter jobs shown (queue filter)"),
+    Binding("/", "prompt filter ", ("plugins",),
+            help="Search the installed plugins and the catalog (name, description, permissions)"),
     Binding("e", "plugin enable", ("plugins",)),
     Binding("x", "plugin disable", ("plugins",)),
     Binding("R", "plugin reload", ("plugins",)),

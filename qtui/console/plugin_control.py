@@ -18,6 +18,7 @@ from qtui.console.screens.plugins import PluginsScreen
 from qtui.console.widgets import TextView
 from qtui.plugins.service import (
     Capability,
+    CatalogChanged,
     DecisionNeeded,
     PanelUpdated,
     Plugin,
@@ -111,7 +112,8 @@ class PluginControl:
     # -- running -------------------------------------------------------------------
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        updates = self.console.bus.subscribe("plugin panels", (PanelUpdated, DecisionNeeded), capacity=256)
+        updates = self.console.bus.subscribe("plugin panels", (PanelUpdated, DecisionNeeded, CatalogChanged),
+                                             capacity=256)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._follow, updates)
             await nursery.start(self.service.run)
@@ -126,6 +128,9 @@ class PluginControl:
                     self._prompt_once(handle)
                 case PanelUpdated(plugin=name) if name in self.host.plugins:
                     self._update_panel(self.host.plugins[name])
+                case CatalogChanged():
+                    self.refresh_manager()
+                    self.console.refresh()
 
     async def _tick_manager(self) -> None:
         """Refresh the manager's live columns each second while it is on screen; sleep otherwise."""
@@ -205,6 +210,11 @@ class PluginControl:
         if self.console.focus_panel == name:
             self.console.focus_panel = None
         self.console.relayout()
+
+    def search(self, text: str | None) -> None:
+        """Narrow the manager to the plugins (installed or in the catalog) matching `text`."""
+        self.screen.search(text)
+        self.refresh_manager()
 
     def refresh_manager(self) -> None:
         service = self.service

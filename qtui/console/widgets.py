@@ -74,6 +74,10 @@ class Table(urwid.WidgetWrap):
         else:
             self._frame.body = self._empty
 
+    def set_empty(self, text: str) -> None:
+        """What the table says when it has no rows."""
+        self._empty.original_widget.set_text(("dim", text))
+
     def focused_key(self) -> Hashable | None:
         if not self._walker:
             return None

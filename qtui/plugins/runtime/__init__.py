@@ -3,8 +3,9 @@
 Owns: the sandbox with its limits and kill switch (:mod:`.sandbox`, ``_sandbox_prelude.lua``),
 plain values between Python and Lua (:mod:`.values`), the API declaration (:mod:`.api`), one
 loaded plugin with the API bound to it (:mod:`.instance`), plugin events (:mod:`.events`),
-settings values and storage (:mod:`.settings`, :mod:`.storage`), and the trio-side host that
-starts, feeds, gates and stops plugins (:mod:`.host`).
+settings values and storage (:mod:`.settings`, :mod:`.storage`), the trio-side host that
+starts, feeds, gates and stops plugins (:mod:`.host`), and the states of the plugins each
+running console publishes for the command line (:mod:`.running`).
 
 May import: :mod:`qtui.plugins.trust`, :mod:`qtui.plugins.bundles`, :mod:`qtui.files` and the
 backend-neutral core (:mod:`qtui.model`, :mod:`qtui.events`, :mod:`qtui.bus`,

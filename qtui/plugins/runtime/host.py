@@ -103,6 +103,7 @@ class PluginHandle:
     timers: dict[str, trio.CancelScope] = attrs.field(factory=dict)
     limiter: trio.CapacityLimiter = attrs.field(factory=lambda: trio.CapacityLimiter(1))
     stopped: trio.Event = attrs.field(factory=trio.Event)
+    kept_state: Any = None  # what deactivate last handed over, for the next start of the plugin
 
     @property
     def name(self) -> str:
@@ -152,7 +153,7 @@ class PluginHost:
         self.policy = policy
         self.audit = audit or AuditLog()
         self.settings = settings or SettingsStore()
-        self._storage_dir = storage_dir
+        self.storage_dir = storage_dir  # None: the default, $XDG_DATA_HOME/qtui/plugin-data
         self._confirmer = confirmer
         self.plugins: dict[str, PluginHandle] = {}
         self._nursery: trio.Nursery | None = None
@@ -191,8 +192,16 @@ class PluginHost:
     # -- starting and stopping ---------------------------------------------------------
 
     async def start(self, plugin: Plugin, *, handoff: Any = None) -> PluginHandle:
-        """Load and activate `plugin`, or leave it waiting for the operator's permission decision."""
-        handle = PluginHandle(plugin)
+        """Load and activate `plugin`, or leave it waiting for the operator's permission decision.
+
+        Its activate receives `handoff`, or else what its deactivate handed over when the host
+        last stopped it (a restart for a permission decision, a disable and enable), so state
+        survives every restart the host causes; it is kept while the plugin cannot start.
+        """
+        previous = self.plugins.get(plugin.manifest.name)
+        if handoff is None and previous is not None:
+            handoff = previous.kept_state
+        handle = PluginHandle(plugin, kept_state=handoff)
         self.plugins[plugin.manifest.name] = handle
         runtime = self._prepare(handle)
         if runtime is None:
@@ -205,6 +214,7 @@ class PluginHost:
             self._discard(handle)
             self._failed(handle, error, fatal=True)
             return handle
+        handle.kept_state = None
         await self._launch(handle)
         return handle
 
@@ -303,7 +313,7 @@ class PluginHost:
             log.warning("%s", problem)
         handle.runtime = rt.PluginRuntime(
             plugin.manifest, bundle, grants, settings=values,
-            storage=PluginStorage(plugin.manifest.name, self._storage_dir), audit=self.audit, clock=self.clock,
+            storage=PluginStorage(plugin.manifest.name, self.storage_dir), audit=self.audit, clock=self.clock,
         )
         # Subscribe before plugin code runs, so nothing published meanwhile is missed.
         handle.subscription = self.bus.subscribe(
@@ -335,10 +345,10 @@ class PluginHost:
     async def _launch(self, handle: PluginHandle) -> None:
         """Start delivering events to an activated plugin, the latest stats and selection first."""
         self.plugins[handle.name] = handle
-        self._set_state(handle, PluginState.RUNNING)
         assert self._nursery is not None, "PluginHost.run() is not running"
         await self._nursery.start(self._serve, handle)
-        self._apply_effects(handle)
+        self._apply_effects(handle)  # before it counts as running: its commands exist by then
+        self._set_state(handle, PluginState.RUNNING)
         if handle.panel_size is not None:
             handle.subscription.offer(PanelResized(*handle.panel_size))
         for event in self._latest.values():
@@ -375,8 +385,16 @@ class PluginHost:
         if handle.runtime is not None:
             handle.runtime.close()
             handle.runtime = None
+        if handoff is not None:
+            handle.kept_state = handoff
         self._set_state(handle, PluginState.STOPPED)
         return handoff
+
+    def forget(self, name: str) -> None:
+        """Drop a stopped plugin from the host (it was uninstalled)."""
+        handle = self.plugins.get(name)
+        if handle is not None and handle.runtime is None:
+            del self.plugins[name]
 
     def decide(self, handle: PluginHandle, *, grant: tuple[Capability, ...] = (),
                deny: tuple[Capability, ...] = (), no_confirm: tuple[Capability, ...] = ()) -> None:
@@ -421,10 +439,17 @@ class PluginHost:
         """Validate, persist and deliver new settings (ValueError names the bad field)."""
         handle = self.plugins[name]
         values = await trio.to_thread.run_sync(self.settings.save, handle.manifest, changes)
-        if handle.runtime is not None:
-            handle.runtime.settings = dict(values)
-        self._offer(name, SettingsChanged(values))
+        self.apply_settings(name, values)
         return values
+
+    def apply_settings(self, name: str, values: dict[str, Any]) -> bool:
+        """Give a running plugin settings saved elsewhere (qtui plugin settings); False if unchanged."""
+        handle = self.plugins.get(name)
+        if handle is None or handle.runtime is None or handle.runtime.settings == values:
+            return False
+        handle.runtime.settings = dict(values)
+        self._offer(name, SettingsChanged(values))
+        return True
 
     def _offer(self, name: str, event: Event, capability: Capability | None = None,
                subscription_type: str | None = None) -> None:
