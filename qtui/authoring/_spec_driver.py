@@ -40,14 +40,14 @@ from qtui.authoring._spec_options import (
 from qtui.backends import open_backend
 from qtui.backends.base import Backend
 from qtui.bus import EventBus, Subscription
-from qtui.events import Notice, SelectionChanged, StatsUpdated
+from qtui.events import ConsoleKey, Notice, SelectionChanged, StatsUpdated
 from qtui.model import BackendError, InvalidInput, JobState
 from qtui.plugins.bundles.bundle import BundleError, read_bundle
 from qtui.plugins.bundles.capabilities import Capability
 from qtui.plugins.bundles.discovery import Plugin, Source
 from qtui.plugins.bundles.manifest import MANIFEST_FILE, ManifestError, load_manifest
 from qtui.plugins.runtime import api
-from qtui.plugins.runtime.events import PluginLifecycle, PluginMessage, TimerFired, job_plain
+from qtui.plugins.runtime.events import MAIN_PANEL, PluginLifecycle, PluginMessage, TimerFired, job_plain
 from qtui.plugins.runtime.host import PluginHandle, PluginHost
 from qtui.plugins.runtime.sandbox import HostError, LuaSandbox
 from qtui.plugins.runtime.settings import SettingsStore
@@ -58,6 +58,8 @@ from qtui.sqlite_queue import SQLiteQueue
 
 #: Jobs a spec can read back with plugin:jobs() in one call.
 MAX_JOBS_READ = 10_000
+#: What a spec may say about the row a command runs on (the console's selection).
+_ROW_FIELDS = frozenset({"screen", "queue", "state", "job_id"})
 
 
 async def settle() -> None:
@@ -198,7 +200,7 @@ class SpecDriver:
     def expose(self, sandbox: LuaSandbox) -> None:
         """Make the driver functions callable from the spec as `_qtest.<name>`."""
         for name in ("load", "add", "reload", "stop", "send", "tick", "advance", "command",
-                     "settings", "panel", "status", "notices", "audit", "log", "confirmations",
+                     "settings", "panel", "panels", "status", "notices", "audit", "log", "confirmations",
                      "commands", "timers", "jobs"):
             sandbox.expose(f"_qtest.{name}", self._from_thread(getattr(self, f"_{name}")))
 
@@ -359,21 +361,25 @@ class SpecDriver:
                     raise HostError(f"send selection: {exc}") from None
                 bus.publish(SelectionChanged(fields["screen"], fields.get("queue"), state, fields.get("job_id")))
             case "key":
-                _fields(fields, kind, required=("key",))
-                host.key(name, fields["key"])
+                _fields(fields, kind, required=("key",), optional=("panel",))
+                host.key(name, fields["key"], fields.get("panel", MAIN_PANEL))
             case "mouse":
                 mouse = {"action": "press", "button": 1, **fields}
-                _fields(mouse, kind, required=("action",), numbers=("button", "column", "row"))
-                host.mouse(name, mouse["action"], mouse["button"], mouse["column"], mouse["row"])
+                _fields(mouse, kind, required=("action",), optional=("panel",), numbers=("button", "column", "row"))
+                host.mouse(name, mouse["action"], mouse["button"], mouse["column"], mouse["row"],
+                           mouse.get("panel", MAIN_PANEL))
             case "resize":
-                _fields(fields, kind, required=(), numbers=("width", "height"))
-                host.resize(name, fields["width"], fields["height"])
+                _fields(fields, kind, required=(), optional=("panel",), numbers=("width", "height"))
+                host.resize(name, fields["width"], fields["height"], fields.get("panel", MAIN_PANEL))
+            case "console_key":
+                _fields(fields, kind, required=("key", "screen"))
+                bus.publish(ConsoleKey(fields["key"], fields["screen"]))
             case "timer":
                 _fields(fields, kind, required=("name",))
                 await self._tick(handle, fields["name"])
             case "command":
-                _fields(fields, kind, required=("name",), optional=("args",))
-                await self._command(handle, fields["name"], fields.get("args", ""))
+                _fields(fields, kind, required=("name",), optional=("args", "row"))
+                await self._command(handle, fields["name"], fields.get("args", ""), fields.get("row"))
             case "settings":
                 _fields(fields, kind, required=(), optional=("settings",))
                 await self._settings(handle, fields.get("settings", {}))
@@ -406,11 +412,14 @@ class SpecDriver:
         self._clock.jump(seconds)
         await settle()
 
-    async def _command(self, handle: int, command: Any, args: Any = "") -> None:
+    async def _command(self, handle: int, command: Any, args: Any = "", row: Any = None) -> None:
         loaded = self._get(handle)
         if not isinstance(command, str) or not isinstance(args, (str, type(None))):
             raise HostError("command takes a command name and an optional string of arguments")
-        if not loaded.console.host.run_command(loaded.name, command, args or ""):
+        if row is not None and (not isinstance(row, dict) or set(row) - _ROW_FIELDS
+                                or not all(isinstance(v, str) for v in row.values())):
+            raise HostError(f"command: the row is a table of {', '.join(sorted(_ROW_FIELDS))} (strings)")
+        if not loaded.console.host.run_command(loaded.name, command, args or "", row):
             known = ", ".join(sorted(self._handle(loaded).commands)) or "none"
             raise HostError(f"command: {loaded.name} has no command {command!r} (registered: {known})")
         await settle()
@@ -430,13 +439,25 @@ class SpecDriver:
 
     # -- what a spec reads back -------------------------------------------------------------
 
-    async def _panel(self, handle: int) -> list[dict[str, Any]]:
+    async def _panel(self, handle: int, panel: Any = None) -> list[dict[str, Any]]:
         plugin = self._handle(self._get(handle))
+        if panel in (None, MAIN_PANEL):
+            lines = plugin.panel
+        elif panel in plugin.panels:
+            lines = plugin.panels[panel].lines
+        else:
+            shown = ", ".join([MAIN_PANEL, *plugin.panels])
+            raise HostError(f"{plugin.name} has no panel {panel!r} open (open: {shown})")
         return [
             {"text": "".join(span.text for span in line),
              "spans": [{"text": span.text, "style": span.style} for span in line]}
-            for line in plugin.panel
+            for line in lines
         ]
+
+    async def _panels(self, handle: int) -> list[dict[str, Any]]:
+        plugin = self._handle(self._get(handle))
+        return [{"name": name, "title": panel.title, **({"rows": panel.rows} if panel.rows else {})}
+                for name, panel in plugin.panels.items()]
 
     async def _status(self, handle: int) -> dict[str, Any]:
         plugin = self._handle(self._get(handle))

@@ -511,8 +511,8 @@ function Plugin:tick(name)
   call("tick", self.id, name)
 end
 
-function Plugin:command(name, args)
-  call("command", self.id, name, args)
+function Plugin:command(name, args, row)
+  call("command", self.id, name, args, row)
 end
 
 function Plugin:settings(changes)
@@ -520,13 +520,18 @@ function Plugin:settings(changes)
   return values
 end
 
-function Plugin:panel()
-  local lines = call("panel", self.id)
+function Plugin:panel(name)
+  local lines = call("panel", self.id, name)
   return lines
 end
 
-function Plugin:text()
-  local lines = call("panel", self.id)
+function Plugin:panels()
+  local panels = call("panels", self.id)
+  return panels
+end
+
+function Plugin:text(name)
+  local lines = call("panel", self.id, name)
   local texts = {}
   for i, line in ipairs(lines) do
     texts[i] = line.text

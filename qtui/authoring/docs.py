@@ -404,6 +404,16 @@ MANIFEST_FIELDS: tuple[FileField, ...] = (
               "there): the values to choose from, distinct, each up to 80 characters."),
     FileField("settings.NAME.min", "number", "For a number setting: the smallest value allowed."),
     FileField("settings.NAME.max", "number", "For a number setting: the largest value allowed."),
+    FileField("commands.NAME.help", "string", "A command the plugin has from the start (API 1.1), run as "
+              "`:PLUGIN.NAME` or by its key; *NAME* is lowercase letters, digits and -, starting with a "
+              "letter. One line of help, up to 200 characters. Declaring commands needs the `commands` "
+              f"capability; at most {manifest.MAX_COMMANDS}.", required=True),
+    FileField("commands.NAME.key", "string", "Its default key, written as in `config.toml`: a character "
+              "(`R`), `Ctrl-` and a letter, `Meta-` and a character, or a named key (`F5`, `PgDn`, `Enter`). "
+              "A key qtui uses there already stays qtui's; the operator may bind it elsewhere in the "
+              "`[keys]` table of `config.toml`."),
+    FileField("commands.NAME.view", "string", f"Where the key works: {_codes(manifest.COMMAND_VIEWS, 'or')} "
+              "(default `all`: every view)."),
 )
 
 #: A manifest with every field (the tests check it is valid).
@@ -414,7 +424,7 @@ description = "Time to completion per tenant against the SLA"
 author = "Ops team <ops@example.com>"
 api = "1"
 entry = "init.lua"
-permissions = ["stats.read", "timers", "notify"]
+permissions = ["stats.read", "timers", "notify", "commands"]
 
 [limits]
 memory_mib = 16
@@ -439,6 +449,11 @@ type = "choice"
 choices = ["table", "bars"]
 default = "table"
 description = "How to draw the tenants"
+
+[commands.late]
+help = "Show the late jobs of the tenant under the cursor"
+key = "L"
+view = "jobs"
 """
 
 #: Every field of a plugin version in a catalog index file.
@@ -608,6 +623,8 @@ PLACEHOLDERS: dict[str, str] = {
     "timers.min_seconds": str(runtime.MIN_INTERVAL),
     "timers.max": str(runtime.MAX_TIMERS),
     "commands.max": str(runtime.MAX_COMMANDS),
+    "panel.max_opened": str(runtime.MAX_PANELS),
+    "asset.max_size": _kib(runtime.MAX_ASSET_BYTES),
     "settings.file": SETTINGS_FILE,
     "enabled.file": ENABLED_FILE,
     "config.poll_seconds": f"{CONFIG_POLL:g}",

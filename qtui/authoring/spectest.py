@@ -27,10 +27,11 @@ granted unless denied or left undecided), ``forbid`` the site policy, ``settings
 values and ``confirm`` the operator's answer to confirmations (nil: nobody to ask).
 
 A plugin object has ``add{...}`` (another plugin in the same console), ``send(event)``,
-``tick(name)``, ``command(name, args)``, ``settings{...}``, ``reload{source=}``, ``stop()``
-(returns what deactivate handed over), and reads ``panel()``, ``text()``, ``state()``,
-``error()``, ``errors()``, ``notices()``, ``audit()``, ``log()``, ``confirmations()``,
-``commands()``, ``timers()`` and ``jobs(queue, state)``. ``qtest.advance(seconds)`` moves
+``tick(name)``, ``command(name, args, row)``, ``settings{...}``, ``reload{source=}``, ``stop()``
+(returns what deactivate handed over), and reads ``panel(name)``, ``text(name)`` (the main
+panel, or one the plugin opened), ``panels()``, ``state()``, ``error()``, ``errors()``,
+``notices()``, ``audit()``, ``log()``, ``confirmations()``, ``commands()``, ``timers()`` and
+``jobs(queue, state)``. ``qtest.advance(seconds)`` moves
 the console's virtual clock so timers fire. Every call returns once the console is idle:
 specs never sleep. Consoles are closed after each test.
 

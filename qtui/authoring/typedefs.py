@@ -107,6 +107,16 @@ TABLES: tuple[Table, ...] = (
     Table("qtui.CountResult", "The result of a requeue or purge request.", (
         _F("count", "integer", "how many jobs were requeued or deleted"),
     )),
+    Table("qtui.PanelOptions", "How a panel opened with qtui.panel.open is shown (since 1.1).", (
+        _F("title", "string?", "its title, up to 80 characters (default: its name)"),
+        _F("rows", "integer?", "preferred height, 1 to 200"),
+    )),
+    Table("qtui.Row", "The row under the cursor when the operator ran a command (since 1.1).", (
+        _F("screen", "string", "queues, jobs, dead, workers, detail or plugins"),
+        _F("queue", "string?", "the selected queue"),
+        _F("state", "qtui.JobState?", "the job state shown"),
+        _F("job_id", "string?", "the selected job"),
+    )),
 )
 
 #: The tables qtui's library modules name by type, by module name.
@@ -141,6 +151,7 @@ SUBTABLES: dict[str, str] = {
     "jobs": "Requests to the queue backend: each returns a request id, and its result arrives "
             "later as an 'action' event with that id.",
     "storage": "The plugin's own persistent storage (plain data, capped in size).",
+    "panel": "Panels besides the main one, opened and closed at run time (since 1.1).",
 }
 
 
@@ -205,6 +216,13 @@ def _function(spec: api.Function, qualified: str, *, callback: bool = False) -> 
     return [*lines, f"function {qualified}({params}) end", ""]
 
 
+def _deprecated(alias: api.Alias) -> list[str]:
+    """An old name kept working: the new function's definition, marked ``---@deprecated``."""
+    note = f" ({alias.note})" if alias.note else ""
+    lines = _function(api.function(alias.new), alias.lua_name)
+    return [f"---@deprecated since API {alias.since}: use qtui.{alias.new}{note}", *lines]
+
+
 def render() -> str:
     """The whole ``qtui.d.lua`` text."""
     out = [
@@ -228,6 +246,8 @@ def render() -> str:
         out += [*_comment(doc), f"qtui.{sub} = {{}}", ""]
     for spec in api.FUNCTIONS:
         out += _function(spec, spec.lua_name)
+    for alias in api.ALIASES:
+        out += _deprecated(alias)
     out += [*_comment("Callbacks: global functions a plugin may define; qtui calls them."), ""]
     for spec in api.CALLBACKS:
         out += _function(spec, spec.name, callback=True)

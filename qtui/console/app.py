@@ -30,7 +30,7 @@ from qtui.console.screens.plugins import PluginsScreen
 from qtui.console.screens.queues import QueuesScreen
 from qtui.console.screens.workers import WorkersScreen
 from qtui.console.widgets import CommandLine, StatusBar
-from qtui.events import BackendStatus, Event, Notice, SelectionChanged, StatsUpdated
+from qtui.events import BackendStatus, ConsoleKey, Event, Notice, SelectionChanged, StatsUpdated
 from qtui.model import BackendError, InvalidInput, Job, JobState, Page, Snapshot
 from qtui.poller import Poller
 from qtui.sanitize import one_line
@@ -53,6 +53,8 @@ class PluginPanels(Protocol):
     def manager_opened(self) -> None: ...
     def command(self, action: str, name: str | None) -> None: ...
     def search(self, text: str | None) -> None: ...
+    def key_bindings(self) -> list[keymap.Binding]: ...
+    def help_keys(self) -> list[tuple[keymap.Binding, str | None]]: ...
 
 MAIN_SCREENS = keymap.SCREENS
 HINTS = [("key", "?"), " help  ", ("key", ":"), " command  ", ("key", "/"), " filter  ",
@@ -229,13 +231,21 @@ class Console:
                 self.plugins.key(self.focus_panel, key)
                 return
             self.execute(line)
+            self._publish_key(key, "panel")
             return
-        line = keymap.resolve_key(key, self.current.name)
+        screen = self.current.name
+        line = keymap.resolve_key(key, screen, self.plugins.key_bindings() if self.plugins else ())
         if line is None:
             if isinstance(key, str) and len(key) == 1 or key in ("tab", "shift tab"):
                 self.message(f"{keymap.key_label(key)} does nothing here; press ? for help", "warning")
-            return
-        self.execute(line)
+        else:
+            self.execute(line)
+        self._publish_key(key, screen)
+
+    def _publish_key(self, key: object, screen: str) -> None:
+        """Tell the plugins granted keys.read (never a key typed in a dialog or on the command line)."""
+        if isinstance(key, str):
+            self.bus.publish(ConsoleKey(key, screen))
 
     def execute(self, line: str) -> None:
         """Run a command line; every failure becomes a status message."""
@@ -430,7 +440,8 @@ class Console:
         self._subtitle.set_text(" " + subtitle)
         self._main.original_widget = current.widget
 
-    def _publish_selection(self) -> None:
+    def _selection_now(self) -> tuple[str, str | None, JobState | None, str | None]:
+        """The screen, and the queue, job state and job under the cursor."""
         current = self.current
         queue = job_id = state = None
         if current.name == "queues":
@@ -440,10 +451,19 @@ class Console:
             queue, state, job_id = current.queue, current.state, job.id if job else None
         elif current.name == "detail" and current.job:
             queue, state, job_id = current.job.queue, current.job.state, current.job.id
-        selection = (current.name, queue, state, job_id)
+        return current.name, queue, state, job_id
+
+    def selected_row(self) -> dict[str, str]:
+        """The row under the cursor, as a plugin command receives it."""
+        screen, queue, state, job_id = self._selection_now()
+        fields = {"screen": screen, "queue": queue, "state": state.value if state else None, "job_id": job_id}
+        return {name: value for name, value in fields.items() if value is not None}
+
+    def _publish_selection(self) -> None:
+        selection = self._selection_now()
         if selection != self._selection:
             self._selection = selection
-            self.bus.publish(SelectionChanged(current.name, queue, state, job_id))
+            self.bus.publish(SelectionChanged(*selection))
 
     def _show(self, screen: Any, *, push: bool = False) -> None:
         if push:
@@ -473,7 +493,7 @@ class Console:
             self.quit()
 
     def cmd_help(self, topic: str | None) -> None:
-        self.help.show(topic, self.read_only)
+        self.help.show(topic, self.read_only, self.plugins.help_keys() if self.plugins else ())
         self._show(self.help, push=True)
 
     def cmd_view(self, name: str) -> None:

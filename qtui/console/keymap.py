@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 import attrs
 
 from qtui.authoring.docs import TOPICS as PLUGIN_TOPICS
+from qtui.keynames import key_label  # how a key is written in help and docs
 from qtui.model import InvalidInput, JobState
 
 
@@ -323,10 +324,19 @@ def bindings_for(context: str) -> list[Binding]:
     return own + [b for b in BINDINGS if "global" in b.contexts and b.key not in keys]
 
 
-def resolve_key(key: str, context: str) -> str | None:
-    """The command line bound to `key` in `context`, if any."""
+def resolve_key(key: str, context: str, plugin_keys: Sequence[Binding] = ()) -> str | None:
+    """The command line bound to `key` in `context`, if any.
+
+    `plugin_keys` bind plugin commands (``PLUGIN.COMMAND``): they come after every binding of
+    the registry, so a plugin never takes a key the console uses there, and never in a panel.
+    """
     for binding in bindings_for(context):
         if binding.key == key:
+            return binding.command
+    if context == "panel":
+        return None
+    for binding in plugin_keys:
+        if binding.key == key and (context in binding.contexts or "global" in binding.contexts):
             return binding.command
     return None
 
@@ -341,11 +351,3 @@ def binding_help(binding: Binding) -> str:
     if name == "prompt":
         return "Open the command line"
     return f"{COMMANDS[name].help}: {rest}" if rest else COMMANDS[name].help
-
-
-def key_label(key: str) -> str:
-    """How a key is written in help and docs."""
-    return {" ": "space", "esc": "Esc", "enter": "Enter", "page up": "PgUp", "page down": "PgDn",
-            "up": "Up", "down": "Down", "home": "Home", "end": "End", "tab": "Tab",
-            "shift tab": "Shift-Tab"}.get(key, key)
-

@@ -1,4 +1,6 @@
-"""The console's side of plugins: enabling, panels, prompts, confirmations and live reload."""
+"""The console's side of plugins: enabling, panels, prompts, confirmations, live reload, and the
+keys of plugin commands (a manifest's default keys, or the operator's from the ``[keys]`` table
+of config.toml; a key the console uses where the command would work stays the console's)."""
 
 from __future__ import annotations
 
@@ -11,8 +13,10 @@ import trio
 from qtui.backends.base import Backend
 from qtui.bus import EventBus
 from qtui.clock import Clock
+from qtui.config_keys import KeyBindings, load_key_bindings
+from qtui.console import keymap
 from qtui.console.modal import Choice, ConfirmModal
-from qtui.console.panels import Dock, LogPanel, PanelWidget
+from qtui.console.panels import Dock, LogPanel, PanelWidget, dock_key, split_key
 from qtui.console.plugin_modals import PermissionModal, SettingsModal
 from qtui.console.screens.plugins import PluginsScreen
 from qtui.console.widgets import TextView
@@ -49,6 +53,7 @@ class ConsoleView(Protocol):
     def push(self, screen: Any) -> None: ...
     def relayout(self) -> None: ...
     def refresh(self) -> None: ...
+    def selected_row(self) -> dict[str, str]: ...
 
 #: Dock key of a plugin's log pane (plugin dev); plugin names cannot contain ':'.
 LOG_PREFIX = "log:"
@@ -108,6 +113,10 @@ class PluginControl:
         self.log_screen = PluginLogScreen()
         self._prompted: set[tuple[str, str | None]] = set()
         self._manager_shown = trio.Event()  # wakes the manager's refresh tick
+        self.config_keys: KeyBindings = KeyBindings()  # the operator's keys for plugin commands
+        self._bindings: list[keymap.Binding] = []
+        self._help_keys: list[tuple[keymap.Binding, str | None]] = []
+        self._told: set[tuple[str, str, str]] = set()  # keys already said to be taken
 
     # -- running -------------------------------------------------------------------
 
@@ -117,6 +126,10 @@ class PluginControl:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._follow, updates)
             await nursery.start(self.service.run)
+            self.config_keys = await trio.to_thread.run_sync(load_key_bindings)
+            for problem in self.config_keys.problems:
+                self.console.message(str(problem), "error")
+            self._rebind()
             self.refresh_manager()
             task_status.started()
             nursery.start_soon(self._tick_manager)
@@ -150,12 +163,14 @@ class PluginControl:
 
     # -- what the console asks -----------------------------------------------------
 
-    def key(self, name: str, key: str) -> None:
-        self.host.key(name, key)
+    def key(self, panel: str, key: str) -> None:
+        """A key for the focused panel (its dock key) goes to its plugin."""
+        plugin, name = split_key(panel)
+        self.host.key(plugin, key, name)
 
     def run_command(self, plugin: str, command: str, args: str) -> bool:
-        """Run a plugin's `:PLUGIN.COMMAND`; False if there is no such command."""
-        return self.host.run_command(plugin, command, args)
+        """Run a plugin's `:PLUGIN.COMMAND` on the row under the cursor; False if there is no such command."""
+        return self.host.run_command(plugin, command, args, self.console.selected_row())
 
     def completion_names(self) -> tuple[list[str], list[str]]:
         """Plugin names and plugin commands (``NAME.COMMAND``) for the command line's completion."""
@@ -163,8 +178,54 @@ class PluginControl:
         commands = [f"{h.name}.{c}" for h in self.host.plugins.values() for c in h.commands]
         return plugins, commands
 
+    def key_bindings(self) -> list[keymap.Binding]:
+        """The keys bound to the running plugins' commands."""
+        return self._bindings
+
+    def help_keys(self) -> list[tuple[keymap.Binding, str | None]]:
+        """Every plugin command key for `?`, with why it is not bound (None when it is)."""
+        return self._help_keys
+
+    def _rebind(self) -> None:
+        """Bind the commands of the running plugins: the manifest's default key or the operator's."""
+        bindings: list[keymap.Binding] = []
+        listed: list[tuple[keymap.Binding, str | None]] = []
+        for name, handle in sorted(self.host.plugins.items()):
+            if handle.state is not PluginState.RUNNING:
+                continue
+            declared = {c.name: c for c in handle.manifest.commands}
+            for command in handle.commands:
+                action = f"{name}.{command}"
+                spec = declared.get(command)
+                keys = self.config_keys.keys.get(action) or ((spec.key,) if spec and spec.key else ())
+                views = ("global",) if spec is None or spec.view == "all" else (spec.view,)
+                for key in keys:
+                    binding = keymap.Binding(key, action, views, help=f"{name}: {handle.commands[command]}")
+                    taken = self._taken(binding, bindings)
+                    listed.append((binding, taken))
+                    if taken is None:
+                        bindings.append(binding)
+                    elif (action, key, taken) not in self._told:
+                        self._told.add((action, key, taken))
+                        self.console.message(f"{action}: {keymap.key_label(key)} is not bound: {taken}; choose "
+                                             "another in the [keys] table of config.toml", "warning")
+        self._bindings, self._help_keys = bindings, listed
+
+    @staticmethod
+    def _taken(binding: keymap.Binding, bound: list[keymap.Binding]) -> str | None:
+        """Why `binding`'s key cannot be bound where it would work (None when it can)."""
+        views = keymap.SCREENS + ("detail",) if "global" in binding.contexts else binding.contexts
+        for view in views:
+            used = keymap.resolve_key(binding.key, view)
+            if used is not None:
+                return f"on {view} it is qtui's ({used})"
+            other = keymap.resolve_key(binding.key, view, bound)
+            if other is not None:
+                return f"on {view} it is {other}'s"
+        return None
+
     def focus_order(self) -> list[str]:
-        """Panels keys can go to, in dock order (log panes take no keys)."""
+        """Panels keys can go to (dock keys), in dock order (log panes take no keys)."""
         return [name for name in self.dock.panels if not name.startswith(LOG_PREFIX)]
 
     def refresh_panels(self, focused: str | None) -> None:
@@ -174,25 +235,23 @@ class PluginControl:
             if handle is not None:
                 panel.update(handle, focused=name == focused)
 
+    def _new_panel(self, handle: PluginHandle, panel: str) -> PanelWidget:
+        return PanelWidget(handle, on_mouse=self.host.mouse, on_resize=self.host.resize, panel=panel)
+
     # -- panels --------------------------------------------------------------------
 
     def _update_panel(self, handle: PluginHandle) -> None:
-        panel = self.dock.panels.get(handle.name)
         if handle.state is PluginState.STOPPED:
-            if panel is not None:  # a disabled plugin leaves the dock; the manager still lists it
+            if self._panels_of(handle.name):  # a disabled plugin leaves the dock; the manager still lists it
                 self._remove_panels(handle.name)
+            self._rebind()
             self._refresh_views(handle)
             return
-        if panel is None:
-            panel = PanelWidget(handle, on_mouse=self.host.mouse, on_resize=self.host.resize)
-            self.dock.panels[handle.name] = panel
-            if self.service.dev is not None and handle.plugin.folder == self.service.dev:
-                self.dock.panels[LOG_PREFIX + handle.name] = LogPanel(handle)
+        if self._sync_panels(handle):
             self.console.relayout()
-        panel.update(handle, focused=self.console.focus_panel == handle.name)
-        log_panel = self.dock.panels.get(LOG_PREFIX + handle.name)
-        if log_panel is not None:
-            log_panel.update(handle, focused=False)
+        self._rebind()
+        for key in self._panels_of(handle.name):
+            self.dock.panels[key].update(handle, focused=self.console.focus_panel == key)
         self._refresh_views(handle)
         if handle.state is PluginState.WAITING:
             self._prompt_once(handle)
@@ -204,11 +263,49 @@ class PluginControl:
             self.log_screen.show(handle)
         self.console.refresh()
 
-    def _remove_panels(self, name: str) -> None:
-        self.dock.panels.pop(name, None)
-        self.dock.panels.pop(LOG_PREFIX + name, None)
-        if self.console.focus_panel == name:
+    def _panels_of(self, name: str) -> list[str]:
+        """The dock keys of a plugin's panels (main, opened ones, its log in plugin dev)."""
+        return [key for key, panel in self.dock.panels.items() if panel.name == name]
+
+    def _sync_panels(self, handle: PluginHandle) -> bool:
+        """Give the plugin's main panel, the panels it has open and (under development) its log a
+        place in the dock, next to each other; True if the dock changed."""
+        wanted = [dock_key(handle.name), *(dock_key(handle.name, name) for name in handle.panels)]
+        if self.service.dev is not None and handle.plugin.folder == self.service.dev:
+            wanted.append(LOG_PREFIX + handle.name)  # always beside the plugin under development
+        current = self._panels_of(handle.name)
+        if current == wanted:
+            return False
+        made = self._panels_for(handle, wanted)  # the widgets of panels still open are kept
+        panels: dict[str, Any] = {}
+        for key, panel in self.dock.panels.items():
+            if panel.name != handle.name:
+                panels[key] = panel
+            elif not set(made) <= set(panels):  # where the plugin was, its panels stay together
+                panels.update(made)
+        panels.update(made)
+        self.dock.panels = panels
+        if self.console.focus_panel in current and self.console.focus_panel not in wanted:
             self.console.focus_panel = None
+        return True
+
+    def _panels_for(self, handle: PluginHandle, keys: list[str]) -> dict[str, Any]:
+        made: dict[str, Any] = {}
+        for key in keys:
+            existing = self.dock.panels.get(key)
+            if existing is not None:
+                made[key] = existing
+            elif key.startswith(LOG_PREFIX):
+                made[key] = LogPanel(handle)
+            else:
+                made[key] = self._new_panel(handle, split_key(key)[1])
+        return made
+
+    def _remove_panels(self, name: str) -> None:
+        for key in self._panels_of(name):
+            del self.dock.panels[key]
+            if self.console.focus_panel == key:
+                self.console.focus_panel = None
         self.console.relayout()
 
     def search(self, text: str | None) -> None:
@@ -282,7 +379,7 @@ class PluginControl:
         if name:
             return name
         if self.console.focus_panel:
-            return self.console.focus_panel
+            return split_key(self.console.focus_panel)[0]
         if self.console.current is self.screen:
             return self.screen.selected()
         return None

@@ -40,7 +40,7 @@ from qtui.plugins.bundles.discovery import Discovery, Plugin, Source, discover
 from qtui.plugins.bundles.manifest import Manifest, ManifestError, Setting, SettingType, load_manifest
 from qtui.plugins.bundles.watch import watch_folders
 from qtui.plugins.lifecycle import Forgotten, forget
-from qtui.plugins.runtime.events import PluginLifecycle
+from qtui.plugins.runtime.events import MAIN_PANEL, PluginLifecycle
 from qtui.plugins.runtime.host import Confirmer, PanelUpdated, PluginHandle, PluginHost, PluginState
 from qtui.plugins.runtime.instance import Span
 from qtui.plugins.runtime.running import RunningFile
@@ -51,7 +51,7 @@ from qtui.plugins.trust.permissions import Grants, Pending, Verdict
 from qtui.sanitize import one_line
 
 __all__ = [
-    "Capability", "Catalog", "CatalogChanged", "Confirmer", "DecisionNeeded", "Discovery", "Entry", "Grants", "Manifest",
+    "MAIN_PANEL", "Capability", "Catalog", "CatalogChanged", "Confirmer", "DecisionNeeded", "Discovery", "Entry", "Grants", "Manifest",
     "PanelUpdated",
     "Pending", "Plugin", "PluginHandle", "PluginService", "PluginState", "Removed", "Setting",
     "SettingType", "Source", "Span", "Verdict", "matches_search", "setting_from_text",
@@ -95,6 +95,7 @@ class PluginService:
         self.config_poll = config_poll
         self._states_written: dict[str, dict[str, str | None]] | None = None
         self._nursery: trio.Nursery | None = None
+        self._waiting: list[Callable[[], Awaitable[None]]] = []
         self._watch_scope: trio.CancelScope | None = None
 
     @property
@@ -131,6 +132,9 @@ class PluginService:
                     await self._start_dev()
                 self._restart_watch()
                 nursery.start_soon(self._follow_config, stamps)
+                for work in self._waiting:
+                    nursery.start_soon(work)
+                self._waiting.clear()
         finally:
             try:
                 self.running_file.remove()
@@ -158,6 +162,8 @@ class PluginService:
 
         if self._nursery is not None:
             self._nursery.start_soon(guarded)
+        else:
+            self._waiting.append(guarded)  # asked before run() began: run() starts it
 
     def rediscover(self) -> None:
         """Look for installed plugins and the catalog again (the files are small and local)."""

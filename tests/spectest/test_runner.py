@@ -151,7 +151,7 @@ def test_driver_misuse_is_reported_at_the_spec_line(write_spec) -> None:
     assert [(r.location, r.message) for r in results] == [
         (f"{spec}:3", "grant: unknown capability 'time.travel' (known: stats.read, selection.read, timers, "
                       "notify, commands, storage, bus.publish, bus.subscribe, jobs.peek, jobs.enqueue, "
-                      "jobs.requeue, jobs.purge)"),
+                      "jobs.requeue, jobs.purge, keys.read)"),
         (f"{spec}:7", "command: spec-plugin has no command 'nope' (registered: none)"),
         (None, ""),
         (f"{spec}:13", "this plugin's console was closed at the end of its test; "
@@ -233,7 +233,7 @@ def test_tick_fires_a_running_timer_now(write_spec) -> None:
 @pytest.mark.parametrize(("call", "message"), [
     ('p:send{type = "action", id = 1}', "action events are the results of the plugin's own qtui.jobs requests"),
     ('p:send{type = "weather"}', "send: unknown event type 'weather' (types: stats, selection, key, mouse, "
-                                 "timer, command, message, lifecycle, resize, settings, action)"),
+                                 "timer, command, message, lifecycle, resize, settings, action, console_key)"),
     ('p:send{type = "key"}', "send key: key is missing"),
     ('p:send{type = "mouse", action = "press", column = "left", row = 1}', "send mouse: column must be a whole number"),
     ('p:send{type = "stats", queues = {}}', "send stats: the stats come from the queue; it takes no fields"),

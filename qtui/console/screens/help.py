@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from qtui.authoring import docs as plugin_docs
-from qtui.console.keymap import BINDINGS, COMMANDS, CONTEXTS, binding_help, key_label
+from qtui.console.keymap import BINDINGS, COMMANDS, CONTEXTS, Binding, binding_help, key_label
 from qtui.console.widgets import TextView
 
 SCREEN_HELP = {
@@ -18,8 +20,26 @@ SCREEN_HELP = {
 }
 
 
-def help_lines(topic: str | None, read_only: bool) -> list:
-    """Help text for a topic (keys, commands, screens, or a plugin topic) or all the console's."""
+#: A plugin command's key: its binding, and why it is not bound (None when it is).
+PluginKey = tuple[Binding, str | None]
+
+
+def _plugin_keys(plugin_keys: Sequence[PluginKey]) -> list:
+    lines: list = [("column", "plugin commands"), ""] if plugin_keys else []
+    for binding, refused in plugin_keys:
+        where = "everywhere" if "global" in binding.contexts else "on " + ", ".join(binding.contexts)
+        line = [("key", f"  {key_label(binding.key):<8}"), binding.help or binding.command, ("dim", f"  ({where})")]
+        if refused:
+            line.append(("dead", f"  not bound: {refused}"))
+        lines.append(line)
+    return [*lines, ""] if lines else []
+
+
+def help_lines(topic: str | None, read_only: bool, plugin_keys: Sequence[PluginKey] = ()) -> list:
+    """Help text for a topic (keys, commands, screens, or a plugin topic) or all the console's.
+
+    `plugin_keys` are the keys of the running plugins' commands, listed with the console's keys.
+    """
     if topic in plugin_docs.TOPICS:
         return [("label", plugin_docs.TOPICS[topic].title), "", *plugin_docs.help_text(topic).splitlines()]
     lines: list = []
@@ -35,6 +55,7 @@ def help_lines(topic: str | None, read_only: bool) -> list:
                 note = "  (disabled: read-only)" if read_only and command.writes else ""
                 lines.append([("key", f"  {key_label(binding.key):<8}"), binding_help(binding), ("dim", note)])
             lines.append("")
+        lines += _plugin_keys(plugin_keys)
     if topic in (None, "commands"):
         lines += [("label", "COMMANDS  (type : then the command; Tab completes)"), ""]
         for command in sorted(COMMANDS.values(), key=lambda c: (c.category, c.name)):
@@ -61,8 +82,8 @@ class HelpScreen:
         self.view = TextView()
         self.widget = self.view
 
-    def show(self, topic: str | None, read_only: bool) -> None:
-        self.view.set_lines(help_lines(topic, read_only))
+    def show(self, topic: str | None, read_only: bool, plugin_keys: Sequence[PluginKey] = ()) -> None:
+        self.view.set_lines(help_lines(topic, read_only, plugin_keys))
 
     def move(self, where: str, size: tuple[int, int]) -> None:
         self.view.move(where, size)

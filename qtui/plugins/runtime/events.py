@@ -15,8 +15,12 @@ from typing import Any, ClassVar
 import attrs
 import cattrs
 
-from qtui.events import Event, SelectionChanged, StatsUpdated
+from qtui.events import ConsoleKey, Event, SelectionChanged, StatsUpdated
 from qtui.model import Job, JobState, QueueStats, Snapshot
+
+
+#: The name of the panel every plugin has (the manifest's [panel]); others are opened at run time.
+MAIN_PANEL = "main"
 
 
 @attrs.frozen
@@ -24,6 +28,7 @@ class KeyPressed(Event):
     """A key pressed in a plugin's focused panel."""
 
     key: str
+    panel: str = MAIN_PANEL
 
 
 @attrs.frozen
@@ -34,6 +39,7 @@ class MouseClicked(Event):
     button: int
     column: int
     row: int
+    panel: str = MAIN_PANEL
 
 
 @attrs.frozen
@@ -42,6 +48,7 @@ class PanelResized(Event):
 
     width: int
     height: int
+    panel: str = MAIN_PANEL
 
 
 @attrs.frozen
@@ -54,6 +61,7 @@ class TimerFired(Event):
 class CommandInvoked(Event):
     name: str
     args: str
+    row: dict[str, str] | None = None  # the selection when the operator ran it
 
 
 @attrs.frozen
@@ -105,6 +113,7 @@ EVENT_TYPES: dict[type[Event], str] = {
     PluginLifecycle: "lifecycle",
     SettingsChanged: "settings",
     ActionResult: "action",
+    ConsoleKey: "console_key",
 }
 
 

@@ -26,7 +26,7 @@ import trio
 from qtui.backends.base import Backend
 from qtui.bus import EventBus, Subscription
 from qtui.clock import Clock, utc_now
-from qtui.events import Event, Notice, SelectionChanged, StatsUpdated
+from qtui.events import ConsoleKey, Event, Notice, SelectionChanged, StatsUpdated
 from qtui.model import BackendError, JobState, Page
 from qtui.plugins.bundles.bundle import BundleError, read_bundle
 from qtui.plugins.bundles.capabilities import Capability
@@ -36,6 +36,7 @@ from qtui.plugins.bundles.manifest import Manifest
 from qtui.plugins.runtime import instance as rt
 from qtui.plugins.runtime.events import (
     EVENT_TYPES,
+    MAIN_PANEL,
     ActionResult,
     CommandInvoked,
     KeyPressed,
@@ -58,7 +59,7 @@ from qtui.plugins.trust.policy import SitePolicy, load_policy
 log = logging.getLogger(__name__)
 
 #: Events a plugin may receive from the console's bus.
-BUS_EVENTS = (StatsUpdated, SelectionChanged, PluginMessage, PluginLifecycle)
+BUS_EVENTS = (StatsUpdated, SelectionChanged, PluginMessage, PluginLifecycle, ConsoleKey)
 #: Bounded channel per plugin; stats coalesce (latest wins), other overflow is dropped and counted.
 CHANNEL_CAPACITY = 64
 #: Events handed to Lua per worker-thread hop.
@@ -80,6 +81,17 @@ class PluginState(enum.StrEnum):
 
 
 @attrs.define(eq=False)
+class Panel:
+    """A panel a plugin opened at run time (qtui.panel.open), besides its main one."""
+
+    title: str
+    rows: int | None = None  # preferred height
+    lines: tuple[tuple[rt.Span, ...], ...] = ()
+    at: float | None = None  # when it was last drawn
+    size: tuple[int, int] | None = None  # columns and rows the console last drew it at
+
+
+@attrs.define(eq=False)
 class PluginHandle:
     """A plugin as the host and the console see it."""
 
@@ -94,6 +106,7 @@ class PluginHandle:
     logs_seen: int = 0  # log lines already announced with PanelUpdated
     panel_size: tuple[int, int] | None = None  # columns and rows the console last drew the panel at
     commands: dict[str, str] = attrs.field(factory=dict)
+    panels: dict[str, Panel] = attrs.field(factory=dict)  # opened at run time, by name, in order
     runtime: rt.PluginRuntime | None = None
     grants: Grants | None = None
     code_hash: str | None = None  # the bundle hash the grants and the runtime belong to
@@ -314,6 +327,7 @@ class PluginHost:
         handle.runtime = rt.PluginRuntime(
             plugin.manifest, bundle, grants, settings=values,
             storage=PluginStorage(plugin.manifest.name, self.storage_dir), audit=self.audit, clock=self.clock,
+            settings_store=self.settings,
         )
         # Subscribe before plugin code runs, so nothing published meanwhile is missed.
         handle.subscription = self.bus.subscribe(
@@ -414,25 +428,34 @@ class PluginHost:
 
     # -- what the console sends to plugins ---------------------------------------------
 
-    def key(self, name: str, key: str) -> None:
-        self._offer(name, KeyPressed(key), Capability.SELECTION_READ, "key")
+    def key(self, name: str, key: str, panel: str = MAIN_PANEL) -> None:
+        self._offer(name, KeyPressed(key, panel), Capability.SELECTION_READ, "key")
 
-    def mouse(self, name: str, action: str, button: int, column: int, row: int) -> None:
-        self._offer(name, MouseClicked(action, button, column, row), Capability.SELECTION_READ, "mouse")
+    def mouse(self, name: str, action: str, button: int, column: int, row: int, panel: str = MAIN_PANEL) -> None:
+        self._offer(name, MouseClicked(action, button, column, row, panel), Capability.SELECTION_READ, "mouse")
 
-    def resize(self, name: str, width: int, height: int) -> None:
-        """The console drew the plugin's panel at this size; tell the plugin when it changed."""
+    def resize(self, name: str, width: int, height: int, panel: str = MAIN_PANEL) -> None:
+        """The console drew one of the plugin's panels at this size; tell the plugin when it changed."""
         handle = self.plugins.get(name)
-        if handle is None or handle.panel_size == (width, height):
+        if handle is None:
             return
-        handle.panel_size = (width, height)
-        self._offer(name, PanelResized(width, height))
+        if panel == MAIN_PANEL:
+            if handle.panel_size == (width, height):
+                return
+            handle.panel_size = (width, height)
+        else:
+            extra = handle.panels.get(panel)
+            if extra is None or extra.size == (width, height):
+                return
+            extra.size = (width, height)
+        self._offer(name, PanelResized(width, height, panel))
 
-    def run_command(self, name: str, command: str, args: str) -> bool:
+    def run_command(self, name: str, command: str, args: str, row: dict[str, str] | None = None) -> bool:
+        """Run the plugin's `command`; `row` is the selection the operator hands it. False if unknown."""
         handle = self.plugins.get(name)
         if handle is None or command not in handle.commands:
             return False
-        self._offer(name, CommandInvoked(command, args))
+        self._offer(name, CommandInvoked(command, args, row or None))
         return True
 
     async def change_settings(self, name: str, changes: dict[str, Any]) -> dict[str, Any]:
@@ -544,8 +567,18 @@ class PluginHost:
             return
         for effect in handle.runtime.take_effects():
             match effect:
-                case rt.Render(lines=lines):
+                case rt.Render(lines=lines, panel=panel) if panel == MAIN_PANEL:
                     handle.panel, handle.panel_at = lines, self.clock.time()
+                    self.bus.publish(PanelUpdated(handle.name))
+                case rt.Render(lines=lines, panel=panel) if panel in handle.panels:
+                    handle.panels[panel].lines, handle.panels[panel].at = lines, self.clock.time()
+                    self.bus.publish(PanelUpdated(handle.name))
+                case rt.OpenPanel(name=panel, title=title, rows=rows):
+                    opened = handle.panels.setdefault(panel, Panel(title, rows))
+                    opened.title, opened.rows = title, rows
+                    self.bus.publish(PanelUpdated(handle.name))
+                case rt.ClosePanel(name=panel):
+                    handle.panels.pop(panel, None)
                     self.bus.publish(PanelUpdated(handle.name))
                 case rt.Notify(text=text, level=level):
                     self.bus.publish(Notice(f"{handle.name}: {text}", level))

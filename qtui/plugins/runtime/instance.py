@@ -1,4 +1,4 @@
-"""One loaded plugin on the worker-thread side: its sandbox and the host API v1 bound to it.
+"""One loaded plugin on the worker-thread side: its sandbox and the host API (1.1) bound to it.
 
 Host functions run in the plugin's worker thread while its Lua code runs. They
 check capabilities, validate arguments and record *effects* (render, notify,
@@ -23,9 +23,11 @@ from qtui.clock import Clock, utc_now
 from qtui.model import InvalidInput, JobState, check_queue_name
 from qtui.plugins.bundles.bundle import Bundle
 from qtui.plugins.bundles.capabilities import Capability, bus_capability
-from qtui.plugins.bundles.manifest import Manifest
+from qtui.plugins.bundles.manifest import COMMAND_NAME, MAX_COMMANDS, Manifest, PANEL_MAX_ROWS
 from qtui.plugins.runtime import api
+from qtui.plugins.runtime.events import MAIN_PANEL
 from qtui.plugins.runtime.sandbox import HostError, Limits, LuaSandbox, PluginError
+from qtui.plugins.runtime.settings import SettingsStore
 from qtui.plugins.runtime.storage import PluginStorage, StorageError
 from qtui.plugins.trust.audit import AuditLog, Outcome
 from qtui.plugins.trust.permissions import Grants
@@ -38,10 +40,12 @@ MAX_SPANS = 200
 MAX_TEXT = 2000
 MAX_TIMERS = 32
 MIN_INTERVAL = 0.1
-MAX_COMMANDS = 32
 MAX_TOPIC = 200
 LOG_LINES = 500
-_COMMAND_NAME = re.compile(r"[a-z][a-z0-9-]{0,39}")
+#: Panels a plugin may open besides its main one.
+MAX_PANELS = 8
+#: The largest file qtui.asset hands over.
+MAX_ASSET_BYTES = 256 * 1024
 _TOPIC = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.?")
 
 
@@ -57,6 +61,19 @@ class Span:
 @attrs.frozen
 class Render:
     lines: tuple[tuple[Span, ...], ...]
+    panel: str = MAIN_PANEL
+
+
+@attrs.frozen
+class OpenPanel:
+    name: str
+    title: str
+    rows: int | None
+
+
+@attrs.frozen
+class ClosePanel:
+    name: str
 
 
 @attrs.frozen
@@ -99,7 +116,7 @@ class Request:
     args: Mapping[str, Any]
 
 
-Effect = Render | Notify | SetTimer | CancelTimer | RegisterCommand | Publish | Request
+Effect = Render | OpenPanel | ClosePanel | Notify | SetTimer | CancelTimer | RegisterCommand | Publish | Request
 
 
 def _modules(bundle: Bundle) -> Callable[[str], tuple[str, str] | None]:
@@ -114,6 +131,11 @@ def _modules(bundle: Bundle) -> Callable[[str], tuple[str, str] | None]:
         return None
 
     return resolve
+
+
+def _listing(files: Mapping[str, bytes], most: int = 10) -> str:
+    names = sorted(files)
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
 def lua_type(value: Any) -> str:
@@ -159,6 +181,7 @@ class PluginRuntime:
         storage: PluginStorage,
         audit: AuditLog,
         clock: Clock,
+        settings_store: SettingsStore | None = None,
     ) -> None:
         self.manifest = manifest
         self._clock = clock
@@ -166,6 +189,7 @@ class PluginRuntime:
         self.grants = grants
         self.settings = dict(settings)
         self._storage = storage
+        self._settings_store = settings_store or SettingsStore()
         self._audit = audit
         self.subscriptions: set[str] = set()
         self.listening: set[str] = set()
@@ -175,6 +199,7 @@ class PluginRuntime:
         self._effects: list[Effect] = []
         self._timers: set[str] = set()
         self._commands: set[str] = set()
+        self._panels: set[str] = set()  # opened with qtui.panel.open
         self._next_request = 1
         self._lock = threading.Lock()
         self.sandbox = LuaSandbox(
@@ -185,6 +210,10 @@ class PluginRuntime:
             self.sandbox.expose(spec.lua_name, getattr(self, "api_" + spec.name.replace(".", "_")))
         for alias in api.ALIASES:
             self.sandbox.expose(alias.lua_name, self._shim(alias))
+        if manifest.commands and grants.check(Capability.COMMANDS).allowed:
+            for command in manifest.commands:  # registered as if the plugin called qtui.command
+                self._commands.add(command.name)
+                self._effects.append(RegisterCommand(command.name, command.help))
 
     # -- running plugin code (worker thread) ---------------------------------------------
 
@@ -307,12 +336,18 @@ class PluginRuntime:
             raise HostError(f"cannot subscribe to {name!r} (events: {', '.join(subscribable)})")
         return api.event(name)
 
-    def api_render(self, lines: Any) -> None:
+    def api_render(self, lines: Any, panel: Any = None) -> None:
         if not isinstance(lines, list):
             raise HostError("render takes a list of lines")
         if len(lines) > MAX_LINES:
             raise HostError(f"render takes at most {MAX_LINES} lines")
-        self._emit(Render(tuple(self._line(line, n) for n, line in enumerate(lines, 1))))
+        panel = MAIN_PANEL if panel is None else panel
+        if panel != MAIN_PANEL and panel not in self._panels:
+            raise HostError(f"no panel {self._text(panel, 'panel', 100)!r} is open ({self._open_panels()})")
+        self._emit(Render(tuple(self._line(line, n) for n, line in enumerate(lines, 1)), panel))
+
+    def _open_panels(self) -> str:
+        return "open: " + ", ".join([MAIN_PANEL, *sorted(self._panels)])
 
     def _line(self, line: Any, number: int) -> tuple[Span, ...]:
         if isinstance(line, str):
@@ -368,7 +403,7 @@ class PluginRuntime:
 
     def api_command(self, name: Any, help: Any) -> None:  # noqa: A002 - the API's parameter name
         self.require(Capability.COMMANDS, "qtui.command")
-        if not isinstance(name, str) or not _COMMAND_NAME.fullmatch(name):
+        if not isinstance(name, str) or not COMMAND_NAME.fullmatch(name):
             raise HostError("command name must be lowercase letters, digits and -, starting with a letter")
         if name not in self._commands and len(self._commands) >= MAX_COMMANDS:
             raise HostError(f"at most {MAX_COMMANDS} commands")
@@ -383,6 +418,70 @@ class PluginRuntime:
 
     def api_settings(self) -> dict[str, Any]:
         return dict(self.settings)
+
+    def api_update_settings(self, changes: Any) -> dict[str, Any]:
+        if changes == []:
+            changes = {}
+        if not isinstance(changes, dict):
+            raise HostError("update_settings takes a table of setting names and values")
+        for name in changes:
+            if self.manifest.setting(name) is None:
+                declared = ", ".join(s.name for s in self.manifest.settings) or "none"
+                raise HostError(f"no setting {str(name)[:100]!r} in the manifest (declared: {declared})")
+        try:
+            values = self._settings_store.save(self.manifest, changes)
+        except ValueError as exc:
+            raise HostError(str(exc)) from None
+        except OSError as exc:
+            raise HostError(f"the settings could not be saved: {exc.strerror or exc}") from None
+        self.settings = dict(values)
+        shown = ", ".join(f"{name}={changes[name]!r}" for name in sorted(changes))
+        self._write_log("info", f"settings changed by the plugin: {shown or 'nothing'}")
+        return dict(values)
+
+    def api_asset(self, path: Any) -> str:
+        path = self._text(path, "asset path", 255)
+        parts = PurePosixPath(path).parts
+        if not parts or PurePosixPath(path).is_absolute() or ".." in parts or "\\" in path:
+            raise HostError(f"{path!r} must be a relative path inside the plugin folder, without '..'")
+        data = self.bundle.files.get(str(PurePosixPath(*parts)))
+        if data is None:
+            raise HostError(f"no file {path!r} in the plugin (files: {_listing(self.bundle.files)})")
+        if len(data) > MAX_ASSET_BYTES:
+            raise HostError(f"{path} has {len(data)} bytes, more than the {MAX_ASSET_BYTES} an asset may have")
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise HostError(f"{path} is not UTF-8 text (byte {exc.start + 1})") from None
+
+    def api_panel_open(self, name: Any, options: Any = None) -> None:
+        name = self._panel_name(name)
+        options = {} if options in (None, []) else options
+        if not isinstance(options, dict) or set(options) - {"title", "rows"}:
+            raise HostError("panel.open takes a name and optionally {title=, rows=}")
+        title = visible(self._text(options.get("title", name), "panel title", 80))
+        rows = options.get("rows")
+        if rows is not None and (isinstance(rows, bool) or not isinstance(rows, int)
+                                 or not 1 <= rows <= PANEL_MAX_ROWS):
+            raise HostError(f"panel rows must be a whole number from 1 to {PANEL_MAX_ROWS}")
+        if name not in self._panels and len(self._panels) >= MAX_PANELS:
+            raise HostError(f"at most {MAX_PANELS} panels besides {MAIN_PANEL} ({self._open_panels()})")
+        self._panels.add(name)
+        self._emit(OpenPanel(name, title, rows))
+
+    def api_panel_close(self, name: Any) -> None:
+        name = self._panel_name(name)
+        if name not in self._panels:
+            raise HostError(f"no panel {name!r} is open ({self._open_panels()})")
+        self._panels.discard(name)
+        self._emit(ClosePanel(name))
+
+    def _panel_name(self, name: Any) -> str:
+        if not isinstance(name, str) or not COMMAND_NAME.fullmatch(name):
+            raise HostError("a panel name is lowercase letters, digits and -, starting with a letter (at most 40)")
+        if name == MAIN_PANEL:
+            raise HostError(f"{MAIN_PANEL} is the plugin's own panel: it is always open")
+        return name
 
     def api_storage_get(self, key: Any) -> Any:
         self.require(Capability.STORAGE, "qtui.storage.get")
