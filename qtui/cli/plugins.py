@@ -24,7 +24,7 @@ from typing import Any
 import attrs
 
 from qtui import report
-from qtui.authoring import scaffold, spectest
+from qtui.authoring import lint, scaffold, spectest
 from qtui.cli.common import (
     EXIT_ERROR,
     EXIT_NOT_FOUND,
@@ -168,8 +168,10 @@ def register(
 
     p = actions.add_parser(
         "check", parents=[as_json], help="validate a plugin folder without running it",
-        description="Validate the manifest and compile every Lua file of the plugin folder DIR "
-                    "without running it; print every problem as file:line: message.",
+        description="Validate the manifest, compile every Lua file of the plugin folder DIR and check "
+                    "its uses of the plugin API (unknown qtui names, capabilities the manifest does not "
+                    "request, deprecated names) without running it; print every problem as "
+                    "file:line: message.",
     )
     p.add_argument("dir", metavar="DIR", help="the plugin folder")
     p.set_defaults(handler=_reporting(cmd_check))
@@ -856,23 +858,33 @@ def cmd_check(args: argparse.Namespace) -> int:
         raise InvalidInput(f"{args.dir}: not a folder")
     result = check_folder(folder)
     manifest = result.manifest
+    findings = lint.Findings()
+    if result.code_hash is not None:  # the files could be read: check the Lua against the API
+        findings = lint.lint_files(read_bundle(folder).files, folder, manifest)
+    problems = [*result.problems, *findings.errors]
     if args.json:
         print(report.to_json({
-            "ok": not result.problems,
+            "ok": not problems,
             "name": manifest.name if manifest else None,
             "version": str(manifest.version) if manifest else None,
             "code_hash": result.code_hash,
-            "problems": [_problem_json(p) for p in result.problems],
+            "problems": [_problem_json(p) for p in problems],
+            "warnings": [_problem_json(p) for p in findings.warnings],
         }))
-    elif result.problems:
-        for problem in result.problems:
-            print(one_line(str(problem)))
-        count = len(result.problems)
+        return EXIT_PROBLEMS if problems else EXIT_OK
+    for problem in problems:
+        print(one_line(str(problem)))
+    for warning in findings.warnings:
+        print(one_line(f"{warning.file}:{warning.line}: warning: {warning.message}"))
+    if problems:
+        count = len(problems)
         _error(f"{count} problem{'s' if count != 1 else ''} in {folder}")
-    else:
-        assert manifest is not None
-        print(f"ok: {manifest.name} {manifest.version}")
-    return EXIT_PROBLEMS if result.problems else EXIT_OK
+        return EXIT_PROBLEMS
+    assert manifest is not None
+    warned = len(findings.warnings)
+    print(f"ok: {manifest.name} {manifest.version}" + (f" ({warned} warning{'s' if warned != 1 else ''})"
+                                                       if warned else ""))
+    return EXIT_OK
 
 
 # -- plugin catalog / install / remove / pack ---------------------------------------------
