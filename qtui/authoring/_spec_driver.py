@@ -54,10 +54,14 @@ from qtui.plugins.runtime.settings import SettingsStore
 from qtui.plugins.trust.audit import AuditLog
 from qtui.plugins.trust.permissions import DecisionError, PermissionStore
 from qtui.plugins.trust.policy import SitePolicy
+from qtui.sanitize import one_line
 from qtui.sqlite_queue import SQLiteQueue
 
 #: Jobs a spec can read back with plugin:jobs() in one call.
 MAX_JOBS_READ = 10_000
+#: Log lines of each plugin a failing test prints (the newest).
+OUTPUT_LINES = 30
+MAX_OUTPUT_LINE = 300
 #: What a spec may say about the row a command runs on (the console's selection).
 _ROW_FIELDS = frozenset({"screen", "queue", "state", "job_id"})
 
@@ -209,6 +213,28 @@ class SpecDriver:
             return trio.from_thread.run(function, *args, trio_token=self._token)
 
         return call
+
+    def plugin_output(self) -> tuple[str, ...]:
+        """What the plugins of the consoles still open said: for each with anything to say, its
+        state and reason, then its newest log lines (its errors among them), made inert."""
+        lines: list[str] = []
+        for loaded in self._loaded:
+            if loaded.console.closed or loaded.console not in self._consoles:
+                continue
+            handle = loaded.console.host.plugins.get(loaded.name)
+            if handle is None:
+                continue
+            log = handle.log_lines
+            if not log and handle.error is None and handle.reason is None:
+                continue
+            state = handle.state.name.lower()
+            reason = f": {one_line(handle.reason)}" if handle.reason else ""
+            lines.append(f"{loaded.name} ({state}{reason}) logged:" if log else f"{loaded.name} ({state}{reason})")
+            shown = log[-OUTPUT_LINES:]
+            if len(log) > len(shown):
+                lines.append(f"  ... {len(log) - len(shown)} earlier lines")
+            lines += [f"  {one_line(line, MAX_OUTPUT_LINE)}" for line in shown]
+        return tuple(lines)
 
     async def close_consoles(self) -> None:
         """Close every console opened since the last close (after each test)."""

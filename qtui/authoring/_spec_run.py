@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import attrs
 import trio
 import trio.testing
 
@@ -100,17 +101,20 @@ async def _run_file(file: Path, driver: SpecDriver, record: Callable[[SpecResult
             names = tuple(test["names"])
             where = _full_position(test["where"], chunkname)
             try:
-                result = await _in_lua_thread(sandbox, sandbox.call, "_qtest_run", index)
-            except PluginError as error:
-                record(_failed(file, names, where, error, chunkname))
-                continue
+                try:
+                    result = await _in_lua_thread(sandbox, sandbox.call, "_qtest_run", index)
+                except PluginError as error:
+                    result = error
+                output = driver.plugin_output()  # what the plugins said, before their consoles close
             finally:
                 await driver.close_consoles()
-            if result["ok"]:
+            if isinstance(result, PluginError):
+                record(attrs.evolve(_failed(file, names, where, result, chunkname), output=output))
+            elif result["ok"]:
                 record(SpecResult(file, names, where, True))
             else:
                 location, message = _split_position(result["message"], chunkname)
-                record(SpecResult(file, names, where, False, location or where, message))
+                record(SpecResult(file, names, where, False, location or where, message, output))
     finally:
         sandbox.close()
 

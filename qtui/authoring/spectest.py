@@ -36,7 +36,10 @@ the console's virtual clock so timers fire. Every call returns once the console 
 specs never sleep. Consoles are closed after each test.
 
 Failures name the test, the spec line of the failing assertion and what was expected and
-got; the last line is ``N passed, M failed``. See `main` for the command line.
+got, then for each plugin of the test its state and newest log lines (the errors it raised
+are among them); the last line is ``N passed, M failed``. ``p:error()`` is the latest error
+as a table ``{message=, file=, line=, text=}`` (``text`` as the console shows it, ``file`` and
+``line`` nil when Lua did not say), or nil. See `main` for the command line.
 """
 
 from __future__ import annotations
@@ -108,9 +111,11 @@ def run_specs(files: Sequence[Path], *, plugin: Path | None = None,
 
 
 def format_failure(result: SpecResult) -> str:
-    """A failed test as the runner prints it: title, place, then expected/got (made inert)."""
+    """A failed test as the runner prints it: title, place, expected/got, then what the test's
+    plugins logged, their own errors among it (all made inert)."""
     lines = [f"FAIL {one_line(result.title)}", f"  at {one_line(result.location or result.where)}"]
     lines += [f"  {line}" for line in visible(result.message, multiline=True).splitlines() or [""]]
+    lines += [f"  {line}" for line in result.output]
     return "\n".join(lines)
 
 

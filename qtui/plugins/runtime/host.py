@@ -117,6 +117,7 @@ class PluginHandle:
     limiter: trio.CapacityLimiter = attrs.field(factory=lambda: trio.CapacityLimiter(1))
     stopped: trio.Event = attrs.field(factory=trio.Event)
     kept_state: Any = None  # what deactivate last handed over, for the next start of the plugin
+    kept_log: list[str] = attrs.field(factory=list)  # the log of a runtime that was closed
 
     @property
     def name(self) -> str:
@@ -128,7 +129,22 @@ class PluginHandle:
 
     @property
     def log_lines(self) -> list[str]:
-        return list(self.runtime.log_lines) if self.runtime else []
+        """The plugin's log: of its runtime, or of the last one when it stopped or failed to start."""
+        return list(self.runtime.log_lines) if self.runtime else list(self.kept_log)
+
+    def log(self, line: str) -> None:
+        """Add a line of the host's (an error) to the plugin's log."""
+        if self.runtime is not None:
+            self.runtime.log_lines.append(line)
+        else:
+            self.kept_log = [*self.kept_log, line][-rt.LOG_LINES:]
+
+    def close_runtime(self) -> None:
+        """Close the runtime, keeping its log."""
+        if self.runtime is not None:
+            self.kept_log = list(self.runtime.log_lines)
+            self.runtime.close()
+            self.runtime = None
 
     def where(self) -> str:
         """The latest error as 'file:line: message', for panels and logs."""
@@ -279,8 +295,7 @@ class PluginHost:
             self._keep_old(old, error)
             return old
         await self._halt(old)
-        old.runtime.close()
-        old.runtime = None
+        old.close_runtime()
         new.panel_size = old.panel_size  # the new code learns its panel size at once
         await self._launch(new)
         return new
@@ -290,7 +305,7 @@ class PluginHost:
         old.error = error
         old.errors += 1
         if old.runtime is not None:
-            old.runtime.log_lines.append(f"error: reload failed: {error}")
+            old.log(f"error: reload failed: {error}")
         log.warning("reload of %s failed, the previous code keeps running: %s", old.name, error)
         self.bus.publish(PanelUpdated(old.name))
 
@@ -352,9 +367,7 @@ class PluginHost:
         if handle.subscription is not None:
             self.bus.unsubscribe(handle.subscription)
             handle.subscription = None
-        if handle.runtime is not None:
-            handle.runtime.close()
-            handle.runtime = None
+        handle.close_runtime()
 
     async def _launch(self, handle: PluginHandle) -> None:
         """Start delivering events to an activated plugin, the latest stats and selection first."""
@@ -396,9 +409,7 @@ class PluginHost:
         running = handle.state is PluginState.RUNNING
         await self._halt(handle)
         handoff = await self._deactivate(handle) if running else None
-        if handle.runtime is not None:
-            handle.runtime.close()
-            handle.runtime = None
+        handle.close_runtime()
         if handoff is not None:
             handle.kept_state = handoff
         self._set_state(handle, PluginState.STOPPED)
@@ -683,8 +694,7 @@ class PluginHost:
         handle.error = error
         handle.errors += 1
         log.warning("%s", error)
-        if handle.runtime is not None:
-            handle.runtime.log_lines.append(f"error: {error}")
+        handle.log(f"error: {error}")
         if handle.runtime is not None and handle.runtime.sandbox.quarantined:
             self._set_state(handle, PluginState.QUARANTINED, handle.runtime.sandbox.quarantined)
         elif fatal:
