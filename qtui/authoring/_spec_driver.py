@@ -34,6 +34,7 @@ from qtui.authoring._spec_options import (
     PluginOptions,
     console_options,
     plugin_options,
+    recorded_fixtures,
     reload_options,
     split,
 )
@@ -48,7 +49,9 @@ from qtui.plugins.bundles.discovery import Plugin, Source
 from qtui.plugins.bundles.manifest import MANIFEST_FILE, ManifestError, load_manifest
 from qtui.plugins.runtime import api
 from qtui.plugins.runtime.events import MAIN_PANEL, PluginLifecycle, PluginMessage, TimerFired, job_plain
+from qtui.files.tomlfile import FileProblems
 from qtui.plugins.runtime.host import PluginHandle, PluginHost
+from qtui.plugins.runtime.recording import Recording, read_recording
 from qtui.plugins.runtime.sandbox import HostError, LuaSandbox
 from qtui.plugins.runtime.settings import SettingsStore
 from qtui.plugins.trust.audit import AuditLog
@@ -132,6 +135,10 @@ class _SpecClock:
     def time(self) -> float:
         return self._offset + self._virtual.current_time()
 
+    def set(self, wall: float) -> None:
+        """Make it `wall` now (a replay starts at its recording's time)."""
+        self._offset = wall - self._virtual.current_time()
+
     def monotonic(self) -> float:
         return time.monotonic()
 
@@ -146,6 +153,7 @@ class _Console:
     host: PluginHost
     confirmations: list[tuple[str, str]]  # (plugin, what the operator was asked)
     notices: list[Notice] = attrs.field(factory=list)
+    recording: Recording | None = None  # what p:replay() feeds, from qtest.load{recording = ...}
     scope: trio.CancelScope | None = None
     finished: trio.Event = attrs.field(factory=trio.Event)
     closed: bool = False
@@ -189,7 +197,9 @@ class SpecDriver:
     """The `_qtest.*` host functions of one spec file, and the consoles its tests open."""
 
     def __init__(self, *, workdir: Path, base: Path, under_test: Path | None,
-                 clock: trio.testing.MockClock, nursery: trio.Nursery, token: trio.lowlevel.TrioToken) -> None:
+                 clock: trio.testing.MockClock, nursery: trio.Nursery, token: trio.lowlevel.TrioToken,
+                 replay: Path | None = None) -> None:
+        self._replay_file = replay  # qtui plugin test --replay FILE: qtest.recording
         self._workdir = workdir
         self._base = base
         self._under_test = under_test
@@ -205,8 +215,11 @@ class SpecDriver:
         """Make the driver functions callable from the spec as `_qtest.<name>`."""
         for name in ("load", "add", "reload", "stop", "send", "tick", "advance", "command",
                      "settings", "panel", "panels", "status", "notices", "audit", "log", "confirmations",
-                     "commands", "timers", "jobs"):
+                     "commands", "timers", "jobs", "replay"):
             sandbox.expose(f"_qtest.{name}", self._from_thread(getattr(self, f"_{name}")))
+        # qtest.recording, read once when the prelude loads (on the runner's side, not in Lua's thread)
+        replay = self._replay_file
+        sandbox.expose("_qtest.recording", lambda: None if replay is None else str(replay))
 
     def _from_thread(self, function: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
         def call(*args: Any) -> Any:
@@ -249,6 +262,13 @@ class SpecDriver:
         chosen = plugin_options(plugin, self._base, self._under_test, "qtest.load")
         return await self._start(await self._open_console(console_options(console)), chosen)
 
+    async def _read(self, name: str) -> Recording:
+        path = self._base / name
+        try:
+            return await trio.to_thread.run_sync(read_recording, path)
+        except FileProblems as exc:
+            raise HostError(str(exc.problems[0])) from None
+
     async def _add(self, handle: int, options: Any) -> int:
         loaded = self._get(handle)
         if not isinstance(options, dict):
@@ -260,7 +280,9 @@ class SpecDriver:
         self._opened += 1
         root = self._workdir / f"console-{self._opened}"
         (root / "plugins").mkdir(parents=True)
-        await trio.to_thread.run_sync(_fill_queue, root / "queue.db", options.jobs)
+        recording = await self._read(options.recording) if options.recording is not None else None
+        jobs = options.jobs + (recorded_fixtures(recording.jobs) if recording is not None else ())
+        await trio.to_thread.run_sync(_fill_queue, root / "queue.db", jobs)
         backend = open_backend(root / "queue.db", clock=self._now.time)
         bus = EventBus()
         confirmations: list[tuple[str, str]] = []
@@ -279,7 +301,9 @@ class SpecDriver:
             storage_dir=root / "plugin-data",
             confirmer=confirm if answer is not None else None,
         )
-        console = _Console(root, backend, bus, host, confirmations)
+        if recording is not None:
+            self._now.set(recording.started)  # the plugin starts when the recording did
+        console = _Console(root, backend, bus, host, confirmations, recording=recording)
         self._consoles.append(console)
         await self._nursery.start(console.run)
         return console
@@ -432,11 +456,45 @@ class SpecDriver:
         plugin.subscription.offer(TimerFired(name, self._now.time()))
         await settle()
 
+    async def _replay(self, handle: int, name: Any = None) -> int:
+        """Feed a recording into the plugin: the console's clock starts at the recording's start and
+        moves to each event's time (the plugin's timers fire on the way), then the event arrives as
+        it did on the recorded console. Returns how many events the plugin received."""
+        loaded = self._get(handle)
+        if name is not None:
+            recording = await self._read(_text_arg(name, "replay"))
+        elif loaded.console.recording is not None:
+            recording = loaded.console.recording
+        else:
+            raise HostError("replay: which recording? p:replay(FILE), qtest.load{recording = FILE}, or run "
+                            "qtui plugin test --replay FILE (qtest.recording)")
+        if recording is not loaded.console.recording:
+            self._now.set(recording.started)
+        elapsed, delivered = 0.0, 0
+        for at, event in recording.events:
+            if at > elapsed:
+                await self._move(at - elapsed)
+                elapsed = at
+            if loaded.console.host.replay(loaded.name, event):
+                delivered += 1
+            await settle()
+        return delivered
+
     async def _advance(self, seconds: Any) -> None:
         if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds < 1e9:
             raise HostError("advance takes a number of seconds, 0 or more")
-        self._clock.jump(seconds)
+        await self._move(seconds)
+
+    async def _move(self, seconds: float) -> None:
+        """Move the virtual clock `seconds` on, stopping at each deadline on the way (a plugin's
+        timer fires at its own time, and sees that time)."""
         await settle()
+        left = seconds
+        while left > 0:
+            step = min(left, max(trio.lowlevel.current_statistics().seconds_to_next_deadline, 1e-6))
+            self._clock.jump(step)
+            left -= step
+            await settle()
 
     async def _command(self, handle: int, command: Any, args: Any = "", row: Any = None) -> None:
         loaded = self._get(handle)
@@ -560,6 +618,12 @@ class SpecDriver:
     @staticmethod
     def _handle(loaded: _Loaded) -> PluginHandle:
         return loaded.console.host.plugins[loaded.name]
+
+
+def _text_arg(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise HostError(f"{what} takes a file name (a string)")
+    return value
 
 
 def _check_free(console: _Console, name: str) -> None:

@@ -597,3 +597,12 @@ end
 function Plugin:reload(options)
   call("reload", self.id, options or {})
 end
+
+--- Feed a recording (qtui record) into the plugin; returns how many events it received.
+function Plugin:replay(file)
+  local count = call("replay", self.id, file)
+  return count
+end
+
+--- The recording given with `qtui plugin test --replay FILE`, or nil.
+qtest.recording = host and host.recording()

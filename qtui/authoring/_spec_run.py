@@ -34,21 +34,23 @@ _POSITION = re.compile(r"(?P<where>[^\n]*?:\d+): (?P<message>.*)", re.S)
 
 
 def run(files: list[Path], under_test: Path | None, record: Callable[[SpecResult], None],
-        output: Callable[[str], None]) -> None:
-    """Run every test of `files` in one trio run, handing each result to `record`."""
+        output: Callable[[str], None], replay: Path | None = None) -> None:
+    """Run every test of `files` in one trio run, handing each result to `record`; `replay` is
+    the recording the specs see as qtest.recording."""
     clock = trio.testing.MockClock()
-    trio.run(_run_files, files, under_test, clock, record, output, clock=clock)
+    trio.run(_run_files, files, under_test, clock, record, output, replay, clock=clock)
 
 
 async def _run_files(files: list[Path], under_test: Path | None, clock: trio.testing.MockClock,
-                     record: Callable[[SpecResult], None], output: Callable[[str], None]) -> None:
+                     record: Callable[[SpecResult], None], output: Callable[[str], None],
+                     replay: Path | None) -> None:
     with tempfile.TemporaryDirectory(prefix="qtui-spec-") as workdir:
         for number, file in enumerate(files):
             async with trio.open_nursery() as nursery:
                 driver = SpecDriver(
                     workdir=Path(workdir) / f"spec-{number}", base=file.parent.resolve(),
                     under_test=under_test, clock=clock, nursery=nursery,
-                    token=trio.lowlevel.current_trio_token(),
+                    token=trio.lowlevel.current_trio_token(), replay=replay,
                 )
                 try:
                     await _run_file(file, driver, record, output)

@@ -158,6 +158,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ready, scheduled, completed or dead (default ready)")
     p.set_defaults(handler=cmd_purge)
 
+    p = sub.add_parser("record", parents=[common], help="open the console and record what plugins see",
+                       description="Open the console and write to FILE what plugins receive while it runs "
+                                   "(statistics, selections, plugin messages and lifecycle, console keys, "
+                                   "and the jobs plugins read), for 'qtui plugin test --replay FILE'. Job "
+                                   "payloads and message data are replaced by their size unless --payloads "
+                                   "is given. FILE is replaced when the console quits.")
+    p.add_argument("--out", metavar="FILE", required=True, help="the recording to write (JSON lines)")
+    p.add_argument("--payloads", action="store_true", help="keep job payloads and message data in FILE")
+    p.add_argument("--refresh", type=_positive_float, default=2.0, metavar="SECONDS",
+                   help="poll the backend every SECONDS (0: only on r); default 2")
+    p.add_argument("--mouse", action="store_true", help="let the console use the mouse")
+    p.set_defaults(handler=cmd_record)
+
     from qtui.cli import plugins as plugins_cli
 
     plugins_cli.register(sub, as_json=as_json, confirm=confirm, common=common)
@@ -171,6 +184,25 @@ def cmd_console(args: argparse.Namespace) -> int:
     from qtui.console.launch import run_console
 
     run_console(open_backend_for(args), refresh=args.refresh, mouse=args.mouse, plugins=not args.no_plugins)
+    return EXIT_OK
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    from qtui.console.launch import run_console
+    from qtui.plugins.service import Recorder
+
+    backend = open_backend_for(args)
+    try:
+        recorder = Recorder(Path(args.out), clock=SYSTEM_CLOCK, payloads=args.payloads)
+    except OSError as exc:
+        print(f"qtui: {args.out}: cannot write: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_ERROR
+    try:
+        run_console(backend, refresh=args.refresh, mouse=args.mouse, recorder=recorder)
+    finally:
+        recorder.close()
+    full = " (stopped at its size limit)" if recorder.full else ""
+    print(f"recorded {recorder.events} events to {args.out}{full}")
     return EXIT_OK
 
 

@@ -15,6 +15,7 @@ from qtui.console.app import Console
 from qtui.console.glyphs import for_encoding, locale_encoding
 from qtui.console.plugin_control import PluginControl
 from qtui.console.terminal import QuietScreen
+from qtui.plugins.service import Recorder
 
 
 def _log_to_file() -> None:
@@ -29,15 +30,17 @@ def _log_to_file() -> None:
 
 
 def run_console(backend: Backend, *, refresh: float, mouse: bool, plugins: bool = True,
-                dev: Path | None = None) -> None:
+                dev: Path | None = None, with_enabled: bool = False, recorder: Recorder | None = None) -> None:
     """Run the interactive console until the operator quits; the terminal is restored after.
 
-    With `plugins`, the enabled plugins run in their panels; `dev` is a plugin folder
-    to load as well and reload on every save (qtui plugin dev).
+    With `plugins`, the enabled plugins run in their panels; `dev` is a plugin folder to load
+    and reload on every save (qtui plugin dev), alone unless `with_enabled`; `recorder` writes
+    what plugins see to a recording (qtui record).
     """
     _log_to_file()
     encoding = locale_encoding()
     urwid.set_encoding("utf-8" if encoding == "utf-8" else "ascii")
-    control = (lambda console: PluginControl(console, dev=dev)) if plugins else None
+    control = (lambda console: PluginControl(console, dev=dev, with_enabled=with_enabled, recorder=recorder)) \
+        if plugins else None
     console = Console(backend, clock=SYSTEM_CLOCK, refresh=refresh, glyphs=for_encoding(encoding), mouse=mouse, plugins=control)
     trio.run(console.run, QuietScreen())

@@ -29,6 +29,7 @@ from qtui.plugins.service import (
     PluginHandle,
     PluginService,
     PluginState,
+    Recorder,
     Source,
 )
 from qtui.sanitize import one_line
@@ -103,10 +104,11 @@ class PluginControl:
     """The console's side of plugins: panels in the dock, the manager screen, dialogs and commands."""
 
     def __init__(self, console: ConsoleView, *, service: PluginService | None = None,
-                 dev: Path | None = None) -> None:
+                 dev: Path | None = None, with_enabled: bool = False, recorder: Recorder | None = None) -> None:
         self.console = console
         self.service = service or PluginService(console.backend, console.bus, clock=console.clock,
-                                                confirmer=self.confirm, dev=dev)
+                                                confirmer=self.confirm, dev=dev, with_enabled=with_enabled,
+                                                recorder=recorder)
         self.host = self.service.host
         self.dock = Dock()
         self.screen = PluginsScreen(console.clock.monotonic)

@@ -43,6 +43,7 @@ from qtui.plugins.lifecycle import Forgotten, forget
 from qtui.plugins.runtime.events import MAIN_PANEL, PluginLifecycle
 from qtui.plugins.runtime.host import Confirmer, PanelUpdated, PluginHandle, PluginHost, PluginState
 from qtui.plugins.runtime.instance import Span
+from qtui.plugins.runtime.recording import RECORDED, Recorder
 from qtui.plugins.runtime.running import RunningFile
 from qtui.plugins.runtime.sandbox import PluginError
 from qtui.plugins.runtime.settings import from_text as setting_from_text
@@ -53,7 +54,7 @@ from qtui.sanitize import one_line
 __all__ = [
     "MAIN_PANEL", "Capability", "Catalog", "CatalogChanged", "Confirmer", "DecisionNeeded", "Discovery", "Entry", "Grants", "Manifest",
     "PanelUpdated",
-    "Pending", "Plugin", "PluginHandle", "PluginService", "PluginState", "Removed", "Setting",
+    "Pending", "Plugin", "PluginHandle", "PluginService", "PluginState", "Recorder", "Removed", "Setting",
     "SettingType", "Source", "Span", "Verdict", "matches_search", "setting_from_text",
 ]
 
@@ -81,8 +82,9 @@ class PluginService:
     def __init__(self, backend: Backend, bus: EventBus, *, clock: Clock, confirmer: Confirmer,
                  enabled: EnabledStore | None = None, dev: Path | None = None, with_enabled: bool = False,
                  host: PluginHost | None = None, running: RunningFile | None = None,
-                 config_poll: float = CONFIG_POLL) -> None:
+                 config_poll: float = CONFIG_POLL, recorder: Recorder | None = None) -> None:
         self.bus = bus
+        self.recorder = recorder  # qtui record: what the plugins see goes to a recording too
         self.host = host or PluginHost(backend, bus, clock=clock, confirmer=confirmer)
         self.enabled_store = enabled or EnabledStore()
         self.dev = dev  # a plugin folder under development (qtui plugin dev)
@@ -117,6 +119,9 @@ class PluginService:
                 # One waiting event is enough: the states are read after it is received.
                 states = self.bus.subscribe("plugin states", (PanelUpdated, PluginLifecycle), capacity=1)
                 nursery.start_soon(self._record_states, states)
+                if self.recorder is not None:
+                    self.host.on_read = self.recorder.jobs
+                    nursery.start_soon(self._record, self.bus.subscribe("recording", RECORDED, capacity=256))
                 await nursery.start(self.host.run)
                 self.rediscover()
                 try:
@@ -429,6 +434,12 @@ class PluginService:
                    "reason": handle.reason}
             for name, handle in self.host.plugins.items()
         }
+
+    async def _record(self, events: Any) -> None:
+        """Write each event plugins may see to the recording (qtui record)."""
+        assert self.recorder is not None
+        async for event in events:
+            self.recorder.event(event)
 
     async def _record_states(self, changes: Any) -> None:
         """Keep the running file up to date with the plugins' states (others read it)."""

@@ -80,10 +80,11 @@ async def make_console(tmp_path: Path, nursery, monkeypatch):
         worker.fail(worker.reserve(), "smtp down")
     backends = []
 
-    async def make(dev: Path | None = None) -> Driver:
+    async def make(dev: Path | None = None, **control) -> Driver:
+        """A console; `control` goes to its PluginControl (with_enabled=, recorder=)."""
         backend = open_backend(db, clock=clock)
         backends.append(backend)
-        console = Console(backend, clock=clock, refresh=0.2, plugins=lambda c: PluginControl(c, dev=dev))
+        console = Console(backend, clock=clock, refresh=0.2, plugins=lambda c: PluginControl(c, dev=dev, **control))
         console.start_tasks(nursery)
         driver = Driver(console, tmp_path / "config" / "qtui" / "plugins")
         await driver.wait_for("email")

@@ -249,7 +249,7 @@ def test_tick_fires_a_running_timer_now(write_spec) -> None:
      "jobs[1]: payload is not valid JSON: Expecting value at line 1 column 1"),
     ('qtest.load{source = "", colour = "red"}', "qtest.load: unknown option 'colour' (options: api, confirm, deny, "
                                                 "files, forbid, grant, jobs, manifest, name, no_confirm, plugin, "
-                                                "settings, source, undecided, version)"),
+                                                "recording, settings, source, undecided, version)"),
     ('qtest.load{source = "", confirm = "yes"}',
      "confirm must be true (the operator confirms), false (declines) or nil (nobody asked)"),
     ('qtest.load{source = "", files = {["../escape.lua"] = "x"}}',

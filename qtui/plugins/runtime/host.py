@@ -49,6 +49,7 @@ from qtui.plugins.runtime.events import (
     job_plain,
     to_plain,
 )
+from qtui.plugins.runtime.recording import Replayed
 from qtui.plugins.runtime.sandbox import PluginError
 from qtui.plugins.runtime.settings import SettingsStore
 from qtui.plugins.runtime.storage import PluginStorage
@@ -185,6 +186,8 @@ class PluginHost:
         self.storage_dir = storage_dir  # None: the default, $XDG_DATA_HOME/qtui/plugin-data
         self._confirmer = confirmer
         self.plugins: dict[str, PluginHandle] = {}
+        #: Called with the jobs each successful peek or find returned (a recording keeps them).
+        self.on_read: Callable[[list[dict[str, Any]]], None] | None = None
         self._nursery: trio.Nursery | None = None
         self._plain_cache: dict[int, tuple[Event, dict[str, Any]]] = {}
         self._latest: dict[type[Event], Event] = {}  # the newest stats and selection, for new plugins
@@ -557,8 +560,32 @@ class PluginHost:
         handle.stale = True
         self.bus.publish(PanelUpdated(handle.name))
 
+    def replay(self, name: str, plain: dict[str, Any]) -> bool:
+        """Hand a recorded event (plain, one of recording.REPLAYED_TYPES) to plugin `name` as the bus
+        would: only if it subscribed (and may), listens to the topic, or it is not its own. True if
+        it was handed over."""
+        handle = self.plugins.get(name)
+        if handle is None or handle.subscription is None or handle.runtime is None:
+            return False
+        runtime, kind = handle.runtime, plain.get("type")
+        if kind == "message":
+            topic = plain.get("topic")
+            wanted = plain.get("sender") != name and isinstance(topic, str) and any(
+                topic.startswith(prefix) for prefix in runtime.listening)
+        elif kind == "lifecycle" and plain.get("plugin") == name:
+            wanted = False
+        else:
+            spec = rt.api.event(kind)
+            wanted = kind in runtime.subscriptions and (
+                spec.capability is None or handle.grants is not None and handle.grants.check(spec.capability).allowed)
+        if wanted:
+            handle.subscription.offer(Replayed(plain))
+        return wanted
+
     def _plain(self, event: Event) -> dict[str, Any]:
         """The plain form of `event`, converted once however many plugins receive it."""
+        if isinstance(event, Replayed):
+            return event.plain
         cached = self._plain_cache.get(id(event))
         if cached is not None and cached[0] is event:
             return cached[1]
@@ -641,6 +668,8 @@ class PluginHost:
             log.exception("%s: %s request failed", handle.name, request.action)
             self._report(handle, request, ok=False, error=f"internal error: {exc}")
             return
+        if self.on_read is not None and request.action in ("peek", "find") and result:
+            self.on_read(result["jobs"] if request.action == "peek" else [result])
         self._report(handle, request, ok=True, result=result)
 
     async def _confirm_if_needed(self, handle: PluginHandle, request: rt.Request) -> str | None:
