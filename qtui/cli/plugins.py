@@ -220,12 +220,16 @@ def register(
 
     p = actions.add_parser(
         "dev", parents=[common], help="open the console with a plugin from DIR, reloading it on save",
-        description="Open the console with the plugin in DIR loaded (not installed), its log beside its "
-                    "panel, and reload it each time a file in DIR is saved. Permission decisions carry "
-                    "over between saves while the requested capabilities stay the same.",
+        description="Open the console with the plugin in DIR loaded (not installed), its log always beside "
+                    "its panel, and reload it each time a file in DIR is saved. Only that plugin runs (an "
+                    "installed plugin of the same name never does) unless --with-enabled is given. "
+                    "Permission decisions carry over between saves while the requested capabilities stay "
+                    "the same.",
     )
     p.add_argument("dir", metavar="DIR", help="the plugin folder")
     p.add_argument("--refresh", type=float, default=1.0, metavar="SECONDS", help="poll every SECONDS (default 1)")
+    p.add_argument("--with-enabled", action="store_true",
+                   help="run the enabled plugins too (other than one named as the plugin in DIR)")
     p.set_defaults(handler=cmd_dev)
 
     spectest.register(actions)
@@ -241,7 +245,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
     if not (folder / MANIFEST_FILE).is_file():
         _error(f"{folder}: no {MANIFEST_FILE} here (create one with: qtui plugin new NAME)")
         return EXIT_USAGE
-    run_console(open_for_console(args), refresh=args.refresh, mouse=False, plugins=True, dev=folder)
+    run_console(open_for_console(args), refresh=args.refresh, mouse=False, plugins=True, dev=folder,
+                with_enabled=args.with_enabled)
     return EXIT_OK
 
 

@@ -130,11 +130,11 @@ class PluginService:
                     self.notice(f"enabled plugins: {exc}", "error")
                 task_status.started()
                 stamps = await trio.to_thread.run_sync(self._config_stamps)
+                if self.dev is not None:
+                    await self._start_dev()  # first: an installed plugin of its name must not start
                 if self.runs_enabled:
                     for name in self.enabled:
                         await self._start_enabled(name)
-                if self.dev is not None:
-                    await self._start_dev()
                 self._restart_watch()
                 nursery.start_soon(self._follow_config, stamps)
                 for work in self._waiting:
