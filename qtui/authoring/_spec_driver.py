@@ -78,8 +78,9 @@ async def settle() -> None:
             return
 
 
-def _fill_queue(path: Path, jobs: tuple[JobFixture, ...]) -> None:
-    """Create the queue database and its jobs through the queue's own producer and worker API.
+def _fill_queue(path: Path, jobs: tuple[JobFixture, ...], clock: Callable[[], float]) -> None:
+    """Create the queue database and its jobs through the queue's own producer and worker API,
+    at the console's time `clock` (the backend counts rates by it).
 
     Jobs a worker must take (processing, completed, dead) are made first, one at a time, by a
     worker named ``qtest-<queue>``; ready and scheduled jobs follow. Within a state, jobs keep
@@ -90,7 +91,7 @@ def _fill_queue(path: Path, jobs: tuple[JobFixture, ...]) -> None:
     order = [nj for nj in numbered if nj[1].state in taken_states]
     order += [nj for nj in numbered if nj[1].state not in taken_states]
     # Not synced to disk: the queue lives for one test, and syncing would dominate its time.
-    with SQLiteQueue.open(path, create=True, durable=False) as queue:
+    with SQLiteQueue.open(path, create=True, durable=False, clock=clock) as queue:
         workers = {}
         for number, job in order:
             try:
@@ -281,8 +282,11 @@ class SpecDriver:
         root = self._workdir / f"console-{self._opened}"
         (root / "plugins").mkdir(parents=True)
         recording = await self._read(options.recording) if options.recording is not None else None
-        jobs = options.jobs + (recorded_fixtures(recording.jobs) if recording is not None else ())
-        await trio.to_thread.run_sync(_fill_queue, root / "queue.db", jobs)
+        jobs = options.jobs
+        if recording is not None:
+            self._now.set(recording.started)  # the console (and its queue) start when the recording did
+            jobs += recorded_fixtures(recording.jobs)
+        await trio.to_thread.run_sync(_fill_queue, root / "queue.db", jobs, self._now.time)
         backend = open_backend(root / "queue.db", clock=self._now.time)
         bus = EventBus()
         confirmations: list[tuple[str, str]] = []
@@ -301,8 +305,6 @@ class SpecDriver:
             storage_dir=root / "plugin-data",
             confirmer=confirm if answer is not None else None,
         )
-        if recording is not None:
-            self._now.set(recording.started)  # the plugin starts when the recording did
         console = _Console(root, backend, bus, host, confirmations, recording=recording)
         self._consoles.append(console)
         await self._nursery.start(console.run)

@@ -141,3 +141,20 @@ def test_replay_without_a_recording_says_how_to_give_one(run, tmp_path: Path) ->
     assert code == 1
     assert ("replay: which recording? p:replay(FILE), qtest.load{recording = FILE}, or run qtui plugin test "
             "--replay FILE (qtest.recording)") in out
+
+
+def test_the_queue_of_a_replay_is_filled_at_the_recordings_time(run, tmp_path: Path) -> None:
+    folder = diary(tmp_path, """
+        describe("a queue's rate", function()
+          it("counts the jobs completed in the recorded minute", function()
+            local p = qtest.load{ recording = "console.jsonl", grant = { "stats.read" }, source = [[
+              function activate() qtui.subscribe("stats") end
+              function on_event(e) qtui.render({ "email " .. e.queues[1].completed_per_min .. "/m" }) end
+            ]], jobs = { { queue = "email", state = "completed" }, { queue = "email", state = "completed" } } }
+            p:send("stats")
+            assert.same({ "email 2.0/m" }, p:text())
+          end)
+        end)
+    """)
+    recording(folder / "spec" / "console.jsonl")  # at a ManualClock's time, years before now
+    assert run("plugin", "test", str(folder)) == (0, "1 passed, 0 failed\n", "")
