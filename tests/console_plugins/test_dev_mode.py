@@ -26,7 +26,9 @@ async def approve(d, name: str) -> None:
     d.press("a", "enter")
 
 
-async def test_only_the_plugin_under_development_runs(make_console, tmp_path: Path, cli) -> None:  # noqa: F811
+async def installed_and_enabled(make_console, cli):  # noqa: ANN001, ANN201, F811
+    """A console where plugins other and devplug (an installed one of the dev plugin's name) are
+    installed and enabled, and running."""
     first = await make_console()
     first.write_plugin("other", 'function activate() qtui.render({"the other plugin"}) end')
     first.write_plugin("devplug", 'function activate() qtui.render({"the installed devplug"}) end\n'
@@ -34,6 +36,11 @@ async def test_only_the_plugin_under_development_runs(make_console, tmp_path: Pa
     for name in ("other", "devplug"):
         assert (await cli("plugin", "enable", name))[0] == 0
     await first.wait_for("the other plugin")
+    return first
+
+
+async def test_only_the_plugin_under_development_runs(make_console, tmp_path: Path, cli) -> None:  # noqa: F811
+    first = await installed_and_enabled(make_console, cli)
 
     d = await make_console(dev=dev_folder(tmp_path, "devplug"))
     await approve(d, "devplug")
@@ -52,13 +59,7 @@ async def test_only_the_plugin_under_development_runs(make_console, tmp_path: Pa
 
 async def test_with_enabled_the_others_run_too_but_not_one_of_the_same_name(make_console, tmp_path: Path,
                                                                               cli) -> None:  # noqa: F811
-    first = await make_console()
-    first.write_plugin("other", 'function activate() qtui.render({"the other plugin"}) end')
-    first.write_plugin("devplug", 'function activate() qtui.render({"the installed devplug"}) end\n'
-                                  'function deactivate() return {from = "installed"} end')
-    for name in ("other", "devplug"):
-        assert (await cli("plugin", "enable", name))[0] == 0
-    await first.wait_for("the other plugin")
+    first = await installed_and_enabled(make_console, cli)
 
     folder = dev_folder(tmp_path, "devplug")
     d = await make_console(dev=folder, with_enabled=True)
