@@ -9,11 +9,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from qtui.cli.common import EXIT_ERROR
+from qtui.cli.main import main
 from qtui.events import ConsoleKey, SelectionChanged, StatsUpdated
 from qtui.files.tomlfile import FileProblems
 from qtui.model import JobState, QueueStats, Snapshot
 from qtui.plugins.runtime.events import PluginMessage
 from qtui.plugins.runtime.recording import Recorder, read_recording
+from qtui.sqlite_queue import SQLiteQueue
 from tests.support import ManualClock
 
 JOB = {"id": "7", "queue": "email", "state": "dead", "payload": '{"to": "ann@example.com"}', "attempts": 1,
@@ -120,3 +123,10 @@ def test_any_file_reads_as_a_recording_or_a_problem_at_a_line(tmp_path: Path, li
     except FileProblems as exc:
         problem = exc.problems[0]
         assert problem.file == path and problem.line is not None and 1 <= problem.line <= len(lines) + 1
+
+
+def test_qtui_record_says_when_it_cannot_write_the_recording(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    SQLiteQueue.open(tmp_path / "queue.db", create=True).close()
+    out = tmp_path / "missing" / "rec.jsonl"
+    assert main(["record", "--db", str(tmp_path / "queue.db"), "--out", str(out)]) == EXIT_ERROR
+    assert capsys.readouterr().err == f"qtui: {out}: cannot write: No such file or directory\n"
