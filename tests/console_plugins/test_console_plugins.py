@@ -239,7 +239,7 @@ async def test_mouse_clicks_in_a_panel_reach_the_plugin(make_console) -> None:
     d.write_plugin("clicky", """
         function activate() qtui.subscribe("mouse"); qtui.render({"click me"}) end
         function on_event(e)
-          if e.type ~= "mouse" then return end  -- a resize also arrives, at its own time
+          if e.type ~= "mouse" then return end  -- it is also told its panel's size
           qtui.render({e.action .. " " .. e.button .. " at " .. e.column .. "," .. e.row})
         end
     """, ["selection.read"])
