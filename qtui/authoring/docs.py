@@ -37,7 +37,6 @@ from qtui.plugins.runtime.sandbox import Limits as SandboxLimits
 from qtui.plugins.runtime.sandbox import ViolationPolicy
 from qtui.plugins.bundles.catalog import ORIGIN_FILE
 from qtui.plugins.runtime.settings import SETTINGS_FILE
-from qtui.plugins.service import CONFIG_POLL
 from qtui.plugins.trust.enabled import ENABLED_FILE
 from qtui.plugins.runtime.storage import MAX_STORAGE_BYTES
 from qtui.plugins.trust import audit, permissions, policy
@@ -645,7 +644,6 @@ PLACEHOLDERS: dict[str, str] = {
     "asset.max_size": _kib(runtime.MAX_ASSET_BYTES),
     "settings.file": SETTINGS_FILE,
     "enabled.file": ENABLED_FILE,
-    "config.poll_seconds": f"{CONFIG_POLL:g}",
     "catalog.origin_file": ORIGIN_FILE,
     "storage.max_size": _kib(MAX_STORAGE_BYTES),
     "bus.own_prefix": own_topic_prefix("NAME"),

@@ -3,7 +3,7 @@
 Every command reads the same places the console does (see :mod:`qtui.plugins.bundles.discovery`,
 :mod:`qtui.plugins.trust.permissions` and :mod:`qtui.plugins.trust.audit`), and enabling,
 configuring and removing change the same files, through :mod:`qtui.plugins.lifecycle`; a running
-console applies those changes within a second or two. Decisions are recorded for the
+console applies those changes at its next poll of the queue. Decisions are recorded for the
 plugin's current version and code hash, so changed code asks again. Text that came from plugin
 folders is made inert with :func:`qtui.sanitize.one_line` before it is printed.
 
@@ -131,10 +131,10 @@ def register(
     for verb, handler, summary, description in (
         ("enable", cmd_enable, "start a plugin in every console from now on",
          "Remember plugin NAME as enabled in plugins.toml: every console starts it, running ones "
-         "within a few seconds. It still waits for the permission decisions its version needs."),
+         "at their next poll of the queue. It still waits for the permission decisions its version needs."),
         ("disable", cmd_disable, "stop a plugin and keep it stopped",
-         "Remember plugin NAME as disabled in plugins.toml: running consoles stop it within a few "
-         "seconds, and no console starts it."),
+         "Remember plugin NAME as disabled in plugins.toml: running consoles stop it at their "
+         "next poll of the queue, and no console starts it."),
     ):
         p = actions.add_parser(verb, parents=[as_json], help=summary, description=description)
         p.add_argument("name", metavar="NAME", help="plugin name")
@@ -145,7 +145,7 @@ def register(
         description="Without KEY, every setting of plugin NAME with its current value, default and "
                     "what it allows. KEY shows one; KEY=VALUE changes it, validated against the "
                     "manifest's schema as the console's editor does (all or nothing). Running "
-                    "consoles give the plugin its new settings within a few seconds.",
+                    "consoles give the plugin its new settings at their next poll of the queue.",
     )
     p.add_argument("name", metavar="NAME", help="plugin name")
     p.add_argument("settings", nargs="*", metavar="KEY[=VALUE]", help="a setting to show, or to change")

@@ -3,7 +3,7 @@
 The console (:class:`~qtui.plugins.service.PluginService`) and the command line change the same
 files: ``plugins.toml`` (which plugins are enabled), ``plugin-settings.toml`` (the operator's
 setting values), the plugin's storage and the permission decisions. A running console notices
-changes to these files within :data:`~qtui.plugins.service.CONFIG_POLL` seconds and applies
+changes to these files each time it polls its backend and applies
 them (starts and stops plugins, delivers new settings), so both ways of changing them agree.
 The audit log is never changed here: it is the record of what happened.
 """

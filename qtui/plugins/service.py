@@ -7,10 +7,10 @@ reports through the console's event bus (:class:`PanelUpdated` when a plugin cha
 :class:`~qtui.events.Notice` for the status bar) and asks the operator only through the
 ``confirmer`` it is given. It never imports the console.
 
-What the command line changes while a console runs reaches it: every :data:`CONFIG_POLL`
-seconds the service looks at ``plugins.toml``, ``plugin-settings.toml``, ``catalogs.toml`` and
-the catalog's index files, and starts or stops plugins, delivers new settings and reads the
-catalog again when they changed. It keeps the states of its plugins in a
+What the command line changes while a console runs reaches it: each time the console polls
+its backend, the service looks at ``plugins.toml``, ``plugin-settings.toml``,
+``catalogs.toml`` and the catalog's index files, and starts or stops plugins, delivers new
+settings and reads the catalog again when they changed (an idle console is not woken for it). It keeps the states of its plugins in a
 :class:`~qtui.plugins.runtime.running.RunningFile` for `qtui plugin list`.
 
 The other names here are what the console shows of plugins; they are defined in the
@@ -31,7 +31,7 @@ import trio
 from qtui.backends.base import Backend
 from qtui.bus import EventBus
 from qtui.clock import Clock
-from qtui.events import Event, Notice
+from qtui.events import Event, Notice, StatsUpdated
 from qtui.plugins.bundles import catalog
 from qtui.plugins.bundles.capabilities import Capability
 from qtui.plugins.bundles.catalog import Catalog, Entry, Removed
@@ -60,9 +60,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Seconds between looks at the files the command line may change (plugins.toml, settings, catalog).
-CONFIG_POLL = 1.0
-
 
 @attrs.frozen
 class CatalogChanged(Event):
@@ -81,8 +78,7 @@ class PluginService:
 
     def __init__(self, backend: Backend, bus: EventBus, *, clock: Clock, confirmer: Confirmer,
                  enabled: EnabledStore | None = None, dev: Path | None = None, with_enabled: bool = False,
-                 host: PluginHost | None = None, running: RunningFile | None = None,
-                 config_poll: float = CONFIG_POLL, recorder: Recorder | None = None) -> None:
+                 host: PluginHost | None = None, running: RunningFile | None = None, recorder: Recorder | None = None) -> None:
         self.bus = bus
         self.recorder = recorder  # qtui record: what the plugins see goes to a recording too
         self.host = host or PluginHost(backend, bus, clock=clock, confirmer=confirmer)
@@ -94,7 +90,6 @@ class PluginService:
         self.catalog = Catalog()
         self.enabled: list[str] = []
         self.running_file = running or RunningFile()
-        self.config_poll = config_poll
         self._states_written: dict[str, dict[str, str | None]] | None = None
         self._nursery: trio.Nursery | None = None
         self._waiting: list[Callable[[], Awaitable[None]]] = []
@@ -129,6 +124,7 @@ class PluginService:
                 except Exception as exc:
                     self.notice(f"enabled plugins: {exc}", "error")
                 task_status.started()
+                polls = self.bus.subscribe("plugin config", (StatsUpdated,), capacity=1)
                 stamps = await trio.to_thread.run_sync(self._config_stamps)
                 if self.dev is not None:
                     await self._start_dev()  # first: an installed plugin of its name must not start
@@ -136,7 +132,7 @@ class PluginService:
                     for name in self.enabled:
                         await self._start_enabled(name)
                 self._restart_watch()
-                nursery.start_soon(self._follow_config, stamps)
+                nursery.start_soon(self._follow_config, stamps, polls)
                 for work in self._waiting:
                     nursery.start_soon(work)
                 self._waiting.clear()
@@ -375,15 +371,13 @@ class PluginService:
                 stamps[path] = (info.st_ino, info.st_size, info.st_mtime_ns)
         return stamps
 
-    async def _follow_config(self, stamps: dict[Path, tuple[int, int, int] | None]) -> None:
-        """Apply what changed in the watched files, until cancelled."""
-        while True:
-            await trio.sleep(self.config_poll)
+    async def _follow_config(self, stamps: dict[Path, tuple[int, int, int] | None], polls: Any) -> None:
+        """Apply what changed in the watched files, looking each time the console has polled its
+        backend (`polls`: its statistics), so an idle console sleeps; until cancelled."""
+        async for _stats in polls:
             now = await trio.to_thread.run_sync(self._config_stamps)
             changed = {path for path in stamps.keys() | now.keys() if stamps.get(path) != now.get(path)}
             stamps = now
-            if not changed:
-                continue
             if changed - {self.enabled_store.path, self.host.settings.path}:
                 before = len(self.catalog.entries)
                 self._use_sources(*await trio.to_thread.run_sync(self._read_sources))
