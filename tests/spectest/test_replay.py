@@ -158,3 +158,18 @@ def test_the_queue_of_a_replay_is_filled_at_the_recordings_time(run, tmp_path: P
     """)
     recording(folder / "spec" / "console.jsonl")  # at a ManualClock's time, years before now
     assert run("plugin", "test", str(folder)) == (0, "1 passed, 0 failed\n", "")
+
+
+def test_p_replay_takes_another_recording_by_name(run, tmp_path: Path) -> None:
+    folder = diary(tmp_path, """
+        describe("diary", function()
+          it("replays the recording it names", function()
+            local p = qtest.load{}
+            assert.equals(4, p:replay("console.jsonl"))
+            local last = p:text()[#p:text()]
+            assert.matches(" stats email done=9$", last)
+          end)
+        end)
+    """)
+    recording(folder / "spec" / "console.jsonl")
+    assert run("plugin", "test", str(folder)) == (0, "1 passed, 0 failed\n", "")
