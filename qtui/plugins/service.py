@@ -95,12 +95,22 @@ class PluginService:
             for name in self.enabled:
                 plugin = self.discovery.get(name)
                 if plugin is None:
-                    self.notice(f"enabled plugin {name} is not installed", "warning")
+                    self.notice(self._missing(name), "warning")
                     continue
                 await self.start(plugin)
             if self.dev is not None:
                 await self._start_dev()
             self._restart_watch()
+
+    def _missing(self, name: str) -> str:
+        """Why the enabled plugin `name` cannot start: not installed, or its folder is broken."""
+        broken = next((b for b in self.discovery.broken if b.folder.name == name), None)
+        if broken is None or not broken.problems:
+            return f"enabled plugin {name} is not installed"
+        problem = broken.problems[0]  # the file's name only: the status line is 80 columns
+        where = problem.file.name + (f":{problem.line}" if problem.line is not None else "")
+        what = f"{problem.field}: {problem.message}" if problem.field else problem.message
+        return one_line(f"enabled plugin {name} cannot be loaded: {where}: {what}")
 
     def spawn(self, work: Callable[[], Awaitable[Any]]) -> None:
         """Run `work()` beside the plugins; a failure becomes a status message."""

@@ -262,3 +262,18 @@ async def test_a_plugin_learns_its_panel_size_from_the_dock_and_full_screen(make
     await d.wait_for("size 80x9")
     d.console.execute("plugin open sized")
     await d.wait_for("size 80x19")  # full screen: all rows between the header and the footer
+
+
+async def test_an_enabled_plugin_whose_entry_is_under_spec_is_reported_at_start(make_console, tmp_path) -> None:
+    d = await make_console()
+    folder = d.write_plugin("tested", "function activate() end")
+    manifest = (folder / "manifest.toml").read_text()
+    (folder / "manifest.toml").write_text('entry = "spec/init.lua"\n' + manifest)
+    (folder / "spec").mkdir()
+    (folder / "spec" / "init.lua").write_text("function activate() qtui.render({'from spec'}) end\n")
+    (tmp_path / "config" / "qtui" / "plugins.toml").write_text('enabled = ["tested"]\n')
+    d2 = await make_console()
+    text = await d2.wait_for("enabled plugin tested cannot be loaded: manifest.toml:1: entry: 'spec/init.lua'")
+    assert "from spec" not in text
+    d2.console.execute("view plugins")
+    await d2.wait_for("tested")

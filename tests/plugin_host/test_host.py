@@ -293,3 +293,11 @@ async def test_an_unreadable_site_policy_forbids_everything_and_says_so(harness,
     handle = await harness.start(harness.plugin("panel", STATS_PANEL, permissions=["stats.read"]))
     assert "site policy unreadable" in notices.receive_nowait().text
     assert handle.state is PluginState.ERRORED and "forbidden by the site policy" in handle.reason
+
+
+async def test_an_entry_file_missing_from_the_bundle_errors_the_plugin_not_the_host(harness) -> None:
+    plugin = harness.plugin("gone", "function activate() qtui.render({'hi'}) end")
+    (plugin.folder / "init.lua").unlink()  # after the manifest was read: the bundle lacks the entry
+    handle = await harness.start(plugin)
+    assert handle.state is PluginState.ERRORED
+    assert "init.lua: the entry file is not among the plugin's files" in handle.reason

@@ -187,7 +187,11 @@ class PluginRuntime:
     def load(self) -> None:
         """Run the entry file's main chunk."""
         entry = self.manifest.entry
-        self.sandbox.load(self.bundle.files[entry].decode("utf-8", errors="replace"), entry)
+        source = self.bundle.files.get(entry)
+        if source is None:  # the file went away, or the bundle leaves it out: never a KeyError
+            raise PluginError("the entry file is not among the plugin's files", plugin=self.manifest.name,
+                              file=entry)
+        self.sandbox.load(source.decode("utf-8", errors="replace"), entry)
 
     def call(self, function: str, *args: Any) -> Any:
         """Call a plugin function if it defines it; PluginError on failure."""

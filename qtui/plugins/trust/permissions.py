@@ -306,6 +306,9 @@ class _StoreReader(Reporter):
         return result
 
     def record(self, plugin: str, path: FieldPath, value: object) -> Record | None:
+        if value == {}:
+            self.error(path, f"an empty record (a record has {', '.join(_RECORD_FIELDS)})")
+            return None
         table = self.table(value, path, _RECORD_FIELDS)
         if not table:
             return None
