@@ -30,6 +30,7 @@ from qtui.plugins.bundles import bundle as plugin_bundle
 from qtui.plugins.bundles import manifest
 from qtui.plugins.bundles.capabilities import Capability, own_topic_prefix
 from qtui.plugins.runtime import api
+from qtui.plugins.runtime.actions import MAX_ACTION_JOBS
 from qtui.plugins.runtime import instance as runtime
 from qtui.plugins.runtime.events import EVENT_TYPES
 from qtui.plugins.runtime.host import CHANNEL_CAPACITY
@@ -497,15 +498,37 @@ POLICY_FIELDS: tuple[FileField, ...] = (
 
 #: What each outcome of an audit log line means.
 OUTCOME_DOCS: dict[audit.Outcome, str] = {
-    audit.Outcome.ALLOWED: "the use went ahead",
-    audit.Outcome.DENIED: "refused: the operator denied the capability",
-    audit.Outcome.FORBIDDEN: "refused: the site policy forbids it",
-    audit.Outcome.UNDECIDED: "refused: no decision yet for this version and code",
-    audit.Outcome.NOT_REQUESTED: "refused: the manifest does not request it",
-    audit.Outcome.CONFIRMED: "the operator confirmed a destructive use",
-    audit.Outcome.DECLINED: "the operator declined a destructive use (or nobody could be asked)",
-    audit.Outcome.GRANTED: "the operator granted the capability",
-    audit.Outcome.REVOKED: "the operator denied the capability",
+    audit.Outcome.REQUESTED: "a plugin asked to use the capability: the first entry of each request, "
+                             "`detail` naming the call",
+    audit.Outcome.REFUSED: "the request did not go ahead: `reason` says why (see below), `detail` says more",
+    audit.Outcome.CONFIRMED: "the operator confirmed a destructive action on `jobs` jobs; its `done` or "
+                             "`failed` entry follows",
+    audit.Outcome.DECLINED: "the operator declined a destructive action on `jobs` jobs",
+    audit.Outcome.DONE: "the request was carried out; for a `qtui.jobs` request `jobs` is the number of "
+                        "jobs it read, added, moved or deleted",
+    audit.Outcome.FAILED: "the request was tried and failed: `detail` holds the error",
+    audit.Outcome.GRANTED: "the operator granted the capability (an entry without a request id)",
+    audit.Outcome.REVOKED: "the operator denied the capability (an entry without a request id)",
+    audit.Outcome.SUPPRESSED: "the plugin's routine entries beyond the flood limit were held back: "
+                              "`detail` counts them by capability and outcome",
+}
+
+#: What each reason of a refused request means.
+REASON_DOCS: dict[audit.Reason, str] = {
+    audit.Reason.DENIED: "the operator denied the capability",
+    audit.Reason.FORBIDDEN: "the site policy forbids it",
+    audit.Reason.UNDECIDED: "there is no decision yet for this version and code",
+    audit.Reason.NOT_REQUESTED: "the manifest does not request it",
+    audit.Reason.BAD_ARGUMENTS: "the call's arguments were wrong (the plugin got the same error)",
+    audit.Reason.READ_ONLY: "the console runs read-only, so nothing that changes queues is done or asked",
+    audit.Reason.OUT_OF_SCOPE: "it would touch a queue outside the capability's scope",
+    audit.Reason.RATE_LIMIT: "it would go past the capability's rate",
+    audit.Reason.TOO_MANY_JOBS: f"it would touch more than {MAX_ACTION_JOBS} jobs",
+    audit.Reason.NO_OPERATOR: "a destructive action needs an operator to confirm it and there was none",
+    audit.Reason.WITHDRAWN: "the capability was revoked or forbidden after the plugin asked (a question "
+                            "to the operator is withdrawn too)",
+    audit.Reason.AUDIT_UNAVAILABLE: "the audit log could not be written, and an action that changes "
+                                    "queues is never done unrecorded",
 }
 
 #: Every field of an audit log line.
@@ -514,9 +537,16 @@ AUDIT_FIELDS: tuple[FileField, ...] = (
               "`2024-05-01T12:00:00.123Z`."),
     FileField("plugin", "string", "The plugin's name."),
     FileField("version", "string", "Its version."),
-    FileField("capability", "string", "The capability used or decided on."),
+    FileField("capability", "string", "The capability used or decided on (empty in a `suppressed` "
+              "entry)."),
+    FileField("request", "string", "The request's id, the same on each of its entries, unique "
+              "across consoles; empty for decisions."),
     FileField("outcome", "string", "What happened, one of the outcomes below."),
-    FileField("detail", "string", f"What was done, up to {audit.MAX_DETAIL} characters."),
+    FileField("reason", "string", "Why a `refused` request did not go ahead, one of the reasons "
+              "below; empty otherwise."),
+    FileField("jobs", "integer or null", "The number of jobs: affected (`done`), or to be touched "
+              "(`confirmed`, `declined`); null when there is no count."),
+    FileField("detail", "string", f"What was asked or done, up to {audit.MAX_DETAIL} characters."),
 )
 
 PERMISSIONS_EXAMPLE = """\
@@ -538,16 +568,34 @@ forbid = ["jobs.enqueue"]
 """
 
 AUDIT_EXAMPLE = """\
-{"time": "2024-05-01T12:00:00.123Z", "plugin": "tenant-sla",
- "version": "1.2.0", "capability": "jobs.purge",
- "outcome": "confirmed", "detail": "delete every dead job on email"}
+{"time": "2024-05-01T12:00:00.123Z", "plugin": "bulk-requeue",
+ "version": "1.2.0", "capability": "jobs.requeue",
+ "request": "4f1c0a-7", "outcome": "requested", "reason": "",
+ "jobs": null, "detail": "qtui.jobs.requeue"}
+{"time": "2024-05-01T12:00:04.801Z", "plugin": "bulk-requeue",
+ "version": "1.2.0", "capability": "jobs.requeue",
+ "request": "4f1c0a-7", "outcome": "confirmed", "reason": "",
+ "jobs": 71, "detail": "requeue 71 dead jobs on webhooks to their
+ own queues: 1f2e, 1f31, 1f40, 1f52, 1f77 and 66 more"}
+{"time": "2024-05-01T12:00:04.950Z", "plugin": "bulk-requeue",
+ "version": "1.2.0", "capability": "jobs.requeue",
+ "request": "4f1c0a-7", "outcome": "done", "reason": "",
+ "jobs": 71, "detail": ""}
 """
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + "."
 
 
 def outcomes() -> list[Block]:
     """Every outcome of an audit log line and what it means."""
-    return [Item(f"`{outcome}`", (OUTCOME_DOCS[outcome][:1].upper() + OUTCOME_DOCS[outcome][1:] + ".",))
-            for outcome in audit.Outcome]
+    return [Item(f"`{outcome}`", (_sentence(OUTCOME_DOCS[outcome]),)) for outcome in audit.Outcome]
+
+
+def reasons() -> list[Block]:
+    """Every reason a request was refused and what it means."""
+    return [Item(f"`{reason}`", (_sentence(REASON_DOCS[reason]),)) for reason in audit.Reason]
 
 
 # -- what the section files take from code --------------------------------------------------
@@ -596,6 +644,8 @@ PLACEHOLDERS: dict[str, str] = {
     "audit.file": audit.AUDIT_FILE,
     "audit.max_size": _kib(audit.MAX_BYTES),
     "audit.kept": str(audit.KEEP_ROTATED),
+    "audit.flood_entries": str(audit.FLOOD_ENTRIES),
+    "audit.flood_seconds": str(audit.FLOOD_SECONDS),
 }
 
 #: The fields of each file format, for ``@fields NAME``.
@@ -637,6 +687,7 @@ DIRECTIVES: dict[str, Callable[[], list[Block]]] = {
     "types": types,
     "capabilities": capabilities,
     "outcomes": outcomes,
+    "reasons": reasons,
     **{f"fields {name}": functools.partial(_fields, fields) for name, fields in FILE_FIELDS.items()},
     **{f"code {name}": functools.partial(_sample, text) for name, text in SAMPLES.items()},
 }

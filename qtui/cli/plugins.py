@@ -12,10 +12,12 @@ linter. A problem in a file is reported as ``file:line: field: message``, never 
 from __future__ import annotations
 
 import argparse
+import datetime
 import functools
+import re
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +49,7 @@ from qtui.plugins.bundles.manifest import (
     Setting,
     SettingType,
 )
-from qtui.plugins.trust.audit import AuditEntry, AuditError, AuditLog, Outcome
+from qtui.plugins.trust.audit import AuditEntry, AuditError, AuditFilter, AuditLog, Outcome, utc_now
 from qtui.plugins.trust.permissions import (
     DecisionError,
     Effective,
@@ -59,6 +61,7 @@ from qtui.plugins.trust.permissions import (
     Verdict,
 )
 from qtui.plugins.trust.policy import PolicyFileError, SitePolicy, load_policy, policy_path
+from qtui.plugins.trust.scope import SCOPABLE, Rate, Scope, ScopeError, parse_queues
 from qtui.sanitize import one_line
 
 #: `plugin check` found problems (like a linter).
@@ -88,6 +91,46 @@ def _entry_count(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError("must be 0 or more")
     return value
+
+
+def _time(text: str) -> datetime.datetime:
+    """An ISO 8601 time (UTC unless it says otherwise), or a span ago: 30m, 2h, 7d."""
+    ago = re.fullmatch(r"([0-9]{1,6})([smhd])", text.strip())
+    if ago:
+        unit = {"s": 1, "m": 60, "h": 3600, "d": 86400}[ago.group(2)]
+        return utc_now() - datetime.timedelta(seconds=int(ago.group(1)) * unit)
+    try:
+        when = datetime.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a time: {text!r} (an ISO 8601 time such as 2024-05-01T12:00, or a span ago: 30m, 2h, 7d)"
+        ) from None
+    return when.replace(tzinfo=datetime.UTC) if when.tzinfo is None else when
+
+
+def _capability_name(text: str) -> str:
+    try:
+        return Capability.parse(text).value
+    except UnknownCapability as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _queues(text: str) -> tuple[str, ...]:
+    patterns = tuple(p.strip() for p in text.split(","))
+    try:
+        parse_queues(patterns)
+    except ScopeError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return patterns
+
+
+def _rate(text: str) -> Rate | str:
+    if text.strip() == "none":
+        return "none"
+    try:
+        return Rate.parse(text)
+    except ScopeError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def register(
@@ -120,6 +163,13 @@ def register(
     p.add_argument("name", metavar="NAME", help="plugin name")
     p.add_argument("--audit", type=_entry_count, default=DEFAULT_AUDIT_ENTRIES, metavar="N",
                    help=f"show the last N audit entries (default {DEFAULT_AUDIT_ENTRIES}; 0: none)")
+    p.add_argument("--capability", type=_capability_name, metavar="CAP",
+                   help="only audit entries about this capability")
+    p.add_argument("--outcome", type=Outcome, choices=list(Outcome), metavar="OUTCOME",
+                   help=f"only audit entries with this outcome ({', '.join(Outcome)})")
+    p.add_argument("--since", type=_time, metavar="TIME",
+                   help="only audit entries at or after TIME (ISO 8601, or a span ago: 30m, 2h, 7d)")
+    p.add_argument("--until", type=_time, metavar="TIME", help="only audit entries before TIME")
     p.set_defaults(handler=_reporting(cmd_info))
 
     decisions = (
@@ -135,6 +185,12 @@ def register(
         p.add_argument("name", metavar="NAME", help="plugin name")
         p.add_argument("capabilities", nargs="*", metavar="CAP", help="capability names")
         p.add_argument("--all", action="store_true", help="every capability the plugin requests")
+        if verb == "grant":
+            p.add_argument("--queues", type=_queues, metavar="PATTERNS",
+                           help="scope the grant to queues matching these comma-separated patterns "
+                                "(* ? [abc]; '*' lifts the bound)")
+            p.add_argument("--rate", type=_rate, metavar="JOBS/PERIOD",
+                           help="at most JOBS jobs per PERIOD, e.g. 500/h or 100/30m ('none' lifts it)")
         p.set_defaults(handler=_reporting(handler))
 
     p = actions.add_parser(
@@ -368,6 +424,8 @@ def _list_json(discovery: Discovery, installed: Sequence[_Installed]) -> dict[st
                 "capabilities": _names(i.plugin.manifest.permissions),
                 "code_hash": i.code_hash,
                 "decisions": decisions(i.verdicts) if i.code_hash else None,
+                "scopes": {v.capability.value: [{**_scope_json(b.scope), "source": b.source} for b in v.bounds]
+                           for v in i.verdicts if v.bounds},
                 "problems": [_problem_json(p) for p in i.problems],
             }
             for i in installed
@@ -389,6 +447,19 @@ def _list_json(discovery: Discovery, installed: Sequence[_Installed]) -> dict[st
     }
 
 
+def _scopes_cell(verdicts: Sequence[Effective]) -> str:
+    """'jobs.requeue: email* 500/h' for each bounded grant (every bound), '-' when none is."""
+    cells = []
+    for verdict in verdicts:
+        parts = []
+        for bound in verdict.bounds:
+            scope = bound.scope
+            parts += [*(scope.queues or ()), *([str(scope.rate)] if scope.rate else [])]
+        if parts:
+            cells.append(f"{verdict.capability}: {' '.join(parts)}")
+    return ", ".join(cells) or "-"
+
+
 def _list_text(discovery: Discovery, installed: Sequence[_Installed]) -> str:
     blocks = []
     if installed:
@@ -396,10 +467,10 @@ def _list_text(discovery: Discovery, installed: Sequence[_Installed]) -> str:
             [i.plugin.name, str(i.plugin.manifest.version), i.plugin.source.value,
              str(i.plugin.manifest.api), ",".join(_names(i.plugin.manifest.permissions)) or "-",
              _summary(i.verdicts) if i.code_hash else "unusable: see broken",
-             one_line(str(i.plugin.folder))]
+             one_line(_scopes_cell(i.verdicts)), one_line(str(i.plugin.folder))]
             for i in installed
         ]
-        headers = ["NAME", "VERSION", "SOURCE", "API", "CAPABILITIES", "DECISIONS", "FOLDER"]
+        headers = ["NAME", "VERSION", "SOURCE", "API", "CAPABILITIES", "DECISIONS", "SCOPES", "FOLDER"]
         blocks.append(report.table(headers, rows))
     else:
         searched = ", ".join(str(folder) for _, folder in plugin_dirs())
@@ -425,7 +496,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     store = PermissionStore()
     grants = store.grants(plugin.manifest, code_hash, _policy())
     pending = store.pending(plugin.manifest, code_hash)
-    reading = AuditLog().read(plugin=plugin.name, limit=args.audit)
+    where = AuditFilter(plugin=plugin.name, capability=args.capability, outcome=args.outcome,
+                        since=args.since, until=args.until)
+    reading = AuditLog().read(where=where, limit=args.audit)
     if reading.unreadable:
         count, first = len(reading.unreadable), reading.unreadable[0]
         _warn(f"{count} audit log line(s) could not be read, the first: {first}")
@@ -447,6 +520,7 @@ def _effective_json(effective: Effective) -> dict[str, Any]:
         "verdict": effective.verdict.value,
         "reason": effective.reason,
         "confirm_each_use": effective.confirm,
+        "bounds": [{**_scope_json(b.scope), "source": b.source} for b in effective.bounds],
     }
 
 
@@ -471,7 +545,8 @@ def _pending_json(pending: Pending) -> dict[str, Any]:
 
 def _audit_json(entry: AuditEntry) -> dict[str, Any]:
     return {"time": entry.time.isoformat(), "version": entry.version, "capability": entry.capability,
-            "outcome": entry.outcome.value, "detail": entry.detail}
+            "request": entry.request, "outcome": entry.outcome.value, "reason": entry.reason,
+            "jobs": entry.jobs, "detail": entry.detail}
 
 
 def _info_json(
@@ -544,20 +619,27 @@ def _info_text(
     verdicts = grants.all()
     if verdicts:
         rows = [[e.capability.value, e.capability.risk.value, "yes" if e.capability.destructive else "no",
-                 e.verdict.value, one_line(_reason(e)), e.capability.description] for e in verdicts]
-        headers = ["CAPABILITY", "RISK", "DESTRUCTIVE", "VERDICT", "REASON", "ALLOWS"]
+                 e.verdict.value, one_line(_reason(e)), one_line(_bounds(e)), e.capability.description]
+                for e in verdicts]
+        headers = ["CAPABILITY", "RISK", "DESTRUCTIVE", "VERDICT", "REASON", "SCOPE", "ALLOWS"]
         blocks.append("capabilities:\n" + _indent(report.table(headers, rows)))
     else:
         blocks.append("capabilities: none requested")
     blocks.append("pending:\n" + _indent("\n".join(_pending_lines(pending))))
     if audit:
         rows = [[fmt.timestamp(e.time.timestamp()), one_line(e.version), one_line(e.capability),
-                 e.outcome.value, one_line(e.detail)] for e in audit]
-        table = report.table(["TIME", "VERSION", "CAPABILITY", "OUTCOME", "DETAIL"], rows)
+                 one_line(e.request) or "-", e.outcome.value + (f" ({one_line(e.reason)})" if e.reason else ""),
+                 "-" if e.jobs is None else str(e.jobs), one_line(e.detail)] for e in audit]
+        table = report.table(["TIME", "VERSION", "CAPABILITY", "REQUEST", "OUTCOME", "JOBS", "DETAIL"], rows)
         blocks.append(f"audit (last {len(audit)}):\n" + _indent(table))
     else:
         blocks.append("audit: no entries")
     return "\n\n".join(blocks)
+
+
+def _bounds(effective: Effective) -> str:
+    """The bounds on a granted capability in words, '-' when there are none."""
+    return "; ".join(str(b) for b in effective.bounds) or "-"
 
 
 def _pending_lines(pending: Pending) -> list[str]:
@@ -619,12 +701,14 @@ def _target(args: argparse.Namespace) -> tuple[Manifest, tuple[Capability, ...],
 
 
 def _audit(manifest: Manifest, code_hash: str, chosen: Sequence[Capability], outcome: Outcome,
-           command: str) -> None:
+           command: str, scopes: Mapping[Capability, Scope] | None = None) -> None:
     log = AuditLog()
     try:
         for capability in chosen:
+            scope = (scopes or {}).get(capability)
+            bound = f"; {scope}" if scope is not None else ""
             log.record(manifest.name, str(manifest.version), capability.value, outcome,
-                       f"{command}; code {code_hash[:23]}")
+                       f"{command}; code {code_hash[:23]}{bound}")
     except AuditError as e:
         raise AuditError(f"{e}; the decision was recorded") from None
 
@@ -641,20 +725,49 @@ def _print_decision(
             "changed": _names(chosen),
             "granted": sorted(_names(record.granted)),
             "denied": sorted(_names(record.denied)),
+            "scopes": {c.value: _scope_json(s) for c, s in sorted(record.scopes.items())},
             "forbidden_by_policy": _names(overruled),
         }))
     else:
-        print(f"{manifest.name} {manifest.version}: {done} {', '.join(_names(chosen))}")
+        scoped = [f"{c} ({record.scopes[c]})" if c in record.scopes else c.value for c in chosen]
+        print(f"{manifest.name} {manifest.version}: {done} {', '.join(scoped)}")
+
+
+def _scope_json(scope: Scope) -> dict[str, Any]:
+    return {"queues": None if scope.queues is None else list(scope.queues),
+            "rate": None if scope.rate is None else str(scope.rate)}
+
+
+def _scopes(args: argparse.Namespace, store: PermissionStore, manifest: Manifest, code_hash: str,
+            chosen: Sequence[Capability]) -> dict[Capability, Scope]:
+    """The scopes --queues and --rate set on the chosen capabilities (each other part kept)."""
+    if args.queues is None and args.rate is None:
+        return {}
+    unscopable = [c for c in chosen if c not in SCOPABLE]
+    if unscopable:
+        raise InvalidInput(f"{', '.join(unscopable)} cannot be scoped (only {', '.join(SCOPABLE)})")
+    records = store.records(manifest.name)
+    base = next((r for r in records if r.matches(manifest, code_hash)), records[-1] if records else None)
+    scopes = {}
+    for capability in chosen:
+        old = (base.scopes.get(capability) if base else None) or Scope()
+        queues = parse_queues(args.queues) if args.queues is not None else old.queues
+        rate = old.rate if args.rate is None else (None if args.rate == "none" else args.rate)
+        scopes[capability] = Scope(queues, rate)
+    return scopes
 
 
 def cmd_grant(args: argparse.Namespace) -> int:
     manifest, chosen, code_hash = _target(args)
+    store = PermissionStore()
+    scopes = _scopes(args, store, manifest, code_hash, chosen)
     destructive = [c for c in chosen if c.destructive]
     if destructive:
-        listed = "; ".join(f"{c} ({c.description})" for c in destructive)
+        listed = "; ".join(f"{c} ({c.description}" + (f"; {scopes[c]}" if c in scopes else "") + ")"
+                           for c in destructive)
         confirm_or_refuse(args, f"Grant destructive {listed} to {manifest.name} {manifest.version}?")
-    record = PermissionStore().decide(manifest, code_hash, grant=chosen)
-    _audit(manifest, code_hash, chosen, Outcome.GRANTED, "qtui plugin grant")
+    record = store.decide(manifest, code_hash, grant=chosen, scopes=scopes)
+    _audit(manifest, code_hash, chosen, Outcome.GRANTED, "qtui plugin grant", record.scopes)
     policy = _policy()
     overruled = [c for c in chosen if policy.forbids(manifest.name, c)]
     for capability in overruled:

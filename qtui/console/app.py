@@ -308,6 +308,15 @@ class Console:
                                 "pack", min_width=40)
         self.root.set_body(overlay)
 
+    def close_modal(self, modal: Modal) -> None:
+        """Take `modal` away unanswered (its question was withdrawn), shown or still waiting."""
+        if modal not in self._modals:
+            return
+        if self._modals[0] is modal:
+            self._close_modal()
+        else:
+            self._modals.remove(modal)
+
     def _close_modal(self) -> None:
         self._modals.pop(0)
         if self._modals:

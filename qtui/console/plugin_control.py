@@ -17,6 +17,7 @@ from qtui.console.screens.plugins import PluginsScreen
 from qtui.console.widgets import TextView
 from qtui.plugins.service import (
     Capability,
+    Confirmation,
     DecisionNeeded,
     PanelUpdated,
     Plugin,
@@ -42,6 +43,7 @@ class ConsoleView(Protocol):
     def current(self) -> Any: ...
     def message(self, text: str, level: str = "info") -> None: ...
     def open_modal(self, modal: Any) -> None: ...
+    def close_modal(self, modal: Any) -> None: ...
     def confirm(self, title: str, lines: list, accept: Any) -> None: ...
     def push(self, screen: Any) -> None: ...
     def relayout(self) -> None: ...
@@ -239,10 +241,15 @@ class PluginControl:
         self.console.open_modal(PermissionModal(handle.manifest, pending, decide, later, ascii_box=self.console.ascii,
                                                 current=handle.grants))
 
-    async def confirm(self, handle: PluginHandle, capability: Capability, what: str) -> bool:
-        """The host's confirmer: ask the operator about a destructive plugin action."""
+    async def confirm(self, handle: PluginHandle, confirmation: Confirmation) -> bool:
+        """The host's confirmer: ask the operator about a destructive plugin action.
+
+        The question drops type-ahead; if the host withdraws it (the capability was revoked
+        meanwhile), the dialog goes away unanswered.
+        """
         answered = trio.Event()
         answer = {"yes": False}
+        capability = confirmation.capability
 
         def yes(remember: bool = False) -> None:
             answer["yes"] = True
@@ -253,15 +260,30 @@ class PluginControl:
                     self.console.message(f"could not remember the choice: {exc}", "error")
             answered.set()
 
-        lines = [("dead", f"Plugin {handle.name} {handle.manifest.version} wants to:"), f"  {one_line(what)}",
-                 ("dim", f"capability {capability} ({capability.description})")]
+        lines = [("dead", f"Plugin {handle.name} {handle.manifest.version} wants to:"),
+                 f"  {one_line(confirmation.summary)}"]
+        if confirmation.first_ids:
+            more = (confirmation.count or 0) - len(confirmation.first_ids)
+            ids = ", ".join(one_line(i, 24) for i in confirmation.first_ids)
+            lines.append(f"  jobs {ids}" + (f" and {more} more" if more > 0 else ""))
+        lines.append(("dim", f"capability {capability} ({capability.description})"))
         choices = [Choice("y", "yes", yes),
                    Choice("a", f"yes, don't ask again for {handle.name} {handle.manifest.version}",
                           lambda: yes(remember=True))]
-        self.console.open_modal(ConfirmModal(f"{handle.name}: {capability}", lines, choices, answered.set,
-                                             ascii_box=self.console.ascii))
-        await answered.wait()
+        modal = ConfirmModal(f"{handle.name}: {capability}", lines, choices, answered.set,
+                             ascii_box=self.console.ascii, guarded=True)
+        self._open_guarded(modal)
+        try:
+            await answered.wait()
+        finally:
+            if not answered.is_set():
+                self.console.close_modal(modal)
         return answer["yes"]
+
+    def _open_guarded(self, modal: Any) -> None:
+        """Show a dialog that opened by itself; it takes keys once it has been seen (TypeAheadGuard)."""
+        self.console.open_modal(modal)
+        self.service.spawn(modal.guard.arm)
 
     # -- commands ------------------------------------------------------------------
 

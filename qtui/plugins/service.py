@@ -30,7 +30,14 @@ from qtui.plugins.bundles.catalog import Catalog, Entry, Removed
 from qtui.plugins.bundles.discovery import Discovery, Plugin, Source, discover
 from qtui.plugins.bundles.manifest import Manifest, ManifestError, Setting, SettingType, load_manifest
 from qtui.plugins.bundles.watch import watch_folders
-from qtui.plugins.runtime.host import Confirmer, PanelUpdated, PluginHandle, PluginHost, PluginState
+from qtui.plugins.runtime.host import (
+    Confirmation,
+    Confirmer,
+    PanelUpdated,
+    PluginHandle,
+    PluginHost,
+    PluginState,
+)
 from qtui.plugins.runtime.instance import Span
 from qtui.plugins.runtime.sandbox import PluginError
 from qtui.plugins.trust.enabled import EnabledStore
@@ -38,7 +45,7 @@ from qtui.plugins.trust.permissions import Grants, Pending, Verdict
 from qtui.sanitize import one_line
 
 __all__ = [
-    "Capability", "Catalog", "Confirmer", "DecisionNeeded", "Discovery", "Entry", "Grants", "Manifest",
+    "Capability", "Catalog", "Confirmation", "Confirmer", "DecisionNeeded", "Discovery", "Entry", "Grants", "Manifest",
     "PanelUpdated",
     "Pending", "Plugin", "PluginHandle", "PluginService", "PluginState", "Removed", "Setting",
     "SettingType", "Source", "Span", "Verdict",

@@ -60,12 +60,17 @@ async def test_destructive_plugin_actions_are_confirmed_or_refused(make_console)
     await d.wait_for(lambda t: d.control.host.plugins["purger"].state is PluginState.RUNNING)
     d.console.execute("purger.purge-dead")
     text = await d.wait_for("Plugin purger 1.0.0 wants to:")
-    assert "delete every dead job on every queue" in text
+    dead = d.console.backend.peek(None, JobState.DEAD).jobs[0].id
+    assert "delete 1 dead job on every queue" in text and f"jobs {dead}" in text
+    assert "keys wait a moment" in text
+    d.press("y")  # before the question has been on screen for a moment: dropped
+    await d.wait_for("Esc cancel")
+    assert "wants to:" in d.text()
     d.press("n")
     await d.wait_for("purge ok=false the operator declined")
     assert d.console.backend.stats()[0].count(JobState.DEAD) == 1
     d.console.execute("purger.purge-dead")
-    await d.wait_for("wants to:")
+    await d.wait_for("Esc cancel")
     d.press("a")  # yes, and don't ask again for this version
     await d.wait_for("purge ok=true 1")
     assert d.console.backend.stats()[0].count(JobState.DEAD) == 0

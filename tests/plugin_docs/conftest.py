@@ -88,8 +88,8 @@ async def plugin_host(tmp_path: Path, nursery, monkeypatch) -> Host:
     bus = EventBus()
     harness: Host | None = None
 
-    async def confirm(handle, capability, what):
-        harness.confirmations.append(f"{handle.name}: {what}")
+    async def confirm(handle, confirmation):
+        harness.confirmations.append(f"{handle.name}: {confirmation}")
         return True
 
     host = PluginHost(

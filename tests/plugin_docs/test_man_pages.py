@@ -95,13 +95,15 @@ def test_the_plugin_page_covers_every_manifest_and_catalog_field() -> None:
 
 def test_the_permissions_page_covers_every_file_field_and_outcome() -> None:
     assert [f.key for f in docs.RECORD_FIELDS] == list(permissions._RECORD_FIELDS)  # noqa: SLF001
-    line = audit.AuditEntry.from_line(docs.AUDIT_EXAMPLE.replace("\n", ""))
-    assert [f.key for f in docs.AUDIT_FIELDS] == list(attrs.asdict(line))
+    objects = ["{" + text.strip("{}\n").replace("\n", "") + "}" for text in docs.AUDIT_EXAMPLE.split("}\n{")]
+    lines = [audit.AuditEntry.from_line(obj) for obj in objects]
+    assert [e.outcome for e in lines] == ["requested", "confirmed", "done"] and len({e.request for e in lines}) == 1
+    assert sorted(f.key for f in docs.AUDIT_FIELDS) == sorted(attrs.asdict(lines[0]))
     text = page_text("qtui-permissions.5")
     for key in [f.key for f in (*docs.RECORD_FIELDS, *docs.POLICY_FIELDS, *docs.AUDIT_FIELDS)]:
         assert f".TP\n{key} (" in text, key
-    for outcome in audit.Outcome:
-        assert f".TP\n{outcome}\n" in text, outcome
+    for name in [*audit.Outcome, *audit.Reason]:
+        assert f".TP\n{name}\n" in text, name
 
 
 def test_the_documented_files_are_valid(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import textwrap
 from pathlib import Path
 
@@ -39,12 +40,26 @@ def write_plugin(root: Path, name: str, lua: str, *, permissions=(), extra: str 
     return Plugin(load_manifest(folder), folder, Source.USER)
 
 
+class ManualClock:
+    """The host's wall clock (audit times, rates): it moves only when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = datetime.datetime(2024, 5, 1, 12, tzinfo=datetime.UTC)
+
+    def __call__(self) -> datetime.datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += datetime.timedelta(seconds=seconds)
+
+
 class Harness:
-    def __init__(self, tmp_path: Path, backend, host: PluginHost, bus: EventBus) -> None:
+    def __init__(self, tmp_path: Path, backend, host: PluginHost, bus: EventBus, clock: ManualClock) -> None:
         self.tmp_path = tmp_path
         self.backend = backend
         self.host = host
         self.bus = bus
+        self.clock = clock
         self.confirmations: list[str] = []
         self.answer = True
 
@@ -89,10 +104,11 @@ async def harness(tmp_path: Path, nursery, monkeypatch):
             worker.fail(worker.reserve(), "smtp down")
     backend = open_backend(db)
     bus = EventBus()
+    clock = ManualClock()
     harness = None
 
-    async def confirm(handle, capability, what):
-        harness.confirmations.append(f"{handle.name}: {what}")
+    async def confirm(handle, confirmation):
+        harness.confirmations.append(f"{handle.name}: {confirmation}")
         return harness.answer
 
     host = PluginHost(
@@ -103,11 +119,12 @@ async def harness(tmp_path: Path, nursery, monkeypatch):
         settings=SettingsStore(tmp_path / "config" / "plugin-settings.toml"),
         storage_dir=tmp_path / "data" / "plugin-data",
         confirmer=confirm,
+        clock=clock,
     )
-    harness = Harness(tmp_path, backend, host, bus)
+    harness = Harness(tmp_path, backend, host, bus, clock)
     await nursery.start(host.run)
     yield harness
     backend.close()
 
 
-__all__ = ["Harness", "PluginState", "write_plugin"]
+__all__ = ["Harness", "ManualClock", "PluginState", "write_plugin"]

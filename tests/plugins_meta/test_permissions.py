@@ -434,8 +434,8 @@ def test_missing_policy_forbids_nothing() -> None:
     [
         ('forbid = [\n  "jobs.purge",\n  "jobs.nuke",\n]\n', ":3: forbid[1]: unknown capability 'jobs.nuke'"),
         ('forbid = "jobs.purge"\n', ":1: forbid: must be an array of capability names, not a string"),
-        ('allow = ["timers"]\n', ":1: allow: unknown field (known: forbid, plugins)"),
-        ('[plugins.x]\nforbid = ["timers"]\nallow = 1\n', ":3: plugins.x.allow: unknown field (known: forbid)"),
+        ('allow = ["timers"]\n', ":1: allow: unknown field (known: forbid, scopes, plugins)"),
+        ('[plugins.x]\nforbid = ["timers"]\nallow = 1\n', ":3: plugins.x.allow: unknown field (known: forbid, scopes)"),
         ("forbid = [\n", ":1: invalid TOML at end of file: Invalid value"),
     ],
 )
