@@ -38,7 +38,7 @@ from qtui.console import format as fmt
 from qtui.files.tomlfile import Problem
 from qtui.model import InvalidInput, NotFound
 from qtui.plugins.bundles import catalog
-from qtui.plugins.bundles.bundle import BundleError, read_bundle
+from qtui.plugins.bundles.bundle import Bundle, BundleError, read_bundle
 from qtui.plugins.bundles.capabilities import Capability, UnknownCapability
 from qtui.plugins.bundles.check import check_folder
 from qtui.plugins.bundles.discovery import Discovery, Plugin, Shadowed, discover, plugin_dirs
@@ -61,6 +61,8 @@ from qtui.plugins.trust.permissions import (
     Verdict,
 )
 from qtui.plugins.trust.policy import PolicyFileError, SitePolicy, load_policy, policy_path
+from qtui.plugins.runtime.api import gated_functions
+from qtui.plugins.trust.review import GrantedCopies, Review, review
 from qtui.plugins.trust.scope import SCOPABLE, Rate, Scope, ScopeError, parse_queues
 from qtui.sanitize import one_line
 
@@ -170,6 +172,9 @@ def register(
     p.add_argument("--since", type=_time, metavar="TIME",
                    help="only audit entries at or after TIME (ISO 8601, or a span ago: 30m, 2h, 7d)")
     p.add_argument("--until", type=_time, metavar="TIME", help="only audit entries before TIME")
+    p.add_argument("--diff", action="store_true",
+                   help="instead, what changed since the code last granted: files, the diff, and the lines "
+                        "that use capabilities")
     p.set_defaults(handler=_reporting(cmd_info))
 
     decisions = (
@@ -492,6 +497,8 @@ def _list_text(discovery: Discovery, installed: Sequence[_Installed]) -> str:
 def cmd_info(args: argparse.Namespace) -> int:
     discovery = discover()
     plugin = _lookup(discovery, args.name)
+    if args.diff:
+        return _print_review(args, plugin)
     code_hash = read_bundle(plugin.folder).hash
     store = PermissionStore()
     grants = store.grants(plugin.manifest, code_hash, _policy())
@@ -508,6 +515,60 @@ def cmd_info(args: argparse.Namespace) -> int:
     else:
         print(_info_text(plugin, code_hash, grants, pending, reading.entries, shadows))
     return EXIT_OK
+
+
+def _print_review(args: argparse.Namespace, plugin: Plugin) -> int:
+    """`plugin info --diff`: the code now against the copy of the code last granted."""
+    bundle = read_bundle(plugin.folder)
+    try:
+        granted = GrantedCopies().load(plugin.name)
+    except ValueError as e:
+        _warn(str(e))
+        granted = None
+    result = review(granted, bundle, gated_functions())
+    if args.json:
+        print(report.to_json(_review_json(plugin, bundle.hash, result)))
+    else:
+        print(_review_text(plugin, bundle.hash, result))
+    return EXIT_OK
+
+
+def _review_json(plugin: Plugin, code_hash: str, result: Review) -> dict[str, Any]:
+    granted = result.granted
+    return {
+        "name": plugin.name,
+        "version": str(plugin.manifest.version),
+        "code_hash": code_hash,
+        "granted": None if granted is None else {"version": granted.version, "hash": granted.hash},
+        "files": [{"path": c.path, "status": c.status, "added": c.added, "removed": c.removed}
+                  for c in result.changes],
+        "diff": list(result.diff),
+        "calls": [{"capability": c.gate, "function": c.function, "file": c.path, "line": c.line,
+                   "text": c.text, "changed": c.changed} for c in result.calls],
+    }
+
+
+def _review_text(plugin: Plugin, code_hash: str, result: Review) -> str:
+    granted = result.granted
+    now = f"{plugin.name} {plugin.manifest.version} ({code_hash[:23]})"
+    if granted is None:
+        blocks = [f"{now}: no copy of granted code is kept (one is kept at each grant); all of it is new"]
+    elif granted.hash == code_hash:
+        blocks = [f"{now}: the same code as last granted"]
+    else:
+        blocks = [f"{now} against the code granted for {granted.version} ({granted.hash[:23]})"]
+    if result.changes:
+        blocks.append("files:\n" + "\n".join(f"  {one_line(str(c))}" for c in result.changes))
+    gates: dict[str, list[str]] = {}
+    for call in result.calls:
+        mark = "+ " if call.changed else "  "
+        gates.setdefault(call.gate, []).append(f"  {mark}{one_line(str(call))}")
+    if gates:
+        blocks.append("lines that use capabilities (+ changed):\n" + "\n".join(
+            f"{gate}:\n" + "\n".join(lines) for gate, lines in sorted(gates.items())))
+    if result.diff:
+        blocks.append("\n".join(one_line(line) for line in result.diff))
+    return "\n\n".join(blocks)
 
 
 def _effective_json(effective: Effective) -> dict[str, Any]:
@@ -693,11 +754,11 @@ def _chosen(args: argparse.Namespace, manifest: Manifest) -> tuple[Capability, .
     return tuple(chosen)
 
 
-def _target(args: argparse.Namespace) -> tuple[Manifest, tuple[Capability, ...], str]:
-    """The named plugin's manifest, the capabilities to decide on, and its current code hash."""
+def _target(args: argparse.Namespace) -> tuple[Manifest, tuple[Capability, ...], Bundle]:
+    """The named plugin's manifest, the capabilities to decide on, and its current code."""
     plugin = _lookup(discover(), args.name)
     chosen = _chosen(args, plugin.manifest)
-    return plugin.manifest, chosen, read_bundle(plugin.folder).hash
+    return plugin.manifest, chosen, read_bundle(plugin.folder)
 
 
 def _audit(manifest: Manifest, code_hash: str, chosen: Sequence[Capability], outcome: Outcome,
@@ -758,7 +819,8 @@ def _scopes(args: argparse.Namespace, store: PermissionStore, manifest: Manifest
 
 
 def cmd_grant(args: argparse.Namespace) -> int:
-    manifest, chosen, code_hash = _target(args)
+    manifest, chosen, bundle = _target(args)
+    code_hash = bundle.hash
     store = PermissionStore()
     scopes = _scopes(args, store, manifest, code_hash, chosen)
     destructive = [c for c in chosen if c.destructive]
@@ -768,6 +830,10 @@ def cmd_grant(args: argparse.Namespace) -> int:
         confirm_or_refuse(args, f"Grant destructive {listed} to {manifest.name} {manifest.version}?")
     record = store.decide(manifest, code_hash, grant=chosen, scopes=scopes)
     _audit(manifest, code_hash, chosen, Outcome.GRANTED, "qtui plugin grant", record.scopes)
+    try:  # to show what changes in the code later
+        GrantedCopies().keep(manifest.name, str(manifest.version), bundle)
+    except OSError as e:
+        _warn(f"no copy of the granted code kept: {e.filename or ''}: {e.strerror or e}")
     policy = _policy()
     overruled = [c for c in chosen if policy.forbids(manifest.name, c)]
     for capability in overruled:
@@ -777,7 +843,8 @@ def cmd_grant(args: argparse.Namespace) -> int:
 
 
 def cmd_revoke(args: argparse.Namespace) -> int:
-    manifest, chosen, code_hash = _target(args)
+    manifest, chosen, bundle = _target(args)
+    code_hash = bundle.hash
     record = PermissionStore().decide(manifest, code_hash, deny=chosen)
     _audit(manifest, code_hash, chosen, Outcome.REVOKED, "qtui plugin revoke")
     _print_decision(args, manifest, code_hash, chosen, record, (), "denied")

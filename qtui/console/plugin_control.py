@@ -19,6 +19,7 @@ from qtui.plugins.service import (
     Capability,
     Confirmation,
     DecisionNeeded,
+    DecisionsChanged,
     PanelUpdated,
     Plugin,
     PluginHandle,
@@ -105,12 +106,14 @@ class PluginControl:
         self.screen = PluginsScreen()
         self.log_screen = PluginLogScreen()
         self._prompted: set[tuple[str, str | None]] = set()
+        self._asking: dict[str, PermissionModal] = {}  # permission dialogs open, by plugin
         self._manager_shown = trio.Event()  # wakes the manager's refresh tick
 
     # -- running -------------------------------------------------------------------
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        updates = self.console.bus.subscribe("plugin panels", (PanelUpdated, DecisionNeeded), capacity=256)
+        updates = self.console.bus.subscribe("plugin panels", (PanelUpdated, DecisionNeeded, DecisionsChanged),
+                                             capacity=256)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._follow, updates)
             await nursery.start(self.service.run)
@@ -123,6 +126,8 @@ class PluginControl:
             match event:
                 case DecisionNeeded(handle=handle):
                     self._prompt_once(handle)
+                case DecisionsChanged(plugin=name):
+                    self._withdraw_prompt(name)
                 case PanelUpdated(plugin=name) if name in self.host.plugins:
                     self._update_panel(self.host.plugins[name])
 
@@ -223,23 +228,38 @@ class PluginControl:
             return
 
         def decide(grant: tuple[Capability, ...], deny: tuple[Capability, ...]) -> None:
+            self._asking.pop(handle.name, None)
+            waiting = handle.state is PluginState.WAITING
             try:
-                self.service.decide(handle, grant=grant, deny=deny)
+                self.service.decide(handle, grant=grant, deny=deny)  # a waiting plugin starts
             except Exception as exc:
                 self.console.message(f"saving the decision failed: {exc}", "error")
                 return
-            denied = f", denied {len(deny)}" if deny else ""
-            self.console.message(f"{handle.name}: granted {len(grant)}{denied}")
-            # a running plugin restarts under the new decision
-            self.service.spawn(lambda: self.service.start(handle.plugin))
+            if waiting:
+                denied = f", denied {len(deny)}" if deny else ""
+                self.console.message(f"{handle.name}: granted {len(grant)}{denied}")
 
         def later() -> None:
+            self._asking.pop(handle.name, None)
             if handle.state is PluginState.WAITING:
                 self.console.message(f"{handle.name} waits for your decision: :plugin allow {handle.name}",
                                      "warning")
 
-        self.console.open_modal(PermissionModal(handle.manifest, pending, decide, later, ascii_box=self.console.ascii,
-                                                current=handle.grants))
+        old = self._asking.pop(handle.name, None)
+        if old is not None:
+            self.console.close_modal(old)
+        modal = PermissionModal(handle.manifest, pending, decide, later, ascii_box=self.console.ascii,
+                                current=handle.grants, review=self.service.review(handle))
+        self._asking[handle.name] = modal
+        self._open_guarded(modal)
+
+    def _withdraw_prompt(self, name: str) -> None:
+        """Close a permission dialog the decisions overtook (made elsewhere, or by a file edit)."""
+        modal = self._asking.pop(name, None)
+        if modal is not None:
+            self.console.close_modal(modal)
+            self.console.message(f"{name}: its permissions changed meanwhile; :plugin allow {name} shows them now",
+                                 "warning")
 
     async def confirm(self, handle: PluginHandle, confirmation: Confirmation) -> bool:
         """The host's confirmer: ask the operator about a destructive plugin action.

@@ -24,6 +24,7 @@ import trio
 from qtui.backends.base import Backend
 from qtui.bus import EventBus
 from qtui.events import Event, Notice
+from qtui.files.tomlfile import Problem
 from qtui.plugins.bundles import catalog
 from qtui.plugins.bundles.capabilities import Capability
 from qtui.plugins.bundles.catalog import Catalog, Entry, Removed
@@ -41,17 +42,27 @@ from qtui.plugins.runtime.host import (
 from qtui.plugins.runtime.instance import Span
 from qtui.plugins.runtime.sandbox import PluginError
 from qtui.plugins.trust.enabled import EnabledStore
-from qtui.plugins.trust.permissions import Grants, Pending, Verdict
+from qtui.plugins.trust.live import watch_files
+from qtui.plugins.trust.permissions import Grants, Pending, PermissionsFileError, Verdict
+from qtui.plugins.trust.policy import policy_path
+from qtui.plugins.trust.review import Review
+from qtui.plugins.trust.scope import Scope
 from qtui.sanitize import one_line
 
 __all__ = [
-    "Capability", "Catalog", "Confirmation", "Confirmer", "DecisionNeeded", "Discovery", "Entry", "Grants", "Manifest",
-    "PanelUpdated",
-    "Pending", "Plugin", "PluginHandle", "PluginService", "PluginState", "Removed", "Setting",
+    "Capability", "Catalog", "Confirmation", "Confirmer", "DecisionNeeded", "DecisionsChanged", "Discovery",
+    "Entry", "Grants", "Manifest", "PanelUpdated",
+    "Pending", "Plugin", "PluginHandle", "PluginService", "PluginState", "Removed", "Review", "Scope", "Setting",
     "SettingType", "Source", "Span", "Verdict",
 ]
 
 log = logging.getLogger(__name__)
+
+
+def _short(problem: Problem) -> str:
+    """A problem with the file's name only, for the status line (80 columns)."""
+    where = problem.file.name + (f":{problem.line}" if problem.line is not None else "")
+    return f"{where}: {problem.field}: {problem.message}" if problem.field else f"{where}: {problem.message}"
 
 
 @attrs.frozen
@@ -59,6 +70,14 @@ class DecisionNeeded(Event):
     """A plugin's code waits for the operator's decision (its older code may still be running)."""
 
     handle: PluginHandle
+
+
+@attrs.frozen
+class DecisionsChanged(Event):
+    """What a plugin may do changed while it was loaded (a dialog about it may be out of date)."""
+
+    plugin: str
+    changes: tuple[str, ...]
 
 
 class PluginService:
@@ -108,16 +127,14 @@ class PluginService:
             if self.dev is not None:
                 await self._start_dev()
             self._restart_watch()
+            nursery.start_soon(self._watch_decisions)
 
     def _missing(self, name: str) -> str:
         """Why the enabled plugin `name` cannot start: not installed, or its folder is broken."""
         broken = next((b for b in self.discovery.broken if b.folder.name == name), None)
         if broken is None or not broken.problems:
             return f"enabled plugin {name} is not installed"
-        problem = broken.problems[0]  # the file's name only: the status line is 80 columns
-        where = problem.file.name + (f":{problem.line}" if problem.line is not None else "")
-        what = f"{problem.field}: {problem.message}" if problem.field else problem.message
-        return one_line(f"enabled plugin {name} cannot be loaded: {where}: {what}")
+        return one_line(f"enabled plugin {name} cannot be loaded: {_short(broken.problems[0])}")
 
     def spawn(self, work: Callable[[], Awaitable[Any]]) -> None:
         """Run `work()` beside the plugins; a failure becomes a status message."""
@@ -271,8 +288,58 @@ class PluginService:
 
     def decide(self, handle: PluginHandle, *, grant: tuple[Capability, ...] = (),
                deny: tuple[Capability, ...] = (), no_confirm: tuple[Capability, ...] = ()) -> None:
-        """Record the operator's decisions for the plugin's current version and code."""
-        self.host.decide(handle, grant=grant, deny=deny, no_confirm=no_confirm)
+        """Record the operator's decisions for the plugin's current version and code.
+
+        A running plugin is held to them at once; code waiting for them starts.
+        """
+        changed = self.host.decide(handle, grant=grant, deny=deny, no_confirm=no_confirm)
+        self._changed_decisions(handle, changed, "decided here")
+        if handle.state is PluginState.WAITING:
+            self.spawn(lambda: self.start(handle.plugin))
+
+    # -- decisions made elsewhere ----------------------------------------------------------
+
+    def decision_files(self) -> tuple[Path, Path]:
+        """The files whose changes apply to running plugins: the decisions and the site policy."""
+        return self.host.store.path, policy_path()
+
+    async def _watch_decisions(self) -> None:
+        await watch_files(self.decision_files(), self.apply_decisions)
+
+    async def apply_decisions(self) -> None:
+        """Hold every loaded plugin to the decisions and policy on disk now, and say what changed.
+
+        Runs when permissions.toml or policy.toml changed: a revoke or a new forbid applies from
+        the plugin's next call, a grant completing a waiting plugin's decisions starts it.
+        """
+        self.host.reload_policy()
+        broken: PermissionsFileError | None = None
+        for handle in list(self.host.plugins.values()):
+            try:
+                changed = self.host.refresh_grants(handle)
+            except PermissionsFileError as exc:  # each plugin is held to no decision at all
+                broken = exc
+                continue
+            self._changed_decisions(handle, changed, "changed on disk")
+            if handle.state is PluginState.WAITING and handle.grants is not None and not any(
+                    e.verdict is Verdict.UNDECIDED for e in handle.grants.all()):
+                await self.start(handle.plugin)
+        if broken is not None:  # the place first: the status line is 80 columns
+            problem = broken.problems[0]
+            where = problem.file.name + (f":{problem.line}" if problem.line is not None else "")
+            self.notice(one_line(f"{where} is invalid, every plugin capability is refused: "
+                                 f"{problem.field}: {problem.message}"), "error")
+
+    def _changed_decisions(self, handle: PluginHandle, changed: list[str], origin: str) -> None:
+        if not changed:
+            return
+        self.notice(one_line(f"{handle.name}: {', '.join(changed)} ({origin})"),
+                    "warning" if any(not c.endswith("granted") for c in changed) else "info")
+        self.bus.publish(DecisionsChanged(handle.name, tuple(changed)))
+
+    def review(self, handle: PluginHandle) -> Review | None:
+        """What changed in the plugin's code since the code last granted to it."""
+        return self.host.review(handle)
 
     def setting_values(self, plugin: Plugin) -> dict[str, Any]:
         """The plugin's current settings (the operator's values over the manifest's defaults)."""

@@ -59,6 +59,11 @@ class Driver:
         for key in keys:
             self.console.handle_key(key)
 
+    async def answer(self, *keys: str) -> None:
+        """Press `keys` in the dialog on screen once it takes keys (a plugin's dialog waits a moment)."""
+        await self.wait_for(lambda t: self.console.dialog_open and "keys wait a moment" not in t)
+        self.press(*keys)
+
     def text(self) -> str:
         return screen_text(self.console)
 

@@ -271,3 +271,25 @@ def test_plugin_needs_an_action(run, capsys) -> None:
         run("plugin")
     assert exit_info.value.code == 2
     assert "required: ACTION" in capsys.readouterr().err
+
+
+def test_info_diff_shows_what_changed_since_the_code_last_granted(run, run_json, make_plugin, user_plugins) -> None:
+    folder = make_plugin(user_plugins, "bulk", permissions=["jobs.purge", "notify"], files={
+        "init.lua": 'function activate()\n  qtui.notify("hi")\nend\n'})
+    _, out, _ = run("plugin", "info", "bulk", "--diff")
+    assert "no copy of granted code is kept" in out and "+++ now/init.lua" in out
+    assert run("plugin", "grant", "bulk", "notify")[0] == 0  # keeps a copy of this code
+    _, out, _ = run("plugin", "info", "bulk", "--diff")
+    assert out.startswith("bulk 1.0.0 (sha256:") and "the same code as last granted" in out
+    (folder / "init.lua").write_text('function activate()\n  qtui.notify("hi")\n  qtui.jobs.purge("all", "dead")\nend\n')
+    code, out, _ = run("plugin", "info", "bulk", "--diff")
+    assert code == 0 and "against the code granted for 1.0.0" in out
+    assert "files:\n  init.lua (changed, +1 -0)" in out
+    assert 'jobs.purge:\n  + init.lua:3: qtui.jobs.purge("all", "dead")' in out
+    assert 'notify:\n    init.lua:2: qtui.notify("hi")' in out
+    assert '+  qtui.jobs.purge("all", "dead")' in out.splitlines()
+    data = run_json("plugin", "info", "bulk", "--diff")
+    assert data["granted"]["version"] == "1.0.0" and data["files"] == [
+        {"path": "init.lua", "status": "changed", "added": 1, "removed": 0}]
+    assert {"capability": "jobs.purge", "function": "qtui.jobs.purge", "file": "init.lua", "line": 3,
+            "text": '  qtui.jobs.purge("all", "dead")', "changed": True} in data["calls"]

@@ -28,7 +28,7 @@ from qtui.bus import EventBus, Subscription
 from qtui.events import Event, Notice, SelectionChanged, StatsUpdated
 from qtui.model import BackendError, InvalidInput
 from qtui.plugins.bundles.bundle import BundleError, read_bundle
-from qtui.plugins.bundles.capabilities import Capability
+from qtui.plugins.bundles.capabilities import Capability, bus_capability
 from qtui.plugins.bundles.check import check_folder
 from qtui.plugins.bundles.discovery import Plugin
 from qtui.plugins.bundles.manifest import Manifest
@@ -50,6 +50,7 @@ from qtui.plugins.runtime.events import (
 from qtui.plugins.runtime.sandbox import PluginError
 from qtui.plugins.runtime.settings import SettingsStore
 from qtui.plugins.runtime.storage import PluginStorage
+from qtui.plugins.trust import live
 from qtui.plugins.trust.audit import (
     AuditError,
     AuditFilter,
@@ -63,6 +64,7 @@ from qtui.plugins.trust.audit import (
 )
 from qtui.plugins.trust.permissions import Effective, Grants, PermissionsFileError, PermissionStore, Verdict
 from qtui.plugins.trust.policy import SitePolicy, load_policy
+from qtui.plugins.trust.review import GrantedCopies, Review, review
 from qtui.plugins.trust.scope import MAX_PERIOD, RateLedger
 
 log = logging.getLogger(__name__)
@@ -195,17 +197,20 @@ class PluginHost:
         storage_dir: Path | None = None,
         confirmer: Confirmer | None = None,
         clock: Clock = utc_now,
+        copies: GrantedCopies | None = None,
     ) -> None:
         self.backend = backend
         self.bus = bus
         self.store = store or PermissionStore()
         self.policy = policy
+        self._policy_given = policy is not None
         self.audit = audit or AuditLog()
         self._clock = clock
         self.auditor = Auditor(self.audit, clock=clock)
         self.ledger = RateLedger()  # jobs used under each rate-bounded grant
         self._audit_failure: str | None = None
         self.settings = settings or SettingsStore()
+        self.copies = copies or GrantedCopies()  # the code last granted, for reviewing changes
         self._storage_dir = storage_dir
         self._confirmer = confirmer
         self.plugins: dict[str, PluginHandle] = {}
@@ -435,22 +440,84 @@ class PluginHost:
         return handoff
 
     def decide(self, handle: PluginHandle, *, grant: tuple[Capability, ...] = (),
-               deny: tuple[Capability, ...] = (), no_confirm: tuple[Capability, ...] = ()) -> None:
-        """Record the operator's decision for the code `handle` was loaded from (the code shown)."""
+               deny: tuple[Capability, ...] = (), no_confirm: tuple[Capability, ...] = ()) -> list[str]:
+        """Record the operator's decision for the code `handle` was loaded from (the code shown).
+
+        A running plugin is held to it at once; returns what changed for it, in words.
+        """
         if handle.code_hash is None:
             raise ValueError(f"{handle.name} could not be read; nothing to decide on")
-        self.store.decide(handle.manifest, handle.code_hash, grant=grant, deny=deny,
-                          confirm={c: False for c in no_confirm})
+        record = self.store.decide(handle.manifest, handle.code_hash, grant=grant, deny=deny,
+                                   confirm={c: False for c in no_confirm})
+        if grant and record.granted:
+            self._keep_granted(handle)
         try:
             for capability, outcome in [*((c, Outcome.GRANTED) for c in grant), *((c, Outcome.REVOKED) for c in deny)]:
                 self.audit.record(handle.name, str(handle.manifest.version), capability.value, outcome,
                                   f"decided in the console; code {handle.code_hash[:23]}", now=self._clock())
         except AuditError as exc:
             self.bus.publish(Notice(f"{exc}; the decision was recorded", "error"))
-        # A running plugin sees the new decision at once (e.g. "don't ask again").
-        handle.grants = self.store.grants(handle.manifest, handle.code_hash, self._policy())
+        return self.refresh_grants(handle)
+
+    def _keep_granted(self, handle: PluginHandle) -> None:
+        """Keep a copy of the code just granted, to show what changes in it later."""
+        try:
+            bundle = handle.runtime.bundle if handle.runtime is not None else read_bundle(handle.plugin.folder)
+            if bundle.hash == handle.code_hash:  # the code decided on, not a later save
+                self.copies.keep(handle.name, str(handle.manifest.version), bundle)
+        except (BundleError, OSError, ValueError) as exc:
+            self.bus.publish(Notice(f"{handle.name}: no copy of the granted code kept: {exc}", "warning"))
+
+    def review(self, handle: PluginHandle) -> Review | None:
+        """What changed since the code last granted to this plugin (None if unreadable now)."""
+        try:
+            bundle = read_bundle(handle.plugin.folder)
+        except BundleError:
+            return None
+        if bundle.hash != handle.code_hash:
+            return None
+        try:
+            granted = self.copies.load(handle.name)
+        except ValueError as exc:
+            log.warning("%s", exc)
+            granted = None
+        return review(granted, bundle, rt.api.gated_functions())
+
+    def reload_policy(self) -> None:
+        """Read the site policy again at its next use (unless this host was given one)."""
+        if not self._policy_given:
+            self.policy = None
+
+    def refresh_grants(self, handle: PluginHandle) -> list[str]:
+        """Apply the current decisions and site policy to `handle` at once; what changed, in words.
+
+        A capability lost is refused from the plugin's next call on: a confirmation waiting on it
+        is withdrawn and the events it covers (stats, keys, timers, commands) are held back until
+        it is granted again. Raises PermissionsFileError when permissions.toml is invalid, after
+        treating every capability as undecided (nothing in a broken file is trusted).
+        """
+        if handle.grants is None or handle.code_hash is None:
+            return []
+        before = handle.grants
+        try:
+            after = self.store.grants(handle.manifest, handle.code_hash, self._policy())
+        except PermissionsFileError:
+            self._apply_grants(handle, before, Grants(handle.manifest, handle.code_hash, None, self._policy()))
+            raise
+        return self._apply_grants(handle, before, after)
+
+    def _apply_grants(self, handle: PluginHandle, before: Grants, after: Grants) -> list[str]:
+        handle.grants = after
         if handle.runtime is not None:
-            handle.runtime.grants = handle.grants
+            handle.runtime.grants = after
+        lost = {c for c in after.manifest.permissions if before.check(c).allowed and not after.check(c).allowed}
+        for capability, scope in list(handle.confirming.values()):
+            if capability in lost:
+                scope.cancel()
+        changed = live.changes(before, after)
+        if changed:
+            self.bus.publish(PanelUpdated(handle.name))
+        return changed
 
     # -- what the console sends to plugins ---------------------------------------------
 
@@ -470,7 +537,7 @@ class PluginHost:
 
     def run_command(self, name: str, command: str, args: str) -> bool:
         handle = self.plugins.get(name)
-        if handle is None or command not in handle.commands:
+        if handle is None or command not in handle.commands or not self._may(handle, Capability.COMMANDS):
             return False
         self._offer(name, CommandInvoked(command, args))
         return True
@@ -500,10 +567,18 @@ class PluginHost:
         if runtime is None:
             return False
         if isinstance(event, PluginMessage):
-            return event.sender != handle.name and any(event.topic.startswith(p) for p in runtime.listening)
+            return event.sender != handle.name and any(
+                event.topic.startswith(p) and self._may(handle, bus_capability(handle.name, p, publish=False))
+                for p in runtime.listening)
         if isinstance(event, PluginLifecycle) and event.plugin == handle.name:
             return False
-        return EVENT_TYPES[type(event)] in runtime.subscriptions
+        kind = EVENT_TYPES[type(event)]
+        return kind in runtime.subscriptions and self._may(handle, rt.api.event(kind).capability)
+
+    @staticmethod
+    def _may(handle: PluginHandle, capability: Capability | None) -> bool:
+        """Whether the plugin may receive what `capability` covers now (it may have been revoked)."""
+        return capability is None or (handle.grants is not None and handle.grants.check(capability).allowed)
 
     # -- the plugin's task ---------------------------------------------------------------
 
@@ -608,7 +683,7 @@ class PluginHost:
             with scope:
                 while True:
                     await trio.sleep(seconds)
-                    if handle.subscription is not None:
+                    if handle.subscription is not None and self._may(handle, Capability.TIMERS):
                         handle.subscription.offer(TimerFired(name, time.time()))
                     if not repeat:
                         handle.timers.pop(name, None)

@@ -1,0 +1,197 @@
+"""Trust in a running console: decisions and policy edits apply at once, dialogs cannot be typed through,
+destructive approvals take two steps, and changed code is shown before it is approved."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import trio
+
+from qtui.cli.main import main
+from qtui.model import JobState
+from qtui.plugins.bundles.capabilities import Capability
+from qtui.plugins.runtime.host import PluginState
+from qtui.plugins.trust.permissions import Verdict
+
+ENQUEUER = """
+    local sent, last = 0, "nothing yet"
+    function activate() qtui.every("send", 0.1) end
+    function on_event(e)
+      if e.type == "timer" then
+        local ok, err = pcall(qtui.jobs.enqueue, "reports", {n = sent})
+        if ok then sent = sent + 1 else last = err end
+      end
+      qtui.render({"sent " .. sent, last})
+    end
+"""
+
+# Purges the dead jobs of the queue named on its command line, and shows the answer.
+PURGER = """
+    function activate() qtui.command("purge", "purge the dead jobs of a queue") end
+    function on_event(e)
+      if e.type == "command" then qtui.jobs.purge(e.args, "dead") end
+      if e.type == "action" then qtui.render({e.ok and ("purged " .. e.result.count) or e.error}) end
+    end
+"""
+
+
+def cli(*argv: str) -> int:
+    return main(list(argv))
+
+
+def panel(d, name: str) -> list[str]:
+    return ["".join(s.text for s in line) for line in d.control.host.plugins[name].panel]
+
+
+async def wait_panel(d, name: str, needle: str, timeout: float = 10.0) -> list[str]:
+    with trio.fail_after(timeout):
+        while not any(needle in line for line in panel(d, name)):
+            await trio.sleep(0.02)
+    return panel(d, name)
+
+
+async def enabled(d, name: str, lua: str, permissions: list[str], running: str | None = None) -> None:
+    """Write plugin `name`, enable it and approve all it asks (the last, changing queues, in two steps)."""
+    d.write_plugin(name, lua, permissions)
+    d.console.execute(f"plugin enable {name}")
+    await d.wait_for(f"Permissions: {name}")
+    await d.answer("a", "j", " ", "y", "enter")
+    if running is not None:
+        await wait_panel(d, name, running)
+
+
+def reports(d) -> int:
+    return next((q.count(JobState.READY) for q in d.console.backend.stats() if q.name == "reports"), 0)
+
+
+async def test_a_revoke_from_another_shell_refuses_the_next_call_and_the_console_says_so(make_console) -> None:
+    d = await make_console()
+    await enabled(d, "enqueuer", ENQUEUER, ["timers", "jobs.enqueue"], running="sent 3")
+    assert cli("plugin", "revoke", "enqueuer", "jobs.enqueue") == 0
+    text = await d.wait_for("enqueuer: jobs.enqueue denied (changed on disk)", timeout=2.0)
+    assert text
+    lines = await wait_panel(d, "enqueuer", "refused: capability jobs.enqueue is denied")
+    sent = int(lines[0].split()[1])
+    await trio.sleep(0.5)  # the timer keeps firing: every call is refused
+    assert int(panel(d, "enqueuer")[0].split()[1]) == sent and reports(d) == sent
+    assert d.control.host.plugins["enqueuer"].state is PluginState.RUNNING
+
+
+async def test_a_forbid_added_to_the_site_policy_applies_at_once(make_console, tmp_path: Path) -> None:
+    d = await make_console()
+    await enabled(d, "enqueuer", ENQUEUER, ["timers", "jobs.enqueue"], running="sent 2")
+    policy = tmp_path / "etc" / "qtui" / "policy.toml"
+    policy.parent.mkdir(parents=True)
+    policy.write_text('[plugins.enqueuer]\nforbid = ["jobs.enqueue"]\n')
+    await d.wait_for("enqueuer: jobs.enqueue forbidden (changed on disk)", timeout=2.0)
+    await wait_panel(d, "enqueuer", "jobs.enqueue is forbidden (forbidden by the site policy")
+    policy.write_text("")  # lifted again: allowed from the next call
+    await d.wait_for("enqueuer: jobs.enqueue granted (changed on disk)", timeout=2.0)
+    before = reports(d)
+    with trio.fail_after(5):
+        while reports(d) == before:
+            await trio.sleep(0.05)
+
+
+async def test_an_unreadable_permissions_file_refuses_everything_until_it_is_fixed(make_console, tmp_path) -> None:
+    d = await make_console()
+    await enabled(d, "enqueuer", ENQUEUER, ["timers", "jobs.enqueue"], running="sent 1")
+    path = tmp_path / "config" / "qtui" / "permissions.toml"
+    good = path.read_text()
+    path.write_text(good + "\n[[plugins.enqueuer]]\n")
+    line = len(good.splitlines()) + 2
+    await d.wait_for(f"permissions.toml:{line} is invalid, every plugin capability is refused",
+                     timeout=2.0)
+    handle = d.control.host.plugins["enqueuer"]
+    assert all(e.verdict is Verdict.UNDECIDED for e in handle.grants.all())
+    sent = reports(d)
+    await trio.sleep(0.5)  # its timer events are held back: it does nothing
+    assert reports(d) == sent
+    path.write_text(good)
+    await d.wait_for("enqueuer: timers granted, jobs.enqueue granted (changed on disk)", timeout=2.0)
+    with trio.fail_after(5):
+        while reports(d) == sent:
+            await trio.sleep(0.05)
+
+
+async def test_a_revoke_withdraws_a_confirmation_the_operator_has_not_answered(make_console) -> None:
+    d = await make_console()
+    await enabled(d, "purger", PURGER, ["commands", "jobs.purge"])
+    await d.wait_for(lambda t: d.control.host.plugins["purger"].state is PluginState.RUNNING)
+    d.console.execute("purger.purge email")
+    await d.wait_for("Plugin purger 1.0.0 wants to:")
+    assert cli("plugin", "revoke", "purger", "jobs.purge") == 0
+    await d.wait_for(lambda t: "wants to:" not in t, timeout=2.0)
+    await wait_panel(d, "purger", "refused: jobs.purge was withdrawn while the operator was asked")
+    assert d.console.backend.stats()[0].count(JobState.DEAD) == 1
+    entries = d.control.host.audit.read(plugin="purger").entries
+    assert (entries[-1].outcome, entries[-1].reason) == ("refused", "withdrawn")
+
+
+async def test_a_grant_from_another_shell_starts_a_waiting_plugin_and_closes_its_dialog(make_console) -> None:
+    d = await make_console()
+    d.write_plugin("enqueuer", ENQUEUER, ["timers", "jobs.enqueue"])
+    d.console.execute("plugin enable enqueuer")
+    await d.wait_for("Permissions: enqueuer")
+    assert cli("plugin", "grant", "enqueuer", "--all", "--yes") == 0
+    await d.wait_for("its permissions changed meanwhile", timeout=2.0)
+    assert "Permissions: enqueuer" not in d.text()
+    await wait_panel(d, "enqueuer", "sent 1")
+
+
+async def test_keys_typed_before_the_dialog_showed_do_not_answer_it(make_console) -> None:
+    d = await make_console()
+    d.write_plugin("enqueuer", ENQUEUER, ["timers", "jobs.enqueue"])
+    d.console.execute("plugin enable enqueuer")
+    await d.wait_for(lambda t: d.console.dialog_open)
+    d.press("a", "enter")  # typed ahead, before the dialog was drawn
+    text = d.text()  # drawn now
+    d.press("a", "enter")  # and at once after: still too early
+    assert "Permissions: enqueuer" in text and "keys wait a moment" in text
+    await d.answer("esc")
+    await d.wait_for("enqueuer waits for your decision")
+    handle = d.control.host.plugins["enqueuer"]
+    assert handle.state is PluginState.WAITING
+    assert all(e.verdict is Verdict.UNDECIDED for e in handle.grants.all())
+
+
+async def test_approving_a_capability_that_changes_queues_takes_a_second_step(make_console) -> None:
+    d = await make_console()
+    d.write_plugin("enqueuer", ENQUEUER, ["timers", "jobs.enqueue"])
+    d.console.execute("plugin enable enqueuer")
+    await d.wait_for("Permissions: enqueuer")
+    await d.answer("a")
+    text = await d.wait_for("jobs.enqueue change queues: approve each with space, then y")
+    assert "[x] timers" in text and "[ ] jobs.enqueue" in text
+    d.press("j", " ")
+    text = await d.wait_for("Approve jobs.enqueue: it may add new jobs to queues. Press y")
+    assert "[ ] jobs.enqueue" in text
+    d.press("enter")  # not y: the second step is not taken, and Enter did not save
+    text = await d.wait_for("jobs.enqueue left unapproved")
+    assert "[ ] jobs.enqueue" in text and "Permissions: enqueuer" in text
+    d.press(" ", "y")
+    text = await d.wait_for("[x] jobs.enqueue")
+    d.press("enter")
+    await wait_panel(d, "enqueuer", "sent 1")
+    assert d.control.host.plugins["enqueuer"].grants.check(Capability.JOBS_ENQUEUE).allowed
+
+
+async def test_changed_code_asks_again_with_nothing_approved_and_shows_the_diff(make_console) -> None:
+    d = await make_console()
+    folder = d.write_plugin("enqueuer", ENQUEUER, ["timers", "jobs.enqueue"])
+    d.console.execute("plugin enable enqueuer")
+    await d.wait_for("Permissions: enqueuer")
+    await d.answer("a", "j", " ", "y", "enter")
+    await wait_panel(d, "enqueuer", "sent 1")
+    source = (folder / "init.lua").read_text()
+    changed = source.replace('qtui.jobs.enqueue, "reports"', 'qtui.jobs.enqueue, "payments"')
+    text = await d.save_until(folder / "init.lua", changed, "Its code changed")
+    assert "Changed since the code you granted: init.lua (changed, +1 -1)" in text
+    assert "jobs.enqueue: init.lua:6:" in text  # the changed line that uses a capability
+    assert "[ ] timers" in text and "[ ] jobs.enqueue" in text  # nothing pre-approved
+    await d.answer("v")
+    text = await d.wait_for('+    local ok, err = pcall(qtui.jobs.enqueue, "payments"')
+    assert '-    local ok, err = pcall(qtui.jobs.enqueue, "reports"' in text
+    d.press("v", "enter")  # Enter saves: nothing approved means everything denied
+    await d.wait_for(lambda t: d.control.host.plugins["enqueuer"].grants.check(Capability.JOBS_ENQUEUE).verdict
+                     is Verdict.DENIED)
