@@ -30,7 +30,7 @@ from qtui.plugins.bundles import bundle as plugin_bundle
 from qtui.plugins.bundles import manifest
 from qtui.plugins.bundles.capabilities import Capability, own_topic_prefix
 from qtui.plugins.runtime import api
-from qtui.plugins.runtime.actions import MAX_ACTION_JOBS
+from qtui.plugins.runtime.actions import MAX_ACTION_JOBS, SHOWN_IDS
 from qtui.plugins.runtime import instance as runtime
 from qtui.plugins.runtime.events import EVENT_TYPES
 from qtui.plugins.runtime.host import CHANNEL_CAPACITY
@@ -38,7 +38,8 @@ from qtui.plugins.runtime.sandbox import Limits as SandboxLimits
 from qtui.plugins.runtime.sandbox import ViolationPolicy
 from qtui.plugins.runtime.settings import SETTINGS_FILE
 from qtui.plugins.runtime.storage import MAX_STORAGE_BYTES
-from qtui.plugins.trust import audit, permissions, policy
+from qtui.plugins import lockfile
+from qtui.plugins.trust import audit, live, permissions, policy, review, scope
 
 # -- shared phrases -----------------------------------------------------------------------
 
@@ -334,6 +335,12 @@ def capabilities() -> list[Block]:
         if capability.destructive:
             paras.append("The operator confirms each use, unless they chose not to be asked "
                          "again for this plugin version.")
+        if capability.changes_queues:
+            paras.append("Approving it in the console takes a second step; each use is audited "
+                         "without fail, and refused in read-only mode.")
+        if capability in scope.SCOPABLE:
+            paras.append("A grant of it can be bounded to some queues and a rate (see SCOPED "
+                         "GRANTS in qtui-permissions(5)).")
         paras.append(f"Used by {_list(uses)}.")
         out.append(Item(f"`{capability}` ({kind})", tuple(paras)))
     return out
@@ -486,6 +493,10 @@ RECORD_FIELDS: tuple[FileField, ...] = (
               required=True),
     FileField("no_confirm", "array of strings", "Granted destructive capabilities whose uses run "
               "without asking the operator each time.", required=True),
+    FileField("scopes.CAP.queues", "array of strings", "Bounds the grant of capability *CAP* to "
+              "queues matching these patterns (see SCOPED GRANTS); `\"*\"` for every queue."),
+    FileField("scopes.CAP.rate", "string", "Bounds the grant of *CAP* to at most *JOBS* jobs per "
+              "*PERIOD*, written `JOBS/PERIOD` (see SCOPED GRANTS)."),
 )
 
 #: Every field of the site policy.
@@ -494,6 +505,30 @@ POLICY_FIELDS: tuple[FileField, ...] = (
               f"`\"{policy.FORBID_ALL}\"` forbids them all."),
     FileField("plugins.NAME.forbid", "array of strings", "Capabilities forbidden to plugin "
               f"*NAME* only; `\"{policy.FORBID_ALL}\"` forbids them all."),
+    FileField("scopes.CAP.queues", "array of strings", "Bounds every plugin's grant of *CAP* to "
+              "queues matching these patterns (see SCOPED GRANTS)."),
+    FileField("scopes.CAP.rate", "string", "Bounds every plugin's grant of *CAP* to `JOBS/PERIOD`."),
+    FileField("plugins.NAME.scopes.CAP.queues", "array of strings", "The same for plugin *NAME* only."),
+    FileField("plugins.NAME.scopes.CAP.rate", "string", "The same for plugin *NAME* only."),
+)
+
+#: Every field of a fleet lockfile.
+LOCK_FIELDS: tuple[FileField, ...] = (
+    FileField("lockfile", "integer", f"The format, `{lockfile.LOCK_FORMAT}`.", required=True),
+    FileField("plugin.name", "string", "A plugin's name; one `[[plugin]]` table per plugin.", required=True),
+    FileField("plugin.version", "string", "Its version.", required=True),
+    FileField("plugin.hash", "string", "Its bundle hash: exactly this code is verified or refused.",
+              required=True),
+    FileField("plugin.enabled", "boolean", "Whether consoles start it (default false)."),
+    FileField("plugin.granted", "array of strings", "The capabilities granted to that code."),
+    FileField("plugin.denied", "array of strings", "The capabilities denied; the rest stay undecided."),
+    FileField("plugin.no_confirm", "array of strings", "Granted destructive capabilities used without "
+              "asking the operator each time."),
+    FileField("plugin.scopes.CAP.queues", "array of strings", "Queue patterns the grant of *CAP* is "
+              "bounded to, as in `permissions.toml`."),
+    FileField("plugin.scopes.CAP.rate", "string", "The grant's rate, `JOBS/PERIOD`."),
+    FileField("plugin.settings", "table", "The plugin's setting values, each checked against its "
+              "manifest when applied."),
 )
 
 #: What each outcome of an audit log line means.
@@ -558,13 +593,43 @@ requested = ["jobs.purge", "stats.read"]
 granted = ["jobs.purge", "stats.read"]
 denied = []
 no_confirm = ["jobs.purge"]
+
+[plugins.tenant-sla.scopes."jobs.purge"]
+queues = ["tenant-*"]
+rate = "500/h"
 """
 
 POLICY_EXAMPLE = """\
 forbid = ["jobs.purge"]
 
+[scopes."jobs.requeue"]
+rate = "1000/h"
+
 [plugins.tenant-sla]
 forbid = ["jobs.enqueue"]
+
+[plugins.tenant-sla.scopes."jobs.peek"]
+queues = ["tenant-*"]
+"""
+
+LOCK_EXAMPLE = """\
+lockfile = 1
+
+[[plugin]]
+name = "bulk-requeue"
+version = "1.2.0"
+hash = "sha256:9f2c5d0e..."
+enabled = true
+granted = ["commands", "jobs.peek", "jobs.requeue"]
+denied = []
+no_confirm = []
+
+[plugin.scopes."jobs.requeue"]
+queues = ["email*"]
+rate = "500/h"
+
+[plugin.settings]
+page_size = 200
 """
 
 AUDIT_EXAMPLE = """\
@@ -646,6 +711,14 @@ PLACEHOLDERS: dict[str, str] = {
     "audit.kept": str(audit.KEEP_ROTATED),
     "audit.flood_entries": str(audit.FLOOD_ENTRIES),
     "audit.flood_seconds": str(audit.FLOOD_SECONDS),
+    "scope.capabilities": _codes(scope.SCOPABLE, "and"),
+    "scope.units": _codes(scope.UNITS, "or"),
+    "scope.max_period": f"{scope.MAX_PERIOD // 86400} days",
+    "scope.max_patterns": str(scope.MAX_PATTERNS),
+    "actions.max_jobs": str(MAX_ACTION_JOBS),
+    "actions.shown_ids": str(SHOWN_IDS),
+    "live.seconds": f"{live.POLL_SECONDS:g}",
+    "review.folder": review.GRANTED_FOLDER,
 }
 
 #: The fields of each file format, for ``@fields NAME``.
@@ -656,6 +729,7 @@ FILE_FIELDS: dict[str, tuple[FileField, ...]] = {
     "record": RECORD_FIELDS,
     "policy": POLICY_FIELDS,
     "audit": AUDIT_FIELDS,
+    "lockfile": LOCK_FIELDS,
 }
 
 #: The files shown whole, for ``@code NAME``: the sample files and the example plugins.
@@ -666,6 +740,7 @@ SAMPLES: dict[str, str] = {
     "permissions-example": PERMISSIONS_EXAMPLE,
     "policy-example": POLICY_EXAMPLE,
     "audit-example": AUDIT_EXAMPLE,
+    "lock-example": LOCK_EXAMPLE,
     **{f"example.{e.name}.manifest": e.manifest for e in EXAMPLES},
     **{f"example.{e.name}.lua": e.lua for e in EXAMPLES},
 }
@@ -700,8 +775,9 @@ PROSE_FOLDER = "plugin-docs"
 MAN_PAGES: dict[str, tuple[str, ...]] = {
     "qtui-lua.7": ("GUIDE", "FUNCTIONS", "CALLBACKS", "EVENTS", "TYPES", "STYLES",
                    "CAPABILITIES", "TESTING", "COMPATIBILITY", "EXAMPLES"),
-    "qtui-plugin.5": ("BUNDLE", "MANIFEST", "MANIFEST-EXAMPLE", "CATALOG"),
-    "qtui-permissions.5": ("VERDICTS", "PERMISSIONS-FILE", "SITE-POLICY", "AUDIT-LOG", "CAPABILITIES"),
+    "qtui-plugin.5": ("BUNDLE", "MANIFEST", "MANIFEST-EXAMPLE", "CATALOG", "LOCKFILE"),
+    "qtui-permissions.5": ("VERDICTS", "PERMISSIONS-FILE", "SCOPED-GRANTS", "SITE-POLICY", "AUDIT-LOG",
+                           "CAPABILITIES"),
 }
 
 #: Every section, by the name of its generated block in the man pages; each is a file
@@ -725,9 +801,9 @@ TOPICS: dict[str, Topic] = {
     "capabilities": Topic("Plugin capabilities (qtui-lua(7))", ("CAPABILITIES",)),
     "manifest": Topic("Plugin folders and manifest.toml (qtui-plugin(5))",
                       ("BUNDLE", "MANIFEST", "MANIFEST-EXAMPLE")),
-    "catalog": Topic("The plugin catalog (qtui-plugin(5))", ("CATALOG",)),
+    "catalog": Topic("The plugin catalog and the fleet lockfile (qtui-plugin(5))", ("CATALOG", "LOCKFILE")),
     "permissions": Topic("Plugin permissions, site policy and audit log (qtui-permissions(5))",
-                         ("VERDICTS", "PERMISSIONS-FILE", "SITE-POLICY", "AUDIT-LOG")),
+                         ("VERDICTS", "PERMISSIONS-FILE", "SCOPED-GRANTS", "SITE-POLICY", "AUDIT-LOG")),
 }
 
 

@@ -1,4 +1,4 @@
-"""`qtui plugin list|info|grant|revoke|check`: the administrator's view of the Lua plugins.
+"""`qtui plugin list|info|grant|revoke|check|lock|apply|...`: the administrator's view of the Lua plugins.
 
 Every command reads the same places the console does (see :mod:`qtui.plugins.bundles.discovery`,
 :mod:`qtui.plugins.trust.permissions` and :mod:`qtui.plugins.trust.audit`). Decisions are recorded for the
@@ -6,7 +6,8 @@ plugin's current version and code hash, so changed code asks again. Text that ca
 folders is made inert with :func:`qtui.sanitize.one_line` before it is printed.
 
 Exit status follows :mod:`qtui.cli.common`; ``plugin check`` exits 1 when it found problems, like a
-linter. A problem in a file is reported as ``file:line: field: message``, never a traceback.
+linter; ``plugin apply`` exits 4 when a plugin's code differs from the lockfile. A problem in a
+file is reported as ``file:line: field: message``, never a traceback.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from qtui.cli.common import (
 from qtui.console import format as fmt
 from qtui.files.tomlfile import Problem
 from qtui.model import InvalidInput, NotFound
+from qtui.plugins import lockfile
 from qtui.plugins.bundles import catalog
 from qtui.plugins.bundles.bundle import Bundle, BundleError, read_bundle
 from qtui.plugins.bundles.capabilities import Capability, UnknownCapability
@@ -144,7 +146,7 @@ def register(
 ) -> None:
     """Add the `plugin` command group to the subcommands `sub` of the qtui parser."""
     group = sub.add_parser(
-        "plugin", help="list, inspect, grant, revoke and check Lua plugins",
+        "plugin", help="list, inspect, grant, revoke, check and lock Lua plugins",
         description="Manage the Lua plugins: what is installed, what each may do, and whether "
                     "a plugin folder is valid.",
     )
@@ -245,6 +247,26 @@ def register(
     p.add_argument("-o", "--output", metavar="OUT",
                    help="the archive's path, or a folder for it (default: the current folder)")
     p.set_defaults(handler=_packaging(cmd_pack))
+
+    p = actions.add_parser(
+        "lock", help="print a lockfile of the installed plugins, their code and decisions",
+        description="Print a lockfile (TOML) of every installed plugin: name, version, code hash, the "
+                    "decisions for that code (grants with their scopes, denials), its settings and whether "
+                    "it is enabled. Apply it on another host with `qtui plugin apply`.",
+    )
+    p.set_defaults(handler=_reporting(cmd_lock))
+
+    p = actions.add_parser(
+        "apply", parents=[as_json], help="install or verify the plugins of a lockfile and apply its decisions",
+        description="For each plugin of the lockfile FILE: verify the installed one has the locked code, or "
+                    "install that version from the catalog and verify it; then apply its decisions, settings "
+                    "and enabled state. A plugin whose code differs is refused: disabled, nothing applied. "
+                    f"Exit status {EXIT_REFUSED} if a plugin was refused, {EXIT_USAGE} if the lockfile or an "
+                    f"entry of it is invalid, {EXIT_NOT_FOUND} if a plugin was not found, else 0.",
+    )
+    p.add_argument("file", metavar="FILE", help="the lockfile")
+    p.add_argument("--catalog", metavar="INDEX", help="install from this index file only")
+    p.set_defaults(handler=_packaging(cmd_apply))
 
     p = actions.add_parser(
         "dev", parents=[common], help="open the console with a plugin from DIR, reloading it on save",
@@ -849,6 +871,40 @@ def cmd_revoke(args: argparse.Namespace) -> int:
     _audit(manifest, code_hash, chosen, Outcome.REVOKED, "qtui plugin revoke")
     _print_decision(args, manifest, code_hash, chosen, record, (), "denied")
     return EXIT_OK
+
+
+def cmd_lock(args: argparse.Namespace) -> int:
+    discovery = discover()
+    for broken in discovery.broken:
+        for problem in broken.problems:
+            _warn(f"not locked: {problem}")
+    print(lockfile.lock_text(lockfile.make_lock(discovery)), end="")
+    return EXIT_OK
+
+
+#: The exit status of `plugin apply` for each result, worst first.
+_APPLY_EXITS = ((lockfile.Status.REFUSED, EXIT_REFUSED), (lockfile.Status.INVALID, EXIT_USAGE),
+                (lockfile.Status.MISSING, EXIT_NOT_FOUND))
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    try:
+        plugins = lockfile.read_lock(path)
+    except lockfile.LockFileError as e:
+        _error_lines(e.problems, "nothing was applied")
+        return EXIT_USAGE
+    results = lockfile.apply_lock(plugins, listing=_listing(args), source=str(path))
+    if args.json:
+        print(report.to_json({"results": [{"name": r.name, "version": r.version, "status": r.status.value,
+                                           "message": r.message} for r in results]}))
+    elif results:
+        print(report.table(["NAME", "VERSION", "RESULT", "DETAIL"],
+                           [[r.name, r.version, r.status.value, one_line(r.message)] for r in results]))
+    else:
+        print("the lockfile names no plugins")
+    statuses = {r.status for r in results}
+    return next((code for status, code in _APPLY_EXITS if status in statuses), EXIT_OK)
 
 
 def cmd_check(args: argparse.Namespace) -> int:

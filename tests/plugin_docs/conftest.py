@@ -39,6 +39,7 @@ class Host:
         self.host = host
         self.bus = bus
         self.confirmations: list[str] = []
+        self.answer = True  # what the operator answers each confirmation
         self.notices = bus.subscribe("test notices", (Notice,), capacity=100)
 
     def plugin(self, name: str, manifest: str, lua: str) -> Plugin:
@@ -90,7 +91,7 @@ async def plugin_host(tmp_path: Path, nursery, monkeypatch) -> Host:
 
     async def confirm(handle, confirmation):
         harness.confirmations.append(f"{handle.name}: {confirmation}")
-        return True
+        return harness.answer
 
     host = PluginHost(
         backend, bus,

@@ -27,6 +27,8 @@ from qtui.files.atomic import replace_file
 from qtui.plugins.bundles.bundle import MAX_BUNDLE_BYTES, Bundle
 from qtui.plugins.bundles.manifest import PLUGIN_NAME
 
+#: The folder under the state dir where the copies are kept.
+GRANTED_FOLDER = "granted"
 #: The most diff lines a review holds; the rest is summed up in one line.
 MAX_DIFF_LINES = 4000
 _COPY_FORMAT = 1
@@ -34,7 +36,7 @@ _COPY_FORMAT = 1
 
 def granted_dir() -> Path:
     """Where the copies of granted code are kept."""
-    return paths.state_dir() / "granted"
+    return paths.state_dir() / GRANTED_FOLDER
 
 
 @attrs.frozen
