@@ -95,6 +95,7 @@ class PluginService:
         self.enabled: list[str] = []
         self._nursery: trio.Nursery | None = None
         self._watch_scope: trio.CancelScope | None = None
+        self._decisions_scope: trio.CancelScope | None = None  # watching the decisions, while plugins are loaded
 
     @property
     def plugins(self) -> dict[str, PluginHandle]:
@@ -127,7 +128,6 @@ class PluginService:
             if self.dev is not None:
                 await self._start_dev()
             self._restart_watch()
-            nursery.start_soon(self._watch_decisions)
 
     def _missing(self, name: str) -> str:
         """Why the enabled plugin `name` cannot start: not installed, or its folder is broken."""
@@ -293,9 +293,10 @@ class PluginService:
         A running plugin is held to them at once; code waiting for them starts.
         """
         changed = self.host.decide(handle, grant=grant, deny=deny, no_confirm=no_confirm)
-        self._changed_decisions(handle, changed, "decided here")
-        if handle.state is PluginState.WAITING:
+        if handle.state is PluginState.WAITING:  # what it may do is news only for running code
             self.spawn(lambda: self.start(handle.plugin))
+        else:
+            self._changed_decisions(handle, changed, "decided here")
 
     # -- decisions made elsewhere ----------------------------------------------------------
 
@@ -303,8 +304,19 @@ class PluginService:
         """The files whose changes apply to running plugins: the decisions and the site policy."""
         return self.host.store.path, policy_path()
 
-    async def _watch_decisions(self) -> None:
-        await watch_files(self.decision_files(), self.apply_decisions)
+    def _watch_decisions(self, loaded: bool) -> None:
+        """Watch the decision files while any plugin is loaded (an idle console never wakes up)."""
+        if not loaded and self._decisions_scope is not None:
+            self._decisions_scope.cancel()
+            self._decisions_scope = None
+        elif loaded and self._decisions_scope is None and self._nursery is not None:
+            scope = self._decisions_scope = trio.CancelScope()
+
+            async def watch() -> None:
+                with scope:
+                    await watch_files(self.decision_files(), self.apply_decisions)
+
+            self._nursery.start_soon(watch)
 
     async def apply_decisions(self) -> None:
         """Hold every loaded plugin to the decisions and policy on disk now, and say what changed.
@@ -360,6 +372,7 @@ class PluginService:
             self._watch_scope.cancel()
         folders = {name: handle.plugin.folder for name, handle in self.host.plugins.items()
                    if handle.state is not PluginState.STOPPED}
+        self._watch_decisions(bool(folders))
         if not folders or self._nursery is None:
             return
         scope = trio.CancelScope()

@@ -20,6 +20,13 @@ def command(tmux, line: str) -> None:
     tmux.keys("Enter")
 
 
+def answer(tmux, *keys: str) -> str:
+    """Press `keys` in a plugin's dialog once it takes them (it drops keys for a moment after it shows)."""
+    screen = tmux.wait_for(lambda s: "Enter save" in s or "y yes" in s)
+    tmux.keys(*keys)
+    return screen
+
+
 def test_plugins_prompt_render_reload_refuse_and_quarantine(tmux, qtui_env, tmp_path: Path) -> None:
     user_plugins = Path(qtui_env["XDG_CONFIG_HOME"]) / "qtui" / "plugins"
     sla = user_plugins / "tenant-sla"
@@ -39,14 +46,14 @@ def test_plugins_prompt_render_reload_refuse_and_quarantine(tmux, qtui_env, tmp_
     command(tmux, "plugin enable tenant-sla")
     screen = tmux.wait_for("Permissions: tenant-sla 1.0.0")
     assert "stats.read" in screen and "jobs.peek" in screen
-    tmux.keys("a", "Enter")
+    answer(tmux, "a", "Enter")
     screen = tmux.wait_for(lambda s: "Tenant SLA" in s and "SLA 5m" in s, timeout=30)
 
     # edit the plugin on disk: changed code asks again, then the panel changes without a restart
     source = (sla / "init.lua").read_text()
     (sla / "init.lua").write_text(source.replace('local head = "SLA "', 'local head = "EDITED SLA "'))
     tmux.wait_for("Its code changed")
-    tmux.keys("Enter")
+    answer(tmux, "a", "Enter")  # nothing carries over to new code
     tmux.wait_for("EDITED SLA", timeout=30)
 
     # break it: the error (file:line) shows on the panel, the old code keeps running, the console works
@@ -60,18 +67,19 @@ def test_plugins_prompt_render_reload_refuse_and_quarantine(tmux, qtui_env, tmp_
     # deny a capability: the plugin's action is refused and nothing moves
     command(tmux, "plugin enable bulk-requeue")
     tmux.wait_for("Permissions: bulk-requeue")
-    tmux.keys("a", "j", " ", "Enter")  # approve all, then untick jobs.requeue (the second)
+    answer(tmux, "a", "Enter")  # approve all but jobs.requeue, which takes a second step
     tmux.wait_for("bulk-requeue: granted 3, denied 1")
     command(tmux, "bulk-requeue.filter")
-    command(tmux, "bulk-requeue.run")
     command(tmux, "plugin open bulk-requeue")  # full screen: the whole panel
+    tmux.wait_for("candidates read")  # the preview is done: run acts on it
+    command(tmux, "bulk-requeue.run")
     tmux.wait_for(lambda s: "jobs.requeue is denied" in " ".join(s.split()), timeout=30)  # may wrap
     tmux.keys("Escape")
 
     # a plugin that loops forever is quarantined while the console stays responsive
     command(tmux, "plugin enable spin")
     tmux.wait_for("Permissions: spin")
-    tmux.keys("a", "Enter")
+    answer(tmux, "a", "Enter")
     tmux.keys("2")
     tmux.wait_for("state ready")
     tmux.wait_for("quarantined", timeout=30)

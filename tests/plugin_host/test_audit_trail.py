@@ -198,8 +198,8 @@ async def test_a_scoped_grant_refuses_other_queues_and_uses_past_its_rate_and_sa
     assert await requeue(harness, "email", "requeued") == "requeued 1"  # 3 of 3
     kill(db, "email-us", 1)
     line = await requeue(harness, "email-us", "refused")
-    assert line == ("refused: jobs.requeue is limited to queues email*, at most 3 jobs per hour "
-                    "(your grant): 3 of 3 jobs used; this request would touch 1")
+    assert line == ("refused: jobs.requeue used 3 of its 3 jobs per hour; this request would touch 1 "
+                    "(queues email*, at most 3 jobs per hour (your grant))")
     assert sum(q.count(JobState.DEAD) for q in harness.backend.stats()) == 2  # webhooks and email-us
     refusals = [(e.reason, e.detail) for e in harness.audit() if e.outcome == "refused"]
     assert [r for r, _ in refusals] == ["out_of_scope", "rate_limit"]
@@ -217,7 +217,7 @@ async def test_a_scoped_grant_refuses_other_queues_and_uses_past_its_rate_and_sa
         with trio.fail_after(10):
             while not handle.panel:
                 await trio.sleep(0.01)
-        assert "3 of 3 jobs used" in handle.panel[0][0].text
+        assert "used 3 of its 3 jobs per hour" in handle.panel[0][0].text
         harness.clock.advance(3601)  # an hour later the rate allows it again
         handle.panel = ()
         assert again.run_command("bounded", "requeue", "email-us")

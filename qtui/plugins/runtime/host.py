@@ -784,8 +784,8 @@ class PluginHost:
             left = rate.jobs - used
             if left <= 0 or (count is not None and count > left):
                 needs = "" if count is None else f"; this request would touch {count}"
-                raise _Refused(Reason.RATE_LIMIT, f"{capability} is limited to {bound}: {used} of {rate.jobs} "
-                               f"jobs used{needs}")
+                raise _Refused(Reason.RATE_LIMIT, f"{capability} used {used} of its {rate.jobs} jobs per "
+                               f"{rate.period}{needs} ({bound})")
             remaining = left if remaining is None else min(remaining, left)
         return remaining
 

@@ -15,8 +15,8 @@ import trio
 
 from qtui.plugins.trust.permissions import Grants
 
-#: How often the watched files are looked at: a change applies well within a second.
-POLL_SECONDS = 0.25
+#: How often the watched files are looked at: a change applies within a second.
+POLL_SECONDS = 0.5
 
 _Signature = tuple[int, int, int, int] | str | None
 

@@ -62,6 +62,11 @@ class Rate:
             raise ScopeError(f"{show(text)}: a rate needs at least 1 job and a period of 1s to 7d")
         return cls(jobs, seconds)
 
+    @property
+    def period(self) -> str:
+        """The period in words: 'hour', '30 minutes'."""
+        return _period(self.seconds)
+
     def __str__(self) -> str:
         unit, size = next((unit, size) for unit, size in reversed(UNITS.items()) if self.seconds % size == 0)
         count = self.seconds // size
@@ -88,7 +93,7 @@ class Scope:
         if self.queues is not None:
             parts.append("queues " + " ".join(self.queues))
         if self.rate is not None:
-            parts.append(f"at most {self.rate.jobs} jobs per {_period(self.rate.seconds)}")
+            parts.append(f"at most {self.rate.jobs} jobs per {self.rate.period}")
         return ", ".join(parts) or "unbounded"
 
     def to_toml(self) -> dict[str, Any]:
