@@ -13,18 +13,6 @@ from qtui.plugins.bundles.capabilities import Capability
 from qtui.plugins.runtime.host import PluginState
 from qtui.plugins.trust.permissions import Verdict
 
-ENQUEUER = """
-    local sent, last = 0, "nothing yet"
-    function activate() qtui.every("send", 0.1) end
-    function on_event(e)
-      if e.type == "timer" then
-        local ok, err = pcall(qtui.jobs.enqueue, "reports", {n = sent})
-        if ok then sent = sent + 1 else last = err end
-      end
-      qtui.render({"sent " .. sent, last})
-    end
-"""
-
 # Purges the dead jobs of the queue named on its command line, and shows the answer.
 PURGER = """
     function activate() qtui.command("purge", "purge the dead jobs of a queue") end
@@ -64,9 +52,11 @@ def reports(d) -> int:
     return next((q.count(JobState.READY) for q in d.console.backend.stats() if q.name == "reports"), 0)
 
 
-async def test_a_revoke_from_another_shell_refuses_the_next_call_and_the_console_says_so(make_console) -> None:
+async def test_a_revoke_from_another_shell_refuses_the_next_call_and_the_console_says_so(
+    make_console, enqueuer_lua
+) -> None:
     d = await make_console()
-    await enabled(d, "enqueuer", ENQUEUER, ["timers", "jobs.enqueue"], running="sent 3")
+    await enabled(d, "enqueuer", enqueuer_lua, ["timers", "jobs.enqueue"], running="sent 3")
     assert cli("plugin", "revoke", "enqueuer", "jobs.enqueue") == 0
     text = await d.wait_for("enqueuer: jobs.enqueue denied (changed on disk)", timeout=2.0)
     assert text
@@ -77,9 +67,9 @@ async def test_a_revoke_from_another_shell_refuses_the_next_call_and_the_console
     assert d.control.host.plugins["enqueuer"].state is PluginState.RUNNING
 
 
-async def test_a_forbid_added_to_the_site_policy_applies_at_once(make_console, tmp_path: Path) -> None:
+async def test_a_forbid_added_to_the_site_policy_applies_at_once(make_console, tmp_path: Path, enqueuer_lua) -> None:
     d = await make_console()
-    await enabled(d, "enqueuer", ENQUEUER, ["timers", "jobs.enqueue"], running="sent 2")
+    await enabled(d, "enqueuer", enqueuer_lua, ["timers", "jobs.enqueue"], running="sent 2")
     policy = tmp_path / "etc" / "qtui" / "policy.toml"
     policy.parent.mkdir(parents=True)
     policy.write_text('[plugins.enqueuer]\nforbid = ["jobs.enqueue"]\n')
@@ -93,9 +83,11 @@ async def test_a_forbid_added_to_the_site_policy_applies_at_once(make_console, t
             await trio.sleep(0.05)
 
 
-async def test_an_unreadable_permissions_file_refuses_everything_until_it_is_fixed(make_console, tmp_path) -> None:
+async def test_an_unreadable_permissions_file_refuses_everything_until_it_is_fixed(
+    make_console, tmp_path, enqueuer_lua
+) -> None:
     d = await make_console()
-    await enabled(d, "enqueuer", ENQUEUER, ["timers", "jobs.enqueue"], running="sent 1")
+    await enabled(d, "enqueuer", enqueuer_lua, ["timers", "jobs.enqueue"], running="sent 1")
     path = tmp_path / "config" / "qtui" / "permissions.toml"
     good = path.read_text()
     path.write_text(good + "\n[[plugins.enqueuer]]\n")
@@ -128,9 +120,11 @@ async def test_a_revoke_withdraws_a_confirmation_the_operator_has_not_answered(m
     assert (entries[-1].outcome, entries[-1].reason) == ("refused", "withdrawn")
 
 
-async def test_a_grant_from_another_shell_starts_a_waiting_plugin_and_closes_its_dialog(make_console) -> None:
+async def test_a_grant_from_another_shell_starts_a_waiting_plugin_and_closes_its_dialog(
+    make_console, enqueuer_lua
+) -> None:
     d = await make_console()
-    d.write_plugin("enqueuer", ENQUEUER, ["timers", "jobs.enqueue"])
+    d.write_plugin("enqueuer", enqueuer_lua, ["timers", "jobs.enqueue"])
     d.console.execute("plugin enable enqueuer")
     await d.wait_for("Permissions: enqueuer")
     assert cli("plugin", "grant", "enqueuer", "--all", "--yes") == 0
@@ -139,9 +133,9 @@ async def test_a_grant_from_another_shell_starts_a_waiting_plugin_and_closes_its
     await wait_panel(d, "enqueuer", "sent 1")
 
 
-async def test_keys_typed_before_the_dialog_showed_do_not_answer_it(make_console) -> None:
+async def test_keys_typed_before_the_dialog_showed_do_not_answer_it(make_console, enqueuer_lua) -> None:
     d = await make_console()
-    d.write_plugin("enqueuer", ENQUEUER, ["timers", "jobs.enqueue"])
+    d.write_plugin("enqueuer", enqueuer_lua, ["timers", "jobs.enqueue"])
     d.console.execute("plugin enable enqueuer")
     await d.wait_for(lambda t: d.console.dialog_open)
     d.press("a", "enter")  # typed ahead, before the dialog was drawn
@@ -155,9 +149,11 @@ async def test_keys_typed_before_the_dialog_showed_do_not_answer_it(make_console
     assert all(e.verdict is Verdict.UNDECIDED for e in handle.grants.all())
 
 
-async def test_approving_a_capability_that_changes_queues_takes_a_second_step(make_console) -> None:
+async def test_approving_a_capability_that_changes_queues_takes_a_second_step(
+    make_console, enqueuer_lua
+) -> None:
     d = await make_console()
-    d.write_plugin("enqueuer", ENQUEUER, ["timers", "jobs.enqueue"])
+    d.write_plugin("enqueuer", enqueuer_lua, ["timers", "jobs.enqueue"])
     d.console.execute("plugin enable enqueuer")
     await d.wait_for("Permissions: enqueuer")
     await d.answer("a")
@@ -176,9 +172,11 @@ async def test_approving_a_capability_that_changes_queues_takes_a_second_step(ma
     assert d.control.host.plugins["enqueuer"].grants.check(Capability.JOBS_ENQUEUE).allowed
 
 
-async def test_changed_code_asks_again_with_nothing_approved_and_shows_the_diff(make_console) -> None:
+async def test_changed_code_asks_again_with_nothing_approved_and_shows_the_diff(
+    make_console, enqueuer_lua
+) -> None:
     d = await make_console()
-    folder = d.write_plugin("enqueuer", ENQUEUER, ["timers", "jobs.enqueue"])
+    folder = d.write_plugin("enqueuer", enqueuer_lua, ["timers", "jobs.enqueue"])
     d.console.execute("plugin enable enqueuer")
     await d.wait_for("Permissions: enqueuer")
     await d.answer("a", "j", " ", "y", "enter")
@@ -187,7 +185,7 @@ async def test_changed_code_asks_again_with_nothing_approved_and_shows_the_diff(
     changed = source.replace('qtui.jobs.enqueue, "reports"', 'qtui.jobs.enqueue, "payments"')
     text = await d.save_until(folder / "init.lua", changed, "Its code changed")
     assert "Changed since the code you granted: init.lua (changed, +1 -1)" in text
-    assert "jobs.enqueue: init.lua:6:" in text  # the changed line that uses a capability
+    assert "jobs.enqueue: init.lua:5:" in text  # the changed line that uses a capability
     assert "[ ] timers" in text and "[ ] jobs.enqueue" in text  # nothing pre-approved
     await d.answer("v")
     text = await d.wait_for('+    local ok, err = pcall(qtui.jobs.enqueue, "payments"')

@@ -7,24 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import QTUI
+from .conftest import QTUI, answer, command
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def command(tmux, line: str) -> None:
-    tmux.keys(":")
-    tmux.type(line)
-    tmux.keys("Enter")
-
-
-def answer(tmux, *keys: str) -> str:
-    """Press `keys` in a plugin's dialog once it takes them (it drops keys for a moment after it shows)."""
-    screen = tmux.wait_for(lambda s: "Enter save" in s or "y yes" in s)
-    tmux.keys(*keys)
-    return screen
 
 
 def test_plugins_prompt_render_reload_refuse_and_quarantine(tmux, qtui_env, tmp_path: Path) -> None:

@@ -14,21 +14,9 @@ from qtui.backends import open_backend
 from qtui.model import JobState
 from qtui.sqlite_queue import SQLiteQueue
 
-from .conftest import QTUI
+from .conftest import QTUI, answer, command
 
 pytestmark = pytest.mark.slow
-
-ENQUEUER = """\
-local sent, last = 0, "nothing refused"
-function activate() qtui.every("send", 0.2) end
-function on_event(e)
-  if e.type == "timer" then
-    local ok, err = pcall(qtui.jobs.enqueue, "reports", {n = sent})
-    if ok then sent = sent + 1 else last = err end
-  end
-  qtui.render({"sent " .. sent, last})
-end
-"""
 
 REQUEUER = """\
 function activate() qtui.command("requeue", "requeue the dead jobs of a queue") end
@@ -108,21 +96,10 @@ def flat(screen: str) -> str:
     return " ".join(screen.split())
 
 
-def command(tmux, line: str) -> None:
-    tmux.keys(":")
-    tmux.type(line)
-    tmux.keys("Enter")
-
-
-def answer(tmux, *keys: str) -> str:
-    """Press `keys` in a plugin's dialog once it takes them (its keys show instead of the wait)."""
-    screen = tmux.wait_for(lambda s: "Enter save" in s or "y yes" in s)
-    tmux.keys(*keys)
-    return screen
-
-
-def test_a_revoke_and_a_policy_edit_stop_a_plugin_that_is_acting(tmux, setup: Setup) -> None:
-    setup.plugin("enqueuer", ENQUEUER, ["timers", "jobs.enqueue"])
+def test_a_revoke_and_a_policy_edit_stop_a_plugin_that_is_acting(
+    tmux, setup: Setup, enqueuer_lua: str
+) -> None:
+    setup.plugin("enqueuer", enqueuer_lua, ["timers", "jobs.enqueue"])
     assert setup.cli("plugin", "grant", "enqueuer", "--all").returncode == 0
     setup.start(tmux)
     tmux.wait_for(lambda s: "sent 3" in s, timeout=30)
@@ -144,8 +121,8 @@ def test_a_revoke_and_a_policy_edit_stop_a_plugin_that_is_acting(tmux, setup: Se
     tmux.wait_for("qtui.jobs.enqueue: refused: capability jobs.enqueue is forbidden")
 
 
-def test_keys_typed_ahead_at_start_up_grant_nothing(tmux, setup: Setup) -> None:
-    setup.plugin("enqueuer", ENQUEUER, ["timers", "jobs.enqueue"])
+def test_keys_typed_ahead_at_start_up_grant_nothing(tmux, setup: Setup, enqueuer_lua: str) -> None:
+    setup.plugin("enqueuer", enqueuer_lua, ["timers", "jobs.enqueue"])
     setup.start(tmux)
     # typed at once, as an operator starting to work would: before and while the dialog shows
     tmux.type("/data")
@@ -176,12 +153,14 @@ def test_approving_a_destructive_capability_takes_two_steps(tmux, setup: Setup) 
     assert setup.verdicts("requeuer") == {"commands": "granted", "jobs.requeue": "granted"}
 
 
-def test_a_one_line_code_change_shows_the_diff_before_asking_again(tmux, setup: Setup) -> None:
-    folder = setup.plugin("enqueuer", ENQUEUER, ["timers", "jobs.enqueue"])
+def test_a_one_line_code_change_shows_the_diff_before_asking_again(
+    tmux, setup: Setup, enqueuer_lua: str
+) -> None:
+    folder = setup.plugin("enqueuer", enqueuer_lua, ["timers", "jobs.enqueue"])
     assert setup.cli("plugin", "grant", "enqueuer", "--all").returncode == 0  # keeps a copy of this code
     setup.start(tmux)
     tmux.wait_for("sent 1", timeout=30)
-    (folder / "init.lua").write_text(ENQUEUER.replace('"reports"', '"payments"'))
+    (folder / "init.lua").write_text(enqueuer_lua.replace('"reports"', '"payments"'))
     screen = tmux.wait_for("Its code changed")
     assert "Changed since the code you granted: init.lua (changed, +1 -1)" in screen
     assert "jobs.enqueue: init.lua:5: local ok, err = pcall(qtui.jobs.enqueue" in screen
