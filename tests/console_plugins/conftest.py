@@ -80,7 +80,7 @@ class Driver:
 
 
 @pytest.fixture
-async def make_console(tmp_path: Path, nursery, monkeypatch):
+async def make_console(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
@@ -92,16 +92,20 @@ async def make_console(tmp_path: Path, nursery, monkeypatch):
         worker = q.worker(["email"], worker_id="w")
         worker.fail(worker.reserve(), "smtp down")
     backends = []
+    # The consoles run in a nursery of their own: it ends (and backend calls in threads with it)
+    # before their backends close.
+    async with trio.open_nursery() as consoles:
 
-    async def make(dev: Path | None = None) -> Driver:
-        backend = open_backend(db)
-        backends.append(backend)
-        console = Console(backend, refresh=0.2, plugins=lambda c: PluginControl(c, dev=dev))
-        console.start_tasks(nursery)
-        driver = Driver(console, tmp_path / "config" / "qtui" / "plugins")
-        await driver.wait_for("email")
-        return driver
+        async def make(dev: Path | None = None) -> Driver:
+            backend = open_backend(db)
+            backends.append(backend)
+            console = Console(backend, refresh=0.2, plugins=lambda c: PluginControl(c, dev=dev))
+            console.start_tasks(consoles)
+            driver = Driver(console, tmp_path / "config" / "qtui" / "plugins")
+            await driver.wait_for("email")
+            return driver
 
-    yield make
+        yield make
+        consoles.cancel_scope.cancel()
     for backend in backends:
         backend.close()
