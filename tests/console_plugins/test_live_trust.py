@@ -58,12 +58,12 @@ async def test_a_revoke_from_another_shell_refuses_the_next_call_and_the_console
     d = await make_console()
     await enabled(d, "enqueuer", enqueuer_lua, ["timers", "jobs.enqueue"], running="sent 3")
     assert cli("plugin", "revoke", "enqueuer", "jobs.enqueue") == 0
-    text = await d.wait_for("enqueuer: jobs.enqueue denied (changed on disk)", timeout=2.0)
-    assert text
+    await d.wait_for("enqueuer: jobs.enqueue denied (changed on disk)")
     lines = await wait_panel(d, "enqueuer", "refused: capability jobs.enqueue is denied")
-    sent = int(lines[0].split()[1])
+    sent, jobs = int(lines[0].split()[1]), reports(d)
+    assert jobs <= sent  # a call made just before may be refused as it is carried out
     await trio.sleep(0.5)  # the timer keeps firing: every call is refused
-    assert int(panel(d, "enqueuer")[0].split()[1]) == sent and reports(d) == sent
+    assert int(panel(d, "enqueuer")[0].split()[1]) == sent and reports(d) == jobs
     assert d.control.host.plugins["enqueuer"].state is PluginState.RUNNING
 
 
@@ -73,10 +73,10 @@ async def test_a_forbid_added_to_the_site_policy_applies_at_once(make_console, t
     policy = tmp_path / "etc" / "qtui" / "policy.toml"
     policy.parent.mkdir(parents=True)
     policy.write_text('[plugins.enqueuer]\nforbid = ["jobs.enqueue"]\n')
-    await d.wait_for("enqueuer: jobs.enqueue forbidden (changed on disk)", timeout=2.0)
+    await d.wait_for("enqueuer: jobs.enqueue forbidden (changed on disk)")
     await wait_panel(d, "enqueuer", "jobs.enqueue is forbidden (forbidden by the site policy")
     policy.write_text("")  # lifted again: allowed from the next call
-    await d.wait_for("enqueuer: jobs.enqueue granted (changed on disk)", timeout=2.0)
+    await d.wait_for("enqueuer: jobs.enqueue granted (changed on disk)")
     before = reports(d)
     with trio.fail_after(5):
         while reports(d) == before:
@@ -92,15 +92,14 @@ async def test_an_unreadable_permissions_file_refuses_everything_until_it_is_fix
     good = path.read_text()
     path.write_text(good + "\n[[plugins.enqueuer]]\n")
     line = len(good.splitlines()) + 2
-    await d.wait_for(f"permissions.toml:{line} is invalid, every plugin capability is refused",
-                     timeout=2.0)
+    await d.wait_for(f"permissions.toml:{line} is invalid, every plugin capability is refused")
     handle = d.control.host.plugins["enqueuer"]
     assert all(e.verdict is Verdict.UNDECIDED for e in handle.grants.all())
     sent = reports(d)
     await trio.sleep(0.5)  # its timer events are held back: it does nothing
     assert reports(d) == sent
     path.write_text(good)
-    await d.wait_for("enqueuer: timers granted, jobs.enqueue granted (changed on disk)", timeout=2.0)
+    await d.wait_for("enqueuer: timers granted, jobs.enqueue granted (changed on disk)")
     with trio.fail_after(5):
         while reports(d) == sent:
             await trio.sleep(0.05)
@@ -113,7 +112,7 @@ async def test_a_revoke_withdraws_a_confirmation_the_operator_has_not_answered(m
     d.console.execute("purger.purge email")
     await d.wait_for("Plugin purger 1.0.0 wants to:")
     assert cli("plugin", "revoke", "purger", "jobs.purge") == 0
-    await d.wait_for(lambda t: "wants to:" not in t, timeout=2.0)
+    await d.wait_for(lambda t: "wants to:" not in t)
     await wait_panel(d, "purger", "refused: jobs.purge was withdrawn while the operator was asked")
     assert d.console.backend.stats()[0].count(JobState.DEAD) == 1
     entries = d.control.host.audit.read(plugin="purger").entries
@@ -128,7 +127,7 @@ async def test_a_grant_from_another_shell_starts_a_waiting_plugin_and_closes_its
     d.console.execute("plugin enable enqueuer")
     await d.wait_for("Permissions: enqueuer")
     assert cli("plugin", "grant", "enqueuer", "--all", "--yes") == 0
-    await d.wait_for("its permissions changed meanwhile", timeout=2.0)
+    await d.wait_for("its permissions changed meanwhile")
     assert "Permissions: enqueuer" not in d.text()
     await wait_panel(d, "enqueuer", "sent 1")
 
