@@ -26,6 +26,7 @@ import attrs
 
 from qtui import report
 from qtui.authoring import scaffold, spectest
+from qtui.clock import SYSTEM_CLOCK, utc_now
 from qtui.cli.common import (
     EXIT_ERROR,
     EXIT_NOT_FOUND,
@@ -51,7 +52,7 @@ from qtui.plugins.bundles.manifest import (
     Setting,
     SettingType,
 )
-from qtui.plugins.trust.audit import AuditEntry, AuditError, AuditFilter, AuditLog, Outcome, utc_now
+from qtui.plugins.trust.audit import AuditEntry, AuditError, AuditFilter, AuditLog, Outcome
 from qtui.plugins.trust.permissions import (
     DecisionError,
     Effective,
@@ -102,7 +103,7 @@ def _time(text: str) -> datetime.datetime:
     ago = re.fullmatch(r"([0-9]{1,6})([smhd])", text.strip())
     if ago:
         unit = {"s": 1, "m": 60, "h": 3600, "d": 86400}[ago.group(2)]
-        return utc_now() - datetime.timedelta(seconds=int(ago.group(1)) * unit)
+        return utc_now(SYSTEM_CLOCK) - datetime.timedelta(seconds=int(ago.group(1)) * unit)
     try:
         when = datetime.datetime.fromisoformat(text.strip())
     except ValueError:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from qtui.backends import open_backend
+from qtui.clock import SYSTEM_CLOCK
 from qtui.model import JobState
 from qtui.sqlite_queue import SQLiteQueue
 
@@ -76,7 +77,7 @@ class Setup:
                 worker.fail(worker.reserve(), "boom")
 
     def count(self, queue: str, state: JobState) -> int:
-        backend = open_backend(self.db)
+        backend = open_backend(self.db, clock=SYSTEM_CLOCK.time)
         try:
             return next((s.count(state) for s in backend.stats() if s.name == queue), 0)
         finally:

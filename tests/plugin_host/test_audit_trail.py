@@ -133,7 +133,7 @@ async def test_a_confirmation_names_the_exact_count_and_the_first_ids(harness) -
 
 
 async def test_read_only_mode_refuses_before_anyone_is_asked(harness, tmp_path) -> None:
-    backend = open_backend(tmp_path / "queue.db", read_only=True)
+    backend = open_backend(tmp_path / "queue.db", clock=harness.clock, read_only=True)
     asked = []
 
     async def confirm(handle, confirmation):

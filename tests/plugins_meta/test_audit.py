@@ -25,6 +25,7 @@ from qtui.plugins.trust.audit import (
     audit_path,
 )
 from qtui.plugins.trust.permissions import Verdict
+from tests.support import ManualClock
 
 T0 = datetime.datetime(2024, 5, 1, 12, 0, 0, 123000, tzinfo=datetime.UTC)
 
@@ -172,20 +173,9 @@ def test_an_entry_reads_back_as_written_made_safe(plugin, version, capability, o
     assert len(entry.detail) <= MAX_DETAIL
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime.datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += datetime.timedelta(seconds=seconds)
-
-
 def test_a_request_and_its_outcomes_share_an_id_unique_to_the_console(tmp_path: Path) -> None:
     log = AuditLog(tmp_path / "audit.jsonl")
-    first, second = Auditor(log, clock=FakeClock()), Auditor(log, clock=FakeClock())
+    first, second = Auditor(log, clock=ManualClock(T0.timestamp())), Auditor(log, clock=ManualClock(T0.timestamp()))
     a = first.request("p", "1.0.0", Capability.JOBS_PURGE, "qtui.jobs.purge", essential=True)
     b = second.request("p", "1.0.0", Capability.JOBS_PURGE, "qtui.jobs.purge", essential=True)
     first.outcome(a, Outcome.CONFIRMED, jobs=3, detail="delete 3 dead jobs on email")
@@ -200,7 +190,7 @@ def test_a_request_and_its_outcomes_share_an_id_unique_to_the_console(tmp_path: 
 
 def test_a_flood_of_routine_entries_is_summarised_but_actions_on_queues_are_all_written(tmp_path: Path) -> None:
     log = AuditLog(tmp_path / "audit.jsonl")
-    clock = FakeClock()
+    clock = ManualClock(T0.timestamp())
     auditor = Auditor(log, clock=clock, flood_entries=10, flood_seconds=60)
     for _ in range(20):
         auditor.outcome(auditor.request("chatty", "1.0.0", Capability.NOTIFY, "qtui.notify"), Outcome.DONE)
@@ -221,7 +211,7 @@ def test_a_flood_of_routine_entries_is_summarised_but_actions_on_queues_are_all_
 
 def test_a_plugin_that_stops_gets_its_summary_at_once(tmp_path: Path) -> None:
     log = AuditLog(tmp_path / "audit.jsonl")
-    auditor = Auditor(log, clock=FakeClock(), flood_entries=2)
+    auditor = Auditor(log, clock=ManualClock(T0.timestamp()), flood_entries=2)
     for _ in range(3):
         auditor.request("chatty", "1.0.0", Capability.TIMERS, "qtui.every")
     auditor.flush("chatty")
@@ -230,7 +220,7 @@ def test_a_plugin_that_stops_gets_its_summary_at_once(tmp_path: Path) -> None:
 
 def test_an_unwritable_log_refuses_essential_entries_and_is_reported(tmp_path: Path) -> None:
     (tmp_path / "state").write_text("a file where a folder should be")
-    auditor = Auditor(AuditLog(tmp_path / "state" / "audit.jsonl"), clock=FakeClock())
+    auditor = Auditor(AuditLog(tmp_path / "state" / "audit.jsonl"), clock=ManualClock(T0.timestamp()))
     routine = auditor.request("p", "1.0.0", Capability.NOTIFY, "qtui.notify")  # written or not, it goes on
     assert auditor.failure is not None and "cannot write the audit log" in auditor.failure
     with pytest.raises(AuditError):

@@ -7,6 +7,9 @@ runaway plugin never blocks the console or the other plugins. Everything a
 plugin does to the world goes through effects the host applies here, on the
 trio side: panel content, notices, timers, commands, bus messages and admin
 requests (which are checked, confirmed when destructive, and audited).
+
+The host's clock dates panels, timer events and audit entries and is what plugin code sees
+as now; timers and the stale marker wait on the trio run's clock.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ import datetime
 import enum
 import functools
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ import trio
 
 from qtui.backends.base import Backend
 from qtui.bus import EventBus, Subscription
+from qtui.clock import Clock, utc_now
 from qtui.events import Event, Notice, SelectionChanged, StatsUpdated
 from qtui.model import BackendError, InvalidInput
 from qtui.plugins.bundles.bundle import BundleError, read_bundle
@@ -56,11 +59,9 @@ from qtui.plugins.trust.audit import (
     AuditFilter,
     AuditLog,
     Auditor,
-    Clock,
     Outcome,
     Reason,
     Ticket,
-    utc_now,
 )
 from qtui.plugins.trust.permissions import Effective, Grants, PermissionsFileError, PermissionStore, Verdict
 from qtui.plugins.trust.policy import SitePolicy, load_policy
@@ -190,22 +191,22 @@ class PluginHost:
         backend: Backend,
         bus: EventBus,
         *,
+        clock: Clock,
         store: PermissionStore | None = None,
         policy: SitePolicy | None = None,
         audit: AuditLog | None = None,
         settings: SettingsStore | None = None,
         storage_dir: Path | None = None,
         confirmer: Confirmer | None = None,
-        clock: Clock = utc_now,
         copies: GrantedCopies | None = None,
     ) -> None:
         self.backend = backend
         self.bus = bus
+        self.clock = clock
         self.store = store or PermissionStore()
         self.policy = policy
         self._policy_given = policy is not None
         self.audit = audit or AuditLog()
-        self._clock = clock
         self.auditor = Auditor(self.audit, clock=clock)
         self.ledger = RateLedger()  # jobs used under each rate-bounded grant
         self._audit_failure: str | None = None
@@ -341,7 +342,7 @@ class PluginHost:
         requested = set(plugin.manifest.permissions)
         self.store.decide(plugin.manifest, code_hash,
                           grant=tuple(requested & previous.granted), deny=tuple(requested & previous.denied),
-                          confirm={c: False for c in requested & previous.no_confirm})
+                          confirm={c: False for c in requested & previous.no_confirm}, now=utc_now(self.clock))
 
     def _prepare(self, handle: PluginHandle) -> rt.PluginRuntime | None:
         """A runtime for the plugin, or None with the handle errored or waiting for permission."""
@@ -364,6 +365,7 @@ class PluginHost:
         handle.runtime = rt.PluginRuntime(
             plugin.manifest, bundle, grants, settings=values,
             storage=PluginStorage(plugin.manifest.name, self._storage_dir), auditor=self.auditor,
+            clock=self.clock,
         )
         # Subscribe before plugin code runs, so nothing published meanwhile is missed.
         handle.subscription = self.bus.subscribe(
@@ -448,13 +450,13 @@ class PluginHost:
         if handle.code_hash is None:
             raise ValueError(f"{handle.name} could not be read; nothing to decide on")
         record = self.store.decide(handle.manifest, handle.code_hash, grant=grant, deny=deny,
-                                   confirm={c: False for c in no_confirm})
+                                   confirm={c: False for c in no_confirm}, now=utc_now(self.clock))
         if grant and record.granted:
             self._keep_granted(handle)
         try:
             for capability, outcome in [*((c, Outcome.GRANTED) for c in grant), *((c, Outcome.REVOKED) for c in deny)]:
                 self.audit.record(handle.name, str(handle.manifest.version), capability.value, outcome,
-                                  f"decided in the console; code {handle.code_hash[:23]}", now=self._clock())
+                                  f"decided in the console; code {handle.code_hash[:23]}", now=utc_now(self.clock))
         except AuditError as exc:
             self.bus.publish(Notice(f"{exc}; the decision was recorded", "error"))
         return self.refresh_grants(handle)
@@ -654,7 +656,7 @@ class PluginHost:
         for effect in handle.runtime.take_effects():
             match effect:
                 case rt.Render(lines=lines):
-                    handle.panel, handle.panel_at = lines, time.time()
+                    handle.panel, handle.panel_at = lines, self.clock.time()
                     self.bus.publish(PanelUpdated(handle.name))
                 case rt.Notify(text=text, level=level):
                     self.bus.publish(Notice(f"{handle.name}: {text}", level))
@@ -684,7 +686,7 @@ class PluginHost:
                 while True:
                     await trio.sleep(seconds)
                     if handle.subscription is not None and self._may(handle, Capability.TIMERS):
-                        handle.subscription.offer(TimerFired(name, time.time()))
+                        handle.subscription.offer(TimerFired(name, self.clock.time()))
                     if not repeat:
                         handle.timers.pop(name, None)
                         return
@@ -744,7 +746,7 @@ class PluginHost:
             raise _Refused(Reason.OUT_OF_SCOPE, f"job {request.args['id']} is on {result['queue']}, outside "
                            f"the scope of {capability}")
         if effective.bounds:
-            self.ledger.charge(handle.name, capability, jobs, self._clock())
+            self.ledger.charge(handle.name, capability, jobs, utc_now(self.clock))
         return result, jobs
 
     def _still_granted(self, handle: PluginHandle, capability: Capability) -> Effective:
@@ -775,7 +777,7 @@ class PluginHost:
         capability = effective.capability
         if not self.ledger.known(handle.name, capability):
             await self._seed_ledger(handle.name, capability)
-        now = self._clock()
+        now = utc_now(self.clock)
         remaining = None
         for bound in rates:
             rate = bound.scope.rate
@@ -791,7 +793,7 @@ class PluginHost:
 
     async def _seed_ledger(self, plugin: str, capability: Capability) -> None:
         """Count the uses the audit log holds, so a restarted console keeps to its rates."""
-        since = self._clock() - datetime.timedelta(seconds=MAX_PERIOD)
+        since = utc_now(self.clock) - datetime.timedelta(seconds=MAX_PERIOD)
         where = AuditFilter(plugin=plugin, capability=capability.value, outcome=Outcome.DONE, since=since)
         reading = await trio.to_thread.run_sync(functools.partial(self.audit.read, where=where))
         self.ledger.seed(plugin, capability, [(e.time, e.jobs) for e in reading.entries if e.jobs])

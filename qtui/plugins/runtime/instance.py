@@ -20,6 +20,7 @@ from typing import Any
 
 import attrs
 
+from qtui.clock import Clock
 from qtui.model import InvalidInput, JobState, check_queue_name
 from qtui.plugins.bundles.bundle import Bundle
 from qtui.plugins.bundles.capabilities import Capability, bus_capability
@@ -168,6 +169,7 @@ class PluginRuntime:
         settings: Mapping[str, Any],
         storage: PluginStorage,
         auditor: Auditor,
+        clock: Clock,
     ) -> None:
         self.manifest = manifest
         self.bundle = bundle
@@ -186,7 +188,8 @@ class PluginRuntime:
         self._next_request = 1
         self._lock = threading.Lock()
         self.sandbox = LuaSandbox(
-            manifest.name, limits=sandbox_limits(manifest), resolver=_modules(bundle), output=self._print
+            manifest.name, clock=clock, limits=sandbox_limits(manifest), resolver=_modules(bundle),
+            output=self._print,
         )
         for spec in api.FUNCTIONS:
             self.sandbox.expose(spec.lua_name, getattr(self, "api_" + spec.name.replace(".", "_")))

@@ -32,13 +32,13 @@ import os
 import re
 import secrets
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import attrs
 
 from qtui import paths
+from qtui.clock import Clock, utc_now
 from qtui.files.atomic import locked
 from qtui.plugins.bundles.capabilities import Capability
 from qtui.plugins.trust.permissions import Verdict
@@ -54,17 +54,9 @@ _MAX_FIELD = 128
 _MAX_JOBS = 10**12
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
-Clock = Callable[[], datetime.datetime]
-
-
 def audit_path() -> Path:
     """Where the audit log is written."""
     return paths.state_dir() / AUDIT_FILE
-
-
-def utc_now() -> datetime.datetime:
-    """The wall clock in UTC: the clock of audit entries unless a caller gives another."""
-    return datetime.datetime.now(datetime.UTC)
 
 
 class Outcome(enum.StrEnum):
@@ -245,7 +237,7 @@ class AuditLog:
         now: datetime.datetime | None = None,
     ) -> AuditEntry:
         """Append an entry stamped `now` (default: the current UTC time) and return it."""
-        entry = AuditEntry(now or utc_now(), plugin, version, capability, outcome, detail, request, reason, jobs)
+        entry = AuditEntry(now or datetime.datetime.now(datetime.UTC), plugin, version, capability, outcome, detail, request, reason, jobs)
         self.append(entry)
         return entry
 
@@ -359,7 +351,7 @@ class Auditor:
     entries, whose action must then not go ahead.
     """
 
-    def __init__(self, log: AuditLog, *, clock: Clock = utc_now, flood_entries: int = FLOOD_ENTRIES,
+    def __init__(self, log: AuditLog, *, clock: Clock, flood_entries: int = FLOOD_ENTRIES,
                  flood_seconds: float = FLOOD_SECONDS) -> None:
         self.log = log
         self._clock = clock
@@ -395,7 +387,7 @@ class Auditor:
 
     def _write(self, ticket: Ticket, outcome: Outcome, *, reason: Reason | None = None,
                jobs: int | None = None, detail: str = "") -> None:
-        now = self._clock()
+        now = utc_now(self._clock)
         entry = AuditEntry(now, ticket.plugin, ticket.version, ticket.capability.value, outcome, detail,
                            ticket.id, reason.value if reason else "", jobs)
         ended = None
@@ -419,7 +411,7 @@ class Auditor:
         counts = ", ".join(f"{what} {n}" for what, n in flood.held.most_common())
         detail = (f"{total} entries held back (more than {self._flood_entries} in "
                   f"{self._window.total_seconds():g} s): {counts}")
-        self._append(AuditEntry(self._clock(), plugin, flood.version, "", Outcome.SUPPRESSED, detail), essential=False)
+        self._append(AuditEntry(utc_now(self._clock), plugin, flood.version, "", Outcome.SUPPRESSED, detail), essential=False)
 
     def _append(self, entry: AuditEntry, *, essential: bool) -> None:
         try:
