@@ -60,10 +60,15 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
+def _where(problem: Problem) -> str:
+    """The file's name (no folder: the status line is 80 columns) and the line of a problem."""
+    return problem.file.name + (f":{problem.line}" if problem.line is not None else "")
+
+
 def _short(problem: Problem) -> str:
-    """A problem with the file's name only, for the status line (80 columns)."""
-    where = problem.file.name + (f":{problem.line}" if problem.line is not None else "")
-    return f"{where}: {problem.field}: {problem.message}" if problem.field else f"{where}: {problem.message}"
+    """A problem with the file's name only, for the status line."""
+    what = f"{problem.field}: {problem.message}" if problem.field else problem.message
+    return f"{_where(problem)}: {what}"
 
 
 @attrs.frozen
@@ -339,8 +344,7 @@ class PluginService:
                 await self.start(handle.plugin)
         if broken is not None:  # the place first: the status line is 80 columns
             problem = broken.problems[0]
-            where = problem.file.name + (f":{problem.line}" if problem.line is not None else "")
-            self.notice(one_line(f"{where} is invalid, every plugin capability is refused: "
+            self.notice(one_line(f"{_where(problem)} is invalid, every plugin capability is refused: "
                                  f"{problem.field}: {problem.message}"), "error")
 
     def _changed_decisions(self, handle: PluginHandle, changed: list[str], origin: str) -> None:

@@ -11,7 +11,10 @@ from qtui.cli.main import main
 from qtui.model import JobState
 from qtui.plugins.bundles.capabilities import Capability
 from qtui.plugins.runtime.host import PluginState
+from qtui.plugins.trust.audit import AuditFilter, Outcome
 from qtui.plugins.trust.permissions import Verdict
+from tests.support import panel_lines, wait_until
+from tests.support import wait_panel as wait_host_panel
 
 # Purges the dead jobs of the queue named on its command line, and shows the answer.
 PURGER = """
@@ -28,21 +31,24 @@ def cli(*argv: str) -> int:
 
 
 def panel(d, name: str) -> list[str]:
-    return ["".join(s.text for s in line) for line in d.control.host.plugins[name].panel]
+    return panel_lines(d.control.host.plugins[name])
 
 
-async def wait_panel(d, name: str, needle: str, timeout: float = 10.0) -> list[str]:
-    with trio.fail_after(timeout):
-        while not any(needle in line for line in panel(d, name)):
-            await trio.sleep(0.02)
-    return panel(d, name)
+async def wait_panel(d, name: str, needle: str) -> list[str]:
+    return await wait_host_panel(d.control.host, name, needle)
+
+
+async def prompted(d, name: str, lua: str, permissions: list[str]) -> Path:
+    """Write plugin `name` and enable it: its permission dialog is on screen."""
+    folder = d.write_plugin(name, lua, permissions)
+    d.console.execute(f"plugin enable {name}")
+    await d.wait_for(f"Permissions: {name}")
+    return folder
 
 
 async def enabled(d, name: str, lua: str, permissions: list[str], running: str | None = None) -> None:
     """Write plugin `name`, enable it and approve all it asks (the last, changing queues, in two steps)."""
-    d.write_plugin(name, lua, permissions)
-    d.console.execute(f"plugin enable {name}")
-    await d.wait_for(f"Permissions: {name}")
+    await prompted(d, name, lua, permissions)
     await d.answer("a", "j", " ", "y", "enter")
     if running is not None:
         await wait_panel(d, name, running)
@@ -50,6 +56,12 @@ async def enabled(d, name: str, lua: str, permissions: list[str], running: str |
 
 def reports(d) -> int:
     return next((q.count(JobState.READY) for q in d.console.backend.stats() if q.name == "reports"), 0)
+
+
+def refused_enqueues(d) -> list:
+    """The audit entries of the enqueuer's refused calls."""
+    where = AuditFilter(plugin="enqueuer", capability="jobs.enqueue", outcome=Outcome.REFUSED)
+    return list(d.control.host.audit.read(where=where).entries)
 
 
 async def test_a_revoke_from_another_shell_refuses_the_next_call_and_the_console_says_so(
@@ -62,7 +74,8 @@ async def test_a_revoke_from_another_shell_refuses_the_next_call_and_the_console
     lines = await wait_panel(d, "enqueuer", "refused: capability jobs.enqueue is denied")
     sent, jobs = int(lines[0].split()[1]), reports(d)
     assert jobs <= sent  # a call made just before may be refused as it is carried out
-    await trio.sleep(0.5)  # the timer keeps firing: every call is refused
+    refusals = len(refused_enqueues(d))
+    await wait_until(lambda: len(refused_enqueues(d)) >= refusals + 3, "three more refused calls")  # it keeps trying
     assert int(panel(d, "enqueuer")[0].split()[1]) == sent and reports(d) == jobs
     assert d.control.host.plugins["enqueuer"].state is PluginState.RUNNING
 
@@ -78,9 +91,7 @@ async def test_a_forbid_added_to_the_site_policy_applies_at_once(make_console, t
     policy.write_text("")  # lifted again: allowed from the next call
     await d.wait_for("enqueuer: jobs.enqueue granted (changed on disk)")
     before = reports(d)
-    with trio.fail_after(5):
-        while reports(d) == before:
-            await trio.sleep(0.05)
+    await wait_until(lambda: reports(d) > before, "a job enqueued again")
 
 
 async def test_an_unreadable_permissions_file_refuses_everything_until_it_is_fixed(
@@ -100,9 +111,7 @@ async def test_an_unreadable_permissions_file_refuses_everything_until_it_is_fix
     assert reports(d) == sent
     path.write_text(good)
     await d.wait_for("enqueuer: timers granted, jobs.enqueue granted (changed on disk)")
-    with trio.fail_after(5):
-        while reports(d) == sent:
-            await trio.sleep(0.05)
+    await wait_until(lambda: reports(d) > sent, "a job enqueued again")
 
 
 async def test_a_revoke_withdraws_a_confirmation_the_operator_has_not_answered(make_console) -> None:
@@ -123,9 +132,7 @@ async def test_a_grant_from_another_shell_starts_a_waiting_plugin_and_closes_its
     make_console, enqueuer_lua
 ) -> None:
     d = await make_console()
-    d.write_plugin("enqueuer", enqueuer_lua, ["timers", "jobs.enqueue"])
-    d.console.execute("plugin enable enqueuer")
-    await d.wait_for("Permissions: enqueuer")
+    await prompted(d, "enqueuer", enqueuer_lua, ["timers", "jobs.enqueue"])
     assert cli("plugin", "grant", "enqueuer", "--all", "--yes") == 0
     await d.wait_for("its permissions changed meanwhile")
     assert "Permissions: enqueuer" not in d.text()
@@ -152,9 +159,7 @@ async def test_approving_a_capability_that_changes_queues_takes_a_second_step(
     make_console, enqueuer_lua
 ) -> None:
     d = await make_console()
-    d.write_plugin("enqueuer", enqueuer_lua, ["timers", "jobs.enqueue"])
-    d.console.execute("plugin enable enqueuer")
-    await d.wait_for("Permissions: enqueuer")
+    await prompted(d, "enqueuer", enqueuer_lua, ["timers", "jobs.enqueue"])
     await d.answer("a")
     text = await d.wait_for("jobs.enqueue change queues: approve each with space, then y")
     assert "[x] timers" in text and "[ ] jobs.enqueue" in text
@@ -175,9 +180,7 @@ async def test_changed_code_asks_again_with_nothing_approved_and_shows_the_diff(
     make_console, enqueuer_lua
 ) -> None:
     d = await make_console()
-    folder = d.write_plugin("enqueuer", enqueuer_lua, ["timers", "jobs.enqueue"])
-    d.console.execute("plugin enable enqueuer")
-    await d.wait_for("Permissions: enqueuer")
+    folder = await prompted(d, "enqueuer", enqueuer_lua, ["timers", "jobs.enqueue"])
     await d.answer("a", "j", " ", "y", "enter")
     await wait_panel(d, "enqueuer", "sent 1")
     source = (folder / "init.lua").read_text()

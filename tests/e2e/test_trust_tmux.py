@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,8 @@ from qtui.backends import open_backend
 from qtui.clock import SYSTEM_CLOCK
 from qtui.model import JobState
 from qtui.sqlite_queue import SQLiteQueue
+
+from tests.support import write_plugin_folder
 
 from .conftest import QTUI, answer, command
 
@@ -40,21 +41,8 @@ class Setup:
             q.enqueue("email", {"n": 0})
 
     def plugin(self, name: str, lua: str, permissions: list[str], *, enabled: bool = True) -> Path:
-        folder = self.config / "plugins" / name
-        folder.mkdir(parents=True)
-        perms = ", ".join(f'"{p}"' for p in permissions)
-        (folder / "manifest.toml").write_text(textwrap.dedent(f"""\
-            name = "{name}"
-            version = "1.0.0"
-            description = "{name} under test"
-            api = "1"
-            permissions = [{perms}]
-
-            [panel]
-            title = "{name}"
-            rows = 3
-            """))
-        (folder / "init.lua").write_text(lua)
+        panel = f'\n[panel]\ntitle = "{name}"\nrows = 3\n'
+        folder = write_plugin_folder(self.config / "plugins" / name, name, lua, permissions, extra=panel)
         if enabled:
             (self.config / "plugins.toml").write_text(f'enabled = ["{name}"]\n')
         return folder
@@ -103,7 +91,7 @@ def test_a_revoke_and_a_policy_edit_stop_a_plugin_that_is_acting(
     setup.plugin("enqueuer", enqueuer_lua, ["timers", "jobs.enqueue"])
     assert setup.cli("plugin", "grant", "enqueuer", "--all").returncode == 0
     setup.start(tmux)
-    tmux.wait_for(lambda s: "sent 3" in s, timeout=30)
+    tmux.wait_for("sent 3")
 
     assert setup.cli("plugin", "revoke", "enqueuer", "jobs.enqueue").returncode == 0
     tmux.wait_for("enqueuer: jobs.enqueue denied (changed on disk)")
@@ -130,7 +118,7 @@ def test_keys_typed_ahead_at_start_up_grant_nothing(tmux, setup: Setup, enqueuer
     # typed at once, as an operator starting to work would: before and while the dialog shows
     tmux.type("/data")
     tmux.keys("Enter", "a", "Enter", "y", "Enter")
-    screen = tmux.wait_for("Permissions: enqueuer 1.0.0", timeout=30)
+    screen = tmux.wait_for("Permissions: enqueuer 1.0.0")
     tmux.keys("a", "Enter")
     screen = tmux.wait_for("Enter save")  # it takes keys only now
     assert "Permissions: enqueuer" in screen and "[ ] timers" in screen and "[ ] jobs.enqueue" in screen
@@ -141,7 +129,7 @@ def test_keys_typed_ahead_at_start_up_grant_nothing(tmux, setup: Setup, enqueuer
 def test_approving_a_destructive_capability_takes_two_steps(tmux, setup: Setup) -> None:
     setup.plugin("requeuer", REQUEUER, ["commands", "jobs.requeue"])
     setup.start(tmux)
-    tmux.wait_for("Permissions: requeuer", timeout=30)
+    tmux.wait_for("Permissions: requeuer")
     answer(tmux, "a")
     tmux.wait_for("jobs.requeue change queues: approve each with space, then y")
     tmux.keys("j", " ")
@@ -162,7 +150,7 @@ def test_a_one_line_code_change_shows_the_diff_before_asking_again(
     folder = setup.plugin("enqueuer", enqueuer_lua, ["timers", "jobs.enqueue"])
     assert setup.cli("plugin", "grant", "enqueuer", "--all").returncode == 0  # keeps a copy of this code
     setup.start(tmux)
-    tmux.wait_for("sent 1", timeout=30)
+    tmux.wait_for("sent 1")
     (folder / "init.lua").write_text(enqueuer_lua.replace('"reports"', '"payments"'))
     screen = tmux.wait_for("Its code changed")
     assert "Changed since the code you granted: init.lua (changed, +1 -1)" in screen
@@ -188,7 +176,7 @@ def test_a_scoped_grant_refuses_other_queues_and_uses_past_its_rate_audited(tmux
     result = setup.cli("plugin", "grant", "requeuer", "jobs.requeue", "--queues", "email*", "--rate", "2/h", "--yes")
     assert result.returncode == 0 and "queues email*, at most 2 jobs per hour" in result.stdout
     setup.start(tmux)
-    tmux.wait_for("requeuer", timeout=30)
+    tmux.wait_for("requeuer")
 
     command(tmux, "requeuer.requeue webhooks")
     tmux.wait_for(lambda s: "refused: webhooks is outside the scope of jobs.requeue" in flat(s))
