@@ -24,6 +24,7 @@ from qtui.plugins.trust.permissions import PermissionStore
 from qtui.plugins.trust.policy import SitePolicy
 from qtui.plugins.trust.scope import Rate, Scope
 from qtui.sqlite_queue import SQLiteQueue
+from tests.support import WAIT, wait_until
 
 # A plugin making the requests in `calls` when it starts; each result shows as a line.
 ACTOR = """
@@ -149,9 +150,7 @@ async def test_read_only_mode_refuses_before_anyone_is_asked(harness, tmp_path) 
     async with trio.open_nursery() as nursery:
         await nursery.start(host.run)
         handle = await host.start(plugin)
-        with trio.fail_after(10):
-            while len(handle.panel) < 2:
-                await trio.sleep(0.01)
+        await wait_until(lambda: len(handle.panel) == 2, "both answers")
         nursery.cancel_scope.cancel()
     lines = ["".join(s.text for s in line) for line in handle.panel]
     assert sorted(lines) == ["enqueue refused: the console is in read-only mode",
@@ -214,16 +213,12 @@ async def test_a_scoped_grant_refuses_other_queues_and_uses_past_its_rate_and_sa
         await harness.host.stop("bounded")
         handle = await again.start(plugin)
         assert again.run_command("bounded", "requeue", "email-us")
-        with trio.fail_after(10):
-            while not handle.panel:
-                await trio.sleep(0.01)
+        await wait_until(lambda: handle.panel, "the plugin's answer")
         assert "used 3 of its 3 jobs per hour" in handle.panel[0][0].text
         harness.clock.advance(3601)  # an hour later the rate allows it again
         handle.panel = ()
         assert again.run_command("bounded", "requeue", "email-us")
-        with trio.fail_after(10):
-            while not handle.panel:
-                await trio.sleep(0.01)
+        await wait_until(lambda: handle.panel, "the plugin's answer")
         assert handle.panel[0][0].text == "requeued 1"
         nursery.cancel_scope.cancel()
 
@@ -254,10 +249,23 @@ async def test_an_unwritable_audit_log_refuses_queue_changes_and_the_console_say
     assert line.startswith("error init.lua:") and "qtui.jobs.enqueue: refused: it cannot be audited" in line
     assert harness.backend.job("1") is not None and not any(
         q.name == "reports" for q in harness.backend.stats())
-    with trio.fail_after(5):
+    with trio.fail_after(WAIT):
         texts = []
         while not (any("plugin actions that change queues are refused" in t for t in texts)
                    and "actor: still here" in texts):
             texts.append((await notices.receive()).text)
     assert any("gone/audit.jsonl: cannot write the audit log" in t for t in texts)
     # what needs no record goes on: the notice above came from the plugin's next call
+
+
+async def test_a_burst_of_requests_keeps_to_the_rate(harness) -> None:
+    calls = ['qtui.jobs.enqueue("reports", 1)'] * 10  # all asked at once, before any is carried out
+    plugin = harness.plugin("burst", actor(*calls), permissions=["jobs.enqueue"])
+    harness.host.store.decide(plugin.manifest, bundle_hash(plugin.folder), grant=plugin.manifest.permissions,
+                              scopes={Capability.JOBS_ENQUEUE: Scope(rate=Rate(3, 3600))})
+    await harness.start(plugin, grant_all=False)
+    await harness.wait(lambda: len(harness.text("burst")) == len(calls))
+    assert sum(line.startswith("enqueue job=") for line in harness.text("burst")) == 3
+    assert next(q for q in harness.backend.stats() if q.name == "reports").count(JobState.READY) == 3
+    outcomes = collections.Counter(trail[-1][1:3] for trail in requests(harness, "burst").values())
+    assert outcomes == {("done", ""): 3, ("refused", "rate_limit"): 7}

@@ -14,6 +14,7 @@ as now; timers and the stale marker wait on the trio run's clock.
 
 from __future__ import annotations
 
+import collections
 import datetime
 import enum
 import functools
@@ -80,21 +81,28 @@ BATCH = 64
 STALE_AFTER = 0.5
 
 
-
 @attrs.frozen
 class Confirmation:
     """What the operator is asked to confirm: a destructive action on these jobs."""
 
     capability: Capability
-    summary: str  # e.g. "requeue 71 dead jobs on webhooks to their own queues"
-    count: int | None  # the exact number of jobs it touches
-    first_ids: tuple[str, ...] = ()  # the first of them
+    target: actions.Target  # the jobs it touches: their exact number and the first ids
+
+    @property
+    def summary(self) -> str:
+        """E.g. "requeue 71 dead jobs on webhooks to their own queues"."""
+        return self.target.summary
+
+    @property
+    def count(self) -> int | None:
+        return self.target.count
+
+    @property
+    def first_ids(self) -> tuple[str, ...]:
+        return self.target.first_ids
 
     def __str__(self) -> str:
-        if not self.first_ids:
-            return self.summary
-        more = (self.count or 0) - len(self.first_ids)
-        return f"{self.summary}: {', '.join(self.first_ids)}" + (f" and {more} more" if more > 0 else "")
+        return self.target.describe()
 
 
 #: Asks the operator to confirm a destructive plugin action -> yes? (Cancelled: the question is withdrawn.)
@@ -209,6 +217,9 @@ class PluginHost:
         self.audit = audit or AuditLog()
         self.auditor = Auditor(self.audit, clock=clock)
         self.ledger = RateLedger()  # jobs used under each rate-bounded grant
+        # One request at a time per plugin and capability, so a burst is held to a rate one by one.
+        self._request_locks: collections.defaultdict[tuple[str, Capability], trio.Lock] = (
+            collections.defaultdict(trio.Lock))
         self._audit_failure: str | None = None
         self.settings = settings or SettingsStore()
         self.copies = copies or GrantedCopies()  # the code last granted, for reviewing changes
@@ -697,7 +708,8 @@ class PluginHost:
         """Carry out an admin request, auditing each step: checked again, bounded, confirmed, done."""
         ticket = request.ticket
         try:
-            result, jobs = await self._carry_out(handle, request)
+            async with self._request_locks[handle.name, request.capability]:
+                result, jobs = await self._carry_out(handle, request)
         except _Refused as refusal:
             self._close(ticket, Outcome.REFUSED, reason=refusal.reason, detail=refusal.message)
             self._report(handle, request, ok=False, error=refusal.answer)
@@ -801,7 +813,7 @@ class PluginHost:
     async def _confirm(self, handle: PluginHandle, request: rt.Request, target: actions.Target) -> None:
         """Ask the operator; _Declined, or _Refused if the grant goes meanwhile."""
         assert self._confirmer is not None
-        confirmation = Confirmation(request.capability, target.summary, target.count, target.first_ids)
+        confirmation = Confirmation(request.capability, target)
         with trio.CancelScope() as scope:
             handle.confirming[request.ticket.id] = (request.capability, scope)
             try:
