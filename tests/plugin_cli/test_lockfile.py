@@ -155,3 +155,24 @@ def test_a_plugin_locked_twice_is_an_error(tmp_path: Path) -> None:
     path.write_text(lock_text([one, one]))
     with pytest.raises(LockFileError, match=r"qtui.lock:\d+: plugin\[1\].name: bulk is locked twice"):
         read_lock(path)
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (("page_size = 200", "page_size = 9999"), "setting page_size: "),
+    (('    "jobs.requeue",\n]', '    "jobs.requeue",\n    "jobs.purge",\n]'), "jobs.purge"),
+])
+def test_an_entry_that_does_not_fit_its_plugin_is_invalid_and_applies_nothing(
+    run, run_json, fleet, tmp_path, edit, message
+) -> None:
+    text = run("plugin", "lock")[1]
+    assert edit[0] in text, text
+    lock = tmp_path / "qtui.lock"
+    lock.write_text(text.replace(*edit))
+    run("plugin", "revoke", "bulk", "commands")  # this host differs from the lockfile before
+    code, out, _ = run("plugin", "apply", str(lock), "--json")
+    assert code == 2
+    bulk = next(r for r in json.loads(out)["results"] if r["name"] == "bulk")
+    assert bulk["status"] == "invalid" and message in bulk["message"]
+    verdicts = {c["name"]: c["verdict"] for c in run_json("plugin", "info", "bulk")["capabilities"]}
+    assert verdicts["commands"] == "denied"  # nothing of the entry applied
+    assert EnabledStore().load() == []  # and no console starts it
