@@ -195,3 +195,20 @@ async def test_changed_code_asks_again_with_nothing_approved_and_shows_the_diff(
     d.press("v", "enter")  # Enter saves: nothing approved means everything denied
     await d.wait_for(lambda t: d.control.host.plugins["enqueuer"].grants.check(Capability.JOBS_ENQUEUE).verdict
                      is Verdict.DENIED)
+
+
+async def test_the_dialog_shows_the_bounds_a_grant_will_have(make_console, tmp_path: Path, enqueuer_lua) -> None:
+    policy = tmp_path / "etc" / "qtui" / "policy.toml"
+    policy.parent.mkdir(parents=True)
+    policy.write_text('[scopes."jobs.enqueue"]\nrate = "100/h"\n')
+    d = await make_console()
+    folder = d.write_plugin("enqueuer", enqueuer_lua, ["timers", "jobs.enqueue"])
+    assert cli("plugin", "grant", "enqueuer", "timers") == 0
+    assert cli("plugin", "grant", "enqueuer", "jobs.enqueue", "--queues", "reports", "--rate", "20/m",
+               "--yes") == 0
+    (folder / "init.lua").write_text(enqueuer_lua + "-- changed\n")  # new code: the grant goes, its bounds stay
+    d.console.execute("plugin enable enqueuer")
+    text = await d.wait_for("Its code changed")
+    assert "[ ] jobs.enqueue" in text
+    assert "scope: queues reports, at most 20 jobs per minute (your grant)" in text
+    assert "scope: at most 100 jobs per hour (site policy)" in text
