@@ -60,8 +60,10 @@ def test_plugins_prompt_render_reload_refuse_and_quarantine(tmux, qtui_env, tmp_
     tmux.wait_for("bulk-requeue: granted 3, denied 1")
     command(tmux, "bulk-requeue.filter")
     command(tmux, "plugin open bulk-requeue")  # full screen: the whole panel
-    tmux.wait_for("candidates read")  # the preview is done: run acts on it
+    tmux.wait_for(lambda s: "none left" in s or "(max_" in s)  # the preview has read every dead job
+    tmux.keys("Escape")
     command(tmux, "bulk-requeue.run")
+    command(tmux, "plugin open bulk-requeue")
     tmux.wait_for(lambda s: "jobs.requeue is denied" in " ".join(s.split()))  # may wrap
     tmux.keys("Escape")
 
