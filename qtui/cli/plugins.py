@@ -52,6 +52,7 @@ from qtui.plugins.bundles.manifest import (
     Setting,
     SettingType,
 )
+from qtui.plugins.runtime.api import gated_functions
 from qtui.plugins.trust.audit import AuditEntry, AuditError, AuditFilter, AuditLog, Outcome
 from qtui.plugins.trust.permissions import (
     DecisionError,
@@ -64,7 +65,6 @@ from qtui.plugins.trust.permissions import (
     Verdict,
 )
 from qtui.plugins.trust.policy import PolicyFileError, SitePolicy, load_policy, policy_path
-from qtui.plugins.runtime.api import gated_functions
 from qtui.plugins.trust.review import GrantedCopies, Review, review
 from qtui.plugins.trust.scope import SCOPABLE, Rate, Scope, ScopeError, parse_queues
 from qtui.sanitize import one_line
@@ -452,8 +452,7 @@ def _list_json(discovery: Discovery, installed: Sequence[_Installed]) -> dict[st
                 "capabilities": _names(i.plugin.manifest.permissions),
                 "code_hash": i.code_hash,
                 "decisions": decisions(i.verdicts) if i.code_hash else None,
-                "scopes": {v.capability.value: [{**_scope_json(b.scope), "source": b.source} for b in v.bounds]
-                           for v in i.verdicts if v.bounds},
+                "scopes": {v.capability.value: _bounds_json(v) for v in i.verdicts if v.bounds},
                 "problems": [_problem_json(p) for p in i.problems],
             }
             for i in installed
@@ -604,7 +603,7 @@ def _effective_json(effective: Effective) -> dict[str, Any]:
         "verdict": effective.verdict.value,
         "reason": effective.reason,
         "confirm_each_use": effective.confirm,
-        "bounds": [{**_scope_json(b.scope), "source": b.source} for b in effective.bounds],
+        "bounds": _bounds_json(effective),
     }
 
 
@@ -815,6 +814,11 @@ def _print_decision(
     else:
         scoped = [f"{c} ({record.scopes[c]})" if c in record.scopes else c.value for c in chosen]
         print(f"{manifest.name} {manifest.version}: {done} {', '.join(scoped)}")
+
+
+def _bounds_json(effective: Effective) -> list[dict[str, Any]]:
+    """Each bound on a capability: its queues, its rate and who set it."""
+    return [{**_scope_json(b.scope), "source": b.source} for b in effective.bounds]
 
 
 def _scope_json(scope: Scope) -> dict[str, Any]:
