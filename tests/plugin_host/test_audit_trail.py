@@ -77,9 +77,10 @@ def kill(db, queue: str, count: int, error: str = "boom") -> None:
 
 async def test_every_action_path_writes_its_request_and_outcomes_with_the_jobs_it_affected(harness) -> None:
     backend = harness.backend
-    ready = len(backend.peek("email", JobState.READY).jobs)
+    # requests on different capabilities run side by side: the peek reads what none of the others touch
+    waiting = len(backend.peek("email", JobState.SCHEDULED).jobs)
     some = backend.peek("email", JobState.READY).jobs[0].id
-    calls = ('qtui.jobs.peek{queue = "email", state = "ready"}', f'qtui.jobs.find("{some}")',
+    calls = ('qtui.jobs.peek{queue = "email", state = "scheduled"}', f'qtui.jobs.find("{some}")',
              'qtui.jobs.enqueue("reports", {day = "monday"})', 'qtui.jobs.requeue{queue = "email"}',
              'qtui.jobs.purge("email", "completed")', 'qtui.jobs.peek{queue = "nosuch", state = "dead"}',
              'qtui.jobs.purge("email", "old")')
@@ -88,7 +89,7 @@ async def test_every_action_path_writes_its_request_and_outcomes_with_the_jobs_i
     await harness.start(plugin)
     await harness.wait(lambda: len(harness.text("actor")) == len(calls))
     lines = harness.text("actor")
-    assert f"peek jobs={ready}" in lines and f"find job={some}" in lines and "requeue count=1" in lines
+    assert f"peek jobs={waiting}" in lines and f"find job={some}" in lines and "requeue count=1" in lines
     assert "purge count=0" in lines and any(line.startswith("peek no queue named 'nosuch'") for line in lines)
     assert any("unknown job state 'old'" in line for line in lines)
     (asked,) = harness.confirmations  # nothing is asked about a purge of no jobs
@@ -96,7 +97,7 @@ async def test_every_action_path_writes_its_request_and_outcomes_with_the_jobs_i
 
     trails = sorted(requests(harness, "actor").values())
     assert trails == sorted([
-        [("jobs.peek", "requested", "", None), ("jobs.peek", "done", "", ready)],
+        [("jobs.peek", "requested", "", None), ("jobs.peek", "done", "", waiting)],
         [("jobs.peek", "requested", "", None), ("jobs.peek", "done", "", 1)],  # find
         [("jobs.enqueue", "requested", "", None), ("jobs.enqueue", "done", "", 1)],
         [("jobs.requeue", "requested", "", None), ("jobs.requeue", "confirmed", "", 1),
