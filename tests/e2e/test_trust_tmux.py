@@ -14,7 +14,7 @@ from qtui.clock import SYSTEM_CLOCK
 from qtui.model import JobState
 from qtui.sqlite_queue import SQLiteQueue
 
-from tests.support import write_plugin_folder
+from tests.support import wait_until_sync, write_plugin_folder
 
 from .conftest import QTUI, answer, command
 
@@ -64,6 +64,13 @@ class Setup:
             for _ in range(count):
                 worker.fail(worker.reserve(), "boom")
 
+    def refusals(self, name: str) -> int:
+        """How many of the plugin's uses of jobs.enqueue the audit log records as refused."""
+        result = self.cli("plugin", "info", name, "--json", "--audit", "1000", "--capability", "jobs.enqueue",
+                          "--outcome", "refused")
+        assert result.returncode == 0, result.stderr
+        return len(json.loads(result.stdout)["audit"])
+
     def count(self, queue: str, state: JobState) -> int:
         backend = open_backend(self.db, clock=SYSTEM_CLOCK.time)
         try:
@@ -99,7 +106,8 @@ def test_a_revoke_and_a_policy_edit_stop_a_plugin_that_is_acting(
     sent = int(screen.split("sent ", 1)[1].split()[0])
     jobs = setup.count("reports", JobState.READY)
     assert jobs <= sent  # a call made just before may be refused as it is carried out
-    assert setup.cli("plugin", "info", "enqueuer").returncode == 0  # time passes: the timer keeps firing
+    refused = setup.refusals("enqueuer")
+    wait_until_sync(lambda: setup.refusals("enqueuer") >= refused + 3, "three more refused calls")  # it keeps trying
     assert setup.count("reports", JobState.READY) == jobs and f"sent {sent}" in tmux.screen()
 
     assert setup.cli("plugin", "grant", "enqueuer", "jobs.enqueue").returncode == 0
