@@ -47,15 +47,17 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 
 import attrs
 
+from qtui.backends.journal import JOURNAL_LUA, Operation
 from qtui.backends.redis_common import (
-    CHUNK,
     RedisBackend,
     RedisTarget,
+    decode_cursor,
+    encode_cursor,
     mapped_errors,
     now,
     parse_redis_url,
@@ -82,15 +84,75 @@ DEFAULT_QUEUES = "high:high_priority,low:low_priority"
 SCRIPT_CHUNK = 5000
 #: Items examined per peek call when a filter is active, before returning a partial page.
 SEARCH_BUDGET = 20000
-#: New items read inline by the stats script before falling back to a chunked recount.
-APPEND_LIMIT = 5000
+#: Items a stats call counts inline into a list's index; a longer catch-up or rebuild
+#: goes on in steps of five times as many.
+INDEX_STEP = 10000
 
 _KEY_PART = re.compile(r"[A-Za-z0-9_.:{}@-]{1,200}")
 _JOB_FIELDS = ("id", "filepath", "filesize", "priority", "retries", "creation_time", "trace_id", "span_id")
 _PLAIN_ID = re.compile(r"[A-Za-z0-9_.:@/+=-]+")
 _PRIORITY_FIELD = re.compile(rb'"priority":\s*"((?:[^"\\]|\\.)*)"')
 
-_STATS_LUA = """
+# Per-queue counts of the completed and dead-letter lists, kept by qtui in a hash per
+# list (`<prefix>:qtui:index:<list suffix>`): `len` items counted from the list's
+# oldest (right) end, `head` the newest of them, `tail` the oldest, `n:<queue>` counts.
+# index_sync checks the index against the list (the tail unchanged, `head` still right
+# after the items pushed since); when they disagree it starts over from the oldest end.
+# It then counts at most `limit` of the items not yet counted, oldest first, and
+# returns how many remain: a rebuild runs in bounded steps, resumable by anyone.
+_INDEX_LUA = r"""
+local function priority_of(item)
+  local p = string.match(item, '"priority":%s*"([^"\\]*)"')
+  if p then return p end
+  local ok, obj = pcall(cjson.decode, item)
+  if ok and type(obj) == 'table' and type(obj.priority) == 'string' then return obj.priority end
+  return '?'
+end
+local function index_write(list, idx, covered)
+  local len = redis.call('LLEN', list)
+  local head, tail = '', ''
+  if covered > 0 then
+    head = redis.call('LINDEX', list, len - covered) or ''
+    tail = redis.call('LINDEX', list, -1) or ''
+  end
+  redis.call('HSET', idx, 'len', covered, 'head', head, 'tail', tail)
+end
+local function index_sync(list, idx, limit)
+  local len = redis.call('LLEN', list)
+  local f = redis.call('HMGET', idx, 'len', 'head', 'tail')
+  local covered = tonumber(f[1])
+  if covered and covered > 0 then
+    local d = len - covered
+    if d < 0 or (redis.call('LINDEX', list, -1) or '') ~= f[3]
+       or (redis.call('LINDEX', list, d) or '') ~= f[2] then
+      covered = nil
+    end
+  end
+  if not covered or covered > len then
+    redis.call('DEL', idx)
+    covered = 0
+  end
+  local d = len - covered
+  local k = math.min(d, limit)
+  if k > 0 then
+    local counts = {}
+    for _, item in ipairs(redis.call('LRANGE', list, d - k, d - 1)) do
+      local q = priority_of(item)
+      counts[q] = (counts[q] or 0) + 1
+    end
+    for q, n in pairs(counts) do redis.call('HINCRBY', idx, 'n:' .. q, n) end
+    covered = covered + k
+  end
+  if k > 0 or not f[1] then index_write(list, idx, covered) end
+  return d - k
+end
+local function index_reply(list, idx, limit)
+  local remaining = index_sync(list, idx, limit)
+  return {remaining, redis.call('HGETALL', idx)}
+end
+"""
+
+_STATS_LUA = _INDEX_LUA + """
 local nq = tonumber(ARGV[1])
 local queues = {}
 for i = 1, nq do
@@ -113,25 +175,14 @@ for _, k in ipairs(scan(ARGV[2])) do
 end
 local heartbeats = {}
 for _, k in ipairs(scan(ARGV[3])) do heartbeats[#heartbeats + 1] = {k, redis.call('PTTL', k)} end
-local function tally(key, cached_len, cached_head, cached_tail, max_new)
-  local len = redis.call('LLEN', key)
-  local tail = redis.call('LINDEX', key, -1) or ''
-  local d = len - cached_len
-  local valid = cached_len == 0
-  if cached_len > 0 and d >= 0 and tail == cached_tail then
-    valid = (redis.call('LINDEX', key, d) or '') == cached_head
-  end
-  if valid and d <= max_new then
-    local new = {}
-    if d > 0 then new = redis.call('LRANGE', key, 0, d - 1) end
-    return {len, 1, new, redis.call('LINDEX', key, 0) or '', tail}
-  end
-  return {len, 0}
-end
-local limit = tonumber(ARGV[10])
+local limit = tonumber(ARGV[4])
 return {queues, processing, heartbeats,
-        tally(KEYS[nq + 1], tonumber(ARGV[4]), ARGV[5], ARGV[6], limit),
-        tally(KEYS[nq + 2], tonumber(ARGV[7]), ARGV[8], ARGV[9], limit)}
+        index_reply(KEYS[nq + 1], KEYS[nq + 3], limit), index_reply(KEYS[nq + 2], KEYS[nq + 4], limit)}
+"""
+
+# One bounded step of an index rebuild or catch-up: KEYS list, index; ARGV limit.
+_CATCH_UP_LUA = _INDEX_LUA + """
+return index_reply(KEYS[1], KEYS[2], tonumber(ARGV[1]))
 """
 
 # Find candidate items containing ARGV[1] (plain text) among LRANGE start..stop;
@@ -149,22 +200,28 @@ end
 return {#items, found}
 """
 
-# One atomic chunk of a filtered requeue ('move') or purge ('delete') on list KEYS[1].
+# One atomic chunk of a filtered requeue ('move') or purge ('delete') on list KEYS[1],
+# keeping its index KEYS[2] (when ARGV[8] is '1') exact; journaled (JOURNAL_LUA).
 # The chunk is the window of ARGV[2] items starting ARGV[1] items from the right end.
 # ARGV: offset, count, mode, tombstone, queue filter, lowercase text filter,
-#       to_queue, n_ids, ids..., then name/key pairs of the queues.
+#       to_queue, indexed, n_ids, ids..., then name/key pairs of the queues.
 # Returns {examined, removed, ids of removed items}.
-_FILTER_LUA = """
+_FILTER_LUA = JOURNAL_LUA + _INDEX_LUA + """
 local offset, count, mode, tomb = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4]
-local want_queue, text, to_queue = ARGV[5], ARGV[6], ARGV[7]
-local n_ids = tonumber(ARGV[8])
+local want_queue, text, to_queue, indexed = ARGV[5], ARGV[6], ARGV[7], ARGV[8] == '1'
+local n_ids = tonumber(ARGV[9])
 local ids = {}
-for i = 1, n_ids do ids[ARGV[8 + i]] = true end
+for i = 1, n_ids do ids[ARGV[9 + i]] = true end
 local targets = {}
-for i = 9 + n_ids, #ARGV, 2 do targets[ARGV[i]] = ARGV[i + 1] end
+for i = 10 + n_ids, #ARGV, 2 do targets[ARGV[i]] = ARGV[i + 1] end
+local covered = 0
+if indexed then
+  index_sync(KEYS[1], KEYS[2], 0)
+  covered = tonumber(redis.call('HGET', KEYS[2], 'len')) or 0
+end
 local items = redis.call('LRANGE', KEYS[1], -(offset + count), -(offset + 1))
 local n = #items
-local removed, removed_ids, pushes = 0, {}, {}
+local removed, removed_ids, pushes, decrement, uncovered = 0, {}, {}, {}, 0
 for i = n, 1, -1 do
   local item = items[i]
   local ok, obj = pcall(cjson.decode, item)
@@ -200,14 +257,34 @@ for i = n, 1, -1 do
     end
   end
   if selected then
-    redis.call('LSET', KEYS[1], -(offset + (n - i) + 1), tomb)
+    local position = offset + (n - i)
+    redis.call('LSET', KEYS[1], -(position + 1), tomb)
     removed = removed + 1
     removed_ids[#removed_ids + 1] = id
+    if position < covered then
+      local q = priority_of(item)
+      decrement[q] = (decrement[q] or 0) + 1
+    else
+      uncovered = uncovered + 1
+    end
   end
 end
-if removed > 0 then redis.call('LREM', KEYS[1], -removed, tomb) end
+if removed > 0 then
+  redis.call('LREM', KEYS[1], -removed, tomb)
+  if indexed then
+    for q, c in pairs(decrement) do redis.call('HINCRBY', KEYS[2], 'n:' .. q, -c) end
+    index_write(KEYS[1], KEYS[2], covered - (removed - uncovered))
+  end
+end
 for target, values in pairs(pushes) do redis.call('LPUSH', target, unpack(values)) end
-return {n, removed, removed_ids}
+return journaled(n - removed, n, removed, {n, removed, removed_ids})
+"""
+
+# Delete list KEYS[1] whole (and its index KEYS[2]); journaled. Returns how many items it held.
+_UNLINK_LUA = JOURNAL_LUA + """
+local n = redis.call('LLEN', KEYS[1])
+redis.call('UNLINK', KEYS[1], KEYS[2])
+return journaled(0, n, n, n)
 """
 
 
@@ -231,6 +308,13 @@ class Layout:
 
     def heartbeat(self, worker_id: str) -> str:
         return f"{self.prefix}:processing:worker:{worker_id}"
+
+    def index(self, key: str) -> str:
+        """The hash where qtui keeps per-queue counts of list `key` (see _INDEX_LUA)."""
+        return f"{self.prefix}:qtui:index:{key[len(self.prefix) + 1:]}"
+
+    def is_indexed(self, key: str) -> bool:
+        return key in (self.completed, self.dead_letter)
 
     @property
     def processing_match(self) -> str:
@@ -276,31 +360,18 @@ def open_gowork(url: str, *, read_only: bool = False, create: bool = False) -> G
     return GoWorkBackend(target, parse_layout(target.options), read_only=read_only)
 
 
-@attrs.define
-class _ListTally:
-    """Per-queue counts of a list that normally only grows at its left end."""
-
-    key: str
-    length: int = 0
-    head: bytes = b""
-    tail: bytes = b""
-    counts: collections.Counter[str] = attrs.field(factory=collections.Counter)
-
-
 class GoWorkBackend(RedisBackend):
     """Admin operations on the go-redis-work-queue layout."""
 
     def __init__(self, target: RedisTarget, layout: Layout, *, read_only: bool = False) -> None:
-        super().__init__(target, read_only=read_only)
+        super().__init__(target, f"{layout.prefix}:qtui", read_only=read_only)
         self.layout = layout
         self._rank = {name: len(layout.queues) - i for i, name in enumerate(layout.queues)}
         self._stats_script = self.redis.register_script(_STATS_LUA)
+        self._catch_up_script = self.redis.register_script(_CATCH_UP_LUA)
         self._find_script = self.redis.register_script(_FIND_LUA)
         self._filter_script = self.redis.register_script(_FILTER_LUA)
-        self._tallies = {
-            JobState.COMPLETED: _ListTally(layout.completed),
-            JobState.DEAD: _ListTally(layout.dead_letter),
-        }
+        self._unlink_script = self.redis.register_script(_UNLINK_LUA)
 
     # -- parsing -------------------------------------------------------------
 
@@ -344,18 +415,13 @@ class GoWorkBackend(RedisBackend):
     def snapshot(self) -> Snapshot:
         layout = self.layout
         names = list(layout.queues)
-        completed, dead = self._tallies[JobState.COMPLETED], self._tallies[JobState.DEAD]
-        args = [
-            len(names), layout.processing_match, layout.heartbeat_match,
-            completed.length, completed.head, completed.tail,
-            dead.length, dead.head, dead.tail, APPEND_LIMIT,
-        ]  # fmt: skip
-        queues, processing, heartbeats, completed_reply, dead_reply = self._stats_script(
-            keys=[*layout.queues.values(), layout.completed, layout.dead_letter], args=args
-        )
+        keys = [*layout.queues.values(), layout.completed, layout.dead_letter,
+                layout.index(layout.completed), layout.index(layout.dead_letter)]  # fmt: skip
+        args = [len(names), layout.processing_match, layout.heartbeat_match, INDEX_STEP]
+        queues, processing, heartbeats, completed_reply, dead_reply = self._stats_script(keys=keys, args=args)
         taken_at = now()
-        self._update_tally(completed, completed_reply)
-        self._update_tally(dead, dead_reply)
+        completed = self._indexed_counts(layout.completed, completed_reply)
+        dead = self._indexed_counts(layout.dead_letter, dead_reply)
         processing_counts: collections.Counter[str] = collections.Counter()
         leases = {layout.worker_of_heartbeat(text_of(k)): int(ttl) for k, ttl in heartbeats}
         workers: dict[str, WorkerInfo] = {}
@@ -372,8 +438,8 @@ class GoWorkBackend(RedisBackend):
             counts = {
                 JobState.READY: int(length),
                 JobState.PROCESSING: processing_counts[name],
-                JobState.COMPLETED: completed.counts[name],
-                JobState.DEAD: dead.counts[name],
+                JobState.COMPLETED: completed[name],
+                JobState.DEAD: dead[name],
             }
             oldest_at = self._to_job(oldest, JobState.READY).created_at if oldest else None
             stats.append(QueueStats(name=name, counts=counts, oldest_ready_at=oldest_at))
@@ -383,6 +449,18 @@ class GoWorkBackend(RedisBackend):
             taken_at=taken_at,
         )
 
+    def _indexed_counts(self, key: str, reply: list) -> collections.Counter[str]:
+        """Per-queue counts from a list's index, first finishing its rebuild in bounded steps."""
+        remaining, fields = int(reply[0]), reply[1]
+        while remaining > 0:
+            remaining, fields = self._catch_up_script(keys=[key, self.layout.index(key)], args=[INDEX_STEP * 5])
+            remaining = int(remaining)
+        counts: collections.Counter[str] = collections.Counter()
+        for name, value in zip(fields[::2], fields[1::2], strict=True):
+            if name.startswith(b"n:"):
+                counts[text_of(name[2:])] = int(value)
+        return counts
+
     def _worker(self, worker_id: str, leases: Mapping[str, int], current: str | None) -> WorkerInfo:
         return WorkerInfo(
             id=worker_id,
@@ -390,28 +468,6 @@ class GoWorkBackend(RedisBackend):
             current_job=current,
             alive=leases.get(worker_id, -2) >= -1,
         )
-
-    def _update_tally(self, tally: _ListTally, reply: list) -> None:
-        length, incremental = int(reply[0]), int(reply[1])
-        if incremental:
-            new_items, head, tail = reply[2], reply[3], reply[4]
-            if tally.length == 0:
-                tally.counts.clear()
-            tally.counts.update(_priority_of(item) for item in new_items)
-            tally.length, tally.head, tally.tail = length, head, tail
-            return
-        counts: collections.Counter[str] = collections.Counter()
-        head = tail = b""
-        length = 0
-        for chunk in walk(_pushed_list(tally.key), functools.partial(read_chunk, self.redis), size=CHUNK * 10):
-            items = [item for item, _ in chunk.found]  # oldest (rightmost) first
-            counts.update(_priority_of(item) for item in items)
-            if items:
-                head = items[-1]
-                if chunk.position == 0:
-                    tail = items[0]
-            length = chunk.position + chunk.examined
-        tally.length, tally.head, tally.tail, tally.counts = length, head, tail, counts
 
     def _sources(self, queue: str | None, state: JobState) -> list[Source]:
         """The lists holding jobs of `queue` in `state`, in page order (one that queues share has no queue)."""
@@ -497,79 +553,75 @@ class GoWorkBackend(RedisBackend):
         self.redis.lpush(self.layout.queues[queue], raw)
         return self._to_job(raw, JobState.READY)
 
-    @mapped_errors
-    def _requeue(
-        self, ids: list[str] | None, queue: str | None, text: str | None, to_queue: str | None
-    ) -> int:
-        for name in (queue, to_queue):
-            if name is not None and name not in self.layout.queues:
-                raise NotFound(f"no queue named {name!r} (queues: {', '.join(self.layout.queues)})")
-        moved = self._run_filter(self.layout.dead_letter, "move", ids, queue, text, to_queue)
-        self._tallies[JobState.DEAD].length = -1  # changed in the middle: recount next time
-        return moved
+    def _check_queue(self, name: str | None) -> None:
+        if name is not None and name not in self.layout.queues:
+            raise NotFound(f"no queue named {name!r} (queues: {', '.join(self.layout.queues)})")
 
     @mapped_errors
-    def _purge(self, queue: str | None, state: JobState, ids: list[str] | None) -> int:
+    def _plan(self, operation: Operation) -> Operation:
+        self._check_queue(operation.queue)
+        self._check_queue(operation.to_queue)
         layout = self.layout
-        if queue is not None and queue not in layout.queues:
-            raise NotFound(f"no queue named {queue!r} (queues: {', '.join(layout.queues)})")
-        if state is JobState.SCHEDULED:
-            return 0
-        if state is JobState.READY:
-            keys = [layout.queues[queue]] if queue is not None else list(layout.queues.values())
-            if ids is None:
-                return self._unlink_counting(keys)
-            return sum(self._run_filter(key, "delete", ids, None, None, None) for key in keys)
-        key = layout.completed if state is JobState.COMPLETED else layout.dead_letter
-        self._tallies[state].length = -1
-        if ids is None and queue is None:
-            return self._unlink_counting([key])
-        return self._run_filter(key, "delete", ids, queue, None, None)
-
-    def _unlink_counting(self, keys: Sequence[str]) -> int:
-        """Delete whole lists in one transaction, returning how many items they held."""
-        with self.redis.pipeline(transaction=True) as pipe:
-            for key in keys:
+        if operation.kind == "requeue":
+            sources = [layout.dead_letter]
+        elif operation.state is JobState.READY:
+            sources = [layout.queues[operation.queue]] if operation.queue else list(layout.queues.values())
+        elif operation.state is JobState.SCHEDULED:
+            sources = []  # this layout has no delayed jobs
+        else:
+            sources = [layout.completed if operation.state is JobState.COMPLETED else layout.dead_letter]
+        with self.redis.pipeline(transaction=False) as pipe:
+            for key in sources:
                 pipe.llen(key)
-            pipe.unlink(*keys)
-            replies = pipe.execute()
-        return sum(int(n) for n in replies[: len(keys)])
+            total = sum(int(n) for n in pipe.execute())
+        return attrs.evolve(operation, sources=tuple(sources), total=total)
 
-    def _run_filter(
-        self,
-        key: str,
-        mode: str,
-        ids: Iterable[str] | None,
-        queue: str | None,
-        text: str | None,
-        to_queue: str | None,
-    ) -> int:
-        """Apply the filter script chunk by chunk over list `key`; returns items removed."""
-        wanted = set(ids) if ids is not None else None
-        if wanted is not None and not wanted:
-            return 0
-        tomb = f"qtui:tombstone:{uuid.uuid4()}"
-        targets = [part for item in self.layout.queues.items() for part in item]
-
-        def filter_window(source: Source, position: int, size: int) -> Chunk[list[str]]:
-            id_args = sorted(wanted) if wanted is not None else []
-            examined, removed, removed_ids = self._filter_script(
-                keys=[source.key],
-                args=[
-                    position, size, mode, tomb, queue or "", (text or "").lower(), to_queue or "",
-                    len(id_args), *id_args, *targets,
-                ],
+    def _chunks(self, operation: Operation, *, journaled: bool) -> Iterator[Operation]:
+        """Whole lists go in one step (UNLINK); filtered work in atomic windows of SCRIPT_CHUNK."""
+        index, position = decode_cursor(operation.cursor or None, 2)
+        whole = operation.kind == "purge" and operation.ids is None and (
+            operation.state is JobState.READY or operation.queue is None
+        )
+        wanted = set(operation.ids) if operation.ids is not None else None
+        record = operation if journaled else None
+        while index < len(operation.sources) and wanted != set():
+            key = operation.sources[index]
+            if whole:
+                examined = removed = int(self._journaled_call(
+                    self._unlink_script, record, index, position, [key, self.layout.index(key)], []))
+                removed_ids: list[str] = []
+                short = True
+            else:
+                examined, removed, removed_ids = self._filter_window(operation, record, index, position, key)
+                short = examined < SCRIPT_CHUNK
+            position += examined - removed
+            operation = attrs.evolve(
+                operation, cursor=encode_cursor(index, position), examined=operation.examined + examined,
+                done=operation.done + removed,
             )  # fmt: skip
-            return Chunk(position, int(examined), int(removed), [text_of(i) for i in removed_ids])
-
-        removed_total = 0
-        for chunk in walk(_pushed_list(key), filter_window, size=SCRIPT_CHUNK):
-            removed_total += chunk.removed
             if wanted is not None:
-                wanted.difference_update(chunk.found)
-                if not wanted:
-                    break
-        return removed_total
+                wanted.difference_update(removed_ids)
+            if short:
+                index, position = index + 1, 0
+            yield operation
+
+    def _filter_window(
+        self, operation: Operation, record: Operation | None, index: int, position: int, key: str
+    ) -> tuple[int, int, list[str]]:
+        """One atomic filter-script window of `operation` on list `key`: (examined, removed, ids removed)."""
+        mode = "move" if operation.kind == "requeue" else "delete"
+        queue = operation.queue if key in (self.layout.dead_letter, self.layout.completed) else None
+        id_args = sorted(set(operation.ids)) if operation.ids is not None else []
+        targets = [part for item in self.layout.queues.items() for part in item]
+        args = [
+            position, SCRIPT_CHUNK, mode, f"qtui:tombstone:{operation.id}", queue or "",
+            (operation.text or "").lower(), operation.to_queue or "", int(self.layout.is_indexed(key)),
+            len(id_args), *id_args, *targets,
+        ]  # fmt: skip
+        examined, removed, removed_ids = self._journaled_call(
+            self._filter_script, record, index, position, [key, self.layout.index(key)], args
+        )
+        return int(examined), int(removed), [text_of(i) for i in removed_ids]
 
 
 def raw_id(raw: bytes) -> str:

@@ -24,7 +24,7 @@ import contextlib
 import functools
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 import attrs
@@ -34,6 +34,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from qtui.backends.base import Backend
+from qtui.backends.journal import Operation, OperationGone, RedisJournal, is_operation_gone
 from qtui.model import BackendError, BackendUnavailable, InvalidInput
 
 #: Query options every Redis URL accepts, besides the layout's own.
@@ -160,15 +161,57 @@ def mapped_errors(method: Callable[P, R]) -> Callable[P, R]:
 
 
 class RedisBackend(Backend):
-    """A Backend talking to one Redis server through one redis-py client."""
+    """A Backend talking to one Redis server through one redis-py client.
 
-    def __init__(self, target: RedisTarget, *, read_only: bool = False) -> None:
+    Its operation journal lives under `<journal_namespace>:op:<id>` (see
+    qtui.backends.journal); the layouts supply the chunks.
+    """
+
+    def __init__(self, target: RedisTarget, journal_namespace: str, *, read_only: bool = False) -> None:
         super().__init__(read_only=read_only)
         self.display_name = target.display_name
         self.redis = connect(target)
+        self.journal = RedisJournal(self.redis, journal_namespace)
 
     def close(self) -> None:
         self.redis.close()
+
+    def run_operation(self, operation: Operation, **kwargs: Any) -> Operation:
+        with redis_errors(self.display_name):
+            return super().run_operation(operation, **kwargs)
+
+    @mapped_errors
+    def _begin(self, operation: Operation) -> Operation:
+        self.journal.create(operation)
+        return operation
+
+    @mapped_errors
+    def _journal_list(self) -> list[Operation]:
+        return self.journal.list()
+
+    @mapped_errors
+    def _journal_load(self, op_id: str) -> Operation | None:
+        return self.journal.load(op_id)
+
+    @mapped_errors
+    def _take_over(self, operation: Operation) -> Operation:
+        return self.journal.take_over(operation)
+
+    @mapped_errors
+    def _forget(self, op_id: str) -> bool:
+        return self.journal.remove(op_id)
+
+    def _journaled_call(
+        self, script: Any, operation: Operation | None, index: int, position: int, keys: list, args: list
+    ) -> Any:
+        """Run a chunk script (made with JOURNAL_LUA) journaling it at `index.position` for `operation`."""
+        journal = self.journal.args(operation, index, position)
+        try:
+            return script(keys=[*keys, *journal.keys], args=[*args, journal.spec])
+        except redis.ResponseError as exc:
+            if is_operation_gone(exc) and operation is not None:
+                raise OperationGone(f"operation {operation.id} is no longer in the journal") from None
+            raise
 
 
 def encode_cursor(*numbers: int) -> str:

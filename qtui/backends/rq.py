@@ -44,25 +44,27 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import json
 import re
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 
 import attrs
 
+from qtui.backends.journal import JOURNAL_LUA, Operation
 from qtui.backends.redis_common import (
     CHUNK,
     RedisBackend,
     RedisTarget,
+    decode_cursor,
+    encode_cursor,
     mapped_errors,
     now,
     parse_redis_url,
     text_of,
 )
-from qtui.backends.redis_scan import Chunk, Source, batches, contains_text, read_chunk, scan_page, walk
+from qtui.backends.redis_scan import Chunk, Source, contains_text, read_chunk, scan_page
 from qtui.model import (
     BackendError,
     InvalidInput,
@@ -148,14 +150,17 @@ end
 return {queues, workers}
 """
 
-# FailedJobRegistry.requeue for the ids in ARGV[5..]; ARGV: prefix, enqueued_at,
-# registry queue ('' = the job's origin), target queue ('' = origin). The exc_info
-# written is zlib.compress(b''), as RQ writes for its cleared ''.
+# FailedJobRegistry.requeue for the ids in ARGV[7..]; ARGV: prefix, enqueued_at,
+# registry queue ('' = the job's origin), target queue ('' = origin), how many items
+# the chunk examined, and '1' when it is a window of a registry (whose cursor moves
+# past the jobs left there) or '0' for a batch of given ids. The exc_info written is
+# zlib.compress(b''), as RQ writes for its cleared ''. Journaled (JOURNAL_LUA).
 # Returns {moved ids}.
-_REQUEUE_LUA = """
+_REQUEUE_LUA = JOURNAL_LUA + """
 local P, enq, registry, to_queue = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local examined, window = tonumber(ARGV[5]), ARGV[6] == '1'
 local moved = {}
-for i = 5, #ARGV do
+for i = 7, #ARGV do
   local id = ARGV[i]
   local jk = P .. ':job:' .. id
   local f = redis.call('HMGET', jk, 'data', 'origin', 'rate_limit_key', 'timeout', 'ttl', 'created_at',
@@ -188,7 +193,9 @@ for i = 5, #ARGV do
     moved[#moved + 1] = id
   end
 end
-return moved
+local advance = examined
+if window then advance = examined - #moved end
+return journaled(advance, examined, #moved, moved)
 """ % {"timeout": DEFAULT_JOB_TIMEOUT}
 
 # For each id after the "--" in ARGV: the hash fields named before it (never the
@@ -220,8 +227,8 @@ return out
 """
 
 # Job.delete for jobs leaving registry KEYS[1] (ids in ARGV[2..], or with ARGV[2] == '*'
-# the first ARGV[3] members). ARGV[1]: prefix. Returns {examined, deleted}.
-_DELETE_FROM_REGISTRY_LUA = """
+# the first ARGV[3] members). ARGV[1]: prefix. Journaled. Returns {examined, deleted}.
+_DELETE_FROM_REGISTRY_LUA = JOURNAL_LUA + """
 local P = ARGV[1]
 local ids
 if ARGV[2] == '*' then
@@ -246,15 +253,19 @@ for _, member in ipairs(ids) do
     deleted = deleted + 1
   end
 end
-return {#ids, deleted}
+local advance = #ids
+if ARGV[2] == '*' then advance = #ids - deleted end
+return journaled(advance, #ids, deleted, {#ids, deleted})
 """
 
 # Queue.empty, one chunk: pop up to ARGV[2] ids off list KEYS[1] (or, with ids in
 # ARGV[3..], remove those), deleting each job's hash, results and dependents set.
-_EMPTY_LUA = """
+# Journaled. Returns how many jobs it deleted.
+_EMPTY_LUA = JOURNAL_LUA + """
 local P = ARGV[1]
 local ids
-if #ARGV == 2 then
+local popping = #ARGV == 2
+if popping then
   ids = redis.call('LPOP', KEYS[1], tonumber(ARGV[2])) or {}
 else
   ids = {}
@@ -266,7 +277,8 @@ for _, id in ipairs(ids) do
   redis.call('DEL', P .. ':job:' .. id, P .. ':results:' .. id)
   redis.call('DEL', P .. ':job:' .. id .. ':dependents')
 end
-return #ids
+if popping then return journaled(0, #ids, #ids, #ids) end
+return journaled(#ARGV - 2, #ARGV - 2, #ids, #ids)
 """
 
 
@@ -301,7 +313,7 @@ class RQBackend(RedisBackend):
     """Admin operations on RQ's Redis layout."""
 
     def __init__(self, target: RedisTarget, settings: Settings, *, read_only: bool = False) -> None:
-        super().__init__(target, read_only=read_only)
+        super().__init__(target, f"{settings.prefix}:qtui", read_only=read_only)
         self.settings = settings
         self._stats_script = self.redis.register_script(_STATS_LUA)
         self._requeue_script = self.redis.register_script(_REQUEUE_LUA)
@@ -448,64 +460,114 @@ class RQBackend(RedisBackend):
         return job
 
     @mapped_errors
-    def _requeue(
-        self, ids: list[str] | None, queue: str | None, text: str | None, to_queue: str | None
-    ) -> int:
+    def _plan(self, operation: Operation) -> Operation:
+        if operation.kind == "requeue":
+            if operation.ids is not None:
+                ids = tuple(i for i in operation.ids if _JOB_ID.fullmatch(i))
+                return attrs.evolve(operation, ids=ids, sources=(self._key("failed", "*"),), total=len(ids))
+            names = self._selected_queues(operation.queue)
+            sources = tuple(self._key("failed", n) for n in names)
+        else:
+            sources = tuple(s.key for s in self._sources(operation.queue, operation.state))
+        ids = operation.ids
         if ids is not None:
-            valid = [i for i in ids if _JOB_ID.fullmatch(i)]
-            return sum(len(self._requeue_chunk(None, to_queue, batch)) for batch in batches(valid, CHUNK))
-        requeue = functools.partial(self._requeue_window, text.lower() if text else None, to_queue)
-        return sum(
-            chunk.removed
-            for name in self._selected_queues(queue)
-            for chunk in walk(Source(self._key("failed", name), kind="zset", queue=name), requeue, size=CHUNK)
-        )
+            ids = tuple(i for i in ids if _JOB_ID.fullmatch(i))
+            return attrs.evolve(operation, ids=ids, sources=sources, total=len(ids) * len(sources))
+        with self.redis.pipeline(transaction=False) as pipe:
+            for key in sources:
+                (pipe.llen if self._is_queue_key(key) else pipe.zcard)(key)
+            total = sum(int(n) for n in pipe.execute())
+        return attrs.evolve(operation, sources=sources, total=total)
+
+    def _is_queue_key(self, key: str) -> bool:
+        return key.startswith(self._key("queue", ""))
+
+    def _chunks(self, operation: Operation, *, journaled: bool) -> Iterator[Operation]:
+        """Windows of CHUNK items (or batches of CHUNK given ids), each one atomic script call."""
+        index, position = decode_cursor(operation.cursor or None, 2)
+        record = operation if journaled else None
+        while index < len(operation.sources):
+            key = operation.sources[index]
+            if operation.ids is not None:
+                batch = operation.ids[position : position + CHUNK]
+                examined = len(batch)
+                if operation.kind == "requeue":
+                    removed = len(self._requeue_chunk(record, index, position, None, operation.to_queue,
+                                                      batch, examined, window=False))  # fmt: skip
+                else:
+                    removed = self._delete_ids(record, index, position, key, batch)
+                advance, short = examined, position + examined >= len(operation.ids)
+            elif operation.kind == "requeue":
+                queue = key[len(self._key("failed", "")) :]
+                examined, removed = self._requeue_window(record, index, position, queue, operation)
+                advance, short = examined - removed, examined < CHUNK
+            else:
+                examined, removed = self._delete_oldest(record, index, position, key)
+                advance, short = examined - removed, examined < CHUNK
+            position += advance
+            operation = attrs.evolve(
+                operation, cursor=encode_cursor(index, position), examined=operation.examined + examined,
+                done=operation.done + removed,
+            )  # fmt: skip
+            if short:
+                index, position = index + 1, 0
+            yield operation
 
     def _requeue_window(
-        self, needle: str | None, to_queue: str | None, registry: Source, position: int, size: int
-    ) -> Chunk[list[bytes]]:
-        """Requeue the jobs in one window of a failed registry (with `needle`, those that contain it)."""
-        members = [text_of(member) for member, _ in read_chunk(self.redis, registry, position, size).found]
+        self, record: Operation | None, index: int, position: int, queue: str, operation: Operation
+    ) -> tuple[int, int]:
+        """Requeue the jobs in one window of a failed registry (with a text filter, those that match)."""
+        registry = Source(self._key("failed", queue), kind="zset", queue=queue)
+        members = [text_of(member) for member, _ in read_chunk(self.redis, registry, position, CHUNK).found]
         selected = members
-        if needle is not None:
+        if operation.text:
+            needle = operation.text.lower()
             loaded = self._load(members)
             selected = [m for m, job in zip(members, loaded, strict=True) if job and contains_text(job, needle)]
-        moved = self._requeue_chunk(registry.queue, to_queue, selected)
-        return Chunk(position, len(members), len(moved), moved)
+        moved = self._requeue_chunk(record, index, position, queue, operation.to_queue, selected, len(members),
+                                    window=True)  # fmt: skip
+        return len(members), len(moved)
 
-    def _requeue_chunk(self, registry: str | None, to_queue: str | None, ids: Sequence[str]) -> list[bytes]:
+    def _requeue_chunk(
+        self,
+        record: Operation | None,
+        index: int,
+        position: int,
+        registry: str | None,
+        to_queue: str | None,
+        ids: Sequence[str],
+        examined: int,
+        *,
+        window: bool,
+    ) -> list[bytes]:
         """Requeue `ids` off the failed registry of queue `registry` (None: each job's origin)."""
         enqueued_at = datetime.now(UTC).strftime(_TIME_FORMAT)
-        args = [self.settings.prefix, enqueued_at, registry or "", to_queue or "", *ids]
-        return self._requeue_script(args=args) if ids else []
+        args = [self.settings.prefix, enqueued_at, registry or "", to_queue or "", examined, int(window), *ids]
+        return self._journaled_call(self._requeue_script, record, index, position, [], args)
 
-    @mapped_errors
-    def _purge(self, queue: str | None, state: JobState, ids: list[str] | None) -> int:
-        valid = [i for i in ids if _JOB_ID.fullmatch(i)] if ids is not None else None
-        total = 0
-        for source in self._sources(queue, state):
-            if valid is None:
-                total += sum(chunk.removed for chunk in walk(source, self._delete_oldest, size=CHUNK))
-            else:
-                total += sum(self._delete_ids(source, batch) for batch in batches(valid, CHUNK))
-        return total
+    def _delete_oldest(self, record: Operation | None, index: int, position: int, key: str) -> tuple[int, int]:
+        """Delete the CHUNK oldest jobs of a queue (as Queue.empty) or registry (as Job.delete).
 
-    def _delete_oldest(self, source: Source, position: int, size: int) -> Chunk[None]:
-        """Delete the `size` oldest jobs of a queue (as Queue.empty) or registry (as Job.delete).
-
-        Everything examined goes, so a walk of these steps stays at position 0.
+        Everything examined goes, so the cursor stays at its position.
         """
-        if source.kind == "list":
-            popped = int(self._empty_script(keys=[source.key], args=[self.settings.prefix, size]))
-            return Chunk(position, popped, popped, None)
-        examined, deleted = self._delete_script(keys=[source.key], args=[self.settings.prefix, "*", size])
-        return Chunk(position, int(examined), int(deleted), None)
+        prefix = self.settings.prefix
+        if self._is_queue_key(key):
+            popped = int(self._journaled_call(self._empty_script, record, index, position, [key], [prefix, CHUNK]))
+            return popped, popped
+        examined, deleted = self._journaled_call(
+            self._delete_script, record, index, position, [key], [prefix, "*", CHUNK]
+        )
+        return int(examined), int(deleted)
 
-    def _delete_ids(self, source: Source, ids: Sequence[str]) -> int:
-        """Delete those of the jobs `ids` that `source` holds, in one script call."""
-        if source.kind == "list":
-            return int(self._empty_script(keys=[source.key], args=[self.settings.prefix, "ids", *ids]))
-        _, deleted = self._delete_script(keys=[source.key], args=[self.settings.prefix, *ids])
+    def _delete_ids(
+        self, record: Operation | None, index: int, position: int, key: str, ids: Sequence[str]
+    ) -> int:
+        """Delete those of the jobs `ids` that list or registry `key` holds, in one script call."""
+        prefix = self.settings.prefix
+        if self._is_queue_key(key):
+            return int(self._journaled_call(self._empty_script, record, index, position, [key],
+                                            [prefix, "ids", *ids]))  # fmt: skip
+        _, deleted = self._journaled_call(self._delete_script, record, index, position, [key], [prefix, *ids])
         return int(deleted)
 
 
