@@ -68,6 +68,10 @@ class Backend(abc.ABC):
     def snapshot(self) -> Snapshot:
         """Stats for every queue and the workers seen, in one call."""
 
+    def server(self) -> str | None:
+        """The server answering now where that can change (a Sentinel's master), else None."""
+        return None
+
     def stats(self) -> tuple[QueueStats, ...]:
         return self.snapshot().queues
 
