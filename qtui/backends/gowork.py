@@ -355,7 +355,7 @@ def parse_layout(options: Mapping[str, str]) -> Layout:
 
 
 def open_gowork(url: str, *, read_only: bool = False, create: bool = False) -> GoWorkBackend:
-    """Factory for `redis://`, `rediss://`, `redis+unix://` and `unix://` URLs."""
+    """Factory for `redis://`, `rediss://`, `redis+unix://`, `unix://` and `redis+sentinel://` URLs."""
     target = parse_redis_url(url, layout_prefix="", options=OPTIONS)
     return GoWorkBackend(target, parse_layout(target.options), read_only=read_only)
 

@@ -304,7 +304,7 @@ def parse_settings(options: Mapping[str, str]) -> Settings:
 
 
 def open_rq(url: str, *, read_only: bool = False, create: bool = False) -> RQBackend:
-    """Factory for `rq+redis://`, `rq+rediss://` and `rq+unix://` URLs."""
+    """Factory for `rq+redis://`, `rq+rediss://`, `rq+unix://` and `rq+redis+sentinel://` URLs."""
     target = parse_redis_url(url, layout_prefix="rq+", options=OPTIONS)
     return RQBackend(target, parse_settings(target.options), read_only=read_only)
 

@@ -29,12 +29,27 @@ from qtui.model import JobState
 
 
 class LocalRedisServer:
-    """A redis-server on 127.0.0.1 with its files in `directory` and no persistence."""
+    """A redis-server on 127.0.0.1 with its files in `directory`.
 
-    def __init__(self, directory: Path, *, port: int | None = None, executable: str = "redis-server") -> None:
+    No persistence by default; `persistent` keeps an append-only file written on
+    every write (appendfsync always), so a server killed with SIGKILL restarts with
+    every write it acknowledged. `extra` adds arguments (--replicaof ...).
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        port: int | None = None,
+        executable: str = "redis-server",
+        persistent: bool = False,
+        extra: Sequence[str] = (),
+    ) -> None:
         self.directory = directory
         self.port = port or free_port()
         self.executable = shutil.which(executable) or executable
+        self.persistent = persistent
+        self.extra = tuple(extra)
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -44,15 +59,20 @@ class LocalRedisServer:
     def url(self, db: int = 0, scheme: str = "redis") -> str:
         return f"{scheme}://127.0.0.1:{self.port}/{db}"
 
+    def client(self, db: int = 0) -> redis.Redis:
+        """A plain client on this server (the caller closes it)."""
+        return redis.Redis(host="127.0.0.1", port=self.port, db=db)
+
     def start(self) -> None:
         """Start the server and wait until it answers PING (raises RuntimeError if it does not)."""
         self.directory.mkdir(parents=True, exist_ok=True)
+        persistence = ["--appendonly", "yes", "--appendfsync", "always"] if self.persistent else ["--appendonly", "no"]
         args = [
             self.executable,
             "--port", str(self.port), "--bind", "127.0.0.1", "--protected-mode", "yes",
-            "--save", "", "--appendonly", "no", "--dir", str(self.directory),
+            "--save", "", *persistence, "--dir", str(self.directory),
             "--unixsocket", str(self.socket_path), "--unixsocketperm", "700",
-            "--logfile", str(self.directory / "redis.log"), "--loglevel", "warning",
+            "--logfile", str(self.directory / "redis.log"), "--loglevel", "warning", *self.extra,
         ]  # fmt: skip
         self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL)
         client = redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=0.2)
@@ -62,6 +82,8 @@ class LocalRedisServer:
                 try:
                     client.ping()
                     return
+                except redis.BusyLoadingError:
+                    time.sleep(0.02)
                 except redis.ConnectionError:
                     if self.process.poll() is not None or time.monotonic() > deadline:
                         log = (self.directory / "redis.log").read_text(errors="replace")[-2000:]
@@ -70,6 +92,13 @@ class LocalRedisServer:
                     time.sleep(0.02)
         finally:
             client.close()
+
+    def kill(self) -> None:
+        """SIGKILL the server, as a crash would, and reap it."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
 
     def stop(self) -> None:
         """Stop the server (SIGTERM; no data is saved) and wait for it to exit."""
