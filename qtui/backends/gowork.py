@@ -63,8 +63,9 @@ from qtui.backends.redis_common import (
     parse_redis_url,
     text_of,
 )
-from qtui.backends.redis_scan import Chunk, Source, read_chunk, scan_page, walk
+from qtui.backends.redis_scan import Chunk, Source, WrongKeyType, read_chunk, scan_page, walk
 from qtui.model import (
+    MALFORMED,
     InvalidInput,
     Job,
     JobState,
@@ -74,6 +75,7 @@ from qtui.model import (
     Snapshot,
     WorkerInfo,
     check_queue_name,
+    fits_int64,
 )
 
 OPTIONS = frozenset({"prefix", "queues"})
@@ -154,9 +156,24 @@ end
 
 _STATS_LUA = _INDEX_LUA + """
 local nq = tonumber(ARGV[1])
+local problems = {}
+local function is_list(key)
+  local kind = redis.call('TYPE', key).ok
+  if kind == 'list' or kind == 'none' then return true end
+  problems[#problems + 1] = key .. ' is a ' .. kind .. ', not a list: skipped'
+  return false
+end
 local queues = {}
 for i = 1, nq do
-  queues[i] = {redis.call('LLEN', KEYS[i]), redis.call('LINDEX', KEYS[i], -1) or ''}
+  if is_list(KEYS[i]) then
+    queues[i] = {redis.call('LLEN', KEYS[i]), redis.call('LINDEX', KEYS[i], -1) or ''}
+  else
+    queues[i] = {0, ''}
+  end
+end
+local function counted(list, idx, limit)
+  if is_list(list) then return index_reply(list, idx, limit) end
+  return {0, {}}
 end
 local function scan(pattern)
   local found, cursor = {}, '0'
@@ -176,8 +193,8 @@ end
 local heartbeats = {}
 for _, k in ipairs(scan(ARGV[3])) do heartbeats[#heartbeats + 1] = {k, redis.call('PTTL', k)} end
 local limit = tonumber(ARGV[4])
-return {queues, processing, heartbeats,
-        index_reply(KEYS[nq + 1], KEYS[nq + 3], limit), index_reply(KEYS[nq + 2], KEYS[nq + 4], limit)}
+local completed, dead = counted(KEYS[nq + 1], KEYS[nq + 3], limit), counted(KEYS[nq + 2], KEYS[nq + 4], limit)
+return {queues, processing, heartbeats, completed, dead, problems}
 """
 
 # One bounded step of an index rebuild or catch-up: KEYS list, index; ARGV limit.
@@ -225,7 +242,8 @@ local removed, removed_ids, pushes, decrement, uncovered = 0, {}, {}, {}, 0
 for i = n, 1, -1 do
   local item = items[i]
   local ok, obj = pcall(cjson.decode, item)
-  if not ok or type(obj) ~= 'table' then obj = {} end
+  local is_object = ok and type(obj) == 'table'
+  if not is_object then obj = {} end
   local queue = type(obj.priority) == 'string' and obj.priority or nil
   local id = obj.id
   if type(id) ~= 'string' or id == '' then id = 'sha1-' .. string.sub(redis.sha1hex(item), 1, 16) end
@@ -236,7 +254,7 @@ for i = n, 1, -1 do
   if selected and mode == 'move' then
     local dest = to_queue ~= '' and to_queue or queue
     target = dest and targets[dest]
-    if not target then selected = false end
+    if not target or not is_object then selected = false end
     if selected then
       local new = item
       if obj.retries ~= nil and obj.retries ~= 0 then
@@ -248,12 +266,11 @@ for i = n, 1, -1 do
       local ok2, check = pcall(cjson.decode, new)
       if not ok2 or type(check) ~= 'table' or (check.retries ~= nil and check.retries ~= 0)
          or (dest ~= queue and check.priority ~= dest) then
-        obj.retries = 0
-        obj.priority = dest
-        new = cjson.encode(obj)
+        selected = false  -- the edit did not take: left dead, never re-encoded (that would round its numbers)
+      else
+        pushes[target] = pushes[target] or {}
+        table.insert(pushes[target], new)
       end
-      pushes[target] = pushes[target] or {}
-      table.insert(pushes[target], new)
     end
   end
   if selected then
@@ -378,11 +395,18 @@ class GoWorkBackend(RedisBackend):
     def _to_job(
         self, raw: bytes, state: JobState, *, worker: str | None = None, lease_until: float | None = None
     ) -> Job:
+        """A Job from a stored item, whatever it holds; what was wrong goes to extra[MALFORMED]."""
         text = text_of(raw)
+        problems = []
+        if "\ufffd" in text and not _valid_utf8(raw):
+            problems.append("not valid UTF-8 (shown with replacement characters)")
         try:
             obj = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             obj = None
+            problems.append("not JSON: left where it is by requeues")
+        if obj is not None and not isinstance(obj, dict):
+            problems.append("not a JSON object: left where it is by requeues")
         if not isinstance(obj, dict):
             obj = {}
         job_id = obj.get("id")
@@ -396,13 +420,19 @@ class GoWorkBackend(RedisBackend):
             for name in ("filepath", "filesize", "trace_id", "span_id")
             if name in obj and obj[name] not in (None, "")
         }
+        for name, value in obj.items():
+            if isinstance(value, int) and not isinstance(value, bool) and not fits_int64(value):
+                extra[name] = str(value)
+                problems.append(f"{name}: integer beyond 64 bits, given as text")
+        if problems:
+            extra[MALFORMED] = "; ".join(problems)
         return Job(
             id=job_id,
             queue=queue,
             state=state,
             payload=text,
             priority=self._rank.get(queue, 0),
-            attempts=retries if isinstance(retries, int) and not isinstance(retries, bool) else 0,
+            attempts=retries if fits_int64(retries) else 0,
             worker=worker,
             created_at=_parse_time(obj.get("creation_time")),
             lease_until=lease_until,
@@ -418,7 +448,9 @@ class GoWorkBackend(RedisBackend):
         keys = [*layout.queues.values(), layout.completed, layout.dead_letter,
                 layout.index(layout.completed), layout.index(layout.dead_letter)]  # fmt: skip
         args = [len(names), layout.processing_match, layout.heartbeat_match, INDEX_STEP]
-        queues, processing, heartbeats, completed_reply, dead_reply = self._stats_script(keys=keys, args=args)
+        queues, processing, heartbeats, completed_reply, dead_reply, problems = self._stats_script(
+            keys=keys, args=args
+        )
         taken_at = now()
         completed = self._indexed_counts(layout.completed, completed_reply)
         dead = self._indexed_counts(layout.dead_letter, dead_reply)
@@ -447,6 +479,7 @@ class GoWorkBackend(RedisBackend):
             queues=tuple(stats),
             workers=tuple(workers[w] for w in sorted(workers)),
             taken_at=taken_at,
+            problems=tuple(text_of(p) for p in problems),
         )
 
     def _indexed_counts(self, key: str, reply: list) -> collections.Counter[str]:
@@ -494,7 +527,10 @@ class GoWorkBackend(RedisBackend):
         shared_queue = queue if state is not JobState.READY else None
 
         def read_jobs(source: Source, position: int, count: int) -> Chunk[Iterator[Job | None]]:
-            window = read_chunk(self.redis, source, position, count)
+            try:
+                window = read_chunk(self.redis, source, position, count)
+            except WrongKeyType:  # flagged by snapshot(); the page goes on with the next list
+                return Chunk(position, 0, 0, iter(()))
             worker, lease = self._lease_of(source.key) if state is JobState.PROCESSING else (None, None)
             jobs = (self._to_job(item, state, worker=worker, lease_until=lease) for item, _ in window.found)
             kept = (job if shared_queue is None or job.queue == shared_queue else None for job in jobs)
@@ -680,6 +716,14 @@ def _priority_of(item: bytes) -> str:
         return "?"
     value = obj.get("priority") if isinstance(obj, dict) else None
     return value if isinstance(value, str) else "?"
+
+
+def _valid_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _parse_time(value: object) -> float | None:

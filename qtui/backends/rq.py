@@ -64,8 +64,9 @@ from qtui.backends.redis_common import (
     parse_redis_url,
     text_of,
 )
-from qtui.backends.redis_scan import Chunk, Source, contains_text, read_chunk, scan_page
+from qtui.backends.redis_scan import Chunk, Source, WrongKeyType, contains_text, read_chunk, scan_page
 from qtui.model import (
+    MALFORMED,
     BackendError,
     InvalidInput,
     Job,
@@ -75,6 +76,7 @@ from qtui.model import (
     QueueStats,
     Snapshot,
     WorkerInfo,
+    fits_int64,
 )
 
 OPTIONS = frozenset({"prefix", "result_ttl", "failure_ttl"})
@@ -119,35 +121,50 @@ _REGISTRIES = {
     JobState.DEAD: ("failed",),
 }
 
+# Keys of the wrong type are counted as empty and named in the reply's problems.
 _STATS_LUA = """
 local P, t = ARGV[1], tonumber(ARGV[2])
 local rttl, fttl = tonumber(ARGV[3]), tonumber(ARGV[4])
+local problems = {}
+local function call(...)
+  local reply = redis.pcall(...)
+  if type(reply) == 'table' and reply.err then
+    local key = select(2, ...)
+    problems[#problems + 1] = key .. ': ' .. reply.err .. ': skipped'
+    return false
+  end
+  return reply
+end
+local function n(...) return call(...) or 0 end
+local function members(key)
+  local found = call('SMEMBERS', key)
+  return found or {}
+end
 local queues = {}
-for _, qkey in ipairs(redis.call('SMEMBERS', P .. ':queues')) do
+for _, qkey in ipairs(members(P .. ':queues')) do
   local name = string.sub(qkey, #P + 8)
-  local oldest = redis.call('LINDEX', qkey, 0)
+  local oldest = call('LINDEX', qkey, 0)
   local oldest_created = ''
-  if oldest then oldest_created = redis.call('HGET', P .. ':job:' .. oldest, 'created_at') or '' end
+  if oldest then oldest_created = call('HGET', P .. ':job:' .. oldest, 'created_at') or '' end
   queues[#queues + 1] = {
-    name, redis.call('LLEN', qkey),
-    redis.call('ZCARD', P .. ':scheduled:' .. name) + redis.call('ZCARD', P .. ':deferred:' .. name),
-    redis.call('ZCARD', P .. ':wip:' .. name),
-    redis.call('ZCOUNT', P .. ':finished:' .. name, '(' .. t, '+inf')
-      + redis.call('ZCARD', P .. ':canceled:' .. name),
-    redis.call('ZCOUNT', P .. ':failed:' .. name, '(' .. t, '+inf'),
-    redis.call('ZCOUNT', P .. ':finished:' .. name, '(' .. (t - 60 + rttl), t + rttl),
-    redis.call('ZCOUNT', P .. ':failed:' .. name, '(' .. (t - 60 + fttl), t + fttl),
+    name, n('LLEN', qkey),
+    n('ZCARD', P .. ':scheduled:' .. name) + n('ZCARD', P .. ':deferred:' .. name),
+    n('ZCARD', P .. ':wip:' .. name),
+    n('ZCOUNT', P .. ':finished:' .. name, '(' .. t, '+inf') + n('ZCARD', P .. ':canceled:' .. name),
+    n('ZCOUNT', P .. ':failed:' .. name, '(' .. t, '+inf'),
+    n('ZCOUNT', P .. ':finished:' .. name, '(' .. (t - 60 + rttl), t + rttl),
+    n('ZCOUNT', P .. ':failed:' .. name, '(' .. (t - 60 + fttl), t + fttl),
     oldest_created}
 end
 local workers = {}
-for _, wkey in ipairs(redis.call('SMEMBERS', P .. ':workers')) do
-  local f = redis.call('HMGET', wkey, 'queues', 'hostname', 'pid', 'birth', 'last_heartbeat',
-                       'successful_job_count', 'failed_job_count', 'death')
+for _, wkey in ipairs(members(P .. ':workers')) do
+  local f = call('HMGET', wkey, 'queues', 'hostname', 'pid', 'birth', 'last_heartbeat',
+                 'successful_job_count', 'failed_job_count', 'death') or {}
   for i = 1, 8 do f[i] = f[i] or '' end
-  local current = redis.call('SRANDMEMBER', wkey .. ':executions') or ''
+  local current = call('SRANDMEMBER', wkey .. ':executions') or ''
   workers[#workers + 1] = {wkey, redis.call('EXISTS', wkey), current, f}
 end
-return {queues, workers}
+return {queues, workers, problems}
 """
 
 # FailedJobRegistry.requeue for the ids in ARGV[7..]; ARGV: prefix, enqueued_at,
@@ -211,17 +228,20 @@ for i = 2, #ARGV do
 end
 local out = {}
 for _, id in ipairs(ids) do
-  local values = redis.call('HMGET', P .. ':job:' .. id, unpack(fields))
-  for i = 1, #fields do out[#out + 1] = values[i] end
+  local values = redis.pcall('HMGET', P .. ':job:' .. id, unpack(fields))
+  if values.err then values = {} end  -- a job key of the wrong type: loaded as missing
+  for i = 1, #fields do out[#out + 1] = values[i] or false end
   local rk = P .. ':results:' .. id
-  local latest = redis.call('XREVRANGE', rk, '+', '-', 'COUNT', 1)
+  local latest = redis.pcall('XREVRANGE', rk, '+', '-', 'COUNT', 1)
   local exc = false
-  if latest[1] then
+  if not latest.err and latest[1] then
     local kv = latest[1][2]
     for i = 1, #kv, 2 do if kv[i] == 'exc_string' then exc = kv[i + 1] end end
   end
   out[#out + 1] = exc
-  out[#out + 1] = redis.call('XLEN', rk)
+  local length = redis.pcall('XLEN', rk)
+  if type(length) ~= 'number' then length = 0 end
+  out[#out + 1] = length
 end
 return out
 """
@@ -330,7 +350,7 @@ class RQBackend(RedisBackend):
     def snapshot(self) -> Snapshot:
         s = self.settings
         taken_at = now()
-        queues, workers = self._stats_script(args=[s.prefix, int(taken_at), s.result_ttl, s.failure_ttl])
+        queues, workers, problems = self._stats_script(args=[s.prefix, int(taken_at), s.result_ttl, s.failure_ttl])
         stats = []
         for name, ready, scheduled, processing, completed, dead, done_rate, fail_rate, oldest in queues:
             counts = {
@@ -354,6 +374,7 @@ class RQBackend(RedisBackend):
             queues=tuple(sorted(stats, key=lambda q: q.name)),
             workers=tuple(sorted(infos, key=lambda w: w.id)),
             taken_at=taken_at,
+            problems=tuple(text_of(p) for p in problems),
         )
 
     def _worker(self, key: bytes, exists: int, current: bytes, fields: list[bytes]) -> WorkerInfo:
@@ -362,12 +383,12 @@ class RQBackend(RedisBackend):
             id=text_of(key)[len(self._key("worker", "")) :],
             queues=tuple(q for q in queues.split(",") if q),
             host=host or None,
-            pid=int(pid) if pid.isdigit() else None,
+            pid=_count(pid) or None,
             started_at=_parse_time(birth),
             last_seen=_parse_time(beat),
             current_job=text_of(current).partition(":")[0] or None,
-            processed=int(done) if done.isdigit() else 0,
-            failed=int(failed) if failed.isdigit() else 0,
+            processed=_count(done),
+            failed=_count(failed),
             alive=bool(exists) and not death,
         )
 
@@ -396,7 +417,10 @@ class RQBackend(RedisBackend):
         self, queue: str | None, state: JobState, text: str | None, cursor: str | None, limit: int
     ) -> Page:
         def read_jobs(source: Source, position: int, count: int) -> Chunk[list[Job | None]]:
-            entries = read_chunk(self.redis, source, position, count).found
+            try:
+                entries = read_chunk(self.redis, source, position, count).found
+            except WrongKeyType:  # flagged by snapshot(); the page goes on with the next key
+                return Chunk(position, 0, 0, [])
             loaded = self._load([text_of(member).partition(":")[0] for member, _ in entries])
             # A job whose hash expired is None: RQ's own cleanup drops its entry.
             jobs = [
@@ -572,11 +596,16 @@ class RQBackend(RedisBackend):
 
 
 def _to_job(job_id: str, fields: list[bytes | None], exc_string: bytes | None, executions: int) -> Job | None:
-    """A Job from the plain hash fields (in _FIELDS order) and the newest result's exc_string."""
+    """A Job from the plain hash fields (in _FIELDS order) and the newest result's exc_string.
+
+    Fields that are not UTF-8 are shown with replacement characters and named in
+    extra[MALFORMED].
+    """
     if all(f is None for f in fields):
         return None
     values = dict(zip(_FIELDS, fields, strict=True))
     text = {name: text_of(value) for name, value in values.items() if name != "exc_info"}
+    undecodable = [name for name, value in text.items() if "\ufffd" in value and not _is_utf8(values[name])]
     status = text["status"]
     error = _result_error(exc_string) or _decompress(values["exc_info"])
     extra = {
@@ -585,6 +614,8 @@ def _to_job(job_id: str, fields: list[bytes | None], exc_string: bytes | None, e
                      "result_ttl", "failure_ttl", "ttl", "group_id", "dependency_ids", "rate_limit_key")
         if text[name]
     }  # fmt: skip
+    if undecodable:
+        extra[MALFORMED] = f"not valid UTF-8 (shown with replacement characters): {', '.join(undecodable)}"
     return Job(
         id=job_id,
         queue=text["origin"] or "?",
@@ -599,6 +630,22 @@ def _to_job(job_id: str, fields: list[bytes | None], exc_string: bytes | None, e
         origin=text["origin"] or None,
         extra=extra,
     )
+
+
+def _is_utf8(value: bytes | None) -> bool:
+    try:
+        (value or b"").decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _count(text: str) -> int:
+    """A non-negative count stored as text; 0 when it is not one or does not fit in 64 bits."""
+    if not (text.isascii() and text.isdigit() and len(text) <= 19):
+        return 0
+    value = int(text)
+    return value if fits_int64(value) else 0
 
 
 def _placed(job: Job, state: JobState, queue: str, score: float | None) -> Job:

@@ -190,6 +190,8 @@ class Console:
         match event:
             case StatsUpdated(snapshot=snapshot):
                 self._note_server_switch()
+                if snapshot.problems and (self.snapshot is None or snapshot.problems != self.snapshot.problems):
+                    self.message(f"skipped: {'; '.join(snapshot.problems)}", "warning")
                 self.snapshot = snapshot
                 self.screens["queues"].on_snapshot(snapshot)
                 self.screens["workers"].on_snapshot(snapshot)
