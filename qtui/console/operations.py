@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 #: Longest wait between attempts to resume after the backend went away.
 MAX_RETRY_DELAY = 8.0
-BAR_WIDTH = 16
+BAR_WIDTH = 10
 
 
 class OperationRunner:
@@ -41,6 +41,7 @@ class OperationRunner:
     def __init__(self, console: Console) -> None:
         self.console = console
         self.running: Operation | None = None
+        self._status_before = ""
         self._cancel = threading.Event()
         self._offered = False
 
@@ -71,7 +72,9 @@ class OperationRunner:
 
     def _launch(self, operation: Operation, on_done: Callable[[int], None]) -> None:
         self.running = operation
+        self._status_before = self.console.status.message
         self._show(operation)
+        self.console.message(f"{operation.kind} running: C cancels it after the current chunk")
         self.console.spawn(self._run, operation, on_done)
 
     async def _run(self, operation: Operation, on_done: Callable[[int], None]) -> None:
@@ -103,6 +106,7 @@ class OperationRunner:
             return
         finally:
             self.running = None
+            self.console.status.set_message(self._status_before)
             self.console.refresh()
         if final.outcome == "finished":
             on_done(final.done)
@@ -117,9 +121,9 @@ class OperationRunner:
 
     def _show(self, operation: Operation) -> None:
         self.running = operation
+        total = f"/~{operation.total:,}" if operation.total else ""
         self.console.status.set_message(
-            f"{operation.kind} {fmt.progress_bar(operation.fraction(), BAR_WIDTH)} {operation.progress_text()}"
-            "  C cancel"
+            f"{operation.kind} {fmt.progress_bar(operation.fraction(), BAR_WIDTH)} {operation.examined:,}{total}"
         )
         self.console.refresh()
 
