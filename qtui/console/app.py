@@ -367,7 +367,8 @@ class Console:
         server = self.backend.server()
         if server != self._server and server is not None:
             before, self._server = self._server, server
-            self.message(f"Redis master switched: {before or '?'} -> {server}", "warning")
+            if before is not None:
+                self.message(f"Redis master switched: {before} -> {server}", "warning")
             self.status.set_mode(f"{self.backend.display_name} @ {server}", ellipsis=self.glyphs.ellipsis)
 
     def load_jobs(self, screen: JobListScreen) -> None:
