@@ -25,18 +25,28 @@ optionally `id`, `filesize`, `retries`, `creation_time` (RFC 3339), `trace_id`,
 queue, and unknown fields are refused. The enqueue `priority` argument is unused:
 here the queue is the priority.
 
-Writes are atomic on the server. Requeue moves dead jobs back with `retries` reset
-to 0 (and `priority` rewritten when sent to another queue), LPUSHed to the queue
-like a producer would. Whole-list purges are one MULTI/EXEC (LLEN + UNLINK);
-filtered requeues and purges run a Lua script per chunk of 5,000 items, each chunk
-atomic, so an interruption between chunks leaves every job in exactly one place;
-a rerun finishes the work. Items without a valid `priority` stay in the dead
-letter unless a target queue is given.
+Requeues and purges are journaled operations (qtui.backends.journal) under
+`<prefix>:qtui`. Requeue moves dead jobs back with `retries` reset to 0 (and
+`priority` rewritten when sent to another queue), edited as text and LPUSHed to
+the queue like a producer would. Whole-list purges are one script (LLEN +
+UNLINK); filtered requeues and purges run a Lua script per chunk of 5,000 items,
+each chunk atomic with its journal entry, so an interruption between chunks
+leaves every job in exactly one place and resuming finishes the work. Items that
+are not JSON objects, or whose fields cannot be edited as text, stay in the dead
+letter byte for byte, as do items without a valid `priority` unless a target
+queue is given.
 
 Rates: the layout keeps no timestamps of completion, failure or enqueue, so the
-per-minute rates stay 0. Completed and dead counts per queue come from reading the
-lists once and then only the items pushed since (each stats call checks both ends
-of the list; any other change triggers a full recount in chunks).
+per-minute rates stay 0. Completed and dead counts per queue come from an index
+qtui keeps in Redis (`<prefix>:qtui:index:completed`, `...:dead_letter`): the
+counts of the items from the list's oldest end up to a remembered newest one.
+Each stats call checks it against the list's length and both ends and counts the
+items pushed since; when they disagree (something removed items) it is rebuilt
+in bounded Lua steps. qtui's own chunks update it in the same atomic step.
+Producers and workers are not involved: they keep pushing as they do.
+
+Find by id: these lists have no id index (workers pop them), so a lookup scans
+them server-side, 20,000 items per script call, processing lists first.
 """
 
 from __future__ import annotations

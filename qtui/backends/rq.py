@@ -25,8 +25,11 @@ rate-limited jobs (RQ 3 `rate_limit`) and jobs whose hash expired are left in th
 failed registry (use `rq requeue` for those). Purging ready jobs is Queue.empty
 (pop ids, delete the job, its results and its dependents set), chunked; purging
 registries deletes each job as Job.delete does (registry entry, hash, dependents,
-dependencies, results, executions, group membership). Each chunk is atomic, so an
-interruption between chunks loses or duplicates nothing; a rerun finishes.
+dependencies, results, executions, group membership). Each chunk is atomic and
+moves its journal entry (qtui.backends.journal, under `<prefix>:qtui`) in the
+same script, so an interruption between chunks loses or duplicates nothing and
+resuming finishes the operation. Keys of the wrong type are skipped by peeks and
+stats and named in the snapshot's problems.
 
 Enqueue takes `{"func": "module.function", "args": [...], "kwargs": {...}}` and
 creates the job through RQ's own API in this process (RQ pickles the JSON
