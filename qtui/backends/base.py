@@ -16,7 +16,7 @@ from __future__ import annotations
 import abc
 import json
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import attrs
 
@@ -98,12 +98,16 @@ class Backend(abc.ABC):
             raise InvalidInput("page size must be at least 1")
         return self._peek(queue, JobState(state), text or None, cursor, min(limit, MAX_PAGE))
 
-    def job(self, job_id: str) -> Job | None:
-        """The job with this id, or None."""
+    def job(self, job_id: str, *, progress: Callable[[int, int], None] | None = None) -> Job | None:
+        """The job with this id, or None.
+
+        Where the layout keeps no index by id the lookup scans, calling
+        `progress(examined, total)` after each step.
+        """
         job_id = job_id.strip()
         if not job_id:
             raise InvalidInput("job id is empty")
-        return self._job(job_id)
+        return self._job(job_id, progress)
 
     # -- writes --------------------------------------------------------------
 
@@ -246,7 +250,7 @@ class Backend(abc.ABC):
     ) -> Page: ...
 
     @abc.abstractmethod
-    def _job(self, job_id: str) -> Job | None: ...
+    def _job(self, job_id: str, progress: Callable[[int, int], None] | None) -> Job | None: ...
 
     @abc.abstractmethod
     def _enqueue(self, queue: str, payload: str, priority: int) -> Job: ...

@@ -57,10 +57,11 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 
 import attrs
+import redis
 
 from qtui.backends.journal import JOURNAL_LUA, Operation
 from qtui.backends.redis_common import (
@@ -557,25 +558,47 @@ class GoWorkBackend(RedisBackend):
         return worker, (now() + ttl_ms / 1000 if ttl_ms >= 0 else None)
 
     @mapped_errors
-    def _job(self, job_id: str) -> Job | None:
-        for state in (JobState.PROCESSING, JobState.READY, JobState.DEAD, JobState.COMPLETED):
-            for source in self._sources(None, state):
-                found = self._find_in(source, job_id)
-                if found is not None:
-                    worker, lease = self._lease_of(source.key) if state is JobState.PROCESSING else (None, None)
-                    return self._to_job(found, state, worker=worker, lease_until=lease)
+    def _job(self, job_id: str, progress: Callable[[int, int], None] | None = None) -> Job | None:
+        places = [(state, source) for state in (JobState.PROCESSING, JobState.READY, JobState.DEAD,
+                                                JobState.COMPLETED) for source in self._sources(None, state)]
+        total = 0
+        if progress is not None:
+            with self.redis.pipeline(transaction=False) as pipe:
+                for _, source in places:
+                    pipe.llen(source.key)
+                total = sum(int(n) for n in pipe.execute(raise_on_error=False) if isinstance(n, int))
+        examined = [0]
+
+        def step(count: int) -> None:
+            examined[0] += count
+            if progress is not None:
+                progress(examined[0], max(total, examined[0]))
+
+        for state, source in places:
+            found = self._find_in(source, job_id, step)
+            if found is not None:
+                worker, lease = self._lease_of(source.key) if state is JobState.PROCESSING else (None, None)
+                return self._to_job(found, state, worker=worker, lease_until=lease)
         return None
 
-    def _find_in(self, source: Source, job_id: str) -> bytes | None:
-        """The item of the list whose id is `job_id`, oldest first, a script call per chunk."""
+    def _find_in(self, source: Source, job_id: str, examined: Callable[[int], None]) -> bytes | None:
+        """The item of the list whose id is `job_id`, oldest first, a script call per chunk.
+
+        `examined(n)` hears how many items each call looked at. A list of the wrong type is skipped.
+        """
         # Go's encoder writes plain ids as-is; for others every item is a candidate.
         needle = f'"{job_id}"' if _PLAIN_ID.fullmatch(job_id) else ""
         hash_prefix = job_id[5:] if job_id.startswith("sha1-") and len(job_id) == 21 else None
         find = functools.partial(self._candidates, needle, hash_prefix)
-        for chunk in walk(source, find, size=SCRIPT_CHUNK * 4):
-            for item in chunk.found:
-                if self._to_job(item, JobState.READY).id == job_id:
-                    return item
+        try:
+            for chunk in walk(source, find, size=SCRIPT_CHUNK * 4):
+                examined(chunk.examined)
+                for item in chunk.found:
+                    if self._to_job(item, JobState.READY).id == job_id:
+                        return item
+        except redis.ResponseError as exc:
+            if not str(exc).startswith("WRONGTYPE"):
+                raise
         return None
 
     def _candidates(

@@ -50,7 +50,7 @@ import binascii
 import json
 import re
 import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 
 import attrs
@@ -449,7 +449,8 @@ class RQBackend(RedisBackend):
         ]  # fmt: skip
 
     @mapped_errors
-    def _job(self, job_id: str) -> Job | None:
+    def _job(self, job_id: str, progress: Callable[[int, int], None] | None = None) -> Job | None:
+        """From the job's own hash: RQ's key is the index, so there is no scan to report."""
         if not _JOB_ID.fullmatch(job_id):
             return None
         return self._load([job_id])[0]

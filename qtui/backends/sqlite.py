@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import attrs
@@ -104,7 +104,8 @@ class SQLiteBackend(Backend):
         next_cursor = f"after:{jobs[-1].id}" if len(jobs) == limit else None
         return Page(jobs=jobs, next_cursor=next_cursor)
 
-    def _job(self, job_id: str) -> Job | None:
+    def _job(self, job_id: str, progress: Callable[[int, int], None] | None = None) -> Job | None:
+        """By primary key: no scan, so no progress to report."""
         number = _job_number(job_id)
         if number is None:
             return None

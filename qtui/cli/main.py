@@ -236,7 +236,7 @@ def cmd_peek(args: argparse.Namespace) -> int:
 
 
 def cmd_find(args: argparse.Namespace) -> int:
-    job = open_backend_for(args).job(args.id)
+    job = ops.find_with_progress(open_backend_for(args), args.id)
     if job is None:
         raise NotFound(f"no job with id {args.id!r}")
     print_result(args, job, report.job_text(job))

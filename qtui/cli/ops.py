@@ -2,8 +2,8 @@
 
 `qtui ops` lists the journal's unfinished operations (see qtui.backends.journal);
 `qtui ops resume ID` finishes one, `qtui ops abandon ID` drops it. Requeue and
-purge run through `run_with_progress`: on a terminal (standard error is a TTY) a
-progress line is redrawn after each chunk; the first Ctrl-C cancels after the
+purge run through `run_with_progress`, and find through `find_with_progress`: on
+a terminal (standard error is a TTY) a progress line is redrawn after each chunk; the first Ctrl-C cancels after the
 current chunk, a second one interrupts at once (the operation stays in the
 journal, interrupted). Before a requeue or purge, unfinished operations are
 pointed out, and at a terminal offered for resuming or abandoning.
@@ -25,7 +25,7 @@ from qtui.backends.base import Backend
 from qtui.backends.journal import Operation
 from qtui.cli.common import EXIT_OK, confirm_or_refuse, open_backend_for, print_result
 from qtui.console import format as fmt
-from qtui.model import InvalidInput
+from qtui.model import InvalidInput, Job
 from qtui.sanitize import one_line
 
 #: Exit status of a bulk command cancelled with Ctrl-C (as an interrupt).
@@ -133,6 +133,22 @@ def run_with_progress(backend: Backend, operation: Operation, *, stream: TextIO 
     return final
 
 
+def find_with_progress(backend: Backend, job_id: str, *, stream: TextIO | None = None) -> Job | None:
+    """`backend.job(job_id)`, with a progress line on a terminal while a layout without an id index scans."""
+    stream = stream if stream is not None else sys.stderr
+    line = ProgressLine(stream) if stream.isatty() else None
+
+    def progress(examined: int, total: int) -> None:
+        if line is not None:
+            line.show(examined / total if total else None, f"searching: {examined:,} of ~{total:,} items")
+
+    try:
+        return backend.job(job_id, progress=progress)
+    finally:
+        if line is not None:
+            line.close()
+
+
 class ProgressLine:
     """One line on a terminal, redrawn in place: a bar, counts and the operation."""
 
@@ -143,14 +159,19 @@ class ProgressLine:
         self._width = 0
 
     def update(self, operation: Operation) -> None:
+        """Show how far a bulk operation is."""
+        self.show(operation.fraction(), operation.progress_text(), final=bool(operation.outcome))
+
+    def show(self, fraction: float | None, text: str, *, final: bool = False) -> None:
+        """Redraw the line (at most every REDRAW_EVERY seconds, unless `final`)."""
         now = self.clock()
-        if now - self._last < REDRAW_EVERY and not operation.outcome:
+        if now - self._last < REDRAW_EVERY and not final:
             return
         self._last = now
-        text = one_line(f"{fmt.progress_bar(operation.fraction(), BAR_WIDTH)} {operation.progress_text()}", 79)
-        self.stream.write("\r" + text.ljust(self._width))
+        line = one_line(f"{fmt.progress_bar(fraction, BAR_WIDTH)} {text}", 79)
+        self.stream.write("\r" + line.ljust(self._width))
         self.stream.flush()
-        self._width = len(text)
+        self._width = len(line)
 
     def close(self) -> None:
         if self._width:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -13,6 +14,7 @@ import pytest
 
 from qtui.backends import open_backend
 from qtui.backends.journal import Operation
+from qtui.cli.ops import find_with_progress
 from qtui.model import InvalidInput, JobState, NotFound, ReadOnlyError
 
 
@@ -138,4 +140,28 @@ def test_rq_requeue_by_ids_resumes_from_the_id_it_reached(redis_url, rdb, monkey
     assert operation.ids == (*ids[:55], "not-there")  # ids RQ cannot have are dropped when it is planned
     assert backend.run_operation(operation).done == 25
     assert rdb.llen("rq:queue:q00") + rdb.llen("rq:queue:q01") == 55
+    backend.close()
+
+
+class Terminal(io.StringIO):
+    """What the progress line writes to, taken for a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_find_by_id_without_an_index_scans_and_reports_progress(redis_url, rdb, monkeypatch):
+    monkeypatch.setattr("qtui.backends.gowork.SCRIPT_CHUNK", 25)  # finds look at 100 items per step
+    sim.produce(rdb, 450, "low")
+    rdb.lpush(sim.DEAD_LETTER, sim.make_job("/x", "high", job_id="target", retries=4))
+    backend = open_backend(redis_url)
+    seen: list[tuple[int, int]] = []
+    job = backend.job("target", progress=lambda examined, total: seen.append((examined, total)))
+    assert job is not None and job.state is JobState.DEAD
+    assert seen == [(0, 451), (100, 451), (200, 451), (300, 451), (400, 451), (450, 451), (451, 451)]
+    terminal = Terminal()
+    monkeypatch.setattr("qtui.cli.ops.REDRAW_EVERY", 0)
+    assert find_with_progress(backend, "nothing", stream=terminal) is None
+    drawn = terminal.getvalue()
+    assert "\r[" in drawn and "searching: 451 of ~451 items" in drawn and drawn.endswith("\r")
     backend.close()
