@@ -133,21 +133,24 @@ class OperationRunner:
         """At the first connection: offer the interrupted operations, if any."""
         if not self._offered:
             self._offered = True
-            self.offer()
+            self.offer(quiet=True)
 
-    def offer(self) -> None:
-        """Ask about each interrupted operation in the journal: resume, abandon or later."""
+    def offer(self, *, quiet: bool = False) -> None:
+        """Ask about each interrupted operation in the journal: resume, abandon or later.
+
+        Unless `quiet`, say so when there is none.
+        """
         backend = self.console.backend
 
         def interrupted() -> list[Operation]:
             running = self.running.id if self.running else None
             return [op for op in backend.operations() if op.id != running and not op.running_elsewhere()]
 
-        self.console.run_io(interrupted, self._ask, "unfinished operations")
+        self.console.run_io(interrupted, lambda found: self._ask(found, quiet), "unfinished operations")
 
-    def _ask(self, operations: list[Operation]) -> None:
+    def _ask(self, operations: list[Operation], quiet: bool) -> None:
         if not operations:
-            if self._offered and self.console.dialog_open is False:
+            if not quiet:
                 self.console.message("no unfinished operations")
             return
         for operation in operations:

@@ -119,6 +119,10 @@ def test_console_offers_an_interrupted_operation_at_start_and_on_ops(tmux, qtui_
     tmux.keys("r")
     tmux.wait_for("purge finished:")
     assert client.zcard(OPS) == 0
+    tmux.keys(":")
+    tmux.type("ops")
+    tmux.keys("Enter")
+    tmux.wait_for("no unfinished operations")
     assert places(client) == (JOBS * 2 // 5, 0)  # the high jobs stay dead, the low ones are gone
     tmux.keys("Q")
     backend.close()
