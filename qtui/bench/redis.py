@@ -142,6 +142,7 @@ def main(argv: list[str]) -> int:
                         help="instead: kill -9 trials of requeue and purge (--dead jobs, --trials each)")
     parser.add_argument("--trials", type=int, default=20, help="trials per layout, kind and fault (--faults)")
     parser.add_argument("--seed", type=int, default=1, help="first random seed of the fault trials")
+    parser.add_argument("--layout", choices=("both", "gowork", "rq"), default="both", help="which tables to print")
     args = parser.parse_args(argv)
     if not shutil.which("redis-server"):
         print("redis-server is not installed (Debian package redis-server)", file=sys.stderr)
@@ -160,10 +161,13 @@ def main(argv: list[str]) -> int:
         server = LocalRedisServer(Path(tmp))
         server.start()
         try:
-            rows = bench_gowork(server, args.jobs, args.dead, args.repeats)
-            print_table(f"go-redis-work-queue layout: {args.jobs:,} jobs in 2 priority lists, {args.dead:,} dead", rows)
-            rows = bench_rq(server, args.jobs, args.queues, args.dead, args.repeats)
-            print_table(f"RQ layout: {args.jobs:,} jobs over {args.queues} queues, {args.dead:,} failed", rows)
+            if args.layout in ("both", "gowork"):
+                rows = bench_gowork(server, args.jobs, args.dead, args.repeats)
+                print_table(f"go-redis-work-queue layout: {args.jobs:,} jobs in 2 priority lists, {args.dead:,} dead",
+                            rows)  # fmt: skip
+            if args.layout in ("both", "rq"):
+                rows = bench_rq(server, args.jobs, args.queues, args.dead, args.repeats)
+                print_table(f"RQ layout: {args.jobs:,} jobs over {args.queues} queues, {args.dead:,} failed", rows)
         finally:
             server.stop()
     return 0
