@@ -5,8 +5,7 @@ go-redis-work-queue layout and in the RQ layout, and times qtui's operations
 next to the floor (pipelined LLEN, one EVAL doing a whole bulk operation, LRANGE
 and a search) and the tool an operator would use instead (redis-cli, RQ's own
 commands), with min and median of repeats, plus the journaling overhead of bulk
-operations. `--faults` runs the kill -9 soak of qtui.bench.redis_faults instead.
-Also home of LocalRedisServer, the throwaway server the benchmark and the test
+operations. The kill -9 soak is `python -m qtui.bench redis_faults`. Also home of LocalRedisServer, the throwaway server the benchmark and the test
 suite run.
 """
 
@@ -132,16 +131,12 @@ def free_port() -> int:
 
 
 def main(argv: list[str]) -> int:
-    """Run the benchmark; prints one table per layout (or the fault soak with --faults)."""
+    """Run the benchmark; prints one table per layout."""
     parser = argparse.ArgumentParser(prog="python -m qtui.bench redis", description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=1_000_000, help="jobs to load per layout (default 1,000,000)")
     parser.add_argument("--queues", type=int, default=20, help="RQ queues (default 20)")
     parser.add_argument("--dead", type=int, default=100_000, help="failed/dead jobs among them, requeued in bulk")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each timed step (min and median shown)")
-    parser.add_argument("--faults", action="store_true",
-                        help="instead: kill -9 trials of requeue and purge (--dead jobs, --trials each)")
-    parser.add_argument("--trials", type=int, default=20, help="trials per layout, kind and fault (--faults)")
-    parser.add_argument("--seed", type=int, default=1, help="first random seed of the fault trials")
     parser.add_argument("--layout", choices=("both", "gowork", "rq"), default="both", help="which tables to print")
     args = parser.parse_args(argv)
     if not shutil.which("redis-server"):
@@ -150,14 +145,6 @@ def main(argv: list[str]) -> int:
     if args.dead > args.jobs or args.queues < 1 or args.repeats < 1:
         parser.error("--dead must not exceed --jobs; --queues and --repeats must be at least 1")
     with tempfile.TemporaryDirectory(prefix="qtui-bench-redis-") as tmp:
-        if args.faults:
-            from qtui.bench.redis_faults import soak
-
-            print(f"kill -9 trials: {args.dead:,} dead jobs per trial, {args.trials} trials per row "
-                  "(the last one abandoned), appendonly yes + appendfsync always")
-            headers = ("operation", "fault", "trials", "examined at kill", "resume min / median", "time", "check")
-            print_table("", soak(Path(tmp), args.dead, args.trials, args.seed), headers)
-            return 0
         server = LocalRedisServer(Path(tmp))
         server.start()
         try:

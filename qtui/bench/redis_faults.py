@@ -8,21 +8,26 @@ once where it was or where the operation puts it, that the operation is in the
 journal, and either resumes it (every job ends exactly once in the right place,
 the dead counts match) or abandons it (every job stays exactly once where it is).
 
-The test suite runs these with a few thousand jobs; `python -m qtui.bench redis
---faults` runs the full 100,000-job, 20-trial version and prints a table.
+The test suite runs these with a few thousand jobs; `python -m qtui.bench
+redis_faults` runs the full 100,000-job, 20-trial version and prints a table.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
 import random
+import shutil
 import signal
+import sys
+import tempfile
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Literal
 
 import attrs
@@ -31,7 +36,7 @@ import redis
 from qtui.backends import open_backend
 from qtui.backends.base import Backend
 from qtui.backends.journal import Operation
-from qtui.bench.redis import LocalRedisServer, load_gowork, load_rq
+from qtui.bench.redis import LocalRedisServer, load_gowork, load_rq, print_table
 from qtui.model import BackendUnavailable, JobState
 
 Layout = Literal["gowork", "rq"]
@@ -304,9 +309,7 @@ def check_finished(client: redis.Redis, backend: Backend, trial: Trial, ids: dic
 
 
 @contextlib.contextmanager
-def persistent_server(directory: os.PathLike[str], executable: str = "redis-server") -> Iterator[LocalRedisServer]:
-    from pathlib import Path
-
+def persistent_server(directory: str, executable: str = "redis-server") -> Iterator[LocalRedisServer]:
     server = LocalRedisServer(Path(directory), executable=executable, persistent=True)
     server.start()
     try:
@@ -315,7 +318,7 @@ def persistent_server(directory: os.PathLike[str], executable: str = "redis-serv
         server.stop()
 
 
-def soak(directory: os.PathLike[str], jobs: int, trials: int, seed: int) -> list[tuple[str, ...]]:
+def soak(directory: str, jobs: int, trials: int, seed: int) -> list[tuple[str, ...]]:
     """Every layout, kind and fault, `trials` each (the last one abandoned): one table row per kind."""
     rows = []
     with persistent_server(directory) as server:
@@ -337,3 +340,23 @@ def soak(directory: os.PathLike[str], jobs: int, trials: int, seed: int) -> list
                         f"{time.perf_counter() - began:.0f} s", "ok",
                     ))  # fmt: skip
     return rows
+
+
+def main(argv: list[str]) -> int:
+    """`python -m qtui.bench redis_faults [--jobs N --trials N --seed N]`: the soak, as one table."""
+    parser = argparse.ArgumentParser(prog="python -m qtui.bench redis_faults", description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=100_000, help="dead jobs per trial (default 100,000)")
+    parser.add_argument("--trials", type=int, default=20, help="trials per layout, kind and fault (default 20)")
+    parser.add_argument("--seed", type=int, default=1, help="first random seed")
+    args = parser.parse_args(argv)
+    if not shutil.which("redis-server"):
+        print("redis-server is not installed (Debian package redis-server)", file=sys.stderr)
+        return 1
+    if args.jobs < 1 or args.trials < 1:
+        parser.error("--jobs and --trials must be at least 1")
+    print(f"kill -9 trials: {args.jobs:,} dead jobs per trial, {args.trials} trials per row "
+          "(the last one abandoned), appendonly yes + appendfsync always")
+    headers = ("operation", "fault", "trials", "examined at kill", "resume min / median", "time", "check")
+    with tempfile.TemporaryDirectory(prefix="qtui-bench-faults-") as tmp:
+        print_table("", soak(tmp, args.jobs, args.trials, args.seed), headers)
+    return 0

@@ -15,20 +15,34 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import trio
 
+from qtui.backends.base import Backend
 from qtui.backends.journal import Operation
 from qtui.console import format as fmt
-from qtui.console.modal import Choice, ConfirmModal
+from qtui.console.modal import Choice, ConfirmModal, Modal
+from qtui.console.widgets import StatusBar
 from qtui.model import BackendError, BackendUnavailable
 from qtui.sanitize import one_line
 
-if TYPE_CHECKING:
-    from qtui.console.app import Console
-
 log = logging.getLogger(__name__)
+
+
+class Console(Protocol):
+    """What the runner uses of the console (qtui.console.app.Console)."""
+
+    backend: Backend
+    status: StatusBar
+    ascii: bool
+
+    def message(self, text: str, level: str = ...) -> None: ...
+    def run_io(self, fn: Callable[[], Any], on_done: Callable[[Any], None], what: str) -> None: ...
+    def spawn(self, fn: Callable[..., Any], *args: Any) -> None: ...
+    def refresh(self) -> None: ...
+    def after_change(self, text: str) -> None: ...
+    def open_modal(self, modal: Modal) -> None: ...
 
 #: Longest wait between attempts to resume after the backend went away.
 MAX_RETRY_DELAY = 8.0

@@ -4,7 +4,7 @@ Each case runs 20 trials at random points (qtui.bench.redis_faults) on a server
 with an append-only file (appendfsync always). To keep the suite fast, a trial in
 the suite has 3,000 dead jobs on go-redis-work-queue and 1,000 on RQ (whose jobs
 take longer to load), in chunks that make every operation 20 chunks long;
-`python -m qtui.bench redis --faults` runs 100,000 jobs in the default chunk
+`python -m qtui.bench redis_faults` runs 100,000 jobs in the default chunk
 sizes, 20 trials per case.
 """
 
