@@ -15,6 +15,7 @@ import argparse
 import base64
 import functools
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -99,6 +100,12 @@ class LocalRedisServer:
         finally:
             client.close()
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user and system) the running server has used so far."""
+        assert self.process is not None
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def kill(self) -> None:
         """SIGKILL the server, as a crash would, and reap it."""
         if self.process is not None:
@@ -180,19 +187,31 @@ def repeated(fn: Callable[[], object], repeats: int, prepare: Callable[[], objec
     return sorted(times)
 
 
-def interleaved(
-    first: Callable[[], object], second: Callable[[], object], repeats: int, prepare: Callable[[], object]
-) -> tuple[list[float], list[float]]:
-    """Seconds of `repeats` runs of each, alternating which goes first, each after `prepare()`.
+Measured = tuple[list[float], list[float]]  # wall seconds, server seconds; each sorted
 
-    Alternating keeps drift (a busy machine, a warming allocator) out of the comparison.
+
+def interleaved(
+    first: Callable[[], object],
+    second: Callable[[], object],
+    repeats: int,
+    prepare: Callable[[], object],
+    server: LocalRedisServer,
+) -> tuple[Measured, Measured]:
+    """Wall and CPU seconds of `repeats` runs of each, alternating which goes first, each after `prepare()`.
+
+    CPU seconds are those of redis-server and of this process together: unlike
+    wall time they do not grow when other programs share the machine.
+    Alternating keeps drift (a warming allocator) out of the comparison.
     """
-    times: tuple[list[float], list[float]] = ([], [])
+    walls: tuple[list[float], list[float]] = ([], [])
+    cpus: tuple[list[float], list[float]] = ([], [])
     for n in range(repeats):
         for which in (0, 1) if n % 2 == 0 else (1, 0):
             prepare()
-            times[which].append(timed((first, second)[which])[0])
-    return sorted(times[0]), sorted(times[1])
+            before = server.cpu_seconds() + time.process_time()
+            walls[which].append(timed((first, second)[which])[0])
+            cpus[which].append(server.cpu_seconds() + time.process_time() - before)
+    return (sorted(walls[0]), sorted(cpus[0])), (sorted(walls[1]), sorted(cpus[1]))
 
 
 def fmt(seconds: float | None) -> str:
@@ -300,7 +319,7 @@ def bench_rq(server: LocalRedisServer, jobs: int, queues: int, dead: int, repeat
     ready_lists = {f"rq:queue:q{q:02d}": ours_db.lrange(f"rq:queue:q{q:02d}", 0, -1) for q in range(queues)}
     refail = functools.partial(refail_rq, ours_db, ids[:dead], queues, ready_lists)
     journaled, plain = interleaved(backend.requeue, lambda: _unjournaled(backend, backend.start_requeue()),
-                                   repeats, refail)
+                                   repeats, refail, server)
 
     def rq_requeue_all() -> int:  # what `rq requeue --all --queue Q` does, per queue
         count = 0
@@ -313,9 +332,9 @@ def bench_rq(server: LocalRedisServer, jobs: int, queues: int, dead: int, repeat
 
     theirs_time, theirs_moved = timed(rq_requeue_all)
     assert theirs_moved == dead, theirs_moved
-    rows.append((f"requeue {dead:,} failed", spread(journaled), "-",
+    rows.append((f"requeue {dead:,} failed", spread(journaled[0]), "-",
                  f"rq requeue --all: {fmt(theirs_time)}", "1,000-job atomic chunks, journaled"))
-    rows.append(("  same, chunks unjournaled", spread(plain), "-", "-", _overhead(journaled, plain)))
+    rows.append(("  same, chunks unjournaled", spread(plain[0]), "-", "-", _overhead(journaled, plain)))
     purge = repeated(lambda: backend.purge(None, JobState.DEAD), repeats, refail)
     refail_rq(theirs_db, ids[:dead], queues, None)
 
@@ -371,9 +390,13 @@ def _unjournaled(backend: Backend, operation: Operation) -> int:
     return done
 
 
-def _overhead(journaled: Sequence[float], plain: Sequence[float]) -> str:
-    median_j, median_p = journaled[len(journaled) // 2], plain[len(plain) // 2]
-    return f"journaling overhead {100 * (median_j - median_p) / median_p:+.1f}% (medians, interleaved; target <= 10%)"
+def _overhead(journaled: Measured, plain: Measured) -> str:
+    def change(a: Sequence[float], b: Sequence[float]) -> str:
+        return f"{100 * (a[len(a) // 2] - b[len(b) // 2]) / b[len(b) // 2]:+.1f}%"
+
+    return (f"journaling overhead (medians; target <= 10%): wall {change(journaled[0], plain[0])}, "
+            f"CPU {change(journaled[1], plain[1])} ({fmt(journaled[1][len(journaled[1]) // 2])} vs "
+            f"{fmt(plain[1][len(plain[1]) // 2])})")
 
 
 def load_gowork(client: redis.Redis, jobs: int, dead: int) -> list[str]:
@@ -486,19 +509,20 @@ def bench_gowork(server: LocalRedisServer, jobs: int, dead: int, repeats: int) -
         backend.snapshot()
 
     journaled, plain = interleaved(backend.requeue, lambda: _unjournaled(backend, backend.start_requeue()),
-                                   repeats, reload_dead)
+                                   repeats, reload_dead, server)
     floor_script = client.register_script(_FLOOR_REQUEUE_LUA)
     floor = repeated(lambda: floor_script(keys=["jobqueue:dead_letter"]), repeats, reload_dead)
-    rows.append((f"requeue {len(dead_items):,} dead", spread(journaled), spread(floor), "-",
+    rows.append((f"requeue {len(dead_items):,} dead", spread(journaled[0]), spread(floor), "-",
                  "5,000-item atomic chunks, journaled; floor: one EVAL (blocks the server)"))
-    rows.append(("  same, chunks unjournaled", spread(plain), "-", "-", _overhead(journaled, plain)))
+    rows.append(("  same, chunks unjournaled", spread(plain[0]), "-", "-", _overhead(journaled, plain)))
     purge, plain = interleaved(lambda: backend.purge("low", JobState.DEAD),
                                lambda: _unjournaled(backend, backend.start_purge("low", JobState.DEAD)),
-                               repeats, reload_dead)  # fmt: skip
+                               repeats, reload_dead, server)  # fmt: skip
     purge_script = client.register_script(_FLOOR_PURGE_LUA)
     floor = repeated(lambda: purge_script(keys=["jobqueue:dead_letter"], args=["low"]), repeats, reload_dead)
-    rows.append(("purge the dead of one queue", spread(purge), spread(floor), "-", "filtered chunks; floor: one EVAL"))
-    rows.append(("  same, chunks unjournaled", spread(plain), "-", "-", _overhead(purge, plain)))
+    rows.append(("purge the dead of one queue", spread(purge[0]), spread(floor), "-",
+                 "filtered chunks; floor: one EVAL"))
+    rows.append(("  same, chunks unjournaled", spread(plain[0]), "-", "-", _overhead(purge, plain)))
     whole = repeated(lambda: backend.purge(None, JobState.DEAD), repeats, reload_dead)
     rows.append((f"purge all {len(dead_items):,} dead", spread(whole), "-", "purge-dlq: DEL", "one UNLINK, journaled"))
     backend.close()
