@@ -5,8 +5,8 @@ go-redis-work-queue layout and in the RQ layout, and times qtui's operations
 next to the floor (pipelined LLEN, one EVAL doing a whole bulk operation, LRANGE
 and a search) and the tool an operator would use instead (redis-cli, RQ's own
 commands), with min and median of repeats, plus the journaling overhead of bulk
-operations. The kill -9 soak is `python -m qtui.bench redis_faults`. Also home of LocalRedisServer, the throwaway server the benchmark and the test
-suite run.
+operations. The kill -9 soak is `python -m qtui.bench redis_faults`. Also home
+of LocalRedisServer, the throwaway server the benchmark and the test suite run.
 """
 
 from __future__ import annotations

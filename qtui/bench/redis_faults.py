@@ -258,7 +258,8 @@ def check_partial(client: redis.Redis, trial: Trial, ids: dict[str, str]) -> Non
     if trial.kind == "requeue":
         for job_id, queue in ids.items():
             places = dead[job_id] + sum(q[job_id] for q in queues.values())
-            assert places == 1 and dead[job_id] + queues[queue][job_id] == 1, f"{where}: job {job_id} in {places} places"
+            in_place = dead[job_id] + queues[queue][job_id]
+            assert places == 1 and in_place == 1, f"{where}: job {job_id} in {places} places"
         assert sum(dead.values()) + sum(sum(q.values()) for q in queues.values()) == len(ids), where
         if trial.layout == "rq":
             _check_rq_status(client, ids, dead, where)

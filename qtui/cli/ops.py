@@ -3,10 +3,11 @@
 `qtui ops` lists the journal's unfinished operations (see qtui.backends.journal);
 `qtui ops resume ID` finishes one, `qtui ops abandon ID` drops it. Requeue and
 purge run through `run_with_progress`, and find through `find_with_progress`: on
-a terminal (standard error is a TTY) a progress line is redrawn after each chunk; the first Ctrl-C cancels after the
-current chunk, a second one interrupts at once (the operation stays in the
-journal, interrupted). Before a requeue or purge, unfinished operations are
-pointed out, and at a terminal offered for resuming or abandoning.
+a terminal (standard error is a TTY) a progress line is redrawn after each
+chunk; the first Ctrl-C cancels after the current chunk, a second one
+interrupts at once (the operation stays in the journal, interrupted). Before a
+requeue or purge, unfinished operations are pointed out, and at a terminal
+offered for resuming or abandoning.
 """
 
 from __future__ import annotations
@@ -79,10 +80,9 @@ def report_outcome(args: argparse.Namespace, operation: Operation) -> int:
         value, text = {"requeued": count}, f"requeued {count} job{plural}"
     else:
         value, text = {"purged": count}, f"purged {count} {operation.state} job{plural}"
-    if operation.outcome == "finished":
-        print_result(args, value, text)
-        return EXIT_OK
     print_result(args, value, text)
+    if operation.outcome == "finished":
+        return EXIT_OK
     rest = "they stay dead" if operation.kind == "requeue" else "they stay"
     print(f"qtui: {operation.outcome} after {operation.progress_text()}; the jobs not reached: {rest}",
           file=sys.stderr)
@@ -126,11 +126,12 @@ def run_with_progress(backend: Backend, operation: Operation, *, stream: TextIO 
     stream = stream if stream is not None else sys.stderr
     line = ProgressLine(stream) if stream.isatty() else None
     cancel = threading.Event()
-    with _first_interrupt_cancels(cancel):
-        final = backend.run_operation(operation, progress=line.update if line else None, cancel=cancel)
-    if line is not None:
-        line.close()
-    return final
+    try:
+        with _first_interrupt_cancels(cancel):
+            return backend.run_operation(operation, progress=line.update if line else None, cancel=cancel)
+    finally:
+        if line is not None:
+            line.close()
 
 
 def find_with_progress(backend: Backend, job_id: str, *, stream: TextIO | None = None) -> Job | None:

@@ -20,7 +20,7 @@ from qtui.backends.redis_scan import (
     scan_page,
     walk,
 )
-from qtui.model import BackendError, Job, JobState
+from qtui.model import Job, JobState
 
 KEY = "scan:key"
 LEFT = Source(KEY)  # oldest at the left: RQ queue lists
