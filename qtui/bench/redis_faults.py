@@ -26,7 +26,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -36,7 +36,7 @@ import redis
 from qtui.backends import open_backend
 from qtui.backends.base import Backend
 from qtui.backends.journal import Operation
-from qtui.bench.redis import LocalRedisServer, load_gowork, load_rq, print_table
+from qtui.bench.redis import LocalRedisServer, load_gowork, load_rq
 from qtui.model import BackendUnavailable, JobState
 
 Layout = Literal["gowork", "rq"]
@@ -319,11 +319,10 @@ def persistent_server(directory: str, executable: str = "redis-server") -> Itera
         server.stop()
 
 
-def soak(directory: str, jobs: int, trials: int, seed: int) -> list[tuple[str, ...]]:
-    """Every layout, kind and fault, `trials` each (the last one abandoned): one table row per kind."""
-    rows = []
+def soak(directory: str, layouts: Sequence[Layout], jobs: int, trials: int, seed: int) -> Iterator[tuple[str, ...]]:
+    """Every kind and fault of `layouts`, `trials` each (the last one abandoned): a row per case as it ends."""
     with persistent_server(directory) as server:
-        for layout in ("gowork", "rq"):
+        for layout in layouts:
             for kind in ("requeue", "purge"):
                 for fault in ("client", "server"):
                     outcomes = []
@@ -334,21 +333,24 @@ def soak(directory: str, jobs: int, trials: int, seed: int) -> list[tuple[str, .
                     interrupted = sum(o.interrupted for o in outcomes)
                     resumes = sorted(o.resume_seconds for o in outcomes[:-1] if o.interrupted)
                     kills = sorted(o.examined_at_kill for o in outcomes)
-                    rows.append((
+                    yield (
                         f"{layout} {kind}", f"kill -9 {fault}", f"{trials} ({interrupted} interrupted)",
                         f"{kills[0]:,}..{kills[-1]:,}",
                         f"{resumes[0]:.2f} / {resumes[len(resumes) // 2]:.2f} s" if resumes else "-",
                         f"{time.perf_counter() - began:.0f} s", "ok",
-                    ))  # fmt: skip
-    return rows
+                    )  # fmt: skip
+
+
+WIDTHS = (16, 16, 18, 18, 20, 7, 5)
 
 
 def main(argv: list[str]) -> int:
-    """`python -m qtui.bench redis_faults [--jobs N --trials N --seed N]`: the soak, as one table."""
+    """`python -m qtui.bench redis_faults [--jobs N --trials N --seed N --layout L]`: the soak, a row per case."""
     parser = argparse.ArgumentParser(prog="python -m qtui.bench redis_faults", description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=100_000, help="dead jobs per trial (default 100,000)")
     parser.add_argument("--trials", type=int, default=20, help="trials per layout, kind and fault (default 20)")
     parser.add_argument("--seed", type=int, default=1, help="first random seed")
+    parser.add_argument("--layout", choices=("both", "gowork", "rq"), default="both", help="which layouts")
     args = parser.parse_args(argv)
     if not shutil.which("redis-server"):
         print("redis-server is not installed (Debian package redis-server)", file=sys.stderr)
@@ -358,6 +360,9 @@ def main(argv: list[str]) -> int:
     print(f"kill -9 trials: {args.jobs:,} dead jobs per trial, {args.trials} trials per row "
           "(the last one abandoned), appendonly yes + appendfsync always")
     headers = ("operation", "fault", "trials", "examined at kill", "resume min / median", "time", "check")
+    print("  ".join(h.ljust(w) for h, w in zip(headers, WIDTHS, strict=True)), flush=True)
+    layouts: list[Layout] = ["gowork", "rq"] if args.layout == "both" else [args.layout]
     with tempfile.TemporaryDirectory(prefix="qtui-bench-faults-") as tmp:
-        print_table("", soak(tmp, args.jobs, args.trials, args.seed), headers)
+        for row in soak(tmp, layouts, args.jobs, args.trials, args.seed):
+            print("  ".join(c.ljust(w) for c, w in zip(row, WIDTHS, strict=True)), flush=True)
     return 0
