@@ -24,7 +24,7 @@ from qtui.backends.journal import Operation
 from qtui.console import format as fmt
 from qtui.console.modal import Choice, ConfirmModal, Modal
 from qtui.console.widgets import StatusBar
-from qtui.model import BackendError, BackendUnavailable
+from qtui.model import BackendError, BackendUnavailable, NotFound
 from qtui.sanitize import one_line
 
 log = logging.getLogger(__name__)
@@ -111,6 +111,10 @@ class OperationRunner:
                         operation = await trio.to_thread.run_sync(backend.resume, operation.id)
                     except BackendUnavailable:
                         continue
+                    except NotFound:  # its last chunk's reply, or an abandon elsewhere, was lost with the line
+                        self.console.after_change(f"{operation.kind} {operation.id} left the journal while the "
+                                                  "backend was unreachable (it finished, or was abandoned)")
+                        return
         except BackendError as exc:
             self.console.message(f"{operation.kind}: {exc}", "error")
             return
