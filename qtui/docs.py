@@ -1,9 +1,10 @@
 """Generated parts of the man pages and the plugin type definitions, from the declarations.
 
 `python -m qtui.docs` rewrites the generated sections of every man page in man/ (the
-console's keys and commands in qtui.1, the plugin documentation of qtui.authoring.docs in the
-others) and qtui/authoring/lua/qtui.d.lua; `python -m qtui.docs --check` only lists the stale
-files. A test fails when a generated file and its source disagree.
+console's keys and commands in qtui.1; in the others the plugin documentation, its prose read
+from man/plugin-docs and filled by qtui.authoring.docs) and qtui/authoring/lua/qtui.d.lua;
+`python -m qtui.docs --check` only lists the stale files. A test fails when a generated file
+and its source disagree.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from qtui.authoring import docs as plugin_docs
 from qtui.authoring import typedefs
+from qtui.authoring.prose import ProseError
 from qtui.console.keymap import BINDINGS, COMMANDS, CONTEXTS, binding_help, key_label
 from qtui.files.atomic import replace_file
 
@@ -65,11 +67,17 @@ SECTIONS = {"KEYS": keys_section, "COMMANDS": commands_section}
 
 MAN = Path(__file__).resolve().parent.parent / "man"
 
+
+def _plugin_section(name: str) -> str:
+    """The roff body of plugin documentation section `name`, from the prose beside the pages."""
+    return plugin_docs.roff_section(name, MAN / plugin_docs.PROSE_FOLDER)
+
+
 #: Every man page with generated sections, and the builders of those sections.
 PAGES: dict[str, Mapping[str, Callable[[], str]]] = {
     "qtui.1": SECTIONS,
     **{
-        page: {name: functools.partial(plugin_docs.roff_section, name) for name in names}
+        page: {name: functools.partial(_plugin_section, name) for name in names}
         for page, names in plugin_docs.MAN_PAGES.items()
     },
 }
@@ -93,9 +101,11 @@ def generated() -> dict[Path, str]:
         path = MAN / page
         try:
             files[path] = render(path.read_text(encoding="utf-8"), sections)
+        except ProseError:
+            raise  # it names its own file and line
         except ValueError as exc:
             raise ValueError(f"{path}: {exc}") from None
-    files[typedefs.PATH] = typedefs.render()
+    files.update(typedefs.generated())
     return files
 
 

@@ -1,24 +1,31 @@
-"""The plugin documentation, written once and rendered as roff (man pages) and plain text (help).
+"""The plugin documentation: its sections, and what code puts into them from the declarations.
 
-Reference sections are built from the declarations: the API (:mod:`qtui.plugins.runtime.api` and the
-table shapes in :mod:`qtui.authoring.typedefs`), the capabilities, the manifest rules, the
-permission files and the audit log. :data:`SECTIONS` are the generated blocks of qtui-lua(7),
-qtui-plugin(5) and qtui-permissions(5) (``python -m qtui.docs`` writes them, see
-:data:`MAN_PAGES`); :data:`TOPICS` group the same sections for ``:help TOPIC`` in the console.
+The prose is kept in text files beside the man pages, one per section: ``man/plugin-docs``
+in a source checkout, ``<prefix>/share/qtui/plugin-docs`` once installed (:func:`prose_dir`;
+the format is :mod:`qtui.authoring.prose`'s, described in that folder's README.md). This module
+fills them: :data:`PLACEHOLDERS` hold the values taken from declarations (limits, sizes, file
+names, versions), and :data:`DIRECTIVES` build the generated parts: the reference from the API
+declaration (:mod:`qtui.plugins.runtime.api` and the table shapes of :mod:`.typedefs`), the
+capabilities, the fields of the files qtui reads, and the sample files and example plugins
+(the tests check them against the real readers and run the plugins).
 
-Prose marks code with backticks (bold in roff) and names with asterisks, as in ``*name*``
-(italic in roff); plain text drops both marks.
+:data:`MAN_PAGES` say which sections fill the generated blocks of qtui-lua(7), qtui-plugin(5)
+and qtui-permissions(5) (``python -m qtui.docs`` writes them); :data:`TOPICS` group the same
+sections for ``:help TOPIC`` in the console.
 """
 
 from __future__ import annotations
 
-import re
-import textwrap
+import functools
+import sys
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import attrs
 
-from qtui.authoring import typedefs
+import qtui
+from qtui.authoring import prose, typedefs
+from qtui.authoring.docmodel import Block, Code, Heading, Item, Para, to_roff, to_text
 from qtui.plugins.bundles import bundle as plugin_bundle
 from qtui.plugins.bundles import manifest
 from qtui.plugins.bundles.capabilities import Capability, own_topic_prefix
@@ -31,146 +38,6 @@ from qtui.plugins.runtime.sandbox import ViolationPolicy
 from qtui.plugins.runtime.settings import SETTINGS_FILE
 from qtui.plugins.runtime.storage import MAX_STORAGE_BYTES
 from qtui.plugins.trust import audit, permissions, policy
-
-# -- the document model -------------------------------------------------------------------
-
-
-@attrs.frozen
-class Heading:
-    """A title: level 1 a section (``.SH`` in roff), level 2 a subsection (``.SS``)."""
-
-    title: str
-    level: int = 2
-
-
-@attrs.frozen
-class Para:
-    """A paragraph of prose."""
-
-    text: str
-
-
-@attrs.frozen
-class Item:
-    """A term (a function's signature, a field) and the paragraphs describing it."""
-
-    term: str
-    paras: tuple[str, ...]
-
-
-@attrs.frozen
-class Code:
-    """Lines shown verbatim: Lua, TOML, shell."""
-
-    lines: tuple[str, ...]
-
-    @classmethod
-    def of(cls, text: str) -> Code:
-        return cls(tuple(textwrap.dedent(text).strip("\n").split("\n")))
-
-
-Block = Heading | Para | Item | Code
-
-# -- rendering ----------------------------------------------------------------------------
-
-_CODE_MARK = re.compile(r"`([^`]+)`")
-_NAME_MARK = re.compile(r"\*(\S(?:[^*]*\S)?)\*")
-
-
-def _roff_chars(text: str) -> str:
-    """Escape roff specials: backslash, minus, and anything outside ASCII."""
-    out = []
-    for char in text:
-        if char == "\\":
-            out.append("\\e")
-        elif char == "-":
-            out.append("\\-")
-        elif ord(char) > 126:
-            out.append(f"\\[u{ord(char):04X}]")
-        else:
-            out.append(char)
-    return "".join(out)
-
-
-def _roff_line(text: str) -> str:
-    """A line that roff will not read as a request."""
-    return "\\&" + text if text[:1] in (".", "'") else text
-
-
-def roff_inline(text: str) -> str:
-    """Prose as one roff text line: escaped, with the code and name marks as fonts."""
-    text = _roff_chars(" ".join(text.split()))
-    text = _CODE_MARK.sub(lambda m: f"\\fB{m[1]}\\fR", text)
-    text = _NAME_MARK.sub(lambda m: f"\\fI{m[1]}\\fR", text)
-    return _roff_line(text)
-
-
-def plain(text: str) -> str:
-    """Prose without its marks, whitespace collapsed."""
-    text = " ".join(text.split())
-    return _NAME_MARK.sub(lambda m: m[1], _CODE_MARK.sub(lambda m: m[1], text))
-
-
-def to_roff(blocks: Iterable[Block]) -> str:
-    """The blocks as man(7) source, to sit under a ``.SH`` line."""
-    out: list[str] = []
-    fresh = True  # right after .SH or .SS, where a paragraph needs no .PP
-    for block in blocks:
-        match block:
-            case Heading(title, level):
-                out.append((".SH " if level == 1 else ".SS ") + _roff_chars(title))
-                fresh = True
-                continue
-            case Para(text):
-                if not fresh:
-                    out.append(".PP")
-                out.append(roff_inline(text))
-            case Item(term, paras):
-                out += [".TP", roff_inline(term)]
-                for index, para in enumerate(paras):
-                    if index:
-                        out.append(".IP")
-                    out.append(roff_inline(para))
-            case Code(lines):
-                if not fresh:
-                    out.append(".PP")
-                out += [".RS 4", ".EX"]
-                out += [_roff_line(_roff_chars(line)) for line in lines]
-                out += [".EE", ".RE"]
-        fresh = False
-    return "\n".join(out)
-
-
-def to_text(blocks: Iterable[Block], width: int = 78) -> str:
-    """The blocks as plain text lines of at most `width` columns (code lines excepted)."""
-    out: list[str] = []
-    previous: Block | None = None
-    for block in blocks:
-        if previous is not None and not _packed(previous, block):
-            out.append("")
-        match block:
-            case Heading(title, 1):
-                out.append(title.upper())
-            case Heading(title):
-                out += [title, "-" * len(title)]
-            case Para(text):
-                out += textwrap.wrap(plain(text), width, break_on_hyphens=False)
-            case Item(term, paras):
-                out.append("  " + plain(term))
-                for para in paras:
-                    out += textwrap.wrap(plain(para), width, initial_indent=" " * 6,
-                                         subsequent_indent=" " * 6, break_on_hyphens=False)
-            case Code(lines):
-                out += ["    " + line if line else "" for line in lines]
-        previous = block
-    return "\n".join(out)
-
-
-def _packed(previous: Block, block: Block) -> bool:
-    """Short items follow each other without a blank line; longer ones get one."""
-    return (isinstance(previous, Item) and isinstance(block, Item)
-            and len(previous.paras) <= 1 and len(block.paras) <= 1)
-
 
 # -- shared phrases -----------------------------------------------------------------------
 
@@ -197,30 +64,29 @@ def _kib(size: int) -> str:
     return f"{size // 1024} KiB" if size < 1024 * 1024 else f"{size // (1024 * 1024)} MiB"
 
 
-_CONFIG = "$XDG_CONFIG_HOME/qtui"
-_STATE = "$XDG_STATE_HOME/qtui"
-_DATA = "$XDG_DATA_HOME/qtui"
+_LIMITS, _MAX_LIMITS = manifest.Limits(), manifest.MAX_LIMITS
+_VIOLATIONS, _VALUES = ViolationPolicy(), SandboxLimits()
+_COALESCED = tuple(kind for cls, kind in EVENT_TYPES.items() if getattr(cls, "coalesce_key", None))
 
-
-# -- worked examples ----------------------------------------------------------------------
+# -- the example plugins ------------------------------------------------------------------
 
 
 @attrs.frozen
 class Example:
-    """A complete plugin shown in the documentation (and run by the tests)."""
+    """A complete plugin, shown by ``@code example.NAME.manifest`` and ``@code example.NAME.lua``.
+
+    The tests check that each is valid and does what its section says.
+    """
 
     name: str
-    title: str
-    about: str
     manifest: str
     lua: str
 
 
+#: The example plugins of the guide and of EXAMPLES.
 EXAMPLES: tuple[Example, ...] = (
     Example(
-        "queue-depth", "A panel of queue depths",
-        "Draws ready and dead jobs per queue after every poll of the backend, dead counts "
-        "in the warning style.",
+        "queue-depth",
         """\
         name = "queue-depth"
         version = "1.0.0"
@@ -254,9 +120,7 @@ EXAMPLES: tuple[Example, ...] = (
         """,
     ),
     Example(
-        "dead-alert", "A notice when a dead letter queue grows",
-        "Warns once per queue when its dead jobs reach a threshold the operator can change, "
-        "and remembers which queues it warned about across restarts.",
+        "dead-alert",
         """\
         name = "dead-alert"
         version = "1.0.0"
@@ -298,10 +162,7 @@ EXAMPLES: tuple[Example, ...] = (
         """,
     ),
     Example(
-        "dead-retry", "Dead jobs on demand, and a requeue",
-        "Adds two commands: `:dead-retry.show QUEUE` peeks at the dead jobs of a queue and "
-        "lists them with their errors; `:dead-retry.retry` requeues those shown, which the "
-        "operator confirms. Both are admin requests whose results arrive as action events.",
+        "dead-retry",
         """\
         name = "dead-retry"
         version = "1.0.0"
@@ -358,10 +219,7 @@ EXAMPLES: tuple[Example, ...] = (
         """,
     ),
     Example(
-        "uptime", "A timer, and state kept across a reload",
-        "Counts the seconds it has been running. When the plugin is reloaded (a new version, "
-        "or its code changed) the count goes on: `deactivate` returns it and the next "
-        "version's `activate` finds it in `ctx.state`.",
+        "uptime",
         """\
         name = "uptime"
         version = "1.0.0"
@@ -401,318 +259,6 @@ def example(name: str) -> Example:
     return next(e for e in EXAMPLES if e.name == name)
 
 
-def _example_blocks(item: Example) -> list[Block]:
-    return [
-        Heading(item.title),
-        Para(item.about),
-        Para(f"`{item.name}/manifest.toml`:"),
-        Code.of(item.manifest),
-        Para(f"`{item.name}/init.lua`:"),
-        Code.of(item.lua),
-    ]
-
-
-def examples() -> list[Block]:
-    """Complete plugins, beyond the first one of the guide."""
-    out: list[Block] = [Para(
-        "Each example is a complete plugin: a folder with these two files under "
-        f"`{_CONFIG}/plugins`. Grant what its manifest requests and it runs."
-    )]
-    for item in EXAMPLES[1:]:
-        out += _example_blocks(item)
-    return out
-
-
-# -- qtui-lua(7): the guide ---------------------------------------------------------------
-
-LUARC = """\
-{
-  "runtime.version": "Lua 5.4",
-  "workspace.library": ["/the/path/printed/above/qtui.d.lua"],
-  "runtime.builtin": {"io": "disable", "debug": "disable",
-                      "package": "disable"}
-}
-"""
-
-
-def guide() -> list[Block]:
-    """How plugins are written, found, run, limited and permitted."""
-    first = EXAMPLES[0]
-    limits, most = manifest.Limits(), manifest.MAX_LIMITS
-    sandbox, violations = SandboxLimits(), ViolationPolicy()
-    coalesced = _codes(
-        (kind for cls, kind in EVENT_TYPES.items() if getattr(cls, "coalesce_key", None)), "or"
-    )
-    return [
-        Para(
-            "A qtui plugin is a folder holding a `manifest.toml` (see qtui-plugin(5)) and Lua 5.4 "
-            "source files. Each plugin runs in a sandbox of its own and sees only the host API "
-            "described here: it can draw a panel in the console, show notices, add commands, keep a "
-            "little data and exchange messages with other plugins, and, when the operator allows it, "
-            f"read jobs and ask for admin actions. This is host API {api.HOST_API_VERSION}."
-        ),
-        Heading("A first plugin"),
-        Para(
-            f"Make a folder `{first.name}` under `{_CONFIG}/plugins` (usually "
-            "`~/.config/qtui/plugins`). Its `manifest.toml` names the plugin, the API it is "
-            "written for and the capabilities it needs:"
-        ),
-        Code.of(first.manifest),
-        Para(
-            "Its entry file, `init.lua`, defines callbacks. qtui runs the file, calls `activate` "
-            "once, then `on_event` for every event the plugin subscribed to:"
-        ),
-        Code.of(first.lua),
-        Para(
-            "`qtui plugin check DIR` validates the folder without running it and prints each "
-            "problem as *file*:*line*: *message*. The first time qtui finds the plugin it waits for "
-            "the operator to grant what the manifest requests, in the console or with "
-            f"`qtui plugin grant {first.name} stats.read`; none of its code runs before that."
-        ),
-        Heading("Where plugins are found"),
-        Para(
-            f"qtui looks in `{_CONFIG}/plugins` (the user's), then in `qtui/plugins` under the first "
-            "of `$XDG_CONFIG_DIRS` (the system's, by default `/etc/xdg/qtui/plugins`), then among the "
-            "plugins shipped with qtui. Each subfolder holding a `manifest.toml` is a plugin; its name "
-            "comes from the manifest, not the folder, and a plugin hides those of the same name found "
-            "later. `qtui plugin list` shows what was found, hidden or broken; "
-            "`qtui plugin install` adds a plugin from the catalog, a folder or an archive."
-        ),
-        Heading("Life of a plugin"),
-        Para(
-            "qtui reads the plugin's files once, checks the operator's decisions for exactly that "
-            "version and code, runs the entry file and calls `activate(ctx)` with the plugin's name, "
-            "version, settings, granted capabilities and the host API version. Events then arrive "
-            "one at a time, in order, through `on_event(event)`. When the plugin is stopped, qtui "
-            "calls `deactivate()`. Every callback is optional."
-        ),
-        Para(
-            "When a running plugin's files change (the console watches their folders) or the "
-            "operator reloads it, qtui loads the new code in a fresh sandbox first, then calls the "
-            "old version's `deactivate()` and hands a small table it returns to the new version's "
-            "`activate` as `ctx.state`. If the new code does not compile or its `activate` fails, "
-            "the old version goes on running with its state. Changed code needs the operator's "
-            "permission again; the old code runs until they decide."
-        ),
-        Para(
-            "An error in the entry file or in `activate` stops the plugin: it is shown as errored, "
-            "with the file and line of the error. An error in `on_event` is logged and shown, and "
-            "the plugin goes on receiving events."
-        ),
-        Para(
-            f"Each plugin has a queue of {CHANNEL_CAPACITY} events of its own. When a slow plugin "
-            f"lets it fill up, a newer {coalesced} event replaces the one waiting and other events "
-            "are dropped, so no plugin ever holds up the console or another plugin."
-        ),
-        Heading("The sandbox"),
-        Para(
-            "Plugin code has the safe parts of Lua 5.4: the base functions, `string` (without "
-            "`string.dump`), `table`, `math`, `utf8`, `coroutine`, `os.clock`, `os.date`, "
-            "`os.difftime` and `os.time`, a `load` for source text only, `require` for the plugin's "
-            "own modules, and `print`, which writes to the plugin's log. There is no `io`, `debug`, "
-            "`package`, `dofile` or `loadfile` and no bytecode: a plugin cannot reach files, the "
-            "network or other processes. The library tables are read-only."
-        ),
-        Para(
-            "`require(\"a.b\")` loads `a/b.lua` or `a/b/init.lua` from the plugin's own folder, "
-            "and nothing else."
-        ),
-        Para(
-            "Every call into the plugin (the entry file, a callback, an event) runs under the "
-            "limits of the manifest's `[limits]`: a budget of Lua instructions and of wall-clock "
-            "time per call, and a memory cap on the whole plugin (by default "
-            f"{limits.instructions_per_call} instructions, {limits.wall_ms_per_call} ms and "
-            f"{limits.memory_mib} MiB; at most {most.instructions_per_call}, "
-            f"{most.wall_ms_per_call} ms and {most.memory_mib} MiB). Library calls that would run "
-            "long inside C (big pattern matches, `string.rep`, `table.sort`, `table.concat`) are "
-            "refused before they start when they would blow the budget. A call that runs into a "
-            "limit fails with an error `pcall` cannot catch; after "
-            f"{violations.max_violations} such violations within "
-            f"{violations.window_seconds / 60:g} minutes the plugin is quarantined and qtui stops "
-            "calling it."
-        ),
-        Para(
-            "Values passed between qtui and a plugin are plain data: nil, booleans, numbers "
-            "(64-bit integers and floats), strings, and tables of them at most "
-            f"{sandbox.max_depth} deep with at most {sandbox.max_items} entries. Functions, "
-            "coroutines and cyclic tables are refused with an error saying where they are. "
-            "A table with keys 1 to *n* is a list."
-        ),
-        Heading("Panels"),
-        Para(
-            "A plugin with a `[panel]` in its manifest has a panel in the console, and "
-            "`qtui.render(lines)` replaces what it shows. Each line is a string or a list of "
-            "spans; a span is a string or `{text = ..., style = ...}` with a style from "
-            f"{_codes(api.STYLES, 'or')}. At most {runtime.MAX_LINES} lines of "
-            f"{runtime.MAX_SPANS} spans, each text at most {runtime.MAX_TEXT} characters. "
-            "Control characters, escape sequences included, are shown as visible notation such as "
-            "`^[`: a plugin cannot drive the terminal."
-        ),
-        Para(
-            "While its panel has focus, the keys and mouse clicks given to it arrive as `key` and "
-            "`mouse` events, for a plugin granted `selection.read` that subscribed to them."
-        ),
-        Heading("Notices and the log"),
-        Para(
-            "`qtui.notify(text, level)` shows a message in the status bar, after the plugin's "
-            "name. `qtui.log(level, text)` and `print` write to the plugin's log: qtui's log file "
-            f"`{_STATE}/qtui.log` (logger `qtui.plugins.NAME`), and the last {runtime.LOG_LINES} "
-            "lines are kept for the console to show."
-        ),
-        Heading("Timers and commands"),
-        Para(
-            "`qtui.every(name, seconds)` starts a repeating timer and `qtui.after(name, seconds)` a "
-            f"one-shot one (at least {runtime.MIN_INTERVAL} seconds; at most {runtime.MAX_TIMERS} "
-            "timers). Each firing arrives as a `timer` event with the timer's name. Starting a "
-            "timer under a name in use restarts it; `qtui.cancel(name)` stops it."
-        ),
-        Para(
-            "`qtui.command(name, help)` adds `:PLUGIN.NAME` to the console's command line "
-            f"(at most {runtime.MAX_COMMANDS} commands; names of lowercase letters, digits and "
-            "hyphens). Each use arrives as a `command` event whose `args` is the rest of the line."
-        ),
-        Heading("Settings and storage"),
-        Para(
-            "Settings are declared in the manifest (see qtui-plugin(5)). The operator changes them "
-            "in the console; values are checked against the declaration and kept in "
-            f"`{_CONFIG}/{SETTINGS_FILE}`. `qtui.setting(name)` returns one value, "
-            "`qtui.settings()` all of them, and a `settings` event arrives when they change."
-        ),
-        Para(
-            "`qtui.storage` keeps plain data between sessions, in "
-            f"`{_DATA}/plugin-data/NAME.json`: at most {_kib(MAX_STORAGE_BYTES)} as compact JSON. "
-            "Setting a key to nil deletes it."
-        ),
-        Heading("Messages between plugins"),
-        Para(
-            "`qtui.publish(topic, data)` sends plain data on a dotted topic, and "
-            "`qtui.listen(prefix)` delivers messages on topics starting with the prefix as "
-            "`message` events carrying the sender's name. Each plugin owns the topics under "
-            f"`{own_topic_prefix('NAME')}` and uses them freely; publishing elsewhere needs "
-            "`bus.publish`, listening elsewhere `bus.subscribe`. A plugin does not receive its own "
-            "messages. Subscribing to `lifecycle` tells when other plugins start, stop, fail or "
-            "are quarantined."
-        ),
-        Heading("Admin requests"),
-        Para(
-            "The functions of `qtui.jobs` ask the queue backend for jobs or for changes. They do "
-            "not wait: each returns a request id at once, and the outcome arrives later as an "
-            "`action` event with that `id`, `ok`, and the `result` or the `error`. The backend "
-            "works outside the plugin, so a slow backend never trips the plugin's limits."
-        ),
-        Para(
-            "`qtui.jobs.requeue` and `qtui.jobs.purge` are destructive: the operator confirms each "
-            "use, seeing what it will touch, unless they chose not to be asked again for this "
-            "plugin version. A declined request, a read-only backend or a backend error arrives as "
-            "`ok = false` with the reason in `error`."
-        ),
-        Heading("Permissions"),
-        Para(
-            "A plugin may use a capability only if its manifest requests it, the site policy does "
-            "not forbid it and the operator granted it, for exactly this version and code: changed "
-            "code asks again. Until the operator decided on every capability requested, the plugin "
-            "does not run. A call that needs a capability the plugin was denied fails with an error "
-            "saying so, which `pcall` can catch, and each use and refusal goes to the audit log. "
-            "See the capability reference and qtui-permissions(5)."
-        ),
-        Heading("Editor support"),
-        Para(
-            "qtui ships type definitions of the whole API for lua-language-server: "
-            "`qtui/authoring/lua/qtui.d.lua` in the installed package, whose path "
-            "`python3 -m qtui.authoring.typedefs` prints. Name it in the workspace library of a "
-            "`.luarc.json` in the plugin folder (a hidden file, so not part of the plugin):"
-        ),
-        Code.of(LUARC),
-        Para(
-            "Completion and hover then know every function, table and event, and a test such as "
-            "`if event.type == \"stats\" then` narrows `event` to the stats event "
-            "(lua-language-server 3.11 or later)."
-        ),
-    ]
-
-
-def testing() -> list[Block]:
-    """How plugin authors test their plugins: specs in spec/, run against the real host."""
-    return [
-        Para(
-            "A plugin's tests live in its `spec` folder as busted-style Lua files named "
-            "`*_spec.lua`; `qtui plugin test DIR` runs them headless against the real host, each "
-            "test in a fresh console on a scripted SQLite queue, and exits 1 when one fails, "
-            "naming the test, the spec line and what was expected and got. The `spec` folder is "
-            "not part of the plugin, so editing tests never asks the operator again. "
-            "`qtui plugin new NAME` starts a plugin with a passing spec."
-        ),
-        Code.of("""
-            describe("dead letter panel", function()
-              local p
-              before_each(function()
-                p = qtest.load{
-                  jobs = {{queue = "email", state = "dead",
-                           payload = {n = 1}, error = "smtp down"}},
-                  confirm = true,  -- yes to destructive requests
-                }
-              end)
-              it("shows the dead jobs", function()
-                p:send("stats")     -- stats from the scripted queue
-                assert.same({"email dead=1"}, p:text())
-              end)
-            end)
-        """),
-        Para(
-            "Specs get `describe`, `it`, `before_each`, `after_each` and `assert` (`equals`, "
-            "`same`, `truthy`, `is_true`, `is_nil`, `matches`, `has_error`, `error_matches`, "
-            "and their negations with `is_not`). `qtest.load{...}` starts the plugin under test "
-            "(or an inline one from `source`) with the operator's decisions `grant`, `deny`, "
-            "`undecided` and `no_confirm`, the site policy `forbid`, stored `settings`, fixture "
-            "`jobs` and the answer `confirm` to confirmations."
-        ),
-        Para(
-            "The plugin object drives it: `send(event)` (\"stats\", or a table such as "
-            "`{type = \"key\", key = \"enter\"}`), `tick(name)`, `command(name, args)`, "
-            "`settings{...}`, `reload{source = ...}`, `stop()`; and reads what it did: "
-            "`panel()`, `text()`, `state()`, `error()`, `notices()`, `audit()`, `log()`, "
-            "`confirmations()`, `commands()`, `timers()`, `jobs(queue, state)`. "
-            "`qtest.advance(seconds)` moves the console's clock so timers fire. Every call "
-            "returns once the console is idle, so specs never sleep. qtui's own contract of "
-            "this API is written the same way: `qtui plugin test --contract`."
-        ),
-    ]
-
-
-def compatibility() -> list[Block]:
-    """How API versions work, as the manifest and the host implement them."""
-    majors = _list(str(m) for m in sorted(api.SUPPORTED_API_MAJORS))
-    since = sorted({f.since for f in (*api.FUNCTIONS, *api.CALLBACKS)})
-    return [
-        Para(
-            "The manifest's `api` field names the major version of the host API a plugin is "
-            f"written for. This qtui supports API {majors} and implements version "
-            f"{api.HOST_API_VERSION}, which `ctx.api` tells the plugin; it refuses a plugin "
-            "written for another major version, saying which it supports."
-        ),
-        Para(
-            "Within a major version the API only grows. A minor version may add functions, events, "
-            "event fields, table fields and capabilities; it never changes the arguments, results "
-            "or capability of an existing function, so a plugin written for 1.0 runs unchanged on "
-            "every 1.x host. The reference gives, for each function, the version that added it "
-            "(*Since*); a plugin that can do without a newer function tests for it, as in "
-            "`if qtui.jobs.find then ... end`. Ignore event fields you do not know."
-        ),
-        Para(
-            "Should a call ever have to change, it keeps its old form within the major version "
-            "as a compatibility shim that writes a deprecation warning to the plugin's log (once "
-            "per plugin run) and calls the new form; the old form goes away only in the next "
-            "major version, which a plugin opts into by changing `api`. "
-            + (
-                "Deprecated calls in this version: "
-                + _list(f"`qtui.{a.old}` (since {a.since}, use `qtui.{a.new}`)" for a in api.ALIASES) + "."
-                if api.ALIASES
-                else f"API {api.HOST_API_VERSION} has no deprecated calls: every function is from {_list(since)}."
-            )
-        ),
-    ]
-
-
 # -- qtui-lua(7): the reference -----------------------------------------------------------
 
 
@@ -736,42 +282,45 @@ def _function_item(spec: api.Function, qualified: str, *, callback: bool = False
 
 
 def functions() -> list[Block]:
-    """Every `qtui.*` function of the API."""
-    out: list[Block] = [Para(
-        "Functions are called as `qtui.NAME(...)`; those under `qtui.jobs` and `qtui.storage` "
-        "are grouped in sub-tables. A bad argument, or a capability the plugin may not use, "
-        "raises an error with the reason, which `pcall` can catch. Arguments in brackets may be "
-        "left out."
-    )]
-    for sub, doc in typedefs.SUBTABLES.items():
-        out.append(Para(f"`qtui.{sub}`: {doc}"))
-    out += [_function_item(spec, spec.lua_name) for spec in api.FUNCTIONS]
+    """The sub-tables of `qtui`, then every `qtui.*` function of the API."""
+    return [
+        *(Para(f"`qtui.{sub}`: {doc}") for sub, doc in typedefs.SUBTABLES.items()),
+        *(_function_item(spec, spec.lua_name) for spec in api.FUNCTIONS),
+    ]
+
+
+def library() -> list[Block]:
+    """Every module of qtui's Lua library: its functions and constants."""
+    out: list[Block] = []
+    for module in api.LIBRARY:
+        name = module.require_name
+        out.append(Heading(f'require("{name}")'))
+        out.append(Para(module.doc))
+        for function in module.functions:
+            args = ", ".join(f"*{a.name}*" for a in function.args)
+            paras = [function.doc, *(_field_para(a) for a in function.args)]
+            paras += [f"Returns {_field_para(r)}." for r in function.returns]
+            paras.append(f"Since API {function.since}.")
+            out.append(Item(f"`{name}.{function.name}`({args})", tuple(paras)))
+        for constant in module.constants:
+            out.append(Item(f"`{name}.{constant.name}`", (f"({_type(constant)}) {constant.doc}",)))
     return out
 
 
 def callbacks() -> list[Block]:
     """The global functions a plugin may define."""
-    return [
-        Para("A plugin defines these as global functions; each is optional."),
-        *(_function_item(spec, spec.name, callback=True) for spec in api.CALLBACKS),
-    ]
+    return [_function_item(spec, spec.name, callback=True) for spec in api.CALLBACKS]
 
 
 def events() -> list[Block]:
     """Every event type, its fields and how it is delivered."""
-    coalesced = {kind for cls, kind in EVENT_TYPES.items() if getattr(cls, "coalesce_key", None)}
-    out: list[Block] = [Para(
-        "Every event is a table whose `type` says which it is. Subscribe with "
-        "`qtui.subscribe(TYPE, ...)`; some events come without subscribing, as the outcome of "
-        "the plugin's own calls. A field marked optional may be nil. Later minor versions may "
-        "add fields, so ignore those you do not know."
-    )]
+    out: list[Block] = []
     for spec in api.EVENTS:
         how = (f"Subscribe with `qtui.subscribe(\"{spec.type}\")`." if spec.subscribable
                else "Arrives without subscribing.")
         needs = f" Needs `{spec.capability}`." if spec.capability else ""
         paras = [spec.doc, *(_field_para(f) for f in spec.fields), how + needs]
-        if spec.type in coalesced:
+        if spec.type in _COALESCED:
             paras.append("When the plugin falls behind, only the newest one waiting is kept.")
         out.append(Item(f"`{spec.type}`", tuple(paras)))
     return out
@@ -779,12 +328,7 @@ def events() -> list[Block]:
 
 def types() -> list[Block]:
     """The tables the API passes and the named sets of strings."""
-    out: list[Block] = [Para(
-        "The tables the API takes and gives, by the names the reference and `qtui.d.lua` use. "
-        "A field marked optional may be nil. The result of an `action` event is a "
-        "`qtui.PeekResult` (peek), a `qtui.Job` or nil (find), a `qtui.Job` (enqueue) or a "
-        "`qtui.CountResult` (requeue and purge)."
-    )]
+    out: list[Block] = []
     for shape in typedefs.TABLES:
         out.append(Item(f"`{shape.name}`", (shape.doc, *(_field_para(f) for f in shape.fields))))
     for name, (doc, values) in typedefs.ALIASES.items():
@@ -792,22 +336,9 @@ def types() -> list[Block]:
     return out
 
 
-def styles() -> list[Block]:
-    """The span styles of qtui.render."""
-    return [Para(
-        f"A span's style is one of {_codes(api.STYLES, 'or')}. The console maps each to its "
-        "palette (to bold, underline and reverse video under `NO_COLOR`); plugins never choose "
-        "colours."
-    )]
-
-
 def capabilities() -> list[Block]:
     """Every capability: what it allows, its risk and what needs it."""
-    out: list[Block] = [Para(
-        "A plugin lists the capabilities it needs in its manifest's `permissions`; the operator "
-        "grants or denies each (see qtui-permissions(5)). The risk says how much harm a hostile "
-        "plugin could do with it."
-    )]
+    out: list[Block] = []
     for capability in Capability:
         uses = [f"`{f.lua_name}`" for f in api.FUNCTIONS if f.capability is capability]
         uses += [
@@ -825,7 +356,7 @@ def capabilities() -> list[Block]:
     return out
 
 
-# -- qtui-plugin(5) -----------------------------------------------------------------------
+# -- the files qtui reads -----------------------------------------------------------------
 
 
 @attrs.frozen
@@ -842,7 +373,6 @@ class FileField:
         return Item(f"`{self.key}` ({kind})", (self.doc,))
 
 
-_LIMITS, _MAX_LIMITS = manifest.Limits(), manifest.MAX_LIMITS
 _LIMIT_DOCS = {
     "memory_mib": "Lua memory of the whole plugin, in MiB.",
     "instructions_per_call": "Lua instructions one call may run.",
@@ -926,51 +456,6 @@ default = "table"
 description = "How to draw the tenants"
 """
 
-
-def bundle() -> list[Block]:
-    """What a plugin folder holds."""
-    return [
-        Para(
-            f"A plugin is a folder holding `{manifest.MANIFEST_FILE}` and Lua source files; the "
-            f"entry file (`{manifest.DEFAULT_ENTRY}` unless the manifest says otherwise) may "
-            "`require` other modules of the folder. Files and folders whose names start with a "
-            "dot, and editor leftovers (names ending in `~`, `.swp`, `.tmp`, `.bak`, `.orig` or "
-            "`.rej`, and `#...#`), are not part of the plugin, and neither is its `spec` folder "
-            "(the plugin's tests, run by `qtui plugin test`). Symbolic links and special files "
-            "are refused, and all files together may hold at most "
-            f"{_kib(plugin_bundle.MAX_BUNDLE_BYTES)}."
-        ),
-        Para(
-            "qtui reads the files once and hashes exactly the bytes it runs: the bundle hash, "
-            "`sha256:` and 64 hex digits over every file's path and content. The operator's "
-            "decisions name that hash, so changed code has to be allowed again."
-        ),
-        Para(
-            f"Plugins are found in `{_CONFIG}/plugins`, then in `qtui/plugins` under the first of "
-            "`$XDG_CONFIG_DIRS` (by default `/etc/xdg`), then among those shipped with qtui; a "
-            "plugin hides those of the same name found later."
-        ),
-    ]
-
-
-def manifest_fields() -> list[Block]:
-    """Every manifest field with its rules."""
-    return [
-        Para(
-            f"`{manifest.MANIFEST_FILE}` is TOML, at most {_kib(manifest.MAX_MANIFEST_BYTES)}. "
-            "Text fields may not hold control characters, and an unknown field is an error. qtui "
-            "reports every problem at once, each as *file*:*line*: *field*: *message*, and does not "
-            "load a plugin whose manifest has any."
-        ),
-        *(field.item() for field in MANIFEST_FIELDS),
-    ]
-
-
-def manifest_example() -> list[Block]:
-    """A manifest using every field."""
-    return [Code.of(FULL_MANIFEST)]
-
-
 #: Every field of a plugin version in a catalog index file.
 CATALOG_FIELDS: tuple[FileField, ...] = (
     FileField("name", "string", "The plugin's name, as in its manifest.", required=True),
@@ -1006,39 +491,6 @@ CATALOGS_EXAMPLE = """\
 catalogs = ["/srv/qtui/index.toml", "~/plugins/index.toml"]
 """
 
-
-def catalog() -> list[Block]:
-    """The catalog: catalogs.toml and the index file format."""
-    return [
-        Para(
-            "The catalog lists the plugins one can install with `qtui plugin install NAME`. It is "
-            f"read from the index files named in `{_CONFIG}/catalogs.toml`, then those named in "
-            "`qtui/catalogs.toml` under the first of `$XDG_CONFIG_DIRS`, then from the plugins "
-            "shipped with qtui. `catalogs.toml` has one field:"
-        ),
-        *(field.item() for field in CATALOGS_FIELDS),
-        Code.of(CATALOGS_EXAMPLE),
-        Para(
-            "An index file is TOML: an array of tables `[[plugin]]`, one per plugin version, each "
-            "with every one of these fields:"
-        ),
-        *(field.item() for field in CATALOG_FIELDS),
-        Para("For example:"),
-        Code.of(CATALOG_EXAMPLE),
-        Para(
-            "`qtui plugin pack DIR` writes a plugin folder as a reproducible "
-            "`NAME-VERSION.tar.gz` and prints its entry for an index file. Installing by name "
-            "takes the newest version listed, downloads the archive, refuses it unless its "
-            "SHA-256 and the name, version and permissions of the manifest inside match the "
-            "entry, and grants nothing: the plugin asks for its permissions when it first "
-            "starts. The checksum binds the archive to the index, so an index deserves as much "
-            "trust as the place it is read from."
-        ),
-    ]
-
-
-# -- qtui-permissions(5) ------------------------------------------------------------------
-
 #: Every field of a decision record in permissions.toml.
 RECORD_FIELDS: tuple[FileField, ...] = (
     FileField("version", "string", "The plugin version decided on.", required=True),
@@ -1061,7 +513,8 @@ POLICY_FIELDS: tuple[FileField, ...] = (
               f"*NAME* only; `\"{policy.FORBID_ALL}\"` forbids them all."),
 )
 
-_OUTCOME_DOCS = {
+#: What each outcome of an audit log line means.
+OUTCOME_DOCS: dict[audit.Outcome, str] = {
     audit.Outcome.ALLOWED: "the use went ahead",
     audit.Outcome.DENIED: "refused: the operator denied the capability",
     audit.Outcome.FORBIDDEN: "refused: the site policy forbids it",
@@ -1109,117 +562,119 @@ AUDIT_EXAMPLE = """\
 """
 
 
-def verdicts() -> list[Block]:
-    """How a plugin's use of a capability is decided."""
-    return [
-        Para(
-            "A plugin may use a capability when its manifest requests it, the site policy does "
-            "not forbid it, and the operator granted it for the plugin's current version and code "
-            "(its bundle hash, see qtui-plugin(5)). The policy wins over the operator. A new "
-            "version or changed code has no decision yet, so qtui asks again, showing what "
-            "changed since the last decision; until every requested capability is decided the "
-            "plugin does not run. Denials are kept like grants."
-        ),
-        Para(
-            "Decisions are made in the console or with `qtui plugin grant` and `qtui plugin "
-            "revoke`; `qtui plugin info NAME` shows each verdict and why."
-        ),
-    ]
+def outcomes() -> list[Block]:
+    """Every outcome of an audit log line and what it means."""
+    return [Item(f"`{outcome}`", (OUTCOME_DOCS[outcome][:1].upper() + OUTCOME_DOCS[outcome][1:] + ".",))
+            for outcome in audit.Outcome]
 
 
-def permissions_file() -> list[Block]:
-    """The format of permissions.toml."""
-    return [
-        Para(
-            f"`{_CONFIG}/{permissions.PERMISSIONS_FILE}` holds the operator's decisions: for each "
-            "plugin, an array of records `[[plugins.NAME]]`, one per version and bundle hash, the "
-            f"newest {permissions.KEEP_RECORDS} kept. qtui writes it under a lock with an atomic "
-            "replace, so two consoles never lose a decision. A file that is corrupt or wrongly "
-            "edited is never read as a grant: qtui reports the file, line and field, uses no "
-            "decision from it and does not write over it. A record has these fields:"
-        ),
-        *(field.item() for field in RECORD_FIELDS),
-        Para("For example:"),
-        Code.of(PERMISSIONS_EXAMPLE),
-    ]
+# -- what the section files take from code --------------------------------------------------
 
 
-def site_policy() -> list[Block]:
-    """The format of policy.toml."""
-    return [
-        Para(
-            f"The site administrator's policy, `qtui/{policy.POLICY_FILE}` under the first of "
-            f"`$XDG_CONFIG_DIRS` (by default `/etc/xdg/qtui/{policy.POLICY_FILE}`), forbids "
-            "capabilities whatever the operator decides. A missing file forbids nothing; while the "
-            "file is invalid, every capability counts as forbidden. Its fields:"
-        ),
-        *(field.item() for field in POLICY_FIELDS),
-        Para("For example:"),
-        Code.of(POLICY_EXAMPLE),
-    ]
+def _deprecations() -> str:
+    """The sentence of COMPATIBILITY on the deprecated calls of this API version."""
+    if api.ALIASES:
+        calls = _list(f"`qtui.{a.old}` (since {a.since}, use `qtui.{a.new}`)" for a in api.ALIASES)
+        return f"Deprecated calls in this version: {calls}."
+    since = sorted({f.since for f in (*api.FUNCTIONS, *api.CALLBACKS)})
+    return f"API {api.HOST_API_VERSION} has no deprecated calls: every function is from {_list(since)}."
 
 
-def audit_log() -> list[Block]:
-    """The format of the audit log."""
-    return [
-        Para(
-            f"`{_STATE}/{audit.AUDIT_FILE}` records every use a plugin made of a capability, every "
-            "refusal, confirmation and decision: one JSON object per line, appended whole, so "
-            "consoles open at once never mix their lines. When it reaches "
-            f"{_kib(audit.MAX_BYTES)} it is renamed `{audit.AUDIT_FILE}.1`, older files shift up "
-            f"to `.{audit.KEEP_ROTATED}` and the oldest is dropped. Text a plugin supplied has its "
-            "control characters replaced. The fields:"
-        ),
-        *(field.item() for field in AUDIT_FIELDS),
-        Para("The outcomes:"),
-        *(Item(f"`{outcome}`", (_OUTCOME_DOCS[outcome][:1].upper() + _OUTCOME_DOCS[outcome][1:] + ".",))
-          for outcome in audit.Outcome),
-        Para("For example (one line in the file):"),
-        Code.of(AUDIT_EXAMPLE),
-        Para("`qtui plugin info NAME` shows a plugin's latest entries."),
-    ]
+#: The values of the ``{name}`` placeholders of the section files.
+PLACEHOLDERS: dict[str, str] = {
+    "api.version": api.HOST_API_VERSION,
+    "api.majors": _list(str(major) for major in sorted(api.SUPPORTED_API_MAJORS)),
+    "api.deprecations": _deprecations(),
+    "events.queue_size": str(CHANNEL_CAPACITY),
+    "events.coalesced": _codes(_COALESCED, "or"),
+    **{f"limits.{key}": str(getattr(_LIMITS, key)) for key in attrs.fields_dict(manifest.Limits)},
+    **{f"limits.max.{key}": str(getattr(_MAX_LIMITS, key)) for key in attrs.fields_dict(manifest.Limits)},
+    "sandbox.violations": str(_VIOLATIONS.max_violations),
+    "sandbox.window_minutes": f"{_VIOLATIONS.window_seconds / 60:g}",
+    "values.max_depth": str(_VALUES.max_depth),
+    "values.max_items": str(_VALUES.max_items),
+    "styles": _codes(api.STYLES, "or"),
+    "panel.max_lines": str(runtime.MAX_LINES),
+    "panel.max_spans": str(runtime.MAX_SPANS),
+    "panel.max_text": str(runtime.MAX_TEXT),
+    "log.lines": str(runtime.LOG_LINES),
+    "timers.min_seconds": str(runtime.MIN_INTERVAL),
+    "timers.max": str(runtime.MAX_TIMERS),
+    "commands.max": str(runtime.MAX_COMMANDS),
+    "settings.file": SETTINGS_FILE,
+    "storage.max_size": _kib(MAX_STORAGE_BYTES),
+    "bus.own_prefix": own_topic_prefix("NAME"),
+    "manifest.file": manifest.MANIFEST_FILE,
+    "manifest.default_entry": manifest.DEFAULT_ENTRY,
+    "manifest.max_size": _kib(manifest.MAX_MANIFEST_BYTES),
+    "bundle.max_size": _kib(plugin_bundle.MAX_BUNDLE_BYTES),
+    "permissions.file": permissions.PERMISSIONS_FILE,
+    "permissions.kept": str(permissions.KEEP_RECORDS),
+    "policy.file": policy.POLICY_FILE,
+    "audit.file": audit.AUDIT_FILE,
+    "audit.max_size": _kib(audit.MAX_BYTES),
+    "audit.kept": str(audit.KEEP_ROTATED),
+}
 
+#: The fields of each file format, for ``@fields NAME``.
+FILE_FIELDS: dict[str, tuple[FileField, ...]] = {
+    "manifest": MANIFEST_FIELDS,
+    "catalogs": CATALOGS_FIELDS,
+    "catalog": CATALOG_FIELDS,
+    "record": RECORD_FIELDS,
+    "policy": POLICY_FIELDS,
+    "audit": AUDIT_FIELDS,
+}
+
+#: The files shown whole, for ``@code NAME``: the sample files and the example plugins.
+SAMPLES: dict[str, str] = {
+    "full-manifest": FULL_MANIFEST,
+    "catalogs-example": CATALOGS_EXAMPLE,
+    "catalog-example": CATALOG_EXAMPLE,
+    "permissions-example": PERMISSIONS_EXAMPLE,
+    "policy-example": POLICY_EXAMPLE,
+    "audit-example": AUDIT_EXAMPLE,
+    **{f"example.{e.name}.manifest": e.manifest for e in EXAMPLES},
+    **{f"example.{e.name}.lua": e.lua for e in EXAMPLES},
+}
+
+
+def _fields(fields: tuple[FileField, ...]) -> list[Block]:
+    return [field.item() for field in fields]
+
+
+def _sample(text: str) -> list[Block]:
+    return [Code.of(text)]
+
+
+#: What expands each ``@name`` directive of the section files.
+DIRECTIVES: dict[str, Callable[[], list[Block]]] = {
+    "functions": functions,
+    "library": library,
+    "callbacks": callbacks,
+    "events": events,
+    "types": types,
+    "capabilities": capabilities,
+    "outcomes": outcomes,
+    **{f"fields {name}": functools.partial(_fields, fields) for name, fields in FILE_FIELDS.items()},
+    **{f"code {name}": functools.partial(_sample, text) for name, text in SAMPLES.items()},
+}
 
 # -- sections, man pages and help topics ----------------------------------------------------
 
-
-@attrs.frozen
-class Section:
-    """A titled part of the documentation: a generated man page block and part of a help topic."""
-
-    title: str
-    build: Callable[[], list[Block]]
-
-
-#: Every generated section, by the name of its block in the man pages.
-SECTIONS: dict[str, Section] = {
-    "GUIDE": Section("Writing plugins", guide),
-    "COMPATIBILITY": Section("Compatibility", compatibility),
-    "TESTING": Section("Testing plugins", testing),
-    "EXAMPLES": Section("Examples", examples),
-    "FUNCTIONS": Section("Functions", functions),
-    "CALLBACKS": Section("Callbacks", callbacks),
-    "EVENTS": Section("Events", events),
-    "TYPES": Section("Types", types),
-    "STYLES": Section("Styles", styles),
-    "CAPABILITIES": Section("Capabilities", capabilities),
-    "BUNDLE": Section("Plugin folders", bundle),
-    "MANIFEST": Section("Manifest fields", manifest_fields),
-    "MANIFEST-EXAMPLE": Section("A complete manifest", manifest_example),
-    "CATALOG": Section("Catalog", catalog),
-    "VERDICTS": Section("Who may do what", verdicts),
-    "PERMISSIONS-FILE": Section("The permissions file", permissions_file),
-    "SITE-POLICY": Section("The site policy", site_policy),
-    "AUDIT-LOG": Section("The audit log", audit_log),
-}
+PROSE_FOLDER = "plugin-docs"
 
 #: The man pages with generated blocks, and which sections they hold.
 MAN_PAGES: dict[str, tuple[str, ...]] = {
-    "qtui-lua.7": ("GUIDE", "FUNCTIONS", "CALLBACKS", "EVENTS", "TYPES", "STYLES",
+    "qtui-lua.7": ("GUIDE", "FUNCTIONS", "LIBRARY", "CALLBACKS", "EVENTS", "TYPES", "STYLES",
                    "CAPABILITIES", "TESTING", "COMPATIBILITY", "EXAMPLES"),
     "qtui-plugin.5": ("BUNDLE", "MANIFEST", "MANIFEST-EXAMPLE", "CATALOG"),
     "qtui-permissions.5": ("VERDICTS", "PERMISSIONS-FILE", "SITE-POLICY", "AUDIT-LOG", "CAPABILITIES"),
 }
+
+#: Every section, by the name of its generated block in the man pages; each is a file
+#: ``name.lower() + ".txt"`` in :func:`prose_dir`.
+SECTIONS: tuple[str, ...] = tuple(dict.fromkeys(name for names in MAN_PAGES.values() for name in names))
 
 
 @attrs.frozen
@@ -1233,7 +688,7 @@ class Topic:
 #: The console's plugin help topics (`:help NAME`), the same material as the man pages.
 TOPICS: dict[str, Topic] = {
     "plugins": Topic("Writing Lua plugins (qtui-lua(7))", ("GUIDE", "TESTING", "COMPATIBILITY", "EXAMPLES")),
-    "api": Topic("The plugin API (qtui-lua(7))", ("FUNCTIONS", "CALLBACKS", "TYPES", "STYLES")),
+    "api": Topic("The plugin API (qtui-lua(7))", ("FUNCTIONS", "LIBRARY", "CALLBACKS", "TYPES", "STYLES")),
     "events": Topic("Plugin events (qtui-lua(7))", ("EVENTS",)),
     "capabilities": Topic("Plugin capabilities (qtui-lua(7))", ("CAPABILITIES",)),
     "manifest": Topic("Plugin folders and manifest.toml (qtui-plugin(5))",
@@ -1244,15 +699,47 @@ TOPICS: dict[str, Topic] = {
 }
 
 
-def roff_section(name: str) -> str:
+def prose_dir() -> Path:
+    """The folder of the section files: the checkout's man/plugin-docs, or the installed copy.
+
+    A wheel installs them as data files in <prefix>/share/qtui/plugin-docs.
+    """
+    top = Path(qtui.__file__).parent.parent
+    checkout = top / "man" / PROSE_FOLDER
+    if checkout.is_dir() and (top / "pyproject.toml").is_file():
+        return checkout
+    return Path(sys.prefix) / "share" / "qtui" / PROSE_FOLDER
+
+
+def section_file(name: str, folder: Path | None = None) -> Path:
+    """The file of section `name` in `folder` (default :func:`prose_dir`)."""
+    return (folder or prose_dir()) / f"{name.lower()}.txt"
+
+
+def section(name: str, folder: Path | None = None) -> prose.Document:
+    """Section `name`, read and filled (OSError if unreadable, ProseError naming file:line if wrong)."""
+    return prose.load(section_file(name, folder), PLACEHOLDERS, DIRECTIVES)
+
+
+def roff_section(name: str, folder: Path | None = None) -> str:
     """The roff body of the generated block `name`."""
-    return to_roff(SECTIONS[name].build())
+    return to_roff(section(name, folder).blocks)
 
 
-def help_text(topic: str, width: int = 78) -> str:
-    """The plain text of help topic `topic` (KeyError if there is none)."""
+def help_text(topic: str, width: int = 78, folder: Path | None = None) -> str:
+    """The plain text of help topic `topic` (KeyError if there is none).
+
+    A section that cannot be read or is wrong shows the problem in its place, so the console's
+    help stays up whatever the installed files hold.
+    """
     blocks: list[Block] = []
     for name in TOPICS[topic].sections:
-        section = SECTIONS[name]
-        blocks += [Heading(section.title, 1), *section.build()]
+        try:
+            document = section(name, folder)
+        except prose.ProseError as exc:
+            blocks += [Heading(name, 1), Para(f"This section cannot be shown: {exc}")]
+        except OSError as exc:
+            blocks += [Heading(name, 1), Para(f"This section cannot be shown: {exc.filename}: {exc.strerror}")]
+        else:
+            blocks += [Heading(document.title, 1), *document.blocks]
     return to_text(blocks, width)

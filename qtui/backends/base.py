@@ -20,8 +20,14 @@ from collections.abc import Callable, Iterator, Sequence
 
 import attrs
 
-from qtui.backends.journal import Operation, OperationGone, ProgressCallback, drive, new_operation
-
+from qtui.backends.journal import (
+    Operation,
+    OperationGone,
+    ProgressCallback,
+    drive,
+    new_operation,
+)
+from qtui.clock import WallClock
 from qtui.model import (
     PURGEABLE_STATES,
     InvalidInput,
@@ -59,8 +65,9 @@ class Backend(abc.ABC):
     #: URL-like description shown in the status bar, without any password.
     display_name: str
 
-    def __init__(self, *, read_only: bool = False) -> None:
+    def __init__(self, *, clock: WallClock, read_only: bool = False) -> None:
         self.read_only = read_only
+        self.clock = clock  # dates snapshots, what the backend writes and its operation records
 
     # -- reads ---------------------------------------------------------------
 
@@ -161,7 +168,7 @@ class Backend(abc.ABC):
             check_queue_name(to_queue)
         operation = new_operation(
             "requeue", JobState.DEAD, ids=list(ids) if ids is not None else None, queue=queue,
-            text=text or None, to_queue=to_queue,
+            text=text or None, to_queue=to_queue, clock=self.clock,
         )  # fmt: skip
         return self._begin(self._plan(operation))
 
@@ -173,7 +180,9 @@ class Backend(abc.ABC):
             raise InvalidInput(f"cannot purge {state} jobs: they belong to running workers")
         if queue is not None:
             check_queue_name(queue)
-        operation = new_operation("purge", state, queue=queue, ids=list(ids) if ids is not None else None)
+        operation = new_operation(
+            "purge", state, queue=queue, ids=list(ids) if ids is not None else None, clock=self.clock
+        )
         return self._begin(self._plan(operation))
 
     def run_operation(
@@ -218,7 +227,7 @@ class Backend(abc.ABC):
         process is running.
         """
         operation = self._owned(op_id, "resume")
-        if operation.running_elsewhere():
+        if operation.running_elsewhere(self.clock()):
             raise InvalidInput(f"operation {op_id} is running in {operation.owner}; wait for it or abandon it")
         return self._take_over(operation)
 

@@ -29,7 +29,6 @@ import os
 import socket
 import sqlite3
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Literal
@@ -37,6 +36,7 @@ from typing import Any, Literal
 import attrs
 import redis
 
+from qtui.clock import WallClock
 from qtui.model import BackendError, InvalidInput, JobState
 
 #: An operation that has not advanced for this long is interrupted, whoever owns it.
@@ -102,14 +102,14 @@ class Operation:
             return None
         return min(1.0, self.examined / self.total)
 
-    def running_elsewhere(self, now: float | None = None) -> bool:
-        """Whether a live process other than this one owns it (see module doc)."""
+    def running_elsewhere(self, now: float) -> bool:
+        """Whether a live process other than this one owns it at wall time `now` (see module doc)."""
         host, _, pid_text = self.owner.rpartition(":")
         if self.owner == owner_id():
             return False
         if host == socket.gethostname() and pid_text.isdigit():
             return _pid_alive(int(pid_text))
-        return (now if now is not None else time.time()) - self.updated_at < LEASE_SECONDS
+        return now - self.updated_at < LEASE_SECONDS
 
     # -- storage ---------------------------------------------------------------------
 
@@ -170,7 +170,7 @@ def new_operation(
     text: str | None = None,
     to_queue: str | None = None,
     ids: Iterable[str] | None = None,
-    clock: Callable[[], float] = time.time,
+    clock: WallClock,
 ) -> Operation:
     """A fresh operation owned by this process, not yet planned or stored."""
     id_tuple = tuple(ids) if ids is not None else None
@@ -256,7 +256,7 @@ return 1
 class RedisJournal:
     """Operations in Redis: `<namespace>:op:<id>` hashes and the `<namespace>:ops` sorted set."""
 
-    def __init__(self, client: redis.Redis, namespace: str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, client: redis.Redis, namespace: str, clock: WallClock) -> None:
         self.client = client
         self.namespace = namespace
         self.clock = clock

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -42,7 +41,13 @@ from redis.retry import Retry
 from redis.sentinel import Sentinel
 
 from qtui.backends.base import Backend
-from qtui.backends.journal import Operation, OperationGone, RedisJournal, is_operation_gone
+from qtui.backends.journal import (
+    Operation,
+    OperationGone,
+    RedisJournal,
+    is_operation_gone,
+)
+from qtui.clock import WallClock
 from qtui.model import BackendError, BackendUnavailable, InvalidInput
 
 #: Query options every Redis URL accepts, besides the layout's own.
@@ -250,11 +255,11 @@ class RedisBackend(Backend):
     qtui.backends.journal); the layouts supply the chunks.
     """
 
-    def __init__(self, target: RedisTarget, journal_namespace: str, *, read_only: bool = False) -> None:
-        super().__init__(read_only=read_only)
+    def __init__(self, target: RedisTarget, journal_namespace: str, *, clock: WallClock, read_only: bool = False) -> None:
+        super().__init__(clock=clock, read_only=read_only)
         self.display_name = target.display_name
         self.redis = connect(target)
-        self.journal = RedisJournal(self.redis, journal_namespace)
+        self.journal = RedisJournal(self.redis, journal_namespace, clock)
 
     def close(self) -> None:
         self.redis.close()
@@ -321,7 +326,3 @@ def text_of(value: bytes | None) -> str:
     """Decode bytes from Redis as UTF-8, replacing what is not (job data is hostile)."""
     return value.decode("utf-8", "replace") if value is not None else ""
 
-
-def now() -> float:
-    """The current Unix time."""
-    return time.time()

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -23,9 +22,10 @@ import attrs
 
 from qtui.backends.base import Backend
 from qtui.backends.journal import Operation, OperationGone, SQLiteJournal, owner_id
+from qtui.clock import WallClock
 from qtui.model import InvalidInput, Job, JobState, NotFound, Page, Snapshot
 from qtui.sqlite_queue import Database, SQLiteQueue
-from qtui.sqlite_queue.queue import Clock, register_queue
+from qtui.sqlite_queue.queue import register_queue
 
 _COLUMNS = (
     "id, queue, state, payload, priority, attempts, max_attempts, last_error, worker,"
@@ -38,12 +38,12 @@ _MAX_ROWID = 2**63 - 1
 CHUNK = 5000
 
 
-def open_sqlite(target: str, *, read_only: bool, create: bool) -> SQLiteBackend:
+def open_sqlite(target: str, *, clock: WallClock, read_only: bool, create: bool) -> SQLiteBackend:
     """Open a file path, or ``sqlite://`` + path (``sqlite:///abs.db``, ``sqlite://rel.db``)."""
     path = target[len("sqlite://") :] if target.lower().startswith("sqlite://") else target
     if not path:
         raise InvalidInput(f"no database path in {target!r}")
-    return SQLiteBackend(path, read_only=read_only, create=create)
+    return SQLiteBackend(path, clock=clock, read_only=read_only, create=create)
 
 
 class SQLiteBackend(Backend):
@@ -53,17 +53,16 @@ class SQLiteBackend(Backend):
         self,
         path: str,
         *,
+        clock: WallClock,
         read_only: bool = False,
         create: bool = False,
         busy_timeout: float = 5.0,
-        clock: Clock = time.time,
     ) -> None:
-        super().__init__(read_only=read_only)
+        super().__init__(clock=clock, read_only=read_only)
         self._database = Database(
             path, read_only=read_only, create=create, busy_timeout=busy_timeout
         )
         self._queue = SQLiteQueue(self._database, clock=clock)
-        self._clock = clock
         self.display_name = self._database.label
 
     def close(self) -> None:
@@ -135,7 +134,7 @@ class SQLiteBackend(Backend):
     def _begin(self, operation: Operation) -> Operation:
         with self._database.write() as conn:
             if operation.to_queue is not None:
-                register_queue(conn, operation.to_queue, self._clock())
+                register_queue(conn, operation.to_queue, self.clock())
             SQLiteJournal.create(conn, operation)
         return operation
 
@@ -145,7 +144,7 @@ class SQLiteBackend(Backend):
         index = "jobs_by_queue_state" if operation.queue is not None else "jobs_by_state"
         while True:
             after = _parse_cursor(operation.cursor) if operation.cursor else 0
-            now = self._clock()
+            now = self.clock()
             with self._database.write() as conn:
                 if journaled and SQLiteJournal.load(conn, operation.id) is None:
                     raise OperationGone(f"operation {operation.id} is no longer in the journal")
@@ -188,7 +187,7 @@ class SQLiteBackend(Backend):
             return SQLiteJournal.load(conn, op_id)
 
     def _take_over(self, operation: Operation) -> Operation:
-        taken = attrs.evolve(operation, owner=owner_id(), updated_at=self._clock())
+        taken = attrs.evolve(operation, owner=owner_id(), updated_at=self.clock())
         with self._database.write() as conn:
             SQLiteJournal.save(conn, taken)
         return taken

@@ -32,6 +32,7 @@ import redis
 from qtui.backends.base import Backend
 from qtui.backends.journal import Operation
 from qtui.backends.rq import SEARCH_BUDGET as SEARCH_BUDGET_RQ
+from qtui.clock import SYSTEM_CLOCK
 from qtui.model import JobState
 
 
@@ -277,7 +278,12 @@ def load_rq(client: redis.Redis, jobs: int, queues: int, dead: int) -> list[str]
 def bench_rq(server: LocalRedisServer, jobs: int, queues: int, dead: int, repeats: int) -> list[Row]:
     from rq import Queue
     from rq.job import Job as RQJob
-    from rq.registry import FailedJobRegistry, FinishedJobRegistry, StartedJobRegistry, clean_registries
+    from rq.registry import (
+        FailedJobRegistry,
+        FinishedJobRegistry,
+        StartedJobRegistry,
+        clean_registries,
+    )
     from rq.worker_registration import clean_worker_registry
 
     from qtui.backends.rq import open_rq
@@ -286,7 +292,7 @@ def bench_rq(server: LocalRedisServer, jobs: int, queues: int, dead: int, repeat
     ours_db.flushdb()
     load_time, ids = timed(lambda: load_rq(ours_db, jobs, queues, dead))
     load_rq(theirs_db, jobs, queues, dead)
-    backend = open_rq(f"rq+{server.url(0)}")
+    backend = open_rq(f"rq+{server.url(0)}", clock=SYSTEM_CLOCK.time)
     rows: list[Row] = [("load (pipelined HSET/RPUSH/ZADD)", fmt(load_time), "-", "-", f"{jobs:,} jobs, bench setup")]
 
     def rq_info() -> None:  # what `rq info` computes, in process (the CLI adds ~0.3 s of start-up)
@@ -461,10 +467,10 @@ def bench_gowork(server: LocalRedisServer, jobs: int, dead: int, repeats: int) -
                 pipe.llen(key)
             pipe.execute()
 
-    first, _ = timed(lambda: open_gowork(url).snapshot())
+    first, _ = timed(lambda: open_gowork(url, clock=SYSTEM_CLOCK.time).snapshot())
     rows.append(("stats, first ever (builds the dead index)", fmt(first), "-", "-",
                  f"counts the {dead:,} dead once, in 50,000-item Lua steps"))  # fmt: skip
-    cold = repeated(lambda: open_gowork(url).snapshot(), repeats)
+    cold = repeated(lambda: open_gowork(url, clock=SYSTEM_CLOCK.time).snapshot(), repeats)
     rows.append(("cold snapshot() (new backend)", spread(cold), spread(repeated(llen_floor, repeats)),
                  "-", "floor: pipelined LLEN of the 4 lists; target <= 20 ms"))
     cli = repeated(lambda: subprocess.run([sys.executable, "-m", "qtui", "stats", "--json", "--db", url],
@@ -473,7 +479,7 @@ def bench_gowork(server: LocalRedisServer, jobs: int, dead: int, repeats: int) -
                                                 capture_output=True, check=True), repeats)  # fmt: skip
     rows.append(("qtui stats --json (new process)", spread(cli), "-", f"redis-cli LLEN: {spread(redis_cli)}",
                  "includes Python start-up"))
-    backend = open_gowork(url)
+    backend = open_gowork(url, clock=SYSTEM_CLOCK.time)
     backend.snapshot()
     client.lpush(lists[2], json.dumps({"id": "late", "priority": "low", "retries": 4}))
     rows.append(("stats after a new dead job", spread(repeated(backend.snapshot, repeats)), "-", "-",

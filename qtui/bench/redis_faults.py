@@ -37,6 +37,7 @@ from qtui.backends import open_backend
 from qtui.backends.base import Backend
 from qtui.backends.journal import Operation
 from qtui.bench.redis import LocalRedisServer, load_gowork, load_rq
+from qtui.clock import SYSTEM_CLOCK
 from qtui.model import BackendUnavailable, JobState
 
 Layout = Literal["gowork", "rq"]
@@ -140,12 +141,12 @@ def run_trial(server: LocalRedisServer, trial: Trial) -> Outcome:
         at_kill = _kill_server(server, trial, client, threshold)
         client = server.client()
     check_partial(client, trial, ids)
-    backend = open_backend(url(server, trial.layout))
+    backend = open_backend(url(server, trial.layout), clock=SYSTEM_CLOCK.time)
     try:
         # In the journal unless the kill came after its last step (or before its first write).
         pending = backend.operations()
         assert len(pending) <= 1, f"{trial.describe()}: journal holds {len(pending)} operations"
-        assert not any(op.running_elsewhere() for op in pending)
+        assert not any(op.running_elsewhere(backend.clock()) for op in pending)
         interrupted = bool(pending)
         began = time.perf_counter()
         if trial.abandon:
@@ -174,7 +175,7 @@ def _kill_client(server: LocalRedisServer, trial: Trial, client: redis.Redis, th
     if pid == 0:  # the client: run the operation until killed
         code = 0
         try:
-            backend = open_backend(url(server, trial.layout))
+            backend = open_backend(url(server, trial.layout), clock=SYSTEM_CLOCK.time)
             backend.run_operation(start(backend, trial.layout, trial.kind))
         except BaseException:  # noqa: BLE001 - a child must never return into the parent's code
             code = 1
@@ -199,7 +200,7 @@ def _kill_client(server: LocalRedisServer, trial: Trial, client: redis.Redis, th
 
 def _kill_server(server: LocalRedisServer, trial: Trial, client: redis.Redis, threshold: int) -> tuple[int, int]:
     """Run the operation in a thread, SIGKILL the server at `threshold` and restart it; (examined, done) then."""
-    backend = open_backend(url(server, trial.layout))
+    backend = open_backend(url(server, trial.layout), clock=SYSTEM_CLOCK.time)
     operation = start(backend, trial.layout, trial.kind)
 
     def run() -> None:

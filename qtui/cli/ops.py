@@ -17,14 +17,14 @@ import contextlib
 import signal
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import TextIO
 
 from qtui import report
 from qtui.backends.base import Backend
 from qtui.backends.journal import Operation
 from qtui.cli.common import EXIT_OK, confirm_or_refuse, open_backend_for, print_result
+from qtui.clock import SYSTEM_CLOCK, MonotonicClock
 from qtui.console import format as fmt
 from qtui.model import InvalidInput, Job
 from qtui.sanitize import one_line
@@ -56,7 +56,7 @@ def cmd_ops(args: argparse.Namespace) -> int:
         if args.id is not None:
             raise InvalidInput("qtui ops list takes no id")
         operations = backend.operations()
-        print_result(args, operations, operations_table(operations))
+        print_result(args, operations, operations_table(operations, backend.clock()))
         return EXIT_OK
     if args.id is None:
         raise InvalidInput(f"qtui ops {args.action} needs the operation's id (qtui ops lists them)")
@@ -92,7 +92,7 @@ def report_outcome(args: argparse.Namespace, operation: Operation) -> int:
 def offer_unfinished(backend: Backend, args: argparse.Namespace) -> None:
     """Point out interrupted operations; at a terminal, offer to resume or abandon each."""
     for operation in backend.operations():
-        if operation.running_elsewhere():
+        if operation.running_elsewhere(backend.clock()):
             continue
         summary = f"{one_line(operation.describe())} ({operation.progress_text()})"
         if args.yes or not sys.stdin.isatty():
@@ -107,24 +107,26 @@ def offer_unfinished(backend: Backend, args: argparse.Namespace) -> None:
             print(f"abandoned {operation.id}")
 
 
-def operations_table(operations: tuple[Operation, ...]) -> str:
+def operations_table(operations: tuple[Operation, ...], now: float) -> str:
+    """The `qtui ops` table, ages counted back from wall time `now`."""
     if not operations:
         return "no unfinished operations"
     rows = [
-        [op.id, status(op), one_line(op.progress_text(), 44), fmt.age(op.updated_at), one_line(op.describe(), 60)]
+        [op.id, status(op, now), one_line(op.progress_text(), 44), fmt.age(op.updated_at, now),
+         one_line(op.describe(), 60)]
         for op in operations
     ]
     return report.table(["ID", "STATUS", "PROGRESS", "UPDATED", "OPERATION"], rows)
 
 
-def status(operation: Operation) -> str:
-    return f"running in {operation.owner}" if operation.running_elsewhere() else "interrupted"
+def status(operation: Operation, now: float) -> str:
+    return f"running in {operation.owner}" if operation.running_elsewhere(now) else "interrupted"
 
 
 def run_with_progress(backend: Backend, operation: Operation, *, stream: TextIO | None = None) -> Operation:
     """Run `operation` to its end, drawing a progress line on a terminal; Ctrl-C cancels it."""
     stream = stream if stream is not None else sys.stderr
-    line = ProgressLine(stream) if stream.isatty() else None
+    line = ProgressLine(stream, SYSTEM_CLOCK.monotonic) if stream.isatty() else None
     cancel = threading.Event()
     try:
         with _first_interrupt_cancels(cancel):
@@ -137,7 +139,7 @@ def run_with_progress(backend: Backend, operation: Operation, *, stream: TextIO 
 def find_with_progress(backend: Backend, job_id: str, *, stream: TextIO | None = None) -> Job | None:
     """`backend.job(job_id)`, with a progress line on a terminal while a layout without an id index scans."""
     stream = stream if stream is not None else sys.stderr
-    line = ProgressLine(stream) if stream.isatty() else None
+    line = ProgressLine(stream, SYSTEM_CLOCK.monotonic) if stream.isatty() else None
 
     def progress(examined: int, total: int) -> None:
         if line is not None:
@@ -153,7 +155,7 @@ def find_with_progress(backend: Backend, job_id: str, *, stream: TextIO | None =
 class ProgressLine:
     """One line on a terminal, redrawn in place: a bar, counts and the operation."""
 
-    def __init__(self, stream: TextIO, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, stream: TextIO, clock: MonotonicClock) -> None:
         self.stream = stream
         self.clock = clock
         self._last = float("-inf")

@@ -162,7 +162,7 @@ class OperationRunner:
 
         def interrupted() -> list[Operation]:
             running = self.running.id if self.running else None
-            return [op for op in backend.operations() if op.id != running and not op.running_elsewhere()]
+            return [op for op in backend.operations() if op.id != running and not op.running_elsewhere(backend.clock())]
 
         self.console.run_io(interrupted, lambda found: self._ask(found, quiet), "unfinished operations")
 

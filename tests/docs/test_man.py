@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import site
 import subprocess
 import sys
 import zipfile
@@ -80,15 +81,22 @@ def test_every_nested_subcommand_and_option_is_documented_in_its_entry() -> None
             assert option in entry, f"{command} {option} missing from its entry in qtui(1)"
 
 
-@pytest.mark.slow
-def test_wheel_installs_every_man_page(tmp_path: Path) -> None:
-    """The built wheel carries man/ to <prefix>/share/man, where man(1) finds it, and the Lua type definitions."""
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """qtui built as a wheel, once for the tests of this module."""
+    folder = tmp_path_factory.mktemp("wheel")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path),
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(folder),
          str(MAN.parent)],
         check=True, capture_output=True,
     )
-    (wheel,) = tmp_path.glob("qtui-*.whl")
+    (built,) = folder.glob("qtui-*.whl")
+    return built
+
+
+@pytest.mark.slow
+def test_wheel_installs_every_man_page(wheel: Path) -> None:
+    """The built wheel carries man/ to <prefix>/share/man, where man(1) finds it, and the Lua type definitions."""
     names = zipfile.ZipFile(wheel).namelist()
     for page in PAGES:
         section = page.suffix.lstrip(".")
@@ -100,4 +108,31 @@ def test_wheel_installs_every_man_page(tmp_path: Path) -> None:
         if path.is_file() and not any(part.startswith(".") for part in path.relative_to(bundled).parts):
             relative = path.relative_to(MAN.parent).as_posix()
             assert any(n.endswith(f".data/data/share/qtui/{relative}") for n in names), relative
+    # the prose of the plugin documentation, every section file, to <prefix>/share/qtui/plugin-docs
+    prose = sorted(p.name for p in (MAN / "plugin-docs").glob("*.txt"))
+    assert prose and all(any(n.endswith(f".data/data/share/qtui/plugin-docs/{name}") for n in names) for name in prose)
 
+
+@pytest.mark.slow
+def test_an_installed_wheel_shows_the_plugin_help(wheel: Path, tmp_path: Path) -> None:
+    """Installed by pip (not from this checkout), the console's :help finds the section files."""
+    prefix = tmp_path / "prefix"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--prefix", str(prefix), str(wheel)],
+                   check=True, capture_output=True)
+    (installed,) = prefix.glob("lib/python*/site-packages")
+    # -S: no site-packages .pth files, so not this checkout's editable install; its dependencies come after.
+    script = (
+        "import sys\n"
+        f"sys.prefix = {str(prefix)!r}\n"
+        f"sys.path[:0] = [{str(installed)!r}, *{site.getsitepackages()!r}]\n"
+        "import qtui\n"
+        "from qtui.authoring import docs\n"
+        "print(qtui.__file__)\n"
+        "print(docs.prose_dir())\n"
+        "print(docs.help_text('plugins', width=10_000))\n"
+    )
+    result = subprocess.run([sys.executable, "-S", "-c", script], capture_output=True, text=True, check=True)
+    package, folder, *text = result.stdout.splitlines()
+    assert package == str(installed / "qtui" / "__init__.py")
+    assert folder == str(prefix / "share" / "qtui" / "plugin-docs")
+    assert "WRITING PLUGINS" in text and "cannot be shown" not in result.stdout

@@ -101,7 +101,7 @@ def test_cli_progress_line_on_a_terminal_and_ctrl_c_cancels(tmux, qtui_env, serv
 def test_console_offers_an_interrupted_operation_at_start_and_on_ops(tmux, qtui_env, server, client) -> None:
     from qtui.backends import open_backend
 
-    backend = open_backend(server.url())
+    backend = open_backend(server.url(), clock=time.time)
     operation = backend.start_purge("low", "dead")
     exited = subprocess.Popen(["true"])  # as if the process that started it had died
     exited.wait()

@@ -8,6 +8,7 @@ bounded steps. Whatever happens to the list, the counts shown are the true ones.
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 
 import gowork_sim as sim
@@ -39,13 +40,13 @@ def shown(backend, state: JobState = JobState.DEAD) -> Counter[str]:
 
 def test_a_fresh_backend_reads_the_index_not_the_list(redis_url, rdb, monkeypatch):
     rdb.lpush(sim.DEAD_LETTER, *[sim.make_job(f"/{i}", "low" if i % 3 else "high") for i in range(3000)])
-    first = open_backend(redis_url)
+    first = open_backend(redis_url, clock=time.time)
     assert shown(first) == Counter(low=2000, high=1000)
     first.close()
     assert int(rdb.hget(INDEX, "len")) == 3000
     rdb.lpush(sim.DEAD_LETTER, sim.make_job("/late", "high"))  # a worker adds one
     monitor_calls: list[list] = []
-    fresh = open_backend(redis_url)
+    fresh = open_backend(redis_url, clock=time.time)
     original = fresh._catch_up_script  # noqa: SLF001
     monkeypatch.setattr(fresh, "_catch_up_script", lambda **kw: monitor_calls.append(kw) or original(**kw))
     assert shown(fresh) == Counter(low=2000, high=1001)
@@ -56,7 +57,7 @@ def test_a_fresh_backend_reads_the_index_not_the_list(redis_url, rdb, monkeypatc
 def test_a_change_in_the_middle_rebuilds_the_counts_in_steps(redis_url, rdb, monkeypatch):
     monkeypatch.setattr("qtui.backends.gowork.INDEX_STEP", 100)  # inline 100, then steps of 500
     rdb.lpush(sim.DEAD_LETTER, *[sim.make_job(f"/{i}", "low" if i % 2 else "high") for i in range(2000)])
-    backend = open_backend(redis_url)
+    backend = open_backend(redis_url, clock=time.time)
     assert shown(backend) == Counter(low=1000, high=1000)
     steps: list[int] = []
     original = backend._catch_up_script  # noqa: SLF001
@@ -73,7 +74,7 @@ def test_a_change_in_the_middle_rebuilds_the_counts_in_steps(redis_url, rdb, mon
 def test_qtui_requeues_and_purges_keep_the_index_exact_without_a_rebuild(redis_url, rdb, monkeypatch):
     monkeypatch.setattr("qtui.backends.gowork.SCRIPT_CHUNK", 100)
     rdb.lpush(sim.DEAD_LETTER, *[sim.make_job(f"/{i}", ("low", "high")[i % 2], job_id=f"j{i}") for i in range(1000)])
-    backend = open_backend(redis_url)
+    backend = open_backend(redis_url, clock=time.time)
     shown(backend)
     monkeypatch.setattr(backend, "_catch_up_script", lambda **kw: pytest.fail("the index was rebuilt"))
     assert backend.requeue(queue="low") == 500
@@ -94,7 +95,7 @@ class DeadLetterMachine(RuleBasedStateMachine):
     def start(self) -> None:
         self.rdb = redis.Redis(host="127.0.0.1", port=DeadLetterMachine.port)
         self.rdb.flushall()
-        self.backend = open_backend(f"redis://127.0.0.1:{DeadLetterMachine.port}/0")
+        self.backend = open_backend(f"redis://127.0.0.1:{DeadLetterMachine.port}/0", clock=time.time)
 
     def teardown(self) -> None:
         self.backend.close()
@@ -145,7 +146,7 @@ class DeadLetterMachine(RuleBasedStateMachine):
             truth = true_counts(self.rdb)
             truth.pop("?", None)
             assert shown(self.backend) == truth
-            fresh = open_backend(f"redis://127.0.0.1:{DeadLetterMachine.port}/0")
+            fresh = open_backend(f"redis://127.0.0.1:{DeadLetterMachine.port}/0", clock=time.time)
             assert shown(fresh) == truth
             fresh.close()
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import textwrap
+import time
 from pathlib import Path
 
 import gowork_sim as sim
 import pytest
-import trio
 
 from qtui.backends import open_backend
 from qtui.backends.gowork import raw_id
@@ -17,11 +17,7 @@ from qtui.model import MALFORMED, JobState
 from qtui.plugins.bundles.bundle import bundle_hash
 from qtui.plugins.bundles.discovery import Plugin, Source
 from qtui.plugins.bundles.manifest import load_manifest
-from qtui.plugins.runtime.host import PluginHost
-from qtui.plugins.runtime.settings import SettingsStore
-from qtui.plugins.trust.audit import AuditLog
-from qtui.plugins.trust.permissions import PermissionStore
-from qtui.plugins.trust.policy import SitePolicy
+from tests.support import HeldWallClock, new_plugin_host, wait_panel
 
 HUGE = 2**70 + 3
 BIG_INT_JOB = ('{"id":"huge","filepath":"/x","filesize":%d,"priority":"low","retries":%d,'
@@ -39,7 +35,7 @@ def hostile_dead_letter(rdb):
 
 
 def test_odd_items_are_shown_with_what_is_wrong(redis_url, hostile_dead_letter):
-    backend = open_backend(redis_url)
+    backend = open_backend(redis_url, clock=time.time)
     jobs = {job.id: job for job in backend.peek(None, JobState.DEAD).jobs}
     assert set(jobs) == {"huge", "latin1", raw_id(NOT_JSON), raw_id(AN_ARRAY), "ok"}
     huge = jobs["huge"]
@@ -56,7 +52,7 @@ def test_odd_items_are_shown_with_what_is_wrong(redis_url, hostile_dead_letter):
 
 def test_requeue_moves_the_jobs_it_can_and_leaves_the_rest_byte_for_byte(redis_url, hostile_dead_letter):
     rdb = hostile_dead_letter
-    backend = open_backend(redis_url)
+    backend = open_backend(redis_url, clock=time.time)
     assert backend.requeue(to_queue="high") == 3  # huge, latin1 and ok; never the garbage or the array
     assert sorted(rdb.lrange(sim.DEAD_LETTER, 0, -1)) == sorted([NOT_JSON, AN_ARRAY])
     moved = {json.loads(raw.decode("utf-8", "replace"))["id"]: raw for raw in rdb.lrange(sim.QUEUES["high"], 0, -1)}
@@ -70,7 +66,7 @@ def test_requeue_moves_the_jobs_it_can_and_leaves_the_rest_byte_for_byte(redis_u
 
 async def test_a_plugin_gets_a_too_big_integer_as_text_with_the_field_marked(redis_url, hostile_dead_letter,
                                                                             tmp_path: Path, nursery) -> None:
-    backend = open_backend(redis_url)
+    backend = open_backend(redis_url, clock=time.time)
     folder = tmp_path / "plugins" / "reader"
     folder.mkdir(parents=True)
     (folder / "manifest.toml").write_text(
@@ -88,17 +84,11 @@ async def test_a_plugin_gets_a_too_big_integer_as_text_with_the_field_marked(red
         end
         """))
     plugin = Plugin(load_manifest(folder), folder, Source.USER)
-    host = PluginHost(
-        backend, EventBus(), store=PermissionStore(tmp_path / "permissions.toml"), policy=SitePolicy(),
-        audit=AuditLog(tmp_path / "audit.jsonl"), settings=SettingsStore(tmp_path / "settings.toml"),
-        storage_dir=tmp_path / "data", confirmer=None,
-    )  # fmt: skip
+    host = new_plugin_host(tmp_path, backend, EventBus(), clock=HeldWallClock(), confirmer=None)
     host.store.decide(plugin.manifest, bundle_hash(plugin.folder), grant=plugin.manifest.permissions)
     await nursery.start(host.run)
     await host.start(plugin)
-    with trio.fail_after(10):
-        while not host.plugins["reader"].panel:
-            await trio.sleep(0.01)
+    await wait_panel(host, "reader", "huge ")
     lines = ["".join(span.text for span in line) for line in host.plugins["reader"].panel]
     huge = next(line for line in lines if line.startswith("huge "))
     assert huge.startswith(f"huge integer {HUGE} filesize: integer beyond 64 bits")

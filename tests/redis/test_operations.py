@@ -8,14 +8,16 @@ import os
 import subprocess
 import sys
 import threading
+import time
 
 import gowork_sim as sim
 import pytest
 
 from qtui.backends import open_backend
-from qtui.backends.journal import Operation
+from qtui.backends.journal import LEASE_SECONDS, Operation
 from qtui.cli.ops import find_with_progress
 from qtui.model import InvalidInput, JobState, NotFound, ReadOnlyError
+from tests.support import ManualClock
 
 
 @pytest.fixture
@@ -27,7 +29,7 @@ def dead_jobs(rdb, monkeypatch):
 
 
 def test_progress_after_every_chunk_and_the_journal_empty_at_the_end(redis_url, dead_jobs):
-    backend = open_backend(redis_url)
+    backend = open_backend(redis_url, clock=time.time)
     seen: list[Operation] = []
     operation = backend.start_requeue(queue="low")
     assert operation.total == 1000 and [op.id for op in backend.operations()] == [operation.id]
@@ -41,7 +43,7 @@ def test_progress_after_every_chunk_and_the_journal_empty_at_the_end(redis_url, 
 
 
 def test_cancel_stops_after_the_current_chunk_and_what_moved_stays_moved(redis_url, dead_jobs):
-    backend = open_backend(redis_url)
+    backend = open_backend(redis_url, clock=time.time)
     cancel = threading.Event()
 
     def progress(current: Operation) -> None:
@@ -57,11 +59,11 @@ def test_cancel_stops_after_the_current_chunk_and_what_moved_stays_moved(redis_u
 
 def test_an_operation_of_a_dead_process_is_interrupted_and_resumes_from_its_cursor(redis_url, dead_jobs):
     script = f"""
-import os, signal
+import os, signal, time
 import qtui.backends.gowork as gowork
 gowork.SCRIPT_CHUNK = 100
 from qtui.backends import open_backend
-backend = open_backend({redis_url!r})
+backend = open_backend({redis_url!r}, clock=time.time)
 def progress(op):
     if op.examined >= 400:
         os.kill(os.getpid(), signal.SIGKILL)
@@ -69,9 +71,9 @@ backend.run_operation(backend.start_purge("high", "dead"), progress=progress)
 """
     child = subprocess.run([sys.executable, "-c", script], capture_output=True)
     assert child.returncode == -9, child.stderr
-    backend = open_backend(redis_url)
+    backend = open_backend(redis_url, clock=time.time)
     (operation,) = backend.operations()
-    assert not operation.running_elsewhere()
+    assert not operation.running_elsewhere(time.time())
     assert (operation.examined, operation.done, operation.cursor) == (400, 200, "0.200")
     assert operation.describe() == "purge all dead jobs of high"
     high = [i for i in range(1000) if i % 2]
@@ -85,11 +87,11 @@ backend.run_operation(backend.start_purge("high", "dead"), progress=progress)
 
 
 def test_an_operation_another_live_process_runs_cannot_be_resumed_but_can_be_abandoned(redis_url, dead_jobs):
-    backend = open_backend(redis_url)
+    backend = open_backend(redis_url, clock=time.time)
     operation = backend.start_requeue()
     dead_jobs.hset(f"jobqueue:qtui:op:{operation.id}", "owner", f"{os.uname().nodename}:1")  # init: alive
-    other = open_backend(redis_url)
-    assert other.operations()[0].running_elsewhere()
+    other = open_backend(redis_url, clock=time.time)
+    assert other.operations()[0].running_elsewhere(time.time())
     with pytest.raises(InvalidInput, match=r"is running in .*:1; wait for it or abandon it"):
         other.resume(operation.id)
     abandoned = other.abandon(operation.id)
@@ -102,10 +104,26 @@ def test_an_operation_another_live_process_runs_cannot_be_resumed_but_can_be_aba
     other.close()
 
 
+def test_an_operation_owned_on_another_host_is_interrupted_once_it_stops_advancing_for_the_lease(
+    redis_url, dead_jobs
+):
+    clock = ManualClock()
+    backend = open_backend(redis_url, clock=clock)
+    operation = backend.start_requeue()
+    dead_jobs.hset(f"jobqueue:qtui:op:{operation.id}", "owner", "another-host:4242")  # its pid means nothing here
+    clock.advance(LEASE_SECONDS - 1)
+    with pytest.raises(InvalidInput, match=r"is running in another-host:4242"):
+        backend.resume(operation.id)
+    clock.advance(1)
+    final = backend.run_operation(backend.resume(operation.id))
+    assert (final.outcome, final.done) == ("finished", 1000) and backend.operations() == ()
+    backend.close()
+
+
 def test_read_only_lists_operations_but_changes_nothing(redis_url, dead_jobs):
-    writer = open_backend(redis_url)
+    writer = open_backend(redis_url, clock=time.time)
     operation = writer.start_requeue()
-    reader = open_backend(redis_url, read_only=True)
+    reader = open_backend(redis_url, read_only=True, clock=time.time)
     assert [op.id for op in reader.operations()] == [operation.id]
     for refused in (lambda: reader.resume(operation.id), lambda: reader.abandon(operation.id),
                     lambda: reader.run_operation(operation)):  # fmt: skip
@@ -116,7 +134,7 @@ def test_read_only_lists_operations_but_changes_nothing(redis_url, dead_jobs):
 
 
 def test_a_broken_journal_record_is_skipped_not_fatal(redis_url, dead_jobs):
-    backend = open_backend(redis_url)
+    backend = open_backend(redis_url, clock=time.time)
     kept = backend.start_requeue()
     dead_jobs.zadd("jobqueue:qtui:ops", {"bogus": 1, "gone": 2})
     dead_jobs.hset("jobqueue:qtui:op:bogus", mapping={"kind": "explode", "id": "bogus"})
@@ -130,7 +148,7 @@ def test_rq_requeue_by_ids_resumes_from_the_id_it_reached(redis_url, rdb, monkey
 
     monkeypatch.setattr("qtui.backends.rq.CHUNK", 10)
     ids = load_rq(rdb, 100, 2, 100)
-    backend = open_backend("rq+" + redis_url)
+    backend = open_backend("rq+" + redis_url, clock=time.time)
     cancel = threading.Event()
     chosen = ids[:55] + ["not-there", "bad id!"]
     final = backend.run_operation(backend.start_requeue(ids=chosen), cancel=cancel,
@@ -154,7 +172,7 @@ def test_find_by_id_without_an_index_scans_and_reports_progress(redis_url, rdb, 
     monkeypatch.setattr("qtui.backends.gowork.SCRIPT_CHUNK", 25)  # finds look at 100 items per step
     sim.produce(rdb, 450, "low")
     rdb.lpush(sim.DEAD_LETTER, sim.make_job("/x", "high", job_id="target", retries=4))
-    backend = open_backend(redis_url)
+    backend = open_backend(redis_url, clock=time.time)
     seen: list[tuple[int, int]] = []
     job = backend.job("target", progress=lambda examined, total: seen.append((examined, total)))
     assert job is not None and job.state is JobState.DEAD

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import gowork_sim as sim
 import pytest
@@ -15,7 +16,7 @@ from qtui.cli.main import main
 def interrupted(redis_url, rdb):
     """A requeue of 30 dead jobs left after its first 10 (its process died)."""
     rdb.lpush(sim.DEAD_LETTER, *[sim.make_job(f"/{i}", "low", job_id=f"j{i}", retries=4) for i in range(30)])
-    backend = open_backend(redis_url)
+    backend = open_backend(redis_url, clock=time.time)
     operation = backend.start_requeue()
     rdb.hset(f"jobqueue:qtui:op:{operation.id}", mapping={"owner": "elsewhere:1", "updated_at": "0"})
     yield operation
@@ -51,7 +52,7 @@ def test_ops_lists_resumes_and_abandons(capsys, redis_url, rdb, interrupted) -> 
 def test_abandon_leaves_every_job_where_it_is(capsys, redis_url, rdb, interrupted) -> None:
     code, out, _ = run(capsys, "ops", "abandon", interrupted.id, "--yes", "--db", redis_url)
     assert code == 0 and out.startswith(f"abandoned {interrupted.id} after 0 of ~30 examined")
-    assert rdb.llen(sim.DEAD_LETTER) == 30 and open_backend(redis_url).operations() == ()
+    assert rdb.llen(sim.DEAD_LETTER) == 30 and open_backend(redis_url, clock=time.time).operations() == ()
 
 
 def test_requeue_points_out_an_unfinished_operation_first(capsys, redis_url, rdb, interrupted) -> None:

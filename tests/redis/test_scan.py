@@ -20,6 +20,7 @@ from qtui.backends.redis_scan import (
     scan_page,
     walk,
 )
+from qtui.clock import SYSTEM_CLOCK
 from qtui.model import Job, JobState
 
 KEY = "scan:key"
@@ -230,7 +231,7 @@ def test_the_backends_skip_a_key_of_the_wrong_type_and_flag_it_in_their_stats(re
         (redis_url, None, JobState.DEAD, ["jobqueue:dead_letter", "jobqueue:high_priority"]),
         ("rq+" + redis_url, "default", JobState.READY, ["rq:queue:default", "rq:failed:default"]),
     ):
-        backend = open_backend(url)
+        backend = open_backend(url, clock=SYSTEM_CLOCK.time)
         assert backend.peek(queue, state, text="x").jobs == ()
         assert backend.peek(queue, state).jobs == ()
         snapshot = backend.snapshot()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -53,8 +55,8 @@ def test_bad_urls_name_the_problem(url, message):
 
 
 def test_open_backend_dispatches_by_scheme():
-    assert isinstance(open_backend("redis://127.0.0.1:1/0"), GoWorkBackend)
-    assert isinstance(open_backend("rq+redis://127.0.0.1:1/0"), RQBackend)
+    assert isinstance(open_backend("redis://127.0.0.1:1/0", clock=time.time), GoWorkBackend)
+    assert isinstance(open_backend("rq+redis://127.0.0.1:1/0", clock=time.time), RQBackend)
 
 
 def test_layout_options():
@@ -114,5 +116,5 @@ def test_bad_sentinel_urls_name_the_problem(url, message):
 
 
 def test_open_backend_takes_sentinel_urls_for_both_layouts():
-    assert isinstance(open_backend("redis+sentinel://127.0.0.1:1/m"), GoWorkBackend)
-    assert isinstance(open_backend("rq+redis+sentinel://127.0.0.1:1/m"), RQBackend)
+    assert isinstance(open_backend("redis+sentinel://127.0.0.1:1/m", clock=time.time), GoWorkBackend)
+    assert isinstance(open_backend("rq+redis+sentinel://127.0.0.1:1/m", clock=time.time), RQBackend)

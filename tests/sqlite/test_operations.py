@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -44,9 +45,9 @@ def states(path: Path) -> dict[tuple[str, str], int]:
 
 def test_a_requeue_killed_by_sigkill_is_resumed_with_every_job_once(dead_db: Path) -> None:
     script = f"""
-import os, signal
+import os, signal, time
 from qtui.backends import open_backend
-backend = open_backend({str(dead_db)!r})
+backend = open_backend({str(dead_db)!r}, clock=time.time)
 def progress(op):
     if op.examined >= 5000:
         os.kill(os.getpid(), signal.SIGKILL)
@@ -55,10 +56,10 @@ backend.run_operation(backend.start_requeue(queue="a"), progress=progress)
     child = subprocess.run([sys.executable, "-c", script], capture_output=True)
     assert child.returncode == -signal.SIGKILL, child.stderr
     assert states(dead_db) == {("a", "ready"): 5000, ("a", "dead"): 1000, ("b", "dead"): 6000}
-    backend = open_backend(dead_db)
+    backend = open_backend(dead_db, clock=time.time)
     (operation,) = backend.operations()
     assert (operation.kind, operation.queue, operation.examined, operation.done) == ("requeue", "a", 5000, 5000)
-    assert operation.total == 6000 and not operation.running_elsewhere()
+    assert operation.total == 6000 and not operation.running_elsewhere(time.time())
     final = backend.run_operation(backend.resume(operation.id))
     assert (final.outcome, final.done) == ("finished", 6000)
     assert states(dead_db) == {("a", "ready"): 6000, ("b", "dead"): 6000}
@@ -69,7 +70,7 @@ backend.run_operation(backend.start_requeue(queue="a"), progress=progress)
 
 
 def test_abandoning_leaves_the_jobs_where_they_are(dead_db: Path) -> None:
-    backend = open_backend(dead_db)
+    backend = open_backend(dead_db, clock=time.time)
     cancel = threading.Event()
     operation = backend.start_purge(None, JobState.DEAD)
     backend.run_operation(operation, progress=lambda op: op.examined and cancel.set(), cancel=cancel)
@@ -83,7 +84,7 @@ def test_abandoning_leaves_the_jobs_where_they_are(dead_db: Path) -> None:
 
 
 def test_progress_counts_chunks_and_the_cursor_is_the_last_job_id(dead_db: Path) -> None:
-    backend = open_backend(dead_db)
+    backend = open_backend(dead_db, clock=time.time)
     seen: list[Operation] = []
     final = backend.run_operation(backend.start_requeue(text="boom", to_queue="retry"), progress=seen.append)
     assert [op.examined for op in seen] == [0, 5000, 10000, 12000]
@@ -93,8 +94,8 @@ def test_progress_counts_chunks_and_the_cursor_is_the_last_job_id(dead_db: Path)
 
 
 def test_an_operation_gone_from_the_journal_stops_at_its_next_chunk(dead_db: Path) -> None:
-    backend = open_backend(dead_db)
-    other = open_backend(dead_db)
+    backend = open_backend(dead_db, clock=time.time)
+    other = open_backend(dead_db, clock=time.time)
     operation = backend.start_purge("b", JobState.DEAD)
     final = backend.run_operation(operation, progress=lambda op: op.examined and other.abandon(op.id))
     assert (final.outcome, final.done) == ("abandoned", 5000)
@@ -104,7 +105,7 @@ def test_an_operation_gone_from_the_journal_stops_at_its_next_chunk(dead_db: Pat
 
 
 def test_a_database_without_the_journal_table_lists_nothing_and_read_only_stays_so(dead_db: Path) -> None:
-    reader = open_backend(dead_db, read_only=True)
+    reader = open_backend(dead_db, read_only=True, clock=time.time)
     assert reader.operations() == ()
     with sqlite3.connect(dead_db) as conn:
         assert conn.execute("SELECT count(*) FROM sqlite_schema WHERE name = 'qtui_operations'").fetchone() == (0,)
