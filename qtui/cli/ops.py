@@ -4,10 +4,10 @@
 `qtui ops resume ID` finishes one, `qtui ops abandon ID` drops it. Requeue and
 purge run through `run_with_progress`, and find through `find_with_progress`: on
 a terminal (standard error is a TTY) a progress line is redrawn after each
-chunk; the first Ctrl-C cancels after the current chunk, a second one
-interrupts at once (the operation stays in the journal, interrupted). Before a
-requeue or purge, unfinished operations are pointed out, and at a terminal
-offered for resuming or abandoning.
+chunk; the first Ctrl-C cancels after the current chunk (and says so), a
+second one interrupts at once (the operation stays in the journal,
+interrupted). Before a requeue or purge, unfinished operations are pointed
+out, and at a terminal offered for resuming or abandoning.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import contextlib
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TextIO
 
 from qtui import report
@@ -128,8 +128,14 @@ def run_with_progress(backend: Backend, operation: Operation, *, stream: TextIO 
     stream = stream if stream is not None else sys.stderr
     line = ProgressLine(stream, SYSTEM_CLOCK.monotonic) if stream.isatty() else None
     cancel = threading.Event()
+
+    def cancelling() -> None:
+        if line is not None:
+            line.close()
+        print("qtui: cancelling after the current chunk (Ctrl-C again interrupts it now)", file=stream, flush=True)
+
     try:
-        with _first_interrupt_cancels(cancel):
+        with _first_interrupt_cancels(cancel, cancelling):
             return backend.run_operation(operation, progress=line.update if line else None, cancel=cancel)
     finally:
         if line is not None:
@@ -177,15 +183,16 @@ class ProgressLine:
         self._width = len(line)
 
     def close(self) -> None:
+        """Clear the line (the next `show` draws it again)."""
         if self._width:
             self.stream.write("\r" + " " * self._width + "\r")
             self.stream.flush()
-
+            self._width = 0
 
 
 @contextlib.contextmanager
-def _first_interrupt_cancels(cancel: threading.Event) -> Iterator[None]:
-    """While running: the first SIGINT sets `cancel`; the next one interrupts as usual."""
+def _first_interrupt_cancels(cancel: threading.Event, cancelling: Callable[[], None]) -> Iterator[None]:
+    """While running: the first SIGINT sets `cancel` and calls `cancelling`; the next one interrupts."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -194,6 +201,7 @@ def _first_interrupt_cancels(cancel: threading.Event) -> Iterator[None]:
         if cancel.is_set():
             raise KeyboardInterrupt
         cancel.set()
+        cancelling()
 
     previous = signal.signal(signal.SIGINT, on_interrupt)
     try:

@@ -88,7 +88,7 @@ def test_cli_progress_line_on_a_terminal_and_ctrl_c_cancels(tmux, qtui_env, serv
         tmux.wait_for(lambda s: "[" in s and f"of ~{JOBS:,} examined" in s)
         # Ctrl-C as the terminal delivers it to qtui (to the pane's whole group, it would end tmux's shell too)
         os.kill(tmux.program_pid(), signal.SIGINT)
-        time.sleep(0.2)
+        tmux.wait_for("qtui: cancelling after the current chunk (Ctrl-C again interrupts it now)")
     finally:
         client.client_unpause()
     screen = tmux.wait_for("exit=")
@@ -96,6 +96,23 @@ def test_cli_progress_line_on_a_terminal_and_ctrl_c_cancels(tmux, qtui_env, serv
     dead, ready = places(client)
     assert 0 < ready < JOBS and dead + ready == JOBS and f"requeued {ready} jobs" in screen
     assert client.zcard(OPS) == 0
+
+
+def test_cli_a_second_ctrl_c_interrupts_at_once_and_leaves_the_operation_unfinished(
+    tmux, qtui_env, server, client
+) -> None:
+    tmux.start([*QTUI, "requeue", "--all", "--yes", "--db", server.url()], qtui_env)
+    pause_once_journaled(client)
+    try:
+        tmux.wait_for(lambda s: f"of ~{JOBS:,} examined" in s)
+        os.kill(tmux.program_pid(), signal.SIGINT)
+        tmux.wait_for("qtui: cancelling after the current chunk")
+        os.kill(tmux.program_pid(), signal.SIGINT)  # while the chunk in flight still waits on the server
+        screen = tmux.wait_for("exit=")
+    finally:
+        client.client_unpause()
+    assert "exit=130" in screen and "qtui: interrupted" in screen
+    assert client.zcard(OPS) == 1  # unfinished: qtui ops lists it for resuming or abandoning
 
 
 def test_console_offers_an_interrupted_operation_at_start_and_on_ops(tmux, qtui_env, server, client) -> None:
