@@ -601,7 +601,7 @@ class Console:
                 self.detail.show(job)
                 self._show(self.detail, push=True)
 
-        self.run_io(lambda: self.backend.job(job_id), done, "find")
+        self.operations.find(job_id, done)
 
     def _dead_screen(self) -> DeadScreen | None:
         if self.current.name == "dead":

@@ -8,6 +8,9 @@ once the backend answers again, so it finishes with every job exactly once.
 
 At start, and on `:ops`, operations the journal holds as interrupted (their
 process died) are offered one at a time: resume, abandon, or leave for later.
+
+A find by id that has to scan (no id index in the layout) shows its progress
+in the status bar the same way.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from qtui.backends.journal import Operation
 from qtui.console import format as fmt
 from qtui.console.modal import Choice, ConfirmModal, Modal
 from qtui.console.widgets import StatusBar
-from qtui.model import BackendError, BackendUnavailable, NotFound
+from qtui.model import BackendError, BackendUnavailable, Job, NotFound
 from qtui.sanitize import one_line
 
 log = logging.getLogger(__name__)
@@ -143,6 +146,36 @@ class OperationRunner:
         self.console.status.set_message(
             f"{operation.kind} {fmt.progress_bar(operation.fraction(), BAR_WIDTH)} {operation.examined:,}{total}"
         )
+        self.console.refresh()
+
+    # -- find by id -----------------------------------------------------------------
+
+    def find(self, job_id: str, on_done: Callable[[Job | None], None]) -> None:
+        """Look a job up by id; while a layout without an id index scans, the status bar shows how far.
+
+        A running operation keeps the status bar to itself.
+        """
+        status = self.console.status
+        before = status.message
+        shown = [False]
+
+        def progress(examined: int, total: int) -> None:
+            if not self.busy:
+                shown[0] = True
+                trio.from_thread.run_sync(self._show_search, examined, total)
+
+        def lookup() -> Job | None:
+            try:
+                return self.console.backend.job(job_id, progress=progress)
+            finally:
+                if shown[0] and not self.busy:
+                    trio.from_thread.run_sync(status.set_message, before)
+
+        self.console.run_io(lookup, on_done, "find")
+
+    def _show_search(self, examined: int, total: int) -> None:
+        bar = fmt.progress_bar(examined / total if total else None, BAR_WIDTH)
+        self.console.status.set_message(f"find {bar} {examined:,}/~{total:,}")
         self.console.refresh()
 
     # -- interrupted operations ---------------------------------------------------
