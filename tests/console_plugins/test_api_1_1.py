@@ -31,7 +31,7 @@ async def enable(d, name: str) -> None:
     """Enable plugin `name`, approve all it asks, and wait until it runs."""
     d.console.execute(f"plugin enable {name}")
     await d.wait_for(f"Permissions: {name}")
-    d.press("a", "enter")
+    await d.answer("a", "enter")
     await d.wait_for(lambda t: name in d.control.host.plugins
                      and d.control.host.plugins[name].state is PluginState.RUNNING)
 
@@ -140,7 +140,7 @@ async def test_console_wide_keys_reach_a_plugin_granted_keys_read(make_console) 
     d.console.execute("plugin enable watcher")
     text = await d.wait_for("Permissions: watcher")
     assert "see every key you press in the console" in text  # the dialog says what it allows
-    d.press("a", "enter")
+    await d.answer("a", "enter")
     await d.wait_for(lambda t: d.control.host.plugins["watcher"].state is PluginState.RUNNING)
     d.press("2", "j", ":")
     for key in "refresh":

@@ -23,7 +23,7 @@ def dev_folder(tmp_path: Path, name: str) -> Path:
 
 async def approve(d, name: str) -> None:
     await d.wait_for(f"Permissions: {name}")
-    d.press("a", "enter")
+    await d.answer("a", "enter")
 
 
 async def installed_and_enabled(make_console, cli):  # noqa: ANN001, ANN201, F811
