@@ -121,3 +121,16 @@ def test_unknown_queue_exits_1(capsys, queue_db) -> None:
 def test_console_script_is_installed() -> None:
     result = subprocess.run([sys.executable, "-m", "qtui", "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.startswith("qtui ")
+
+
+def test_tables_show_invisible_characters_in_names(capsys, tmp_path) -> None:
+    from qtui.sqlite_queue import SQLiteQueue
+
+    db = tmp_path / "names.db"
+    with SQLiteQueue.open(db, create=True) as queue:
+        queue.enqueue("payroll", {})
+        queue.enqueue("pay\u200broll", {})
+        queue.enqueue("\u202eevil", {})
+    code, out, _ = run(capsys, "stats", "--db", str(db))
+    names = [line.split()[0] for line in out.splitlines()[1:]]
+    assert code == 0 and sorted(names) == ["<U+202E>evil", "pay<U+200B>roll", "payroll"]

@@ -1,11 +1,16 @@
+import logging
+import sys
+import unicodedata
+
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qtui.sanitize import one_line, visible
+from qtui.sanitize import LogFormatter, one_line, visible, visible_offset
 
 UNSAFE = {chr(c) for c in [*range(0x00, 0x20), *range(0x7F, 0xA0)]} | set(
     "\u061c\u200e\u200f\u2028\u2029\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufeff"
 )
+INVISIBLE = "\u200b\u200c\u200d\u2060\u00ad\u034f\ufe0f\U000e0041\u3164\u00a0\u2007\u180e"
 
 
 @given(st.text())
@@ -20,9 +25,38 @@ def test_multiline_keeps_only_newlines(text: str) -> None:
     assert out.count("\n") == text.replace("\r\n", "\n").count("\n")
 
 
-@given(st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cf", "Cs", "Zl", "Zp"))))
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cf", "Cs", "Zl", "Zp", "Zs"))))
 def test_printable_text_is_unchanged(text: str) -> None:
     assert visible(text) == text
+
+
+def test_every_format_control_separator_and_odd_space_of_this_python_is_escaped() -> None:
+    wanted = "".join(
+        chr(c) for c in range(sys.maxunicode + 1)
+        if unicodedata.category(chr(c)) in ("Cc", "Cf", "Cs", "Zl", "Zp") or
+        (unicodedata.category(chr(c)) == "Zs" and c != 0x20)
+    )
+    assert not set(wanted) & set(visible(wanted))
+
+
+def test_zero_width_and_invisible_characters_become_visible() -> None:
+    for char in INVISIBLE:
+        assert visible(f"pay{char}roll") == f"pay<U+{ord(char):04X}>roll"
+
+
+NAME = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="^<\ufffd"), max_size=12)
+
+
+@given(NAME, NAME)
+def test_names_that_differ_look_different(a: str, b: str) -> None:
+    if a != b:
+        assert visible(a) != visible(b)
+
+
+@given(NAME, st.sampled_from(INVISIBLE + "\u202e\u2066"), st.integers(0, 12))
+def test_an_invisible_character_never_hides(name: str, char: str, at: int) -> None:
+    disguised = name[:at] + char + name[at:]
+    assert visible(disguised) != visible(name)
 
 
 def test_escape_sequences_become_visible_notation() -> None:
@@ -36,3 +70,25 @@ def test_escape_sequences_become_visible_notation() -> None:
 def test_one_line_cuts_with_an_ellipsis() -> None:
     assert one_line("abcdef", 4) == "abc…"
     assert one_line("ab\x1b", 10) == "ab^["
+
+
+@given(st.text(max_size=20), st.data())
+def test_visible_offset_points_at_the_same_character(text: str, data) -> None:
+    index = data.draw(st.integers(0, len(text)))
+    shown = visible(text)
+    offset = visible_offset(text, index)
+    assert shown[:offset] == visible(text[:index])
+    assert shown[offset:] == visible(text[index:])
+
+
+def test_log_records_stay_one_line_and_inert() -> None:
+    formatter = LogFormatter("%(levelname)s %(message)s")
+    record = logging.LogRecord("qtui", logging.WARNING, __file__, 1, "queue %s failed\nFAKE ok", ("\x1b[2J\u202e",),
+                               None)
+    assert formatter.format(record) == "WARNING queue ^[[2J<U+202E> failed^JFAKE ok"
+    try:
+        raise ValueError("bad \x1b]0;owned\x07")
+    except ValueError:
+        record = logging.LogRecord("qtui", logging.ERROR, __file__, 1, "boom", (), sys.exc_info())
+    text = formatter.format(record)
+    assert "\x1b" not in text and "^[]0;owned^G" in text and "Traceback" in text and "\n" in text
