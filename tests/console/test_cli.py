@@ -124,13 +124,19 @@ def test_console_script_is_installed() -> None:
 
 
 def test_tables_show_invisible_characters_in_names(capsys, tmp_path) -> None:
+    import sqlite3
+
     from qtui.sqlite_queue import SQLiteQueue
 
     db = tmp_path / "names.db"
     with SQLiteQueue.open(db, create=True) as queue:
-        queue.enqueue("payroll", {})
-        queue.enqueue("pay\u200broll", {})
-        queue.enqueue("\u202eevil", {})
+        for name in ("payroll", "b", "c"):
+            queue.enqueue(name, {})
+    # another program (or a Redis producer) wrote names qtui's own producers refuse
+    with sqlite3.connect(db) as raw:
+        for old, new in (("b", "pay\u200broll"), ("c", "\u202eevil")):
+            for table, column in (("queues", "name"), ("jobs", "queue")):  # a trigger moves the counts
+                raw.execute(f"UPDATE {table} SET {column} = ? WHERE {column} = ?", (new, old))
     code, out, _ = run(capsys, "stats", "--db", str(db))
     names = [line.split()[0] for line in out.splitlines()[1:]]
     assert code == 0 and sorted(names) == ["<U+202E>evil", "pay<U+200B>roll", "payroll"]
