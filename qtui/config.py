@@ -11,6 +11,7 @@ and clashes with no other is checked against the console's keymap
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,10 +58,15 @@ class Config:
         return reporter.problems[0]
 
 
-def load(path: Path | None = None) -> Config:
+#: Checks key bindings (action, keys) against a keymap: (action, problem) for each one refused.
+KeyCheck = Callable[[Sequence[tuple[str, tuple[str, ...]]]], list[tuple[str, str]]]
+
+
+def load(path: Path | None = None, *, check_keys: KeyCheck | None = None) -> Config:
     """Read config.toml (default: `config_path()`); a missing file gives the defaults.
 
-    Raises FileProblems listing everything wrong with the file.
+    Raises FileProblems listing everything wrong with the file, the bindings `check_keys`
+    refuses included.
     """
     path = path or config_path()
     if not os.path.exists(path):
@@ -83,6 +89,8 @@ def load(path: Path | None = None) -> Config:
         fields.update(_dock(report, document["dock"]))
     if "keys" in document:
         fields["keys"] = _keys(report, document["keys"])
+        for action, message in check_keys(fields["keys"]) if check_keys is not None else ():
+            report.error(("keys", action), message)
     if report.problems:
         raise FileProblems(report.sorted_problems())
     return Config(**fields)

@@ -30,8 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # noqa: SLF001 - argpars
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
-    from qtui.config import config_path, load
-    from qtui.console.settings import console_settings
+    from qtui.config import config_path
+    from qtui.console.settings import load_config
     from qtui.files.tomlfile import FileProblems
 
     path = Path(args.file) if args.file else config_path()
@@ -41,7 +41,7 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         print(f"no configuration file at {path}: the defaults apply")
         return EXIT_OK
     try:
-        console_settings(load(path))
+        load_config(path)
     except FileProblems as exc:
         for problem in exc.problems:
             print(problem)

@@ -12,11 +12,10 @@ import urwid
 from qtui import paths
 from qtui.backends.base import Backend
 from qtui.config import Config
-from qtui.config import load as load_config
 from qtui.console.app import Console
 from qtui.console.glyphs import for_encoding, locale_encoding
 from qtui.console.plugin_control import PluginControl
-from qtui.console.settings import ConsoleSettings, console_settings
+from qtui.console.settings import ConsoleSettings, console_settings, load_config
 from qtui.console.terminal import QuietScreen
 from qtui.files.tomlfile import FileProblems
 from qtui.model import InvalidInput

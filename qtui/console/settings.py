@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import attrs
 
-from qtui.config import Config
+from collections.abc import Sequence
+from pathlib import Path
+
+from qtui.config import Config, load
 from qtui.console.keymap import DEFAULT_KEYMAP, Keymap
 from qtui.console.palette import DEFAULT_THEME
 from qtui.files.tomlfile import FileProblems
@@ -19,6 +22,16 @@ class ConsoleSettings:
     clipboard: str = "file"  # or "osc52": copy through the terminal
     dock_position: str | None = None
     dock_size: int | None = None
+
+
+def check_keys(keys: Sequence[tuple[str, tuple[str, ...]]]) -> list[tuple[str, str]]:
+    """The bindings of config.toml the keymap refuses, as (action, problem)."""
+    return DEFAULT_KEYMAP.with_overrides(dict(keys))[1]
+
+
+def load_config(path: Path | None = None) -> Config:
+    """config.toml with its key bindings checked too; raises FileProblems listing every problem."""
+    return load(path, check_keys=check_keys)
 
 
 def console_settings(config: Config) -> ConsoleSettings:
