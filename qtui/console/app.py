@@ -508,11 +508,14 @@ class Console:
                 alive = sum(1 for w in self.snapshot.workers if w.alive)
                 subtitle = f"{plural(alive, 'worker')} alive, {len(self.snapshot.workers)} seen"
         table = self._table()
-        if table is not None and current.name != "plugins":
+        if table is not None:
+            state = []
             if table.filter_text and not isinstance(current, JobListScreen):
-                subtitle += f"{dot}filter {one_line(table.filter_text, 20)!r}"
+                state.append(f"filter {one_line(table.filter_text, 20)!r}")
             if table.describe_sorting():
-                subtitle += dot + table.describe_sorting()
+                state.append(table.describe_sorting())
+            if state:  # before the Plugins screen's key hints, which may be cut at the right
+                subtitle = dot.join([subtitle, *state] if current.name != "plugins" else [*state, subtitle])
         search = getattr(getattr(current, "view", None), "search_text", None)
         if search:
             subtitle += f"{dot}search {one_line(search, 20)!r} (n/N)"

@@ -441,11 +441,13 @@ class Keymap:
                 except InvalidInput as exc:
                     problems.append((written, str(exc)))
                     continue
-            old = [b for b in bindings if normalise_action(b.command) == action]
-            places = list(dict.fromkeys(b.contexts for b in old)) or [("global",)]
-            helps = {b.contexts: b.help for b in old}
-            bindings = [b for b in bindings if normalise_action(b.command) != action]
-            bindings += [Binding(key, action, contexts, helps.get(contexts)) for contexts in places for key in keys]
+            old = [i for i, b in enumerate(bindings) if normalise_action(b.command) == action]
+            places = list(dict.fromkeys(bindings[i].contexts for i in old)) or [("global",)]
+            helps = {bindings[i].contexts: bindings[i].help for i in old}
+            new = [Binding(key, action, contexts, helps.get(contexts)) for contexts in places for key in keys]
+            at = old[0] if old else len(bindings)  # where the action was listed: help keeps its order
+            bindings = [b for i, b in enumerate(bindings[:at]) if i not in old] + new + [
+                b for i, b in enumerate(bindings[at:], at) if i not in old]
             changed[action] = written
         keymap = Keymap(tuple(bindings))
         for context in CONTEXTS:
