@@ -99,3 +99,22 @@ def test_log_records_stay_one_line_and_inert() -> None:
         record = logging.LogRecord("qtui", logging.ERROR, __file__, 1, "boom", (), sys.exc_info())
     text = formatter.format(record)
     assert "\x1b" not in text and "^[]0;owned^G" in text and "Traceback" in text and "\n" in text
+
+
+def test_the_console_log_file_gets_records_made_inert(isolated_home) -> None:
+    from qtui.console.launch import _log_to_file
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        _log_to_file()
+        logging.getLogger("qtui.test").warning("queue %s\nFAKE line", "pay\u200broll\x1b[2J")
+        for handler in root.handlers:
+            handler.flush()
+        text = (isolated_home / ".local/state/qtui/qtui.log").read_text()
+    finally:
+        for handler in root.handlers:
+            handler.close()
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    assert text.endswith("qtui.test: queue pay<U+200B>roll^[[2J^JFAKE line\n") and text.count("\n") == 1

@@ -264,3 +264,22 @@ def test_a_plugin_opened_full_screen_gets_the_keys(tmux, qtui_env, db: Path) -> 
     tmux.keys("Escape")
     screen = tmux.wait_for(lambda s: "QUEUE" in s.splitlines()[2])
     assert "echo panel" in screen
+
+
+def click(tmux, column: int, row: int) -> None:
+    """A left click at 0-based (column, row), as an xterm sends it (SGR mouse reporting)."""
+    for end in ("M", "m"):  # press, release
+        tmux.type(f"\x1b[<0;{column + 1};{row + 1}{end}")
+
+
+def test_with_mouse_tabs_and_rows_are_clickable(tmux, qtui_env, db: Path) -> None:
+    start(tmux, qtui_env, db, "--mouse")
+    tabs = tmux.screen().splitlines()[0]
+    click(tmux, tabs.index("Dead letter"), 0)
+    tmux.wait_for("LAST ERROR")
+    click(tmux, tabs.index("Queues"), 0)
+    tmux.wait_for(lambda s: "QUEUE" in s.splitlines()[2])
+    click(tmux, 2, 4)  # email, the second row: the cursor moves there
+    click(tmux, 2, 4)  # and a second click opens it
+    tmux.wait_for("queue email · state ready")
+
