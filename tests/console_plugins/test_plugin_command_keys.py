@@ -10,13 +10,19 @@ ECHO = """
 """
 
 
-async def test_plugin_commands_are_listed_under_help_commands(make_console) -> None:
+async def running_echo(make_console):  # noqa: ANN001, ANN201 - the fixture and its Driver
+    """A console with the echo plugin enabled and its commands granted."""
     d = await make_console()
     d.write_plugin("echo", ECHO, ["commands"])
     d.console.execute("plugin enable echo")
     await d.wait_for("Permissions: echo")
     d.press("a", "enter")
     await d.wait_for("quiet")
+    return d
+
+
+async def test_plugin_commands_are_listed_under_help_commands(make_console) -> None:
+    d = await running_echo(make_console)
     d.console.execute("help commands")
     view = d.console.help.view
     lines = [view.line_text(i) for i in range(len(view._lines))]  # noqa: SLF001 - every line, not just a screen
@@ -26,12 +32,7 @@ async def test_plugin_commands_are_listed_under_help_commands(make_console) -> N
 
 
 async def test_a_key_from_config_runs_a_plugin_command(make_console) -> None:
-    d = await make_console()
-    d.write_plugin("echo", ECHO, ["commands"])
-    d.console.execute("plugin enable echo")
-    await d.wait_for("Permissions: echo")
-    d.press("a", "enter")
-    await d.wait_for("quiet")
+    d = await running_echo(make_console)
     keymap, problems = DEFAULT_KEYMAP.with_overrides({"echo.say": ["ctrl r"]})
     assert problems == []
     d.console.keymap = keymap  # as config.toml's [keys] "echo.say" = "Ctrl-R" gives it

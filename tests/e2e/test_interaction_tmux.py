@@ -47,6 +47,13 @@ def ended(tmux) -> tuple[str, list[str], str]:
     return status, modes, screen
 
 
+def start_on_email(tmux, env: dict[str, str], db: Path) -> None:
+    """Start qtui and open the jobs of the email queue."""
+    start(tmux, env, db)
+    tmux.keys("j", "Enter")
+    tmux.wait_for("queue email")
+
+
 def command(tmux, line: str) -> None:
     tmux.keys(":")
     tmux.wait_for(lambda s: s.splitlines()[-1].startswith(":"))
@@ -183,9 +190,7 @@ def test_sort_by_a_column(tmux, qtui_env, db: Path) -> None:
 
 
 def test_filter_and_search_with_n(tmux, qtui_env, db: Path) -> None:
-    start(tmux, qtui_env, db)
-    tmux.keys("j", "Enter")
-    tmux.wait_for("queue email")
+    start_on_email(tmux, qtui_env, db)
     tmux.keys("/")
     tmux.type("timeout")
     tmux.keys("Enter")
@@ -204,9 +209,7 @@ def test_filter_and_search_with_n(tmux, qtui_env, db: Path) -> None:
 
 
 def test_copy_the_job_id_to_a_file_or_the_terminal(tmux, qtui_env, db: Path) -> None:
-    start(tmux, qtui_env, db)
-    tmux.keys("j", "Enter")
-    tmux.wait_for("queue email")
+    start_on_email(tmux, qtui_env, db)
     tmux.keys("y")
     tmux.wait_for("copied job 1's id to ~/state/qtui/copied.txt")
     assert (Path(qtui_env["XDG_STATE_HOME"]) / "qtui" / "copied.txt").read_text() == "1"
@@ -216,10 +219,8 @@ def test_copy_the_job_id_to_a_file_or_the_terminal(tmux, qtui_env, db: Path) -> 
 
 def test_copy_through_the_terminal_with_osc52(tmux, qtui_env, db: Path) -> None:
     write_config(qtui_env, 'clipboard = "osc52"\n')
-    start(tmux, qtui_env, db)
+    start_on_email(tmux, qtui_env, db)
     tmux._run("set-option", "-g", "set-clipboard", "on")  # noqa: SLF001 - tmux keeps what OSC 52 sets
-    tmux.keys("j", "Enter")
-    tmux.wait_for("queue email")
     tmux.keys("j", "Y")
     tmux.wait_for("copied job 2's payload to the terminal's clipboard")
     assert tmux._run("show-buffer") == '{"n":2,"note":"ok"}'  # noqa: SLF001

@@ -177,9 +177,14 @@ class Console:
         self.wait(lambda s: "PLUGIN" in s and name in s)
         self.command(f"search {name}")
 
-    def keyecho_state(self) -> str:
-        row = next(line for line in self.tmux.screen().splitlines() if line.startswith("keyecho"))
-        return row.split()[3]
+    def enter(self, context: str) -> None:
+        """Open keyecho full screen ("plugin") or give its docked panel the focus ("panel")."""
+        if context == "plugin":
+            self.command("plugin open keyecho")
+            self.wait("keys go to the plugin")
+        elif context == "panel":
+            self.press("tab")
+            self.wait("keys go to keyecho")
 
     def decline(self, question: str) -> None:
         self.wait(question)
@@ -199,12 +204,7 @@ def check_help(c: Console, key: str, _context: str) -> None:
 
 
 def check_prompt(c: Console, key: str, context: str) -> None:
-    if context == "plugin":
-        c.command("plugin open keyecho")
-        c.wait("keys go to the plugin")
-    elif context == "panel":
-        c.press("tab")
-        c.wait("keys go to keyecho")
+    c.enter(context)
     c.press(key)
     c.wait(lambda s: s.splitlines()[-1].startswith(":"))
     c.tmux.type("view workers")
@@ -214,8 +214,7 @@ def check_prompt(c: Console, key: str, context: str) -> None:
 
 def check_back(c: Console, key: str, context: str) -> None:
     if context == "plugin":
-        c.command("plugin open keyecho")
-        c.wait("keys go to the plugin")
+        c.enter(context)
         c.press(key)
         c.wait(lambda s: "QUEUE" in s.splitlines()[2])
         return
@@ -239,8 +238,7 @@ def check_view(c: Console, key: str, context: str, name: str) -> None:
 
 def check_focus(c: Console, key: str, context: str) -> None:
     if context == "panel":
-        c.press("tab")
-        c.wait("keys go to keyecho")
+        c.enter(context)
         c.press(key)  # one panel: the next and the previous are the main view
         c.wait(lambda s: "keys go to" not in s and "queue" in s.splitlines()[1])
         return
@@ -297,8 +295,7 @@ MOVES = {"down": ("g", 2), "up": ("G", 49), "top": ("G", 1), "bottom": ("g", 50)
 
 def check_move(c: Console, key: str, context: str, where: str) -> None:
     if context == "plugin":
-        c.command("plugin open keyecho")
-        c.wait("keys go to the plugin")
+        c.enter(context)
         if where == "page-up":
             c.press("page down")
             c.wait(lambda s: "last key" not in s)
@@ -566,15 +563,10 @@ def test_every_key_in_help_does_what_its_line_says(case, shared: Console, world,
 
 def check_quit(c: Console, key: str, context: str) -> None:
     c.start()
-    if context == "plugin":
-        c.command("plugin open keyecho")
-        c.wait("keys go to the plugin")
-    elif context == "panel":
-        c.press("tab")
-        c.wait("keys go to keyecho")
-    else:
+    if context == "global":
         c.press("3")
         c.wait("LAST ERROR")
+    c.enter(context)
     c.press(key)
     screen = c.wait(lambda s: "exit=" in s and "icanon" in s)
     modes = screen.split("exit=")[1].split()
