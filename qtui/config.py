@@ -2,10 +2,11 @@
 
 Every field is optional; the command line and $QTUI_DB win over it. A value that is
 wrong is reported as ``file:line: field: message`` and the console refuses to start
-rather than guess. Key bindings are read here as written; whether each names an action
-and clashes with no other is checked against the console's keymap
-(:func:`qtui.console.settings.console_settings`). Reading the database setting alone
-(`configured_database`), as the script commands do, parses the file but checks nothing else.
+rather than guess. Key bindings are parsed here; whether each names an action and
+clashes with no other is checked against the console's keymap by the `check_keys` the
+console passes in (:func:`qtui.console.settings.load_config`). Reading the database
+setting alone (`configured_database`), as the script commands do, parses the file but
+checks nothing else.
 """
 
 from __future__ import annotations
