@@ -510,7 +510,7 @@ class CommandLine(urwid.WidgetWrap):
     """The `:` prompt: readline editing, Tab completion with its candidates listed below, history."""
 
     def __init__(self, completer: Callable[[str], list[str]]) -> None:
-        self._edit = _SafeEdit(("prompt", ":"))
+        self._edit = _SafeEdit(("prompt", ":"), kill_buffer=[])  # what Ctrl-U/K/W delete, for Ctrl-Y
         keys = urwid.command_map.copy()
         keys.bind_readline()  # Ctrl-A/E, Ctrl-U/K, Ctrl-W, Meta-B/F, Ctrl-Y
         self._edit._command_map = keys  # noqa: SLF001 - urwid's per-widget command map

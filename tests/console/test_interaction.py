@@ -352,3 +352,87 @@ async def test_mouse_clicks_tabs_and_opens_rows(make_driver) -> None:
     root.mouse_event((80, 24), "mouse press", 1, 2, 4, True)  # again: opens it
     await drive.settle()
     assert "queue email" in drive.text()
+
+
+async def test_n_and_shift_n_jump_between_search_matches_in_help(drive) -> None:
+    await drive.press("?")
+    await drive.press("/")
+    await drive.type("dock")
+    await drive.press("enter")
+    view = drive.console.help.view
+    matches = [i for i in range(len(view._lines)) if "dock" in view.line_text(i).lower()]  # noqa: SLF001
+    assert len(matches) >= 3 and view._walker.focus == matches[0]  # noqa: SLF001
+    await drive.press("n")
+    assert view._walker.focus == matches[1]  # noqa: SLF001
+    await drive.press("N", "N")
+    assert view._walker.focus == matches[-1]  # noqa: SLF001 - it wraps
+
+
+async def test_completion_of_columns_shift_tab_history_and_yank(drive) -> None:
+    await drive.press(":")
+    await drive.type("sort re")
+    text = await drive.press("tab")
+    assert drive.console.command_line.text == "sort ready"  # the Queues screen's columns
+    assert text.splitlines()[-1].split() == ["ready", "retry"]  # listed under the line
+    await drive.press("enter")
+    assert "sorted by READY" in drive.text()
+    await drive.press(":")
+    await drive.type("view ")
+    await drive.press("shift tab")
+    assert drive.console.command_line.text == "view plugins"  # Shift-Tab steps back from the end
+    await drive.press("ctrl w", "ctrl y")
+    assert drive.console.command_line.text == "view plugins"  # what Ctrl-W deleted comes back
+    await drive.press("esc", ":", "up")
+    assert drive.console.command_line.text == "sort ready"
+
+
+async def test_a_completed_queue_name_shows_its_format_characters(drive, queue_db) -> None:
+    import sqlite3
+
+    with sqlite3.connect(queue_db) as raw:  # a name another program wrote
+        raw.execute("UPDATE queues SET name = ? WHERE name = 'billing'", ("\u202ebilling",))
+        raw.execute("UPDATE jobs SET queue = ? WHERE queue = 'billing'", ("\u202ebilling",))
+    drive.console.poller.refresh()
+    await drive.settle(lambda: any(q.name.startswith("\u202e") for q in drive.console.snapshot.queues))
+    await drive.press(":")
+    await drive.type("queue ")
+    text = await drive.press("tab")
+    assert "\u202e" not in text
+    assert "<U+202E>billing" in text.splitlines()[-1]  # the list of candidates
+    while not drive.console.command_line.text.startswith("queue \u202e"):
+        text = await drive.press("tab")
+    assert text.splitlines()[-2].startswith(":queue <U+202E>billing")  # the line itself
+    assert "\u202e" not in text
+
+
+async def test_the_mouse_wheel_scrolls_a_list(make_driver) -> None:
+    drive = await make_driver(mouse=True)
+    await drive.command("queue email")
+    table = drive.console.current.table
+    first = table.focused_key()
+    for _ in range(3):
+        drive.console.root.mouse_event((80, 24), "mouse press", 5, 10, 8, True)  # wheel down
+    await drive.settle()
+    assert table.focused_key() != first
+
+
+async def test_dock_layout_comes_from_the_settings(backend, nursery, isolated_home) -> None:
+    from qtui.console.plugin_control import PluginControl
+
+    console = Console(backend, refresh=0, plugins=lambda c: PluginControl(c),
+                      settings=ConsoleSettings(dock_position="right", dock_size=40))
+    assert (console.plugins.dock.position, console.plugins.dock.size) == ("right", 40)
+    console = Console(backend, refresh=0, plugins=lambda c: PluginControl(c),
+                      settings=ConsoleSettings(dock_position="right"))
+    assert (console.plugins.dock.position, console.plugins.dock.size) == ("right", 32)
+
+
+def test_text_too_long_for_the_terminal_goes_to_the_file(tmp_path: Path) -> None:
+    from qtui.console.clipboard import OSC52_LIMIT, Clipboard
+
+    sent: list[str] = []
+    clipboard = Clipboard(tmp_path / "copied.txt", osc52_enabled=True, write_terminal=sent.append)
+    text = "x" * (OSC52_LIMIT + 1)
+    message = clipboard.copy(text, "job 1's payload")
+    assert sent == [] and (tmp_path / "copied.txt").read_text() == text
+    assert message.endswith(f"({OSC52_LIMIT + 1} bytes: too long for the terminal)")
