@@ -253,3 +253,27 @@ def test_the_console_needs_a_terminal(queue_db: Path, tmp_path: Path) -> None:
                             capture_output=True, text=True, env=env, timeout=60)
     assert result.returncode == 2
     assert result.stderr.startswith("qtui: the console needs a terminal") and "Traceback" not in result.stderr
+
+
+def test_a_file_over_64_kib_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "# " + "x" * 70_000 + "\n")
+    assert problems(path) == [f"{path}: file is larger than 65536 bytes"]
+
+
+def test_the_script_commands_ignore_fields_they_do_not_use(capsys, isolated_home: Path, queue_db: Path) -> None:
+    config_file(isolated_home, f'database = "{queue_db}"\ntheme = "neon"\n')
+    code, out, _ = run(capsys, "stats")
+    assert code == 0 and "email" in out
+
+
+def test_the_console_takes_refresh_and_mouse_from_the_file_under_the_options(
+        capsys, isolated_home: Path, queue_db: Path, monkeypatch) -> None:
+    import qtui.console.launch
+
+    started: list[dict] = []
+    monkeypatch.setattr(qtui.console.launch, "run_console", lambda backend, **options: started.append(options) or 0)
+    config_file(isolated_home, "refresh = 7\nmouse = true\n")
+    assert main(["--db", str(queue_db)]) == 0
+    assert main(["--db", str(queue_db), "--refresh", "0.5"]) == 0
+    assert [(o["refresh"], o["mouse"]) for o in started] == [(7.0, True), (0.5, True)]
+    assert started[0]["config"].refresh == 7.0
