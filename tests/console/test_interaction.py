@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import trio
 from urwid.testing import render_runs
 
 from qtui.backends import open_backend
@@ -17,14 +16,11 @@ from qtui.console.app import Console
 from qtui.console.keymap import DEFAULT_KEYMAP
 from qtui.console.settings import ConsoleSettings
 from qtui.model import JobState
+from tests.support import screen_text, wait_until
 
 
 def top_attr(attr) -> object:  # noqa: ANN001 - an attribute, or urwid's layering of several
     return attr.layers[0] if hasattr(attr, "layers") else attr
-
-
-def screen_text(console: Console, size=(80, 24)) -> str:
-    return "\n".join(row.decode("utf-8") for row in console.root.render(size, focus=True).text)
 
 
 class Driver:
@@ -32,11 +28,8 @@ class Driver:
         self.console = console
 
     async def settle(self, until=lambda: True) -> None:
-        with trio.fail_after(30):
-            while True:
-                await trio.sleep(0.01)
-                if until() and not self.console._nursery.child_tasks - self.resident:  # noqa: SLF001
-                    return
+        await wait_until(lambda: until() and not self.console._nursery.child_tasks - self.resident,  # noqa: SLF001
+                         "the console's backend calls")
 
     async def press(self, *keys: str) -> str:
         for key in keys:
@@ -60,17 +53,17 @@ class Driver:
         return [line for line in self.text().splitlines()[3:-2] if line.strip()]
 
 
-def open_console(backend, nursery, **options) -> Console:  # noqa: ANN001
+def open_console(backend, clock, nursery, **options) -> Console:  # noqa: ANN001
     """A console on `backend` running its tasks in `nursery` (no terminal)."""
-    console = Console(backend, refresh=0, **options)
+    console = Console(backend, clock=clock, refresh=0, **options)
     console.start_tasks(nursery)
     return console
 
 
 @pytest.fixture
-async def make_driver(backend, nursery):
+async def make_driver(backend, clock, nursery):
     async def make(backend=backend, **options) -> Driver:  # noqa: ANN001
-        driver = Driver(open_console(backend, nursery, **options))
+        driver = Driver(open_console(backend, clock, nursery, **options))
         driver.resident = set(nursery.child_tasks)
         await driver.settle(lambda: driver.console.snapshot is not None)
         return driver
@@ -113,8 +106,8 @@ async def test_e_opens_enqueue_ready_for_the_queue(drive, backend) -> None:
     assert backend.peek("sms", JobState.READY).jobs
 
 
-async def test_read_only_refuses_enqueue_before_the_prompt_opens(queue_db, make_driver) -> None:
-    backend = open_backend(queue_db, read_only=True)
+async def test_read_only_refuses_enqueue_before_the_prompt_opens(queue_db, clock, make_driver) -> None:
+    backend = open_backend(queue_db, clock=clock, read_only=True)
     drive = await make_driver(backend)
     text = await drive.press("e")
     assert "enqueue is disabled: read-only mode" in text
@@ -244,9 +237,9 @@ async def test_marked_jobs_are_counted_in_the_status_bar(drive) -> None:
     assert "1 marked" not in text.splitlines()[-2]
 
 
-async def test_queue_counts_are_plural_only_when_more_than_one(drive, make_driver, tmp_path) -> None:
+async def test_queue_counts_are_plural_only_when_more_than_one(drive, make_driver, clock, tmp_path) -> None:
     assert "2 queues" in drive.text().splitlines()[1]
-    one = open_backend(tmp_path / "one.db", create=True)
+    one = open_backend(tmp_path / "one.db", clock=clock, create=True)
     one.enqueue("email", "{}")
     text = (await make_driver(one)).text()
     assert " 1 queue" in text.splitlines()[1] and "1 queues" not in text
@@ -416,13 +409,13 @@ async def test_the_mouse_wheel_scrolls_a_list(make_driver) -> None:
     assert table.focused_key() != first
 
 
-async def test_dock_layout_comes_from_the_settings(backend, nursery, isolated_home) -> None:
+async def test_dock_layout_comes_from_the_settings(backend, clock, nursery, isolated_home) -> None:
     from qtui.console.plugin_control import PluginControl
 
-    console = Console(backend, refresh=0, plugins=lambda c: PluginControl(c),
+    console = Console(backend, clock=clock, refresh=0, plugins=lambda c: PluginControl(c),
                       settings=ConsoleSettings(dock_position="right", dock_size=40))
     assert (console.plugins.dock.position, console.plugins.dock.size) == ("right", 40)
-    console = Console(backend, refresh=0, plugins=lambda c: PluginControl(c),
+    console = Console(backend, clock=clock, refresh=0, plugins=lambda c: PluginControl(c),
                       settings=ConsoleSettings(dock_position="right"))
     assert (console.plugins.dock.position, console.plugins.dock.size) == ("right", 32)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -384,7 +385,7 @@ def check_copy(c: Console, key: str, context: str, what: str) -> None:
     c.press(key)
     screen = c.wait(lambda s: f"'s {what} to ~/" in s)
     job_id = re.search(r"copied job (\d+)'s", screen).group(1)
-    backend = open_backend(c.db, read_only=True)
+    backend = open_backend(c.db, clock=time.time, read_only=True)
     job = backend.job(job_id)
     backend.close()
     assert c.copied() == (job.id if what == "id" else job.payload)

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from sandbox_testkit import TEST_LIMITS, assert_works
 
 from qtui.plugins.runtime.sandbox import ConversionError, Limits, LuaSandbox, PluginError
+from tests.support import ManualClock
 
 ECHO = """
 function echo(value) return value end
@@ -32,7 +33,7 @@ plain_data = st.recursive(
 
 @pytest.fixture(scope="module")
 def echo_sandbox():
-    sandbox = LuaSandbox("echo", limits=TEST_LIMITS)
+    sandbox = LuaSandbox("echo", clock=ManualClock(), limits=TEST_LIMITS)
     sandbox.expose("host.echo", lambda value: value)
     sandbox.load(ECHO, "echo.lua")
     yield sandbox

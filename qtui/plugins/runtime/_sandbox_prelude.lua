@@ -10,8 +10,11 @@
 --   tick(count) -> nil | new interval | message | true (collect garbage, then tick(0))
 --   trip(message)                                 records a guard refusal (a limit violation)
 --   dispatch(id, ...) -> true, [value] | false, message   calls host function `id`
---   resolve(name) -> source, chunkname | nil, message     finds a module for `require`
+--   resolve(name) -> source, chunkname, library | nil, message   finds a module for `require`
+--                                                 (library: it is qtui's, not the plugin's)
 --   output(line)                                  receives `print` output
+--   time() -> seconds since the epoch             the host's wall clock (os.time, os.date)
+--   clock() -> seconds since the runtime was made   the host's monotonic clock (os.clock)
 --   interval, overdue_seconds, c_steps, source_bytes   numbers
 
 local host = ...
@@ -31,14 +34,14 @@ local s_byte, s_find, s_format, s_gmatch, s_gsub, s_match, s_rep, s_sub =
 local t_concat, t_insert, t_move, t_remove, t_sort =
       table.concat, table.insert, table.move, table.remove, table.sort
 local co_create, co_running, co_wrap = coroutine.create, coroutine.running, coroutine.wrap
-local math_log, math_min, math_type = math.log, math.min, math.type
-local os_clock = os.clock
+local math_floor, math_log, math_min, math_type = math.floor, math.log, math.min, math.type
+local os_clock, os_date, os_difftime, os_time = os.clock, os.date, os.difftime, os.time
 
 -- Everything below uses locals only: a stray global access fails loudly.
 local _ENV <const> = nil
 
-local tick, trip, dispatch, resolve, output =
-      host.tick, host.trip, host.dispatch, host.resolve, host.output
+local tick, trip, dispatch, resolve, output, host_time, host_clock =
+      host.tick, host.trip, host.dispatch, host.resolve, host.output, host.time, host.clock
 local C_STEPS = host.c_steps
 local SOURCE_BYTES = host.source_bytes
 local interval = host.interval
@@ -627,6 +630,7 @@ local function safe_load(chunk, chunkname, mode, ...)
 end
 
 local loaded, loading = {}, {}
+local library_env -- the environment of qtui's library modules, made below
 
 local function safe_require(name)
   if type(name) ~= "string" then
@@ -639,11 +643,11 @@ local function safe_require(name)
   if loading[name] then
     error("module '" .. name .. "': loop or previous error while loading", 2)
   end
-  local source, chunkname = resolve(name)
+  local source, chunkname, library = resolve(name)
   if source == nil then
     error(chunkname, 2)
   end
-  local chunk, message = load(source, "@" .. chunkname, "t", env)
+  local chunk, message = load(source, "@" .. chunkname, "t", library and library_env or env)
   if chunk == nil then
     error("error loading module '" .. name .. "':\n\t" .. message, 2)
   end
@@ -652,6 +656,8 @@ local function safe_require(name)
   loading[name] = nil
   if value == nil then
     value = true
+  elseif library and type(value) == "table" then
+    value = freeze(value, name)
   end
   loaded[name] = value
   return value, chunkname
@@ -717,13 +723,46 @@ env.math = freeze(copy(math, { "abs", "ceil", "cos", "deg", "exp", "floor", "fmo
   "sin", "sqrt", "tan", "tointeger", "type", "ult" }), "math")
 env.utf8 = freeze(copy(utf8, { "char", "charpattern", "codepoint", "codes", "len", "offset" }),
   "utf8")
-env.os = freeze(copy(os, { "clock", "date", "difftime", "time" }), "os")
+-- Now is the host's clock (which tests can hold still), not the machine's.
+local function host_now()
+  return math_floor(host_time())
+end
+
+env.os = freeze({
+  clock = function()
+    return host_clock()
+  end,
+  date = function(format, t)
+    if t == nil then
+      t = host_now()
+    end
+    return os_date(format, t)
+  end,
+  difftime = os_difftime,
+  time = function(t)
+    if t == nil then
+      return host_now()
+    end
+    return os_time(t)
+  end,
+}, "os")
 
 -- Method calls on strings use the guarded library; getmetatable("") shows a read-only view.
 raw_setmetatable("", {
   __index = string_lib,
   __metatable = freeze({ __index = env.string }, "string metatable"),
 })
+
+-- qtui's library modules run in a read-only copy of the environment as built here, so what a
+-- plugin does to its own globals never reaches the library's code.
+do
+  local globals = {}
+  for name, value in next, env do
+    globals[name] = value
+  end
+  globals._G = nil
+  library_env = freeze(globals, "the qtui library's environment")
+end
 
 ---------------------------------------------------------------------------------------------
 -- Host functions and operations for the Python side

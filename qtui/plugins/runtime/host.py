@@ -7,13 +7,15 @@ runaway plugin never blocks the console or the other plugins. Everything a
 plugin does to the world goes through effects the host applies here, on the
 trio side: panel content, notices, timers, commands, bus messages and admin
 requests (which are checked, confirmed when destructive, and audited).
+
+The host's clock dates panels, timer events and audit entries and is what plugin code sees
+as now; timers and the stale marker wait on the trio run's clock.
 """
 
 from __future__ import annotations
 
 import enum
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ import trio
 
 from qtui.backends.base import Backend
 from qtui.bus import EventBus, Subscription
+from qtui.clock import Clock, utc_now
 from qtui.events import Event, Notice, SelectionChanged, StatsUpdated
 from qtui.model import BackendError, JobState, Page
 from qtui.plugins.bundles.bundle import BundleError, read_bundle
@@ -134,6 +137,7 @@ class PluginHost:
         backend: Backend,
         bus: EventBus,
         *,
+        clock: Clock,
         store: PermissionStore | None = None,
         policy: SitePolicy | None = None,
         audit: AuditLog | None = None,
@@ -143,6 +147,7 @@ class PluginHost:
     ) -> None:
         self.backend = backend
         self.bus = bus
+        self.clock = clock
         self.store = store or PermissionStore()
         self.policy = policy
         self.audit = audit or AuditLog()
@@ -276,7 +281,7 @@ class PluginHost:
         requested = set(plugin.manifest.permissions)
         self.store.decide(plugin.manifest, code_hash,
                           grant=tuple(requested & previous.granted), deny=tuple(requested & previous.denied),
-                          confirm={c: False for c in requested & previous.no_confirm})
+                          confirm={c: False for c in requested & previous.no_confirm}, now=utc_now(self.clock))
 
     def _prepare(self, handle: PluginHandle) -> rt.PluginRuntime | None:
         """A runtime for the plugin, or None with the handle errored or waiting for permission."""
@@ -298,7 +303,7 @@ class PluginHost:
             log.warning("%s", problem)
         handle.runtime = rt.PluginRuntime(
             plugin.manifest, bundle, grants, settings=values,
-            storage=PluginStorage(plugin.manifest.name, self._storage_dir), audit=self.audit,
+            storage=PluginStorage(plugin.manifest.name, self._storage_dir), audit=self.audit, clock=self.clock,
         )
         # Subscribe before plugin code runs, so nothing published meanwhile is missed.
         handle.subscription = self.bus.subscribe(
@@ -379,7 +384,7 @@ class PluginHost:
         if handle.code_hash is None:
             raise ValueError(f"{handle.name} could not be read; nothing to decide on")
         self.store.decide(handle.manifest, handle.code_hash, grant=grant, deny=deny,
-                          confirm={c: False for c in no_confirm})
+                          confirm={c: False for c in no_confirm}, now=utc_now(self.clock))
         for capability in grant:
             self._audit(handle, capability, Outcome.GRANTED, "decided in the console")
         for capability in deny:
@@ -515,7 +520,7 @@ class PluginHost:
         for effect in handle.runtime.take_effects():
             match effect:
                 case rt.Render(lines=lines):
-                    handle.panel, handle.panel_at = lines, time.time()
+                    handle.panel, handle.panel_at = lines, self.clock.time()
                     self.bus.publish(PanelUpdated(handle.name))
                 case rt.Notify(text=text, level=level):
                     self.bus.publish(Notice(f"{handle.name}: {text}", level))
@@ -545,7 +550,7 @@ class PluginHost:
                 while True:
                     await trio.sleep(seconds)
                     if handle.subscription is not None:
-                        handle.subscription.offer(TimerFired(name, time.time()))
+                        handle.subscription.offer(TimerFired(name, self.clock.time()))
                     if not repeat:
                         handle.timers.pop(name, None)
                         return
@@ -639,7 +644,8 @@ class PluginHost:
 
     def _audit(self, handle: PluginHandle, capability: Capability, outcome: Outcome, detail: str) -> None:
         try:
-            self.audit.record(handle.name, str(handle.manifest.version), capability.value, outcome, detail)
+            self.audit.record(handle.name, str(handle.manifest.version), capability.value, outcome, detail,
+                              now=utc_now(self.clock))
         except Exception as exc:
             log.warning("audit log: %s", exc)
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import attrs
 
+from qtui.clock import Clock, utc_now
 from qtui.model import InvalidInput, JobState, check_queue_name
 from qtui.plugins.bundles.bundle import Bundle
 from qtui.plugins.bundles.capabilities import Capability, bus_capability
@@ -157,8 +158,10 @@ class PluginRuntime:
         settings: Mapping[str, Any],
         storage: PluginStorage,
         audit: AuditLog,
+        clock: Clock,
     ) -> None:
         self.manifest = manifest
+        self._clock = clock
         self.bundle = bundle
         self.grants = grants
         self.settings = dict(settings)
@@ -175,7 +178,8 @@ class PluginRuntime:
         self._next_request = 1
         self._lock = threading.Lock()
         self.sandbox = LuaSandbox(
-            manifest.name, limits=sandbox_limits(manifest), resolver=_modules(bundle), output=self._print
+            manifest.name, clock=clock, limits=sandbox_limits(manifest), resolver=_modules(bundle),
+            output=self._print,
         )
         for spec in api.FUNCTIONS:
             self.sandbox.expose(spec.lua_name, getattr(self, "api_" + spec.name.replace(".", "_")))
@@ -261,7 +265,8 @@ class PluginRuntime:
 
     def _audit_safely(self, capability: Capability, outcome: Outcome, detail: str) -> None:
         try:
-            self._audit.record(self.manifest.name, str(self.manifest.version), capability.value, outcome, detail)
+            self._audit.record(self.manifest.name, str(self.manifest.version), capability.value, outcome, detail,
+                               now=utc_now(self._clock))
         except Exception as exc:  # the audit log failing must not break the plugin call
             log.warning("audit log: %s", exc)
 
