@@ -118,9 +118,10 @@ class Console:
     def wait(self, check: Callable[[str], bool] | str, timeout: float = 20) -> str:
         return self.tmux.wait_for(check, timeout)
 
-    def rows(self) -> list[str]:
+    @staticmethod
+    def rows(screen: str) -> list[str]:
         """The main view's rows: below the column header, above the plugin dock and the status bar."""
-        lines = self.tmux.screen().splitlines()[3:-2]
+        lines = screen.splitlines()[3:-2]
         end = next((i for i, line in enumerate(lines) if not line.strip() or "keyecho panel" in line), len(lines))
         return lines[:end]
 
@@ -346,9 +347,8 @@ def check_filter(c: Console, key: str, context: str) -> None:
     c.wait(lambda s: s.splitlines()[-1] == ":filter")
     c.tmux.type(needle)
     c.press("enter")
-    c.wait(lambda s: f"filter '{needle}'" in s)
-    rows = c.rows()
-    assert rows and all(needle in row for row in rows), rows
+    # a job list's rows come from the backend after the filter line shows: wait for them
+    c.wait(lambda s: f"filter '{needle}'" in s and (rows := c.rows(s)) and all(needle in row for row in rows))
 
 
 def check_sort(c: Console, key: str, context: str) -> None:
