@@ -68,8 +68,8 @@ class HeldWallClock(ManualClock):
         return time.monotonic()
 
 
-def _fail(what: str | Callable[[], str]) -> None:
-    raise AssertionError(f"gave up after {WAIT:g} s waiting for {what() if callable(what) else what}")
+def _fail(what: str | Callable[[], str], timeout: float) -> None:
+    raise AssertionError(f"gave up after {timeout:g} s waiting for {what() if callable(what) else what}")
 
 
 async def wait_until(check: Callable[[], object], what: str | Callable[[], str] = "a condition",
@@ -78,7 +78,7 @@ async def wait_until(check: Callable[[], object], what: str | Callable[[], str] 
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
-            _fail(what)
+            _fail(what, timeout)
         await trio.sleep(POLL)
 
 
@@ -88,7 +88,7 @@ def wait_until_sync(check: Callable[[], object], what: str | Callable[[], str] =
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
-            _fail(what)
+            _fail(what, timeout)
         time.sleep(poll)
 
 
