@@ -50,6 +50,15 @@ local UNSAFE = {
   "\243\160[\128-\191][\128-\191]",
 }
 
+-- The multi-byte patterns of UNSAFE by their first byte: clean() looks only for the characters
+-- whose first byte the text holds (most text is ASCII and needs none of them).
+local UNSAFE_BY_LEAD = {}
+for i = 2, #UNSAFE do
+  local lead = UNSAFE[i]:sub(1, 1)
+  UNSAFE_BY_LEAD[lead] = UNSAFE_BY_LEAD[lead] or {}
+  table.insert(UNSAFE_BY_LEAD[lead], UNSAFE[i])
+end
+
 -- Code point ranges a terminal draws two columns wide, as a flat list of first, last pairs:
 -- the table of wcwidth 0.9.4, which urwid uses to lay out the console. Every other character
 -- counts as one column, combining marks and joiners included: that overestimates some
@@ -137,8 +146,16 @@ function text.clean(value)
   if cut ~= nil then
     s = s:sub(1, cut - 1)
   end
-  for _, pattern in ipairs(UNSAFE) do
-    s = s:gsub(pattern, "?")
+  s = s:gsub(UNSAFE[1], "?")
+  if s:find("[\128-\255]") then
+    -- s is valid UTF-8 and each pattern matches whole characters, so the order does not matter.
+    for lead, patterns in pairs(UNSAFE_BY_LEAD) do
+      if s:find(lead, 1, true) then
+        for _, pattern in ipairs(patterns) do
+          s = s:gsub(pattern, "?")
+        end
+      end
+    end
   end
   return s
 end
