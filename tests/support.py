@@ -7,6 +7,7 @@ asserts.
 
 from __future__ import annotations
 
+import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -111,6 +112,22 @@ def screen_text(console, size: tuple[int, int] = (80, 24)) -> str:  # noqa: ANN0
     rows = console.root.render(size, focus=True).text
     assert len(rows) == size[1]
     return "\n".join(row.decode("utf-8") for row in rows)
+
+
+def write_plugin_folder(folder: Path, name: str, lua: str, permissions=(), *,  # noqa: ANN001
+                        version: str = "1.0.0", extra: str = "") -> Path:
+    """A plugin in `folder`: a manifest requesting `permissions` (plus `extra` TOML) and init.lua."""
+    folder.mkdir(parents=True, exist_ok=True)
+    perms = ", ".join(f'"{p}"' for p in permissions)
+    (folder / "manifest.toml").write_text(textwrap.dedent(f"""\
+        name = "{name}"
+        version = "{version}"
+        description = "test plugin {name}"
+        api = "1"
+        permissions = [{perms}]
+        """) + textwrap.dedent(extra))
+    (folder / "init.lua").write_text(textwrap.dedent(lua))
+    return folder
 
 
 async def publish_stats(backend, bus: EventBus, *, taken_at: float | None = None) -> Snapshot:  # noqa: ANN001

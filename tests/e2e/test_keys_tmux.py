@@ -268,6 +268,13 @@ def check_refresh(c: Console, key: str, _context: str) -> None:
     c.wait(lambda s: any(line.startswith("refreshed ") for line in s.splitlines()))
 
 
+def check_cancel(c: Console, key: str, _context: str) -> None:
+    # With nothing running it says so; stopping a requeue after its chunk in flight is
+    # checked on a slowed Redis in test_operations_tmux (a SQLite requeue here is one chunk).
+    c.press(key)
+    c.wait("no operation is running")
+
+
 def check_find(c: Console, key: str, _context: str) -> None:
     c.press(key)
     c.wait(lambda s: s.splitlines()[-1] == ":find")
@@ -495,6 +502,7 @@ CHECKS: dict[str, Callable[[Console, str, str], None]] = {
     "dock grow": lambda c, k, ctx: check_dock(c, k, ctx, "grow"),
     "dock shrink": lambda c, k, ctx: check_dock(c, k, ctx, "shrink"),
     "refresh": check_refresh,
+    "cancel": check_cancel,
     "prompt find": check_find,
     "match next": lambda c, k, ctx: check_match(c, k, ctx, "next"),
     "match prev": lambda c, k, ctx: check_match(c, k, ctx, "prev"),
