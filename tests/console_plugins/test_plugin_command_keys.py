@@ -16,7 +16,7 @@ async def running_echo(make_console):  # noqa: ANN001, ANN201 - the fixture and 
     d.write_plugin("echo", ECHO, ["commands"])
     d.console.execute("plugin enable echo")
     await d.wait_for("Permissions: echo")
-    d.press("a", "enter")
+    await d.answer("a", "enter")
     await d.wait_for("quiet")
     return d
 

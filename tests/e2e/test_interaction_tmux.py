@@ -14,7 +14,7 @@ import pytest
 
 from qtui.sqlite_queue import SQLiteQueue
 
-from .conftest import QTUI
+from .conftest import QTUI, answer
 
 pytestmark = pytest.mark.slow
 
@@ -255,7 +255,7 @@ def test_a_plugin_opened_full_screen_gets_the_keys(tmux, qtui_env, db: Path) -> 
     tmux.wait_for("live")
     command(tmux, "plugin enable echo")
     tmux.wait_for("Permissions: echo")
-    tmux.keys("a", "Enter")
+    answer(tmux, "a", "Enter")
     tmux.wait_for("got nothing")
     command(tmux, "plugin open echo")
     tmux.wait_for("keys go to the plugin")
