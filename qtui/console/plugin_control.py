@@ -13,7 +13,6 @@ import trio
 from qtui.backends.base import Backend
 from qtui.bus import EventBus
 from qtui.clock import Clock
-from qtui.config_keys import KeyBindings, load_key_bindings
 from qtui.console import keymap
 from qtui.console.modal import Choice, ConfirmModal
 from qtui.console.panels import Dock, LogPanel, PanelWidget, dock_key, split_key
@@ -45,6 +44,7 @@ class ConsoleView(Protocol):
     backend: Backend
     bus: EventBus
     clock: Clock
+    keymap: keymap.Keymap  # the console's keys, with the operator's from config.toml
     ascii: bool
     focus_panel: str | None
 
@@ -119,7 +119,6 @@ class PluginControl:
         self._prompted: set[tuple[str, str | None]] = set()
         self._asking: dict[str, PermissionModal] = {}  # permission dialogs open, by plugin
         self._manager_shown = trio.Event()  # wakes the manager's refresh tick
-        self.config_keys: KeyBindings = KeyBindings()  # the operator's keys for plugin commands
         self._bindings: list[keymap.Binding] = []
         self._help_keys: list[tuple[keymap.Binding, str | None]] = []
         self._told: set[tuple[str, str, str]] = set()  # keys already said to be taken
@@ -133,9 +132,6 @@ class PluginControl:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._follow, updates)
             await nursery.start(self.service.run)
-            self.config_keys = await trio.to_thread.run_sync(load_key_bindings)
-            for problem in self.config_keys.problems:
-                self.console.message(str(problem), "error")
             self._rebind()
             self.refresh_manager()
             task_status.started()
@@ -187,16 +183,27 @@ class PluginControl:
         commands = [f"{h.name}.{c}" for h in self.host.plugins.values() for c in h.commands]
         return plugins, commands
 
-    def key_bindings(self) -> list[keymap.Binding]:
-        """The keys bound to the running plugins' commands."""
-        return self._bindings
+    def resolve_key(self, key: str, context: str) -> str | None:
+        """The plugin command a manifest's default key runs in `context` (the console's own keys,
+        and the operator's from config.toml, are looked up first, in the console's keymap)."""
+        if context in keymap.EXCLUSIVE:
+            return None
+        for binding in self._bindings:
+            if binding.key == key and (context in binding.contexts or "global" in binding.contexts):
+                return binding.command
+        return None
 
     def help_keys(self) -> list[tuple[keymap.Binding, str | None]]:
         """Every plugin command key for `?`, with why it is not bound (None when it is)."""
         return self._help_keys
 
+    def command_help(self) -> list[tuple[str, str]]:
+        """Each plugin command (``NAME.COMMAND``) with the help its plugin gave, for :help commands."""
+        return [(f"{h.name}.{c}", text) for h in self.host.plugins.values() for c, text in h.commands.items()]
+
     def _rebind(self) -> None:
-        """Bind the commands of the running plugins: the manifest's default key or the operator's."""
+        """Bind the commands of the running plugins: the operator's keys from config.toml (bound by
+        the console's keymap) or else the manifest's default key, where qtui does not use it."""
         bindings: list[keymap.Binding] = []
         listed: list[tuple[keymap.Binding, str | None]] = []
         for name, handle in sorted(self.host.plugins.items()):
@@ -205,30 +212,35 @@ class PluginControl:
             declared = {c.name: c for c in handle.manifest.commands}
             for command in handle.commands:
                 action = f"{name}.{command}"
+                text = f"{name}: {handle.commands[command]}"
+                operators = self.console.keymap.keys_for(action)
+                if operators:
+                    listed += [(keymap.Binding(key, action, ("global",), help=text), None) for key in operators]
+                    continue
                 spec = declared.get(command)
-                keys = self.config_keys.keys.get(action) or ((spec.key,) if spec and spec.key else ())
-                views = ("global",) if spec is None or spec.view == "all" else (spec.view,)
-                for key in keys:
-                    binding = keymap.Binding(key, action, views, help=f"{name}: {handle.commands[command]}")
-                    taken = self._taken(binding, bindings)
-                    listed.append((binding, taken))
-                    if taken is None:
-                        bindings.append(binding)
-                    elif (action, key, taken) not in self._told:
-                        self._told.add((action, key, taken))
-                        self.console.message(f"{action}: {keymap.key_label(key)} is not bound: {taken}; choose "
-                                             "another in the [keys] table of config.toml", "warning")
+                if spec is None or not spec.key:
+                    continue
+                views = ("global",) if spec.view == "all" else (spec.view,)
+                binding = keymap.Binding(spec.key, action, views, help=text)
+                taken = self._taken(binding, bindings)
+                listed.append((binding, taken))
+                if taken is None:
+                    bindings.append(binding)
+                elif (action, spec.key, taken) not in self._told:
+                    self._told.add((action, spec.key, taken))
+                    self.console.message(f"{action}: {keymap.key_label(spec.key)} is not bound: {taken}; choose "
+                                         "another in the [keys] table of config.toml", "warning")
         self._bindings, self._help_keys = bindings, listed
 
-    @staticmethod
-    def _taken(binding: keymap.Binding, bound: list[keymap.Binding]) -> str | None:
+    def _taken(self, binding: keymap.Binding, bound: list[keymap.Binding]) -> str | None:
         """Why `binding`'s key cannot be bound where it would work (None when it can)."""
         views = keymap.SCREENS + ("detail",) if "global" in binding.contexts else binding.contexts
         for view in views:
-            used = keymap.resolve_key(binding.key, view)
+            used = self.console.keymap.resolve(binding.key, view)
             if used is not None:
                 return f"on {view} it is qtui's ({used})"
-            other = keymap.resolve_key(binding.key, view, bound)
+            other = next((b.command for b in bound if b.key == binding.key
+                          and (view in b.contexts or "global" in b.contexts)), None)
             if other is not None:
                 return f"on {view} it is {other}'s"
         return None

@@ -305,3 +305,15 @@ def test_queue_matcher(lua) -> None:
     assert lua.call("watched", "", names) == {"matches": [True] * 4, "count": 0}
     assert lua.call("watched", " email , billing-* ,", names) == {"matches": [True, False, False, True], "count": 2}
     assert lua.call("watched", "email*", names) == {"matches": [True, True, False, False], "count": 1}
+
+
+def test_clean_replaces_every_character_the_host_would_neutralise(lua) -> None:
+    """qtui.text's patterns agree with qtui.sanitize, character by character."""
+    unsafe = [chr(c) for c in range(0x80, 0x110000)
+              if not 0xD800 <= c <= 0xDFFF and visible(chr(c)) != chr(c)]
+    assert len(unsafe) > 4000
+    for start in range(0, len(unsafe), 200):  # clean looks at 200 characters at most
+        chunk = unsafe[start:start + 200]
+        assert lua.call("clean", "".join(chunk)) == "?" * len(chunk), [hex(ord(c)) for c in chunk]
+    kept = "payroll é ß 中 ✔ \u0301"
+    assert lua.call("clean", kept) == kept

@@ -323,8 +323,9 @@ LIBRARY: tuple[LibraryModule, ...] = (
     LibraryModule("text", "Display helpers: make hostile text safe for the terminal and fit it into a "
                   "fixed number of columns (as the console counts them: East Asian wide characters take "
                   "two, everything else one).", (
-        _L("clean", "`value` as one safe line: cut to 200 characters, control characters, bidi marks and "
-           "invalid UTF-8 shown as '?'.", (_ANY_TEXT,), (_F("line", "string", "the safe line"),)),
+        _L("clean", "`value` as one safe line: cut to 200 characters, control characters, invisible "
+           "characters (bidi marks, zero-width and other format characters, spaces other than U+0020) "
+           "and invalid UTF-8 shown as '?'.", (_ANY_TEXT,), (_F("line", "string", "the safe line"),)),
         _L("width", "Terminal columns a clean string takes.", (_F("s", "string", "a clean string"),),
            (_F("columns", "integer", "its width"),)),
         _L("fit", "`value` cleaned and cut to at most `columns` columns, ending in '…' when something was "

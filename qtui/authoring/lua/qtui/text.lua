@@ -7,7 +7,7 @@
 ---@class qtui.text
 local text = {}
 
----`value` as one safe line: cut to 200 characters, control characters, bidi marks and invalid UTF-8 shown as '?'.
+---`value` as one safe line: cut to 200 characters, control characters, invisible characters (bidi marks, zero-width and other format characters, spaces other than U+0020) and invalid UTF-8 shown as '?'.
 ---
 ---Since API 1.0.
 ---@param value any text, or any value (shown with tostring)

@@ -10,18 +10,54 @@ local text = {}
 -- Longest input looked at: a cell is never wider than this many characters.
 local MAX_CHARS = 200
 
--- Characters that would move the cursor, change colours or reorder text, as UTF-8 byte
--- patterns: C0 controls and DEL, C1 controls, bidi marks, embeddings, overrides and isolates,
--- line/paragraph separators, the byte-order mark and interlinear annotation marks.
+-- Characters that would move the cursor, change colours, reorder text or draw nothing, as
+-- UTF-8 byte patterns: the characters qtui.sanitize shows as notation (C0 and C1 controls and
+-- DEL, Unicode format characters such as bidi controls and zero-width spaces, spaces other
+-- than U+0020, line/paragraph separators, default-ignorable characters such as variation
+-- selectors and tags). tests/sample_plugins/test_lib.py checks every one of them.
 local UNSAFE = {
   "%c",
-  "\194[\128-\159]",
+  "\194[\128-\160]",
+  "\194\173",
+  "\205\143",
+  "\216[\128-\133]",
   "\216\156",
-  "\226\128[\142\143\168-\174]",
-  "\226\129[\166-\169]",
+  "\219\157",
+  "\220\143",
+  "\224\162\144",
+  "\224\162\145",
+  "\224\163\162",
+  "\225\133\159",
+  "\225\133\160",
+  "\225\154\128",
+  "\225\158\180",
+  "\225\158\181",
+  "\225\160[\139-\143]",
+  "\226\128[\128-\143]",
+  "\226\128[\168-\175]",
+  "\226\129[\159-\175]",
+  "\227\128\128",
+  "\227\133\164",
+  "\239\184[\128-\143]",
   "\239\187\191",
-  "\239\191[\185-\187]",
+  "\239\190\160",
+  "\239\191[\176-\187]",
+  "\240\145\130\189",
+  "\240\145\131\141",
+  "\240\147\144[\176-\191]",
+  "\240\155\178[\160-\163]",
+  "\240\157\133[\179-\186]",
+  "\243\160[\128-\191][\128-\191]",
 }
+
+-- The multi-byte patterns of UNSAFE by their first byte: clean() looks only for the characters
+-- whose first byte the text holds (most text is ASCII and needs none of them).
+local UNSAFE_BY_LEAD = {}
+for i = 2, #UNSAFE do
+  local lead = UNSAFE[i]:sub(1, 1)
+  UNSAFE_BY_LEAD[lead] = UNSAFE_BY_LEAD[lead] or {}
+  table.insert(UNSAFE_BY_LEAD[lead], UNSAFE[i])
+end
 
 -- Code point ranges a terminal draws two columns wide, as a flat list of first, last pairs:
 -- the table of wcwidth 0.9.4, which urwid uses to lay out the console. Every other character
@@ -110,8 +146,16 @@ function text.clean(value)
   if cut ~= nil then
     s = s:sub(1, cut - 1)
   end
-  for _, pattern in ipairs(UNSAFE) do
-    s = s:gsub(pattern, "?")
+  s = s:gsub(UNSAFE[1], "?")
+  if s:find("[\128-\255]") then
+    -- s is valid UTF-8 and each pattern matches whole characters, so the order does not matter.
+    for lead, patterns in pairs(UNSAFE_BY_LEAD) do
+      if s:find(lead, 1, true) then
+        for _, pattern in ipairs(patterns) do
+          s = s:gsub(pattern, "?")
+        end
+      end
+    end
   end
   return s
 end
