@@ -282,10 +282,11 @@ def _function_item(spec: api.Function, qualified: str, *, callback: bool = False
 
 
 def functions() -> list[Block]:
-    """The sub-tables of `qtui`, then every `qtui.*` function of the API."""
+    """The sub-tables of `qtui`, then every `qtui.*` function and constant of the API."""
     return [
         *(Para(f"`qtui.{sub}`: {doc}") for sub, doc in typedefs.SUBTABLES.items()),
         *(_function_item(spec, spec.lua_name) for spec in api.FUNCTIONS),
+        *(Item(f"`{c.lua_name}` (*{c.type}*)", (c.doc, f"Since API {c.since}.")) for c in api.CONSTANTS),
     ]
 
 
@@ -313,6 +314,8 @@ def types() -> list[Block]:
     out: list[Block] = []
     for shape in typedefs.TABLES:
         out.append(Item(f"`{shape.name}`", (shape.doc, *(_field_para(f) for f in shape.fields))))
+    for name, (doc, members) in typedefs.UNIONS.items():
+        out.append(Item(f"`{name}`", (doc, f"That is, {_codes(members, 'or')}.")))
     for name, (doc, values) in typedefs.ALIASES.items():
         out.append(Item(f"`{name}`", (doc, f"One of {_codes(values, 'or')}.")))
     return out

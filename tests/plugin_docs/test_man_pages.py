@@ -67,6 +67,8 @@ def test_the_lua_page_covers_the_whole_api() -> None:
         assert f"\n{spec.lua_name}(" in text, spec.lua_name
     for spec in api.CALLBACKS:
         assert f"\n{spec.name}(" in text, spec.name
+    for constant in api.CONSTANTS:
+        assert f".TP\n{constant.lua_name} (" in text, constant.lua_name
     for event in api.EVENTS:
         assert f".TP\n{event.type}\n" in text, event.type
         for field in event.fields:

@@ -66,7 +66,7 @@ from qtui.files.tomlfile import (
 from qtui.plugins.bundles.capabilities import Capability, known_names
 
 #: The plugin API this qtui implements (semantic version; plugins name only the major).
-HOST_API_VERSION = "1.0.0"
+HOST_API_VERSION = "1.1.0"
 #: The API majors a manifest's ``api`` may name.
 SUPPORTED_API_MAJORS = frozenset({1})
 

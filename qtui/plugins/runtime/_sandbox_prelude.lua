@@ -795,8 +795,9 @@ function api.compile(source, chunkname)
   return load(source, chunkname, "t", env)
 end
 
--- Make host function `id` visible at a dotted path; namespaces are read-only tables.
-function api.expose(segments, id)
+-- The table holding the last name of a dotted path, made of read-only namespaces (or nil and
+-- why not). A namespace at the top (`qtui`) is also a global of qtui's library modules.
+local function namespace_of(segments)
   local target = env
   for i = 1, #segments - 1 do
     local name = segments[i]
@@ -804,14 +805,47 @@ function api.expose(segments, id)
     if namespace == nil then
       namespace = freeze({}, t_concat(segments, ".", 1, i))
       rawset(target, name, namespace)
+      if i == 1 then
+        rawset(frozen[library_env], name, namespace)
+      end
     elseif not frozen[namespace] then
-      return false, t_concat(segments, ".", 1, i) .. " is already used by the plugin"
+      return nil, t_concat(segments, ".", 1, i) .. " is already used by the plugin"
     end
     target = frozen[namespace]
+  end
+  return target
+end
+
+-- Make host function `id` visible at a dotted path; namespaces are read-only tables.
+function api.expose(segments, id)
+  local target, problem = namespace_of(segments)
+  if target == nil then
+    return false, problem
   end
   target[segments[#segments]] = function(...)
     return host_result(dispatch(id, ...))
   end
+  return true
+end
+
+-- Host function `id` for qtui's library modules only: the global `native.NAME` of their
+-- environment (plugin code never sees it).
+local library_natives = {}
+rawset(frozen[library_env], "native", freeze(library_natives, "native"))
+
+function api.expose_native(name, id)
+  library_natives[name] = function(...)
+    return host_result(dispatch(id, ...))
+  end
+end
+
+-- Make a value visible at a dotted path (a constant of the API, e.g. qtui.json.null).
+function api.define(segments, value)
+  local target, problem = namespace_of(segments)
+  if target == nil then
+    return false, problem
+  end
+  target[segments[#segments]] = value
   return true
 end
 
@@ -821,6 +855,23 @@ end
 
 function api.is_empty_list(t)
   return raw_getmetatable(t) == EMPTY_LIST_MT
+end
+
+-- JSON's null where Lua needs a value (an item of a list): qtui.json.null, read-only.
+api.null = setmetatable({}, {
+  __tostring = function()
+    return "null"
+  end,
+  __newindex = function()
+    error("qtui.json.null is read-only", 2)
+  end,
+  __metatable = false,
+})
+frozen[api.null] = {}
+library_natives.null = api.null
+
+function api.is_null(t)
+  return t == api.null
 end
 
 -- lupa's message handler for errors that reach Python. Like debug.traceback, but it looks

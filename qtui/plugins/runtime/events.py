@@ -16,7 +16,7 @@ import attrs
 import cattrs
 
 from qtui.events import Event, SelectionChanged, StatsUpdated
-from qtui.model import Job, JobState, QueueStats, Snapshot
+from qtui.model import GroupCounts, Job, JobState, QueueStats, Snapshot
 
 
 @attrs.frozen
@@ -144,6 +144,18 @@ def job_plain(job: Job) -> dict[str, Any]:
         data["payload"] = job.payload[:MAX_PLUGIN_PAYLOAD]
         data["payload_truncated"] = True
     return data
+
+
+def group_counts_plain(counts: GroupCounts) -> dict[str, Any]:
+    """The result of a count_by request as plugins see it (a group without a value has no `value`)."""
+    return {
+        "groups": [_drop_none({"value": g.value, "count": g.count, "oldest": g.oldest, "older": g.older})
+                   for g in counts.groups],
+        "scanned": counts.scanned,
+        "unreadable": counts.unreadable,
+        "others": counts.others,
+        "complete": counts.complete,
+    }
 
 
 _converter = cattrs.Converter()

@@ -45,6 +45,7 @@ from qtui.plugins.runtime.events import (
     PluginMessage,
     SettingsChanged,
     TimerFired,
+    group_counts_plain,
     job_plain,
     to_plain,
 )
@@ -612,6 +613,12 @@ class PluginHost:
                 return {"count": count}
             case "purge":
                 return {"count": backend.purge(args["queue"], JobState(args["state"]))}
+            case "oldest":
+                return {"jobs": [job_plain(j) for j in backend.oldest(args["queue"], JobState(args["state"]))]}
+            case "count_by":
+                counts = backend.count_by(args["queue"], JobState(args["state"]), args["field"],
+                                          older_than=args["older_than"], limit=args["limit"])
+                return group_counts_plain(counts)
         raise ValueError(f"unknown action {request.action}")
 
     def _report(self, handle: PluginHandle, request: rt.Request, *, ok: bool, error: str | None = None,

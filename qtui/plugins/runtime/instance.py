@@ -19,14 +19,17 @@ from typing import Any
 
 import attrs
 
+from qtui.backends.base import DEFAULT_COUNT_SCAN, MAX_COUNT_SCAN
+from qtui.backends.payload_fields import field_keys
 from qtui.clock import Clock, utc_now
 from qtui.model import InvalidInput, JobState, check_queue_name
 from qtui.plugins.bundles.bundle import Bundle
 from qtui.plugins.bundles.capabilities import Capability, bus_capability
 from qtui.plugins.bundles.manifest import Manifest
-from qtui.plugins.runtime import api
-from qtui.plugins.runtime.sandbox import HostError, Limits, LuaSandbox, PluginError
+from qtui.plugins.runtime import api, jsonvalues, textcells
+from qtui.plugins.runtime.sandbox import HostError, Limits, LuaSandbox, PluginError, decode_json, host_errors
 from qtui.plugins.runtime.storage import PluginStorage, StorageError
+from qtui.plugins.runtime.values import JSON_NULL, lua_type
 from qtui.plugins.trust.audit import AuditLog, Outcome
 from qtui.plugins.trust.permissions import Grants
 from qtui.sanitize import visible
@@ -116,25 +119,16 @@ def _modules(bundle: Bundle) -> Callable[[str], tuple[str, str] | None]:
     return resolve
 
 
-def lua_type(value: Any) -> str:
-    """The Lua name of a converted value's type, for error messages plugin authors read."""
-    if value is None:
-        return "nil"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, (list, dict)):
-        return "table"
-    return "string" if isinstance(value, str) else type(value).__name__
-
-
 def _has_null_in_list(value: Any) -> bool:
     if isinstance(value, list):
         return any(item is None or _has_null_in_list(item) for item in value)
     if isinstance(value, dict):
         return any(_has_null_in_list(item) for item in value.values())
     return False
+
+
+#: The values of the API's constants (api.CONSTANTS), by name.
+_CONSTANT_VALUES: dict[str, Any] = {"json.null": JSON_NULL}
 
 
 def sandbox_limits(manifest: Manifest) -> Limits:
@@ -185,6 +179,8 @@ class PluginRuntime:
             self.sandbox.expose(spec.lua_name, getattr(self, "api_" + spec.name.replace(".", "_")))
         for alias in api.ALIASES:
             self.sandbox.expose(alias.lua_name, self._shim(alias))
+        for constant in api.CONSTANTS:
+            self.sandbox.define(constant.lua_name, _CONSTANT_VALUES[constant.name])
 
     # -- running plugin code (worker thread) ---------------------------------------------
 
@@ -481,6 +477,73 @@ class PluginRuntime:
     def api_jobs_purge(self, queue: Any, state: Any) -> int:
         args = {"queue": None if queue == "all" else self._queue(queue), "state": self._state(state)}
         return self._request("purge", Capability.JOBS_PURGE, args)
+
+    def api_jobs_oldest(self, query: Any = None) -> int:
+        query = self._query(query, "jobs.oldest", ("queue", "state"))
+        queue = query.get("queue")
+        args = {"queue": None if queue in (None, "all") else self._queue(queue),
+                "state": self._state(query.get("state", "ready"))}
+        return self._request("oldest", Capability.JOBS_PEEK, args)
+
+    def api_jobs_count_by(self, query: Any) -> int:
+        query = self._query(query, "jobs.count_by", ("queue", "state", "field", "older_than", "limit"))
+        queue = query.get("queue")
+        field = query.get("field")
+        if not isinstance(field, str):
+            raise HostError("jobs.count_by: field must be a string, e.g. 'tenant'")
+        try:
+            field_keys(field)
+        except InvalidInput as exc:
+            raise HostError(str(exc)) from None
+        older_than = query.get("older_than")
+        if older_than is not None and (isinstance(older_than, bool) or not isinstance(older_than, (int, float))
+                                       or older_than != older_than):
+            raise HostError("jobs.count_by: older_than must be a Unix time")
+        limit = query.get("limit", DEFAULT_COUNT_SCAN)
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_COUNT_SCAN:
+            raise HostError(f"jobs.count_by: limit must be a whole number from 1 to {MAX_COUNT_SCAN}")
+        args = {"queue": None if queue in (None, "all") else self._queue(queue),
+                "state": self._state(query.get("state", "ready")), "field": field,
+                "older_than": None if older_than is None else float(older_than), "limit": limit}
+        return self._request("count_by", Capability.JOBS_PEEK, args)
+
+    @staticmethod
+    def _query(query: Any, what: str, fields: tuple[str, ...]) -> dict[str, Any]:
+        if query is None:
+            query = {}
+        if not isinstance(query, dict):
+            raise HostError(f"{what} takes a table {{{'=, '.join(fields)}=}}")
+        unknown = set(query) - set(fields)
+        if unknown:
+            raise HostError(f"{what}: unknown field {sorted(map(str, unknown))[0]!r}")
+        return query
+
+    # -- API 1.1: JSON and text, computed by the host --------------------------------------
+
+    def api_json_decode(self, text: Any) -> Any:
+        return decode_json(self.sandbox.limits, text)
+
+    def api_json_encode(self, value: Any = None) -> str:
+        try:
+            return jsonvalues.encode(value)
+        except jsonvalues.JSONValueError as exc:
+            raise HostError(str(exc)) from None
+
+    def api_text_width(self, value: Any = None) -> int:
+        return host_errors(textcells.width)(value)
+
+    def api_text_fit(self, value: Any = None, columns: Any = None) -> str:
+        return host_errors(textcells.fit)(value, columns)
+
+    def api_text_pad(self, value: Any = None, columns: Any = None, align: Any = None) -> str:
+        return host_errors(textcells.pad)(value, columns, "left" if align is None else align)
+
+    def api_text_columns(self, cells: Any, widths: Any, width: Any = None, style: Any = None) -> list[Any]:
+        cells = [] if cells == {} else cells  # an empty Lua table
+        widths = [] if widths == {} else widths
+        if not isinstance(cells, list) or not isinstance(widths, list):
+            raise HostError("columns takes a list of cells and a list of widths")
+        return host_errors(textcells.columns)(cells, widths, width, style)
 
     @staticmethod
     def _queue(name: Any) -> str:

@@ -56,7 +56,8 @@ from lupa import lua54
 
 from qtui.clock import Clock
 from qtui.plugins.bundles.lua_syntax import MAX_SOURCE_BYTES
-from qtui.plugins.runtime.values import ConversionError, PlainValueConverter
+from qtui.plugins.runtime import jsonvalues, textcells
+from qtui.plugins.runtime.values import ConversionError, PlainValueConverter, lua_type
 
 __all__ = [
     "LIBRARY_MODULES",
@@ -71,6 +72,8 @@ __all__ = [
     "PluginQuarantined",
     "SandboxUsage",
     "ViolationPolicy",
+    "decode_json",
+    "host_errors",
 ]
 
 log = logging.getLogger(__name__)
@@ -276,6 +279,34 @@ def _split_lua_error(text: str) -> tuple[str, str | None, int | None, str | None
     return _clip(message, _MAX_MESSAGE), file, line, _clip(traceback, _MAX_TRACEBACK) or None
 
 
+def decode_json(limits: Limits, text: Any) -> Any:
+    """The plain value of JSON `text`, bounded by a plugin's `limits` (HostError says why not).
+
+    The text may take a quarter of the plugin's memory; the value's depth and entries are
+    those of any value crossing to the plugin.
+    """
+    if not isinstance(text, str):
+        raise HostError(f"bad argument #1 (string expected, got {lua_type(text)})")
+    try:
+        return jsonvalues.decode(text, max_bytes=limits.memory_bytes // 4, max_depth=limits.max_depth,
+                                 max_items=limits.max_items)
+    except jsonvalues.JSONValueError as error:
+        raise HostError(str(error)) from None
+
+
+def host_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """`func` as a host function: its ValueError fails the Lua call with the message."""
+
+    @functools.wraps(func)
+    def call(*args: Any) -> Any:
+        try:
+            return func(*args)
+        except ValueError as error:
+            raise HostError(str(error)) from None
+
+    return call
+
+
 def _refuse_attribute(obj: object, name: object, value: object = None) -> None:
     raise AttributeError("Python attributes are not accessible from plugins")
 
@@ -388,13 +419,28 @@ class LuaSandbox:
         self._lookup = api[b"lookup"]
         self._compile = api[b"compile"]
         self._expose = api[b"expose"]
+        self._define = api[b"define"]
         self._values = PlainValueConverter(
             self._runtime,
             empty_list=api[b"empty_list"],
             is_empty_list=api[b"is_empty_list"],
+            null=api[b"null"],
+            is_null=api[b"is_null"],
             max_depth=self.limits.max_depth,
             max_items=self.limits.max_items,
         )
+
+        natives = {
+            "json_decode": ("qtui.json.decode", functools.partial(decode_json, self.limits)),
+            "text_clean": ("qtui.text.clean", textcells.clean),
+            "text_width": ("qtui.text.width", textcells.width),
+            "text_fit": ("qtui.text.fit", textcells.fit),
+            "text_pad": ("qtui.text.pad", textcells.pad),
+        }
+        expose_native = api[b"expose_native"]
+        for name, (path, func) in natives.items():
+            self._host_functions.append((path, host_errors(func)))
+            expose_native(name.encode(), len(self._host_functions) - 1)
 
     # Public API -------------------------------------------------------------------------
 
@@ -416,6 +462,18 @@ class LuaSandbox:
             if not ok:
                 self._host_functions.pop()
                 raise ValueError(f"cannot expose {path}: {_lua_text(problem[0] if problem else None)}")
+
+    def define(self, path: str, value: Any) -> None:
+        """Make plain `value` readable from Lua at a dotted `path` (e.g. ``"qtui.json.null"``)."""
+        segments = self._segments(path)
+        with self._lock:
+            self._check_open()
+            lua_value = self._trusted(self._values.to_lua, value)
+            ok, *problem = self._as_tuple(
+                self._trusted(self._define, self._segment_table(segments), lua_value)
+            )
+            if not ok:
+                raise ValueError(f"cannot define {path}: {_lua_text(problem[0] if problem else None)}")
 
     def load(self, source: str, chunkname: str) -> None:
         """Compile `source` (text only) as `chunkname` and run it under the limits."""
@@ -506,7 +564,7 @@ class LuaSandbox:
         with self._lock:
             self._closed = True
             self._runtime = None  # type: ignore[assignment]
-            self._lookup = self._compile = self._expose = None
+            self._lookup = self._compile = self._expose = self._define = None
             self._values = None  # type: ignore[assignment]
 
     # Running plugin code under the limits ----------------------------------------------
