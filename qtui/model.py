@@ -138,6 +138,7 @@ class GroupCounts:
     unreadable: int  # payloads that are not JSON, or too long to read
     complete: bool  # whether every job of the queue in that state was looked at
     others: int = 0  # jobs of further groups, beyond the most a count returns
+    newest: float | None = None  # creation time of the newest job looked at (the rest are newer)
 
 
 class BackendError(Exception):

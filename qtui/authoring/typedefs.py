@@ -135,6 +135,8 @@ TABLES: tuple[Table, ...] = (
         _F("unreadable", "integer", "of those, payloads that are not JSON or longer than 64 KiB"),
         _F("others", "integer", "jobs in further groups, beyond the first 1000"),
         _F("complete", "boolean", "whether every job in the state was looked at"),
+        _F("newest", "number?", "Unix time the newest job looked at was created: when the count is not "
+           "complete, every job not looked at is newer"),
     )),
     Table("qtui.json.Null", "qtui.json.null: JSON's null where Lua needs a value (an item of a list). "
           "Compare with ==; it is read-only and tostring gives 'null'.", ()),

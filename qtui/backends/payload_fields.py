@@ -73,6 +73,7 @@ class GroupCounter:
 
     def __init__(self) -> None:
         self._groups: dict[str | None, list[Any]] = {}  # value -> [count, oldest, older]
+        self.newest: float | None = None  # creation time of the newest job seen
 
     def add(self, value: str | None, count: int, oldest: float | None, older: int) -> None:
         """Count `count` jobs of `value`, the oldest created at `oldest`, `older` of them older than asked."""
@@ -81,6 +82,11 @@ class GroupCounter:
         if oldest is not None and (group[1] is None or oldest < group[1]):
             group[1] = oldest
         group[2] += older
+
+    def seen(self, created_at: float | None) -> None:
+        """Note a job looked at, readable or not."""
+        if created_at is not None and (self.newest is None or created_at > self.newest):
+            self.newest = created_at
 
     def add_job(self, value: str | None, created_at: float | None, older_than: float | None) -> None:
         older = older_than is not None and created_at is not None and created_at < older_than
@@ -94,6 +100,7 @@ class GroupCounter:
             unreadable=unreadable,
             complete=complete,
             others=sum(count for _, (count, _, _) in groups[MAX_GROUPS:]),
+            newest=self.newest,
         )
 
 
@@ -103,6 +110,7 @@ def count_jobs(jobs: Iterable[tuple[str, float | None]], keys: tuple[str, ...], 
     scanned = unreadable = 0
     for payload, created_at in jobs:
         scanned += 1
+        counter.seen(created_at)
         value, readable = payload_field(payload, keys)
         if readable:
             counter.add_job(value, created_at, older_than)

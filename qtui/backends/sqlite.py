@@ -115,7 +115,7 @@ class SQLiteBackend(Backend):
             if queue is not None:
                 _check_queue_exists(conn, queue)
             rows = conn.execute(
-                "SELECT kind, value, count(*), min(created_at), total(created_at < ?) FROM ("
+                "SELECT kind, value, count(*), min(created_at), total(created_at < ?), max(created_at) FROM ("
                 " SELECT created_at, kind, CASE kind WHEN 'true' THEN 'true' WHEN 'false' THEN 'false'"
                 "   WHEN 'text' THEN json_extract(payload, ?2) WHEN 'integer' THEN json_extract(payload, ?2)"
                 "   WHEN 'real' THEN json_extract(payload, ?2) END AS value FROM ("
@@ -133,7 +133,8 @@ class SQLiteBackend(Backend):
             ).fetchone() is not None
         counter = GroupCounter()
         unreadable = 0
-        for kind, value, count, oldest, older in rows:
+        for kind, value, count, oldest, older, newest in rows:
+            counter.seen(newest)
             if kind == "unreadable":
                 unreadable += count
             else:

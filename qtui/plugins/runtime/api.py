@@ -249,7 +249,7 @@ EVENTS: tuple[EventSpec, ...] = (
                _F("ok", "boolean", "whether it succeeded"), _F("error", "string?", "why it failed or was refused"),
                _F("result", "any", "peek: {jobs=, next_cursor=}; find: a job or nil; enqueue: the job; "
                   "requeue and purge: {count=}; oldest: {jobs=}; count_by: {groups=, scanned=, unreadable=, "
-                  "others=, complete=}")),
+                  "others=, complete=, newest=}")),
               subscribable=False),
 )
 

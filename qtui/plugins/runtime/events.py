@@ -148,14 +148,15 @@ def job_plain(job: Job) -> dict[str, Any]:
 
 def group_counts_plain(counts: GroupCounts) -> dict[str, Any]:
     """The result of a count_by request as plugins see it (a group without a value has no `value`)."""
-    return {
+    return _drop_none({
         "groups": [_drop_none({"value": g.value, "count": g.count, "oldest": g.oldest, "older": g.older})
                    for g in counts.groups],
         "scanned": counts.scanned,
         "unreadable": counts.unreadable,
         "others": counts.others,
         "complete": counts.complete,
-    }
+        "newest": counts.newest,
+    })
 
 
 _converter = cattrs.Converter()
