@@ -31,7 +31,6 @@ from qtui.plugins.bundles import manifest
 from qtui.plugins.bundles.capabilities import Capability, own_topic_prefix
 from qtui.plugins.runtime import api
 from qtui.plugins.runtime import instance as runtime
-from qtui.plugins.runtime.events import EVENT_TYPES
 from qtui.plugins.runtime.host import CHANNEL_CAPACITY
 from qtui.plugins.runtime.sandbox import Limits as SandboxLimits
 from qtui.plugins.runtime.sandbox import ViolationPolicy
@@ -66,7 +65,7 @@ def _kib(size: int) -> str:
 
 _LIMITS, _MAX_LIMITS = manifest.Limits(), manifest.MAX_LIMITS
 _VIOLATIONS, _VALUES = ViolationPolicy(), SandboxLimits()
-_COALESCED = tuple(kind for cls, kind in EVENT_TYPES.items() if getattr(cls, "coalesce_key", None))
+_COALESCED = tuple(spec.type for spec in api.EVENTS if spec.coalesces)
 
 # -- the example plugins ------------------------------------------------------------------
 
@@ -303,8 +302,9 @@ def events() -> list[Block]:
                else "Arrives without subscribing.")
         needs = f" Needs `{spec.capability}`." if spec.capability else ""
         paras = [spec.doc, *(_field_para(f) for f in spec.fields), how + needs]
-        if spec.type in _COALESCED:
-            paras.append("When the plugin falls behind, only the newest one waiting is kept.")
+        if spec.coalesces:
+            paras.append("While the plugin is busy, a newer one replaces the one waiting: it gets the newest, "
+                         "never a backlog.")
         out.append(Item(f"`{spec.type}`", tuple(paras)))
     return out
 

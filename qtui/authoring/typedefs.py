@@ -98,6 +98,8 @@ TABLES: tuple[Table, ...] = (
         _F("completed_per_min", "number", "jobs completed over the last minute"),
         _F("failed_per_min", "number", "failed attempts over the last minute"),
         _F("oldest_ready_age", "number?", "seconds the oldest ready job has waited"),
+        _F("changed", "boolean?", "true when the queue is new or a count, a rate or its oldest ready job changed "
+           "since the stats event the plugin received before (the age growing is no change)"),
     )),
     Table("qtui.Job", "A job, in the result of a peek, find or enqueue request.", _JOB_FIELDS),
     Table("qtui.PeekResult", "The result of a peek request.", (

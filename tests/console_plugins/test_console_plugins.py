@@ -238,7 +238,9 @@ async def test_mouse_clicks_in_a_panel_reach_the_plugin(make_console) -> None:
     d = await make_console()
     d.write_plugin("clicky", """
         function activate() qtui.subscribe("mouse"); qtui.render({"click me"}) end
-        function on_event(e) qtui.render({e.action .. " " .. e.button .. " at " .. e.column .. "," .. e.row}) end
+        function on_event(e)
+          if e.type == "mouse" then qtui.render({e.action .. " " .. e.button .. " at " .. e.column .. "," .. e.row}) end
+        end
     """, ["selection.read"])
     d.console.execute("plugin enable clicky")
     await d.wait_for("Permissions: clicky")

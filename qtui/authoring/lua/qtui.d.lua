@@ -82,6 +82,7 @@
 ---@field completed_per_min number jobs completed over the last minute
 ---@field failed_per_min number failed attempts over the last minute
 ---@field oldest_ready_age? number seconds the oldest ready job has waited
+---@field changed? boolean true when the queue is new or a count, a rate or its oldest ready job changed since the stats event the plugin received before (the age growing is no change)
 
 ---A job, in the result of a peek, find or enqueue request.
 ---@class qtui.Job
@@ -143,14 +144,16 @@
 ---@field unreadable integer of those, payloads that are not JSON or longer than 64 KiB
 ---@field others integer jobs in further groups, beyond the first 1000
 ---@field complete boolean whether every job in the state was looked at
+---@field newest? number Unix time the newest job looked at was created: when the count is not complete, every job not looked at is newer
 
 ---qtui.json.null: JSON's null where Lua needs a value (an item of a list). Compare with ==; it is read-only and tostring gives 'null'.
 ---@class qtui.json.Null
 
----A fresh snapshot of every queue, after each poll of the backend.
+---A fresh snapshot of every queue, after each poll of the backend. It says what changed since the stats event the plugin received before (with `changed` on the rows and `removed`), so a plugin need not compare snapshots itself.
 ---@class qtui.StatsEvent
 ---@field type "stats"
----@field queues qtui.QueueStats[] per queue: name, ready, scheduled, processing, completed, dead, enqueued_per_min, completed_per_min, failed_per_min, oldest_ready_age (seconds or nil)
+---@field queues qtui.QueueStats[] per queue: name, ready, scheduled, processing, completed, dead, enqueued_per_min, completed_per_min, failed_per_min, oldest_ready_age (seconds or nil), changed (true or nil)
+---@field removed string[] queues gone since the stats event the plugin received before
 ---@field workers_alive integer workers seen recently
 ---@field workers_seen integer workers known
 ---@field taken_at number Unix time of the snapshot
@@ -221,7 +224,7 @@
 ---@field action string peek, find, enqueue, requeue, purge, oldest or count_by
 ---@field ok boolean whether it succeeded
 ---@field error? string why it failed or was refused
----@field result any peek: {jobs=, next_cursor=}; find: a job or nil; enqueue: the job; requeue and purge: {count=}; oldest: {jobs=}; count_by: {groups=, scanned=, unreadable=, others=, complete=}
+---@field result any peek: {jobs=, next_cursor=}; find: a job or nil; enqueue: the job; requeue and purge: {count=}; oldest: {jobs=}; count_by: {groups=, scanned=, unreadable=, others=, complete=, newest=}
 
 ---An event given to on_event; `event.type` tells which (and narrows the type).
 ---@alias qtui.Event

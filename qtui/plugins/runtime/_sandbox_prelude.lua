@@ -874,6 +874,47 @@ function api.is_null(t)
   return t == api.null
 end
 
+-- Events (qtui/plugins/runtime/prepared.py): `kind` 1 is bytecode of a stats event, 2 Lua
+-- source of another event, both made by the host and materialised here in C; 3 a table the
+-- value converter made. A stats event gets `changed` on the rows given by index and `removed`
+-- (the names that follow). Then the plugin's on_event, if it defines one, gets the event.
+local EVENT_BYTECODE, EVENT_SOURCE = 1, 2
+local EVENT_CHUNK = "=[qtui event]"
+local NO_GLOBALS = {}
+local SOURCE_GLOBALS = { L = api.empty_list, N = api.null } -- what event source may use
+
+local function mark_changes(event, changed_count, ...)
+  local queues, args = event.queues, { ... }
+  for i = 1, changed_count do
+    queues[args[i]].changed = true
+  end
+  local removed = {}
+  for i = changed_count + 1, #args do
+    removed[#removed + 1] = args[i]
+  end
+  event.removed = removed
+end
+
+function api.deliver(kind, value, changed_count, ...)
+  local handler = rawget(env, "on_event")
+  if type(handler) ~= "function" then
+    return
+  end
+  local event = value
+  if kind == EVENT_BYTECODE or kind == EVENT_SOURCE then
+    local chunk, problem = load(value, EVENT_CHUNK, kind == EVENT_BYTECODE and "b" or "t",
+      kind == EVENT_BYTECODE and NO_GLOBALS or SOURCE_GLOBALS)
+    if chunk == nil then
+      error(problem, 0)
+    end
+    event = chunk()
+    if kind == EVENT_BYTECODE then
+      mark_changes(event, changed_count, ...)
+    end
+  end
+  return handler(event)
+end
+
 -- lupa's message handler for errors that reach Python. Like debug.traceback, but it looks
 -- at the innermost frames only: debug.traceback first finds the bottom of the stack, one
 -- O(depth) walk per probe, which takes a long time after a deep recursion.

@@ -87,6 +87,9 @@ class EventSpec:
     fields: tuple[Field, ...]
     capability: Capability | None = None  # needed to subscribe; None: always delivered
     subscribable: bool = True  # False: delivered without subscribing (results of own requests)
+    #: A state rather than an occurrence: while the plugin is busy a newer one replaces the one
+    #: waiting, so it gets the newest, never a backlog.
+    coalesces: bool = False
 
 
 #: Style names a span may use in `qtui.render`; the console maps them to its palette.
@@ -206,18 +209,22 @@ CONSTANTS: tuple[Constant, ...] = (
 _QUEUE_STATS = "qtui.QueueStats[]"
 
 EVENTS: tuple[EventSpec, ...] = (
-    EventSpec("stats", "A fresh snapshot of every queue, after each poll of the backend.",
+    EventSpec("stats", "A fresh snapshot of every queue, after each poll of the backend. It says what "
+              "changed since the stats event the plugin received before (with `changed` on the rows and "
+              "`removed`), so a plugin need not compare snapshots itself.",
               (_F("queues", _QUEUE_STATS, "per queue: name, ready, scheduled, processing, completed, dead, "
-                  "enqueued_per_min, completed_per_min, failed_per_min, oldest_ready_age (seconds or nil)"),
+                  "enqueued_per_min, completed_per_min, failed_per_min, oldest_ready_age (seconds or nil), "
+                  "changed (true or nil)"),
+               _F("removed", "string[]", "queues gone since the stats event the plugin received before"),
                _F("workers_alive", "integer", "workers seen recently"),
                _F("workers_seen", "integer", "workers known"),
                _F("taken_at", "number", "Unix time of the snapshot")),
-              capability=_C.STATS_READ),
+              capability=_C.STATS_READ, coalesces=True),
     EventSpec("selection", "The operator moved the cursor in the console.",
               (_F("screen", "string", "queues, jobs, dead, workers or detail"),
                _F("queue", "string?", "selected queue"), _F("state", "string?", "job state shown"),
                _F("job_id", "string?", "selected job")),
-              capability=_C.SELECTION_READ),
+              capability=_C.SELECTION_READ, coalesces=True),
     EventSpec("key", "A key pressed while the plugin's panel has focus.",
               (_F("key", "string", "key name, e.g. 'a', 'enter', 'up', 'ctrl r'"),), capability=_C.SELECTION_READ),
     EventSpec("mouse", "A mouse click in the plugin's panel (when the console uses the mouse).",
@@ -240,9 +247,10 @@ EVENTS: tuple[EventSpec, ...] = (
     EventSpec("resize", "The plugin's panel was shown or changed size (docked, resized or opened full "
               "screen): lay lines out for this width; longer lines are clipped.",
               (_F("width", "integer", "columns of the panel"), _F("height", "integer", "rows for the plugin's lines")),
-              subscribable=False),
+              subscribable=False, coalesces=True),
     EventSpec("settings", "The operator changed the plugin's settings.",
-              (_F("settings", "table<string, any>", "all settings, name to value"),), subscribable=False),
+              (_F("settings", "table<string, any>", "all settings, name to value"),), subscribable=False,
+              coalesces=True),
     EventSpec("action", "The result of a qtui.jobs request.",
               (_F("id", "integer", "the request id"),
                _F("action", "string", "peek, find, enqueue, requeue, purge, oldest or count_by"),

@@ -13,7 +13,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -27,7 +27,16 @@ from qtui.plugins.bundles.bundle import Bundle
 from qtui.plugins.bundles.capabilities import Capability, bus_capability
 from qtui.plugins.bundles.manifest import Manifest
 from qtui.plugins.runtime import api, jsonvalues, textcells
-from qtui.plugins.runtime.sandbox import HostError, Limits, LuaSandbox, PluginError, decode_json, host_errors
+from qtui.plugins.runtime.prepared import PreparedEvent, stats_changes
+from qtui.plugins.runtime.sandbox import (
+    EVENT_TABLE,
+    HostError,
+    Limits,
+    LuaSandbox,
+    PluginError,
+    decode_json,
+    host_errors,
+)
 from qtui.plugins.runtime.storage import PluginStorage, StorageError
 from qtui.plugins.runtime.values import JSON_NULL, lua_type
 from qtui.plugins.trust.audit import AuditLog, Outcome
@@ -170,6 +179,7 @@ class PluginRuntime:
         self._timers: set[str] = set()
         self._commands: set[str] = set()
         self._next_request = 1
+        self._last_stats: PreparedEvent | None = None  # the stats event the plugin received last
         self._lock = threading.Lock()
         self.sandbox = LuaSandbox(
             manifest.name, clock=clock, limits=sandbox_limits(manifest), resolver=_modules(bundle),
@@ -195,19 +205,34 @@ class PluginRuntime:
             return None
         return self.sandbox.call(function, *args)
 
-    def deliver(self, events: list[dict[str, Any]]) -> list[PluginError]:
-        """Give each event to on_event; errors are collected, a quarantine stops the batch."""
+    def deliver(self, events: Sequence[PreparedEvent], stop: Callable[[], bool] = lambda: False) -> list[PluginError]:
+        """Give each event to on_event, in order, until `stop()` says so.
+
+        Errors are collected; a quarantine stops the batch. A stats event tells the plugin
+        what changed since the stats it received before.
+        """
         errors: list[PluginError] = []
-        if not self.sandbox.has_function("on_event"):
-            return errors
-        for event in events:
+        for prepared in events:
+            if stop():
+                break
+            changed: tuple[int, ...] = ()
+            removed: tuple[str, ...] = ()
+            if prepared.rows is not None:
+                changed, removed = stats_changes(self._last_stats, prepared)
+                self._last_stats = prepared
+            value = prepared.plain if prepared.kind == EVENT_TABLE else prepared.chunk
             try:
-                self.sandbox.call("on_event", event)
+                self.sandbox.deliver(prepared.kind, value, changed, removed)
             except PluginError as error:
                 errors.append(error)
                 if self.sandbox.quarantined:
                     break
         return errors
+
+    @property
+    def has_effects(self) -> bool:
+        """Whether effects were recorded since the last take (from any thread)."""
+        return bool(self._effects)
 
     def take_effects(self) -> list[Effect]:
         """The effects recorded since the last take (called after a call returned)."""

@@ -57,9 +57,12 @@ from lupa import lua54
 from qtui.clock import Clock
 from qtui.plugins.bundles.lua_syntax import MAX_SOURCE_BYTES
 from qtui.plugins.runtime import jsonvalues, textcells
-from qtui.plugins.runtime.values import ConversionError, PlainValueConverter, lua_type
+from qtui.plugins.runtime.values import MAX_DEPTH, ConversionError, PlainValueConverter, lua_type
 
 __all__ = [
+    "EVENT_BYTECODE",
+    "EVENT_SOURCE",
+    "EVENT_TABLE",
     "LIBRARY_MODULES",
     "ConversionError",
     "HostError",
@@ -106,6 +109,10 @@ _TRACEBACK_MARK = "\nstack traceback:\n"
 _MAX_MESSAGE = 2000
 _MAX_TRACEBACK = 4000
 _MAX_OUTPUT_LINE = 4000
+
+#: How an event reaches `LuaSandbox.deliver`: Lua bytecode or source returning the event's
+#: table (made by the host, qtui.plugins.runtime.prepared), or plain data for the converter.
+EVENT_BYTECODE, EVENT_SOURCE, EVENT_TABLE = 1, 2, 3
 
 # The count hook reports to Python about once per _TICK_SECONDS of Lua work, whatever one
 # instruction costs (a concatenation of megabytes is one instruction). This tuning measures how
@@ -154,7 +161,7 @@ class Limits:
     #: Largest chunk `load`, `require` or the host will compile.
     source_bytes: int = attrs.field(default=MAX_SOURCE_BYTES, validator=_positive)
     #: Nesting depth of tables crossing between host and plugin.
-    max_depth: int = attrs.field(default=32, validator=_positive)
+    max_depth: int = attrs.field(default=MAX_DEPTH, validator=_positive)
     #: Table entries in one value crossing between host and plugin.
     max_items: int = attrs.field(default=100_000, validator=_positive)
 
@@ -420,6 +427,7 @@ class LuaSandbox:
         self._compile = api[b"compile"]
         self._expose = api[b"expose"]
         self._define = api[b"define"]
+        self._deliver = api[b"deliver"]
         self._values = PlainValueConverter(
             self._runtime,
             empty_list=api[b"empty_list"],
@@ -505,6 +513,24 @@ class LuaSandbox:
                     f"{function} returned a value the host cannot use: {error}", plugin=self.name
                 ) from None
 
+    def deliver(self, kind: int, value: Any, changed: tuple[int, ...] = (), removed: tuple[str, ...] = ()) -> None:
+        """Give an event to the plugin's `on_event` (if it has one) under the limits.
+
+        `kind` says what `value` is (EVENT_BYTECODE, EVENT_SOURCE: a chunk; EVENT_TABLE: plain
+        data). A stats event's rows at the 1-based indices `changed` get ``changed = true``, and
+        its ``removed`` lists the names in `removed`. Raises PluginError as `call` does.
+        """
+        with self._lock:
+            self._check_callable()
+            if kind == EVENT_TABLE:
+                try:
+                    value = self._trusted(self._values.to_lua, value)
+                except ConversionError as error:
+                    raise PluginError(f"an event could not be handed to the plugin: {error}",
+                                      plugin=self.name) from None
+            names = tuple(name.encode("utf-8", "replace") for name in removed)
+            self._run(self._deliver, (kind, value, len(changed), *changed, *names), "on_event")
+
     def has_function(self, function: str) -> bool:
         """Whether the plugin defines a function at dotted path `function` (runs no plugin code)."""
         segments = self._segments(function)
@@ -564,7 +590,7 @@ class LuaSandbox:
         with self._lock:
             self._closed = True
             self._runtime = None  # type: ignore[assignment]
-            self._lookup = self._compile = self._expose = self._define = None
+            self._lookup = self._compile = self._expose = self._define = self._deliver = None
             self._values = None  # type: ignore[assignment]
 
     # Running plugin code under the limits ----------------------------------------------

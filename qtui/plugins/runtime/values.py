@@ -20,6 +20,8 @@ from lupa import lua54
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
+#: Deepest nesting of a value crossing between host and plugin, unless a sandbox says otherwise.
+MAX_DEPTH = 32
 
 
 class _JSONNull:
