@@ -10,8 +10,10 @@ The :class:`DeliveryPool` runs one worker thread per CPU core, as many as can ru
 so that a call's wall time stays close to its CPU time however many plugins there are. A
 worker takes a plugin with waiting events, hands it what waits (up to a batch), puts it back
 at the end of the line if more came meanwhile, and takes the next. Should every worker be held
-up in one call for a while (a plugin waiting in a host call, or stuck in C), the pool adds a
-worker, up to a limit; extra workers leave when they idle. A supervisor thread, asleep while
+up in one call for a while and one of them be waiting rather than working (a plugin in a host
+call that waits: its thread's CPU clock stands still), the pool adds a worker, up to a limit;
+extra workers leave when they idle. Workers busy running Lua get no company: more threads than
+cores would only stretch every call's wall time. A supervisor thread, asleep while
 nothing runs, does that and reports calls that run long (a plugin's panel goes stale then).
 
 Everything here runs on plain threads; the host hears back through the callbacks it gives.
@@ -35,8 +37,12 @@ log = logging.getLogger(__name__)
 BATCH = 64
 #: A call running this long is reported (the plugin's panel shows an older frame meanwhile).
 STALE_AFTER = 0.5
-#: When every worker has been in one call this long and plugins wait, the pool adds a worker.
+#: When every worker has been in one call this long, plugins wait and a worker is waiting rather
+#: than working, the pool adds a worker.
 GROW_AFTER = 0.05
+#: A worker whose thread used less CPU than this share of the time since the supervisor's last
+#: look is waiting (a CPU-bound thread on a loaded machine still gets a good part of a core).
+WAITING_CPU_SHARE = 0.05
 #: Extra workers leave after idling this long.
 IDLE_EXIT = 10.0
 #: How often the supervisor looks while something runs.
@@ -66,6 +72,7 @@ class Mailbox:
         self.dropped = 0
         self.coalesced = 0
         self.busy_since: float | None = None  # when the running batch started (time.monotonic)
+        self.worker_clock: int | None = None  # the CPU clock of the thread running the batch
         self.stale_reported = False
         self._lock = threading.Lock()
         self._waiting: dict[object, Any] = {}  # coalesce key or a serial number -> offer, in order
@@ -263,6 +270,7 @@ class DeliveryPool:
         batch = mailbox.take()
         if batch:
             mailbox.busy_since = time.monotonic()
+            mailbox.worker_clock = self._thread_clock()
             mailbox.stale_reported = False
             with self._lock:
                 self._running.add(mailbox)
@@ -292,10 +300,42 @@ class DeliveryPool:
         if idle and self._on_idle is not None:
             self._on_idle()
 
+    @staticmethod
+    def _thread_clock() -> int | None:
+        try:
+            return time.pthread_getcpuclockid(threading.get_ident())
+        except (AttributeError, OSError):
+            return None
+
     # -- the supervisor ---------------------------------------------------------------------
+
+    def _waiting_worker(self, running: list[Mailbox], now: float, seen: dict[int, tuple[float, float]]) -> bool:
+        """Whether a running batch's thread used (almost) no CPU since the last look.
+
+        `seen` maps thread CPU clocks to their (CPU seconds, time) at the last look; it is
+        updated, and forgets the threads no longer running.
+        """
+        waiting = False
+        current = {}
+        for mailbox in running:
+            clock = mailbox.worker_clock
+            if clock is None:
+                continue
+            try:
+                cpu = time.clock_gettime(clock)
+            except OSError:  # the thread just ended
+                continue
+            current[clock] = (cpu, now)
+            before = seen.get(clock)
+            if before is not None and now > before[1] and cpu - before[0] < WAITING_CPU_SHARE * (now - before[1]):
+                waiting = True
+        seen.clear()
+        seen.update(current)
+        return waiting
 
     def _supervise(self) -> None:
         stuck_since: float | None = None
+        seen: dict[int, tuple[float, float]] = {}
         while True:
             with self._lock:
                 if self._stopping:
@@ -311,7 +351,7 @@ class DeliveryPool:
                 running = list(self._running)
                 everyone_busy = self._idle_workers == 0 and len(running) >= self._workers
                 waiting = self._scheduled > len(running)
-                if everyone_busy and waiting:
+                if everyone_busy and waiting and self._waiting_worker(running, now, seen):
                     stuck_since = stuck_since or now
                     if now - stuck_since >= GROW_AFTER and self._workers < self.max_workers:
                         self._add_worker()
