@@ -10,7 +10,7 @@ import trio
 from qtui.events import StatsUpdated
 from qtui.model import JobState
 from qtui.plugins.bundles.capabilities import Capability
-from qtui.plugins.runtime.host import PluginState
+from qtui.plugins.runtime.host import PanelUpdated, PluginState
 from tests.support import settle
 
 STATS_PANEL = """
@@ -288,6 +288,40 @@ async def test_a_slow_plugin_gets_the_latest_stats_never_a_backlog(harness) -> N
     assert seen == sorted(seen) and seen[-1] == 300.0
     assert len(seen) <= 5  # the one or two it was handling, then the newest: never the 300 in turn
     assert handle.mailbox.coalesced >= 297 - len(seen) and handle.mailbox.dropped == 0
+
+
+async def test_rendering_the_same_lines_again_redraws_nothing(harness) -> None:
+    # A panel that shows the ready count: forty stats events with the same numbers, then a change.
+    lua = """
+        function activate() qtui.subscribe("stats") end
+        function on_event(e)
+          local ready = 0
+          for _, q in ipairs(e.queues) do ready = ready + q.ready end
+          qtui.render({"ready " .. ready})
+        end
+    """
+    await harness.start(harness.plugin("steady", lua, permissions=["stats.read"]))
+    snapshot = await trio.to_thread.run_sync(harness.backend.snapshot)
+    ready = sum(q.count(JobState.READY) for q in snapshot.queues)
+    from qtui.model import Snapshot
+
+    harness.bus.publish(StatsUpdated(snapshot))
+    await harness.wait_text("steady", f"ready {ready}")
+    await harness.host.idle()
+    updates = harness.bus.subscribe("test", (PanelUpdated,))
+    for n in range(1, 41):
+        harness.bus.publish(StatsUpdated(Snapshot(snapshot.queues, snapshot.workers, float(n))))
+        await harness.host.idle()
+    harness.backend.enqueue("email", "{}")
+    await publish_stats(harness)
+    await harness.wait_text("steady", f"ready {ready + 1}")
+    drawn = []
+    while True:
+        try:
+            drawn.append(updates.receive_nowait())
+        except trio.WouldBlock:
+            break
+    assert drawn == [PanelUpdated("steady")]  # only the frame that changed
 
 
 async def test_huge_payloads_reach_plugins_cut_and_marked(harness) -> None:

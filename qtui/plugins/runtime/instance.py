@@ -176,6 +176,7 @@ class PluginRuntime:
         self.log_count = 0  # lines ever logged, to notice new ones
         self._log = logging.getLogger(f"qtui.plugins.{manifest.name}")
         self._effects: list[Effect] = []
+        self._rendered: tuple[tuple[Span, ...], ...] | None = None  # the panel's lines as last rendered
         self._timers: set[str] = set()
         self._commands: set[str] = set()
         self._next_request = 1
@@ -333,7 +334,10 @@ class PluginRuntime:
             raise HostError("render takes a list of lines")
         if len(lines) > MAX_LINES:
             raise HostError(f"render takes at most {MAX_LINES} lines")
-        self._emit(Render(tuple(self._line(line, n) for n, line in enumerate(lines, 1))))
+        rendered = tuple(self._line(line, n) for n, line in enumerate(lines, 1))
+        if rendered != self._rendered:  # the same lines again (a refresh that changed nothing) cost no redraw
+            self._rendered = rendered
+            self._emit(Render(rendered))
 
     def _line(self, line: Any, number: int) -> tuple[Span, ...]:
         if isinstance(line, str):
