@@ -57,7 +57,7 @@ describe("require of qtui's library", function()
 
   it("runs under the plugin's limits, and its errors name the library's file", function()
     local p = qtest.load{ grant = { "selection.read" },
-      manifest = "[limits]\ninstructions_per_call = 1000000\nwall_ms_per_call = 1000\n", source = [[
+      manifest = "[limits]\ninstructions_per_call = 1000000\ncpu_ms_per_call = 1000\n", source = [[
         local queues = require("qtui.queues")
         function activate() qtui.subscribe("key") end
         function on_event(e)

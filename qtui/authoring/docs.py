@@ -387,7 +387,11 @@ class FileField:
 _LIMIT_DOCS = {
     "memory_mib": "Lua memory of the whole plugin, in MiB.",
     "instructions_per_call": "Lua instructions one call may run.",
-    "wall_ms_per_call": "Wall-clock milliseconds one call may take.",
+    "cpu_ms_per_call": "Milliseconds of CPU time one call may use: the time the plugin's own thread "
+                       "runs, not time waiting (for the disk, for another plugin, in a host function "
+                       "that waits). A call that blocks is stopped when its wall-clock time reaches "
+                       f"{runtime.BACKSTOP_FACTOR} times this, at least {runtime.BACKSTOP_SECONDS:g} "
+                       "seconds.",
 }
 
 #: Every field of manifest.toml.
@@ -411,6 +415,8 @@ MANIFEST_FIELDS: tuple[FileField, ...] = (
     *(FileField(f"limits.{key}", "integer", f"{_LIMIT_DOCS[key]} Default "
                 f"{getattr(_LIMITS, key)}, at most {getattr(_MAX_LIMITS, key)}.")
       for key in attrs.fields_dict(manifest.Limits)),
+    *(FileField(f"limits.{alias}", "integer", f"The former name of `limits.{key}`, still read.")
+      for alias, key in manifest.LIMIT_ALIASES.items()),
     FileField("panel.title", "string", "The panel's title, up to 80 characters (default the "
               "plugin's name). A plugin without a `[panel]` table has no panel."),
     FileField("panel.rows", "integer", f"Preferred height, 1 to {manifest.PANEL_MAX_ROWS}."),
@@ -445,7 +451,7 @@ permissions = ["stats.read", "timers", "notify"]
 [limits]
 memory_mib = 16
 instructions_per_call = 1000000
-wall_ms_per_call = 50
+cpu_ms_per_call = 50
 
 [panel]
 title = "Tenant SLA"

@@ -89,6 +89,7 @@ def test_the_plugin_page_covers_every_manifest_catalog_and_lockfile_field() -> N
     documented = {field.key for field in docs.MANIFEST_FIELDS}
     expected = set(manifest._TOP_FIELDS) - {"limits", "panel", "settings"}  # noqa: SLF001
     expected |= {f"limits.{f.name}" for f in attrs.fields(manifest.Limits)}
+    expected |= {f"limits.{alias}" for alias in manifest.LIMIT_ALIASES}
     expected |= {f"panel.{f}" for f in manifest._PANEL_FIELDS}  # noqa: SLF001
     expected |= {f"settings.NAME.{f}" for f in manifest._SETTING_FIELDS}  # noqa: SLF001
     assert documented == expected

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from pathlib import Path
 
 import pytest
 import trio
@@ -377,3 +379,45 @@ async def test_an_entry_file_missing_from_the_bundle_errors_the_plugin_not_the_h
     handle = await harness.start(plugin)
     assert handle.state is PluginState.ERRORED
     assert "init.lua: the entry file is not among the plugin's files" in handle.reason
+
+
+async def test_waiting_for_the_disk_in_a_storage_write_is_not_charged_to_the_plugin(harness, monkeypatch) -> None:
+    # A slow disk: every fsync takes 50 ms. Ten writes wait a second in a call whose CPU-time
+    # budget is 100 ms; then the plugin works long enough for the budget to be checked.
+    from qtui.files import atomic
+
+    real_fsync = atomic.os.fsync
+
+    def slow_fsync(fd: int) -> None:
+        time.sleep(0.05)
+        real_fsync(fd)
+
+    monkeypatch.setattr(atomic.os, "fsync", slow_fsync)
+    lua = """
+        function activate()
+          for i = 1, 10 do qtui.storage.set("n", i) end
+          local sum = 0
+          for i = 1, 300000 do sum = sum + i end
+          qtui.render({"stored " .. qtui.storage.get("n"), "sum " .. sum})
+        end
+    """
+    handle = await harness.start(harness.plugin("keeper", lua, permissions=["storage"],
+                                                extra="[limits]\ncpu_ms_per_call = 100\n"))
+    assert harness.text("keeper") == ["stored 10", "sum 45000150000"]
+    usage = handle.runtime.sandbox.usage()
+    assert usage.violations == 0 and usage.last_call_instructions >= 300_000
+    assert usage.last_call_cpu_seconds < 0.1 < 1.0 <= usage.last_call_seconds
+
+
+def test_a_call_that_blocks_is_stopped_at_ten_times_its_cpu_budget_and_never_before_5_seconds() -> None:
+    from qtui.plugins.bundles.manifest import Limits as ManifestLimits
+    from qtui.plugins.bundles.manifest import parse_manifest
+    from qtui.plugins.runtime.instance import sandbox_limits
+
+    def limits(cpu_ms: int):  # noqa: ANN202
+        doc = f'name = "x"\nversion = "1.0.0"\ndescription = "d"\napi = "1"\n[limits]\ncpu_ms_per_call = {cpu_ms}\n'
+        return sandbox_limits(parse_manifest(doc, file=Path("manifest.toml")))
+
+    assert (limits(250).cpu_seconds, limits(250).wall_seconds) == (0.25, 5.0)
+    assert (limits(1000).cpu_seconds, limits(1000).wall_seconds) == (1.0, 10.0)
+    assert ManifestLimits().cpu_ms_per_call == 250

@@ -58,7 +58,7 @@ end
 def lua() -> LuaSandbox:
     # The plugins' own per-call limits: every call here must fit in what a plugin call gets.
     sandbox = LuaSandbox("lib", clock=ManualClock(),
-                         limits=Limits(memory_bytes=16 * 2**20, instructions=1_000_000, wall_seconds=5))
+                         limits=Limits(memory_bytes=16 * 2**20, instructions=1_000_000, cpu_seconds=5, wall_seconds=5))
     sandbox.load(HARNESS, "harness.lua")
     yield sandbox
     sandbox.close()

@@ -151,12 +151,19 @@ def _has_null_in_list(value: Any) -> bool:
 _CONSTANT_VALUES: dict[str, Any] = {"json.null": JSON_NULL}
 
 
+#: The wall-clock backstop of a plugin call: this many times its CPU-time budget, and at least
+#: BACKSTOP_SECONDS (a loaded machine may give a plugin's thread a small share of a core).
+BACKSTOP_FACTOR = 10
+BACKSTOP_SECONDS = 5.0
+
+
 def sandbox_limits(manifest: Manifest) -> Limits:
     """The sandbox limits a manifest asks for (already checked against the host maxima)."""
     return Limits(
         memory_bytes=manifest.limits.memory_bytes,
         instructions=manifest.limits.instructions_per_call,
-        wall_seconds=manifest.limits.wall_ms_per_call / 1000,
+        cpu_seconds=manifest.limits.cpu_ms_per_call / 1000,
+        wall_seconds=max(BACKSTOP_FACTOR * manifest.limits.cpu_ms_per_call / 1000, BACKSTOP_SECONDS),
     )
 
 
