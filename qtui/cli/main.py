@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
+from typing import Any
 
 from qtui import __version__, paths, report
 from qtui.cli.common import (
@@ -25,7 +24,6 @@ from qtui.cli.common import (
     open_backend_for,
     print_result,
 )
-from qtui.clock import SYSTEM_CLOCK
 from qtui.model import (
     BackendError,
     BackendUnavailable,
@@ -80,7 +78,40 @@ def _common_options(for_subcommand: bool) -> argparse.ArgumentParser:
     return common
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _LazyParser(argparse.ArgumentParser):
+    """A subcommand's parser that gets its arguments when it is first used or shown.
+
+    So `qtui stats` never imports what only `qtui plugin` needs (the plugin system, Lua).
+    """
+
+    def __init__(self, *args: Any, fill: Callable[[argparse.ArgumentParser], None] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._fill = fill
+
+    def fill(self) -> None:
+        """Add the arguments now, if they are not there yet."""
+        if self._fill is not None:
+            fill, self._fill = self._fill, None
+            fill(self)
+
+    def parse_known_args(self, args: Sequence[str] | None = None,
+                         namespace: argparse.Namespace | None = None) -> tuple[argparse.Namespace, list[str]]:
+        self.fill()
+        return super().parse_known_args(args, namespace)
+
+    def format_usage(self) -> str:
+        self.fill()
+        return super().format_usage()
+
+    def format_help(self) -> str:
+        self.fill()
+        return super().format_help()
+
+
+def build_parser(*, lazy: bool = False) -> argparse.ArgumentParser:
+    """The parser of every qtui command; with `lazy`, a command group's arguments (and the
+    modules behind them) load only when that group is used."""
     common = _common_options(for_subcommand=True)
     as_json = argparse.ArgumentParser(add_help=False)
     as_json.add_argument("--json", action="store_true", help="print JSON for scripts instead of a table")
@@ -99,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="poll the backend every SECONDS (0: only on r); default 2")
     parser.add_argument("--mouse", action="store_true", help="let the console use the mouse")
     parser.add_argument("--no-plugins", action="store_true", help="do not load any plugin")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_LazyParser)
 
     p = sub.add_parser("demo", parents=[common], help="open the console on a live demo database",
                        description="Fill a demo database, run simulated producers and workers in the "
@@ -158,9 +189,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ready, scheduled, completed or dead (default ready)")
     p.set_defaults(handler=cmd_purge)
 
-    from qtui.cli import plugins as plugins_cli
+    def plugin_actions(group: argparse.ArgumentParser) -> None:
+        from qtui.cli import plugins as plugins_cli
 
-    plugins_cli.register(sub, as_json=as_json, confirm=confirm, common=common)
+        plugins_cli.register(group, as_json=as_json, confirm=confirm, common=common)
+
+    group = sub.add_parser(
+        "plugin", help="list, inspect, grant, revoke and check Lua plugins",
+        description="Manage the Lua plugins: what is installed, what each may do, and whether "
+                    "a plugin folder is valid.",
+        fill=plugin_actions,
+    )
+    if not lazy:
+        group.fill()
     return parser
 
 
@@ -175,40 +216,18 @@ def cmd_console(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from qtui import simulation
+    from qtui.cli.demo import running_demo
 
-    db = Path(args.db) if args.db else paths.demo_database()
-    if "://" in str(db):
-        raise InvalidInput("qtui demo needs a file path for --db, not a URL")
-    db.parent.mkdir(parents=True, exist_ok=True)
-    if not db.exists():
-        simulation.seed(db, clock=SYSTEM_CLOCK.time)
-    log_dir = paths.state_dir()
-    log_dir.mkdir(parents=True, exist_ok=True)
-    with open(log_dir / "demo.log", "ab") as log:
-        # The simulation runs until its stdin closes, so it also ends if qtui dies.
-        sim = subprocess.Popen(
-            [sys.executable, "-m", "qtui.simulation", "--db", str(db)],
-            stdin=subprocess.PIPE, stdout=log, stderr=log,
-        )
-    try:
+    with running_demo(args.db) as demo:
         if args.no_console:
-            print(f"simulating on {db} (log: {log_dir / 'demo.log'}); press Ctrl-C to stop")
+            print(f"simulating on {demo.db} (log: {demo.log}); press Ctrl-C to stop")
             try:
-                sim.wait()
+                demo.process.wait()
             except KeyboardInterrupt:
                 pass
             return EXIT_OK
-        args.db = str(db)
+        args.db = str(demo.db)
         return cmd_console(args)
-    finally:
-        if sim.stdin:
-            sim.stdin.close()
-        try:
-            sim.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            sim.kill()
-            sim.wait()
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
@@ -294,7 +313,7 @@ _EXIT_CODES: Sequence[tuple[type[BaseException], int]] = (
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run qtui with `argv`; returns the exit status."""
-    parser = build_parser()
+    parser = build_parser(lazy=True)
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = getattr(args, "handler", cmd_console)
     args.opened = []

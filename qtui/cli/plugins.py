@@ -91,18 +91,13 @@ def _entry_count(text: str) -> int:
 
 
 def register(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    group: argparse.ArgumentParser,
     *,
     as_json: argparse.ArgumentParser,
     confirm: argparse.ArgumentParser,
     common: argparse.ArgumentParser,
 ) -> None:
-    """Add the `plugin` command group to the subcommands `sub` of the qtui parser."""
-    group = sub.add_parser(
-        "plugin", help="list, inspect, grant, revoke and check Lua plugins",
-        description="Manage the Lua plugins: what is installed, what each may do, and whether "
-                    "a plugin folder is valid.",
-    )
+    """Add the actions of the `plugin` command group to its parser, `group`."""
     actions = group.add_subparsers(dest="plugin_command", metavar="ACTION", required=True)
 
     p = actions.add_parser(
