@@ -137,3 +137,12 @@ class NotFound(BackendError):
 
 class ReadOnlyError(BackendError):
     """A write was attempted on a backend opened read-only."""
+
+
+class InvalidBatchItem(InvalidInput):
+    """One payload of a batch is invalid, so nothing of the batch was written."""
+
+    def __init__(self, position: int, reason: str) -> None:
+        super().__init__(f"job {position} of the batch: {reason}; nothing of the batch was enqueued")
+        self.position = position  # counted from 1
+        self.reason = reason

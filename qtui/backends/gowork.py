@@ -52,6 +52,7 @@ from datetime import UTC, datetime
 
 import attrs
 
+from qtui.backends.base import validate_json_payload
 from qtui.backends.redis_common import (
     CHUNK,
     RedisBackend,
@@ -63,6 +64,7 @@ from qtui.backends.redis_common import (
 from qtui.backends.redis_scan import Chunk, Source, read_chunk, scan_page, walk
 from qtui.clock import WallClock
 from qtui.model import (
+    InvalidBatchItem,
     InvalidInput,
     Job,
     JobState,
@@ -496,6 +498,22 @@ class GoWorkBackend(RedisBackend):
         raw = json.dumps(job, separators=(",", ":"), ensure_ascii=False).encode()
         self.redis.lpush(self.layout.queues[queue], raw)
         return self._to_job(raw, JobState.READY)
+
+    @mapped_errors
+    def _enqueue_many(self, queue: str, payloads: list[str], priority: int) -> list[str]:
+        """Every job is built first; then one LPUSH adds them all, in order, or none."""
+        if queue not in self.layout.queues:
+            raise NotFound(f"no queue named {queue!r} (queues: {', '.join(self.layout.queues)})")
+        now = self.clock()
+        jobs = []
+        for position, payload in enumerate(payloads, 1):
+            try:
+                jobs.append(build_job(json.loads(validate_json_payload(payload)), queue, now))
+            except InvalidInput as exc:
+                raise InvalidBatchItem(position, str(exc)) from None
+        raws = [json.dumps(job, separators=(",", ":"), ensure_ascii=False).encode() for job in jobs]
+        self.redis.lpush(self.layout.queues[queue], *raws)
+        return [str(job["id"]) for job in jobs]
 
     @mapped_errors
     def _requeue(

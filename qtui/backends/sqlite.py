@@ -111,6 +111,9 @@ class SQLiteBackend(Backend):
             raise NotFound(f"job {job_id} was enqueued, then removed before it could be read back")
         return job
 
+    def _enqueue_many(self, queue: str, payloads: list[str], priority: int) -> list[str]:
+        return self._queue.enqueue_many(queue, payloads, priority=priority)
+
     def _requeue(
         self, ids: list[str] | None, queue: str | None, text: str | None, to_queue: str | None
     ) -> int:

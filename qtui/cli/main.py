@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from qtui import __version__, paths, report
+from qtui.cli.batch import DEFAULT_BATCH_SIZE, enqueue_lines, read_lines
 from qtui.cli.common import (
     EXIT_ERROR,
     EXIT_NOT_FOUND,
@@ -53,6 +54,16 @@ def _page_size(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
     if not 1 <= value <= 500:
         raise argparse.ArgumentTypeError("must be between 1 and 500")
+    return value
+
+
+def _batch_size(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 1 <= value <= 1_000_000:
+        raise argparse.ArgumentTypeError("must be between 1 and 1000000")
     return value
 
 
@@ -164,10 +175,19 @@ def build_parser(*, lazy: bool = False) -> argparse.ArgumentParser:
     p.add_argument("id", metavar="ID")
     p.set_defaults(handler=cmd_find)
 
-    p = sub.add_parser("enqueue", parents=[common, as_json], help="add a job with a JSON payload")
+    p = sub.add_parser("enqueue", parents=[common, as_json], help="add a job with a JSON payload, or a batch",
+                       description="Add a job with a JSON payload, or with --batch a job per line of a "
+                                   "JSON Lines file, written in all-or-nothing batches of --batch-size "
+                                   "lines. A missing database file is an error unless --create is given.")
     p.add_argument("queue", metavar="QUEUE")
-    p.add_argument("payload", metavar="JSON", help="the payload, or - to read it from stdin")
+    p.add_argument("payload", metavar="JSON", nargs="?", help="the payload, or - to read it from stdin")
+    p.add_argument("--batch", metavar="FILE",
+                   help="a job per line of FILE (- for stdin), each line a JSON payload")
+    p.add_argument("--batch-size", type=_batch_size, default=DEFAULT_BATCH_SIZE, metavar="N",
+                   help=f"lines per atomic batch (default {DEFAULT_BATCH_SIZE}); a bad line stops the command "
+                        "and nothing of its batch is written")
     p.add_argument("--priority", type=int, default=0, help="higher runs first (default 0)")
+    p.add_argument("--create", action="store_true", help="create the database file if it does not exist")
     p.set_defaults(handler=cmd_enqueue)
 
     p = sub.add_parser("requeue", parents=[common, as_json, confirm], help="move dead jobs back to a queue",
@@ -259,9 +279,31 @@ def cmd_find(args: argparse.Namespace) -> int:
 
 
 def cmd_enqueue(args: argparse.Namespace) -> int:
+    if (args.payload is None) == (args.batch is None):
+        raise InvalidInput("give either the payload JSON or --batch FILE")
+    if args.batch is not None:
+        return _enqueue_batch(args)
     payload = sys.stdin.read() if args.payload == "-" else args.payload
-    job = open_backend_for(args, create=True).enqueue(args.queue, payload, priority=args.priority)
+    job = open_backend_for(args, create=args.create).enqueue(args.queue, payload, priority=args.priority)
     print_result(args, job, f"enqueued job {job.id} on {job.queue}")
+    return EXIT_OK
+
+
+def _enqueue_batch(args: argparse.Namespace) -> int:
+    backend = open_backend_for(args, create=args.create)
+    if args.batch == "-":
+        done = enqueue_lines(backend, args.queue, read_lines(sys.stdin.buffer, "stdin"), name="stdin",
+                             batch_size=args.batch_size, priority=args.priority)
+    else:
+        try:
+            stream = open(args.batch, "rb")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            raise InvalidInput(f"{args.batch}: {exc.strerror}") from None
+        with stream:
+            done = enqueue_lines(backend, args.queue, read_lines(stream, args.batch), name=args.batch,
+                                 batch_size=args.batch_size, priority=args.priority)
+    ids = f" (ids {done.first_id} to {done.last_id})" if done.enqueued else ""
+    print_result(args, done, f"enqueued {done.enqueued} job{'s' if done.enqueued != 1 else ''} on {done.queue}{ids}")
     return EXIT_OK
 
 

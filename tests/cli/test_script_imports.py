@@ -62,6 +62,7 @@ def db(tmp_path: Path) -> Path:
     ["find", "2", "--json"],
     ["find", "2"],
     ["enqueue", "email", '{"to": "x@example.com"}'],
+    ["enqueue", "email", "--batch", "-"],
     ["requeue", "--all", "--yes"],
     ["purge", "all", "--state", "completed", "--yes"],
 ], ids=" ".join)
