@@ -70,6 +70,12 @@ class Job:
     extra: Mapping[str, str] = attrs.field(factory=dict)  # backend-specific fields, for display
 
 
+#: The key of `Job.extra` saying what was wrong with a job as stored, when another program wrote
+#: it in a form qtui does not expect (text that is not UTF-8, a payload that is not JSON, a
+#: time that is not a number). The job's values are then shown escaped or left out.
+DAMAGED = "damaged"
+
+
 @attrs.frozen
 class QueueStats:
     """Counts and rates for one queue."""

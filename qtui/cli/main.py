@@ -33,6 +33,7 @@ from qtui.model import (
     NotFound,
     ReadOnlyError,
 )
+from qtui.sanitize import visible
 
 # -- argument parsing ----------------------------------------------------------
 
@@ -365,7 +366,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("qtui: interrupted", file=sys.stderr)
         return 130
     except (BackendError, Refused) as exc:
-        print(f"qtui: {exc}", file=sys.stderr)
+        print(f"qtui: {visible(str(exc), multiline=True)}", file=sys.stderr)  # messages quote hostile data
         return next(code for kind, code in _EXIT_CODES if isinstance(exc, kind))
     except BrokenPipeError:
         return EXIT_OK
