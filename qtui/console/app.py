@@ -26,7 +26,7 @@ from qtui.console.palette import PALETTE
 from qtui.console.screens.detail import DetailScreen
 from qtui.console.screens.help import HelpScreen
 from qtui.console.screens.jobs import DeadScreen, JobListScreen
-from qtui.console.screens.plugins import PluginsScreen
+from qtui.console.screens.no_plugins import NoPluginsScreen
 from qtui.console.screens.queues import QueuesScreen
 from qtui.console.screens.workers import WorkersScreen
 from qtui.console.widgets import CommandLine, StatusBar
@@ -107,8 +107,10 @@ class Console:
         }
         self.screens["dead"].mark_glyph = glyphs.mark
         self.focus_panel: str | None = None  # the plugin panel keys go to, if any
-        self.plugins = plugins(self) if plugins else None
-        self.screens["plugins"] = self.plugins.screen if self.plugins else PluginsScreen(clock.monotonic)
+        # The plugin side is made when the tasks start (start_tasks), after the first frame.
+        self._make_plugins = plugins
+        self.plugins: PluginPanels | None = None
+        self.screens["plugins"] = NoPluginsScreen("Loading plugins…" if plugins else "Plugins are off.")
         self.detail = DetailScreen()
         self.help = HelpScreen()
         self.stack: list[Any] = [self.screens["queues"]]
@@ -155,22 +157,35 @@ class Console:
         return loop, event_loop
 
     async def run(self, screen: urwid.BaseScreen | None = None) -> None:
-        """Run the console until the operator quits."""
+        """Run the console until the operator quits.
+
+        The first frame is drawn before anything else starts: the operator sees the console
+        while the backend is polled and the plugins load.
+        """
         loop, event_loop = self.make_loop(screen)
         async with trio.open_nursery() as nursery:
-            self.start_tasks(nursery)
             with self._quit_scope, loop.start():
+                loop.draw_screen()
+                self.start_tasks(nursery)
                 await event_loop.run_async()
             nursery.cancel_scope.cancel()
 
     def start_tasks(self, nursery: trio.Nursery) -> None:
-        """Start polling and event handling in `nursery`, which also runs backend calls."""
+        """Start polling, event handling and the plugins in `nursery`, which also runs backend calls."""
         self._nursery = nursery
         subscription = self.bus.subscribe("console", (StatsUpdated, BackendStatus, Notice))
         nursery.start_soon(self.poller.run)
         nursery.start_soon(self._consume, subscription)
-        if self.plugins is not None:
-            nursery.start_soon(self.plugins.run)
+        if self._make_plugins is not None:
+            self._start_plugins(nursery, self._make_plugins(self))
+
+    def _start_plugins(self, nursery: trio.Nursery, plugins: PluginPanels) -> None:
+        loading = self.screens["plugins"]
+        self.plugins = plugins
+        self.screens["plugins"] = plugins.screen
+        self.stack = [plugins.screen if screen is loading else screen for screen in self.stack]
+        self._refresh_chrome()
+        nursery.start_soon(plugins.run)
 
     def quit(self) -> None:
         for modal in self._modals:

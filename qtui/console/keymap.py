@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 
 import attrs
 
-from qtui.authoring.docs import TOPICS as PLUGIN_TOPICS
+from qtui.authoring.topics import TOPICS as PLUGIN_TOPICS
 from qtui.model import InvalidInput, JobState
 
 

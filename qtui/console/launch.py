@@ -11,9 +11,8 @@ import urwid
 from qtui import paths
 from qtui.backends.base import Backend
 from qtui.clock import SYSTEM_CLOCK
-from qtui.console.app import Console
+from qtui.console.app import Console, PluginPanels
 from qtui.console.glyphs import for_encoding, locale_encoding
-from qtui.console.plugin_control import PluginControl
 from qtui.console.terminal import QuietScreen
 
 
@@ -38,6 +37,13 @@ def run_console(backend: Backend, *, refresh: float, mouse: bool, plugins: bool 
     _log_to_file()
     encoding = locale_encoding()
     urwid.set_encoding("utf-8" if encoding == "utf-8" else "ascii")
-    control = (lambda console: PluginControl(console, dev=dev)) if plugins else None
-    console = Console(backend, clock=SYSTEM_CLOCK, refresh=refresh, glyphs=for_encoding(encoding), mouse=mouse, plugins=control)
+
+    def control(console: Console) -> PluginPanels:
+        # Imported here: the console calls this after its first frame, so the plugin system
+        # (Lua, the catalog) loads while the operator already sees the console.
+        from qtui.console.plugin_control import PluginControl
+
+        return PluginControl(console, dev=dev)
+
+    console = Console(backend, clock=SYSTEM_CLOCK, refresh=refresh, glyphs=for_encoding(encoding), mouse=mouse, plugins=control if plugins else None)
     trio.run(console.run, QuietScreen())

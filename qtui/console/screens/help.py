@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qtui.authoring import docs as plugin_docs
+from qtui.authoring.topics import TOPICS as PLUGIN_TOPICS
 from qtui.console.keymap import BINDINGS, COMMANDS, CONTEXTS, binding_help, key_label
 from qtui.console.widgets import TextView
 
@@ -20,8 +20,10 @@ SCREEN_HELP = {
 
 def help_lines(topic: str | None, read_only: bool) -> list:
     """Help text for a topic (keys, commands, screens, or a plugin topic) or all the console's."""
-    if topic in plugin_docs.TOPICS:
-        return [("label", plugin_docs.TOPICS[topic].title), "", *plugin_docs.help_text(topic).splitlines()]
+    if topic in PLUGIN_TOPICS:
+        from qtui.authoring import docs as plugin_docs  # the plugin documentation, loaded when first shown
+
+        return [("label", PLUGIN_TOPICS[topic].title), "", *plugin_docs.help_text(topic).splitlines()]
     lines: list = []
     if topic in (None, "keys"):
         lines += [("label", "KEYS"), ""]
@@ -49,7 +51,7 @@ def help_lines(topic: str | None, read_only: bool) -> list:
             lines += [("column", f"  {name}"), f"      {text}", ""]
     if topic is None:
         lines += [("label", "LUA PLUGINS"), "",
-                  "  " + ", ".join(f":help {name}" for name in plugin_docs.TOPICS), ""]
+                  "  " + ", ".join(f":help {name}" for name in PLUGIN_TOPICS), ""]
     return lines
 
 
