@@ -63,6 +63,7 @@ def test_plugins_prompt_render_reload_refuse_and_quarantine(tmux, qtui_env, tmp_
     tmux.keys("a", "j", " ", "Enter")  # approve all, then untick jobs.requeue (the second)
     tmux.wait_for("bulk-requeue: granted 3, denied 1")
     command(tmux, "bulk-requeue.filter")
+    tmux.wait_for(lambda s: "dead jobs match (" in s)  # the preview has read every candidate: run acts on it
     command(tmux, "bulk-requeue.run")
     command(tmux, "plugin open bulk-requeue")  # full screen: the whole panel
     tmux.wait_for(lambda s: "jobs.requeue is denied" in " ".join(s.split()))  # may wrap
