@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+import trio
 
 from qtui.backends import open_backend
 from qtui.console.app import Console
@@ -66,7 +67,7 @@ class Driver:
 
 
 @pytest.fixture
-async def make_console(tmp_path: Path, nursery, monkeypatch):
+async def make_console(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
@@ -79,16 +80,20 @@ async def make_console(tmp_path: Path, nursery, monkeypatch):
         worker = q.worker(["email"], worker_id="w")
         worker.fail(worker.reserve(), "smtp down")
     backends = []
+    # The consoles run in a nursery of this fixture's own, ended before their backends close:
+    # a poll may be inside the backend in a worker thread until then.
+    async with trio.open_nursery() as nursery:
 
-    async def make(dev: Path | None = None) -> Driver:
-        backend = open_backend(db, clock=clock)
-        backends.append(backend)
-        console = Console(backend, clock=clock, refresh=0.2, plugins=lambda c: PluginControl(c, dev=dev))
-        console.start_tasks(nursery)
-        driver = Driver(console, tmp_path / "config" / "qtui" / "plugins")
-        await driver.wait_for("email")
-        return driver
+        async def make(dev: Path | None = None) -> Driver:
+            backend = open_backend(db, clock=clock)
+            backends.append(backend)
+            console = Console(backend, clock=clock, refresh=0.2, plugins=lambda c: PluginControl(c, dev=dev))
+            console.start_tasks(nursery)
+            driver = Driver(console, tmp_path / "config" / "qtui" / "plugins")
+            await driver.wait_for("email")
+            return driver
 
-    yield make
+        yield make
+        nursery.cancel_scope.cancel()
     for backend in backends:
         backend.close()

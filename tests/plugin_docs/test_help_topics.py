@@ -21,6 +21,7 @@ EXPECTED_WORDS = {
     "plugins": [docs.EXAMPLES[0].name, "deactivate", "quarantined", api.HOST_API_VERSION,
                 *(e.name for e in docs.EXAMPLES)],
     "api": [*(f.lua_name for f in api.FUNCTIONS), *(f.name for f in api.CALLBACKS),
+            *(f"{m.require_name}.{f.name}" for m in api.LIBRARY for f in m.functions),
             *(t.name for t in typedefs.TABLES), *api.STYLES],
     "events": [e.type for e in api.EVENTS],
     "capabilities": [c.value for c in Capability],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import redis
+import trio
 from rq import Queue
 
 from qtui.backends import open_backend
@@ -19,30 +20,32 @@ async def wait_for(console: Console, check) -> str:
     return screen_text(console)
 
 
-async def test_console_survives_redis_going_away_and_reconnects(own_redis_server, nursery) -> None:
+async def test_console_survives_redis_going_away_and_reconnects(own_redis_server) -> None:
     client = redis.Redis(host="127.0.0.1", port=own_redis_server.port)
     queue = Queue("emails", connection=client)
     for n in range(3):
         queue.enqueue("rq_jobs.add", n, 1)
     backend = open_backend(own_redis_server.url(scheme="rq+redis"), clock=SYSTEM_CLOCK.time)  # RQ's stamps are real
     console = Console(backend, clock=SYSTEM_CLOCK, refresh=0.2)
-    console.start_tasks(nursery)
-    text = await wait_for(console, lambda t: "live" in t and "emails" in t)
-    row = next(line for line in text.splitlines() if line.startswith("emails"))
-    assert row.split()[1] == "3"
+    async with trio.open_nursery() as nursery:  # ended before the backend closes
+        console.start_tasks(nursery)
+        text = await wait_for(console, lambda t: "live" in t and "emails" in t)
+        row = next(line for line in text.splitlines() if line.startswith("emails"))
+        assert row.split()[1] == "3"
 
-    own_redis_server.stop()
-    text = await wait_for(console, lambda t: "disconnected" in t)
-    assert "emails" in text and "stale: data" in text  # the last data stays on screen, marked stale
-    assert "cannot reach the Redis server" in text
-    console.handle_key("3")  # the console keeps answering keys
-    await wait_for(console, lambda t: "Dead letter" in t)
+        own_redis_server.stop()
+        text = await wait_for(console, lambda t: "disconnected" in t)
+        assert "emails" in text and "stale: data" in text  # the last data stays on screen, marked stale
+        assert "cannot reach the Redis server" in text
+        console.handle_key("3")  # the console keeps answering keys
+        await wait_for(console, lambda t: "Dead letter" in t)
 
-    own_redis_server.start()
-    client = redis.Redis(host="127.0.0.1", port=own_redis_server.port)
-    Queue("emails", connection=client).enqueue("rq_jobs.add", 9, 1)
-    console.handle_key("1")
-    text = await wait_for(console, lambda t: "live" in t and "emails" in t)
-    row = next(line for line in text.splitlines() if line.startswith("emails"))
-    assert row.split()[1] == "1"  # fresh data from the restarted (empty, then refilled) server
+        own_redis_server.start()
+        client = redis.Redis(host="127.0.0.1", port=own_redis_server.port)
+        Queue("emails", connection=client).enqueue("rq_jobs.add", 9, 1)
+        console.handle_key("1")
+        text = await wait_for(console, lambda t: "live" in t and "emails" in t)
+        row = next(line for line in text.splitlines() if line.startswith("emails"))
+        assert row.split()[1] == "1"  # fresh data from the restarted (empty, then refilled) server
+        nursery.cancel_scope.cancel()
     backend.close()
