@@ -5,6 +5,7 @@ Performance figures live here, never as timed assertions in the test suite.
 
 #: Benchmark areas; each is a module qtui.bench.<area> with main(argv) -> int.
 AREAS = {
+    "startup": "start-up of `qtui stats --json` as a whole process, next to python3 -c pass and rq info",
     "sqlite": "the embedded SQLite queue at scale",
     "redis": "the Redis backends (go-redis-work-queue layout, RQ) next to RQ's own tools",
     "sandbox": "Lua sandbox overhead and time to stop runaway plugins",
