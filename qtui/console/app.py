@@ -107,8 +107,10 @@ class Console:
         }
         self.screens["dead"].mark_glyph = glyphs.mark
         self.focus_panel: str | None = None  # the plugin panel keys go to, if any
-        # The plugin side is made when the tasks start (start_tasks), after the first frame.
+        # The plugin side is made after the first frame and the first poll (start_tasks).
         self._make_plugins = plugins
+        self._polled = trio.Event()  # the first poll came back, with data or an error
+        self._when_plugins_load: list[tuple[str, str | None]] = []  # `plugin` commands given while loading
         self.plugins: PluginPanels | None = None
         self.screens["plugins"] = NoPluginsScreen("Loading plugins…" if plugins else "Plugins are off.")
         self.detail = DetailScreen()
@@ -159,33 +161,45 @@ class Console:
     async def run(self, screen: urwid.BaseScreen | None = None) -> None:
         """Run the console until the operator quits.
 
-        The first frame is drawn before anything else starts: the operator sees the console
-        while the backend is polled and the plugins load.
+        The first frame is drawn before anything else starts, and the queues as soon as the
+        first poll brings them: the operator sees both before the plugin system loads.
         """
         loop, event_loop = self.make_loop(screen)
         async with trio.open_nursery() as nursery:
             with self._quit_scope, loop.start():
                 loop.draw_screen()
-                self.start_tasks(nursery)
+                self.start_tasks(nursery, redraw=loop.draw_screen)
                 await event_loop.run_async()
             nursery.cancel_scope.cancel()
 
-    def start_tasks(self, nursery: trio.Nursery) -> None:
-        """Start polling, event handling and the plugins in `nursery`, which also runs backend calls."""
+    def start_tasks(self, nursery: trio.Nursery, redraw: Callable[[], None] | None = None) -> None:
+        """Start polling, event handling and the plugins in `nursery`, which also runs backend calls.
+
+        The plugin side is made once the first poll has come back, after `redraw` (if given)
+        has put its outcome on the screen.
+        """
         self._nursery = nursery
         subscription = self.bus.subscribe("console", (StatsUpdated, BackendStatus, Notice))
         nursery.start_soon(self.poller.run)
         nursery.start_soon(self._consume, subscription)
         if self._make_plugins is not None:
-            self._start_plugins(nursery, self._make_plugins(self))
+            nursery.start_soon(self._start_plugins, nursery, self._make_plugins, redraw)
 
-    def _start_plugins(self, nursery: trio.Nursery, plugins: PluginPanels) -> None:
+    async def _start_plugins(self, nursery: trio.Nursery, make: Callable[[Console], PluginPanels],
+                             redraw: Callable[[], None] | None) -> None:
+        await self._polled.wait()
+        if redraw is not None:
+            redraw()  # urwid redraws when trio is idle; loading the plugin system keeps it busy
+        plugins = make(self)
+        await nursery.start(plugins.run)  # from here on it takes commands; the plugins load on
         loading = self.screens["plugins"]
         self.plugins = plugins
         self.screens["plugins"] = plugins.screen
         self.stack = [plugins.screen if screen is loading else screen for screen in self.stack]
-        self._refresh_chrome()
-        nursery.start_soon(plugins.run)
+        self.relayout()  # with the panels of plugins that loaded while it started
+        for action, name in self._when_plugins_load:
+            plugins.command(action, name)
+        self._when_plugins_load.clear()
 
     def quit(self) -> None:
         for modal in self._modals:
@@ -197,6 +211,8 @@ class Console:
         async for event in subscription:
             self._guarded(self.on_event, event)
             self._refresh_chrome()
+            if isinstance(event, StatsUpdated) or isinstance(event, BackendStatus) and not event.connected:
+                self._polled.set()
 
     # -- events ------------------------------------------------------------------
 
@@ -745,6 +761,10 @@ class Console:
         self.relayout()
 
     def cmd_plugin(self, action: str, name: str | None) -> None:
+        if self.plugins is None and self._make_plugins is not None:  # still loading: run it when loaded
+            self._when_plugins_load.append((action, name))
+            self.message(f"plugins are loading: plugin {action}{' ' + name if name else ''} runs when they are")
+            return
         if self.plugins is None:
             self.message("plugins are off in this console", "warning")
             return

@@ -13,7 +13,8 @@ from tests.support import wait_until
 PLUGIN_SYSTEM = ("qtui.plugins", "qtui.authoring.docs", "lupa", "cattrs", "watchfiles")
 
 
-async def test_the_first_frame_is_drawn_before_the_plugin_side_is_made(backend, clock, nursery, isolated_home) -> None:
+async def test_the_first_frame_and_the_queues_are_drawn_before_the_plugin_side_is_made(
+        backend, clock, nursery, isolated_home) -> None:
     screen = RecordingScreen()
     frames_when_made: list[list[str]] = []
 
@@ -25,9 +26,22 @@ async def test_the_first_frame_is_drawn_before_the_plugin_side_is_made(backend, 
     nursery.start_soon(console.run, screen)
     await wait_until(lambda: console.plugins is not None, "the plugin side")
     (frames,) = frames_when_made
-    assert len(frames) == 1 and "1 Queues" in frames[0] and "5 Plugins" in frames[0]
+    assert "1 Queues" in frames[0] and "5 Plugins" in frames[0] and "email" not in frames[0]  # before any poll
+    assert "email" in frames[-1] and "live" in frames[-1]  # the first poll, on screen
     console.execute("view plugins")
     await wait_until(lambda: "bulk-requeue" in screen.frames[-1][1], "the plugin manager's list")
+    console.quit()
+
+
+async def test_a_plugin_command_given_while_the_plugins_load_runs_once_they_have(
+        backend, clock, nursery, isolated_home) -> None:
+    screen = RecordingScreen()
+    console = Console(backend, clock=clock, refresh=0, plugins=PluginControl)
+    nursery.start_soon(console.run, screen)
+    console.execute("plugin enable tenant-sla")  # before the first poll: the plugin side is not made yet
+    assert console.plugins is None
+    await wait_until(lambda: screen.frames and "Permissions: tenant-sla" in screen.frames[-1][1], "the prompt")
+    assert "plugins are loading: plugin enable tenant-sla runs when they are" in screen.frames[0][1]
     console.quit()
 
 
