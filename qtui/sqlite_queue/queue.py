@@ -80,7 +80,7 @@ def encode_payload(payload: object) -> str:
             raise InvalidInput("payload is not valid JSON: nested too deeply") from None
         return payload
     try:
-        return json.dumps(payload, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        return _COMPACT_JSON.encode(payload)
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"payload cannot be stored as JSON: {exc}") from None
     except RecursionError:
@@ -97,6 +97,8 @@ def _reject_constant(name: str) -> None:
 
 #: Strict JSON: NaN and Infinity are not JSON (made once: json.loads with options makes one per call).
 _STRICT_JSON = json.JSONDecoder(parse_constant=_reject_constant)
+#: Compact strict JSON text for payloads given as objects (made once, as json.dumps with options does per call).
+_COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
 class SQLiteQueue:
