@@ -23,9 +23,14 @@ PAGES = sorted((ROOT / "man").glob("*.[1-8]"))
 CONSOLE = "qtui demo"
 
 
+def readme_commands() -> list[str]:
+    """The commands of the README's Quick start: opening the console, then running the tests."""
+    quick_start = (ROOT / "README.md").read_text().split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    return [line.strip() for line in quick_start.splitlines() if line.startswith("    ")]
+
+
 def readme_first_command() -> str:
-    quick_start = (ROOT / "README.md").read_text().split("## Quick start", 1)[1]
-    return next(line.strip() for line in quick_start.splitlines() if line.startswith("    "))
+    return readme_commands()[0]
 
 
 def clean_copy(destination: Path, git: str) -> None:
@@ -42,6 +47,13 @@ def clean_copy(destination: Path, git: str) -> None:
 def test_the_readme_opens_the_console_last() -> None:
     steps = readme_first_command().split(" && ")
     assert steps[-1] == CONSOLE and all(CONSOLE not in step for step in steps[:-1])
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    first, tests = readme_commands()
+    assert tests.endswith("python -m pytest") and first != tests
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert [line for line in ci if line and not line.startswith("#")][-1] == tests
 
 
 @pytest.mark.slow
