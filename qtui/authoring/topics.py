@@ -25,7 +25,7 @@ TOPICS: dict[str, Topic] = {
     "capabilities": Topic("Plugin capabilities (qtui-lua(7))", ("CAPABILITIES",)),
     "manifest": Topic("Plugin folders and manifest.toml (qtui-plugin(5))",
                       ("BUNDLE", "MANIFEST", "MANIFEST-EXAMPLE")),
-    "catalog": Topic("The plugin catalog (qtui-plugin(5))", ("CATALOG",)),
+    "catalog": Topic("The plugin catalog and the fleet lockfile (qtui-plugin(5))", ("CATALOG", "LOCKFILE")),
     "permissions": Topic("Plugin permissions, site policy and audit log (qtui-permissions(5))",
-                         ("VERDICTS", "PERMISSIONS-FILE", "SITE-POLICY", "AUDIT-LOG")),
+                         ("VERDICTS", "PERMISSIONS-FILE", "SCOPED-GRANTS", "SITE-POLICY", "AUDIT-LOG")),
 }
