@@ -48,7 +48,9 @@ def check_queue_name(name: str) -> str:
     return name
 
 
-#: Job.extra key that says what was wrong with a stored job (hostile or foreign data).
+#: Job.extra key that says what was wrong with a stored job (hostile or foreign data: text that is
+#: not UTF-8, a payload that is not JSON, a time that is not a number). Its values are shown
+#: escaped or left out, and lists flag the job with "!".
 MALFORMED = "malformed"
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -79,12 +81,6 @@ class Job:
     finished_at: float | None = None  # completed or dead since
     origin: str | None = None  # queue the job was first enqueued on, if it moved
     extra: Mapping[str, str] = attrs.field(factory=dict)  # backend-specific fields, for display; see MALFORMED
-
-
-#: The key of `Job.extra` saying what was wrong with a job as stored, when another program wrote
-#: it in a form qtui does not expect (text that is not UTF-8, a payload that is not JSON, a
-#: time that is not a number). The job's values are then shown escaped or left out.
-DAMAGED = "damaged"
 
 
 @attrs.frozen

@@ -15,7 +15,7 @@ import attrs
 
 from qtui.console import format as fmt
 from qtui.console.job_detail import detail_lines
-from qtui.model import DAMAGED, Job, JobState, Page, QueueStats, WorkerInfo
+from qtui.model import MALFORMED, Job, JobState, Page, QueueStats, WorkerInfo
 from qtui.sanitize import one_line
 
 
@@ -88,12 +88,12 @@ def page_table(page: Page) -> str:
     headers = ["ID", "QUEUE", "STATE", "TRIES", "CREATED", "PAYLOAD / LAST ERROR"]
     rows = [
         [one_line(j.id, 36), one_line(j.queue, 30), str(j.state), str(j.attempts), fmt.timestamp(j.created_at),
-         ("! " if DAMAGED in j.extra else "")
+         ("! " if MALFORMED in j.extra else "")
          + one_line(j.last_error if j.state is JobState.DEAD and j.last_error else j.payload, 80)]
         for j in page.jobs
     ]
     text = table(headers, rows, right=(3,))
-    if any(DAMAGED in j.extra for j in page.jobs):
+    if any(MALFORMED in j.extra for j in page.jobs):
         text += "\n(! stored by another program in a form qtui does not expect: qtui find ID says what)"
     if page.next_cursor:
         text += f"\n(more: --cursor {page.next_cursor})"

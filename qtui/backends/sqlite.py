@@ -23,7 +23,7 @@ import attrs
 from qtui.backends.base import Backend
 from qtui.backends.journal import Operation, OperationGone, SQLiteJournal, owner_id
 from qtui.clock import WallClock
-from qtui.model import DAMAGED, InvalidInput, Job, JobState, NotFound, Page, Snapshot
+from qtui.model import MALFORMED, InvalidInput, Job, JobState, NotFound, Page, Snapshot
 from qtui.sqlite_queue import Database, SQLiteQueue
 from qtui.sqlite_queue.queue import register_queue
 
@@ -286,7 +286,7 @@ def _job_from_row(row: tuple[Any, ...]) -> Job:
         lease_until=stored.time("lease_until", lease_until),
         finished_at=stored.time("finished_at", finished_at),
         origin=stored.text("origin", origin),
-        extra={DAMAGED: "; ".join(stored.problems)} if stored.problems else {},
+        extra={MALFORMED: "; ".join(stored.problems)} if stored.problems else {},
     )
 
 

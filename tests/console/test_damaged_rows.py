@@ -61,14 +61,14 @@ def test_peek_shows_damaged_rows_flagged_and_escaped(capsys, queue_db: Path) -> 
 def test_json_and_find_say_what_is_wrong(capsys, queue_db: Path) -> None:
     ids = write_badly(queue_db)
     code, out, _ = run(capsys, "peek", "email", "--db", str(queue_db), "--limit", "500", "--json")
-    damaged = {job["id"]: job["extra"].get("damaged") for job in json.loads(out)["jobs"]}
+    damaged = {job["id"]: job["extra"].get("malformed") for job in json.loads(out)["jobs"]}
     assert damaged[str(ids["not utf-8"])] == r"payload: not UTF-8 (bad bytes shown as \xNN)"
     assert damaged[str(ids["not json"])] == "payload: not JSON"
     assert damaged[str(ids["bad times"])] == "priority: not a whole number: 'high'; created_at: not a time: 'yesterday'"
     assert damaged[str(ids["blob"])] == "payload: stored as a blob; created_at: not a time: 1e+300"
     assert damaged["1"] is None
     code, out, err = run(capsys, "find", str(ids["bad times"]), "--db", str(queue_db))
-    assert code == 0 and "damaged     priority: not a whole number: 'high'" in out and "created " not in out
+    assert code == 0 and "malformed   priority: not a whole number: 'high'" in out and "created " not in out
 
 
 def test_stats_show_a_queue_name_that_is_not_utf8(capsys, queue_db: Path) -> None:

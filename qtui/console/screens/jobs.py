@@ -7,7 +7,7 @@ import attrs
 from qtui.clock import WallClock
 from qtui.console import format as fmt
 from qtui.console.widgets import Column, Table
-from qtui.model import DAMAGED, Job, JobState, Page
+from qtui.model import MALFORMED, Job, JobState, Page
 from qtui.sanitize import one_line
 
 STATE_ORDER = (JobState.READY, JobState.SCHEDULED, JobState.PROCESSING, JobState.COMPLETED, JobState.DEAD)
@@ -15,7 +15,7 @@ STATE_ORDER = (JobState.READY, JobState.SCHEDULED, JobState.PROCESSING, JobState
 
 def flagged(job: Job, cell: str | tuple) -> str | tuple | list:
     """`cell` after a warning mark when the job was stored damaged (its detail view says how)."""
-    return [("warn", "! "), cell] if DAMAGED in job.extra else cell
+    return [("warn", "! "), cell] if MALFORMED in job.extra else cell
 
 
 @attrs.frozen
