@@ -56,13 +56,20 @@ SAMPLE_PLUGINS = ("queue-alert", "throughput", "tenant-sla")
 BOTTOM_LINE = "Q quit"
 
 
+#: Left out of the programs' environment: they run as for a user (bytecode kept, colours on).
+UNSET = ("PYTHONDONTWRITEBYTECODE", "NO_COLOR")
+
+
+def settings(root: Path) -> dict[str, str]:
+    """A plain xterm with its own XDG folders under `root`."""
+    return {"TERM": "xterm", "LANG": "C.UTF-8", "XDG_CONFIG_HOME": str(root / "config"),
+            "XDG_DATA_HOME": str(root / "data"), "XDG_STATE_HOME": str(root / "state"),
+            "XDG_CONFIG_DIRS": str(root / "site")}
+
+
 def environment(root: Path) -> dict[str, str]:
-    """A plain xterm with its own XDG folders; compiled bytecode is kept, as for a user."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env.update(TERM="xterm", LANG="C.UTF-8", XDG_CONFIG_HOME=str(root / "config"), XDG_DATA_HOME=str(root / "data"),
-               XDG_STATE_HOME=str(root / "state"), XDG_CONFIG_DIRS=str(root / "site"))
-    env.pop("NO_COLOR", None)
-    return env
+    """This process's environment with :func:`settings`, without UNSET."""
+    return {**{k: v for k, v in os.environ.items() if k not in UNSET}, **settings(root)}
 
 
 # -- bytes per second -----------------------------------------------------------------------
@@ -80,10 +87,12 @@ class Pane:
         subprocess.run([self.tmux, "-L", self.socket, *args], check=True, capture_output=True)
 
     def start(self, argv: Sequence[str], env: dict[str, str]) -> None:
-        """Start `argv` once the copy of its output is in place (it waits for a file to appear)."""
+        """Start `argv` with `env` added to tmux's environment, once the copy of its output is in place."""
         ready = self.output.with_suffix(".go")
+        unset = " ".join(f"-u {name}" for name in UNSET)
         exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
-        script = f"while [ ! -e {shlex.quote(str(ready))} ]; do sleep 0.05; done; exec env {exports} {shlex.join(argv)}"
+        script = (f"while [ ! -e {shlex.quote(str(ready))} ]; do sleep 0.05; done; "
+                  f"exec env {unset} {exports} {shlex.join(argv)}")
         self._run("-f", "/dev/null", "new-session", "-d", "-s", "b", "-x", str(SIZE[0]), "-y", str(SIZE[1]),
                   "sh", "-c", script)
         self._run("pipe-pane", "-o", "-t", "b", f"cat >> {shlex.quote(str(self.output))}")
@@ -134,7 +143,7 @@ def bytes_per_second(root: Path, tmux: str, qtui: str, rq: str, seconds: int, wa
         template = client.hgetall(f"rq:job:{ids[-1]}")
         changer = threading.Thread(target=keep_changing, args=(client, template, stop), daemon=True)
         changer.start()
-        env = environment(root)
+        env = settings(root)
         panes["qtui --refresh 1"].start([qtui, "--db", f"rq+{server.url()}", "--refresh", "1"], env)
         panes["rq info -i 1"].start([rq, "info", "-i", "1", "--url", server.url()], env)
         time.sleep(warmup)
