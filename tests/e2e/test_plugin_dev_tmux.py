@@ -10,7 +10,7 @@ import pytest
 from qtui.sqlite_queue import SQLiteQueue
 from tests.support import wait_until_sync
 
-from .conftest import QTUI
+from .conftest import QTUI, answer
 
 pytestmark = pytest.mark.slow
 
@@ -38,7 +38,7 @@ def test_plugin_dev_opens_on_live_demo_data(tmux, qtui_env, tmp_path: Path) -> N
     demo = Path(qtui_env["XDG_DATA_HOME"]) / "qtui" / "demo.db"
     tmux.start([*QTUI, "plugin", "dev", str(folder)], qtui_env)
     tmux.wait_for("Permissions: my-panel")
-    tmux.keys("a", "Enter")
+    answer(tmux, "a", "Enter")
     screen = tmux.wait_for(lambda s: "email  ready" in s and "webhooks  ready" in s)  # the panel, fed
     assert "/data/qtui/demo.db" in screen and "live" in screen  # the status bar names the database
     assert simulations_on(demo), "the demo's producers and workers run while the console does"
@@ -54,7 +54,7 @@ def test_plugin_dev_with_db_opens_that_database(tmux, qtui_env, tmp_path: Path) 
         queue.enqueue("invoices", {"n": 1})
     tmux.start([*QTUI, "plugin", "dev", str(folder), "--db", str(db)], qtui_env)
     tmux.wait_for("Permissions: my-panel")
-    tmux.keys("a", "Enter")
+    answer(tmux, "a", "Enter")
     screen = tmux.wait_for("invoices  ready 1")
     assert "/mine.db" in screen and "email" not in screen
     tmux.keys("Q")
