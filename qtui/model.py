@@ -134,6 +134,28 @@ class Page:
     next_cursor: str | None = None
 
 
+@attrs.frozen
+class Group:
+    """Jobs whose payloads give one value for a field (see `Backend.count_by`)."""
+
+    value: str | None  # the field's value as text; None: the payload has no such scalar field
+    count: int
+    oldest: float | None = None  # creation time of the group's oldest job
+    older: int = 0  # jobs created before the time the count was asked about
+
+
+@attrs.frozen
+class GroupCounts:
+    """Jobs of a queue and state counted by a payload field, over a bounded scan."""
+
+    groups: tuple[Group, ...]  # the most jobs first
+    scanned: int  # jobs looked at (every group, the others and the unreadable ones)
+    unreadable: int  # payloads that are not JSON, or too long to read
+    complete: bool  # whether every job of the queue in that state was looked at
+    others: int = 0  # jobs of further groups, beyond the most a count returns
+    newest: float | None = None  # creation time of the newest job looked at (the rest are newer)
+
+
 class BackendError(Exception):
     """A failure with a message fit to show an operator (no traceback needed)."""
 

@@ -20,10 +20,11 @@ from typing import Any
 
 import attrs
 
-from qtui.backends.base import Backend
+from qtui.backends.base import MAX_OLDEST_QUEUES, Backend
 from qtui.backends.journal import Operation, OperationGone, SQLiteJournal, owner_id
+from qtui.backends.payload_fields import MAX_PAYLOAD_BYTES, GroupCounter, scalar_text
 from qtui.clock import WallClock
-from qtui.model import MALFORMED, InvalidInput, Job, JobState, NotFound, Page, Snapshot
+from qtui.model import MALFORMED, GroupCounts, InvalidInput, Job, JobState, NotFound, Page, Snapshot
 from qtui.sqlite_queue import Database, SQLiteQueue
 from qtui.sqlite_queue.queue import register_queue
 
@@ -76,14 +77,9 @@ class SQLiteBackend(Backend):
     def _peek(
         self, queue: str | None, state: JobState, text: str | None, cursor: str | None, limit: int
     ) -> Page:
-        where = ["state = ?"]
-        params: list[Any] = [state.value]
-        if queue is not None:
-            index = "jobs_by_queue_state"
-            where.append("queue = ?")
-            params.append(queue)
-        else:
-            index = "jobs_by_state"
+        condition, state_params, index = _state_and_queue(state, queue)
+        where = [condition]
+        params: list[Any] = list(state_params)
         if cursor is not None:
             where.append("id > ?")
             params.append(_parse_cursor(cursor))
@@ -102,6 +98,57 @@ class SQLiteBackend(Backend):
         jobs = tuple(_job_from_row(row) for row in rows)
         next_cursor = f"after:{jobs[-1].id}" if len(jobs) == limit else None
         return Page(jobs=jobs, next_cursor=next_cursor)
+
+    def _oldest(self, queue: str | None, state: JobState) -> tuple[Job, ...]:
+        with self._database.read() as conn:
+            if queue is not None:
+                _check_queue_exists(conn, queue)
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM jobs WHERE id IN ("
+                " SELECT (SELECT id FROM jobs INDEXED BY jobs_by_queue_state"
+                "         WHERE queue = name AND state = ? ORDER BY id LIMIT 1)"
+                " FROM queues WHERE ?2 IS NULL OR name = ?2 ORDER BY name LIMIT ?)"
+                " ORDER BY queue",
+                (state.value, queue, MAX_OLDEST_QUEUES),
+            ).fetchall()
+        return tuple(_job_from_row(row) for row in rows)
+
+    def _count_by(
+        self, queue: str | None, state: JobState, keys: tuple[str, ...], older_than: float | None, limit: int
+    ) -> GroupCounts:
+        # One pass over the `limit` oldest jobs by index; SQLite parses each payload once (its
+        # JSON functions share the parse of a value within a row).
+        path = "$" + "".join(f'."{key}"' for key in keys)
+        where, params, index = _state_and_queue(state, queue)
+        with self._database.read() as conn:
+            if queue is not None:
+                _check_queue_exists(conn, queue)
+            rows = conn.execute(
+                "SELECT kind, value, count(*), min(created_at), total(created_at < ?), max(created_at) FROM ("
+                " SELECT created_at, kind, CASE kind WHEN 'true' THEN 'true' WHEN 'false' THEN 'false'"
+                "   WHEN 'text' THEN json_extract(payload, ?2) WHEN 'integer' THEN json_extract(payload, ?2)"
+                "   WHEN 'real' THEN json_extract(payload, ?2) END AS value FROM ("
+                "  SELECT created_at, payload, CASE"
+                "   WHEN length(CAST(payload AS BLOB)) > ? OR NOT json_valid(payload) THEN 'unreadable'"
+                "   ELSE coalesce(json_type(payload, ?2), 'missing') END AS kind"
+                f"  FROM jobs INDEXED BY {index} WHERE {where} ORDER BY id LIMIT ?))"
+                " GROUP BY kind, value",
+                (older_than if older_than is not None else float("-inf"), path, MAX_PAYLOAD_BYTES, *params, limit),
+            ).fetchall()
+            scanned = sum(row[2] for row in rows)
+            more = scanned == limit and conn.execute(
+                f"SELECT 1 FROM jobs INDEXED BY {index} WHERE {where} ORDER BY id LIMIT 1 OFFSET ?",
+                (*params, limit),
+            ).fetchone() is not None
+        counter = GroupCounter()
+        unreadable = 0
+        for kind, value, count, oldest, older, newest in rows:
+            counter.seen(newest)
+            if kind == "unreadable":
+                unreadable += count
+            else:
+                counter.add(scalar_text(value), count, oldest, int(older))
+        return counter.result(scanned=scanned, unreadable=unreadable, complete=not more)
 
     def _job(self, job_id: str, progress: Callable[[int, int], None] | None = None) -> Job | None:
         """By primary key: no scan, so no progress to report."""
@@ -215,6 +262,13 @@ def _selection(operation: Operation) -> tuple[str, list[Any]]:
         where.append(condition)
         params.extend(values)
     return " AND ".join(where), params
+
+
+def _state_and_queue(state: JobState, queue: str | None) -> tuple[str, tuple[Any, ...], str]:
+    """The condition selecting jobs in `state` (of `queue`), its parameters and the index to page them by."""
+    if queue is None:
+        return "state = ?", (state.value,), "jobs_by_state"
+    return "state = ? AND queue = ?", (state.value, queue), "jobs_by_queue_state"
 
 
 def _check_queue_exists(conn: Any, queue: str) -> None:

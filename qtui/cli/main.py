@@ -138,8 +138,8 @@ def build_parser(*, lazy: bool = False) -> argparse.ArgumentParser:
         parents=[_common_options(for_subcommand=False)],
     )
     parser.add_argument("--version", action="version", version=f"qtui {__version__}")
-    parser.add_argument("--refresh", type=_positive_float, default=2.0, metavar="SECONDS",
-                        help="poll the backend every SECONDS (0: only on r); default 2")
+    parser.add_argument("--refresh", type=_positive_float, default=None, metavar="SECONDS",
+                        help="poll the backend every SECONDS (0: only on r); default: config.toml's, else 2")
     parser.add_argument("--mouse", action="store_true", help="let the console use the mouse")
     parser.add_argument("--no-plugins", action="store_true", help="do not load any plugin")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_LazyParser)
@@ -227,6 +227,10 @@ def build_parser(*, lazy: bool = False) -> argparse.ArgumentParser:
     )
     if not lazy:
         group.fill()
+
+    from qtui.cli import config as config_cli
+
+    config_cli.register(sub)
     return parser
 
 
@@ -234,10 +238,9 @@ def build_parser(*, lazy: bool = False) -> argparse.ArgumentParser:
 
 
 def cmd_console(args: argparse.Namespace) -> int:
-    from qtui.console.launch import run_console
+    from qtui.cli.config import run_configured_console
 
-    run_console(open_backend_for(args), refresh=args.refresh, mouse=args.mouse, plugins=not args.no_plugins)
-    return EXIT_OK
+    return run_configured_console(args)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

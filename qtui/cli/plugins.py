@@ -687,7 +687,7 @@ def _info_text(
         ("entry", one_line(manifest.entry)),
         ("code hash", code_hash),
         ("limits", f"{limits.memory_mib} MiB memory, {limits.instructions_per_call} instructions "
-                   f"and {limits.wall_ms_per_call} ms per call"),
+                   f"and {limits.cpu_ms_per_call} ms of CPU per call"),
     ]
     panel = manifest.panel
     if panel is None:
