@@ -48,7 +48,9 @@ def check_queue_name(name: str) -> str:
     return name
 
 
-#: Job.extra key that says what was wrong with a stored job (hostile or foreign data).
+#: Job.extra key that says what was wrong with a stored job (hostile or foreign data: text that is
+#: not UTF-8, a payload that is not JSON, a time that is not a number). Its values are shown
+#: escaped or left out, and lists flag the job with "!".
 MALFORMED = "malformed"
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -172,3 +174,12 @@ class NotFound(BackendError):
 
 class ReadOnlyError(BackendError):
     """A write was attempted on a backend opened read-only."""
+
+
+class InvalidBatchItem(InvalidInput):
+    """One payload of a batch is invalid, so nothing of the batch was written."""
+
+    def __init__(self, position: int, reason: str) -> None:
+        super().__init__(f"job {position} of the batch: {reason}; nothing of the batch was enqueued")
+        self.position = position  # counted from 1
+        self.reason = reason

@@ -26,6 +26,7 @@ import attrs
 import qtui
 from qtui.authoring import prose, typedefs
 from qtui.authoring.docmodel import Block, Code, Heading, Item, Para, to_roff, to_text
+from qtui.authoring.topics import TOPICS
 from qtui.plugins.bundles import bundle as plugin_bundle
 from qtui.plugins.bundles import manifest
 from qtui.plugins.bundles.capabilities import Capability, own_topic_prefix
@@ -811,28 +812,6 @@ MAN_PAGES: dict[str, tuple[str, ...]] = {
 #: Every section, by the name of its generated block in the man pages; each is a file
 #: ``name.lower() + ".txt"`` in :func:`prose_dir`.
 SECTIONS: tuple[str, ...] = tuple(dict.fromkeys(name for names in MAN_PAGES.values() for name in names))
-
-
-@attrs.frozen
-class Topic:
-    """A help topic of the console: a title and the sections it shows."""
-
-    title: str
-    sections: tuple[str, ...]
-
-
-#: The console's plugin help topics (`:help NAME`), the same material as the man pages.
-TOPICS: dict[str, Topic] = {
-    "plugins": Topic("Writing Lua plugins (qtui-lua(7))", ("GUIDE", "TESTING", "COMPATIBILITY", "EXAMPLES")),
-    "api": Topic("The plugin API (qtui-lua(7))", ("FUNCTIONS", "LIBRARY", "CALLBACKS", "TYPES", "STYLES")),
-    "events": Topic("Plugin events (qtui-lua(7))", ("EVENTS",)),
-    "capabilities": Topic("Plugin capabilities (qtui-lua(7))", ("CAPABILITIES",)),
-    "manifest": Topic("Plugin folders and manifest.toml (qtui-plugin(5))",
-                      ("BUNDLE", "MANIFEST", "MANIFEST-EXAMPLE")),
-    "catalog": Topic("The plugin catalog and the fleet lockfile (qtui-plugin(5))", ("CATALOG", "LOCKFILE")),
-    "permissions": Topic("Plugin permissions, site policy and audit log (qtui-permissions(5))",
-                         ("VERDICTS", "PERMISSIONS-FILE", "SCOPED-GRANTS", "SITE-POLICY", "AUDIT-LOG")),
-}
 
 
 def prose_dir() -> Path:

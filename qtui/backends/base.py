@@ -31,6 +31,7 @@ from qtui.backends.payload_fields import GroupCounter, count_jobs, field_keys
 from qtui.clock import WallClock
 from qtui.model import (
     PURGEABLE_STATES,
+    BackendError,
     GroupCounts,
     InvalidInput,
     Job,
@@ -162,6 +163,16 @@ class Backend(abc.ABC):
         self._check_writable("enqueue")
         check_queue_name(queue)
         return self._enqueue(queue, validate_json_payload(payload), priority)
+
+    def enqueue_many(self, queue: str, payloads: Sequence[str], *, priority: int = 0) -> list[str]:
+        """Add a job per JSON payload in one atomic step, all or none; returns their ids in order.
+
+        A payload the backend cannot take raises InvalidBatchItem naming its position, and
+        nothing is added.
+        """
+        self._check_writable("enqueue")
+        check_queue_name(queue)
+        return self._enqueue_many(queue, list(payloads), priority) if payloads else []
 
     def requeue(
         self,
@@ -325,6 +336,10 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def _enqueue(self, queue: str, payload: str, priority: int) -> Job: ...
+
+    def _enqueue_many(self, queue: str, payloads: list[str], priority: int) -> list[str]:
+        """Backends that can add many jobs atomically override this."""
+        raise BackendError(f"{self.display_name}: this backend cannot enqueue a batch of jobs atomically")
 
     @abc.abstractmethod
     def _plan(self, operation: Operation) -> Operation:

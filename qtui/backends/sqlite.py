@@ -24,7 +24,7 @@ from qtui.backends.base import MAX_OLDEST_QUEUES, Backend
 from qtui.backends.journal import Operation, OperationGone, SQLiteJournal, owner_id
 from qtui.backends.payload_fields import MAX_PAYLOAD_BYTES, GroupCounter, scalar_text
 from qtui.clock import WallClock
-from qtui.model import GroupCounts, InvalidInput, Job, JobState, NotFound, Page, Snapshot
+from qtui.model import MALFORMED, GroupCounts, InvalidInput, Job, JobState, NotFound, Page, Snapshot
 from qtui.sqlite_queue import Database, SQLiteQueue
 from qtui.sqlite_queue.queue import register_queue
 
@@ -168,6 +168,9 @@ class SQLiteBackend(Backend):
             raise NotFound(f"job {job_id} was enqueued, then removed before it could be read back")
         return job
 
+    def _enqueue_many(self, queue: str, payloads: list[str], priority: int) -> list[str]:
+        return self._queue.enqueue_many(queue, payloads, priority=priority)
+
     # -- journaled operations --------------------------------------------------
 
     def _plan(self, operation: Operation) -> Operation:
@@ -309,24 +312,79 @@ def _text_condition(text: str) -> tuple[str, list[str]]:
 
 
 def _job_from_row(row: tuple[Any, ...]) -> Job:
+    """The job a row holds; a value another program stored badly is escaped or left out, and noted."""
     (
         job_id, queue, state, payload, priority, attempts, max_attempts, last_error, worker,
         created_at, updated_at, run_at, lease_until, finished_at, origin,
     ) = row
+    stored = _StoredValues()
+    payload = stored.text("payload", payload) or ""
+    if not stored.problems:  # text that is not as stored is not worth parsing
+        try:
+            json.loads(payload)
+        except (ValueError, RecursionError):
+            stored.problems.append("payload: not JSON")
     return Job(
         id=str(job_id),
-        queue=queue,
-        state=JobState(state),
+        queue=stored.text("queue", queue) or "",
+        state=JobState(state),  # the schema's CHECK constraint allows only the five states
         payload=payload,
-        priority=priority,
-        attempts=attempts,
-        max_attempts=max_attempts,
-        last_error=last_error,
-        worker=worker,
-        created_at=created_at,
-        updated_at=updated_at,
-        run_at=run_at,
-        lease_until=lease_until,
-        finished_at=finished_at,
-        origin=origin,
+        priority=stored.integer("priority", priority, 0),
+        attempts=stored.integer("attempts", attempts, 0),
+        max_attempts=stored.integer("max_attempts", max_attempts, None),
+        last_error=stored.text("last_error", last_error),
+        worker=stored.text("worker", worker),
+        created_at=stored.time("created_at", created_at),
+        updated_at=stored.time("updated_at", updated_at),
+        run_at=stored.time("run_at", run_at),
+        lease_until=stored.time("lease_until", lease_until),
+        finished_at=stored.time("finished_at", finished_at),
+        origin=stored.text("origin", origin),
+        extra={MALFORMED: "; ".join(stored.problems)} if stored.problems else {},
     )
+
+
+#: Times shown as dates: years 1 to 9999.
+_TIME_RANGE = (-62_135_596_800.0, 253_402_300_799.0)
+#: Bad bytes of text that is not UTF-8, as the database's text factory decodes them.
+_BAD_BYTES = re.compile("[\udc80-\udcff]")
+
+
+class _StoredValues:
+    """Converts the values of one stored row for the model, noting what was wrong instead of failing."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def text(self, name: str, value: object) -> str | None:
+        """Text as stored; bytes that are not UTF-8 are shown as \\xNN escapes."""
+        if value is None:
+            return None
+        if isinstance(value, bytes):
+            self.problems.append(f"{name}: stored as a blob")
+            value = value.decode("utf-8", "surrogateescape")
+        text = value if isinstance(value, str) else str(value)
+        if _BAD_BYTES.search(text):
+            self.problems.append(f"{name}: not UTF-8 (bad bytes shown as \\xNN)")
+            text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        return text
+
+    def integer(self, name: str, value: object, default: int | None) -> int | None:
+        if (value is None and default is None) or isinstance(value, int):
+            return value  # type: ignore[return-value]
+        self.problems.append(f"{name}: not a whole number: {_sample(value)}")
+        return default
+
+    def time(self, name: str, value: object) -> float | None:
+        if value is None:
+            return None
+        if isinstance(value, int | float) and _TIME_RANGE[0] <= value <= _TIME_RANGE[1]:
+            return float(value)
+        self.problems.append(f"{name}: not a time: {_sample(value)}")
+        return None
+
+
+def _sample(value: object) -> str:
+    """A short, quoted rendering of a bad value for a problem note."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from qtui.authoring import docs as plugin_docs
+from qtui.authoring.topics import TOPICS as PLUGIN_TOPICS
 from qtui.console.keymap import COMMANDS, CONTEXTS, DEFAULT_KEYMAP, Keymap, binding_command, binding_help, key_label
 from qtui.console.widgets import Entry, TextView
 from qtui.sanitize import one_line
@@ -30,8 +30,10 @@ PluginCommands = Sequence[tuple[str, str]]
 def help_lines(topic: str | None, read_only: bool, keymap: Keymap = DEFAULT_KEYMAP,
                plugin_commands: PluginCommands = ()) -> list:
     """Help text for a topic (keys, commands, screens, or a plugin topic) or all the console's."""
-    if topic in plugin_docs.TOPICS:
-        return [("label", plugin_docs.TOPICS[topic].title), "", *plugin_docs.help_text(topic).splitlines()]
+    if topic in PLUGIN_TOPICS:
+        from qtui.authoring import docs as plugin_docs  # the plugin documentation, loaded when first shown
+
+        return [("label", PLUGIN_TOPICS[topic].title), "", *plugin_docs.help_text(topic).splitlines()]
     lines: list = []
     if topic in (None, "keys"):
         lines += [("label", "KEYS"), ""]
@@ -67,7 +69,7 @@ def help_lines(topic: str | None, read_only: bool, keymap: Keymap = DEFAULT_KEYM
             lines += [("column", f"  {name}"), Entry("", text, 6), ""]
     if topic is None:
         lines += [("label", "LUA PLUGINS"), "",
-                  Entry("", ", ".join(f":help {name}" for name in plugin_docs.TOPICS), 2), ""]
+                  Entry("", ", ".join(f":help {name}" for name in PLUGIN_TOPICS), 2), ""]
     return lines
 
 
