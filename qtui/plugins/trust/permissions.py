@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import datetime
 import enum
-import os
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -150,33 +149,30 @@ class PermissionStore:
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path if path is not None else permissions_path()
-        self._parsed: tuple[_FileIdentity, dict[str, tuple[Record, ...]]] | None = None
+        self._parsed: tuple[bytes, dict[str, tuple[Record, ...]]] | None = None  # file bytes, their records
 
     def load(self) -> dict[str, tuple[Record, ...]]:
         """Every plugin's records, oldest first. A missing file holds no decisions.
 
-        The checked records are kept until the file changes (another inode, size, mtime or
-        ctime: every write of ours replaces the file), so asking once per plugin costs a stat
-        each, not a parse each.
+        The checked records are kept with the bytes they came from: while the file holds the
+        same bytes they are returned without parsing again (a read and a compare instead of a
+        parse and a check each time a plugin asks). Any change, by any process, is parsed.
         """
         try:
-            before = _identity(self.path)
+            with open(self.path, "rb") as f:
+                raw: bytes | None = f.read(MAX_FILE_BYTES + 1)
         except (FileNotFoundError, NotADirectoryError):
             return {}
-        if self._parsed is not None and self._parsed[0] == before:
+        except OSError:
+            raw = None  # read_toml reports it, naming the file
+        if self._parsed is not None and raw == self._parsed[0]:
             return dict(self._parsed[1])
         try:
             data, text = read_toml(self.path, max_bytes=MAX_FILE_BYTES)
         except FileProblems as e:
             raise PermissionsFileError(e.problems) from None
         everything = _StoreReader(self.path, text).read(data)
-        try:
-            unchanged = _identity(self.path) == before
-        except OSError:
-            unchanged = False
-        # Kept only if no writer replaced or edited the file while it was read: what was read
-        # then belongs to `before`.
-        self._parsed = (before, everything) if unchanged else None
+        self._parsed = (text.encode("utf-8"), everything)
         return dict(everything)
 
     def records(self, plugin: str) -> tuple[Record, ...]:
@@ -311,15 +307,6 @@ class PermissionStore:
             }
         }
         replace_file(self.path, _HEADER + tomli_w.dumps(doc))
-
-
-_FileIdentity = tuple[int, int, int, int, int]
-
-
-def _identity(path: Path) -> _FileIdentity:
-    """What changes whenever the file's content may have: device, inode, size, mtime, ctime."""
-    st = os.stat(path)
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 _RECORD_FIELDS = ("version", "hash", "decided_at", "requested", "granted", "denied", "no_confirm")
