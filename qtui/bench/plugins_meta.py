@@ -110,6 +110,20 @@ def _bare_toml_read(path: Path) -> dict:
         return tomllib.load(f)
 
 
+class _Alternating:
+    """Changes a file on each write(): its bytes, then the same with a comment added, and back."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        text = path.read_bytes()
+        self.versions = (text, text + b"# changed\n")
+        self.written = 0
+
+    def write(self) -> None:
+        self.written += 1
+        self.path.write_bytes(self.versions[self.written % 2])
+
+
 def _bare_locked_rewrite(path: Path) -> None:
     """The floor of a decision: under flock, read and parse the file, dump it, replace it atomically."""
     fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -199,11 +213,12 @@ def main(argv: list[str]) -> int:
             per_call(lambda: _bare_toml_read(store.path), 20, reps),
             processes([*qtui, "plugin", "info", found.name], reps, env),
             "tomllib read; qtui plugin info NAME")
+        versions = _Alternating(store.path)
         row("PermissionStore.grants (after each change)",
-            per_call(lambda: (os.utime(store.path), store.grants(found.manifest, code_hash, policy)), 20, reps),
-            per_call(lambda: (os.utime(store.path), _bare_toml_read(store.path)), 20, reps),
+            per_call(lambda: (versions.write(), store.grants(found.manifest, code_hash, policy)), 20, reps),
+            per_call(lambda: (versions.write(), _bare_toml_read(store.path)), 20, reps),
             None,
-            "utime + tomllib read")
+            "same change + tomllib read")
         grants = store.grants(found.manifest, code_hash, policy)
         granted = grants.record.granted if grants.record else frozenset()
         row("Grants.check (in memory)",
