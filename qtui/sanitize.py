@@ -61,6 +61,11 @@ def visible(text: str, *, multiline: bool = False) -> str:
     return _UNSAFE.sub(replace, text)
 
 
+def plain(text: str) -> str:
+    """Return `text` with every control character replaced by one '?' (one column for one)."""
+    return _UNSAFE.sub("?", text)
+
+
 def one_line(text: str, limit: int | None = None) -> str:
     """`visible()` on a single line, cut to `limit` characters with an ellipsis."""
     line = visible(text)

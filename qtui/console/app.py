@@ -31,7 +31,7 @@ from qtui.console.palette import THEMES
 from qtui.console.screens.detail import DetailScreen
 from qtui.console.screens.help import HelpScreen
 from qtui.console.screens.jobs import DeadScreen, JobListScreen
-from qtui.console.screens.plugins import PluginsScreen
+from qtui.console.screens.no_plugins import NoPluginsScreen
 from qtui.console.screens.queues import QueuesScreen
 from qtui.console.screens.workers import WorkersScreen
 from qtui.console.settings import ConsoleSettings
@@ -151,13 +151,14 @@ class Console:
         }
         self.screens["dead"].mark_glyph = glyphs.mark
         self.focus_panel: str | None = None  # the plugin panel keys go to, if any
-        self.plugins = plugins(self) if plugins else None
-        self.screens["plugins"] = self.plugins.screen if self.plugins else PluginsScreen(clock.monotonic)
+        # The plugin side is made after the first frame and the first poll (start_tasks).
+        self._make_plugins = plugins
+        self._polled = trio.Event()  # the first poll came back, with data or an error
+        self._when_plugins_load: list[tuple[str, str | None]] = []  # `plugin` commands given while loading
+        self.plugins: PluginPanels | None = None
+        self.screens["plugins"] = NoPluginsScreen("Loading plugins…" if plugins else "Plugins are off.")
         for screen in self.screens.values():
-            screen.table.on_activate = lambda: self.execute("open")
-            screen.table.sort_marks = (glyphs.sort_up, glyphs.sort_down)
-        if self.plugins is not None:
-            self._lay_out_dock(settings)
+            self._wire_table(screen)
         self.detail = DetailScreen()
         self.help = HelpScreen()
         self.operations = OperationRunner(self)
@@ -215,13 +216,16 @@ class Console:
         """Run the console until the operator quits, or Ctrl-C, SIGTERM or SIGHUP ends it.
 
         The terminal is restored either way; after a signal `exit_status` is 128 + its number.
+        The first frame is drawn before anything else starts, and the queues as soon as the
+        first poll brings them: the operator sees both before the plugin system loads.
         """
         loop, event_loop = self.make_loop(screen)
         async with trio.open_nursery() as nursery:
-            self.start_tasks(nursery)
             with trio.open_signal_receiver(*SIGNALS) as signals:
                 nursery.start_soon(self._end_on_signal, signals)
                 with self._quit_scope, loop.start():
+                    loop.draw_screen()
+                    self.start_tasks(nursery, redraw=loop.draw_screen)
                     await event_loop.run_async()
             nursery.cancel_scope.cancel()
 
@@ -231,14 +235,36 @@ class Console:
             self.quit()
             return
 
-    def start_tasks(self, nursery: trio.Nursery) -> None:
-        """Start polling and event handling in `nursery`, which also runs backend calls."""
+    def start_tasks(self, nursery: trio.Nursery, redraw: Callable[[], None] | None = None) -> None:
+        """Start polling, event handling and the plugins in `nursery`, which also runs backend calls.
+
+        The plugin side is made once the first poll has come back, after `redraw` (if given)
+        has put its outcome on the screen.
+        """
         self._nursery = nursery
         subscription = self.bus.subscribe("console", (StatsUpdated, BackendStatus, Notice))
         nursery.start_soon(self.poller.run)
         nursery.start_soon(self._consume, subscription)
-        if self.plugins is not None:
-            nursery.start_soon(self.plugins.run)
+        if self._make_plugins is not None:
+            nursery.start_soon(self._start_plugins, nursery, self._make_plugins, redraw)
+
+    async def _start_plugins(self, nursery: trio.Nursery, make: Callable[[Console], PluginPanels],
+                             redraw: Callable[[], None] | None) -> None:
+        await self._polled.wait()
+        if redraw is not None:
+            redraw()  # urwid redraws when trio is idle; loading the plugin system keeps it busy
+        plugins = make(self)
+        await nursery.start(plugins.run)  # from here on it takes commands; the plugins load on
+        loading = self.screens["plugins"]
+        self.plugins = plugins
+        self.screens["plugins"] = plugins.screen
+        self._wire_table(plugins.screen)
+        self._lay_out_dock(self.settings)
+        self.stack = [plugins.screen if screen is loading else screen for screen in self.stack]
+        self.relayout()  # with the panels of plugins that loaded while it started
+        for action, name in self._when_plugins_load:
+            plugins.command(action, name)
+        self._when_plugins_load.clear()
 
     def quit(self) -> None:
         """Stop the running operation, close every dialog (declining it) and leave the main loop."""
@@ -252,6 +278,8 @@ class Console:
         async for event in subscription:
             self._guarded(self.on_event, event)
             self._refresh_chrome()
+            if isinstance(event, StatsUpdated) or isinstance(event, BackendStatus) and not event.connected:
+                self._polled.set()
 
     # -- events ------------------------------------------------------------------
 
@@ -496,6 +524,13 @@ class Console:
             self.load_jobs(self.current)
 
     # -- layout --------------------------------------------------------------------
+
+    def _wire_table(self, screen: Any) -> None:
+        """Enter on a list's row opens it; its header marks the sorted column with the glyphs."""
+        table = getattr(screen, "table", None)
+        if table is not None:
+            table.on_activate = lambda: self.execute("open")
+            table.sort_marks = (self.glyphs.sort_up, self.glyphs.sort_down)
 
     def _lay_out_dock(self, settings: ConsoleSettings) -> None:
         """Place the plugin dock where config.toml says."""
@@ -988,6 +1023,10 @@ class Console:
         self.relayout()
 
     def cmd_plugin(self, action: str, name: str | None) -> None:
+        if self.plugins is None and self._make_plugins is not None:  # still loading: run it when loaded
+            self._when_plugins_load.append((action, name))
+            self.message(f"plugins are loading: plugin {action}{' ' + name if name else ''} runs when they are")
+            return
         if self.plugins is None:
             self.message("plugins are off in this console", "warning")
             return

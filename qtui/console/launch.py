@@ -13,9 +13,8 @@ from qtui import paths
 from qtui.backends.base import Backend
 from qtui.clock import SYSTEM_CLOCK
 from qtui.config import Config
-from qtui.console.app import Console
+from qtui.console.app import Console, PluginPanels
 from qtui.console.glyphs import for_encoding, locale_encoding
-from qtui.console.plugin_control import PluginControl
 from qtui.console.settings import ConsoleSettings, console_settings, load_config
 from qtui.console.terminal import QuietScreen
 from qtui.plugins.service import Recorder
@@ -82,10 +81,16 @@ def run_console(backend: Backend, *, refresh: float, mouse: bool, plugins: bool 
     _log_to_file()
     encoding = locale_encoding()
     urwid.set_encoding("utf-8" if encoding == "utf-8" else "ascii")
-    control = (lambda console: PluginControl(console, dev=dev, with_enabled=with_enabled, recorder=recorder)) \
-        if plugins else None
+
+    def control(console: Console) -> PluginPanels:
+        # Imported here: the console calls this after its first frame and first poll, so the
+        # plugin system (Lua, the catalog) loads while the operator already sees the queues.
+        from qtui.console.plugin_control import PluginControl
+
+        return PluginControl(console, dev=dev, with_enabled=with_enabled, recorder=recorder)
+
     console = Console(backend, clock=SYSTEM_CLOCK, refresh=refresh, glyphs=for_encoding(encoding), mouse=mouse,
-                      plugins=control, settings=settings)
+                      plugins=control if plugins else None, settings=settings)
     interrupted = False
     try:
         trio.run(console.run, QuietScreen())

@@ -412,12 +412,12 @@ async def test_the_mouse_wheel_scrolls_a_list(make_driver) -> None:
 async def test_dock_layout_comes_from_the_settings(backend, clock, nursery, isolated_home) -> None:
     from qtui.console.plugin_control import PluginControl
 
-    console = Console(backend, clock=clock, refresh=0, plugins=lambda c: PluginControl(c),
-                      settings=ConsoleSettings(dock_position="right", dock_size=40))
-    assert (console.plugins.dock.position, console.plugins.dock.size) == ("right", 40)
-    console = Console(backend, clock=clock, refresh=0, plugins=lambda c: PluginControl(c),
-                      settings=ConsoleSettings(dock_position="right"))
-    assert (console.plugins.dock.position, console.plugins.dock.size) == ("right", 32)
+    for settings, size in ((ConsoleSettings(dock_position="right", dock_size=40), 40),
+                           (ConsoleSettings(dock_position="right"), 32)):
+        console = Console(backend, clock=clock, refresh=0, plugins=lambda c: PluginControl(c), settings=settings)
+        console.start_tasks(nursery)  # the plugin side is made after the first poll
+        await wait_until(lambda: console.plugins is not None, "the plugin side")
+        assert (console.plugins.dock.position, console.plugins.dock.size) == ("right", size)
 
 
 def test_text_too_long_for_the_terminal_goes_to_the_file(tmp_path: Path) -> None:

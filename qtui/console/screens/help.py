@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from qtui.authoring import docs as plugin_docs
+from qtui.authoring.topics import TOPICS as PLUGIN_TOPICS
 from qtui.console.keymap import (
     COMMANDS,
     CONTEXTS,
@@ -55,8 +55,10 @@ def help_lines(topic: str | None, read_only: bool, keymap: Keymap = DEFAULT_KEYM
 
     `plugin_keys` are the keys of the running plugins' commands, listed with the console's keys.
     """
-    if topic in plugin_docs.TOPICS:
-        return [("label", plugin_docs.TOPICS[topic].title), "", *plugin_docs.help_text(topic).splitlines()]
+    if topic in PLUGIN_TOPICS:
+        from qtui.authoring import docs as plugin_docs  # the plugin documentation, loaded when first shown
+
+        return [("label", PLUGIN_TOPICS[topic].title), "", *plugin_docs.help_text(topic).splitlines()]
     lines: list = []
     if topic in (None, "keys"):
         lines += [("label", "KEYS"), ""]
@@ -93,7 +95,7 @@ def help_lines(topic: str | None, read_only: bool, keymap: Keymap = DEFAULT_KEYM
             lines += [("column", f"  {name}"), Entry("", text, 6), ""]
     if topic is None:
         lines += [("label", "LUA PLUGINS"), "",
-                  Entry("", ", ".join(f":help {name}" for name in plugin_docs.TOPICS), 2), ""]
+                  Entry("", ", ".join(f":help {name}" for name in PLUGIN_TOPICS), 2), ""]
     return lines
 
 

@@ -1,12 +1,14 @@
 """The plugin host: loads plugins, gates them by permission, feeds them events, applies their effects.
 
-Each plugin gets its own sandboxed runtime, its own bounded subscription to the
-console's event bus and its own trio task in the host's nursery. Lua runs in a
-worker thread (one at a time per plugin, many plugins in parallel), so a slow or
-runaway plugin never blocks the console or the other plugins. Everything a
-plugin does to the world goes through effects the host applies here, on the
-trio side: panel content, notices, timers, commands, bus messages and admin
-requests (which are checked, confirmed when destructive, and audited).
+Each plugin gets its own sandboxed runtime, its own mailbox on the console's event bus and
+a trio task in the host's nursery for its timers. Events are prepared once for every plugin
+that receives them (qtui.plugins.runtime.prepared) and handed to Lua by a few worker threads
+(qtui.plugins.runtime.delivery): one at a time per plugin, as many plugins in parallel as
+there are CPU cores, so a slow or runaway plugin never blocks the console or the other
+plugins, and a busy plugin gets the newest stats, not a backlog. Everything a plugin does to
+the world goes through effects the host applies here, on the trio side: panel content,
+notices, timers, commands, bus messages and admin requests (which are checked, confirmed
+when destructive, and audited).
 
 The host's clock dates panels, timer events and audit entries and is what plugin code sees
 as now; timers and the stale marker wait on the trio run's clock.
@@ -19,6 +21,7 @@ import datetime
 import enum
 import functools
 import logging
+import weakref
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -27,7 +30,7 @@ import attrs
 import trio
 
 from qtui.backends.base import Backend
-from qtui.bus import EventBus, Subscription
+from qtui.bus import EventBus, Listener
 from qtui.clock import Clock, utc_now
 from qtui.events import ConsoleKey, Event, Notice, SelectionChanged, StatsUpdated
 from qtui.model import BackendError, InvalidInput
@@ -38,6 +41,7 @@ from qtui.plugins.bundles.discovery import Plugin
 from qtui.plugins.bundles.manifest import Manifest
 from qtui.plugins.runtime import actions
 from qtui.plugins.runtime import instance as rt
+from qtui.plugins.runtime.delivery import DeliveryPool, Mailbox
 from qtui.plugins.runtime.events import (
     EVENT_TYPES,
     MAIN_PANEL,
@@ -48,11 +52,11 @@ from qtui.plugins.runtime.events import (
     PanelResized,
     PluginLifecycle,
     PluginMessage,
+    Replayed,
     SettingsChanged,
     TimerFired,
-    to_plain,
 )
-from qtui.plugins.runtime.recording import Replayed
+from qtui.plugins.runtime.prepared import Offer
 from qtui.plugins.runtime.sandbox import PluginError
 from qtui.plugins.runtime.settings import SettingsStore
 from qtui.plugins.runtime.storage import PluginStorage
@@ -75,12 +79,11 @@ log = logging.getLogger(__name__)
 
 #: Events a plugin may receive from the console's bus.
 BUS_EVENTS = (StatsUpdated, SelectionChanged, PluginMessage, PluginLifecycle, ConsoleKey)
-#: Bounded channel per plugin; stats coalesce (latest wins), other overflow is dropped and counted.
+#: Events waiting per plugin that do not coalesce; past that they are dropped and counted.
 CHANNEL_CAPACITY = 64
-#: Events handed to Lua per worker-thread hop.
-BATCH = 64
-#: A plugin busy this long has its panel marked stale until it renders again.
-STALE_AFTER = 0.5
+
+#: Hosts whose run() is going, for `all_idle`.
+_RUNNING: weakref.WeakSet[PluginHost] = weakref.WeakSet()
 
 
 @attrs.frozen
@@ -171,7 +174,8 @@ class PluginHandle:
     runtime: rt.PluginRuntime | None = None
     grants: Grants | None = None
     code_hash: str | None = None  # the bundle hash the grants and the runtime belong to
-    subscription: Subscription | None = None
+    mailbox: Mailbox | None = None  # events waiting for the plugin's Lua
+    listener: Listener | None = None  # what brings the bus's events to the mailbox
     scope: trio.CancelScope | None = None
     timer_nursery: trio.Nursery | None = None
     timers: dict[str, trio.CancelScope] = attrs.field(factory=dict)
@@ -179,6 +183,7 @@ class PluginHandle:
     stopped: trio.Event = attrs.field(factory=trio.Event)
     kept_state: Any = None  # what deactivate last handed over, for the next start of the plugin
     kept_log: list[str] = attrs.field(factory=list)  # the log of a runtime that was closed
+    drained: trio.Event = attrs.field(factory=trio.Event)  # the last batch ended after the mailbox closed
     #: Confirmations being asked, by audit request id: the capability and the scope to withdraw them.
     confirming: dict[str, tuple[Capability, trio.CancelScope]] = attrs.field(factory=dict)
 
@@ -260,13 +265,19 @@ class PluginHost:
         #: Called with the jobs each successful peek or find returned (a recording keeps them).
         self.on_read: Callable[[list[dict[str, Any]]], None] | None = None
         self._nursery: trio.Nursery | None = None
-        self._plain_cache: dict[int, tuple[Event, dict[str, Any]]] = {}
+        self._token: trio.lowlevel.TrioToken | None = None
+        self._pool = DeliveryPool(on_stale=self._stale_from_thread, on_idle=self._idle_from_thread)
+        self._idle = trio.Event()
+        self._last_offer: Offer | None = None  # the offer every plugin gets for the event being published
         self._latest: dict[type[Event], Event] = {}  # the newest stats and selection, for new plugins
 
     # -- running ---------------------------------------------------------------------
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Host plugins until cancelled; plugin tasks live in this nursery."""
+        self._token = trio.lowlevel.current_trio_token()
+        self._pool.start()
+        _RUNNING.add(self)
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
@@ -276,10 +287,21 @@ class PluginHost:
                     self._latest[type(event)] = event
         finally:
             for handle in self.plugins.values():
+                if handle.mailbox is not None:
+                    handle.mailbox.close(lambda: None)
                 if handle.runtime is not None:
                     handle.runtime.sandbox.interrupt("qtui is shutting down")
                     handle.runtime.close()
+            self._pool.stop()
+            _RUNNING.discard(self)
             self.auditor.flush()
+
+    async def idle(self) -> None:
+        """Wait until no event waits for a plugin and no plugin is handling one (in this trio run)."""
+        while self._pool.busy:
+            self._idle = trio.Event()
+            self._pool.want_idle()
+            await self._idle.wait()
 
     def _policy(self) -> SitePolicy:
         if self.policy is None:
@@ -419,9 +441,11 @@ class PluginHost:
             storage=PluginStorage(plugin.manifest.name, self.storage_dir), auditor=self.auditor,
             clock=self.clock, settings_store=self.settings,
         )
-        # Subscribe before plugin code runs, so nothing published meanwhile is missed.
-        handle.subscription = self.bus.subscribe(
-            f"plugin {handle.name}", BUS_EVENTS, capacity=CHANNEL_CAPACITY,
+        # Listen before plugin code runs, so nothing published meanwhile is missed; the mailbox
+        # keeps it until the plugin is launched.
+        handle.mailbox = Mailbox(handle.name, lambda batch: self._run_batch(handle, batch), capacity=CHANNEL_CAPACITY)
+        handle.listener = self.bus.listen(
+            f"plugin {handle.name}", BUS_EVENTS, lambda event: self._from_bus(handle, event),
             accept=lambda event: self._wants(handle, event),
         )
         return handle.runtime
@@ -439,9 +463,7 @@ class PluginHost:
 
     def _discard(self, handle: PluginHandle) -> None:
         """Throw away a runtime that never ran (its load or activate failed)."""
-        if handle.subscription is not None:
-            self.bus.unsubscribe(handle.subscription)
-            handle.subscription = None
+        self._stop_listening(handle)
         handle.close_runtime()
 
     async def _launch(self, handle: PluginHandle) -> None:
@@ -452,20 +474,32 @@ class PluginHost:
         self._apply_effects(handle)  # before it counts as running: its commands exist by then
         self._set_state(handle, PluginState.RUNNING)
         if handle.panel_size is not None:
-            handle.subscription.offer(PanelResized(*handle.panel_size))
+            self._deliver(handle, PanelResized(*handle.panel_size))
         for event in self._latest.values():
-            if handle.subscription is not None and handle.subscription.wants(event):
-                handle.subscription.offer(event)
+            if handle.listener is not None and handle.listener.wants(event):
+                self._deliver(handle, event)
+        if handle.mailbox is not None:
+            self._pool.open(handle.mailbox)
 
     async def _halt(self, handle: PluginHandle) -> None:
-        """Stop delivering events to a plugin (its timers stop too)."""
-        if handle.scope is not None and handle.runtime is not None:
+        """Stop delivering events to a plugin (its timers stop too); a batch running is interrupted."""
+        if self._stop_listening(handle) and handle.runtime is not None:
             handle.runtime.sandbox.interrupt("the plugin is being stopped")
+            await handle.drained.wait()
+        if handle.scope is not None:
             handle.scope.cancel()
             await handle.stopped.wait()
-        elif handle.subscription is not None:
-            self.bus.unsubscribe(handle.subscription)
-            handle.subscription = None
+
+    def _stop_listening(self, handle: PluginHandle) -> bool:
+        """Unsubscribe and close the mailbox; True when a batch still runs (`drained` will be set)."""
+        if handle.listener is not None:
+            self.bus.unsubscribe(handle.listener)
+            handle.listener = None
+        running = False
+        if handle.mailbox is not None:
+            running = handle.mailbox.close(lambda: self._to_trio(handle.drained.set))
+            handle.mailbox = None
+        return running
 
     async def _deactivate(self, handle: PluginHandle) -> Any:
         if handle.runtime is None:
@@ -628,13 +662,32 @@ class PluginHost:
     def _offer(self, name: str, event: Event, capability: Capability | None = None,
                subscription_type: str | None = None) -> None:
         handle = self.plugins.get(name)
-        if handle is None or handle.subscription is None or handle.runtime is None:
+        if handle is None or handle.runtime is None:
             return
         if subscription_type is not None and subscription_type not in handle.runtime.subscriptions:
             return
         if capability is not None and not handle.grants.check(capability).allowed:
             return
-        handle.subscription.offer(event)
+        self._deliver(handle, event)
+
+    def fire_timer(self, name: str, timer: str) -> None:
+        """Plugin `name`'s timer `timer` fired: a timer event for it, dated by the host's clock."""
+        handle = self.plugins.get(name)
+        if handle is not None and self._may(handle, Capability.TIMERS):
+            self._deliver(handle, TimerFired(timer, self.clock.time()))
+
+    def _deliver(self, handle: PluginHandle, event: Event) -> None:
+        """Queue an event for this plugin alone."""
+        if handle.mailbox is not None:
+            self._pool.offer(handle.mailbox, Offer(event, shared=False))
+
+    def _from_bus(self, handle: PluginHandle, event: Event) -> None:
+        """Queue a bus event; every plugin gets the same offer, so it is prepared once for all."""
+        offer = self._last_offer
+        if offer is None or offer.event is not event:
+            offer = self._last_offer = Offer(event, shared=True)
+        if handle.mailbox is not None:
+            self._pool.offer(handle.mailbox, offer)
 
     def _wants(self, handle: PluginHandle, event: Event) -> bool:
         runtime = handle.runtime
@@ -654,91 +707,100 @@ class PluginHost:
         """Whether the plugin may receive what `capability` covers now (it may have been revoked)."""
         return capability is None or (handle.grants is not None and handle.grants.check(capability).allowed)
 
-    # -- the plugin's task ---------------------------------------------------------------
+    # -- the plugin's task and its deliveries ----------------------------------------------
 
     async def _serve(self, handle: PluginHandle, *, task_status: trio.TaskStatus[None]) -> None:
-        assert handle.subscription is not None and handle.runtime is not None
+        """The plugin's timers live here until the plugin stops."""
         try:
             with trio.CancelScope() as handle.scope:
                 async with trio.open_nursery() as timers:
                     handle.timer_nursery = timers
                     task_status.started()
-                    await self._deliver_forever(handle)
+                    await trio.sleep_forever()
         finally:
             handle.timers.clear()
             handle.timer_nursery = None
-            self.bus.unsubscribe(handle.subscription)
-            handle.subscription = None
             handle.scope = None
             handle.stopped.set()
 
-    async def _deliver_forever(self, handle: PluginHandle) -> None:
-        subscription, runtime = handle.subscription, handle.runtime
-        while True:
-            batch = [await subscription.receive()]
-            while len(batch) < BATCH:
-                try:
-                    batch.append(subscription.receive_nowait())
-                except trio.WouldBlock:
-                    break
-            plain = [self._plain(event) for event in batch]
-            async with trio.open_nursery() as watchdog:
-                watchdog.start_soon(self._mark_stale, handle)
-                errors = await self._in_thread(handle, runtime.deliver, plain)
-                watchdog.cancel_scope.cancel()
-            if handle.stale:
-                handle.stale = False
-                self.bus.publish(PanelUpdated(handle.name))
-            for error in errors:
-                self._failed(handle, error, fatal=False)
-            logged = runtime.log_count
-            self._apply_effects(handle)
-            if logged != handle.logs_seen:
-                handle.logs_seen = logged
-                self.bus.publish(PanelUpdated(handle.name))
-            if runtime.sandbox.quarantined:
-                self._set_state(handle, PluginState.QUARANTINED, runtime.sandbox.quarantined)
-                return
+    def _run_batch(self, handle: PluginHandle, batch: list[Offer]) -> None:
+        """In a worker thread: hand a batch of events to the plugin's Lua.
 
-    async def _mark_stale(self, handle: PluginHandle) -> None:
-        await trio.sleep(STALE_AFTER)
-        handle.stale = True
-        self.bus.publish(PanelUpdated(handle.name))
+        The trio side hears back only when there is something for it to do: effects, errors,
+        log lines, a stale mark to clear or a quarantine.
+        """
+        runtime, mailbox = handle.runtime, handle.mailbox
+        if runtime is None or mailbox is None:
+            return
+        errors = runtime.deliver([offer.prepared() for offer in batch], stop=lambda: mailbox.closed)
+        if (errors or runtime.has_effects or runtime.log_count != handle.logs_seen or handle.stale
+                or runtime.sandbox.quarantined):
+            self._to_trio(self._after_batch, handle, errors)
+
+    def _after_batch(self, handle: PluginHandle, errors: list[PluginError]) -> None:
+        """On the trio side, after a batch: apply its effects and report its errors."""
+        runtime = handle.runtime
+        if runtime is None or handle.mailbox is None:
+            return
+        if handle.stale:
+            handle.stale = False
+            self.bus.publish(PanelUpdated(handle.name))
+        for error in errors:
+            self._failed(handle, error, fatal=False)
+        logged = runtime.log_count
+        self._apply_effects(handle)
+        if logged != handle.logs_seen:
+            handle.logs_seen = logged
+            self.bus.publish(PanelUpdated(handle.name))
+        if runtime.sandbox.quarantined:
+            if handle.state is not PluginState.QUARANTINED:
+                self._set_state(handle, PluginState.QUARANTINED, runtime.sandbox.quarantined)
+            self._stop_listening(handle)
+            if handle.scope is not None:
+                handle.scope.cancel()  # its timers stop too
+
+    def _stale_from_thread(self, mailbox: Mailbox) -> None:
+        """A plugin has been busy with one batch for a while: its panel shows an older frame."""
+        self._to_trio(self._mark_stale, mailbox)
 
     def replay(self, name: str, plain: dict[str, Any]) -> bool:
         """Hand a recorded event (plain, one of recording.REPLAYED_TYPES) to plugin `name` as the bus
         would: only if it subscribed (and may), listens to the topic, or it is not its own. True if
         it was handed over."""
         handle = self.plugins.get(name)
-        if handle is None or handle.subscription is None or handle.runtime is None:
+        if handle is None or handle.runtime is None:
             return False
         runtime, kind = handle.runtime, plain.get("type")
         if kind == "message":
             topic = plain.get("topic")
             wanted = plain.get("sender") != name and isinstance(topic, str) and any(
-                topic.startswith(prefix) for prefix in runtime.listening)
+                topic.startswith(prefix) and self._may(handle, bus_capability(handle.name, prefix, publish=False))
+                for prefix in runtime.listening)
         elif kind == "lifecycle" and plain.get("plugin") == name:
             wanted = False
         else:
-            spec = rt.api.event(kind)
-            wanted = kind in runtime.subscriptions and (
-                spec.capability is None or handle.grants is not None and handle.grants.check(spec.capability).allowed)
+            wanted = kind in runtime.subscriptions and self._may(handle, rt.api.event(kind).capability)
         if wanted:
-            handle.subscription.offer(Replayed(plain))
+            self._deliver(handle, Replayed(plain))
         return wanted
 
-    def _plain(self, event: Event) -> dict[str, Any]:
-        """The plain form of `event`, converted once however many plugins receive it."""
-        if isinstance(event, Replayed):
-            return event.plain
-        cached = self._plain_cache.get(id(event))
-        if cached is not None and cached[0] is event:
-            return cached[1]
-        plain = to_plain(event)
-        if len(self._plain_cache) > 256:
-            self._plain_cache.clear()
-        self._plain_cache[id(event)] = (event, plain)
-        return plain
+    def _mark_stale(self, mailbox: Mailbox) -> None:
+        handle = self.plugins.get(mailbox.name)
+        if handle is not None and handle.mailbox is mailbox and mailbox.busy_since is not None:
+            handle.stale = True
+            self.bus.publish(PanelUpdated(handle.name))
+
+    def _idle_from_thread(self) -> None:
+        self._to_trio(self._idle.set)
+
+    def _to_trio(self, function: Callable[..., Any], *args: Any) -> None:
+        """Run `function(*args)` on the trio side soon (from any thread); not once trio is gone."""
+        if self._token is None:
+            return
+        try:
+            self._token.run_sync_soon(function, *args)
+        except trio.RunFinishedError:
+            pass
 
     async def _in_thread(self, handle: PluginHandle, fn: Callable[..., Any], *args: Any) -> Any:
         return await trio.to_thread.run_sync(fn, *args, limiter=handle.limiter)
@@ -791,8 +853,8 @@ class PluginHost:
             with scope:
                 while True:
                     await trio.sleep(seconds)
-                    if handle.subscription is not None and self._may(handle, Capability.TIMERS):
-                        handle.subscription.offer(TimerFired(name, self.clock.time()))
+                    if self._may(handle, Capability.TIMERS):
+                        self._deliver(handle, TimerFired(name, self.clock.time()))
                     if not repeat:
                         handle.timers.pop(name, None)
                         return
@@ -928,8 +990,7 @@ class PluginHost:
 
     def _report(self, handle: PluginHandle, request: rt.Request, *, ok: bool, error: str | None = None,
                 result: Any = None) -> None:
-        if handle.subscription is not None:
-            handle.subscription.offer(ActionResult(request.id, request.action, ok, error, result))
+        self._deliver(handle, ActionResult(request.id, request.action, ok, error, result))
 
     # -- state ---------------------------------------------------------------------------
 
@@ -970,6 +1031,20 @@ class PluginHost:
                 self.bus.publish(Notice(f"{failure}: plugin actions that change queues are refused", "error"))
             else:
                 self.bus.publish(Notice("the audit log can be written again", "info"))
+
+
+def any_busy() -> bool:
+    """Whether a running host of this trio run has an event waiting for or in a plugin."""
+    token = trio.lowlevel.current_trio_token()
+    return any(host._pool.busy for host in list(_RUNNING) if host._token is token)  # noqa: SLF001
+
+
+async def all_idle() -> None:
+    """Wait until every running host of this trio run is idle (see PluginHost.idle)."""
+    token = trio.lowlevel.current_trio_token()
+    for host in list(_RUNNING):
+        if host._token is token:  # noqa: SLF001 - hosts of other runs are not ours to wait for
+            await host.idle()
 
 
 def _compile_errors(plugin: Plugin) -> list[PluginError]:

@@ -36,6 +36,7 @@ from qtui.events import ConsoleKey, Event, SelectionChanged, StatsUpdated
 from qtui.files.tomlfile import FileProblems, Problem
 from qtui.plugins.runtime import api
 from qtui.plugins.runtime.events import PluginLifecycle, PluginMessage, to_plain
+from qtui.plugins.runtime.prepared import stats_plain
 
 FORMAT = 1
 #: Bus events a recording keeps: what any plugin may receive from the console itself.
@@ -89,7 +90,7 @@ class Recorder:
 
     def event(self, event: Event) -> None:
         """Record a bus event (one of RECORDED) as plugins receive it."""
-        plain = to_plain(event)
+        plain = stats_plain(event) if isinstance(event, StatsUpdated) else to_plain(event)
         if isinstance(event, PluginMessage) and not self.payloads:
             plain["data"] = redacted(json.dumps(plain.get("data"), allow_nan=False))
         self._line({"at": self._at(), "event": plain})
@@ -110,13 +111,6 @@ class Recorder:
         """Finish the recording: it replaces whatever was at its path."""
         self._file.close()
         os.replace(self._partial, self.path)
-
-
-@attrs.frozen
-class Replayed(Event):
-    """A recorded event handed to a plugin as it was recorded (already plain)."""
-
-    plain: dict[str, Any]
 
 
 @attrs.frozen

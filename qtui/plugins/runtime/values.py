@@ -1,6 +1,7 @@
 """Plain data between Python and a plugin's Lua runtime, in both directions.
 
-Plain data is None, bool, int (64-bit), float, str, list and dict with str (or int) keys.
+Plain data is None, bool, int (64-bit), float, str, list and dict with str (or int) keys, and
+:data:`JSON_NULL`, which becomes ``qtui.json.null`` in Lua (and that comes back as None).
 Python -> Lua builds fresh Lua tables (lists become sequences; an empty list gets a private
 marker so it comes back as a list). Lua -> Python walks tables with raw iteration only, so
 no metamethod of a plugin value ever runs, and bounds depth and the number of entries, so
@@ -19,6 +20,19 @@ from lupa import lua54
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
+#: Deepest nesting of a value crossing between host and plugin, unless a sandbox says otherwise.
+MAX_DEPTH = 32
+
+
+class _JSONNull:
+    """The type of :data:`JSON_NULL`."""
+
+    def __repr__(self) -> str:
+        return "JSON_NULL"
+
+
+#: JSON's null where Lua would need a value (an item of a list): ``qtui.json.null`` in Lua.
+JSON_NULL = _JSONNull()
 
 
 class ConversionError(ValueError):
@@ -34,6 +48,19 @@ class ConversionError(ValueError):
         return f"{where}: {self.problem}" if where else self.problem
 
 
+def lua_type(value: Any) -> str:
+    """The Lua name of a converted value's type, for error messages plugin authors read."""
+    if value is None:
+        return "nil"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, (list, dict)):
+        return "table"
+    return "string" if isinstance(value, str) else type(value).__name__
+
+
 def _key_text(key: object) -> str:
     return f"[{key!r}]"
 
@@ -47,12 +74,16 @@ class PlainValueConverter:
         *,
         empty_list: Callable[[], Any],
         is_empty_list: Callable[[Any], bool],
+        null: Any,
+        is_null: Callable[[Any], bool],
         max_depth: int,
         max_items: int,
     ) -> None:
         self._runtime = runtime
         self._empty_list = empty_list
         self._is_empty_list = is_empty_list
+        self._null = null
+        self._is_null = is_null
         self.max_depth = max_depth
         self.max_items = max_items
 
@@ -72,6 +103,8 @@ class PlainValueConverter:
             return value
         if kind is dict or kind is list or kind is tuple:
             return self._table(value, depth, budget)  # type: ignore[arg-type]
+        if value is JSON_NULL:
+            return self._null
         # subclasses (enums, OrderedDict, other mappings)
         if isinstance(value, bool):
             return bool(value)
@@ -169,7 +202,9 @@ class PlainValueConverter:
                 error.path.insert(0, _key_text(python_key))
                 raise
         if not entries:
-            return [] if self._is_empty_list(value) else {}
+            if self._is_empty_list(value):
+                return []
+            return None if self._is_null(value) else {}
         count = len(entries)
         if all(type(key) is int for key in entries) and min(entries) == 1 and max(entries) == count:
             return [entries[index] for index in range(1, count + 1)]
