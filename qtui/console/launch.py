@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import trio
 import urwid
@@ -17,10 +18,12 @@ from qtui.console.app import Console, PluginPanels
 from qtui.console.glyphs import for_encoding, locale_encoding
 from qtui.console.settings import ConsoleSettings, console_settings, load_config
 from qtui.console.terminal import QuietScreen
-from qtui.plugins.service import Recorder
 from qtui.files.tomlfile import FileProblems
 from qtui.model import InvalidInput
 from qtui.sanitize import LogFormatter
+
+if TYPE_CHECKING:  # the plugin system loads after the console's first frame
+    from qtui.plugins.service import Recorder
 
 #: Exit status after Ctrl-C, as a shell reports it (128 + SIGINT).
 EXIT_INTERRUPTED = 130
