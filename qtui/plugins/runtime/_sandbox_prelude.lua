@@ -7,12 +7,18 @@
 -- except the environment and the functions placed in it.
 --
 -- `host` holds Python callables (never handed to plugin code) and settings:
---   tick(count) -> nil | new interval | message | true (collect garbage, then tick(0))
---   trip(message)                                 records a guard refusal (a limit violation)
---   dispatch(id, ...) -> true, [value] | false, message   calls host function `id`
---   resolve(name) -> source, chunkname | nil, message     finds a module for `require`
+--   tick(count) -> nil | new interval | {message} | true (collect garbage, then tick(0))
+--   trip(message, kind)                           records a refusal: a guard's, or a value's
+--                                                 over the bounds when kind is "value"
+--   dispatch(id, json) -> true, nil | {value} | false, {message}   calls host function `id`
+--   resolve(name) -> true, {source, chunkname} | false, {message}  finds a module for `require`
 --   output(line)                                  receives `print` output
---   interval, overdue_seconds, c_steps, source_bytes   numbers
+--   interval, overdue_seconds, c_steps, source_bytes, max_depth, max_items, max_bytes,
+--   output_bytes                                  numbers
+--
+-- Values only cross as strings, numbers and booleans, or as tables the host built while the
+-- memory cap was lifted (a {value} box): pushing anything else from a callback could fail
+-- to allocate where Lua cannot recover.
 
 local host = ...
 
@@ -24,6 +30,8 @@ local error, getmetatable, ipairs, load, next, pcall, rawget, rawset, select, se
       tonumber, tostring, type =
       error, getmetatable, ipairs, load, next, pcall, rawget, rawset, select, setmetatable,
       tonumber, tostring, type
+local s_char, t_unpack, utf8_len = string.char, table.unpack, utf8.len
+local HUGE = math.huge
 local collectgarbage = collectgarbage
 local s_byte, s_find, s_format, s_gmatch, s_gsub, s_match, s_rep, s_sub =
       string.byte, string.find, string.format, string.gmatch, string.gsub, string.match,
@@ -41,6 +49,8 @@ local tick, trip, dispatch, resolve, output =
       host.tick, host.trip, host.dispatch, host.resolve, host.output
 local C_STEPS = host.c_steps
 local SOURCE_BYTES = host.source_bytes
+local MAX_DEPTH, MAX_ITEMS, MAX_BYTES = host.max_depth, host.max_items, host.max_bytes
+local OUTPUT_BYTES = host.output_bytes
 local interval = host.interval
 
 -- Python objects in this state (the callables above) share one metatable: lock it.
@@ -102,7 +112,7 @@ hook = function()
     return
   end
   stick(count)
-  error(plugin_position() .. verdict, 0)
+  error(plugin_position() .. verdict[1], 0)
 end
 
 -- A count hook cannot fire before its count runs out, and one instruction can take long (a
@@ -119,9 +129,10 @@ sentinel_mt.__gc = function()
 end
 setmetatable({}, sentinel_mt)
 
--- A guard refused a library call: record the violation, make it sticky and abort.
-local function refuse(message)
-  trip(message)
+-- A guard refused a library call (or a value its bounds): record the violation, make it
+-- sticky and abort.
+local function refuse(message, kind)
+  trip(message, kind)
   stick(select(3, debug_gethook()))
   error(plugin_position() .. message, 0)
 end
@@ -639,10 +650,11 @@ local function safe_require(name)
   if loading[name] then
     error("module '" .. name .. "': loop or previous error while loading", 2)
   end
-  local source, chunkname = resolve(name)
-  if source == nil then
-    error(chunkname, 2)
+  local found, box = resolve(name)
+  if not found then
+    error(box and box[1] or "cannot load module '" .. name .. "'", 2)
   end
+  local source, chunkname = box[1], box[2]
   local chunk, message = load(source, "@" .. chunkname, "t", env)
   if chunk == nil then
     error("error loading module '" .. name .. "':\n\t" .. message, 2)
@@ -663,7 +675,11 @@ local function safe_print(...)
   for i = 1, n do
     parts[i] = tostring((select(i, ...)))
   end
-  output(t_concat(parts, "\t"))
+  local line = t_concat(parts, "\t")
+  if #line > OUTPUT_BYTES then
+    line = s_sub(line, 1, OUTPUT_BYTES)
+  end
+  output(line)
 end
 
 local function safe_collectgarbage(option)
@@ -726,22 +742,244 @@ raw_setmetatable("", {
 })
 
 ---------------------------------------------------------------------------------------------
--- Host functions and operations for the Python side
-
-local function host_result(ok, ...)
-  if ok then
-    return ...
-  end
-  error((...), 2)
-end
+-- Plain data for the host, as JSON text: the host never walks a plugin's table itself. The
+-- walk is raw (no metamethod runs), runs under the plugin's limits and stops at the first
+-- bound it passes, so refusing a huge value costs no more than the bound.
 
 -- Empty tables that came from Python lists carry this marker so they convert back to lists.
 local EMPTY_LIST_MT = { __metatable = false }
 
+-- A table with a key that is not a string: {"\ud800": [key, value, ...]}. No Lua string
+-- decodes to a lone surrogate, so the marker cannot clash with a plugin's own key.
+local INTEGER_KEYS = '{"\\ud800":['
+local JSON_ESCAPES = { ['"'] = '\\"', ["\\"] = "\\\\" }
+for code = 0, 31 do
+  JSON_ESCAPES[s_char(code)] = s_format("\\u%04x", code)
+end
+
+local function json_string(s)
+  if s_find(s, '[%c"\\]') then
+    s = s_gsub(s, '[%c"\\]', JSON_ESCAPES)
+  end
+  return '"' .. s .. '"'
+end
+
+local function json_number(v)
+  if math_type(v) == "integer" then
+    return s_format("%d", v)
+  elseif v ~= v then
+    return "NaN"
+  elseif v == HUGE then
+    return "Infinity"
+  elseif v == -HUGE then
+    return "-Infinity"
+  end
+  local text = s_format("%.17g", v)
+  if not s_find(text, "[.e]") then
+    text = text .. ".0" -- stays a float on the host
+  end
+  return text
+end
+
+local function key_text(k)
+  if type(k) == "string" then
+    return "['" .. k .. "']"
+  end
+  return "[" .. tostring(k) .. "]"
+end
+
+local SHOWN_TYPES = { ["function"] = "function or coroutine", thread = "function or coroutine" }
+
+-- A writer of one value or argument list: write(v) appends v's JSON to `out` and returns
+-- true, or false after setting `problem` (and `limit` when v is plain but over a bound).
+local function json_writer()
+  local out, n = {}, 0
+  local items, bytes = MAX_ITEMS, MAX_BYTES
+  local w = { out = out }
+  local write
+
+  local function fail(problem, limit)
+    w.problem, w.limit, w.path = problem, limit, ""
+    return false
+  end
+
+  local function text(s)
+    bytes = bytes - #s
+    if bytes < 0 then
+      return fail("more than " .. MAX_BYTES .. " bytes of text in all", true)
+    end
+    n = n + 1
+    out[n] = json_string(s)
+    return true
+  end
+
+  local function key(k)
+    local kind = type(k)
+    if kind == "string" then
+      if utf8_len(k) == nil then
+        return fail("table key is not valid UTF-8")
+      end
+      return text(k)
+    elseif math_type(k) == "integer" then
+      n = n + 1
+      out[n] = s_format("%d", k)
+      return true
+    end
+    local shown = (kind == "number" or kind == "boolean") and tostring(k) or ("a " .. kind)
+    return fail("table key " .. shown .. " is not a string or integer")
+  end
+
+  local function entry(k, v, depth)
+    if write(v, depth) then
+      return true
+    end
+    w.path = key_text(k) .. w.path
+    return false
+  end
+
+  local function table_value(t, depth)
+    if depth >= MAX_DEPTH then
+      return fail("tables nested deeper than " .. MAX_DEPTH .. " levels (a cycle?)", true)
+    end
+    local count, string_keys = 0, true
+    for k in next, t do
+      count = count + 1
+      if count > items then
+        return fail("more than " .. MAX_ITEMS .. " table entries in all", true)
+      end
+      if string_keys and type(k) ~= "string" then
+        string_keys = false
+      end
+    end
+    items = items - count
+    if count == 0 then
+      n = n + 1
+      out[n] = raw_getmetatable(t) == EMPTY_LIST_MT and "[]" or "{}"
+      return true
+    end
+    local sequence = not string_keys
+    if sequence then
+      for i = 1, count do
+        if rawget(t, i) == nil then
+          sequence = false
+          break
+        end
+      end
+    end
+    local first = true
+    if sequence then
+      n = n + 1
+      out[n] = "["
+      for i = 1, count do
+        if not first then
+          n = n + 1
+          out[n] = ","
+        end
+        first = false
+        if not entry(i, rawget(t, i), depth + 1) then
+          return false
+        end
+      end
+      n = n + 1
+      out[n] = "]"
+      return true
+    end
+    n = n + 1
+    out[n] = string_keys and "{" or INTEGER_KEYS
+    for k, v in next, t do
+      if not first then
+        n = n + 1
+        out[n] = ","
+      end
+      first = false
+      if not key(k) then
+        w.path = key_text(k) .. w.path
+        return false
+      end
+      n = n + 1
+      out[n] = string_keys and ":" or ","
+      if not entry(k, v, depth + 1) then
+        return false
+      end
+    end
+    n = n + 1
+    out[n] = string_keys and "}" or "]}"
+    return true
+  end
+
+  write = function(v, depth)
+    local kind = type(v)
+    if kind == "string" then
+      return text(v)
+    elseif kind == "number" then
+      n = n + 1
+      out[n] = json_number(v)
+    elseif kind == "boolean" then
+      n = n + 1
+      out[n] = v and "true" or "false"
+    elseif kind == "nil" then
+      n = n + 1
+      out[n] = "null"
+    elseif kind == "table" then
+      return table_value(v, depth)
+    else
+      return fail("a Lua " .. (SHOWN_TYPES[kind] or kind) .. " cannot be passed to the host")
+    end
+    return true
+  end
+
+  function w.put(s)
+    n = n + 1
+    out[n] = s
+  end
+
+  w.write = write
+  return w
+end
+
+-- One value as JSON, or nil and the writer (problem, path, limit).
+local function to_host(value)
+  local w = json_writer()
+  if not w.write(value, 0) then
+    return nil, w
+  end
+  return t_concat(w.out)
+end
+
+-- The arguments of one host call as a JSON array (one budget for all), or nil, position and
+-- the writer.
+local function arguments_to_host(...)
+  local w = json_writer()
+  local count = select("#", ...)
+  w.put("[")
+  for i = 1, count do
+    if i > 1 then
+      w.put(",")
+    end
+    if not w.write((select(i, ...)), 0) then
+      return nil, i, w
+    end
+  end
+  w.put("]")
+  return t_concat(w.out)
+end
+
+---------------------------------------------------------------------------------------------
+-- Host functions and operations for the Python side
+
 local api = {}
 
--- The function at a dotted path of the environment (raw lookups: no plugin code runs).
-function api.lookup(segments)
+-- The plugin's functions the host calls, by id (the host registers each path once).
+local callables = {}
+
+function api.register(segments)
+  callables[#callables + 1] = segments
+  return #callables
+end
+
+-- The value at a registered path of the environment (raw lookups: no plugin code runs).
+local function find(id)
+  local segments = callables[id]
   local value = env
   for i = 1, #segments do
     if type(value) ~= "table" then
@@ -752,11 +990,38 @@ function api.lookup(segments)
   return value
 end
 
-function api.compile(source, chunkname)
-  return load(source, chunkname, "t", env)
+function api.defined(id)
+  return type(find(id)) == "function"
 end
 
--- Make host function `id` visible at a dotted path; namespaces are read-only tables.
+local function result_to_host(value)
+  local text, w = to_host(value)
+  if text == nil then
+    return nil, w.path .. (w.path == "" and "" or ": ") .. w.problem, w.limit
+  end
+  return text
+end
+
+-- Call registered function `id` with the arguments in `args` (a table the host built, with
+-- `n`); its first result goes back as JSON text, or nil, the problem and whether it is a
+-- limit.
+function api.call(id, args)
+  return result_to_host((find(id)(t_unpack(args, 1, args.n))))
+end
+
+-- Compile the host's chunk {source, chunkname} in the plugin's environment and run it.
+function api.run(box)
+  local chunk, message = load(box[1], "@" .. box[2], "t", env)
+  if chunk == nil then
+    return false, message
+  end
+  chunk()
+  return true
+end
+
+-- Make host function `id` visible at a dotted path; namespaces are read-only tables. Its
+-- arguments go to the host as JSON, within the bounds: a value over them is refused as a
+-- limit violation before the host sees anything.
 function api.expose(segments, id)
   local target = env
   for i = 1, #segments - 1 do
@@ -770,18 +1035,28 @@ function api.expose(segments, id)
     end
     target = frozen[namespace]
   end
+  local path = t_concat(segments, ".")
   target[segments[#segments]] = function(...)
-    return host_result(dispatch(id, ...))
+    local arguments, position, w = arguments_to_host(...)
+    if arguments == nil then
+      local message = path .. ": bad argument #" .. position .. ": " .. w.path
+        .. (w.path == "" and "" or ": ") .. w.problem
+      if w.limit then
+        refuse(message, "value")
+      end
+      error(message, 2)
+    end
+    local ok, box = dispatch(id, arguments)
+    if ok then
+      return box and box[1] -- nil too: `tostring(qtui.storage.get("missing"))` must see a value
+    end
+    error(box and box[1] or path .. ": internal error", 2)
   end
   return true
 end
 
 function api.empty_list()
   return setmetatable({}, EMPTY_LIST_MT)
-end
-
-function api.is_empty_list(t)
-  return raw_getmetatable(t) == EMPTY_LIST_MT
 end
 
 -- lupa's message handler for errors that reach Python. Like debug.traceback, but it looks

@@ -26,11 +26,21 @@ long inside C where no hook can stop them (pattern matching, ``string.rep``, ``t
 ``table.move``, ``table.concat``) are refused up front when their estimated cost exceeds
 ``Limits.c_steps``. A trip is sticky until the call unwinds, so ``pcall`` cannot swallow it.
 Violations are counted; too many within a window quarantine the plugin.
+
+Values cross the boundary measured first (:mod:`.values`): depth, entries and bytes within
+the bounds of :class:`Limits`, and what the host pushes within the runtime's free memory. A
+value that does not fit is the plugin's violation. Lua reports a failed allocation outside a
+protected call by aborting the process, so the host never lets one happen: it builds what it
+hands to Lua (call arguments, host function results, module sources, error messages) with the
+memory cap lifted, after checking that it fits under the cap, and passes only those tables,
+strings, numbers and booleans; plugin tables reach the host as JSON text the prelude writes
+inside the plugin's own call. The cap is in force whenever Lua code runs.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import enum
 import functools
 import importlib.resources
@@ -46,7 +56,7 @@ import attrs
 from lupa import lua54
 
 from qtui.plugins.bundles.lua_syntax import MAX_SOURCE_BYTES
-from qtui.plugins.runtime.values import ConversionError, PlainValueConverter
+from qtui.plugins.runtime.values import Bounds, ConversionError, PlainValueConverter, from_lua_text, measure
 
 __all__ = [
     "ConversionError",
@@ -82,6 +92,13 @@ _TRACEBACK_MARK = "\nstack traceback:\n"
 _MAX_MESSAGE = 2000
 _MAX_TRACEBACK = 4000
 _MAX_OUTPUT_LINE = 4000
+# A `print` line is cut to this many bytes in Lua, before the host copies it.
+_OUTPUT_BYTES = 4 * _MAX_OUTPUT_LINE
+# Free memory a call needs beyond what the host pushes (Lua frames, short strings).
+_PUSH_RESERVE = 16 * 1024
+# How far the cap is lifted while the host builds Lua values it has measured to fit: it only
+# absorbs the estimate's error (a string table growing, say), so the build can never fail.
+_LIFT_BYTES = 64 * 2**20
 
 # The count hook reports to Python about once per _TICK_SECONDS of Lua work, whatever one
 # instruction costs (a concatenation of megabytes is one instruction).
@@ -106,6 +123,7 @@ class LimitKind(enum.StrEnum):
     WALL_TIME = "wall time"
     MEMORY = "memory"
     GUARD = "library guard"  # a pattern, sort, rep, move or concat too costly for one C call
+    VALUE = "value size"  # a value crossing the boundary is too deep, too big or not plain data
     INTERRUPTED = "interrupted"
 
 
@@ -132,10 +150,18 @@ class Limits:
     max_depth: int = attrs.field(default=32, validator=_positive)
     #: Table entries in one value crossing between host and plugin.
     max_items: int = attrs.field(default=100_000, validator=_positive)
+    #: Bytes of text in one value crossing between host and plugin (all arguments of a call
+    #: together).
+    max_bytes: int = attrs.field(default=4 * 2**20, validator=_positive)
 
     def __attrs_post_init__(self) -> None:
         if self.memory_bytes < 2**20:
             raise ValueError(f"memory_bytes must be at least 1 MiB, not {self.memory_bytes}")
+
+    @property
+    def bounds(self) -> Bounds:
+        """The bounds of values crossing between host and plugin."""
+        return Bounds(self.max_depth, self.max_items, self.max_bytes)
 
 
 @attrs.frozen
@@ -210,10 +236,6 @@ class _Trip:
     kind: LimitKind
     message: str
 
-    @property
-    def lua_message(self) -> bytes:
-        return self.message.encode("utf-8")
-
 
 def _lua_text(raw: bytes | str | None) -> str:
     """Text from Lua: bytes as UTF-8; lupa's error messages come decoded as Latin-1."""
@@ -258,19 +280,31 @@ def _refuse_attribute(obj: object, name: object, value: object = None) -> None:
     raise AttributeError("Python attributes are not accessible from plugins")
 
 
-def _weak_callback(sandbox: LuaSandbox, method: Callable[..., Any]) -> Callable[..., Any]:
-    """`method` of `sandbox` for Lua, holding the sandbox weakly.
+def _weak_callback(sandbox: LuaSandbox, method: Callable[..., Any], failed: Any) -> Callable[..., Any]:
+    """`method` of `sandbox` for Lua, holding the sandbox weakly and never raising.
 
     The runtime keeps its callbacks alive; strong references would make a cycle, and a
-    dropped sandbox would keep its Lua heap until Python's cycle collector ran.
+    dropped sandbox would keep its Lua heap until Python's cycle collector ran. An exception
+    would reach Lua as a new userdata, an allocation the cap could refuse where Lua cannot
+    recover: it is logged and Lua gets `failed` instead.
     """
     sandbox_ref = weakref.ref(sandbox)
 
     def callback(*args: Any) -> Any:
         owner = sandbox_ref()
-        return None if owner is None else method(owner, *args)  # Lua only runs in a call
+        if owner is None:
+            return failed  # Lua only runs in a call
+        try:
+            return method(owner, *args)
+        except BaseException:
+            log.exception("plugin %s: sandbox callback %s failed", owner.name, method.__name__)
+            return failed
 
     return callback
+
+
+def _kib(size: int) -> str:
+    return f"{size / 1024:,.0f} KiB"
 
 
 def _new_runtime(memory_bytes: int) -> lua54.LuaRuntime:
@@ -305,14 +339,18 @@ class LuaSandbox:
         self.name = name
         self.limits = limits or Limits()
         self.policy = policy or ViolationPolicy()
+        self._bounds = self.limits.bounds
         self._resolver = resolver
         self._output = output
         self._plugin_log = logging.getLogger(f"qtui.plugins.{name}")
 
         self._lock = threading.RLock()  # one load/call at a time
-        self._state_lock = threading.Lock()  # `_running` against interrupt()
-        self._running = False
+        self._state_lock = threading.Lock()  # `_running`, `_inside` and `_closing` against other threads
+        self._running = False  # Lua code of a call is running
+        self._inside = 0  # threads inside a public method that holds `_lock`
+        self._closing = False  # release the runtime as soon as no thread is inside
         self._trip: _Trip | None = None
+        self._trip_box: Any = None  # {message} for Lua, built when the trip was set
         self._interrupt_reason: str | None = None
         self._started = self._deadline = self._last_tick = self._next_adjust = 0.0
         self._interval = _FIRST_INTERVAL
@@ -331,99 +369,103 @@ class LuaSandbox:
         self._closed = False
 
         self._host_functions: list[tuple[str, Callable[..., Any]]] = []
-        self._segment_tables: dict[tuple[str, ...], Any] = {}  # dotted path -> Lua list
+        self._function_ids: dict[str, int] = {}  # dotted path -> id registered in the prelude
         self._chunknames: set[str] = set()
 
         self._runtime = _new_runtime(self.limits.memory_bytes)
-        callbacks = {
-            name: _weak_callback(self, method)
-            for name, method in [
-                (b"tick", LuaSandbox._tick),
-                (b"trip", LuaSandbox._guard_tripped),
-                (b"dispatch", LuaSandbox._dispatch),
-                (b"resolve", LuaSandbox._resolve),
-                (b"output", LuaSandbox._print),
-            ]
-        }
-        host = self._runtime.table_from(
-            {
-                **callbacks,
-                b"interval": self._interval,
-                b"overdue_seconds": _OVERDUE_SECONDS,
-                b"c_steps": self.limits.c_steps,
-                b"source_bytes": self.limits.source_bytes,
+        with self._lifted():
+            callbacks = {
+                name: _weak_callback(self, method, failed)
+                for name, method, failed in [
+                    (b"tick", LuaSandbox._tick, None),
+                    (b"trip", LuaSandbox._guard_tripped, None),
+                    (b"dispatch", LuaSandbox._dispatch, (False, None)),
+                    (b"resolve", LuaSandbox._resolve, (False, None)),
+                    (b"output", LuaSandbox._print, None),
+                ]
             }
-        )
-        api = self._runtime.execute(_PRELUDE_SOURCE, host, name=_PRELUDE_CHUNKNAME, mode="t")
-        self._lookup = api[b"lookup"]
-        self._compile = api[b"compile"]
-        self._expose = api[b"expose"]
-        self._values = PlainValueConverter(
-            self._runtime,
-            empty_list=api[b"empty_list"],
-            is_empty_list=api[b"is_empty_list"],
-            max_depth=self.limits.max_depth,
-            max_items=self.limits.max_items,
-        )
+            host = self._runtime.table_from(
+                {
+                    **callbacks,
+                    b"interval": self._interval,
+                    b"overdue_seconds": _OVERDUE_SECONDS,
+                    b"c_steps": self.limits.c_steps,
+                    b"source_bytes": self.limits.source_bytes,
+                    b"max_depth": self.limits.max_depth,
+                    b"max_items": self.limits.max_items,
+                    b"max_bytes": self.limits.max_bytes,
+                    b"output_bytes": _OUTPUT_BYTES,
+                }
+            )
+            api = self._runtime.execute(_PRELUDE_SOURCE, host, name=_PRELUDE_CHUNKNAME, mode="t")
+            self._api_register = api[b"register"]
+            self._api_defined = api[b"defined"]
+            self._api_call = api[b"call"]
+            self._api_run = api[b"run"]
+            self._api_expose = api[b"expose"]
+            self._values = PlainValueConverter(self._runtime, empty_list=api[b"empty_list"], bounds=self._bounds)
 
     # Public API -------------------------------------------------------------------------
 
     def expose(self, path: str, func: Callable[..., Any]) -> None:
         """Make `func` callable from Lua at a dotted `path` (e.g. ``"qtui.notify"``).
 
-        Lua arguments arrive as plain data; the return value goes back as plain data (None
-        for no value). Raise HostError to fail the Lua call with its message; other
-        exceptions are logged and Lua sees "internal error".
+        Lua arguments arrive as plain data, within the value bounds (one budget for all
+        arguments of a call; beyond it the Lua call is a violation before `func` runs); the
+        return value goes back as plain data (None for no value). Raise HostError to fail the
+        Lua call with its message; other exceptions are logged and Lua sees "internal error".
         """
         segments = self._segments(path)
-        with self._lock:
-            self._check_open()
+        with self._entered():
             self._host_functions.append((path, func))
-            ok, *problem = self._as_tuple(
-                self._trusted(self._expose, self._segment_table(segments),
-                              len(self._host_functions) - 1)
-            )
+            with self._lifted():
+                ok, *problem = self._as_tuple(
+                    self._trusted(self._api_expose, self._lua_list(segments), len(self._host_functions) - 1)
+                )
             if not ok:
                 self._host_functions.pop()
                 raise ValueError(f"cannot expose {path}: {_lua_text(problem[0] if problem else None)}")
 
     def load(self, source: str, chunkname: str) -> None:
         """Compile `source` (text only) as `chunkname` and run it under the limits."""
-        with self._lock:
+        with self._entered():
             self._check_callable()
-            chunk = self._compile_chunk(source, chunkname)
-            self._run(chunk, (), f"main chunk {chunkname}")
+            self._check_source(source, chunkname)
+            self._chunknames.add(chunkname)
+            chunk = self._push((source, chunkname), f"main chunk {chunkname}")
+            ok, *problem = self._as_tuple(self._run(self._api_run, (chunk,), f"main chunk {chunkname}"))
+            if not ok:
+                message, file, line, _ = _split_lua_error(_lua_text(problem[0] if problem else None))
+                raise PluginError(message, plugin=self.name,
+                                  file=self._full_chunkname(file) or chunkname, line=line)
 
     def call(self, function: str, *args: Any) -> Any:
         """Call the plugin function at dotted path `function` under the limits.
 
-        Arguments must be plain data (else ConversionError). Returns the function's first
-        result as plain data. Raises PluginError (LimitExceeded for violations,
-        PluginQuarantined when quarantined).
+        Arguments must be plain data within the value bounds and fit in the plugin's free
+        memory, or the call is a violation (LimitExceeded) and does not happen. Returns the
+        function's first result as plain data. Raises PluginError (LimitExceeded for
+        violations, PluginQuarantined when quarantined).
         """
-        segments = self._segments(function)
-        with self._lock:
+        with self._entered():
             self._check_callable()
-            target = self._trusted(self._lookup, self._segment_table(segments))
-            if lua54.lua_type(target) != "function":
+            target = self._function_id(function)
+            if not self._trusted(self._api_defined, target):
                 raise PluginError(f"{function} is not a function", plugin=self.name)
-            lua_args = self._trusted(lambda: [self._values.to_lua(arg) for arg in args])
-            results = self._run(target, lua_args, function)
-            first = results[0] if isinstance(results, tuple) else results
-            try:
-                return self._trusted(self._values.to_python, first)
-            except ConversionError as error:
-                raise PluginError(
-                    f"{function} returned a value the host cannot use: {error}", plugin=self.name
-                ) from None
+            lua_args = self._push(args, f"the arguments of {function}")
+            text, *problem = self._as_tuple(self._run(self._api_call, (target, lua_args), function))
+            if text is None:
+                message = _lua_text(problem[0] if problem else None)
+                if len(problem) > 1 and problem[1]:
+                    raise self._violation(_Trip(LimitKind.VALUE, f"{function} returned a value over the "
+                                                                 f"limits: {message}"), None)
+                raise PluginError(f"{function} returned a value the host cannot use: {message}", plugin=self.name)
+            return from_lua_text(text)
 
     def has_function(self, function: str) -> bool:
         """Whether the plugin defines a function at dotted path `function` (runs no plugin code)."""
-        segments = self._segments(function)
-        with self._lock:
-            self._check_open()
-            target = self._trusted(self._lookup, self._segment_table(segments))
-            return lua54.lua_type(target) == "function"
+        with self._entered():
+            return bool(self._trusted(self._api_defined, self._function_id(function)))
 
     def interrupt(self, reason: str) -> bool:
         """Stop the call in progress (from any thread); False if no call was running.
@@ -472,18 +514,51 @@ class LuaSandbox:
             self._violations.clear()
 
     def close(self) -> None:
-        """Release the runtime; later calls fail with PluginError."""
-        with self._lock:
-            self._closed = True
-            self._runtime = None  # type: ignore[assignment]
-            self._lookup = self._compile = self._expose = None
-            self._values = None  # type: ignore[assignment]
+        """Release the runtime; later calls fail with PluginError. Never waits (any thread).
+
+        A call in progress is interrupted, and the runtime is released when it returns.
+        """
+        with self._state_lock:
+            self._closing = True
+            if self._running:
+                self._interrupt_reason = self._interrupt_reason or "the plugin's sandbox is closing"
+            if self._inside:
+                return  # the thread inside releases it on its way out
+        with self._lock:  # held only in the moments around a call: never long
+            self._release()
 
     # Running plugin code under the limits ----------------------------------------------
+
+    @contextlib.contextmanager
+    def _entered(self) -> Any:
+        """Hold the runtime for one public operation; release it on the way out if closing."""
+        with self._lock:
+            with self._state_lock:
+                if self._closing or self._closed:
+                    raise PluginError("the plugin's sandbox is closed", plugin=self.name)
+                self._inside += 1
+            try:
+                yield
+            finally:
+                with self._state_lock:
+                    self._inside -= 1
+                    release = self._closing and not self._inside
+                if release:
+                    self._release()
+
+    def _release(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._runtime = None  # type: ignore[assignment]
+        self._api_register = self._api_defined = self._api_call = self._api_run = self._api_expose = None
+        self._values = None  # type: ignore[assignment]
+        self._trip_box = None
 
     def _run(self, function: Any, args: Any, what: str) -> Any:
         if self._running:
             raise RuntimeError(f"re-entrant call into plugin {self.name} from a host function")
+        self._make_room(0, what)
         self._arm()
         failure: str | None = None
         out_of_memory = False
@@ -520,8 +595,8 @@ class LuaSandbox:
         now = time.monotonic()
         with self._state_lock:
             self._running = True
-            self._trip = None
-            self._interrupt_reason = None
+            self._trip = self._trip_box = None
+            self._interrupt_reason = "the plugin's sandbox is closing" if self._closing else None
         self._call_instructions = 0
         self._memory_check_level = self.limits.memory_bytes * _MEMORY_CHECK_SHARE
         self._started = self._last_tick = now
@@ -533,6 +608,7 @@ class LuaSandbox:
         with self._state_lock:
             self._running = False
             trip, self._trip = self._trip, None
+            self._trip_box = None
             self._interrupt_reason = None
         self._calls += 1
         self._instructions += self._call_instructions
@@ -541,12 +617,12 @@ class LuaSandbox:
         self._last_call_seconds = elapsed
         return trip
 
-    def _tick(self, count: int) -> int | bytes | bool | None:
+    def _tick(self, count: int) -> int | bool | Any:
         """The count hook, every `count` instructions of a Lua thread (see the prelude)."""
         if not self._running:
             return None if count == self._interval else self._interval
         if self._trip is not None:
-            return self._trip.lua_message
+            return self._trip_box
         self._call_instructions += count
         now = time.monotonic()
         used = self._runtime.get_memory_used()
@@ -588,13 +664,16 @@ class LuaSandbox:
         self._interval = interval
         return None if interval == count else interval
 
-    def _set_trip(self, kind: LimitKind, message: str) -> bytes:
+    def _set_trip(self, kind: LimitKind, message: str) -> Any:
+        """Record a trip (from the call's own thread) and return its {message} box for Lua."""
         self._trip = _Trip(kind, message)
-        return self._trip.lua_message
+        self._trip_box = self._box(message)
+        return self._trip_box
 
-    def _guard_tripped(self, message: bytes) -> None:
+    def _guard_tripped(self, message: bytes, kind: bytes | None = None) -> None:
         if self._running and self._trip is None:
-            self._trip = _Trip(LimitKind.GUARD, message.decode("utf-8", "replace"))
+            self._set_trip(LimitKind.VALUE if kind == b"value" else LimitKind.GUARD,
+                           message.decode("utf-8", "replace"))
 
     def _violation(self, trip: _Trip, failure: str | None) -> LimitExceeded:
         file = line = traceback = None
@@ -637,62 +716,124 @@ class LuaSandbox:
     def _memory_message(self, what: str) -> str:
         return f"memory limit exceeded ({self.limits.memory_bytes / 2**20:g} MiB) in {what}"
 
+    # Values the host hands to Lua ---------------------------------------------------------
 
-    # Callbacks from Lua (they must never raise) -------------------------------------------
+    @contextlib.contextmanager
+    def _lifted(self) -> Any:
+        """Lift the memory cap while the host builds Lua values it has measured to fit.
 
-    def _dispatch(self, index: int, *args: Any) -> tuple:
+        lupa builds them outside any protected call, where a refused allocation aborts the
+        process; no Lua code of the plugin runs meanwhile.
+        """
+        runtime = self._runtime
+        runtime.set_max_memory(self.limits.memory_bytes + _LIFT_BYTES)
+        try:
+            yield
+        finally:
+            runtime.set_max_memory(self.limits.memory_bytes)
+
+    def _free_memory(self) -> int:
+        return self.limits.memory_bytes - self._runtime.get_memory_used()
+
+    def _fits(self, size: int) -> bool:
+        """Whether `size` bytes fit under the cap with the reserve to spare (collecting first if not)."""
+        if size + _PUSH_RESERVE <= self._free_memory():
+            return True
+        self._runtime.gccollect()
+        return size + _PUSH_RESERVE <= self._free_memory()
+
+    def _make_room(self, size: int, what: str) -> None:
+        if not self._fits(size):
+            raise self._violation(_Trip(LimitKind.MEMORY, self._no_room_message(size, what)), None)
+
+    def _no_room_message(self, size: int, what: str) -> str:
+        return (f"{what} ({_kib(size)}) does not fit in the plugin's free memory ({_kib(max(self._free_memory(), 0))} "
+                f"of {self.limits.memory_bytes / 2**20:g} MiB)")
+
+    def _push(self, args: tuple, what: str) -> Any:
+        """`args` as one Lua table {n = count, ...}, measured first; a value that does not fit is a violation."""
+        try:
+            size = measure(*args, bounds=self._bounds)
+        except ConversionError as error:
+            raise self._violation(_Trip(LimitKind.VALUE, f"cannot hand {what} to the plugin: {error}"), None) from None
+        self._make_room(size.lua_bytes, what)
+        with self._lifted():
+            return self._runtime.table_from(
+                {b"n": len(args), **{index: self._values.to_lua(arg) for index, arg in enumerate(args, 1)
+                                     if arg is not None}}
+            )
+
+    def _box(self, *values: bytes | None) -> Any:
+        """A Lua list of small strings for a callback to return (built with the cap lifted)."""
+        with self._lifted():
+            return self._runtime.table_from({index: value for index, value in enumerate(values, 1)
+                                             if value is not None})
+
+    def _function_id(self, function: str) -> int:
+        target = self._function_ids.get(function)
+        if target is None:
+            with self._lifted():
+                target = self._trusted(self._api_register, self._lua_list(self._segments(function)))
+            self._function_ids[function] = target
+        return target
+
+    def _lua_list(self, segments: tuple[str, ...]) -> Any:
+        return self._runtime.table(*(segment.encode() for segment in segments))
+
+    # Callbacks from Lua (they never raise: see _weak_callback) ---------------------------
+
+    def _dispatch(self, index: int, arguments: bytes) -> tuple[bool, Any]:
         path, func = self._host_functions[index]
         if self._trip is not None:
-            return (False, self._trip.lua_message)
+            return (False, self._trip_box)
         try:
-            plain_args = []
-            for position, arg in enumerate(args, 1):
-                try:
-                    plain_args.append(self._values.to_python(arg))
-                except ConversionError as error:
-                    return (False, f"{path}: bad argument #{position}: {error}".encode())
-            result = func(*plain_args)
+            result = func(*from_lua_text(arguments))
         except HostError as error:
-            return (False, f"{path}: {error}".encode())
+            return (False, self._box(f"{path}: {error}".encode()))
         except MemoryError:
-            return (False, b"not enough memory")
+            return (False, self._box(b"not enough memory"))
         except Exception:
             log.exception("plugin %s: host function %s failed", self.name, path)
-            return (False, f"{path}: internal error".encode())
+            return (False, self._box(f"{path}: internal error".encode()))
+        if result is None:
+            return (True, None)
         try:
-            converted = self._values.to_lua(result)
+            size = measure(result, bounds=self._bounds)
         except ConversionError as error:
             log.error("plugin %s: host function %s returned %s", self.name, path, error)
-            return (False, f"{path}: internal error".encode())
-        except MemoryError:
-            return (False, b"not enough memory")
-        return (True, converted)  # nil too: `tostring(qtui.storage.get("missing"))` must see a value
+            return (False, self._box(f"{path}: internal error".encode()))
+        if not self._fits(size.lua_bytes):
+            return (False, self._set_trip(LimitKind.MEMORY, self._no_room_message(size.lua_bytes, f"{path}'s result")))
+        with self._lifted():
+            return (True, self._runtime.table_from([self._values.to_lua(result)]))
 
-    def _resolve(self, raw_name: bytes) -> tuple[bytes | None, bytes]:
+    def _resolve(self, raw_name: bytes) -> tuple[bool, Any]:
         name = raw_name.decode("utf-8", "replace")
         if len(name) > _MAX_MODULE_NAME or not _MODULE_NAME.fullmatch(name):
-            return (None, f"module name {name!r} is not allowed (use letters, digits, '_' "
-                          "and '-' in parts separated by single dots)".encode())
+            return (False, self._box(f"module name {name!r} is not allowed (use letters, digits, '_' "
+                                     "and '-' in parts separated by single dots)".encode()))
         if self._resolver is None:
-            return (None, f"module '{name}' not found".encode())
+            return (False, self._box(f"module '{name}' not found".encode()))
         try:
             found = self._resolver(name)
             if found is None:
-                return (None, f"module '{name}' not found".encode())
+                return (False, self._box(f"module '{name}' not found".encode()))
             source, chunkname = found
             encoded = source.encode("utf-8")
         except HostError as error:
-            return (None, f"cannot load module '{name}': {error}".encode())
+            return (False, self._box(f"cannot load module '{name}': {error}".encode()))
         except OSError as error:
-            return (None, f"cannot read module '{name}': {error.strerror or error}".encode())
+            return (False, self._box(f"cannot read module '{name}': {error.strerror or error}".encode()))
         except Exception:
             log.exception("plugin %s: module resolver failed for %r", self.name, name)
-            return (None, f"cannot load module '{name}'".encode())
+            return (False, self._box(f"cannot load module '{name}'".encode()))
         if len(encoded) > self.limits.source_bytes:
-            return (None, f"module '{name}' is too large ({len(encoded)} bytes, limit "
-                          f"{self.limits.source_bytes})".encode())
+            return (False, self._box(f"module '{name}' is too large ({len(encoded)} bytes, limit "
+                                     f"{self.limits.source_bytes})".encode()))
+        if not self._fits(len(encoded)):
+            return (False, self._box(self._no_room_message(len(encoded), f"module '{name}'").encode()))
         self._chunknames.add(chunkname)
-        return (encoded, chunkname.encode("utf-8", "replace"))
+        return (True, self._box(encoded, chunkname.encode("utf-8", "replace")))
 
     def _print(self, line: bytes) -> None:
         text = _clip(line.decode("utf-8", "replace"), _MAX_OUTPUT_LINE)
@@ -706,7 +847,7 @@ class LuaSandbox:
 
     # Helpers ----------------------------------------------------------------------------
 
-    def _compile_chunk(self, source: str, chunkname: str) -> Any:
+    def _check_source(self, source: str, chunkname: str) -> None:
         try:
             encoded = source.encode("utf-8")
         except UnicodeEncodeError as error:
@@ -717,16 +858,6 @@ class LuaSandbox:
                 f"source is {len(encoded)} bytes; the limit is {self.limits.source_bytes}",
                 plugin=self.name, file=chunkname,
             )
-        self._chunknames.add(chunkname)
-        compiled = self._as_tuple(
-            self._trusted(self._compile, encoded, b"@" + chunkname.encode())
-        )
-        chunk = compiled[0]
-        if chunk is None:
-            message, file, line, _ = _split_lua_error(_lua_text(compiled[1]))
-            raise PluginError(message, plugin=self.name,
-                              file=self._full_chunkname(file) or chunkname, line=line)
-        return chunk
 
     def _full_chunkname(self, file: str | None) -> str | None:
         """Lua shortens long chunk names to "...tail"; map them back to the name we gave."""
@@ -735,12 +866,7 @@ class LuaSandbox:
         matches = [name for name in self._chunknames if name.endswith(file[3:])]
         return matches[0] if len(matches) == 1 else file
 
-    def _check_open(self) -> None:
-        if self._closed:
-            raise PluginError("the plugin's sandbox is closed", plugin=self.name)
-
     def _check_callable(self) -> None:
-        self._check_open()
         if self._quarantine is not None:
             raise PluginQuarantined(f"quarantined: {self._quarantine}", plugin=self.name)
 
@@ -750,13 +876,6 @@ class LuaSandbox:
         if not _PATH.fullmatch(path):
             raise ValueError(f"{path!r} is not a dotted Lua name like 'qtui.notify'")
         return tuple(path.split("."))
-
-    def _segment_table(self, segments: tuple[str, ...]) -> Any:
-        table = self._segment_tables.get(segments)
-        if table is None:
-            table = self._runtime.table(*(segment.encode() for segment in segments))
-            self._segment_tables[segments] = table
-        return table
 
     @staticmethod
     def _as_tuple(result: Any) -> tuple:
