@@ -110,6 +110,28 @@ RUNAWAYS = {
         "local t = setmetatable({}, {__len = function() return 1e12 end}) "
         "return table.concat(t)", LimitKind.GUARD
     ),
+    "string.rep of an empty string a quadrillion times": ("return (''):rep(1e15)", LimitKind.GUARD),
+    "string.rep of an empty string with an empty separator": (
+        "return string.rep('', 1e15, '')", LimitKind.GUARD
+    ),
+    "a pattern set thousands of characters long": (
+        "local set = '[' .. ('%w'):rep(20000) .. ']' "
+        "return ('-'):rep(2^20):find(set .. '+x')", LimitKind.GUARD
+    ),
+    "a frontier pattern with a long set": (
+        "local set = '%f[' .. ('%w'):rep(20000) .. ']' "
+        "return ('-'):rep(2^20):find(set)", LimitKind.GUARD
+    ),
+    "gsub with an amplifying replacement": (
+        "return ('x'):rep(2^20):gsub('x', ('y'):rep(1000))", LimitKind.GUARD
+    ),
+    "string.pack padding a fixed-size field": (
+        "return string.pack('c99999999', '')", LimitKind.GUARD
+    ),
+    "table.unpack over a billion slots": ("return table.unpack({}, 1, 1e9)", LimitKind.GUARD),
+    "load of a chunk with tens of thousands of gotos": (
+        "return load('do ' .. ('goto done '):rep(30000) .. '::done:: end')", LimitKind.GUARD
+    ),
 }
 
 
@@ -126,6 +148,35 @@ def test_runaway_is_stopped_and_recorded(make_sandbox, caplog, name):
     assert any(str(info.value) in record.getMessage() for record in caplog.records)
     assert_works(sandbox)
     assert_fresh_sandbox_works()
+
+
+@pytest.mark.parametrize("how", ["load", "require"])
+def test_a_compile_that_would_take_minutes_stops_at_the_deadline(make_sandbox, how):
+    # 200,000 `or` in one expression: Lua's parser needs minutes (its work grows with the
+    # square of the chain), all of it in C where no count hook runs.
+    chain = "return x" + " or x" * 200_000
+    limits = Limits(memory_bytes=64 * 2**20, instructions=10**9, wall_seconds=0.5)
+    sandbox = make_sandbox("""
+        function run(how, source)
+          if how == "load" then return load(source) end
+          return require("chain")
+        end
+    """, limits=limits, resolver=lambda name: (chain, "chain.lua"))
+    outcome: list = []
+
+    def call() -> None:
+        try:
+            sandbox.call("run", how, chain)
+        except PluginError as error:
+            outcome.append(error)
+
+    worker = threading.Thread(target=call)
+    worker.start()
+    worker.join(timeout=20)
+    assert not worker.is_alive(), "the compile was not stopped"
+    (error,) = outcome
+    assert isinstance(error, LimitExceeded) and error.kind == LimitKind.WALL_TIME
+    assert_works(sandbox)
 
 
 def test_limit_errors_point_at_the_plugin_line(make_sandbox):

@@ -13,8 +13,8 @@
 --   dispatch(id, json) -> true, nil | {value} | false, {message}   calls host function `id`
 --   resolve(name) -> true, {source, chunkname} | false, {message}  finds a module for `require`
 --   output(line)                                  receives `print` output
---   interval, overdue_seconds, c_steps, source_bytes, max_depth, max_items, max_bytes,
---   output_bytes                                  numbers
+--   interval, overdue_seconds, c_steps, source_bytes, max_jumps, max_depth, max_items,
+--   max_bytes, output_bytes                       numbers
 --
 -- Values only cross as strings, numbers and booleans, or as tables the host built while the
 -- memory cap was lifted (a {value} box): pushing anything else from a callback could fail
@@ -30,8 +30,9 @@ local error, getmetatable, ipairs, load, next, pcall, rawget, rawset, select, se
       tonumber, tostring, type =
       error, getmetatable, ipairs, load, next, pcall, rawget, rawset, select, setmetatable,
       tonumber, tostring, type
-local s_char, t_unpack, utf8_len = string.char, table.unpack, utf8.len
-local HUGE = math.huge
+local s_char, s_pack, t_unpack, utf8_len = string.char, string.pack, table.unpack, utf8.len
+local rawlen = rawlen
+local HUGE, math_max, math_sqrt = math.huge, math.max, math.sqrt
 local collectgarbage = collectgarbage
 local s_byte, s_find, s_format, s_gmatch, s_gsub, s_match, s_rep, s_sub =
       string.byte, string.find, string.format, string.gmatch, string.gsub, string.match,
@@ -49,6 +50,7 @@ local tick, trip, dispatch, resolve, output =
       host.tick, host.trip, host.dispatch, host.resolve, host.output
 local C_STEPS = host.c_steps
 local SOURCE_BYTES = host.source_bytes
+local MAX_JUMPS = host.max_jumps
 local MAX_DEPTH, MAX_ITEMS, MAX_BYTES = host.max_depth, host.max_items, host.max_bytes
 local OUTPUT_BYTES = host.output_bytes
 local interval = host.interval
@@ -279,14 +281,24 @@ local function standalone(class)
   return class
 end
 
--- Pattern -> { anchored, items = { {kind, class, quant}... }, expanding, linear, optional }
+-- Matcher steps to test one character against the class p[i .. e-1]: a set ([...]) is
+-- scanned item by item, every other class is one test.
+local function class_weight(p, i, e)
+  if s_byte(p, i) == 91 and e - i > 3 then
+    return e - i - 2
+  end
+  return 1
+end
+
+-- Pattern -> { anchored, items = { {kind, class, quant, weight}... }, weight (their sum),
+-- expanding, linear, optional }
 local function parse_pattern(p, anchors)
   local items, len, i = {}, #p, 1
   local anchored = false
   if anchors and s_byte(p, 1) == 94 then
     anchored, i = true, 2
   end
-  local expanding, linear, optional = 0, 0, 0
+  local expanding, linear, optional, weight, counted = 0, 0, 0, 0, 0
   while i <= len do
     local c, d = s_byte(p, i), s_byte(p, i + 1)
     if c == 40 or c == 41 then -- capture parentheses
@@ -294,20 +306,22 @@ local function parse_pattern(p, anchors)
     elseif c == 36 and i == len then -- '$' anchor
       i = i + 1
     elseif c == 37 and d == 98 then -- %bxy
-      items[#items + 1] = { kind = "linear" }
+      items[#items + 1] = { kind = "linear", weight = 1 }
       linear = linear + 1
       i = i + 4
-    elseif c == 37 and d == 102 then -- %f[set]
-      items[#items + 1] = { kind = "frontier" }
-      i = class_end(p, i + 2, len)
+    elseif c == 37 and d == 102 then -- %f[set]: the set is tested on two characters
+      local e = class_end(p, i + 2, len)
+      items[#items + 1] = { kind = "frontier", weight = 2 * class_weight(p, i + 2, e) }
+      i = e
     elseif c == 37 and d and d >= 48 and d <= 57 then -- back reference
-      items[#items + 1] = { kind = "linear" }
+      items[#items + 1] = { kind = "linear", weight = 1 }
       linear = linear + 1
       i = i + 2
     else
       local e = class_end(p, i, len)
       local q = s_sub(p, e, e)
-      local item = { kind = "single", class = standalone(s_sub(p, i, e - 1)) }
+      local item = { kind = "single", class = standalone(s_sub(p, i, e - 1)),
+                     weight = class_weight(p, i, e) }
       if q == "*" or q == "+" or q == "-" then
         item.quant, expanding = q, expanding + 1
         e = e + 1
@@ -318,9 +332,13 @@ local function parse_pattern(p, anchors)
       items[#items + 1] = item
       i = e
     end
+    if #items > counted then
+      counted = #items
+      weight = weight + items[counted].weight
+    end
   end
-  return { anchored = anchored, items = items, expanding = expanding, linear = linear,
-           optional = optional }
+  return { anchored = anchored, items = items, weight = weight, expanding = expanding,
+           linear = linear, optional = optional }
 end
 
 -- Plans by pattern, for find/match/gsub ('^' anchors) and for gmatch ('^' is a literal).
@@ -328,8 +346,8 @@ local anchored_plans, floating_plans = {}, {}
 local plan_count = 0
 
 -- The crude bound below, solved for the subject length: longer subjects need a closer look.
-local function safe_length(items, exponent, optional)
-  local budget = C_STEPS / ((items + 1) * 2 ^ optional)
+local function safe_length(weight, exponent, optional)
+  local budget = C_STEPS / ((weight + 1) * 2 ^ optional)
   if budget < 1 then
     return -1
   end
@@ -349,7 +367,7 @@ local function pattern_plan(p, plans)
     end
     plan = parse_pattern(p, plans == anchored_plans)
     local exponent = plan.expanding + plan.linear + (plan.anchored and 0 or 1)
-    plan.safe_length = safe_length(#plan.items, exponent, plan.optional)
+    plan.safe_length = safe_length(plan.weight, exponent, plan.optional)
     plan.literal = not s_find(p, SPECIALS)
     plan.safe_plain = C_STEPS / (1 + #p / 16) -- memchr + memcmp search, see pattern_cost
     plans[p] = plan
@@ -360,9 +378,15 @@ end
 
 -- Worst-case matcher steps of `plan` over subject `s`, refined with what `s` holds: each
 -- expanding item branches at most (longest run of its class + 1) ways, and a fixed item
--- right after it keeps at most (occurrences of that item + 1) of those branches.
-local function refined_cost(s, plan, starts)
+-- right after it keeps at most (occurrences of that item + 1) of those branches. Looking at
+-- `s` costs a pass over it per class; a class too heavy for that leaves the crude bound.
+local function refined_cost(s, plan, starts, crude)
   local n = #s
+  for k = 1, #plan.items do
+    if n * plan.items[k].weight > C_STEPS then
+      return crude
+    end
+  end
   local counts, runs = {}, {}
   local function count(class)
     local c = counts[class]
@@ -393,20 +417,21 @@ local function refined_cost(s, plan, starts)
   local paths, distinct, cost = starts, true, 0
   for k = 1, #items do
     local item = items[k]
+    local weight = item.weight
     if item.kind == "single" then
       local q = item.quant
       if q == nil then
-        cost = cost + paths
+        cost = cost + paths * weight
         if distinct then
           paths = math_min(paths, count(item.class))
         end
       elseif q == "?" then
-        cost = cost + paths
+        cost = cost + paths * weight
         distinct = distinct and paths <= 1
         paths = paths * 2
       else
         local branches = run(item.class) + 1
-        cost = cost + paths * branches
+        cost = cost + paths * branches * weight
         local after = items[k + 1]
         if after and after.kind == "single" and after.quant == nil then
           branches = math_min(branches, count(after.class) + 1)
@@ -417,7 +442,7 @@ local function refined_cost(s, plan, starts)
     elseif item.kind == "linear" then
       cost = cost + paths * (n + 1)
     else
-      cost = cost + paths
+      cost = cost + paths * weight
     end
     if cost > C_STEPS then
       return cost
@@ -441,10 +466,10 @@ local function pattern_cost(s, p, plan, plain_search)
     return cost
   end
   local starts = plan.anchored and 1 or n + 1
-  local cost = starts * (#plan.items + 1) * (n + 1) ^ (plan.expanding + plan.linear)
+  local cost = starts * (plan.weight + 1) * (n + 1) ^ (plan.expanding + plan.linear)
     * 2 ^ plan.optional
   if cost > C_STEPS then
-    cost = refined_cost(s, plan, starts)
+    cost = refined_cost(s, plan, starts, cost)
   end
   return cost
 end
@@ -517,26 +542,70 @@ local function safe_gmatch(s, p, init)
   return s_gmatch(s, p, init)
 end
 
+-- A replacement string is copied for every match: more matches than the subject has
+-- characters are impossible, and when that bound is too crude the matches are counted (a
+-- match without replacing, which the pattern guard has just judged affordable).
+local function guard_replacement(s, p, repl, n)
+  if type(repl) ~= "string" or type(s) ~= "string" or #repl == 0 then
+    return
+  end
+  local matches = #s + 1
+  local most = tonumber(n)
+  if most and most < matches then
+    matches = math_max(most, 0)
+  end
+  if matches * (#repl + 1) <= C_STEPS then
+    return
+  end
+  matches = math_min(matches, select(2, s_gsub(s, p, "", n)))
+  local cost = matches * (#repl + 1)
+  if cost > C_STEPS then
+    refuse("string.gsub: a " .. #repl .. "-byte replacement for " .. matches .. " matches (about "
+      .. steps(cost) .. " steps, limit " .. steps(C_STEPS) .. ")")
+  end
+end
+
 local function safe_gsub(s, p, repl, n)
   local plan = anchored_plans[p]
   if not (plan and type(s) == "string" and #s <= plan.safe_length) then
     guard_pattern("string.gsub", s, p, false, anchored_plans)
   end
+  guard_replacement(s, p, repl, n)
   return s_gsub(s, p, repl, n)
 end
 
 -- Other long C loops ------------------------------------------------------------------------
 
+-- One loop step per repetition, even of an empty string, and a copy of each.
+local function text_length(v)
+  local kind = type(v)
+  return (kind == "string" or kind == "number") and #tostring(v) or 0
+end
+
 local function safe_rep(s, n, sep)
   local count = tonumber(n)
-  if count and count > C_STEPS then
-    local ts = type(s)
-    if ((ts == "string" or ts == "number") and #tostring(s) > 0)
-        or (type(sep) == "string" and #sep > 0) then
-      refuse("string.rep: " .. steps(count) .. " repetitions (limit " .. steps(C_STEPS) .. ")")
+  if count and count > 1 then
+    local cost = count + count * (text_length(s) + text_length(sep)) / 16
+    if cost > C_STEPS then
+      refuse("string.rep: " .. steps(count) .. " repetitions of " .. text_length(s) .. " bytes (about "
+        .. steps(cost) .. " steps, limit " .. steps(C_STEPS) .. ")")
     end
   end
   return s_rep(s, n, sep)
+end
+
+-- Padding and fixed-size fields are written a byte at a time: their sizes add up.
+local function safe_pack(fmt, ...)
+  if type(fmt) == "string" then
+    local size = #fmt
+    for digits in s_gmatch(fmt, "%d+") do
+      size = size + (tonumber(digits) or HUGE)
+    end
+    if size > C_STEPS then
+      refuse("string.pack: a format of about " .. steps(size) .. " bytes (limit " .. steps(C_STEPS) .. ")")
+    end
+  end
+  return s_pack(fmt, ...)
 end
 
 local ELEMENT_STEPS = 4 -- a C loop step over table elements costs about four matcher steps
@@ -570,14 +639,28 @@ local function refuse_len(fname, t)
   end
 end
 
+-- Inserting or removing at a position moves every element after it.
 local function safe_insert(t, ...)
   refuse_len("table.insert", t)
+  if select("#", ...) >= 2 and type(t) == "table" then
+    check_elements("table.insert", (...), #t)
+  end
   return t_insert(t, ...)
 end
 
 local function safe_remove(t, ...)
   refuse_len("table.remove", t)
+  if select("#", ...) >= 1 and type(t) == "table" then
+    check_elements("table.remove", (...), #t)
+  end
   return t_remove(t, ...)
+end
+
+local function safe_unpack(t, i, j)
+  if type(t) == "table" then
+    check_elements("table.unpack", i or 1, j or rawlen(t))
+  end
+  return t_unpack(t, i, j)
 end
 
 local function safe_sort(t, comp)
@@ -592,6 +675,44 @@ local function safe_sort(t, comp)
     end
   end
   return t_sort(t, comp)
+end
+
+-- Compiling ----------------------------------------------------------------------------------
+
+-- The parser runs in C, and some shapes of code (long elseif chains, long and/or chains, many
+-- labels) compile in time that grows with the square of their length. It reads the source in
+-- small pieces through a Lua function that lets the hook look at the clock when it is
+-- overdue, so a slow compile stops at the deadline like Lua code does. Pending gotos and
+-- breaks are resolved in one stretch when their block closes, at a cost that grows with the
+-- square of their count: a chunk with more than MAX_JUMPS is refused before compiling.
+local COMPILE_PIECE = 1024
+
+local function occurrences(source, word)
+  local count, at = 0, 1
+  while true do
+    at = s_find(source, word, at, true)
+    if at == nil then
+      return count
+    end
+    count, at = count + 1, at + #word
+  end
+end
+
+local function compile(source, chunkname, chunk_env)
+  local jumps = occurrences(source, "goto") + occurrences(source, "break")
+  if jumps > MAX_JUMPS then
+    refuse("load: " .. jumps .. " goto and break statements in " .. (s_gsub(chunkname, "^[@=]", ""))
+      .. " are too many to compile in one C call (limit " .. MAX_JUMPS .. ")")
+  end
+  local at = 1
+  return load(function()
+    if os_clock() - last_tick > OVERDUE_SECONDS then
+      debug_sethook(hook, "", 1)
+    end
+    local piece = s_sub(source, at, at + COMPILE_PIECE - 1)
+    at = at + COMPILE_PIECE
+    return piece
+  end, chunkname, "t", chunk_env)
 end
 
 ---------------------------------------------------------------------------------------------
@@ -632,9 +753,9 @@ local function safe_load(chunk, chunkname, mode, ...)
   -- Text only. A custom environment is allowed (it only holds what the plugin put there);
   -- without one the chunk gets the plugin's environment, never the real globals.
   if select("#", ...) > 0 then
-    return load(chunk, chunkname or "=(load)", "t", (...))
+    return compile(chunk, chunkname or "=(load)", (...))
   end
-  return load(chunk, chunkname or "=(load)", "t", env)
+  return compile(chunk, chunkname or "=(load)", env)
 end
 
 local loaded, loading = {}, {}
@@ -655,7 +776,7 @@ local function safe_require(name)
     error(box and box[1] or "cannot load module '" .. name .. "'", 2)
   end
   local source, chunkname = box[1], box[2]
-  local chunk, message = load(source, "@" .. chunkname, "t", env)
+  local chunk, message = compile(source, "@" .. chunkname, env)
   if chunk == nil then
     error("error loading module '" .. name .. "':\n\t" .. message, 2)
   end
@@ -711,14 +832,15 @@ env.print = safe_print
 env.collectgarbage = safe_collectgarbage
 env._G = env
 
-local string_lib = copy(string, { "byte", "char", "format", "len", "lower", "pack",
-  "packsize", "reverse", "sub", "unpack", "upper" })
+local string_lib = copy(string, { "byte", "char", "format", "len", "lower", "packsize",
+  "reverse", "sub", "unpack", "upper" })
 string_lib.find, string_lib.match, string_lib.gmatch, string_lib.gsub =
   safe_find, safe_match, safe_gmatch, safe_gsub
-string_lib.rep = safe_rep
+string_lib.rep, string_lib.pack = safe_rep, safe_pack
 env.string = freeze(string_lib, "string")
 
-local table_lib = copy(table, { "pack", "unpack" })
+local table_lib = copy(table, { "pack" })
+table_lib.unpack = safe_unpack
 table_lib.concat, table_lib.insert, table_lib.move, table_lib.remove, table_lib.sort =
   safe_concat, safe_insert, safe_move, safe_remove, safe_sort
 env.table = freeze(table_lib, "table")
@@ -1011,7 +1133,7 @@ end
 
 -- Compile the host's chunk {source, chunkname} in the plugin's environment and run it.
 function api.run(box)
-  local chunk, message = load(box[1], "@" .. box[2], "t", env)
+  local chunk, message = compile(box[1], "@" .. box[2], env)
   if chunk == nil then
     return false, message
   end

@@ -22,9 +22,14 @@ metatable are read-only, ``__gc`` metamethods are refused. There is no ``debug``
 
 Limits apply per call: an instruction budget and a wall-clock deadline, checked by a count
 hook about once a millisecond, and a memory cap on the whole runtime. Library calls that run
-long inside C where no hook can stop them (pattern matching, ``string.rep``, ``table.sort``,
-``table.move``, ``table.concat``) are refused up front when their estimated cost exceeds
-``Limits.c_steps``. A trip is sticky until the call unwinds, so ``pcall`` cannot swallow it.
+long inside C where no hook can stop them are refused up front when their estimated cost
+exceeds ``Limits.c_steps``: pattern matching (with the length of sets and frontier sets),
+``gsub`` replacements, ``string.rep`` and ``string.pack``, ``table.sort``, ``table.move``,
+``table.concat``, ``table.unpack`` and positional ``table.insert``/``table.remove``. Every
+other library function does work in proportion to the data it is given or makes, which the
+memory cap bounds. Compiling (``load``, ``require`` and the plugin's own files) reads the
+source in pieces through hooked Lua, so a slow compile stops at the deadline; a chunk with
+too many goto and break statements is refused before compiling. A trip is sticky until the call unwinds, so ``pcall`` cannot swallow it.
 Violations are counted; too many within a window quarantine the plugin.
 
 Values cross the boundary measured first (:mod:`.values`): depth, entries and bytes within
@@ -55,7 +60,7 @@ from typing import Any
 import attrs
 from lupa import lua54
 
-from qtui.plugins.bundles.lua_syntax import MAX_SOURCE_BYTES
+from qtui.plugins.bundles.lua_syntax import MAX_JUMPS, MAX_SOURCE_BYTES
 from qtui.plugins.runtime.values import Bounds, ConversionError, PlainValueConverter, from_lua_text, measure
 
 __all__ = [
@@ -391,6 +396,7 @@ class LuaSandbox:
                     b"overdue_seconds": _OVERDUE_SECONDS,
                     b"c_steps": self.limits.c_steps,
                     b"source_bytes": self.limits.source_bytes,
+                    b"max_jumps": MAX_JUMPS,
                     b"max_depth": self.limits.max_depth,
                     b"max_items": self.limits.max_items,
                     b"max_bytes": self.limits.max_bytes,
