@@ -506,6 +506,8 @@ OUTCOME_DOCS: dict[audit.Outcome, str] = {
     audit.Outcome.DECLINED: "the operator declined a destructive use (or nobody could be asked)",
     audit.Outcome.GRANTED: "the operator granted the capability",
     audit.Outcome.REVOKED: "the operator denied the capability",
+    audit.Outcome.VIOLATION: "the plugin broke a limit of its sandbox; the capability field names the limit "
+                             "(`limits.memory`, `limits.wall_time`, `limits.value`, ...) and the detail says how",
 }
 
 #: Every field of an audit log line.

@@ -3,7 +3,12 @@
 Each plugin gets its own sandboxed runtime, its own bounded subscription to the
 console's event bus and its own trio task in the host's nursery. Lua runs in a
 worker thread (one at a time per plugin, many plugins in parallel), so a slow or
-runaway plugin never blocks the console or the other plugins. Everything a
+runaway plugin never blocks the console or the other plugins. No trio task waits
+on a plugin's thread past the call's deadline: a call stuck inside one C function
+is abandoned (the plugin is quarantined and its runtime released when the thread
+returns), and stopping, reloading and quitting never wait more than STOP_SECONDS
+for a plugin's code. Anything that fails in a plugin's thread, conversions of
+events and results included, is that plugin's error. Everything a
 plugin does to the world goes through effects the host applies here, on the
 trio side: panel content, notices, timers, commands, bus messages and admin
 requests (which are checked, confirmed when destructive, and audited).
@@ -45,7 +50,7 @@ from qtui.plugins.runtime.events import (
     job_plain,
     to_plain,
 )
-from qtui.plugins.runtime.sandbox import PluginError
+from qtui.plugins.runtime.sandbox import LimitExceeded, LimitKind, PluginError
 from qtui.plugins.runtime.settings import SettingsStore
 from qtui.plugins.runtime.storage import PluginStorage
 from qtui.plugins.trust.audit import AuditLog, Outcome
@@ -62,6 +67,13 @@ CHANNEL_CAPACITY = 64
 BATCH = 64
 #: A plugin busy this long has its panel marked stale until it renders again.
 STALE_AFTER = 0.5
+#: A call still running this long after its deadline is inside one C function the hook
+#: cannot interrupt (the hook stops Lua code within about a millisecond): it is abandoned.
+BACKSTOP_GRACE = 0.04
+#: How long stopping, reloading or quitting waits for a plugin's code (its deactivate, or
+#: the call it is in); past it the code is interrupted and its state not kept.
+STOP_SECONDS = 0.08
+_BACKSTOP_POLL = 0.01
 
 #: Asks the operator to confirm a destructive plugin action: (plugin, capability, what) -> yes?
 Confirmer = Callable[["PluginHandle", Capability, str], Awaitable[bool]]
@@ -221,7 +233,7 @@ class PluginHost:
             return await self.start(plugin)
         if carry_decisions:
             self.carry_decisions(plugin)
-        broken = _compile_errors(plugin)
+        broken = await trio.to_thread.run_sync(_compile_errors, plugin, abandon_on_cancel=True)
         if broken:  # say what is wrong before asking anyone to approve new code
             self._keep_old(old, broken[0])
             return old
@@ -341,9 +353,9 @@ class PluginHost:
                 handle.subscription.offer(event)
 
     async def _halt(self, handle: PluginHandle) -> None:
-        """Stop delivering events to a plugin (its timers stop too)."""
+        """Stop delivering events to a plugin (its timers stop too); never waits for its thread."""
         if handle.scope is not None and handle.runtime is not None:
-            handle.runtime.sandbox.interrupt("the plugin is being stopped")
+            handle.runtime.halt("the plugin is being stopped")
             handle.scope.cancel()
             await handle.stopped.wait()
         elif handle.subscription is not None:
@@ -351,13 +363,19 @@ class PluginHost:
             handle.subscription = None
 
     async def _deactivate(self, handle: PluginHandle) -> Any:
-        if handle.runtime is None:
+        """The plugin's deactivate() result, if it returns within STOP_SECONDS (else None)."""
+        if handle.runtime is None or handle.runtime.sandbox.quarantined:
             return None
-        try:
-            return await self._in_thread(handle, handle.runtime.call, "deactivate")
-        except PluginError as error:
-            log.warning("%s: deactivate failed: %s", handle.name, error)
-            return None
+        with trio.move_on_after(STOP_SECONDS):
+            try:
+                return await self._in_thread(handle, handle.runtime.call, "deactivate")
+            except PluginError as error:
+                log.warning("%s: deactivate failed: %s", handle.name, error)
+                return None
+        handle.runtime.halt("deactivate did not finish in time")
+        log.warning("%s: deactivate did not finish within %g ms; its state is not kept",
+                    handle.name, STOP_SECONDS * 1000)
+        return None
 
     async def stop(self, name: str) -> Any:
         """Stop a plugin: its deactivate() runs and what it returns is handed back."""
@@ -472,7 +490,10 @@ class PluginHost:
             plain = [self._plain(event) for event in batch]
             async with trio.open_nursery() as watchdog:
                 watchdog.start_soon(self._mark_stale, handle)
-                errors = await self._in_thread(handle, runtime.deliver, plain)
+                try:
+                    errors = await self._in_thread(handle, runtime.deliver, plain)
+                except PluginError as error:  # abandoned, or the host failed in its thread
+                    errors = [error]
                 watchdog.cancel_scope.cancel()
             if handle.stale:
                 handle.stale = False
@@ -505,7 +526,48 @@ class PluginHost:
         return plain
 
     async def _in_thread(self, handle: PluginHandle, fn: Callable[..., Any], *args: Any) -> Any:
-        return await trio.to_thread.run_sync(fn, *args, limiter=handle.limiter)
+        """`fn(*args)` in the plugin's worker thread; any failure there is a PluginError.
+
+        Cancelling stops waiting at once (the thread finishes on its own, its call
+        interrupted by whoever cancelled). A call stuck in C past its deadline is abandoned.
+        """
+        sandbox = handle.runtime.sandbox if handle.runtime is not None else None
+        abandoned: list[LimitExceeded] = []
+        failure: PluginError | None = None
+        result: Any = None
+        async with trio.open_nursery() as nursery:
+            if sandbox is not None:
+                nursery.start_soon(self._backstop, handle, sandbox, abandoned, nursery.cancel_scope)
+            try:
+                result = await trio.to_thread.run_sync(fn, *args, limiter=handle.limiter, abandon_on_cancel=True)
+            except PluginError as error:
+                failure = error
+            except Exception as exc:  # the host's own code failing in the plugin's thread
+                log.exception("%s: %s failed in the plugin's thread", handle.name, getattr(fn, "__name__", fn))
+                failure = PluginError(f"internal error ({type(exc).__name__}); see qtui's log", plugin=handle.name)
+            nursery.cancel_scope.cancel()
+        if abandoned:
+            raise abandoned[0]
+        if failure is not None:
+            raise failure
+        return result
+
+    async def _backstop(self, handle: PluginHandle, sandbox: Any, abandoned: list[LimitExceeded],
+                        scope: trio.CancelScope) -> None:
+        """Abandon the call if it stays overdue (inside one C function) for BACKSTOP_GRACE."""
+        while True:
+            overdue = sandbox.overdue()
+            if overdue is None:
+                await trio.sleep(_BACKSTOP_POLL)
+            elif overdue < BACKSTOP_GRACE:
+                await trio.sleep(BACKSTOP_GRACE - overdue)
+            else:
+                reason = (f"stuck in one library call {overdue * 1000:.0f} ms past its deadline; "
+                          "the call was abandoned")
+                sandbox.abandon(reason)
+                abandoned.append(LimitExceeded(LimitKind.WALL_TIME, reason, plugin=handle.name))
+                scope.cancel()
+                return
 
     # -- effects -------------------------------------------------------------------------
 
@@ -620,6 +682,8 @@ class PluginHost:
         handle.error = error
         handle.errors += 1
         log.warning("%s", error)
+        if isinstance(error, LimitExceeded):
+            self._audit_violation(handle, error)
         if handle.runtime is not None:
             handle.runtime.log_lines.append(f"error: {error}")
         if handle.runtime is not None and handle.runtime.sandbox.quarantined:
@@ -636,6 +700,13 @@ class PluginHost:
         if lifecycle is not None:
             self.bus.publish(PluginLifecycle(handle.name, str(handle.manifest.version), lifecycle, reason))
         self.bus.publish(PanelUpdated(handle.name))
+
+    def _audit_violation(self, handle: PluginHandle, error: LimitExceeded) -> None:
+        try:
+            self.audit.record(handle.name, str(handle.manifest.version), f"limits.{error.kind.name.lower()}",
+                              Outcome.VIOLATION, error.message)
+        except Exception as exc:
+            log.warning("audit log: %s", exc)
 
     def _audit(self, handle: PluginHandle, capability: Capability, outcome: Outcome, detail: str) -> None:
         try:

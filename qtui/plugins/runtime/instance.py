@@ -173,6 +173,7 @@ class PluginRuntime:
         self._timers: set[str] = set()
         self._commands: set[str] = set()
         self._next_request = 1
+        self._halted = False
         self._lock = threading.Lock()
         self.sandbox = LuaSandbox(
             manifest.name, limits=sandbox_limits(manifest), resolver=_modules(bundle), output=self._print
@@ -196,11 +197,13 @@ class PluginRuntime:
         return self.sandbox.call(function, *args)
 
     def deliver(self, events: list[dict[str, Any]]) -> list[PluginError]:
-        """Give each event to on_event; errors are collected, a quarantine stops the batch."""
+        """Give each event to on_event; errors are collected, a quarantine or halt stops the batch."""
         errors: list[PluginError] = []
         if not self.sandbox.has_function("on_event"):
             return errors
         for event in events:
+            if self._halted:
+                break
             try:
                 self.sandbox.call("on_event", event)
             except PluginError as error:
@@ -208,6 +211,11 @@ class PluginRuntime:
                 if self.sandbox.quarantined:
                     break
         return errors
+
+    def halt(self, reason: str) -> None:
+        """Stop the call in progress and the rest of its batch (any thread, never waits)."""
+        self._halted = True
+        self.sandbox.interrupt(reason)
 
     def take_effects(self) -> list[Effect]:
         """The effects recorded since the last take (called after a call returned)."""

@@ -352,6 +352,8 @@ class LuaSandbox:
         self._lock = threading.RLock()  # one load/call at a time
         self._state_lock = threading.Lock()  # `_running`, `_inside` and `_closing` against other threads
         self._running = False  # Lua code of a call is running
+        self._in_host = 0  # host callbacks running inside the call (not Lua work)
+        self._responsive_until = 0.0  # the call should have stopped by then, unless in the host
         self._inside = 0  # threads inside a public method that holds `_lock`
         self._closing = False  # release the runtime as soon as no thread is inside
         self._trip: _Trip | None = None
@@ -508,6 +510,30 @@ class LuaSandbox:
         """Whether a load or call is running now (from any thread)."""
         return self._running
 
+    def overdue(self) -> float | None:
+        """Seconds the call running now is past the moment it should have stopped (any thread).
+
+        That moment is its deadline, or the return of the last host function it called if
+        later; None while no Lua code runs or a host function does. The hook stops Lua code
+        within about a millisecond of the deadline, so a call overdue by more is inside one
+        C function: see :meth:`abandon`.
+        """
+        with self._state_lock:
+            if not self._running or self._in_host:
+                return None
+            return time.monotonic() - self._responsive_until
+
+    def abandon(self, reason: str) -> None:
+        """Give up on the call in progress (any thread, never waits): quarantine the plugin.
+
+        The call's thread may be stuck in C for any time; when it returns, the runtime is
+        released and nothing runs in it again.
+        """
+        with self._state_lock:
+            self._quarantine = reason
+        log.warning("plugin %s quarantined: %s", self.name, reason)
+        self.close()
+
     @property
     def quarantined(self) -> str | None:
         """Why calls are refused, or None."""
@@ -607,7 +633,7 @@ class LuaSandbox:
         self._memory_check_level = self.limits.memory_bytes * _MEMORY_CHECK_SHARE
         self._started = self._last_tick = now
         self._next_adjust = 0.0
-        self._deadline = now + self.limits.wall_seconds
+        self._deadline = self._responsive_until = now + self.limits.wall_seconds
 
     def _disarm(self) -> _Trip | None:
         elapsed = time.monotonic() - self._started
@@ -788,7 +814,23 @@ class LuaSandbox:
 
     # Callbacks from Lua (they never raise: see _weak_callback) ---------------------------
 
+    @contextlib.contextmanager
+    def _in_host_callback(self) -> Any:
+        """Host work inside a call: the backstop waits for it (see overdue)."""
+        with self._state_lock:
+            self._in_host += 1
+        try:
+            yield
+        finally:
+            with self._state_lock:
+                self._in_host -= 1
+                self._responsive_until = max(self._deadline, time.monotonic())
+
     def _dispatch(self, index: int, arguments: bytes) -> tuple[bool, Any]:
+        with self._in_host_callback():
+            return self._dispatch_call(index, arguments)
+
+    def _dispatch_call(self, index: int, arguments: bytes) -> tuple[bool, Any]:
         path, func = self._host_functions[index]
         if self._trip is not None:
             return (False, self._trip_box)
@@ -814,7 +856,10 @@ class LuaSandbox:
             return (True, self._runtime.table_from([self._values.to_lua(result)]))
 
     def _resolve(self, raw_name: bytes) -> tuple[bool, Any]:
-        name = raw_name.decode("utf-8", "replace")
+        with self._in_host_callback():
+            return self._resolve_module(raw_name.decode("utf-8", "replace"))
+
+    def _resolve_module(self, name: str) -> tuple[bool, Any]:
         if len(name) > _MAX_MODULE_NAME or not _MODULE_NAME.fullmatch(name):
             return (False, self._box(f"module name {name!r} is not allowed (use letters, digits, '_' "
                                      "and '-' in parts separated by single dots)".encode()))
@@ -843,13 +888,14 @@ class LuaSandbox:
 
     def _print(self, line: bytes) -> None:
         text = _clip(line.decode("utf-8", "replace"), _MAX_OUTPUT_LINE)
-        if self._output is None:
-            self._plugin_log.info("%s", text)
-            return
-        try:
-            self._output(text)
-        except Exception:
-            log.exception("plugin %s: output handler failed", self.name)
+        with self._in_host_callback():
+            if self._output is None:
+                self._plugin_log.info("%s", text)
+                return
+            try:
+                self._output(text)
+            except Exception:
+                log.exception("plugin %s: output handler failed", self.name)
 
     # Helpers ----------------------------------------------------------------------------
 

@@ -53,6 +53,7 @@ class Outcome(enum.StrEnum):
     DECLINED = "declined"  # the operator declined a destructive use
     GRANTED = "granted"  # the operator granted the capability
     REVOKED = "revoked"  # the operator denied or withdrew the capability
+    VIOLATION = "violation"  # the plugin broke a limit of its sandbox (capability: limits.KIND)
 
     @classmethod
     def of(cls, verdict: Verdict) -> Outcome:
