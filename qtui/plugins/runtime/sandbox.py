@@ -62,6 +62,7 @@ from lupa import lua54
 
 from qtui.plugins.bundles.lua_syntax import MAX_JUMPS, MAX_SOURCE_BYTES
 from qtui.plugins.runtime.values import Bounds, ConversionError, PlainValueConverter, from_lua_text, measure
+from qtui.sanitize import visible
 
 __all__ = [
     "ConversionError",
@@ -194,7 +195,11 @@ class SandboxUsage:
 
 
 class PluginError(Exception):
-    """A plugin's Lua code failed; `file` and `line` say where when Lua told us."""
+    """A plugin's Lua code failed; `file` and `line` say where when Lua told us.
+
+    The texts are the plugin's (hostile): they are kept sanitised, control characters and
+    escape sequences shown as inert notation, so they are safe on a terminal and in a log.
+    """
 
     def __init__(
         self,
@@ -205,12 +210,13 @@ class PluginError(Exception):
         line: int | None = None,
         traceback: str | None = None,
     ) -> None:
+        message = visible(message, multiline=True)
         super().__init__(message)
         self.message = message
         self.plugin = plugin
-        self.file = file
+        self.file = None if file is None else visible(file)
         self.line = line
-        self.traceback = traceback
+        self.traceback = None if traceback is None else visible(traceback, multiline=True)
 
     def __str__(self) -> str:
         where = ""
@@ -698,6 +704,7 @@ class LuaSandbox:
 
     def _set_trip(self, kind: LimitKind, message: str) -> Any:
         """Record a trip (from the call's own thread) and return its {message} box for Lua."""
+        message = visible(message)  # a guard's message may quote the plugin's names and keys
         self._trip = _Trip(kind, message)
         self._trip_box = self._box(message)
         return self._trip_box
@@ -728,7 +735,7 @@ class LuaSandbox:
         if len(self._violations) >= self.policy.max_violations and self._quarantine is None:
             self._quarantine = (
                 f"{len(self._violations)} limit violations within "
-                f"{self.policy.window_seconds:g} s; last: {trip.message}"
+                f"{self.policy.window_seconds:g} s; last: {visible(trip.message)}"
             )
             log.warning("plugin %s quarantined: %s", self.name, self._quarantine)
         return error
@@ -787,7 +794,8 @@ class LuaSandbox:
         try:
             size = measure(*args, bounds=self._bounds)
         except ConversionError as error:
-            raise self._violation(_Trip(LimitKind.VALUE, f"cannot hand {what} to the plugin: {error}"), None) from None
+            raise self._violation(_Trip(LimitKind.VALUE, visible(f"cannot hand {what} to the plugin: {error}")),
+                                  None) from None
         self._make_room(size.lua_bytes, what)
         with self._lifted():
             return self._runtime.table_from(
@@ -890,7 +898,7 @@ class LuaSandbox:
         text = _clip(line.decode("utf-8", "replace"), _MAX_OUTPUT_LINE)
         with self._in_host_callback():
             if self._output is None:
-                self._plugin_log.info("%s", text)
+                self._plugin_log.info("%s", visible(text))
                 return
             try:
                 self._output(text)
