@@ -33,19 +33,21 @@ class Subscription:
     def wants(self, event: Event) -> bool:
         return isinstance(event, self.kinds) and (self._accept is None or self._accept(event))
 
-    def offer(self, event: Event) -> None:
-        """Queue `event` without blocking (called by the bus)."""
+    def offer(self, event: Event) -> bool:
+        """Queue `event` without blocking (called by the bus); False if it was dropped."""
         self._flush_pending()
+        dropped = self.dropped
         if not self._pending and self._try_send(event):
-            return
+            return self.dropped == dropped
         key = type(event).coalesce_key
         if key is None:
             self.dropped += 1
-        else:
-            if key in self._pending:
-                self.coalesced += 1
-                del self._pending[key]  # re-insert: it is now the newest
-            self._pending[key] = event
+            return False
+        if key in self._pending:
+            self.coalesced += 1
+            del self._pending[key]  # re-insert: it is now the newest
+        self._pending[key] = event
+        return True
 
     async def receive(self) -> Event:
         """The next event, waiting if there is none."""
@@ -115,11 +117,13 @@ class EventBus:
         subscription.close()
         self._subscriptions.remove(subscription)
 
-    def publish(self, event: Event) -> None:
-        """Offer `event` to every interested subscriber; never blocks."""
+    def publish(self, event: Event) -> int:
+        """Offer `event` to every interested subscriber; never blocks. Returns how many queued it."""
+        queued = 0
         for subscription in self._subscriptions:
-            if subscription.wants(event):
-                subscription.offer(event)
+            if subscription.wants(event) and subscription.offer(event):
+                queued += 1
+        return queued
 
     @property
     def subscriptions(self) -> tuple[Subscription, ...]:

@@ -508,6 +508,9 @@ OUTCOME_DOCS: dict[audit.Outcome, str] = {
     audit.Outcome.REVOKED: "the operator denied the capability",
     audit.Outcome.VIOLATION: "the plugin broke a limit of its sandbox; the capability field names the limit "
                              "(`limits.memory`, `limits.wall_time`, `limits.value`, ...) and the detail says how",
+    audit.Outcome.SUPPRESSED: "entries of the plugin were left out because it caused them faster than "
+                              f"{audit.AUDIT_RATE} a second (after a burst of {audit.AUDIT_BURST}); the detail "
+                              "says how many",
 }
 
 #: Every field of an audit log line.

@@ -162,6 +162,9 @@ def mapped_errors(method: Callable[P, R]) -> Callable[P, R]:
 class RedisBackend(Backend):
     """A Backend talking to one Redis server through one redis-py client."""
 
+    #: Redis's own limit on a string (proto-max-bulk-len, 512 MiB by default).
+    max_payload_bytes = 512 * 2**20
+
     def __init__(self, target: RedisTarget, *, read_only: bool = False) -> None:
         super().__init__(read_only=read_only)
         self.display_name = target.display_name

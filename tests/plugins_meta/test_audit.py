@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import itertools
 import json
 import multiprocessing
 from pathlib import Path
@@ -10,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from qtui.plugins.trust.audit import (
+    AUDIT_BURST,
+    AUDIT_RATE,
     MAX_DETAIL,
     AuditEntry,
     AuditError,
@@ -111,7 +114,8 @@ LINES_PER_WRITER = 300
 
 
 def _write_many(path: str, plugin: str, start: multiprocessing.synchronize.Event) -> None:
-    log = AuditLog(Path(path), max_bytes=4000, keep=100)
+    slow_clock = itertools.count(step=10).__next__  # ten seconds between entries: none is left out
+    log = AuditLog(Path(path), max_bytes=4000, keep=100, clock=slow_clock)
     start.wait()
     for i in range(LINES_PER_WRITER):
         log.record(plugin, "1.0.0", "stats.read", Outcome.ALLOWED, f"{plugin} {i}")
@@ -133,3 +137,46 @@ def test_two_consoles_appending_at_once_interleave_whole_lines(tmp_path: Path) -
     for name in ("a", "b"):
         mine = [e.detail for e in reading.entries if e.plugin == name]
         assert mine == [f"{name} {i}" for i in range(LINES_PER_WRITER)]  # all there, in order
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_plugin_flooding_the_log_is_summed_up_in_one_entry(tmp_path: Path) -> None:
+    clock = FakeClock()
+    log = AuditLog(tmp_path / "audit.jsonl", clock=clock)
+    for n in range(5000):
+        log.record("flood", "1.0.0", "jobs.purge", Outcome.DENIED, f"try {n}", now=T0)
+    log.record("calm", "1.0.0", "notify", Outcome.ALLOWED, "another plugin's entry", now=T0)
+    log.record("flood", "1.0.0", "jobs.purge", Outcome.GRANTED, "decided in the console", now=T0)
+    assert [e.detail for e in log.read(plugin="flood").entries][-2:] == [f"try {AUDIT_BURST - 1}",
+                                                                         "decided in the console"]
+    assert [e.detail for e in log.read(plugin="calm").entries] == ["another plugin's entry"]
+    clock.now += 1  # the flood goes on at its own pace: AUDIT_RATE more, then one summary
+    for n in range(5000, 5000 + AUDIT_RATE):
+        log.record("flood", "1.0.0", "jobs.purge", Outcome.DENIED, f"try {n}", now=T0)
+    entries = log.read(plugin="flood").entries
+    summary = entries[-AUDIT_RATE - 1]
+    assert (summary.capability, summary.outcome) == ("audit", Outcome.SUPPRESSED)
+    assert summary.detail == f"{5000 - AUDIT_BURST} entries left out (more than {AUDIT_RATE} a second)"
+    assert entries[-1].detail == f"try {5000 + AUDIT_RATE - 1}"
+    assert len(entries) == AUDIT_BURST + 1 + 1 + AUDIT_RATE
+
+
+def test_the_summary_of_a_flood_that_ended_is_written_when_settled(tmp_path: Path) -> None:
+    clock = FakeClock()
+    log = AuditLog(tmp_path / "audit.jsonl", clock=clock)
+    for n in range(AUDIT_BURST + 7):
+        log.record("flood", "1.0.0", "stats.read", Outcome.NOT_REQUESTED, f"try {n}", now=T0)
+    log.settle("flood", "1.0.0", now=T0)  # too early: the flood has not ended
+    assert len(log.read().entries) == AUDIT_BURST
+    clock.now += 1
+    log.settle("flood", "1.0.0", now=T0)
+    assert log.read().entries[-1].detail == f"7 entries left out (more than {AUDIT_RATE} a second)"
+    log.settle("flood", "1.0.0", now=T0)  # once
+    assert len(log.read().entries) == AUDIT_BURST + 1

@@ -53,9 +53,12 @@ from qtui.plugins.runtime.events import (
 from qtui.plugins.runtime.sandbox import LimitExceeded, LimitKind, PluginError
 from qtui.plugins.runtime.settings import SettingsStore
 from qtui.plugins.runtime.storage import PluginStorage
+from qtui.plugins.runtime.values import ConversionError, measure
 from qtui.plugins.trust.audit import AuditLog, Outcome
 from qtui.plugins.trust.permissions import Grants, PermissionsFileError, PermissionStore, Verdict
 from qtui.plugins.trust.policy import SitePolicy, load_policy
+from qtui.ratelimit import RateLimit
+from qtui.sanitize import visible
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +77,10 @@ BACKSTOP_GRACE = 0.04
 #: the call it is in); past it the code is interrupted and its state not kept.
 STOP_SECONDS = 0.08
 _BACKSTOP_POLL = 0.01
+#: Confirmation prompts a plugin may cause: one every CONFIRM_SECONDS on average, in bursts of
+#: CONFIRM_BURST; more are declined without asking, and summed up in one notice.
+CONFIRM_SECONDS = 10
+CONFIRM_BURST = 3
 
 #: Asks the operator to confirm a destructive plugin action: (plugin, capability, what) -> yes?
 Confirmer = Callable[["PluginHandle", Capability, str], Awaitable[bool]]
@@ -112,6 +119,7 @@ class PluginHandle:
     timers: dict[str, trio.CancelScope] = attrs.field(factory=dict)
     limiter: trio.CapacityLimiter = attrs.field(factory=lambda: trio.CapacityLimiter(1))
     stopped: trio.Event = attrs.field(factory=trio.Event)
+    prompts: RateLimit = attrs.field(factory=lambda: RateLimit(1 / CONFIRM_SECONDS, CONFIRM_BURST))
 
     @property
     def name(self) -> str:
@@ -165,6 +173,8 @@ class PluginHost:
         self._nursery: trio.Nursery | None = None
         self._plain_cache: dict[int, tuple[Event, dict[str, Any]]] = {}
         self._latest: dict[type[Event], Event] = {}  # the newest stats and selection, for new plugins
+        # Published messages not yet taken by every listener: id -> [message, sender, size, listeners left]
+        self._waiting: dict[int, list[Any]] = {}
 
     # -- running ---------------------------------------------------------------------
 
@@ -274,8 +284,8 @@ class PluginHost:
         old.error = error
         old.errors += 1
         if old.runtime is not None:
-            old.runtime.log_lines.append(f"error: reload failed: {error}")
-        log.warning("reload of %s failed, the previous code keeps running: %s", old.name, error)
+            old.runtime.log_error(f"reload failed: {error}")
+        log.warning("reload of %s failed, the previous code keeps running: %s", old.name, visible(str(error)))
         self.bus.publish(PanelUpdated(old.name))
 
     def carry_decisions(self, plugin: Plugin) -> None:
@@ -311,6 +321,7 @@ class PluginHost:
         handle.runtime = rt.PluginRuntime(
             plugin.manifest, bundle, grants, settings=values,
             storage=PluginStorage(plugin.manifest.name, self._storage_dir), audit=self.audit,
+            max_payload_bytes=self.backend.max_payload_bytes,
         )
         # Subscribe before plugin code runs, so nothing published meanwhile is missed.
         handle.subscription = self.bus.subscribe(
@@ -388,6 +399,7 @@ class PluginHost:
         if handle.runtime is not None:
             handle.runtime.close()
             handle.runtime = None
+        handle.panel = ()  # what the host kept for it goes (its log went with the runtime)
         self._set_state(handle, PluginState.STOPPED)
         return handoff
 
@@ -474,6 +486,7 @@ class PluginHost:
             handle.timers.clear()
             handle.timer_nursery = None
             self.bus.unsubscribe(handle.subscription)
+            self._drain(handle.subscription)
             handle.subscription = None
             handle.scope = None
             handle.stopped.set()
@@ -487,7 +500,7 @@ class PluginHost:
                     batch.append(subscription.receive_nowait())
                 except trio.WouldBlock:
                     break
-            plain = [self._plain(event) for event in batch]
+            plain = [self._plain(event) for event in self._deliverable(batch)]
             async with trio.open_nursery() as watchdog:
                 watchdog.start_soon(self._mark_stale, handle)
                 try:
@@ -500,6 +513,8 @@ class PluginHost:
                 self.bus.publish(PanelUpdated(handle.name))
             for error in errors:
                 self._failed(handle, error, fatal=False)
+            self._settle_prompts(handle)
+            self._settle_audit(handle)
             logged = runtime.log_count
             self._apply_effects(handle)
             if logged != handle.logs_seen:
@@ -514,8 +529,46 @@ class PluginHost:
         handle.stale = True
         self.bus.publish(PanelUpdated(handle.name))
 
+    def _deliverable(self, batch: list[Event]) -> list[Event]:
+        """The batch without messages whose sending plugin has stopped; each message is taken once."""
+        events = []
+        for event in batch:
+            if isinstance(event, PluginMessage):
+                sender = self._take_message(event)
+                if sender is not None and sender.runtime is None:
+                    continue
+            events.append(event)
+        return events
+
+    def _take_message(self, message: PluginMessage) -> PluginHandle | None:
+        """One listener took `message`: the plugin that sent it (None if no plugin did), whose
+        account is credited when the last listener took it."""
+        waiting = self._waiting.get(id(message))
+        if waiting is None or waiting[0] is not message:
+            return None
+        sender, size = waiting[1], waiting[2]
+        waiting[3] -= 1
+        if waiting[3] <= 0:
+            del self._waiting[id(message)]
+            if sender.runtime is not None:
+                sender.runtime.message_taken(size)
+        return sender
+
+    def _drain(self, subscription: Subscription) -> None:
+        """Messages left in a closed subscription count as taken."""
+        while True:
+            try:
+                event = subscription.receive_nowait()
+            except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+                return
+            if isinstance(event, PluginMessage):
+                self._take_message(event)
+
     def _plain(self, event: Event) -> dict[str, Any]:
-        """The plain form of `event`, converted once however many plugins receive it."""
+        """The plain form of `event`; the console's stats and selection are converted once
+        however many plugins receive them (a plugin's message is never kept here)."""
+        if not isinstance(event, (StatsUpdated, SelectionChanged)):
+            return to_plain(event)
         cached = self._plain_cache.get(id(event))
         if cached is not None and cached[0] is event:
             return cached[1]
@@ -576,8 +629,9 @@ class PluginHost:
             return
         for effect in handle.runtime.take_effects():
             match effect:
-                case rt.Render(lines=lines):
+                case rt.Render(lines=lines, size=size):
                     handle.panel, handle.panel_at = lines, time.time()
+                    handle.runtime.kept.panel = size
                     self.bus.publish(PanelUpdated(handle.name))
                 case rt.Notify(text=text, level=level):
                     self.bus.publish(Notice(f"{handle.name}: {text}", level))
@@ -589,8 +643,13 @@ class PluginHost:
                         scope.cancel()
                 case rt.RegisterCommand(name=name, help=help_text):
                     handle.commands[name] = help_text
-                case rt.Publish(topic=topic, data=data):
-                    self.bus.publish(PluginMessage(topic, handle.name, data))
+                case rt.Publish(topic=topic, data=data, size=size):
+                    message = PluginMessage(topic, handle.name, data)
+                    listeners = self.bus.publish(message)
+                    if listeners:
+                        self._waiting[id(message)] = [message, handle, size, listeners]
+                    else:
+                        handle.runtime.message_taken(size)
                 case rt.Request():
                     assert self._nursery is not None
                     self._nursery.start_soon(self._run_request, handle, effect)
@@ -629,7 +688,24 @@ class PluginHost:
             log.exception("%s: %s request failed", handle.name, request.action)
             self._report(handle, request, ok=False, error=f"internal error: {exc}")
             return
+        problem = self._unfit_result(handle, request, result)
+        if problem is not None:
+            self._report(handle, request, ok=False, error=problem)
+            return
         self._report(handle, request, ok=True, result=result)
+
+    @staticmethod
+    def _unfit_result(handle: PluginHandle, request: rt.Request, result: Any) -> str | None:
+        """Why the result cannot be handed to the plugin (too big, a number Lua cannot hold), or None."""
+        if handle.runtime is None:
+            return None
+        event = to_plain(ActionResult(request.id, request.action, True, None, result))
+        try:
+            measure(event, bounds=handle.runtime.sandbox.limits.bounds)
+        except ConversionError as error:
+            hint = "; ask for fewer jobs" if error.limit else ""
+            return f"the result cannot be handed to the plugin: {error}{hint}"
+        return None
 
     async def _confirm_if_needed(self, handle: PluginHandle, request: rt.Request) -> str | None:
         """None to go ahead, or why not."""
@@ -645,6 +721,12 @@ class PluginHost:
         if self._confirmer is None:
             self._audit(handle, request.capability, Outcome.DECLINED, f"{what}: nobody to confirm")
             return "refused: destructive actions need an operator to confirm them"
+        ask, missed = handle.prompts.admit()
+        self._prompts_suppressed(handle, missed)
+        if not ask:
+            self._audit(handle, request.capability, Outcome.DECLINED, f"{what}: too many confirmation prompts")
+            return (f"refused: too many confirmation prompts (at most {CONFIRM_BURST} at once, then one every "
+                    f"{CONFIRM_SECONDS} s)")
         confirmed = await self._confirmer(handle, request.capability, what)
         self._audit(handle, request.capability, Outcome.CONFIRMED if confirmed else Outcome.DECLINED, what)
         return None if confirmed else "the operator declined"
@@ -671,6 +753,16 @@ class PluginHost:
                 return {"count": backend.purge(args["queue"], JobState(args["state"]))}
         raise ValueError(f"unknown action {request.action}")
 
+    def _settle_prompts(self, handle: PluginHandle) -> None:
+        self._prompts_suppressed(handle, handle.prompts.settle())
+
+    def _prompts_suppressed(self, handle: PluginHandle, missed: int) -> None:
+        if missed:
+            text = f"{missed} confirmation prompts suppressed (declined without asking)"
+            self.bus.publish(Notice(f"{handle.name}: {text}", "warning"))
+            if handle.runtime is not None:
+                handle.runtime.log_error(text)
+
     def _report(self, handle: PluginHandle, request: rt.Request, *, ok: bool, error: str | None = None,
                 result: Any = None) -> None:
         if handle.subscription is not None:
@@ -681,11 +773,11 @@ class PluginHost:
     def _failed(self, handle: PluginHandle, error: PluginError, *, fatal: bool) -> None:
         handle.error = error
         handle.errors += 1
-        log.warning("%s", error)
+        log.warning("%s", visible(str(error)))
         if isinstance(error, LimitExceeded):
             self._audit_violation(handle, error)
         if handle.runtime is not None:
-            handle.runtime.log_lines.append(f"error: {error}")
+            handle.runtime.log_error(str(error))
         if handle.runtime is not None and handle.runtime.sandbox.quarantined:
             self._set_state(handle, PluginState.QUARANTINED, handle.runtime.sandbox.quarantined)
         elif fatal:
@@ -700,6 +792,12 @@ class PluginHost:
         if lifecycle is not None:
             self.bus.publish(PluginLifecycle(handle.name, str(handle.manifest.version), lifecycle, reason))
         self.bus.publish(PanelUpdated(handle.name))
+
+    def _settle_audit(self, handle: PluginHandle) -> None:
+        try:
+            self.audit.settle(handle.name, str(handle.manifest.version))
+        except Exception as exc:
+            log.warning("audit log: %s", exc)
 
     def _audit_violation(self, handle: PluginHandle, error: LimitExceeded) -> None:
         try:

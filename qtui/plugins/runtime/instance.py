@@ -4,6 +4,12 @@ Host functions run in the plugin's worker thread while its Lua code runs. They
 check capabilities, validate arguments and record *effects* (render, notify,
 timers, requests, ...) that the host applies on the trio side after the call,
 so Lua never touches the event loop or the console directly.
+
+Everything the host keeps for a plugin is bounded and counted in :class:`HostBytes`: its
+last render (MAX_RENDER_BYTES), its log (LOG_BYTES) and its bus messages still waiting for
+listeners (MESSAGE_BYTES_WAITING). Logs, prints and notifications are rate limited; a flood
+is summed up in one "N suppressed" line. Plugin text is hostile: whatever reaches the screen
+or the log goes through the same sanitiser as job data.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import json
 import logging
 import re
 import threading
+import unicodedata
 from collections.abc import Callable, Mapping
 from pathlib import PurePosixPath
 from typing import Any
@@ -26,8 +33,10 @@ from qtui.plugins.bundles.manifest import Manifest
 from qtui.plugins.runtime import api
 from qtui.plugins.runtime.sandbox import HostError, Limits, LuaSandbox, PluginError
 from qtui.plugins.runtime.storage import PluginStorage, StorageError
+from qtui.plugins.runtime.values import Bounds, ConversionError, measure
 from qtui.plugins.trust.audit import AuditLog, Outcome
 from qtui.plugins.trust.permissions import Grants
+from qtui.ratelimit import RateLimit
 from qtui.sanitize import visible
 
 log = logging.getLogger(__name__)
@@ -35,11 +44,28 @@ log = logging.getLogger(__name__)
 MAX_LINES = 1000
 MAX_SPANS = 200
 MAX_TEXT = 2000
+#: A whole render: text bytes (UTF-8) and terminal cells (a wide character takes two).
+MAX_RENDER_BYTES = 64 * 1024
+MAX_RENDER_CELLS = 32 * 1024
 MAX_TIMERS = 32
 MIN_INTERVAL = 0.1
 MAX_COMMANDS = 32
 MAX_TOPIC = 200
 LOG_LINES = 500
+#: Bytes of log lines kept for the console (the oldest lines go first).
+LOG_BYTES = 64 * 1024
+#: Log lines (print too) a plugin may write: this many a second on average, in bursts of LOG_BURST.
+LOG_RATE = 50
+LOG_BURST = 200
+#: Notifications a plugin may show: one every NOTIFY_SECONDS on average, in bursts of NOTIFY_BURST.
+NOTIFY_SECONDS = 2
+NOTIFY_BURST = 5
+#: Text bytes of one bus message's data.
+MAX_MESSAGE_BYTES = 256 * 1024
+#: Bytes of a plugin's messages the host holds until every listener took them.
+MESSAGE_BYTES_WAITING = 1024 * 1024
+#: A message reaches listeners inside a 'message' event: one level and a few entries more.
+_MESSAGE_WRAPPING = 1
 _COMMAND_NAME = re.compile(r"[a-z][a-z0-9-]{0,39}")
 _TOPIC = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.?")
 
@@ -56,7 +82,7 @@ class Span:
 @attrs.frozen
 class Render:
     lines: tuple[tuple[Span, ...], ...]
-
+    size: int = 0  # text bytes of all spans
 
 @attrs.frozen
 class Notify:
@@ -86,7 +112,7 @@ class RegisterCommand:
 class Publish:
     topic: str
     data: Any
-
+    size: int = 0  # bytes counted in HostBytes.messages until every listener took it
 
 @attrs.frozen
 class Request:
@@ -99,6 +125,26 @@ class Request:
 
 
 Effect = Render | Notify | SetTimer | CancelTimer | RegisterCommand | Publish | Request
+
+
+@attrs.define
+class HostBytes:
+    """Bytes the host keeps for one plugin; each kind has its cap, all go when it stops."""
+
+    panel: int = 0  # the last render (at most MAX_RENDER_BYTES)
+    log: int = 0  # log lines kept for the console (at most LOG_BYTES)
+    messages: int = 0  # published messages not yet taken by every listener (MESSAGE_BYTES_WAITING)
+
+    @property
+    def total(self) -> int:
+        return self.panel + self.log + self.messages
+
+
+def cells(text: str) -> int:
+    """Terminal cells `text` takes: one a character, two for a wide one."""
+    if text.isascii():
+        return len(text)
+    return len(text) + sum(1 for char in text if unicodedata.east_asian_width(char) in "WF")
 
 
 def _modules(bundle: Bundle) -> Callable[[str], tuple[str, str] | None]:
@@ -157,6 +203,7 @@ class PluginRuntime:
         settings: Mapping[str, Any],
         storage: PluginStorage,
         audit: AuditLog,
+        max_payload_bytes: int | None = None,
     ) -> None:
         self.manifest = manifest
         self.bundle = bundle
@@ -168,6 +215,10 @@ class PluginRuntime:
         self.listening: set[str] = set()
         self.log_lines: collections.deque[str] = collections.deque(maxlen=LOG_LINES)
         self.log_count = 0  # lines ever logged, to notice new ones
+        self.kept = HostBytes()
+        self._max_payload_bytes = max_payload_bytes
+        self._log_limit = RateLimit(LOG_RATE, LOG_BURST)
+        self._notify_limit = RateLimit(1 / NOTIFY_SECONDS, NOTIFY_BURST)
         self._log = logging.getLogger(f"qtui.plugins.{manifest.name}")
         self._effects: list[Effect] = []
         self._timers: set[str] = set()
@@ -178,6 +229,8 @@ class PluginRuntime:
         self.sandbox = LuaSandbox(
             manifest.name, limits=sandbox_limits(manifest), resolver=_modules(bundle), output=self._print
         )
+        limits = self.sandbox.limits
+        self._message_bounds = Bounds(limits.max_depth - _MESSAGE_WRAPPING, limits.max_items, MAX_MESSAGE_BYTES)
         for spec in api.FUNCTIONS:
             self.sandbox.expose(spec.lua_name, getattr(self, "api_" + spec.name.replace(".", "_")))
         for alias in api.ALIASES:
@@ -218,10 +271,24 @@ class PluginRuntime:
         self.sandbox.interrupt(reason)
 
     def take_effects(self) -> list[Effect]:
-        """The effects recorded since the last take (called after a call returned)."""
+        """The effects recorded since the last take (called after a call returned).
+
+        A flood of logs or notices that has ended is summed up here, in one line each.
+        """
+        missed = self._log_limit.settle()
+        if missed:
+            self._keep_log_line("warning", self._suppressed_logs(missed))
+        missed = self._notify_limit.settle()
+        if missed:
+            self._emit(Notify(f"{missed} notifications suppressed", "warning"))
         with self._lock:
             effects, self._effects = self._effects, []
         return effects
+
+    def message_taken(self, size: int) -> None:
+        """Every listener took a message of `size` bytes this plugin published (any thread)."""
+        with self._lock:
+            self.kept.messages = max(0, self.kept.messages - size)
 
     def close(self) -> None:
         self.sandbox.close()
@@ -252,10 +319,34 @@ class PluginRuntime:
         self._write_log("info", line)
 
     def _write_log(self, level: str, text: str) -> None:
+        go, missed = self._log_limit.admit()
+        if missed:
+            self._keep_log_line("warning", self._suppressed_logs(missed))
+        if go:
+            self._keep_log_line(level, text)
+
+    @staticmethod
+    def _suppressed_logs(missed: int) -> str:
+        return f"{missed} log lines suppressed (more than {LOG_RATE} a second)"
+
+    def _keep_log_line(self, level: str, text: str, *, to_log: bool = True) -> None:
+        """Keep a line (sanitised, cut) for the console, within LOG_BYTES, and log it to qtui's log."""
         line = visible(text)[:MAX_TEXT]
-        self.log_lines.append(f"{level}: {line}")
-        self.log_count += 1
-        self._log.log(logging.getLevelName(level.upper()), "%s", line)
+        entry = f"{level}: {line}"
+        with self._lock:
+            if len(self.log_lines) == self.log_lines.maxlen:
+                self.kept.log -= len(self.log_lines[0])
+            self.log_lines.append(entry)
+            self.kept.log += len(entry)
+            while self.kept.log > LOG_BYTES and len(self.log_lines) > 1:
+                self.kept.log -= len(self.log_lines.popleft())
+            self.log_count += 1
+        if to_log:
+            self._log.log(logging.getLevelName(level.upper()), "%s", line)
+
+    def log_error(self, text: str) -> None:
+        """An error the host reports about the plugin (and logs itself), kept with its log lines."""
+        self._keep_log_line("error", text, to_log=False)
 
     def require(self, capability: Capability, what: str) -> None:
         """Raise HostError (and audit the refusal) unless `capability` is granted."""
@@ -315,7 +406,15 @@ class PluginRuntime:
             raise HostError("render takes a list of lines")
         if len(lines) > MAX_LINES:
             raise HostError(f"render takes at most {MAX_LINES} lines")
-        self._emit(Render(tuple(self._line(line, n) for n, line in enumerate(lines, 1))))
+        rendered = tuple(self._line(line, n) for n, line in enumerate(lines, 1))
+        texts = [span.text for line in rendered for span in line]
+        size = sum(len(text.encode("utf-8", "replace")) for text in texts)
+        if size > MAX_RENDER_BYTES:
+            raise HostError(f"render takes at most {MAX_RENDER_BYTES} bytes of text in all, not {size}")
+        shown = sum(cells(text) for text in texts)
+        if shown > MAX_RENDER_CELLS:
+            raise HostError(f"render takes at most {MAX_RENDER_CELLS} cells of text in all, not {shown}")
+        self._emit(Render(rendered, size))
 
     def _line(self, line: Any, number: int) -> tuple[Span, ...]:
         if isinstance(line, str):
@@ -341,7 +440,12 @@ class PluginRuntime:
         level = level or "info"
         if level not in ("info", "warning", "error"):
             raise HostError("notify level must be info, warning or error")
-        self._emit(Notify(visible(self._text(text, "notify text", 500)), level))
+        text = visible(self._text(text, "notify text", 500))
+        go, missed = self._notify_limit.admit()
+        if missed:
+            self._emit(Notify(f"{missed} notifications suppressed", "warning"))
+        if go:
+            self._emit(Notify(text, level))
 
     def api_log(self, level: Any, text: Any) -> None:
         if level not in api.LEVELS:
@@ -423,11 +527,17 @@ class PluginRuntime:
         capability = bus_capability(self.manifest.name, topic, publish=True)
         if capability is not None:
             self.require(capability, f"publish to {topic}")
+        # Refused here, for the sender, rather than for each listener it would not fit.
         try:
-            json.dumps(data, allow_nan=False)
-        except (TypeError, ValueError):
-            raise HostError("message data must be plain data (tables, strings, numbers, booleans)") from None
-        self._emit(Publish(topic, data))
+            size = measure(data, bounds=self._message_bounds).bytes + len(topic)
+        except ConversionError as error:
+            raise HostError(f"message data cannot be sent: {error}") from None
+        with self._lock:
+            if self.kept.messages + size > MESSAGE_BYTES_WAITING:
+                raise HostError(f"{self.kept.messages} bytes of this plugin's messages are still waiting for "
+                                f"listeners; a {size}-byte message would pass the limit of {MESSAGE_BYTES_WAITING}")
+            self.kept.messages += size
+            self._effects.append(Publish(topic, data, size))
 
     def api_listen(self, prefix: Any) -> None:
         prefix = self._topic(prefix)
@@ -462,6 +572,10 @@ class PluginRuntime:
             text = json.dumps(payload, allow_nan=False)
         except (TypeError, ValueError):
             raise HostError("jobs.enqueue: the payload must be plain data") from None
+        size = len(text.encode("utf-8"))
+        if self._max_payload_bytes is not None and size > self._max_payload_bytes:
+            raise HostError(f"jobs.enqueue: the payload is {size} bytes as JSON; the queue takes at most "
+                            f"{self._max_payload_bytes}")
         return self._request("enqueue", Capability.JOBS_ENQUEUE, {"queue": self._queue(queue), "payload": text})
 
     def api_jobs_requeue(self, selection: Any) -> int:

@@ -9,7 +9,10 @@ Lines are appended with ``O_APPEND`` in a single ``write``, so consoles open at 
 whole lines. When the file reaches ``max_bytes`` it is rotated to ``audit.jsonl.1`` (older ones
 shift up to ``.<keep>``, the oldest is dropped), under a lock so two consoles rotate once.
 Plugin-supplied text is hostile: control characters are replaced and details are shortened,
-both when written and when read back.
+both when written and when read back. A plugin cannot flood the log and rotate its history
+away: past a burst of AUDIT_BURST, each plugin's entries are kept to AUDIT_RATE a second and
+the ones left out are summed up in one ``suppressed`` entry. The operator's own decisions and
+answers are never left out.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import enum
 import json
 import os
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +31,15 @@ import attrs
 from qtui import paths
 from qtui.files.atomic import locked
 from qtui.plugins.trust.permissions import Verdict
+from qtui.ratelimit import Clock, RateLimit
 
 AUDIT_FILE = "audit.jsonl"
 MAX_BYTES = 1024 * 1024
 KEEP_ROTATED = 3
 MAX_DETAIL = 200
+#: Entries one plugin may cause: AUDIT_BURST at once, then AUDIT_RATE a second on average.
+AUDIT_RATE = 20
+AUDIT_BURST = 100
 _MAX_FIELD = 128
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
@@ -54,12 +62,16 @@ class Outcome(enum.StrEnum):
     GRANTED = "granted"  # the operator granted the capability
     REVOKED = "revoked"  # the operator denied or withdrew the capability
     VIOLATION = "violation"  # the plugin broke a limit of its sandbox (capability: limits.KIND)
+    SUPPRESSED = "suppressed"  # entries of the plugin left out of a flood (detail: how many)
 
     @classmethod
     def of(cls, verdict: Verdict) -> Outcome:
         """The outcome of a use decided by `verdict`."""
         return _OUTCOME_OF_VERDICT[verdict]
 
+
+#: The operator's decisions and answers: never left out of the log.
+_OPERATOR_OUTCOMES = frozenset({Outcome.GRANTED, Outcome.REVOKED, Outcome.CONFIRMED, Outcome.DECLINED})
 
 _OUTCOME_OF_VERDICT = {
     Verdict.GRANTED: Outcome.ALLOWED,
@@ -150,13 +162,16 @@ class AuditLog:
     """Appends to and reads the audit log (default :func:`audit_path`)."""
 
     def __init__(
-        self, path: Path | None = None, *, max_bytes: int = MAX_BYTES, keep: int = KEEP_ROTATED
+        self, path: Path | None = None, *, max_bytes: int = MAX_BYTES, keep: int = KEEP_ROTATED,
+        clock: Clock = time.monotonic,
     ) -> None:
         if max_bytes < 1 or keep < 1:
             raise ValueError("max_bytes and keep must be at least 1")
         self.path = path if path is not None else audit_path()
         self.max_bytes = max_bytes
         self.keep = keep
+        self._clock = clock
+        self._limits: dict[str, RateLimit] = {}
 
     def record(
         self,
@@ -167,13 +182,35 @@ class AuditLog:
         detail: str = "",
         *,
         now: datetime.datetime | None = None,
-    ) -> AuditEntry:
-        """Append an entry stamped with the current UTC time and return it."""
-        entry = AuditEntry(
-            now or datetime.datetime.now(datetime.UTC), plugin, version, capability, outcome, detail
-        )
+    ) -> AuditEntry | None:
+        """Append an entry stamped with the current UTC time and return it.
+
+        None when the plugin's entries come too fast and this one is left out (see the module
+        docstring); the next entry that goes in is preceded by a ``suppressed`` entry.
+        """
+        stamp = now or datetime.datetime.now(datetime.UTC)
+        if outcome not in _OPERATOR_OUTCOMES:
+            limit = self._limits.get(plugin)
+            if limit is None:
+                limit = self._limits[plugin] = RateLimit(AUDIT_RATE, AUDIT_BURST, clock=self._clock)
+            go, missed = limit.admit()
+            self._suppressed(plugin, version, missed, stamp)
+            if not go:
+                return None
+        entry = AuditEntry(stamp, plugin, version, capability, outcome, detail)
         self.append(entry)
         return entry
+
+    def settle(self, plugin: str, version: str, *, now: datetime.datetime | None = None) -> None:
+        """Write the ``suppressed`` entry of a flood of `plugin`'s that has ended, if any."""
+        limit = self._limits.get(plugin)
+        if limit is not None and limit.refused:
+            self._suppressed(plugin, version, limit.settle(), now or datetime.datetime.now(datetime.UTC))
+
+    def _suppressed(self, plugin: str, version: str, missed: int, stamp: datetime.datetime) -> None:
+        if missed:
+            self.append(AuditEntry(stamp, plugin, version, "audit", Outcome.SUPPRESSED,
+                                   f"{missed} entries left out (more than {AUDIT_RATE} a second)"))
 
     def append(self, entry: AuditEntry) -> None:
         """Append one entry as one line, rotating the file first if it is full."""
