@@ -74,7 +74,7 @@ RUNAWAYS = {
         "local t = {} while true do pcall(function() t[#t + 1] = ('y'):rep(1000) .. #t end) end",
         LimitKind.MEMORY,
     ),
-    "one huge string": ("return ('xy'):rep(2^24)", LimitKind.MEMORY),
+    "one huge string": ("return ('x'):rep(2^21):rep(16)", LimitKind.MEMORY),
     "one huge concatenation": (
         "local t = {} for i = 1, 64 do t[i] = ('z'):rep(2^18) end "
         "return table.concat(t) .. table.concat(t)", LimitKind.MEMORY

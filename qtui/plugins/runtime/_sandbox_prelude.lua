@@ -10,7 +10,8 @@
 --   tick(count) -> nil | new interval | {message} | true (collect garbage, then tick(0))
 --   trip(message, kind)                           records a refusal: a guard's, or a value's
 --                                                 over the bounds when kind is "value"
---   dispatch(id, json) -> true, nil | {value} | false, {message}   calls host function `id`
+--   dispatch(id, json) -> 1, number | boolean | nil; 2, {value}; 0, {message}   calls host
+--                                                 function `id` (returned, boxed, failed)
 --   resolve(name) -> true, {source, chunkname} | false, {message}  finds a module for `require`
 --   output(line)                                  receives `print` output
 --   interval, overdue_seconds, c_steps, source_bytes, max_jumps, max_depth, max_items,
@@ -414,7 +415,10 @@ local function refined_cost(s, plan, starts, crude)
     return r
   end
   local items = plan.items
-  local paths, distinct, cost = starts, true, 0
+  -- `ways`: how many partial matches can end at one position of `s` (one per start until an
+  -- item can match different lengths). A fixed item matches only at its occurrences, so at
+  -- most (occurrences x ways) partial matches get past it.
+  local paths, ways, cost = starts, 1, 0
   for k = 1, #items do
     local item = items[k]
     local weight = item.weight
@@ -422,22 +426,19 @@ local function refined_cost(s, plan, starts, crude)
       local q = item.quant
       if q == nil then
         cost = cost + paths * weight
-        if distinct then
-          paths = math_min(paths, count(item.class))
-        end
+        paths = math_min(paths, count(item.class) * ways)
       elseif q == "?" then
         cost = cost + paths * weight
-        distinct = distinct and paths <= 1
-        paths = paths * 2
+        paths, ways = paths * 2, ways * 2
       else
         local branches = run(item.class) + 1
         cost = cost + paths * branches * weight
         local after = items[k + 1]
+        local kept = branches
         if after and after.kind == "single" and after.quant == nil then
-          branches = math_min(branches, count(after.class) + 1)
+          kept = math_min(branches, count(after.class) + 1)
         end
-        distinct = distinct and paths <= 1
-        paths = paths * branches
+        paths, ways = paths * kept, ways * branches
       end
     elseif item.kind == "linear" then
       cost = cost + paths * (n + 1)
@@ -912,184 +913,182 @@ end
 
 local SHOWN_TYPES = { ["function"] = "function or coroutine", thread = "function or coroutine" }
 
--- A writer of one value or argument list: write(v) appends v's JSON to `out` and returns
--- true, or false after setting `problem` (and `limit` when v is plain but over a bound).
-local function json_writer()
-  local out, n = {}, 0
-  local items, bytes = MAX_ITEMS, MAX_BYTES
-  local w = { out = out }
-  local write
+-- The writer's state, reset for each value or argument list (writing never runs plugin code
+-- and never yields, so one writer at a time is all there is).
+local out, n, items, bytes
+local problem, problem_path, over_limit
 
-  local function fail(problem, limit)
-    w.problem, w.limit, w.path = problem, limit, ""
-    return false
-  end
-
-  local function text(s)
-    bytes = bytes - #s
-    if bytes < 0 then
-      return fail("more than " .. MAX_BYTES .. " bytes of text in all", true)
-    end
-    n = n + 1
-    out[n] = json_string(s)
-    return true
-  end
-
-  local function key(k)
-    local kind = type(k)
-    if kind == "string" then
-      if utf8_len(k) == nil then
-        return fail("table key is not valid UTF-8")
-      end
-      return text(k)
-    elseif math_type(k) == "integer" then
-      n = n + 1
-      out[n] = s_format("%d", k)
-      return true
-    end
-    local shown = (kind == "number" or kind == "boolean") and tostring(k) or ("a " .. kind)
-    return fail("table key " .. shown .. " is not a string or integer")
-  end
-
-  local function entry(k, v, depth)
-    if write(v, depth) then
-      return true
-    end
-    w.path = key_text(k) .. w.path
-    return false
-  end
-
-  local function table_value(t, depth)
-    if depth >= MAX_DEPTH then
-      return fail("tables nested deeper than " .. MAX_DEPTH .. " levels (a cycle?)", true)
-    end
-    local count, string_keys = 0, true
-    for k in next, t do
-      count = count + 1
-      if count > items then
-        return fail("more than " .. MAX_ITEMS .. " table entries in all", true)
-      end
-      if string_keys and type(k) ~= "string" then
-        string_keys = false
-      end
-    end
-    items = items - count
-    if count == 0 then
-      n = n + 1
-      out[n] = raw_getmetatable(t) == EMPTY_LIST_MT and "[]" or "{}"
-      return true
-    end
-    local sequence = not string_keys
-    if sequence then
-      for i = 1, count do
-        if rawget(t, i) == nil then
-          sequence = false
-          break
-        end
-      end
-    end
-    local first = true
-    if sequence then
-      n = n + 1
-      out[n] = "["
-      for i = 1, count do
-        if not first then
-          n = n + 1
-          out[n] = ","
-        end
-        first = false
-        if not entry(i, rawget(t, i), depth + 1) then
-          return false
-        end
-      end
-      n = n + 1
-      out[n] = "]"
-      return true
-    end
-    n = n + 1
-    out[n] = string_keys and "{" or INTEGER_KEYS
-    for k, v in next, t do
-      if not first then
-        n = n + 1
-        out[n] = ","
-      end
-      first = false
-      if not key(k) then
-        w.path = key_text(k) .. w.path
-        return false
-      end
-      n = n + 1
-      out[n] = string_keys and ":" or ","
-      if not entry(k, v, depth + 1) then
-        return false
-      end
-    end
-    n = n + 1
-    out[n] = string_keys and "}" or "]}"
-    return true
-  end
-
-  write = function(v, depth)
-    local kind = type(v)
-    if kind == "string" then
-      return text(v)
-    elseif kind == "number" then
-      n = n + 1
-      out[n] = json_number(v)
-    elseif kind == "boolean" then
-      n = n + 1
-      out[n] = v and "true" or "false"
-    elseif kind == "nil" then
-      n = n + 1
-      out[n] = "null"
-    elseif kind == "table" then
-      return table_value(v, depth)
-    else
-      return fail("a Lua " .. (SHOWN_TYPES[kind] or kind) .. " cannot be passed to the host")
-    end
-    return true
-  end
-
-  function w.put(s)
-    n = n + 1
-    out[n] = s
-  end
-
-  w.write = write
-  return w
+local function fail(message, limit)
+  problem, problem_path, over_limit = message, "", limit
+  return false
 end
 
--- One value as JSON, or nil and the writer (problem, path, limit).
+local function put(s)
+  n = n + 1
+  out[n] = s
+end
+
+local function write_text(s)
+  bytes = bytes - #s
+  if bytes < 0 then
+    return fail("more than " .. MAX_BYTES .. " bytes of text in all", true)
+  end
+  n = n + 1
+  out[n] = json_string(s)
+  return true
+end
+
+local function write_key(k)
+  local kind = type(k)
+  if kind == "string" then
+    if utf8_len(k) == nil then
+      return fail("table key is not valid UTF-8")
+    end
+    return write_text(k)
+  elseif math_type(k) == "integer" then
+    put(s_format("%d", k))
+    return true
+  end
+  local shown = (kind == "number" or kind == "boolean") and tostring(k) or ("a " .. kind)
+  return fail("table key " .. shown .. " is not a string or integer")
+end
+
+local write
+
+local function write_entry(k, v, depth)
+  if write(v, depth) then
+    return true
+  end
+  problem_path = key_text(k) .. problem_path
+  return false
+end
+
+local function write_table(t, depth)
+  if depth >= MAX_DEPTH then
+    return fail("tables nested deeper than " .. MAX_DEPTH .. " levels (a cycle?)", true)
+  end
+  local count, string_keys = 0, true
+  for k in next, t do
+    count = count + 1
+    if count > items then
+      return fail("more than " .. MAX_ITEMS .. " table entries in all", true)
+    end
+    if string_keys and type(k) ~= "string" then
+      string_keys = false
+    end
+  end
+  items = items - count
+  if count == 0 then
+    put(raw_getmetatable(t) == EMPTY_LIST_MT and "[]" or "{}")
+    return true
+  end
+  local sequence = not string_keys
+  if sequence then
+    for i = 1, count do
+      if rawget(t, i) == nil then
+        sequence = false
+        break
+      end
+    end
+  end
+  if sequence then
+    put("[")
+    for i = 1, count do
+      if i > 1 then
+        put(",")
+      end
+      if not write_entry(i, rawget(t, i), depth + 1) then
+        return false
+      end
+    end
+    put("]")
+    return true
+  end
+  put(string_keys and "{" or INTEGER_KEYS)
+  local first = true
+  for k, v in next, t do
+    if not first then
+      put(",")
+    end
+    first = false
+    if not write_key(k) then
+      problem_path = key_text(k) .. problem_path
+      return false
+    end
+    put(string_keys and ":" or ",")
+    if not write_entry(k, v, depth + 1) then
+      return false
+    end
+  end
+  put(string_keys and "}" or "]}")
+  return true
+end
+
+write = function(v, depth)
+  local kind = type(v)
+  if kind == "string" then
+    return write_text(v)
+  elseif kind == "number" then
+    put(json_number(v))
+  elseif kind == "boolean" then
+    put(v and "true" or "false")
+  elseif kind == "nil" then
+    put("null")
+  elseif kind == "table" then
+    return write_table(v, depth)
+  else
+    return fail("a Lua " .. (SHOWN_TYPES[kind] or kind) .. " cannot be passed to the host")
+  end
+  return true
+end
+
+local function start_writing()
+  out, n, items, bytes = {}, 0, MAX_ITEMS, MAX_BYTES
+end
+
+local function written()
+  local text = t_concat(out, "", 1, n)
+  out = nil
+  return text
+end
+
+-- The problem of the last write: "[path]: problem", and whether it is a bound passed.
+local function write_problem()
+  out = nil
+  return problem_path .. (problem_path == "" and "" or ": ") .. problem, over_limit
+end
+
+-- One value as JSON, or nil, the problem and whether it is a bound passed.
 local function to_host(value)
-  local w = json_writer()
-  if not w.write(value, 0) then
-    return nil, w
+  start_writing()
+  if not write(value, 0) then
+    return nil, write_problem()
   end
-  return t_concat(w.out)
+  return written()
 end
 
--- The arguments of one host call as a JSON array (one budget for all), or nil, position and
--- the writer.
+-- The arguments of one host call as a JSON array (one budget for all), or nil, the position
+-- of the argument at fault, its problem and whether it is a bound passed.
 local function arguments_to_host(...)
-  local w = json_writer()
-  local count = select("#", ...)
-  w.put("[")
-  for i = 1, count do
+  start_writing()
+  put("[")
+  for i = 1, select("#", ...) do
     if i > 1 then
-      w.put(",")
+      put(",")
     end
-    if not w.write((select(i, ...)), 0) then
-      return nil, i, w
+    if not write((select(i, ...)), 0) then
+      return nil, i, write_problem()
     end
   end
-  w.put("]")
-  return t_concat(w.out)
+  put("]")
+  return written()
 end
 
 ---------------------------------------------------------------------------------------------
 -- Host functions and operations for the Python side
 
 local api = {}
+local RETURNED, BOXED = 1, 2
 
 -- The plugin's functions the host calls, by id (the host registers each path once).
 local callables = {}
@@ -1116,19 +1115,11 @@ function api.defined(id)
   return type(find(id)) == "function"
 end
 
-local function result_to_host(value)
-  local text, w = to_host(value)
-  if text == nil then
-    return nil, w.path .. (w.path == "" and "" or ": ") .. w.problem, w.limit
-  end
-  return text
-end
-
 -- Call registered function `id` with the arguments in `args` (a table the host built, with
 -- `n`); its first result goes back as JSON text, or nil, the problem and whether it is a
 -- limit.
 function api.call(id, args)
-  return result_to_host((find(id)(t_unpack(args, 1, args.n))))
+  return to_host((find(id)(t_unpack(args, 1, args.n))))
 end
 
 -- Compile the host's chunk {source, chunkname} in the plugin's environment and run it.
@@ -1159,20 +1150,21 @@ function api.expose(segments, id)
   end
   local path = t_concat(segments, ".")
   target[segments[#segments]] = function(...)
-    local arguments, position, w = arguments_to_host(...)
+    local arguments, position, message, limit = arguments_to_host(...)
     if arguments == nil then
-      local message = path .. ": bad argument #" .. position .. ": " .. w.path
-        .. (w.path == "" and "" or ": ") .. w.problem
-      if w.limit then
+      message = path .. ": bad argument #" .. position .. ": " .. message
+      if limit then
         refuse(message, "value")
       end
       error(message, 2)
     end
-    local ok, box = dispatch(id, arguments)
-    if ok then
-      return box and box[1] -- nil too: `tostring(qtui.storage.get("missing"))` must see a value
+    local status, value = dispatch(id, arguments)
+    if status == RETURNED then
+      return value -- nil too: `tostring(qtui.storage.get("missing"))` must see a value
+    elseif status == BOXED then
+      return value[1]
     end
-    error(box and box[1] or path .. ": internal error", 2)
+    error(value and value[1] or path .. ": internal error", 2)
   end
   return true
 end

@@ -77,6 +77,8 @@ BACKSTOP_GRACE = 0.04
 #: the call it is in); past it the code is interrupted and its state not kept.
 STOP_SECONDS = 0.08
 _BACKSTOP_POLL = 0.01
+#: How often floods that have ended are summed up (logs, notices, prompts, audit entries).
+SETTLE_SECONDS = 1.0
 #: Confirmation prompts a plugin may cause: one every CONFIRM_SECONDS on average, in bursts of
 #: CONFIRM_BURST; more are declined without asking, and summed up in one notice.
 CONFIRM_SECONDS = 10
@@ -184,6 +186,7 @@ class PluginHost:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 latest = self.bus.subscribe("plugin host", (StatsUpdated, SelectionChanged), capacity=4)
+                nursery.start_soon(self._settle_floods_forever)
                 task_status.started()
                 async for event in latest:
                     self._latest[type(event)] = event
@@ -379,14 +382,27 @@ class PluginHost:
             return None
         with trio.move_on_after(STOP_SECONDS):
             try:
-                return await self._in_thread(handle, handle.runtime.call, "deactivate")
+                handoff = await self._in_thread(handle, handle.runtime.call, "deactivate")
             except PluginError as error:
                 log.warning("%s: deactivate failed: %s", handle.name, error)
                 return None
+            return self._fitting_handoff(handle, handoff)
         handle.runtime.halt("deactivate did not finish in time")
         log.warning("%s: deactivate did not finish within %g ms; its state is not kept",
                     handle.name, STOP_SECONDS * 1000)
         return None
+
+    def _fitting_handoff(self, handle: PluginHandle, handoff: Any) -> Any:
+        """`handoff` if it fits in the next activate's ctx (one level down), else None and the plugin's error."""
+        limits = handle.runtime.sandbox.limits
+        try:
+            measure({"state": handoff}, bounds=limits.bounds)
+        except ConversionError as error:
+            self._failed(handle, handle.runtime.sandbox.violation(
+                LimitKind.VALUE, f"deactivate returned a state that cannot be handed over (ctx.state): {error}"),
+                fatal=False)
+            return None
+        return handoff
 
     async def stop(self, name: str) -> Any:
         """Stop a plugin: its deactivate() runs and what it returns is handed back."""
@@ -513,8 +529,6 @@ class PluginHost:
                 self.bus.publish(PanelUpdated(handle.name))
             for error in errors:
                 self._failed(handle, error, fatal=False)
-            self._settle_prompts(handle)
-            self._settle_audit(handle)
             logged = runtime.log_count
             self._apply_effects(handle)
             if logged != handle.logs_seen:
@@ -753,8 +767,28 @@ class PluginHost:
                 return {"count": backend.purge(args["queue"], JobState(args["state"]))}
         raise ValueError(f"unknown action {request.action}")
 
-    def _settle_prompts(self, handle: PluginHandle) -> None:
+    async def _settle_floods_forever(self) -> None:
+        """Sum up the floods of each plugin that have ended, even if it is not called again."""
+        while True:
+            await trio.sleep(SETTLE_SECONDS)
+            for handle in list(self.plugins.values()):
+                self._settle_floods(handle)
+
+    def _settle_floods(self, handle: PluginHandle) -> None:
         self._prompts_suppressed(handle, handle.prompts.settle())
+        try:
+            self.audit.settle(handle.name, str(handle.manifest.version))
+        except Exception as exc:
+            log.warning("audit log: %s", exc)
+        runtime = handle.runtime
+        if runtime is None:
+            return
+        logged = runtime.log_count
+        notice = runtime.settle_floods()
+        if notice is not None:
+            self.bus.publish(Notice(f"{handle.name}: {notice.text}", notice.level))
+        if runtime.log_count != logged:
+            self.bus.publish(PanelUpdated(handle.name))
 
     def _prompts_suppressed(self, handle: PluginHandle, missed: int) -> None:
         if missed:
@@ -792,12 +826,6 @@ class PluginHost:
         if lifecycle is not None:
             self.bus.publish(PluginLifecycle(handle.name, str(handle.manifest.version), lifecycle, reason))
         self.bus.publish(PanelUpdated(handle.name))
-
-    def _settle_audit(self, handle: PluginHandle) -> None:
-        try:
-            self.audit.settle(handle.name, str(handle.manifest.version))
-        except Exception as exc:
-            log.warning("audit log: %s", exc)
 
     def _audit_violation(self, handle: PluginHandle, error: LimitExceeded) -> None:
         try:

@@ -271,19 +271,25 @@ class PluginRuntime:
         self.sandbox.interrupt(reason)
 
     def take_effects(self) -> list[Effect]:
-        """The effects recorded since the last take (called after a call returned).
+        """The effects recorded since the last take (called after a call returned)."""
+        with self._lock:
+            effects, self._effects = self._effects, []
+        return effects
 
-        A flood of logs or notices that has ended is summed up here, in one line each.
+    def settle_floods(self) -> Notify | None:
+        """Sum up floods of logs and notices that have ended (any thread, between calls or not).
+
+        The log's summary line is written here; the notices' is returned for the host to show.
         """
         missed = self._log_limit.settle()
         if missed:
             self._keep_log_line("warning", self._suppressed_logs(missed))
         missed = self._notify_limit.settle()
-        if missed:
-            self._emit(Notify(f"{missed} notifications suppressed", "warning"))
-        with self._lock:
-            effects, self._effects = self._effects, []
-        return effects
+        return Notify(self._suppressed_notices(missed), "warning") if missed else None
+
+    @staticmethod
+    def _suppressed_notices(missed: int) -> str:
+        return f"{missed} notifications suppressed"
 
     def message_taken(self, size: int) -> None:
         """Every listener took a message of `size` bytes this plugin published (any thread)."""
@@ -443,7 +449,7 @@ class PluginRuntime:
         text = visible(self._text(text, "notify text", 500))
         go, missed = self._notify_limit.admit()
         if missed:
-            self._emit(Notify(f"{missed} notifications suppressed", "warning"))
+            self._emit(Notify(self._suppressed_notices(missed), "warning"))
         if go:
             self._emit(Notify(text, level))
 
@@ -574,7 +580,7 @@ class PluginRuntime:
             raise HostError("jobs.enqueue: the payload must be plain data") from None
         size = len(text.encode("utf-8"))
         if self._max_payload_bytes is not None and size > self._max_payload_bytes:
-            raise HostError(f"jobs.enqueue: the payload is {size} bytes as JSON; the queue takes at most "
+            raise HostError(f"the payload is {size} bytes as JSON; the queue takes at most "
                             f"{self._max_payload_bytes}")
         return self._request("enqueue", Capability.JOBS_ENQUEUE, {"queue": self._queue(queue), "payload": text})
 

@@ -61,7 +61,15 @@ import attrs
 from lupa import lua54
 
 from qtui.plugins.bundles.lua_syntax import MAX_JUMPS, MAX_SOURCE_BYTES
-from qtui.plugins.runtime.values import Bounds, ConversionError, PlainValueConverter, from_lua_text, measure
+from qtui.plugins.runtime.values import (
+    INT64_MAX,
+    INT64_MIN,
+    Bounds,
+    ConversionError,
+    PlainValueConverter,
+    from_lua_text,
+    measure,
+)
 from qtui.sanitize import visible
 
 __all__ = [
@@ -105,6 +113,8 @@ _PUSH_RESERVE = 16 * 1024
 # How far the cap is lifted while the host builds Lua values it has measured to fit: it only
 # absorbs the estimate's error (a string table growing, say), so the build can never fail.
 _LIFT_BYTES = 64 * 2**20
+# What a host function call gives back to Lua (see the prelude's dispatch).
+_FAILED, _RETURNED, _BOXED = 0, 1, 2
 
 # The count hook reports to Python about once per _TICK_SECONDS of Lua work, whatever one
 # instruction costs (a concatenation of megabytes is one instruction).
@@ -148,8 +158,9 @@ class Limits:
     instructions: int = attrs.field(default=500_000_000, validator=_positive)
     #: Wall-clock seconds per call.
     wall_seconds: float = attrs.field(default=2.0, validator=_positive)
-    #: Estimated cost of one uninterruptible library call, in steps of a few nanoseconds.
-    c_steps: int = attrs.field(default=50_000_000, validator=_positive)
+    #: Estimated cost of one uninterruptible library call, in steps of a few nanoseconds: the
+    #: default keeps each within a few tens of milliseconds, well inside the host's backstop.
+    c_steps: int = attrs.field(default=10_000_000, validator=_positive)
     #: Largest chunk `load`, `require` or the host will compile.
     source_bytes: int = attrs.field(default=MAX_SOURCE_BYTES, validator=_positive)
     #: Nesting depth of tables crossing between host and plugin.
@@ -392,7 +403,7 @@ class LuaSandbox:
                 for name, method, failed in [
                     (b"tick", LuaSandbox._tick, None),
                     (b"trip", LuaSandbox._guard_tripped, None),
-                    (b"dispatch", LuaSandbox._dispatch, (False, None)),
+                    (b"dispatch", LuaSandbox._dispatch, (_FAILED, None)),
                     (b"resolve", LuaSandbox._resolve, (False, None)),
                     (b"output", LuaSandbox._print, None),
                 ]
@@ -528,6 +539,10 @@ class LuaSandbox:
             if not self._running or self._in_host:
                 return None
             return time.monotonic() - self._responsive_until
+
+    def violation(self, kind: LimitKind, message: str) -> LimitExceeded:
+        """Count a violation the host found between calls (a value it cannot hand over, say)."""
+        return self._violation(_Trip(kind, visible(message)), None)
 
     def abandon(self, reason: str) -> None:
         """Give up on the call in progress (any thread, never waits): quarantine the plugin.
@@ -786,8 +801,8 @@ class LuaSandbox:
             raise self._violation(_Trip(LimitKind.MEMORY, self._no_room_message(size, what)), None)
 
     def _no_room_message(self, size: int, what: str) -> str:
-        return (f"{what} ({_kib(size)}) does not fit in the plugin's free memory ({_kib(max(self._free_memory(), 0))} "
-                f"of {self.limits.memory_bytes / 2**20:g} MiB)")
+        return (f"no room for {what} ({_kib(size)}): the plugin has {_kib(max(self._free_memory(), 0))} of its "
+                f"{self.limits.memory_bytes / 2**20:g} MiB free")
 
     def _push(self, args: tuple, what: str) -> Any:
         """`args` as one Lua table {n = count, ...}, measured first; a value that does not fit is a violation."""
@@ -822,50 +837,57 @@ class LuaSandbox:
 
     # Callbacks from Lua (they never raise: see _weak_callback) ---------------------------
 
-    @contextlib.contextmanager
-    def _in_host_callback(self) -> Any:
-        """Host work inside a call: the backstop waits for it (see overdue)."""
-        with self._state_lock:
-            self._in_host += 1
+    # Only the call's own thread writes these; overdue() reads them from another (a stale read
+    # only delays the backstop's next look).
+
+    def _enter_host(self) -> None:
+        """Host work inside a call begins: the backstop waits for it (see overdue)."""
+        self._in_host += 1
+
+    def _leave_host(self) -> None:
+        self._responsive_until = max(self._deadline, time.monotonic())
+        self._in_host -= 1
+
+    def _dispatch(self, index: int, arguments: bytes) -> tuple[int, Any]:
+        self._enter_host()
         try:
-            yield
-        finally:
-            with self._state_lock:
-                self._in_host -= 1
-                self._responsive_until = max(self._deadline, time.monotonic())
-
-    def _dispatch(self, index: int, arguments: bytes) -> tuple[bool, Any]:
-        with self._in_host_callback():
             return self._dispatch_call(index, arguments)
+        finally:
+            self._leave_host()
 
-    def _dispatch_call(self, index: int, arguments: bytes) -> tuple[bool, Any]:
+    def _dispatch_call(self, index: int, arguments: bytes) -> tuple[int, Any]:
         path, func = self._host_functions[index]
         if self._trip is not None:
-            return (False, self._trip_box)
+            return (_FAILED, self._trip_box)
         try:
             result = func(*from_lua_text(arguments))
         except HostError as error:
-            return (False, self._box(f"{path}: {error}".encode()))
+            return (_FAILED, self._box(f"{path}: {error}".encode()))
         except MemoryError:
-            return (False, self._box(b"not enough memory"))
+            return (_FAILED, self._box(b"not enough memory"))
         except Exception:
             log.exception("plugin %s: host function %s failed", self.name, path)
-            return (False, self._box(f"{path}: internal error".encode()))
-        if result is None:
-            return (True, None)
+            return (_FAILED, self._box(f"{path}: internal error".encode()))
+        kind = type(result)
+        if result is None or kind is bool or kind is float or (kind is int and INT64_MIN <= result <= INT64_MAX):
+            return (_RETURNED, result)  # pushing these allocates nothing
         try:
             size = measure(result, bounds=self._bounds)
         except ConversionError as error:
             log.error("plugin %s: host function %s returned %s", self.name, path, error)
-            return (False, self._box(f"{path}: internal error".encode()))
+            return (_FAILED, self._box(f"{path}: internal error".encode()))
         if not self._fits(size.lua_bytes):
-            return (False, self._set_trip(LimitKind.MEMORY, self._no_room_message(size.lua_bytes, f"{path}'s result")))
+            return (_FAILED, self._set_trip(LimitKind.MEMORY, self._no_room_message(size.lua_bytes,
+                                                                                    f"{path}'s result")))
         with self._lifted():
-            return (True, self._runtime.table_from([self._values.to_lua(result)]))
+            return (_BOXED, self._runtime.table_from([self._values.to_lua(result)]))
 
     def _resolve(self, raw_name: bytes) -> tuple[bool, Any]:
-        with self._in_host_callback():
+        self._enter_host()
+        try:
             return self._resolve_module(raw_name.decode("utf-8", "replace"))
+        finally:
+            self._leave_host()
 
     def _resolve_module(self, name: str) -> tuple[bool, Any]:
         if len(name) > _MAX_MODULE_NAME or not _MODULE_NAME.fullmatch(name):
@@ -896,14 +918,16 @@ class LuaSandbox:
 
     def _print(self, line: bytes) -> None:
         text = _clip(line.decode("utf-8", "replace"), _MAX_OUTPUT_LINE)
-        with self._in_host_callback():
+        self._enter_host()
+        try:
             if self._output is None:
                 self._plugin_log.info("%s", visible(text))
-                return
-            try:
+            else:
                 self._output(text)
-            except Exception:
-                log.exception("plugin %s: output handler failed", self.name)
+        except Exception:
+            log.exception("plugin %s: output handler failed", self.name)
+        finally:
+            self._leave_host()
 
     # Helpers ----------------------------------------------------------------------------
 

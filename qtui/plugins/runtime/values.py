@@ -194,11 +194,16 @@ def _integer_keys(table: dict[str, Any]) -> dict[Any, Any]:
     return {pairs[index]: pairs[index + 1] for index in range(0, len(pairs), 2)}
 
 
+_DECODER = json.JSONDecoder(object_hook=_integer_keys)
+
+
 def from_lua_text(text: bytes) -> Any:
     """The plain value the prelude wrote as JSON (text that is not UTF-8 becomes U+FFFD)."""
     if text == b"null":  # what most plugin calls return
         return None
-    return json.loads(text.decode("utf-8", "replace"), object_hook=_integer_keys)
+    if text == b"[]":  # the arguments of most host functions that take none
+        return []
+    return _DECODER.decode(text.decode("utf-8", "replace"))
 
 
 class PlainValueConverter:
