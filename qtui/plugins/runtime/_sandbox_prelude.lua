@@ -584,6 +584,9 @@ local function text_length(v)
 end
 
 local function safe_rep(s, n, sep)
+  if sep == nil and type(s) == "string" and math_type(n) == "integer" and n * (1 + #s / 16) <= C_STEPS then
+    return s_rep(s, n) -- the common case, checked inline
+  end
   local count = tonumber(n)
   if count and count > 1 then
     local cost = count + count * (text_length(s) + text_length(sep)) / 16
