@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 import trio
-from conftest import write_plugin  # this folder's conftest: the same plugin folders as the tests
+from host_testkit import write_plugin  # the same plugin folders as the tests
 
 from qtui.plugins.runtime.sandbox import HostError, Limits, LuaSandbox, PluginError, ViolationPolicy
 

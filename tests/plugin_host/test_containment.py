@@ -18,39 +18,6 @@ from qtui.plugins.runtime import instance
 from qtui.plugins.runtime.host import PluginState
 from qtui.plugins.runtime.sandbox import Limits
 
-NEIGHBOUR = """
-    local ticks, stats = 0, 0
-    function activate()
-      qtui.subscribe("stats")
-      qtui.every("tick", 0.1)
-    end
-    function on_event(e)
-      if e.type == "timer" then ticks = ticks + 1 end
-      if e.type == "stats" then stats = stats + 1 end
-      qtui.render({"ticks " .. ticks, "stats " .. stats})
-    end
-"""
-
-
-async def start_neighbour(h):
-    return await h.start(h.plugin("neighbour", NEIGHBOUR, permissions=["timers", "stats.read"]))
-
-
-def neighbour_counts(h) -> tuple[int, int]:
-    lines = h.text("neighbour")
-    if len(lines) < 2:
-        return 0, 0
-    return int(lines[0].split()[1]), int(lines[1].split()[1])
-
-
-async def assert_neighbour_works(h) -> None:
-    """The neighbour renders new timer ticks and receives a new stats event."""
-    ticks, stats = neighbour_counts(h)
-    h.bus.publish(StatsUpdated(await trio.to_thread.run_sync(h.backend.snapshot)))
-    await h.wait(lambda: neighbour_counts(h)[0] >= ticks + 2 and neighbour_counts(h)[1] > stats)
-    assert h.host.plugins["neighbour"].state is PluginState.RUNNING
-
-
 #: For plugins that do a lot in one call: this machine may be busy with other work.
 GENEROUS_TIME = "[limits]\nwall_ms_per_call = 1000\ninstructions_per_call = 50000000\n"
 
@@ -77,14 +44,14 @@ STUCK_IN_C = """
 
 
 async def test_a_call_stuck_in_c_past_its_deadline_is_abandoned(harness, generous_guards) -> None:
-    await start_neighbour(harness)
+    await harness.start_neighbour()
     attacker = await harness.start(harness.plugin("stuck", STUCK_IN_C, permissions=["stats.read"]))
     harness.bus.publish(StatsUpdated(await trio.to_thread.run_sync(harness.backend.snapshot)))
     await harness.wait(lambda: attacker.state is PluginState.QUARANTINED)
     assert "stuck in one library call" in attacker.reason and "abandoned" in attacker.reason
     audit = [(e.plugin, e.capability, e.outcome) for e in harness.audit()]
     assert ("stuck", "limits.wall_time", "violation") in audit
-    await assert_neighbour_works(harness)
+    await harness.assert_neighbour_works()
     with trio.fail_after(1):  # the thread is still inside find(): nothing waits for it
         await harness.host.stop("stuck")
 
@@ -97,7 +64,7 @@ LOOPS_EVERYWHERE = """
 
 
 async def test_stop_and_reload_never_wait_for_a_busy_plugin(harness) -> None:
-    await start_neighbour(harness)
+    await harness.start_neighbour()
     extra = "[limits]\nwall_ms_per_call = 1000\ninstructions_per_call = 50000000\n"
     plugin = harness.plugin("busy", LOOPS_EVERYWHERE, permissions=["stats.read"], extra=extra)
     await harness.start(plugin)
@@ -106,12 +73,11 @@ async def test_stop_and_reload_never_wait_for_a_busy_plugin(harness) -> None:
     with trio.fail_after(0.5):  # the call and deactivate each have a second: stop waits for neither
         await harness.host.stop("busy")
     assert harness.host.plugins["busy"].state is PluginState.STOPPED
-    await assert_neighbour_works(harness)
+    await harness.assert_neighbour_works()
 
 
 # -- 1. One boundary: a value that cannot cross is the plugin's error, never the host's ---------
 
-TIMER_NEIGHBOUR = NEIGHBOUR.replace('qtui.subscribe("stats")', "")
 
 DEEP_PUBLISHER = """
     function activate()
@@ -130,20 +96,20 @@ LISTENER = """
 
 
 async def test_a_message_listeners_could_not_take_is_refused_to_its_sender(harness) -> None:
-    await start_neighbour(harness)
+    await harness.start_neighbour()
     await harness.start(harness.plugin("listener", LISTENER, permissions=["bus.subscribe"]))
     await harness.start(harness.plugin("deep", DEEP_PUBLISHER))
     ok, error = harness.text("deep")
     assert ok == "false"
     assert "qtui.publish: message data cannot be sent: " in error and "nested deeper than 31 levels" in error
     assert await harness.wait_text("listener", "got 1")  # the shallow one arrived
-    await assert_neighbour_works(harness)
+    await harness.assert_neighbour_works()
 
 
 async def test_an_event_too_big_for_a_plugin_is_its_violation(harness) -> None:
     from qtui.model import QueueStats, Snapshot
 
-    await harness.start(harness.plugin("neighbour", TIMER_NEIGHBOUR, permissions=["timers"]))
+    await harness.start_neighbour(stats=False)  # stats are the attack here
     reader = await harness.start(harness.plugin("reader", """
         function activate() qtui.subscribe("stats") end
         function on_event(e) qtui.render({"queues " .. #e.queues}) end
@@ -157,12 +123,11 @@ async def test_an_event_too_big_for_a_plugin_is_its_violation(harness) -> None:
     assert reader.runtime.sandbox.usage().violations == 1
     harness.bus.publish(StatsUpdated(snapshot))  # a sane one still arrives
     await harness.wait_text("reader", "queues 1")
-    ticks = neighbour_counts(harness)[0]
-    await harness.wait(lambda: neighbour_counts(harness)[0] > ticks + 1)
+    await harness.assert_neighbour_works(stats=False)
 
 
 async def test_a_peek_too_big_to_hand_over_fails_as_a_request(harness) -> None:
-    await start_neighbour(harness)
+    await harness.start_neighbour()
     payload = '{"blob": "' + "x" * 60_000 + '"}'
     for _ in range(100):
         harness.backend.enqueue("bulk", payload)
@@ -174,7 +139,7 @@ async def test_a_peek_too_big_to_hand_over_fails_as_a_request(harness) -> None:
     ok, error = await harness.wait_text("peeker", "false")
     assert "the result cannot be handed to the plugin" in error and "ask for fewer jobs" in error
     assert handle.state is PluginState.RUNNING and handle.errors == 0
-    await assert_neighbour_works(harness)
+    await harness.assert_neighbour_works()
 
 
 async def test_a_state_too_deep_to_hand_over_on_reload_is_dropped_with_an_error(harness) -> None:
@@ -187,7 +152,7 @@ async def test_a_state_too_deep_to_hand_over_on_reload_is_dropped_with_an_error(
         end
     """
     plugin = harness.plugin("keeper", deep_state)
-    await start_neighbour(harness)
+    await harness.start_neighbour()
     await harness.start(plugin)
     (plugin.folder / "init.lua").write_text(deep_state + "\n-- v2\n")
     reread = Plugin(load_manifest(plugin.folder), plugin.folder, Source.USER)
@@ -197,13 +162,13 @@ async def test_a_state_too_deep_to_hand_over_on_reload_is_dropped_with_an_error(
     assert harness.text("keeper") == ["no state"]  # activate of the new code ran, without the state
     assert "deactivate returned a state that cannot be handed over (ctx.state)" in str(old.error)
     assert "nested deeper than 32 levels" in str(old.error)
-    await assert_neighbour_works(harness)
+    await harness.assert_neighbour_works()
 
 
 # -- 3. C work is bounded: guards refuse it, and the host never waits on it -----------------
 
 async def test_a_plugin_calling_costly_c_functions_is_refused_and_then_quarantined(harness) -> None:
-    await start_neighbour(harness)
+    await harness.start_neighbour()
     lua = """
         function activate() qtui.subscribe("stats") end
         function on_event(e) return (""):rep(1e15) end
@@ -214,17 +179,17 @@ async def test_a_plugin_calling_costly_c_functions_is_refused_and_then_quarantin
         await trio.sleep(0.05)
     await harness.wait(lambda: attacker.state is PluginState.QUARANTINED)
     assert "string.rep: 1e+15 repetitions" in attacker.reason
-    await assert_neighbour_works(harness)
+    await harness.assert_neighbour_works()
 
 
 async def test_reloading_a_file_that_takes_minutes_to_compile_never_stalls_the_console(harness) -> None:
-    await start_neighbour(harness)
+    await harness.start_neighbour()
     plugin = harness.plugin("slowparse", "function activate() qtui.render({'v1'}) end")
     await harness.start(plugin)
     (plugin.folder / "init.lua").write_text("return x" + " or x" * 200_000)  # minutes for Lua's parser
     reread = Plugin(load_manifest(plugin.folder), plugin.folder, Source.USER)
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(assert_neighbour_works, harness)  # while the check runs in a thread
+        nursery.start_soon(harness.assert_neighbour_works)  # while the check runs in a thread
         handle = await harness.host.reload(reread, carry_decisions=True)
     assert handle.state is PluginState.RUNNING and harness.text("slowparse") == ["v1"]
     assert "took longer than 2 s to compile" in str(handle.error)
@@ -233,7 +198,7 @@ async def test_reloading_a_file_that_takes_minutes_to_compile_never_stalls_the_c
 # -- 4. Host work and memory are bounded per plugin -----------------------------------------
 
 async def test_arguments_over_the_byte_budget_are_refused_before_the_host_converts_them(harness) -> None:
-    await start_neighbour(harness)
+    await harness.start_neighbour()
     lua = """
         function activate()
           local mib = ("x"):rep(2^20)
@@ -246,7 +211,7 @@ async def test_arguments_over_the_byte_budget_are_refused_before_the_host_conver
     handle = await harness.start(harness.plugin("hoarder", lua, extra=extra))
     assert handle.state is PluginState.ERRORED
     assert "qtui.log: bad argument #2: [4]: more than 4194304 bytes of text in all" in handle.reason
-    await assert_neighbour_works(harness)
+    await harness.assert_neighbour_works()
 
 
 FLOODER = """
@@ -267,7 +232,7 @@ async def test_floods_of_logs_notices_and_audit_entries_are_summed_up(harness) -
     def suppressed(texts, what: str) -> int:
         return sum(int(text.split(f" {what} ")[0].split()[-1]) for text in texts if f" {what} " in text)
 
-    await start_neighbour(harness)
+    await harness.start_neighbour()
     notices = harness.bus.subscribe("test", (Notice,), capacity=1000)
     handle = await harness.start(harness.plugin("flooder", FLOODER, permissions=["notify"], extra=GENEROUS_TIME))
     assert harness.text("flooder") == ["flooded"]
@@ -293,13 +258,13 @@ async def test_floods_of_logs_notices_and_audit_entries_are_summed_up(harness) -
 
     await harness.wait(lambda: len(audit()[0]) + audit()[1] == 1000)
     assert len(audit()[0]) <= AUDIT_BURST + AUDIT_RATE * seconds + 1
-    await assert_neighbour_works(harness)
+    await harness.assert_neighbour_works()
 
 
 async def test_a_flood_of_confirmation_prompts_asks_a_few_times_and_declines_the_rest(harness) -> None:
     from qtui.plugins.runtime.host import CONFIRM_BURST
 
-    await start_neighbour(harness)
+    await harness.start_neighbour()
     lua = """
         local answers = {}
         function activate() for i = 1, 50 do qtui.jobs.purge("email", "dead") end end
@@ -314,13 +279,13 @@ async def test_a_flood_of_confirmation_prompts_asks_a_few_times_and_declines_the
     assert len(harness.confirmations) == CONFIRM_BURST
     refused = [a for a in harness.text("nagger") if a.startswith("refused: too many confirmation prompts")]
     assert len(refused) == 50 - CONFIRM_BURST
-    await assert_neighbour_works(harness)
+    await harness.assert_neighbour_works()
 
 
 async def test_a_sender_cannot_pile_up_messages_for_a_listener_that_is_behind(harness) -> None:
     from qtui.plugins.runtime.instance import MESSAGE_BYTES_WAITING
 
-    await start_neighbour(harness)
+    await harness.start_neighbour()
     slow = """
         function activate() qtui.listen("plugin.sender.") end
         function on_event(e) local t = os.clock() + 0.05 while os.clock() < t do end end
@@ -343,7 +308,7 @@ async def test_a_sender_cannot_pile_up_messages_for_a_listener_that_is_behind(ha
     assert 0 < sent < 40
     await harness.host.stop("sender")
     assert harness.host.plugins["sender"].panel == ()
-    await assert_neighbour_works(harness)
+    await harness.assert_neighbour_works()
 
 
 async def test_an_enqueue_bigger_than_the_queue_takes_is_refused_in_the_call(harness) -> None:
@@ -364,7 +329,7 @@ async def test_an_enqueue_bigger_than_the_queue_takes_is_refused_in_the_call(har
 async def test_plugin_errors_and_logs_reach_screen_and_log_sanitised(harness, caplog) -> None:
     from qtui.console.panels import status_lines
 
-    await start_neighbour(harness)
+    await harness.start_neighbour()
     lua = """
         function activate()
           qtui.subscribe("stats")
@@ -383,4 +348,4 @@ async def test_plugin_errors_and_logs_reach_screen_and_log_sanitised(harness, ca
     assert "^[[31mred <U+202E>reversed \ufffd" in str(handle.error)
     assert any("^[]52;c;ZXZpbA==^Glog <U+202E>evil" in line for line in handle.log_lines)
     assert any("^[[2Jprinted \ufffd" in line for line in handle.log_lines)
-    await assert_neighbour_works(harness)
+    await harness.assert_neighbour_works()
