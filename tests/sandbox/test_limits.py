@@ -358,6 +358,7 @@ class TestInterrupt:
         [error] = outcome
         assert isinstance(error, LimitExceeded) and error.kind == LimitKind.INTERRUPTED
         assert "killed by the operator" in error.message
+        assert sandbox.usage().violations == 0  # the host's doing, not the plugin's
         assert_works(sandbox)
 
     def test_interrupt_without_a_running_call_does_nothing(self, make_sandbox):

@@ -730,6 +730,7 @@ class LuaSandbox:
                            message.decode("utf-8", "replace"))
 
     def _violation(self, trip: _Trip, failure: str | None) -> LimitExceeded:
+        """The error for `trip`, counted as a violation (an interruption, the host's doing, is not)."""
         file = line = traceback = None
         if failure is not None:
             _, file, line, traceback = _split_lua_error(failure)
@@ -741,6 +742,8 @@ class LuaSandbox:
             line=line,
             traceback=traceback,
         )
+        if trip.kind is LimitKind.INTERRUPTED:
+            return error
         now = time.monotonic()
         self._violation_count += 1
         self._violations.append(now)
