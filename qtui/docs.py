@@ -105,7 +105,7 @@ def generated() -> dict[Path, str]:
             raise  # it names its own file and line
         except ValueError as exc:
             raise ValueError(f"{path}: {exc}") from None
-    files[typedefs.PATH] = typedefs.render()
+    files.update(typedefs.generated())
     return files
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-import time
 
 import trio
 
 from qtui.backends.base import Backend
 from qtui.bus import EventBus
+from qtui.clock import WallClock
 from qtui.events import BackendStatus, StatsUpdated
 from qtui.model import BackendError
 
@@ -22,12 +22,14 @@ class Poller:
 
     With `interval` 0 it polls once and then only when asked (`refresh()`), so an
     idle console never wakes up. After a failure it publishes BackendStatus
-    (disconnected) and retries with exponential backoff.
+    (disconnected) and retries with exponential backoff. `clock` dates what it publishes;
+    the interval and backoff wait on the trio run's clock.
     """
 
-    def __init__(self, backend: Backend, bus: EventBus, interval: float) -> None:
+    def __init__(self, backend: Backend, bus: EventBus, interval: float, *, clock: WallClock) -> None:
         self._backend = backend
         self._bus = bus
+        self._clock = clock
         self.interval = interval
         self._wake = trio.Event()
         self.connected: bool | None = None
@@ -56,7 +58,7 @@ class Poller:
                 backoff = min(backoff * 2, MAX_BACKOFF)
             else:
                 backoff = 1.0
-                self.last_success = time.time()
+                self.last_success = self._clock()
                 if self.connected is not True:
                     self.connected = True
                     self._bus.publish(BackendStatus(True, None, self.last_success))
@@ -67,4 +69,4 @@ class Poller:
 
     def _failed(self, message: str) -> None:
         self.connected = False
-        self._bus.publish(BackendStatus(False, message, time.time()))
+        self._bus.publish(BackendStatus(False, message, self._clock()))

@@ -1,6 +1,6 @@
 """A rate limit that counts what it refuses, for floods summed up in one "N suppressed" line.
 
-    limit = RateLimit(per_second=20, burst=100)
+    limit = RateLimit(per_second=20, burst=100, clock=clock.monotonic)
     go, missed = limit.admit()
     if missed:
         write(f"{missed} lines suppressed")
@@ -16,17 +16,15 @@ in a line every `report_every` seconds. The clock comes from the caller (seconds
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 
-Clock = Callable[[], float]
+from qtui.clock import MonotonicClock
 
 
 class RateLimit:
     """A token bucket that counts the items it refuses until one passes again. Thread-safe."""
 
     def __init__(self, per_second: float, burst: int, *, report_every: float = 1.0,
-                 clock: Clock = time.monotonic) -> None:
+                 clock: MonotonicClock) -> None:
         if per_second <= 0 or burst < 1:
             raise ValueError("per_second must be positive and burst at least 1")
         self.per_second = per_second

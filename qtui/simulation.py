@@ -1,8 +1,8 @@
 """The demo: a SQLite queue database with realistic history, kept busy by producers and workers.
 
-`seed(path)` fills a database with the last hour of traffic (five
+`seed(path, clock=...)` fills a database with the last hour of traffic (five
 queues, several tenants, completed jobs, retries and dead jobs with real-looking
-errors), made by the real queue code on a clock that runs fast. `run(path, stop)`
+errors), made by the real queue code on a clock that runs fast. `run(path, stop, clock=...)`
 then keeps producer and worker threads going in real time, with varied rates,
 processing times of tens to hundreds of milliseconds, failures that fill the
 dead letter queue, and now and then a worker that dies holding a job.
@@ -26,7 +26,6 @@ import random
 import signal
 import sys
 import threading
-import time
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -34,6 +33,7 @@ from pathlib import Path
 import attrs
 
 from qtui import paths
+from qtui.clock import SYSTEM_CLOCK, Clock, WallClock
 from qtui.model import BackendError
 from qtui.sqlite_queue import ReservedJob, SQLiteQueue, Worker
 
@@ -254,16 +254,17 @@ class _FastClock:
 
 
 def seed(
-    path: str | os.PathLike[str], *, minutes: int = 60, rng: random.Random | None = None
+    path: str | os.PathLike[str], *, clock: WallClock, minutes: int = 60,
+    rng: random.Random | None = None,
 ) -> None:
-    """Fill the database at `path` (created if missing) with `minutes` of past traffic.
+    """Fill the database at `path` (created if missing) with the `minutes` of traffic before now.
 
     Jobs go through the real enqueue, reserve, ack and fail code, so counters,
     retries and dead jobs are exactly as live traffic leaves them. A backlog of
     ready jobs is left for the live workers.
     """
     rng = rng or random.Random()
-    end = time.time()
+    end = clock()
     clock = _FastClock(end - minutes * 60)
     with SQLiteQueue.open(path, create=True, durable=False, clock=clock) as q:
         workers = {
@@ -320,15 +321,16 @@ def _finish(worker: Worker, job: ReservedJob, error: str | None) -> None:
 
 
 def run(
-    path: str | os.PathLike[str], stop: threading.Event, *, rng: random.Random | None = None
+    path: str | os.PathLike[str], stop: threading.Event, *, clock: Clock,
+    rng: random.Random | None = None,
 ) -> None:
     """Run producers and workers against the database at `path` until `stop` is set."""
     rng = rng or random.Random()
-    with SQLiteQueue.open(path, create=True) as q:
+    with SQLiteQueue.open(path, create=True, clock=clock.time) as q:
         threads = [
             threading.Thread(
                 target=_produce,
-                args=(q, spec, stop, random.Random(rng.random())),
+                args=(q, spec, stop, random.Random(rng.random()), clock),
                 name=f"produce {spec.name}",
             )
             for spec in SPECS
@@ -349,14 +351,15 @@ def run(
         log.info("simulation stopped")
 
 
-def _produce(q: SQLiteQueue, spec: QueueSpec, stop: threading.Event, rng: random.Random) -> None:
-    next_burst = time.monotonic() + rng.uniform(20, 60)
+def _produce(q: SQLiteQueue, spec: QueueSpec, stop: threading.Event, rng: random.Random,
+             clock: Clock) -> None:
+    next_burst = clock.monotonic() + rng.uniform(20, 60)
     while not stop.wait(rng.expovariate(spec.per_second)):
         try:
-            if spec.name == "reports" and time.monotonic() >= next_burst:
+            if spec.name == "reports" and clock.monotonic() >= next_burst:
                 batch = [spec.make_payload(rng) for _ in range(rng.randint(10, 30))]
                 q.enqueue_many(spec.name, batch)
-                next_burst = time.monotonic() + rng.uniform(60, 180)
+                next_burst = clock.monotonic() + rng.uniform(60, 180)
             q.enqueue(spec.name, spec.make_payload(rng), priority=_priority(rng, spec.name))
         except BackendError as exc:
             log.warning("producer %s: %s", spec.name, exc)
@@ -435,15 +438,15 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signum, lambda *_: stop.set())
     try:
         args.db.parent.mkdir(parents=True, exist_ok=True)
-        with SQLiteQueue.open(args.db, create=True) as q:
+        with SQLiteQueue.open(args.db, create=True, clock=SYSTEM_CLOCK.time) as q:
             is_new = not q.snapshot().queues
         if is_new or args.seed_only:
             log.info("seeding %s", args.db)
-            seed(args.db)
+            seed(args.db, clock=SYSTEM_CLOCK.time)
         if args.seed_only:
             return 0
         threading.Thread(target=_stop_on_eof, args=(stop,), name="stdin", daemon=True).start()
-        run(args.db, stop)
+        run(args.db, stop, clock=SYSTEM_CLOCK)
     except BackendError as exc:
         print(f"qtui.simulation: {exc}", file=sys.stderr)
         return 1

@@ -1,11 +1,11 @@
 -- bulk-requeue: pick dead jobs by queue, error text or tenant, preview them, and requeue
 -- exactly the previewed ones in one confirmed, atomic request. See README.md.
 
-local text = require("lib.text")
-local json = require("lib.json")
+local text = require("qtui.text")
+local json = require("qtui.json")
 
 local WIDTH = 78
--- Dead jobs per request and the payload reading work allowed per page (see lib/json.lua).
+-- Dead jobs per request and the payload reading work allowed per page (json.field's units).
 local PAGE_SIZE = 50
 local COST_PER_PAGE = 60000
 local LIST_ROWS = 8

@@ -2,8 +2,8 @@
 -- threshold, clear it once the value falls below a share of that threshold (hysteresis), and
 -- announce both in the status line and on the plugin's own bus topic. See README.md.
 
-local text = require("lib.text")
-local queues_lib = require("lib.queues")
+local text = require("qtui.text")
+local queues_lib = require("qtui.queues")
 
 local WIDTH = 78
 local TOPIC = "plugin.queue-alert.alert"

@@ -5,12 +5,12 @@
 -- payloads, so every `refresh_seconds` the plugin reads the oldest ready jobs of each watched
 -- queue (at most `pages_per_queue` pages) and groups them by the payload's tenant field.
 
-local text = require("lib.text")
-local json = require("lib.json")
-local queues_lib = require("lib.queues")
+local text = require("qtui.text")
+local json = require("qtui.json")
+local queues_lib = require("qtui.queues")
 
 local WIDTH = 78
--- Ready jobs per request, and the payload reading work allowed per page (see lib/json.lua):
+-- Ready jobs per request, and the payload reading work allowed per page (json.field's units):
 -- together they keep one call well inside the default per-call limits.
 local PAGE_SIZE = 50
 local COST_PER_PAGE = 60000

@@ -1,8 +1,8 @@
 -- throughput: a sparkline of completed (and failed) jobs per minute for each queue, from the
 -- statistics events, with the last 40 minutes kept in storage across restarts. See README.md.
 
-local text = require("lib.text")
-local queues_lib = require("lib.queues")
+local text = require("qtui.text")
+local queues_lib = require("qtui.queues")
 
 local WIDTH = 78
 local KEEP = 40          -- minutes kept (and the widest chart)

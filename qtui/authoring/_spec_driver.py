@@ -10,7 +10,8 @@ The functions a spec calls (exposed to Lua as `_qtest.*`, wrapped by _spec_prelu
 in the spec's own thread and reach trio with `trio.from_thread.run`. Each returns once the
 console is idle again (no plugin or backend call in flight, every event handled), so specs
 never wait or sleep. The trio run's clock is virtual and moves only on `qtest.advance`, so
-plugin timers fire exactly when a spec says.
+plugin timers fire exactly when a spec says, and the plugins' now (`os.time`, timer events)
+moves with it; call deadlines stay on the machine's monotonic clock.
 """
 
 from __future__ import annotations
@@ -114,6 +115,21 @@ def _problems_text(error: ManifestError | BundleError, folder: Path) -> str:
     return "\n".join(lines)
 
 
+class _SpecClock:
+    """The consoles' clock: wall time starts at `start` and moves with the virtual trio clock
+    (`qtest.advance`); the monotonic time that call deadlines use is the machine's."""
+
+    def __init__(self, virtual: trio.testing.MockClock, start: float) -> None:
+        self._virtual = virtual
+        self._offset = start - virtual.current_time()
+
+    def time(self) -> float:
+        return self._offset + self._virtual.current_time()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
 @attrs.define(eq=False)
 class _Console:
     """One console of a spec: its folder, queue, bus and plugin host."""
@@ -172,6 +188,7 @@ class SpecDriver:
         self._base = base
         self._under_test = under_test
         self._clock = clock
+        self._now = _SpecClock(clock, time.time())
         self._nursery = nursery
         self._token = token
         self._consoles: list[_Console] = []
@@ -216,7 +233,7 @@ class SpecDriver:
         root = self._workdir / f"console-{self._opened}"
         (root / "plugins").mkdir(parents=True)
         await trio.to_thread.run_sync(_fill_queue, root / "queue.db", options.jobs)
-        backend = open_backend(root / "queue.db")
+        backend = open_backend(root / "queue.db", clock=self._now.time)
         bus = EventBus()
         confirmations: list[tuple[str, str]] = []
         answer = options.confirm
@@ -226,7 +243,7 @@ class SpecDriver:
             return bool(answer)
 
         host = PluginHost(
-            backend, bus,
+            backend, bus, clock=self._now,
             store=PermissionStore(root / "permissions.toml"),
             policy=SitePolicy(forbid=frozenset(options.forbid)),
             audit=AuditLog(root / "audit.jsonl"),
@@ -380,7 +397,7 @@ class SpecDriver:
         if name not in plugin.timers or plugin.subscription is None:
             running = ", ".join(sorted(plugin.timers)) or "none"
             raise HostError(f"tick: {loaded.name} has no timer {name!r} running (running: {running})")
-        plugin.subscription.offer(TimerFired(name, time.time()))
+        plugin.subscription.offer(TimerFired(name, self._now.time()))
         await settle()
 
     async def _advance(self, seconds: Any) -> None:

@@ -549,34 +549,12 @@ function Plugin:errors()
   return status.errors
 end
 
-function Plugin:notices()
-  local notices = call("notices", self.id)
-  return notices
-end
-
-function Plugin:audit()
-  local entries = call("audit", self.id)
-  return entries
-end
-
-function Plugin:log()
-  local lines = call("log", self.id)
-  return lines
-end
-
-function Plugin:confirmations()
-  local asked = call("confirmations", self.id)
-  return asked
-end
-
-function Plugin:commands()
-  local commands = call("commands", self.id)
-  return commands
-end
-
-function Plugin:timers()
-  local names = call("timers", self.id)
-  return names
+-- What the plugin showed, logged, asked and set up, each a list read from the driver:
+-- p:notices(), p:audit(), p:log(), p:confirmations(), p:commands(), p:timers().
+for _, what in ipairs({"notices", "audit", "log", "confirmations", "commands", "timers"}) do
+  Plugin[what] = function(self)
+    return call(what, self.id)
+  end
 end
 
 function Plugin:jobs(queue, state)

@@ -21,6 +21,7 @@ import trio.testing
 
 from qtui.authoring._spec_driver import SpecDriver
 from qtui.authoring._spec_result import SpecResult
+from qtui.clock import SYSTEM_CLOCK
 from qtui.plugins.runtime.sandbox import Limits, LuaSandbox, PluginError, ViolationPolicy
 
 #: Limits of a spec's own sandbox: generous, but a runaway spec still ends.
@@ -82,7 +83,7 @@ async def _run_file(file: Path, driver: SpecDriver, record: Callable[[SpecResult
     except (OSError, UnicodeDecodeError) as exc:
         record(SpecResult(file, (chunkname,), chunkname, False, chunkname, f"cannot read: {exc}"))
         return
-    sandbox = LuaSandbox("spec", limits=SPEC_LIMITS, policy=_SPEC_POLICY,
+    sandbox = LuaSandbox("spec", clock=SYSTEM_CLOCK, limits=SPEC_LIMITS, policy=_SPEC_POLICY,
                          resolver=_spec_modules(file.parent), output=output)
     try:
         driver.expose(sandbox)

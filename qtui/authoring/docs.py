@@ -289,6 +289,24 @@ def functions() -> list[Block]:
     ]
 
 
+def library() -> list[Block]:
+    """Every module of qtui's Lua library: its functions and constants."""
+    out: list[Block] = []
+    for module in api.LIBRARY:
+        name = module.require_name
+        out.append(Heading(f'require("{name}")'))
+        out.append(Para(module.doc))
+        for function in module.functions:
+            args = ", ".join(f"*{a.name}*" for a in function.args)
+            paras = [function.doc, *(_field_para(a) for a in function.args)]
+            paras += [f"Returns {_field_para(r)}." for r in function.returns]
+            paras.append(f"Since API {function.since}.")
+            out.append(Item(f"`{name}.{function.name}`({args})", tuple(paras)))
+        for constant in module.constants:
+            out.append(Item(f"`{name}.{constant.name}`", (f"({_type(constant)}) {constant.doc}",)))
+    return out
+
+
 def callbacks() -> list[Block]:
     """The global functions a plugin may define."""
     return [_function_item(spec, spec.name, callback=True) for spec in api.CALLBACKS]
@@ -637,6 +655,7 @@ def _sample(text: str) -> list[Block]:
 #: What expands each ``@name`` directive of the section files.
 DIRECTIVES: dict[str, Callable[[], list[Block]]] = {
     "functions": functions,
+    "library": library,
     "callbacks": callbacks,
     "events": events,
     "types": types,
@@ -652,7 +671,7 @@ PROSE_FOLDER = "plugin-docs"
 
 #: The man pages with generated blocks, and which sections they hold.
 MAN_PAGES: dict[str, tuple[str, ...]] = {
-    "qtui-lua.7": ("GUIDE", "FUNCTIONS", "CALLBACKS", "EVENTS", "TYPES", "STYLES",
+    "qtui-lua.7": ("GUIDE", "FUNCTIONS", "LIBRARY", "CALLBACKS", "EVENTS", "TYPES", "STYLES",
                    "CAPABILITIES", "TESTING", "COMPATIBILITY", "EXAMPLES"),
     "qtui-plugin.5": ("BUNDLE", "MANIFEST", "MANIFEST-EXAMPLE", "CATALOG"),
     "qtui-permissions.5": ("VERDICTS", "PERMISSIONS-FILE", "SITE-POLICY", "AUDIT-LOG", "CAPABILITIES"),
@@ -674,7 +693,7 @@ class Topic:
 #: The console's plugin help topics (`:help NAME`), the same material as the man pages.
 TOPICS: dict[str, Topic] = {
     "plugins": Topic("Writing Lua plugins (qtui-lua(7))", ("GUIDE", "TESTING", "COMPATIBILITY", "EXAMPLES")),
-    "api": Topic("The plugin API (qtui-lua(7))", ("FUNCTIONS", "CALLBACKS", "TYPES", "STYLES")),
+    "api": Topic("The plugin API (qtui-lua(7))", ("FUNCTIONS", "LIBRARY", "CALLBACKS", "TYPES", "STYLES")),
     "events": Topic("Plugin events (qtui-lua(7))", ("EVENTS",)),
     "capabilities": Topic("Plugin capabilities (qtui-lua(7))", ("CAPABILITIES",)),
     "manifest": Topic("Plugin folders and manifest.toml (qtui-plugin(5))",

@@ -1,7 +1,8 @@
 """`qtui plugin new NAME`: a working plugin folder to start from.
 
 The folder holds a manifest, an ``init.lua`` that draws a panel of every queue's ready,
-scheduled and dead jobs from the console's stats, a spec that ``qtui plugin test`` runs, and a
+scheduled and dead jobs from the console's stats (fitted to the panel's width with the
+``qtui.text`` library module), a spec that ``qtui plugin test`` runs, and a
 ``.luarc.json`` pointing lua-language-server at qtui's type definitions (hidden files are not
 part of the plugin's bundle). The folder is written beside its final place and renamed into
 it, so it is never left half made.
@@ -42,37 +43,57 @@ rows = 8
 _INIT = """\
 -- {name}: ready, scheduled and dead jobs of every queue, from the console's stats.
 -- The plugin API is described in qtui-lua(7); .luarc.json gives your editor its types.
+-- qtui.text comes with qtui (its library for plugins): it fits text into terminal columns.
+local text = require("qtui.text")
+
+local width = 78 -- the panel's columns; a 'resize' event says when they change
+---@type qtui.StatsEvent?
+local latest -- the last stats, drawn again when the width changes
 
 ---@param queue qtui.QueueStats
 ---@return qtui.Span[]
 local function line(queue)
+  local counts = "  ready " .. queue.ready .. "  scheduled " .. queue.scheduled .. "  "
+  local dead = "dead " .. queue.dead
+  -- Queue names are whatever producers chose: cut the name to fit, never the counts.
+  local room = width - text.width(counts) - text.width(dead)
   return {
-    {text = queue.name, style = "bold"},
-    "  ready " .. queue.ready .. "  scheduled " .. queue.scheduled .. "  ",
-    {text = "dead " .. queue.dead, style = queue.dead > 0 and "error" or "dim"},
+    {text = text.fit(queue.name, room), style = "bold"},
+    counts,
+    {text = dead, style = queue.dead > 0 and "error" or "dim"},
   }
+end
+
+local function draw()
+  if latest == nil then
+    qtui.render({{{text = "waiting for the first stats", style = "dim"}}})
+  elseif #latest.queues == 0 then
+    qtui.render({{{text = "no queues yet", style = "dim"}}})
+  else
+    local lines = {}
+    for _, queue in ipairs(latest.queues) do
+      lines[#lines + 1] = line(queue)
+    end
+    qtui.render(lines)
+  end
 end
 
 ---@param ctx qtui.Context
 function activate(ctx)
   qtui.subscribe("stats")
-  qtui.render({{{text = "waiting for the first stats", style = "dim"}}})
+  draw()
 end
 
 ---@param event qtui.Event
 function on_event(event)
-  if event.type ~= "stats" then
+  if event.type == "stats" then
+    latest = event
+  elseif event.type == "resize" then
+    width = event.width
+  else
     return
   end
-  if #event.queues == 0 then
-    qtui.render({{{text = "no queues yet", style = "dim"}}})
-    return
-  end
-  local lines = {}
-  for _, queue in ipairs(event.queues) do
-    lines[#lines + 1] = line(queue)
-  end
-  qtui.render(lines)
+  draw()
 end
 """
 
@@ -114,6 +135,13 @@ describe("{name}", function()
     local p = qtest.load{}
     p:send("stats")
     assert.same({"no queues yet"}, p:text())
+  end)
+
+  it("cuts a long queue name to the panel's width, never the counts", function()
+    local p = qtest.load{jobs = {{queue = "notifications-for-every-customer", state = "ready"}}}
+    p:send{type = "resize", width = 40, height = 8}
+    p:send("stats")
+    assert.same({"notificat…  ready 1  scheduled 0  dead 0"}, p:text())
   end)
 end)
 """

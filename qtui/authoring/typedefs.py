@@ -2,10 +2,13 @@
 
 :func:`render` generates the ``---@meta`` file from the API declaration
 (:mod:`qtui.plugins.runtime.api`) and from :data:`TABLES`, the shapes of the tables the API names by
-type (``qtui.PeekQuery``, ``qtui.Context``, ...). ``python -m qtui.docs`` writes it, and a test
-fails when the shipped file is stale or when a shape disagrees with what the host really
-passes. Plugin authors add the file's folder to their editor's ``workspace.library``;
-``python -m qtui.authoring.typedefs`` prints where it is installed.
+type (``qtui.PeekQuery``, ``qtui.Context``, ...). :func:`render_module` generates one more
+for each module of qtui's Lua library (``lua/qtui/json.lua`` is ``---@meta qtui.json``, so an
+editor completes ``require("qtui.json")``). ``python -m qtui.docs`` writes them all
+(:func:`generated`), and a test fails when a shipped file is stale or when a shape disagrees
+with what the host really passes. Plugin authors add the folder to their editor's
+``workspace.library``; ``python -m qtui.authoring.typedefs`` prints where ``qtui.d.lua`` is
+installed.
 """
 
 from __future__ import annotations
@@ -105,6 +108,18 @@ TABLES: tuple[Table, ...] = (
         _F("count", "integer", "how many jobs were requeued or deleted"),
     )),
 )
+
+#: The tables qtui's library modules name by type, by module name.
+LIBRARY_TABLES: dict[str, tuple[Table, ...]] = {
+    "json": (
+        Table("qtui.json.Budget", "Work left for the json.field lookups of one call (json.budget).", (
+            _F("cost", "number", "work left, in the units of json.MAX_COST; each lookup lowers it"),
+        )),
+        Table("qtui.json.Null", "json.null: what json.decode gives for a null in an array (a nil would "
+              "end the list there) or for a text that is just null. Compare with ==; it is read-only "
+              "and tostring gives 'null'.", ()),
+    ),
+}
 
 #: Named sets of strings: type name -> (what it is, the values).
 ALIASES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -217,6 +232,44 @@ def render() -> str:
     for spec in api.CALLBACKS:
         out += _function(spec, spec.name, callback=True)
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def module_path(module: api.LibraryModule) -> Path:
+    """Where the type definitions of a library module live: ``lua/qtui/NAME.lua`` beside PATH."""
+    return PATH.parent / "qtui" / f"{module.name}.lua"
+
+
+def _library_function(module: api.LibraryModule, spec: api.LibraryFunction) -> list[str]:
+    lines = [*_comment(spec.doc), "---", *_comment(f"Since API {spec.since}.")]
+    for arg in spec.args:
+        lines.append(f"---@param {arg.name}{'?' if optional(arg) else ''} {_bare(arg)} {arg.doc}")
+    lines += [f"---@return {result.type} {result.name} # {result.doc}" for result in spec.returns]
+    params = ", ".join(a.name for a in spec.args)
+    return [*lines, f"function {module.name}.{spec.name}({params}) end", ""]
+
+
+def render_module(module: api.LibraryModule) -> str:
+    """The type definitions of one module of qtui's library, for ``require("qtui.NAME")``."""
+    out = [
+        f"---@meta {module.require_name}",
+        f'-- qtui\'s library module {module.require_name}: local {module.name} = require("{module.require_name}")',
+        "-- Type definitions for lua-language-server, generated from qtui/plugins/runtime/api.py by",
+        "-- `python -m qtui.docs`: do not edit. The module is qtui's code, not the plugin's: see qtui-lua(7).",
+        "",
+    ]
+    for shape in LIBRARY_TABLES.get(module.name, ()):
+        out += _class(shape.name, shape.doc, shape.fields)
+    out += [*_comment(module.doc), f"---@class {module.require_name}",
+            *(_field(c) for c in module.constants), f"local {module.name} = {{}}", ""]
+    for spec in module.functions:
+        out += _library_function(module, spec)
+    out.append(f"return {module.name}")
+    return "\n".join(out) + "\n"
+
+
+def generated() -> dict[Path, str]:
+    """Every type definition file and its up-to-date content."""
+    return {PATH: render(), **{module_path(m): render_module(m) for m in api.LIBRARY}}
 
 
 def main() -> int:

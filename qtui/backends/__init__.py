@@ -6,9 +6,10 @@ import importlib
 from pathlib import Path
 
 from qtui.backends.base import Backend
+from qtui.clock import WallClock
 from qtui.model import InvalidInput
 
-#: URL scheme -> "module:factory". A factory takes (target, *, read_only, create)
+#: URL scheme -> "module:factory". A factory takes (target, *, clock, read_only, create)
 #: and returns a Backend; `create` only matters to backends that live in a file. Modules load lazily so an unused backend costs nothing.
 SCHEMES: dict[str, str] = {
     "sqlite": "qtui.backends.sqlite:open_sqlite",
@@ -22,9 +23,10 @@ SCHEMES: dict[str, str] = {
 }
 
 
-def open_backend(target: str | Path, *, read_only: bool = False, create: bool = False) -> Backend:
+def open_backend(target: str | Path, *, clock: WallClock, read_only: bool = False, create: bool = False) -> Backend:
     """Open the backend named by a file path or URL (`sqlite:///abs/path.db`, ...).
 
+    `clock` dates snapshots and what the backend writes (requeues, leases).
     A plain path (no `scheme://`) is a SQLite database file. `create` allows a
     missing database file to be made; otherwise a missing one is BackendUnavailable.
     """
@@ -38,7 +40,7 @@ def open_backend(target: str | Path, *, read_only: bool = False, create: bool = 
         raise InvalidInput(f"unsupported backend URL {text!r} (supported: {known} or a file path)")
     module_name, factory_name = entry.split(":")
     factory = getattr(importlib.import_module(module_name), factory_name)
-    return factory(text, read_only=read_only, create=create)
+    return factory(text, clock=clock, read_only=read_only, create=create)
 
 
 __all__ = ["Backend", "SCHEMES", "open_backend"]

@@ -57,11 +57,11 @@ from qtui.backends.redis_common import (
     RedisBackend,
     RedisTarget,
     mapped_errors,
-    now,
     parse_redis_url,
     text_of,
 )
 from qtui.backends.redis_scan import Chunk, Source, read_chunk, scan_page, walk
+from qtui.clock import WallClock
 from qtui.model import (
     InvalidInput,
     Job,
@@ -270,10 +270,10 @@ def parse_layout(options: Mapping[str, str]) -> Layout:
     return layout
 
 
-def open_gowork(url: str, *, read_only: bool = False, create: bool = False) -> GoWorkBackend:
+def open_gowork(url: str, *, clock: WallClock, read_only: bool = False, create: bool = False) -> GoWorkBackend:
     """Factory for `redis://`, `rediss://`, `redis+unix://` and `unix://` URLs."""
     target = parse_redis_url(url, layout_prefix="", options=OPTIONS)
-    return GoWorkBackend(target, parse_layout(target.options), read_only=read_only)
+    return GoWorkBackend(target, parse_layout(target.options), clock=clock, read_only=read_only)
 
 
 @attrs.define
@@ -290,8 +290,8 @@ class _ListTally:
 class GoWorkBackend(RedisBackend):
     """Admin operations on the go-redis-work-queue layout."""
 
-    def __init__(self, target: RedisTarget, layout: Layout, *, read_only: bool = False) -> None:
-        super().__init__(target, read_only=read_only)
+    def __init__(self, target: RedisTarget, layout: Layout, *, clock: WallClock, read_only: bool = False) -> None:
+        super().__init__(target, clock=clock, read_only=read_only)
         self.layout = layout
         self._rank = {name: len(layout.queues) - i for i, name in enumerate(layout.queues)}
         self._stats_script = self.redis.register_script(_STATS_LUA)
@@ -353,7 +353,7 @@ class GoWorkBackend(RedisBackend):
         queues, processing, heartbeats, completed_reply, dead_reply = self._stats_script(
             keys=[*layout.queues.values(), layout.completed, layout.dead_letter], args=args
         )
-        taken_at = now()
+        taken_at = self.clock()
         self._update_tally(completed, completed_reply)
         self._update_tally(dead, dead_reply)
         processing_counts: collections.Counter[str] = collections.Counter()
@@ -452,7 +452,7 @@ class GoWorkBackend(RedisBackend):
     def _lease_of(self, processing_key: str) -> tuple[str, float | None]:
         worker = self.layout.worker_of_processing(processing_key)
         ttl_ms = self.redis.pttl(self.layout.heartbeat(worker))
-        return worker, (now() + ttl_ms / 1000 if ttl_ms >= 0 else None)
+        return worker, (self.clock() + ttl_ms / 1000 if ttl_ms >= 0 else None)
 
     @mapped_errors
     def _job(self, job_id: str) -> Job | None:
@@ -492,7 +492,7 @@ class GoWorkBackend(RedisBackend):
     def _enqueue(self, queue: str, payload: str, priority: int) -> Job:
         if queue not in self.layout.queues:
             raise NotFound(f"no queue named {queue!r} (queues: {', '.join(self.layout.queues)})")
-        job = build_job(json.loads(payload), queue)
+        job = build_job(json.loads(payload), queue, self.clock())
         raw = json.dumps(job, separators=(",", ":"), ensure_ascii=False).encode()
         self.redis.lpush(self.layout.queues[queue], raw)
         return self._to_job(raw, JobState.READY)
@@ -577,8 +577,8 @@ def raw_id(raw: bytes) -> str:
     return "sha1-" + hashlib.sha1(raw).hexdigest()[:16]
 
 
-def build_job(obj: object, queue: str) -> dict[str, object]:
-    """The job JSON object for an enqueue payload `obj` on `queue` (see module doc)."""
+def build_job(obj: object, queue: str, now: float) -> dict[str, object]:
+    """The job JSON object for an enqueue payload `obj` on `queue` at time `now` (see module doc)."""
     if not isinstance(obj, dict):
         raise InvalidInput("payload must be a JSON object with at least a 'filepath' field")
     unknown = sorted(set(obj) - set(_JOB_FIELDS))
@@ -595,7 +595,7 @@ def build_job(obj: object, queue: str) -> dict[str, object]:
         "filesize": obj.get("filesize", 0),
         "priority": obj.get("priority", queue),
         "retries": obj.get("retries", 0),
-        "creation_time": obj.get("creation_time") or _format_time(datetime.now(UTC)),
+        "creation_time": obj.get("creation_time") or _format_time(datetime.fromtimestamp(now, UTC)),
         "trace_id": obj.get("trace_id", ""),
         "span_id": obj.get("span_id", ""),
     }

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import ParamSpec, TypeVar
 from urllib.parse import parse_qsl, urlsplit
@@ -34,6 +33,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from qtui.backends.base import Backend
+from qtui.clock import WallClock
 from qtui.model import BackendError, BackendUnavailable, InvalidInput
 
 #: Query options every Redis URL accepts, besides the layout's own.
@@ -165,8 +165,9 @@ class RedisBackend(Backend):
     #: Redis's own limit on a string (proto-max-bulk-len, 512 MiB by default).
     max_payload_bytes = 512 * 2**20
 
-    def __init__(self, target: RedisTarget, *, read_only: bool = False) -> None:
+    def __init__(self, target: RedisTarget, *, clock: WallClock, read_only: bool = False) -> None:
         super().__init__(read_only=read_only)
+        self.clock = clock  # dates snapshots, leases and requeues
         self.display_name = target.display_name
         self.redis = connect(target)
 
@@ -193,7 +194,3 @@ def text_of(value: bytes | None) -> str:
     """Decode bytes from Redis as UTF-8, replacing what is not (job data is hostile)."""
     return value.decode("utf-8", "replace") if value is not None else ""
 
-
-def now() -> float:
-    """The current Unix time."""
-    return time.time()

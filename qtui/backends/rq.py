@@ -58,11 +58,11 @@ from qtui.backends.redis_common import (
     RedisBackend,
     RedisTarget,
     mapped_errors,
-    now,
     parse_redis_url,
     text_of,
 )
 from qtui.backends.redis_scan import Chunk, Source, batches, contains_text, read_chunk, scan_page, walk
+from qtui.clock import WallClock
 from qtui.model import (
     BackendError,
     InvalidInput,
@@ -291,17 +291,17 @@ def parse_settings(options: Mapping[str, str]) -> Settings:
     return Settings(prefix=prefix, **ttls)
 
 
-def open_rq(url: str, *, read_only: bool = False, create: bool = False) -> RQBackend:
+def open_rq(url: str, *, clock: WallClock, read_only: bool = False, create: bool = False) -> RQBackend:
     """Factory for `rq+redis://`, `rq+rediss://` and `rq+unix://` URLs."""
     target = parse_redis_url(url, layout_prefix="rq+", options=OPTIONS)
-    return RQBackend(target, parse_settings(target.options), read_only=read_only)
+    return RQBackend(target, parse_settings(target.options), clock=clock, read_only=read_only)
 
 
 class RQBackend(RedisBackend):
     """Admin operations on RQ's Redis layout."""
 
-    def __init__(self, target: RedisTarget, settings: Settings, *, read_only: bool = False) -> None:
-        super().__init__(target, read_only=read_only)
+    def __init__(self, target: RedisTarget, settings: Settings, *, clock: WallClock, read_only: bool = False) -> None:
+        super().__init__(target, clock=clock, read_only=read_only)
         self.settings = settings
         self._stats_script = self.redis.register_script(_STATS_LUA)
         self._requeue_script = self.redis.register_script(_REQUEUE_LUA)
@@ -317,7 +317,7 @@ class RQBackend(RedisBackend):
     @mapped_errors
     def snapshot(self) -> Snapshot:
         s = self.settings
-        taken_at = now()
+        taken_at = self.clock()
         queues, workers = self._stats_script(args=[s.prefix, int(taken_at), s.result_ttl, s.failure_ttl])
         stats = []
         for name, ready, scheduled, processing, completed, dead, done_rate, fail_rate, oldest in queues:
@@ -475,7 +475,7 @@ class RQBackend(RedisBackend):
 
     def _requeue_chunk(self, registry: str | None, to_queue: str | None, ids: Sequence[str]) -> list[bytes]:
         """Requeue `ids` off the failed registry of queue `registry` (None: each job's origin)."""
-        enqueued_at = datetime.now(UTC).strftime(_TIME_FORMAT)
+        enqueued_at = datetime.fromtimestamp(self.clock(), UTC).strftime(_TIME_FORMAT)
         args = [self.settings.prefix, enqueued_at, registry or "", to_queue or "", *ids]
         return self._requeue_script(args=args) if ids else []
 

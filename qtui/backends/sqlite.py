@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Sequence
 from typing import Any
 
 from qtui.backends.base import Backend
+from qtui.clock import WallClock
 from qtui.model import InvalidInput, Job, JobState, NotFound, Page, Snapshot
 from qtui.sqlite_queue import Database, SQLiteQueue
-from qtui.sqlite_queue.queue import Clock, register_queue
+from qtui.sqlite_queue.queue import register_queue
 
 _COLUMNS = (
     "id, queue, state, payload, priority, attempts, max_attempts, last_error, worker,"
@@ -28,12 +28,12 @@ _COLUMNS = (
 _MAX_ROWID = 2**63 - 1
 
 
-def open_sqlite(target: str, *, read_only: bool, create: bool) -> SQLiteBackend:
+def open_sqlite(target: str, *, clock: WallClock, read_only: bool, create: bool) -> SQLiteBackend:
     """Open a file path, or ``sqlite://`` + path (``sqlite:///abs.db``, ``sqlite://rel.db``)."""
     path = target[len("sqlite://") :] if target.lower().startswith("sqlite://") else target
     if not path:
         raise InvalidInput(f"no database path in {target!r}")
-    return SQLiteBackend(path, read_only=read_only, create=create)
+    return SQLiteBackend(path, clock=clock, read_only=read_only, create=create)
 
 
 class SQLiteBackend(Backend):
@@ -46,10 +46,10 @@ class SQLiteBackend(Backend):
         self,
         path: str,
         *,
+        clock: WallClock,
         read_only: bool = False,
         create: bool = False,
         busy_timeout: float = 5.0,
-        clock: Clock = time.time,
     ) -> None:
         super().__init__(read_only=read_only)
         self._database = Database(

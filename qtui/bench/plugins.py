@@ -22,6 +22,7 @@ import trio
 
 from qtui.backends import open_backend
 from qtui.bus import EventBus
+from qtui.clock import SYSTEM_CLOCK
 from qtui.plugins.bundles.bundle import bundle_hash
 from qtui.plugins.bundles.discovery import Plugin, Source
 from qtui.plugins.bundles.manifest import load_manifest
@@ -96,10 +97,10 @@ def _write_plugins(root: Path, count: int) -> list[Plugin]:
 async def _host(root: Path, count: int):  # noqa: ANN202 - (host, bus, handles, backend)
     db = root / "queue.db"
     SQLiteQueue.open(db, create=True).close()
-    backend = open_backend(db)
+    backend = open_backend(db, clock=SYSTEM_CLOCK.time)
     bus = EventBus()
     store = PermissionStore(root / "permissions.toml")
-    host = PluginHost(backend, bus, store=store, policy=SitePolicy(), audit=AuditLog(root / "audit.jsonl"),
+    host = PluginHost(backend, bus, clock=SYSTEM_CLOCK, store=store, policy=SitePolicy(), audit=AuditLog(root / "audit.jsonl"),
                       settings=SettingsStore(root / "settings.toml"), storage_dir=root / "data")
     plugins = _write_plugins(root / "plugins", count)
     for plugin in plugins:

@@ -25,6 +25,7 @@ from pathlib import Path
 import redis
 
 from qtui.backends.rq import SEARCH_BUDGET as SEARCH_BUDGET_RQ
+from qtui.clock import SYSTEM_CLOCK
 from qtui.model import JobState
 
 
@@ -195,7 +196,7 @@ def bench_rq(server: LocalRedisServer, jobs: int, queues: int, dead: int) -> lis
     ours_db, theirs_db = redis.Redis(port=server.port, db=0), redis.Redis(port=server.port, db=1)
     load_time, ids = timed(lambda: load_rq(ours_db, jobs, queues, dead))
     load_rq(theirs_db, jobs, queues, dead)
-    backend = open_rq(f"rq+{server.url(0)}")
+    backend = open_rq(f"rq+{server.url(0)}", clock=SYSTEM_CLOCK.time)
     rows: list[Row] = [("load (pipelined HSET/RPUSH/ZADD)", fmt(load_time), "-", f"{jobs:,} jobs, bench setup")]
 
     def rq_info() -> None:  # what `rq info` computes, in process (the CLI adds ~0.3 s of start-up)
@@ -279,7 +280,7 @@ def bench_gowork(server: LocalRedisServer, jobs: int, dead: int) -> list[Row]:
 
     client = redis.Redis(port=server.port, db=0)
     load_time, ids = timed(lambda: load_gowork(client, jobs, dead))
-    backend = open_gowork(server.url(0))
+    backend = open_gowork(server.url(0), clock=SYSTEM_CLOCK.time)
     rows: list[Row] = [("load (pipelined LPUSH)", fmt(load_time), "-", f"{jobs:,} jobs, bench setup")]
     ours, _ = timed(backend.snapshot)
     rows.append(("stats, first call", fmt(ours), "-", f"reads the {dead:,}-item dead letter once"))

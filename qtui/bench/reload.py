@@ -21,6 +21,7 @@ import urwid
 from urwid.testing import ScriptedScreen
 
 from qtui.backends import open_backend
+from qtui.clock import SYSTEM_CLOCK
 from qtui.console.app import Console
 from qtui.console.plugin_control import PluginControl
 from qtui.sqlite_queue import SQLiteQueue
@@ -60,9 +61,9 @@ async def measure(saves: int, interval: float) -> list[float]:
             api = "1"
             """))
         (folder / "init.lua").write_text(PLUGIN.format(n=0))
-        backend = open_backend(db)
+        backend = open_backend(db, clock=SYSTEM_CLOCK.time)
         screen = RecordingScreen()
-        console = Console(backend, refresh=0, plugins=lambda c: PluginControl(c, dev=folder))
+        console = Console(backend, clock=SYSTEM_CLOCK, refresh=0, plugins=lambda c: PluginControl(c, dev=folder))
         latencies = []
         async with trio.open_nursery() as nursery:
             nursery.start_soon(console.run, screen)

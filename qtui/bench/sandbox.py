@@ -25,6 +25,7 @@ from collections.abc import Callable
 
 from lupa import lua54
 
+from qtui.clock import SYSTEM_CLOCK
 from qtui.plugins.runtime.sandbox import LimitExceeded, Limits, LuaSandbox, ViolationPolicy
 
 # Formats rows from a stats table: string.format, padding, sort, concat, gsub, match.
@@ -105,7 +106,7 @@ def _bare_runtime(source: str) -> lua54.LuaRuntime:
 
 
 def _sandbox(source: str, limits: Limits | None = None) -> LuaSandbox:
-    sandbox = LuaSandbox("bench", limits=limits or Limits(memory_bytes=256 * 2**20,
+    sandbox = LuaSandbox("bench", clock=SYSTEM_CLOCK, limits=limits or Limits(memory_bytes=256 * 2**20,
                                                           instructions=10**12, wall_seconds=600),
                          policy=ViolationPolicy(max_violations=10**9))
     sandbox.expose("host.noop", lambda value: None)

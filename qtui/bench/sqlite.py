@@ -25,6 +25,7 @@ from typing import TypeVar
 
 from qtui import simulation
 from qtui.backends.sqlite import SQLiteBackend
+from qtui.clock import SYSTEM_CLOCK
 from qtui.model import PURGEABLE_STATES, JobState
 from qtui.sqlite_queue import SQLiteQueue
 
@@ -84,7 +85,7 @@ def _bench(path: Path, jobs: int, queues: tuple[str, ...], runs: int) -> int:
     seconds, dead_total = _timed(lambda: _build(path, jobs, queues))
     table.add("bulk load", seconds, f"{jobs:,} jobs, {path.stat().st_size / 2**20:,.0f} MiB")
 
-    backend = SQLiteBackend(str(path))
+    backend = SQLiteBackend(str(path), clock=SYSTEM_CLOCK.time)
     try:
         snapshot = backend.snapshot()
         counts = {state: sum(s.count(state) for s in snapshot.queues) for state in JobState}

@@ -15,6 +15,7 @@ from pathlib import Path
 from qtui import paths, report
 from qtui.backends import open_backend
 from qtui.backends.base import Backend
+from qtui.clock import SYSTEM_CLOCK
 
 EXIT_OK, EXIT_NOT_FOUND, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_REFUSED, EXIT_ERROR = range(6)
 
@@ -29,7 +30,7 @@ def open_backend_for(args: argparse.Namespace, *, create: bool = False) -> Backe
     if args.db is None:
         create = True  # the default database is made on first use
         Path(target).parent.mkdir(parents=True, exist_ok=True)
-    backend = open_backend(target, read_only=args.read_only, create=create)
+    backend = open_backend(target, clock=SYSTEM_CLOCK.time, read_only=args.read_only, create=create)
     args.opened.append(backend)
     return backend
 

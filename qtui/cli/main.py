@@ -25,6 +25,7 @@ from qtui.cli.common import (
     open_backend_for,
     print_result,
 )
+from qtui.clock import SYSTEM_CLOCK
 from qtui.model import (
     BackendError,
     BackendUnavailable,
@@ -181,7 +182,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         raise InvalidInput("qtui demo needs a file path for --db, not a URL")
     db.parent.mkdir(parents=True, exist_ok=True)
     if not db.exists():
-        simulation.seed(db)
+        simulation.seed(db, clock=SYSTEM_CLOCK.time)
     log_dir = paths.state_dir()
     log_dir.mkdir(parents=True, exist_ok=True)
     with open(log_dir / "demo.log", "ab") as log:

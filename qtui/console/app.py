@@ -17,6 +17,7 @@ import urwid
 
 from qtui.backends.base import Backend, validate_json_payload
 from qtui.bus import EventBus
+from qtui.clock import Clock
 from qtui.console import format as fmt
 from qtui.console import keymap
 from qtui.console.glyphs import UNICODE, Glyphs
@@ -84,6 +85,7 @@ class Console:
         self,
         backend: Backend,
         *,
+        clock: Clock,
         refresh: float = 2.0,
         glyphs: Glyphs = UNICODE,
         mouse: bool = False,
@@ -92,20 +94,21 @@ class Console:
         self.backend = backend
         self.read_only = backend.read_only
         self.bus = EventBus()
-        self.poller = Poller(backend, self.bus, refresh)
+        self.clock = clock  # ages on screen count to its time; the plugins see it as now
+        self.poller = Poller(backend, self.bus, refresh, clock=clock.time)
         self.glyphs = glyphs
         self.mouse = mouse
         self.snapshot: Snapshot | None = None
         self.screens = {
             "queues": QueuesScreen(glyphs),
-            "jobs": JobListScreen(),
-            "dead": DeadScreen(),
+            "jobs": JobListScreen(clock.time),
+            "dead": DeadScreen(clock.time),
             "workers": WorkersScreen(),
         }
         self.screens["dead"].mark_glyph = glyphs.mark
         self.focus_panel: str | None = None  # the plugin panel keys go to, if any
         self.plugins = plugins(self) if plugins else None
-        self.screens["plugins"] = self.plugins.screen if self.plugins else PluginsScreen()
+        self.screens["plugins"] = self.plugins.screen if self.plugins else PluginsScreen(clock.monotonic)
         self.detail = DetailScreen()
         self.help = HelpScreen()
         self.stack: list[Any] = [self.screens["queues"]]
@@ -198,7 +201,7 @@ class Console:
             case BackendStatus(connected=False, message=message):
                 self.status.set_connection(("status bad", f" {self.glyphs.bullet_bad} disconnected "))
                 if self.poller.last_success is not None:  # the data on screen is kept, marked stale
-                    self.status.set_message(f"stale: data {fmt.age(self.poller.last_success)} old", "warning")
+                    self.status.set_message(f"stale: data {fmt.age(self.poller.last_success, self.clock.time())} old", "warning")
                 self.message(message or "the backend is unreachable", "error")
             case Notice(text=text, level=level):
                 self.message(text, level)

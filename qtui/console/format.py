@@ -25,11 +25,11 @@ def rate(per_min: float) -> str:
     return count(round(per_min))
 
 
-def age(then: float | None, now: float | None = None) -> str:
-    """How long ago, as '42s', '5m', '3h', '12d' ('-' if unknown)."""
+def age(then: float | None, now: float) -> str:
+    """How long before `now`, as '42s', '5m', '3h', '12d' ('-' if unknown)."""
     if then is None:
         return "-"
-    seconds = max(0.0, (time.time() if now is None else now) - then)
+    seconds = max(0.0, now - then)
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:
             return f"{int(seconds // size)}{unit}"

@@ -10,6 +10,7 @@ import urwid
 
 from qtui import paths
 from qtui.backends.base import Backend
+from qtui.clock import SYSTEM_CLOCK
 from qtui.console.app import Console
 from qtui.console.glyphs import for_encoding, locale_encoding
 from qtui.console.plugin_control import PluginControl
@@ -38,5 +39,5 @@ def run_console(backend: Backend, *, refresh: float, mouse: bool, plugins: bool 
     encoding = locale_encoding()
     urwid.set_encoding("utf-8" if encoding == "utf-8" else "ascii")
     control = (lambda console: PluginControl(console, dev=dev)) if plugins else None
-    console = Console(backend, refresh=refresh, glyphs=for_encoding(encoding), mouse=mouse, plugins=control)
+    console = Console(backend, clock=SYSTEM_CLOCK, refresh=refresh, glyphs=for_encoding(encoding), mouse=mouse, plugins=control)
     trio.run(console.run, QuietScreen())

@@ -10,6 +10,7 @@ import trio
 
 from qtui.backends.base import Backend
 from qtui.bus import EventBus
+from qtui.clock import Clock
 from qtui.console.modal import Choice, ConfirmModal
 from qtui.console.panels import Dock, LogPanel, PanelWidget
 from qtui.console.plugin_modals import PermissionModal, SettingsModal
@@ -35,6 +36,7 @@ class ConsoleView(Protocol):
 
     backend: Backend
     bus: EventBus
+    clock: Clock
     ascii: bool
     focus_panel: str | None
 
@@ -97,10 +99,11 @@ class PluginControl:
     def __init__(self, console: ConsoleView, *, service: PluginService | None = None,
                  dev: Path | None = None) -> None:
         self.console = console
-        self.service = service or PluginService(console.backend, console.bus, confirmer=self.confirm, dev=dev)
+        self.service = service or PluginService(console.backend, console.bus, clock=console.clock,
+                                                confirmer=self.confirm, dev=dev)
         self.host = self.service.host
         self.dock = Dock()
-        self.screen = PluginsScreen()
+        self.screen = PluginsScreen(console.clock.monotonic)
         self.log_screen = PluginLogScreen()
         self._prompted: set[tuple[str, str | None]] = set()
         self._manager_shown = trio.Event()  # wakes the manager's refresh tick

@@ -23,6 +23,7 @@ import trio
 
 from qtui.backends.base import Backend
 from qtui.bus import EventBus
+from qtui.clock import Clock
 from qtui.events import Event, Notice
 from qtui.plugins.bundles import catalog
 from qtui.plugins.bundles.capabilities import Capability
@@ -57,11 +58,11 @@ class DecisionNeeded(Event):
 class PluginService:
     """Runs the operator's plugins for one console: discovery, lifecycle, reload and decisions."""
 
-    def __init__(self, backend: Backend, bus: EventBus, *, confirmer: Confirmer,
+    def __init__(self, backend: Backend, bus: EventBus, *, clock: Clock, confirmer: Confirmer,
                  enabled: EnabledStore | None = None, dev: Path | None = None,
                  host: PluginHost | None = None) -> None:
         self.bus = bus
-        self.host = host or PluginHost(backend, bus, confirmer=confirmer)
+        self.host = host or PluginHost(backend, bus, clock=clock, confirmer=confirmer)
         self.enabled_store = enabled or EnabledStore()
         self.dev = dev  # a plugin folder under development (qtui plugin dev)
         self.discovery = Discovery()

@@ -17,12 +17,12 @@ from typing import Any
 import attrs
 
 from qtui.model import BackendError, InvalidInput, Snapshot, check_queue_name
+from qtui.clock import WallClock
 from qtui.sqlite_queue.db import BUCKET_SECONDS, Database
 from qtui.sqlite_queue.stats import read_snapshot
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], float]
 
 #: Longest error text kept on a job; longer ones are cut (tracebacks can be huge).
 MAX_ERROR_CHARS = 16_384
@@ -99,7 +99,7 @@ class SQLiteQueue:
         self,
         database: Database,
         *,
-        clock: Clock = time.time,
+        clock: WallClock = time.time,
         retention: Retention = Retention(),
     ) -> None:
         self.database = database
@@ -115,7 +115,7 @@ class SQLiteQueue:
         read_only: bool = False,
         busy_timeout: float = 5.0,
         durable: bool = True,
-        clock: Clock = time.time,
+        clock: WallClock = time.time,
         retention: Retention = Retention(),
     ) -> SQLiteQueue:
         """Open the queue database at `path`; `create` makes it if missing.

@@ -61,9 +61,9 @@ def test_a_flood_that_lasts_is_summed_up_once_a_second() -> None:
 
 def test_bad_rates_are_refused() -> None:
     with pytest.raises(ValueError):
-        RateLimit(per_second=0, burst=1)
+        RateLimit(per_second=0, burst=1, clock=Clock())
     with pytest.raises(ValueError):
-        RateLimit(per_second=1, burst=0)
+        RateLimit(per_second=1, burst=0, clock=Clock())
 
 
 steps = st.lists(st.tuples(st.floats(min_value=0, max_value=3), st.sampled_from(["admit", "settle"])),

@@ -5,30 +5,21 @@ from __future__ import annotations
 import re
 
 import pytest
-import trio
 
 from qtui.backends import open_backend
 from qtui.console.app import Console
 from qtui.console.glyphs import ASCII
 from qtui.console.palette import PALETTE
 from qtui.model import JobState
+from tests.support import screen_text, wait_until
 
 ESC_OR_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")  # all but the newline joining rows
 
 
-def screen_text(console: Console, size=(80, 24)) -> str:
-    rows = console.root.render(size, focus=True).text
-    assert len(rows) == size[1]
-    return "\n".join(row.decode("utf-8") for row in rows)
-
-
-async def settle(console: Console, until=lambda: True, timeout: float = 5.0) -> None:
+async def settle(console: Console, until=lambda: True) -> None:
     """Let background backend calls finish (they run in threads)."""
-    with trio.fail_after(timeout):
-        while True:
-            await trio.sleep(0.02)
-            if until() and not console._nursery.child_tasks - console._resident:  # noqa: SLF001
-                return
+    await wait_until(lambda: until() and not console._nursery.child_tasks - console._resident,  # noqa: SLF001
+                     "the console's backend calls")
 
 
 class Driver:
@@ -47,8 +38,8 @@ class Driver:
 
 
 @pytest.fixture
-async def drive(backend, nursery):
-    console = Console(backend, refresh=0)
+async def drive(backend, clock, nursery):
+    console = Console(backend, clock=clock, refresh=0)
     console.start_tasks(nursery)
     console._resident = set(nursery.child_tasks)  # noqa: SLF001 - poller and event loop tasks
     await settle(console, lambda: console.snapshot is not None)
@@ -164,14 +155,28 @@ async def test_workers_screen_lists_workers(drive) -> None:
     assert "w-1" in text and "billing" in text
 
 
+async def test_ages_count_to_the_consoles_clock(drive, clock) -> None:
+    clock.advance(400)  # the jobs were made (and the worker last seen) 400 s ago
+    text = await drive.press("j", "enter")
+    row = next(line for line in text.splitlines() if "user0@" in line)
+    assert row.split()[2] == "6m"
+    text = await drive.press("3")
+    row = next(line for line in text.splitlines() if "card declined" in line)
+    assert row.split()[2] == "6m"
+    drive.console.poller.refresh()  # SEEN counts to the time of the snapshot
+    await settle(drive.console, lambda: drive.console.snapshot.taken_at == clock.now)
+    text = await drive.press("4")
+    assert next(line for line in text.splitlines() if "w-1" in line).split()[-1] == "6m"
+
+
 async def test_help_is_generated_from_the_keymap(drive) -> None:
     text = await drive.press("?")
     assert "Show help" in text and "Quit qtui now" in text
 
 
-async def test_read_only_console_refuses_changes(queue_db, nursery) -> None:
-    backend = open_backend(queue_db, read_only=True)
-    console = Console(backend, refresh=0)
+async def test_read_only_console_refuses_changes(queue_db, clock, nursery) -> None:
+    backend = open_backend(queue_db, clock=clock, read_only=True)
+    console = Console(backend, clock=clock, refresh=0)
     console.start_tasks(nursery)
     console._resident = set(nursery.child_tasks)  # noqa: SLF001
     await settle(console, lambda: console.snapshot is not None)
@@ -183,8 +188,8 @@ async def test_read_only_console_refuses_changes(queue_db, nursery) -> None:
     backend.close()
 
 
-async def test_ascii_glyphs_render_under_a_c_locale(backend, nursery) -> None:
-    console = Console(backend, refresh=0, glyphs=ASCII)
+async def test_ascii_glyphs_render_under_a_c_locale(backend, clock, nursery) -> None:
+    console = Console(backend, clock=clock, refresh=0, glyphs=ASCII)
     console.start_tasks(nursery)
     console._resident = set(nursery.child_tasks)  # noqa: SLF001
     await settle(console, lambda: console.snapshot is not None)

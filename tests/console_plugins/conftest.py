@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -12,10 +13,7 @@ from qtui.backends import open_backend
 from qtui.console.app import Console
 from qtui.console.plugin_control import PluginControl
 from qtui.sqlite_queue import SQLiteQueue
-
-
-def screen_text(console: Console, size=(80, 24)) -> str:
-    return "\n".join(row.decode("utf-8") for row in console.root.render(size, focus=True).text)
+from tests.support import WAIT, HeldWallClock, screen_text, wait_until
 
 
 class Driver:
@@ -44,15 +42,15 @@ class Driver:
         (folder / "init.lua").write_text(textwrap.dedent(lua))
         return folder
 
-    async def save_until(self, path: Path, text: str, needle: str, timeout: float = 15.0) -> str:
+    async def save_until(self, path: Path, text: str, needle: str) -> str:
         """Write `text` to `path` until the screen shows `needle` (the watcher may still be starting)."""
-        deadline = trio.current_time() + timeout
+        deadline = time.monotonic() + WAIT
         while True:
             path.write_text(text)
             try:
                 return await self.wait_for(needle, timeout=1.0)
             except AssertionError:
-                if trio.current_time() > deadline:
+                if time.monotonic() > deadline:
                     raise
 
     def press(self, *keys: str) -> None:
@@ -62,41 +60,40 @@ class Driver:
     def text(self) -> str:
         return screen_text(self.console)
 
-    async def wait_for(self, needle, timeout: float = 10.0) -> str:
+    async def wait_for(self, needle, timeout: float = WAIT) -> str:
         check = (lambda t: needle in t) if isinstance(needle, str) else needle
-        deadline = trio.current_time() + timeout
-        while True:
-            text = self.text()
-            if check(text):
-                return text
-            if trio.current_time() > deadline:
-                raise AssertionError(f"timed out waiting for {needle!r}; the screen is:\n{text}")
-            await trio.sleep(0.02)
+        await wait_until(lambda: check(self.text()), lambda: f"{needle!r}; the screen is:\n{self.text()}", timeout)
+        return self.text()
 
 
 @pytest.fixture
-async def make_console(tmp_path: Path, nursery, monkeypatch):
+async def make_console(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.setenv("XDG_CONFIG_DIRS", str(tmp_path / "etc"))
     db = tmp_path / "queue.db"
-    with SQLiteQueue.open(db, create=True) as q:
+    clock = HeldWallClock()
+    with SQLiteQueue.open(db, create=True, clock=clock) as q:
         q.enqueue("email", {"n": 1, "tenant": "acme"}, max_attempts=1)
         q.enqueue("email", {"n": 2, "tenant": "acme"})
         worker = q.worker(["email"], worker_id="w")
         worker.fail(worker.reserve(), "smtp down")
     backends = []
+    # The consoles run in a nursery of this fixture's own, ended before their backends close:
+    # a poll may be inside the backend in a worker thread until then.
+    async with trio.open_nursery() as nursery:
 
-    async def make(dev: Path | None = None) -> Driver:
-        backend = open_backend(db)
-        backends.append(backend)
-        console = Console(backend, refresh=0.2, plugins=lambda c: PluginControl(c, dev=dev))
-        console.start_tasks(nursery)
-        driver = Driver(console, tmp_path / "config" / "qtui" / "plugins")
-        await driver.wait_for("email")
-        return driver
+        async def make(dev: Path | None = None) -> Driver:
+            backend = open_backend(db, clock=clock)
+            backends.append(backend)
+            console = Console(backend, clock=clock, refresh=0.2, plugins=lambda c: PluginControl(c, dev=dev))
+            console.start_tasks(nursery)
+            driver = Driver(console, tmp_path / "config" / "qtui" / "plugins")
+            await driver.wait_for("email")
+            return driver
 
-    yield make
+        yield make
+        nursery.cancel_scope.cancel()
     for backend in backends:
         backend.close()

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import WAIT, wait_until_sync
+
 QTUI = [sys.executable, "-m", "qtui"]
 
 
@@ -51,16 +53,10 @@ class Tmux:
     def screen(self) -> str:
         return self._run("capture-pane", "-p", "-t", "t")
 
-    def wait_for(self, predicate: Callable[[str], bool] | str, timeout: float = 15.0) -> str:
+    def wait_for(self, predicate: Callable[[str], bool] | str, timeout: float = WAIT) -> str:
         check = (lambda s: predicate in s) if isinstance(predicate, str) else predicate
-        deadline = time.monotonic() + timeout
-        while True:
-            text = self.screen()
-            if check(text):
-                return text
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting; the screen is:\n{text}")
-            time.sleep(0.1)
+        wait_until_sync(lambda: check(self.screen()), lambda: f"the screen; it is:\n{self.screen()}", timeout, 0.1)
+        return self.screen()
 
     def pipe_output(self, path: Path) -> None:
         """Copy everything the program writes to the terminal into `path` from now on."""

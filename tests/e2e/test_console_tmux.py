@@ -10,6 +10,7 @@ import pytest
 from qtui.backends import open_backend
 from qtui.model import JobState
 from qtui.sqlite_queue import SQLiteQueue
+from tests.support import wait_until_sync
 
 from .conftest import QTUI
 
@@ -28,7 +29,7 @@ def quit_and_check_terminal(tmux) -> None:
 def test_demo_peek_requeue_and_quit(tmux, qtui_env, tmp_path: Path) -> None:
     db = tmp_path / "demo.db"
     tmux.start([*QTUI, "demo", "--db", str(db)], qtui_env)
-    screen = tmux.wait_for(lambda s: "live" in s and "email" in s, timeout=30)
+    screen = tmux.wait_for(lambda s: "live" in s and "email" in s)
     assert "1 Queues" in screen.splitlines()[0]
 
     # select a queue and peek at one of its jobs
@@ -51,7 +52,7 @@ def test_demo_peek_requeue_and_quit(tmux, qtui_env, tmp_path: Path) -> None:
 
     # requeue a dead job, with confirmation
     tmux.keys("3")
-    screen = tmux.wait_for(lambda s: "LAST ERROR" in s and "dead letter queue is empty" not in s, timeout=60)
+    screen = tmux.wait_for(lambda s: "LAST ERROR" in s and "dead letter queue is empty" not in s)
     tmux.keys("R")
     tmux.wait_for("Requeue 1 dead job to their own queues?")
     tmux.keys("y")
@@ -77,11 +78,14 @@ def test_idle_console_without_polling_does_not_wake_up(tmux, qtui_env, tmp_path:
         queue.enqueue("email", {"n": 1})
     tmux.start([*QTUI, "--db", str(db), "--refresh", "0"], qtui_env)
     tmux.wait_for("live")
-    time.sleep(1.0)
     pid = tmux.program_pid()
-    before = _wakeups(pid)
-    time.sleep(3.0)
-    assert _wakeups(pid) - before <= 3  # nothing to do: no timers, no polling
+
+    def quiet_for_3_seconds() -> bool:  # once started up: nothing to do, no timers, no polling
+        before = _wakeups(pid)
+        time.sleep(3.0)
+        return _wakeups(pid) - before <= 3
+
+    wait_until_sync(quiet_for_3_seconds, "three seconds without waking up more than 3 times", poll=0)
     tmux.keys("r")  # a refresh on demand still works
     tmux.wait_for("live")
     quit_and_check_terminal(tmux)
@@ -94,11 +98,16 @@ def test_idle_console_writes_nothing(tmux, qtui_env, tmp_path: Path) -> None:
             queue.enqueue("email", {"n": n})
     tmux.start([*QTUI, "--db", str(db), "--refresh", "0.2"], qtui_env)
     tmux.wait_for("live")
-    time.sleep(0.5)
     written = tmp_path / "written"
     tmux.pipe_output(written)
-    time.sleep(2.0)  # ten polls of an unchanged database
-    assert written.exists() and written.stat().st_size == 0
+    wait_until_sync(written.exists, "tmux to start copying the output")
+
+    def quiet_for_2_seconds() -> bool:  # ten polls of an unchanged database, once started up
+        before = written.stat().st_size
+        time.sleep(2.0)
+        return written.stat().st_size == before
+
+    wait_until_sync(quiet_for_2_seconds, "two seconds without output", poll=0)
     tmux.keys("j")  # a key that changes nothing visible writes little
     quit_and_check_terminal(tmux)
 
@@ -113,7 +122,8 @@ def test_works_under_each_term_with_no_color_and_c_locale(tmux, qtui_env, tmp_pa
     tmux.start([*QTUI, "--db", str(db)], env)
     tmux.wait_for("live")
     tmux.keys("Enter")
-    tmux.wait_for(lambda s: s.splitlines()[3].strip())
+    # the job list, loaded: the queue list also has a row 3, and Enter before the page is there opens nothing
+    tmux.wait_for(lambda s: "state ready" in s and '"subject"' in s)
     tmux.keys("Enter")
     screen = tmux.wait_for("payload")
     assert "\\u001b]0;owned\\u0007" in screen  # escape shown as text; the title was not set
@@ -134,6 +144,6 @@ def test_purge_from_the_console_needs_confirmation(tmux, qtui_env, tmp_path: Pat
     tmux.keys("P", "y")
     tmux.wait_for("purged 3 ready jobs")
     quit_and_check_terminal(tmux)
-    backend = open_backend(db)
+    backend = open_backend(db, clock=time.time)
     assert backend.stats()[0].count(JobState.READY) == 0
     backend.close()

@@ -33,21 +33,21 @@ def test_plugins_prompt_render_reload_refuse_and_quarantine(tmux, qtui_env, tmp_
         'function activate() qtui.subscribe("stats") end\nfunction on_event(e) while true do end end\n')
 
     tmux.start([*QTUI, "demo", "--db", str(tmp_path / "demo.db")], qtui_env)
-    tmux.wait_for(lambda s: "live" in s and "email" in s, timeout=30)
+    tmux.wait_for(lambda s: "live" in s and "email" in s)
 
     # enable a sample plugin: the permission prompt comes first, then its panel fills from live data
     command(tmux, "plugin enable tenant-sla")
     screen = tmux.wait_for("Permissions: tenant-sla 1.0.0")
     assert "stats.read" in screen and "jobs.peek" in screen
     tmux.keys("a", "Enter")
-    screen = tmux.wait_for(lambda s: "Tenant SLA" in s and "SLA 5m" in s, timeout=30)
+    screen = tmux.wait_for(lambda s: "Tenant SLA" in s and "SLA 5m" in s)
 
     # edit the plugin on disk: changed code asks again, then the panel changes without a restart
     source = (sla / "init.lua").read_text()
     (sla / "init.lua").write_text(source.replace('local head = "SLA "', 'local head = "EDITED SLA "'))
     tmux.wait_for("Its code changed")
     tmux.keys("Enter")
-    tmux.wait_for("EDITED SLA", timeout=30)
+    tmux.wait_for("EDITED SLA")
 
     # break it: the error (file:line) shows on the panel, the old code keeps running, the console works
     (sla / "init.lua").write_text(source + "\nthis is not lua (\n")
@@ -65,7 +65,7 @@ def test_plugins_prompt_render_reload_refuse_and_quarantine(tmux, qtui_env, tmp_
     command(tmux, "bulk-requeue.filter")
     command(tmux, "bulk-requeue.run")
     command(tmux, "plugin open bulk-requeue")  # full screen: the whole panel
-    tmux.wait_for(lambda s: "jobs.requeue is denied" in " ".join(s.split()), timeout=30)  # may wrap
+    tmux.wait_for(lambda s: "jobs.requeue is denied" in " ".join(s.split()))  # may wrap
     tmux.keys("Escape")
 
     # a plugin that loops forever is quarantined while the console stays responsive
@@ -74,7 +74,7 @@ def test_plugins_prompt_render_reload_refuse_and_quarantine(tmux, qtui_env, tmp_
     tmux.keys("a", "Enter")
     tmux.keys("2")
     tmux.wait_for("state ready")
-    tmux.wait_for("quarantined", timeout=30)
+    tmux.wait_for("quarantined")
     tmux.keys("Q")
     screen = tmux.wait_for(lambda s: "exit=" in s and "icanon" in s)
     assert screen.split("exit=")[1].split()[0] == "0"

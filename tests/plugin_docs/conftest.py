@@ -10,16 +10,13 @@ import trio
 
 from qtui.backends import open_backend
 from qtui.bus import EventBus
-from qtui.events import Notice, StatsUpdated
+from qtui.events import Notice
 from qtui.plugins.bundles.bundle import bundle_hash
 from qtui.plugins.bundles.discovery import Plugin, Source
 from qtui.plugins.bundles.manifest import load_manifest
 from qtui.plugins.runtime.host import PluginHost
-from qtui.plugins.runtime.settings import SettingsStore
-from qtui.plugins.trust.audit import AuditLog
-from qtui.plugins.trust.permissions import PermissionStore
-from qtui.plugins.trust.policy import SitePolicy
 from qtui.sqlite_queue import SQLiteQueue
+from tests.support import HeldWallClock, new_plugin_host, panel_lines, publish_stats, wait_panel
 
 
 def write_plugin(folder: Path, manifest: str, lua: str) -> Plugin:
@@ -50,17 +47,13 @@ class Host:
         return await self.host.start(plugin, handoff=handoff)
 
     def text(self, name: str) -> list[str]:
-        return ["".join(span.text for span in line) for line in self.host.plugins[name].panel]
+        return panel_lines(self.host.plugins[name])
 
-    async def wait_text(self, name: str, needle: str, timeout: float = 10.0) -> list[str]:
-        with trio.fail_after(timeout):
-            while not any(needle in line for line in self.text(name)):
-                await trio.sleep(0.01)
-        return self.text(name)
+    async def wait_text(self, name: str, needle: str) -> list[str]:
+        return await wait_panel(self.host, name, needle)
 
     async def publish_stats(self) -> None:
-        snapshot = await trio.to_thread.run_sync(self.backend.snapshot)
-        self.bus.publish(StatsUpdated(snapshot))
+        await publish_stats(self.backend, self.bus)
 
     def notices_so_far(self) -> list[Notice]:
         found = []
@@ -77,14 +70,15 @@ async def plugin_host(tmp_path: Path, nursery, monkeypatch) -> Host:
     for var, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_STATE_HOME", "state"), ("XDG_DATA_HOME", "data")):
         monkeypatch.setenv(var, str(tmp_path / sub))
     db = tmp_path / "queue.db"
-    with SQLiteQueue.open(db, create=True) as q:
+    clock = HeldWallClock()
+    with SQLiteQueue.open(db, create=True, clock=clock) as q:
         q.enqueue("email", {"n": 99}, max_attempts=1)
         for n in range(5):
             q.enqueue("email", {"n": n})
         worker = q.worker(["email"], worker_id="w")
         for _ in range(2):  # n=99 goes dead, n=0 waits for a retry
             worker.fail(worker.reserve(), "smtp down")
-    backend = open_backend(db)
+    backend = open_backend(db, clock=clock)
     bus = EventBus()
     harness: Host | None = None
 
@@ -92,15 +86,7 @@ async def plugin_host(tmp_path: Path, nursery, monkeypatch) -> Host:
         harness.confirmations.append(f"{handle.name}: {what}")
         return True
 
-    host = PluginHost(
-        backend, bus,
-        store=PermissionStore(tmp_path / "config" / "permissions.toml"),
-        policy=SitePolicy(),
-        audit=AuditLog(tmp_path / "state" / "audit.jsonl"),
-        settings=SettingsStore(tmp_path / "config" / "plugin-settings.toml"),
-        storage_dir=tmp_path / "data" / "plugin-data",
-        confirmer=confirm,
-    )
+    host = new_plugin_host(tmp_path, backend, bus, clock=clock, confirmer=confirm)
     harness = Host(tmp_path, backend, host, bus)
     await nursery.start(host.run)
     yield harness

@@ -7,13 +7,13 @@ import textwrap
 from pathlib import Path
 
 import pytest
-import trio
 
 from qtui.authoring import docs
 from qtui.model import JobState
 from qtui.plugins.bundles.lua_syntax import syntax_problem
 from qtui.plugins.bundles.manifest import parse_manifest
 from qtui.plugins.runtime.host import PluginState
+from tests.support import settle
 
 
 async def start(plugin_host, name: str, handoff=None):
@@ -44,11 +44,8 @@ async def test_dead_alert_warns_once_per_queue_and_remembers_across_restarts(plu
     await plugin_host.host.change_settings("dead-alert", {"threshold": 1})
     for _ in range(2):
         await plugin_host.publish_stats()
-    with trio.fail_after(10):
-        while not (notices := plugin_host.notices_so_far()):
-            await trio.sleep(0.01)
-    await trio.sleep(0.2)  # a second warning would have arrived by now
-    notices += plugin_host.notices_so_far()
+    await settle()  # both polls are handled: a second warning would have arrived by now
+    notices = plugin_host.notices_so_far()
     assert [(n.text, n.level) for n in notices] == [("dead-alert: email: 1 dead jobs", "warning")]
     stored = json.loads((plugin_host.tmp_path / "data" / "plugin-data" / "dead-alert.json").read_text())
     assert stored["warned"] == {"email": True}
@@ -56,7 +53,7 @@ async def test_dead_alert_warns_once_per_queue_and_remembers_across_restarts(plu
     await plugin_host.host.stop("dead-alert")
     await start(plugin_host, "dead-alert")
     await plugin_host.publish_stats()
-    await trio.sleep(0.2)
+    await settle()
     assert plugin_host.notices_so_far() == []
 
 

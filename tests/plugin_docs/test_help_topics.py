@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import trio
 
 from qtui.authoring import docs, typedefs
 from qtui.authoring.docmodel import Para, plain, to_text
@@ -16,11 +15,13 @@ from qtui.console.screens.help import help_lines
 from qtui.plugins.bundles.capabilities import Capability
 from qtui.plugins.runtime import api
 from qtui.sqlite_queue import SQLiteQueue
+from tests.support import ManualClock, screen_text, wait_until
 
 EXPECTED_WORDS = {
     "plugins": [docs.EXAMPLES[0].name, "deactivate", "quarantined", api.HOST_API_VERSION,
                 *(e.name for e in docs.EXAMPLES)],
     "api": [*(f.lua_name for f in api.FUNCTIONS), *(f.name for f in api.CALLBACKS),
+            *(f"{m.require_name}.{f.name}" for m in api.LIBRARY for f in m.functions),
             *(t.name for t in typedefs.TABLES), *api.STYLES],
     "events": [e.type for e in api.EVENTS],
     "capabilities": [c.value for c in Capability],
@@ -67,24 +68,19 @@ def test_the_full_help_points_to_the_plugin_topics() -> None:
 @pytest.fixture
 async def console(tmp_path: Path, nursery):
     db = tmp_path / "queue.db"
-    with SQLiteQueue.open(db, create=True) as q:
+    clock = ManualClock()
+    with SQLiteQueue.open(db, create=True, clock=clock) as q:
         q.enqueue("email", {"n": 1})
-    backend = open_backend(db)
-    console = Console(backend, refresh=0)
+    backend = open_backend(db, clock=clock)
+    console = Console(backend, clock=clock, refresh=0)
     console.start_tasks(nursery)
     yield console
     backend.close()
 
 
-def screen(console: Console) -> str:
-    return "\n".join(row.decode("utf-8") for row in console.root.render((80, 24), focus=True).text)
-
-
 async def test_help_api_in_the_console_shows_the_reference(console: Console) -> None:
     for key in [":", *"help api", "enter"]:
         console.handle_key(key)
-    with trio.fail_after(5):
-        while "qtui.subscribe(...)" not in screen(console):
-            await trio.sleep(0.02)
-    text = screen(console)
+    await wait_until(lambda: "qtui.subscribe(...)" in screen_text(console), "the API reference")
+    text = screen_text(console)
     assert "The plugin API" in text and "FUNCTIONS" in text

@@ -116,7 +116,7 @@ async def test_a_plugin_receives_and_may_pass_exactly_the_declared_shapes(plugin
     plugin = plugin_host.plugin("probe", MANIFEST.format(name="probe", permissions=permissions), PROBE)
     await plugin_host.start(plugin, handoff={"kept": 1})
     for line in ("find-result", "requeue-result"):
-        await plugin_host.wait_text("probe", line, timeout=3)
+        await plugin_host.wait_text("probe", line)
     seen = dict(line.split(" ", 1) if " " in line else (line, "") for line in plugin_host.text("probe"))
 
     assert set(seen["context"].split()) == names("qtui.Context")

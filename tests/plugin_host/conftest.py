@@ -13,6 +13,7 @@ if str(TESTS_DIR) not in sys.path:  # for `import host_testkit` in the tests
 
 from host_testkit import NEIGHBOUR, Harness, PluginState, build_harness, write_plugin  # noqa: E402
 
+
 @pytest.fixture
 def plugin_home(tmp_path: Path, monkeypatch) -> Path:
     """XDG folders in tmp_path, so nothing a test runs touches the real home."""

@@ -13,11 +13,8 @@ from qtui.events import StatsUpdated
 from qtui.plugins.bundles.discovery import Plugin, Source
 from qtui.plugins.bundles.manifest import load_manifest
 from qtui.plugins.runtime.host import PluginHost, PluginState
-from qtui.plugins.runtime.settings import SettingsStore
-from qtui.plugins.trust.audit import AuditLog
-from qtui.plugins.trust.permissions import PermissionStore
-from qtui.plugins.trust.policy import SitePolicy
 from qtui.sqlite_queue import SQLiteQueue
+from tests.support import WAIT, HeldWallClock, new_plugin_host, panel_lines, wait_panel, wait_until
 
 
 def write_plugin(root: Path, name: str, lua: str, *, permissions=(), extra: str = "", version="1.0.0",
@@ -55,8 +52,11 @@ NEIGHBOUR = """
 
 
 class Harness:
-    def __init__(self, tmp_path: Path, backend, host: PluginHost, bus: EventBus) -> None:
+    """A host on a queue with an email backlog; its clock's wall time moves only when a test says."""
+
+    def __init__(self, tmp_path: Path, clock: HeldWallClock, backend, host: PluginHost, bus: EventBus) -> None:
         self.tmp_path = tmp_path
+        self.clock = clock
         self.backend = backend
         self.host = host
         self.bus = bus
@@ -74,16 +74,13 @@ class Harness:
         return await self.host.start(plugin)
 
     def text(self, name: str) -> list[str]:
-        return ["".join(span.text for span in line) for line in self.host.plugins[name].panel]
+        return panel_lines(self.host.plugins[name])
 
-    async def wait(self, predicate, timeout: float = 10.0) -> None:
-        with trio.fail_after(timeout):
-            while not predicate():
-                await trio.sleep(0.01)
+    async def wait(self, predicate, timeout: float = WAIT) -> None:
+        await wait_until(predicate, timeout=timeout)
 
-    async def wait_text(self, name: str, needle: str, timeout: float = 10.0) -> list[str]:
-        await self.wait(lambda: any(needle in line for line in self.text(name)), timeout)
-        return self.text(name)
+    async def wait_text(self, name: str, needle: str, timeout: float = WAIT) -> list[str]:
+        return await wait_panel(self.host, name, needle, timeout)
 
     def audit(self) -> list:
         return list(self.host.audit.read().entries)
@@ -114,14 +111,15 @@ class Harness:
 def build_harness(root: Path) -> Harness:
     """A host on a fresh SQLite queue with its files in `root` (start it with host.run)."""
     db = root / "queue.db"
-    with SQLiteQueue.open(db, create=True) as q:
+    clock = HeldWallClock()
+    with SQLiteQueue.open(db, create=True, clock=clock) as q:
         q.enqueue("email", {"n": 99}, max_attempts=1)
         for n in range(5):
             q.enqueue("email", {"n": n, "tenant": "acme"})
         worker = q.worker(["email"], worker_id="w")
         for _ in range(2):  # n=99 goes dead, n=0 waits for a retry
             worker.fail(worker.reserve(), "smtp down")
-    backend = open_backend(db)
+    backend = open_backend(db, clock=clock)
     bus = EventBus()
     harness = None
 
@@ -129,19 +127,9 @@ def build_harness(root: Path) -> Harness:
         harness.confirmations.append(f"{handle.name}: {what}")
         return harness.answer
 
-    host = PluginHost(
-        backend, bus,
-        store=PermissionStore(root / "config" / "permissions.toml"),
-        policy=SitePolicy(),
-        audit=AuditLog(root / "state" / "audit.jsonl"),
-        settings=SettingsStore(root / "config" / "plugin-settings.toml"),
-        storage_dir=root / "data" / "plugin-data",
-        confirmer=confirm,
-    )
-    harness = Harness(root, backend, host, bus)
+    host = new_plugin_host(root, backend, bus, clock=clock, confirmer=confirm)
+    harness = Harness(root, clock, backend, host, bus)
     return harness
-
-
 
 
 __all__ = ["NEIGHBOUR", "Harness", "PluginState", "build_harness", "write_plugin"]

@@ -16,6 +16,7 @@ from pathlib import Path
 import trio
 from host_testkit import write_plugin  # the same plugin folders as the tests
 
+from qtui.clock import SYSTEM_CLOCK
 from qtui.plugins.runtime.sandbox import HostError, Limits, LuaSandbox, PluginError, ViolationPolicy
 
 MIB = 2**20
@@ -62,7 +63,7 @@ def values(cap: int) -> list[object]:
 def sandbox_run(cap_mib: int) -> int:
     cap = cap_mib * MIB
     pushed = 0
-    sandbox = LuaSandbox(f"cap{cap_mib}", limits=Limits(memory_bytes=cap, instructions=10**9, wall_seconds=30),
+    sandbox = LuaSandbox(f"cap{cap_mib}", clock=SYSTEM_CLOCK, limits=Limits(memory_bytes=cap, instructions=10**9, wall_seconds=30),
                          policy=ViolationPolicy(max_violations=10**9),
                          resolver=lambda name: ("return {" + "1," * int(name[1:]) + "}", f"{name}.lua"),
                          output=lambda line: None)
@@ -138,12 +139,12 @@ async def _host_with(*specs: tuple[str, str, list[str], str]):  # noqa: ANN202
 
     tmp = tempfile.TemporaryDirectory()
     root = Path(tmp.name)
-    with SQLiteQueue.open(root / "queue.db", create=True) as queue:
+    with SQLiteQueue.open(root / "queue.db", create=True, clock=SYSTEM_CLOCK.time) as queue:
         queue.enqueue("email", {"n": 1})
-    backend = open_backend(root / "queue.db")
+    backend = open_backend(root / "queue.db", clock=SYSTEM_CLOCK.time)
     bus = EventBus()
     store = PermissionStore(root / "permissions.toml")
-    host = PluginHost(backend, bus, store=store, policy=SitePolicy(), audit=AuditLog(root / "audit.jsonl"),
+    host = PluginHost(backend, bus, clock=SYSTEM_CLOCK, store=store, policy=SitePolicy(), audit=AuditLog(root / "audit.jsonl"),
                       settings=SettingsStore(root / "settings.toml"), storage_dir=root / "data")
     plugins = []
     for name, lua, permissions, extra in specs:

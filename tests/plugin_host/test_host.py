@@ -11,6 +11,7 @@ from qtui.events import StatsUpdated
 from qtui.model import JobState
 from qtui.plugins.bundles.capabilities import Capability
 from qtui.plugins.runtime.host import PluginState
+from tests.support import settle
 
 STATS_PANEL = """
     function activate(ctx)
@@ -119,7 +120,7 @@ async def test_a_declined_confirmation_touches_nothing(harness) -> None:
     assert harness.backend.stats()[0].count(JobState.DEAD) == 1
 
 
-async def test_timers_storage_and_settings(harness) -> None:
+async def test_timers_storage_and_settings(harness, mock_clock) -> None:
     lua = """
         local ticks = 0
         function activate(ctx)
@@ -145,17 +146,47 @@ async def test_timers_storage_and_settings(harness) -> None:
     """
     plugin = harness.plugin("ticker", lua, permissions=["timers", "storage"], extra=extra)
     await harness.start(plugin)
-    await harness.wait_text("ticker", "ticks 3")
-    await trio.sleep(0.3)
+    await settle()
+    for ticks in range(1, 4):  # trio's clock moves only here; each tick is handled before the next
+        mock_clock.jump(0.1)
+        await settle()
+        assert harness.text("ticker")[0] == f"ticks {ticks}"
+    mock_clock.jump(0.3)
+    await settle()
     assert harness.text("ticker")[0] == "ticks 3"  # cancelled
     await harness.host.change_settings("ticker", {"limit": 42})
-    await harness.wait_text("ticker", "limit now 42")
+    await settle()
+    assert harness.text("ticker") == ["limit now 42"]
     with pytest.raises(ValueError, match="limit"):
         await harness.host.change_settings("ticker", {"limit": "lots"})
     # storage survives a restart
     await harness.host.stop("ticker")
     await harness.host.start(plugin)
-    await harness.wait_text("ticker", "ticks 4")
+    await settle()
+    mock_clock.jump(0.1)
+    await settle()
+    assert harness.text("ticker")[0] == "ticks 4"
+
+
+async def test_plugins_see_the_hosts_clock(harness, mock_clock) -> None:
+    lua = """
+        function activate() qtui.after("once", 5) end
+        function on_event(e)
+          if e.type == "timer" then
+            qtui.render({"fired at " .. e.at, "now " .. os.time() .. " " .. os.date("!%H:%M:%S")})
+          end
+        end
+    """
+    await harness.start(harness.plugin("dated", lua, permissions=["timers"]))
+    await settle()
+    mock_clock.jump(4.9)
+    await settle()
+    assert harness.text("dated") == []  # not due yet
+    harness.clock.advance(60)  # the host's wall time; the timer waits on trio's clock
+    mock_clock.jump(0.2)
+    await settle()
+    assert harness.text("dated") == ["fired at 1700000060.0", "now 1700000060 22:14:20"]
+    assert harness.host.plugins["dated"].panel_at == 1_700_000_060.0
 
 
 async def test_plugins_talk_over_the_bus(harness) -> None:

@@ -8,51 +8,44 @@ import trio
 from rq import Queue
 
 from qtui.backends import open_backend
+from qtui.clock import SYSTEM_CLOCK
 from qtui.console.app import Console
+from tests.support import screen_text, wait_until
 
 pytestmark = pytest.mark.slow
 
 
-def screen_text(console: Console) -> str:
-    return "\n".join(row.decode("utf-8") for row in console.root.render((80, 24), focus=True).text)
+async def wait_for(console: Console, check) -> str:
+    await wait_until(lambda: check(screen_text(console)), lambda: f"the screen to change; it is:\n{screen_text(console)}")
+    return screen_text(console)
 
 
-async def wait_for(console: Console, check, timeout: float = 15.0) -> str:
-    deadline = trio.current_time() + timeout
-    while True:
-        text = screen_text(console)
-        if check(text):
-            return text
-        if trio.current_time() > deadline:
-            raise AssertionError(f"timed out; the screen is:\n{text}")
-        await trio.sleep(0.05)
-
-
-async def test_console_survives_redis_going_away_and_reconnects(own_redis_server, nursery) -> None:
+async def test_console_survives_redis_going_away_and_reconnects(own_redis_server) -> None:
     client = redis.Redis(host="127.0.0.1", port=own_redis_server.port)
     queue = Queue("emails", connection=client)
     for n in range(3):
         queue.enqueue("rq_jobs.add", n, 1)
-    backend = open_backend(own_redis_server.url(scheme="rq+redis"))
-    console = Console(backend, refresh=0.2)
-    console.start_tasks(nursery)
-    text = await wait_for(console, lambda t: "live" in t and "emails" in t)
-    row = next(line for line in text.splitlines() if line.startswith("emails"))
-    assert row.split()[1] == "3"
+    backend = open_backend(own_redis_server.url(scheme="rq+redis"), clock=SYSTEM_CLOCK.time)  # RQ's stamps are real
+    console = Console(backend, clock=SYSTEM_CLOCK, refresh=0.2)
+    async with trio.open_nursery() as nursery:  # ended before the backend closes
+        console.start_tasks(nursery)
+        text = await wait_for(console, lambda t: "live" in t and "emails" in t)
+        row = next(line for line in text.splitlines() if line.startswith("emails"))
+        assert row.split()[1] == "3"
 
-    own_redis_server.stop()
-    text = await wait_for(console, lambda t: "disconnected" in t)
-    assert "emails" in text and "stale: data" in text  # the last data stays on screen, marked stale
-    assert "cannot reach the Redis server" in text
-    console.handle_key("3")  # the console keeps answering keys
-    await trio.sleep(0.3)
-    assert "Dead letter" in screen_text(console)
+        own_redis_server.stop()
+        text = await wait_for(console, lambda t: "disconnected" in t)
+        assert "emails" in text and "stale: data" in text  # the last data stays on screen, marked stale
+        assert "cannot reach the Redis server" in text
+        console.handle_key("3")  # the console keeps answering keys
+        await wait_for(console, lambda t: "Dead letter" in t)
 
-    own_redis_server.start()
-    client = redis.Redis(host="127.0.0.1", port=own_redis_server.port)
-    Queue("emails", connection=client).enqueue("rq_jobs.add", 9, 1)
-    console.handle_key("1")
-    text = await wait_for(console, lambda t: "live" in t and "emails" in t, timeout=40)
-    row = next(line for line in text.splitlines() if line.startswith("emails"))
-    assert row.split()[1] == "1"  # fresh data from the restarted (empty, then refilled) server
+        own_redis_server.start()
+        client = redis.Redis(host="127.0.0.1", port=own_redis_server.port)
+        Queue("emails", connection=client).enqueue("rq_jobs.add", 9, 1)
+        console.handle_key("1")
+        text = await wait_for(console, lambda t: "live" in t and "emails" in t)
+        row = next(line for line in text.splitlines() if line.startswith("emails"))
+        assert row.split()[1] == "1"  # fresh data from the restarted (empty, then refilled) server
+        nursery.cancel_scope.cancel()
     backend.close()

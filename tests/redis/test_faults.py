@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.mark.parametrize("scheme", ["", "rq+"])
 def test_server_restart_gives_unavailable_then_recovers(own_redis_server, scheme):
-    backend = open_backend(scheme + own_redis_server.url())
+    backend = open_backend(scheme + own_redis_server.url(), clock=time.time)
     assert isinstance(backend.snapshot(), Snapshot)
     outcomes: list[object] = []
     stop = threading.Event()
@@ -55,7 +55,7 @@ def test_server_restart_gives_unavailable_then_recovers(own_redis_server, scheme
 
 
 def test_wrong_port_is_unavailable_with_a_clear_message(own_redis_server):
-    backend = open_backend(f"redis://127.0.0.1:{own_redis_server.port}/0")
+    backend = open_backend(f"redis://127.0.0.1:{own_redis_server.port}/0", clock=time.time)
     own_redis_server.stop()
     with pytest.raises(BackendUnavailable, match=r"redis://127\.0\.0\.1:\d+/0: cannot reach"):
         backend.peek(None, JobState.READY)
@@ -96,7 +96,7 @@ def test_interrupted_gowork_requeue_loses_and_duplicates_nothing(own_redis_serve
     jobs = [sim.make_job(f"/f{i}", "low" if i % 2 else "high", job_id=f"j{i}", retries=4) for i in range(20_000)]
     for i in range(0, len(jobs), 5000):
         client.lpush(sim.DEAD_LETTER, *jobs[i : i + 5000])
-    backend = open_backend(own_redis_server.url())
+    backend = open_backend(own_redis_server.url(), clock=time.time)
     error = run_interrupted(
         lambda: backend.requeue(queue="low"), client, lambda: client.llen(sim.QUEUES["low"]) > 0
     )
@@ -128,7 +128,7 @@ def test_interrupted_rq_requeue_loses_and_duplicates_nothing(own_redis_server, m
             pipe.hset(job.key, "status", "failed")
             pipe.zadd("rq:failed:default", {job.id: time.time() + 10_000})
         pipe.execute()
-    backend = open_backend("rq+" + own_redis_server.url())
+    backend = open_backend("rq+" + own_redis_server.url(), clock=time.time)
     error = run_interrupted(lambda: backend.requeue(), client, lambda: client.llen("rq:queue:default") > 0)
     assert error is not None, "the requeue finished before the connection was killed"
     queued = [i.decode() for i in client.lrange("rq:queue:default", 0, -1)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import gowork_sim as sim
 import pytest
@@ -16,7 +17,7 @@ from qtui.model import InvalidInput, JobState, NotFound, ReadOnlyError
 
 @pytest.fixture
 def backend(redis_url: str) -> GoWorkBackend:
-    b = open_backend(redis_url)
+    b = open_backend(redis_url, clock=time.time)
     assert isinstance(b, GoWorkBackend)
     yield b
     b.close()
@@ -180,7 +181,7 @@ def test_requeue_by_text_and_purges(backend, rdb):
 
 
 def test_read_only_refuses_writes(redis_url, rdb):
-    b = open_backend(redis_url, read_only=True)
+    b = open_backend(redis_url, read_only=True, clock=time.time)
     rdb.lpush(sim.DEAD_LETTER, dead_job("d", "low"))
     with pytest.raises(ReadOnlyError):
         b.requeue()
@@ -238,7 +239,7 @@ def test_reaper_returns_abandoned_jobs_and_qtui_sees_them(backend, rdb):
 
 def test_custom_prefix_and_queue_map(redis_server, rdb):
     url = redis_server.url() + "?prefix=jq&queues=urgent:u,bulk:b,normal:n"
-    b = open_backend(url)
+    b = open_backend(url, clock=time.time)
     b.enqueue("bulk", '{"filepath": "/x"}')
     assert rdb.llen("jq:b") == 1
     assert [q.name for q in b.snapshot().queues] == ["urgent", "bulk", "normal"]
@@ -248,7 +249,7 @@ def test_custom_prefix_and_queue_map(redis_server, rdb):
 @pytest.mark.parametrize("scheme", ["redis+unix", "unix", "rq+unix"])
 def test_unix_socket_urls_reach_the_server(redis_server, rdb, scheme):
     rdb.lpush(sim.QUEUES["low"], sim.make_job("/a", "low"))
-    b = open_backend(f"{scheme}://{redis_server.socket_path}?db=0")
+    b = open_backend(f"{scheme}://{redis_server.socket_path}?db=0", clock=time.time)
     queues = {q.name: q for q in b.snapshot().queues}
     if scheme.startswith("rq+"):
         assert queues == {}

@@ -38,7 +38,7 @@ def run_worker(url: str, *queues: str, burst: bool = True) -> subprocess.Popen |
 
 @pytest.fixture
 def backend(redis_url: str) -> RQBackend:
-    b = open_backend("rq+" + redis_url)
+    b = open_backend("rq+" + redis_url, clock=time.time)
     assert isinstance(b, RQBackend)
     yield b
     b.close()
@@ -107,7 +107,7 @@ def failed_jobs(redis_server, rdb):
 
 def test_jobs_from_rq_appear_with_counts_and_fields(failed_jobs, redis_server):
     client, url = failed_jobs
-    b = open_backend("rq+" + url)
+    b = open_backend("rq+" + url, clock=time.time)
     assert stats_of(b) == {
         JobState.READY: 1, JobState.SCHEDULED: 0, JobState.PROCESSING: 0, JobState.COMPLETED: 2, JobState.DEAD: 6,
     }  # fmt: skip
@@ -136,7 +136,7 @@ def test_requeue_matches_rqs_own_requeue_key_by_key(failed_jobs, redis_server):
     registry = FailedJobRegistry("default", connection=client)
     for job_id in registry.get_job_ids():  # what `rq requeue --all` does
         registry.requeue(job_id)
-    b = open_backend("rq+" + redis_server.url(2))
+    b = open_backend("rq+" + redis_server.url(2), clock=time.time)
     assert b.requeue(queue="default") == 6
     ours, theirs = dump_db(db(redis_server, 2)), dump_db(client)
     assert ours.keys() == theirs.keys()
@@ -171,7 +171,7 @@ def test_empty_matches_rq_empty(failed_jobs, redis_server):
         [sys.executable, "-m", "rq.cli", "empty", "-u", url, "default"], capture_output=True, check=True, text=True
     )
     assert "6 jobs removed" in out.stdout
-    b = open_backend("rq+" + redis_server.url(2))
+    b = open_backend("rq+" + redis_server.url(2), clock=time.time)
     assert b.purge("default", JobState.READY) == 6
     assert dump_db(db(redis_server, 2)) == dump_db(client)
     b.close()
@@ -183,7 +183,7 @@ def test_purge_dead_matches_rq_delete(failed_jobs, redis_server):
     registry = FailedJobRegistry("default", connection=client)
     for job_id in registry.get_job_ids():
         registry.remove(job_id, delete_job=True)
-    b = open_backend("rq+" + redis_server.url(2))
+    b = open_backend("rq+" + redis_server.url(2), clock=time.time)
     assert b.purge(None, JobState.DEAD) == 6
     assert dump_db(db(redis_server, 2)) == dump_db(client)
     b.close()

@@ -20,6 +20,7 @@ from qtui.backends.redis_scan import (
     scan_page,
     walk,
 )
+from qtui.clock import SYSTEM_CLOCK
 from qtui.model import BackendError, Job, JobState
 
 KEY = "scan:key"
@@ -228,7 +229,7 @@ def test_the_backends_still_report_a_key_of_the_wrong_type_as_a_backend_error(re
         (redis_url, None, JobState.DEAD, "jobqueue:dead_letter"),
         ("rq+" + redis_url, "default", JobState.READY, "rq:queue:default"),
     ):
-        backend = open_backend(url)
+        backend = open_backend(url, clock=SYSTEM_CLOCK.time)
         with pytest.raises(BackendError, match=rf"refused the command: WRONGTYPE .*\(key '{key}'\)"):
             backend.peek(queue, state, text="x")
         backend.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -53,8 +55,8 @@ def test_bad_urls_name_the_problem(url, message):
 
 
 def test_open_backend_dispatches_by_scheme():
-    assert isinstance(open_backend("redis://127.0.0.1:1/0"), GoWorkBackend)
-    assert isinstance(open_backend("rq+redis://127.0.0.1:1/0"), RQBackend)
+    assert isinstance(open_backend("redis://127.0.0.1:1/0", clock=time.time), GoWorkBackend)
+    assert isinstance(open_backend("rq+redis://127.0.0.1:1/0", clock=time.time), RQBackend)
 
 
 def test_layout_options():

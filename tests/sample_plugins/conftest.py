@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -11,18 +10,14 @@ from urwid.str_util import calc_width
 
 from qtui.backends import open_backend
 from qtui.bus import EventBus
-from qtui.events import StatsUpdated
 from qtui.model import Snapshot
 from qtui.plugins.bundles.bundle import bundle_hash
 from qtui.plugins.bundles.capabilities import Capability
 from qtui.plugins.bundles.discovery import Plugin, Source
 from qtui.plugins.bundles.manifest import load_manifest
 from qtui.plugins.runtime.host import PluginHandle, PluginHost
-from qtui.plugins.runtime.settings import SettingsStore
-from qtui.plugins.trust.audit import AuditLog
-from qtui.plugins.trust.permissions import PermissionStore
-from qtui.plugins.trust.policy import SitePolicy
 from qtui.sqlite_queue import SQLiteQueue
+from tests.support import WAIT, ManualClock, new_plugin_host, panel_lines, publish_stats, wait_panel, wait_until
 
 CATALOG = Path(__file__).resolve().parents[2] / "lua_plugins"
 #: Every sample plugin keeps its lines within this many columns (an 80-column terminal, framed).
@@ -35,24 +30,30 @@ def bundled(name: str) -> Plugin:
     return Plugin(load_manifest(folder), folder, Source.BUNDLED)
 
 
-class Clock:
-    """Wall time shifted by `offset` seconds, so jobs can be made in the past."""
+class ProducerClock:
+    """The test's clock shifted by `offset` seconds, so the queue can make jobs in the past."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: ManualClock) -> None:
+        self.clock = clock
         self.offset = 0.0
 
     def __call__(self) -> float:
-        return time.time() + self.offset
+        return self.clock.now + self.offset
 
 
 class Harness:
-    """A host, its bus, the queue behind its backend and an operator who answers confirmations."""
+    """A host, its bus, the queue behind its backend and an operator who answers confirmations.
 
-    def __init__(self, tmp_path: Path, queue: SQLiteQueue, clock: Clock, backend, host: PluginHost,
-                 bus: EventBus) -> None:
+    The host and the backend read `clock`, which moves only when a test advances it; the queue
+    producing the jobs reads `producer`, which may be set back to date jobs in the past.
+    """
+
+    def __init__(self, tmp_path: Path, queue: SQLiteQueue, clock: ManualClock, producer: ProducerClock,
+                 backend, host: PluginHost, bus: EventBus) -> None:
         self.tmp_path = tmp_path
         self.queue = queue
         self.clock = clock
+        self.producer = producer
         self.backend = backend
         self.host = host
         self.bus = bus
@@ -72,7 +73,7 @@ class Harness:
         return await self.host.start(plugin)
 
     def text(self, name: str) -> list[str]:
-        return ["".join(span.text for span in line) for line in self.host.plugins[name].panel]
+        return panel_lines(self.host.plugins[name])
 
     def styles(self, name: str, needle: str) -> set[str]:
         """Styles of the spans on the first line holding `needle`."""
@@ -84,25 +85,15 @@ class Harness:
     def line(self, name: str, needle: str) -> str:
         return next(line for line in self.text(name) if needle in line)
 
-    async def wait(self, predicate, timeout: float = 10.0) -> None:
-        with trio.fail_after(timeout):
-            while not predicate():
-                await trio.sleep(0.01)
+    async def wait(self, predicate, timeout: float = WAIT) -> None:
+        await wait_until(predicate, timeout=timeout)
 
-    async def wait_text(self, name: str, needle: str, timeout: float = 10.0) -> list[str]:
-        try:
-            await self.wait(lambda: any(needle in line for line in self.text(name)), timeout)
-        except trio.TooSlowError:
-            raise AssertionError(f"{needle!r} never showed; the panel is {self.text(name)}") from None
-        return self.text(name)
+    async def wait_text(self, name: str, needle: str, timeout: float = WAIT) -> list[str]:
+        return await wait_panel(self.host, name, needle, timeout)
 
     async def publish_stats(self, *, taken_at: float | None = None) -> Snapshot:
         """Poll the backend like the console does; `taken_at` dates the snapshot (to skip ahead)."""
-        snapshot = await trio.to_thread.run_sync(self.backend.snapshot)
-        if taken_at is not None:
-            snapshot = Snapshot(snapshot.queues, snapshot.workers, taken_at)
-        self.bus.publish(StatsUpdated(snapshot))
-        return snapshot
+        return await publish_stats(self.backend, self.bus, taken_at=taken_at)
 
     def audit(self) -> list:
         return list(self.host.audit.read().entries)
@@ -119,9 +110,10 @@ async def harness(tmp_path: Path, nursery, monkeypatch):
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     db = tmp_path / "queue.db"
-    clock = Clock()
-    queue = SQLiteQueue.open(db, create=True, clock=clock, durable=False)  # no fsync per test write
-    backend = open_backend(db)
+    clock = ManualClock()
+    producer = ProducerClock(clock)
+    queue = SQLiteQueue.open(db, create=True, clock=producer, durable=False)  # no fsync per test write
+    backend = open_backend(db, clock=clock)
     bus = EventBus()
     harness = None
 
@@ -131,16 +123,8 @@ async def harness(tmp_path: Path, nursery, monkeypatch):
             await harness.hold.wait()
         return harness.answer
 
-    host = PluginHost(
-        backend, bus,
-        store=PermissionStore(tmp_path / "config" / "permissions.toml"),
-        policy=SitePolicy(),
-        audit=AuditLog(tmp_path / "state" / "audit.jsonl"),
-        settings=SettingsStore(tmp_path / "config" / "plugin-settings.toml"),
-        storage_dir=tmp_path / "data" / "plugin-data",
-        confirmer=confirm,
-    )
-    harness = Harness(tmp_path, queue, clock, backend, host, bus)
+    host = new_plugin_host(tmp_path, backend, bus, clock=clock, confirmer=confirm)
+    harness = Harness(tmp_path, queue, clock, producer, backend, host, bus)
     await nursery.start(host.run)
     yield harness
     backend.close()

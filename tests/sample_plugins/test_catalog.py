@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from qtui.plugins.bundles.bundle import read_bundle
 from qtui.plugins.bundles.lua_syntax import syntax_problem
 from qtui.plugins.bundles.manifest import Limits, load_manifest
+from qtui.plugins.runtime import sandbox
+from qtui.plugins.runtime.sandbox import LIBRARY_MODULES
 
 from .conftest import CATALOG, PANEL_WIDTH
 
+STDLIB = Path(sandbox.__file__).parent / "stdlib"
 FOLDERS = sorted(p for p in CATALOG.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
@@ -41,11 +47,16 @@ def test_manifest_is_modest_and_documented(folder) -> None:
         assert f"`{setting.name}`" in readme, f"README.md does not explain the setting {setting.name}"
 
 
-def test_vendored_modules_are_identical_copies() -> None:
-    copies: dict[str, dict[bytes, list[str]]] = {}
-    for folder in FOLDERS:
-        for module in (folder / "lib").glob("*.lua"):
-            copies.setdefault(module.name, {}).setdefault(module.read_bytes(), []).append(folder.name)
-    assert copies, "no vendored modules found"
-    for module, versions in copies.items():
-        assert len(versions) == 1, f"lib/{module} differs between {list(versions.values())}"
+@pytest.mark.parametrize("folder", FOLDERS, ids=lambda f: f.name)
+def test_shared_helpers_come_from_qtuis_library_not_copies(folder) -> None:
+    bundle = read_bundle(folder)
+    required = set()
+    for name, data in bundle.files.items():
+        if name.endswith(".lua"):
+            required |= set(re.findall(r"""\brequire\s*\(?\s*["']([\w.-]+)["']""", data.decode()))
+    library = {name for name in required if name.startswith("qtui.")}
+    assert library and library <= set(LIBRARY_MODULES)
+    for name in required - library:  # anything else is one of the plugin's own files
+        assert f"{name.replace('.', '/')}.lua" in bundle.files, name
+    stdlib = {module.read_bytes() for module in STDLIB.glob("*.lua")}
+    assert not [name for name, data in bundle.files.items() if data in stdlib], "a copy of a library module"

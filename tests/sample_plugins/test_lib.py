@@ -1,9 +1,10 @@
-"""The modules vendored into the sample plugins (lib/json.lua, lib/text.lua, lib/queues.lua),
+"""qtui's library for plugins (qtui.json, qtui.text, qtui.queues: qtui/plugins/runtime/stdlib/),
 run in a real plugin sandbox against Python's own JSON and terminal-width rules."""
 
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -11,23 +12,36 @@ from hypothesis import strategies as st
 from urwid.str_util import calc_width
 from wcwidth import wcwidth
 
-from qtui.plugins.runtime.sandbox import Limits, LuaSandbox
+from qtui.plugins.runtime.sandbox import Limits, LuaSandbox, PluginError
 from qtui.sanitize import visible
-
-from .conftest import CATALOG
-
-LIB = CATALOG / "tenant-sla"  # holds every vendored module (identical copies: see test_catalog)
+from tests.support import ManualClock
 
 HARNESS = """
-local json = require("lib.json")
-local text = require("lib.text")
-local queues = require("lib.queues")
+local json = require("qtui.json")
+local text = require("qtui.text")
+local queues = require("qtui.queues")
 function field(payload, path, budget)
   local b = budget and json.budget(budget) or nil
   local value, complete = json.field(payload, path, b)
   return { value = value, complete = complete, left = b and b.cost or nil }
 end
-function fit(s, n) return text.fit(s, n) end
+local function marked(value)
+  if value == json.null then return "<null>" end
+  if type(value) ~= "table" then return value end
+  local out = {}
+  for k, v in pairs(value) do out[k] = marked(v) end
+  return out
+end
+function decode(s)
+  local value, err = json.decode(s)
+  return { ok = err == nil, value = marked(value), error = err }
+end
+function fit(s, n)
+  local fitted = text.fit(s, n) -- not a tail call: an error names this line
+  return fitted
+end
+function accepts(s) return (json.decode(s)) ~= nil end
+function left(s, n) return text.left(s, n) end
 function clean(s) return text.clean(s) end
 function wrap(s, n, lines) return text.wrap(s, n, lines) end
 function message(s) return text.message(s) end
@@ -40,16 +54,11 @@ end
 """
 
 
-def resolve(name: str):
-    path = LIB / (name.replace(".", "/") + ".lua")
-    return (path.read_text(encoding="utf-8"), str(path.relative_to(LIB))) if path.is_file() else None
-
-
 @pytest.fixture(scope="module")
 def lua() -> LuaSandbox:
     # The plugins' own per-call limits: every call here must fit in what a plugin call gets.
-    sandbox = LuaSandbox("lib", limits=Limits(memory_bytes=16 * 2**20, instructions=1_000_000, wall_seconds=5),
-                         resolver=resolve)
+    sandbox = LuaSandbox("lib", clock=ManualClock(),
+                         limits=Limits(memory_bytes=16 * 2**20, instructions=1_000_000, wall_seconds=5))
     sandbox.load(HARNESS, "harness.lua")
     yield sandbox
     sandbox.close()
@@ -144,8 +153,111 @@ def test_a_budget_bounds_the_work_for_a_whole_page(lua) -> None:
     assert spent == {"value": None, "complete": False, "left": 0}
 
 
+NULL = "<null>"  # how the harness shows json.null
+INVALID = object()
+
+
+def python_decode(text: str):
+    """Python's strict reading of JSON: no NaN or Infinity, which JSON does not have; INVALID if refused."""
+    def refuse(name: str):
+        raise ValueError(f"{name} is not JSON")
+    try:
+        return json.loads(text, parse_constant=refuse)
+    except (ValueError, RecursionError):
+        return INVALID
+
+
+def as_decoded(value):
+    """What qtui.json.decode gives for a value Python decoded, as it reaches the host: null fields
+    left out, nulls in lists json.null, empty lists empty tables, integers past 64 bits floats."""
+    if isinstance(value, dict):
+        return {k: as_decoded(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [NULL if v is None else as_decoded(v) for v in value] or {}
+    if isinstance(value, int) and not isinstance(value, bool) and not -2**63 <= value < 2**63:
+        return float(value)
+    return NULL if value is None else value
+
+
+def has_surrogate(value) -> bool:
+    """Python keeps a lone \\ud800 escape as a surrogate, which no UTF-8 text can hold."""
+    if isinstance(value, str):
+        return any(0xD800 <= ord(c) <= 0xDFFF for c in value)
+    if isinstance(value, dict):
+        return any(has_surrogate(k) or has_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(has_surrogate(v) for v in value)
+    return False
+
+
+documents = st.recursive(scalars | st.integers(-2**70, 2**70), lambda inner: st.lists(inner, max_size=4)
+                         | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=20)
+
+
 @settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(s=st.text(st.characters(exclude_categories=["Cs"]), max_size=120), columns=st.integers(1, 40))
+@given(doc=documents, ascii=st.booleans(), indent=st.sampled_from([None, 1, "\t"]))
+def test_json_decode_agrees_with_pythons_decoder(lua, doc, ascii, indent) -> None:
+    text = json.dumps(doc, ensure_ascii=ascii, indent=indent)
+    got = lua.call("decode", text)
+    assert got["ok"], got.get("error")
+    assert got.get("value") == as_decoded(json.loads(text)), text
+
+
+@settings(max_examples=500, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text('[]{}",:0123456789.-+eE tfnrul\\u\n\x00\x1f\x7f\u00e9\U0001F600', max_size=40)
+       | st.text(max_size=40))
+def test_json_decode_accepts_exactly_what_python_accepts(lua, text) -> None:
+    expected = python_decode(text)
+    got = lua.call("decode", text)
+    if expected is INVALID or has_surrogate(expected):
+        assert got["ok"] is False and got["error"].startswith("qtui.json.decode: "), got
+    else:
+        assert got["ok"], (text, got.get("error"))
+        value = got.get("value")
+        if isinstance(expected, float) and math.isnan(expected):
+            assert math.isnan(value)
+        else:
+            assert value == as_decoded(expected), text
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("", "unexpected end of text at byte 1"),
+    ("[1, 2", "expected ',' or ']' but found end of text at byte 6"),
+    ('{"a": 1,}', "expected a string key but found '}' at byte 9"),
+    ('{"a" 1}', "expected ':' but found '1' at byte 6"),
+    ("[1 2]", "expected ',' or ']' but found '2' at byte 4"),
+    ('{"a": 1 "b"}', "expected ',' or '}' but found '\"' at byte 9"),
+    ("[01]", "invalid number at byte 2"),
+    ("[1.]", "invalid number at byte 2"),
+    ("[+1]", "unexpected '+' at byte 2"),
+    ("NaN", "unexpected 'N' at byte 1"),
+    ("nul", "unexpected 'n' at byte 1"),
+    ('"abc', "unterminated string at byte 1"),
+    ('["a\tb"]', "control character in a string at byte 4"),
+    ('"\\x"', "invalid escape in a string at byte 1"),
+    ('"\\ud83d"', "invalid escape in a string at byte 1"),
+    ("{} {}", "unexpected '{' after the value at byte 4"),
+    ("\ufeff{}", "unexpected byte 0xEF at byte 1"),
+    ("[" * 33 + "]" * 33, "nested deeper than 32 levels at byte 33"),
+])
+def test_json_decode_names_what_is_wrong_and_where(lua, text, problem) -> None:
+    assert lua.call("decode", text) == {"ok": False, "error": f"qtui.json.decode: {problem}"}
+
+
+def test_json_decode_values(lua) -> None:
+    assert lua.call("decode", "null") == {"ok": True, "value": NULL}
+    assert lua.call("decode", '[1, null, 3]')["value"] == [1, NULL, 3]
+    assert lua.call("decode", '{"a": null, "b": 1}')["value"] == {"b": 1}
+    assert lua.call("decode", '{"a": 1, "a": null}')["value"] == {}  # the last duplicate wins
+    assert lua.call("decode", ' "\\ud83d\\ude00\\u00e9\\n" ')["value"] == "\U0001F600\u00e9\n"
+    assert lua.call("accepts", "[" * 32 + "]" * 32) is True
+    big = lua.call("decode", "[9223372036854775807, 9223372036854775808, 1.0, -0, 1e400]")["value"]
+    assert big == [2**63 - 1, 2.0**63, 1.0, 0, math.inf]
+    assert [type(v) for v in big] == [int, float, float, int, float]
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(s=st.text(st.characters(exclude_categories=["Cs"]), max_size=120), columns=st.integers(0, 40))
 def test_fit_is_safe_and_within_the_columns(lua, s, columns) -> None:
     fitted = lua.call("fit", s, columns)
     assert visible(fitted) == fitted  # nothing the host would have to neutralise
@@ -154,6 +266,17 @@ def test_fit_is_safe_and_within_the_columns(lua, s, columns) -> None:
     # accent or a skin tone counts too); text that fits that way is left as it is.
     if sum(2 if wcwidth(c) == 2 else 1 for c in s) <= columns and visible(s) == s and len(s) <= 200:
         assert fitted == s
+
+
+def test_fit_and_pad_take_whole_columns_and_name_wrong_arguments(lua) -> None:
+    assert lua.call("fit", "abcdef", 4.7) == "abc…"
+    assert lua.call("left", "ab", 4.2) == "ab  "
+    assert lua.call("fit", "abc", 0) == lua.call("fit", "abc", -3) == ""
+    for columns, got in ((None, "nil"), ("4", "string"), (math.nan, "nan"), (math.inf, "inf")):
+        with pytest.raises(PluginError) as info:
+            lua.call("fit", "abc", columns)
+        assert info.value.message == f"bad argument #2 to 'qtui.text.fit' (finite number expected, got {got})"
+        assert info.value.file == "harness.lua"  # the caller's line, not the library's
 
 
 def test_clean_replaces_what_a_terminal_would_obey(lua) -> None:

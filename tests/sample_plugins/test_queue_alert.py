@@ -76,9 +76,9 @@ async def test_dead_jobs_and_old_waits_alert_per_queue_and_the_filter_applies(ha
     h = harness
     make_dead(h, "email", [{"n": n} for n in range(3)], "boom")
     make_dead(h, "sms", [{"n": 1}] * 3, "boom")
-    h.clock.offset = -900
+    h.producer.offset = -900
     h.queue.enqueue("email", {"old": True})
-    h.clock.offset = 0
+    h.producer.offset = 0
     await h.start(NAME, settings={"dead_threshold": 3, "age_threshold_seconds": 600, "queues": "email, billing*"})
     lines = await poll(h, "since")
     alerts = [line.split()[:2] for line in lines if "since" in line]

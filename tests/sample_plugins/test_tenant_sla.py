@@ -14,11 +14,11 @@ NAME = "tenant-sla"
 
 def enqueue_at(h, age: float, queue: str, payloads: list) -> list[str]:
     """Enqueue `payloads` as if `age` seconds ago."""
-    h.clock.offset = -age
+    h.producer.offset = -age
     try:
         return h.queue.enqueue_many(queue, payloads)
     finally:
-        h.clock.offset = 0.0
+        h.producer.offset = 0.0
 
 
 def queue_row(h, queue: str) -> str:

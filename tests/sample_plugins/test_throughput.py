@@ -3,26 +3,28 @@
 from __future__ import annotations
 
 import json
-import time
 
 from qtui.events import StatsUpdated
 from qtui.model import QueueStats, Snapshot
 from qtui.plugins.bundles.capabilities import Capability
 
+from tests.support import START
+
 from .conftest import PANEL_WIDTH, columns
 
 NAME = "throughput"
-BASE = (int(time.time()) // 60 - 10) * 60  # the start of a minute, ten minutes ago
+BASE = (int(START) // 60 - 10) * 60  # the start of a minute, ten minutes before the harness's clock
 
 
 async def feed(h, minute: int, **rates: tuple[float, float]) -> None:
     """Statistics taken `minute` minutes after BASE, with (completed, failed) per minute per queue."""
     queues = tuple(QueueStats(name, {}, completed_per_min=done, failed_per_min=failed)
                    for name, (done, failed) in rates.items())
-    sandbox = h.host.plugins[NAME].runtime.sandbox
-    calls = sandbox.usage().calls
+    handle = h.host.plugins[NAME]
+    calls, panel = handle.runtime.sandbox.usage().calls, handle.panel
     h.bus.publish(StatsUpdated(Snapshot(queues, (), BASE + minute * 60 + 30)))
-    await h.wait(lambda: sandbox.usage().calls > calls)
+    # handled, and what it drew is on the panel (the call ends in its thread before that)
+    await h.wait(lambda: handle.runtime.sandbox.usage().calls > calls and handle.panel is not panel)
 
 
 def chart(h, queue: str, label: str = "done") -> str:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from qtui.plugins.runtime.sandbox import Limits, LuaSandbox
+from tests.support import ManualClock
 
-#: Small enough that runaways stop within milliseconds; the wall clock is only a backstop.
+#: Small enough that runaways stop within milliseconds (the tests' clocks stand still unless moved).
 TEST_LIMITS = Limits(memory_bytes=16 * 2**20, instructions=20_000_000, wall_seconds=10.0)
 
 #: Every sandbox in these tests also defines `probe`, used to show the runtime still works.
@@ -24,7 +25,7 @@ def assert_works(sandbox: LuaSandbox) -> None:
 
 def assert_fresh_sandbox_works() -> None:
     """Another plugin's runtime in the same process is unaffected."""
-    other = LuaSandbox("bystander", limits=TEST_LIMITS)
+    other = LuaSandbox("bystander", clock=ManualClock(), limits=TEST_LIMITS)
     try:
         other.load(PROBE, "main.lua")
         assert_works(other)

@@ -6,6 +6,7 @@ import pytest
 from sandbox_testkit import assert_fresh_sandbox_works, assert_works, lua_eval
 
 from qtui.plugins.runtime.sandbox import HostError, LuaSandbox, PluginError
+from tests.support import ManualClock
 
 FORBIDDEN_GLOBALS = [
     "python", "debug", "io", "package", "dofile", "loadfile", "loadstring", "module",
@@ -28,6 +29,16 @@ def test_os_offers_only_time_functions(make_sandbox, name):
     assert lua_eval(sandbox, "type(os.time()) == 'number' and type(os.clock()) == 'number'")
     assert lua_eval(sandbox, "os.difftime(10, 4)") == 6.0
     assert lua_eval(sandbox, "os.date('!%Y', 0)") == "1970"
+
+
+def test_plugin_time_is_the_hosts_clock(make_sandbox, clock):
+    sandbox = make_sandbox("function now() return {os.time(), os.date('!%Y-%m-%d %H:%M:%S'), os.clock()} end")
+    assert sandbox.call("now") == [1_700_000_000, "2023-11-14 22:13:20", 0.0]
+    clock.advance(90.5)
+    assert sandbox.call("now") == [1_700_000_090, "2023-11-14 22:14:50", 90.5]
+    assert lua_eval(sandbox, "math.type(os.time())") == "integer"
+    assert lua_eval(sandbox, "os.time({year = 2020, month = 1, day = 1, hour = 12}) - os.time({year = 2020, "
+                             "month = 1, day = 1, hour = 0})") == 43200  # a given date is still converted
 
 
 def test_string_dump_is_absent(make_sandbox):
@@ -337,7 +348,7 @@ def test_attacks_leave_other_sandboxes_untouched(make_sandbox):
 
 
 def test_closed_sandboxes_refuse_calls():
-    sandbox = LuaSandbox("closing")
+    sandbox = LuaSandbox("closing", clock=ManualClock())
     sandbox.load("function f() return 1 end", "main.lua")
     sandbox.close()
     with pytest.raises(PluginError, match="closed"):

@@ -20,6 +20,7 @@ from qtui.plugins.runtime.sandbox import (
     PluginQuarantined,
     ViolationPolicy,
 )
+from tests.support import HeldWallClock, ManualClock
 
 INSTRUCTIONS = LimitKind.INSTRUCTIONS
 
@@ -151,17 +152,18 @@ def test_runaway_is_stopped_and_recorded(make_sandbox, caplog, name):
 
 
 @pytest.mark.parametrize("how", ["load", "require"])
-def test_a_compile_that_would_take_minutes_stops_at_the_deadline(make_sandbox, how):
+def test_a_compile_that_would_take_minutes_stops_at_the_deadline(how):
     # 200,000 `or` in one expression: Lua's parser needs minutes (its work grows with the
-    # square of the chain), all of it in C where no count hook runs.
+    # square of the chain), all of it in C where no count hook runs. The deadline is real time.
     chain = "return x" + " or x" * 200_000
     limits = Limits(memory_bytes=64 * 2**20, instructions=10**9, wall_seconds=0.5)
-    sandbox = make_sandbox("""
+    sandbox = LuaSandbox("compiler", clock=HeldWallClock(), limits=limits, resolver=lambda name: (chain, "chain.lua"))
+    sandbox.load("""
         function run(how, source)
           if how == "load" then return load(source) end
           return require("chain")
         end
-    """, limits=limits, resolver=lambda name: (chain, "chain.lua"))
+    """, "main.lua")
     outcome: list = []
 
     def call() -> None:
@@ -176,7 +178,7 @@ def test_a_compile_that_would_take_minutes_stops_at_the_deadline(make_sandbox, h
     assert not worker.is_alive(), "the compile was not stopped"
     (error,) = outcome
     assert isinstance(error, LimitExceeded) and error.kind == LimitKind.WALL_TIME
-    assert_works(sandbox)
+    sandbox.close()
 
 
 def test_limit_errors_point_at_the_plugin_line(make_sandbox):
@@ -199,16 +201,17 @@ def test_a_coroutine_kept_between_calls_is_still_limited(make_sandbox):
     assert_works(sandbox)
 
 
-def test_wall_clock_deadline_stops_slow_instructions(make_sandbox):
-    # Each concatenation copies two megabytes: few instructions, much time.
+def test_wall_clock_deadline_stops_slow_instructions(make_sandbox, clock):
+    # Each concatenation copies two megabytes: few instructions, and the clock moves on.
     limits = Limits(memory_bytes=64 * 2**20, instructions=10**12, wall_seconds=0.3)
-    sandbox = make_sandbox(
-        "function run() local s = ('x'):rep(2^20) while true do local t = s .. s end end",
-        limits=limits,
-    )
+    sandbox = make_sandbox(limits=limits)
+    sandbox.expose("host.pass_time", lambda: clock.advance(0.01))
+    sandbox.load("function run() local s = ('x'):rep(2^20) while true do local t = s .. s host.pass_time() end end",
+                 "main.lua")
     with pytest.raises(LimitExceeded) as info:
         sandbox.call("run")
     assert info.value.kind == LimitKind.WALL_TIME
+    assert 0.3 <= sandbox.usage().last_call_seconds < 0.4  # stopped at the first check past the deadline
     assert_works(sandbox)
 
 
@@ -430,7 +433,7 @@ class TestQuarantine:
         sandbox.lift_quarantine()
         assert_works(sandbox)
 
-    def test_violations_outside_the_window_are_forgotten(self, make_sandbox):
+    def test_violations_outside_the_window_are_forgotten(self, make_sandbox, clock):
         sandbox = make_sandbox(
             "function run() while true do end end",
             policy=ViolationPolicy(max_violations=2, window_seconds=0.05),
@@ -438,7 +441,7 @@ class TestQuarantine:
         for _ in range(3):
             with pytest.raises(LimitExceeded):
                 sandbox.call("run")
-            time.sleep(0.1)
+            clock.advance(0.1)
         assert sandbox.quarantined is None
         assert sandbox.usage().violations == 3
 
@@ -452,17 +455,19 @@ class TestQuarantine:
         assert sandbox.quarantined is None
 
 
-def test_usage_counts_calls_instructions_and_memory(make_sandbox):
-    sandbox = make_sandbox("""
-        function spin(n) local x = 0 for i = 1, n do x = x + i end return x end
+def test_usage_counts_calls_instructions_and_memory(make_sandbox, clock):
+    sandbox = make_sandbox()
+    sandbox.expose("host.pass_time", lambda: clock.advance(0.25))
+    sandbox.load("""
+        function spin(n) local x = 0 for i = 1, n do x = x + i end host.pass_time() return x end
         function hold(n) kept = ('k'):rep(n) end
-    """)
+    """, "main.lua")
     before = sandbox.usage()
     sandbox.call("spin", 5_000_000)
     after = sandbox.usage()
     assert after.calls == before.calls + 1
     assert after.instructions - before.instructions >= 5_000_000
-    assert after.busy_seconds > before.busy_seconds
+    assert after.busy_seconds == before.busy_seconds + 0.25 == after.last_call_seconds + before.busy_seconds
     memory = sandbox.memory_used()
     sandbox.call("hold", 4 * 2**20)
     assert sandbox.memory_used() >= 4 * 2**20 > memory
@@ -482,7 +487,7 @@ def test_a_dropped_sandbox_frees_its_runtime_at_once():
     collector_was_on = gc.isenabled()
     gc.disable()  # no help from the cycle collector
     try:
-        sandbox = LuaSandbox("dropped", limits=TEST_LIMITS)
+        sandbox = LuaSandbox("dropped", clock=ManualClock(), limits=TEST_LIMITS)
         sandbox.expose("host.f", lambda: 1)
         sandbox.load("function f() return host.f() end", "main.lua")
         assert sandbox.call("f") == 1

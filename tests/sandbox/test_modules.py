@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from qtui.plugins.runtime.sandbox import HostError, Limits, LuaSandbox, PluginError
+from tests.support import ManualClock
 
 
 def folder_resolver(root: Path):
@@ -98,7 +99,7 @@ def test_oversized_modules_are_refused(make_sandbox):
 
 class TestErrorPositions:
     def test_runtime_error_in_the_main_chunk(self):
-        sandbox = LuaSandbox("positions")
+        sandbox = LuaSandbox("positions", clock=ManualClock())
         with pytest.raises(PluginError) as info:
             sandbox.load("local a = 1\nlocal b = nil\nreturn a + b\n", "main.lua")
         error = info.value
@@ -108,7 +109,7 @@ class TestErrorPositions:
         assert error.traceback and "main.lua:3" in error.traceback
 
     def test_syntax_error_on_load(self):
-        sandbox = LuaSandbox("positions")
+        sandbox = LuaSandbox("positions", clock=ManualClock())
         with pytest.raises(PluginError) as info:
             sandbox.load("function f()\n  return 1 +\nend\n", "panel.lua")
         assert (info.value.file, info.value.line) == ("panel.lua", 3)
@@ -132,7 +133,7 @@ class TestErrorPositions:
 
     def test_long_chunk_names_are_reported_in_full(self, make_sandbox):
         name = "panels/" + "very_long_directory_name/" * 4 + "main.lua"
-        sandbox = LuaSandbox("positions")
+        sandbox = LuaSandbox("positions", clock=ManualClock())
         with pytest.raises(PluginError) as info:
             sandbox.load("\n\nerror('late')", name)
         assert (info.value.file, info.value.line) == (name, 3)

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from sandbox_testkit import TEST_LIMITS, assert_works
 
 from qtui.plugins.runtime.sandbox import LimitExceeded, LimitKind, Limits, LuaSandbox, PluginError, ViolationPolicy
+from tests.support import ManualClock
 
 ECHO = """
 function echo(value) return value end
@@ -32,7 +33,7 @@ plain_data = st.recursive(
 
 @pytest.fixture(scope="module")
 def echo_sandbox():
-    sandbox = LuaSandbox("echo", limits=TEST_LIMITS, policy=ViolationPolicy(max_violations=1000))
+    sandbox = LuaSandbox("echo", clock=ManualClock(), limits=TEST_LIMITS, policy=ViolationPolicy(max_violations=1000))
     sandbox.expose("host.echo", lambda value: value)
     sandbox.load(ECHO, "echo.lua")
     yield sandbox

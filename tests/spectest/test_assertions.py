@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from qtui.authoring import _spec_run
 from qtui.plugins.runtime.sandbox import LuaSandbox
+from tests.support import ManualClock
 
 # Plain data as plugins and the driver hand it over: integers, text (with control
 # characters), booleans, and lists and string-keyed tables of those, a few levels deep.
@@ -33,7 +34,7 @@ def _lua_shape(value: Any) -> Any:
 
 @pytest.fixture(scope="module")
 def same() -> Any:
-    sandbox = LuaSandbox("assertions")
+    sandbox = LuaSandbox("assertions", clock=ManualClock())
     sandbox.load(_spec_run._PRELUDE, _spec_run._PRELUDE_NAME)
     sandbox.load("function check(a, b) local ok, err = pcall(assert.same, a, b); return {ok, err} end", "check")
     yield lambda a, b: sandbox.call("check", a, b)

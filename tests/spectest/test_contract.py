@@ -1,8 +1,9 @@
 """The plugin API v1 contract (spec/*_spec.lua) passes against the real host and covers the API.
 
-Every function, event, capability and callback declared in qtui.plugins.runtime.api must have a
-top-level describe block named after it ("qtui.jobs.peek", "event stats", "capability
-jobs.purge", "callback activate"), so adding to the API without a contract spec fails here.
+Every function, event, capability, callback and library module declared in qtui.plugins.runtime.api
+must have a top-level describe block named after it ("qtui.jobs.peek", "event stats", "capability
+jobs.purge", "callback activate", "library qtui.json"), so adding to the API without a contract
+spec fails here.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ def test_every_contract_spec_passes(contract: list[spectest.SpecResult]) -> None
     ("event ", {e.type for e in api.EVENTS}),
     ("capability ", {c.value for c in Capability}),
     ("callback ", {c.name for c in api.CALLBACKS}),
-], ids=["functions", "events", "capabilities", "callbacks"])
+    ("library ", {m.require_name for m in api.LIBRARY}),
+], ids=["functions", "events", "capabilities", "callbacks", "library"])
 def test_the_contract_covers_everything_the_api_declares(described: set[str], prefix: str, declared: set[str]) -> None:
     covered = {name.removeprefix(prefix) for name in described if name.startswith(prefix or "qtui.")}
     assert declared - covered == set(), "declared without a contract spec"

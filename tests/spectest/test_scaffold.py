@@ -18,7 +18,7 @@ def test_a_new_plugin_passes_its_own_specs_and_the_check(run, tmp_path: Path) ->
     assert (code, err) == (0, "")
     assert out.splitlines()[0] == f"created {folder}"
     assert run("plugin", "check", str(folder)) == (0, "ok: tenant-watch 0.1.0\n", "")
-    assert run("plugin", "test", str(folder)) == (0, "4 passed, 0 failed\n", "")
+    assert run("plugin", "test", str(folder)) == (0, "5 passed, 0 failed\n", "")
 
 
 def test_the_folder_holds_manifest_code_spec_and_editor_settings(tmp_path: Path) -> None:

@@ -11,26 +11,11 @@ import pytest
 
 from qtui.backends.sqlite import SQLiteBackend
 from qtui.sqlite_queue import SQLiteQueue
-
-START = 1_700_000_000.0
-
-
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
+from tests.support import ManualClock
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> ManualClock:
+    return ManualClock()
 
 
 @pytest.fixture
@@ -39,14 +24,14 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def queue(db_path: Path, clock: FakeClock) -> Iterator[SQLiteQueue]:
+def queue(db_path: Path, clock: ManualClock) -> Iterator[SQLiteQueue]:
     q = SQLiteQueue.open(db_path, create=True, clock=clock)
     yield q
     q.close()
 
 
 @pytest.fixture
-def backend(queue: SQLiteQueue, db_path: Path, clock: FakeClock) -> Iterator[SQLiteBackend]:
+def backend(queue: SQLiteQueue, db_path: Path, clock: ManualClock) -> Iterator[SQLiteBackend]:
     b = SQLiteBackend(str(db_path), clock=clock)
     yield b
     b.close()

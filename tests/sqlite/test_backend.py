@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from qtui.backends.sqlite import SQLiteBackend, open_sqlite
 from qtui.model import InvalidInput, JobState, NotFound, ReadOnlyError
 from qtui.sqlite_queue import SQLiteQueue
 
-from .conftest import FakeClock
+from tests.support import ManualClock
 
 
 def kill(queue: SQLiteQueue, queue_name: str, payloads: list[object], error: str) -> list[str]:
@@ -31,11 +32,11 @@ def kill(queue: SQLiteQueue, queue_name: str, payloads: list[object], error: str
 
 def test_open_by_url_or_path(queue: SQLiteQueue, db_path: Path, monkeypatch):
     for target in (str(db_path), f"sqlite://{db_path}"):
-        backend = open_backend(target)
+        backend = open_backend(target, clock=time.time)
         assert backend.display_name == f"sqlite:{db_path}"
         backend.close()
     monkeypatch.chdir(db_path.parent)
-    backend = open_sqlite("sqlite://queue.db", read_only=True, create=False)
+    backend = open_sqlite("sqlite://queue.db", clock=time.time, read_only=True, create=False)
     assert backend.display_name == f"sqlite:{db_path}"
     backend.close()
 
@@ -125,7 +126,7 @@ def test_enqueue_validates_and_returns_the_stored_job(backend: SQLiteBackend):
 
 
 def test_requeue_selected_ids_resets_attempts_and_keeps_the_error(
-    queue: SQLiteQueue, backend: SQLiteBackend, clock: FakeClock
+    queue: SQLiteQueue, backend: SQLiteBackend, clock: ManualClock
 ):
     dead = kill(queue, "email", [{"n": n} for n in range(3)], "TimeoutError: smtp")
     ready = queue.enqueue("email", {})
@@ -161,7 +162,7 @@ def test_requeue_by_filter_and_to_another_queue(queue: SQLiteQueue, backend: SQL
 
 
 def test_purge_each_state_returns_counts(
-    queue: SQLiteQueue, backend: SQLiteBackend, clock: FakeClock
+    queue: SQLiteQueue, backend: SQLiteBackend, clock: ManualClock
 ):
     queue.enqueue_many("email", [{}] * 4)
     queue.enqueue("email", {}, delay=60)
@@ -188,7 +189,7 @@ def test_purge_each_state_returns_counts(
 def test_read_only_backend_refuses_every_change(queue: SQLiteQueue, db_path: Path):
     job_id = queue.enqueue("email", {})
     kill(queue, "email", [{}], "boom")
-    backend = SQLiteBackend(str(db_path), read_only=True)
+    backend = SQLiteBackend(str(db_path), read_only=True, clock=time.time)
     wal = db_path.with_name(db_path.name + "-wal")
     before = (db_path.read_bytes(), wal.read_bytes())
 

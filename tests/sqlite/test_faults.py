@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -22,11 +23,11 @@ def make_queue_file(path: Path, jobs: int = 3) -> None:
 
 def test_missing_file_is_not_created_unless_asked(db_path: Path):
     with pytest.raises(BackendUnavailable, match=f"sqlite:{db_path}: no such database file"):
-        open_backend(db_path)
+        open_backend(db_path, clock=time.time)
     assert not db_path.exists()
     with pytest.raises(BackendUnavailable, match="no such database file"):
-        open_backend(db_path, read_only=True, create=True)
-    backend = open_backend(db_path, create=True)
+        open_backend(db_path, read_only=True, create=True, clock=time.time)
+    backend = open_backend(db_path, create=True, clock=time.time)
     assert backend.snapshot().queues == ()
     backend.close()
 
@@ -35,15 +36,15 @@ def test_missing_directory_and_directory_as_file(tmp_path: Path):
     target = tmp_path / "nowhere" / "queue.db"
     missing = tmp_path / "nowhere"
     with pytest.raises(BackendUnavailable, match=f"directory {missing} does not exist"):
-        SQLiteBackend(str(target), create=True)
+        SQLiteBackend(str(target), create=True, clock=time.time)
     with pytest.raises(BackendUnavailable, match=f"sqlite:{tmp_path}: is a directory"):
-        SQLiteBackend(str(tmp_path), create=True)
+        SQLiteBackend(str(tmp_path), create=True, clock=time.time)
 
 
 def test_not_a_database(db_path: Path):
     db_path.write_bytes(b"PK\x03\x04 this is a zip file, not SQLite" * 100)
     with pytest.raises(BackendUnavailable, match=f"sqlite:{db_path}: not a SQLite database"):
-        SQLiteBackend(str(db_path), create=True)
+        SQLiteBackend(str(db_path), create=True, clock=time.time)
     assert db_path.read_bytes().startswith(b"PK"), "the file is left alone"
 
 
@@ -53,7 +54,7 @@ def test_corrupt_database(db_path: Path):
         f.seek(4096 * 3)
         f.write(b"\xff" * 4096 * 4)
     with pytest.raises(BackendUnavailable, match=f"sqlite:{db_path}: the database file is corrupt"):
-        backend = SQLiteBackend(str(db_path))
+        backend = SQLiteBackend(str(db_path), clock=time.time)
         backend.peek(None, JobState.READY, limit=500)
 
 
@@ -63,16 +64,16 @@ def test_someone_elses_sqlite_database_is_left_alone(db_path: Path):
     conn.commit()
     conn.close()
     with pytest.raises(BackendUnavailable, match="not a qtui queue database .*invoices"):
-        SQLiteBackend(str(db_path), create=True)
+        SQLiteBackend(str(db_path), create=True, clock=time.time)
     with pytest.raises(BackendUnavailable, match="not a qtui queue database"):
-        SQLiteBackend(str(db_path))
+        SQLiteBackend(str(db_path), clock=time.time)
 
 
 def test_empty_file_is_initialised_only_with_create(db_path: Path):
     db_path.touch()
     with pytest.raises(BackendUnavailable, match="not a qtui queue database"):
-        SQLiteBackend(str(db_path))
-    backend = SQLiteBackend(str(db_path), create=True)
+        SQLiteBackend(str(db_path), clock=time.time)
+    backend = SQLiteBackend(str(db_path), create=True, clock=time.time)
     assert backend.enqueue("email", "{}").id == "1"
     backend.close()
 
@@ -83,12 +84,12 @@ def test_newer_schema_is_refused(db_path: Path):
     conn.execute("PRAGMA user_version = 2")
     conn.close()
     with pytest.raises(BackendUnavailable, match="schema version 2 is newer .* upgrade qtui"):
-        SQLiteBackend(str(db_path), read_only=True)
+        SQLiteBackend(str(db_path), read_only=True, clock=time.time)
 
 
 def test_write_lock_held_elsewhere_times_out_with_a_clear_message(db_path: Path):
     make_queue_file(db_path)
-    backend = SQLiteBackend(str(db_path), busy_timeout=0.1)
+    backend = SQLiteBackend(str(db_path), busy_timeout=0.1, clock=time.time)
     dead_id = backend.enqueue("email", "{}").id
     other = sqlite3.connect(db_path, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
@@ -112,7 +113,7 @@ def test_exclusive_lock_elsewhere_blocks_opening(db_path: Path):
     other.execute("BEGIN EXCLUSIVE")
     try:
         with pytest.raises(BackendUnavailable, match=f"sqlite:{db_path}: database is locked"):
-            SQLiteBackend(str(db_path), busy_timeout=0.1)
+            SQLiteBackend(str(db_path), busy_timeout=0.1, clock=time.time)
     finally:
         other.close()
 
@@ -120,7 +121,7 @@ def test_exclusive_lock_elsewhere_blocks_opening(db_path: Path):
 def test_read_only_file_allows_reads_and_refuses_writes(db_path: Path, make_read_only):
     make_queue_file(db_path)
     make_read_only(db_path)
-    backend = SQLiteBackend(str(db_path))
+    backend = SQLiteBackend(str(db_path), clock=time.time)
     assert backend.snapshot().queues[0].counts == {JobState.READY: 3}
     with pytest.raises(ReadOnlyError, match=f"sqlite:{db_path}: .*the database file is read-only"):
         backend.enqueue("email", "{}")
@@ -137,7 +138,7 @@ def test_read_only_directory_allows_reads_and_refuses_writes(tmp_path: Path, mak
     make_queue_file(db_path)
     assert sorted(os.listdir(folder)) == ["queue.db"]
     make_read_only(folder)
-    backend = SQLiteBackend(str(db_path))
+    backend = SQLiteBackend(str(db_path), clock=time.time)
     assert backend.snapshot().queues[0].counts == {JobState.READY: 3}
     with pytest.raises(ReadOnlyError, match=f"directory {folder} is read-only"):
         backend.requeue()
@@ -154,7 +155,7 @@ def test_queue_opened_read_only_refuses_enqueue(db_path: Path):
 
 def test_closed_backend_says_so(db_path: Path):
     make_queue_file(db_path)
-    backend = SQLiteBackend(str(db_path))
+    backend = SQLiteBackend(str(db_path), clock=time.time)
     backend.close()
     with pytest.raises(BackendUnavailable, match="has been closed"):
         backend.snapshot()

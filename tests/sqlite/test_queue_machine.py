@@ -17,7 +17,7 @@ from qtui.backends.sqlite import SQLiteBackend
 from qtui.model import JobState, NotFound
 from qtui.sqlite_queue import LeaseLost, ReservedJob, SQLiteQueue
 
-from .conftest import FakeClock
+from tests.support import ManualClock
 
 QUEUES = ("a", "b", "c")
 WORKER_QUEUES = {"w1": ["a", "b"], "w2": ["c", "b"]}
@@ -44,7 +44,7 @@ class QueueMachine(RuleBasedStateMachine):
         super().__init__()
         self.dir = Path(tempfile.mkdtemp(prefix="qtui-machine-"))
         path = self.dir / "queue.db"
-        self.clock = FakeClock()
+        self.clock = ManualClock()
         self.queue = SQLiteQueue.open(path, create=True, clock=self.clock)
         self.backend = SQLiteBackend(str(path), clock=self.clock)
         self.workers = {

@@ -15,6 +15,7 @@ import pytest
 from qtui import simulation
 from qtui.model import JobState
 from qtui.sqlite_queue import SQLiteQueue
+from tests.support import ManualClock
 
 
 def totals(path: Path) -> dict[JobState, int]:
@@ -27,7 +28,7 @@ def totals(path: Path) -> dict[JobState, int]:
 
 
 def test_seed_leaves_realistic_history(db_path: Path):
-    simulation.seed(db_path, minutes=30, rng=random.Random(7))
+    simulation.seed(db_path, clock=ManualClock(), minutes=30, rng=random.Random(7))
 
     with SQLiteQueue.open(db_path, read_only=True) as q:
         snapshot = q.snapshot()

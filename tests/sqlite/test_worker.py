@@ -13,7 +13,7 @@ from qtui.model import InvalidInput, JobState
 from qtui.sqlite_queue import LeaseLost, Retention, SQLiteQueue
 from qtui.sqlite_queue.queue import MAX_ERROR_CHARS
 
-from .conftest import FakeClock
+from tests.support import ManualClock
 
 
 def test_jobs_come_out_by_priority_then_fifo_and_queues_in_worker_order(queue: SQLiteQueue):
@@ -38,7 +38,7 @@ def test_reserved_job_carries_decoded_payload_and_attempt(queue: SQLiteQueue):
 
 
 def test_failed_job_retries_after_backoff_then_dies_with_its_last_error(
-    queue: SQLiteQueue, clock: FakeClock
+    queue: SQLiteQueue, clock: ManualClock
 ):
     job_id = queue.enqueue("email", {}, max_attempts=3)
     worker = queue.worker(["email"], retry_base=10, retry_cap=1000)
@@ -71,7 +71,7 @@ def test_backoff_doubles_with_jitter_and_is_capped(queue: SQLiteQueue):
 
 
 def test_expired_lease_goes_back_to_ready_and_the_old_holder_loses_it(
-    queue: SQLiteQueue, clock: FakeClock
+    queue: SQLiteQueue, clock: ManualClock
 ):
     job_id = queue.enqueue("email", {}, max_attempts=2)
     stalled = queue.worker(["email"], worker_id="stalled", lease_seconds=30)
@@ -94,7 +94,7 @@ def test_expired_lease_goes_back_to_ready_and_the_old_holder_loses_it(
 
 
 def test_expired_lease_on_last_attempt_is_dead_with_lease_expired(
-    queue: SQLiteQueue, clock: FakeClock
+    queue: SQLiteQueue, clock: ManualClock
 ):
     queue.enqueue("email", {}, max_attempts=1)
     worker = queue.worker(["email"], worker_id="w1", lease_seconds=5)
@@ -112,7 +112,7 @@ def test_expired_lease_on_last_attempt_is_dead_with_lease_expired(
 
 
 def test_stale_holder_stays_fenced_off_after_a_requeue_resets_attempts(
-    queue: SQLiteQueue, backend, clock: FakeClock
+    queue: SQLiteQueue, backend, clock: ManualClock
 ):
     job_id = queue.enqueue("email", {}, max_attempts=1)
     worker = queue.worker(["email"], lease_seconds=5)
@@ -128,7 +128,7 @@ def test_stale_holder_stays_fenced_off_after_a_requeue_resets_attempts(
     worker.ack(fresh)
 
 
-def test_heartbeat_keeps_the_job(queue: SQLiteQueue, clock: FakeClock):
+def test_heartbeat_keeps_the_job(queue: SQLiteQueue, clock: ManualClock):
     queue.enqueue("email", {})
     worker = queue.worker(["email"], lease_seconds=10)
     other = queue.worker(["email"], lease_seconds=10)
@@ -140,7 +140,7 @@ def test_heartbeat_keeps_the_job(queue: SQLiteQueue, clock: FakeClock):
     worker.ack(job)
 
 
-def test_delayed_job_is_scheduled_until_its_time(queue: SQLiteQueue, clock: FakeClock):
+def test_delayed_job_is_scheduled_until_its_time(queue: SQLiteQueue, clock: ManualClock):
     queue.enqueue("reports", {}, delay=60)
     worker = queue.worker(["reports"])
     assert queue.snapshot().queues[0].counts == {JobState.SCHEDULED: 1}
@@ -209,7 +209,7 @@ def test_long_errors_are_cut(queue: SQLiteQueue):
     assert len(error) == MAX_ERROR_CHARS and error.endswith("…")
 
 
-def test_snapshot_rates_history_and_oldest_ready(queue: SQLiteQueue, clock: FakeClock):
+def test_snapshot_rates_history_and_oldest_ready(queue: SQLiteQueue, clock: ManualClock):
     clock.now = 1_700_000_000.0  # a bucket boundary: bucket = now // 5
     first = clock.now
     for _ in range(3):
@@ -234,7 +234,7 @@ def test_snapshot_rates_history_and_oldest_ready(queue: SQLiteQueue, clock: Fake
     assert first < clock.now
 
 
-def test_workers_are_listed_alive_then_silent_then_forgotten(queue: SQLiteQueue, clock: FakeClock):
+def test_workers_are_listed_alive_then_silent_then_forgotten(queue: SQLiteQueue, clock: ManualClock):
     queue.enqueue("email", {})
     worker = queue.worker(["email", "billing"], worker_id="mailer-1", lease_seconds=30)
     job = worker.reserve(timeout=0)
@@ -260,7 +260,7 @@ def test_closed_worker_is_unregistered(queue: SQLiteQueue):
     assert queue.snapshot().workers == ()
 
 
-def test_maintenance_keeps_the_newest_completed_per_queue(db_path: Path, clock: FakeClock):
+def test_maintenance_keeps_the_newest_completed_per_queue(db_path: Path, clock: ManualClock):
     retention = Retention(keep_completed=3, completed_max_age=3600)
     with SQLiteQueue.open(db_path, create=True, clock=clock, retention=retention) as q:
         ids = q.enqueue_many("email", [{"n": n} for n in range(6)])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import attrs
 
+from qtui.clock import WallClock
 from qtui.console import format as fmt
 from qtui.console.widgets import Column, Table
 from qtui.model import Job, JobState, Page
@@ -36,7 +37,8 @@ class JobListScreen:
     )
     empty = "No jobs here."
 
-    def __init__(self, state: JobState = JobState.READY) -> None:
+    def __init__(self, clock: WallClock, state: JobState = JobState.READY) -> None:
+        self.clock = clock  # ages are counted to its time
         self.table = Table(self.columns, self.empty)
         self.widget = self.table
         self.queue: str | None = None
@@ -92,7 +94,7 @@ class JobListScreen:
         return [
             one_line(job.id),
             one_line(job.queue),
-            fmt.age(job.created_at),
+            fmt.age(job.created_at, self.clock()),
             str(job.attempts),
             one_line(job.payload, 300),
         ]
@@ -131,8 +133,8 @@ class DeadScreen(JobListScreen):
     )
     empty = "The dead letter queue is empty."
 
-    def __init__(self) -> None:
-        super().__init__(JobState.DEAD)
+    def __init__(self, clock: WallClock) -> None:
+        super().__init__(clock, JobState.DEAD)
         self.marked: set[str] = set()
         self.mark_glyph = "*"
 
@@ -148,7 +150,7 @@ class DeadScreen(JobListScreen):
             self.mark_glyph if job.id in self.marked else " ",
             one_line(job.id),
             one_line(job.queue),
-            fmt.age(job.finished_at or job.updated_at or job.created_at),
+            fmt.age(job.finished_at or job.updated_at or job.created_at, self.clock()),
             str(job.attempts),
             ("dead", one_line(job.last_error or "(no error recorded)", 300)),
         ]

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 import attrs
 import urwid
 
+from qtui.clock import MonotonicClock
 from qtui.console import format as fmt
 from qtui.console.widgets import Column, Table
 from qtui.plugins.service import Catalog, Discovery, Entry, Plugin, PluginHandle, PluginState, Verdict
@@ -38,7 +37,8 @@ class PluginsScreen:
     name = "plugins"
     title = "Plugins"
 
-    def __init__(self) -> None:
+    def __init__(self, clock: MonotonicClock) -> None:
+        self.clock = clock  # instructions per second are counted on it
         self.table = Table(COLUMNS, "No plugins installed. Put one in ~/.config/qtui/plugins/ or see qtui-lua(7).")
         self.detail = urwid.Text("", wrap="clip")
         self.widget = urwid.Pile([("weight", 1, self.table), ("pack", urwid.AttrMap(self.detail, "dim"))])
@@ -101,7 +101,7 @@ class PluginsScreen:
                 granted, memory, rate, events, dropped, errors]
 
     def _rate(self, name: str, instructions: int) -> float:
-        now = time.monotonic()
+        now = self.clock()
         previous = self._rates.get(name)
         self._rates[name] = _Rate(instructions, now)
         if previous is not None and now - previous.at >= 0.5:

@@ -27,10 +27,12 @@ class WorkersScreen:
         self.widget = self.table
 
     def on_snapshot(self, snapshot: Snapshot) -> None:
-        self.table.set_rows([(w.id, self._cells(w), None if w.alive else "dim") for w in snapshot.workers])
+        self.table.set_rows([(w.id, self._cells(w, snapshot.taken_at), None if w.alive else "dim")
+                             for w in snapshot.workers])
 
     @staticmethod
-    def _cells(w: WorkerInfo) -> list:
+    def _cells(w: WorkerInfo, now: float) -> list:
+        """One worker's row; SEEN is counted to the time the snapshot was taken."""
         state = ("ok", "busy") if w.alive and w.current_job else ("ok", "idle") if w.alive else "gone"
         name = w.id if not w.host else f"{w.id}@{w.host}" if w.host not in w.id else w.id
         return [
@@ -40,7 +42,7 @@ class WorkersScreen:
             one_line(w.current_job or "-"),
             fmt.count(w.processed),
             fmt.count(w.failed),
-            fmt.age(w.last_seen),
+            fmt.age(w.last_seen, now),
         ]
 
     def move(self, where: str, size: tuple[int, int]) -> None:

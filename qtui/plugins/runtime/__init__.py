@@ -1,7 +1,8 @@
 """Running plugins: one restricted Lua runtime per plugin, the host API, events and the host.
 
 Owns: the sandbox with its limits and kill switch (:mod:`.sandbox`, ``_sandbox_prelude.lua``),
-plain values between Python and Lua (:mod:`.values`), the API declaration (:mod:`.api`), one
+plain values between Python and Lua (:mod:`.values`), the API declaration (:mod:`.api`), qtui's
+Lua library that plugins ``require`` (``stdlib/*.lua``, declared in :data:`.api.LIBRARY`), one
 loaded plugin with the API bound to it (:mod:`.instance`), plugin events (:mod:`.events`),
 settings values and storage (:mod:`.settings`, :mod:`.storage`), and the trio-side host that
 starts, feeds, gates and stops plugins (:mod:`.host`).

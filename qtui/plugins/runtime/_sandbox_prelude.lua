@@ -12,8 +12,12 @@
 --                                                 over the bounds when kind is "value"
 --   dispatch(id, json) -> 1, number | boolean | nil; 2, {value}; 0, {message}   calls host
 --                                                 function `id` (returned, boxed, failed)
---   resolve(name) -> true, {source, chunkname} | false, {message}  finds a module for `require`
+--   resolve(name) -> true, {source, chunkname, library} | false, {message}  finds a module
+--                                                 for `require` (library: it is qtui's, not
+--                                                 the plugin's)
 --   output(line)                                  receives `print` output
+--   time() -> seconds since the epoch             the host's wall clock (os.time, os.date)
+--   clock() -> seconds since the runtime was made   the host's monotonic clock (os.clock)
 --   interval, overdue_seconds, c_steps, source_bytes, max_jumps, max_depth, max_items,
 --   max_bytes, output_bytes                       numbers
 --
@@ -41,14 +45,14 @@ local s_byte, s_find, s_format, s_gmatch, s_gsub, s_match, s_rep, s_sub =
 local t_concat, t_insert, t_move, t_remove, t_sort =
       table.concat, table.insert, table.move, table.remove, table.sort
 local co_create, co_running, co_wrap = coroutine.create, coroutine.running, coroutine.wrap
-local math_log, math_min, math_type = math.log, math.min, math.type
-local os_clock = os.clock
+local math_floor, math_log, math_min, math_type = math.floor, math.log, math.min, math.type
+local os_clock, os_date, os_difftime, os_time = os.clock, os.date, os.difftime, os.time
 
 -- Everything below uses locals only: a stray global access fails loudly.
 local _ENV <const> = nil
 
-local tick, trip, dispatch, resolve, output =
-      host.tick, host.trip, host.dispatch, host.resolve, host.output
+local tick, trip, dispatch, resolve, output, host_time, host_clock =
+      host.tick, host.trip, host.dispatch, host.resolve, host.output, host.time, host.clock
 local C_STEPS = host.c_steps
 local SOURCE_BYTES = host.source_bytes
 local MAX_JUMPS = host.max_jumps
@@ -475,8 +479,92 @@ local function pattern_cost(s, p, plan, plain_search)
   return cost
 end
 
--- Refuse the call when matching `p` over `s` could take longer than C_STEPS.
-local function guard_pattern(fname, s, p, plain, plans)
+-- The part of `s` a search from `init` can read, when that is well short of the rest of `s`
+-- (else nil):
+--   * An anchored pattern of single-character items consumes only characters its classes
+--     match: it never reads past the first character none of them matches (`stop`).
+--   * An unanchored pattern of one single-character item (a set search) stops at its first
+--     hit, reading one character per start.
+-- The look goes through growing windows: it costs about what the search it is for costs, and
+-- gives up (nil) past REACH_WINDOW bytes or C_STEPS.
+local REACH_WINDOW = 2 ^ 20
+
+local function union_set(items)
+  if #items == 0 then
+    return nil
+  end
+  local parts = {}
+  for k = 1, #items do
+    local item = items[k]
+    if item.kind ~= "single" then
+      return nil
+    end
+    local class = item.class
+    local first = s_byte(class, 1)
+    if #class == 1 then
+      if class == "." then
+        return nil
+      end
+      parts[k] = s_find(class, "%w") and class or "%" .. class
+    elseif first == 37 then -- %a, %d, an escaped character
+      parts[k] = class
+    else -- a set: its items join the union, unless it is negated or starts with ']'
+      local inner = s_sub(class, 2, -2)
+      if first ~= 91 or s_find(inner, "^[%^%]]") or inner == "" then
+        return nil
+      end
+      parts[k] = inner
+    end
+  end
+  return "[^" .. t_concat(parts) .. "]"
+end
+
+local function reach(s, init, plan)
+  local n = #s
+  local start = 1
+  if init ~= nil then
+    if type(init) ~= "number" or math_floor(init) ~= init then
+      return nil -- the library converts or refuses it: no guessing here
+    end
+    start = init
+  end
+  if start < 0 then
+    start = math_max(n + start + 1, 1)
+  elseif start == 0 then
+    start = 1
+  end
+  if start > n then
+    return ""
+  end
+  local target, weight
+  if plan.anchored then
+    if plan.stop == nil then
+      plan.stop = plan.linear == 0 and union_set(plan.items) or false
+    end
+    target, weight = plan.stop, plan.weight
+  elseif #plan.items == 1 and plan.items[1].kind == "single" and plan.items[1].quant == nil then
+    target, weight = plan.items[1].class, plan.items[1].weight
+  end
+  if not target then
+    return nil
+  end
+  local most = math_min(REACH_WINDOW, C_STEPS / (weight + 1))
+  local size = 64
+  while size <= most do
+    local window = s_sub(s, start, start + size - 1)
+    local at = s_find(window, target)
+    if at then
+      return s_sub(window, 1, at)
+    elseif #window < size then
+      return window -- the rest of `s`
+    end
+    size = size * 4
+  end
+  return nil
+end
+
+-- Refuse the call when matching `p` over `s` (from `init`) could take longer than C_STEPS.
+local function guard_pattern(fname, s, p, plain, plans, init)
   if type(s) == "number" then
     s = tostring(s)
   end
@@ -509,6 +597,12 @@ local function guard_pattern(fname, s, p, plain, plans)
     end
   end
   local cost = pattern_cost(s, p, plan, plain_search)
+  if cost > C_STEPS and not plain_search and fname ~= "string.gsub" and fname ~= "string.gmatch" then
+    local part = reach(s, init, plan)
+    if part then
+      cost = pattern_cost(part, p, plan, false)
+    end
+  end
   if cost > C_STEPS then
     refuse(fname .. ": pattern too costly for a " .. #s .. "-byte subject (about "
       .. steps(cost) .. " steps, limit " .. steps(C_STEPS) .. "); anchor it with '^',"
@@ -522,7 +616,7 @@ local function safe_find(s, p, init, plain)
   local plan = not plain and anchored_plans[p]
   if not (plan and type(s) == "string"
       and #s <= (plan.literal and plan.safe_plain or plan.safe_length)) then
-    guard_pattern("string.find", s, p, plain, anchored_plans)
+    guard_pattern("string.find", s, p, plain, anchored_plans, init)
   end
   return s_find(s, p, init, plain)
 end
@@ -530,7 +624,7 @@ end
 local function safe_match(s, p, init)
   local plan = anchored_plans[p]
   if not (plan and type(s) == "string" and #s <= plan.safe_length) then
-    guard_pattern("string.match", s, p, false, anchored_plans)
+    guard_pattern("string.match", s, p, false, anchored_plans, init)
   end
   return s_match(s, p, init)
 end
@@ -763,6 +857,7 @@ local function safe_load(chunk, chunkname, mode, ...)
 end
 
 local loaded, loading = {}, {}
+local library_env -- the environment of qtui's library modules, made below
 
 local function safe_require(name)
   if type(name) ~= "string" then
@@ -779,8 +874,8 @@ local function safe_require(name)
   if not found then
     error(box and box[1] or "cannot load module '" .. name .. "'", 2)
   end
-  local source, chunkname = box[1], box[2]
-  local chunk, message = compile(source, "@" .. chunkname, env)
+  local source, chunkname, library = box[1], box[2], box[3]
+  local chunk, message = compile(source, "@" .. chunkname, library and library_env or env)
   if chunk == nil then
     error("error loading module '" .. name .. "':\n\t" .. message, 2)
   end
@@ -789,6 +884,8 @@ local function safe_require(name)
   loading[name] = nil
   if value == nil then
     value = true
+  elseif library and type(value) == "table" then
+    value = freeze(value, name)
   end
   loaded[name] = value
   return value, chunkname
@@ -859,13 +956,46 @@ env.math = freeze(copy(math, { "abs", "ceil", "cos", "deg", "exp", "floor", "fmo
   "sin", "sqrt", "tan", "tointeger", "type", "ult" }), "math")
 env.utf8 = freeze(copy(utf8, { "char", "charpattern", "codepoint", "codes", "len", "offset" }),
   "utf8")
-env.os = freeze(copy(os, { "clock", "date", "difftime", "time" }), "os")
+-- Now is the host's clock (which tests can hold still), not the machine's.
+local function host_now()
+  return math_floor(host_time())
+end
+
+env.os = freeze({
+  clock = function()
+    return host_clock()
+  end,
+  date = function(format, t)
+    if t == nil then
+      t = host_now()
+    end
+    return os_date(format, t)
+  end,
+  difftime = os_difftime,
+  time = function(t)
+    if t == nil then
+      return host_now()
+    end
+    return os_time(t)
+  end,
+}, "os")
 
 -- Method calls on strings use the guarded library; getmetatable("") shows a read-only view.
 raw_setmetatable("", {
   __index = string_lib,
   __metatable = freeze({ __index = env.string }, "string metatable"),
 })
+
+-- qtui's library modules run in a read-only copy of the environment as built here, so what a
+-- plugin does to its own globals never reaches the library's code.
+do
+  local globals = {}
+  for name, value in next, env do
+    globals[name] = value
+  end
+  globals._G = nil
+  library_env = freeze(globals, "the qtui library's environment")
+end
 
 ---------------------------------------------------------------------------------------------
 -- Plain data for the host, as JSON text: the host never walks a plugin's table itself. The

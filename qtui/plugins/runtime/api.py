@@ -1,7 +1,8 @@
 """The plugin host API, version 1: the one declaration of what Lua plugins see.
 
 Every function a plugin may call, every event it may receive, the render styles
-and the capability each needs are declared here. The host binds its
+and the capability each needs are declared here, and so are the modules of qtui's
+Lua library a plugin may ``require`` (:data:`LIBRARY`). The host binds its
 implementations by these names (a test fails if one is missing or extra); the
 documentation, the type definitions for editors and the contract specs are
 generated from or checked against this module.
@@ -21,6 +22,9 @@ __all__ = [
     "FUNCTIONS",
     "HOST_API_VERSION",
     "LEVELS",
+    "LIBRARY",
+    "LibraryFunction",
+    "LibraryModule",
     "STYLES",
     "SUPPORTED_API_MAJORS",
     "Field",
@@ -28,6 +32,7 @@ __all__ = [
     "EventSpec",
     "function",
     "event",
+    "library_module",
 ]
 
 
@@ -212,6 +217,114 @@ CALLBACKS: tuple[Function, ...] = (
 )
 
 
+@attrs.frozen
+class LibraryFunction:
+    """A function of a library module: `require("qtui.<module>").<name>(...)`."""
+
+    name: str
+    doc: str
+    args: tuple[Field, ...] = ()
+    returns: tuple[Field, ...] = ()
+    since: str = "1.0"
+
+
+@attrs.frozen
+class LibraryModule:
+    """A module of qtui's Lua library (``qtui/plugins/runtime/stdlib/<name>.lua``).
+
+    ``require("qtui.<name>")`` returns a read-only table of these functions and constants.
+    The modules are the host's code, compiled in each plugin's own sandbox and run under its
+    limits; names starting with ``qtui.`` never load a plugin's own file.
+    """
+
+    name: str
+    doc: str
+    functions: tuple[LibraryFunction, ...]
+    constants: tuple[Field, ...] = ()
+
+    @property
+    def require_name(self) -> str:
+        return f"qtui.{self.name}"
+
+
+_L = LibraryFunction
+_COLUMNS = _F("columns", "integer", "terminal columns (a fraction is dropped)")
+_ANY_TEXT = _F("value", "any", "text, or any value (shown with tostring)")
+
+#: qtui's Lua library for plugins, one entry per module.
+LIBRARY: tuple[LibraryModule, ...] = (
+    LibraryModule("json", "JSON for hostile payloads: read one field within a fixed amount of work, or "
+                  "decode a whole text.", (
+        _L("field", "The value at a dotted path (e.g. 'meta.tenant') of the JSON object in `payload`, as "
+           "text (numbers as written, booleans as 'true' or 'false'); nil when the payload is not such an "
+           "object or the field is missing or not a string, number or boolean. Never fails; reads at most "
+           "MAX_BYTES of the payload and does at most MAX_COST work (less when `budget` has less left). "
+           "Duplicate keys: the last one counts.",
+           (_F("payload", "any", "the payload text; anything else gives nil"),
+            _F("path", "string", "dot-separated keys"),
+            _F("budget", "qtui.json.Budget?", "work shared by the lookups of one call (json.budget)")),
+           (_F("value", "string?", "the field's value as text"),
+            _F("complete", "boolean", "false when the payload could not be read completely (longer than "
+               "MAX_BYTES, costlier than MAX_COST, or the budget spent)"))),
+        _L("budget", "A budget of work for the json.field lookups of one call, so that a page of hostile "
+           "payloads costs a bounded amount whatever their size.",
+           (_F("cost", "number", "work allowed, in the units of MAX_COST"),),
+           (_F("budget", "qtui.json.Budget", "{cost=}: what is left, lowered by each lookup"),)),
+        _L("decode", "The value of a JSON text: objects and arrays become tables (a null field of an "
+           "object is left out; a null in an array, or a text that is just null, is json.null); numbers "
+           "without a fraction or exponent that fit in 64 bits become integers. Text that is not JSON "
+           "(or not UTF-8, or nested deeper than MAX_DEPTH) gives nil and a message naming the byte where "
+           "it goes wrong. Its work and memory count against the plugin's limits.",
+           (_F("text", "string", "JSON text"),),
+           (_F("value", "any", "the decoded value, or nil"),
+            _F("error", "string?", "why the text is not JSON, e.g. 'qtui.json.decode: invalid number at "
+               "byte 7'"))),
+    ), (
+        _F("MAX_BYTES", "integer", "bytes of a payload json.field looks at (8192)"),
+        _F("MAX_COST", "integer", "work allowed per json.field lookup (5000 units: a bracket or quote "
+           "skipped is one, a library call ten)"),
+        _F("MAX_DEPTH", "integer", "deepest nesting of arrays and objects json.decode accepts (32)"),
+        _F("null", "qtui.json.Null", "what json.decode gives for a null in an array; read-only"),
+    )),
+    LibraryModule("text", "Display helpers: make hostile text safe for the terminal and fit it into a "
+                  "fixed number of columns (as the console counts them: East Asian wide characters take "
+                  "two, everything else one).", (
+        _L("clean", "`value` as one safe line: cut to 200 characters, control characters, bidi marks and "
+           "invalid UTF-8 shown as '?'.", (_ANY_TEXT,), (_F("line", "string", "the safe line"),)),
+        _L("width", "Terminal columns a clean string takes.", (_F("s", "string", "a clean string"),),
+           (_F("columns", "integer", "its width"),)),
+        _L("fit", "`value` cleaned and cut to at most `columns` columns, ending in '…' when something was "
+           "cut; an empty string for fewer than one column.", (_ANY_TEXT, _COLUMNS),
+           (_F("line", "string", "the fitted text"),)),
+        _L("left", "`value` fitted into exactly `columns` columns, left-aligned (padded with spaces).",
+           (_ANY_TEXT, _COLUMNS), (_F("cell", "string", "the padded text"),)),
+        _L("right", "`value` fitted into exactly `columns` columns, right-aligned.", (_ANY_TEXT, _COLUMNS),
+           (_F("cell", "string", "the padded text"),)),
+        _L("wrap", "`value` cleaned and word-wrapped into at most `max_lines` lines of `columns` columns; "
+           "a longer word is cut, and the last line ends in '…' when text was left out.",
+           (_ANY_TEXT, _COLUMNS, _F("max_lines", "integer", "most lines")),
+           (_F("lines", "string[]", "the lines"),)),
+        _L("message", "The message of an error raised by Lua or the host, without its 'file.lua:line: ' "
+           "prefix.", (_F("err", "any", "an error value"),), (_F("message", "string", "the message"),)),
+        _L("count", "'1 job', '2 jobs': a count and its noun, made plural by `plural` or an added 's'.",
+           (_F("n", "integer", "the count"), _F("noun", "string", "singular noun"),
+            _F("plural", "string?", "plural noun (default: noun .. 's')")),
+           (_F("text", "string", "e.g. '2 jobs'"),)),
+        _L("duration", "Seconds as a short duration: 42s, 3m05s, 2h07m, 3d04h; '-' for nil or NaN.",
+           (_F("seconds", "number?", "seconds"),), (_F("text", "string", "the duration"),)),
+        _L("number", "A count or rate in at most 6 columns: 7, 12.5, 1234, 12.3k, 4.5M; '-' for nil or NaN.",
+           (_F("n", "number?", "the number"),), (_F("text", "string", "the number"),)),
+    )),
+    LibraryModule("queues", "Which queues a plugin watches, from a setting such as 'email, sms, billing-*'.", (
+        _L("matcher", "A function telling whether a queue name is watched: `spec` lists names separated by "
+           "commas, a name ending in * matches every queue starting with the rest, and an empty or missing "
+           "spec matches every queue.", (_F("spec", "string?", "the names, e.g. 'email, billing-*'"),),
+           (_F("watched", "fun(queue: string): boolean", "true for a watched queue name"),
+            _F("count", "integer", "how many names the spec lists"))),
+    )),
+)
+
+
 def function(name: str) -> Function:
     """The declared function `name` (without the `qtui.` prefix)."""
     return _FUNCTIONS_BY_NAME[name]
@@ -222,5 +335,11 @@ def event(type_name: str) -> EventSpec:
     return _EVENTS_BY_TYPE[type_name]
 
 
+def library_module(name: str) -> LibraryModule:
+    """The declared library module `name` (without the `qtui.` prefix)."""
+    return _LIBRARY_BY_NAME[name]
+
+
 _FUNCTIONS_BY_NAME = {f.name: f for f in FUNCTIONS}
+_LIBRARY_BY_NAME = {m.name: m for m in LIBRARY}
 _EVENTS_BY_TYPE = {e.type: e for e in EVENTS}

@@ -12,13 +12,15 @@ events and results included, is that plugin's error. Everything a
 plugin does to the world goes through effects the host applies here, on the
 trio side: panel content, notices, timers, commands, bus messages and admin
 requests (which are checked, confirmed when destructive, and audited).
+
+The host's clock dates panels, timer events and audit entries and is what plugin code sees
+as now; timers and the stale marker wait on the trio run's clock.
 """
 
 from __future__ import annotations
 
 import enum
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ import trio
 
 from qtui.backends.base import Backend
 from qtui.bus import EventBus, Subscription
+from qtui.clock import Clock, utc_now
 from qtui.events import Event, Notice, SelectionChanged, StatsUpdated
 from qtui.model import BackendError, JobState, Page
 from qtui.plugins.bundles.bundle import BundleError, read_bundle
@@ -121,7 +124,7 @@ class PluginHandle:
     timers: dict[str, trio.CancelScope] = attrs.field(factory=dict)
     limiter: trio.CapacityLimiter = attrs.field(factory=lambda: trio.CapacityLimiter(1))
     stopped: trio.Event = attrs.field(factory=trio.Event)
-    prompts: RateLimit = attrs.field(factory=lambda: RateLimit(1 / CONFIRM_SECONDS, CONFIRM_BURST))
+    prompts: RateLimit = attrs.field(kw_only=True)  # confirmation prompts the plugin may raise
 
     @property
     def name(self) -> str:
@@ -156,6 +159,7 @@ class PluginHost:
         backend: Backend,
         bus: EventBus,
         *,
+        clock: Clock,
         store: PermissionStore | None = None,
         policy: SitePolicy | None = None,
         audit: AuditLog | None = None,
@@ -165,6 +169,7 @@ class PluginHost:
     ) -> None:
         self.backend = backend
         self.bus = bus
+        self.clock = clock
         self.store = store or PermissionStore()
         self.policy = policy
         self.audit = audit or AuditLog()
@@ -212,7 +217,7 @@ class PluginHost:
 
     async def start(self, plugin: Plugin, *, handoff: Any = None) -> PluginHandle:
         """Load and activate `plugin`, or leave it waiting for the operator's permission decision."""
-        handle = PluginHandle(plugin)
+        handle = PluginHandle(plugin, prompts=self._prompt_limit())
         self.plugins[plugin.manifest.name] = handle
         runtime = self._prepare(handle)
         if runtime is None:
@@ -250,7 +255,7 @@ class PluginHost:
         if broken:  # say what is wrong before asking anyone to approve new code
             self._keep_old(old, broken[0])
             return old
-        new = PluginHandle(plugin)
+        new = PluginHandle(plugin, prompts=self._prompt_limit())
         runtime = self._prepare(new)
         if runtime is None:  # waiting for a decision or unreadable: the old one keeps running
             old.error = PluginError(new.reason or "cannot load the new version", plugin=old.name)
@@ -301,7 +306,7 @@ class PluginHost:
         requested = set(plugin.manifest.permissions)
         self.store.decide(plugin.manifest, code_hash,
                           grant=tuple(requested & previous.granted), deny=tuple(requested & previous.denied),
-                          confirm={c: False for c in requested & previous.no_confirm})
+                          confirm={c: False for c in requested & previous.no_confirm}, now=utc_now(self.clock))
 
     def _prepare(self, handle: PluginHandle) -> rt.PluginRuntime | None:
         """A runtime for the plugin, or None with the handle errored or waiting for permission."""
@@ -323,7 +328,7 @@ class PluginHost:
             log.warning("%s", problem)
         handle.runtime = rt.PluginRuntime(
             plugin.manifest, bundle, grants, settings=values,
-            storage=PluginStorage(plugin.manifest.name, self._storage_dir), audit=self.audit,
+            storage=PluginStorage(plugin.manifest.name, self._storage_dir), audit=self.audit, clock=self.clock,
             max_payload_bytes=self.backend.max_payload_bytes,
         )
         # Subscribe before plugin code runs, so nothing published meanwhile is missed.
@@ -425,7 +430,7 @@ class PluginHost:
         if handle.code_hash is None:
             raise ValueError(f"{handle.name} could not be read; nothing to decide on")
         self.store.decide(handle.manifest, handle.code_hash, grant=grant, deny=deny,
-                          confirm={c: False for c in no_confirm})
+                          confirm={c: False for c in no_confirm}, now=utc_now(self.clock))
         for capability in grant:
             self._audit(handle, capability, Outcome.GRANTED, "decided in the console")
         for capability in deny:
@@ -644,7 +649,7 @@ class PluginHost:
         for effect in handle.runtime.take_effects():
             match effect:
                 case rt.Render(lines=lines, size=size):
-                    handle.panel, handle.panel_at = lines, time.time()
+                    handle.panel, handle.panel_at = lines, self.clock.time()
                     handle.runtime.kept.panel = size
                     self.bus.publish(PanelUpdated(handle.name))
                 case rt.Notify(text=text, level=level):
@@ -680,7 +685,7 @@ class PluginHost:
                 while True:
                     await trio.sleep(seconds)
                     if handle.subscription is not None:
-                        handle.subscription.offer(TimerFired(name, time.time()))
+                        handle.subscription.offer(TimerFired(name, self.clock.time()))
                     if not repeat:
                         handle.timers.pop(name, None)
                         return
@@ -777,7 +782,7 @@ class PluginHost:
     def _settle_floods(self, handle: PluginHandle) -> None:
         self._prompts_suppressed(handle, handle.prompts.settle())
         try:
-            self.audit.settle(handle.name, str(handle.manifest.version))
+            self.audit.settle(handle.name, str(handle.manifest.version), now=utc_now(self.clock))
         except Exception as exc:
             log.warning("audit log: %s", exc)
         runtime = handle.runtime
@@ -827,16 +832,21 @@ class PluginHost:
             self.bus.publish(PluginLifecycle(handle.name, str(handle.manifest.version), lifecycle, reason))
         self.bus.publish(PanelUpdated(handle.name))
 
+    def _prompt_limit(self) -> RateLimit:
+        """The rate at which one plugin may ask the operator to confirm."""
+        return RateLimit(1 / CONFIRM_SECONDS, CONFIRM_BURST, clock=self.clock.monotonic)
+
     def _audit_violation(self, handle: PluginHandle, error: LimitExceeded) -> None:
         try:
             self.audit.record(handle.name, str(handle.manifest.version), f"limits.{error.kind.name.lower()}",
-                              Outcome.VIOLATION, error.message)
+                              Outcome.VIOLATION, error.message, now=utc_now(self.clock))
         except Exception as exc:
             log.warning("audit log: %s", exc)
 
     def _audit(self, handle: PluginHandle, capability: Capability, outcome: Outcome, detail: str) -> None:
         try:
-            self.audit.record(handle.name, str(handle.manifest.version), capability.value, outcome, detail)
+            self.audit.record(handle.name, str(handle.manifest.version), capability.value, outcome, detail,
+                              now=utc_now(self.clock))
         except Exception as exc:
             log.warning("audit log: %s", exc)
 

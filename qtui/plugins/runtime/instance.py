@@ -26,6 +26,7 @@ from typing import Any
 
 import attrs
 
+from qtui.clock import Clock, utc_now
 from qtui.model import InvalidInput, JobState, check_queue_name
 from qtui.plugins.bundles.bundle import Bundle
 from qtui.plugins.bundles.capabilities import Capability, bus_capability
@@ -203,9 +204,11 @@ class PluginRuntime:
         settings: Mapping[str, Any],
         storage: PluginStorage,
         audit: AuditLog,
+        clock: Clock,
         max_payload_bytes: int | None = None,
     ) -> None:
         self.manifest = manifest
+        self._clock = clock
         self.bundle = bundle
         self.grants = grants
         self.settings = dict(settings)
@@ -217,8 +220,8 @@ class PluginRuntime:
         self.log_count = 0  # lines ever logged, to notice new ones
         self.kept = HostBytes()
         self._max_payload_bytes = max_payload_bytes
-        self._log_limit = RateLimit(LOG_RATE, LOG_BURST)
-        self._notify_limit = RateLimit(1 / NOTIFY_SECONDS, NOTIFY_BURST)
+        self._log_limit = RateLimit(LOG_RATE, LOG_BURST, clock=clock.monotonic)
+        self._notify_limit = RateLimit(1 / NOTIFY_SECONDS, NOTIFY_BURST, clock=clock.monotonic)
         self._log = logging.getLogger(f"qtui.plugins.{manifest.name}")
         self._effects: list[Effect] = []
         self._timers: set[str] = set()
@@ -227,7 +230,8 @@ class PluginRuntime:
         self._halted = False
         self._lock = threading.Lock()
         self.sandbox = LuaSandbox(
-            manifest.name, limits=sandbox_limits(manifest), resolver=_modules(bundle), output=self._print
+            manifest.name, clock=clock, limits=sandbox_limits(manifest), resolver=_modules(bundle),
+            output=self._print,
         )
         limits = self.sandbox.limits
         self._message_bounds = Bounds(limits.max_depth - _MESSAGE_WRAPPING, limits.max_items, MAX_MESSAGE_BYTES)
@@ -366,7 +370,8 @@ class PluginRuntime:
 
     def _audit_safely(self, capability: Capability, outcome: Outcome, detail: str) -> None:
         try:
-            self._audit.record(self.manifest.name, str(self.manifest.version), capability.value, outcome, detail)
+            self._audit.record(self.manifest.name, str(self.manifest.version), capability.value, outcome, detail,
+                               now=utc_now(self._clock))
         except Exception as exc:  # the audit log failing must not break the plugin call
             log.warning("audit log: %s", exc)
 

@@ -5,7 +5,7 @@ releases the GIL while Lua runs, so runtimes of different plugins run in paralle
 into one runtime are serialised. ::
 
     # find_module(name) -> (source text, chunk name) | None, from the plugin's own files
-    sandbox = LuaSandbox("queue-stats", limits=Limits(), resolver=find_module)
+    sandbox = LuaSandbox("queue-stats", clock=clock, limits=Limits(), resolver=find_module)
     sandbox.expose("qtui.notify", notify)           # Lua sees a plain closure
     sandbox.load(source, "main.lua")                 # runs the main chunk under the limits
     if sandbox.has_function("activate"):
@@ -15,12 +15,14 @@ into one runtime are serialised. ::
 What plugin code gets: the safe base functions, ``string`` (no ``dump``; pattern functions,
 ``rep`` and friends guarded), ``table`` (guarded), ``math``, ``utf8``, ``coroutine`` (every
 coroutine hooked), ``os`` with ``clock``/``date``/``difftime``/``time`` only, text-only
-``load`` bound to its own environment, ``require`` over the host's module resolver,
-``print`` into the host's log and ``collectgarbage("count")``. Library tables and the string
-metatable are read-only, ``__gc`` metamethods are refused. There is no ``debug``, ``io``,
-``package``, ``python``, ``dofile``/``loadfile``, ``string.dump`` and no bytecode.
+``load`` bound to its own environment, ``require`` (see below), ``print`` into the host's log
+and ``collectgarbage("count")``. Library tables and the string metatable are read-only,
+``__gc`` metamethods are refused. There is no ``debug``, ``io``, ``package``, ``python``,
+``dofile``/``loadfile``, ``string.dump`` and no bytecode. The sandbox's clock is the plugin's
+notion of now: ``os.time()`` and ``os.date()`` read its wall clock, and ``os.clock()`` gives the
+seconds of its monotonic clock since the runtime was made.
 
-Limits apply per call: an instruction budget and a wall-clock deadline, checked by a count
+Limits apply per call: an instruction budget and a deadline on the clock's monotonic time, checked by a count
 hook about once a millisecond, and a memory cap on the whole runtime. Library calls that run
 long inside C where no hook can stop them are refused up front when their estimated cost
 exceeds ``Limits.c_steps``: pattern matching (with the length of sets and frontier sets),
@@ -40,6 +42,13 @@ hands to Lua (call arguments, host function results, module sources, error messa
 memory cap lifted, after checking that it fits under the cap, and passes only those tables,
 strings, numbers and booleans; plugin tables reach the host as JSON text the prelude writes
 inside the plugin's own call. The cap is in force whenever Lua code runs.
+
+``require`` loads two kinds of module, and neither can stand in for the other: a name whose
+first part is ``qtui`` (``require("qtui.json")``) is a module of qtui's library, the
+``stdlib/*.lua`` files shipped with qtui, and every other name goes to the host's resolver
+(the plugin's own files). A library module is compiled in the plugin's own runtime on its
+first ``require``, runs under the plugin's limits in an environment of its own (the plugin's
+globals do not reach it), and the table it returns is read-only.
 """
 
 from __future__ import annotations
@@ -60,6 +69,7 @@ from typing import Any
 import attrs
 from lupa import lua54
 
+from qtui.clock import Clock
 from qtui.plugins.bundles.lua_syntax import MAX_JUMPS, MAX_SOURCE_BYTES
 from qtui.plugins.runtime.values import (
     INT64_MAX,
@@ -73,6 +83,7 @@ from qtui.plugins.runtime.values import (
 from qtui.sanitize import visible
 
 __all__ = [
+    "LIBRARY_MODULES",
     "ConversionError",
     "HostError",
     "LimitExceeded",
@@ -97,6 +108,16 @@ _PRELUDE_SOURCE = (
     importlib.resources.files("qtui.plugins.runtime").joinpath("_sandbox_prelude.lua").read_bytes()
 )
 
+#: The modules of qtui's library for plugins (``stdlib/NAME.lua`` is ``qtui.NAME``), by name.
+_LIBRARY: dict[str, str] = {
+    f"qtui.{entry.name.removesuffix('.lua')}": entry.read_text(encoding="utf-8")
+    for entry in importlib.resources.files("qtui.plugins.runtime").joinpath("stdlib").iterdir()
+    if entry.name.endswith(".lua")
+}
+#: What `require` finds in qtui's library, e.g. ``qtui.json``; names starting with ``qtui.``
+#: never load a plugin's file.
+LIBRARY_MODULES: tuple[str, ...] = tuple(sorted(_LIBRARY))
+
 _PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 _MODULE_NAME = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*")
 _MAX_MODULE_NAME = 200
@@ -117,7 +138,8 @@ _LIFT_BYTES = 64 * 2**20
 _FAILED, _RETURNED, _BOXED = 0, 1, 2
 
 # The count hook reports to Python about once per _TICK_SECONDS of Lua work, whatever one
-# instruction costs (a concatenation of megabytes is one instruction).
+# instruction costs (a concatenation of megabytes is one instruction). This tuning measures how
+# fast the machine runs Lua, so it reads the machine's clock, never the sandbox's.
 _TICK_SECONDS = 0.001
 _FIRST_INTERVAL = 10_000
 _SHORTEST_INTERVAL = 16
@@ -347,6 +369,7 @@ class LuaSandbox:
         self,
         name: str,
         *,
+        clock: Clock,
         limits: Limits | None = None,
         resolver: ModuleResolver | None = None,
         policy: ViolationPolicy | None = None,
@@ -354,11 +377,16 @@ class LuaSandbox:
     ) -> None:
         """Create the runtime.
 
-        `resolver` serves `require` (module names are letters, digits, ``_`` and ``-`` in
-        dot-separated parts; never paths). `output` receives each `print` line; without it
+        `clock` times calls (deadlines, busy time, the violation window) and is what plugin
+        code sees as now (``os.time``, ``os.date``, ``os.clock``). `resolver` serves
+        `require` (module names are letters, digits, ``_`` and ``-`` in dot-separated parts;
+        never paths). `output` receives each `print` line; without it
         lines go to the ``qtui.plugins.<name>`` logger.
         """
         self.name = name
+        self._clock = clock
+        self._monotonic = clock.monotonic
+        self._born = self._monotonic()
         self.limits = limits or Limits()
         self.policy = policy or ViolationPolicy()
         self._bounds = self.limits.bounds
@@ -406,6 +434,8 @@ class LuaSandbox:
                     (b"dispatch", LuaSandbox._dispatch, (_FAILED, None)),
                     (b"resolve", LuaSandbox._resolve, (False, None)),
                     (b"output", LuaSandbox._print, None),
+                    (b"time", LuaSandbox._wall_time, 0.0),
+                    (b"clock", LuaSandbox._runtime_seconds, 0.0),
                 ]
             }
             host = self._runtime.table_from(
@@ -538,7 +568,7 @@ class LuaSandbox:
         with self._state_lock:
             if not self._running or self._in_host:
                 return None
-            return time.monotonic() - self._responsive_until
+            return self._monotonic() - self._responsive_until
 
     def violation(self, kind: LimitKind, message: str) -> LimitExceeded:
         """Count a violation the host found between calls (a value it cannot hand over, say)."""
@@ -645,19 +675,20 @@ class LuaSandbox:
         return results
 
     def _arm(self) -> None:
-        now = time.monotonic()
+        now = self._monotonic()
         with self._state_lock:
             self._running = True
             self._trip = self._trip_box = None
             self._interrupt_reason = "the plugin's sandbox is closing" if self._closing else None
         self._call_instructions = 0
         self._memory_check_level = self.limits.memory_bytes * _MEMORY_CHECK_SHARE
-        self._started = self._last_tick = now
+        self._started = now
+        self._last_tick = time.monotonic()
         self._next_adjust = 0.0
         self._deadline = self._responsive_until = now + self.limits.wall_seconds
 
     def _disarm(self) -> _Trip | None:
-        elapsed = time.monotonic() - self._started
+        elapsed = self._monotonic() - self._started
         with self._state_lock:
             self._running = False
             trip, self._trip = self._trip, None
@@ -677,7 +708,7 @@ class LuaSandbox:
         if self._trip is not None:
             return self._trip_box
         self._call_instructions += count
-        now = time.monotonic()
+        now = self._monotonic()
         used = self._runtime.get_memory_used()
         if used > self._memory_check_level:
             # Near the cap every allocation runs an emergency full collection and the plugin
@@ -701,10 +732,11 @@ class LuaSandbox:
             )
         if count == 0:
             return None
-        elapsed, self._last_tick = now - self._last_tick, now
+        real = time.monotonic()
+        elapsed, self._last_tick = real - self._last_tick, real
         # Changing the interval costs a walk over the whole call stack (lua_sethook), so
         # it happens at most once per _ADJUST_SECONDS.
-        if now < self._next_adjust:
+        if real < self._next_adjust:
             return None
         if elapsed > 2 * _TICK_SECONDS:
             # One slow stretch (a collection of a deep stack) must not collapse the interval.
@@ -713,7 +745,7 @@ class LuaSandbox:
             interval = min(self._longest_interval, count * 4)
         else:
             return None
-        self._next_adjust = now + _ADJUST_SECONDS
+        self._next_adjust = real + _ADJUST_SECONDS
         self._interval = interval
         return None if interval == count else interval
 
@@ -744,7 +776,7 @@ class LuaSandbox:
         )
         if trip.kind is LimitKind.INTERRUPTED:
             return error
-        now = time.monotonic()
+        now = self._monotonic()
         self._violation_count += 1
         self._violations.append(now)
         while self._violations and now - self._violations[0] > self.policy.window_seconds:
@@ -848,7 +880,7 @@ class LuaSandbox:
         self._in_host += 1
 
     def _leave_host(self) -> None:
-        self._responsive_until = max(self._deadline, time.monotonic())
+        self._responsive_until = max(self._deadline, self._monotonic())
         self._in_host -= 1
 
     def _dispatch(self, index: int, arguments: bytes) -> tuple[int, Any]:
@@ -886,6 +918,7 @@ class LuaSandbox:
             return (_BOXED, self._runtime.table_from([self._values.to_lua(result)]))
 
     def _resolve(self, raw_name: bytes) -> tuple[bool, Any]:
+        """(True, {source, chunk name, "library" if it is qtui's library}) or (False, {message})."""
         self._enter_host()
         try:
             return self._resolve_module(raw_name.decode("utf-8", "replace"))
@@ -896,28 +929,52 @@ class LuaSandbox:
         if len(name) > _MAX_MODULE_NAME or not _MODULE_NAME.fullmatch(name):
             return (False, self._box(f"module name {name!r} is not allowed (use letters, digits, '_' "
                                      "and '-' in parts separated by single dots)".encode()))
-        if self._resolver is None:
-            return (False, self._box(f"module '{name}' not found".encode()))
-        try:
-            found = self._resolver(name)
-            if found is None:
-                return (False, self._box(f"module '{name}' not found".encode()))
-            source, chunkname = found
-            encoded = source.encode("utf-8")
-        except HostError as error:
-            return (False, self._box(f"cannot load module '{name}': {error}".encode()))
-        except OSError as error:
-            return (False, self._box(f"cannot read module '{name}': {error.strerror or error}".encode()))
-        except Exception:
-            log.exception("plugin %s: module resolver failed for %r", self.name, name)
-            return (False, self._box(f"cannot load module '{name}'".encode()))
+        library = name.partition(".")[0] == "qtui"
+        found = self._library_module(name) if library else self._plugin_module(name)
+        if isinstance(found, bytes):
+            return (False, self._box(found))
+        source, chunkname = found
+        encoded = source.encode("utf-8", "replace")
         if len(encoded) > self.limits.source_bytes:
             return (False, self._box(f"module '{name}' is too large ({len(encoded)} bytes, limit "
                                      f"{self.limits.source_bytes})".encode()))
         if not self._fits(len(encoded)):
             return (False, self._box(self._no_room_message(len(encoded), f"module '{name}'").encode()))
         self._chunknames.add(chunkname)
-        return (True, self._box(encoded, chunkname.encode("utf-8", "replace")))
+        return (True, self._box(encoded, chunkname.encode("utf-8", "replace"), b"library" if library else None))
+
+    @staticmethod
+    def _library_module(name: str) -> tuple[str, str] | bytes:
+        source = _LIBRARY.get(name)
+        if source is None:
+            return (f"module '{name}' not found: names starting with 'qtui.' are qtui's library "
+                    f"({', '.join(LIBRARY_MODULES)})").encode()
+        return source, f"[qtui]/{name.removeprefix('qtui.')}.lua"
+
+    def _plugin_module(self, name: str) -> tuple[str, str] | bytes:
+        if self._resolver is None:
+            return f"module '{name}' not found".encode()
+        try:
+            found = self._resolver(name)
+            if found is None:
+                return f"module '{name}' not found".encode()
+            source, chunkname = found
+        except HostError as error:
+            return f"cannot load module '{name}': {error}".encode()
+        except OSError as error:
+            return f"cannot read module '{name}': {error.strerror or error}".encode()
+        except Exception:
+            log.exception("plugin %s: module resolver failed for %r", self.name, name)
+            return f"cannot load module '{name}'".encode()
+        return source, chunkname
+
+    def _wall_time(self) -> float:
+        """`os.time()` and `os.date()` of plugin code: the clock's wall time."""
+        return self._clock.time()
+
+    def _runtime_seconds(self) -> float:
+        """`os.clock()` of plugin code: monotonic seconds since the runtime was made."""
+        return self._monotonic() - self._born
 
     def _print(self, line: bytes) -> None:
         text = _clip(line.decode("utf-8", "replace"), _MAX_OUTPUT_LINE)

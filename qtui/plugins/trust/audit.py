@@ -22,16 +22,16 @@ import enum
 import json
 import os
 import re
-import time
 from pathlib import Path
 from typing import Any
 
 import attrs
 
 from qtui import paths
+from qtui.clock import SYSTEM_CLOCK, MonotonicClock
 from qtui.files.atomic import locked
 from qtui.plugins.trust.permissions import Verdict
-from qtui.ratelimit import Clock, RateLimit
+from qtui.ratelimit import RateLimit
 
 AUDIT_FILE = "audit.jsonl"
 MAX_BYTES = 1024 * 1024
@@ -163,7 +163,7 @@ class AuditLog:
 
     def __init__(
         self, path: Path | None = None, *, max_bytes: int = MAX_BYTES, keep: int = KEEP_ROTATED,
-        clock: Clock = time.monotonic,
+        clock: MonotonicClock = SYSTEM_CLOCK.monotonic,
     ) -> None:
         if max_bytes < 1 or keep < 1:
             raise ValueError("max_bytes and keep must be at least 1")

@@ -1,7 +1,9 @@
--- Display helpers: make hostile text safe and fit it into a fixed number of terminal columns.
+-- qtui.text, part of qtui's library for plugins: require("qtui.text").
 --
--- This module is vendored, byte for byte, into each sample plugin that uses it (a plugin can
--- only require its own files); tests/sample_plugins checks that the copies stay identical.
+-- Display helpers: make hostile text safe and fit it into a fixed number of terminal columns.
+-- The host's code, not the plugin's: it ships with qtui (a qtui upgrade may change it, as it may
+-- change the API), runs in the plugin's own sandbox under the plugin's limits, and the table
+-- `require` returns is read-only.
 
 local text = {}
 
@@ -77,6 +79,22 @@ local function char_width(code)
   return 1
 end
 
+-- `value` as a whole number (a fraction is dropped), or an error naming `fname`'s argument.
+local function whole(fname, position, value)
+  local got = type(value)
+  if got == "number" then
+    if value ~= value then
+      got = "nan"
+    elseif value == math.huge or value == -math.huge then
+      got = value > 0 and "inf" or "-inf"
+    else
+      return math.floor(value)
+    end
+  end
+  error("bad argument #" .. position .. " to 'qtui.text." .. fname .. "' (finite number expected, got "
+    .. got .. ")", 3)
+end
+
 -- `value` as one safe line: tostring'd, cut to MAX_CHARS characters, unsafe characters and
 -- invalid UTF-8 bytes shown as "?".
 function text.clean(value)
@@ -100,6 +118,9 @@ end
 
 -- Terminal columns taken by a clean string.
 function text.width(s)
+  if type(s) ~= "string" then
+    error("bad argument #1 to 'qtui.text.width' (string expected, got " .. type(s) .. ")", 2)
+  end
   local columns = 0
   for _, code in utf8.codes(s) do
     columns = columns + char_width(code)
@@ -107,8 +128,11 @@ function text.width(s)
   return columns
 end
 
--- `value` cleaned and cut to at most `columns` columns, with "…" when something was cut.
-function text.fit(value, columns)
+-- text.fit, `columns` already checked to be a whole number.
+local function fit(value, columns)
+  if columns < 1 then
+    return ""
+  end
   local s = text.clean(value)
   if text.width(s) <= columns then
     return s
@@ -125,21 +149,33 @@ function text.fit(value, columns)
   return table.concat(parts) .. "…"
 end
 
+-- `value` cleaned and cut to at most `columns` columns, with "…" when something was cut
+-- (nothing fits in fewer than one column).
+function text.fit(value, columns)
+  return fit(value, whole("fit", 2, columns))
+end
+
 -- `value` fitted into exactly `columns` columns, left-aligned.
 function text.left(value, columns)
-  local s = text.fit(value, columns)
+  columns = whole("left", 2, columns)
+  local s = fit(value, columns)
   return s .. string.rep(" ", columns - text.width(s))
 end
 
 -- `value` fitted into exactly `columns` columns, right-aligned.
 function text.right(value, columns)
-  local s = text.fit(value, columns)
+  columns = whole("right", 2, columns)
+  local s = fit(value, columns)
   return string.rep(" ", columns - text.width(s)) .. s
 end
 
 -- `value` cleaned and word-wrapped into at most `max_lines` lines of `columns` columns; a word
 -- longer than a line is cut, and the last line ends in "…" when text was left out.
 function text.wrap(value, columns, max_lines)
+  columns, max_lines = whole("wrap", 2, columns), whole("wrap", 3, max_lines)
+  if max_lines < 1 then
+    return {}
+  end
   local lines, current, used = {}, nil, 0
   for word in text.clean(value):gmatch("%S+") do
     local w = text.width(word)
@@ -147,7 +183,7 @@ function text.wrap(value, columns, max_lines)
       current, used = current .. " " .. word, used + 1 + w
     else
       lines[#lines + 1] = current
-      current = text.fit(word, columns)
+      current = fit(word, columns)
       used = text.width(current)
     end
   end
@@ -156,7 +192,7 @@ function text.wrap(value, columns, max_lines)
     for n = #lines, max_lines + 1, -1 do
       lines[n] = nil
     end
-    lines[max_lines] = text.fit(lines[max_lines] .. " …", columns)
+    lines[max_lines] = fit(lines[max_lines] .. " …", columns)
   end
   return lines
 end

@@ -1,7 +1,9 @@
--- Which queues a plugin watches, from a setting such as "email, sms, billing-*".
+-- qtui.queues, part of qtui's library for plugins: require("qtui.queues").
 --
--- This module is vendored, byte for byte, into each sample plugin that uses it (a plugin can
--- only require its own files); tests/sample_plugins checks that the copies stay identical.
+-- Which queues a plugin watches, from a setting such as "email, sms, billing-*".
+-- The host's code, not the plugin's: it ships with qtui (a qtui upgrade may change it, as it may
+-- change the API), runs in the plugin's own sandbox under the plugin's limits, and the table
+-- `require` returns is read-only.
 
 local queues = {}
 

@@ -1,0 +1,249 @@
+"""qtui's library for plugins in the sandbox: `require("qtui.…")`, precedence over the plugin's
+own files, read-only module tables, an environment of its own, and the plugin's limits."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import attrs
+import pytest
+from lupa import lua54
+from sandbox_testkit import TEST_LIMITS, assert_fresh_sandbox_works, assert_works, lua_eval
+
+from qtui.plugins.runtime import api
+from qtui.plugins.runtime import sandbox as sandbox_module
+from qtui.plugins.runtime.sandbox import LIBRARY_MODULES, LimitExceeded, LimitKind, LuaSandbox, PluginError
+from tests.support import ManualClock
+
+
+def own_files(files: dict[str, str], asked: list[str]):
+    """A plugin's resolver over `files` ({"a/b.lua": source}) that records the names it is asked for."""
+
+    def resolve(name: str):
+        asked.append(name)
+        path = name.replace(".", "/") + ".lua"
+        return (files[path], path) if path in files else None
+
+    return resolve
+
+
+def test_the_library_modules_are_json_text_and_queues():
+    assert LIBRARY_MODULES == ("qtui.json", "qtui.queues", "qtui.text")
+
+
+def test_every_sandbox_can_require_the_library_once_per_plugin(make_sandbox):
+    sandbox = make_sandbox("""
+        local json = require("qtui.json")
+        function run()
+          local text, again = require("qtui.text"), require("qtui.json")
+          return {again == json, text.fit("hello world", 6), (json.decode('{"n": [1, 2]}')).n[2]}
+        end
+    """)
+    assert sandbox.call("run") == [True, "hello…", 2]
+
+
+def test_each_plugin_compiles_its_own_copy_in_its_own_heap(make_sandbox):
+    first, second = make_sandbox(), make_sandbox()
+    before = first.memory_used()
+    first.load("json = require('qtui.json')", "main.lua")
+    assert first.memory_used() > before + 10_000  # the compiled module lives in the plugin's heap
+    second.load("json = require('qtui.json')", "main.lua")
+    assert lua_eval(first, "tostring(json)") != lua_eval(second, "tostring(json)")
+
+
+def test_a_plugins_own_files_cannot_shadow_the_library(make_sandbox):
+    asked: list[str] = []
+    files = {
+        "qtui/json.lua": "return {decode = function() return 'the plugin\\'s' end}",
+        "qtui/init.lua": "return {}",
+        "json.lua": "return {decode = function() return 'own json' end}",
+    }
+    sandbox = make_sandbox("""
+        function run()
+          local ok, err = pcall(require, "qtui.nope")
+          local ok2, err2 = pcall(require, "qtui")
+          return {(require("qtui.json").decode("[7]"))[1], require("json").decode(), err, err2}
+        end
+    """, resolver=own_files(files, asked))
+    library = "qtui.json, qtui.queues, qtui.text"
+    assert sandbox.call("run") == [
+        7,
+        "own json",  # the library does not shadow the plugin's own module of the same last name
+        f"module 'qtui.nope' not found: names starting with 'qtui.' are qtui's library ({library})",
+        f"module 'qtui' not found: names starting with 'qtui.' are qtui's library ({library})",
+    ]
+    assert asked == ["json"]  # names starting with qtui. never reach the plugin's files
+
+
+def test_module_tables_are_read_only(make_sandbox):
+    sandbox = make_sandbox("""
+        local json = require("qtui.json")
+        function try(code)
+          local ok, err = pcall(load(code, "=try", "t", {json = json, rawset = rawset,
+                                                         setmetatable = setmetatable}))
+          return {ok, err}
+        end
+        function listed()
+          local names = {}
+          for name in pairs(json) do names[#names + 1] = name end
+          table.sort(names)
+          return names
+        end
+    """)
+    assert sandbox.call("try", "json.decode = nil") == [False, "try:1: 'qtui.json' is read-only"]
+    assert sandbox.call("try", "json.extra = 1") == [False, "try:1: 'qtui.json' is read-only"]
+    assert sandbox.call("try", "rawset(json, 'decode', print)") == [False, "try:1: rawset: table is read-only"]
+    assert sandbox.call("try", "setmetatable(json, {})")[0] is False
+    assert sandbox.call("try", "json.null.x = 1") == [False, "try:1: qtui.json.null is read-only"]
+    assert lua_eval(sandbox, "getmetatable(require('qtui.json'))") is False
+    assert sandbox.call("listed") == ["MAX_BYTES", "MAX_COST", "MAX_DEPTH", "budget", "decode", "field", "null"]
+    assert lua_eval(sandbox, "require('qtui.json').MAX_DEPTH") == 32
+
+
+def test_the_plugins_globals_do_not_reach_library_code(make_sandbox):
+    sandbox = make_sandbox("""
+        string, table, utf8, ipairs = nil, nil, nil, nil
+        tostring = function() return "owned" end
+        local text = require("qtui.text")
+        function run() return {text.fit("héllo wörld", 8), text.count(2, "job")} end
+    """)
+    assert sandbox.call("run") == ["héllo w…", "2 jobs"]
+
+
+def test_library_code_makes_no_globals_in_the_plugin(make_sandbox):
+    sandbox = make_sandbox("""
+        local function names()
+          local found = {}
+          for name in pairs(_G) do found[#found + 1] = name end
+          table.sort(found)
+          return table.concat(found, " ")
+        end
+        local before
+        function same() return names() == before end
+        before = names()
+        require("qtui.json"); require("qtui.text"); require("qtui.queues")
+    """)
+    assert sandbox.call("same") is True
+
+
+def test_errors_inside_the_library_name_its_file(make_sandbox):
+    sandbox = make_sandbox("""
+        local text = require("qtui.text")
+        function run() return text.width("\\255") end
+    """)
+    with pytest.raises(PluginError) as info:
+        sandbox.call("run")
+    assert info.value.file == "[qtui]/text.lua" and "invalid UTF-8" in info.value.message
+
+
+class TestHostileJson:
+    """json.decode of hostile text ends with a clear error within the plugin's limits."""
+
+    def test_deep_nesting_is_refused_at_the_depth_limit(self, make_sandbox):
+        sandbox = make_sandbox("""
+            local json = require("qtui.json")
+            function run(open)
+              return {json.decode(string.rep(open, 1000000))}
+            end
+        """)
+        started = time.monotonic()
+        assert sandbox.call("run", "[") == {2: "qtui.json.decode: nested deeper than 32 levels at byte 33"}
+        assert sandbox.call("run", '{"a":') == {2: "qtui.json.decode: nested deeper than 32 levels at byte 161"}
+        assert time.monotonic() - started < 1  # refused at once, not after reading a megabyte
+
+    def test_a_string_larger_than_the_memory_left_stops_the_call(self, make_sandbox):
+        sandbox = make_sandbox("""
+            local json = require("qtui.json")
+            function run()
+              local huge = '"' .. string.rep(string.rep("x", 1024), 10 * 1024) .. '"'
+              local ok, err = pcall(json.decode, huge) -- pcall cannot keep the call going
+              return "survived: " .. tostring(err)
+            end
+        """)
+        with pytest.raises(LimitExceeded) as info:
+            sandbox.call("run")
+        assert info.value.kind is LimitKind.MEMORY
+        assert info.value.message.startswith("memory limit exceeded (16 MiB)")
+        assert_works(sandbox)
+        assert_fresh_sandbox_works()
+
+    @pytest.mark.parametrize(("text", "instructions", "kind"), [
+        ("'[' .. string.rep('0,', 4000000) .. '0]'", 500_000_000, LimitKind.MEMORY),
+        ("'[' .. string.rep('\"a\",', 400000) .. '\"a\"]'", TEST_LIMITS.instructions, LimitKind.INSTRUCTIONS),
+    ], ids=["a huge array: memory", "a long text: instructions"])
+    def test_a_text_too_big_for_the_limits_stops_the_call(self, make_sandbox, text, instructions, kind):
+        sandbox = make_sandbox(f"""
+            local json = require("qtui.json")
+            function run() return #json.decode({text}) end
+        """, limits=attrs.evolve(TEST_LIMITS, instructions=instructions))
+        with pytest.raises(LimitExceeded) as info:
+            sandbox.call("run")
+        assert (info.value.kind, info.value.file) == (kind, "[qtui]/json.lua")
+        assert_works(sandbox)
+
+    def test_big_documents_within_the_limits_decode(self):
+        sandbox = LuaSandbox("big", clock=ManualClock())  # the default plugin limits
+        try:
+            sandbox.load("""
+                local json = require("qtui.json")
+                function run()
+                  local items = {}
+                  for i = 1, 20000 do items[i] = string.format('{"id": %d, "tags": ["a", "b"], "ok": true}', i) end
+                  local doc = assert(json.decode("[" .. table.concat(items, ",") .. "]"))
+                  return {#doc, doc[20000].id, doc[1].tags[2]}
+                end
+            """, "main.lua")
+            assert sandbox.call("run") == [20000, 20000, "b"]
+        finally:
+            sandbox.close()
+
+
+@pytest.mark.parametrize("module", api.LIBRARY, ids=lambda m: m.name)
+def test_each_module_offers_exactly_what_the_api_declares(module):
+    sandbox = LuaSandbox("declared", clock=ManualClock())
+    try:
+        sandbox.load(f"""
+            local module = require("{module.require_name}")
+            function members()
+              local found = {{}}
+              for name, value in pairs(module) do found[name] = type(value) end
+              return found
+            end
+        """, "main.lua")
+        members = sandbox.call("members")
+    finally:
+        sandbox.close()
+    assert {name for name, kind in members.items() if kind == "function"} == {f.name for f in module.functions}
+    assert {name for name, kind in members.items() if kind != "function"} == {c.name for c in module.constants}
+    # parameter names and counts, read from the compiled functions
+    lua = lua54.LuaRuntime()
+    source = (Path(sandbox_module.__file__).parent / "stdlib" / f"{module.name}.lua").read_text()
+    table = lua.execute(source)
+    for function in module.functions:
+        params = lua.eval("""function(f)
+            local names = {}
+            for i = 1, debug.getinfo(f, "u").nparams do names[i] = debug.getlocal(f, i) end
+            return table.concat(names, ",")
+        end""")(table[function.name])
+        assert params == ",".join(a.name for a in function.args), function.name
+
+
+def test_every_library_module_is_declared():
+    assert tuple(sorted(m.require_name for m in api.LIBRARY)) == LIBRARY_MODULES
+
+
+@pytest.mark.slow
+def test_the_wheel_carries_the_library_and_its_type_definitions(tmp_path):
+    """Installed plugins find the library (package data), and editors its types."""
+    root = Path(__file__).resolve().parents[2]
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(root)],
+                   check=True, capture_output=True)
+    (wheel,) = tmp_path.glob("qtui-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for module in api.LIBRARY:
+        assert f"qtui/plugins/runtime/stdlib/{module.name}.lua" in names
+        assert f"qtui/authoring/lua/qtui/{module.name}.lua" in names
