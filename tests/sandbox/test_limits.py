@@ -279,6 +279,34 @@ class TestGuardsAllowOrdinaryWork:
         """)
         assert sandbox.call("run") == 0
 
+    def test_a_reader_walking_a_big_text_from_init_is_judged_on_what_it_reads(self, make_sandbox):
+        # A tokenizer over a 5 MB text: an anchored read of a token and a search for the next
+        # quote cost what they read, not a pass over the whole text each.
+        sandbox = make_sandbox("""
+            function run(n)
+              local text = ("12345 \\"abc\\" "):rep(n)
+              local at, tokens = 1, 0
+              for _ = 1, 1000 do
+                local _, last = text:find("^[%d%s]+", at)
+                local close = text:find('["\\\\]', last + 2)
+                at, tokens = close + 2, tokens + 2
+              end
+              return tokens
+            end
+            function long_run(n)
+              return #(("7"):rep(n) .. "x"):match("^[%d%s]+")
+            end
+            function far_search(n)
+              return (("a"):rep(n) .. '"'):find('["\\\\]', 2)
+            end
+        """)
+        assert sandbox.call("run", 400_000) == 2000
+        assert sandbox.call("long_run", 1000) == 1000
+        for function in ("long_run", "far_search"):  # a read of 5 MB in one C call is still refused
+            with pytest.raises(LimitExceeded) as info:
+                sandbox.call(function, 5_000_000)
+            assert info.value.kind == LimitKind.GUARD and "pattern too costly" in info.value.message
+
     def test_sort_without_a_comparator_is_refused_past_the_step_limit(self, make_sandbox):
         limits = Limits(memory_bytes=16 * 2**20, instructions=10**9, c_steps=1_000_000)
         sandbox = make_sandbox("""

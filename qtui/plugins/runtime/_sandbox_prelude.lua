@@ -596,13 +596,11 @@ local function guard_pattern(fname, s, p, plain, plans, init)
       return
     end
   end
-  local cost = pattern_cost(s, p, plan, plain_search)
-  if cost > C_STEPS and not plain_search and fname ~= "string.gsub" and fname ~= "string.gmatch" then
-    local part = reach(s, init, plan)
-    if part then
-      cost = pattern_cost(part, p, plan, false)
-    end
-  end
+  -- What a find or match from `init` can read is often short: judged on that, a reader
+  -- walking a big text pays for what it reads, not for a look at the whole text each time.
+  local part = not plain_search and fname ~= "string.gsub" and fname ~= "string.gmatch"
+    and reach(s, init, plan)
+  local cost = pattern_cost(part or s, p, plan, plain_search)
   if cost > C_STEPS then
     refuse(fname .. ": pattern too costly for a " .. #s .. "-byte subject (about "
       .. steps(cost) .. " steps, limit " .. steps(C_STEPS) .. "); anchor it with '^',"
