@@ -77,34 +77,44 @@ def raw_lupa_cost(calls: int) -> tuple[float, float]:
     return prebuilt_cost, (time.perf_counter() - start) / calls
 
 
-def _write_plugins(root: Path, count: int) -> list[Plugin]:
+def write_plugins(root: Path, count: int, *, lua: str = HANDLER, permissions: tuple[str, ...] = ("bus.subscribe",),
+                  extra: str = "", prefix: str = "bench") -> list[Plugin]:
+    """`count` plugin folders PREFIX-0... under `root`, each running `lua`."""
     plugins = []
     for n in range(count):
-        folder = root / f"bench-{n}"
+        folder = root / f"{prefix}-{n}"
         folder.mkdir(parents=True)
         (folder / "manifest.toml").write_text(textwrap.dedent(f"""\
-            name = "bench-{n}"
+            name = "{prefix}-{n}"
             version = "1.0.0"
             description = "benchmark plugin"
             api = "1"
-            permissions = ["bus.subscribe"]
-            """))
-        (folder / "init.lua").write_text(HANDLER)
+            permissions = [{", ".join(f'"{p}"' for p in permissions)}]
+            """) + extra)
+        (folder / "init.lua").write_text(lua)
         plugins.append(Plugin(load_manifest(folder), folder, Source.USER))
     return plugins
 
 
-async def _host(root: Path, count: int):  # noqa: ANN202 - (host, bus, handles, backend)
-    db = root / "queue.db"
-    SQLiteQueue.open(db, create=True).close()
-    backend = open_backend(db, clock=SYSTEM_CLOCK.time)
+def bench_host(root: Path, plugins: list[Plugin], backend=None):  # noqa: ANN001, ANN201 - (host, bus, backend)
+    """A plugin host on an empty SQLite queue (or `backend`) in `root`, `plugins` granted what they ask."""
+    if backend is None:
+        db = root / "queue.db"
+        SQLiteQueue.open(db, create=True).close()
+        backend = open_backend(db, clock=SYSTEM_CLOCK.time)
     bus = EventBus()
     store = PermissionStore(root / "permissions.toml")
-    host = PluginHost(backend, bus, clock=SYSTEM_CLOCK, store=store, policy=SitePolicy(), audit=AuditLog(root / "audit.jsonl"),
+    host = PluginHost(backend, bus, clock=SYSTEM_CLOCK, store=store, policy=SitePolicy(),
+                      audit=AuditLog(root / "audit.jsonl"),
                       settings=SettingsStore(root / "settings.toml"), storage_dir=root / "data")
-    plugins = _write_plugins(root / "plugins", count)
     for plugin in plugins:
         store.decide(plugin.manifest, bundle_hash(plugin.folder), grant=plugin.manifest.permissions)
+    return host, bus, backend
+
+
+async def _host(root: Path, count: int):  # noqa: ANN202 - (host, bus, plugins, backend)
+    plugins = write_plugins(root / "plugins", count)
+    host, bus, backend = bench_host(root, plugins)
     return host, bus, plugins, backend
 
 
