@@ -165,6 +165,28 @@ async def test_a_state_too_deep_to_hand_over_on_reload_is_dropped_with_an_error(
     await harness.assert_neighbour_works()
 
 
+async def test_a_state_deeper_than_the_sandbox_hands_out_is_the_old_codes_error(harness) -> None:
+    deeper_state = """
+        function activate(ctx) qtui.render({ctx.state == nil and "no state" or "state"}) end
+        function deactivate()
+          local t = {}
+          for i = 1, 40 do t = {t} end
+          return t
+        end
+    """
+    plugin = harness.plugin("deeper", deeper_state)
+    await harness.start_neighbour()
+    old = await harness.start(plugin)
+    (plugin.folder / "init.lua").write_text(deeper_state + "\n-- v2\n")
+    handle = await harness.host.reload(Plugin(load_manifest(plugin.folder), plugin.folder, Source.USER),
+                                       carry_decisions=True)
+    assert handle.state is PluginState.RUNNING and harness.text("deeper") == ["no state"]
+    assert old.errors == 1 and "tables nested deeper than 32 levels" in str(old.error)
+    audit = [(e.plugin, e.capability, e.outcome) for e in harness.audit()]
+    assert ("deeper", "limits.value", "violation") in audit
+    await harness.assert_neighbour_works()
+
+
 # -- 3. C work is bounded: guards refuse it, and the host never waits on it -----------------
 
 async def test_a_plugin_calling_costly_c_functions_is_refused_and_then_quarantined(harness) -> None:

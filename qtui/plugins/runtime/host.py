@@ -388,8 +388,8 @@ class PluginHost:
         with trio.move_on_after(STOP_SECONDS):
             try:
                 handoff = await self._in_thread(handle, handle.runtime.call, "deactivate")
-            except PluginError as error:
-                log.warning("%s: deactivate failed: %s", handle.name, error)
+            except PluginError as error:  # its error like any other (a state too big to take, say)
+                self._failed(handle, error, fatal=False)
                 return None
             return self._fitting_handoff(handle, handoff)
         handle.runtime.halt("deactivate did not finish in time")
