@@ -346,6 +346,24 @@ async def test_an_enqueue_bigger_than_the_queue_takes_is_refused_in_the_call(har
     assert ok == "false" and error.endswith("qtui.jobs.enqueue: the payload is 2012 bytes as JSON; the queue takes at most 1000")
 
 
+async def test_a_stopped_plugin_leaves_nothing_of_its_runtime_behind(harness) -> None:
+    import gc
+    import weakref
+
+    lua = """
+        function activate() qtui.subscribe("stats") end
+        function on_event(e) local big = ("x"):rep(2^20):rep(4) error("failed holding " .. #big) end
+    """
+    handle = await harness.start(harness.plugin("failing", lua, permissions=["stats.read"]))
+    sandbox = weakref.ref(handle.runtime.sandbox)
+    harness.bus.publish(StatsUpdated(await trio.to_thread.run_sync(harness.backend.snapshot)))
+    await harness.wait(lambda: handle.errors == 1)
+    await harness.host.stop("failing")
+    assert "failed holding 4194304" in str(handle.error)  # the error stays for the operator to read
+    gc.collect()
+    assert sandbox() is None  # ... but not the runtime its traceback ran through
+
+
 # -- 5. Plugin text is hostile text ------------------------------------------------------------
 
 async def test_plugin_errors_and_logs_reach_screen_and_log_sanitised(harness, caplog) -> None:

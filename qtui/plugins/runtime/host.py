@@ -65,6 +65,14 @@ from qtui.sanitize import visible
 
 log = logging.getLogger(__name__)
 
+
+def _detached(error: PluginError) -> PluginError:
+    """`error` to keep, without its traceback and the exceptions behind it: their frames hold
+    the Lua function called, and so the plugin's whole runtime, long after the plugin stopped."""
+    error.__context__ = error.__cause__ = None
+    return error.with_traceback(None)
+
+
 #: Events a plugin may receive from the console's bus.
 BUS_EVENTS = (StatsUpdated, SelectionChanged, PluginMessage, PluginLifecycle)
 #: Bounded channel per plugin; stats coalesce (latest wins), other overflow is dropped and counted.
@@ -289,7 +297,7 @@ class PluginHost:
 
     def _keep_old(self, old: PluginHandle, error: PluginError) -> None:
         self.plugins[old.name] = old
-        old.error = error
+        old.error = _detached(error)
         old.errors += 1
         if old.runtime is not None:
             old.runtime.log_error(f"reload failed: {error}")
@@ -810,7 +818,7 @@ class PluginHost:
     # -- state ---------------------------------------------------------------------------
 
     def _failed(self, handle: PluginHandle, error: PluginError, *, fatal: bool) -> None:
-        handle.error = error
+        handle.error = _detached(error)
         handle.errors += 1
         log.warning("%s", visible(str(error)))
         if isinstance(error, LimitExceeded):
