@@ -19,6 +19,7 @@ as now; timers and the stale marker wait on the trio run's clock.
 
 from __future__ import annotations
 
+import ctypes
 import enum
 import logging
 from collections.abc import Awaitable, Callable
@@ -65,12 +66,23 @@ from qtui.sanitize import visible
 
 log = logging.getLogger(__name__)
 
+# glibc keeps memory freed by worker threads (a big job page converted, a plugin's runtime) in
+# their arenas; malloc_trim gives the free pages back to the system. Elsewhere: nothing to do.
+_LIBC = ctypes.CDLL(None)
+_malloc_trim = getattr(_LIBC, "malloc_trim", None)
+
 
 def _detached(error: PluginError) -> PluginError:
     """`error` to keep, without its traceback and the exceptions behind it: their frames hold
     the Lua function called, and so the plugin's whole runtime, long after the plugin stopped."""
     error.__context__ = error.__cause__ = None
     return error.with_traceback(None)
+
+
+def _give_back_free_memory() -> None:
+    """Return the process's free heap pages to the system (after a plugin's memory went)."""
+    if _malloc_trim is not None:
+        _malloc_trim(0)
 
 
 #: Events a plugin may receive from the console's bus.
@@ -291,6 +303,7 @@ class PluginHost:
         await self._halt(old)
         old.runtime.close()
         old.runtime = None
+        self._release_memory()
         new.panel_size = old.panel_size  # the new code learns its panel size at once
         await self._launch(new)
         return new
@@ -430,7 +443,13 @@ class PluginHost:
             handle.runtime = None
         handle.panel = ()  # what the host kept for it goes (its log went with the runtime)
         self._set_state(handle, PluginState.STOPPED)
+        self._release_memory()
         return handoff
+
+    def _release_memory(self) -> None:
+        """Give the memory a stopped or replaced plugin used back to the system, without waiting."""
+        if self._nursery is not None:
+            self._nursery.start_soon(trio.to_thread.run_sync, _give_back_free_memory)
 
     def decide(self, handle: PluginHandle, *, grant: tuple[Capability, ...] = (),
                deny: tuple[Capability, ...] = (), no_confirm: tuple[Capability, ...] = ()) -> None:
