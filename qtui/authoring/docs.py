@@ -32,7 +32,8 @@ from qtui.plugins.bundles.capabilities import Capability, own_topic_prefix
 from qtui.plugins.runtime import api
 from qtui.plugins.runtime import instance as runtime
 from qtui.plugins.runtime.events import EVENT_TYPES
-from qtui.plugins.runtime.host import CHANNEL_CAPACITY
+from qtui.plugins.bundles.lua_syntax import COMPILE_SECONDS, MAX_JUMPS
+from qtui.plugins.runtime.host import BACKSTOP_GRACE, CHANNEL_CAPACITY, CONFIRM_BURST, CONFIRM_SECONDS, STOP_SECONDS
 from qtui.plugins.runtime.sandbox import Limits as SandboxLimits
 from qtui.plugins.runtime.sandbox import ViolationPolicy
 from qtui.plugins.runtime.settings import SETTINGS_FILE
@@ -598,6 +599,27 @@ PLACEHOLDERS: dict[str, str] = {
     "sandbox.window_minutes": f"{_VIOLATIONS.window_seconds / 60:g}",
     "values.max_depth": str(_VALUES.max_depth),
     "values.max_items": str(_VALUES.max_items),
+    "values.max_bytes": _kib(_VALUES.max_bytes),
+    "sandbox.c_steps": str(_VALUES.c_steps),
+    "sandbox.source_size": _kib(_VALUES.source_bytes),
+    "sandbox.max_jumps": str(MAX_JUMPS),
+    "sandbox.check_seconds": f"{COMPILE_SECONDS:g}",
+    "sandbox.backstop_ms": f"{BACKSTOP_GRACE * 1000:g}",
+    "stop.deactivate_ms": f"{STOP_SECONDS * 1000:g}",
+    "bus.max_message": _kib(runtime.MAX_MESSAGE_BYTES),
+    "bus.max_depth": str(_VALUES.max_depth - runtime.MESSAGE_WRAPPING),
+    "bus.waiting": _kib(runtime.MESSAGE_BYTES_WAITING),
+    "panel.max_bytes": _kib(runtime.MAX_RENDER_BYTES),
+    "panel.max_cells": str(runtime.MAX_RENDER_CELLS),
+    "log.max_size": _kib(runtime.LOG_BYTES),
+    "log.rate": str(runtime.LOG_RATE),
+    "log.burst": str(runtime.LOG_BURST),
+    "notify.seconds": f"{runtime.NOTIFY_SECONDS:g}",
+    "notify.burst": str(runtime.NOTIFY_BURST),
+    "confirm.seconds": f"{CONFIRM_SECONDS:g}",
+    "confirm.burst": str(CONFIRM_BURST),
+    "audit.rate": str(audit.AUDIT_RATE),
+    "audit.burst": str(audit.AUDIT_BURST),
     "styles": _codes(api.STYLES, "or"),
     "panel.max_lines": str(runtime.MAX_LINES),
     "panel.max_spans": str(runtime.MAX_SPANS),
@@ -671,7 +693,7 @@ PROSE_FOLDER = "plugin-docs"
 
 #: The man pages with generated blocks, and which sections they hold.
 MAN_PAGES: dict[str, tuple[str, ...]] = {
-    "qtui-lua.7": ("GUIDE", "FUNCTIONS", "LIBRARY", "CALLBACKS", "EVENTS", "TYPES", "STYLES",
+    "qtui-lua.7": ("GUIDE", "LIMITS", "FUNCTIONS", "LIBRARY", "CALLBACKS", "EVENTS", "TYPES", "STYLES",
                    "CAPABILITIES", "TESTING", "COMPATIBILITY", "EXAMPLES"),
     "qtui-plugin.5": ("BUNDLE", "MANIFEST", "MANIFEST-EXAMPLE", "CATALOG"),
     "qtui-permissions.5": ("VERDICTS", "PERMISSIONS-FILE", "SITE-POLICY", "AUDIT-LOG", "CAPABILITIES"),
@@ -692,7 +714,7 @@ class Topic:
 
 #: The console's plugin help topics (`:help NAME`), the same material as the man pages.
 TOPICS: dict[str, Topic] = {
-    "plugins": Topic("Writing Lua plugins (qtui-lua(7))", ("GUIDE", "TESTING", "COMPATIBILITY", "EXAMPLES")),
+    "plugins": Topic("Writing Lua plugins (qtui-lua(7))", ("GUIDE", "LIMITS", "TESTING", "COMPATIBILITY", "EXAMPLES")),
     "api": Topic("The plugin API (qtui-lua(7))", ("FUNCTIONS", "LIBRARY", "CALLBACKS", "TYPES", "STYLES")),
     "events": Topic("Plugin events (qtui-lua(7))", ("EVENTS",)),
     "capabilities": Topic("Plugin capabilities (qtui-lua(7))", ("CAPABILITIES",)),

@@ -66,7 +66,7 @@ MAX_MESSAGE_BYTES = 256 * 1024
 #: Bytes of a plugin's messages the host holds until every listener took them.
 MESSAGE_BYTES_WAITING = 1024 * 1024
 #: A message reaches listeners inside a 'message' event: one level and a few entries more.
-_MESSAGE_WRAPPING = 1
+MESSAGE_WRAPPING = 1
 _COMMAND_NAME = re.compile(r"[a-z][a-z0-9-]{0,39}")
 _TOPIC = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.?")
 
@@ -234,7 +234,7 @@ class PluginRuntime:
             output=self._print,
         )
         limits = self.sandbox.limits
-        self._message_bounds = Bounds(limits.max_depth - _MESSAGE_WRAPPING, limits.max_items, MAX_MESSAGE_BYTES)
+        self._message_bounds = Bounds(limits.max_depth - MESSAGE_WRAPPING, limits.max_items, MAX_MESSAGE_BYTES)
         for spec in api.FUNCTIONS:
             self.sandbox.expose(spec.lua_name, getattr(self, "api_" + spec.name.replace(".", "_")))
         for alias in api.ALIASES:
