@@ -48,6 +48,17 @@ def check_queue_name(name: str) -> str:
     return name
 
 
+#: Job.extra key that says what was wrong with a stored job (hostile or foreign data).
+MALFORMED = "malformed"
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def fits_int64(value: object) -> bool:
+    """Whether `value` is an int (not a bool) that fits in 64 bits, as Lua and SQLite need."""
+    return isinstance(value, int) and not isinstance(value, bool) and INT64_MIN <= value <= INT64_MAX
+
+
 @attrs.frozen
 class Job:
     """One job as an operator sees it. Timestamps are Unix seconds (UTC)."""
@@ -67,7 +78,7 @@ class Job:
     lease_until: float | None = None  # when a processing job's lease expires
     finished_at: float | None = None  # completed or dead since
     origin: str | None = None  # queue the job was first enqueued on, if it moved
-    extra: Mapping[str, str] = attrs.field(factory=dict)  # backend-specific fields, for display
+    extra: Mapping[str, str] = attrs.field(factory=dict)  # backend-specific fields, for display; see MALFORMED
 
 
 @attrs.frozen
@@ -109,6 +120,8 @@ class Snapshot:
     queues: tuple[QueueStats, ...]
     workers: tuple[WorkerInfo, ...]
     taken_at: float
+    #: What the backend skipped and why (a key of the wrong type...), for the operator.
+    problems: tuple[str, ...] = ()
 
 
 @attrs.frozen

@@ -92,8 +92,9 @@ describe("qtui.listen", function()
       assert.equals("false", p:text()[1])
       assert.matches("qtui.listen: listen to " .. prefix .. " refused: capability bus.subscribe is not_requested",
                      p:text()[2], 1, true)
-      assert.same({ capability = "bus.subscribe", outcome = "not_requested", detail = "listen to " .. prefix },
+      assert.same({ capability = "bus.subscribe", outcome = "requested", detail = "listen to " .. prefix },
                   p:audit()[1])
+      assert.equals("not_requested", p:audit()[2].reason)
     end
   end)
 

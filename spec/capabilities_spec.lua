@@ -1,5 +1,6 @@
 -- Contract: a capability the operator has not granted is refused with an error the plugin can
--- catch (it keeps running), and every use or refusal is written to the audit log.
+-- catch (it keeps running), and every use is written to the audit log: the request, then what
+-- became of it (done, or refused with the reason).
 
 -- capability, a call needing it, the function named in the error, the audit detail
 local CASES = {
@@ -38,30 +39,40 @@ for _, case in ipairs(CASES) do
       assert.equals("false", ok)
       assert.matches("^" .. refused:gsub("%p", "%%%0") .. "denied %(denied by you on %d%d%d%d%-%d%d%-%d%d%)$", err)
       assert.equals("running", p:state())
-      assert.same({ capability = capability, outcome = "denied", detail = detail }, p:audit()[1])
+      local request, outcome = table.unpack(p:audit())
+      assert.same({ capability = capability, outcome = "requested", detail = detail }, request)
+      assert.equals("refused", outcome.outcome)
+      assert.equals("denied", outcome.reason)
+      assert.matches("^denied by you on ", outcome.detail)
     end)
 
     it("is refused when the manifest does not request it", function()
       local p = qtest.load(trying(call, {}))
       assert.same({ "false", refused .. "not_requested (spec-plugin's manifest does not request "
                     .. capability .. ")" }, p:text())
-      assert.same({ { capability = capability, outcome = "not_requested", detail = detail } }, p:audit())
+      assert.same({ { capability = capability, outcome = "requested", detail = detail },
+                    { capability = capability, outcome = "refused", reason = "not_requested",
+                      detail = "spec-plugin's manifest does not request " .. capability } }, p:audit())
     end)
 
     it("is refused when the site policy forbids it, even if granted", function()
       local p = qtest.load(trying(call, { grant = { capability }, forbid = { capability } }))
       assert.same({ "false", refused .. "forbidden (forbidden by the site policy)" }, p:text())
-      assert.same({ capability = capability, outcome = "forbidden", detail = detail }, p:audit()[#p:audit()])
+      local entries = p:audit()
+      assert.same({ capability = capability, outcome = "requested", detail = detail }, entries[#entries - 1])
+      assert.same({ capability = capability, outcome = "refused", reason = "forbidden",
+                    detail = "forbidden by the site policy" }, entries[#entries])
     end)
 
-    it("is allowed and audited when granted", function()
+    it("is used and audited, request then outcome, when granted", function()
       local p = qtest.load(trying(call, { grant = { capability }, confirm = true }))
       assert.same({ "true", "nil" }, p:text())
-      local used = {}
+      local outcomes = {}
       for _, entry in ipairs(p:audit()) do
-        if entry.capability == capability and entry.detail == detail then used[#used + 1] = entry.outcome end
+        if entry.capability == capability then outcomes[#outcomes + 1] = entry.outcome end
       end
-      assert.same({ "allowed" }, used)
+      assert.equals("requested", outcomes[1])
+      assert.equals("done", outcomes[#outcomes])
     end)
   end)
 end

@@ -155,20 +155,28 @@ describe("qtui.jobs.requeue", function()
     local f = helpers.fields(p)
     assert.equals("boolean:true", f.ok)
     assert.equals("integer:2", f["result.count"])
-    assert.same({ "requeue 2 selected dead jobs to their own queues" }, p:confirmations())
+    assert.same({ "requeue 2 dead jobs on email to their own queues: 1, 3" }, p:confirmations())
     assert.same({ '{"to":"b@example.com"}' }, payloads(p:jobs("email", "dead")))
     assert.same({ '{"to":"a@example.com"}', '{"to":"c@example.com"}', '{"to":"d@example.com"}' },
                 payloads(p:jobs("email", "ready")))
-    local last = p:audit()[#p:audit()]
-    assert.same({ capability = "jobs.requeue", outcome = "confirmed",
-                  detail = "requeue 2 selected dead jobs to their own queues" }, last)
+    local entries = p:audit()
+    assert.same({ capability = "jobs.requeue", outcome = "confirmed", jobs = 2,
+                  detail = "requeue 2 dead jobs on email to their own queues: 1, 3" }, entries[#entries - 1])
+    assert.same({ capability = "jobs.requeue", outcome = "done", jobs = 2, detail = "" }, entries[#entries])
+  end)
+
+  it("asks about the exact jobs: ids that are not dead are left out of the count", function()
+    local p = qtest.load(request([[qtui.jobs.requeue{ids = {"1", "5", "404"}}]],
+                                 { grant = { "jobs.requeue" }, confirm = true }))
+    assert.equals("integer:1", helpers.fields(p)["result.count"])
+    assert.same({ "requeue 1 dead job on email to their own queues: 1" }, p:confirmations())
   end)
 
   it("moves every dead job of a queue matching a text, to another queue", function()
     local p = qtest.load(request([[qtui.jobs.requeue{queue = "email", text = "smtp", to = "email-retry"}]],
                                  { grant = { "jobs.requeue" }, confirm = true }))
     assert.equals("integer:2", helpers.fields(p)["result.count"])
-    assert.same({ "requeue every dead job on email matching 'smtp' to email-retry" }, p:confirmations())
+    assert.same({ "requeue 2 dead jobs matching 'smtp' on email to email-retry: 1, 3" }, p:confirmations())
     assert.same({ '{"to":"a@example.com"}', '{"to":"c@example.com"}' }, payloads(p:jobs("email-retry", "ready")))
   end)
 
@@ -178,13 +186,15 @@ describe("qtui.jobs.requeue", function()
     assert.equals("boolean:false", f.ok)
     assert.equals("string:the operator declined", f.error)
     assert.equals(3, #p:jobs("email", "dead"))
-    assert.equals("declined", p:audit()[#p:audit()].outcome)
+    assert.same({ capability = "jobs.requeue", outcome = "declined", jobs = 3,
+                  detail = "requeue 3 dead jobs on email to their own queues: 1, 2, 3" }, p:audit()[#p:audit()])
   end)
 
   it("is refused when there is no operator to confirm", function()
     local p = qtest.load(request([[qtui.jobs.requeue{queue = "email"}]], { grant = { "jobs.requeue" } }))
     assert.equals("string:refused: destructive actions need an operator to confirm them", helpers.fields(p).error)
     assert.equals(3, #p:jobs("email", "dead"))
+    assert.equals("no_operator", p:audit()[#p:audit()].reason)
   end)
 
   it("goes ahead without asking when the operator chose not to be asked", function()
@@ -192,8 +202,8 @@ describe("qtui.jobs.requeue", function()
                                  { grant = { "jobs.requeue" }, no_confirm = { "jobs.requeue" }, confirm = false }))
     assert.equals("integer:1", helpers.fields(p)["result.count"])
     assert.same({}, p:confirmations())
-    assert.same({ capability = "jobs.requeue", outcome = "allowed", detail = "requeue (no confirmation asked)" },
-                p:audit()[#p:audit()])
+    assert.same({ { capability = "jobs.requeue", outcome = "requested", detail = "qtui.jobs.requeue" },
+                  { capability = "jobs.requeue", outcome = "done", jobs = 1, detail = "" } }, p:audit())
   end)
 
   it("refuses malformed selections before making a request", function()
@@ -207,6 +217,10 @@ describe("qtui.jobs.requeue", function()
       assert.equals("false", p:text()[1])
       assert.matches(case[2], p:text()[2], 1, true)
       assert.same({}, p:confirmations())
+      local refused = p:audit()[2]
+      assert.equals("refused", refused.outcome)
+      assert.equals("bad_arguments", refused.reason)
+      assert.matches(case[2], refused.detail, 1, true)
     end
   end)
 end)
@@ -215,7 +229,7 @@ describe("qtui.jobs.purge", function()
   it("deletes every job in a state of a queue once the operator confirms", function()
     local p = qtest.load(request([[qtui.jobs.purge("email", "dead")]], { grant = { "jobs.purge" }, confirm = true }))
     assert.equals("integer:3", helpers.fields(p)["result.count"])
-    assert.same({ "delete every dead job on email" }, p:confirmations())
+    assert.same({ "delete 3 dead jobs on email: 1, 2, 3" }, p:confirmations())
     assert.same({}, p:jobs("email", "dead"))
     assert.equals(1, #p:jobs("sms", "dead"))
     assert.equals(1, #p:jobs("email", "ready"))
@@ -224,7 +238,7 @@ describe("qtui.jobs.purge", function()
   it("deletes in every queue with 'all'", function()
     local p = qtest.load(request([[qtui.jobs.purge("all", "dead")]], { grant = { "jobs.purge" }, confirm = true }))
     assert.equals("integer:4", helpers.fields(p)["result.count"])
-    assert.same({ "delete every dead job on every queue" }, p:confirmations())
+    assert.same({ "delete 4 dead jobs on every queue: 1, 2, 3, 4" }, p:confirmations())
     assert.same({}, p:jobs(nil, "dead"))
   end)
 

@@ -103,3 +103,22 @@ def user_plugins(isolated_home: Path) -> Path:
 @pytest.fixture
 def system_plugins(tmp_path: Path) -> Path:
     return tmp_path / "etc/xdg/qtui/plugins"
+
+
+@pytest.fixture
+def enqueuer_lua() -> str:
+    """A plugin's init.lua that adds a job to queue reports every 0.2 s (timers, jobs.enqueue).
+
+    Its panel shows "sent N", then the error of its latest refused call.
+    """
+    return (
+        'local sent, last = 0, "nothing refused"\n'
+        'function activate() qtui.every("send", 0.2) end\n'
+        "function on_event(e)\n"
+        '  if e.type == "timer" then\n'
+        '    local ok, err = pcall(qtui.jobs.enqueue, "reports", {n = sent})\n'
+        "    if ok then sent = sent + 1 else last = err end\n"
+        "  end\n"
+        '  qtui.render({"sent " .. sent, last})\n'
+        "end\n"
+    )

@@ -7,6 +7,7 @@ asserts.
 
 from __future__ import annotations
 
+import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -68,8 +69,8 @@ class HeldWallClock(ManualClock):
         return time.monotonic()
 
 
-def _fail(what: str | Callable[[], str]) -> None:
-    raise AssertionError(f"gave up after {WAIT:g} s waiting for {what() if callable(what) else what}")
+def _fail(what: str | Callable[[], str], timeout: float) -> None:
+    raise AssertionError(f"gave up after {timeout:g} s waiting for {what() if callable(what) else what}")
 
 
 async def wait_until(check: Callable[[], object], what: str | Callable[[], str] = "a condition",
@@ -78,7 +79,7 @@ async def wait_until(check: Callable[[], object], what: str | Callable[[], str] 
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
-            _fail(what)
+            _fail(what, timeout)
         await trio.sleep(POLL)
 
 
@@ -88,7 +89,7 @@ def wait_until_sync(check: Callable[[], object], what: str | Callable[[], str] =
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
-            _fail(what)
+            _fail(what, timeout)
         time.sleep(poll)
 
 
@@ -111,6 +112,22 @@ def screen_text(console, size: tuple[int, int] = (80, 24)) -> str:  # noqa: ANN0
     rows = console.root.render(size, focus=True).text
     assert len(rows) == size[1]
     return "\n".join(row.decode("utf-8") for row in rows)
+
+
+def write_plugin_folder(folder: Path, name: str, lua: str, permissions=(), *,  # noqa: ANN001
+                        version: str = "1.0.0", extra: str = "") -> Path:
+    """A plugin in `folder`: a manifest requesting `permissions` (plus `extra` TOML) and init.lua."""
+    folder.mkdir(parents=True, exist_ok=True)
+    perms = ", ".join(f'"{p}"' for p in permissions)
+    (folder / "manifest.toml").write_text(textwrap.dedent(f"""\
+        name = "{name}"
+        version = "{version}"
+        description = "test plugin {name}"
+        api = "1"
+        permissions = [{perms}]
+        """) + textwrap.dedent(extra))
+    (folder / "init.lua").write_text(textwrap.dedent(lua))
+    return folder
 
 
 async def publish_stats(backend, bus: EventBus, *, taken_at: float | None = None) -> Snapshot:  # noqa: ANN001

@@ -43,12 +43,11 @@ from qtui.bus import EventBus, Subscription
 from qtui.events import Notice, SelectionChanged, StatsUpdated
 from qtui.model import BackendError, InvalidInput, JobState
 from qtui.plugins.bundles.bundle import BundleError, read_bundle
-from qtui.plugins.bundles.capabilities import Capability
 from qtui.plugins.bundles.discovery import Plugin, Source
 from qtui.plugins.bundles.manifest import MANIFEST_FILE, ManifestError, load_manifest
 from qtui.plugins.runtime import api
 from qtui.plugins.runtime.events import PluginLifecycle, PluginMessage, TimerFired, job_plain
-from qtui.plugins.runtime.host import PluginHandle, PluginHost
+from qtui.plugins.runtime.host import Confirmation, PluginHandle, PluginHost
 from qtui.plugins.runtime.sandbox import HostError, LuaSandbox
 from qtui.plugins.runtime.settings import SettingsStore
 from qtui.plugins.trust.audit import AuditLog
@@ -238,8 +237,8 @@ class SpecDriver:
         confirmations: list[tuple[str, str]] = []
         answer = options.confirm
 
-        async def confirm(handle: PluginHandle, capability: Capability, what: str) -> bool:
-            confirmations.append((handle.name, what))
+        async def confirm(handle: PluginHandle, confirmation: Confirmation) -> bool:
+            confirmations.append((handle.name, str(confirmation)))
             return bool(answer)
 
         host = PluginHost(
@@ -456,10 +455,11 @@ class SpecDriver:
         return [{"text": n.text[len(prefix):], "level": n.level}
                 for n in loaded.console.notices if n.text.startswith(prefix)]
 
-    async def _audit(self, handle: int) -> list[dict[str, str]]:
+    async def _audit(self, handle: int) -> list[dict[str, Any]]:
         loaded = self._get(handle)
         reading = await trio.to_thread.run_sync(lambda: loaded.console.host.audit.read(plugin=loaded.name))
-        return [{"capability": e.capability, "outcome": e.outcome.value, "detail": e.detail}
+        return [{"capability": e.capability, "outcome": e.outcome.value, "reason": e.reason or None,
+                 "jobs": e.jobs, "detail": e.detail}
                 for e in reading.entries]
 
     async def _log(self, handle: int) -> list[str]:

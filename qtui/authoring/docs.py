@@ -30,6 +30,7 @@ from qtui.plugins.bundles import bundle as plugin_bundle
 from qtui.plugins.bundles import manifest
 from qtui.plugins.bundles.capabilities import Capability, own_topic_prefix
 from qtui.plugins.runtime import api
+from qtui.plugins.runtime.actions import MAX_ACTION_JOBS, SHOWN_IDS
 from qtui.plugins.runtime import instance as runtime
 from qtui.plugins.runtime.events import EVENT_TYPES
 from qtui.plugins.bundles.lua_syntax import COMPILE_SECONDS, MAX_JUMPS
@@ -38,7 +39,8 @@ from qtui.plugins.runtime.sandbox import Limits as SandboxLimits
 from qtui.plugins.runtime.sandbox import ViolationPolicy
 from qtui.plugins.runtime.settings import SETTINGS_FILE
 from qtui.plugins.runtime.storage import MAX_STORAGE_BYTES
-from qtui.plugins.trust import audit, permissions, policy
+from qtui.plugins import lockfile
+from qtui.plugins.trust import audit, live, permissions, policy, review, scope
 
 # -- shared phrases -----------------------------------------------------------------------
 
@@ -352,6 +354,12 @@ def capabilities() -> list[Block]:
         if capability.destructive:
             paras.append("The operator confirms each use, unless they chose not to be asked "
                          "again for this plugin version.")
+        if capability.changes_queues:
+            paras.append("Approving it in the console takes a second step; each use is audited "
+                         "without fail, and refused in read-only mode.")
+        if capability in scope.SCOPABLE:
+            paras.append("A grant of it can be bounded to some queues and a rate (see SCOPED "
+                         "GRANTS in qtui-permissions(5)).")
         paras.append(f"Used by {_list(uses)}.")
         out.append(Item(f"`{capability}` ({kind})", tuple(paras)))
     return out
@@ -504,6 +512,10 @@ RECORD_FIELDS: tuple[FileField, ...] = (
               required=True),
     FileField("no_confirm", "array of strings", "Granted destructive capabilities whose uses run "
               "without asking the operator each time.", required=True),
+    FileField("scopes.CAP.queues", "array of strings", "Bounds the grant of capability *CAP* to "
+              "queues matching these patterns (see SCOPED GRANTS); `\"*\"` for every queue."),
+    FileField("scopes.CAP.rate", "string", "Bounds the grant of *CAP* to at most *JOBS* jobs per "
+              "*PERIOD*, written `JOBS/PERIOD` (see SCOPED GRANTS)."),
 )
 
 #: Every field of the site policy.
@@ -512,24 +524,67 @@ POLICY_FIELDS: tuple[FileField, ...] = (
               f"`\"{policy.FORBID_ALL}\"` forbids them all."),
     FileField("plugins.NAME.forbid", "array of strings", "Capabilities forbidden to plugin "
               f"*NAME* only; `\"{policy.FORBID_ALL}\"` forbids them all."),
+    FileField("scopes.CAP.queues", "array of strings", "Bounds every plugin's grant of *CAP* to "
+              "queues matching these patterns (see SCOPED GRANTS)."),
+    FileField("scopes.CAP.rate", "string", "Bounds every plugin's grant of *CAP* to `JOBS/PERIOD`."),
+    FileField("plugins.NAME.scopes.CAP.queues", "array of strings", "The same for plugin *NAME* only."),
+    FileField("plugins.NAME.scopes.CAP.rate", "string", "The same for plugin *NAME* only."),
+)
+
+#: Every field of a fleet lockfile.
+LOCK_FIELDS: tuple[FileField, ...] = (
+    FileField("lockfile", "integer", f"The format, `{lockfile.LOCK_FORMAT}`.", required=True),
+    FileField("plugin.name", "string", "A plugin's name; one `[[plugin]]` table per plugin.", required=True),
+    FileField("plugin.version", "string", "Its version.", required=True),
+    FileField("plugin.hash", "string", "Its bundle hash: exactly this code is verified or refused.",
+              required=True),
+    FileField("plugin.enabled", "boolean", "Whether consoles start it (default false)."),
+    FileField("plugin.granted", "array of strings", "The capabilities granted to that code."),
+    FileField("plugin.denied", "array of strings", "The capabilities denied; the rest stay undecided."),
+    FileField("plugin.no_confirm", "array of strings", "Granted destructive capabilities used without "
+              "asking the operator each time."),
+    FileField("plugin.scopes.CAP.queues", "array of strings", "Queue patterns the grant of *CAP* is "
+              "bounded to, as in `permissions.toml`."),
+    FileField("plugin.scopes.CAP.rate", "string", "The grant's rate, `JOBS/PERIOD`."),
+    FileField("plugin.settings", "table", "The plugin's setting values, each checked against its "
+              "manifest when applied."),
 )
 
 #: What each outcome of an audit log line means.
 OUTCOME_DOCS: dict[audit.Outcome, str] = {
-    audit.Outcome.ALLOWED: "the use went ahead",
-    audit.Outcome.DENIED: "refused: the operator denied the capability",
-    audit.Outcome.FORBIDDEN: "refused: the site policy forbids it",
-    audit.Outcome.UNDECIDED: "refused: no decision yet for this version and code",
-    audit.Outcome.NOT_REQUESTED: "refused: the manifest does not request it",
-    audit.Outcome.CONFIRMED: "the operator confirmed a destructive use",
-    audit.Outcome.DECLINED: "the operator declined a destructive use (or nobody could be asked)",
-    audit.Outcome.GRANTED: "the operator granted the capability",
-    audit.Outcome.REVOKED: "the operator denied the capability",
+    audit.Outcome.REQUESTED: "a plugin asked to use the capability: the first entry of each request, "
+                             "`detail` naming the call",
+    audit.Outcome.REFUSED: "the request did not go ahead: `reason` says why (see below), `detail` says more",
+    audit.Outcome.CONFIRMED: "the operator confirmed a destructive action on `jobs` jobs; its `done` or "
+                             "`failed` entry follows",
+    audit.Outcome.DECLINED: "the operator declined a destructive action on `jobs` jobs",
+    audit.Outcome.DONE: "the request was carried out; for a `qtui.jobs` request `jobs` is the number of "
+                        "jobs it read, added, moved or deleted",
+    audit.Outcome.FAILED: "the request was tried and failed: `detail` holds the error",
+    audit.Outcome.GRANTED: "the operator granted the capability (an entry without a request id)",
+    audit.Outcome.REVOKED: "the operator denied the capability (an entry without a request id)",
+    audit.Outcome.SUPPRESSED: "the plugin's routine entries beyond the flood limit were held back: "
+                              "`detail` counts them by capability and outcome",
     audit.Outcome.VIOLATION: "the plugin broke a limit of its sandbox; the capability field names the limit "
                              "(`limits.memory`, `limits.wall_time`, `limits.value`, ...) and the detail says how",
-    audit.Outcome.SUPPRESSED: "entries of the plugin were left out because it caused them faster than "
-                              f"{audit.AUDIT_RATE} a second (after a burst of {audit.AUDIT_BURST}); the detail "
-                              "says how many",
+}
+
+#: What each reason of a refused request means.
+REASON_DOCS: dict[audit.Reason, str] = {
+    audit.Reason.DENIED: "the operator denied the capability",
+    audit.Reason.FORBIDDEN: "the site policy forbids it",
+    audit.Reason.UNDECIDED: "there is no decision yet for this version and code",
+    audit.Reason.NOT_REQUESTED: "the manifest does not request it",
+    audit.Reason.BAD_ARGUMENTS: "the call's arguments were wrong (the plugin got the same error)",
+    audit.Reason.READ_ONLY: "the console runs read-only, so nothing that changes queues is done or asked",
+    audit.Reason.OUT_OF_SCOPE: "it would touch a queue outside the capability's scope",
+    audit.Reason.RATE_LIMIT: "it would go past the capability's rate",
+    audit.Reason.TOO_MANY_JOBS: f"it would touch more than {MAX_ACTION_JOBS} jobs",
+    audit.Reason.NO_OPERATOR: "a destructive action needs an operator to confirm it and there was none",
+    audit.Reason.WITHDRAWN: "the capability was revoked or forbidden after the plugin asked (a question "
+                            "to the operator is withdrawn too)",
+    audit.Reason.AUDIT_UNAVAILABLE: "the audit log could not be written, and an action that changes "
+                                    "queues is never done unrecorded",
 }
 
 #: Every field of an audit log line.
@@ -538,9 +593,16 @@ AUDIT_FIELDS: tuple[FileField, ...] = (
               "`2024-05-01T12:00:00.123Z`."),
     FileField("plugin", "string", "The plugin's name."),
     FileField("version", "string", "Its version."),
-    FileField("capability", "string", "The capability used or decided on."),
+    FileField("capability", "string", "The capability used or decided on (empty in a `suppressed` "
+              "entry)."),
+    FileField("request", "string", "The request's id, the same on each of its entries, unique "
+              "across consoles; empty for decisions."),
     FileField("outcome", "string", "What happened, one of the outcomes below."),
-    FileField("detail", "string", f"What was done, up to {audit.MAX_DETAIL} characters."),
+    FileField("reason", "string", "Why a `refused` request did not go ahead, one of the reasons "
+              "below; empty otherwise."),
+    FileField("jobs", "integer or null", "The number of jobs: affected (`done`), or to be touched "
+              "(`confirmed`, `declined`); null when there is no count."),
+    FileField("detail", "string", f"What was asked or done, up to {audit.MAX_DETAIL} characters."),
 )
 
 PERMISSIONS_EXAMPLE = """\
@@ -552,26 +614,74 @@ requested = ["jobs.purge", "stats.read"]
 granted = ["jobs.purge", "stats.read"]
 denied = []
 no_confirm = ["jobs.purge"]
+
+[plugins.tenant-sla.scopes."jobs.purge"]
+queues = ["tenant-*"]
+rate = "500/h"
 """
 
 POLICY_EXAMPLE = """\
 forbid = ["jobs.purge"]
 
+[scopes."jobs.requeue"]
+rate = "1000/h"
+
 [plugins.tenant-sla]
 forbid = ["jobs.enqueue"]
+
+[plugins.tenant-sla.scopes."jobs.peek"]
+queues = ["tenant-*"]
+"""
+
+LOCK_EXAMPLE = """\
+lockfile = 1
+
+[[plugin]]
+name = "bulk-requeue"
+version = "1.2.0"
+hash = "sha256:9f2c5d0e..."
+enabled = true
+granted = ["commands", "jobs.peek", "jobs.requeue"]
+denied = []
+no_confirm = []
+
+[plugin.scopes."jobs.requeue"]
+queues = ["email*"]
+rate = "500/h"
+
+[plugin.settings]
+page_size = 200
 """
 
 AUDIT_EXAMPLE = """\
-{"time": "2024-05-01T12:00:00.123Z", "plugin": "tenant-sla",
- "version": "1.2.0", "capability": "jobs.purge",
- "outcome": "confirmed", "detail": "delete every dead job on email"}
+{"time": "2024-05-01T12:00:00.123Z", "plugin": "bulk-requeue",
+ "version": "1.2.0", "capability": "jobs.requeue",
+ "request": "4f1c0a-7", "outcome": "requested", "reason": "",
+ "jobs": null, "detail": "qtui.jobs.requeue"}
+{"time": "2024-05-01T12:00:04.801Z", "plugin": "bulk-requeue",
+ "version": "1.2.0", "capability": "jobs.requeue",
+ "request": "4f1c0a-7", "outcome": "confirmed", "reason": "",
+ "jobs": 71, "detail": "requeue 71 dead jobs on webhooks to their
+ own queues: 1f2e, 1f31, 1f40, 1f52, 1f77 and 66 more"}
+{"time": "2024-05-01T12:00:04.950Z", "plugin": "bulk-requeue",
+ "version": "1.2.0", "capability": "jobs.requeue",
+ "request": "4f1c0a-7", "outcome": "done", "reason": "",
+ "jobs": 71, "detail": ""}
 """
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + "."
 
 
 def outcomes() -> list[Block]:
     """Every outcome of an audit log line and what it means."""
-    return [Item(f"`{outcome}`", (OUTCOME_DOCS[outcome][:1].upper() + OUTCOME_DOCS[outcome][1:] + ".",))
-            for outcome in audit.Outcome]
+    return [Item(f"`{outcome}`", (_sentence(OUTCOME_DOCS[outcome]),)) for outcome in audit.Outcome]
+
+
+def reasons() -> list[Block]:
+    """Every reason a request was refused and what it means."""
+    return [Item(f"`{reason}`", (_sentence(REASON_DOCS[reason]),)) for reason in audit.Reason]
 
 
 # -- what the section files take from code --------------------------------------------------
@@ -618,8 +728,6 @@ PLACEHOLDERS: dict[str, str] = {
     "notify.burst": str(runtime.NOTIFY_BURST),
     "confirm.seconds": f"{CONFIRM_SECONDS:g}",
     "confirm.burst": str(CONFIRM_BURST),
-    "audit.rate": str(audit.AUDIT_RATE),
-    "audit.burst": str(audit.AUDIT_BURST),
     "styles": _codes(api.STYLES, "or"),
     "panel.max_lines": str(runtime.MAX_LINES),
     "panel.max_spans": str(runtime.MAX_SPANS),
@@ -641,6 +749,16 @@ PLACEHOLDERS: dict[str, str] = {
     "audit.file": audit.AUDIT_FILE,
     "audit.max_size": _kib(audit.MAX_BYTES),
     "audit.kept": str(audit.KEEP_ROTATED),
+    "audit.flood_entries": str(audit.FLOOD_ENTRIES),
+    "audit.flood_seconds": str(audit.FLOOD_SECONDS),
+    "scope.capabilities": _codes(scope.SCOPABLE, "and"),
+    "scope.units": _codes(scope.UNITS, "or"),
+    "scope.max_period": f"{scope.MAX_PERIOD // 86400} days",
+    "scope.max_patterns": str(scope.MAX_PATTERNS),
+    "actions.max_jobs": str(MAX_ACTION_JOBS),
+    "actions.shown_ids": str(SHOWN_IDS),
+    "live.seconds": f"{live.POLL_SECONDS:g}",
+    "review.folder": review.GRANTED_FOLDER,
 }
 
 #: The fields of each file format, for ``@fields NAME``.
@@ -651,6 +769,7 @@ FILE_FIELDS: dict[str, tuple[FileField, ...]] = {
     "record": RECORD_FIELDS,
     "policy": POLICY_FIELDS,
     "audit": AUDIT_FIELDS,
+    "lockfile": LOCK_FIELDS,
 }
 
 #: The files shown whole, for ``@code NAME``: the sample files and the example plugins.
@@ -661,6 +780,7 @@ SAMPLES: dict[str, str] = {
     "permissions-example": PERMISSIONS_EXAMPLE,
     "policy-example": POLICY_EXAMPLE,
     "audit-example": AUDIT_EXAMPLE,
+    "lock-example": LOCK_EXAMPLE,
     **{f"example.{e.name}.manifest": e.manifest for e in EXAMPLES},
     **{f"example.{e.name}.lua": e.lua for e in EXAMPLES},
 }
@@ -683,6 +803,7 @@ DIRECTIVES: dict[str, Callable[[], list[Block]]] = {
     "types": types,
     "capabilities": capabilities,
     "outcomes": outcomes,
+    "reasons": reasons,
     **{f"fields {name}": functools.partial(_fields, fields) for name, fields in FILE_FIELDS.items()},
     **{f"code {name}": functools.partial(_sample, text) for name, text in SAMPLES.items()},
 }
@@ -695,8 +816,9 @@ PROSE_FOLDER = "plugin-docs"
 MAN_PAGES: dict[str, tuple[str, ...]] = {
     "qtui-lua.7": ("GUIDE", "LIMITS", "FUNCTIONS", "LIBRARY", "CALLBACKS", "EVENTS", "TYPES", "STYLES",
                    "CAPABILITIES", "TESTING", "COMPATIBILITY", "EXAMPLES"),
-    "qtui-plugin.5": ("BUNDLE", "MANIFEST", "MANIFEST-EXAMPLE", "CATALOG"),
-    "qtui-permissions.5": ("VERDICTS", "PERMISSIONS-FILE", "SITE-POLICY", "AUDIT-LOG", "CAPABILITIES"),
+    "qtui-plugin.5": ("BUNDLE", "MANIFEST", "MANIFEST-EXAMPLE", "CATALOG", "LOCKFILE"),
+    "qtui-permissions.5": ("VERDICTS", "PERMISSIONS-FILE", "SCOPED-GRANTS", "SITE-POLICY", "AUDIT-LOG",
+                           "CAPABILITIES"),
 }
 
 #: Every section, by the name of its generated block in the man pages; each is a file
@@ -720,9 +842,9 @@ TOPICS: dict[str, Topic] = {
     "capabilities": Topic("Plugin capabilities (qtui-lua(7))", ("CAPABILITIES",)),
     "manifest": Topic("Plugin folders and manifest.toml (qtui-plugin(5))",
                       ("BUNDLE", "MANIFEST", "MANIFEST-EXAMPLE")),
-    "catalog": Topic("The plugin catalog (qtui-plugin(5))", ("CATALOG",)),
+    "catalog": Topic("The plugin catalog and the fleet lockfile (qtui-plugin(5))", ("CATALOG", "LOCKFILE")),
     "permissions": Topic("Plugin permissions, site policy and audit log (qtui-permissions(5))",
-                         ("VERDICTS", "PERMISSIONS-FILE", "SITE-POLICY", "AUDIT-LOG")),
+                         ("VERDICTS", "PERMISSIONS-FILE", "SCOPED-GRANTS", "SITE-POLICY", "AUDIT-LOG")),
 }
 
 

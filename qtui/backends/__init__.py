@@ -17,9 +17,13 @@ SCHEMES: dict[str, str] = {
     "rediss": "qtui.backends.gowork:open_gowork",
     "redis+unix": "qtui.backends.gowork:open_gowork",
     "unix": "qtui.backends.gowork:open_gowork",
+    "redis+sentinel": "qtui.backends.gowork:open_gowork",
+    "rediss+sentinel": "qtui.backends.gowork:open_gowork",
     "rq+redis": "qtui.backends.rq:open_rq",
     "rq+rediss": "qtui.backends.rq:open_rq",
     "rq+unix": "qtui.backends.rq:open_rq",
+    "rq+redis+sentinel": "qtui.backends.rq:open_rq",
+    "rq+rediss+sentinel": "qtui.backends.rq:open_rq",
 }
 
 

@@ -25,18 +25,28 @@ optionally `id`, `filesize`, `retries`, `creation_time` (RFC 3339), `trace_id`,
 queue, and unknown fields are refused. The enqueue `priority` argument is unused:
 here the queue is the priority.
 
-Writes are atomic on the server. Requeue moves dead jobs back with `retries` reset
-to 0 (and `priority` rewritten when sent to another queue), LPUSHed to the queue
-like a producer would. Whole-list purges are one MULTI/EXEC (LLEN + UNLINK);
-filtered requeues and purges run a Lua script per chunk of 5,000 items, each chunk
-atomic, so an interruption between chunks leaves every job in exactly one place;
-a rerun finishes the work. Items without a valid `priority` stay in the dead
-letter unless a target queue is given.
+Requeues and purges are journaled operations (qtui.backends.journal) under
+`<prefix>:qtui`. Requeue moves dead jobs back with `retries` reset to 0 (and
+`priority` rewritten when sent to another queue), edited as text and LPUSHed to
+the queue like a producer would. Whole-list purges are one script (LLEN +
+UNLINK); filtered requeues and purges run a Lua script per chunk of 5,000 items,
+each chunk atomic with its journal entry, so an interruption between chunks
+leaves every job in exactly one place and resuming finishes the work. Items that
+are not JSON objects, or whose fields cannot be edited as text, stay in the dead
+letter byte for byte, as do items without a valid `priority` unless a target
+queue is given.
 
 Rates: the layout keeps no timestamps of completion, failure or enqueue, so the
-per-minute rates stay 0. Completed and dead counts per queue come from reading the
-lists once and then only the items pushed since (each stats call checks both ends
-of the list; any other change triggers a full recount in chunks).
+per-minute rates stay 0. Completed and dead counts per queue come from an index
+qtui keeps in Redis (`<prefix>:qtui:index:completed`, `...:dead_letter`): the
+counts of the items from the list's oldest end up to a remembered newest one.
+Each stats call checks it against the list's length and both ends and counts the
+items pushed since; when they disagree (something removed items) it is rebuilt
+in bounded Lua steps. qtui's own chunks update it in the same atomic step.
+Producers and workers are not involved: they keep pushing as they do.
+
+Find by id: these lists have no id index (workers pop them), so a lookup scans
+them server-side, 20,000 items per script call, processing lists first.
 """
 
 from __future__ import annotations
@@ -47,22 +57,33 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 
 import attrs
+import redis
 
+from qtui.backends.journal import JOURNAL_LUA, Operation
 from qtui.backends.redis_common import (
-    CHUNK,
     RedisBackend,
     RedisTarget,
+    decode_cursor,
+    encode_cursor,
     mapped_errors,
     parse_redis_url,
     text_of,
 )
-from qtui.backends.redis_scan import Chunk, Source, read_chunk, scan_page, walk
+from qtui.backends.redis_scan import (
+    Chunk,
+    Source,
+    WrongKeyType,
+    read_chunk,
+    scan_page,
+    walk,
+)
 from qtui.clock import WallClock
 from qtui.model import (
+    MALFORMED,
     InvalidInput,
     Job,
     JobState,
@@ -72,6 +93,7 @@ from qtui.model import (
     Snapshot,
     WorkerInfo,
     check_queue_name,
+    fits_int64,
 )
 
 OPTIONS = frozenset({"prefix", "queues"})
@@ -82,19 +104,94 @@ DEFAULT_QUEUES = "high:high_priority,low:low_priority"
 SCRIPT_CHUNK = 5000
 #: Items examined per peek call when a filter is active, before returning a partial page.
 SEARCH_BUDGET = 20000
-#: New items read inline by the stats script before falling back to a chunked recount.
-APPEND_LIMIT = 5000
+#: Items a stats call counts inline into a list's index; a longer catch-up or rebuild
+#: goes on in steps of five times as many.
+INDEX_STEP = 10000
 
 _KEY_PART = re.compile(r"[A-Za-z0-9_.:{}@-]{1,200}")
 _JOB_FIELDS = ("id", "filepath", "filesize", "priority", "retries", "creation_time", "trace_id", "span_id")
 _PLAIN_ID = re.compile(r"[A-Za-z0-9_.:@/+=-]+")
 _PRIORITY_FIELD = re.compile(rb'"priority":\s*"((?:[^"\\]|\\.)*)"')
 
-_STATS_LUA = """
+# Per-queue counts of the completed and dead-letter lists, kept by qtui in a hash per
+# list (`<prefix>:qtui:index:<list suffix>`): `len` items counted from the list's
+# oldest (right) end, `head` the newest of them, `tail` the oldest, `n:<queue>` counts.
+# index_sync checks the index against the list (the tail unchanged, `head` still right
+# after the items pushed since); when they disagree it starts over from the oldest end.
+# It then counts at most `limit` of the items not yet counted, oldest first, and
+# returns how many remain: a rebuild runs in bounded steps, resumable by anyone.
+_INDEX_LUA = r"""
+local function priority_of(item)
+  local p = string.match(item, '"priority":%s*"([^"\\]*)"')
+  if p then return p end
+  local ok, obj = pcall(cjson.decode, item)
+  if ok and type(obj) == 'table' and type(obj.priority) == 'string' then return obj.priority end
+  return '?'
+end
+local function index_write(list, idx, covered)
+  local len = redis.call('LLEN', list)
+  local head, tail = '', ''
+  if covered > 0 then
+    head = redis.call('LINDEX', list, len - covered) or ''
+    tail = redis.call('LINDEX', list, -1) or ''
+  end
+  redis.call('HSET', idx, 'len', covered, 'head', head, 'tail', tail)
+end
+local function index_sync(list, idx, limit)
+  local len = redis.call('LLEN', list)
+  local f = redis.call('HMGET', idx, 'len', 'head', 'tail')
+  local covered = tonumber(f[1])
+  if covered and covered > 0 then
+    local d = len - covered
+    if d < 0 or (redis.call('LINDEX', list, -1) or '') ~= f[3]
+       or (redis.call('LINDEX', list, d) or '') ~= f[2] then
+      covered = nil
+    end
+  end
+  if not covered or covered > len then
+    redis.call('DEL', idx)
+    covered = 0
+  end
+  local d = len - covered
+  local k = math.min(d, limit)
+  if k > 0 then
+    local counts = {}
+    for _, item in ipairs(redis.call('LRANGE', list, d - k, d - 1)) do
+      local q = priority_of(item)
+      counts[q] = (counts[q] or 0) + 1
+    end
+    for q, n in pairs(counts) do redis.call('HINCRBY', idx, 'n:' .. q, n) end
+    covered = covered + k
+  end
+  if k > 0 or not f[1] then index_write(list, idx, covered) end
+  return d - k
+end
+local function index_reply(list, idx, limit)
+  local remaining = index_sync(list, idx, limit)
+  return {remaining, redis.call('HGETALL', idx)}
+end
+"""
+
+_STATS_LUA = _INDEX_LUA + """
 local nq = tonumber(ARGV[1])
+local problems = {}
+local function is_list(key)
+  local kind = redis.call('TYPE', key).ok
+  if kind == 'list' or kind == 'none' then return true end
+  problems[#problems + 1] = key .. ' is a ' .. kind .. ', not a list: skipped'
+  return false
+end
 local queues = {}
 for i = 1, nq do
-  queues[i] = {redis.call('LLEN', KEYS[i]), redis.call('LINDEX', KEYS[i], -1) or ''}
+  if is_list(KEYS[i]) then
+    queues[i] = {redis.call('LLEN', KEYS[i]), redis.call('LINDEX', KEYS[i], -1) or ''}
+  else
+    queues[i] = {0, ''}
+  end
+end
+local function counted(list, idx, limit)
+  if is_list(list) then return index_reply(list, idx, limit) end
+  return {0, {}}
 end
 local function scan(pattern)
   local found, cursor = {}, '0'
@@ -113,25 +210,14 @@ for _, k in ipairs(scan(ARGV[2])) do
 end
 local heartbeats = {}
 for _, k in ipairs(scan(ARGV[3])) do heartbeats[#heartbeats + 1] = {k, redis.call('PTTL', k)} end
-local function tally(key, cached_len, cached_head, cached_tail, max_new)
-  local len = redis.call('LLEN', key)
-  local tail = redis.call('LINDEX', key, -1) or ''
-  local d = len - cached_len
-  local valid = cached_len == 0
-  if cached_len > 0 and d >= 0 and tail == cached_tail then
-    valid = (redis.call('LINDEX', key, d) or '') == cached_head
-  end
-  if valid and d <= max_new then
-    local new = {}
-    if d > 0 then new = redis.call('LRANGE', key, 0, d - 1) end
-    return {len, 1, new, redis.call('LINDEX', key, 0) or '', tail}
-  end
-  return {len, 0}
-end
-local limit = tonumber(ARGV[10])
-return {queues, processing, heartbeats,
-        tally(KEYS[nq + 1], tonumber(ARGV[4]), ARGV[5], ARGV[6], limit),
-        tally(KEYS[nq + 2], tonumber(ARGV[7]), ARGV[8], ARGV[9], limit)}
+local limit = tonumber(ARGV[4])
+local completed, dead = counted(KEYS[nq + 1], KEYS[nq + 3], limit), counted(KEYS[nq + 2], KEYS[nq + 4], limit)
+return {queues, processing, heartbeats, completed, dead, problems}
+"""
+
+# One bounded step of an index rebuild or catch-up: KEYS list, index; ARGV limit.
+_CATCH_UP_LUA = _INDEX_LUA + """
+return index_reply(KEYS[1], KEYS[2], tonumber(ARGV[1]))
 """
 
 # Find candidate items containing ARGV[1] (plain text) among LRANGE start..stop;
@@ -149,26 +235,33 @@ end
 return {#items, found}
 """
 
-# One atomic chunk of a filtered requeue ('move') or purge ('delete') on list KEYS[1].
+# One atomic chunk of a filtered requeue ('move') or purge ('delete') on list KEYS[1],
+# keeping its index KEYS[2] (when ARGV[8] is '1') exact; journaled (JOURNAL_LUA).
 # The chunk is the window of ARGV[2] items starting ARGV[1] items from the right end.
 # ARGV: offset, count, mode, tombstone, queue filter, lowercase text filter,
-#       to_queue, n_ids, ids..., then name/key pairs of the queues.
+#       to_queue, indexed, n_ids, ids..., then name/key pairs of the queues.
 # Returns {examined, removed, ids of removed items}.
-_FILTER_LUA = """
+_FILTER_LUA = JOURNAL_LUA + _INDEX_LUA + """
 local offset, count, mode, tomb = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4]
-local want_queue, text, to_queue = ARGV[5], ARGV[6], ARGV[7]
-local n_ids = tonumber(ARGV[8])
+local want_queue, text, to_queue, indexed = ARGV[5], ARGV[6], ARGV[7], ARGV[8] == '1'
+local n_ids = tonumber(ARGV[9])
 local ids = {}
-for i = 1, n_ids do ids[ARGV[8 + i]] = true end
+for i = 1, n_ids do ids[ARGV[9 + i]] = true end
 local targets = {}
-for i = 9 + n_ids, #ARGV, 2 do targets[ARGV[i]] = ARGV[i + 1] end
+for i = 10 + n_ids, #ARGV, 2 do targets[ARGV[i]] = ARGV[i + 1] end
+local covered = 0
+if indexed then
+  index_sync(KEYS[1], KEYS[2], 0)
+  covered = tonumber(redis.call('HGET', KEYS[2], 'len')) or 0
+end
 local items = redis.call('LRANGE', KEYS[1], -(offset + count), -(offset + 1))
 local n = #items
-local removed, removed_ids, pushes = 0, {}, {}
+local removed, removed_ids, pushes, decrement, uncovered = 0, {}, {}, {}, 0
 for i = n, 1, -1 do
   local item = items[i]
   local ok, obj = pcall(cjson.decode, item)
-  if not ok or type(obj) ~= 'table' then obj = {} end
+  local is_object = ok and type(obj) == 'table'
+  if not is_object then obj = {} end
   local queue = type(obj.priority) == 'string' and obj.priority or nil
   local id = obj.id
   if type(id) ~= 'string' or id == '' then id = 'sha1-' .. string.sub(redis.sha1hex(item), 1, 16) end
@@ -179,7 +272,7 @@ for i = n, 1, -1 do
   if selected and mode == 'move' then
     local dest = to_queue ~= '' and to_queue or queue
     target = dest and targets[dest]
-    if not target then selected = false end
+    if not target or not is_object then selected = false end
     if selected then
       local new = item
       if obj.retries ~= nil and obj.retries ~= 0 then
@@ -191,23 +284,42 @@ for i = n, 1, -1 do
       local ok2, check = pcall(cjson.decode, new)
       if not ok2 or type(check) ~= 'table' or (check.retries ~= nil and check.retries ~= 0)
          or (dest ~= queue and check.priority ~= dest) then
-        obj.retries = 0
-        obj.priority = dest
-        new = cjson.encode(obj)
+        selected = false  -- the edit did not take: left dead, never re-encoded (that would round its numbers)
+      else
+        pushes[target] = pushes[target] or {}
+        table.insert(pushes[target], new)
       end
-      pushes[target] = pushes[target] or {}
-      table.insert(pushes[target], new)
     end
   end
   if selected then
-    redis.call('LSET', KEYS[1], -(offset + (n - i) + 1), tomb)
+    local position = offset + (n - i)
+    redis.call('LSET', KEYS[1], -(position + 1), tomb)
     removed = removed + 1
     removed_ids[#removed_ids + 1] = id
+    if position < covered then
+      local q = priority_of(item)
+      decrement[q] = (decrement[q] or 0) + 1
+    else
+      uncovered = uncovered + 1
+    end
   end
 end
-if removed > 0 then redis.call('LREM', KEYS[1], -removed, tomb) end
+if removed > 0 then
+  redis.call('LREM', KEYS[1], -removed, tomb)
+  if indexed then
+    for q, c in pairs(decrement) do redis.call('HINCRBY', KEYS[2], 'n:' .. q, -c) end
+    index_write(KEYS[1], KEYS[2], covered - (removed - uncovered))
+  end
+end
 for target, values in pairs(pushes) do redis.call('LPUSH', target, unpack(values)) end
-return {n, removed, removed_ids}
+return journaled(n - removed, n, removed, {n, removed, removed_ids})
+"""
+
+# Delete list KEYS[1] whole (and its index KEYS[2]); journaled. Returns how many items it held.
+_UNLINK_LUA = JOURNAL_LUA + """
+local n = redis.call('LLEN', KEYS[1])
+redis.call('UNLINK', KEYS[1], KEYS[2])
+return journaled(0, n, n, n)
 """
 
 
@@ -231,6 +343,13 @@ class Layout:
 
     def heartbeat(self, worker_id: str) -> str:
         return f"{self.prefix}:processing:worker:{worker_id}"
+
+    def index(self, key: str) -> str:
+        """The hash where qtui keeps per-queue counts of list `key` (see _INDEX_LUA)."""
+        return f"{self.prefix}:qtui:index:{key[len(self.prefix) + 1:]}"
+
+    def is_indexed(self, key: str) -> bool:
+        return key in (self.completed, self.dead_letter)
 
     @property
     def processing_match(self) -> str:
@@ -271,47 +390,41 @@ def parse_layout(options: Mapping[str, str]) -> Layout:
 
 
 def open_gowork(url: str, *, clock: WallClock, read_only: bool = False, create: bool = False) -> GoWorkBackend:
-    """Factory for `redis://`, `rediss://`, `redis+unix://` and `unix://` URLs."""
+    """Factory for `redis://`, `rediss://`, `redis+unix://`, `unix://` and `redis+sentinel://` URLs."""
     target = parse_redis_url(url, layout_prefix="", options=OPTIONS)
     return GoWorkBackend(target, parse_layout(target.options), clock=clock, read_only=read_only)
-
-
-@attrs.define
-class _ListTally:
-    """Per-queue counts of a list that normally only grows at its left end."""
-
-    key: str
-    length: int = 0
-    head: bytes = b""
-    tail: bytes = b""
-    counts: collections.Counter[str] = attrs.field(factory=collections.Counter)
 
 
 class GoWorkBackend(RedisBackend):
     """Admin operations on the go-redis-work-queue layout."""
 
     def __init__(self, target: RedisTarget, layout: Layout, *, clock: WallClock, read_only: bool = False) -> None:
-        super().__init__(target, clock=clock, read_only=read_only)
+        super().__init__(target, f"{layout.prefix}:qtui", clock=clock, read_only=read_only)
         self.layout = layout
         self._rank = {name: len(layout.queues) - i for i, name in enumerate(layout.queues)}
         self._stats_script = self.redis.register_script(_STATS_LUA)
+        self._catch_up_script = self.redis.register_script(_CATCH_UP_LUA)
         self._find_script = self.redis.register_script(_FIND_LUA)
         self._filter_script = self.redis.register_script(_FILTER_LUA)
-        self._tallies = {
-            JobState.COMPLETED: _ListTally(layout.completed),
-            JobState.DEAD: _ListTally(layout.dead_letter),
-        }
+        self._unlink_script = self.redis.register_script(_UNLINK_LUA)
 
     # -- parsing -------------------------------------------------------------
 
     def _to_job(
         self, raw: bytes, state: JobState, *, worker: str | None = None, lease_until: float | None = None
     ) -> Job:
+        """A Job from a stored item, whatever it holds; what was wrong goes to extra[MALFORMED]."""
         text = text_of(raw)
+        problems = []
+        if "\ufffd" in text and not _valid_utf8(raw):
+            problems.append("not valid UTF-8 (shown with replacement characters)")
         try:
             obj = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             obj = None
+            problems.append("not JSON: left where it is by requeues")
+        if obj is not None and not isinstance(obj, dict):
+            problems.append("not a JSON object: left where it is by requeues")
         if not isinstance(obj, dict):
             obj = {}
         job_id = obj.get("id")
@@ -325,13 +438,19 @@ class GoWorkBackend(RedisBackend):
             for name in ("filepath", "filesize", "trace_id", "span_id")
             if name in obj and obj[name] not in (None, "")
         }
+        for name, value in obj.items():
+            if isinstance(value, int) and not isinstance(value, bool) and not fits_int64(value):
+                extra[name] = str(value)
+                problems.append(f"{name}: integer beyond 64 bits, given as text")
+        if problems:
+            extra[MALFORMED] = "; ".join(problems)
         return Job(
             id=job_id,
             queue=queue,
             state=state,
             payload=text,
             priority=self._rank.get(queue, 0),
-            attempts=retries if isinstance(retries, int) and not isinstance(retries, bool) else 0,
+            attempts=retries if fits_int64(retries) else 0,
             worker=worker,
             created_at=_parse_time(obj.get("creation_time")),
             lease_until=lease_until,
@@ -344,18 +463,15 @@ class GoWorkBackend(RedisBackend):
     def snapshot(self) -> Snapshot:
         layout = self.layout
         names = list(layout.queues)
-        completed, dead = self._tallies[JobState.COMPLETED], self._tallies[JobState.DEAD]
-        args = [
-            len(names), layout.processing_match, layout.heartbeat_match,
-            completed.length, completed.head, completed.tail,
-            dead.length, dead.head, dead.tail, APPEND_LIMIT,
-        ]  # fmt: skip
-        queues, processing, heartbeats, completed_reply, dead_reply = self._stats_script(
-            keys=[*layout.queues.values(), layout.completed, layout.dead_letter], args=args
+        keys = [*layout.queues.values(), layout.completed, layout.dead_letter,
+                layout.index(layout.completed), layout.index(layout.dead_letter)]  # fmt: skip
+        args = [len(names), layout.processing_match, layout.heartbeat_match, INDEX_STEP]
+        queues, processing, heartbeats, completed_reply, dead_reply, problems = self._stats_script(
+            keys=keys, args=args
         )
         taken_at = self.clock()
-        self._update_tally(completed, completed_reply)
-        self._update_tally(dead, dead_reply)
+        completed = self._indexed_counts(layout.completed, completed_reply)
+        dead = self._indexed_counts(layout.dead_letter, dead_reply)
         processing_counts: collections.Counter[str] = collections.Counter()
         leases = {layout.worker_of_heartbeat(text_of(k)): int(ttl) for k, ttl in heartbeats}
         workers: dict[str, WorkerInfo] = {}
@@ -372,8 +488,8 @@ class GoWorkBackend(RedisBackend):
             counts = {
                 JobState.READY: int(length),
                 JobState.PROCESSING: processing_counts[name],
-                JobState.COMPLETED: completed.counts[name],
-                JobState.DEAD: dead.counts[name],
+                JobState.COMPLETED: completed[name],
+                JobState.DEAD: dead[name],
             }
             oldest_at = self._to_job(oldest, JobState.READY).created_at if oldest else None
             stats.append(QueueStats(name=name, counts=counts, oldest_ready_at=oldest_at))
@@ -381,7 +497,20 @@ class GoWorkBackend(RedisBackend):
             queues=tuple(stats),
             workers=tuple(workers[w] for w in sorted(workers)),
             taken_at=taken_at,
+            problems=tuple(text_of(p) for p in problems),
         )
+
+    def _indexed_counts(self, key: str, reply: list) -> collections.Counter[str]:
+        """Per-queue counts from a list's index, first finishing its rebuild in bounded steps."""
+        remaining, fields = int(reply[0]), reply[1]
+        while remaining > 0:
+            remaining, fields = self._catch_up_script(keys=[key, self.layout.index(key)], args=[INDEX_STEP * 5])
+            remaining = int(remaining)
+        counts: collections.Counter[str] = collections.Counter()
+        for name, value in zip(fields[::2], fields[1::2], strict=True):
+            if name.startswith(b"n:"):
+                counts[text_of(name[2:])] = int(value)
+        return counts
 
     def _worker(self, worker_id: str, leases: Mapping[str, int], current: str | None) -> WorkerInfo:
         return WorkerInfo(
@@ -390,28 +519,6 @@ class GoWorkBackend(RedisBackend):
             current_job=current,
             alive=leases.get(worker_id, -2) >= -1,
         )
-
-    def _update_tally(self, tally: _ListTally, reply: list) -> None:
-        length, incremental = int(reply[0]), int(reply[1])
-        if incremental:
-            new_items, head, tail = reply[2], reply[3], reply[4]
-            if tally.length == 0:
-                tally.counts.clear()
-            tally.counts.update(_priority_of(item) for item in new_items)
-            tally.length, tally.head, tally.tail = length, head, tail
-            return
-        counts: collections.Counter[str] = collections.Counter()
-        head = tail = b""
-        length = 0
-        for chunk in walk(_pushed_list(tally.key), functools.partial(read_chunk, self.redis), size=CHUNK * 10):
-            items = [item for item, _ in chunk.found]  # oldest (rightmost) first
-            counts.update(_priority_of(item) for item in items)
-            if items:
-                head = items[-1]
-                if chunk.position == 0:
-                    tail = items[0]
-            length = chunk.position + chunk.examined
-        tally.length, tally.head, tally.tail, tally.counts = length, head, tail, counts
 
     def _sources(self, queue: str | None, state: JobState) -> list[Source]:
         """The lists holding jobs of `queue` in `state`, in page order (one that queues share has no queue)."""
@@ -438,7 +545,10 @@ class GoWorkBackend(RedisBackend):
         shared_queue = queue if state is not JobState.READY else None
 
         def read_jobs(source: Source, position: int, count: int) -> Chunk[Iterator[Job | None]]:
-            window = read_chunk(self.redis, source, position, count)
+            try:
+                window = read_chunk(self.redis, source, position, count)
+            except WrongKeyType:  # flagged by snapshot(); the page goes on with the next list
+                return Chunk(position, 0, 0, iter(()))
             worker, lease = self._lease_of(source.key) if state is JobState.PROCESSING else (None, None)
             jobs = (self._to_job(item, state, worker=worker, lease_until=lease) for item, _ in window.found)
             kept = (job if shared_queue is None or job.queue == shared_queue else None for job in jobs)
@@ -455,25 +565,47 @@ class GoWorkBackend(RedisBackend):
         return worker, (self.clock() + ttl_ms / 1000 if ttl_ms >= 0 else None)
 
     @mapped_errors
-    def _job(self, job_id: str) -> Job | None:
-        for state in (JobState.PROCESSING, JobState.READY, JobState.DEAD, JobState.COMPLETED):
-            for source in self._sources(None, state):
-                found = self._find_in(source, job_id)
-                if found is not None:
-                    worker, lease = self._lease_of(source.key) if state is JobState.PROCESSING else (None, None)
-                    return self._to_job(found, state, worker=worker, lease_until=lease)
+    def _job(self, job_id: str, progress: Callable[[int, int], None] | None = None) -> Job | None:
+        places = [(state, source) for state in (JobState.PROCESSING, JobState.READY, JobState.DEAD,
+                                                JobState.COMPLETED) for source in self._sources(None, state)]
+        total = 0
+        if progress is not None:
+            with self.redis.pipeline(transaction=False) as pipe:
+                for _, source in places:
+                    pipe.llen(source.key)
+                total = sum(int(n) for n in pipe.execute(raise_on_error=False) if isinstance(n, int))
+        examined = [0]
+
+        def step(count: int) -> None:
+            examined[0] += count
+            if progress is not None:
+                progress(examined[0], max(total, examined[0]))
+
+        for state, source in places:
+            found = self._find_in(source, job_id, step)
+            if found is not None:
+                worker, lease = self._lease_of(source.key) if state is JobState.PROCESSING else (None, None)
+                return self._to_job(found, state, worker=worker, lease_until=lease)
         return None
 
-    def _find_in(self, source: Source, job_id: str) -> bytes | None:
-        """The item of the list whose id is `job_id`, oldest first, a script call per chunk."""
+    def _find_in(self, source: Source, job_id: str, examined: Callable[[int], None]) -> bytes | None:
+        """The item of the list whose id is `job_id`, oldest first, a script call per chunk.
+
+        `examined(n)` hears how many items each call looked at. A list of the wrong type is skipped.
+        """
         # Go's encoder writes plain ids as-is; for others every item is a candidate.
         needle = f'"{job_id}"' if _PLAIN_ID.fullmatch(job_id) else ""
         hash_prefix = job_id[5:] if job_id.startswith("sha1-") and len(job_id) == 21 else None
         find = functools.partial(self._candidates, needle, hash_prefix)
-        for chunk in walk(source, find, size=SCRIPT_CHUNK * 4):
-            for item in chunk.found:
-                if self._to_job(item, JobState.READY).id == job_id:
-                    return item
+        try:
+            for chunk in walk(source, find, size=SCRIPT_CHUNK * 4):
+                examined(chunk.examined)
+                for item in chunk.found:
+                    if self._to_job(item, JobState.READY).id == job_id:
+                        return item
+        except redis.ResponseError as exc:
+            if not str(exc).startswith("WRONGTYPE"):
+                raise
         return None
 
     def _candidates(
@@ -497,79 +629,75 @@ class GoWorkBackend(RedisBackend):
         self.redis.lpush(self.layout.queues[queue], raw)
         return self._to_job(raw, JobState.READY)
 
-    @mapped_errors
-    def _requeue(
-        self, ids: list[str] | None, queue: str | None, text: str | None, to_queue: str | None
-    ) -> int:
-        for name in (queue, to_queue):
-            if name is not None and name not in self.layout.queues:
-                raise NotFound(f"no queue named {name!r} (queues: {', '.join(self.layout.queues)})")
-        moved = self._run_filter(self.layout.dead_letter, "move", ids, queue, text, to_queue)
-        self._tallies[JobState.DEAD].length = -1  # changed in the middle: recount next time
-        return moved
+    def _check_queue(self, name: str | None) -> None:
+        if name is not None and name not in self.layout.queues:
+            raise NotFound(f"no queue named {name!r} (queues: {', '.join(self.layout.queues)})")
 
     @mapped_errors
-    def _purge(self, queue: str | None, state: JobState, ids: list[str] | None) -> int:
+    def _plan(self, operation: Operation) -> Operation:
+        self._check_queue(operation.queue)
+        self._check_queue(operation.to_queue)
         layout = self.layout
-        if queue is not None and queue not in layout.queues:
-            raise NotFound(f"no queue named {queue!r} (queues: {', '.join(layout.queues)})")
-        if state is JobState.SCHEDULED:
-            return 0
-        if state is JobState.READY:
-            keys = [layout.queues[queue]] if queue is not None else list(layout.queues.values())
-            if ids is None:
-                return self._unlink_counting(keys)
-            return sum(self._run_filter(key, "delete", ids, None, None, None) for key in keys)
-        key = layout.completed if state is JobState.COMPLETED else layout.dead_letter
-        self._tallies[state].length = -1
-        if ids is None and queue is None:
-            return self._unlink_counting([key])
-        return self._run_filter(key, "delete", ids, queue, None, None)
-
-    def _unlink_counting(self, keys: Sequence[str]) -> int:
-        """Delete whole lists in one transaction, returning how many items they held."""
-        with self.redis.pipeline(transaction=True) as pipe:
-            for key in keys:
+        if operation.kind == "requeue":
+            sources = [layout.dead_letter]
+        elif operation.state is JobState.READY:
+            sources = [layout.queues[operation.queue]] if operation.queue else list(layout.queues.values())
+        elif operation.state is JobState.SCHEDULED:
+            sources = []  # this layout has no delayed jobs
+        else:
+            sources = [layout.completed if operation.state is JobState.COMPLETED else layout.dead_letter]
+        with self.redis.pipeline(transaction=False) as pipe:
+            for key in sources:
                 pipe.llen(key)
-            pipe.unlink(*keys)
-            replies = pipe.execute()
-        return sum(int(n) for n in replies[: len(keys)])
+            total = sum(int(n) for n in pipe.execute())
+        return attrs.evolve(operation, sources=tuple(sources), total=total)
 
-    def _run_filter(
-        self,
-        key: str,
-        mode: str,
-        ids: Iterable[str] | None,
-        queue: str | None,
-        text: str | None,
-        to_queue: str | None,
-    ) -> int:
-        """Apply the filter script chunk by chunk over list `key`; returns items removed."""
-        wanted = set(ids) if ids is not None else None
-        if wanted is not None and not wanted:
-            return 0
-        tomb = f"qtui:tombstone:{uuid.uuid4()}"
-        targets = [part for item in self.layout.queues.items() for part in item]
-
-        def filter_window(source: Source, position: int, size: int) -> Chunk[list[str]]:
-            id_args = sorted(wanted) if wanted is not None else []
-            examined, removed, removed_ids = self._filter_script(
-                keys=[source.key],
-                args=[
-                    position, size, mode, tomb, queue or "", (text or "").lower(), to_queue or "",
-                    len(id_args), *id_args, *targets,
-                ],
+    def _chunks(self, operation: Operation, *, journaled: bool) -> Iterator[Operation]:
+        """Whole lists go in one step (UNLINK); filtered work in atomic windows of SCRIPT_CHUNK."""
+        index, position = decode_cursor(operation.cursor or None, 2)
+        whole = operation.kind == "purge" and operation.ids is None and (
+            operation.state is JobState.READY or operation.queue is None
+        )
+        wanted = set(operation.ids) if operation.ids is not None else None
+        record = operation if journaled else None
+        while index < len(operation.sources) and wanted != set():
+            key = operation.sources[index]
+            if whole:
+                examined = removed = int(self._journaled_call(
+                    self._unlink_script, record, index, position, [key, self.layout.index(key)], []))
+                removed_ids: list[str] = []
+                short = True
+            else:
+                examined, removed, removed_ids = self._filter_window(operation, record, index, position, key)
+                short = examined < SCRIPT_CHUNK
+            position += examined - removed
+            operation = attrs.evolve(
+                operation, cursor=encode_cursor(index, position), examined=operation.examined + examined,
+                done=operation.done + removed,
             )  # fmt: skip
-            return Chunk(position, int(examined), int(removed), [text_of(i) for i in removed_ids])
-
-        removed_total = 0
-        for chunk in walk(_pushed_list(key), filter_window, size=SCRIPT_CHUNK):
-            removed_total += chunk.removed
             if wanted is not None:
-                wanted.difference_update(chunk.found)
-                if not wanted:
-                    break
-        return removed_total
+                wanted.difference_update(removed_ids)
+            if short:
+                index, position = index + 1, 0
+            yield operation
+
+    def _filter_window(
+        self, operation: Operation, record: Operation | None, index: int, position: int, key: str
+    ) -> tuple[int, int, list[str]]:
+        """One atomic filter-script window of `operation` on list `key`: (examined, removed, ids removed)."""
+        mode = "move" if operation.kind == "requeue" else "delete"
+        queue = operation.queue if key in (self.layout.dead_letter, self.layout.completed) else None
+        id_args = sorted(set(operation.ids)) if operation.ids is not None else []
+        targets = [part for item in self.layout.queues.items() for part in item]
+        args = [
+            position, SCRIPT_CHUNK, mode, f"qtui:tombstone:{operation.id}", queue or "",
+            (operation.text or "").lower(), operation.to_queue or "", int(self.layout.is_indexed(key)),
+            len(id_args), *id_args, *targets,
+        ]  # fmt: skip
+        examined, removed, removed_ids = self._journaled_call(
+            self._filter_script, record, index, position, [key, self.layout.index(key)], args
+        )
+        return int(examined), int(removed), [text_of(i) for i in removed_ids]
 
 
 def raw_id(raw: bytes) -> str:
@@ -628,6 +756,14 @@ def _priority_of(item: bytes) -> str:
         return "?"
     value = obj.get("priority") if isinstance(obj, dict) else None
     return value if isinstance(value, str) else "?"
+
+
+def _valid_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _parse_time(value: object) -> float | None:

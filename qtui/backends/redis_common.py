@@ -6,6 +6,13 @@ URLs (the part before `://` picks the layout; `rq+` selects RQ, see qtui.backend
     rediss://...                                               TLS
     redis+unix:///path/to/redis.sock[?db=N&options]            Unix socket
     unix:///path/to/redis.sock[?db=N&options]                  same
+    redis+sentinel://[[user]:password@]host[:port][,host[:port]...]/master[/db][?options]
+    rediss+sentinel://...                                      TLS to Sentinels and master
+
+Sentinel URLs name Sentinels (port 26379 by default) and the master's service
+name; the password is the master's, `sentinel_password` and `sentinel_username`
+authenticate to the Sentinels. The client asks the Sentinels for the master on
+each new connection, so after a failover the next command reaches the new one.
 
 Each layout declares the query options it understands; `db` and `timeout` (socket
 timeout in seconds, default 10) are always accepted and anything else is refused
@@ -23,26 +30,45 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Callable, Iterator, Mapping
-from typing import ParamSpec, TypeVar
-from urllib.parse import parse_qsl, urlsplit
+from typing import Any, ParamSpec, TypeVar
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import attrs
 import redis
 import redis.connection
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+from redis.sentinel import Sentinel
 
 from qtui.backends.base import Backend
+from qtui.backends.journal import (
+    Operation,
+    OperationGone,
+    RedisJournal,
+    is_operation_gone,
+)
 from qtui.clock import WallClock
 from qtui.model import BackendError, BackendUnavailable, InvalidInput
 
 #: Query options every Redis URL accepts, besides the layout's own.
 COMMON_OPTIONS = frozenset({"db", "timeout"})
+#: Query options of Sentinel URLs.
+SENTINEL_OPTIONS = frozenset({"sentinel_password", "sentinel_username"})
+SENTINEL_PORT = 26379
 
 #: How many list or sorted-set items one server-side chunk touches.
 CHUNK = 1000
 
 _SCHEME_TO_REDIS_PY = {"redis": "redis", "rediss": "rediss", "unix": "unix", "redis+unix": "unix"}
+
+
+@attrs.frozen
+class SentinelSpec:
+    """Where to ask for the master: the Sentinels, the service name, how to talk to them."""
+
+    sentinels: tuple[tuple[str, int], ...]
+    master: str
+    sentinel_kwargs: Mapping[str, object]
 
 
 @attrs.frozen
@@ -52,6 +78,7 @@ class RedisTarget:
     connection_kwargs: Mapping[str, object]
     display_name: str
     options: Mapping[str, str]
+    sentinel: SentinelSpec | None = None
 
 
 def parse_redis_url(url: str, *, layout_prefix: str, options: frozenset[str]) -> RedisTarget:
@@ -65,6 +92,8 @@ def parse_redis_url(url: str, *, layout_prefix: str, options: frozenset[str]) ->
     if not sep or not scheme.startswith(layout_prefix):
         raise InvalidInput(f"not a {layout_prefix}redis URL: {url!r}")
     base_scheme = scheme[len(layout_prefix) :]
+    if base_scheme in ("redis+sentinel", "rediss+sentinel"):
+        return _parse_sentinel_url(url, scheme, rest, options)
     if layout_prefix and base_scheme == "unix":
         base_scheme = "redis+unix"
     redis_py_scheme = _SCHEME_TO_REDIS_PY.get(base_scheme)
@@ -94,12 +123,7 @@ def parse_redis_url(url: str, *, layout_prefix: str, options: frozenset[str]) ->
     db_in_path = parts.path.strip("/")
     if redis_py_scheme != "unix" and db_in_path and not db_in_path.isdigit():
         raise InvalidInput(f"Redis URL path must be a database number, not {parts.path!r}")
-    try:
-        timeout = float(own.pop("timeout", "10"))
-    except ValueError:
-        raise InvalidInput("option 'timeout' in Redis URL must be a number of seconds") from None
-    if not 0 < timeout <= 3600:
-        raise InvalidInput("option 'timeout' in Redis URL must be between 0 and 3600 seconds")
+    timeout = _timeout(own.pop("timeout", "10"))
     query_text = "&".join(f"{n}={v}" for n, v in passed)
     stripped = f"{parts.scheme}://{parts.netloc}{parts.path}" + (f"?{query_text}" if query_text else "")
     try:
@@ -115,14 +139,79 @@ def parse_redis_url(url: str, *, layout_prefix: str, options: frozenset[str]) ->
     return RedisTarget(connection_kwargs=kwargs, display_name=display, options=own)
 
 
+def _parse_sentinel_url(url: str, scheme: str, rest: str, options: frozenset[str]) -> RedisTarget:
+    """`[[user]:password@]host[:port][,...]/master[/db][?options]` after a Sentinel scheme."""
+    location, _, query_text = rest.partition("?")
+    auth, at, hosts_and_path = location.rpartition("@")
+    if not at:
+        auth, hosts_and_path = "", location
+    hosts_text, _, path = hosts_and_path.partition("/")
+    master, _, db_text = path.partition("/")
+    sentinels = []
+    for part in hosts_text.split(","):
+        host, colon, port_text = part.strip().rpartition(":") if ":" in part else (part.strip(), "", "")
+        if not host or (colon and not (port_text.isdigit() and 0 < int(port_text) < 65536)):
+            raise InvalidInput(f"Sentinel URL: expected host[:port], got {part!r} in {scheme}://...")
+        sentinels.append((host, int(port_text) if colon else SENTINEL_PORT))
+    if not master:
+        raise InvalidInput(f"Sentinel URL needs the master's name after the hosts: {scheme}://HOSTS/MASTER")
+    db_text = db_text.strip("/")
+    if db_text and not db_text.isdigit():
+        raise InvalidInput(f"Sentinel URL: database must be a number, not {db_text!r}")
+    allowed = options | COMMON_OPTIONS | SENTINEL_OPTIONS
+    own: dict[str, str] = {}
+    for name, value in parse_qsl(query_text, keep_blank_values=True):
+        if name not in allowed:
+            raise InvalidInput(f"unknown option {name!r} in Redis URL (accepted: {', '.join(sorted(allowed))})")
+        if name in own:
+            raise InvalidInput(f"option {name!r} given twice in Redis URL")
+        own[name] = value
+    if "db" in own:
+        if db_text:
+            raise InvalidInput("Sentinel URL: give the database in the path or as db=, not both")
+        db_text = own.pop("db")
+        if not db_text.isdigit():
+            raise InvalidInput(f"option 'db' in Redis URL must be a number, not {db_text!r}")
+    timeout = _timeout(own.pop("timeout", "10"))
+    username, _, password = auth.partition(":") if ":" in auth else ("", "", auth)
+    tls = scheme.startswith(("rediss+", "rq+rediss+"))
+    socket = {"socket_timeout": timeout, "socket_connect_timeout": min(timeout, 5.0)}
+    sentinel_kwargs: dict[str, object] = {**socket, "ssl": tls}
+    if own.get("sentinel_password"):
+        sentinel_kwargs["password"] = unquote(own.pop("sentinel_password"))
+    if own.get("sentinel_username"):
+        sentinel_kwargs["username"] = unquote(own.pop("sentinel_username"))
+    own.pop("sentinel_password", None)
+    own.pop("sentinel_username", None)
+    kwargs: dict[str, object] = {**socket, "db": int(db_text or 0), "ssl": tls}
+    if password:
+        kwargs["password"] = unquote(password)
+    if username:
+        kwargs["username"] = unquote(username)
+    hosts = ",".join(f"{h}:{p}" for h, p in sentinels)
+    spec = SentinelSpec(tuple(sentinels), unquote(master), sentinel_kwargs)
+    display = f"{scheme}://{hosts}/{unquote(master)}/{kwargs['db']}"
+    return RedisTarget(connection_kwargs=kwargs, display_name=display, options=own, sentinel=spec)
+
+
+def _timeout(text: str) -> float:
+    try:
+        timeout = float(text)
+    except ValueError:
+        raise InvalidInput("option 'timeout' in Redis URL must be a number of seconds") from None
+    if not 0 < timeout <= 3600:
+        raise InvalidInput("option 'timeout' in Redis URL must be between 0 and 3600 seconds")
+    return timeout
+
+
 def connect(target: RedisTarget) -> redis.Redis:
     """A redis-py client for `target` that never retries on its own (see module doc)."""
-    pool = redis.ConnectionPool(
-        **target.connection_kwargs,
-        client_name="qtui",
-        retry=Retry(NoBackoff(), 0),
-        health_check_interval=0,
-    )
+    common = {"client_name": "qtui", "retry": Retry(NoBackoff(), 0), "health_check_interval": 0}
+    if target.sentinel is not None:
+        spec = target.sentinel
+        sentinel = Sentinel(list(spec.sentinels), sentinel_kwargs=dict(spec.sentinel_kwargs))
+        return sentinel.master_for(spec.master, **target.connection_kwargs, **common)
+    pool = redis.ConnectionPool(**target.connection_kwargs, **common)
     return redis.Redis(connection_pool=pool)
 
 
@@ -160,19 +249,65 @@ def mapped_errors(method: Callable[P, R]) -> Callable[P, R]:
 
 
 class RedisBackend(Backend):
-    """A Backend talking to one Redis server through one redis-py client."""
+    """A Backend talking to one Redis server through one redis-py client.
+
+    Its operation journal lives under `<journal_namespace>:op:<id>` (see
+    qtui.backends.journal); the layouts supply the chunks.
+    """
 
     #: Redis's own limit on a string (proto-max-bulk-len, 512 MiB by default).
     max_payload_bytes = 512 * 2**20
 
-    def __init__(self, target: RedisTarget, *, clock: WallClock, read_only: bool = False) -> None:
-        super().__init__(read_only=read_only)
-        self.clock = clock  # dates snapshots, leases and requeues
+    def __init__(self, target: RedisTarget, journal_namespace: str, *, clock: WallClock, read_only: bool = False) -> None:
+        super().__init__(clock=clock, read_only=read_only)
         self.display_name = target.display_name
         self.redis = connect(target)
+        self.journal = RedisJournal(self.redis, journal_namespace, clock)
 
     def close(self) -> None:
         self.redis.close()
+
+    def server(self) -> str | None:
+        """The master's address behind Sentinels, once known; None for a fixed server."""
+        address = getattr(self.redis.connection_pool, "master_address", None)
+        return f"{address[0]}:{address[1]}" if address else None
+
+    def run_operation(self, operation: Operation, **kwargs: Any) -> Operation:
+        with redis_errors(self.display_name):
+            return super().run_operation(operation, **kwargs)
+
+    @mapped_errors
+    def _begin(self, operation: Operation) -> Operation:
+        self.journal.create(operation)
+        return operation
+
+    @mapped_errors
+    def _journal_list(self) -> list[Operation]:
+        return self.journal.list()
+
+    @mapped_errors
+    def _journal_load(self, op_id: str) -> Operation | None:
+        return self.journal.load(op_id)
+
+    @mapped_errors
+    def _take_over(self, operation: Operation) -> Operation:
+        return self.journal.take_over(operation)
+
+    @mapped_errors
+    def _forget(self, op_id: str) -> bool:
+        return self.journal.remove(op_id)
+
+    def _journaled_call(
+        self, script: Any, operation: Operation | None, index: int, position: int, keys: list, args: list
+    ) -> Any:
+        """Run a chunk script (made with JOURNAL_LUA) journaling it at `index.position` for `operation`."""
+        journal = self.journal.args(operation, index, position)
+        try:
+            return script(keys=[*keys, *journal.keys], args=[*args, journal.spec])
+        except redis.ResponseError as exc:
+            if is_operation_gone(exc) and operation is not None:
+                raise OperationGone(f"operation {operation.id} is no longer in the journal") from None
+            raise
 
 
 def encode_cursor(*numbers: int) -> str:

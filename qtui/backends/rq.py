@@ -25,8 +25,11 @@ rate-limited jobs (RQ 3 `rate_limit`) and jobs whose hash expired are left in th
 failed registry (use `rq requeue` for those). Purging ready jobs is Queue.empty
 (pop ids, delete the job, its results and its dependents set), chunked; purging
 registries deletes each job as Job.delete does (registry entry, hash, dependents,
-dependencies, results, executions, group membership). Each chunk is atomic, so an
-interruption between chunks loses or duplicates nothing; a rerun finishes.
+dependencies, results, executions, group membership). Each chunk is atomic and
+moves its journal entry (qtui.backends.journal, under `<prefix>:qtui`) in the
+same script, so an interruption between chunks loses or duplicates nothing and
+resuming finishes the operation. Keys of the wrong type are skipped by peeks and
+stats and named in the snapshot's problems.
 
 Enqueue takes `{"func": "module.function", "args": [...], "kwargs": {...}}` and
 creates the job through RQ's own API in this process (RQ pickles the JSON
@@ -44,26 +47,36 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import json
 import re
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 
 import attrs
 
+from qtui.backends.journal import JOURNAL_LUA, Operation
 from qtui.backends.redis_common import (
     CHUNK,
     RedisBackend,
     RedisTarget,
+    decode_cursor,
+    encode_cursor,
     mapped_errors,
     parse_redis_url,
     text_of,
 )
-from qtui.backends.redis_scan import Chunk, Source, batches, contains_text, read_chunk, scan_page, walk
+from qtui.backends.redis_scan import (
+    Chunk,
+    Source,
+    WrongKeyType,
+    contains_text,
+    read_chunk,
+    scan_page,
+)
 from qtui.clock import WallClock
 from qtui.model import (
+    MALFORMED,
     BackendError,
     InvalidInput,
     Job,
@@ -73,6 +86,7 @@ from qtui.model import (
     QueueStats,
     Snapshot,
     WorkerInfo,
+    fits_int64,
 )
 
 OPTIONS = frozenset({"prefix", "result_ttl", "failure_ttl"})
@@ -117,45 +131,63 @@ _REGISTRIES = {
     JobState.DEAD: ("failed",),
 }
 
+# Keys of the wrong type are counted as empty and named in the reply's problems.
 _STATS_LUA = """
 local P, t = ARGV[1], tonumber(ARGV[2])
 local rttl, fttl = tonumber(ARGV[3]), tonumber(ARGV[4])
+local problems = {}
+local function call(...)
+  local reply = redis.pcall(...)
+  if type(reply) == 'table' and reply.err then
+    local key = select(2, ...)
+    problems[#problems + 1] = key .. ': ' .. reply.err .. ': skipped'
+    return false
+  end
+  return reply
+end
+local function n(...) return call(...) or 0 end
+local function members(key)
+  local found = call('SMEMBERS', key)
+  return found or {}
+end
 local queues = {}
-for _, qkey in ipairs(redis.call('SMEMBERS', P .. ':queues')) do
+for _, qkey in ipairs(members(P .. ':queues')) do
   local name = string.sub(qkey, #P + 8)
-  local oldest = redis.call('LINDEX', qkey, 0)
+  local oldest = call('LINDEX', qkey, 0)
   local oldest_created = ''
-  if oldest then oldest_created = redis.call('HGET', P .. ':job:' .. oldest, 'created_at') or '' end
+  if oldest then oldest_created = call('HGET', P .. ':job:' .. oldest, 'created_at') or '' end
   queues[#queues + 1] = {
-    name, redis.call('LLEN', qkey),
-    redis.call('ZCARD', P .. ':scheduled:' .. name) + redis.call('ZCARD', P .. ':deferred:' .. name),
-    redis.call('ZCARD', P .. ':wip:' .. name),
-    redis.call('ZCOUNT', P .. ':finished:' .. name, '(' .. t, '+inf')
-      + redis.call('ZCARD', P .. ':canceled:' .. name),
-    redis.call('ZCOUNT', P .. ':failed:' .. name, '(' .. t, '+inf'),
-    redis.call('ZCOUNT', P .. ':finished:' .. name, '(' .. (t - 60 + rttl), t + rttl),
-    redis.call('ZCOUNT', P .. ':failed:' .. name, '(' .. (t - 60 + fttl), t + fttl),
+    name, n('LLEN', qkey),
+    n('ZCARD', P .. ':scheduled:' .. name) + n('ZCARD', P .. ':deferred:' .. name),
+    n('ZCARD', P .. ':wip:' .. name),
+    n('ZCOUNT', P .. ':finished:' .. name, '(' .. t, '+inf') + n('ZCARD', P .. ':canceled:' .. name),
+    n('ZCOUNT', P .. ':failed:' .. name, '(' .. t, '+inf'),
+    n('ZCOUNT', P .. ':finished:' .. name, '(' .. (t - 60 + rttl), t + rttl),
+    n('ZCOUNT', P .. ':failed:' .. name, '(' .. (t - 60 + fttl), t + fttl),
     oldest_created}
 end
 local workers = {}
-for _, wkey in ipairs(redis.call('SMEMBERS', P .. ':workers')) do
-  local f = redis.call('HMGET', wkey, 'queues', 'hostname', 'pid', 'birth', 'last_heartbeat',
-                       'successful_job_count', 'failed_job_count', 'death')
+for _, wkey in ipairs(members(P .. ':workers')) do
+  local f = call('HMGET', wkey, 'queues', 'hostname', 'pid', 'birth', 'last_heartbeat',
+                 'successful_job_count', 'failed_job_count', 'death') or {}
   for i = 1, 8 do f[i] = f[i] or '' end
-  local current = redis.call('SRANDMEMBER', wkey .. ':executions') or ''
+  local current = call('SRANDMEMBER', wkey .. ':executions') or ''
   workers[#workers + 1] = {wkey, redis.call('EXISTS', wkey), current, f}
 end
-return {queues, workers}
+return {queues, workers, problems}
 """
 
-# FailedJobRegistry.requeue for the ids in ARGV[5..]; ARGV: prefix, enqueued_at,
-# registry queue ('' = the job's origin), target queue ('' = origin). The exc_info
-# written is zlib.compress(b''), as RQ writes for its cleared ''.
+# FailedJobRegistry.requeue for the ids in ARGV[7..]; ARGV: prefix, enqueued_at,
+# registry queue ('' = the job's origin), target queue ('' = origin), how many items
+# the chunk examined, and '1' when it is a window of a registry (whose cursor moves
+# past the jobs left there) or '0' for a batch of given ids. The exc_info written is
+# zlib.compress(b''), as RQ writes for its cleared ''. Journaled (JOURNAL_LUA).
 # Returns {moved ids}.
-_REQUEUE_LUA = """
+_REQUEUE_LUA = JOURNAL_LUA + """
 local P, enq, registry, to_queue = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local examined, window = tonumber(ARGV[5]), ARGV[6] == '1'
 local moved = {}
-for i = 5, #ARGV do
+for i = 7, #ARGV do
   local id = ARGV[i]
   local jk = P .. ':job:' .. id
   local f = redis.call('HMGET', jk, 'data', 'origin', 'rate_limit_key', 'timeout', 'ttl', 'created_at',
@@ -188,7 +220,9 @@ for i = 5, #ARGV do
     moved[#moved + 1] = id
   end
 end
-return moved
+local advance = examined
+if window then advance = examined - #moved end
+return journaled(advance, examined, #moved, moved)
 """ % {"timeout": DEFAULT_JOB_TIMEOUT}
 
 # For each id after the "--" in ARGV: the hash fields named before it (never the
@@ -204,24 +238,27 @@ for i = 2, #ARGV do
 end
 local out = {}
 for _, id in ipairs(ids) do
-  local values = redis.call('HMGET', P .. ':job:' .. id, unpack(fields))
-  for i = 1, #fields do out[#out + 1] = values[i] end
+  local values = redis.pcall('HMGET', P .. ':job:' .. id, unpack(fields))
+  if values.err then values = {} end  -- a job key of the wrong type: loaded as missing
+  for i = 1, #fields do out[#out + 1] = values[i] or false end
   local rk = P .. ':results:' .. id
-  local latest = redis.call('XREVRANGE', rk, '+', '-', 'COUNT', 1)
+  local latest = redis.pcall('XREVRANGE', rk, '+', '-', 'COUNT', 1)
   local exc = false
-  if latest[1] then
+  if not latest.err and latest[1] then
     local kv = latest[1][2]
     for i = 1, #kv, 2 do if kv[i] == 'exc_string' then exc = kv[i + 1] end end
   end
   out[#out + 1] = exc
-  out[#out + 1] = redis.call('XLEN', rk)
+  local length = redis.pcall('XLEN', rk)
+  if type(length) ~= 'number' then length = 0 end
+  out[#out + 1] = length
 end
 return out
 """
 
 # Job.delete for jobs leaving registry KEYS[1] (ids in ARGV[2..], or with ARGV[2] == '*'
-# the first ARGV[3] members). ARGV[1]: prefix. Returns {examined, deleted}.
-_DELETE_FROM_REGISTRY_LUA = """
+# the first ARGV[3] members). ARGV[1]: prefix. Journaled. Returns {examined, deleted}.
+_DELETE_FROM_REGISTRY_LUA = JOURNAL_LUA + """
 local P = ARGV[1]
 local ids
 if ARGV[2] == '*' then
@@ -246,15 +283,19 @@ for _, member in ipairs(ids) do
     deleted = deleted + 1
   end
 end
-return {#ids, deleted}
+local advance = #ids
+if ARGV[2] == '*' then advance = #ids - deleted end
+return journaled(advance, #ids, deleted, {#ids, deleted})
 """
 
 # Queue.empty, one chunk: pop up to ARGV[2] ids off list KEYS[1] (or, with ids in
 # ARGV[3..], remove those), deleting each job's hash, results and dependents set.
-_EMPTY_LUA = """
+# Journaled. Returns how many jobs it deleted.
+_EMPTY_LUA = JOURNAL_LUA + """
 local P = ARGV[1]
 local ids
-if #ARGV == 2 then
+local popping = #ARGV == 2
+if popping then
   ids = redis.call('LPOP', KEYS[1], tonumber(ARGV[2])) or {}
 else
   ids = {}
@@ -266,7 +307,8 @@ for _, id in ipairs(ids) do
   redis.call('DEL', P .. ':job:' .. id, P .. ':results:' .. id)
   redis.call('DEL', P .. ':job:' .. id .. ':dependents')
 end
-return #ids
+if popping then return journaled(0, #ids, #ids, #ids) end
+return journaled(#ARGV - 2, #ARGV - 2, #ids, #ids)
 """
 
 
@@ -292,7 +334,7 @@ def parse_settings(options: Mapping[str, str]) -> Settings:
 
 
 def open_rq(url: str, *, clock: WallClock, read_only: bool = False, create: bool = False) -> RQBackend:
-    """Factory for `rq+redis://`, `rq+rediss://` and `rq+unix://` URLs."""
+    """Factory for `rq+redis://`, `rq+rediss://`, `rq+unix://` and `rq+redis+sentinel://` URLs."""
     target = parse_redis_url(url, layout_prefix="rq+", options=OPTIONS)
     return RQBackend(target, parse_settings(target.options), clock=clock, read_only=read_only)
 
@@ -301,7 +343,7 @@ class RQBackend(RedisBackend):
     """Admin operations on RQ's Redis layout."""
 
     def __init__(self, target: RedisTarget, settings: Settings, *, clock: WallClock, read_only: bool = False) -> None:
-        super().__init__(target, clock=clock, read_only=read_only)
+        super().__init__(target, f"{settings.prefix}:qtui", clock=clock, read_only=read_only)
         self.settings = settings
         self._stats_script = self.redis.register_script(_STATS_LUA)
         self._requeue_script = self.redis.register_script(_REQUEUE_LUA)
@@ -318,7 +360,7 @@ class RQBackend(RedisBackend):
     def snapshot(self) -> Snapshot:
         s = self.settings
         taken_at = self.clock()
-        queues, workers = self._stats_script(args=[s.prefix, int(taken_at), s.result_ttl, s.failure_ttl])
+        queues, workers, problems = self._stats_script(args=[s.prefix, int(taken_at), s.result_ttl, s.failure_ttl])
         stats = []
         for name, ready, scheduled, processing, completed, dead, done_rate, fail_rate, oldest in queues:
             counts = {
@@ -342,6 +384,7 @@ class RQBackend(RedisBackend):
             queues=tuple(sorted(stats, key=lambda q: q.name)),
             workers=tuple(sorted(infos, key=lambda w: w.id)),
             taken_at=taken_at,
+            problems=tuple(text_of(p) for p in problems),
         )
 
     def _worker(self, key: bytes, exists: int, current: bytes, fields: list[bytes]) -> WorkerInfo:
@@ -350,12 +393,12 @@ class RQBackend(RedisBackend):
             id=text_of(key)[len(self._key("worker", "")) :],
             queues=tuple(q for q in queues.split(",") if q),
             host=host or None,
-            pid=int(pid) if pid.isdigit() else None,
+            pid=_count(pid) or None,
             started_at=_parse_time(birth),
             last_seen=_parse_time(beat),
             current_job=text_of(current).partition(":")[0] or None,
-            processed=int(done) if done.isdigit() else 0,
-            failed=int(failed) if failed.isdigit() else 0,
+            processed=_count(done),
+            failed=_count(failed),
             alive=bool(exists) and not death,
         )
 
@@ -384,7 +427,10 @@ class RQBackend(RedisBackend):
         self, queue: str | None, state: JobState, text: str | None, cursor: str | None, limit: int
     ) -> Page:
         def read_jobs(source: Source, position: int, count: int) -> Chunk[list[Job | None]]:
-            entries = read_chunk(self.redis, source, position, count).found
+            try:
+                entries = read_chunk(self.redis, source, position, count).found
+            except WrongKeyType:  # flagged by snapshot(); the page goes on with the next key
+                return Chunk(position, 0, 0, [])
             loaded = self._load([text_of(member).partition(":")[0] for member, _ in entries])
             # A job whose hash expired is None: RQ's own cleanup drops its entry.
             jobs = [
@@ -410,7 +456,8 @@ class RQBackend(RedisBackend):
         ]  # fmt: skip
 
     @mapped_errors
-    def _job(self, job_id: str) -> Job | None:
+    def _job(self, job_id: str, progress: Callable[[int, int], None] | None = None) -> Job | None:
+        """From the job's own hash: RQ's key is the index, so there is no scan to report."""
         if not _JOB_ID.fullmatch(job_id):
             return None
         return self._load([job_id])[0]
@@ -448,73 +495,128 @@ class RQBackend(RedisBackend):
         return job
 
     @mapped_errors
-    def _requeue(
-        self, ids: list[str] | None, queue: str | None, text: str | None, to_queue: str | None
-    ) -> int:
+    def _plan(self, operation: Operation) -> Operation:
+        if operation.kind == "requeue":
+            if operation.ids is not None:
+                ids = tuple(i for i in operation.ids if _JOB_ID.fullmatch(i))
+                return attrs.evolve(operation, ids=ids, sources=(self._key("failed", "*"),), total=len(ids))
+            names = self._selected_queues(operation.queue)
+            sources = tuple(self._key("failed", n) for n in names)
+        else:
+            sources = tuple(s.key for s in self._sources(operation.queue, operation.state))
+        ids = operation.ids
         if ids is not None:
-            valid = [i for i in ids if _JOB_ID.fullmatch(i)]
-            return sum(len(self._requeue_chunk(None, to_queue, batch)) for batch in batches(valid, CHUNK))
-        requeue = functools.partial(self._requeue_window, text.lower() if text else None, to_queue)
-        return sum(
-            chunk.removed
-            for name in self._selected_queues(queue)
-            for chunk in walk(Source(self._key("failed", name), kind="zset", queue=name), requeue, size=CHUNK)
-        )
+            ids = tuple(i for i in ids if _JOB_ID.fullmatch(i))
+            return attrs.evolve(operation, ids=ids, sources=sources, total=len(ids) * len(sources))
+        with self.redis.pipeline(transaction=False) as pipe:
+            for key in sources:
+                (pipe.llen if self._is_queue_key(key) else pipe.zcard)(key)
+            total = sum(int(n) for n in pipe.execute())
+        return attrs.evolve(operation, sources=sources, total=total)
+
+    def _is_queue_key(self, key: str) -> bool:
+        return key.startswith(self._key("queue", ""))
+
+    def _chunks(self, operation: Operation, *, journaled: bool) -> Iterator[Operation]:
+        """Windows of CHUNK items (or batches of CHUNK given ids), each one atomic script call."""
+        index, position = decode_cursor(operation.cursor or None, 2)
+        record = operation if journaled else None
+        while index < len(operation.sources):
+            key = operation.sources[index]
+            if operation.ids is not None:
+                batch = operation.ids[position : position + CHUNK]
+                examined = len(batch)
+                if operation.kind == "requeue":
+                    removed = len(self._requeue_chunk(record, index, position, None, operation.to_queue,
+                                                      batch, examined, window=False))  # fmt: skip
+                else:
+                    removed = self._delete_ids(record, index, position, key, batch)
+                advance, short = examined, position + examined >= len(operation.ids)
+            elif operation.kind == "requeue":
+                queue = key[len(self._key("failed", "")) :]
+                examined, removed = self._requeue_window(record, index, position, queue, operation)
+                advance, short = examined - removed, examined < CHUNK
+            else:
+                examined, removed = self._delete_oldest(record, index, position, key)
+                advance, short = examined - removed, examined < CHUNK
+            position += advance
+            operation = attrs.evolve(
+                operation, cursor=encode_cursor(index, position), examined=operation.examined + examined,
+                done=operation.done + removed,
+            )  # fmt: skip
+            if short:
+                index, position = index + 1, 0
+            yield operation
 
     def _requeue_window(
-        self, needle: str | None, to_queue: str | None, registry: Source, position: int, size: int
-    ) -> Chunk[list[bytes]]:
-        """Requeue the jobs in one window of a failed registry (with `needle`, those that contain it)."""
-        members = [text_of(member) for member, _ in read_chunk(self.redis, registry, position, size).found]
+        self, record: Operation | None, index: int, position: int, queue: str, operation: Operation
+    ) -> tuple[int, int]:
+        """Requeue the jobs in one window of a failed registry (with a text filter, those that match)."""
+        registry = Source(self._key("failed", queue), kind="zset", queue=queue)
+        members = [text_of(member) for member, _ in read_chunk(self.redis, registry, position, CHUNK).found]
         selected = members
-        if needle is not None:
+        if operation.text:
+            needle = operation.text.lower()
             loaded = self._load(members)
             selected = [m for m, job in zip(members, loaded, strict=True) if job and contains_text(job, needle)]
-        moved = self._requeue_chunk(registry.queue, to_queue, selected)
-        return Chunk(position, len(members), len(moved), moved)
+        moved = self._requeue_chunk(record, index, position, queue, operation.to_queue, selected, len(members),
+                                    window=True)  # fmt: skip
+        return len(members), len(moved)
 
-    def _requeue_chunk(self, registry: str | None, to_queue: str | None, ids: Sequence[str]) -> list[bytes]:
+    def _requeue_chunk(
+        self,
+        record: Operation | None,
+        index: int,
+        position: int,
+        registry: str | None,
+        to_queue: str | None,
+        ids: Sequence[str],
+        examined: int,
+        *,
+        window: bool,
+    ) -> list[bytes]:
         """Requeue `ids` off the failed registry of queue `registry` (None: each job's origin)."""
         enqueued_at = datetime.fromtimestamp(self.clock(), UTC).strftime(_TIME_FORMAT)
-        args = [self.settings.prefix, enqueued_at, registry or "", to_queue or "", *ids]
-        return self._requeue_script(args=args) if ids else []
+        args = [self.settings.prefix, enqueued_at, registry or "", to_queue or "", examined, int(window), *ids]
+        return self._journaled_call(self._requeue_script, record, index, position, [], args)
 
-    @mapped_errors
-    def _purge(self, queue: str | None, state: JobState, ids: list[str] | None) -> int:
-        valid = [i for i in ids if _JOB_ID.fullmatch(i)] if ids is not None else None
-        total = 0
-        for source in self._sources(queue, state):
-            if valid is None:
-                total += sum(chunk.removed for chunk in walk(source, self._delete_oldest, size=CHUNK))
-            else:
-                total += sum(self._delete_ids(source, batch) for batch in batches(valid, CHUNK))
-        return total
+    def _delete_oldest(self, record: Operation | None, index: int, position: int, key: str) -> tuple[int, int]:
+        """Delete the CHUNK oldest jobs of a queue (as Queue.empty) or registry (as Job.delete).
 
-    def _delete_oldest(self, source: Source, position: int, size: int) -> Chunk[None]:
-        """Delete the `size` oldest jobs of a queue (as Queue.empty) or registry (as Job.delete).
-
-        Everything examined goes, so a walk of these steps stays at position 0.
+        Everything examined goes, so the cursor stays at its position.
         """
-        if source.kind == "list":
-            popped = int(self._empty_script(keys=[source.key], args=[self.settings.prefix, size]))
-            return Chunk(position, popped, popped, None)
-        examined, deleted = self._delete_script(keys=[source.key], args=[self.settings.prefix, "*", size])
-        return Chunk(position, int(examined), int(deleted), None)
+        prefix = self.settings.prefix
+        if self._is_queue_key(key):
+            popped = int(self._journaled_call(self._empty_script, record, index, position, [key], [prefix, CHUNK]))
+            return popped, popped
+        examined, deleted = self._journaled_call(
+            self._delete_script, record, index, position, [key], [prefix, "*", CHUNK]
+        )
+        return int(examined), int(deleted)
 
-    def _delete_ids(self, source: Source, ids: Sequence[str]) -> int:
-        """Delete those of the jobs `ids` that `source` holds, in one script call."""
-        if source.kind == "list":
-            return int(self._empty_script(keys=[source.key], args=[self.settings.prefix, "ids", *ids]))
-        _, deleted = self._delete_script(keys=[source.key], args=[self.settings.prefix, *ids])
+    def _delete_ids(
+        self, record: Operation | None, index: int, position: int, key: str, ids: Sequence[str]
+    ) -> int:
+        """Delete those of the jobs `ids` that list or registry `key` holds, in one script call."""
+        prefix = self.settings.prefix
+        if self._is_queue_key(key):
+            return int(self._journaled_call(self._empty_script, record, index, position, [key],
+                                            [prefix, "ids", *ids]))  # fmt: skip
+        _, deleted = self._journaled_call(self._delete_script, record, index, position, [key], [prefix, *ids])
         return int(deleted)
 
 
 def _to_job(job_id: str, fields: list[bytes | None], exc_string: bytes | None, executions: int) -> Job | None:
-    """A Job from the plain hash fields (in _FIELDS order) and the newest result's exc_string."""
+    """A Job from the plain hash fields (in _FIELDS order) and the newest result's exc_string.
+
+    Fields that are not UTF-8 are shown with replacement characters and named in
+    extra[MALFORMED].
+    """
     if all(f is None for f in fields):
         return None
     values = dict(zip(_FIELDS, fields, strict=True))
     text = {name: text_of(value) for name, value in values.items() if name != "exc_info"}
+    undecodable = [name for name, value in text.items() if "\ufffd" in value and not _is_utf8(values[name])]
     status = text["status"]
     error = _result_error(exc_string) or _decompress(values["exc_info"])
     extra = {
@@ -523,6 +625,8 @@ def _to_job(job_id: str, fields: list[bytes | None], exc_string: bytes | None, e
                      "result_ttl", "failure_ttl", "ttl", "group_id", "dependency_ids", "rate_limit_key")
         if text[name]
     }  # fmt: skip
+    if undecodable:
+        extra[MALFORMED] = f"not valid UTF-8 (shown with replacement characters): {', '.join(undecodable)}"
     return Job(
         id=job_id,
         queue=text["origin"] or "?",
@@ -537,6 +641,22 @@ def _to_job(job_id: str, fields: list[bytes | None], exc_string: bytes | None, e
         origin=text["origin"] or None,
         extra=extra,
     )
+
+
+def _is_utf8(value: bytes | None) -> bool:
+    try:
+        (value or b"").decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _count(text: str) -> int:
+    """A non-negative count stored as text; 0 when it is not one or does not fit in 64 bits."""
+    if not (text.isascii() and text.isdigit() and len(text) <= 19):
+        return 0
+    value = int(text)
+    return value if fits_int64(value) else 0
 
 
 def _placed(job: Job, state: JobState, queue: str, score: float | None) -> Job:

@@ -5,16 +5,23 @@ start and the end of a million-job state. Requeue moves dead jobs back to ready
 with their attempts reset to 0; the last error is kept (it is replaced when the
 job next fails), and a job moved to another queue records the queue it came from
 in `origin`.
+
+Requeues and purges are journaled operations (qtui.backends.journal): jobs in id
+order, CHUNK per write transaction, which also moves the operation's row in the
+`qtui_operations` table; the cursor is the last job id taken.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+import attrs
+
 from qtui.backends.base import Backend
+from qtui.backends.journal import Operation, OperationGone, SQLiteJournal, owner_id
 from qtui.clock import WallClock
 from qtui.model import InvalidInput, Job, JobState, NotFound, Page, Snapshot
 from qtui.sqlite_queue import Database, SQLiteQueue
@@ -26,6 +33,9 @@ _COLUMNS = (
 )
 
 _MAX_ROWID = 2**63 - 1
+
+#: Jobs one requeue or purge transaction takes.
+CHUNK = 5000
 
 
 def open_sqlite(target: str, *, clock: WallClock, read_only: bool, create: bool) -> SQLiteBackend:
@@ -51,12 +61,11 @@ class SQLiteBackend(Backend):
         create: bool = False,
         busy_timeout: float = 5.0,
     ) -> None:
-        super().__init__(read_only=read_only)
+        super().__init__(clock=clock, read_only=read_only)
         self._database = Database(
             path, read_only=read_only, create=create, busy_timeout=busy_timeout
         )
         self._queue = SQLiteQueue(self._database, clock=clock)
-        self._clock = clock
         self.display_name = self._database.label
 
     def close(self) -> None:
@@ -97,7 +106,8 @@ class SQLiteBackend(Backend):
         next_cursor = f"after:{jobs[-1].id}" if len(jobs) == limit else None
         return Page(jobs=jobs, next_cursor=next_cursor)
 
-    def _job(self, job_id: str) -> Job | None:
+    def _job(self, job_id: str, progress: Callable[[int, int], None] | None = None) -> Job | None:
+        """By primary key: no scan, so no progress to report."""
         number = _job_number(job_id)
         if number is None:
             return None
@@ -114,50 +124,97 @@ class SQLiteBackend(Backend):
             raise NotFound(f"job {job_id} was enqueued, then removed before it could be read back")
         return job
 
-    def _requeue(
-        self, ids: list[str] | None, queue: str | None, text: str | None, to_queue: str | None
-    ) -> int:
-        where = ["state = 'dead'"]
-        params: list[Any] = []
-        if ids is not None:
-            where.append("id IN (SELECT value FROM json_each(?))")
-            params.append(_ids_json(ids))
-        if queue is not None:
-            where.append("queue = ?")
-            params.append(queue)
-        if text is not None:
-            condition, values = _text_condition(text)
-            where.append(condition)
-            params.extend(values)
-        now = self._clock()
-        with self._database.write() as conn:
-            if queue is not None:
-                _check_queue_exists(conn, queue)
-            if to_queue is not None:
-                register_queue(conn, to_queue, now)
-            return conn.execute(
-                "UPDATE jobs SET state = 'ready', queue = coalesce(?1, queue),"
-                " origin = CASE WHEN ?1 IS NOT NULL AND ?1 <> queue"
-                "          THEN coalesce(origin, queue) ELSE origin END,"
-                " attempts = 0, updated_at = ?2, run_at = NULL, lease_until = NULL,"
-                " finished_at = NULL, worker = NULL"
-                f" WHERE {' AND '.join(where)}",
-                (to_queue, now, *params),
-            ).rowcount
+    # -- journaled operations --------------------------------------------------
 
-    def _purge(self, queue: str | None, state: JobState, ids: list[str] | None) -> int:
-        where = ["state = ?"]
-        params: list[Any] = [state.value]
-        if queue is not None:
-            where.append("queue = ?")
-            params.append(queue)
-        if ids is not None:
-            where.append("id IN (SELECT value FROM json_each(?))")
-            params.append(_ids_json(ids))
+    def _plan(self, operation: Operation) -> Operation:
+        where, params = _selection(operation)
+        with self._database.read() as conn:
+            if operation.queue is not None:
+                _check_queue_exists(conn, operation.queue)
+            total = conn.execute(f"SELECT count(*) FROM jobs WHERE {where}", params).fetchone()[0]
+        return attrs.evolve(operation, sources=("jobs",), total=total)
+
+    def _begin(self, operation: Operation) -> Operation:
         with self._database.write() as conn:
-            if queue is not None:
-                _check_queue_exists(conn, queue)
-            return conn.execute(f"DELETE FROM jobs WHERE {' AND '.join(where)}", params).rowcount
+            if operation.to_queue is not None:
+                register_queue(conn, operation.to_queue, self.clock())
+            SQLiteJournal.create(conn, operation)
+        return operation
+
+    def _chunks(self, operation: Operation, *, journaled: bool) -> Iterator[Operation]:
+        """Jobs in id order, CHUNK per transaction; the journal row moves in the same transaction."""
+        where, params = _selection(operation)
+        index = "jobs_by_queue_state" if operation.queue is not None else "jobs_by_state"
+        while True:
+            after = _parse_cursor(operation.cursor) if operation.cursor else 0
+            now = self.clock()
+            with self._database.write() as conn:
+                if journaled and SQLiteJournal.load(conn, operation.id) is None:
+                    raise OperationGone(f"operation {operation.id} is no longer in the journal")
+                chosen = [row[0] for row in conn.execute(
+                    f"SELECT id FROM jobs INDEXED BY {index} WHERE {where} AND id > ? ORDER BY id LIMIT ?",
+                    (*params, after, CHUNK),
+                )]  # fmt: skip
+                done = self._apply(conn, operation, chosen, now) if chosen else 0
+                operation = attrs.evolve(
+                    operation, examined=operation.examined + len(chosen), done=operation.done + done,
+                    cursor=f"after:{chosen[-1]}" if chosen else operation.cursor, updated_at=now,
+                )  # fmt: skip
+                if journaled:
+                    SQLiteJournal.save(conn, operation)
+            yield operation
+            if len(chosen) < CHUNK:
+                return
+
+    def _apply(self, conn: Any, operation: Operation, chosen: list[int], now: float) -> int:
+        """Requeue or delete the chosen jobs (all still in the operation's state: same transaction)."""
+        ids = json.dumps(chosen)
+        if operation.kind == "purge":
+            return conn.execute("DELETE FROM jobs WHERE id IN (SELECT value FROM json_each(?))", (ids,)).rowcount
+        return conn.execute(
+            "UPDATE jobs SET state = 'ready', queue = coalesce(?1, queue),"
+            " origin = CASE WHEN ?1 IS NOT NULL AND ?1 <> queue"
+            "          THEN coalesce(origin, queue) ELSE origin END,"
+            " attempts = 0, updated_at = ?2, run_at = NULL, lease_until = NULL,"
+            " finished_at = NULL, worker = NULL"
+            " WHERE id IN (SELECT value FROM json_each(?3))",
+            (operation.to_queue, now, ids),
+        ).rowcount
+
+    def _journal_list(self) -> list[Operation]:
+        with self._database.read() as conn:
+            return SQLiteJournal.list(conn)
+
+    def _journal_load(self, op_id: str) -> Operation | None:
+        with self._database.read() as conn:
+            return SQLiteJournal.load(conn, op_id)
+
+    def _take_over(self, operation: Operation) -> Operation:
+        taken = attrs.evolve(operation, owner=owner_id(), updated_at=self.clock())
+        with self._database.write() as conn:
+            SQLiteJournal.save(conn, taken)
+        return taken
+
+    def _forget(self, op_id: str) -> bool:
+        with self._database.write() as conn:
+            return SQLiteJournal.remove(conn, op_id)
+
+
+def _selection(operation: Operation) -> tuple[str, list[Any]]:
+    """SQL choosing the jobs an operation acts on, and its parameters."""
+    where = ["state = ?"]
+    params: list[Any] = [operation.state.value]
+    if operation.ids is not None:
+        where.append("id IN (SELECT value FROM json_each(?))")
+        params.append(_ids_json(operation.ids))
+    if operation.queue is not None:
+        where.append("queue = ?")
+        params.append(operation.queue)
+    if operation.text is not None:
+        condition, values = _text_condition(operation.text)
+        where.append(condition)
+        params.extend(values)
+    return " AND ".join(where), params
 
 
 def _check_queue_exists(conn: Any, queue: str) -> None:

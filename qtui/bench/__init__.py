@@ -7,6 +7,7 @@ Performance figures live here, never as timed assertions in the test suite.
 AREAS = {
     "sqlite": "the embedded SQLite queue at scale",
     "redis": "the Redis backends (go-redis-work-queue layout, RQ) next to RQ's own tools",
+    "redis_faults": "kill -9 of client and redis-server during requeues and purges, resumed (20 trials each)",
     "sandbox": "Lua sandbox overhead and time to stop runaway plugins",
     "reload": "live reload: a plugin file written to its panel updated on screen (p50, p95)",
     "plugins": "plugin host cost per event per plugin, memory per plugin and over a million events",

@@ -94,7 +94,7 @@ def main(argv: list[str]) -> int:
 
         log = AuditLog(root / "audit.jsonl", max_bytes=256 * 1024)
         rows.append(("AuditLog.record (append, rotating)", _per_call(
-            lambda: log.record("p0", "1.2.3", "jobs.purge", Outcome.ALLOWED, "purged 3 jobs"),
+            lambda: log.record("p0", "1.2.3", "jobs.purge", Outcome.DONE, "purged 3 jobs"),
             args.repeat)))
         rows.append(("AuditLog.read (all files)", _per_call(lambda: log.read(), 5)))
     print(f"{'operation':<44} {'per call':>12}")

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from qtui import __version__, paths, report
+from qtui.cli import ops
 from qtui.cli.common import (
     EXIT_ERROR,
     EXIT_NOT_FOUND,
@@ -141,7 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("requeue", parents=[common, as_json, confirm], help="move dead jobs back to a queue",
                        description="Requeue dead jobs: the given ids, or all matching --queue/--filter, "
-                                   "or --all. Atomic; prints how many moved.")
+                                   "or --all, in atomic chunks as a journaled operation (see qtui ops); "
+                                   "Ctrl-C cancels after the current chunk. Prints how many moved.")
     p.add_argument("ids", nargs="*", metavar="ID")
     p.add_argument("--queue", help="only dead jobs of this queue")
     p.add_argument("--filter", metavar="TEXT", help="only dead jobs whose payload or error contains TEXT")
@@ -152,11 +154,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("purge", parents=[common, as_json, confirm], help="delete all jobs in a state",
                        description="Delete every job in --state (default ready) of QUEUE, or of every "
                                    "queue with 'all'. 'qtui purge all --state dead' empties the dead "
-                                   "letter queue. Atomic; prints how many were deleted.")
+                                   "letter queue. In atomic chunks as a journaled operation (see qtui ops); "
+                                   "Ctrl-C cancels after the current chunk. Prints how many were deleted.")
     p.add_argument("queue", metavar="QUEUE", help="queue name, or 'all'")
     p.add_argument("--state", type=_state, default=JobState.READY,
                    help="ready, scheduled, completed or dead (default ready)")
     p.set_defaults(handler=cmd_purge)
+
+    ops.register(sub, common=common, as_json=as_json, confirm=confirm)
 
     from qtui.cli import plugins as plugins_cli
 
@@ -232,7 +237,7 @@ def cmd_peek(args: argparse.Namespace) -> int:
 
 
 def cmd_find(args: argparse.Namespace) -> int:
-    job = open_backend_for(args).job(args.id)
+    job = ops.find_with_progress(open_backend_for(args), args.id)
     if job is None:
         raise NotFound(f"no job with id {args.id!r}")
     print_result(args, job, report.job_text(job))
@@ -259,13 +264,13 @@ def cmd_requeue(args: argparse.Namespace) -> int:
     else:
         what = "all dead jobs" + (f" of {args.queue}" if args.queue else "")
         what += f" matching {args.filter!r}" if args.filter else ""
+    ops.offer_unfinished(backend, args)
     confirm_or_refuse(args, f"Requeue {what} to {args.to or 'their own queues'}?")
     if args.ids:
-        count = backend.requeue(ids=args.ids, to_queue=args.to)
+        operation = backend.start_requeue(ids=args.ids, to_queue=args.to)
     else:
-        count = backend.requeue(queue=args.queue, text=args.filter, to_queue=args.to)
-    print_result(args, {"requeued": count}, f"requeued {count} job{'s' if count != 1 else ''}")
-    return EXIT_OK
+        operation = backend.start_requeue(queue=args.queue, text=args.filter, to_queue=args.to)
+    return ops.report_outcome(args, ops.run_with_progress(backend, operation))
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
@@ -274,10 +279,9 @@ def cmd_purge(args: argparse.Namespace) -> int:
     if backend.read_only:
         raise ReadOnlyError("purge refused: read-only mode")
     where = f"queue {queue}" if queue else "every queue"
+    ops.offer_unfinished(backend, args)
     confirm_or_refuse(args, f"Delete all {args.state} jobs on {where}? This cannot be undone.")
-    count = backend.purge(queue, args.state)
-    print_result(args, {"purged": count}, f"purged {count} {args.state} job{'s' if count != 1 else ''}")
-    return EXIT_OK
+    return ops.report_outcome(args, ops.run_with_progress(backend, backend.start_purge(queue, args.state)))
 
 
 # -- entry point ---------------------------------------------------------------

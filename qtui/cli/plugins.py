@@ -1,4 +1,4 @@
-"""`qtui plugin list|info|grant|revoke|check`: the administrator's view of the Lua plugins.
+"""`qtui plugin list|info|grant|revoke|check|lock|apply|...`: the administrator's view of the Lua plugins.
 
 Every command reads the same places the console does (see :mod:`qtui.plugins.bundles.discovery`,
 :mod:`qtui.plugins.trust.permissions` and :mod:`qtui.plugins.trust.audit`). Decisions are recorded for the
@@ -6,16 +6,19 @@ plugin's current version and code hash, so changed code asks again. Text that ca
 folders is made inert with :func:`qtui.sanitize.one_line` before it is printed.
 
 Exit status follows :mod:`qtui.cli.common`; ``plugin check`` exits 1 when it found problems, like a
-linter. A problem in a file is reported as ``file:line: field: message``, never a traceback.
+linter; ``plugin apply`` exits 4 when a plugin's code differs from the lockfile. A problem in a
+file is reported as ``file:line: field: message``, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import functools
+import re
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,7 @@ import attrs
 
 from qtui import report
 from qtui.authoring import scaffold, spectest
+from qtui.clock import SYSTEM_CLOCK, utc_now
 from qtui.cli.common import (
     EXIT_ERROR,
     EXIT_NOT_FOUND,
@@ -35,8 +39,9 @@ from qtui.cli.common import (
 from qtui.console import format as fmt
 from qtui.files.tomlfile import Problem
 from qtui.model import InvalidInput, NotFound
+from qtui.plugins import lockfile
 from qtui.plugins.bundles import catalog
-from qtui.plugins.bundles.bundle import BundleError, read_bundle
+from qtui.plugins.bundles.bundle import Bundle, BundleError, read_bundle
 from qtui.plugins.bundles.capabilities import Capability, UnknownCapability
 from qtui.plugins.bundles.check import check_folder
 from qtui.plugins.bundles.discovery import Discovery, Plugin, Shadowed, discover, plugin_dirs
@@ -47,7 +52,8 @@ from qtui.plugins.bundles.manifest import (
     Setting,
     SettingType,
 )
-from qtui.plugins.trust.audit import AuditEntry, AuditError, AuditLog, Outcome
+from qtui.plugins.runtime.api import gated_functions
+from qtui.plugins.trust.audit import AuditEntry, AuditError, AuditFilter, AuditLog, Outcome
 from qtui.plugins.trust.permissions import (
     DecisionError,
     Effective,
@@ -59,6 +65,8 @@ from qtui.plugins.trust.permissions import (
     Verdict,
 )
 from qtui.plugins.trust.policy import PolicyFileError, SitePolicy, load_policy, policy_path
+from qtui.plugins.trust.review import GrantedCopies, Review, review
+from qtui.plugins.trust.scope import SCOPABLE, Rate, Scope, ScopeError, parse_queues
 from qtui.sanitize import one_line
 
 #: `plugin check` found problems (like a linter).
@@ -90,6 +98,46 @@ def _entry_count(text: str) -> int:
     return value
 
 
+def _time(text: str) -> datetime.datetime:
+    """An ISO 8601 time (UTC unless it says otherwise), or a span ago: 30m, 2h, 7d."""
+    ago = re.fullmatch(r"([0-9]{1,6})([smhd])", text.strip())
+    if ago:
+        unit = {"s": 1, "m": 60, "h": 3600, "d": 86400}[ago.group(2)]
+        return utc_now(SYSTEM_CLOCK) - datetime.timedelta(seconds=int(ago.group(1)) * unit)
+    try:
+        when = datetime.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a time: {text!r} (an ISO 8601 time such as 2024-05-01T12:00, or a span ago: 30m, 2h, 7d)"
+        ) from None
+    return when.replace(tzinfo=datetime.UTC) if when.tzinfo is None else when
+
+
+def _capability_name(text: str) -> str:
+    try:
+        return Capability.parse(text).value
+    except UnknownCapability as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _queues(text: str) -> tuple[str, ...]:
+    patterns = tuple(p.strip() for p in text.split(","))
+    try:
+        parse_queues(patterns)
+    except ScopeError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return patterns
+
+
+def _rate(text: str) -> Rate | str:
+    if text.strip() == "none":
+        return "none"
+    try:
+        return Rate.parse(text)
+    except ScopeError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def register(
     sub: argparse._SubParsersAction[argparse.ArgumentParser],
     *,
@@ -99,7 +147,7 @@ def register(
 ) -> None:
     """Add the `plugin` command group to the subcommands `sub` of the qtui parser."""
     group = sub.add_parser(
-        "plugin", help="list, inspect, grant, revoke and check Lua plugins",
+        "plugin", help="list, inspect, grant, revoke, check and lock Lua plugins",
         description="Manage the Lua plugins: what is installed, what each may do, and whether "
                     "a plugin folder is valid.",
     )
@@ -120,6 +168,16 @@ def register(
     p.add_argument("name", metavar="NAME", help="plugin name")
     p.add_argument("--audit", type=_entry_count, default=DEFAULT_AUDIT_ENTRIES, metavar="N",
                    help=f"show the last N audit entries (default {DEFAULT_AUDIT_ENTRIES}; 0: none)")
+    p.add_argument("--capability", type=_capability_name, metavar="CAP",
+                   help="only audit entries about this capability")
+    p.add_argument("--outcome", type=Outcome, choices=list(Outcome), metavar="OUTCOME",
+                   help=f"only audit entries with this outcome ({', '.join(Outcome)})")
+    p.add_argument("--since", type=_time, metavar="TIME",
+                   help="only audit entries at or after TIME (ISO 8601, or a span ago: 30m, 2h, 7d)")
+    p.add_argument("--until", type=_time, metavar="TIME", help="only audit entries before TIME")
+    p.add_argument("--diff", action="store_true",
+                   help="instead, what changed since the code last granted: files, the diff, and the lines "
+                        "that use capabilities")
     p.set_defaults(handler=_reporting(cmd_info))
 
     decisions = (
@@ -135,6 +193,12 @@ def register(
         p.add_argument("name", metavar="NAME", help="plugin name")
         p.add_argument("capabilities", nargs="*", metavar="CAP", help="capability names")
         p.add_argument("--all", action="store_true", help="every capability the plugin requests")
+        if verb == "grant":
+            p.add_argument("--queues", type=_queues, metavar="PATTERNS",
+                           help="scope the grant to queues matching these comma-separated patterns "
+                                "(* ? [abc]; '*' lifts the bound)")
+            p.add_argument("--rate", type=_rate, metavar="JOBS/PERIOD",
+                           help="at most JOBS jobs per PERIOD, e.g. 500/h or 100/30m ('none' lifts it)")
         p.set_defaults(handler=_reporting(handler))
 
     p = actions.add_parser(
@@ -184,6 +248,26 @@ def register(
     p.add_argument("-o", "--output", metavar="OUT",
                    help="the archive's path, or a folder for it (default: the current folder)")
     p.set_defaults(handler=_packaging(cmd_pack))
+
+    p = actions.add_parser(
+        "lock", help="print a lockfile of the installed plugins, their code and decisions",
+        description="Print a lockfile (TOML) of every installed plugin: name, version, code hash, the "
+                    "decisions for that code (grants with their scopes, denials), its settings and whether "
+                    "it is enabled. Apply it on another host with `qtui plugin apply`.",
+    )
+    p.set_defaults(handler=_reporting(cmd_lock))
+
+    p = actions.add_parser(
+        "apply", parents=[as_json], help="install or verify the plugins of a lockfile and apply its decisions",
+        description="For each plugin of the lockfile FILE: verify the installed one has the locked code, or "
+                    "install that version from the catalog and verify it; then apply its decisions, settings "
+                    "and enabled state. A plugin whose code differs is refused: disabled, nothing applied. "
+                    f"Exit status {EXIT_REFUSED} if a plugin was refused, {EXIT_USAGE} if the lockfile or an "
+                    f"entry of it is invalid, {EXIT_NOT_FOUND} if a plugin was not found, else 0.",
+    )
+    p.add_argument("file", metavar="FILE", help="the lockfile")
+    p.add_argument("--catalog", metavar="INDEX", help="install from this index file only")
+    p.set_defaults(handler=_packaging(cmd_apply))
 
     p = actions.add_parser(
         "dev", parents=[common], help="open the console with a plugin from DIR, reloading it on save",
@@ -368,6 +452,7 @@ def _list_json(discovery: Discovery, installed: Sequence[_Installed]) -> dict[st
                 "capabilities": _names(i.plugin.manifest.permissions),
                 "code_hash": i.code_hash,
                 "decisions": decisions(i.verdicts) if i.code_hash else None,
+                "scopes": {v.capability.value: _bounds_json(v) for v in i.verdicts if v.bounds},
                 "problems": [_problem_json(p) for p in i.problems],
             }
             for i in installed
@@ -389,6 +474,19 @@ def _list_json(discovery: Discovery, installed: Sequence[_Installed]) -> dict[st
     }
 
 
+def _scopes_cell(verdicts: Sequence[Effective]) -> str:
+    """'jobs.requeue: email* 500/h' for each bounded grant (every bound), '-' when none is."""
+    cells = []
+    for verdict in verdicts:
+        parts = []
+        for bound in verdict.bounds:
+            scope = bound.scope
+            parts += [*(scope.queues or ()), *([str(scope.rate)] if scope.rate else [])]
+        if parts:
+            cells.append(f"{verdict.capability}: {' '.join(parts)}")
+    return ", ".join(cells) or "-"
+
+
 def _list_text(discovery: Discovery, installed: Sequence[_Installed]) -> str:
     blocks = []
     if installed:
@@ -396,10 +494,10 @@ def _list_text(discovery: Discovery, installed: Sequence[_Installed]) -> str:
             [i.plugin.name, str(i.plugin.manifest.version), i.plugin.source.value,
              str(i.plugin.manifest.api), ",".join(_names(i.plugin.manifest.permissions)) or "-",
              _summary(i.verdicts) if i.code_hash else "unusable: see broken",
-             one_line(str(i.plugin.folder))]
+             one_line(_scopes_cell(i.verdicts)), one_line(str(i.plugin.folder))]
             for i in installed
         ]
-        headers = ["NAME", "VERSION", "SOURCE", "API", "CAPABILITIES", "DECISIONS", "FOLDER"]
+        headers = ["NAME", "VERSION", "SOURCE", "API", "CAPABILITIES", "DECISIONS", "SCOPES", "FOLDER"]
         blocks.append(report.table(headers, rows))
     else:
         searched = ", ".join(str(folder) for _, folder in plugin_dirs())
@@ -421,11 +519,15 @@ def _list_text(discovery: Discovery, installed: Sequence[_Installed]) -> str:
 def cmd_info(args: argparse.Namespace) -> int:
     discovery = discover()
     plugin = _lookup(discovery, args.name)
+    if args.diff:
+        return _print_review(args, plugin)
     code_hash = read_bundle(plugin.folder).hash
     store = PermissionStore()
     grants = store.grants(plugin.manifest, code_hash, _policy())
     pending = store.pending(plugin.manifest, code_hash)
-    reading = AuditLog().read(plugin=plugin.name, limit=args.audit)
+    where = AuditFilter(plugin=plugin.name, capability=args.capability, outcome=args.outcome,
+                        since=args.since, until=args.until)
+    reading = AuditLog().read(where=where, limit=args.audit)
     if reading.unreadable:
         count, first = len(reading.unreadable), reading.unreadable[0]
         _warn(f"{count} audit log line(s) could not be read, the first: {first}")
@@ -435,6 +537,60 @@ def cmd_info(args: argparse.Namespace) -> int:
     else:
         print(_info_text(plugin, code_hash, grants, pending, reading.entries, shadows))
     return EXIT_OK
+
+
+def _print_review(args: argparse.Namespace, plugin: Plugin) -> int:
+    """`plugin info --diff`: the code now against the copy of the code last granted."""
+    bundle = read_bundle(plugin.folder)
+    try:
+        granted = GrantedCopies().load(plugin.name)
+    except ValueError as e:
+        _warn(str(e))
+        granted = None
+    result = review(granted, bundle, gated_functions())
+    if args.json:
+        print(report.to_json(_review_json(plugin, bundle.hash, result)))
+    else:
+        print(_review_text(plugin, bundle.hash, result))
+    return EXIT_OK
+
+
+def _review_json(plugin: Plugin, code_hash: str, result: Review) -> dict[str, Any]:
+    granted = result.granted
+    return {
+        "name": plugin.name,
+        "version": str(plugin.manifest.version),
+        "code_hash": code_hash,
+        "granted": None if granted is None else {"version": granted.version, "hash": granted.hash},
+        "files": [{"path": c.path, "status": c.status, "added": c.added, "removed": c.removed}
+                  for c in result.changes],
+        "diff": list(result.diff),
+        "calls": [{"capability": c.gate, "function": c.function, "file": c.path, "line": c.line,
+                   "text": c.text, "changed": c.changed} for c in result.calls],
+    }
+
+
+def _review_text(plugin: Plugin, code_hash: str, result: Review) -> str:
+    granted = result.granted
+    now = f"{plugin.name} {plugin.manifest.version} ({code_hash[:23]})"
+    if granted is None:
+        blocks = [f"{now}: no copy of granted code is kept (one is kept at each grant); all of it is new"]
+    elif granted.hash == code_hash:
+        blocks = [f"{now}: the same code as last granted"]
+    else:
+        blocks = [f"{now} against the code granted for {granted.version} ({granted.hash[:23]})"]
+    if result.changes:
+        blocks.append("files:\n" + "\n".join(f"  {one_line(str(c))}" for c in result.changes))
+    gates: dict[str, list[str]] = {}
+    for call in result.calls:
+        mark = "+ " if call.changed else "  "
+        gates.setdefault(call.gate, []).append(f"  {mark}{one_line(str(call))}")
+    if gates:
+        blocks.append("lines that use capabilities (+ changed):\n" + "\n".join(
+            f"{gate}:\n" + "\n".join(lines) for gate, lines in sorted(gates.items())))
+    if result.diff:
+        blocks.append("\n".join(one_line(line) for line in result.diff))
+    return "\n\n".join(blocks)
 
 
 def _effective_json(effective: Effective) -> dict[str, Any]:
@@ -447,6 +603,7 @@ def _effective_json(effective: Effective) -> dict[str, Any]:
         "verdict": effective.verdict.value,
         "reason": effective.reason,
         "confirm_each_use": effective.confirm,
+        "bounds": _bounds_json(effective),
     }
 
 
@@ -471,7 +628,8 @@ def _pending_json(pending: Pending) -> dict[str, Any]:
 
 def _audit_json(entry: AuditEntry) -> dict[str, Any]:
     return {"time": entry.time.isoformat(), "version": entry.version, "capability": entry.capability,
-            "outcome": entry.outcome.value, "detail": entry.detail}
+            "request": entry.request, "outcome": entry.outcome.value, "reason": entry.reason,
+            "jobs": entry.jobs, "detail": entry.detail}
 
 
 def _info_json(
@@ -544,20 +702,27 @@ def _info_text(
     verdicts = grants.all()
     if verdicts:
         rows = [[e.capability.value, e.capability.risk.value, "yes" if e.capability.destructive else "no",
-                 e.verdict.value, one_line(_reason(e)), e.capability.description] for e in verdicts]
-        headers = ["CAPABILITY", "RISK", "DESTRUCTIVE", "VERDICT", "REASON", "ALLOWS"]
+                 e.verdict.value, one_line(_reason(e)), one_line(_bounds(e)), e.capability.description]
+                for e in verdicts]
+        headers = ["CAPABILITY", "RISK", "DESTRUCTIVE", "VERDICT", "REASON", "SCOPE", "ALLOWS"]
         blocks.append("capabilities:\n" + _indent(report.table(headers, rows)))
     else:
         blocks.append("capabilities: none requested")
     blocks.append("pending:\n" + _indent("\n".join(_pending_lines(pending))))
     if audit:
         rows = [[fmt.timestamp(e.time.timestamp()), one_line(e.version), one_line(e.capability),
-                 e.outcome.value, one_line(e.detail)] for e in audit]
-        table = report.table(["TIME", "VERSION", "CAPABILITY", "OUTCOME", "DETAIL"], rows)
+                 one_line(e.request) or "-", e.outcome.value + (f" ({one_line(e.reason)})" if e.reason else ""),
+                 "-" if e.jobs is None else str(e.jobs), one_line(e.detail)] for e in audit]
+        table = report.table(["TIME", "VERSION", "CAPABILITY", "REQUEST", "OUTCOME", "JOBS", "DETAIL"], rows)
         blocks.append(f"audit (last {len(audit)}):\n" + _indent(table))
     else:
         blocks.append("audit: no entries")
     return "\n\n".join(blocks)
+
+
+def _bounds(effective: Effective) -> str:
+    """The bounds on a granted capability in words, '-' when there are none."""
+    return "; ".join(str(b) for b in effective.bounds) or "-"
 
 
 def _pending_lines(pending: Pending) -> list[str]:
@@ -611,20 +776,22 @@ def _chosen(args: argparse.Namespace, manifest: Manifest) -> tuple[Capability, .
     return tuple(chosen)
 
 
-def _target(args: argparse.Namespace) -> tuple[Manifest, tuple[Capability, ...], str]:
-    """The named plugin's manifest, the capabilities to decide on, and its current code hash."""
+def _target(args: argparse.Namespace) -> tuple[Manifest, tuple[Capability, ...], Bundle]:
+    """The named plugin's manifest, the capabilities to decide on, and its current code."""
     plugin = _lookup(discover(), args.name)
     chosen = _chosen(args, plugin.manifest)
-    return plugin.manifest, chosen, read_bundle(plugin.folder).hash
+    return plugin.manifest, chosen, read_bundle(plugin.folder)
 
 
 def _audit(manifest: Manifest, code_hash: str, chosen: Sequence[Capability], outcome: Outcome,
-           command: str) -> None:
+           command: str, scopes: Mapping[Capability, Scope] | None = None) -> None:
     log = AuditLog()
     try:
         for capability in chosen:
+            scope = (scopes or {}).get(capability)
+            bound = f"; {scope}" if scope is not None else ""
             log.record(manifest.name, str(manifest.version), capability.value, outcome,
-                       f"{command}; code {code_hash[:23]}")
+                       f"{command}; code {code_hash[:23]}{bound}")
     except AuditError as e:
         raise AuditError(f"{e}; the decision was recorded") from None
 
@@ -641,20 +808,59 @@ def _print_decision(
             "changed": _names(chosen),
             "granted": sorted(_names(record.granted)),
             "denied": sorted(_names(record.denied)),
+            "scopes": {c.value: _scope_json(s) for c, s in sorted(record.scopes.items())},
             "forbidden_by_policy": _names(overruled),
         }))
     else:
-        print(f"{manifest.name} {manifest.version}: {done} {', '.join(_names(chosen))}")
+        scoped = [f"{c} ({record.scopes[c]})" if c in record.scopes else c.value for c in chosen]
+        print(f"{manifest.name} {manifest.version}: {done} {', '.join(scoped)}")
+
+
+def _bounds_json(effective: Effective) -> list[dict[str, Any]]:
+    """Each bound on a capability: its queues, its rate and who set it."""
+    return [{**_scope_json(b.scope), "source": b.source} for b in effective.bounds]
+
+
+def _scope_json(scope: Scope) -> dict[str, Any]:
+    return {"queues": None if scope.queues is None else list(scope.queues),
+            "rate": None if scope.rate is None else str(scope.rate)}
+
+
+def _scopes(args: argparse.Namespace, store: PermissionStore, manifest: Manifest, code_hash: str,
+            chosen: Sequence[Capability]) -> dict[Capability, Scope]:
+    """The scopes --queues and --rate set on the chosen capabilities (each other part kept)."""
+    if args.queues is None and args.rate is None:
+        return {}
+    unscopable = [c for c in chosen if c not in SCOPABLE]
+    if unscopable:
+        raise InvalidInput(f"{', '.join(unscopable)} cannot be scoped (only {', '.join(SCOPABLE)})")
+    records = store.records(manifest.name)
+    base = next((r for r in records if r.matches(manifest, code_hash)), records[-1] if records else None)
+    scopes = {}
+    for capability in chosen:
+        old = (base.scopes.get(capability) if base else None) or Scope()
+        queues = parse_queues(args.queues) if args.queues is not None else old.queues
+        rate = old.rate if args.rate is None else (None if args.rate == "none" else args.rate)
+        scopes[capability] = Scope(queues, rate)
+    return scopes
 
 
 def cmd_grant(args: argparse.Namespace) -> int:
-    manifest, chosen, code_hash = _target(args)
+    manifest, chosen, bundle = _target(args)
+    code_hash = bundle.hash
+    store = PermissionStore()
+    scopes = _scopes(args, store, manifest, code_hash, chosen)
     destructive = [c for c in chosen if c.destructive]
     if destructive:
-        listed = "; ".join(f"{c} ({c.description})" for c in destructive)
+        listed = "; ".join(f"{c} ({c.description}" + (f"; {scopes[c]}" if c in scopes else "") + ")"
+                           for c in destructive)
         confirm_or_refuse(args, f"Grant destructive {listed} to {manifest.name} {manifest.version}?")
-    record = PermissionStore().decide(manifest, code_hash, grant=chosen)
-    _audit(manifest, code_hash, chosen, Outcome.GRANTED, "qtui plugin grant")
+    record = store.decide(manifest, code_hash, grant=chosen, scopes=scopes)
+    _audit(manifest, code_hash, chosen, Outcome.GRANTED, "qtui plugin grant", record.scopes)
+    try:  # to show what changes in the code later
+        GrantedCopies().keep(manifest.name, str(manifest.version), bundle)
+    except OSError as e:
+        _warn(f"no copy of the granted code kept: {e.filename or ''}: {e.strerror or e}")
     policy = _policy()
     overruled = [c for c in chosen if policy.forbids(manifest.name, c)]
     for capability in overruled:
@@ -664,11 +870,46 @@ def cmd_grant(args: argparse.Namespace) -> int:
 
 
 def cmd_revoke(args: argparse.Namespace) -> int:
-    manifest, chosen, code_hash = _target(args)
+    manifest, chosen, bundle = _target(args)
+    code_hash = bundle.hash
     record = PermissionStore().decide(manifest, code_hash, deny=chosen)
     _audit(manifest, code_hash, chosen, Outcome.REVOKED, "qtui plugin revoke")
     _print_decision(args, manifest, code_hash, chosen, record, (), "denied")
     return EXIT_OK
+
+
+def cmd_lock(args: argparse.Namespace) -> int:
+    discovery = discover()
+    for broken in discovery.broken:
+        for problem in broken.problems:
+            _warn(f"not locked: {problem}")
+    print(lockfile.lock_text(lockfile.make_lock(discovery)), end="")
+    return EXIT_OK
+
+
+#: The exit status of `plugin apply` for each result, worst first.
+_APPLY_EXITS = ((lockfile.Status.REFUSED, EXIT_REFUSED), (lockfile.Status.INVALID, EXIT_USAGE),
+                (lockfile.Status.MISSING, EXIT_NOT_FOUND))
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    try:
+        plugins = lockfile.read_lock(path)
+    except lockfile.LockFileError as e:
+        _error_lines(e.problems, "nothing was applied")
+        return EXIT_USAGE
+    results = lockfile.apply_lock(plugins, listing=_listing(args), source=str(path))
+    if args.json:
+        print(report.to_json({"results": [{"name": r.name, "version": r.version, "status": r.status.value,
+                                           "message": r.message} for r in results]}))
+    elif results:
+        print(report.table(["NAME", "VERSION", "RESULT", "DETAIL"],
+                           [[r.name, r.version, r.status.value, one_line(r.message)] for r in results]))
+    else:
+        print("the lockfile names no plugins")
+    statuses = {r.status for r in results}
+    return next((code for status, code in _APPLY_EXITS if status in statuses), EXIT_OK)
 
 
 def cmd_check(args: argparse.Namespace) -> int:

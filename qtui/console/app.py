@@ -22,6 +22,7 @@ from qtui.console import format as fmt
 from qtui.console import keymap
 from qtui.console.glyphs import UNICODE, Glyphs
 from qtui.console.modal import Choice, ConfirmModal, Modal
+from qtui.console.operations import OperationRunner
 from qtui.console.palette import PALETTE
 from qtui.console.screens.detail import DetailScreen
 from qtui.console.screens.help import HelpScreen
@@ -111,6 +112,8 @@ class Console:
         self.screens["plugins"] = self.plugins.screen if self.plugins else PluginsScreen(clock.monotonic)
         self.detail = DetailScreen()
         self.help = HelpScreen()
+        self.operations = OperationRunner(self)
+        self._server = backend.server()
         self.stack: list[Any] = [self.screens["queues"]]
         self._modals: list[Modal] = []  # the first is on screen
         self._load_generation = 0
@@ -173,6 +176,7 @@ class Console:
             nursery.start_soon(self.plugins.run)
 
     def quit(self) -> None:
+        self.operations.stop()
         for modal in self._modals:
             modal.cancel()  # a plugin waiting for a confirmation gets "no"
         self._modals.clear()
@@ -188,6 +192,9 @@ class Console:
     def on_event(self, event: Event) -> None:
         match event:
             case StatsUpdated(snapshot=snapshot):
+                self._note_server_switch()
+                if snapshot.problems and (self.snapshot is None or snapshot.problems != self.snapshot.problems):
+                    self.message(f"skipped: {'; '.join(snapshot.problems)}", "warning")
                 self.snapshot = snapshot
                 self.screens["queues"].on_snapshot(snapshot)
                 self.screens["workers"].on_snapshot(snapshot)
@@ -197,7 +204,10 @@ class Console:
             case BackendStatus(connected=True):
                 self.status.set_connection(("status ok", f" {self.glyphs.bullet_ok} live "))
                 interval = self.poller.interval
-                self.status.set_message(f"refresh every {interval:g}s" if interval else "refresh on r")
+                if not self.operations.busy:
+                    self.status.set_message(f"refresh every {interval:g}s" if interval else "refresh on r")
+                if not self.read_only:
+                    self.operations.offer_once()
             case BackendStatus(connected=False, message=message):
                 self.status.set_connection(("status bad", f" {self.glyphs.bullet_bad} disconnected "))
                 if self.poller.last_success is not None:  # the data on screen is kept, marked stale
@@ -311,6 +321,15 @@ class Console:
                                 "pack", min_width=40)
         self.root.set_body(overlay)
 
+    def close_modal(self, modal: Modal) -> None:
+        """Take `modal` away unanswered (its question was withdrawn), shown or still waiting."""
+        if modal not in self._modals:
+            return
+        if self._modals[0] is modal:
+            self._close_modal()
+        else:
+            self._modals.remove(modal)
+
     def _close_modal(self) -> None:
         self._modals.pop(0)
         if self._modals:
@@ -349,6 +368,21 @@ class Console:
             raise RuntimeError("the console is not running")
         self._nursery.start_soon(task)
 
+    def spawn(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Start an async task of the console's own (it ends with the console)."""
+        if self._nursery is None:
+            raise RuntimeError("the console is not running")
+        self._nursery.start_soon(fn, *args)
+
+    def _note_server_switch(self) -> None:
+        """Show it when the backend's server changed (a Sentinel failover), in the mode field too."""
+        server = self.backend.server()
+        if server != self._server and server is not None:
+            before, self._server = self._server, server
+            if before is not None:
+                self.message(f"Redis master switched: {before} -> {server}", "warning")
+            self.status.set_mode(f"{self.backend.display_name} @ {server}", ellipsis=self.glyphs.ellipsis)
+
     def load_jobs(self, screen: JobListScreen) -> None:
         """Fetch the page `screen` asks for; a newer request wins over an older one."""
         self._load_generation += 1
@@ -364,7 +398,8 @@ class Console:
 
         self.run_io(fetch, done, "loading jobs")
 
-    def _after_change(self, text: str) -> None:
+    def after_change(self, text: str) -> None:
+        """Say what changed, poll now and reload the job list shown."""
         self.message(text)
         self.poller.refresh()
         if self.current.name in ("jobs", "dead"):
@@ -575,7 +610,7 @@ class Console:
                 self.detail.show(job)
                 self._show(self.detail, push=True)
 
-        self.run_io(lambda: self.backend.job(job_id), done, "find")
+        self.operations.find(job_id, done)
 
     def _dead_screen(self) -> DeadScreen | None:
         if self.current.name == "dead":
@@ -600,7 +635,7 @@ class Console:
         validate_json_payload(payload)
         self.run_io(
             lambda: self.backend.enqueue(queue, payload),
-            lambda job: self._after_change(f"enqueued job {job.id} on {job.queue}"),
+            lambda job: self.after_change(f"enqueued job {job.id} on {job.queue}"),
             "enqueue",
         )
 
@@ -626,7 +661,8 @@ class Console:
         lines += [("dim", f"  {one_line(i)}") for i in ids[:5]] + ([("dim", "  ...")] if len(ids) > 5 else [])
 
         def accept() -> None:
-            self.run_io(lambda: self.backend.requeue(ids=ids, to_queue=to_queue), self._requeued, "requeue")
+            self.operations.start(lambda: self.backend.start_requeue(ids=ids, to_queue=to_queue), self._requeued,
+                                  "requeue")
 
         self.confirm("Requeue", lines, accept)
 
@@ -634,7 +670,7 @@ class Console:
         self.screens["dead"].unmark_all()
         if self.current is self.detail:
             self.stack.pop()
-        self._after_change(f"requeued {count} job{'s' if count != 1 else ''}")
+        self.after_change(f"requeued {count} job{'s' if count != 1 else ''}")
 
     def cmd_requeue_all(self, to_queue: str | None) -> None:
         screen = self.screens["dead"]
@@ -648,8 +684,8 @@ class Console:
             lines.append(("warn", f"About {dead} jobs will move."))
 
         def accept() -> None:
-            self.run_io(lambda: self.backend.requeue(queue=queue, text=text, to_queue=to_queue),
-                        self._requeued, "requeue")
+            self.operations.start(lambda: self.backend.start_requeue(queue=queue, text=text, to_queue=to_queue),
+                                  self._requeued, "requeue")
 
         self.confirm("Requeue all", lines, accept)
 
@@ -663,7 +699,7 @@ class Console:
         lines += [("dim", f"  {one_line(i)}") for i in ids[:5]] + ([("dim", "  ...")] if len(ids) > 5 else [])
 
         def accept() -> None:
-            self.run_io(lambda: self.backend.purge(None, state, ids=ids), self._deleted, "delete")
+            self.operations.start(lambda: self.backend.start_purge(None, state, ids=ids), self._deleted, "delete")
 
         self.confirm("Delete", lines, accept)
 
@@ -671,7 +707,7 @@ class Console:
         self.screens["dead"].unmark_all()
         if self.current is self.detail:
             self.stack.pop()
-        self._after_change(f"deleted {count} job{'s' if count != 1 else ''}")
+        self.after_change(f"deleted {count} job{'s' if count != 1 else ''}")
 
     def cmd_purge(self, queue: str, state: JobState) -> None:
         target = None if queue == "all" else queue
@@ -687,9 +723,9 @@ class Console:
         lines = [f"Delete all {state} jobs on {where}?", ("warn", f"About {count} jobs. This cannot be undone.")]
 
         def accept() -> None:
-            self.run_io(lambda: self.backend.purge(target, state),
-                        lambda n: self._after_change(f"purged {n} {state} job{'s' if n != 1 else ''}"),
-                        "purge")
+            self.operations.start(lambda: self.backend.start_purge(target, state),
+                                  lambda n: self.after_change(f"purged {n} {state} job{'s' if n != 1 else ''}"),
+                                  "purge")
 
         self.confirm("Purge", lines, accept)
 
@@ -702,6 +738,12 @@ class Console:
         else:
             queue = self.screens["dead"].queue
         self.cmd_purge(queue or "all", state)
+
+    def cmd_cancel(self) -> None:
+        self.operations.cancel()
+
+    def cmd_ops(self) -> None:
+        self.operations.offer()
 
     def cmd_focus(self, where: str) -> None:
         if self.plugins is None or not self.plugins.focus_order():

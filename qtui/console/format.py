@@ -53,3 +53,11 @@ def sparkline(values: tuple[int, ...] | list[int], levels: str, width: int) -> s
         return levels[0] * len(tail)
     last = len(levels) - 1
     return "".join(levels[min(last, round(v / top * last))] for v in tail)
+
+
+def progress_bar(fraction: float | None, width: int) -> str:
+    """`[#####.....]  50%` for a known fraction, `[.....]` without one (ASCII: any terminal)."""
+    if fraction is None:
+        return "[" + "." * width + "]"
+    filled = round(min(max(fraction, 0.0), 1.0) * width)
+    return "[" + "#" * filled + "." * (width - filled) + f"] {fraction * 100:3.0f}%"

@@ -138,6 +138,10 @@ COMMANDS: dict[str, Command] = {
         Command("purge-selected", "Purge jobs in STATE of the queue under the cursor (or shown)",
                 (_P("state", _T.STATE, "ready, scheduled, completed or dead"),),
                 writes=True, destructive=True, category="jobs"),
+        Command("cancel", "Stop the running requeue or purge after its current chunk (what it did stays done)",
+                category="operations"),
+        Command("ops", "Offer the unfinished requeues and purges again: resume or abandon each",
+                writes=True, category="operations"),
     ]
 }
 
@@ -157,6 +161,7 @@ BINDINGS: tuple[Binding, ...] = (
     Binding("+", "dock grow"),
     Binding("-", "dock shrink"),
     Binding("r", "refresh"),
+    Binding("C", "cancel"),
     Binding("/", "prompt filter "),
     Binding("f", "prompt find "),
     Binding("j", "move down"),

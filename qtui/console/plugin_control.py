@@ -18,7 +18,9 @@ from qtui.console.screens.plugins import PluginsScreen
 from qtui.console.widgets import TextView
 from qtui.plugins.service import (
     Capability,
+    Confirmation,
     DecisionNeeded,
+    DecisionsChanged,
     PanelUpdated,
     Plugin,
     PluginHandle,
@@ -44,6 +46,7 @@ class ConsoleView(Protocol):
     def current(self) -> Any: ...
     def message(self, text: str, level: str = "info") -> None: ...
     def open_modal(self, modal: Any) -> None: ...
+    def close_modal(self, modal: Any) -> None: ...
     def confirm(self, title: str, lines: list, accept: Any) -> None: ...
     def push(self, screen: Any) -> None: ...
     def relayout(self) -> None: ...
@@ -106,12 +109,14 @@ class PluginControl:
         self.screen = PluginsScreen(console.clock.monotonic)
         self.log_screen = PluginLogScreen()
         self._prompted: set[tuple[str, str | None]] = set()
+        self._asking: dict[str, PermissionModal] = {}  # permission dialogs open, by plugin
         self._manager_shown = trio.Event()  # wakes the manager's refresh tick
 
     # -- running -------------------------------------------------------------------
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        updates = self.console.bus.subscribe("plugin panels", (PanelUpdated, DecisionNeeded), capacity=256)
+        updates = self.console.bus.subscribe("plugin panels", (PanelUpdated, DecisionNeeded, DecisionsChanged),
+                                             capacity=256)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._follow, updates)
             await nursery.start(self.service.run)
@@ -124,6 +129,8 @@ class PluginControl:
             match event:
                 case DecisionNeeded(handle=handle):
                     self._prompt_once(handle)
+                case DecisionsChanged(plugin=name):
+                    self._withdraw_prompt(name)
                 case PanelUpdated(plugin=name) if name in self.host.plugins:
                     self._update_panel(self.host.plugins[name])
 
@@ -224,28 +231,48 @@ class PluginControl:
             return
 
         def decide(grant: tuple[Capability, ...], deny: tuple[Capability, ...]) -> None:
+            self._asking.pop(handle.name, None)
+            waiting = handle.state is PluginState.WAITING
             try:
-                self.service.decide(handle, grant=grant, deny=deny)
+                self.service.decide(handle, grant=grant, deny=deny)  # a waiting plugin starts
             except Exception as exc:
                 self.console.message(f"saving the decision failed: {exc}", "error")
                 return
-            denied = f", denied {len(deny)}" if deny else ""
-            self.console.message(f"{handle.name}: granted {len(grant)}{denied}")
-            # a running plugin restarts under the new decision
-            self.service.spawn(lambda: self.service.start(handle.plugin))
+            if waiting:
+                denied = f", denied {len(deny)}" if deny else ""
+                self.console.message(f"{handle.name}: granted {len(grant)}{denied}")
 
         def later() -> None:
+            self._asking.pop(handle.name, None)
             if handle.state is PluginState.WAITING:
                 self.console.message(f"{handle.name} waits for your decision: :plugin allow {handle.name}",
                                      "warning")
 
-        self.console.open_modal(PermissionModal(handle.manifest, pending, decide, later, ascii_box=self.console.ascii,
-                                                current=handle.grants))
+        old = self._asking.pop(handle.name, None)
+        if old is not None:
+            self.console.close_modal(old)
+        modal = PermissionModal(handle.manifest, pending, decide, later, ascii_box=self.console.ascii,
+                                current=handle.grants, review=self.service.review(handle))
+        self._asking[handle.name] = modal
+        self._open_guarded(modal)
 
-    async def confirm(self, handle: PluginHandle, capability: Capability, what: str) -> bool:
-        """The host's confirmer: ask the operator about a destructive plugin action."""
+    def _withdraw_prompt(self, name: str) -> None:
+        """Close a permission dialog the decisions overtook (made elsewhere, or by a file edit)."""
+        modal = self._asking.pop(name, None)
+        if modal is not None:
+            self.console.close_modal(modal)
+            self.console.message(f"{name}: its permissions changed meanwhile; :plugin allow {name} shows them now",
+                                 "warning")
+
+    async def confirm(self, handle: PluginHandle, confirmation: Confirmation) -> bool:
+        """The host's confirmer: ask the operator about a destructive plugin action.
+
+        The question drops type-ahead; if the host withdraws it (the capability was revoked
+        meanwhile), the dialog goes away unanswered.
+        """
         answered = trio.Event()
         answer = {"yes": False}
+        capability = confirmation.capability
 
         def yes(remember: bool = False) -> None:
             answer["yes"] = True
@@ -256,15 +283,30 @@ class PluginControl:
                     self.console.message(f"could not remember the choice: {exc}", "error")
             answered.set()
 
-        lines = [("dead", f"Plugin {handle.name} {handle.manifest.version} wants to:"), f"  {one_line(what)}",
-                 ("dim", f"capability {capability} ({capability.description})")]
+        lines = [("dead", f"Plugin {handle.name} {handle.manifest.version} wants to:"),
+                 f"  {one_line(confirmation.summary)}"]
+        if confirmation.first_ids:
+            more = (confirmation.count or 0) - len(confirmation.first_ids)
+            ids = ", ".join(one_line(i, 24) for i in confirmation.first_ids)
+            lines.append(f"  jobs {ids}" + (f" and {more} more" if more > 0 else ""))
+        lines.append(("dim", f"capability {capability} ({capability.description})"))
         choices = [Choice("y", "yes", yes),
                    Choice("a", f"yes, don't ask again for {handle.name} {handle.manifest.version}",
                           lambda: yes(remember=True))]
-        self.console.open_modal(ConfirmModal(f"{handle.name}: {capability}", lines, choices, answered.set,
-                                             ascii_box=self.console.ascii))
-        await answered.wait()
+        modal = ConfirmModal(f"{handle.name}: {capability}", lines, choices, answered.set,
+                             ascii_box=self.console.ascii, guarded=True)
+        self._open_guarded(modal)
+        try:
+            await answered.wait()
+        finally:
+            if not answered.is_set():
+                self.console.close_modal(modal)
         return answer["yes"]
+
+    def _open_guarded(self, modal: Any) -> None:
+        """Show a dialog that opened by itself; it takes keys once it has been seen (TypeAheadGuard)."""
+        self.console.open_modal(modal)
+        self.service.spawn(modal.guard.arm)
 
     # -- commands ------------------------------------------------------------------
 

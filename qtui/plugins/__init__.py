@@ -3,9 +3,10 @@
 Owns: four layers, each a subpackage, and data flows one way between them:
 
 - :mod:`.bundles`: what a plugin is on disk (manifest, files and hash, discovery, catalog);
-- :mod:`.trust`: what a plugin may do (the operator's decisions, site policy, audit, enabled);
+- :mod:`.trust`: what a plugin may do (decisions and scopes, site policy, audit, enabled, review);
 - :mod:`.runtime`: running plugins (sandbox, API, events, host);
-- :mod:`.service`: the one module the console imports; it runs the enabled plugins.
+- :mod:`.service`: the one module the console imports; it runs the enabled plugins;
+- :mod:`.lockfile`, beside it: the fleet lockfile (``qtui plugin lock`` and ``apply``).
 
 May import: the backend-neutral core (:mod:`qtui.model`, :mod:`qtui.events`, :mod:`qtui.bus`,
 :mod:`qtui.backends.base`), :mod:`qtui.files` and :mod:`qtui.paths`. Never the console, the

@@ -25,27 +25,50 @@ from qtui.backends.base import Backend
 from qtui.bus import EventBus
 from qtui.clock import Clock
 from qtui.events import Event, Notice
+from qtui.files.tomlfile import Problem
 from qtui.plugins.bundles import catalog
 from qtui.plugins.bundles.capabilities import Capability
 from qtui.plugins.bundles.catalog import Catalog, Entry, Removed
 from qtui.plugins.bundles.discovery import Discovery, Plugin, Source, discover
 from qtui.plugins.bundles.manifest import Manifest, ManifestError, Setting, SettingType, load_manifest
 from qtui.plugins.bundles.watch import watch_folders
-from qtui.plugins.runtime.host import Confirmer, PanelUpdated, PluginHandle, PluginHost, PluginState
+from qtui.plugins.runtime.host import (
+    Confirmation,
+    Confirmer,
+    PanelUpdated,
+    PluginHandle,
+    PluginHost,
+    PluginState,
+)
 from qtui.plugins.runtime.instance import Span
 from qtui.plugins.runtime.sandbox import PluginError
 from qtui.plugins.trust.enabled import EnabledStore
-from qtui.plugins.trust.permissions import Grants, Pending, Verdict
+from qtui.plugins.trust.live import watch_files
+from qtui.plugins.trust.permissions import Grants, Pending, PermissionsFileError, Verdict
+from qtui.plugins.trust.policy import policy_path
+from qtui.plugins.trust.review import Review
+from qtui.plugins.trust.scope import Scope
 from qtui.sanitize import one_line
 
 __all__ = [
-    "Capability", "Catalog", "Confirmer", "DecisionNeeded", "Discovery", "Entry", "Grants", "Manifest",
-    "PanelUpdated",
-    "Pending", "Plugin", "PluginHandle", "PluginService", "PluginState", "Removed", "Setting",
+    "Capability", "Catalog", "Confirmation", "Confirmer", "DecisionNeeded", "DecisionsChanged", "Discovery",
+    "Entry", "Grants", "Manifest", "PanelUpdated",
+    "Pending", "Plugin", "PluginHandle", "PluginService", "PluginState", "Removed", "Review", "Scope", "Setting",
     "SettingType", "Source", "Span", "Verdict",
 ]
 
 log = logging.getLogger(__name__)
+
+
+def _where(problem: Problem) -> str:
+    """The file's name (no folder: the status line is 80 columns) and the line of a problem."""
+    return problem.file.name + (f":{problem.line}" if problem.line is not None else "")
+
+
+def _short(problem: Problem) -> str:
+    """A problem with the file's name only, for the status line."""
+    what = f"{problem.field}: {problem.message}" if problem.field else problem.message
+    return f"{_where(problem)}: {what}"
 
 
 @attrs.frozen
@@ -53,6 +76,14 @@ class DecisionNeeded(Event):
     """A plugin's code waits for the operator's decision (its older code may still be running)."""
 
     handle: PluginHandle
+
+
+@attrs.frozen
+class DecisionsChanged(Event):
+    """What a plugin may do changed while it was loaded (a dialog about it may be out of date)."""
+
+    plugin: str
+    changes: tuple[str, ...]
 
 
 class PluginService:
@@ -70,6 +101,7 @@ class PluginService:
         self.enabled: list[str] = []
         self._nursery: trio.Nursery | None = None
         self._watch_scope: trio.CancelScope | None = None
+        self._decisions_scope: trio.CancelScope | None = None  # watching the decisions, while plugins are loaded
 
     @property
     def plugins(self) -> dict[str, PluginHandle]:
@@ -96,12 +128,19 @@ class PluginService:
             for name in self.enabled:
                 plugin = self.discovery.get(name)
                 if plugin is None:
-                    self.notice(f"enabled plugin {name} is not installed", "warning")
+                    self.notice(self._missing(name), "warning")
                     continue
                 await self.start(plugin)
             if self.dev is not None:
                 await self._start_dev()
             self._restart_watch()
+
+    def _missing(self, name: str) -> str:
+        """Why the enabled plugin `name` cannot start: not installed, or its folder is broken."""
+        broken = next((b for b in self.discovery.broken if b.folder.name == name), None)
+        if broken is None or not broken.problems:
+            return f"enabled plugin {name} is not installed"
+        return one_line(f"enabled plugin {name} cannot be loaded: {_short(broken.problems[0])}")
 
     def spawn(self, work: Callable[[], Awaitable[Any]]) -> None:
         """Run `work()` beside the plugins; a failure becomes a status message."""
@@ -255,8 +294,69 @@ class PluginService:
 
     def decide(self, handle: PluginHandle, *, grant: tuple[Capability, ...] = (),
                deny: tuple[Capability, ...] = (), no_confirm: tuple[Capability, ...] = ()) -> None:
-        """Record the operator's decisions for the plugin's current version and code."""
-        self.host.decide(handle, grant=grant, deny=deny, no_confirm=no_confirm)
+        """Record the operator's decisions for the plugin's current version and code.
+
+        A running plugin is held to them at once; code waiting for them starts.
+        """
+        changed = self.host.decide(handle, grant=grant, deny=deny, no_confirm=no_confirm)
+        if handle.state is PluginState.WAITING:  # what it may do is news only for running code
+            self.spawn(lambda: self.start(handle.plugin))
+        else:
+            self._changed_decisions(handle, changed, "decided here")
+
+    # -- decisions made elsewhere ----------------------------------------------------------
+
+    def decision_files(self) -> tuple[Path, Path]:
+        """The files whose changes apply to running plugins: the decisions and the site policy."""
+        return self.host.store.path, policy_path()
+
+    def _watch_decisions(self, loaded: bool) -> None:
+        """Watch the decision files while any plugin is loaded (an idle console never wakes up)."""
+        if not loaded and self._decisions_scope is not None:
+            self._decisions_scope.cancel()
+            self._decisions_scope = None
+        elif loaded and self._decisions_scope is None and self._nursery is not None:
+            scope = self._decisions_scope = trio.CancelScope()
+
+            async def watch() -> None:
+                with scope:
+                    await watch_files(self.decision_files(), self.apply_decisions)
+
+            self._nursery.start_soon(watch)
+
+    async def apply_decisions(self) -> None:
+        """Hold every loaded plugin to the decisions and policy on disk now, and say what changed.
+
+        Runs when permissions.toml or policy.toml changed: a revoke or a new forbid applies from
+        the plugin's next call, a grant completing a waiting plugin's decisions starts it.
+        """
+        self.host.reload_policy()
+        broken: PermissionsFileError | None = None
+        for handle in list(self.host.plugins.values()):
+            try:
+                changed = self.host.refresh_grants(handle)
+            except PermissionsFileError as exc:  # each plugin is held to no decision at all
+                broken = exc
+                continue
+            self._changed_decisions(handle, changed, "changed on disk")
+            if handle.state is PluginState.WAITING and handle.grants is not None and not any(
+                    e.verdict is Verdict.UNDECIDED for e in handle.grants.all()):
+                await self.start(handle.plugin)
+        if broken is not None:  # the place first: the status line is 80 columns
+            problem = broken.problems[0]
+            self.notice(one_line(f"{_where(problem)} is invalid, every plugin capability is refused: "
+                                 f"{problem.field}: {problem.message}"), "error")
+
+    def _changed_decisions(self, handle: PluginHandle, changed: list[str], origin: str) -> None:
+        if not changed:
+            return
+        self.notice(one_line(f"{handle.name}: {', '.join(changed)} ({origin})"),
+                    "warning" if any(not c.endswith("granted") for c in changed) else "info")
+        self.bus.publish(DecisionsChanged(handle.name, tuple(changed)))
+
+    def review(self, handle: PluginHandle) -> Review | None:
+        """What changed in the plugin's code since the code last granted to it."""
+        return self.host.review(handle)
 
     def setting_values(self, plugin: Plugin) -> dict[str, Any]:
         """The plugin's current settings (the operator's values over the manifest's defaults)."""
@@ -277,6 +377,7 @@ class PluginService:
             self._watch_scope.cancel()
         folders = {name: handle.plugin.folder for name, handle in self.host.plugins.items()
                    if handle.state is not PluginState.STOPPED}
+        self._watch_decisions(bool(folders))
         if not folders or self._nursery is None:
             return
         scope = trio.CancelScope()

@@ -13,7 +13,7 @@ from qtui.backends import open_backend
 from qtui.console.app import Console
 from qtui.console.plugin_control import PluginControl
 from qtui.sqlite_queue import SQLiteQueue
-from tests.support import WAIT, HeldWallClock, screen_text, wait_until
+from tests.support import WAIT, HeldWallClock, screen_text, wait_until, write_plugin_folder
 
 
 class Driver:
@@ -26,21 +26,8 @@ class Driver:
         return self.console.plugins
 
     def write_plugin(self, name: str, lua: str, permissions=(), extra: str = "") -> Path:
-        folder = self.plugin_dir / name
-        folder.mkdir(parents=True, exist_ok=True)
-        perms = ", ".join(f'"{p}"' for p in permissions)
-        (folder / "manifest.toml").write_text(textwrap.dedent(f"""\
-            name = "{name}"
-            version = "1.0.0"
-            description = "test plugin"
-            api = "1"
-            permissions = [{perms}]
-
-            [panel]
-            title = "{name} panel"
-            """) + textwrap.dedent(extra))
-        (folder / "init.lua").write_text(textwrap.dedent(lua))
-        return folder
+        panel = f'\n[panel]\ntitle = "{name} panel"\n'
+        return write_plugin_folder(self.plugin_dir / name, name, lua, permissions, extra=panel + textwrap.dedent(extra))
 
     async def save_until(self, path: Path, text: str, needle: str) -> str:
         """Write `text` to `path` until the screen shows `needle` (the watcher may still be starting)."""
@@ -56,6 +43,11 @@ class Driver:
     def press(self, *keys: str) -> None:
         for key in keys:
             self.console.handle_key(key)
+
+    async def answer(self, *keys: str) -> None:
+        """Press `keys` in the dialog on screen once it takes keys (a plugin's dialog waits a moment)."""
+        await self.wait_for(lambda t: self.console.dialog_open and "keys wait a moment" not in t)
+        self.press(*keys)
 
     def text(self) -> str:
         return screen_text(self.console)

@@ -37,7 +37,7 @@ async def test_enabling_a_plugin_prompts_then_shows_its_panel_and_takes_keys(mak
     text = await d.wait_for("Permissions: panel 1.0.0")
     assert "[ ] stats.read" in text and "low risk" in text
     assert d.control.host.plugins["panel"].runtime is None  # nothing runs before the decision
-    d.press("a", "enter")
+    await d.answer("a", "enter")
     text = await d.wait_for("dead on email: 1")
     assert "panel panel" in text
     d.press("tab")
@@ -56,16 +56,21 @@ async def test_destructive_plugin_actions_are_confirmed_or_refused(make_console)
     d.console.execute("plugin enable purger")
     await d.wait_for("Permissions: purger")
     assert "DESTRUCTIVE" in d.text()
-    d.press("a", "enter")
+    await d.answer("a", "j", " ", "y", "enter")  # jobs.purge takes a second step
     await d.wait_for(lambda t: d.control.host.plugins["purger"].state is PluginState.RUNNING)
     d.console.execute("purger.purge-dead")
     text = await d.wait_for("Plugin purger 1.0.0 wants to:")
-    assert "delete every dead job on every queue" in text
+    dead = d.console.backend.peek(None, JobState.DEAD).jobs[0].id
+    assert "delete 1 dead job on every queue" in text and f"jobs {dead}" in text
+    assert "keys wait a moment" in text
+    d.press("y")  # before the question has been on screen for a moment: dropped
+    await d.wait_for("Esc cancel")
+    assert "wants to:" in d.text()
     d.press("n")
     await d.wait_for("purge ok=false the operator declined")
     assert d.console.backend.stats()[0].count(JobState.DEAD) == 1
     d.console.execute("purger.purge-dead")
-    await d.wait_for("wants to:")
+    await d.wait_for("Esc cancel")
     d.press("a")  # yes, and don't ask again for this version
     await d.wait_for("purge ok=true 1")
     assert d.console.backend.stats()[0].count(JobState.DEAD) == 0
@@ -80,7 +85,7 @@ async def test_a_denied_capability_refuses_the_action(make_console) -> None:
     d.write_plugin("purger", lua, ["commands", "jobs.purge"])
     d.console.execute("plugin enable purger")
     await d.wait_for("Permissions: purger")
-    d.press(" ", "enter")  # approve commands only (the cursor is on the first capability)
+    await d.answer(" ", "enter")  # approve commands only (the cursor is on the first capability)
     await d.wait_for(lambda t: d.control.host.plugins["purger"].state is PluginState.RUNNING)
     d.console.execute("purger.purge-dead")
     await d.wait_for("capability jobs.purge is denied")
@@ -94,7 +99,7 @@ async def test_manager_lists_plugins_with_state_and_resources(make_console) -> N
     d.console.execute("view plugins")
     d.console.execute("plugin enable panel")
     await d.wait_for("Permissions: panel")
-    d.press("a", "enter")
+    await d.answer("a", "enter")
     await d.wait_for("dead on email")
     d.console.execute("view plugins")
     text = await d.wait_for(lambda t: "running" in t and "2/2" in t)
@@ -133,12 +138,16 @@ async def test_saving_the_plugin_file_reloads_it_and_a_broken_save_keeps_the_old
     folder = d.write_plugin("live", 'function activate() qtui.render({"version one"}) end', ["stats.read"])
     d.console.execute("plugin enable live")
     await d.wait_for("Permissions: live")
-    d.press("a", "enter")
+    await d.answer("a", "enter")
     await d.wait_for("version one")
     text = await d.save_until(folder / "init.lua", "function activate() qtui.render({'version two'}) end",
                               "Its code changed")  # changed code asks again (not a dev folder)
-    assert "kept: stats.read granted" in text and "version one" in text  # the old code still runs
-    d.press("enter")
+    assert "then granted: stats.read" in text
+    old = d.control.host.plugins["live"]
+    assert old.state is PluginState.RUNNING and old.panel[0][0].text == "version one"  # the old code still runs
+    assert "[ ] stats.read" in text  # nothing carries over
+    assert "Changed since the code you granted: init.lua (changed, +1 -1)" in text
+    await d.answer("a", "enter")
     await d.wait_for("version two")
     (folder / "init.lua").write_text("function activate(\n")
     await d.wait_for("init.lua:")
@@ -154,7 +163,7 @@ async def test_plugin_dev_reloads_without_asking_and_shows_the_log(make_console,
     (folder / "init.lua").write_text('function activate() print("hello from v1"); qtui.render({"v1"}) end')
     d = await make_console(dev=folder)
     await d.wait_for("Permissions: devplug")
-    d.press("a", "enter")
+    await d.answer("a", "enter")
     text = await d.wait_for("hello from v1")
     assert "log: devplug" in text
     await d.save_until(folder / "init.lua",
@@ -170,7 +179,7 @@ async def test_a_runaway_plugin_is_quarantined_and_the_console_stays_responsive(
     """, ["stats.read"])
     d.console.execute("plugin enable spin")
     await d.wait_for("Permissions: spin")
-    d.press("a", "enter")
+    await d.answer("a", "enter")
     d.console.execute("view dead")
     await d.wait_for("smtp down")  # the console keeps answering while the plugin spins
     await d.wait_for("quarantined")
@@ -220,29 +229,36 @@ async def test_permissions_can_be_revoked_from_the_console(make_console) -> None
     d.write_plugin("panel", PANEL, ["stats.read", "selection.read"])
     d.console.execute("plugin enable panel")
     await d.wait_for("Permissions: panel")
-    d.press("a", "enter")
+    await d.answer("a", "enter")
     await d.wait_for("dead on email: 1")
     d.console.execute("plugin allow panel")
     text = await d.wait_for("may do (untick to revoke)")
     assert "[x] stats.read" in text and "[x] selection.read" in text
-    d.press(" ", "enter")  # untick stats.read
-    await d.wait_for(lambda t: d.control.host.plugins["panel"].state is PluginState.RUNNING
-                     and d.control.host.plugins["panel"].grants.check(Capability.STATS_READ).verdict
-                     is Verdict.DENIED)
-    # the plugin restarted without stats: subscribing to them now fails, visibly, with file:line
-    text = await d.wait_for("[errored]")
-    assert "init.lua:4:" in text and "stats.read is denied" in text.replace("\n", " ")
+    await d.answer(" ", "enter")  # untick stats.read
+    await d.wait_for("panel: stats.read denied (decided here)")
+    handle = d.control.host.plugins["panel"]
+    assert handle.grants.check(Capability.STATS_READ).verdict is Verdict.DENIED
+    assert handle.state is PluginState.RUNNING and handle.errors == 0  # held to it at once, not restarted
+    # its stats stop: a change on the queue no longer reaches its panel, its keys still do
+    d.console.backend.requeue(queue="email")
+    await d.wait_for(lambda t: "0 dead" in t or " 0 " in t.split("\n")[3])
+    d.press("tab", "z")
+    text = await d.wait_for("pressed z")
+    assert "dead on email: 1" in text
 
 
 async def test_mouse_clicks_in_a_panel_reach_the_plugin(make_console) -> None:
     d = await make_console()
     d.write_plugin("clicky", """
         function activate() qtui.subscribe("mouse"); qtui.render({"click me"}) end
-        function on_event(e) qtui.render({e.action .. " " .. e.button .. " at " .. e.column .. "," .. e.row}) end
+        function on_event(e)
+          if e.type ~= "mouse" then return end  -- it is also told its panel's size
+          qtui.render({e.action .. " " .. e.button .. " at " .. e.column .. "," .. e.row})
+        end
     """, ["selection.read"])
     d.console.execute("plugin enable clicky")
     await d.wait_for("Permissions: clicky")
-    d.press("a", "enter")
+    await d.answer("a", "enter")
     text = await d.wait_for("click me")
     row = text.splitlines().index(next(line for line in text.splitlines() if "click me" in line))
     d.console.root.mouse_event((80, 24), "mouse press", 1, 3, row, True)
@@ -262,3 +278,18 @@ async def test_a_plugin_learns_its_panel_size_from_the_dock_and_full_screen(make
     await d.wait_for("size 80x9")
     d.console.execute("plugin open sized")
     await d.wait_for("size 80x19")  # full screen: all rows between the header and the footer
+
+
+async def test_an_enabled_plugin_whose_entry_is_under_spec_is_reported_at_start(make_console, tmp_path) -> None:
+    d = await make_console()
+    folder = d.write_plugin("tested", "function activate() end")
+    manifest = (folder / "manifest.toml").read_text()
+    (folder / "manifest.toml").write_text('entry = "spec/init.lua"\n' + manifest)
+    (folder / "spec").mkdir()
+    (folder / "spec" / "init.lua").write_text("function activate() qtui.render({'from spec'}) end\n")
+    (tmp_path / "config" / "qtui" / "plugins.toml").write_text('enabled = ["tested"]\n')
+    d2 = await make_console()
+    text = await d2.wait_for("enabled plugin tested cannot be loaded: manifest.toml:1: entry: 'spec/init.lua'")
+    assert "from spec" not in text
+    d2.console.execute("view plugins")
+    await d2.wait_for("tested")

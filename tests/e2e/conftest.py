@@ -72,6 +72,20 @@ class Tmux:
         self._run("kill-server", check=False)
 
 
+def command(tmux: Tmux, line: str) -> None:
+    """Run `line` on the console's command line."""
+    tmux.keys(":")
+    tmux.type(line)
+    tmux.keys("Enter")
+
+
+def answer(tmux: Tmux, *keys: str) -> str:
+    """Press `keys` in a plugin's dialog once it takes them (its keys show in place of the wait)."""
+    screen = tmux.wait_for(lambda s: "Enter save" in s or "y yes" in s)
+    tmux.keys(*keys)
+    return screen
+
+
 @pytest.fixture
 def tmux(system_tool, tmp_path: Path) -> Iterator[Tmux]:
     session = Tmux(system_tool("tmux", "tmux"), tmp_path)

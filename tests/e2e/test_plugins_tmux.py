@@ -7,17 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import QTUI
+from .conftest import QTUI, answer, command
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def command(tmux, line: str) -> None:
-    tmux.keys(":")
-    tmux.type(line)
-    tmux.keys("Enter")
 
 
 def test_plugins_prompt_render_reload_refuse_and_quarantine(tmux, qtui_env, tmp_path: Path) -> None:
@@ -39,14 +35,14 @@ def test_plugins_prompt_render_reload_refuse_and_quarantine(tmux, qtui_env, tmp_
     command(tmux, "plugin enable tenant-sla")
     screen = tmux.wait_for("Permissions: tenant-sla 1.0.0")
     assert "stats.read" in screen and "jobs.peek" in screen
-    tmux.keys("a", "Enter")
+    answer(tmux, "a", "Enter")
     screen = tmux.wait_for(lambda s: "Tenant SLA" in s and "SLA 5m" in s)
 
     # edit the plugin on disk: changed code asks again, then the panel changes without a restart
     source = (sla / "init.lua").read_text()
     (sla / "init.lua").write_text(source.replace('local head = "SLA "', 'local head = "EDITED SLA "'))
     tmux.wait_for("Its code changed")
-    tmux.keys("Enter")
+    answer(tmux, "a", "Enter")  # nothing carries over to new code
     tmux.wait_for("EDITED SLA")
 
     # break it: the error (file:line) shows on the panel, the old code keeps running, the console works
@@ -60,18 +56,21 @@ def test_plugins_prompt_render_reload_refuse_and_quarantine(tmux, qtui_env, tmp_
     # deny a capability: the plugin's action is refused and nothing moves
     command(tmux, "plugin enable bulk-requeue")
     tmux.wait_for("Permissions: bulk-requeue")
-    tmux.keys("a", "j", " ", "Enter")  # approve all, then untick jobs.requeue (the second)
+    answer(tmux, "a", "Enter")  # approve all but jobs.requeue, which takes a second step
     tmux.wait_for("bulk-requeue: granted 3, denied 1")
     command(tmux, "bulk-requeue.filter")
-    command(tmux, "bulk-requeue.run")
     command(tmux, "plugin open bulk-requeue")  # full screen: the whole panel
+    tmux.wait_for(lambda s: "none left" in s or "(max_" in s)  # the preview has read every dead job
+    tmux.keys("Escape")
+    command(tmux, "bulk-requeue.run")
+    command(tmux, "plugin open bulk-requeue")
     tmux.wait_for(lambda s: "jobs.requeue is denied" in " ".join(s.split()))  # may wrap
     tmux.keys("Escape")
 
     # a plugin that loops forever is quarantined while the console stays responsive
     command(tmux, "plugin enable spin")
     tmux.wait_for("Permissions: spin")
-    tmux.keys("a", "Enter")
+    answer(tmux, "a", "Enter")
     tmux.keys("2")
     tmux.wait_for("state ready")
     tmux.wait_for("quarantined")

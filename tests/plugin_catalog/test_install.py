@@ -369,3 +369,13 @@ def test_a_bundled_plugin_installs_only_as_the_catalog_saw_it(make_plugin, bundl
         install(entry)
     assert install(load_catalog().newest("hello")).code_hash == bundle_hash(folder)
     assert (user_plugins / "hello/init.lua").read_text() == "return { edited = true }\n"
+
+
+def test_a_plugin_whose_entry_file_is_under_spec_is_not_installed(make_plugin, tmp_path: Path,
+                                                                 user_plugins: Path) -> None:
+    source = make_plugin(tmp_path / "src", "hello", entry="spec/init.lua",
+                         files={"spec/init.lua": "function activate() end\n"})
+    with pytest.raises(PackageError) as caught:
+        install(source)
+    assert "entry: 'spec/init.lua' is under spec/" in "\n".join(str(p) for p in caught.value.problems)
+    assert not (user_plugins / "hello").exists()

@@ -6,6 +6,8 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from qtui.plugins.bundles.bundle import bundle_hash
 
 
@@ -111,3 +113,11 @@ def test_check_json(run, run_json, make_plugin, tmp_path: Path) -> None:
     assert data["ok"] is False and data["name"] == "tenant-sla"
     assert data["problems"] == [{"file": f"{folder}/init.lua", "line": 2, "field": "",
                                  "message": "unexpected symbol near <eof>"}]
+
+
+@pytest.mark.parametrize("entry", ["spec/init.lua", "spec/lib/main.lua"])
+def test_an_entry_file_the_bundle_leaves_out_is_a_problem(run, make_plugin, tmp_path: Path, entry: str) -> None:
+    folder = make_plugin(tmp_path, "tested", entry=entry, files={entry: "function activate() end\n"})
+    code, out, _ = run("plugin", "check", str(folder))
+    assert code == 1
+    assert f"manifest.toml:6: entry: '{entry}' is under spec/, which holds the plugin's tests" in out

@@ -81,7 +81,7 @@ def test_all_decides_every_requested_capability(run_json, sla: Path) -> None:
     data = run_json("plugin", "revoke", "tenant-sla", "--all")
     assert data == {"plugin": "tenant-sla", "version": "1.2.0", "code_hash": bundle_hash(sla),
                     "changed": ["stats.read", "timers", "jobs.purge", "jobs.enqueue"], "granted": [],
-                    "denied": ["jobs.enqueue", "jobs.purge", "stats.read", "timers"],
+                    "denied": ["jobs.enqueue", "jobs.purge", "stats.read", "timers"], "scopes": {},
                     "forbidden_by_policy": []}
 
 
@@ -174,3 +174,36 @@ def test_the_last_decision_on_each_capability_wins(run_json, sla: Path, xdg: Pat
     outcomes = [(e.capability, e.outcome) for e in AuditLog().read().entries]
     assert outcomes == [(name, Outcome.GRANTED if verb == "grant" else Outcome.REVOKED)
                         for verb, names in steps for name in dict.fromkeys(names)]
+
+
+def test_a_grant_can_be_scoped_to_queues_and_a_rate(run, run_json, sla: Path, no_terminal) -> None:
+    code, out, _ = run("plugin", "grant", "tenant-sla", "jobs.purge", "--queues", "email*,sms", "--rate", "500/h",
+                       "--yes")
+    assert code == 0
+    assert out == "tenant-sla 1.2.0: granted jobs.purge (queues email* sms, at most 500 jobs per hour)\n"
+    purge = run_json("plugin", "info", "tenant-sla")["capabilities"][2]
+    assert purge["bounds"] == [{"queues": ["email*", "sms"], "rate": "500/h", "source": "your grant"}]
+    _, out, _ = run("plugin", "info", "tenant-sla")
+    assert "queues email* sms, at most 500 jobs per hour (your grant)" in out
+    _, out, _ = run("plugin", "list")
+    assert "jobs.purge: email* sms 500/h" in out.splitlines()[1]
+    assert run_json("plugin", "list")["plugins"][0]["scopes"] == {
+        "jobs.purge": [{"queues": ["email*", "sms"], "rate": "500/h", "source": "your grant"}]}
+    (entry,) = [e for e in AuditLog().read().entries if e.capability == "jobs.purge"]
+    assert entry.detail.endswith("; queues email* sms, at most 500 jobs per hour")
+
+    # each part changes on its own; '*' and 'none' lift them
+    data = run_json("plugin", "grant", "tenant-sla", "jobs.purge", "--rate", "none", "--yes")
+    assert data["scopes"] == {"jobs.purge": {"queues": ["email*", "sms"], "rate": None}}
+    data = run_json("plugin", "grant", "tenant-sla", "jobs.purge", "--queues", "*", "--yes")
+    assert data["scopes"] == {}
+    assert verdicts(run_json)["jobs.purge"] == "granted"
+
+
+def test_only_capabilities_on_jobs_can_be_scoped(run, sla: Path, capsys) -> None:
+    code, _, err = run("plugin", "grant", "tenant-sla", "stats.read", "--queues", "email")
+    assert code == 2 and "stats.read cannot be scoped (only jobs.peek, jobs.enqueue, jobs.requeue, jobs.purge)" in err
+    for option, value in (("--rate", "500 an hour"), ("--queues", "e mail")):
+        with pytest.raises(SystemExit) as exit_info:
+            run("plugin", "grant", "tenant-sla", "jobs.enqueue", option, value)
+        assert exit_info.value.code == 2 and value in capsys.readouterr().err

@@ -36,7 +36,7 @@ def test_list_shows_every_plugin_and_what_is_wrong_with_the_rest(
     assert code == 0
     table, *sections = out.split("\n\n")
     header, *rows = table.splitlines()
-    assert header.split() == ["NAME", "VERSION", "SOURCE", "API", "CAPABILITIES", "DECISIONS", "FOLDER"]
+    assert header.split() == ["NAME", "VERSION", "SOURCE", "API", "CAPABILITIES", "DECISIONS", "SCOPES", "FOLDER"]
     assert [r.split()[:6] for r in rows] == [
         ["dead-letters", "1.0.0", "system", "1", "jobs.requeue", "1"],
         ["tenant-sla", "1.2.0", "user", "1", "stats.read,timers", "2"],
@@ -169,7 +169,7 @@ def test_info_shows_the_whole_manifest_and_each_verdict(
     purge = data["capabilities"][1]
     assert purge == {"name": "jobs.purge", "description": "delete jobs permanently", "risk": "high",
                      "destructive": True, "verdict": "undecided", "confirm_each_use": False,
-                     "reason": "not decided yet for tenant-sla 1.2.0 with this code"}
+                     "reason": "not decided yet for tenant-sla 1.2.0 with this code", "bounds": []}
     assert data["capabilities"][2]["reason"].startswith("forbidden by the site policy")
 
 
@@ -211,19 +211,52 @@ def test_info_shows_the_plugins_last_audit_entries(run, run_json, make_plugin, u
     log = AuditLog()
     start = datetime.datetime(2024, 5, 1, 12, tzinfo=datetime.UTC)
     for i in range(15):
-        log.record("tenant-sla", "1.0.0", "jobs.purge", Outcome.ALLOWED, f"purge number {i}",
-                   now=start + datetime.timedelta(minutes=i))
-    log.record("other", "1.0.0", "jobs.purge", Outcome.ALLOWED, "not ours")
+        log.record("tenant-sla", "1.0.0", "jobs.purge", Outcome.DONE, f"purge number {i}", request=f"r-{i}",
+                   jobs=i, now=start + datetime.timedelta(minutes=i))
+    log.record("other", "1.0.0", "jobs.purge", Outcome.DONE, "not ours")
     _, out, _ = run("plugin", "info", "tenant-sla")
     audit = out.split("audit (last 10):\n")[1].splitlines()
-    assert audit[0].split() == ["TIME", "VERSION", "CAPABILITY", "OUTCOME", "DETAIL"]
+    assert audit[0].split() == ["TIME", "VERSION", "CAPABILITY", "REQUEST", "OUTCOME", "JOBS", "DETAIL"]
     assert [line.rsplit(" ", 1)[1] for line in audit[1:]] == [str(i) for i in range(5, 15)]
+    assert audit[-1].split()[4:8] == ["r-14", "done", "14", "purge"]
     assert "not ours" not in out
     entries = run_json("plugin", "info", "tenant-sla", "--audit", "2")["audit"]
     assert [e["detail"] for e in entries] == ["purge number 13", "purge number 14"]
-    assert entries[1]["time"] == "2024-05-01T12:14:00+00:00" and entries[1]["outcome"] == "allowed"
+    assert entries[1] == {"time": "2024-05-01T12:14:00+00:00", "version": "1.0.0", "capability": "jobs.purge",
+                          "request": "r-14", "outcome": "done", "reason": "", "jobs": 14,
+                          "detail": "purge number 14"}
     _, out, _ = run("plugin", "info", "tenant-sla", "--audit", "0")
     assert "audit: no entries" in out
+
+
+def test_info_filters_the_audit_entries_by_capability_outcome_and_time(
+    run, run_json, make_plugin, user_plugins: Path, capsys
+) -> None:
+    make_plugin(user_plugins, "bulk", permissions=["jobs.peek", "jobs.requeue"])
+    log = AuditLog()
+    start = datetime.datetime(2024, 5, 1, 12, tzinfo=datetime.UTC)
+    steps = [("jobs.peek", Outcome.REQUESTED, ""), ("jobs.peek", Outcome.DONE, ""),
+             ("jobs.requeue", Outcome.REQUESTED, ""), ("jobs.requeue", Outcome.REFUSED, "rate_limit"),
+             ("jobs.requeue", Outcome.REQUESTED, ""), ("jobs.requeue", Outcome.DONE, "")]
+    for i, (capability, outcome, reason) in enumerate(steps):
+        log.record("bulk", "1.0.0", capability, outcome, f"step {i}", reason=reason,
+                   now=start + datetime.timedelta(hours=i))
+
+    def details(*options: str) -> list[str]:
+        return [e["detail"] for e in run_json("plugin", "info", "bulk", *options)["audit"]]
+
+    assert details("--capability", "jobs.requeue") == ["step 2", "step 3", "step 4", "step 5"]
+    assert details("--outcome", "done") == ["step 1", "step 5"]
+    assert details("--capability", "jobs.requeue", "--outcome", "refused") == ["step 3"]
+    assert details("--since", "2024-05-01T14:00", "--until", "2024-05-01T16:00Z") == ["step 2", "step 3"]
+    assert details("--since", "1h") == []  # those are long ago
+    code, out, _ = run("plugin", "info", "bulk", "--outcome", "refused")
+    assert code == 0 and "refused (rate_limit)" in out
+    for option, value, message in (("--since", "yesterday", "not a time: 'yesterday'"),
+                                   ("--capability", "jobs.delete", "unknown capability 'jobs.delete'")):
+        with pytest.raises(SystemExit) as exit_info:
+            run("plugin", "info", "bulk", option, value)
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err
 
 
 def test_info_names_the_plugins_it_shadows(run, make_plugin, user_plugins, system_plugins) -> None:
@@ -238,3 +271,25 @@ def test_plugin_needs_an_action(run, capsys) -> None:
         run("plugin")
     assert exit_info.value.code == 2
     assert "required: ACTION" in capsys.readouterr().err
+
+
+def test_info_diff_shows_what_changed_since_the_code_last_granted(run, run_json, make_plugin, user_plugins) -> None:
+    folder = make_plugin(user_plugins, "bulk", permissions=["jobs.purge", "notify"], files={
+        "init.lua": 'function activate()\n  qtui.notify("hi")\nend\n'})
+    _, out, _ = run("plugin", "info", "bulk", "--diff")
+    assert "no copy of granted code is kept" in out and "+++ now/init.lua" in out
+    assert run("plugin", "grant", "bulk", "notify")[0] == 0  # keeps a copy of this code
+    _, out, _ = run("plugin", "info", "bulk", "--diff")
+    assert out.startswith("bulk 1.0.0 (sha256:") and "the same code as last granted" in out
+    (folder / "init.lua").write_text('function activate()\n  qtui.notify("hi")\n  qtui.jobs.purge("all", "dead")\nend\n')
+    code, out, _ = run("plugin", "info", "bulk", "--diff")
+    assert code == 0 and "against the code granted for 1.0.0" in out
+    assert "files:\n  init.lua (changed, +1 -0)" in out
+    assert 'jobs.purge:\n  + init.lua:3: qtui.jobs.purge("all", "dead")' in out
+    assert 'notify:\n    init.lua:2: qtui.notify("hi")' in out
+    assert '+  qtui.jobs.purge("all", "dead")' in out.splitlines()
+    data = run_json("plugin", "info", "bulk", "--diff")
+    assert data["granted"]["version"] == "1.0.0" and data["files"] == [
+        {"path": "init.lua", "status": "changed", "added": 1, "removed": 0}]
+    assert {"capability": "jobs.purge", "function": "qtui.jobs.purge", "file": "init.lua", "line": 3,
+            "text": '  qtui.jobs.purge("all", "dead")', "changed": True} in data["calls"]

@@ -36,6 +36,7 @@ class Host:
         self.host = host
         self.bus = bus
         self.confirmations: list[str] = []
+        self.answer = True  # what the operator answers each confirmation
         self.notices = bus.subscribe("test notices", (Notice,), capacity=100)
 
     def plugin(self, name: str, manifest: str, lua: str) -> Plugin:
@@ -82,9 +83,9 @@ async def plugin_host(tmp_path: Path, nursery, monkeypatch) -> Host:
     bus = EventBus()
     harness: Host | None = None
 
-    async def confirm(handle, capability, what):
-        harness.confirmations.append(f"{handle.name}: {what}")
-        return True
+    async def confirm(handle, confirmation):
+        harness.confirmations.append(f"{handle.name}: {confirmation}")
+        return harness.answer
 
     host = new_plugin_host(tmp_path, backend, bus, clock=clock, confirmer=confirm)
     harness = Host(tmp_path, backend, host, bus)

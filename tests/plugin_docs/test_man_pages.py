@@ -18,7 +18,10 @@ from qtui.authoring import docs, typedefs
 from qtui.plugins.bundles import catalog, manifest
 from qtui.plugins.bundles.capabilities import Capability
 from qtui.plugins.runtime import api
+from qtui.plugins import lockfile
+from qtui.plugins.lockfile import read_lock
 from qtui.plugins.trust import audit, permissions
+from qtui.plugins.trust.scope import Rate, Scope
 from qtui.plugins.trust import policy as policy_module
 
 MAN = man_docs.MAN
@@ -80,7 +83,7 @@ def test_the_lua_page_covers_the_whole_api() -> None:
     assert f"implements version {api.HOST_API_VERSION}" in text
 
 
-def test_the_plugin_page_covers_every_manifest_and_catalog_field() -> None:
+def test_the_plugin_page_covers_every_manifest_catalog_and_lockfile_field() -> None:
     documented = {field.key for field in docs.MANIFEST_FIELDS}
     expected = set(manifest._TOP_FIELDS) - {"limits", "panel", "settings"}  # noqa: SLF001
     expected |= {f"limits.{f.name}" for f in attrs.fields(manifest.Limits)}
@@ -89,19 +92,22 @@ def test_the_plugin_page_covers_every_manifest_and_catalog_field() -> None:
     assert documented == expected
     assert [f.key for f in docs.CATALOG_FIELDS] == list(catalog._ENTRY_FIELDS)  # noqa: SLF001
     text = page_text("qtui-plugin.5")
-    for key in documented | {f.key for f in docs.CATALOG_FIELDS}:
+    for key in documented | {f.key for f in (*docs.CATALOG_FIELDS, *docs.LOCK_FIELDS)}:
         assert f".TP\n{key} (" in text, key
 
 
 def test_the_permissions_page_covers_every_file_field_and_outcome() -> None:
-    assert [f.key for f in docs.RECORD_FIELDS] == list(permissions._RECORD_FIELDS)  # noqa: SLF001
-    line = audit.AuditEntry.from_line(docs.AUDIT_EXAMPLE.replace("\n", ""))
-    assert [f.key for f in docs.AUDIT_FIELDS] == list(attrs.asdict(line))
+    fields = permissions._RECORD_FIELDS + permissions._OPTIONAL_FIELDS  # noqa: SLF001
+    assert list(dict.fromkeys(f.key.split(".")[0] for f in docs.RECORD_FIELDS)) == list(fields)
+    objects = ["{" + text.strip("{}\n").replace("\n", "") + "}" for text in docs.AUDIT_EXAMPLE.split("}\n{")]
+    lines = [audit.AuditEntry.from_line(obj) for obj in objects]
+    assert [e.outcome for e in lines] == ["requested", "confirmed", "done"] and len({e.request for e in lines}) == 1
+    assert sorted(f.key for f in docs.AUDIT_FIELDS) == sorted(attrs.asdict(lines[0]))
     text = page_text("qtui-permissions.5")
     for key in [f.key for f in (*docs.RECORD_FIELDS, *docs.POLICY_FIELDS, *docs.AUDIT_FIELDS)]:
         assert f".TP\n{key} (" in text, key
-    for outcome in audit.Outcome:
-        assert f".TP\n{outcome}\n" in text, outcome
+    for name in [*audit.Outcome, *audit.Reason]:
+        assert f".TP\n{name}\n" in text, name
 
 
 def test_the_documented_files_are_valid(tmp_path: Path) -> None:
@@ -116,9 +122,18 @@ def test_the_documented_files_are_valid(tmp_path: Path) -> None:
     store.write_text(docs.PERMISSIONS_EXAMPLE.replace("9f2c5d0e...", digest))
     (record,) = permissions.PermissionStore(store).records("tenant-sla")
     assert record.no_confirm == {Capability.JOBS_PURGE}
+    assert record.scopes[Capability.JOBS_PURGE] == Scope(("tenant-*",), Rate(500, 3600))
     policy = tmp_path / "policy.toml"
     policy.write_text(docs.POLICY_EXAMPLE)
-    assert policy_module.load_policy(policy).forbids("tenant-sla", Capability.JOBS_ENQUEUE)
+    site = policy_module.load_policy(policy)
+    assert site.forbids("tenant-sla", Capability.JOBS_ENQUEUE)
+    assert site.scopes_of("tenant-sla", Capability.JOBS_PEEK) == (Scope(("tenant-*",)),)
+    lock = tmp_path / "qtui.lock"
+    lock.write_text(docs.LOCK_EXAMPLE.replace("9f2c5d0e...", digest))
+    (locked,) = read_lock(lock)
+    assert locked.scopes == {Capability.JOBS_REQUEUE: Scope(("email*",), Rate(500, 3600))}
+    assert [f.key for f in docs.LOCK_FIELDS][2:] == [f"plugin.{key}" for key in lockfile._FIELDS[1:7]] + [  # noqa: SLF001
+        "plugin.scopes.CAP.queues", "plugin.scopes.CAP.rate", "plugin.settings"]
 
 
 @pytest.mark.parametrize("field", [f for f in docs.MANIFEST_FIELDS if "." not in f.key], ids=lambda f: f.key)

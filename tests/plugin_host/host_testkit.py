@@ -14,22 +14,20 @@ from qtui.plugins.bundles.discovery import Plugin, Source
 from qtui.plugins.bundles.manifest import load_manifest
 from qtui.plugins.runtime.host import PluginHost, PluginState
 from qtui.sqlite_queue import SQLiteQueue
-from tests.support import WAIT, HeldWallClock, new_plugin_host, panel_lines, wait_panel, wait_until
+from tests.support import (
+    WAIT,
+    HeldWallClock,
+    new_plugin_host,
+    panel_lines,
+    wait_panel,
+    wait_until,
+    write_plugin_folder,
+)
 
 
 def write_plugin(root: Path, name: str, lua: str, *, permissions=(), extra: str = "", version="1.0.0",
                  files: dict[str, str] | None = None) -> Plugin:
-    folder = root / name
-    folder.mkdir(parents=True, exist_ok=True)
-    perms = ", ".join(f'"{p}"' for p in permissions)
-    (folder / "manifest.toml").write_text(textwrap.dedent(f"""\
-        name = "{name}"
-        version = "{version}"
-        description = "test plugin {name}"
-        api = "1"
-        permissions = [{perms}]
-        """) + textwrap.dedent(extra))
-    (folder / "init.lua").write_text(textwrap.dedent(lua))
+    folder = write_plugin_folder(root / name, name, lua, permissions, version=version, extra=extra)
     for relative, text in (files or {}).items():
         (folder / relative).parent.mkdir(parents=True, exist_ok=True)
         (folder / relative).write_text(textwrap.dedent(text))
@@ -123,8 +121,8 @@ def build_harness(root: Path) -> Harness:
     bus = EventBus()
     harness = None
 
-    async def confirm(handle, capability, what):
-        harness.confirmations.append(f"{handle.name}: {what}")
+    async def confirm(handle, confirmation):
+        harness.confirmations.append(f"{handle.name}: {confirmation}")
         return harness.answer
 
     host = new_plugin_host(root, backend, bus, clock=clock, confirmer=confirm)

@@ -70,8 +70,9 @@ async def test_an_ungranted_capability_is_refused_with_a_catchable_error_and_aud
     (line,) = harness.text("sneaky")
     assert "qtui.jobs.purge: refused: capability jobs.purge is denied" in line
     assert harness.backend.stats()[0].count(JobState.DEAD) == 1
-    entry = harness.audit()[-1]
-    assert (entry.plugin, entry.capability, entry.outcome) == ("sneaky", "jobs.purge", "denied")
+    request, refused = harness.audit()[-2:]
+    assert (request.plugin, request.capability, request.outcome) == ("sneaky", "jobs.purge", "requested")
+    assert (refused.outcome, refused.reason, refused.request) == ("refused", "denied", request.request)
 
 
 async def test_a_capability_not_in_the_manifest_is_refused(harness) -> None:
@@ -107,10 +108,15 @@ PEEK_AND_REQUEUE = """
 async def test_requeue_through_the_api_is_confirmed_by_the_operator(harness) -> None:
     await harness.start(harness.plugin("helper", PEEK_AND_REQUEUE, permissions=["jobs.peek", "jobs.requeue"]))
     await harness.wait_text("helper", "requeue ok=true 1")
-    assert harness.confirmations == ["helper: requeue 1 selected dead jobs to email-retry"]
-    assert json.loads(harness.backend.peek("email-retry", JobState.READY).jobs[0].payload) == {"n": 99}
-    outcomes = [(e.capability, e.outcome) for e in harness.audit()]
-    assert ("jobs.requeue", "confirmed") in outcomes and ("jobs.peek", "allowed") in outcomes
+    dead = harness.backend.peek("email-retry", JobState.READY).jobs[0]
+    assert harness.confirmations == [f"helper: requeue 1 dead job on email to email-retry: {dead.id}"]
+    assert json.loads(dead.payload) == {"n": 99}
+    outcomes = [(e.capability, e.outcome, e.jobs) for e in harness.audit()]
+    assert outcomes == [
+        ("jobs.peek", "requested", None), ("jobs.peek", "done", 1),
+        ("jobs.requeue", "requested", None), ("jobs.requeue", "confirmed", 1), ("jobs.requeue", "done", 1),
+    ]
+    assert len({e.request for e in harness.audit()}) == 2  # one id per request, on each of its entries
 
 
 async def test_a_declined_confirmation_touches_nothing(harness) -> None:
@@ -324,3 +330,11 @@ async def test_an_unreadable_site_policy_forbids_everything_and_says_so(harness,
     handle = await harness.start(harness.plugin("panel", STATS_PANEL, permissions=["stats.read"]))
     assert "site policy unreadable" in notices.receive_nowait().text
     assert handle.state is PluginState.ERRORED and "forbidden by the site policy" in handle.reason
+
+
+async def test_an_entry_file_missing_from_the_bundle_errors_the_plugin_not_the_host(harness) -> None:
+    plugin = harness.plugin("gone", "function activate() qtui.render({'hi'}) end")
+    (plugin.folder / "init.lua").unlink()  # after the manifest was read: the bundle lacks the entry
+    handle = await harness.start(plugin)
+    assert handle.state is PluginState.ERRORED
+    assert "init.lua: the entry file is not among the plugin's files" in handle.reason

@@ -434,8 +434,8 @@ def test_missing_policy_forbids_nothing() -> None:
     [
         ('forbid = [\n  "jobs.purge",\n  "jobs.nuke",\n]\n', ":3: forbid[1]: unknown capability 'jobs.nuke'"),
         ('forbid = "jobs.purge"\n', ":1: forbid: must be an array of capability names, not a string"),
-        ('allow = ["timers"]\n', ":1: allow: unknown field (known: forbid, plugins)"),
-        ('[plugins.x]\nforbid = ["timers"]\nallow = 1\n', ":3: plugins.x.allow: unknown field (known: forbid)"),
+        ('allow = ["timers"]\n', ":1: allow: unknown field (known: forbid, scopes, plugins)"),
+        ('[plugins.x]\nforbid = ["timers"]\nallow = 1\n', ":3: plugins.x.allow: unknown field (known: forbid, scopes)"),
         ("forbid = [\n", ":1: invalid TOML at end of file: Invalid value"),
     ],
 )
@@ -497,3 +497,16 @@ def test_a_plugins_specs_are_not_part_of_its_code(tmp_path: Path) -> None:
     (tmp_path / "spec" / "plugin_spec.lua").write_text("describe('x', function() end)")
     assert bundle_hash(tmp_path) == before
     assert bundle_files(tmp_path) == ("init.lua", "lib/spec/x.lua")
+
+
+def test_an_empty_record_is_reported_with_its_line(store: PermissionStore) -> None:
+    path = write_store(GOOD_RECORD + "\n[[plugins.tenant-sla]]\n")
+    before = path.read_bytes()
+    m = plugin("1.0.0", C.STATS_READ, C.JOBS_PURGE)
+    with pytest.raises(PermissionsFileError) as caught:
+        store.load()
+    line = GOOD_RECORD.count("\n") + 2
+    assert str(caught.value).startswith(f"{path}:{line}: plugins.tenant-sla[1]: an empty record (a record has version")
+    with pytest.raises(PermissionsFileError):
+        store.decide(m, HASH_A, grant=[C.STATS_READ])
+    assert path.read_bytes() == before  # not dropped by the next write

@@ -49,3 +49,31 @@ async def test_console_survives_redis_going_away_and_reconnects(own_redis_server
         assert row.split()[1] == "1"  # fresh data from the restarted (empty, then refilled) server
         nursery.cancel_scope.cancel()
     backend.close()
+
+
+async def test_an_operation_whose_server_comes_back_without_it_is_reported_not_retried(
+    own_redis_server, monkeypatch
+) -> None:
+    import gowork_sim as sim
+
+    monkeypatch.setattr("qtui.backends.gowork.SCRIPT_CHUNK", 50)
+    client = redis.Redis(host="127.0.0.1", port=own_redis_server.port)
+    client.lpush(sim.DEAD_LETTER, *[sim.make_job(f"/{i}", "low", retries=4) for i in range(20_000)])
+    backend = open_backend(own_redis_server.url(), clock=SYSTEM_CLOCK.time)
+    console = Console(backend, clock=SYSTEM_CLOCK, refresh=0.2)
+    async with trio.open_nursery() as nursery:  # ended before the backend closes
+        console.start_tasks(nursery)
+        await wait_for(console, lambda t: "live" in t)
+        console.execute("view dead")
+        console.execute("queue all")
+        console.execute("requeue-all")
+        await wait_for(console, lambda t: "Requeue ALL dead jobs" in t)
+        console.handle_key("y")
+        await wait_for(console, lambda t: "requeue [" in t)
+        own_redis_server.stop()  # no persistence: it comes back empty, without the operation
+        await wait_for(console, lambda t: "requeue paused" in t)
+        own_redis_server.start()
+        text = await wait_for(console, lambda t: "left the journal while the backend was unreachable" in t)
+        assert console.operations.running is None and "requeue [" not in text
+        nursery.cancel_scope.cancel()
+    backend.close()

@@ -21,7 +21,7 @@ from qtui.backends.redis_scan import (
     walk,
 )
 from qtui.clock import SYSTEM_CLOCK
-from qtui.model import BackendError, Job, JobState
+from qtui.model import Job, JobState
 
 KEY = "scan:key"
 LEFT = Source(KEY)  # oldest at the left: RQ queue lists
@@ -221,17 +221,23 @@ def test_a_key_of_the_wrong_type_raises_wrong_key_type_naming_it(rdb, source):
     assert isinstance(caught.value, redis.ResponseError)  # mapped to BackendError as any refused command
 
 
-def test_the_backends_still_report_a_key_of_the_wrong_type_as_a_backend_error(redis_url, rdb):
+def test_the_backends_skip_a_key_of_the_wrong_type_and_flag_it_in_their_stats(redis_url, rdb):
     rdb.set("jobqueue:dead_letter", b"not a list")
+    rdb.hset("jobqueue:high_priority", "a", "b")
     rdb.sadd("rq:queues", "rq:queue:default")
     rdb.set("rq:queue:default", b"not a list")
-    for url, queue, state, key in (
-        (redis_url, None, JobState.DEAD, "jobqueue:dead_letter"),
-        ("rq+" + redis_url, "default", JobState.READY, "rq:queue:default"),
+    rdb.set("rq:failed:default", b"not a sorted set")
+    for url, queue, state, keys in (
+        (redis_url, None, JobState.DEAD, ["jobqueue:dead_letter", "jobqueue:high_priority"]),
+        ("rq+" + redis_url, "default", JobState.READY, ["rq:queue:default", "rq:failed:default"]),
     ):
         backend = open_backend(url, clock=SYSTEM_CLOCK.time)
-        with pytest.raises(BackendError, match=rf"refused the command: WRONGTYPE .*\(key '{key}'\)"):
-            backend.peek(queue, state, text="x")
+        assert backend.peek(queue, state, text="x").jobs == ()
+        assert backend.peek(queue, state).jobs == ()
+        snapshot = backend.snapshot()
+        for key in keys:
+            assert any(p.startswith(key) and "skipped" in p for p in snapshot.problems), snapshot.problems
+        assert all(q.count(JobState.DEAD) == 0 for q in snapshot.queues)
         backend.close()
 
 

@@ -81,3 +81,40 @@ def test_garbage_cursor_is_invalid_input_not_a_crash(text):
         decode_cursor(text, 2)
     except InvalidInput:
         pass
+
+
+def test_sentinel_urls_name_sentinels_master_and_db_without_showing_passwords():
+    target = parse_redis_url(
+        "rq+rediss+sentinel://app:m%40ster@s1,s2:26380/orders/3?sentinel_password=sp&timeout=2",
+        layout_prefix="rq+", options=frozenset(),
+    )  # fmt: skip
+    assert target.display_name == "rq+rediss+sentinel://s1:26379,s2:26380/orders/3"
+    spec = target.sentinel
+    assert spec is not None and spec.sentinels == (("s1", 26379), ("s2", 26380)) and spec.master == "orders"
+    assert spec.sentinel_kwargs["password"] == "sp" and spec.sentinel_kwargs["ssl"] is True
+    kwargs = target.connection_kwargs
+    assert (kwargs["password"], kwargs["username"], kwargs["db"], kwargs["ssl"]) == ("m@ster", "app", 3, True)
+    assert kwargs["socket_timeout"] == 2.0
+    plain = parse_redis_url("redis+sentinel://h/m?db=1", layout_prefix="", options=GOWORK)
+    assert plain.connection_kwargs["db"] == 1 and plain.connection_kwargs["ssl"] is False
+    assert "password" not in plain.sentinel.sentinel_kwargs
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("redis+sentinel://h1,h2", "needs the master's name"),
+        ("redis+sentinel://h1:x/m", "expected host\\[:port\\]"),
+        ("redis+sentinel://h/m/zero", "database must be a number"),
+        ("redis+sentinel://h/m/1?db=2", "not both"),
+        ("redis+sentinel://h/m?colour=red", "unknown option 'colour'"),
+    ],
+)
+def test_bad_sentinel_urls_name_the_problem(url, message):
+    with pytest.raises(InvalidInput, match=message):
+        parse_redis_url(url, layout_prefix="", options=GOWORK)
+
+
+def test_open_backend_takes_sentinel_urls_for_both_layouts():
+    assert isinstance(open_backend("redis+sentinel://127.0.0.1:1/m", clock=time.time), GoWorkBackend)
+    assert isinstance(open_backend("rq+redis+sentinel://127.0.0.1:1/m", clock=time.time), RQBackend)

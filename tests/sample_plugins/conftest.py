@@ -117,8 +117,8 @@ async def harness(tmp_path: Path, nursery, monkeypatch):
     bus = EventBus()
     harness = None
 
-    async def confirm(handle, capability, what):
-        harness.confirmations.append(f"{handle.name}: {what}")
+    async def confirm(handle, confirmation):
+        harness.confirmations.append(f"{handle.name}: {confirmation}")
         if harness.hold is not None:
             await harness.hold.wait()
         return harness.answer

@@ -50,7 +50,9 @@ async def test_the_previewed_jobs_and_only_those_move_after_the_operator_confirm
     assert all(columns(line) <= PANEL_WIDTH for line in lines)
     command(h, "run")
     await h.wait_text(NAME, "requeued 3 of 3 previewed jobs to email-retry")
-    assert h.confirmations == ["bulk-requeue: requeue 3 selected dead jobs to email-retry"]
+    (asked,) = h.confirmations
+    summary, _, ids = asked.partition(": requeue 3 dead jobs on email to email-retry: ")
+    assert summary == "bulk-requeue" and set(ids.split(", ")) == set(dead["acme_timeout"])
     assert ids_in(h, "email-retry", JobState.READY) == set(dead["acme_timeout"])
     assert ids_in(h, None, JobState.DEAD) == set(dead["acme_refused"] + dead["globex_timeout"] + dead["sms_acme"])
     assert "ok" in h.styles(NAME, "requeued 3")
@@ -206,7 +208,8 @@ async def test_a_large_run_is_one_request_within_the_plugins_limits(harness) -> 
     command(h, "run", "to=replay")
     await h.wait_text(NAME, "requeued 1000 of 1000 previewed jobs to replay", timeout=60)
     assert ids_in_all(h, "replay") == set(ids[1:2000:2])
-    assert h.confirmations == ["bulk-requeue: requeue 1000 selected dead jobs to replay"]
+    (asked,) = h.confirmations
+    assert asked.startswith("bulk-requeue: requeue 1000 dead jobs on ") and asked.endswith(" and 995 more")
     assert handle.errors == 0
 
 

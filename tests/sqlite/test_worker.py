@@ -13,7 +13,7 @@ from qtui.model import InvalidInput, JobState
 from qtui.sqlite_queue import LeaseLost, Retention, SQLiteQueue
 from qtui.sqlite_queue.queue import MAX_ERROR_CHARS
 
-from tests.support import ManualClock
+from tests.support import ManualClock, wait_until_sync
 
 
 def test_jobs_come_out_by_priority_then_fifo_and_queues_in_worker_order(queue: SQLiteQueue):
@@ -281,35 +281,43 @@ def test_maintenance_keeps_the_newest_completed_per_queue(db_path: Path, clock: 
         assert all(not stats.counts for stats in q.snapshot().queues)
 
 
-def test_run_loop_acks_fails_and_keeps_long_jobs_leased(db_path: Path):
-    with SQLiteQueue.open(db_path, create=True) as q:
-        q.enqueue("email", {"outcome": "ok"})
-        q.enqueue("email", {"outcome": "raise"}, max_attempts=1)
-        q.enqueue("email", {"outcome": "slow"})
-        stop = threading.Event()
-        seen: list[str] = []
+def test_run_loop_acks_fails_and_keeps_long_jobs_leased(queue: SQLiteQueue, clock: ManualClock):
+    queue.enqueue("email", {"outcome": "ok"})
+    queue.enqueue("email", {"outcome": "raise"}, max_attempts=1)
+    slow_id = queue.enqueue("email", {"outcome": "slow"})
+    rival = queue.worker(["email"], worker_id="rival")
+    stop = threading.Event()
+    seen: list[str] = []
 
-        def handler(job):
-            seen.append(job.payload["outcome"])
-            if job.payload["outcome"] == "raise":
-                raise ConnectionRefusedError("smtp.example.com:25 refused")
-            if job.payload["outcome"] == "slow":
-                time.sleep(0.5)  # longer than the lease: heartbeats must keep it
-            if len(seen) == 3:
-                stop.set()
+    def lease_until() -> float:
+        with queue.database.read() as conn:
+            return conn.execute("SELECT lease_until FROM jobs WHERE id = ?", (int(slow_id),)).fetchone()[0]
 
-        worker = q.worker(["email"], lease_seconds=0.2)
-        worker.run(handler, stop)
+    def handler(job):
+        seen.append(job.payload["outcome"])
+        if len(seen) == 3:
+            stop.set()  # the loop ends after this job, whatever happens in it
+        if job.payload["outcome"] == "raise":
+            raise ConnectionRefusedError("smtp.example.com:25 refused")
+        if job.payload["outcome"] == "slow":
+            # Work for 2.5 leases of the queue's time: after each half lease, a heartbeat
+            # must have extended it, so a rival worker finds nothing to take over.
+            for _ in range(5):
+                clock.advance(0.1)
+                wait_until_sync(lambda: lease_until() > clock.now + 0.15, "a heartbeat extending the lease")
+                assert rival.reserve(timeout=0) is None
 
-        assert seen == ["ok", "raise", "slow"]
-        with q.database.read() as conn:
-            rows = conn.execute("SELECT state, attempts, last_error FROM jobs ORDER BY id")
-            rows = rows.fetchall()
-        assert rows == [
-            ("completed", 1, None),
-            ("dead", 1, "ConnectionRefusedError: smtp.example.com:25 refused"),
-            ("completed", 1, None),
-        ]
+    worker = queue.worker(["email"], lease_seconds=0.2)
+    worker.run(handler, stop)
+
+    assert seen == ["ok", "raise", "slow"]
+    with queue.database.read() as conn:
+        rows = conn.execute("SELECT state, attempts, last_error FROM jobs ORDER BY id").fetchall()
+    assert rows == [
+        ("completed", 1, None),
+        ("dead", 1, "ConnectionRefusedError: smtp.example.com:25 refused"),
+        ("completed", 1, None),
+    ]
 
 
 def test_reserve_waits_for_a_job_from_another_thread(db_path: Path):

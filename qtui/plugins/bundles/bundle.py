@@ -19,7 +19,7 @@ from pathlib import Path
 import attrs
 
 from qtui.files.tomlfile import FileProblems, Problem
-from qtui.plugins.bundles.manifest import is_ignored_name
+from qtui.plugins.bundles.manifest import NOT_BUNDLED, is_ignored_name
 
 #: The most a plugin's files may add up to.
 MAX_BUNDLE_BYTES = 16 * 1024 * 1024
@@ -27,11 +27,6 @@ MAX_BUNDLE_BYTES = 16 * 1024 * 1024
 
 class BundleError(FileProblems):
     """A plugin folder cannot be hashed (unreadable, symlinks, special files)."""
-
-
-#: Top-level folders of a plugin that hold its tests, not its code: not part of the bundle,
-#: so editing a spec neither changes the code hash nor asks the operator again.
-NOT_BUNDLED = frozenset({"spec"})
 
 
 def bundle_files(folder: Path) -> tuple[str, ...]:

@@ -13,6 +13,9 @@ Decisions worth knowing:
 - Destructive capabilities (``jobs.requeue``, ``jobs.purge``) change queues in ways that cannot
   be undone (a requeued job runs again). The host asks the operator to confirm each use unless
   the operator chose "don't ask again" for that plugin version.
+- The capabilities that change queues (``jobs.enqueue`` and the destructive two, see
+  :attr:`Capability.changes_queues`) take a second step to approve, and their uses are
+  audited without fail.
 """
 
 from __future__ import annotations
@@ -73,6 +76,15 @@ class Capability(enum.StrEnum):
     )
     JOBS_PURGE = ("jobs.purge", Risk.HIGH, True, "delete jobs permanently")
 
+    @property
+    def changes_queues(self) -> bool:
+        """Its uses add, move or delete jobs (``jobs.enqueue``, ``jobs.requeue``, ``jobs.purge``).
+
+        Approving one in the console takes a second step, each use is always audited (and
+        refused when it cannot be), and read-only mode refuses them before anyone is asked.
+        """
+        return self in _CHANGES_QUEUES
+
     @classmethod
     def parse(cls, text: str) -> Capability:
         """Return the capability called `text`, or raise UnknownCapability naming the known ones."""
@@ -80,6 +92,9 @@ class Capability(enum.StrEnum):
             return cls(text)
         except ValueError:
             raise UnknownCapability(text) from None
+
+
+_CHANGES_QUEUES = frozenset({Capability.JOBS_ENQUEUE, Capability.JOBS_REQUEUE, Capability.JOBS_PURGE})
 
 
 class UnknownCapability(ValueError):

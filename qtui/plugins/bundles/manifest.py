@@ -98,6 +98,21 @@ def is_ignored_name(name: str) -> bool:
     return name.startswith(".") or bool(_EDITOR_TEMP.fullmatch(name)) or name == "__pycache__"
 
 
+#: Top-level folders of a plugin that hold its tests, not its code: not part of the bundle,
+#: so editing a spec neither changes the code hash nor asks the operator again.
+NOT_BUNDLED = frozenset({"spec"})
+
+
+def left_out_because(relative: str) -> str | None:
+    """Why a bundle leaves out the file at POSIX path `relative` (inside the plugin), or None."""
+    parts = PurePosixPath(relative).parts
+    if any(is_ignored_name(p) for p in parts):
+        return "a hidden or temporary file name"
+    if parts and parts[0] in NOT_BUNDLED:
+        return f"under {parts[0]}/, which holds the plugin's tests"
+    return None
+
+
 # -- versions -----------------------------------------------------------------------------
 
 
@@ -451,8 +466,8 @@ class _Validator(Reporter):
         parts = PurePosixPath(entry).parts
         if "\\" in entry or PurePosixPath(entry).is_absolute() or ".." in parts:
             self.error(path, f"{entry!r} must be a relative path inside the plugin folder, without '..'")
-        elif any(is_ignored_name(p) for p in parts):
-            self.error(path, f"{entry!r} is a hidden or temporary file name, which bundles leave out")
+        elif left_out_because(entry) is not None:
+            self.error(path, f"{entry!r} is {left_out_because(entry)}: bundles leave it out, so it cannot run")
         elif not entry.endswith(".lua"):
             self.error(path, f"{entry!r} must be a .lua file")
         elif self.folder is not None:

@@ -4,7 +4,8 @@ Owns: the sandbox with its limits and kill switch (:mod:`.sandbox`, ``_sandbox_p
 plain values between Python and Lua (:mod:`.values`), the API declaration (:mod:`.api`), qtui's
 Lua library that plugins ``require`` (``stdlib/*.lua``, declared in :data:`.api.LIBRARY`), one
 loaded plugin with the API bound to it (:mod:`.instance`), plugin events (:mod:`.events`),
-settings values and storage (:mod:`.settings`, :mod:`.storage`), and the trio-side host that
+settings values and storage (:mod:`.settings`, :mod:`.storage`), the admin actions plugins
+request, resolved to the jobs they touch (:mod:`.actions`), and the trio-side host that
 starts, feeds, gates and stops plugins (:mod:`.host`).
 
 May import: :mod:`qtui.plugins.trust`, :mod:`qtui.plugins.bundles`, :mod:`qtui.files` and the

@@ -32,6 +32,7 @@ __all__ = [
     "EventSpec",
     "function",
     "event",
+    "gated_functions",
     "library_module",
 ]
 
@@ -343,3 +344,18 @@ def library_module(name: str) -> LibraryModule:
 _FUNCTIONS_BY_NAME = {f.name: f for f in FUNCTIONS}
 _LIBRARY_BY_NAME = {m.name: m for m in LIBRARY}
 _EVENTS_BY_TYPE = {e.type: e for e in EVENTS}
+
+
+def gated_functions() -> dict[str, str]:
+    """Each function whose use a capability gates, by name, and that capability in words.
+
+    ``subscribe``, ``publish`` and ``listen`` are gated by their arguments (the event type, the
+    topic); the others by their declared capability. For reviewing code (which lines use what).
+    """
+    by_event = sorted({e.capability for e in EVENTS if e.subscribable and e.capability is not None})
+    return {
+        **{f.name: str(f.capability) for f in FUNCTIONS if f.capability is not None},
+        "subscribe": " or ".join(by_event) + " (by event type)",
+        "publish": "bus.publish (other plugins' and global topics)",
+        "listen": "bus.subscribe (other plugins' and global topics)",
+    }

@@ -19,8 +19,11 @@ as now; timers and the stale marker wait on the trio run's clock.
 
 from __future__ import annotations
 
+import collections
 import ctypes
+import datetime
 import enum
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -33,12 +36,13 @@ from qtui.backends.base import Backend
 from qtui.bus import EventBus, Subscription
 from qtui.clock import Clock, utc_now
 from qtui.events import Event, Notice, SelectionChanged, StatsUpdated
-from qtui.model import BackendError, JobState, Page
+from qtui.model import BackendError, InvalidInput
 from qtui.plugins.bundles.bundle import BundleError, read_bundle
-from qtui.plugins.bundles.capabilities import Capability
+from qtui.plugins.bundles.capabilities import Capability, bus_capability
 from qtui.plugins.bundles.check import check_folder
 from qtui.plugins.bundles.discovery import Plugin
 from qtui.plugins.bundles.manifest import Manifest
+from qtui.plugins.runtime import actions
 from qtui.plugins.runtime import instance as rt
 from qtui.plugins.runtime.events import (
     EVENT_TYPES,
@@ -51,16 +55,26 @@ from qtui.plugins.runtime.events import (
     PluginMessage,
     SettingsChanged,
     TimerFired,
-    job_plain,
     to_plain,
 )
 from qtui.plugins.runtime.sandbox import LimitExceeded, LimitKind, PluginError
 from qtui.plugins.runtime.settings import SettingsStore
 from qtui.plugins.runtime.storage import PluginStorage
 from qtui.plugins.runtime.values import ConversionError, measure
-from qtui.plugins.trust.audit import AuditLog, Outcome
-from qtui.plugins.trust.permissions import Grants, PermissionsFileError, PermissionStore, Verdict
+from qtui.plugins.trust import live
+from qtui.plugins.trust.audit import (
+    AuditError,
+    AuditFilter,
+    AuditLog,
+    Auditor,
+    Outcome,
+    Reason,
+    Ticket,
+)
+from qtui.plugins.trust.permissions import Effective, Grants, PermissionsFileError, PermissionStore, Verdict
 from qtui.plugins.trust.policy import SitePolicy, load_policy
+from qtui.plugins.trust.review import GrantedCopies, Review, review
+from qtui.plugins.trust.scope import MAX_PERIOD, RateLedger
 from qtui.ratelimit import RateLimit
 from qtui.sanitize import visible
 
@@ -100,15 +114,61 @@ BACKSTOP_GRACE = 0.04
 #: the call it is in); past it the code is interrupted and its state not kept.
 STOP_SECONDS = 0.08
 _BACKSTOP_POLL = 0.01
-#: How often floods that have ended are summed up (logs, notices, prompts, audit entries).
+#: How often floods that have ended are summed up (logs, notices, confirmation prompts).
 SETTLE_SECONDS = 1.0
 #: Confirmation prompts a plugin may cause: one every CONFIRM_SECONDS on average, in bursts of
 #: CONFIRM_BURST; more are declined without asking, and summed up in one notice.
 CONFIRM_SECONDS = 10
 CONFIRM_BURST = 3
 
-#: Asks the operator to confirm a destructive plugin action: (plugin, capability, what) -> yes?
-Confirmer = Callable[["PluginHandle", Capability, str], Awaitable[bool]]
+
+@attrs.frozen
+class Confirmation:
+    """What the operator is asked to confirm: a destructive action on these jobs."""
+
+    capability: Capability
+    target: actions.Target  # the jobs it touches: their exact number and the first ids
+
+    @property
+    def summary(self) -> str:
+        """E.g. "requeue 71 dead jobs on webhooks to their own queues"."""
+        return self.target.summary
+
+    @property
+    def count(self) -> int | None:
+        return self.target.count
+
+    @property
+    def first_ids(self) -> tuple[str, ...]:
+        return self.target.first_ids
+
+    def __str__(self) -> str:
+        return self.target.describe()
+
+
+#: Asks the operator to confirm a destructive plugin action -> yes? (Cancelled: the question is withdrawn.)
+Confirmer = Callable[["PluginHandle", Confirmation], Awaitable[bool]]
+
+
+class _Refused(Exception):
+    """A request that does not go ahead, and why (audited with `reason`)."""
+
+    def __init__(self, reason: Reason, message: str) -> None:
+        super().__init__(message)
+        self.reason, self.message = reason, message
+
+    @property
+    def answer(self) -> str:
+        """The error the plugin's action event carries."""
+        return f"refused: {self.message}"
+
+
+class _Declined(Exception):
+    """The operator said no."""
+
+    def __init__(self, target: actions.Target) -> None:
+        super().__init__(target.summary)
+        self.target = target
 
 
 class PluginState(enum.StrEnum):
@@ -144,6 +204,8 @@ class PluginHandle:
     timers: dict[str, trio.CancelScope] = attrs.field(factory=dict)
     limiter: trio.CapacityLimiter = attrs.field(factory=lambda: trio.CapacityLimiter(1))
     stopped: trio.Event = attrs.field(factory=trio.Event)
+    #: Confirmations being asked, by audit request id: the capability and the scope to withdraw them.
+    confirming: dict[str, tuple[Capability, trio.CancelScope]] = attrs.field(factory=dict)
     prompts: RateLimit = attrs.field(kw_only=True)  # confirmation prompts the plugin may raise
 
     @property
@@ -186,14 +248,23 @@ class PluginHost:
         settings: SettingsStore | None = None,
         storage_dir: Path | None = None,
         confirmer: Confirmer | None = None,
+        copies: GrantedCopies | None = None,
     ) -> None:
         self.backend = backend
         self.bus = bus
         self.clock = clock
         self.store = store or PermissionStore()
         self.policy = policy
+        self._policy_given = policy is not None
         self.audit = audit or AuditLog()
+        self.auditor = Auditor(self.audit, clock=clock)
+        self.ledger = RateLedger()  # jobs used under each rate-bounded grant
+        # One request at a time per plugin and capability, so a burst is held to a rate one by one.
+        self._request_locks: collections.defaultdict[tuple[str, Capability], trio.Lock] = (
+            collections.defaultdict(trio.Lock))
+        self._audit_failure: str | None = None
         self.settings = settings or SettingsStore()
+        self.copies = copies or GrantedCopies()  # the code last granted, for reviewing changes
         self._storage_dir = storage_dir
         self._confirmer = confirmer
         self.plugins: dict[str, PluginHandle] = {}
@@ -220,6 +291,7 @@ class PluginHost:
                 if handle.runtime is not None:
                     handle.runtime.sandbox.interrupt("qtui is shutting down")
                     handle.runtime.close()
+            self.auditor.flush()
 
     def _policy(self) -> SitePolicy:
         if self.policy is None:
@@ -349,8 +421,8 @@ class PluginHost:
             log.warning("%s", problem)
         handle.runtime = rt.PluginRuntime(
             plugin.manifest, bundle, grants, settings=values,
-            storage=PluginStorage(plugin.manifest.name, self._storage_dir), audit=self.audit, clock=self.clock,
-            max_payload_bytes=self.backend.max_payload_bytes,
+            storage=PluginStorage(plugin.manifest.name, self._storage_dir), auditor=self.auditor,
+            clock=self.clock, max_payload_bytes=self.backend.max_payload_bytes,
         )
         # Subscribe before plugin code runs, so nothing published meanwhile is missed.
         handle.subscription = self.bus.subscribe(
@@ -442,6 +514,7 @@ class PluginHost:
             handle.runtime.close()
             handle.runtime = None
         handle.panel = ()  # what the host kept for it goes (its log went with the runtime)
+        self.auditor.flush(name)
         self._set_state(handle, PluginState.STOPPED)
         self._release_memory()
         return handoff
@@ -452,20 +525,84 @@ class PluginHost:
             self._nursery.start_soon(trio.to_thread.run_sync, _give_back_free_memory)
 
     def decide(self, handle: PluginHandle, *, grant: tuple[Capability, ...] = (),
-               deny: tuple[Capability, ...] = (), no_confirm: tuple[Capability, ...] = ()) -> None:
-        """Record the operator's decision for the code `handle` was loaded from (the code shown)."""
+               deny: tuple[Capability, ...] = (), no_confirm: tuple[Capability, ...] = ()) -> list[str]:
+        """Record the operator's decision for the code `handle` was loaded from (the code shown).
+
+        A running plugin is held to it at once; returns what changed for it, in words.
+        """
         if handle.code_hash is None:
             raise ValueError(f"{handle.name} could not be read; nothing to decide on")
-        self.store.decide(handle.manifest, handle.code_hash, grant=grant, deny=deny,
-                          confirm={c: False for c in no_confirm}, now=utc_now(self.clock))
-        for capability in grant:
-            self._audit(handle, capability, Outcome.GRANTED, "decided in the console")
-        for capability in deny:
-            self._audit(handle, capability, Outcome.REVOKED, "decided in the console")
-        # A running plugin sees the new decision at once (e.g. "don't ask again").
-        handle.grants = self.store.grants(handle.manifest, handle.code_hash, self._policy())
+        record = self.store.decide(handle.manifest, handle.code_hash, grant=grant, deny=deny,
+                                   confirm={c: False for c in no_confirm}, now=utc_now(self.clock))
+        if grant and record.granted:
+            self._keep_granted(handle)
+        try:
+            for capability, outcome in [*((c, Outcome.GRANTED) for c in grant), *((c, Outcome.REVOKED) for c in deny)]:
+                self.audit.record(handle.name, str(handle.manifest.version), capability.value, outcome,
+                                  f"decided in the console; code {handle.code_hash[:23]}", now=utc_now(self.clock))
+        except AuditError as exc:
+            self.bus.publish(Notice(f"{exc}; the decision was recorded", "error"))
+        return self.refresh_grants(handle)
+
+    def _keep_granted(self, handle: PluginHandle) -> None:
+        """Keep a copy of the code just granted, to show what changes in it later."""
+        try:
+            bundle = handle.runtime.bundle if handle.runtime is not None else read_bundle(handle.plugin.folder)
+            if bundle.hash == handle.code_hash:  # the code decided on, not a later save
+                self.copies.keep(handle.name, str(handle.manifest.version), bundle)
+        except (BundleError, OSError, ValueError) as exc:
+            self.bus.publish(Notice(f"{handle.name}: no copy of the granted code kept: {exc}", "warning"))
+
+    def review(self, handle: PluginHandle) -> Review | None:
+        """What changed since the code last granted to this plugin (None if unreadable now)."""
+        try:
+            bundle = read_bundle(handle.plugin.folder)
+        except BundleError:
+            return None
+        if bundle.hash != handle.code_hash:
+            return None
+        try:
+            granted = self.copies.load(handle.name)
+        except ValueError as exc:
+            log.warning("%s", exc)
+            granted = None
+        return review(granted, bundle, rt.api.gated_functions())
+
+    def reload_policy(self) -> None:
+        """Read the site policy again at its next use (unless this host was given one)."""
+        if not self._policy_given:
+            self.policy = None
+
+    def refresh_grants(self, handle: PluginHandle) -> list[str]:
+        """Apply the current decisions and site policy to `handle` at once; what changed, in words.
+
+        A capability lost is refused from the plugin's next call on: a confirmation waiting on it
+        is withdrawn and the events it covers (stats, keys, timers, commands) are held back until
+        it is granted again. Raises PermissionsFileError when permissions.toml is invalid, after
+        treating every capability as undecided (nothing in a broken file is trusted).
+        """
+        if handle.grants is None or handle.code_hash is None:
+            return []
+        before = handle.grants
+        try:
+            after = self.store.grants(handle.manifest, handle.code_hash, self._policy())
+        except PermissionsFileError:
+            self._apply_grants(handle, before, Grants(handle.manifest, handle.code_hash, None, self._policy()))
+            raise
+        return self._apply_grants(handle, before, after)
+
+    def _apply_grants(self, handle: PluginHandle, before: Grants, after: Grants) -> list[str]:
+        handle.grants = after
         if handle.runtime is not None:
-            handle.runtime.grants = handle.grants
+            handle.runtime.grants = after
+        lost = {c for c in after.manifest.permissions if before.check(c).allowed and not after.check(c).allowed}
+        for capability, scope in list(handle.confirming.values()):
+            if capability in lost:
+                scope.cancel()
+        changed = live.changes(before, after)
+        if changed:
+            self.bus.publish(PanelUpdated(handle.name))
+        return changed
 
     # -- what the console sends to plugins ---------------------------------------------
 
@@ -485,7 +622,7 @@ class PluginHost:
 
     def run_command(self, name: str, command: str, args: str) -> bool:
         handle = self.plugins.get(name)
-        if handle is None or command not in handle.commands:
+        if handle is None or command not in handle.commands or not self._may(handle, Capability.COMMANDS):
             return False
         self._offer(name, CommandInvoked(command, args))
         return True
@@ -515,10 +652,18 @@ class PluginHost:
         if runtime is None:
             return False
         if isinstance(event, PluginMessage):
-            return event.sender != handle.name and any(event.topic.startswith(p) for p in runtime.listening)
+            return event.sender != handle.name and any(
+                event.topic.startswith(p) and self._may(handle, bus_capability(handle.name, p, publish=False))
+                for p in runtime.listening)
         if isinstance(event, PluginLifecycle) and event.plugin == handle.name:
             return False
-        return EVENT_TYPES[type(event)] in runtime.subscriptions
+        kind = EVENT_TYPES[type(event)]
+        return kind in runtime.subscriptions and self._may(handle, rt.api.event(kind).capability)
+
+    @staticmethod
+    def _may(handle: PluginHandle, capability: Capability | None) -> bool:
+        """Whether the plugin may receive what `capability` covers now (it may have been revoked)."""
+        return capability is None or (handle.grants is not None and handle.grants.check(capability).allowed)
 
     # -- the plugin's task ---------------------------------------------------------------
 
@@ -671,6 +816,7 @@ class PluginHost:
     # -- effects -------------------------------------------------------------------------
 
     def _apply_effects(self, handle: PluginHandle) -> None:
+        self._announce_audit_failure()
         if handle.runtime is None:
             return
         for effect in handle.runtime.take_effects():
@@ -711,7 +857,7 @@ class PluginHost:
             with scope:
                 while True:
                     await trio.sleep(seconds)
-                    if handle.subscription is not None:
+                    if handle.subscription is not None and self._may(handle, Capability.TIMERS):
                         handle.subscription.offer(TimerFired(name, self.clock.time()))
                     if not repeat:
                         handle.timers.pop(name, None)
@@ -720,21 +866,30 @@ class PluginHost:
         handle.timer_nursery.start_soon(tick)
 
     async def _run_request(self, handle: PluginHandle, request: rt.Request) -> None:
-        """Carry out an admin request: confirm if destructive, call the backend, report back."""
-        outcome = await self._confirm_if_needed(handle, request)
-        if outcome is not None:
-            self._report(handle, request, ok=False, error=outcome)
-            return
+        """Carry out an admin request, auditing each step: checked again, bounded, confirmed, done."""
+        ticket = request.ticket
         try:
-            result = await trio.to_thread.run_sync(self._perform, request)
+            async with self._request_locks[handle.name, request.capability]:
+                result, jobs = await self._carry_out(handle, request)
+        except _Refused as refusal:
+            self._close(ticket, Outcome.REFUSED, reason=refusal.reason, detail=refusal.message)
+            self._report(handle, request, ok=False, error=refusal.answer)
+            return
+        except _Declined as declined:
+            self._close(ticket, Outcome.DECLINED, jobs=declined.target.count, detail=declined.target.describe())
+            self._report(handle, request, ok=False, error="the operator declined")
+            return
         except BackendError as exc:
+            self._close(ticket, Outcome.FAILED, detail=str(exc))
             self._report(handle, request, ok=False, error=str(exc))
             return
         except Exception as exc:
             log.exception("%s: %s request failed", handle.name, request.action)
+            self._close(ticket, Outcome.FAILED, detail=f"internal error: {exc}")
             self._report(handle, request, ok=False, error=f"internal error: {exc}")
             return
         problem = self._unfit_result(handle, request, result)
+        self._close(ticket, Outcome.DONE, jobs=jobs)
         if problem is not None:
             self._report(handle, request, ok=False, error=problem)
             return
@@ -753,51 +908,109 @@ class PluginHost:
             return f"the result cannot be handed to the plugin: {error}{hint}"
         return None
 
-    async def _confirm_if_needed(self, handle: PluginHandle, request: rt.Request) -> str | None:
-        """None to go ahead, or why not."""
-        if not request.capability.destructive:
+    async def _carry_out(self, handle: PluginHandle, request: rt.Request) -> tuple[Any, int]:
+        """The request's result and the jobs it affected; _Refused or _Declined if it did not go ahead."""
+        capability = request.capability
+        effective = self._still_granted(handle, capability)
+        if capability.changes_queues and self.backend.read_only:
+            raise _Refused(Reason.READ_ONLY, "the console is in read-only mode")
+        asks = capability.destructive and effective.confirm
+        if asks and self._confirmer is None:
+            raise _Refused(Reason.NO_OPERATOR, "destructive actions need an operator to confirm them")
+        try:
+            target = await trio.to_thread.run_sync(actions.resolve, self.backend, request)
+        except actions.TooManyJobs as exc:
+            raise _Refused(Reason.TOO_MANY_JOBS, str(exc)) from None
+        except InvalidInput as exc:
+            raise _Refused(Reason.BAD_ARGUMENTS, str(exc)) from None
+        self._check_queues(effective, target.queues)
+        remaining = await self._check_rates(handle, effective, target.count)
+        if target.ids is not None and not target.ids:
+            return {"count": 0}, 0  # nothing to move or delete: nothing to ask
+        if asks:
+            await self._confirm(handle, request, target)
+        self._still_granted(handle, capability)  # decisions may have changed while the operator looked
+        result, jobs = await trio.to_thread.run_sync(
+            functools.partial(actions.perform, self.backend, request, target, limit=remaining))
+        if request.action == "find" and result is not None and not effective.allows_queue(result["queue"]):
+            raise _Refused(Reason.OUT_OF_SCOPE, f"job {request.args['id']} is on {result['queue']}, outside "
+                           f"the scope of {capability}")
+        if effective.bounds:
+            self.ledger.charge(handle.name, capability, jobs, utc_now(self.clock))
+        return result, jobs
+
+    def _still_granted(self, handle: PluginHandle, capability: Capability) -> Effective:
+        """The capability's verdict now; _Refused if it is no longer granted."""
+        effective = handle.grants.check(capability)
+        if not effective.allowed:  # it was granted when the plugin asked
+            raise _Refused(Reason.WITHDRAWN, f"capability {capability} is {effective.verdict} ({effective.reason})")
+        return effective
+
+    @staticmethod
+    def _check_queues(effective: Effective, queues: frozenset[str] | None) -> None:
+        if not effective.queue_bounded:
+            return
+        if queues is None:
+            raise _Refused(Reason.OUT_OF_SCOPE, f"{effective.capability} is scoped to some queues; "
+                           "a request on every queue is outside it")
+        outside = sorted(q for q in queues if not effective.allows_queue(q))
+        if outside:
+            bounds = "; ".join(str(b) for b in effective.bounds if b.scope.queues is not None)
+            raise _Refused(Reason.OUT_OF_SCOPE, f"{', '.join(outside)} is outside the scope of "
+                           f"{effective.capability} ({bounds})")
+
+    async def _check_rates(self, handle: PluginHandle, effective: Effective, count: int | None) -> int | None:
+        """Refuse a use past a rate; returns how many jobs a use of unknown size may still touch."""
+        rates = [b for b in effective.bounds if b.scope.rate is not None]
+        if not rates:
             return None
-        effective = handle.grants.check(request.capability)
-        if not effective.allowed:
-            return f"{request.capability} is {effective.verdict}"
-        if not effective.confirm:
-            self._audit(handle, request.capability, Outcome.ALLOWED, f"{request.action} (no confirmation asked)")
-            return None
-        what = describe_request(request)
-        if self._confirmer is None:
-            self._audit(handle, request.capability, Outcome.DECLINED, f"{what}: nobody to confirm")
-            return "refused: destructive actions need an operator to confirm them"
+        capability = effective.capability
+        if not self.ledger.known(handle.name, capability):
+            await self._seed_ledger(handle.name, capability)
+        now = utc_now(self.clock)
+        remaining = None
+        for bound in rates:
+            rate = bound.scope.rate
+            assert rate is not None
+            used = self.ledger.used(handle.name, capability, rate, now)
+            left = rate.jobs - used
+            if left <= 0 or (count is not None and count > left):
+                needs = "" if count is None else f"; this request would touch {count}"
+                raise _Refused(Reason.RATE_LIMIT, f"{capability} used {used} of its {rate.jobs} jobs per "
+                               f"{rate.period}{needs} ({bound})")
+            remaining = left if remaining is None else min(remaining, left)
+        return remaining
+
+    async def _seed_ledger(self, plugin: str, capability: Capability) -> None:
+        """Count the uses the audit log holds, so a restarted console keeps to its rates."""
+        since = utc_now(self.clock) - datetime.timedelta(seconds=MAX_PERIOD)
+        where = AuditFilter(plugin=plugin, capability=capability.value, outcome=Outcome.DONE, since=since)
+        reading = await trio.to_thread.run_sync(functools.partial(self.audit.read, where=where))
+        self.ledger.seed(plugin, capability, [(e.time, e.jobs) for e in reading.entries if e.jobs])
+
+    async def _confirm(self, handle: PluginHandle, request: rt.Request, target: actions.Target) -> None:
+        """Ask the operator; _Declined, or _Refused if the grant goes meanwhile or the plugin asks too often."""
+        assert self._confirmer is not None
         ask, missed = handle.prompts.admit()
         self._prompts_suppressed(handle, missed)
         if not ask:
-            self._audit(handle, request.capability, Outcome.DECLINED, f"{what}: too many confirmation prompts")
-            return (f"refused: too many confirmation prompts (at most {CONFIRM_BURST} at once, then one every "
-                    f"{CONFIRM_SECONDS} s)")
-        confirmed = await self._confirmer(handle, request.capability, what)
-        self._audit(handle, request.capability, Outcome.CONFIRMED if confirmed else Outcome.DECLINED, what)
-        return None if confirmed else "the operator declined"
-
-    def _perform(self, request: rt.Request) -> Any:
-        args, backend = request.args, self.backend
-        match request.action:
-            case "peek":
-                page: Page = backend.peek(args["queue"], JobState(args["state"]), text=args["text"],
-                                          cursor=args["cursor"], limit=args["limit"])
-                return {"jobs": [job_plain(j) for j in page.jobs], "next_cursor": page.next_cursor}
-            case "find":
-                job = backend.job(args["id"])
-                return job_plain(job) if job else None
-            case "enqueue":
-                return job_plain(backend.enqueue(args["queue"], args["payload"]))
-            case "requeue":
-                if args["ids"] is not None:
-                    count = backend.requeue(ids=args["ids"], to_queue=args["to"])
-                else:
-                    count = backend.requeue(queue=args["queue"], text=args["text"], to_queue=args["to"])
-                return {"count": count}
-            case "purge":
-                return {"count": backend.purge(args["queue"], JobState(args["state"]))}
-        raise ValueError(f"unknown action {request.action}")
+            raise _Refused(Reason.RATE_LIMIT, f"too many confirmation prompts (at most {CONFIRM_BURST} at once, "
+                           f"then one every {CONFIRM_SECONDS} s)")
+        confirmation = Confirmation(request.capability, target)
+        with trio.CancelScope() as scope:
+            handle.confirming[request.ticket.id] = (request.capability, scope)
+            try:
+                confirmed = await self._confirmer(handle, confirmation)
+            finally:
+                del handle.confirming[request.ticket.id]
+        if scope.cancelled_caught:
+            raise _Refused(Reason.WITHDRAWN, f"{request.capability} was withdrawn while the operator was asked")
+        if not confirmed:
+            raise _Declined(target)
+        try:
+            self.auditor.outcome(request.ticket, Outcome.CONFIRMED, jobs=target.count, detail=target.describe())
+        except AuditError as exc:
+            raise _Refused(Reason.AUDIT_UNAVAILABLE, f"it cannot be audited ({exc})") from None
 
     async def _settle_floods_forever(self) -> None:
         """Sum up the floods of each plugin that have ended, even if it is not called again."""
@@ -808,10 +1021,6 @@ class PluginHost:
 
     def _settle_floods(self, handle: PluginHandle) -> None:
         self._prompts_suppressed(handle, handle.prompts.settle())
-        try:
-            self.audit.settle(handle.name, str(handle.manifest.version), now=utc_now(self.clock))
-        except Exception as exc:
-            log.warning("audit log: %s", exc)
         runtime = handle.runtime
         if runtime is None:
             return
@@ -864,18 +1073,27 @@ class PluginHost:
         return RateLimit(1 / CONFIRM_SECONDS, CONFIRM_BURST, clock=self.clock.monotonic)
 
     def _audit_violation(self, handle: PluginHandle, error: LimitExceeded) -> None:
-        try:
-            self.audit.record(handle.name, str(handle.manifest.version), f"limits.{error.kind.name.lower()}",
-                              Outcome.VIOLATION, error.message, now=utc_now(self.clock))
-        except Exception as exc:
-            log.warning("audit log: %s", exc)
+        self.auditor.violation(handle.name, str(handle.manifest.version), f"limits.{error.kind.name.lower()}",
+                               error.message)
+        self._announce_audit_failure()
 
-    def _audit(self, handle: PluginHandle, capability: Capability, outcome: Outcome, detail: str) -> None:
+    def _close(self, ticket: Ticket, outcome: Outcome, **fields: Any) -> None:
+        """Record what became of a request; a failure to write is shown, the outcome stands."""
         try:
-            self.audit.record(handle.name, str(handle.manifest.version), capability.value, outcome, detail,
-                              now=utc_now(self.clock))
-        except Exception as exc:
-            log.warning("audit log: %s", exc)
+            self.auditor.outcome(ticket, outcome, **fields)
+        except AuditError:
+            pass
+        self._announce_audit_failure()
+
+    def _announce_audit_failure(self) -> None:
+        """Say in the console when the audit log stops (or starts again) being writable."""
+        failure = self.auditor.failure
+        if failure != self._audit_failure:
+            self._audit_failure = failure
+            if failure is not None:
+                self.bus.publish(Notice(f"{failure}: plugin actions that change queues are refused", "error"))
+            else:
+                self.bus.publish(Notice("the audit log can be written again", "info"))
 
 
 def _compile_errors(plugin: Plugin) -> list[PluginError]:
@@ -885,17 +1103,3 @@ def _compile_errors(plugin: Plugin) -> list[PluginError]:
 
     return [PluginError(p.message, plugin=plugin.name, file=where(p.file), line=p.line)
             for p in check_folder(plugin.folder).problems]
-
-
-def describe_request(request: rt.Request) -> str:
-    """What a destructive request will touch, in words for a confirmation dialog."""
-    args = request.args
-    if request.action == "purge":
-        return f"delete every {args['state']} job on {args['queue'] or 'every queue'}"
-    if args.get("ids") is not None:
-        target = f"{len(args['ids'])} selected dead jobs"
-    else:
-        target = "every dead job" + (f" on {args['queue']}" if args.get("queue") else "")
-        target += f" matching {args['text']!r}" if args.get("text") else ""
-    return f"requeue {target} to {args.get('to') or 'their own queues'}"
-

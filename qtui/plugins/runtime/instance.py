@@ -15,18 +15,19 @@ or the log goes through the same sanitiser as job data.
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import logging
 import re
 import threading
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import PurePosixPath
 from typing import Any
 
 import attrs
 
-from qtui.clock import Clock, utc_now
+from qtui.clock import Clock
 from qtui.model import InvalidInput, JobState, check_queue_name
 from qtui.plugins.bundles.bundle import Bundle
 from qtui.plugins.bundles.capabilities import Capability, bus_capability
@@ -35,7 +36,7 @@ from qtui.plugins.runtime import api
 from qtui.plugins.runtime.sandbox import HostError, Limits, LuaSandbox, PluginError
 from qtui.plugins.runtime.storage import PluginStorage, StorageError
 from qtui.plugins.runtime.values import Bounds, ConversionError, measure
-from qtui.plugins.trust.audit import AuditLog, Outcome
+from qtui.plugins.trust.audit import AuditError, Auditor, Outcome, Reason, Ticket
 from qtui.plugins.trust.permissions import Grants
 from qtui.ratelimit import RateLimit
 from qtui.sanitize import visible
@@ -67,8 +68,14 @@ MAX_MESSAGE_BYTES = 256 * 1024
 MESSAGE_BYTES_WAITING = 1024 * 1024
 #: A message reaches listeners inside a 'message' event: one level and a few entries more.
 MESSAGE_WRAPPING = 1
+#: The most job ids one qtui.jobs.requeue may name.
+MAX_IDS = 10_000
 _COMMAND_NAME = re.compile(r"[a-z][a-z0-9-]{0,39}")
 _TOPIC = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.?")
+
+
+class UseFailed(HostError):
+    """A granted use with good arguments that failed (e.g. storage is full): audited as failed."""
 
 
 # -- effects recorded during a call ---------------------------------------------------
@@ -117,12 +124,16 @@ class Publish:
 
 @attrs.frozen
 class Request:
-    """An admin action the plugin asked for; `capability` was checked and granted."""
+    """An admin action the plugin asked for; `capability` was granted when it asked.
+
+    `ticket` is its audit record: the host writes what became of it there.
+    """
 
     id: int
     action: str
     capability: Capability
     args: Mapping[str, Any]
+    ticket: Ticket
 
 
 Effect = Render | Notify | SetTimer | CancelTimer | RegisterCommand | Publish | Request
@@ -203,17 +214,16 @@ class PluginRuntime:
         *,
         settings: Mapping[str, Any],
         storage: PluginStorage,
-        audit: AuditLog,
+        auditor: Auditor,
         clock: Clock,
         max_payload_bytes: int | None = None,
     ) -> None:
         self.manifest = manifest
-        self._clock = clock
         self.bundle = bundle
         self.grants = grants
         self.settings = dict(settings)
         self._storage = storage
-        self._audit = audit
+        self._auditor = auditor
         self.subscriptions: set[str] = set()
         self.listening: set[str] = set()
         self.log_lines: collections.deque[str] = collections.deque(maxlen=LOG_LINES)
@@ -245,7 +255,11 @@ class PluginRuntime:
     def load(self) -> None:
         """Run the entry file's main chunk."""
         entry = self.manifest.entry
-        self.sandbox.load(self.bundle.files[entry].decode("utf-8", errors="replace"), entry)
+        source = self.bundle.files.get(entry)
+        if source is None:  # the file went away, or the bundle leaves it out: never a KeyError
+            raise PluginError("the entry file is not among the plugin's files", plugin=self.manifest.name,
+                              file=entry)
+        self.sandbox.load(source.decode("utf-8", errors="replace"), entry)
 
     def call(self, function: str, *args: Any) -> Any:
         """Call a plugin function if it defines it; PluginError on failure."""
@@ -358,29 +372,58 @@ class PluginRuntime:
         """An error the host reports about the plugin (and logs itself), kept with its log lines."""
         self._keep_log_line("error", text, to_log=False)
 
-    def require(self, capability: Capability, what: str) -> None:
-        """Raise HostError (and audit the refusal) unless `capability` is granted."""
+    def _gate(self, capability: Capability, what: str) -> Ticket:
+        """Open the audit record of a use of `capability`; HostError (audited) unless it is granted.
+
+        A granted use that changes queues must be recorded: if the log cannot be written, the
+        use is refused.
+        """
         effective = self.grants.check(capability)
-        outcome = Outcome.of(effective.verdict)
-        self._audit_safely(capability, outcome, what)
+        # Lua sees "qtui.notify: refused: ..."; a detail beyond the function name stays in.
+        subject = "" if what.startswith("qtui.") else f"{what} "
+        name, version = self.manifest.name, str(self.manifest.version)
         if not effective.allowed:
-            # Lua sees "qtui.notify: refused: ..."; a detail beyond the function name stays in.
-            subject = "" if what.startswith("qtui.") else f"{what} "
+            ticket = self._auditor.request(name, version, capability, what)
+            self._auditor.outcome(ticket, Outcome.REFUSED, reason=Reason.of(effective.verdict),
+                                  detail=effective.reason)
             raise HostError(f"{subject}refused: capability {capability} is {effective.verdict} ({effective.reason})")
-
-    def _audit_safely(self, capability: Capability, outcome: Outcome, detail: str) -> None:
         try:
-            self._audit.record(self.manifest.name, str(self.manifest.version), capability.value, outcome, detail,
-                               now=utc_now(self._clock))
-        except Exception as exc:  # the audit log failing must not break the plugin call
-            log.warning("audit log: %s", exc)
+            return self._auditor.request(name, version, capability, what, essential=capability.changes_queues)
+        except AuditError as exc:
+            raise HostError(f"{subject}refused: it cannot be audited ({exc})") from None
 
-    def _request(self, action: str, capability: Capability, args: Mapping[str, Any]) -> int:
-        self.require(capability, f"qtui.jobs.{action}")
+    @contextlib.contextmanager
+    def _use(self, capability: Capability, what: str) -> Iterator[Ticket]:
+        """Audit one synchronous use of `capability`: refused, done, failed, or bad arguments."""
+        ticket = self._gate(capability, what)
+        try:
+            yield ticket
+        except UseFailed as exc:
+            self._close(ticket, Outcome.FAILED, detail=str(exc))
+            raise
+        except HostError as exc:
+            self._close(ticket, Outcome.REFUSED, reason=Reason.BAD_ARGUMENTS, detail=str(exc))
+            raise
+        self._close(ticket, Outcome.DONE)
+
+    def _close(self, ticket: Ticket, outcome: Outcome, **fields: Any) -> None:
+        try:
+            self._auditor.outcome(ticket, outcome, **fields)
+        except AuditError:
+            pass  # it happened either way; the console shows the audit failure
+
+    def _request(self, action: str, capability: Capability, arguments: Callable[[], Mapping[str, Any]]) -> int:
+        """Ask the host for an admin action: checked and audited now, carried out (or not) by the host."""
+        ticket = self._gate(capability, f"qtui.jobs.{action}")
+        try:
+            args = arguments()
+        except HostError as exc:
+            self._close(ticket, Outcome.REFUSED, reason=Reason.BAD_ARGUMENTS, detail=str(exc))
+            raise
         with self._lock:
             request_id = self._next_request
             self._next_request += 1
-            self._effects.append(Request(request_id, action, capability, dict(args)))
+            self._effects.append(Request(request_id, action, capability, dict(args), ticket))
         return request_id
 
     @staticmethod
@@ -394,11 +437,12 @@ class PluginRuntime:
     # -- the API v1 functions (names follow qtui.plugins.runtime.api.FUNCTIONS) ------------------
 
     def api_subscribe(self, *types: Any) -> None:
-        for name in types:
-            spec = self._event_spec(name)
-            if spec.capability is not None:
-                self.require(spec.capability, f"subscribe to {name}")
-        self.subscriptions.update(types)
+        specs = [self._event_spec(name) for name in types]
+        with contextlib.ExitStack() as uses:  # one use per gated type; a refusal subscribes to none
+            for spec in specs:
+                if spec.capability is not None:
+                    uses.enter_context(self._use(spec.capability, f"subscribe to {spec.type}"))
+            self.subscriptions.update(types)
 
     def api_unsubscribe(self, *types: Any) -> None:
         for name in types:
@@ -447,16 +491,16 @@ class PluginRuntime:
         return Span(visible(self._text(span.get("text", ""), f"line {number} text")), style)
 
     def api_notify(self, text: Any, level: Any = None) -> None:
-        self.require(Capability.NOTIFY, "qtui.notify")
-        level = level or "info"
-        if level not in ("info", "warning", "error"):
-            raise HostError("notify level must be info, warning or error")
-        text = visible(self._text(text, "notify text", 500))
-        go, missed = self._notify_limit.admit()
-        if missed:
-            self._emit(Notify(self._suppressed_notices(missed), "warning"))
-        if go:
-            self._emit(Notify(text, level))
+        with self._use(Capability.NOTIFY, "qtui.notify"):
+            level = level or "info"
+            if level not in ("info", "warning", "error"):
+                raise HostError("notify level must be info, warning or error")
+            text = visible(self._text(text, "notify text", 500))
+            go, missed = self._notify_limit.admit()
+            if missed:
+                self._emit(Notify(self._suppressed_notices(missed), "warning"))
+            if go:
+                self._emit(Notify(text, level))
 
     def api_log(self, level: Any, text: Any) -> None:
         if level not in api.LEVELS:
@@ -464,14 +508,14 @@ class PluginRuntime:
         self._write_log(level, self._text(text, "log text"))
 
     def _timer(self, name: Any, seconds: Any, repeat: bool) -> None:
-        self.require(Capability.TIMERS, "qtui.every" if repeat else "qtui.after")
-        name = self._text(name, "timer name", 100)
-        if not isinstance(seconds, (int, float)) or seconds != seconds or seconds < MIN_INTERVAL:
-            raise HostError(f"timer interval must be a number of at least {MIN_INTERVAL} seconds")
-        if name not in self._timers and len(self._timers) >= MAX_TIMERS:
-            raise HostError(f"at most {MAX_TIMERS} timers")
-        self._timers.add(name)
-        self._emit(SetTimer(name, float(seconds), repeat))
+        with self._use(Capability.TIMERS, "qtui.every" if repeat else "qtui.after"):
+            name = self._text(name, "timer name", 100)
+            if not isinstance(seconds, (int, float)) or seconds != seconds or seconds < MIN_INTERVAL:
+                raise HostError(f"timer interval must be a number of at least {MIN_INTERVAL} seconds")
+            if name not in self._timers and len(self._timers) >= MAX_TIMERS:
+                raise HostError(f"at most {MAX_TIMERS} timers")
+            self._timers.add(name)
+            self._emit(SetTimer(name, float(seconds), repeat))
 
     def api_every(self, name: Any, seconds: Any) -> None:
         self._timer(name, seconds, True)
@@ -480,18 +524,18 @@ class PluginRuntime:
         self._timer(name, seconds, False)
 
     def api_cancel(self, name: Any) -> None:
-        self.require(Capability.TIMERS, "qtui.cancel")
-        self._timers.discard(name)
-        self._emit(CancelTimer(self._text(name, "timer name", 100)))
+        with self._use(Capability.TIMERS, "qtui.cancel"):
+            self._timers.discard(name)
+            self._emit(CancelTimer(self._text(name, "timer name", 100)))
 
     def api_command(self, name: Any, help: Any) -> None:  # noqa: A002 - the API's parameter name
-        self.require(Capability.COMMANDS, "qtui.command")
-        if not isinstance(name, str) or not _COMMAND_NAME.fullmatch(name):
-            raise HostError("command name must be lowercase letters, digits and -, starting with a letter")
-        if name not in self._commands and len(self._commands) >= MAX_COMMANDS:
-            raise HostError(f"at most {MAX_COMMANDS} commands")
-        self._commands.add(name)
-        self._emit(RegisterCommand(name, visible(self._text(help, "command help", 200))))
+        with self._use(Capability.COMMANDS, "qtui.command"):
+            if not isinstance(name, str) or not _COMMAND_NAME.fullmatch(name):
+                raise HostError("command name must be lowercase letters, digits and -, starting with a letter")
+            if name not in self._commands and len(self._commands) >= MAX_COMMANDS:
+                raise HostError(f"at most {MAX_COMMANDS} commands")
+            self._commands.add(name)
+            self._emit(RegisterCommand(name, visible(self._text(help, "command help", 200))))
 
     def api_setting(self, name: Any) -> Any:
         if self.manifest.setting(name) is None:
@@ -503,29 +547,32 @@ class PluginRuntime:
         return dict(self.settings)
 
     def api_storage_get(self, key: Any) -> Any:
-        self.require(Capability.STORAGE, "qtui.storage.get")
-        try:
-            value = self._storage.get(self._text(key, "storage key", 200))
-        except StorageError as exc:
-            raise HostError(str(exc)) from None
-        if _has_null_in_list(value):  # a hand-edited file: Lua lists cannot hold nil
-            raise HostError(f"the stored value of {key!r} has null inside a list, which Lua cannot hold; "
-                            "store it again")
+        with self._use(Capability.STORAGE, "qtui.storage.get"):
+            try:
+                value = self._storage.get(self._text(key, "storage key", 200))
+            except StorageError as exc:
+                raise UseFailed(str(exc)) from None
+            if _has_null_in_list(value):  # a hand-edited file: Lua lists cannot hold nil
+                raise HostError(f"the stored value of {key!r} has null inside a list, which Lua cannot hold; "
+                                "store it again")
         return value
 
     def api_storage_set(self, key: Any, value: Any = None) -> None:
-        self.require(Capability.STORAGE, "qtui.storage.set")
-        try:
-            self._storage.set(self._text(key, "storage key", 200), value)
-        except (StorageError, ValueError, TypeError) as exc:
-            raise HostError(f"storage.set: {exc}") from None
+        with self._use(Capability.STORAGE, "qtui.storage.set"):
+            try:
+                self._storage.set(self._text(key, "storage key", 200), value)
+            except StorageError as exc:
+                raise UseFailed(f"storage.set: {exc}") from None
+            except (ValueError, TypeError) as exc:
+                raise HostError(f"storage.set: {exc}") from None
 
     def api_storage_keys(self) -> list[str]:
-        self.require(Capability.STORAGE, "qtui.storage.keys")
-        try:
-            return self._storage.keys()
-        except StorageError as exc:
-            raise HostError(str(exc)) from None
+        with self._use(Capability.STORAGE, "qtui.storage.keys"):
+            try:
+                keys = self._storage.keys()
+            except StorageError as exc:
+                raise UseFailed(str(exc)) from None
+        return keys
 
     def _topic(self, topic: Any) -> str:
         topic = self._text(topic, "topic", MAX_TOPIC)
@@ -533,82 +580,91 @@ class PluginRuntime:
             raise HostError("a topic is dot-separated words of letters, digits, _ and -")
         return topic
 
+    def _bus_use(self, capability: Capability | None, what: str) -> contextlib.AbstractContextManager[Any]:
+        """The audited use of a bus capability; nothing to audit on the plugin's own topics."""
+        return contextlib.nullcontext() if capability is None else self._use(capability, what)
+
     def api_publish(self, topic: Any, data: Any = None) -> None:
         topic = self._topic(topic)
-        capability = bus_capability(self.manifest.name, topic, publish=True)
-        if capability is not None:
-            self.require(capability, f"publish to {topic}")
-        # Refused here, for the sender, rather than for each listener it would not fit.
-        try:
-            size = measure(data, bounds=self._message_bounds).bytes + len(topic)
-        except ConversionError as error:
-            raise HostError(f"message data cannot be sent: {error}") from None
-        with self._lock:
-            if self.kept.messages + size > MESSAGE_BYTES_WAITING:
-                raise HostError(f"{self.kept.messages} bytes of this plugin's messages are still waiting for "
-                                f"listeners; a {size}-byte message would pass the limit of {MESSAGE_BYTES_WAITING}")
-            self.kept.messages += size
-            self._effects.append(Publish(topic, data, size))
+        with self._bus_use(bus_capability(self.manifest.name, topic, publish=True), f"publish to {topic}"):
+            # Refused here, for the sender, rather than for each listener it would not fit.
+            try:
+                size = measure(data, bounds=self._message_bounds).bytes + len(topic)
+            except ConversionError as error:
+                raise HostError(f"message data cannot be sent: {error}") from None
+            with self._lock:
+                if self.kept.messages + size > MESSAGE_BYTES_WAITING:
+                    raise HostError(f"{self.kept.messages} bytes of this plugin's messages are still waiting for "
+                                    f"listeners; a {size}-byte message would pass the limit of "
+                                    f"{MESSAGE_BYTES_WAITING}")
+                self.kept.messages += size
+                self._effects.append(Publish(topic, data, size))
 
     def api_listen(self, prefix: Any) -> None:
         prefix = self._topic(prefix)
-        capability = bus_capability(self.manifest.name, prefix, publish=False)
-        if capability is not None:
-            self.require(capability, f"listen to {prefix}")
-        self.listening.add(prefix)
+        with self._bus_use(bus_capability(self.manifest.name, prefix, publish=False), f"listen to {prefix}"):
+            self.listening.add(prefix)
 
     def api_jobs_peek(self, query: Any) -> int:
-        if not isinstance(query, dict):
-            raise HostError("jobs.peek takes a table {queue=, state=, text=, cursor=, limit=}")
-        unknown = set(query) - {"queue", "state", "text", "cursor", "limit"}
-        if unknown:
-            raise HostError(f"jobs.peek: unknown field {sorted(unknown)[0]!r}")
-        queue = query.get("queue")
-        args = {
-            "queue": None if queue in (None, "all") else self._queue(queue),
-            "state": self._state(query.get("state", "ready")),
-            "text": self._text(query["text"], "text", 200) if query.get("text") else None,
-            "cursor": self._text(query["cursor"], "cursor", 200) if query.get("cursor") else None,
-            "limit": query.get("limit", 50),
-        }
-        if not isinstance(args["limit"], int) or not 1 <= args["limit"] <= 500:
-            raise HostError("jobs.peek: limit must be a whole number from 1 to 500")
-        return self._request("peek", Capability.JOBS_PEEK, args)
+        def arguments() -> dict[str, Any]:
+            if not isinstance(query, dict):
+                raise HostError("jobs.peek takes a table {queue=, state=, text=, cursor=, limit=}")
+            unknown = set(query) - {"queue", "state", "text", "cursor", "limit"}
+            if unknown:
+                raise HostError(f"jobs.peek: unknown field {sorted(unknown)[0]!r}")
+            queue = query.get("queue")
+            args = {
+                "queue": None if queue in (None, "all") else self._queue(queue),
+                "state": self._state(query.get("state", "ready")),
+                "text": self._text(query["text"], "text", 200) if query.get("text") else None,
+                "cursor": self._text(query["cursor"], "cursor", 200) if query.get("cursor") else None,
+                "limit": query.get("limit", 50),
+            }
+            if not isinstance(args["limit"], int) or not 1 <= args["limit"] <= 500:
+                raise HostError("jobs.peek: limit must be a whole number from 1 to 500")
+            return args
+
+        return self._request("peek", Capability.JOBS_PEEK, arguments)
 
     def api_jobs_find(self, job_id: Any) -> int:
-        return self._request("find", Capability.JOBS_PEEK, {"id": self._text(job_id, "job id", 200)})
+        return self._request("find", Capability.JOBS_PEEK, lambda: {"id": self._text(job_id, "job id", 200)})
 
     def api_jobs_enqueue(self, queue: Any, payload: Any) -> int:
-        try:
-            text = json.dumps(payload, allow_nan=False)
-        except (TypeError, ValueError):
-            raise HostError("jobs.enqueue: the payload must be plain data") from None
-        size = len(text.encode("utf-8"))
-        if self._max_payload_bytes is not None and size > self._max_payload_bytes:
-            raise HostError(f"the payload is {size} bytes as JSON; the queue takes at most "
-                            f"{self._max_payload_bytes}")
-        return self._request("enqueue", Capability.JOBS_ENQUEUE, {"queue": self._queue(queue), "payload": text})
+        def arguments() -> dict[str, Any]:
+            try:
+                text = json.dumps(payload, allow_nan=False)
+            except (TypeError, ValueError):
+                raise HostError("jobs.enqueue: the payload must be plain data") from None
+            size = len(text.encode("utf-8"))
+            if self._max_payload_bytes is not None and size > self._max_payload_bytes:
+                raise HostError(f"the payload is {size} bytes as JSON; the queue takes at most "
+                                f"{self._max_payload_bytes}")
+            return {"queue": self._queue(queue), "payload": text}
+
+        return self._request("enqueue", Capability.JOBS_ENQUEUE, arguments)
 
     def api_jobs_requeue(self, selection: Any) -> int:
-        if not isinstance(selection, dict) or set(selection) - {"ids", "queue", "text", "to"}:
-            raise HostError("jobs.requeue takes {ids=} or {queue=, text=}, and optionally to=")
-        ids = selection.get("ids")
-        if ids is not None:
-            if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids) or len(ids) > 10_000:
-                raise HostError("jobs.requeue: ids must be a list of at most 10000 job id strings")
-            if "queue" in selection or "text" in selection:
-                raise HostError("jobs.requeue: give ids, or queue/text, not both")
-        args = {
-            "ids": ids,
-            "queue": self._queue(selection["queue"]) if selection.get("queue") else None,
-            "text": self._text(selection["text"], "text", 200) if selection.get("text") else None,
-            "to": self._queue(selection["to"]) if selection.get("to") else None,
-        }
-        return self._request("requeue", Capability.JOBS_REQUEUE, args)
+        def arguments() -> dict[str, Any]:
+            if not isinstance(selection, dict) or set(selection) - {"ids", "queue", "text", "to"}:
+                raise HostError("jobs.requeue takes {ids=} or {queue=, text=}, and optionally to=")
+            ids = selection.get("ids")
+            if ids is not None:
+                if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids) or len(ids) > MAX_IDS:
+                    raise HostError(f"jobs.requeue: ids must be a list of at most {MAX_IDS} job id strings")
+                if "queue" in selection or "text" in selection:
+                    raise HostError("jobs.requeue: give ids, or queue/text, not both")
+            return {
+                "ids": ids,
+                "queue": self._queue(selection["queue"]) if selection.get("queue") else None,
+                "text": self._text(selection["text"], "text", 200) if selection.get("text") else None,
+                "to": self._queue(selection["to"]) if selection.get("to") else None,
+            }
+
+        return self._request("requeue", Capability.JOBS_REQUEUE, arguments)
 
     def api_jobs_purge(self, queue: Any, state: Any) -> int:
-        args = {"queue": None if queue == "all" else self._queue(queue), "state": self._state(state)}
-        return self._request("purge", Capability.JOBS_PURGE, args)
+        return self._request("purge", Capability.JOBS_PURGE, lambda: {
+            "queue": None if queue == "all" else self._queue(queue), "state": self._state(state)})
 
     @staticmethod
     def _queue(name: Any) -> str:

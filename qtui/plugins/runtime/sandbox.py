@@ -347,6 +347,19 @@ def _weak_callback(sandbox: LuaSandbox, method: Callable[..., Any], failed: Any)
     return callback
 
 
+def _thread_cpu_clock() -> int | None:
+    """The CPU-time clock of the calling thread (None where there is none)."""
+    try:
+        return time.pthread_getcpuclockid(threading.get_ident())
+    except (AttributeError, OSError):
+        return None
+
+
+def _cpu_seconds(clock_id: int | None) -> float:
+    """CPU seconds of the thread `clock_id` belongs to (0 where there is no such clock)."""
+    return 0.0 if clock_id is None else time.clock_gettime(clock_id)
+
+
 def _kib(size: int) -> str:
     return f"{size / 1024:,.0f} KiB"
 
@@ -399,6 +412,8 @@ class LuaSandbox:
         self._running = False  # Lua code of a call is running
         self._in_host = 0  # host callbacks running inside the call (not Lua work)
         self._responsive_until = 0.0  # the call should have stopped by then, unless in the host
+        self._thread_cpu: int | None = None  # the CPU-time clock of the thread running the call
+        self._answered_cpu = 0.0  # that thread's CPU time when Lua last answered (a tick, a host return)
         self._inside = 0  # threads inside a public method that holds `_lock`
         self._closing = False  # release the runtime as soon as no thread is inside
         self._trip: _Trip | None = None
@@ -563,12 +578,19 @@ class LuaSandbox:
         That moment is its deadline, or the return of the last host function it called if
         later; None while no Lua code runs or a host function does. The hook stops Lua code
         within about a millisecond of the deadline, so a call overdue by more is inside one
-        C function: see :meth:`abandon`.
+        C function: see :meth:`abandon`. A thread the machine is too busy to run is not: the
+        answer is at most the CPU time the thread spent since Lua last answered.
         """
         with self._state_lock:
             if not self._running or self._in_host:
                 return None
-            return self._monotonic() - self._responsive_until
+            past = self._monotonic() - self._responsive_until
+            if past <= 0 or self._thread_cpu is None:
+                return past
+            try:
+                return min(past, _cpu_seconds(self._thread_cpu) - self._answered_cpu)
+            except OSError:  # the thread is gone: the call is ending
+                return None
 
     def violation(self, kind: LimitKind, message: str) -> LimitExceeded:
         """Count a violation the host found between calls (a value it cannot hand over, say)."""
@@ -686,6 +708,8 @@ class LuaSandbox:
         self._last_tick = time.monotonic()
         self._next_adjust = 0.0
         self._deadline = self._responsive_until = now + self.limits.wall_seconds
+        self._thread_cpu = _thread_cpu_clock()
+        self._answered_cpu = _cpu_seconds(self._thread_cpu)
 
     def _disarm(self) -> _Trip | None:
         elapsed = self._monotonic() - self._started
@@ -708,6 +732,7 @@ class LuaSandbox:
         if self._trip is not None:
             return self._trip_box
         self._call_instructions += count
+        self._answered_cpu = _cpu_seconds(self._thread_cpu)
         now = self._monotonic()
         used = self._runtime.get_memory_used()
         if used > self._memory_check_level:
@@ -881,6 +906,7 @@ class LuaSandbox:
 
     def _leave_host(self) -> None:
         self._responsive_until = max(self._deadline, self._monotonic())
+        self._answered_cpu = _cpu_seconds(self._thread_cpu)
         self._in_host -= 1
 
     def _dispatch(self, index: int, arguments: bytes) -> tuple[int, Any]:

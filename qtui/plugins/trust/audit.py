@@ -1,48 +1,58 @@
-"""The audit log of what plugins tried to do: JSON lines in ``$XDG_STATE_HOME/qtui/audit.jsonl``.
+"""The audit log of what plugins asked for and what happened: JSON lines in ``$XDG_STATE_HOME/qtui/audit.jsonl``.
 
-Each line is one JSON object::
+Each use of a capability is a *request* with an id, recorded twice or more: a ``requested``
+entry when the plugin asks, then one entry per outcome (``refused`` with a reason, ``declined``,
+``confirmed``, ``done`` with the number of jobs affected, ``failed`` with the error), all
+carrying the request's id. Decisions are entries of their own (``granted``, ``revoked``)::
 
     {"time": "2024-05-01T12:00:00.123Z", "plugin": "tenant-sla", "version": "1.2.0",
-     "capability": "jobs.purge", "outcome": "allowed", "detail": "purged 12 dead jobs on emails"}
+     "capability": "jobs.purge", "request": "4f1c0a-7", "outcome": "done", "reason": "",
+     "jobs": 12, "detail": "delete 12 dead jobs on emails"}
 
 Lines are appended with ``O_APPEND`` in a single ``write``, so consoles open at once interleave
 whole lines. When the file reaches ``max_bytes`` it is rotated to ``audit.jsonl.1`` (older ones
 shift up to ``.<keep>``, the oldest is dropped), under a lock so two consoles rotate once.
 Plugin-supplied text is hostile: control characters are replaced and details are shortened,
-both when written and when read back. A plugin cannot flood the log and rotate its history
-away: past a burst of AUDIT_BURST, each plugin's entries are kept to AUDIT_RATE a second and
-the ones left out are summed up in one ``suppressed`` entry. The operator's own decisions and
-answers are never left out.
+both when written and when read back.
+
+:class:`Auditor` writes a running console's entries: it makes the request ids, holds back a
+plugin's routine entries beyond a flood limit (writing a ``suppressed`` summary instead, so a
+busy plugin cannot wash older entries out of the rotation) and raises :class:`AuditError` for
+an *essential* entry, the record of an action that changes queues, so that the action is refused
+rather than done unaudited.
 """
 
 from __future__ import annotations
 
+import collections
 import datetime
 import enum
 import json
 import os
 import re
+import secrets
+import threading
 from pathlib import Path
 from typing import Any
 
 import attrs
 
 from qtui import paths
-from qtui.clock import SYSTEM_CLOCK, MonotonicClock
+from qtui.clock import Clock, utc_now
 from qtui.files.atomic import locked
+from qtui.plugins.bundles.capabilities import Capability
 from qtui.plugins.trust.permissions import Verdict
-from qtui.ratelimit import RateLimit
 
 AUDIT_FILE = "audit.jsonl"
 MAX_BYTES = 1024 * 1024
 KEEP_ROTATED = 3
 MAX_DETAIL = 200
-#: Entries one plugin may cause: AUDIT_BURST at once, then AUDIT_RATE a second on average.
-AUDIT_RATE = 20
-AUDIT_BURST = 100
+#: A plugin's routine entries beyond this many per :data:`FLOOD_SECONDS` are counted, not written.
+FLOOD_ENTRIES = 120
+FLOOD_SECONDS = 60
 _MAX_FIELD = 128
+_MAX_JOBS = 10**12
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-
 
 def audit_path() -> Path:
     """Where the audit log is written."""
@@ -50,35 +60,46 @@ def audit_path() -> Path:
 
 
 class Outcome(enum.StrEnum):
-    """What happened when a plugin used (or the operator decided on) a capability."""
+    """What an audit entry records."""
 
-    ALLOWED = "allowed"  # the use went ahead
-    DENIED = "denied"  # refused: the operator denied the capability
-    FORBIDDEN = "forbidden"  # refused: the site policy forbids it
-    UNDECIDED = "undecided"  # refused: no decision yet for this version
-    NOT_REQUESTED = "not_requested"  # refused: the manifest does not request it
-    CONFIRMED = "confirmed"  # the operator confirmed a destructive use
-    DECLINED = "declined"  # the operator declined a destructive use
-    GRANTED = "granted"  # the operator granted the capability
-    REVOKED = "revoked"  # the operator denied or withdrew the capability
+    REQUESTED = "requested"
+    REFUSED = "refused"
+    CONFIRMED = "confirmed"
+    DECLINED = "declined"
+    DONE = "done"
+    FAILED = "failed"
+    GRANTED = "granted"
+    REVOKED = "revoked"
+    SUPPRESSED = "suppressed"
     VIOLATION = "violation"  # the plugin broke a limit of its sandbox (capability: limits.KIND)
-    SUPPRESSED = "suppressed"  # entries of the plugin left out of a flood (detail: how many)
+
+
+class Reason(enum.StrEnum):
+    """Why a request was refused (the ``reason`` of a ``refused`` entry)."""
+
+    DENIED = "denied"
+    FORBIDDEN = "forbidden"
+    UNDECIDED = "undecided"
+    NOT_REQUESTED = "not_requested"
+    BAD_ARGUMENTS = "bad_arguments"
+    READ_ONLY = "read_only"
+    OUT_OF_SCOPE = "out_of_scope"
+    RATE_LIMIT = "rate_limit"
+    TOO_MANY_JOBS = "too_many_jobs"
+    NO_OPERATOR = "no_operator"
+    WITHDRAWN = "withdrawn"
+    AUDIT_UNAVAILABLE = "audit_unavailable"
 
     @classmethod
-    def of(cls, verdict: Verdict) -> Outcome:
-        """The outcome of a use decided by `verdict`."""
-        return _OUTCOME_OF_VERDICT[verdict]
+    def of(cls, verdict: Verdict) -> Reason:
+        """The reason for refusing a use whose verdict is `verdict` (not GRANTED)."""
+        return cls(verdict.value)
 
 
-#: The operator's decisions and answers: never left out of the log.
-_OPERATOR_OUTCOMES = frozenset({Outcome.GRANTED, Outcome.REVOKED, Outcome.CONFIRMED, Outcome.DECLINED})
-
-_OUTCOME_OF_VERDICT = {
-    Verdict.GRANTED: Outcome.ALLOWED,
-    Verdict.DENIED: Outcome.DENIED,
-    Verdict.FORBIDDEN: Outcome.FORBIDDEN,
-    Verdict.UNDECIDED: Outcome.UNDECIDED,
-    Verdict.NOT_REQUESTED: Outcome.NOT_REQUESTED,
+#: Outcomes of lines written before requests had ids, read back as today's outcomes.
+_LEGACY = {
+    "allowed": (Outcome.DONE, ""),
+    **{v.value: (Outcome.REFUSED, v.value) for v in Verdict if v is not Verdict.GRANTED},
 }
 
 
@@ -97,6 +118,9 @@ class AuditEntry:
     capability: str
     outcome: Outcome
     detail: str = ""
+    request: str = ""  # the request's id, shared by its entries; "" for decisions
+    reason: str = ""  # a Reason, for refused entries
+    jobs: int | None = None  # jobs affected (done), or asked about (requested, confirmed)
 
     def to_line(self) -> str:
         """The entry as one JSON line (ASCII only, newline-terminated)."""
@@ -106,7 +130,10 @@ class AuditEntry:
             "plugin": _clean(self.plugin, _MAX_FIELD),
             "version": _clean(self.version, _MAX_FIELD),
             "capability": _clean(self.capability, _MAX_FIELD),
+            "request": _clean(self.request, _MAX_FIELD),
             "outcome": self.outcome.value,
+            "reason": _clean(self.reason, _MAX_FIELD),
+            "jobs": self.jobs,
             "detail": _clean(self.detail, MAX_DETAIL),
         }
         return json.dumps(record, ensure_ascii=True) + "\n"
@@ -121,19 +148,23 @@ class AuditEntry:
         if not isinstance(record, dict):
             raise ValueError("not a JSON object")
         fields = {}
-        for key in ("time", "plugin", "version", "capability", "outcome", "detail"):
-            value = record.get(key)
+        for key in ("time", "plugin", "version", "capability", "outcome", "detail", "request", "reason"):
+            value = record.get(key, "" if key in ("request", "reason") else None)
             if not isinstance(value, str):
                 raise ValueError(f"{key}: missing or not a string")
             fields[key] = value
+        jobs = record.get("jobs")
+        if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or not 0 <= jobs <= _MAX_JOBS):
+            raise ValueError("jobs: not a count of jobs")
         try:
             time = datetime.datetime.fromisoformat(fields["time"])
         except ValueError:
             raise ValueError(f"time: {fields['time'][:40]!r} is not an ISO 8601 time") from None
         if time.tzinfo is None:
             raise ValueError("time: has no time zone")
+        outcome, reason = _LEGACY.get(fields["outcome"], (None, fields["reason"]))
         try:
-            outcome = Outcome(fields["outcome"])
+            outcome = outcome or Outcome(fields["outcome"])
         except ValueError:
             raise ValueError(f"outcome: unknown {fields['outcome'][:40]!r}") from None
         return cls(
@@ -143,6 +174,29 @@ class AuditEntry:
             capability=_clean(fields["capability"], _MAX_FIELD),
             outcome=outcome,
             detail=_clean(fields["detail"], MAX_DETAIL),
+            request=_clean(fields["request"], _MAX_FIELD),
+            reason=_clean(reason, _MAX_FIELD),
+            jobs=jobs,
+        )
+
+
+@attrs.frozen
+class AuditFilter:
+    """Which entries to read back; every criterion given must hold."""
+
+    plugin: str | None = None
+    capability: str | None = None
+    outcome: Outcome | None = None
+    since: datetime.datetime | None = None  # inclusive
+    until: datetime.datetime | None = None  # exclusive
+
+    def matches(self, entry: AuditEntry) -> bool:
+        return (
+            (self.plugin is None or entry.plugin == self.plugin)
+            and (self.capability is None or entry.capability == self.capability)
+            and (self.outcome is None or entry.outcome is self.outcome)
+            and (self.since is None or entry.time >= self.since)
+            and (self.until is None or entry.time < self.until)
         )
 
 
@@ -162,16 +216,13 @@ class AuditLog:
     """Appends to and reads the audit log (default :func:`audit_path`)."""
 
     def __init__(
-        self, path: Path | None = None, *, max_bytes: int = MAX_BYTES, keep: int = KEEP_ROTATED,
-        clock: MonotonicClock = SYSTEM_CLOCK.monotonic,
+        self, path: Path | None = None, *, max_bytes: int = MAX_BYTES, keep: int = KEEP_ROTATED
     ) -> None:
         if max_bytes < 1 or keep < 1:
             raise ValueError("max_bytes and keep must be at least 1")
         self.path = path if path is not None else audit_path()
         self.max_bytes = max_bytes
         self.keep = keep
-        self._clock = clock
-        self._limits: dict[str, RateLimit] = {}
 
     def record(
         self,
@@ -181,36 +232,15 @@ class AuditLog:
         outcome: Outcome,
         detail: str = "",
         *,
+        request: str = "",
+        reason: str = "",
+        jobs: int | None = None,
         now: datetime.datetime | None = None,
-    ) -> AuditEntry | None:
-        """Append an entry stamped with the current UTC time and return it.
-
-        None when the plugin's entries come too fast and this one is left out (see the module
-        docstring); the next entry that goes in is preceded by a ``suppressed`` entry.
-        """
-        stamp = now or datetime.datetime.now(datetime.UTC)
-        if outcome not in _OPERATOR_OUTCOMES:
-            limit = self._limits.get(plugin)
-            if limit is None:
-                limit = self._limits[plugin] = RateLimit(AUDIT_RATE, AUDIT_BURST, clock=self._clock)
-            go, missed = limit.admit()
-            self._suppressed(plugin, version, missed, stamp)
-            if not go:
-                return None
-        entry = AuditEntry(stamp, plugin, version, capability, outcome, detail)
+    ) -> AuditEntry:
+        """Append an entry stamped `now` (default: the current UTC time) and return it."""
+        entry = AuditEntry(now or datetime.datetime.now(datetime.UTC), plugin, version, capability, outcome, detail, request, reason, jobs)
         self.append(entry)
         return entry
-
-    def settle(self, plugin: str, version: str, *, now: datetime.datetime | None = None) -> None:
-        """Write the ``suppressed`` entry of a flood of `plugin`'s that has ended, if any."""
-        limit = self._limits.get(plugin)
-        if limit is not None and limit.refused:
-            self._suppressed(plugin, version, limit.settle(), now or datetime.datetime.now(datetime.UTC))
-
-    def _suppressed(self, plugin: str, version: str, missed: int, stamp: datetime.datetime) -> None:
-        if missed:
-            self.append(AuditEntry(stamp, plugin, version, "audit", Outcome.SUPPRESSED,
-                                   f"{missed} entries left out (more than {AUDIT_RATE} a second)"))
 
     def append(self, entry: AuditEntry) -> None:
         """Append one entry as one line, rotating the file first if it is full."""
@@ -233,11 +263,14 @@ class AuditLog:
         except OSError as e:
             raise AuditError(f"{self.path}: cannot write the audit log: {e.strerror or e}") from None
 
-    def read(self, *, plugin: str | None = None, limit: int | None = None) -> AuditReading:
+    def read(self, *, plugin: str | None = None, limit: int | None = None,
+             where: AuditFilter | None = None) -> AuditReading:
         """Entries from the rotated files and the current one, oldest first.
 
-        `plugin` keeps only that plugin's entries; `limit` keeps only the newest `limit`.
+        `plugin` keeps only that plugin's entries, `where` only those it matches; `limit` keeps
+        only the newest `limit` of them.
         """
+        where = attrs.evolve(where or AuditFilter(), plugin=plugin) if plugin is not None else where
         entries: list[AuditEntry] = []
         unreadable: list[str] = []
         for path in self.files():
@@ -257,7 +290,7 @@ class AuditLog:
                 except (UnicodeDecodeError, ValueError) as e:
                     unreadable.append(f"{path}:{number}: {e}")
                     continue
-                if plugin is None or entry.plugin == plugin:
+                if where is None or where.matches(entry):
                     entries.append(entry)
         if limit is not None:
             entries = entries[-limit:] if limit > 0 else []
@@ -285,3 +318,117 @@ class AuditLog:
                 if self._rotated(index).exists():
                     os.replace(self._rotated(index), self._rotated(index + 1))
             os.replace(self.path, self._rotated(1))
+
+
+# -- a console's entries ------------------------------------------------------------------
+
+
+@attrs.frozen
+class Ticket:
+    """One request being audited: its id and whose it is; pass it to :meth:`Auditor.outcome`."""
+
+    id: str
+    plugin: str
+    version: str
+    capability: Capability
+    essential: bool  # an action that changes queues: never held back, and refused if unrecorded
+
+
+@attrs.define
+class _Flood:
+    """A plugin's entries in the current flood window, and those held back."""
+
+    started: datetime.datetime
+    version: str
+    written: int = 0
+    held: collections.Counter[str] = attrs.field(factory=collections.Counter)
+
+
+class Auditor:
+    """Writes the entries of one console's plugins to an :class:`AuditLog`; safe from any thread.
+
+    `clock` gives the entries' time and drives the flood windows. A write that fails sets
+    :attr:`failure` (for the console to show); it raises :class:`AuditError` only for essential
+    entries, whose action must then not go ahead.
+    """
+
+    def __init__(self, log: AuditLog, *, clock: Clock, flood_entries: int = FLOOD_ENTRIES,
+                 flood_seconds: float = FLOOD_SECONDS) -> None:
+        self.log = log
+        self._clock = clock
+        self._flood_entries = flood_entries
+        self._window = datetime.timedelta(seconds=flood_seconds)
+        self._session = secrets.token_hex(3)  # request ids stay unique across consoles
+        self._count = 0
+        self._floods: dict[str, _Flood] = {}
+        self._lock = threading.Lock()
+        self.failure: str | None = None  # the latest write failure, until a write succeeds
+
+    def request(self, plugin: str, version: str, capability: Capability, detail: str, *,
+                essential: bool = False, jobs: int | None = None) -> Ticket:
+        """Record that `plugin` asks to use `capability`; AuditError if essential and unwritten."""
+        with self._lock:
+            self._count += 1
+            ticket = Ticket(f"{self._session}-{self._count}", plugin, version, capability, essential)
+        self._write(ticket, Outcome.REQUESTED, detail=detail, jobs=jobs)
+        return ticket
+
+    def outcome(self, ticket: Ticket, outcome: Outcome, *, reason: Reason | None = None,
+                jobs: int | None = None, detail: str = "") -> None:
+        """Record what became of the request; AuditError if essential and unwritten."""
+        self._write(ticket, outcome, reason=reason, jobs=jobs, detail=detail)
+
+    def flush(self, plugin: str | None = None) -> None:
+        """Write the summary of entries held back so far (of `plugin`, or of every plugin)."""
+        with self._lock:
+            names = [plugin] if plugin is not None else list(self._floods)
+            floods = [(name, self._floods.pop(name)) for name in names if name in self._floods]
+        for name, flood in floods:
+            self._summarise(name, flood)
+
+    def violation(self, plugin: str, version: str, limit: str, detail: str) -> None:
+        """Record that `plugin` broke a limit of its sandbox (`limit`: ``limits.KIND``); a routine entry."""
+        self._admit(AuditEntry(utc_now(self._clock), plugin, version, limit, Outcome.VIOLATION, detail),
+                    essential=False)
+
+    def _write(self, ticket: Ticket, outcome: Outcome, *, reason: Reason | None = None,
+               jobs: int | None = None, detail: str = "") -> None:
+        entry = AuditEntry(utc_now(self._clock), ticket.plugin, ticket.version, ticket.capability.value, outcome,
+                           detail, ticket.id, reason.value if reason else "", jobs)
+        self._admit(entry, essential=ticket.essential)
+
+    def _admit(self, entry: AuditEntry, *, essential: bool) -> None:
+        """Append `entry`, or hold it back if its plugin is flooding the log (never an essential one)."""
+        now = entry.time
+        ended = None
+        with self._lock:
+            flood = self._floods.get(entry.plugin)
+            if flood is None or now - flood.started >= self._window:
+                ended = flood
+                flood = self._floods[entry.plugin] = _Flood(now, entry.version)
+            flood.written += 1
+            if flood.written > self._flood_entries and not essential:
+                flood.held[f"{entry.capability} {entry.outcome}"] += 1
+                return
+        if ended is not None and ended.held:
+            self._summarise(entry.plugin, ended)
+        self._append(entry, essential=essential)
+
+    def _summarise(self, plugin: str, flood: _Flood) -> None:
+        if not flood.held:
+            return
+        total = sum(flood.held.values())
+        counts = ", ".join(f"{what} {n}" for what, n in flood.held.most_common())
+        detail = (f"{total} entries held back (more than {self._flood_entries} in "
+                  f"{self._window.total_seconds():g} s): {counts}")
+        self._append(AuditEntry(utc_now(self._clock), plugin, flood.version, "", Outcome.SUPPRESSED, detail), essential=False)
+
+    def _append(self, entry: AuditEntry, *, essential: bool) -> None:
+        try:
+            self.log.append(entry)
+        except AuditError as exc:
+            self.failure = str(exc)
+            if essential:
+                raise
+            return
+        self.failure = None

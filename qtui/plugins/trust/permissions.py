@@ -10,6 +10,9 @@
     granted = ["stats.read", "jobs.purge"]
     denied = []
     no_confirm = ["jobs.purge"]     # "don't ask me to confirm each purge by this version"
+    [plugins.tenant-sla.scopes."jobs.purge"]   # optional bounds on a grant (.scope)
+    queues = ["tenant-*"]
+    rate = "500/h"
 
 A decision holds for one plugin name, version and
 :func:`~qtui.plugins.bundles.bundle.bundle_hash` (the code). A new version
@@ -21,7 +24,8 @@ A file that is corrupt or wrongly hand-edited is never read as a grant: loading 
 :class:`PermissionsFileError` naming file, line and field, and nothing is written over it.
 
 The site policy (:mod:`qtui.plugins.trust.policy`) wins over the operator's decisions. :meth:`PermissionStore.grants` combines both into
-:class:`Grants`, whose :meth:`Grants.check` gives a :class:`Verdict` and the reason for it.
+:class:`Grants`, whose :meth:`Grants.check` gives a :class:`Verdict`, the reason for it and the
+bounds (:mod:`qtui.plugins.trust.scope`) a granted use must keep within.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from qtui.files.tomlfile import (
 from qtui.plugins.bundles.capabilities import Capability, known_names
 from qtui.plugins.bundles.manifest import PLUGIN_NAME, Manifest, Version
 from qtui.plugins.trust.policy import SitePolicy
+from qtui.plugins.trust.scope import SCOPABLE, Bound, Scope, read_scopes, scopes_toml
 
 PERMISSIONS_FILE = "permissions.toml"
 #: Decision records kept per plugin (newest first): enough to tell what changed since.
@@ -90,6 +95,7 @@ class Record:
     granted: frozenset[Capability] = frozenset()
     denied: frozenset[Capability] = frozenset()
     no_confirm: frozenset[Capability] = frozenset()  # destructive uses run without asking
+    scopes: Mapping[Capability, Scope] = attrs.field(factory=dict)  # bounds on granted ones
 
     def matches(self, manifest: Manifest, code_hash: str) -> bool:
         return self.version == str(manifest.version) and self.hash == code_hash
@@ -98,7 +104,7 @@ class Record:
         def names(caps: frozenset[Capability]) -> list[str]:
             return sorted(c.value for c in caps)
 
-        return {
+        table = {
             "version": self.version,
             "hash": self.hash,
             "decided_at": self.decided_at,
@@ -107,6 +113,8 @@ class Record:
             "denied": names(self.denied),
             "no_confirm": names(self.no_confirm),
         }
+        scopes = scopes_toml(self.scopes)
+        return {**table, "scopes": scopes} if scopes else table
 
 
 @attrs.frozen
@@ -187,32 +195,40 @@ class PermissionStore:
         deny: Iterable[Capability] = (),
         forget: Iterable[Capability] = (),
         confirm: Mapping[Capability, bool] | None = None,
+        scopes: Mapping[Capability, Scope] | None = None,
         now: datetime.datetime | None = None,
     ) -> Record:
         """Record decisions for this plugin version and code, returning its updated record.
 
         `grant`, `deny` and `forget` (back to undecided) take requested capabilities;
         `confirm` maps a granted destructive capability to whether each use must be confirmed
-        (False: "don't ask again for this plugin version"). Raises DecisionError for a
-        capability the manifest does not request, and PermissionsFileError if the file is
-        invalid (it is then left untouched).
+        (False: "don't ask again for this plugin version"); `scopes` sets the bounds of granted
+        capabilities (an unbounded :class:`Scope` removes them). A granted capability keeps the
+        scope it had, for this code or, failing that, for the plugin's latest other record: a
+        bound carries over to new code, a grant does not. Raises DecisionError for a capability
+        the manifest does not request, and PermissionsFileError if the file is invalid (it is
+        then left untouched).
         """
         grant, deny, forget = frozenset(grant), frozenset(deny), frozenset(forget)
         confirm = dict(confirm or {})
-        self._check_decision(manifest, code_hash, grant, deny, forget, confirm)
+        scopes = dict(scopes or {})
+        self._check_decision(manifest, code_hash, grant, deny, forget, confirm, scopes)
         when = (now or datetime.datetime.now(datetime.UTC)).replace(microsecond=0)
         with locked(self.path):
             everything = self.load()
             records = list(everything.get(manifest.name, ()))
             old = next((r for r in records if r.matches(manifest, code_hash)), None)
+            latest = old or (records[-1] if records else None)
             granted = (old.granted if old else frozenset()) - deny - forget | grant
             denied = (old.denied if old else frozenset()) - grant - forget | deny
             no_confirm = (old.no_confirm if old else frozenset()) & granted
             no_confirm |= {c for c, ask in confirm.items() if not ask and c in granted}
             no_confirm -= {c for c, ask in confirm.items() if ask}
-            for capability in confirm:
+            for capability in [*confirm, *scopes]:
                 if capability not in granted:
                     raise DecisionError(f"{capability} is not granted to {manifest.name}")
+            kept = {c: s for c, s in (latest.scopes if latest else {}).items() if c in granted}
+            bounds = {c: s for c, s in {**kept, **scopes}.items() if s.bounded}
             record = Record(
                 plugin=manifest.name,
                 version=str(manifest.version),
@@ -222,6 +238,7 @@ class PermissionStore:
                 granted=granted,
                 denied=denied,
                 no_confirm=no_confirm,
+                scopes=bounds,
             )
             records = [r for r in records if r is not old] + [record]
             everything[manifest.name] = tuple(records[-KEEP_RECORDS:])
@@ -249,12 +266,16 @@ class PermissionStore:
         deny: frozenset[Capability],
         forget: frozenset[Capability],
         confirm: Mapping[Capability, bool],
+        scopes: Mapping[Capability, Scope],
     ) -> None:
         if not _HASH.fullmatch(code_hash):
             raise DecisionError(f"{show(code_hash)} is not a bundle hash (sha256:<64 hex digits>)")
-        for capability in grant | deny | forget | set(confirm):
+        for capability in grant | deny | forget | set(confirm) | set(scopes):
             if capability not in manifest.permissions:
                 raise DecisionError(f"{manifest.name} does not request {capability}")
+        for capability in scopes:
+            if capability not in SCOPABLE:
+                raise DecisionError(f"{capability} cannot be scoped (only {', '.join(SCOPABLE)})")
         clash = (grant & deny) | (grant & forget) | (deny & forget)
         if clash:
             raise DecisionError(f"conflicting decisions for {', '.join(sorted(clash))}")
@@ -274,6 +295,7 @@ class PermissionStore:
 
 
 _RECORD_FIELDS = ("version", "hash", "decided_at", "requested", "granted", "denied", "no_confirm")
+_OPTIONAL_FIELDS = ("scopes",)
 _MISSING = object()
 
 
@@ -306,7 +328,10 @@ class _StoreReader(Reporter):
         return result
 
     def record(self, plugin: str, path: FieldPath, value: object) -> Record | None:
-        table = self.table(value, path, _RECORD_FIELDS)
+        if value == {}:
+            self.error(path, f"an empty record (a record has {', '.join(_RECORD_FIELDS)})")
+            return None
+        table = self.table(value, path, _RECORD_FIELDS + _OPTIONAL_FIELDS)
         if not table:
             return None
         before = len(self.problems)
@@ -330,6 +355,7 @@ class _StoreReader(Reporter):
         ):
             self.error(path + ("decided_at",), "must be a date and time with a time zone")
         sets = {key: self.capabilities(table, path + (key,)) for key in _RECORD_FIELDS[3:]}
+        scopes = read_scopes(self, table["scopes"], path + ("scopes",)) if "scopes" in table else {}
         if len(self.problems) > before:
             return None
         requested, granted, denied, no_confirm = (sets[k] for k in _RECORD_FIELDS[3:])
@@ -342,11 +368,13 @@ class _StoreReader(Reporter):
             self.error(path + ("no_confirm",), f"{extra} is not granted")
         for extra in sorted(c for c in no_confirm if not c.destructive):
             self.error(path + ("no_confirm",), f"{extra} is not destructive")
+        for extra in sorted(set(scopes) - granted):
+            self.error(path + ("scopes", extra.value), f"{extra} is not granted")
         if len(self.problems) > before:
             return None
         assert isinstance(version, str) and isinstance(code_hash, str)
         assert isinstance(decided_at, datetime.datetime)
-        return Record(plugin, version, code_hash, decided_at, requested, granted, denied, no_confirm)
+        return Record(plugin, version, code_hash, decided_at, requested, granted, denied, no_confirm, scopes)
 
     def capabilities(self, table: Mapping[str, Any], path: FieldPath) -> frozenset[Capability]:
         value = table.get(path[-1], [])
@@ -383,10 +411,20 @@ class Effective:
     verdict: Verdict
     reason: str
     confirm: bool = False  # granted and destructive: ask the operator before each use
+    bounds: tuple[Bound, ...] = ()  # every one must hold for a use to go ahead
 
     @property
     def allowed(self) -> bool:
         return self.verdict is Verdict.GRANTED
+
+    def allows_queue(self, queue: str) -> bool:
+        """Whether every bound lets a use touch `queue`."""
+        return all(b.scope.allows(queue) for b in self.bounds)
+
+    @property
+    def queue_bounded(self) -> bool:
+        """Whether a bound limits the queues (so a use on every queue at once is out of scope)."""
+        return any(b.scope.queues is not None for b in self.bounds)
 
 
 @attrs.frozen
@@ -413,10 +451,14 @@ class Grants:
         if record is not None:
             day = record.decided_at.date().isoformat()
             if capability in record.granted:
+                mine = record.scopes.get(capability)
+                bounds = ((Bound(mine, "your grant"),) if mine is not None else ()) + tuple(
+                    Bound(s, "site policy") for s in self.policy.scopes_of(name, capability))
                 return Effective(
                     capability, Verdict.GRANTED,
                     f"granted by you on {day}",
                     confirm=capability.destructive and capability not in record.no_confirm,
+                    bounds=bounds,
                 )
             if capability in record.denied:
                 return Effective(capability, Verdict.DENIED, f"denied by you on {day}")

@@ -1,0 +1,70 @@
+"""Sentinel failover under a running console with a requeue in flight: real processes throughout."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+import trio
+
+from qtui.backends import open_backend
+from qtui.bench.redis import load_gowork
+from qtui.clock import SYSTEM_CLOCK
+from qtui.console.app import Console
+from tests.support import screen_text, wait_until
+
+from .test_console_faults import wait_for
+
+pytestmark = pytest.mark.slow
+
+JOBS = 20_000
+
+
+async def test_the_console_follows_a_failover_and_the_requeue_finishes_with_nothing_lost(
+    sentinel_group, monkeypatch
+) -> None:
+    monkeypatch.setattr("qtui.backends.gowork.SCRIPT_CHUNK", 200)  # 100 chunks: in flight when the master dies
+    master = sentinel_group.master.client()
+    ids = load_gowork(master, JOBS, JOBS)
+    assert master.wait(1, 5000) == 1  # the replica has every job
+    backend = open_backend(sentinel_group.url(), clock=SYSTEM_CLOCK.time)
+    console = Console(backend, clock=SYSTEM_CLOCK, refresh=0.2)
+    old, new = sentinel_group.master.port, sentinel_group.replica.port
+    async with trio.open_nursery() as nursery:  # ended before the backend closes
+        console.start_tasks(nursery)
+        await wait_for(console, lambda t: "live" in t and f"@ 127.0.0.1:{old}" in t)
+
+        console.execute("view dead")
+        console.execute("queue all")
+        console.execute("requeue-all")
+        await wait_for(console, lambda t: "Requeue ALL dead jobs on every queue" in t)
+        console.handle_key("y")
+        messages: list[str] = []
+        shown = console.message
+        monkeypatch.setattr(console, "message",
+                            lambda text, level="info": messages.append(text) or shown(text, level))
+        await wait_until(lambda: console.operations.running and int(
+            master.hget(f"jobqueue:qtui:op:{console.operations.running.id}", "done") or 0),
+            "the requeue's first chunks")  # fmt: skip
+        sentinel_group.master.kill()  # mid-operation
+        master.close()
+
+        await wait_for(console, lambda t: f"@ 127.0.0.1:{new}" in t)
+        assert sentinel_group.master_port() == new
+        await wait_for(console, lambda t: "requeued" in t and "live" in t)
+        promoted = sentinel_group.replica.client()
+        queued = Counter(json.loads(raw)["id"] for key in ("jobqueue:high_priority", "jobqueue:low_priority")
+                         for raw in promoted.lrange(key, 0, -1))  # fmt: skip
+        assert promoted.llen("jobqueue:dead_letter") == 0 and promoted.zcard("jobqueue:qtui:ops") == 0
+        assert queued == Counter(ids)  # every job exactly once, none lost
+        console.execute("view queues")
+        text = await wait_for(console, lambda t: any(line.split()[:2] == ["high", "8000"] for line in t.splitlines()))
+        rows = {line.split()[0]: line.split() for line in text.splitlines() if line.split()[:1] in (["high"], ["low"])}
+        assert rows["low"][1] == "12000" and rows["high"][4] == rows["low"][4] == "0"  # ready, dead
+        assert f"Redis master switched: 127.0.0.1:{old} -> 127.0.0.1:{new}" in messages
+        assert any(m.startswith("requeue paused: ") and m.endswith("resuming when it answers") for m in messages)
+        assert messages[-1].startswith("requeued") or "requeued" in screen_text(console)
+        nursery.cancel_scope.cancel()
+    promoted.close()
+    backend.close()
