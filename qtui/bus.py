@@ -4,6 +4,10 @@ Publishing never blocks. Each subscriber has its own bounded channel, so a slow
 subscriber cannot slow the publisher or anyone else: when its channel is full,
 coalescable events (latest wins) wait in a one-slot-per-key side buffer, and other
 events are dropped and counted. A subscriber sees its events in publish order.
+
+A :class:`Listener` instead gets each event handed to a function of its own, at once, in the
+publisher's task; that function must not block (the plugin host queues the event for a
+worker thread).
 """
 
 from __future__ import annotations
@@ -93,11 +97,31 @@ class Subscription:
             del self._pending[key]
 
 
+@attrs.define(eq=False)
+class Listener:
+    """A subscriber whose `sink` is called with each event it wants, as it is published."""
+
+    name: str
+    kinds: tuple[type[Event], ...]
+    _accept: Callable[[Event], bool] | None
+    _sink: Callable[[Event], bool]
+
+    def wants(self, event: Event) -> bool:
+        return isinstance(event, self.kinds) and (self._accept is None or self._accept(event))
+
+    def offer(self, event: Event) -> bool:
+        """Hand `event` to the sink; True if it kept the event (False: dropped)."""
+        return bool(self._sink(event))
+
+    def close(self) -> None:
+        """Nothing to release: the sink owns what it queued."""
+
+
 class EventBus:
     """Fan-out of events to subscriptions; used from trio tasks only."""
 
     def __init__(self) -> None:
-        self._subscriptions: list[Subscription] = []
+        self._subscriptions: list[Subscription | Listener] = []
 
     def subscribe(
         self,
@@ -113,7 +137,21 @@ class EventBus:
         self._subscriptions.append(subscription)
         return subscription
 
-    def unsubscribe(self, subscription: Subscription) -> None:
+    def listen(
+        self,
+        name: str,
+        kinds: Iterable[type[Event]],
+        sink: Callable[[Event], bool],
+        *,
+        accept: Callable[[Event], bool] | None = None,
+    ) -> Listener:
+        """A new listener: `sink` gets events that are instances of `kinds` (and pass `accept`),
+        and says whether it kept each."""
+        listener = Listener(name, tuple(kinds), accept, sink)
+        self._subscriptions.append(listener)
+        return listener
+
+    def unsubscribe(self, subscription: Subscription | Listener) -> None:
         subscription.close()
         self._subscriptions.remove(subscription)
 
@@ -126,5 +164,5 @@ class EventBus:
         return queued
 
     @property
-    def subscriptions(self) -> tuple[Subscription, ...]:
+    def subscriptions(self) -> tuple[Subscription | Listener, ...]:
         return tuple(self._subscriptions)

@@ -19,7 +19,7 @@ from pathlib import Path
 from qtui.authoring import docs as plugin_docs
 from qtui.authoring import typedefs
 from qtui.authoring.prose import ProseError
-from qtui.console.keymap import BINDINGS, COMMANDS, CONTEXTS, binding_help, key_label
+from qtui.console.keymap import BINDINGS, COMMANDS, CONTEXTS, Binding, binding_help, key_label, normalise_action
 from qtui.files.atomic import replace_file
 
 BEGIN = '.\\" BEGIN GENERATED {name}'
@@ -32,6 +32,10 @@ def _escape(text: str) -> str:
     return "\\&" + text if text[:1] in (".", "'") else text
 
 
+_CONTEXT_TITLES = {"global": "Everywhere", "detail": "In a job's detail", "help": "In help",
+                   "plugin": "In a plugin opened full screen", "panel": "In a docked plugin panel with the focus"}
+
+
 def keys_section() -> str:
     """The KEYS section body: every binding, grouped by where it applies."""
     out: list[str] = []
@@ -39,7 +43,7 @@ def keys_section() -> str:
         bindings = [b for b in BINDINGS if context in b.contexts]
         if not bindings:
             continue
-        out.append(".SS " + ("Everywhere" if context == "global" else f"On the {context} screen"))
+        out.append(".SS " + _CONTEXT_TITLES.get(context, f"On the {context} screen"))
         for binding in bindings:
             out += [".TP", f".B {_escape(key_label(binding.key))}", _escape(binding_help(binding))]
     return "\n".join(out)
@@ -58,8 +62,27 @@ def commands_section() -> str:
             notes.append("asks for confirmation")
         if command.writes:
             notes.append("disabled in read-only mode")
+        if command.aliases:
+            notes.append("also " + ", ".join(f"\\fB{_escape(alias)}\\fR" for alias in command.aliases))
         text = _escape(command.help) + (f" ({'; '.join(notes)})." if notes else ".")
         out += [".TP", usage, text]
+    return "\n".join(out)
+
+
+def actions_section() -> str:
+    """The ACTIONS section of qtui(5): every action the registry binds, with its default keys and places."""
+    actions: dict[str, list[Binding]] = {}
+    for binding in BINDINGS:
+        actions.setdefault(normalise_action(binding.command), []).append(binding)
+    out: list[str] = []
+    for action, bindings in actions.items():
+        places = []
+        for contexts in dict.fromkeys(b.contexts for b in bindings):
+            keys = ", ".join(f"\\fB{_escape(key_label(b.key))}\\fR" for b in bindings if b.contexts == contexts)
+            where = ", ".join(_CONTEXT_TITLES.get(c, f"on the {c} screen").lower() for c in contexts)
+            places.append(f"{keys} {where}")
+        out += [".TP", f".B {_escape(action)}", f"{_escape(binding_help(bindings[0]))}.",
+                f"Default: {'; '.join(places)}."]
     return "\n".join(out)
 
 
@@ -76,6 +99,7 @@ def _plugin_section(name: str) -> str:
 #: Every man page with generated sections, and the builders of those sections.
 PAGES: dict[str, Mapping[str, Callable[[], str]]] = {
     "qtui.1": SECTIONS,
+    "qtui.5": {"ACTIONS": actions_section},
     **{
         page: {name: functools.partial(_plugin_section, name) for name in names}
         for page, names in plugin_docs.MAN_PAGES.items()

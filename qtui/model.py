@@ -48,7 +48,9 @@ def check_queue_name(name: str) -> str:
     return name
 
 
-#: Job.extra key that says what was wrong with a stored job (hostile or foreign data).
+#: Job.extra key that says what was wrong with a stored job (hostile or foreign data: text that is
+#: not UTF-8, a payload that is not JSON, a time that is not a number). Its values are shown
+#: escaped or left out, and lists flag the job with "!".
 MALFORMED = "malformed"
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -132,6 +134,28 @@ class Page:
     next_cursor: str | None = None
 
 
+@attrs.frozen
+class Group:
+    """Jobs whose payloads give one value for a field (see `Backend.count_by`)."""
+
+    value: str | None  # the field's value as text; None: the payload has no such scalar field
+    count: int
+    oldest: float | None = None  # creation time of the group's oldest job
+    older: int = 0  # jobs created before the time the count was asked about
+
+
+@attrs.frozen
+class GroupCounts:
+    """Jobs of a queue and state counted by a payload field, over a bounded scan."""
+
+    groups: tuple[Group, ...]  # the most jobs first
+    scanned: int  # jobs looked at (every group, the others and the unreadable ones)
+    unreadable: int  # payloads that are not JSON, or too long to read
+    complete: bool  # whether every job of the queue in that state was looked at
+    others: int = 0  # jobs of further groups, beyond the most a count returns
+    newest: float | None = None  # creation time of the newest job looked at (the rest are newer)
+
+
 class BackendError(Exception):
     """A failure with a message fit to show an operator (no traceback needed)."""
 
@@ -150,3 +174,12 @@ class NotFound(BackendError):
 
 class ReadOnlyError(BackendError):
     """A write was attempted on a backend opened read-only."""
+
+
+class InvalidBatchItem(InvalidInput):
+    """One payload of a batch is invalid, so nothing of the batch was written."""
+
+    def __init__(self, position: int, reason: str) -> None:
+        super().__init__(f"job {position} of the batch: {reason}; nothing of the batch was enqueued")
+        self.position = position  # counted from 1
+        self.reason = reason

@@ -8,34 +8,40 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-import cattrs
+import attrs
 
 from qtui.console import format as fmt
-from qtui.console.screens.detail import detail_lines
-from qtui.model import Job, JobState, Page, QueueStats, WorkerInfo
+from qtui.console.job_detail import detail_lines
+from qtui.model import MALFORMED, Job, JobState, Page, QueueStats, WorkerInfo
 from qtui.sanitize import one_line
 
-_converter = cattrs.Converter()
-_converter.register_unstructure_hook(enum.Enum, lambda e: e.value)
-_unstructure_stats = _converter.gen_unstructure_attrs_fromdict(QueueStats)
 
+def _plain(value: Any) -> Any:
+    """`value` as JSON-ready data: attrs classes become dicts, enums their values, tuples lists.
 
-def _stats_with_every_state(stats: QueueStats) -> dict[str, Any]:
-    """Scripts get a count for every state, zeros included."""
-    data = _unstructure_stats(stats)
-    data["counts"] = {state.value: stats.count(state) for state in JobState}
-    return data
-
-
-_converter.register_unstructure_hook(QueueStats, _stats_with_every_state)
+    A queue's stats carry a count for every state, zeros included, so scripts need no defaults.
+    """
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, QueueStats):
+        data = _plain(attrs.asdict(value, recurse=False))
+        data["counts"] = {state.value: value.count(state) for state in JobState}
+        return data
+    if attrs.has(type(value)):
+        return _plain(attrs.asdict(value, recurse=False))
+    if isinstance(value, Mapping):
+        return {_plain(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        return [_plain(item) for item in value]
+    return value
 
 
 def to_json(value: Any) -> str:
     """JSON text for model objects (attrs classes, tuples of them, dicts)."""
-    return json.dumps(_converter.unstructure(value), indent=2, sort_keys=True, ensure_ascii=True)
+    return json.dumps(_plain(value), indent=2, sort_keys=True, ensure_ascii=True)
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[int] = ()) -> str:
@@ -82,10 +88,13 @@ def page_table(page: Page) -> str:
     headers = ["ID", "QUEUE", "STATE", "TRIES", "CREATED", "PAYLOAD / LAST ERROR"]
     rows = [
         [one_line(j.id, 36), one_line(j.queue, 30), str(j.state), str(j.attempts), fmt.timestamp(j.created_at),
-         one_line(j.last_error if j.state is JobState.DEAD and j.last_error else j.payload, 80)]
+         ("! " if MALFORMED in j.extra else "")
+         + one_line(j.last_error if j.state is JobState.DEAD and j.last_error else j.payload, 80)]
         for j in page.jobs
     ]
     text = table(headers, rows, right=(3,))
+    if any(MALFORMED in j.extra for j in page.jobs):
+        text += "\n(! stored by another program in a form qtui does not expect: qtui find ID says what)"
     if page.next_cursor:
         text += f"\n(more: --cursor {page.next_cursor})"
     return text

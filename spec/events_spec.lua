@@ -49,6 +49,23 @@ describe("event stats", function()
     p:send("stats")
     assert.same({}, p:text())
   end)
+
+  it("says which queues changed since the stats the plugin received before, and which are gone", function()
+    local p = qtest.load(helpers.recorder({ "stats" }, { grant = { "stats.read" }, jobs = QUEUE }))
+    p:send("stats")
+    local f = helpers.fields(p)
+    assert.equals("boolean:true", f["queues.1.changed"]) -- the first stats: every queue is new
+    assert.equals("boolean:true", f["queues.2.changed"])
+    assert.equals("table:empty", f.removed)
+    qtest.advance(60) -- the oldest ready job's age grows, and the last minute's rates change
+    p:send("stats")
+    f = helpers.fields(p)
+    assert.equals("boolean:true", f["queues.1.changed"])
+    p:send("stats")
+    f = helpers.fields(p)
+    assert.is_nil(f["queues.1.changed"]) -- only the age grew: no change
+    assert.is_nil(f["queues.2.changed"])
+  end)
 end)
 
 describe("event selection", function()

@@ -67,4 +67,18 @@ function helpers.attempt(body, options)
   return options
 end
 
+-- The lines a plugin renders from `body`, a chunk returning values (nil included), each shown
+-- with tostring.
+function helpers.shown(body, options)
+  options = options or {}
+  options.source = "local shown_pack, shown_tostring = table.pack, tostring\n"
+    .. "function activate()\n"
+    .. "  local values = shown_pack((function()\n" .. body .. "\n  end)())\n"
+    .. "  local lines = {}\n"
+    .. "  for i = 1, values.n do lines[i] = shown_tostring(values[i]) end\n"
+    .. "  qtui.render(lines)\n"
+    .. "end\n"
+  return qtest.load(options):text()
+end
+
 return helpers

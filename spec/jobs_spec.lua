@@ -255,3 +255,86 @@ describe("qtui.jobs.purge", function()
     assert.same({}, p:confirmations())
   end)
 end)
+
+describe("qtui.jobs.oldest", function()
+  it("gets the oldest job in a state of each queue, by queue name", function()
+    local p = qtest.load(request([[qtui.jobs.oldest{state = "dead"}]], { grant = { "jobs.peek" } }))
+    local f = helpers.fields(p)
+    assert.equals("string:oldest", f.action)
+    assert.equals("boolean:true", f.ok)
+    assert.equals('string:{"to":"a@example.com"}', f["result.jobs.1.payload"])
+    assert.equals("string:email", f["result.jobs.1.queue"])
+    assert.equals('string:{"to":"+100"}', f["result.jobs.2.payload"])
+    assert.is_nil(f["result.jobs.3.payload"])
+  end)
+
+  it("asks about one queue, ready jobs by default; a queue with none gives no job", function()
+    local p = qtest.load(request([[qtui.jobs.oldest{queue = "email"}]], { grant = { "jobs.peek" } }))
+    assert.equals('string:{"to":"d@example.com"}', helpers.fields(p)["result.jobs.1.payload"])
+    local q = qtest.load(request([[qtui.jobs.oldest{queue = "sms"}]], { grant = { "jobs.peek" } }))
+    assert.equals("table:empty", helpers.fields(q)["result.jobs"])
+  end)
+
+  it("refuses malformed queries before making a request", function()
+    local p = qtest.load(helpers.attempt([[qtui.jobs.oldest{queue = "email", limit = 3}]], { grant = { "jobs.peek" } }))
+    assert.same({ "false", "init.lua:3: qtui.jobs.oldest: jobs.oldest: unknown field 'limit'" }, p:text())
+  end)
+end)
+
+describe("qtui.jobs.count_by", function()
+  local TENANTS = {
+    { queue = "email", state = "ready", payload = { tenant = "acme" } },
+    { queue = "email", state = "ready", payload = { tenant = "globex" } },
+    { queue = "email", state = "ready", payload = { tenant = "acme", n = 2 } },
+    { queue = "email", state = "ready", payload = { meta = { tenant = 7 } } },
+    { queue = "email", state = "ready", payload = { tenant = { nested = true } } },
+    { queue = "sms", state = "ready", payload = { tenant = "acme" } },
+  }
+
+  it("counts jobs by a payload field, the most first, with each group's oldest job", function()
+    local p = qtest.load(request([[qtui.jobs.count_by{queue = "email", field = "tenant"}]],
+                                 { grant = { "jobs.peek" }, jobs = TENANTS }))
+    local f = helpers.fields(p)
+    assert.equals("string:count_by", f.action)
+    assert.equals("string:acme", f["result.groups.1.value"])
+    assert.equals("integer:2", f["result.groups.1.count"])
+    assert.matches("^float:", f["result.groups.1.oldest"])
+    assert.is_nil(f["result.groups.2.value"]) -- no tenant, or not a string, number or boolean
+    assert.equals("integer:2", f["result.groups.2.count"])
+    assert.equals("string:globex", f["result.groups.3.value"])
+    assert.equals("integer:5", f["result.scanned"])
+    assert.equals("integer:0", f["result.unreadable"])
+    assert.equals("boolean:true", f["result.complete"])
+  end)
+
+  it("reads nested fields, across every queue by default, and says when it looked at only the oldest", function()
+    local p = qtest.load(request([[qtui.jobs.count_by{field = "meta.tenant", limit = 4}]],
+                                 { grant = { "jobs.peek" }, jobs = TENANTS }))
+    local f = helpers.fields(p)
+    assert.equals("integer:4", f["result.scanned"])
+    assert.equals("boolean:false", f["result.complete"])
+    assert.equals("string:7", f["result.groups.2.value"])
+  end)
+
+  it("counts the jobs of each group created before a time", function()
+    local p = qtest.load(request([[qtui.jobs.count_by{queue = "sms", field = "tenant", older_than = os.time() + 60}]],
+                                 { grant = { "jobs.peek" }, jobs = TENANTS }))
+    assert.equals("integer:1", helpers.fields(p)["result.groups.1.older"])
+  end)
+
+  it("refuses malformed queries before making a request", function()
+    local cases = {
+      { [[qtui.jobs.count_by{queue = "email"}]], "jobs.count_by: field must be a string, e.g. 'tenant'" },
+      { [[qtui.jobs.count_by{field = "a..b"}]], "invalid payload field 'a..b'" },
+      { [[qtui.jobs.count_by{field = "tenant", limit = 50001}]],
+        "jobs.count_by: limit must be a whole number from 1 to 50000" },
+      { [[qtui.jobs.count_by{field = "tenant", older_than = "yesterday"}]],
+        "jobs.count_by: older_than must be a Unix time" },
+    }
+    for _, case in ipairs(cases) do
+      local p = qtest.load(helpers.attempt(case[1], { grant = { "jobs.peek" } }))
+      assert.equals("false", p:text()[1])
+      assert.matches(case[2], p:text()[2], 1, true)
+    end
+  end)
+end)

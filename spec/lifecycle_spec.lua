@@ -10,7 +10,7 @@ describe("callback activate", function()
       source = [[function activate(ctx) qtui.render(require("dump").lines(ctx)) end]],
     }
     assert.same({
-      "api=string:1.0.0",
+      "api=string:1.1.0",
       "granted.1=string:stats.read",
       "granted.2=string:timers",
       "name=string:tenant-sla",

@@ -18,7 +18,10 @@ from qtui.authoring._spec_driver import settle  # no thread or task busy: all th
 from qtui.bus import EventBus
 from qtui.events import StatsUpdated
 from qtui.model import Snapshot
+from qtui.events import Event
 from qtui.plugins.runtime.host import Confirmer, PluginHandle, PluginHost
+from qtui.plugins.runtime.prepared import prepare, stats_changes
+from qtui.plugins.runtime.sandbox import EVENT_TABLE, LuaSandbox
 from qtui.plugins.runtime.settings import SettingsStore
 from qtui.plugins.trust.audit import AuditLog
 from qtui.plugins.trust.permissions import PermissionStore
@@ -151,3 +154,20 @@ def new_plugin_host(tmp_path: Path, backend, bus: EventBus, *, clock, confirmer:
         storage_dir=tmp_path / "data" / "plugin-data",
         confirmer=confirmer,
     )
+
+
+def received(*events: Event, shared: bool = True) -> dict:
+    """What a plugin's on_event gets for the last of `events` (the ones before it received first)."""
+    sandbox = LuaSandbox("receiver", clock=ManualClock())
+    try:
+        sandbox.load("function on_event(e) seen = e end function last() return seen end", "receiver.lua")
+        before = None
+        for event in events:
+            prepared = prepare(event, shared=shared)
+            changed, removed = stats_changes(before, prepared) if prepared.rows is not None else ((), ())
+            before = prepared if prepared.rows is not None else before
+            sandbox.deliver(prepared.kind, prepared.plain if prepared.kind == EVENT_TABLE else prepared.chunk,
+                            changed, removed)
+        return sandbox.call("last")
+    finally:
+        sandbox.close()

@@ -2,17 +2,17 @@
 -- exactly the previewed ones in one confirmed, atomic request. See README.md.
 
 local text = require("qtui.text")
-local json = require("qtui.json")
 
-local WIDTH = 78
--- Dead jobs per request and the payload reading work allowed per page (json.field's units).
+local fit, columns = qtui.text.fit, qtui.text.columns
+
+-- Dead jobs per request.
 local PAGE_SIZE = 50
-local COST_PER_PAGE = 60000
 local LIST_ROWS = 8
 local KEPT_TEXT = 200 -- bytes of a match's tenant and error kept for the list
 local MAX_ARGS = 1000
 local FILTER_KEYS = { queue = true, error = true, tenant = true, to = true }
 
+local width = 78        -- the panel's columns, from resize events
 local config = {}
 local filter = {}      -- queue=, error=, tenant=, to= (strings, or nil for "any")
 local state = "idle"   -- idle, previewing, previewed, requeueing
@@ -109,8 +109,30 @@ local function narrowing()
   return nil
 end
 
+-- The tenant field of a payload as text (nil when it has none), and whether the payload could
+-- be read: it is JSON, parsed by the host (a payload cut at 64 KiB is not).
+local function tenant_of(payload)
+  local ok, doc = pcall(qtui.json.decode, payload)
+  if not ok then
+    return nil, false
+  end
+  for key in config.tenant_field:gmatch("[^.]+") do
+    if type(doc) ~= "table" then
+      return nil, true
+    end
+    doc = doc[key]
+  end
+  local kind = type(doc)
+  if kind == "string" then
+    return doc, true
+  elseif kind == "number" or kind == "boolean" then
+    return tostring(doc), true
+  end
+  return nil, true
+end
+
 -- Whether `job` matches the filter exactly, and its tenant (nil when unknown).
-local function matches(job, budget)
+local function matches(job)
   if filter.queue and job.queue ~= filter.queue then
     return false
   end
@@ -120,9 +142,9 @@ local function matches(job, budget)
       return false
     end
   end
-  local tenant, complete = json.field(job.payload, config.tenant_field, budget)
+  local tenant, readable = tenant_of(job.payload)
   if filter.tenant then
-    if tenant == nil and not complete then
+    if not readable then
       preview.unreadable = preview.unreadable + 1
     end
     return tenant == filter.tenant, tenant
@@ -160,11 +182,10 @@ local function take_page(event)
   end
   local result = type(event.result) == "table" and event.result or {}
   local jobs = type(result.jobs) == "table" and result.jobs or {}
-  local budget = json.budget(COST_PER_PAGE)
   for _, job in ipairs(jobs) do
     if type(job) == "table" and type(job.id) == "string" and type(job.queue) == "string" then
       preview.scanned = preview.scanned + 1
-      local hit, tenant = matches(job, budget)
+      local hit, tenant = matches(job)
       if hit then
         -- Only what the list shows is kept (up to max_jobs matches stay in memory).
         preview.matches[#preview.matches + 1] = {
@@ -261,7 +282,7 @@ local function span(s, style)
 end
 
 local function line(s, style)
-  return { span(text.fit(s, WIDTH), style) }
+  return { span(fit(s, width), style) }
 end
 
 local function ago(t)
@@ -293,16 +314,19 @@ local function preview_lines(lines)
   if count == 0 then
     return
   end
-  lines[#lines + 1] = { span(text.left("ID", 12) .. text.left("QUEUE", 14) .. text.left("TENANT", 14)
-    .. text.right("DIED", 7) .. "  ERROR", "bold") }
+  -- ID, QUEUE, TENANT, DIED, ERROR; a narrow panel leaves out the tenant, the error takes the rest.
+  local wide = width >= 64
+  local layout = wide and { 11, 13, 13, -6, 0 } or { 11, 10, -6, 0 }
+  lines[#lines + 1] = columns(wide and { "ID", "QUEUE", "TENANT", "DIED", "ERROR" } or { "ID", "QUEUE", "DIED", "ERROR" },
+    layout, width, "bold")
   scroll = math.max(0, math.min(scroll, count - LIST_ROWS))
   for n = scroll + 1, math.min(count, scroll + LIST_ROWS) do
     local job = p.matches[n]
-    lines[#lines + 1] = {
-      text.left(job.id, 11) .. " " .. text.left(job.queue, 13) .. " " .. text.left(job.tenant or "-", 13) .. " "
-        .. text.right(ago(job.died), 7) .. "  ",
-      span(text.fit(job.error, WIDTH - 50), "dim"),
-    }
+    local cells = { job.id, job.queue, ago(job.died), { text = job.error, style = "dim" } }
+    if wide then
+      table.insert(cells, 3, job.tenant or "-")
+    end
+    lines[#lines + 1] = columns(cells, layout, width)
   end
   if count > LIST_ROWS then
     lines[#lines + 1] = line(string.format("rows %d-%d of %d (↑↓ to scroll)", scroll + 1,
@@ -318,7 +342,7 @@ local function render()
       text.count(requeue.count, "job"), requeue.to or "their own queues"), "accent")
   end
   if outcome then
-    for _, part in ipairs(text.wrap(outcome.text, WIDTH, 3)) do
+    for _, part in ipairs(text.wrap(outcome.text, width, 3)) do
       lines[#lines + 1] = { span(part, outcome.style) }
     end
   end
@@ -398,7 +422,12 @@ function activate(ctx)
 end
 
 function on_event(event)
-  if event.type == "key" then
+  if event.type == "resize" then
+    if event.width == width then
+      return
+    end
+    width = event.width
+  elseif event.type == "key" then
     local handler = KEYS[event.key]
     if handler == nil then
       return

@@ -5,7 +5,8 @@
 local text = require("qtui.text")
 local queues_lib = require("qtui.queues")
 
-local WIDTH = 78
+local fit, columns = qtui.text.fit, qtui.text.columns
+
 local TOPIC = "plugin.queue-alert.alert"
 local HISTORY = 5
 local ACTIVE_ROWS = 6
@@ -17,6 +18,7 @@ local METRICS = {
   { name = "oldest", field = "oldest_ready_age", setting = "age_threshold_seconds", duration = true },
 }
 
+local width = 78        -- the panel's columns, from resize events
 local config = {}
 local is_watched
 local active = {}      -- "queue metric" -> {queue=, metric=, value=, threshold=, since=}
@@ -124,7 +126,7 @@ end
 -- Rendering ---------------------------------------------------------------------------------
 
 local function line(s, style)
-  return { { text = text.fit(s, WIDTH), style = style } }
+  return { { text = fit(s, width), style = style } }
 end
 
 local function clock(t)
@@ -143,7 +145,7 @@ local function render()
   local lines = { line(head .. string.format(" · clear below %d%%", math.floor(config.clear_ratio * 100 + 0.5)),
     "title") }
   if notify_refusal then
-    for _, part in ipairs(text.wrap("status-line notices off: " .. notify_refusal, WIDTH, 3)) do
+    for _, part in ipairs(text.wrap("status-line notices off: " .. notify_refusal, width, 3)) do
       lines[#lines + 1] = { { text = part, style = "warn" } }
     end
   end
@@ -169,23 +171,23 @@ local function render()
         lines[#lines + 1] = line("… and " .. text.count(#list - ACTIVE_ROWS, "more alert"), "error")
         break
       end
-      lines[#lines + 1] = {
-        { text = text.left(alert.queue, 24), style = "bold" },
-        { text = text.left(alert.metric.name, 7) .. text.right(show(alert.metric, alert.value), 8) .. " ≥ "
-            .. text.left(show(alert.metric, alert.threshold), 8), style = "error" },
-        { text = " since " .. clock(alert.since) .. " (" .. text.duration(stats_at - alert.since) .. ")",
+      -- The queue takes what is left; "since" is left out of a narrow panel.
+      lines[#lines + 1] = columns({
+        { text = alert.queue, style = "bold" },
+        { text = alert.metric.name, style = "error" },
+        { text = show(alert.metric, alert.value), style = "error" },
+        { text = "≥ " .. show(alert.metric, alert.threshold), style = "error" },
+        { text = "since " .. clock(alert.since) .. " (" .. text.duration(stats_at - alert.since) .. ")",
           style = "dim" },
-      }
+      }, { 0, 6, -7, 9, 24 }, width)
     end
   end
   if #history > 0 then
     lines[#lines + 1] = line("recent", "bold")
     for _, entry in ipairs(history) do
-      lines[#lines + 1] = {
-        { text = clock(entry.at) .. "  " },
-        { text = text.left(entry.state, 8), style = entry.state == "raised" and "warn" or "ok" },
-        { text = text.fit(entry.message, WIDTH - 18) },
-      }
+      lines[#lines + 1] = columns({
+        clock(entry.at), { text = entry.state, style = entry.state == "raised" and "warn" or "ok" }, entry.message,
+      }, { 8, 7, 0 }, width)
     end
   end
   qtui.render(lines)
@@ -223,6 +225,11 @@ end
 function on_event(event)
   if event.type == "stats" then
     take_stats(event)
+  elseif event.type == "resize" then
+    if event.width == width then
+      return
+    end
+    width = event.width
   elseif event.type == "settings" then
     configure(event.settings)
     notify_refusal = nil

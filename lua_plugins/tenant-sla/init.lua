@@ -2,35 +2,38 @@
 -- ready jobs are taken, against an SLA threshold. See README.md.
 --
 -- Stats events give per-queue counts and ages on every poll; tenants are only named inside
--- payloads, so every `refresh_seconds` the plugin reads the oldest ready jobs of each watched
--- queue (at most `pages_per_queue` pages) and groups them by the payload's tenant field.
+-- payloads, so every `refresh_seconds` the plugin asks the backend to count the ready jobs of
+-- each watched queue by the payload's tenant field (qtui.jobs.count_by): the backend reads the
+-- payloads, the plugin gets one row per tenant.
 
 local text = require("qtui.text")
-local json = require("qtui.json")
 local queues_lib = require("qtui.queues")
 
-local WIDTH = 78
--- Ready jobs per request, and the payload reading work allowed per page (json.field's units):
--- together they keep one call well inside the default per-call limits.
-local PAGE_SIZE = 50
-local COST_PER_PAGE = 60000
--- Distinct tenants kept per reading, further tenants counted together; bytes of a name kept.
+local fit, columns = qtui.text.fit, qtui.text.columns
+
+-- Distinct tenants kept per reading (the backend sends the biggest first); bytes of a name kept.
 local MAX_TENANTS = 500
 local MAX_NAME = 256
--- Job ids remembered between readings to measure how fast jobs are taken.
-local MAX_REMEMBERED = 5000
 local QUEUE_ROWS = 5
 
 local NO_TENANT, UNREADABLE, OTHERS = "(no tenant)", "(unreadable)", "(others)"
 
+-- Column widths by panel width: a negative width right-aligns, 0 takes what is left.
+local WIDE = 58
+local TENANT_WIDE = { 0, -6, -7, -9, -7, 7 }
+local TENANT_NARROW = { 0, -6, -7, 7 }
+local QUEUE_WIDE = { 0, -6, -7, -8, 7 }
+local QUEUE_NARROW = { 0, -6, -7, 7 }
+
+local width = 78        -- the panel's columns, from resize events
 local config = {}       -- settings, checked
 local is_watched        -- whether a queue is watched, from the `queues` setting
 local watching = 0      -- how many names that setting lists (0: every queue)
 local queues = {}       -- latest stats rows of watched queues
 local stats_at          -- taken_at of the latest stats
-local reading           -- the reading of ready jobs in progress, or nil
+local reading           -- the reading in progress, or nil
 local last              -- the latest complete reading
-local refusal           -- why jobs.peek cannot be used (the host's words), or nil
+local refusal           -- why jobs.count_by cannot be used (the host's words), or nil
 
 -- Settings ----------------------------------------------------------------------------------
 
@@ -51,7 +54,7 @@ local function configure(settings)
     tenant_field = type(settings.tenant_field) == "string" and settings.tenant_field ~= ""
       and settings.tenant_field or "tenant",
     refresh = whole(settings.refresh_seconds, 30, 2, 3600),
-    pages = whole(settings.pages_per_queue, 10, 1, 100),
+    scan = whole(settings.jobs_per_queue, 500, 1, 50000),
     rows = whole(settings.rows, 10, 1, 100),
   }
   is_watched, watching = queues_lib.matcher(settings.queues)
@@ -75,173 +78,150 @@ end
 
 local STYLE = { late = "error", warn = "warn", ok = "ok", risk = "warn", stalled = "warn" }
 
--- Reading ready jobs --------------------------------------------------------------------------
+-- Reading: ready jobs counted by tenant, per queue ---------------------------------------------
 
-local render -- defined below
+-- The tenant row `name` of `rows`, made on first use; past MAX_TENANTS, `(others)`.
+local function tenant(rows, name)
+  local t = rows.by_name[name]
+  if t == nil then
+    if rows.count >= MAX_TENANTS and name ~= OTHERS then
+      return tenant(rows, OTHERS)
+    end
+    t = { name = name, ready = 0 }
+    rows.by_name[name] = t
+    rows.count = rows.count + 1
+  end
+  return t
+end
 
-local function request_page()
-  local q = reading.queues[reading.index]
-  local ok, id = pcall(qtui.jobs.peek, {
-    queue = q.name, state = "ready", cursor = reading.cursor, limit = PAGE_SIZE,
-  })
-  if not ok then
-    refusal = text.message(id)
-    reading = nil
+-- Jobs each tenant had at the previous reading that are no longer ready: counted on queues
+-- read completely then, and read now at least as far as the jobs made before that reading
+-- (they are the oldest, read first). A tenant with jobs on another queue gets no pace.
+local function pace(done)
+  if last == nil or done.at <= last.at then
     return
   end
-  reading.request = id
+  local taken, unknown = {}, {}
+  for name, before in pairs(last.by_queue) do
+    local now = done.by_queue[name]
+    local known = before.complete and now ~= nil
+      and (now.complete or (now.newest ~= nil and now.newest >= last.at))
+    for tenant_name, ready in pairs(before.ready) do
+      if known then
+        local left = now.older[tenant_name] or 0
+        taken[tenant_name] = (taken[tenant_name] or 0) + math.max(0, ready - left)
+      else
+        unknown[tenant_name] = true
+      end
+    end
+  end
+  local minutes = (done.at - last.at) / 60
+  for name, t in pairs(done.tenants.by_name) do
+    if not unknown[name] and name ~= UNREADABLE and last.tenants.by_name[name] ~= nil then
+      t.rate = (taken[name] or 0) / minutes
+      t.compared = true
+    end
+  end
 end
 
 local function finish_reading()
   local done = reading
   reading = nil
-  -- Jobs of the previous reading that are no longer ready were taken (or purged). Only jobs
-  -- this reading would have seen count: those on queues read completely or not read because
-  -- they had no ready jobs left, and on queues read partially those older than the newest
-  -- job read. Rates are left unknown when either reading had too many jobs to remember.
-  if last ~= nil and done.at > last.at and last.jobs <= MAX_REMEMBERED
-      and done.jobs <= MAX_REMEMBERED then
-    for id, seen in pairs(last.ids) do
-      local cover = done.cover[seen.queue]
-      local visible = cover == nil or cover == true or (type(cover) == "number" and seen.created < cover)
-      local tenant = done.tenants[seen.tenant]
-      if visible and tenant and not done.ids[id] then
-        tenant.taken = tenant.taken + 1
-      end
-    end
-    local minutes = (done.at - last.at) / 60
-    for _, tenant in pairs(done.tenants) do
-      tenant.rate = tenant.taken / minutes
-      tenant.compared = last.tenants[tenant.name] ~= nil
-    end
-  end
+  pace(done)
   last = done
 end
 
-local function next_queue()
-  reading.index = reading.index + 1
-  reading.cursor, reading.pages = nil, 0
-  if reading.index > #reading.queues then
-    finish_reading()
+-- The counts of one queue arrived.
+local function take_counts(queue, event)
+  reading.waiting = reading.waiting - 1
+  if not event.ok then
+    reading.errors[#reading.errors + 1] = queue .. ": " .. tostring(event.error)
   else
-    request_page()
+    local result = type(event.result) == "table" and event.result or {}
+    local here = { ready = {}, older = {}, complete = result.complete == true,
+                   newest = type(result.newest) == "number" and result.newest or nil }
+    for _, group in ipairs(type(result.groups) == "table" and result.groups or {}) do
+      local name = type(group.value) == "string" and group.value:sub(1, MAX_NAME) or NO_TENANT
+      local count = type(group.count) == "number" and group.count or 0
+      local t = tenant(reading.tenants, name)
+      t.ready = t.ready + count
+      if type(group.oldest) == "number" and (t.oldest == nil or group.oldest < t.oldest) then
+        t.oldest = group.oldest
+      end
+      here.ready[t.name] = (here.ready[t.name] or 0) + count
+      here.older[t.name] = (here.older[t.name] or 0) + (type(group.older) == "number" and group.older or 0)
+    end
+    local unreadable = type(result.unreadable) == "number" and result.unreadable or 0
+    if unreadable > 0 then
+      local t = tenant(reading.tenants, UNREADABLE)
+      t.ready = t.ready + unreadable
+      reading.unreadable = reading.unreadable + unreadable
+    end
+    reading.jobs = reading.jobs + (type(result.scanned) == "number" and result.scanned or 0)
+    if not here.complete then
+      reading.partial[#reading.partial + 1] = { queue = queue, jobs = result.scanned or 0,
+                                                younger = here.newest and reading.at - here.newest }
+    end
+    reading.by_queue[queue] = here
+  end
+  if reading.waiting == 0 then
+    finish_reading()
   end
 end
 
 local function start_reading()
-  local list = {}
+  reading = {
+    at = stats_at, waiting = 0, asked = {}, tenants = { by_name = {}, count = 0 },
+    by_queue = {}, jobs = 0, unreadable = 0, partial = {}, errors = {},
+  }
   for _, q in ipairs(queues) do
     if q.ready > 0 then
-      list[#list + 1] = q
-    end
-  end
-  table.sort(list, function(a, b) return (a.oldest or 0) > (b.oldest or 0) end)
-  reading = {
-    at = stats_at, queues = list, index = 0, pages = 0, cursor = nil,
-    tenants = {}, count = 0, ids = {}, jobs = 0, unreadable = 0,
-    -- per queue: true read completely, a creation time (read up to it), false failed
-    cover = {}, partial = {}, errors = {},
-  }
-  next_queue()
-end
-
-local function tenant_row(name, created)
-  local t = reading.tenants[name]
-  if t == nil then
-    if reading.count >= MAX_TENANTS and name ~= OTHERS then
-      return tenant_row(OTHERS, created)
-    end
-    t = { name = name, ready = 0, taken = 0 }
-    reading.tenants[name] = t
-    reading.count = reading.count + 1
-  end
-  if type(created) == "number" and (t.oldest == nil or created < t.oldest) then
-    t.oldest = created
-  end
-  t.ready = t.ready + 1
-  return t
-end
-
-local function take_page(event)
-  local q = reading.queues[reading.index]
-  if not event.ok then
-    reading.cover[q.name] = false
-    reading.errors[#reading.errors + 1] = q.name .. ": " .. tostring(event.error)
-    next_queue()
-    return
-  end
-  local result = type(event.result) == "table" and event.result or {}
-  local jobs = type(result.jobs) == "table" and result.jobs or {}
-  local budget = json.budget(COST_PER_PAGE)
-  local newest
-  for _, job in ipairs(jobs) do
-    if type(job) == "table" and type(job.id) == "string" then
-      local tenant, complete = json.field(job.payload, config.tenant_field, budget)
-      if tenant == nil then
-        tenant = complete and NO_TENANT or UNREADABLE
-        if not complete then
-          reading.unreadable = reading.unreadable + 1
-        end
-      else
-        tenant = tenant:sub(1, MAX_NAME) -- names are shown cut anyway; this bounds memory
+      local ok, id = pcall(qtui.jobs.count_by, {
+        queue = q.name, field = config.tenant_field, limit = config.scan, older_than = last and last.at,
+      })
+      if not ok then
+        refusal = text.message(id)
+        reading = nil
+        return
       end
-      local created = type(job.created_at) == "number" and job.created_at or nil
-      local row = tenant_row(tenant, created)
-      if reading.jobs < MAX_REMEMBERED then
-        reading.ids[job.id] = { queue = q.name, created = created or 0, tenant = row.name }
-      end
-      reading.jobs = reading.jobs + 1
-      newest = created or newest
+      reading.asked[id] = q.name
+      reading.waiting = reading.waiting + 1
     end
   end
-  reading.pages = reading.pages + 1
-  local cursor = type(result.next_cursor) == "string" and result.next_cursor or nil
-  if cursor and reading.pages < config.pages then
-    reading.cursor = cursor
-    request_page()
-    return
+  if reading.waiting == 0 then
+    finish_reading()
   end
-  if cursor then
-    reading.cover[q.name] = newest or 0
-    reading.partial[#reading.partial + 1] = { queue = q.name, jobs = reading.pages * PAGE_SIZE,
-                                              younger = newest and reading.at - newest }
-  else
-    reading.cover[q.name] = true
-  end
-  next_queue()
 end
 
 -- Rendering ---------------------------------------------------------------------------------
 
-local function span(s, style)
-  return { text = s, style = style }
-end
-
 -- A line of one style, fitted to the panel.
 local function line(s, style)
-  return { span(text.fit(s, WIDTH), style) }
+  return { { text = fit(s, width), style = style } }
 end
 
 local function queue_lines(lines)
+  local layout = width >= WIDE and QUEUE_WIDE or QUEUE_NARROW
   local rows = {}
   for _, q in ipairs(queues) do
     rows[#rows + 1] = q
   end
   table.sort(rows, function(a, b) return (a.oldest or -1) > (b.oldest or -1) end)
-  lines[#lines + 1] = { span(text.left("QUEUE", 30) .. text.right("READY", 8) .. text.right("OLDEST", 10)
-    .. text.right("DONE/MIN", 10) .. "  STATUS", "bold") }
+  local head = width >= WIDE and { "QUEUE", "READY", "OLDEST", "DONE/MIN", "STATUS" }
+    or { "QUEUE", "READY", "OLDEST", "STATUS" }
+  lines[#lines + 1] = columns(head, layout, width, "bold")
   for n, q in ipairs(rows) do
     if n > QUEUE_ROWS then
       lines[#lines + 1] = line("… and " .. text.count(#rows - QUEUE_ROWS, "more queue"), "dim")
       break
     end
     local status = judge(q.oldest)
-    lines[#lines + 1] = {
-      text.left(q.name, 30) .. text.right(text.number(q.ready), 8)
-        .. text.right(q.oldest and text.duration(q.oldest) or "-", 10)
-        .. text.right(text.number(q.done), 10) .. "  ",
-      span(status, STYLE[status]),
-    }
+    local cells = { q.name, text.number(q.ready), q.oldest and text.duration(q.oldest) or "-" }
+    if width >= WIDE then
+      cells[#cells + 1] = text.number(q.done)
+    end
+    cells[#cells + 1] = { text = status, style = STYLE[status] }
+    lines[#lines + 1] = columns(cells, layout, width)
   end
 end
 
@@ -262,12 +242,15 @@ local function tenant_status(t, wait)
 end
 
 local function tenant_lines(lines)
-  local reading_done = last
-  lines[#lines + 1] = { span(text.left("TENANT", 28) .. text.right("READY", 8) .. text.right("OLDEST", 10)
-    .. text.right("TAKEN/MIN", 11) .. text.right("DRAIN", 9) .. "  STATUS", "bold") }
+  local done = last
+  local wide = width >= WIDE
+  local layout = wide and TENANT_WIDE or TENANT_NARROW
+  local head = wide and { "TENANT", "READY", "OLDEST", "TAKEN/MIN", "DRAIN", "STATUS" }
+    or { "TENANT", "READY", "OLDEST", "STATUS" }
+  lines[#lines + 1] = columns(head, layout, width, "bold")
   local rows = {}
-  for _, t in pairs(reading_done.tenants) do
-    t.wait = t.oldest and reading_done.at - t.oldest
+  for _, t in pairs(done.tenants.by_name) do
+    t.wait = t.oldest and done.at - t.oldest
     rows[#rows + 1] = t
   end
   table.sort(rows, function(a, b)
@@ -285,36 +268,35 @@ local function tenant_lines(lines)
       break
     end
     local status = tenant_status(t, t.wait)
-    local drain = "-"
-    if t.rate and t.rate > 0 then
-      drain = text.duration(t.ready / t.rate * 60)
+    local plain = t.name == NO_TENANT or t.name == UNREADABLE or t.name == OTHERS
+    local cells = { { text = t.name, style = plain and "dim" or "normal" }, text.number(t.ready),
+                    t.wait and text.duration(t.wait) or "-" }
+    if wide then
+      cells[#cells + 1] = t.rate and text.number(t.rate) or "-"
+      cells[#cells + 1] = t.rate and t.rate > 0 and text.duration(t.ready / t.rate * 60) or "-"
     end
-    local name_style = (t.name == NO_TENANT or t.name == UNREADABLE or t.name == OTHERS) and "dim" or "normal"
-    lines[#lines + 1] = {
-      span(text.left(t.name, 28), name_style),
-      text.right(text.number(t.ready), 8) .. text.right(t.wait and text.duration(t.wait) or "-", 10)
-        .. text.right(t.rate and text.number(t.rate) or "-", 11) .. text.right(drain, 9) .. "  ",
-      span(status, STYLE[status]),
-    }
+    cells[#cells + 1] = { text = status, style = STYLE[status] }
+    lines[#lines + 1] = columns(cells, layout, width)
   end
-  for _, p in ipairs(reading_done.partial) do
+  for _, p in ipairs(done.partial) do
     local note = string.format("partial: read the %d oldest ready jobs of %s", p.jobs, p.queue)
     if p.younger then
       note = note .. "; the rest waited under " .. text.duration(p.younger)
     end
-    lines[#lines + 1] = line(note, "warn")
+    for _, part in ipairs(text.wrap(note, width, 2)) do
+      lines[#lines + 1] = { { text = part, style = "warn" } }
+    end
   end
-  if reading_done.unreadable > 0 then
-    lines[#lines + 1] = line(text.count(reading_done.unreadable, "payload")
-      .. " too long or complex to read the tenant from", "dim")
+  if done.unreadable > 0 then
+    lines[#lines + 1] = line(text.count(done.unreadable, "payload") .. " not JSON or too long to read", "dim")
   end
-  for _, problem in ipairs(reading_done.errors) do
+  for _, problem in ipairs(done.errors) do
     lines[#lines + 1] = line("could not read " .. problem, "error")
   end
 end
 
 -- Tenants first, then the queues: a panel is often only a few rows high.
-render = function()
+local function render()
   local lines = {}
   if stats_at == nil then
     lines[1] = line("waiting for the first queue statistics…", "dim")
@@ -328,13 +310,13 @@ render = function()
   end
   lines[1] = line(head, "title")
   if refusal then
-    lines[#lines + 1] = line("per-tenant view off: jobs.peek is not available", "error")
-    for _, part in ipairs(text.wrap(refusal, WIDTH, 3)) do
-      lines[#lines + 1] = { span(part, "error") }
+    lines[#lines + 1] = line("per-tenant view off: jobs.count_by is not available", "error")
+    for _, part in ipairs(text.wrap(refusal, width, 3)) do
+      lines[#lines + 1] = { { text = part, style = "error" } }
     end
   elseif last == nil then
-    lines[#lines + 1] = line(reading and string.format("reading ready jobs… %d so far", reading.jobs)
-      or "per-tenant view after the first reading", "dim")
+    lines[#lines + 1] = line(reading and "counting ready jobs by tenant…" or "per-tenant view after the first reading",
+      "dim")
   else
     local age = stats_at - last.at
     lines[#lines + 1] = line(string.format("tenants as of %s (%s ago), %s read%s",
@@ -380,10 +362,16 @@ function on_event(event)
   if event.type == "stats" then
     take_stats(event)
   elseif event.type == "action" then
-    if reading == nil or event.id ~= reading.request then
+    local queue = reading and reading.asked[event.id]
+    if queue == nil then
       return -- a reply to a reading that was abandoned
     end
-    take_page(event)
+    take_counts(queue, event)
+  elseif event.type == "resize" then
+    if event.width == width then
+      return
+    end
+    width = event.width
   elseif event.type == "settings" then
     configure(event.settings)
     refusal = nil

@@ -4,7 +4,8 @@
 local text = require("qtui.text")
 local queues_lib = require("qtui.queues")
 
-local WIDTH = 78
+local fit, columns = qtui.text.fit, qtui.text.columns
+
 local KEEP = 40          -- minutes kept (and the widest chart)
 local MAX_QUEUES = 40    -- queues kept (storage is capped at 64 KiB)
 local SHOWN = 8          -- queues charted on the panel
@@ -12,6 +13,7 @@ local STORAGE_KEY = "series"
 local FORMAT = 1
 local BARS = { "▁", "▂", "▃", "▄", "▅", "▆", "▇", "█" }
 
+local width = 78         -- the panel's columns, from resize events
 local config = {}
 local is_watched
 local series = {}        -- queue -> {done = {[minute] = rate}, failed = {[minute] = rate}}
@@ -140,15 +142,23 @@ end
 
 -- Rendering ---------------------------------------------------------------------------------
 
--- The sparkline of `values` over the shown minutes and its peak: a blank where nothing was
--- recorded, the lowest bar for zero, and seven heights above it scaled to the peak.
-local function sparkline(values)
+-- What fits the panel: the name's columns, whether the peak is shown, and how many minutes.
+local function layout()
+  local name_columns = width >= 60 and 12 or 8
+  local peak = width >= 56
+  local fixed = name_columns + 1 + 4 + 1 + 1 + 8 + (peak and 11 or 0)
+  return name_columns, peak, math.max(1, math.min(config.minutes, width - fixed))
+end
+
+-- The sparkline of `values` over the last `minutes` minutes and its peak: a blank where nothing
+-- was recorded, the lowest bar for zero, and seven heights above it scaled to the peak.
+local function sparkline(values, minutes)
   local peak = 0
-  for m = minute - config.minutes + 1, minute do
+  for m = minute - minutes + 1, minute do
     peak = math.max(peak, values[m] or 0)
   end
   local bars = {}
-  for m = minute - config.minutes + 1, minute do
+  for m = minute - minutes + 1, minute do
     local v = values[m]
     if v == nil then
       bars[#bars + 1] = " "
@@ -162,29 +172,34 @@ local function sparkline(values)
 end
 
 local function chart_line(name, label, style, values)
-  local bars, peak = sparkline(values)
+  local name_columns, show_peak, minutes = layout()
+  local bars, peak = sparkline(values, minutes)
   local latest = values[minute]
-  return {
-    { text = text.left(name, 12) .. " ", style = "bold" },
-    { text = text.left(label, 5), style = "dim" },
-    { text = bars, style = style },
-    { text = text.right(latest and text.number(latest) or "-", 6) .. "/m" },
-    { text = text.right("peak " .. text.number(peak), 11), style = "dim" },
+  local cells = {
+    { text = name, style = "bold" }, { text = label, style = "dim" }, { text = bars, style = style },
+    (latest and text.number(latest) or "-") .. "/m",
   }
+  local widths = { name_columns, 4, minutes, -8 }
+  if show_peak then
+    cells[#cells + 1] = { text = "peak " .. text.number(peak), style = "dim" }
+    widths[#widths + 1] = -10
+  end
+  return columns(cells, widths, width)
 end
 
 local function render()
+  local name_columns, _, minutes = layout()
   local lines = {
-    { { text = text.fit(string.format("jobs per minute, last %d minutes (one column a minute)", config.minutes),
-        WIDTH), style = "title" } },
+    { { text = fit(string.format("jobs per minute, last %d minutes (one column a minute)", minutes), width),
+        style = "title" } },
   }
   if storage_problem then
-    for _, part in ipairs(text.wrap("history not kept across restarts: " .. storage_problem, WIDTH, 3)) do
+    for _, part in ipairs(text.wrap("history not kept across restarts: " .. storage_problem, width, 3)) do
       lines[#lines + 1] = { { text = part, style = "warn" } }
     end
   end
   if minute == nil then
-    lines[#lines + 1] = { { text = "waiting for the first queue statistics…", style = "dim" } }
+    lines[#lines + 1] = { { text = fit("waiting for the first queue statistics…", width), style = "dim" } }
   else
     local names = {}
     for name in pairs(series) do
@@ -196,21 +211,21 @@ local function render()
     end
     for n, name in ipairs(names) do
       if n > SHOWN then
-        lines[#lines + 1] = { { text = "… and " .. text.count(#names - SHOWN, "more queue")
-          .. " (choose with the queues setting)", style = "dim" } }
+        lines[#lines + 1] = { { text = fit("… and " .. text.count(#names - SHOWN, "more queue")
+          .. " (choose with the queues setting)", width), style = "dim" } }
         break
       end
       local s = series[name]
       lines[#lines + 1] = chart_line(name, "done", "ok", s.done)
-      local _, failed_peak = sparkline(s.failed)
+      local _, failed_peak = sparkline(s.failed, minutes)
       if failed_peak > 0 then
         lines[#lines + 1] = chart_line("", "fail", "error", s.failed)
       end
     end
-    local left = string.format("-%dm", config.minutes)
-    local gap = config.minutes - #left - #"now"
-    local axis = gap >= 1 and left .. string.rep(" ", gap) or string.rep(" ", config.minutes - #"now")
-    lines[#lines + 1] = { { text = string.rep(" ", 18) .. axis .. "now", style = "dim" } }
+    local left = string.format("-%dm", minutes)
+    local gap = minutes - #left - #"now"
+    local axis = gap >= 1 and left .. string.rep(" ", gap) .. "now" or string.rep(" ", math.max(0, minutes - 3)) .. "now"
+    lines[#lines + 1] = { { text = fit(string.rep(" ", name_columns + 6) .. axis, width), style = "dim" } }
   end
   qtui.render(lines)
 end
@@ -227,6 +242,11 @@ end
 function on_event(event)
   if event.type == "stats" then
     take_stats(event)
+  elseif event.type == "resize" then
+    if event.width == width then
+      return
+    end
+    width = event.width
   elseif event.type == "settings" then
     configure(event.settings)
     for name in pairs(series) do

@@ -46,8 +46,8 @@ from qtui.plugins.bundles.bundle import BundleError, read_bundle
 from qtui.plugins.bundles.discovery import Plugin, Source
 from qtui.plugins.bundles.manifest import MANIFEST_FILE, ManifestError, load_manifest
 from qtui.plugins.runtime import api
-from qtui.plugins.runtime.events import PluginLifecycle, PluginMessage, TimerFired, job_plain
-from qtui.plugins.runtime.host import Confirmation, PluginHandle, PluginHost
+from qtui.plugins.runtime.events import PluginLifecycle, PluginMessage, job_plain
+from qtui.plugins.runtime.host import Confirmation, PluginHandle, PluginHost, all_idle, any_busy
 from qtui.plugins.runtime.sandbox import HostError, LuaSandbox
 from qtui.plugins.runtime.settings import SettingsStore
 from qtui.plugins.trust.audit import AuditLog
@@ -62,14 +62,18 @@ MAX_JOBS_READ = 10_000
 async def settle() -> None:
     """Wait until no plugin or backend call is in flight and every task is waiting."""
     while True:
+        await all_idle()  # events handed to plugins by the hosts' workers
         await trio.testing.wait_all_threads_completed()
         await trio.testing.wait_all_tasks_blocked()
-        if trio.testing.active_thread_count() == 0:
+        if trio.testing.active_thread_count() == 0 and not any_busy():
             return
 
 
-def _fill_queue(path: Path, jobs: tuple[JobFixture, ...]) -> None:
+def _fill_queue(path: Path, jobs: tuple[JobFixture, ...], clock: Callable[[], float]) -> None:
     """Create the queue database and its jobs through the queue's own producer and worker API.
+
+    `clock` dates them: the console's own now, so that what was done "just now" is within the
+    last minute of its statistics however long filling took.
 
     Jobs a worker must take (processing, completed, dead) are made first, one at a time, by a
     worker named ``qtest-<queue>``; ready and scheduled jobs follow. Within a state, jobs keep
@@ -80,7 +84,7 @@ def _fill_queue(path: Path, jobs: tuple[JobFixture, ...]) -> None:
     order = [nj for nj in numbered if nj[1].state in taken_states]
     order += [nj for nj in numbered if nj[1].state not in taken_states]
     # Not synced to disk: the queue lives for one test, and syncing would dominate its time.
-    with SQLiteQueue.open(path, create=True, durable=False) as queue:
+    with SQLiteQueue.open(path, create=True, durable=False, clock=clock) as queue:
         workers = {}
         for number, job in order:
             try:
@@ -231,7 +235,7 @@ class SpecDriver:
         self._opened += 1
         root = self._workdir / f"console-{self._opened}"
         (root / "plugins").mkdir(parents=True)
-        await trio.to_thread.run_sync(_fill_queue, root / "queue.db", options.jobs)
+        await trio.to_thread.run_sync(_fill_queue, root / "queue.db", options.jobs, self._now.time)
         backend = open_backend(root / "queue.db", clock=self._now.time)
         bus = EventBus()
         confirmations: list[tuple[str, str]] = []
@@ -393,10 +397,10 @@ class SpecDriver:
     async def _tick(self, handle: int, name: Any) -> None:
         loaded = self._get(handle)
         plugin = self._handle(loaded)
-        if name not in plugin.timers or plugin.subscription is None:
+        if name not in plugin.timers:
             running = ", ".join(sorted(plugin.timers)) or "none"
             raise HostError(f"tick: {loaded.name} has no timer {name!r} running (running: {running})")
-        plugin.subscription.offer(TimerFired(name, self._now.time()))
+        loaded.console.host.fire_timer(loaded.name, name)
         await settle()
 
     async def _advance(self, seconds: Any) -> None:

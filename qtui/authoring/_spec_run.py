@@ -25,7 +25,7 @@ from qtui.clock import SYSTEM_CLOCK
 from qtui.plugins.runtime.sandbox import Limits, LuaSandbox, PluginError, ViolationPolicy
 
 #: Limits of a spec's own sandbox: generous, but a runaway spec still ends.
-SPEC_LIMITS = Limits(memory_bytes=256 * 2**20, instructions=2_000_000_000, wall_seconds=60.0)
+SPEC_LIMITS = Limits(memory_bytes=256 * 2**20, instructions=2_000_000_000, cpu_seconds=60.0, wall_seconds=600.0)
 _SPEC_POLICY = ViolationPolicy(max_violations=1_000_000)
 _PRELUDE = importlib.resources.files("qtui.authoring").joinpath("_spec_prelude.lua").read_text("utf-8")
 _PRELUDE_NAME = "[qtest]"

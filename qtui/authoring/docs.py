@@ -26,13 +26,13 @@ import attrs
 import qtui
 from qtui.authoring import prose, typedefs
 from qtui.authoring.docmodel import Block, Code, Heading, Item, Para, to_roff, to_text
+from qtui.authoring.topics import TOPICS
 from qtui.plugins.bundles import bundle as plugin_bundle
 from qtui.plugins.bundles import manifest
 from qtui.plugins.bundles.capabilities import Capability, own_topic_prefix
 from qtui.plugins.runtime import api
 from qtui.plugins.runtime.actions import MAX_ACTION_JOBS, SHOWN_IDS
 from qtui.plugins.runtime import instance as runtime
-from qtui.plugins.runtime.events import EVENT_TYPES
 from qtui.plugins.bundles.lua_syntax import COMPILE_SECONDS, MAX_JUMPS
 from qtui.plugins.runtime.host import BACKSTOP_GRACE, CHANNEL_CAPACITY, CONFIRM_BURST, CONFIRM_SECONDS, STOP_SECONDS
 from qtui.plugins.runtime.sandbox import Limits as SandboxLimits
@@ -69,7 +69,7 @@ def _kib(size: int) -> str:
 
 _LIMITS, _MAX_LIMITS = manifest.Limits(), manifest.MAX_LIMITS
 _VIOLATIONS, _VALUES = ViolationPolicy(), SandboxLimits()
-_COALESCED = tuple(kind for cls, kind in EVENT_TYPES.items() if getattr(cls, "coalesce_key", None))
+_COALESCED = tuple(spec.type for spec in api.EVENTS if spec.coalesces)
 
 # -- the example plugins ------------------------------------------------------------------
 
@@ -285,10 +285,11 @@ def _function_item(spec: api.Function, qualified: str, *, callback: bool = False
 
 
 def functions() -> list[Block]:
-    """The sub-tables of `qtui`, then every `qtui.*` function of the API."""
+    """The sub-tables of `qtui`, then every `qtui.*` function and constant of the API."""
     return [
         *(Para(f"`qtui.{sub}`: {doc}") for sub, doc in typedefs.SUBTABLES.items()),
         *(_function_item(spec, spec.lua_name) for spec in api.FUNCTIONS),
+        *(Item(f"`{c.lua_name}` (*{c.type}*)", (c.doc, f"Since API {c.since}.")) for c in api.CONSTANTS),
     ]
 
 
@@ -323,8 +324,9 @@ def events() -> list[Block]:
                else "Arrives without subscribing.")
         needs = f" Needs `{spec.capability}`." if spec.capability else ""
         paras = [spec.doc, *(_field_para(f) for f in spec.fields), how + needs]
-        if spec.type in _COALESCED:
-            paras.append("When the plugin falls behind, only the newest one waiting is kept.")
+        if spec.coalesces:
+            paras.append("While the plugin is busy, a newer one replaces the one waiting: it gets the newest, "
+                         "never a backlog.")
         out.append(Item(f"`{spec.type}`", tuple(paras)))
     return out
 
@@ -334,6 +336,8 @@ def types() -> list[Block]:
     out: list[Block] = []
     for shape in typedefs.TABLES:
         out.append(Item(f"`{shape.name}`", (shape.doc, *(_field_para(f) for f in shape.fields))))
+    for name, (doc, members) in typedefs.UNIONS.items():
+        out.append(Item(f"`{name}`", (doc, f"That is, {_codes(members, 'or')}.")))
     for name, (doc, values) in typedefs.ALIASES.items():
         out.append(Item(f"`{name}`", (doc, f"One of {_codes(values, 'or')}.")))
     return out
@@ -385,7 +389,11 @@ class FileField:
 _LIMIT_DOCS = {
     "memory_mib": "Lua memory of the whole plugin, in MiB.",
     "instructions_per_call": "Lua instructions one call may run.",
-    "wall_ms_per_call": "Wall-clock milliseconds one call may take.",
+    "cpu_ms_per_call": "Milliseconds of CPU time one call may use: the time the plugin's own thread "
+                       "runs, not time waiting (for the disk, for another plugin, in a host function "
+                       "that waits). A call that blocks is stopped when its wall-clock time reaches "
+                       f"{runtime.BACKSTOP_FACTOR} times this, at least {runtime.BACKSTOP_SECONDS:g} "
+                       "seconds.",
 }
 
 #: Every field of manifest.toml.
@@ -409,6 +417,8 @@ MANIFEST_FIELDS: tuple[FileField, ...] = (
     *(FileField(f"limits.{key}", "integer", f"{_LIMIT_DOCS[key]} Default "
                 f"{getattr(_LIMITS, key)}, at most {getattr(_MAX_LIMITS, key)}.")
       for key in attrs.fields_dict(manifest.Limits)),
+    *(FileField(f"limits.{alias}", "integer", f"The former name of `limits.{key}`, still read.")
+      for alias, key in manifest.LIMIT_ALIASES.items()),
     FileField("panel.title", "string", "The panel's title, up to 80 characters (default the "
               "plugin's name). A plugin without a `[panel]` table has no panel."),
     FileField("panel.rows", "integer", f"Preferred height, 1 to {manifest.PANEL_MAX_ROWS}."),
@@ -443,7 +453,7 @@ permissions = ["stats.read", "timers", "notify"]
 [limits]
 memory_mib = 16
 instructions_per_call = 1000000
-wall_ms_per_call = 50
+cpu_ms_per_call = 50
 
 [panel]
 title = "Tenant SLA"
@@ -824,28 +834,6 @@ MAN_PAGES: dict[str, tuple[str, ...]] = {
 #: Every section, by the name of its generated block in the man pages; each is a file
 #: ``name.lower() + ".txt"`` in :func:`prose_dir`.
 SECTIONS: tuple[str, ...] = tuple(dict.fromkeys(name for names in MAN_PAGES.values() for name in names))
-
-
-@attrs.frozen
-class Topic:
-    """A help topic of the console: a title and the sections it shows."""
-
-    title: str
-    sections: tuple[str, ...]
-
-
-#: The console's plugin help topics (`:help NAME`), the same material as the man pages.
-TOPICS: dict[str, Topic] = {
-    "plugins": Topic("Writing Lua plugins (qtui-lua(7))", ("GUIDE", "LIMITS", "TESTING", "COMPATIBILITY", "EXAMPLES")),
-    "api": Topic("The plugin API (qtui-lua(7))", ("FUNCTIONS", "LIBRARY", "CALLBACKS", "TYPES", "STYLES")),
-    "events": Topic("Plugin events (qtui-lua(7))", ("EVENTS",)),
-    "capabilities": Topic("Plugin capabilities (qtui-lua(7))", ("CAPABILITIES",)),
-    "manifest": Topic("Plugin folders and manifest.toml (qtui-plugin(5))",
-                      ("BUNDLE", "MANIFEST", "MANIFEST-EXAMPLE")),
-    "catalog": Topic("The plugin catalog and the fleet lockfile (qtui-plugin(5))", ("CATALOG", "LOCKFILE")),
-    "permissions": Topic("Plugin permissions, site policy and audit log (qtui-permissions(5))",
-                         ("VERDICTS", "PERMISSIONS-FILE", "SCOPED-GRANTS", "SITE-POLICY", "AUDIT-LOG")),
-}
 
 
 def prose_dir() -> Path:

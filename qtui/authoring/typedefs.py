@@ -98,6 +98,8 @@ TABLES: tuple[Table, ...] = (
         _F("completed_per_min", "number", "jobs completed over the last minute"),
         _F("failed_per_min", "number", "failed attempts over the last minute"),
         _F("oldest_ready_age", "number?", "seconds the oldest ready job has waited"),
+        _F("changed", "boolean?", "true when the queue is new or a count, a rate or its oldest ready job changed "
+           "since the stats event the plugin received before (the age growing is no change)"),
     )),
     Table("qtui.Job", "A job, in the result of a peek, find or enqueue request.", _JOB_FIELDS),
     Table("qtui.PeekResult", "The result of a peek request.", (
@@ -107,6 +109,39 @@ TABLES: tuple[Table, ...] = (
     Table("qtui.CountResult", "The result of a requeue or purge request.", (
         _F("count", "integer", "how many jobs were requeued or deleted"),
     )),
+    Table("qtui.OldestQuery", "Which jobs qtui.jobs.oldest asks for.", (
+        _F("queue", "string?", "queue name, or 'all' (the default) for every queue"),
+        _F("state", "qtui.JobState?", "job state (default ready)"),
+    )),
+    Table("qtui.OldestResult", "The result of an oldest request.", (
+        _F("jobs", "qtui.Job[]", "the oldest job of each queue that has one in the state, by queue name"),
+    )),
+    Table("qtui.CountQuery", "Which jobs qtui.jobs.count_by counts, and by what.", (
+        _F("field", "string", "the payload field: keys separated by dots, e.g. 'tenant' or 'meta.tenant'"),
+        _F("queue", "string?", "queue name, or 'all' (the default) for every queue"),
+        _F("state", "qtui.JobState?", "job state (default ready)"),
+        _F("older_than", "number?", "a Unix time: each group also counts its jobs created before it"),
+        _F("limit", "integer?", "most jobs looked at, the oldest first (default 10000, at most 50000)"),
+    )),
+    Table("qtui.Group", "Jobs whose payloads give one value for the field.", (
+        _F("value", "string?", "the field's value as text (numbers as written shortest, booleans as 'true' "
+           "or 'false'); nil for payloads without such a field or where it is not a string, number or "
+           "boolean"),
+        _F("count", "integer", "jobs in the group"),
+        _F("oldest", "number?", "Unix time the group's oldest job was created"),
+        _F("older", "integer", "jobs of the group created before older_than (0 without it)"),
+    )),
+    Table("qtui.CountByResult", "The result of a count_by request.", (
+        _F("groups", "qtui.Group[]", "one group per value, the most jobs first (at most 1000)"),
+        _F("scanned", "integer", "jobs looked at"),
+        _F("unreadable", "integer", "of those, payloads that are not JSON or longer than 64 KiB"),
+        _F("others", "integer", "jobs in further groups, beyond the first 1000"),
+        _F("complete", "boolean", "whether every job in the state was looked at"),
+        _F("newest", "number?", "Unix time the newest job looked at was created: when the count is not "
+           "complete, every job not looked at is newer"),
+    )),
+    Table("qtui.json.Null", "qtui.json.null: JSON's null where Lua needs a value (an item of a list). "
+          "Compare with ==; it is read-only and tostring gives 'null'.", ()),
 )
 
 #: The tables qtui's library modules name by type, by module name.
@@ -115,10 +150,13 @@ LIBRARY_TABLES: dict[str, tuple[Table, ...]] = {
         Table("qtui.json.Budget", "Work left for the json.field lookups of one call (json.budget).", (
             _F("cost", "number", "work left, in the units of json.MAX_COST; each lookup lowers it"),
         )),
-        Table("qtui.json.Null", "json.null: what json.decode gives for a null in an array (a nil would "
-              "end the list there) or for a text that is just null. Compare with ==; it is read-only "
-              "and tostring gives 'null'.", ()),
     ),
+}
+
+#: Other named types: type name -> (what it is, the types it stands for).
+UNIONS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "qtui.Line": ("A line of a panel: a list of spans (a string is a span in the normal style).",
+                  ("(string|qtui.Span)[]",)),
 }
 
 #: Named sets of strings: type name -> (what it is, the values).
@@ -141,6 +179,8 @@ SUBTABLES: dict[str, str] = {
     "jobs": "Requests to the queue backend: each returns a request id, and its result arrives "
             "later as an 'action' event with that id.",
     "storage": "The plugin's own persistent storage (plain data, capped in size).",
+    "json": "JSON, read and written by the host within the plugin's limits.",
+    "text": "Text made safe and fitted to columns as the terminal draws them.",
 }
 
 
@@ -217,6 +257,8 @@ def render() -> str:
     notes = {c.value: c.description for c in Capability}
     for name, (doc, values) in ALIASES.items():
         out += _alias(name, doc, [(f'"{v}"', notes.get(v, "")) for v in values])
+    for name, (doc, members) in UNIONS.items():
+        out += _alias(name, doc, [(member, "") for member in members])
     for shape in TABLES:
         out += _class(shape.name, shape.doc, shape.fields)
     for spec in api.EVENTS:
@@ -228,6 +270,9 @@ def render() -> str:
         out += [*_comment(doc), f"qtui.{sub} = {{}}", ""]
     for spec in api.FUNCTIONS:
         out += _function(spec, spec.lua_name)
+    for constant in api.CONSTANTS:
+        out += [*_comment(constant.doc), "---", *_comment(f"Since API {constant.since}."),
+                f"---@type {constant.type}", f"{constant.lua_name} = {{}}", ""]
     out += [*_comment("Callbacks: global functions a plugin may define; qtui calls them."), ""]
     for spec in api.CALLBACKS:
         out += _function(spec, spec.name, callback=True)

@@ -27,9 +27,12 @@ from qtui.backends.journal import (
     drive,
     new_operation,
 )
+from qtui.backends.payload_fields import GroupCounter, count_jobs, field_keys
 from qtui.clock import WallClock
 from qtui.model import (
     PURGEABLE_STATES,
+    BackendError,
+    GroupCounts,
     InvalidInput,
     Job,
     JobState,
@@ -44,6 +47,11 @@ from qtui.model import (
 
 #: Largest page any backend returns, whatever the caller asks for.
 MAX_PAGE = 500
+#: Most jobs one `count_by` looks at, and how many it looks at unless told.
+MAX_COUNT_SCAN = 50_000
+DEFAULT_COUNT_SCAN = 10_000
+#: Most queues `oldest` answers for.
+MAX_OLDEST_QUEUES = 1000
 
 
 def validate_json_payload(payload: str) -> str:
@@ -107,6 +115,38 @@ class Backend(abc.ABC):
             raise InvalidInput("page size must be at least 1")
         return self._peek(queue, JobState(state), text or None, cursor, min(limit, MAX_PAGE))
 
+    def oldest(self, queue: str | None, state: JobState) -> tuple[Job, ...]:
+        """The oldest job in `state` of each queue (of `queue` alone if given), in queue order.
+
+        Queues with no job in that state are left out; so are queues beyond MAX_OLDEST_QUEUES.
+        Raises NotFound for an unknown queue.
+        """
+        if queue is not None:
+            check_queue_name(queue)
+        return self._oldest(queue, JobState(state))
+
+    def count_by(
+        self,
+        queue: str | None,
+        state: JobState,
+        field: str,
+        *,
+        older_than: float | None = None,
+        limit: int = DEFAULT_COUNT_SCAN,
+    ) -> GroupCounts:
+        """Jobs in `state` (of `queue`, or all queues) counted by a field of their JSON payload.
+
+        Looks at the `limit` oldest jobs at most (capped at MAX_COUNT_SCAN); `complete` says
+        whether that was all of them. Each group also counts the jobs created before
+        `older_than`. See :mod:`qtui.backends.payload_fields` for how payloads are read.
+        """
+        if queue is not None:
+            check_queue_name(queue)
+        keys = field_keys(field)
+        if limit < 1:
+            raise InvalidInput("a count looks at one job at least")
+        return self._count_by(queue, JobState(state), keys, older_than, min(limit, MAX_COUNT_SCAN))
+
     def job(self, job_id: str, *, progress: Callable[[int, int], None] | None = None) -> Job | None:
         """The job with this id, or None.
 
@@ -128,6 +168,16 @@ class Backend(abc.ABC):
         if size > self.max_payload_bytes:
             raise InvalidInput(f"payload is {size} bytes; this queue takes at most {self.max_payload_bytes}")
         return self._enqueue(queue, validate_json_payload(payload), priority)
+
+    def enqueue_many(self, queue: str, payloads: Sequence[str], *, priority: int = 0) -> list[str]:
+        """Add a job per JSON payload in one atomic step, all or none; returns their ids in order.
+
+        A payload the backend cannot take raises InvalidBatchItem naming its position, and
+        nothing is added.
+        """
+        self._check_writable("enqueue")
+        check_queue_name(queue)
+        return self._enqueue_many(queue, list(payloads), priority) if payloads else []
 
     def requeue(
         self,
@@ -263,11 +313,38 @@ class Backend(abc.ABC):
         self, queue: str | None, state: JobState, text: str | None, cursor: str | None, limit: int
     ) -> Page: ...
 
+    def _oldest(self, queue: str | None, state: JobState) -> tuple[Job, ...]:
+        """A page of one job per queue (a backend with an index answers in one query instead)."""
+        names = [queue] if queue is not None else [q.name for q in self.snapshot().queues]
+        found = []
+        for name in names[:MAX_OLDEST_QUEUES]:
+            found.extend(self._peek(name, state, None, None, 1).jobs)
+        return tuple(found)
+
+    def _count_by(
+        self, queue: str | None, state: JobState, keys: tuple[str, ...], older_than: float | None, limit: int
+    ) -> GroupCounts:
+        """Pages of the oldest jobs, their payloads read here (a backend with SQL groups them itself)."""
+        counter = GroupCounter()
+        scanned = unreadable = 0
+        cursor: str | None = None
+        while True:
+            page = self._peek(queue, state, None, cursor, min(MAX_PAGE, limit - scanned))
+            seen, bad = count_jobs(((job.payload, job.created_at) for job in page.jobs), keys, older_than, counter)
+            scanned, unreadable, cursor = scanned + seen, unreadable + bad, page.next_cursor
+            if cursor is None or scanned >= limit:
+                complete = cursor is None or not self._peek(queue, state, None, cursor, 1).jobs
+                return counter.result(scanned=scanned, unreadable=unreadable, complete=complete)
+
     @abc.abstractmethod
     def _job(self, job_id: str, progress: Callable[[int, int], None] | None) -> Job | None: ...
 
     @abc.abstractmethod
     def _enqueue(self, queue: str, payload: str, priority: int) -> Job: ...
+
+    def _enqueue_many(self, queue: str, payloads: list[str], priority: int) -> list[str]:
+        """Backends that can add many jobs atomically override this."""
+        raise BackendError(f"{self.display_name}: this backend cannot enqueue a batch of jobs atomically")
 
     @abc.abstractmethod
     def _plan(self, operation: Operation) -> Operation:

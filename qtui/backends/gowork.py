@@ -63,6 +63,7 @@ from datetime import UTC, datetime
 import attrs
 import redis
 
+from qtui.backends.base import validate_json_payload
 from qtui.backends.journal import JOURNAL_LUA, Operation
 from qtui.backends.redis_common import (
     RedisBackend,
@@ -84,6 +85,7 @@ from qtui.backends.redis_scan import (
 from qtui.clock import WallClock
 from qtui.model import (
     MALFORMED,
+    InvalidBatchItem,
     InvalidInput,
     Job,
     JobState,
@@ -628,6 +630,21 @@ class GoWorkBackend(RedisBackend):
         raw = json.dumps(job, separators=(",", ":"), ensure_ascii=False).encode()
         self.redis.lpush(self.layout.queues[queue], raw)
         return self._to_job(raw, JobState.READY)
+
+    @mapped_errors
+    def _enqueue_many(self, queue: str, payloads: list[str], priority: int) -> list[str]:
+        """Every job is built first; then one LPUSH adds them all, in order, or none."""
+        self._check_queue(queue)
+        now = self.clock()
+        jobs = []
+        for position, payload in enumerate(payloads, 1):
+            try:
+                jobs.append(build_job(json.loads(validate_json_payload(payload)), queue, now))
+            except InvalidInput as exc:
+                raise InvalidBatchItem(position, str(exc)) from None
+        raws = [json.dumps(job, separators=(",", ":"), ensure_ascii=False).encode() for job in jobs]
+        self.redis.lpush(self.layout.queues[queue], *raws)
+        return [str(job["id"]) for job in jobs]
 
     def _check_queue(self, name: str | None) -> None:
         if name is not None and name not in self.layout.queues:

@@ -31,13 +31,15 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
-import redis
 
 from qtui.clock import WallClock
 from qtui.model import BackendError, InvalidInput, JobState
+
+if TYPE_CHECKING:  # every backend imports this module: script commands on SQLite must not load redis
+    import redis
 
 #: An operation that has not advanced for this long is interrupted, whoever owns it.
 LEASE_SECONDS = 60.0

@@ -20,10 +20,11 @@ from typing import Any
 
 import attrs
 
-from qtui.backends.base import Backend
+from qtui.backends.base import MAX_OLDEST_QUEUES, Backend
 from qtui.backends.journal import Operation, OperationGone, SQLiteJournal, owner_id
+from qtui.backends.payload_fields import MAX_PAYLOAD_BYTES, GroupCounter, scalar_text
 from qtui.clock import WallClock
-from qtui.model import InvalidInput, Job, JobState, NotFound, Page, Snapshot
+from qtui.model import MALFORMED, GroupCounts, InvalidInput, Job, JobState, NotFound, Page, Snapshot
 from qtui.sqlite_queue import Database, SQLiteQueue
 from qtui.sqlite_queue.queue import register_queue
 
@@ -79,14 +80,9 @@ class SQLiteBackend(Backend):
     def _peek(
         self, queue: str | None, state: JobState, text: str | None, cursor: str | None, limit: int
     ) -> Page:
-        where = ["state = ?"]
-        params: list[Any] = [state.value]
-        if queue is not None:
-            index = "jobs_by_queue_state"
-            where.append("queue = ?")
-            params.append(queue)
-        else:
-            index = "jobs_by_state"
+        condition, state_params, index = _state_and_queue(state, queue)
+        where = [condition]
+        params: list[Any] = list(state_params)
         if cursor is not None:
             where.append("id > ?")
             params.append(_parse_cursor(cursor))
@@ -106,6 +102,57 @@ class SQLiteBackend(Backend):
         next_cursor = f"after:{jobs[-1].id}" if len(jobs) == limit else None
         return Page(jobs=jobs, next_cursor=next_cursor)
 
+    def _oldest(self, queue: str | None, state: JobState) -> tuple[Job, ...]:
+        with self._database.read() as conn:
+            if queue is not None:
+                _check_queue_exists(conn, queue)
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM jobs WHERE id IN ("
+                " SELECT (SELECT id FROM jobs INDEXED BY jobs_by_queue_state"
+                "         WHERE queue = name AND state = ? ORDER BY id LIMIT 1)"
+                " FROM queues WHERE ?2 IS NULL OR name = ?2 ORDER BY name LIMIT ?)"
+                " ORDER BY queue",
+                (state.value, queue, MAX_OLDEST_QUEUES),
+            ).fetchall()
+        return tuple(_job_from_row(row) for row in rows)
+
+    def _count_by(
+        self, queue: str | None, state: JobState, keys: tuple[str, ...], older_than: float | None, limit: int
+    ) -> GroupCounts:
+        # One pass over the `limit` oldest jobs by index; SQLite parses each payload once (its
+        # JSON functions share the parse of a value within a row).
+        path = "$" + "".join(f'."{key}"' for key in keys)
+        where, params, index = _state_and_queue(state, queue)
+        with self._database.read() as conn:
+            if queue is not None:
+                _check_queue_exists(conn, queue)
+            rows = conn.execute(
+                "SELECT kind, value, count(*), min(created_at), total(created_at < ?), max(created_at) FROM ("
+                " SELECT created_at, kind, CASE kind WHEN 'true' THEN 'true' WHEN 'false' THEN 'false'"
+                "   WHEN 'text' THEN json_extract(payload, ?2) WHEN 'integer' THEN json_extract(payload, ?2)"
+                "   WHEN 'real' THEN json_extract(payload, ?2) END AS value FROM ("
+                "  SELECT created_at, payload, CASE"
+                "   WHEN length(CAST(payload AS BLOB)) > ? OR NOT json_valid(payload) THEN 'unreadable'"
+                "   ELSE coalesce(json_type(payload, ?2), 'missing') END AS kind"
+                f"  FROM jobs INDEXED BY {index} WHERE {where} ORDER BY id LIMIT ?))"
+                " GROUP BY kind, value",
+                (older_than if older_than is not None else float("-inf"), path, MAX_PAYLOAD_BYTES, *params, limit),
+            ).fetchall()
+            scanned = sum(row[2] for row in rows)
+            more = scanned == limit and conn.execute(
+                f"SELECT 1 FROM jobs INDEXED BY {index} WHERE {where} ORDER BY id LIMIT 1 OFFSET ?",
+                (*params, limit),
+            ).fetchone() is not None
+        counter = GroupCounter()
+        unreadable = 0
+        for kind, value, count, oldest, older, newest in rows:
+            counter.seen(newest)
+            if kind == "unreadable":
+                unreadable += count
+            else:
+                counter.add(scalar_text(value), count, oldest, int(older))
+        return counter.result(scanned=scanned, unreadable=unreadable, complete=not more)
+
     def _job(self, job_id: str, progress: Callable[[int, int], None] | None = None) -> Job | None:
         """By primary key: no scan, so no progress to report."""
         number = _job_number(job_id)
@@ -123,6 +170,9 @@ class SQLiteBackend(Backend):
         if job is None:  # another console purged it in the blink of an eye
             raise NotFound(f"job {job_id} was enqueued, then removed before it could be read back")
         return job
+
+    def _enqueue_many(self, queue: str, payloads: list[str], priority: int) -> list[str]:
+        return self._queue.enqueue_many(queue, payloads, priority=priority)
 
     # -- journaled operations --------------------------------------------------
 
@@ -217,6 +267,13 @@ def _selection(operation: Operation) -> tuple[str, list[Any]]:
     return " AND ".join(where), params
 
 
+def _state_and_queue(state: JobState, queue: str | None) -> tuple[str, tuple[Any, ...], str]:
+    """The condition selecting jobs in `state` (of `queue`), its parameters and the index to page them by."""
+    if queue is None:
+        return "state = ?", (state.value,), "jobs_by_state"
+    return "state = ? AND queue = ?", (state.value, queue), "jobs_by_queue_state"
+
+
 def _check_queue_exists(conn: Any, queue: str) -> None:
     if conn.execute("SELECT 1 FROM queues WHERE name = ?", (queue,)).fetchone() is None:
         raise NotFound(f"no queue named {queue!r}")
@@ -258,24 +315,79 @@ def _text_condition(text: str) -> tuple[str, list[str]]:
 
 
 def _job_from_row(row: tuple[Any, ...]) -> Job:
+    """The job a row holds; a value another program stored badly is escaped or left out, and noted."""
     (
         job_id, queue, state, payload, priority, attempts, max_attempts, last_error, worker,
         created_at, updated_at, run_at, lease_until, finished_at, origin,
     ) = row
+    stored = _StoredValues()
+    payload = stored.text("payload", payload) or ""
+    if not stored.problems:  # text that is not as stored is not worth parsing
+        try:
+            json.loads(payload)
+        except (ValueError, RecursionError):
+            stored.problems.append("payload: not JSON")
     return Job(
         id=str(job_id),
-        queue=queue,
-        state=JobState(state),
+        queue=stored.text("queue", queue) or "",
+        state=JobState(state),  # the schema's CHECK constraint allows only the five states
         payload=payload,
-        priority=priority,
-        attempts=attempts,
-        max_attempts=max_attempts,
-        last_error=last_error,
-        worker=worker,
-        created_at=created_at,
-        updated_at=updated_at,
-        run_at=run_at,
-        lease_until=lease_until,
-        finished_at=finished_at,
-        origin=origin,
+        priority=stored.integer("priority", priority, 0),
+        attempts=stored.integer("attempts", attempts, 0),
+        max_attempts=stored.integer("max_attempts", max_attempts, None),
+        last_error=stored.text("last_error", last_error),
+        worker=stored.text("worker", worker),
+        created_at=stored.time("created_at", created_at),
+        updated_at=stored.time("updated_at", updated_at),
+        run_at=stored.time("run_at", run_at),
+        lease_until=stored.time("lease_until", lease_until),
+        finished_at=stored.time("finished_at", finished_at),
+        origin=stored.text("origin", origin),
+        extra={MALFORMED: "; ".join(stored.problems)} if stored.problems else {},
     )
+
+
+#: Times shown as dates: years 1 to 9999.
+_TIME_RANGE = (-62_135_596_800.0, 253_402_300_799.0)
+#: Bad bytes of text that is not UTF-8, as the database's text factory decodes them.
+_BAD_BYTES = re.compile("[\udc80-\udcff]")
+
+
+class _StoredValues:
+    """Converts the values of one stored row for the model, noting what was wrong instead of failing."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def text(self, name: str, value: object) -> str | None:
+        """Text as stored; bytes that are not UTF-8 are shown as \\xNN escapes."""
+        if value is None:
+            return None
+        if isinstance(value, bytes):
+            self.problems.append(f"{name}: stored as a blob")
+            value = value.decode("utf-8", "surrogateescape")
+        text = value if isinstance(value, str) else str(value)
+        if _BAD_BYTES.search(text):
+            self.problems.append(f"{name}: not UTF-8 (bad bytes shown as \\xNN)")
+            text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        return text
+
+    def integer(self, name: str, value: object, default: int | None) -> int | None:
+        if (value is None and default is None) or isinstance(value, int):
+            return value  # type: ignore[return-value]
+        self.problems.append(f"{name}: not a whole number: {_sample(value)}")
+        return default
+
+    def time(self, name: str, value: object) -> float | None:
+        if value is None:
+            return None
+        if isinstance(value, int | float) and _TIME_RANGE[0] <= value <= _TIME_RANGE[1]:
+            return float(value)
+        self.problems.append(f"{name}: not a time: {_sample(value)}")
+        return None
+
+
+def _sample(value: object) -> str:
+    """A short, quoted rendering of a bad value for a problem note."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"

@@ -5,6 +5,9 @@ Performance figures live here, never as timed assertions in the test suite.
 
 #: Benchmark areas; each is a module qtui.bench.<area> with main(argv) -> int.
 AREAS = {
+    "startup": "start-up of `qtui stats --json` as a whole process, next to python3 -c pass and rq info",
+    "enqueue": "batch enqueue of a million jobs on SQLite: enqueue_many and qtui enqueue --batch against executemany",
+    "terminal": "terminal bytes per second at --refresh 1 against rq info -i 1, and time to the first frame",
     "sqlite": "the embedded SQLite queue at scale",
     "redis": "the Redis backends (go-redis-work-queue layout, RQ) next to RQ's own tools",
     "redis_faults": "kill -9 of client and redis-server during requeues and purges, resumed (20 trials each)",

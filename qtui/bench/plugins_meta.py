@@ -1,22 +1,35 @@
 """Costs of plugin metadata work: manifest parsing, discovery with hashing, verdicts, audit.
 
-    python -m qtui.bench plugins_meta [--plugins N] [--repeat N]
+    python -m qtui.bench plugins_meta [--plugins N] [--lua-kib N] [--repeats N]
 
-Runs in a temporary folder; nothing of the operator's is touched.
+Each operation is shown beside its floor (the bare library doing the same work: tomllib,
+hashlib, os.write, flock and an atomic replace) and, where there is one, what an operator
+would run instead (whole processes, start-up included). Figures are per call, the minimum and
+median of the repeats; in-process figures time a batch of calls per repeat. Runs in a
+temporary folder; nothing of the operator's is touched.
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
+import hashlib
+import json
 import os
+import statistics
+import subprocess
+import sys
 import tempfile
-import time
-from collections.abc import Callable
+import tomllib
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import tomli_w
 
-from qtui.plugins.bundles.bundle import read_bundle
+from qtui.bench.idle import console_env
+from qtui.bench.redis import print_table, repeated
+from qtui.files.atomic import replace_file
+from qtui.plugins.bundles.bundle import bundle_files, read_bundle
 from qtui.plugins.bundles.capabilities import Capability
 from qtui.plugins.bundles.discovery import Source, discover
 from qtui.plugins.bundles.manifest import parse_manifest
@@ -37,14 +50,38 @@ _MANIFEST = {
         "view": {"type": "choice", "choices": ["a", "b"], "default": "a"},
     },
 }
+HEADERS = ("operation", "qtui min / median", "floor min / median", "instead min / median", "floor, instead")
 
 
-def _per_call(fn: Callable[[], object], repeat: int) -> float:
-    """Mean seconds per call of `fn` over `repeat` calls."""
-    start = time.perf_counter()
-    for _ in range(repeat):
-        fn()
-    return (time.perf_counter() - start) / repeat
+def per_call(fn: Callable[[], object], calls: int, repeats: int) -> list[float]:
+    """Sorted seconds per call of `fn`: each repeat times `calls` calls in a row."""
+
+    def batch() -> None:
+        for _ in range(calls):
+            fn()
+
+    return [t / calls for t in repeated(batch, repeats)]
+
+
+def processes(argv: Sequence[str], repeats: int, env: dict[str, str] | None = None) -> list[float]:
+    """Sorted seconds of `repeats` runs of the whole process `argv`, start-up included."""
+
+    def run() -> None:
+        subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+
+    return repeated(run, repeats)
+
+
+def span(times: Sequence[float] | None) -> str:
+    """`min / median` of sorted seconds, in units that fit."""
+    if times is None:
+        return "-"
+    low, mid = times[0], statistics.median(times)
+    if mid < 1e-3:
+        return f"{low * 1e6:.1f} / {mid * 1e6:.1f} us"
+    if mid < 1:
+        return f"{low * 1e3:.2f} / {mid * 1e3:.2f} ms"
+    return f"{low:.2f} / {mid:.2f} s"
 
 
 def _make_plugins(root: Path, count: int, lua_bytes: int) -> None:
@@ -57,50 +94,159 @@ def _make_plugins(root: Path, count: int, lua_bytes: int) -> None:
         (folder / "lib" / "util.lua").write_text("return {}\n")
 
 
+def _files(folders: Sequence[Path]) -> list[Path]:
+    return [folder / name for folder in folders for name in bundle_files(folder)]
+
+
+def _bare_hash(files: Sequence[Path]) -> None:
+    """The floor of hashing a bundle: read each file and sha256 it, nothing else."""
+    for path in files:
+        with open(path, "rb") as f:
+            hashlib.sha256(f.read()).digest()
+
+
+def _bare_toml_read(path: Path) -> dict:
+    with open(path, "rb") as f:
+        return tomllib.load(f)
+
+
+class _Alternating:
+    """Changes a file on each write(): its bytes, then the same with a comment added, and back."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        text = path.read_bytes()
+        self.versions = (text, text + b"# changed\n")
+        self.written = 0
+
+    def write(self) -> None:
+        self.written += 1
+        self.path.write_bytes(self.versions[self.written % 2])
+
+
+def _bare_locked_rewrite(path: Path) -> None:
+    """The floor of a decision: under flock, read and parse the file, dump it, replace it atomically."""
+    fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        replace_file(path, tomli_w.dumps(_bare_toml_read(path)))
+    finally:
+        os.close(fd)
+
+
+def _bare_append(path: Path, line: bytes) -> None:
+    """The floor of an audit record: open for append, one write, close (AuditLog does not fsync)."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)
+
+
+def _bare_read_jsonl(paths: Sequence[Path]) -> None:
+    for path in paths:
+        with open(path, "rb") as f:
+            for line in f:
+                json.loads(line)
+
+
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m qtui.bench plugins_meta")
+    """Run the benchmark; prints one table."""
+    parser = argparse.ArgumentParser(prog="python -m qtui.bench plugins_meta", description=__doc__.splitlines()[0])
     parser.add_argument("--plugins", type=int, default=50, help="plugins to discover (default 50)")
     parser.add_argument("--lua-kib", type=int, default=64, help="entry file size in KiB (default 64)")
-    parser.add_argument("--repeat", type=int, default=2000, help="calls per fast measurement")
+    parser.add_argument("--repeats", type=int, default=7, help="runs of each figure (min and median shown)")
     args = parser.parse_args(argv)
-    rows: list[tuple[str, float]] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        text = tomli_w.dumps(_MANIFEST)
-        rows.append(("parse_manifest (typical manifest)", _per_call(
-            lambda: parse_manifest(text, file=Path("manifest.toml")), args.repeat)))
+    if args.plugins < 1 or args.lua_kib < 1 or args.repeats < 1:
+        parser.error("--plugins, --lua-kib and --repeats must be at least 1")
+    reps = args.repeats
+    qtui = [sys.executable, "-m", "qtui"]
+    rows: list[tuple[str, ...]] = []
 
-        plugins = root / "plugins"
+    def row(name: str, ours: list[float], floor: list[float] | None, instead: list[float] | None, what: str) -> None:
+        rows.append((name, span(ours), span(floor), span(instead), what))
+        print(f"  measured: {name}", file=sys.stderr, flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="qtui-bench-meta-") as tmp:
+        home = Path(tmp)
+        env = console_env(home, [])
+        config = home / "config" / "qtui"
+        plugins = config / "plugins"
         _make_plugins(plugins, args.plugins, args.lua_kib * 1024)
-        rows.append((f"discover {args.plugins} plugins", _per_call(
-            lambda: discover([(Source.USER, plugins)]), 5)))
-        rows.append((f"read_bundle + hash ({args.lua_kib} KiB entry)", _per_call(
-            lambda: read_bundle(plugins / "p0"), 50)))
+        dirs = [(Source.USER, plugins)]
+        text = tomli_w.dumps(_MANIFEST)
+        (home / "manifest.toml").write_text(text)
+        row("parse_manifest (typical manifest)",
+            per_call(lambda: parse_manifest(text, file=Path("manifest.toml")), 200, reps),
+            per_call(lambda: tomllib.loads(text), 200, reps),
+            processes(["cat", str(home / "manifest.toml")], reps),
+            "tomllib.loads; cat manifest.toml")
 
-        everything = discover([(Source.USER, plugins)])
-        store = PermissionStore(root / "permissions.toml")
-        for plugin in everything.plugins:  # a realistic file: a record per installed plugin
-            code = read_bundle(plugin.folder).hash
-            store.decide(plugin.manifest, code, grant=plugin.manifest.permissions)
-        found = everything.plugins[0]
+        every = discover(dirs).plugins
+        folders = [p.folder for p in every]
+        all_files = [str(f) for f in _files(folders)]
+        row(f"discover + hash {args.plugins} plugins",
+            per_call(lambda: [read_bundle(p.folder) for p in discover(dirs).plugins], 1, reps),
+            per_call(lambda: _bare_hash(_files(folders)), 1, reps),
+            processes(["sha256sum", *all_files], reps),
+            "listing + hashlib; sha256sum of the files")
+        first = _files(folders[:1])
+        row(f"read_bundle + hash ({args.lua_kib} KiB entry)",
+            per_call(lambda: read_bundle(folders[0]), 20, reps),
+            per_call(lambda: _bare_hash(first), 20, reps),
+            processes(["sha256sum", *map(str, first)], reps),
+            "hashlib; sha256sum of its files")
+
+        store = PermissionStore(config / "permissions.toml")
+        for plugin in every:  # a realistic file: a record per installed plugin
+            store.decide(plugin.manifest, read_bundle(plugin.folder).hash, grant=plugin.manifest.permissions)
+        found = every[0]
         code_hash = read_bundle(found.folder).hash
-        rows.append(("PermissionStore.decide (locked, fsync)", _per_call(
-            lambda: store.decide(found.manifest, code_hash, grant=[Capability.TIMERS]), 50)))
-        rows.append(("PermissionStore.grants (reads file)", _per_call(
-            lambda: store.grants(found.manifest, code_hash, SitePolicy()), 200)))
-        grants = store.grants(found.manifest, code_hash, SitePolicy())
-        rows.append(("Grants.check (in memory)", _per_call(
-            lambda: grants.check(Capability.JOBS_PURGE), args.repeat * 10)))
+        row("PermissionStore.decide (locked, fsync)",
+            per_call(lambda: store.decide(found.manifest, code_hash, grant=[Capability.TIMERS]), 5, reps),
+            per_call(lambda: _bare_locked_rewrite(store.path), 5, reps),
+            processes([*qtui, "plugin", "grant", "--yes", found.name, "timers"], reps, env),
+            "flock+tomllib+tomli_w+replace; qtui plugin grant")
+        policy = SitePolicy()
+        row("PermissionStore.grants (file unchanged)",
+            per_call(lambda: store.grants(found.manifest, code_hash, policy), 20, reps),
+            per_call(lambda: _bare_toml_read(store.path), 20, reps),
+            processes([*qtui, "plugin", "info", found.name], reps, env),
+            "tomllib read; qtui plugin info NAME")
+        versions = _Alternating(store.path)
+        row("PermissionStore.grants (after each change)",
+            per_call(lambda: (versions.write(), store.grants(found.manifest, code_hash, policy)), 20, reps),
+            per_call(lambda: (versions.write(), _bare_toml_read(store.path)), 20, reps),
+            None,
+            "same change + tomllib read")
+        grants = store.grants(found.manifest, code_hash, policy)
+        granted = grants.record.granted if grants.record else frozenset()
+        row("Grants.check (in memory)",
+            per_call(lambda: grants.check(Capability.JOBS_PURGE), 2000, reps),
+            per_call(lambda: Capability.JOBS_PURGE in granted, 2000, reps),
+            None,
+            "set membership")
+        row(f"qtui plugin list ({args.plugins} plugins)",
+            processes([*qtui, "plugin", "list"], reps, env),
+            None,
+            processes(["cat", *all_files], reps),
+            "-; cat of every plugin file")
 
-        log = AuditLog(root / "audit.jsonl", max_bytes=256 * 1024)
-        rows.append(("AuditLog.record (append, rotating)", _per_call(
-            lambda: log.record("p0", "1.2.3", "jobs.purge", Outcome.DONE, "purged 3 jobs"),
-            args.repeat)))
-        rows.append(("AuditLog.read (all files)", _per_call(lambda: log.read(), 5)))
-    print(f"{'operation':<44} {'per call':>12}")
-    print("-" * 57)
-    for name, seconds in rows:
-        shown = f"{seconds * 1e6:.1f} us" if seconds < 1e-3 else f"{seconds * 1e3:.2f} ms"
-        print(f"{name:<44} {shown:>12}")
+        log = AuditLog(home / "audit.jsonl", max_bytes=256 * 1024)
+        entry = log.record("p0", "1.2.3", "jobs.purge", Outcome.DONE, "purged 3 jobs")
+        line = entry.to_line().encode("ascii")
+        row("AuditLog.record (append, rotating)",
+            per_call(lambda: log.record("p0", "1.2.3", "jobs.purge", Outcome.DONE, "purged 3 jobs"), 200, reps),
+            per_call(lambda: _bare_append(home / "bare.jsonl", line), 200, reps),
+            None,
+            "open O_APPEND + os.write")
+        logs = sorted(home.glob("audit.jsonl*"))
+        row("AuditLog.read (all files)",
+            per_call(lambda: log.read(), 1, reps),
+            per_call(lambda: _bare_read_jsonl(logs), 1, reps),
+            processes(["cat", *map(str, logs)], reps),
+            "json.loads per line; cat")
+    print_table(f"Plugin metadata: {args.plugins} plugins, {args.lua_kib} KiB entry files; "
+                f"per call, min / median of {reps} repeats", rows, HEADERS)
     print(f"\n{os.cpu_count()} CPUs; temporary folder on {tempfile.gettempdir()}")
     return 0

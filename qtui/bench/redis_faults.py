@@ -86,13 +86,25 @@ def load(client: redis.Redis, layout: Layout, jobs: int) -> None:
         load_gowork(client, jobs, jobs)
     else:
         load_rq(client, jobs, RQ_QUEUES, jobs)
-    client.bgrewriteaof()
+    while True:  # the load may have set off a rewrite of its own: wait it out, then rewrite again
+        _wait_for_aof_rewrite(client)
+        try:
+            client.bgrewriteaof()
+            break
+        except redis.ResponseError as exc:
+            if "already in progress" not in str(exc):
+                raise
+    _wait_for_aof_rewrite(client)
+    client.config_set("appendfsync", "always")
+
+
+def _wait_for_aof_rewrite(client: redis.Redis) -> None:
+    """Until no rewrite of the append-only file is running or scheduled."""
     while True:
         info = client.info("persistence")
         if not info["aof_rewrite_in_progress"] and not info["aof_rewrite_scheduled"]:
-            break
+            return
         time.sleep(0.005)
-    client.config_set("appendfsync", "always")
 
 
 def start(backend: Backend, layout: Layout, kind: Kind) -> Operation:

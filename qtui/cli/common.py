@@ -16,6 +16,7 @@ from qtui import paths, report
 from qtui.backends import open_backend
 from qtui.backends.base import Backend
 from qtui.clock import SYSTEM_CLOCK
+from qtui.model import InvalidInput
 
 EXIT_OK, EXIT_NOT_FOUND, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_REFUSED, EXIT_ERROR = range(6)
 
@@ -25,9 +26,10 @@ class Refused(Exception):
 
 
 def open_backend_for(args: argparse.Namespace, *, create: bool = False) -> Backend:
-    """The backend named by --db (or the default database); closed when the command ends."""
-    target = args.db or paths.default_database()
-    if args.db is None:
+    """The backend named by --db, else config.toml, else the default database; closed when the command ends."""
+    target = args.db or _configured_database()
+    if target is None:
+        target = paths.default_database()
         create = True  # the default database is made on first use
         Path(target).parent.mkdir(parents=True, exist_ok=True)
     backend = open_backend(target, clock=SYSTEM_CLOCK.time, read_only=args.read_only, create=create)
@@ -54,3 +56,14 @@ def print_result(args: argparse.Namespace, value: object, text: str) -> None:
 def open_for_console(args: argparse.Namespace) -> Backend:
     """The backend the console runs on, chosen like every other command's."""
     return open_backend_for(args)
+
+
+def _configured_database() -> str | None:
+    """config.toml's `database`; InvalidInput (file:line: field) when it cannot be read."""
+    from qtui.config import configured_database
+    from qtui.files.tomlfile import FileProblems
+
+    try:
+        return configured_database()
+    except FileProblems as exc:
+        raise InvalidInput(str(exc)) from None

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
+from typing import Any
 
 from qtui import __version__, paths, report
 from qtui.cli import ops
+from qtui.cli.batch import DEFAULT_BATCH_SIZE, enqueue_lines, read_lines
 from qtui.cli.common import (
     EXIT_ERROR,
     EXIT_NOT_FOUND,
@@ -26,7 +26,6 @@ from qtui.cli.common import (
     open_backend_for,
     print_result,
 )
-from qtui.clock import SYSTEM_CLOCK
 from qtui.model import (
     BackendError,
     BackendUnavailable,
@@ -35,6 +34,7 @@ from qtui.model import (
     NotFound,
     ReadOnlyError,
 )
+from qtui.sanitize import visible
 
 # -- argument parsing ----------------------------------------------------------
 
@@ -49,14 +49,23 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _page_size(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if not 1 <= value <= 500:
-        raise argparse.ArgumentTypeError("must be between 1 and 500")
-    return value
+def _whole_number(low: int, high: int) -> Callable[[str], int]:
+    """An argument type: a whole number from `low` to `high`."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low} and {high}")
+        return value
+
+    return parse
+
+
+_page_size = _whole_number(1, 500)
+_batch_size = _whole_number(1, 1_000_000)
 
 
 def _state(text: str) -> JobState:
@@ -81,7 +90,40 @@ def _common_options(for_subcommand: bool) -> argparse.ArgumentParser:
     return common
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _LazyParser(argparse.ArgumentParser):
+    """A subcommand's parser that gets its arguments when it is first used or shown.
+
+    So `qtui stats` never imports what only `qtui plugin` needs (the plugin system, Lua).
+    """
+
+    def __init__(self, *args: Any, fill: Callable[[argparse.ArgumentParser], None] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._fill = fill
+
+    def fill(self) -> None:
+        """Add the arguments now, if they are not there yet."""
+        if self._fill is not None:
+            fill, self._fill = self._fill, None
+            fill(self)
+
+    def parse_known_args(self, args: Sequence[str] | None = None,
+                         namespace: argparse.Namespace | None = None) -> tuple[argparse.Namespace, list[str]]:
+        self.fill()
+        return super().parse_known_args(args, namespace)
+
+    def format_usage(self) -> str:
+        self.fill()
+        return super().format_usage()
+
+    def format_help(self) -> str:
+        self.fill()
+        return super().format_help()
+
+
+def build_parser(*, lazy: bool = False) -> argparse.ArgumentParser:
+    """The parser of every qtui command; with `lazy`, a command group's arguments (and the
+    modules behind them) load only when that group is used."""
     common = _common_options(for_subcommand=True)
     as_json = argparse.ArgumentParser(add_help=False)
     as_json.add_argument("--json", action="store_true", help="print JSON for scripts instead of a table")
@@ -96,11 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[_common_options(for_subcommand=False)],
     )
     parser.add_argument("--version", action="version", version=f"qtui {__version__}")
-    parser.add_argument("--refresh", type=_positive_float, default=2.0, metavar="SECONDS",
-                        help="poll the backend every SECONDS (0: only on r); default 2")
+    parser.add_argument("--refresh", type=_positive_float, default=None, metavar="SECONDS",
+                        help="poll the backend every SECONDS (0: only on r); default: config.toml's, else 2")
     parser.add_argument("--mouse", action="store_true", help="let the console use the mouse")
     parser.add_argument("--no-plugins", action="store_true", help="do not load any plugin")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_LazyParser)
 
     p = sub.add_parser("demo", parents=[common], help="open the console on a live demo database",
                        description="Fill a demo database, run simulated producers and workers in the "
@@ -134,10 +176,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id", metavar="ID")
     p.set_defaults(handler=cmd_find)
 
-    p = sub.add_parser("enqueue", parents=[common, as_json], help="add a job with a JSON payload")
+    p = sub.add_parser("enqueue", parents=[common, as_json], help="add a job with a JSON payload, or a batch",
+                       description="Add a job with a JSON payload, or with --batch a job per line of a "
+                                   "JSON Lines file, written in all-or-nothing batches of --batch-size "
+                                   "lines. A missing database file is an error unless --create is given.")
     p.add_argument("queue", metavar="QUEUE")
-    p.add_argument("payload", metavar="JSON", help="the payload, or - to read it from stdin")
+    p.add_argument("payload", metavar="JSON", nargs="?", help="the payload, or - to read it from stdin")
+    p.add_argument("--batch", metavar="FILE",
+                   help="a job per line of FILE (- for stdin), each line a JSON payload")
+    p.add_argument("--batch-size", type=_batch_size, default=DEFAULT_BATCH_SIZE, metavar="N",
+                   help=f"lines per atomic batch (default {DEFAULT_BATCH_SIZE}); a bad line stops the command "
+                        "and nothing of its batch is written")
     p.add_argument("--priority", type=int, default=0, help="higher runs first (default 0)")
+    p.add_argument("--create", action="store_true", help="create the database file if it does not exist")
     p.set_defaults(handler=cmd_enqueue)
 
     p = sub.add_parser("requeue", parents=[common, as_json, confirm], help="move dead jobs back to a queue",
@@ -163,9 +214,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     ops.register(sub, common=common, as_json=as_json, confirm=confirm)
 
-    from qtui.cli import plugins as plugins_cli
+    def plugin_actions(group: argparse.ArgumentParser) -> None:
+        from qtui.cli import plugins as plugins_cli
 
-    plugins_cli.register(sub, as_json=as_json, confirm=confirm, common=common)
+        plugins_cli.register(group, as_json=as_json, confirm=confirm, common=common)
+
+    group = sub.add_parser(
+        "plugin", help="list, inspect, grant, revoke, check and lock Lua plugins",
+        description="Manage the Lua plugins: what is installed, what each may do, and whether "
+                    "a plugin folder is valid.",
+        fill=plugin_actions,
+    )
+    if not lazy:
+        group.fill()
+
+    from qtui.cli import config as config_cli
+
+    config_cli.register(sub)
     return parser
 
 
@@ -173,47 +238,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_console(args: argparse.Namespace) -> int:
-    from qtui.console.launch import run_console
+    from qtui.cli.config import run_configured_console
 
-    run_console(open_backend_for(args), refresh=args.refresh, mouse=args.mouse, plugins=not args.no_plugins)
-    return EXIT_OK
+    return run_configured_console(args)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from qtui import simulation
+    from qtui.cli.demo import running_demo
 
-    db = Path(args.db) if args.db else paths.demo_database()
-    if "://" in str(db):
-        raise InvalidInput("qtui demo needs a file path for --db, not a URL")
-    db.parent.mkdir(parents=True, exist_ok=True)
-    if not db.exists():
-        simulation.seed(db, clock=SYSTEM_CLOCK.time)
-    log_dir = paths.state_dir()
-    log_dir.mkdir(parents=True, exist_ok=True)
-    with open(log_dir / "demo.log", "ab") as log:
-        # The simulation runs until its stdin closes, so it also ends if qtui dies.
-        sim = subprocess.Popen(
-            [sys.executable, "-m", "qtui.simulation", "--db", str(db)],
-            stdin=subprocess.PIPE, stdout=log, stderr=log,
-        )
-    try:
+    with running_demo(args.db) as demo:
         if args.no_console:
-            print(f"simulating on {db} (log: {log_dir / 'demo.log'}); press Ctrl-C to stop")
+            print(f"simulating on {demo.db} (log: {demo.log}); press Ctrl-C to stop")
             try:
-                sim.wait()
+                demo.process.wait()
             except KeyboardInterrupt:
                 pass
             return EXIT_OK
-        args.db = str(db)
+        args.db = str(demo.db)
         return cmd_console(args)
-    finally:
-        if sim.stdin:
-            sim.stdin.close()
-        try:
-            sim.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            sim.kill()
-            sim.wait()
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
@@ -245,9 +287,31 @@ def cmd_find(args: argparse.Namespace) -> int:
 
 
 def cmd_enqueue(args: argparse.Namespace) -> int:
+    if (args.payload is None) == (args.batch is None):
+        raise InvalidInput("give either the payload JSON or --batch FILE")
+    if args.batch is not None:
+        return _enqueue_batch(args)
     payload = sys.stdin.read() if args.payload == "-" else args.payload
-    job = open_backend_for(args, create=True).enqueue(args.queue, payload, priority=args.priority)
+    job = open_backend_for(args, create=args.create).enqueue(args.queue, payload, priority=args.priority)
     print_result(args, job, f"enqueued job {job.id} on {job.queue}")
+    return EXIT_OK
+
+
+def _enqueue_batch(args: argparse.Namespace) -> int:
+    backend = open_backend_for(args, create=args.create)
+    if args.batch == "-":
+        done = enqueue_lines(backend, args.queue, read_lines(sys.stdin.buffer, "stdin"), name="stdin",
+                             batch_size=args.batch_size, priority=args.priority)
+    else:
+        try:
+            stream = open(args.batch, "rb")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            raise InvalidInput(f"{args.batch}: {exc.strerror}") from None
+        with stream:
+            done = enqueue_lines(backend, args.queue, read_lines(stream, args.batch), name=args.batch,
+                                 batch_size=args.batch_size, priority=args.priority)
+    ids = f" (ids {done.first_id} to {done.last_id})" if done.enqueued else ""
+    print_result(args, done, f"enqueued {done.enqueued} job{'s' if done.enqueued != 1 else ''} on {done.queue}{ids}")
     return EXIT_OK
 
 
@@ -298,7 +362,7 @@ _EXIT_CODES: Sequence[tuple[type[BaseException], int]] = (
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run qtui with `argv`; returns the exit status."""
-    parser = build_parser()
+    parser = build_parser(lazy=True)
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = getattr(args, "handler", cmd_console)
     args.opened = []
@@ -308,7 +372,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("qtui: interrupted", file=sys.stderr)
         return 130
     except (BackendError, Refused) as exc:
-        print(f"qtui: {exc}", file=sys.stderr)
+        print(f"qtui: {visible(str(exc), multiline=True)}", file=sys.stderr)  # messages quote hostile data
         return next(code for kind, code in _EXIT_CODES if isinstance(exc, kind))
     except BrokenPipeError:
         return EXIT_OK

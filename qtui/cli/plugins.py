@@ -13,6 +13,7 @@ file is reported as ``file:line: field: message``, never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import functools
 import re
@@ -139,18 +140,13 @@ def _rate(text: str) -> Rate | str:
 
 
 def register(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    group: argparse.ArgumentParser,
     *,
     as_json: argparse.ArgumentParser,
     confirm: argparse.ArgumentParser,
     common: argparse.ArgumentParser,
 ) -> None:
-    """Add the `plugin` command group to the subcommands `sub` of the qtui parser."""
-    group = sub.add_parser(
-        "plugin", help="list, inspect, grant, revoke, check and lock Lua plugins",
-        description="Manage the Lua plugins: what is installed, what each may do, and whether "
-                    "a plugin folder is valid.",
-    )
+    """Add the actions of the `plugin` command group to its parser, `group`."""
     actions = group.add_subparsers(dest="plugin_command", metavar="ACTION", required=True)
 
     p = actions.add_parser(
@@ -273,7 +269,9 @@ def register(
         "dev", parents=[common], help="open the console with a plugin from DIR, reloading it on save",
         description="Open the console with the plugin in DIR loaded (not installed), its log beside its "
                     "panel, and reload it each time a file in DIR is saved. Permission decisions carry "
-                    "over between saves while the requested capabilities stay the same.",
+                    "over between saves while the requested capabilities stay the same. Without --db "
+                    "(or $QTUI_DB) it runs on live demo data, as qtui demo does, so the panel is fed "
+                    "at once.",
     )
     p.add_argument("dir", metavar="DIR", help="the plugin folder")
     p.add_argument("--refresh", type=float, default=1.0, metavar="SECONDS", help="poll every SECONDS (default 1)")
@@ -284,15 +282,22 @@ def register(
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
-    """The console with one plugin loaded from its own folder, reloaded on every save."""
+    """The console with one plugin loaded from its own folder, reloaded on every save.
+
+    It runs on the database --db (or $QTUI_DB) names, else on live demo data.
+    """
     from qtui.cli.common import open_for_console
+    from qtui.cli.demo import running_demo
     from qtui.console.launch import run_console
 
     folder = Path(args.dir).resolve()
     if not (folder / MANIFEST_FILE).is_file():
         _error(f"{folder}: no {MANIFEST_FILE} here (create one with: qtui plugin new NAME)")
         return EXIT_USAGE
-    run_console(open_for_console(args), refresh=args.refresh, mouse=False, plugins=True, dev=folder)
+    with contextlib.nullcontext() if args.db else running_demo(None) as demo:
+        if demo is not None:
+            args.db = str(demo.db)
+        run_console(open_for_console(args), refresh=args.refresh, mouse=False, plugins=True, dev=folder)
     return EXIT_OK
 
 
@@ -682,7 +687,7 @@ def _info_text(
         ("entry", one_line(manifest.entry)),
         ("code hash", code_hash),
         ("limits", f"{limits.memory_mib} MiB memory, {limits.instructions_per_call} instructions "
-                   f"and {limits.wall_ms_per_call} ms per call"),
+                   f"and {limits.cpu_ms_per_call} ms of CPU per call"),
     ]
     panel = manifest.panel
     if panel is None:

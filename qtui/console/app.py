@@ -9,6 +9,7 @@ is one subscriber of that bus.
 from __future__ import annotations
 
 import logging
+import signal
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -16,21 +17,25 @@ import trio
 import urwid
 
 from qtui.backends.base import Backend, validate_json_payload
+from qtui import paths
 from qtui.bus import EventBus
 from qtui.clock import Clock
 from qtui.console import format as fmt
 from qtui.console import keymap
+from qtui.console.clipboard import Clipboard
 from qtui.console.glyphs import UNICODE, Glyphs
+from qtui.console.keys import key_label
 from qtui.console.modal import Choice, ConfirmModal, Modal
 from qtui.console.operations import OperationRunner
-from qtui.console.palette import PALETTE
+from qtui.console.palette import THEMES
 from qtui.console.screens.detail import DetailScreen
 from qtui.console.screens.help import HelpScreen
 from qtui.console.screens.jobs import DeadScreen, JobListScreen
-from qtui.console.screens.plugins import PluginsScreen
+from qtui.console.screens.no_plugins import NoPluginsScreen
 from qtui.console.screens.queues import QueuesScreen
 from qtui.console.screens.workers import WorkersScreen
-from qtui.console.widgets import CommandLine, StatusBar
+from qtui.console.settings import ConsoleSettings
+from qtui.console.widgets import CommandLine, StatusBar, TabBar, Table
 from qtui.events import BackendStatus, Event, Notice, SelectionChanged, StatsUpdated
 from qtui.model import BackendError, InvalidInput, Job, JobState, Page, Snapshot
 from qtui.poller import Poller
@@ -49,14 +54,37 @@ class PluginPanels(Protocol):
     def key(self, name: str, key: str) -> None: ...
     def run_command(self, plugin: str, command: str, args: str) -> bool: ...
     def completion_names(self) -> tuple[list[str], list[str]]: ...
+    def command_help(self) -> list[tuple[str, str]]: ...
     def focus_order(self) -> list[str]: ...
     def refresh_panels(self, focused: str | None) -> None: ...
     def manager_opened(self) -> None: ...
     def command(self, action: str, name: str | None) -> None: ...
 
 MAIN_SCREENS = keymap.SCREENS
-HINTS = [("key", "?"), " help  ", ("key", ":"), " command  ", ("key", "/"), " filter  ",
-         ("key", "1-5"), " screens  ", ("key", "q"), " back  ", ("key", "Q"), " quit"]
+#: The key hints on the bottom line: (action, what it does).
+HINT_ACTIONS = (("help", "help"), ("prompt", "command"), ("prompt filter", "filter"), ("view queues", "screens"),
+                ("back", "back"), ("quit", "quit"))
+#: Exit status after a signal: 128 + its number, as a shell reports it.
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def plural(count: int, noun: str) -> str:
+    """"1 queue", "3 queues"."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def hints(keys: keymap.Keymap) -> list:
+    """The bottom line's key hints, with the keys in effect."""
+    markup: list = []
+    for action, label in HINT_ACTIONS:
+        found = keys.keys_for(action, "queues")
+        if not found:
+            continue
+        key = key_label(found[0])
+        if action == "view queues" and key == "1" and keys.keys_for("view plugins", "queues")[:1] == ["5"]:
+            key = "1-5"
+        markup += [("key", key), f" {label}  "]
+    return markup
 
 
 class _KeyRouter(urwid.WidgetWrap):
@@ -78,6 +106,12 @@ class _KeyRouter(urwid.WidgetWrap):
         self._console.handle_key(key)
         return None
 
+    def mouse_event(self, size, event, button, col, row, focus):  # noqa: ANN001, ANN201 - urwid signature
+        self.size = size
+        handled = super().mouse_event(size, event, button, col, row, focus)
+        self._console.after_mouse()
+        return handled
+
 
 class Console:
     """The interactive console on one backend."""
@@ -91,6 +125,7 @@ class Console:
         glyphs: Glyphs = UNICODE,
         mouse: bool = False,
         plugins: Callable[[Console], PluginPanels] | None = None,
+        settings: ConsoleSettings = ConsoleSettings(),
     ) -> None:
         self.backend = backend
         self.read_only = backend.read_only
@@ -99,6 +134,10 @@ class Console:
         self.poller = Poller(backend, self.bus, refresh, clock=clock.time)
         self.glyphs = glyphs
         self.mouse = mouse
+        self.settings = settings
+        self.keymap = settings.keymap
+        self.exit_status = 0  # 128 + the signal that ended the console, if one did
+        self.clipboard = Clipboard(paths.state_dir() / "copied.txt", osc52_enabled=settings.clipboard == "osc52")
         self.snapshot: Snapshot | None = None
         self.screens = {
             "queues": QueuesScreen(glyphs),
@@ -108,8 +147,14 @@ class Console:
         }
         self.screens["dead"].mark_glyph = glyphs.mark
         self.focus_panel: str | None = None  # the plugin panel keys go to, if any
-        self.plugins = plugins(self) if plugins else None
-        self.screens["plugins"] = self.plugins.screen if self.plugins else PluginsScreen(clock.monotonic)
+        # The plugin side is made after the first frame and the first poll (start_tasks).
+        self._make_plugins = plugins
+        self._polled = trio.Event()  # the first poll came back, with data or an error
+        self._when_plugins_load: list[tuple[str, str | None]] = []  # `plugin` commands given while loading
+        self.plugins: PluginPanels | None = None
+        self.screens["plugins"] = NoPluginsScreen("Loading plugins…" if plugins else "Plugins are off.")
+        for screen in self.screens.values():
+            self._wire_table(screen)
         self.detail = DetailScreen()
         self.help = HelpScreen()
         self.operations = OperationRunner(self)
@@ -120,15 +165,20 @@ class Console:
         self._selection: tuple | None = None
         self._nursery: trio.Nursery | None = None
         self._quit_scope = trio.CancelScope()
+        self._picking_sort = False  # after the sort key: the next key picks the column
+        self.last_search: str | None = None
 
-        self._tabs = urwid.Text("", wrap="clip")
+        self._tabs = TabBar()
+        if mouse:
+            self._tabs.on_click = lambda name: self.execute(f"view {name}")
         self._subtitle = urwid.Text("", wrap="clip")
         # The main view; relayout() puts the plugin dock below or beside it when
         # plugins have panels, and leaves it alone otherwise.
         self._main = urwid.WidgetPlaceholder(self.current.widget)
         self.status = StatusBar()
         self.command_line = CommandLine(self._complete)
-        self._hints = urwid.Text(HINTS, wrap="clip")  # or the latest message, until the next key
+        self._hint_markup = hints(self.keymap)
+        self._hints = urwid.Text(self._hint_markup, wrap="clip")  # or the latest message, until the next key
         self._bottom = urwid.WidgetPlaceholder(self._hints)
         self._frame = urwid.Frame(
             self._main,
@@ -153,29 +203,67 @@ class Console:
         """The urwid main loop on trio for this console (`screen` defaults to the terminal)."""
         event_loop = urwid.TrioEventLoop()
         loop = urwid.MainLoop(
-            self.root, PALETTE, screen=screen, event_loop=event_loop, handle_mouse=self.mouse
+            self.root, THEMES[self.settings.theme], screen=screen, event_loop=event_loop, handle_mouse=self.mouse
         )
+        self.clipboard.write_terminal = lambda text: _write_raw(loop.screen, text)
         return loop, event_loop
 
     async def run(self, screen: urwid.BaseScreen | None = None) -> None:
-        """Run the console until the operator quits."""
+        """Run the console until the operator quits, or Ctrl-C, SIGTERM or SIGHUP ends it.
+
+        The terminal is restored either way; after a signal `exit_status` is 128 + its number.
+        The first frame is drawn before anything else starts, and the queues as soon as the
+        first poll brings them: the operator sees both before the plugin system loads.
+        """
         loop, event_loop = self.make_loop(screen)
         async with trio.open_nursery() as nursery:
-            self.start_tasks(nursery)
-            with self._quit_scope, loop.start():
-                await event_loop.run_async()
+            with trio.open_signal_receiver(*SIGNALS) as signals:
+                nursery.start_soon(self._end_on_signal, signals)
+                with self._quit_scope, loop.start():
+                    loop.draw_screen()
+                    self.start_tasks(nursery, redraw=loop.draw_screen)
+                    await event_loop.run_async()
             nursery.cancel_scope.cancel()
 
-    def start_tasks(self, nursery: trio.Nursery) -> None:
-        """Start polling and event handling in `nursery`, which also runs backend calls."""
+    async def _end_on_signal(self, signals) -> None:  # noqa: ANN001 - trio's signal receiver
+        async for signum in signals:
+            self.exit_status = 128 + signum
+            self.quit()
+            return
+
+    def start_tasks(self, nursery: trio.Nursery, redraw: Callable[[], None] | None = None) -> None:
+        """Start polling, event handling and the plugins in `nursery`, which also runs backend calls.
+
+        The plugin side is made once the first poll has come back, after `redraw` (if given)
+        has put its outcome on the screen.
+        """
         self._nursery = nursery
         subscription = self.bus.subscribe("console", (StatsUpdated, BackendStatus, Notice))
         nursery.start_soon(self.poller.run)
         nursery.start_soon(self._consume, subscription)
-        if self.plugins is not None:
-            nursery.start_soon(self.plugins.run)
+        if self._make_plugins is not None:
+            nursery.start_soon(self._start_plugins, nursery, self._make_plugins, redraw)
+
+    async def _start_plugins(self, nursery: trio.Nursery, make: Callable[[Console], PluginPanels],
+                             redraw: Callable[[], None] | None) -> None:
+        await self._polled.wait()
+        if redraw is not None:
+            redraw()  # urwid redraws when trio is idle; loading the plugin system keeps it busy
+        plugins = make(self)
+        await nursery.start(plugins.run)  # from here on it takes commands; the plugins load on
+        loading = self.screens["plugins"]
+        self.plugins = plugins
+        self.screens["plugins"] = plugins.screen
+        self._wire_table(plugins.screen)
+        self._lay_out_dock(self.settings)
+        self.stack = [plugins.screen if screen is loading else screen for screen in self.stack]
+        self.relayout()  # with the panels of plugins that loaded while it started
+        for action, name in self._when_plugins_load:
+            plugins.command(action, name)
+        self._when_plugins_load.clear()
 
     def quit(self) -> None:
+        """Stop the running operation, close every dialog (declining it) and leave the main loop."""
         self.operations.stop()
         for modal in self._modals:
             modal.cancel()  # a plugin waiting for a confirmation gets "no"
@@ -186,6 +274,8 @@ class Console:
         async for event in subscription:
             self._guarded(self.on_event, event)
             self._refresh_chrome()
+            if isinstance(event, StatsUpdated) or isinstance(event, BackendStatus) and not event.connected:
+                self._polled.set()
 
     # -- events ------------------------------------------------------------------
 
@@ -223,8 +313,16 @@ class Console:
 
     # -- keys and commands -------------------------------------------------------
 
+    def context(self) -> str:
+        """Where keys are looked up now: a screen, a text view, "plugin" or "panel"."""
+        if self.focus_panel is not None and self.plugins is not None:
+            return "panel"
+        if getattr(self.current, "plugin", None):
+            return "plugin"
+        return self.current.name
+
     def handle_key(self, key: str) -> None:
-        self._hints.set_text(HINTS)
+        self._hints.set_text(self._hint_markup)
         if self._modals:
             if self._modals[0].handle_key(key):
                 self._close_modal()
@@ -232,26 +330,25 @@ class Console:
         if self._frame.focus_position == "footer":
             self._command_line_key(key)
             return
-        if self.focus_panel is not None and self.plugins is not None:
-            line = keymap.resolve_key(key, "panel")
-            if line is None:
-                self.plugins.key(self.focus_panel, key)
-                return
-            self.execute(line)
+        if self._picking_sort:
+            self._pick_sort(key)
             return
-        line = keymap.resolve_key(key, self.current.name)
+        context = self.context()
+        line = self.keymap.resolve(key, context)
+        if line is None and context in keymap.EXCLUSIVE and self.plugins is not None:
+            self.plugins.key(self.focus_panel if context == "panel" else self.current.plugin, key)
+            return
         if line is None:
             if isinstance(key, str) and len(key) == 1 or key in ("tab", "shift tab"):
-                self.message(f"{keymap.key_label(key)} does nothing here; press ? for help", "warning")
+                self.message(f"{key_label(key)} does nothing here; press ? for help", "warning")
             return
         self.execute(line)
 
     def execute(self, line: str) -> None:
         """Run a command line; every failure becomes a status message."""
         name, _, rest = line.strip().partition(" ")
-        if "." in name and self.plugins is not None:
-            plugin, _, command = name.partition(".")
-            if not self.plugins.run_command(plugin, command, rest.strip()):
+        if keymap.is_plugin_command(name):
+            if self.plugins is None or not self.plugins.run_command(*name.split(".", 1), rest.strip()):
                 self.message(f"no plugin command {name!r}", "error")
             return
         try:
@@ -259,16 +356,22 @@ class Console:
         except InvalidInput as exc:
             self.message(str(exc), "error")
             return
-        command = invocation.command
+        command = keymap.prompted_command(line) or invocation.command
         if command.writes and self.read_only:
             self.message(f"{command.name} is disabled: read-only mode", "error")
             return
-        handler = getattr(self, "cmd_" + command.name.replace("-", "_"))
+        handler = getattr(self, "cmd_" + invocation.command.name.replace("-", "_"))
         self._guarded(handler, *invocation.args)
         self._publish_selection()
         self._refresh_chrome()
 
+    def after_mouse(self) -> None:
+        """A click or wheel turn may have moved the cursor: update what depends on it."""
+        self._publish_selection()
+        self._refresh_chrome()
+
     def _guarded(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run `fn`: a backend error becomes a message, a bug a logged message; neither ends the console."""
         try:
             fn(*args)
         except BackendError as exc:
@@ -299,7 +402,9 @@ class Console:
         commands: list[str] = []
         if self.plugins is not None:
             plugins, commands = self.plugins.completion_names()
-        return keymap.complete(text, queues, plugins, commands)
+        table = self._table()
+        columns = table.column_names() if table is not None else []
+        return keymap.complete(text, queues, plugins, commands, columns)
 
     # -- dialogs -----------------------------------------------------------------
 
@@ -407,6 +512,22 @@ class Console:
 
     # -- layout --------------------------------------------------------------------
 
+    def _wire_table(self, screen: Any) -> None:
+        """Enter on a list's row opens it; its header marks the sorted column with the glyphs."""
+        table = getattr(screen, "table", None)
+        if table is not None:
+            table.on_activate = lambda: self.execute("open")
+            table.sort_marks = (self.glyphs.sort_up, self.glyphs.sort_down)
+
+    def _lay_out_dock(self, settings: ConsoleSettings) -> None:
+        """Place the plugin dock where config.toml says."""
+        dock = self.plugins.dock
+        if settings.dock_position is not None:
+            dock.position = settings.dock_position
+            dock.size = 8 if dock.position == "bottom" else 32
+        if settings.dock_size is not None:
+            dock.size = settings.dock_size
+
     def relayout(self) -> None:
         """Put the main view and the plugin dock together (the dock only when it has panels)."""
         dock = self.plugins.dock.widget() if self.plugins is not None else None
@@ -438,31 +559,45 @@ class Console:
 
     def _refresh_chrome(self) -> None:
         base = next((s for s in reversed(self.stack) if s.name in MAIN_SCREENS), self.stack[0])
-        tabs: list = [" qtui "]
-        for number, name in enumerate(MAIN_SCREENS, 1):
-            label = f" {number} {self.screens[name].title} "
-            tabs.append(("tab active", label) if base.name == name else ("tab", label))
-        self._tabs.set_text(tabs)
+        tabs = [(name, f" {number} {self.screens[name].title} ", base.name == name)
+                for number, name in enumerate(MAIN_SCREENS, 1)]
+        self._tabs.set_tabs(" qtui ", tabs)
         current = self.current
+        dot = f" {self.glyphs.dot} "
         if isinstance(current, JobListScreen):
             subtitle = current.describe(self.glyphs.dot)
         elif getattr(current, "plugin", None):
-            subtitle = f"plugin {current.plugin} {self.glyphs.dot} Esc back"
+            subtitle = f"plugin {one_line(current.plugin)}{dot}keys go to the plugin{dot}Esc back"
         elif current.name == "detail" and current.job is not None:
-            subtitle = f"job {one_line(current.job.id)} {self.glyphs.dot} Esc back"
+            subtitle = f"job {one_line(current.job.id)}{dot}Esc back"
         elif current.name == "help":
-            subtitle = f"help {self.glyphs.dot} Esc back"
+            subtitle = f"help{dot}/ search{dot}Esc back"
         elif current.name == "plugins":
-            subtitle = "e enable  x disable  R reload  P permissions  s settings  l log  Enter open"
+            subtitle = "  ".join(f"{key_label(b.key)} {b.command.split()[-1]}" for b in self.keymap.bindings
+                                 if b.contexts == ("plugins",)) + "  Enter open"
         else:
-            subtitle = f"{len(self.snapshot.queues) if self.snapshot else 0} queues"
+            subtitle = plural(len(self.snapshot.queues) if self.snapshot else 0, "queue")
             if current.name == "workers" and self.snapshot:
                 alive = sum(1 for w in self.snapshot.workers if w.alive)
-                subtitle = f"{alive} workers alive, {len(self.snapshot.workers)} seen"
+                subtitle = f"{plural(alive, 'worker')} alive, {len(self.snapshot.workers)} seen"
+        table = self._table()
+        if table is not None:
+            state = []
+            if table.filter_text and not isinstance(current, JobListScreen):
+                state.append(f"filter {one_line(table.filter_text, 20)!r}")
+            if table.describe_sorting():
+                state.append(table.describe_sorting())
+            if state:  # before the Plugins screen's key hints, which may be cut at the right
+                subtitle = dot.join([subtitle, *state] if current.name != "plugins" else [*state, subtitle])
+        search = getattr(getattr(current, "view", None), "search_text", None)
+        if search:
+            subtitle += f"{dot}search {one_line(search, 20)!r} (n/N)"
         if self.focus_panel is not None:
-            subtitle = f"keys go to {self.focus_panel} {self.glyphs.dot} Tab next panel {self.glyphs.dot} Esc leave"
+            subtitle = f"keys go to {self.focus_panel}{dot}Tab next panel{dot}Esc leave"
         self._subtitle.set_text(" " + subtitle)
         self._main.original_widget = current.widget
+        marked = len(self.screens["dead"].marked)
+        self.status.set_counter(f"{marked} marked" if marked else "")
 
     def _publish_selection(self) -> None:
         current = self.current
@@ -489,13 +624,24 @@ class Console:
     def _job_list(self) -> JobListScreen | None:
         return self.current if isinstance(self.current, JobListScreen) else None
 
+    def _table(self) -> Table | None:
+        """The table on screen, if the current view is a list."""
+        return getattr(self.current, "table", None) if self.current.name in keymap.LISTS else None
+
     # -- command handlers (one per registry command) -----------------------------
 
     def cmd_quit(self) -> None:
         self.quit()
 
     def cmd_back(self) -> None:
-        if len(self.stack) > 1:
+        view = getattr(self.current, "view", None)
+        table = self._table()
+        if getattr(view, "search_text", None):
+            view.search(None)
+            self.message("search cleared")
+        elif isinstance(self.current, JobListScreen) and self.current.text or table is not None and table.filter_text:
+            self.cmd_filter(None)
+        elif len(self.stack) > 1:
             closing = self.stack.pop()
             if getattr(closing, "plugin", None):
                 self.relayout()
@@ -504,10 +650,13 @@ class Console:
         elif self.current.name != "queues":
             self._show(self.screens["queues"])
         else:
-            self.quit()
+            quit_keys = self.keymap.keys_for("quit", "queues")
+            how = f"press {key_label(quit_keys[0])} or type :q" if quit_keys else "type :q"
+            self.message(f"Esc never quits: {how} to quit")
 
     def cmd_help(self, topic: str | None) -> None:
-        self.help.show(topic, self.read_only)
+        plugin_commands = self.plugins.command_help() if self.plugins is not None else ()
+        self.help.show(topic, self.read_only, self.keymap, plugin_commands)
         self._show(self.help, push=True)
 
     def cmd_view(self, name: str) -> None:
@@ -522,9 +671,10 @@ class Console:
             self.plugins.manager_opened()
 
     def cmd_prompt(self, text: str | None) -> None:
-        self.command_line.start(text or "")
+        self.command_line.start(f"{text} " if text else "")  # ready for the argument
         self._bottom.original_widget = self.command_line
         self._frame.focus_position = "footer"
+        self._frame.footer.focus_position = 1  # the cursor is drawn on the command line
 
     def cmd_refresh(self) -> None:
         self.poller.refresh()
@@ -585,12 +735,83 @@ class Console:
 
     def cmd_filter(self, text: str | None) -> None:
         screen = self._job_list()
-        if screen is None:
-            screen = self.screens["jobs"]
-            self._show(screen)
-        screen.set_scope(text=text)
-        self.load_jobs(screen)
+        table = self._table()
+        if screen is not None:
+            screen.set_scope(text=text)
+            self.load_jobs(screen)
+        elif table is not None:
+            table.set_filter(text)
+        else:
+            self.message("nothing to filter here: / searches this view", "warning")
+            return
         self.message(f"filter: {text!r}" if text else "filter cleared")
+
+    def cmd_search(self, text: str | None) -> None:
+        view = getattr(self.current, "view", None)
+        table = self._table()
+        self.last_search = text
+        if view is not None and hasattr(view, "search"):
+            found = view.search(text)
+        elif table is not None:
+            found = not text or table.find(text)
+        else:
+            self.message("nothing to search here", "warning")
+            return
+        if not found:
+            self.message(f"{text!r} is not here", "warning")
+
+    def cmd_match(self, direction: str) -> None:
+        view = getattr(self.current, "view", None)
+        table = self._table()
+        job_list = self._job_list()
+        if view is not None and getattr(view, "search_text", None):
+            needle, target = view.search_text, view
+        elif table is not None:
+            needle = (job_list.text if job_list is not None else None) or table.filter_text or self.last_search
+            target = table
+        else:
+            needle, target = None, None
+        if not needle or target is None:
+            self.message("nothing to match: / first", "warning")
+        elif not target.find(needle, forward=direction == "next"):
+            self.message(f"no row or line holds {needle!r}", "warning")
+
+    def cmd_sort(self, column: str | None) -> None:
+        table = self._table()
+        if table is None:
+            self.message("only lists can be sorted", "warning")
+        elif column is None:
+            self._picking_sort = True
+            self.message("sort by: press the letter highlighted in a column's title (Esc cancels)")
+        elif (index := table.column_by_name(column)) is None:
+            self.message(f"no column {column!r} here (columns: {', '.join(table.column_names())})", "error")
+        else:
+            table.sort_by(index)
+
+    def _pick_sort(self, key: str) -> None:
+        self._picking_sort = False
+        table = self._table()
+        if key == "esc" or table is None:
+            self.message("not sorted")
+        elif (index := table.column_by_letter(key)) is None:
+            self.message(f"no column has the key {key_label(key)}", "warning")
+        else:
+            table.sort_by(index)
+        self._refresh_chrome()
+
+    def cmd_copy(self, what: str) -> None:
+        job = self.detail.job if self.current is self.detail else None
+        if (screen := self._job_list()) is not None:
+            job = screen.focused_job()
+        if job is None:
+            self.message("no job selected", "warning")
+            return
+        try:
+            where = self.clipboard.copy(job.id if what == "id" else job.payload, f"job {one_line(job.id)}'s {what}")
+        except OSError as exc:
+            self.message(f"copy failed: {exc}", "error")
+            return
+        self.message(where)
 
     def cmd_page(self, direction: str) -> None:
         screen = self._job_list()
@@ -772,7 +993,20 @@ class Console:
         self.relayout()
 
     def cmd_plugin(self, action: str, name: str | None) -> None:
+        if self.plugins is None and self._make_plugins is not None:  # still loading: run it when loaded
+            self._when_plugins_load.append((action, name))
+            self.message(f"plugins are loading: plugin {action}{' ' + name if name else ''} runs when they are")
+            return
         if self.plugins is None:
             self.message("plugins are off in this console", "warning")
             return
         self.plugins.command(action, name)
+
+
+def _write_raw(screen: urwid.BaseScreen, text: str) -> None:
+    """Send `text` (an escape sequence such as OSC 52) to the terminal, past urwid's drawing."""
+    write = getattr(screen, "write", None)
+    if write is None:
+        raise OSError("this display cannot send escape sequences to a terminal")
+    write(text)
+    screen.flush()

@@ -22,11 +22,14 @@ class Glyphs:
     mark: str
     separator: str
     dot: str  # between parts of a title line
+    sort_up: str  # after the title of the column a list is sorted by
+    sort_down: str
 
 
 UNICODE = Glyphs(spark="▁▂▃▄▅▆▇█", ellipsis="…", bullet_ok="●", bullet_bad="○", mark="✔", separator="│",
-                  dot="·")
-ASCII = Glyphs(spark="_.-:=+*#", ellipsis="~", bullet_ok="*", bullet_bad="o", mark="*", separator="|", dot="-")
+                  dot="·", sort_up="↑", sort_down="↓")
+ASCII = Glyphs(spark="_.-:=+*#", ellipsis="~", bullet_ok="*", bullet_bad="o", mark="*", separator="|", dot="-",
+               sort_up="^", sort_down="v")
 
 
 def locale_encoding() -> str:

@@ -2,18 +2,21 @@
 
 Every action is a typed command (`Command`); keys are bound to command lines
 (`Binding`). The same registry drives key dispatch, the `:` command line and its
-completion, the `?` help screen and the key table in the man page.
+completion, the `?` help screen and the key table in the man page. A `Keymap` is
+the registry's bindings with the operator's overrides from config.toml applied.
 """
 
 from __future__ import annotations
 
 import enum
+import re
 import shlex
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
 
-from qtui.authoring.docs import TOPICS as PLUGIN_TOPICS
+from qtui.authoring.topics import TOPICS as PLUGIN_TOPICS
+from qtui.console.keys import key_label
 from qtui.model import InvalidInput, JobState
 
 
@@ -29,6 +32,7 @@ class ParamType(enum.Enum):
     TOPIC = "topic"
     CHOICE = "choice"
     PLUGIN = "plugin"
+    COLUMN = "column"  # a column of the list on screen
 
 
 @attrs.frozen
@@ -50,6 +54,7 @@ class Command:
     writes: bool = False  # refused in read-only mode
     destructive: bool = False  # asks for confirmation
     category: str = "general"
+    aliases: tuple[str, ...] = ()  # other names on the command line (":q")
 
     @property
     def usage(self) -> str:
@@ -71,7 +76,13 @@ class Binding:
 
 
 SCREENS = ("queues", "jobs", "dead", "workers", "plugins")
-CONTEXTS = ("global", *SCREENS, "detail", "help", "panel")
+LISTS = SCREENS  # every main screen is a table
+TEXT_VIEWS = ("detail", "help")
+#: Where keys are looked up: "global" (every screen), a screen, a text view, "plugin" (a
+#: plugin panel opened full screen) and "panel" (a docked panel with the focus).
+CONTEXTS = ("global", *SCREENS, *TEXT_VIEWS, "plugin", "panel")
+#: Contexts where only their own bindings apply: every other key goes to the plugin.
+EXCLUSIVE = ("plugin", "panel")
 PLUGIN_ACTIONS = ("enable", "disable", "reload", "allow", "settings", "open", "log", "install", "uninstall")
 HELP_TOPICS = ("keys", "commands", "screens", *PLUGIN_TOPICS)
 
@@ -81,8 +92,8 @@ _T = ParamType
 COMMANDS: dict[str, Command] = {
     c.name: c
     for c in [
-        Command("quit", "Quit qtui now", category="general"),
-        Command("back", "Close the current view or dialog; quit from the Queues screen"),
+        Command("quit", "Quit qtui now", aliases=("q",)),
+        Command("back", "Go back: clear the search or filter, else close the view (never quits)"),
         Command("help", f"Show help ({', '.join(HELP_TOPICS)})",
                 (_P("topic", _T.TOPIC, ", ".join(HELP_TOPICS), optional=True),)),
         Command("view", "Switch to a screen", (_P("screen", _T.SCREEN, "queues, jobs, dead, workers or plugins"),),
@@ -98,7 +109,7 @@ COMMANDS: dict[str, Command] = {
                 "the catalog), uninstall",
                 (_P("action", _T.CHOICE, ", ".join(PLUGIN_ACTIONS), choices=PLUGIN_ACTIONS),
                  _P("name", _T.PLUGIN, "plugin name", optional=True)), category="plugins"),
-        Command("prompt", "Open the command line with TEXT already typed",
+        Command("prompt", "Open the command line with TEXT and a space already typed",
                 (_P("text", _T.TEXT, "text to start with", optional=True),)),
         Command("refresh", "Poll the backend now"),
         Command("move", "Move the cursor", (_P("where", _T.CHOICE, "where to", choices=(
@@ -111,8 +122,18 @@ COMMANDS: dict[str, Command] = {
                 (_P("state", _T.STATE, "ready, scheduled, processing, completed or dead"),),
                 category="jobs"),
         Command("next-state", "Show the next job state on the Jobs screen", category="jobs"),
-        Command("filter", "Keep jobs whose payload or error contains TEXT (no TEXT clears it)",
-                (_P("text", _T.TEXT, "text to look for", optional=True),), category="jobs"),
+        Command("filter", "Keep the rows containing TEXT (jobs: in the payload or error); no TEXT clears it",
+                (_P("text", _T.TEXT, "text to look for", optional=True),), category="lists"),
+        Command("search", "Find TEXT in this view and highlight it; no TEXT clears it",
+                (_P("text", _T.TEXT, "text to look for", optional=True),), category="lists"),
+        Command("match", "Move to the next or previous row or line matching the filter or search",
+                (_P("direction", _T.CHOICE, "next or prev", choices=("next", "prev")),), category="lists"),
+        Command("sort", "Sort the list by COLUMN, again to reverse; without COLUMN the next key picks it "
+                "(the letter highlighted in the header)",
+                (_P("column", _T.COLUMN, "a column of the list", optional=True),), category="lists"),
+        Command("copy", "Copy the selected job's id or payload (to the clipboard with clipboard = \"osc52\" "
+                "in config.toml, else to a file)",
+                (_P("what", _T.CHOICE, "id or payload", choices=("id", "payload")),), category="jobs"),
         Command("page", "Load the next or previous page of jobs",
                 (_P("direction", _T.CHOICE, "next or prev", choices=("next", "prev")),),
                 category="jobs"),
@@ -145,11 +166,13 @@ COMMANDS: dict[str, Command] = {
     ]
 }
 
+_JOBS = ("jobs", "dead", "detail")  # where a job is selected
+
 BINDINGS: tuple[Binding, ...] = (
     Binding("?", "help"),
     Binding(":", "prompt"),
+    Binding("q", "quit"),
     Binding("Q", "quit"),
-    Binding("q", "back"),
     Binding("esc", "back"),
     Binding("1", "view queues"),
     Binding("2", "view jobs"),
@@ -162,8 +185,9 @@ BINDINGS: tuple[Binding, ...] = (
     Binding("-", "dock shrink"),
     Binding("r", "refresh"),
     Binding("C", "cancel"),
-    Binding("/", "prompt filter "),
-    Binding("f", "prompt find "),
+    Binding("f", "prompt find"),
+    Binding("n", "match next"),
+    Binding("N", "match prev"),
     Binding("j", "move down"),
     Binding("down", "move down"),
     Binding("k", "move up"),
@@ -175,7 +199,12 @@ BINDINGS: tuple[Binding, ...] = (
     Binding("page down", "move page-down"),
     Binding("page up", "move page-up"),
     Binding("enter", "open"),
-    Binding("e", "prompt enqueue ", ("queues", "jobs"), help="Enqueue a job (prompts for queue and JSON)"),
+    Binding("/", "prompt filter", LISTS),
+    Binding("o", "sort", LISTS),
+    Binding("/", "prompt search", TEXT_VIEWS),
+    Binding("y", "copy id", _JOBS),
+    Binding("Y", "copy payload", _JOBS),
+    Binding("e", "prompt enqueue", ("queues", "jobs"), help="Enqueue a job (prompts for queue and JSON)"),
     Binding("p", "open", ("queues",), help="Peek at the selected queue's jobs"),
     Binding("d", "view dead", ("queues",), help="Dead letter jobs of the selected queue"),
     Binding("P", "purge-selected ready", ("queues",), help="Purge the selected queue's ready jobs"),
@@ -190,20 +219,29 @@ BINDINGS: tuple[Binding, ...] = (
     Binding("A", "requeue-all", ("dead",)),
     Binding("x", "delete", ("dead", "detail")),
     Binding("P", "purge-selected dead", ("dead",), help="Purge the dead letter jobs shown (queue filter)"),
-    Binding("e", "plugin enable", ("plugins",)),
-    Binding("x", "plugin disable", ("plugins",)),
-    Binding("R", "plugin reload", ("plugins",)),
-    Binding("P", "plugin allow", ("plugins",)),
-    Binding("s", "plugin settings", ("plugins",)),
-    Binding("l", "plugin log", ("plugins",)),
-    Binding("i", "plugin install", ("plugins",)),
-    Binding("u", "plugin uninstall", ("plugins",)),
+    Binding("e", "plugin enable", ("plugins",), help="Enable the selected plugin (it asks for its permissions)"),
+    Binding("x", "plugin disable", ("plugins",), help="Disable the selected plugin"),
+    Binding("R", "plugin reload", ("plugins",), help="Reload the selected plugin from its folder"),
+    Binding("P", "plugin allow", ("plugins",), help="Review the selected plugin's permissions"),
+    Binding("s", "plugin settings", ("plugins",), help="Edit the selected plugin's settings"),
+    Binding("l", "plugin log", ("plugins",), help="Show the selected plugin's log"),
+    Binding("i", "plugin install", ("plugins",), help="Install the selected plugin from the catalog"),
+    Binding("u", "plugin uninstall", ("plugins",), help="Uninstall the selected plugin (your own only)"),
+    Binding("esc", "back", ("plugin",), help="Leave the full-screen plugin (every other key goes to the plugin)"),
+    Binding(":", "prompt", ("plugin",)),
+    Binding("Q", "quit", ("plugin",)),
+    Binding("page down", "move page-down", ("plugin",), help="Scroll the plugin's panel down"),
+    Binding("page up", "move page-up", ("plugin",), help="Scroll the plugin's panel up"),
     Binding("tab", "focus next", ("panel",)),
     Binding("shift tab", "focus prev", ("panel",)),
     Binding("esc", "focus main", ("panel",), help="Leave the panel (every other key goes to the plugin)"),
     Binding(":", "prompt", ("panel",)),
     Binding("Q", "quit", ("panel",)),
 )
+
+#: Every command by each of its names (aliases included).
+_BY_NAME: dict[str, Command] = {alias: c for c in COMMANDS.values() for alias in (c.name, *c.aliases)}
+_PLUGIN_COMMAND = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*\.[a-z][a-z0-9-]{0,39}", re.ASCII)
 
 
 @attrs.frozen
@@ -220,12 +258,25 @@ def parse_command_line(line: str) -> Invocation:
     if not stripped:
         raise InvalidInput("empty command")
     name, _, rest = stripped.partition(" ")
-    command = COMMANDS.get(name)
+    command = _BY_NAME.get(name)
     if command is None:
         close = [c for c in COMMANDS if c.startswith(name[:2])]
         hint = f" (did you mean {', '.join(sorted(close))}?)" if close else ""
         raise InvalidInput(f"unknown command {name!r}{hint}; try :help commands")
     return Invocation(command, _parse_args(command, rest.strip()))
+
+
+def is_plugin_command(line: str) -> bool:
+    """Whether `line` names a plugin's command (``PLUGIN.COMMAND`` and its arguments)."""
+    return bool(_PLUGIN_COMMAND.fullmatch(line.strip().partition(" ")[0]))
+
+
+def prompted_command(line: str) -> Command | None:
+    """The command a `prompt TEXT` line starts typing (``prompt enqueue`` -> enqueue), if any."""
+    name, _, rest = line.strip().partition(" ")
+    if _BY_NAME.get(name) is not COMMANDS["prompt"] or not rest.split():
+        return None
+    return _BY_NAME.get(rest.split()[0])
 
 
 def _parse_args(command: Command, rest: str) -> tuple[str | JobState | None, ...]:
@@ -276,16 +327,17 @@ def _convert(command: Command, param: Param, token: str) -> str | JobState:
 
 
 def complete(line: str, queues: Sequence[str] = (), plugins: Sequence[str] = (),
-             plugin_commands: Sequence[str] = ()) -> list[str]:
+             plugin_commands: Sequence[str] = (), columns: Sequence[str] = ()) -> list[str]:
     """Completions for the command line `line`: whole lines that extend it.
 
-    `plugin_commands` are the commands plugins registered ("tenant-sla.refresh").
+    `plugin_commands` are the commands plugins registered ("tenant-sla.refresh");
+    `columns` the columns of the list on screen.
     """
     if " " not in line:
         names = [f"{name} " if COMMANDS[name].params else name for name in sorted(COMMANDS)]
         return [name for name in names + [f"{c} " for c in sorted(plugin_commands)] if name.startswith(line)]
     name, _, rest = line.partition(" ")
-    command = COMMANDS.get(name)
+    command = _BY_NAME.get(name)
     if command is None or not command.params:
         return []
     words = rest.split(" ")
@@ -295,10 +347,10 @@ def complete(line: str, queues: Sequence[str] = (), plugins: Sequence[str] = (),
     param = command.params[index]
     prefix = words[-1]
     head = line[: len(line) - len(prefix)]
-    return [head + option for option in _options(param, queues, plugins) if option.startswith(prefix)]
+    return [head + option for option in _options(param, queues, plugins, columns) if option.startswith(prefix)]
 
 
-def _options(param: Param, queues: Sequence[str], plugins: Sequence[str]) -> Iterable[str]:
+def _options(param: Param, queues: Sequence[str], plugins: Sequence[str], columns: Sequence[str]) -> Iterable[str]:
     match param.type:
         case ParamType.PLUGIN:
             return plugins
@@ -312,31 +364,29 @@ def _options(param: Param, queues: Sequence[str], plugins: Sequence[str]) -> Ite
             return HELP_TOPICS
         case ParamType.CHOICE:
             return param.choices
+        case ParamType.COLUMN:
+            return columns
         case _:
             return ()
 
 
-def bindings_for(context: str) -> list[Binding]:
-    """Bindings active in `context`: the screen's own first, then global ones."""
-    own = [b for b in BINDINGS if context in b.contexts]
-    if context == "panel":
-        return own  # every other key goes to the plugin
-    keys = {b.key for b in own}
-    return own + [b for b in BINDINGS if "global" in b.contexts and b.key not in keys]
+def binding_command(binding: Binding) -> Command | None:
+    """The registry command a binding runs, or starts typing (`prompt enqueue` -> enqueue).
 
-
-def resolve_key(key: str, context: str) -> str | None:
-    """The command line bound to `key` in `context`, if any."""
-    for binding in bindings_for(context):
-        if binding.key == key:
-            return binding.command
-    return None
+    None for a plugin's command, which the registry does not know.
+    """
+    if is_plugin_command(binding.command):
+        return None
+    invoked = _BY_NAME[binding.command.split()[0]]
+    return prompted_command(binding.command) or invoked
 
 
 def binding_help(binding: Binding) -> str:
     """The one-line help for a binding."""
     if binding.help:
         return binding.help
+    if is_plugin_command(binding.command):
+        return f"Run the plugin command {binding.command}"
     name, _, rest = binding.command.partition(" ")
     if name == "prompt" and rest.split():
         return COMMANDS[rest.split()[0]].help  # a key that opens ":find " documents find
@@ -345,9 +395,96 @@ def binding_help(binding: Binding) -> str:
     return f"{COMMANDS[name].help}: {rest}" if rest else COMMANDS[name].help
 
 
-def key_label(key: str) -> str:
-    """How a key is written in help and docs."""
-    return {" ": "space", "esc": "Esc", "enter": "Enter", "page up": "PgUp", "page down": "PgDn",
-            "up": "Up", "down": "Down", "home": "Home", "end": "End", "tab": "Tab",
-            "shift tab": "Shift-Tab"}.get(key, key)
+def normalise_action(action: str) -> str:
+    """An action as the keymap compares it: a command line with single spaces."""
+    return " ".join(action.split())
+
+
+@attrs.frozen
+class Keymap:
+    """Key bindings in effect: the registry's, with the operator's overrides."""
+
+    bindings: tuple[Binding, ...] = BINDINGS
+
+    def for_context(self, context: str) -> list[Binding]:
+        """Bindings active in `context`: its own first, then global ones it does not shadow."""
+        own = [b for b in self.bindings if context in b.contexts]
+        if context in EXCLUSIVE:
+            return own  # every other key goes to the plugin
+        keys = {b.key for b in own}
+        return own + [b for b in self.bindings if "global" in b.contexts and b.key not in keys]
+
+    def resolve(self, key: str, context: str) -> str | None:
+        """The command line bound to `key` in `context`, if any."""
+        for binding in self.for_context(context):
+            if binding.key == key:
+                return binding.command
+        return None
+
+    def keys_for(self, action: str, context: str = "global") -> list[str]:
+        """The keys that run `action` (a command line) in `context`."""
+        action = normalise_action(action)
+        return [b.key for b in self.for_context(context) if normalise_action(b.command) == action]
+
+    def with_overrides(self, overrides: Mapping[str, Sequence[str]]) -> tuple[Keymap, list[tuple[str, str]]]:
+        """This keymap with each action's keys replaced by the given ones ([] unbinds it).
+
+        An action is a command line ("view dead", "move down", "prompt filter") or a plugin
+        command ("tenant-sla.refresh"). It keeps the places (contexts) it is bound in; an
+        action bound nowhere before is bound on every screen. Returns the new keymap and the
+        problems, as (action, message): an action that is not a valid command line, and a key
+        given to two actions in one place.
+        """
+        problems: list[tuple[str, str]] = []
+        bindings = list(self.bindings)
+        changed: dict[str, str] = {}  # normalised action -> as written
+        for written, keys in overrides.items():
+            action = normalise_action(written)
+            if not is_plugin_command(action):
+                try:
+                    parse_command_line(action)
+                except InvalidInput as exc:
+                    problems.append((written, str(exc)))
+                    continue
+            old = [i for i, b in enumerate(bindings) if normalise_action(b.command) == action]
+            places = list(dict.fromkeys(bindings[i].contexts for i in old)) or [("global",)]
+            helps = {bindings[i].contexts: bindings[i].help for i in old}
+            new = [Binding(key, action, contexts, helps.get(contexts)) for contexts in places for key in keys]
+            at = old[0] if old else len(bindings)  # where the action was listed: help keeps its order
+            bindings = [b for i, b in enumerate(bindings[:at]) if i not in old] + new + [
+                b for i, b in enumerate(bindings[at:], at) if i not in old]
+            changed[action] = written
+        keymap = Keymap(tuple(bindings))
+        for context in CONTEXTS:
+            if context == "global":
+                continue
+            seen: dict[str, Binding] = {}
+            own = [b for b in keymap.bindings if context in b.contexts]
+            glob = [] if context in EXCLUSIVE else [b for b in keymap.bindings if "global" in b.contexts]
+            for binding in own + glob:
+                other = seen.setdefault(binding.key, binding)
+                if other is binding or normalise_action(other.command) == normalise_action(binding.command):
+                    continue
+                for mine, theirs in ((binding, other), (other, binding)):
+                    action = normalise_action(mine.command)
+                    if action in changed:
+                        where = "on every screen" if "global" in theirs.contexts else f"on the {context} screen"
+                        message = f"{key_label(mine.key)} is also bound to {theirs.command!r} {where}"
+                        if (changed[action], message) not in problems:
+                            problems.append((changed[action], message))
+                        break
+        return keymap, problems
+
+
+DEFAULT_KEYMAP = Keymap()
+
+
+def bindings_for(context: str) -> list[Binding]:
+    """Bindings of the registry active in `context`: the screen's own first, then global ones."""
+    return DEFAULT_KEYMAP.for_context(context)
+
+
+def resolve_key(key: str, context: str) -> str | None:
+    """The registry's command line bound to `key` in `context`, if any."""
+    return DEFAULT_KEYMAP.resolve(key, context)
 

@@ -165,6 +165,10 @@ class PluginControl:
         commands = [f"{h.name}.{c}" for h in self.host.plugins.values() for c in h.commands]
         return plugins, commands
 
+    def command_help(self) -> list[tuple[str, str]]:
+        """Each plugin command (``NAME.COMMAND``) with the help its plugin gave, for :help commands."""
+        return [(f"{h.name}.{c}", text) for h in self.host.plugins.values() for c, text in h.commands.items()]
+
     def focus_order(self) -> list[str]:
         """Panels keys can go to, in dock order (log panes take no keys)."""
         return [name for name in self.dock.panels if not name.startswith(LOG_PREFIX)]

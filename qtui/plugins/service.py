@@ -144,16 +144,16 @@ class PluginService:
 
     def spawn(self, work: Callable[[], Awaitable[Any]]) -> None:
         """Run `work()` beside the plugins; a failure becomes a status message."""
-
-        async def guarded() -> None:
-            try:
-                await work()
-            except Exception as exc:
-                log.exception("plugin operation failed")
-                self.notice(f"plugin: {exc}", "error")
-
         if self._nursery is not None:
-            self._nursery.start_soon(guarded)
+            self._nursery.start_soon(self._guarded, work)
+
+    async def _guarded(self, work: Callable[[], Awaitable[Any]]) -> None:
+        """Await `work()`; a failure becomes a status message instead of ending the console."""
+        try:
+            await work()
+        except Exception as exc:
+            log.exception("plugin operation failed")
+            self.notice(f"plugin: {exc}", "error")
 
     def rediscover(self) -> None:
         """Look for installed plugins and the catalog again (the files are small and local)."""
@@ -320,7 +320,7 @@ class PluginService:
 
             async def watch() -> None:
                 with scope:
-                    await watch_files(self.decision_files(), self.apply_decisions)
+                    await watch_files(self.decision_files(), lambda: self._guarded(self.apply_decisions))
 
             self._nursery.start_soon(watch)
 

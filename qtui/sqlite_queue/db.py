@@ -2,12 +2,14 @@
 
 Every message names the database as ``sqlite:<path>``. SQLite errors never escape as
 tracebacks: `Database.read()` and `Database.write()` turn them into the model's
-BackendError family.
+BackendError family. Text that is not UTF-8 is read with its bad bytes as lone surrogates
+(Python's "surrogateescape"), so a row another program wrote badly never fails a read.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import queue as stdlib_queue
 import sqlite3
@@ -238,6 +240,7 @@ class Database:
         with self._translated():
             conn.execute(f"PRAGMA synchronous = {self._synchronous}")
         conn.create_function("qtui_icontains", 2, _icontains, deterministic=True)
+        conn.text_factory = _decode_text
         return conn
 
     def _check_schema(self, conn: sqlite3.Connection, *, create: bool) -> None:
@@ -394,6 +397,11 @@ class Database:
         if name.startswith("SQLITE_PERM") or name.startswith("SQLITE_AUTH"):
             return BackendUnavailable(f"{label}: permission denied ({exc})")
         return BackendError(f"{label}: database error: {exc}")
+
+
+#: Text as stored, even when another program wrote bytes that are not UTF-8: those become lone
+#: surrogates (undone by encoding with "surrogateescape") instead of an error that fails the read.
+_decode_text = functools.partial(str, encoding="utf-8", errors="surrogateescape")
 
 
 def _icontains(haystack: str | None, casefolded_needle: str) -> bool:

@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from qtui.model import BackendError, InvalidInput, Snapshot, check_queue_name
+from qtui.model import BackendError, InvalidBatchItem, InvalidInput, Snapshot, check_queue_name
 from qtui.clock import WallClock
 from qtui.sqlite_queue.db import BUCKET_SECONDS, Database
 from qtui.sqlite_queue.stats import read_snapshot
@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 
 #: Longest error text kept on a job; longer ones are cut (tracebacks can be huge).
 MAX_ERROR_CHARS = 16_384
+
+#: Batches this big or bigger are counted once, not by the per-row trigger (see _insert_jobs).
+_BULK_ROWS = 64
 
 #: Rows deleted per transaction when pruning, so workers are never held up for long.
 _PRUNE_BATCH = 5_000
@@ -66,7 +69,7 @@ def encode_payload(payload: object) -> str:
     """JSON text for a payload: objects are serialised, text must already be strict JSON."""
     if isinstance(payload, str):
         try:
-            json.loads(payload, parse_constant=_reject_constant)
+            _STRICT_JSON.decode(payload)
         except json.JSONDecodeError as exc:
             raise InvalidInput(
                 f"payload is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
@@ -77,7 +80,7 @@ def encode_payload(payload: object) -> str:
             raise InvalidInput("payload is not valid JSON: nested too deeply") from None
         return payload
     try:
-        return json.dumps(payload, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        return _COMPACT_JSON.encode(payload)
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"payload cannot be stored as JSON: {exc}") from None
     except RecursionError:
@@ -90,6 +93,12 @@ def _is_int32(value: object) -> bool:
 
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not allowed in JSON")
+
+
+#: Strict JSON: NaN and Infinity are not JSON (made once: json.loads with options makes one per call).
+_STRICT_JSON = json.JSONDecoder(parse_constant=_reject_constant)
+#: Compact strict JSON text for payloads given as objects (made once, as json.dumps with options does per call).
+_COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
 class SQLiteQueue:
@@ -157,9 +166,7 @@ class SQLiteQueue:
         first. With `delay` > 0 the job is scheduled to become ready that many
         seconds from now.
         """
-        return self.enqueue_many(
-            queue, [payload], priority=priority, max_attempts=max_attempts, delay=delay
-        )[0]
+        return self._add(queue, [encode_payload(payload)], priority, max_attempts, delay)[0]
 
     def enqueue_many(
         self,
@@ -170,7 +177,22 @@ class SQLiteQueue:
         max_attempts: int = 3,
         delay: float = 0.0,
     ) -> list[str]:
-        """Add several jobs in one transaction (all or none); returns their ids in order."""
+        """Add several jobs in one transaction (all or none); returns their ids in order.
+
+        Every payload is checked before anything is written: one that is not JSON raises
+        InvalidBatchItem naming its position, and no job is added.
+        """
+        texts = []
+        for position, payload in enumerate(payloads, 1):
+            try:
+                texts.append(encode_payload(payload))
+            except InvalidInput as exc:
+                raise InvalidBatchItem(position, str(exc)) from None
+        return self._add(queue, texts, priority, max_attempts, delay)
+
+    def _add(
+        self, queue: str, texts: Sequence[str], priority: int, max_attempts: int, delay: float
+    ) -> list[str]:
         check_queue_name(queue)
         if not _is_int32(priority):
             raise InvalidInput(
@@ -182,22 +204,15 @@ class SQLiteQueue:
             )
         if not isinstance(delay, int | float) or not 0 <= delay < math.inf:
             raise InvalidInput(f"delay must be a number of seconds, 0 or more, not {delay!r}")
-        texts = [encode_payload(p) for p in payloads]
+        if not texts:
+            return []
         now = self.clock()
         state, run_at = ("scheduled", now + delay) if delay > 0 else ("ready", None)
         with self.database.write() as conn:
             register_queue(conn, queue, now)
-            return [
-                str(
-                    conn.execute(
-                        "INSERT INTO jobs (queue, state, priority, payload, max_attempts,"
-                        " created_at, updated_at, run_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-                        " RETURNING id",
-                        (queue, state, priority, text, max_attempts, now, now, run_at),
-                    ).fetchone()[0]
-                )
-                for text in texts
-            ]
+            first = _insert_jobs(conn, queue, state, texts, priority=priority,
+                                 max_attempts=max_attempts, now=now, run_at=run_at)
+        return [str(job_id) for job_id in range(first, first + len(texts))]
 
     # -- consuming -----------------------------------------------------------
 
@@ -277,6 +292,45 @@ class SQLiteQueue:
 def register_queue(conn: Any, queue: str, now: float) -> None:
     """Record `queue` in the registry if it is new (inside the caller's write transaction)."""
     conn.execute("INSERT OR IGNORE INTO queues (name, created_at) VALUES (?, ?)", (queue, now))
+
+
+def _insert_jobs(
+    conn: Any, queue: str, state: str, texts: Sequence[str], *,
+    priority: int, max_attempts: int, now: float, run_at: float | None,
+) -> int:
+    """Insert a job per payload text (inside the caller's write transaction); returns the first id.
+
+    The ids are consecutive: the transaction holds the write lock and ids only grow
+    (AUTOINCREMENT). A big batch is counted once instead of row by row: the counting trigger
+    is dropped, the count and the rate added as it would have, and the trigger created again
+    from its stored text, all in the same transaction, so no other connection sees it missing.
+    """
+    trigger = conn.execute(
+        "SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND name = 'jobs_inserted'"
+    ).fetchone()
+    counted_once = trigger is not None and len(texts) >= _BULK_ROWS
+    if counted_once:
+        conn.execute("DROP TRIGGER jobs_inserted")
+    conn.executemany(
+        "INSERT INTO jobs (queue, state, priority, payload, max_attempts,"
+        " created_at, updated_at, run_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        ((queue, state, priority, text, max_attempts, now, now, run_at) for text in texts),
+    )
+    last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+    if counted_once:
+        conn.execute(
+            "INSERT INTO queue_counts (queue, state, n) VALUES (?, ?, ?)"
+            " ON CONFLICT (queue, state) DO UPDATE SET n = n + excluded.n",
+            (queue, state, len(texts)),
+        )
+        conn.execute(
+            f"INSERT INTO rates (bucket, queue, enqueued)"
+            f" VALUES (CAST(? / {BUCKET_SECONDS} AS INTEGER), ?, ?)"
+            " ON CONFLICT (bucket, queue) DO UPDATE SET enqueued = enqueued + excluded.enqueued",
+            (now, queue, len(texts)),
+        )
+        conn.execute(trigger[0])
+    return last - len(texts) + 1
 
 
 def release_due_jobs(conn: Any, now: float) -> None:

@@ -121,3 +121,22 @@ def test_unknown_queue_exits_1(capsys, queue_db) -> None:
 def test_console_script_is_installed() -> None:
     result = subprocess.run([sys.executable, "-m", "qtui", "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.startswith("qtui ")
+
+
+def test_tables_show_invisible_characters_in_names(capsys, tmp_path) -> None:
+    import sqlite3
+
+    from qtui.sqlite_queue import SQLiteQueue
+
+    db = tmp_path / "names.db"
+    with SQLiteQueue.open(db, create=True) as queue:
+        for name in ("payroll", "b", "c"):
+            queue.enqueue(name, {})
+    # another program (or a Redis producer) wrote names qtui's own producers refuse
+    with sqlite3.connect(db) as raw:
+        for old, new in (("b", "pay\u200broll"), ("c", "\u202eevil")):
+            for table, column in (("queues", "name"), ("jobs", "queue")):  # a trigger moves the counts
+                raw.execute(f"UPDATE {table} SET {column} = ? WHERE {column} = ?", (new, old))
+    code, out, _ = run(capsys, "stats", "--db", str(db))
+    names = [line.split()[0] for line in out.splitlines()[1:]]
+    assert code == 0 and sorted(names) == ["<U+202E>evil", "pay<U+200B>roll", "payroll"]

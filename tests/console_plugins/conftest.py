@@ -83,6 +83,7 @@ async def make_console(tmp_path: Path, monkeypatch):
             console.start_tasks(nursery)
             driver = Driver(console, tmp_path / "config" / "qtui" / "plugins")
             await driver.wait_for("email")
+            await wait_until(lambda: console.plugins is not None, "the plugin side, made after the first poll")
             return driver
 
         yield make

@@ -212,3 +212,22 @@ async def test_the_dialog_shows_the_bounds_a_grant_will_have(make_console, tmp_p
     assert "[ ] jobs.enqueue" in text
     assert "scope: queues reports, at most 20 jobs per minute (your grant)" in text
     assert "scope: at most 100 jobs per hour (site policy)" in text
+
+
+async def test_a_failure_applying_changed_decisions_is_shown_and_the_watch_goes_on(
+    make_console, enqueuer_lua, monkeypatch
+) -> None:
+    d = await make_console()
+    await enabled(d, "enqueuer", enqueuer_lua, ["timers", "jobs.enqueue"], running="sent 1")
+    host = d.control.host
+    refresh = host.refresh_grants
+
+    def broken(handle):
+        raise RuntimeError("the host could not apply it")
+
+    monkeypatch.setattr(host, "refresh_grants", broken)
+    assert cli("plugin", "revoke", "enqueuer", "jobs.enqueue") == 0
+    await d.wait_for("plugin: the host could not apply it")
+    monkeypatch.setattr(host, "refresh_grants", refresh)
+    assert cli("plugin", "revoke", "enqueuer", "timers") == 0  # still watched: both apply now
+    await d.wait_for("enqueuer: timers denied, jobs.enqueue denied (changed on disk)")

@@ -117,7 +117,9 @@ def test_wheel_installs_every_man_page(wheel: Path) -> None:
 def test_an_installed_wheel_shows_the_plugin_help(wheel: Path, tmp_path: Path) -> None:
     """Installed by pip (not from this checkout), the console's :help finds the section files."""
     prefix = tmp_path / "prefix"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--prefix", str(prefix), str(wheel)],
+    # --ignore-installed: with --prefix alone, pip uninstalls the qtui this test suite runs from.
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--ignore-installed", "-q",
+                    "--prefix", str(prefix), str(wheel)],
                    check=True, capture_output=True)
     (installed,) = prefix.glob("lib/python*/site-packages")
     # -S: no site-packages .pth files, so not this checkout's editable install; its dependencies come after.

@@ -36,7 +36,9 @@ class Tmux:
     def start(self, argv: list[str], env: dict[str, str], size: tuple[int, int] = (80, 24)) -> None:
         """Start `argv`; when it exits the pane prints its status and terminal modes, then waits."""
         exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
-        script = (f"env {exports} {shlex.join(argv)}; echo \"exit=$?\"; stty -a | tr ';' '\\n' | "
+        # The trap keeps the shell alive when Ctrl-C reaches the whole foreground group (the
+        # program gets the default handling back: a trap does not survive exec).
+        script = (f"trap true INT; env {exports} {shlex.join(argv)}; echo \"exit=$?\"; stty -a | tr ';' '\\n' | "
                   "grep -E -o -- '-?(icanon|echo)\\b' | tr '\\n' ' '; echo; sleep 600")
         self._run("-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", str(size[0]), "-y", str(size[1]),
                   "sh", "-c", script)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,8 @@ def test_plugins_prompt_render_reload_refuse_and_quarantine(tmux, qtui_env, tmp_
 
     # enable a sample plugin: the permission prompt comes first, then its panel fills from live data
     command(tmux, "plugin enable tenant-sla")
-    screen = tmux.wait_for("Permissions: tenant-sla 1.0.0")
+    version = tomllib.loads((sla / "manifest.toml").read_text())["version"]
+    screen = tmux.wait_for(f"Permissions: tenant-sla {version}")
     assert "stats.read" in screen and "jobs.peek" in screen
     answer(tmux, "a", "Enter")
     screen = tmux.wait_for(lambda s: "Tenant SLA" in s and "SLA 5m" in s)

@@ -127,7 +127,7 @@ def test_control_characters_from_plugin_folders_never_reach_the_terminal(
 
 FULL_MANIFEST = dict(
     author="Ops team <ops@example.com>",
-    limits={"memory_mib": 8, "instructions_per_call": 2000, "wall_ms_per_call": 20},
+    limits={"memory_mib": 8, "instructions_per_call": 2000, "cpu_ms_per_call": 20},
     panel={"title": "Tenant SLA", "rows": 8, "width": 60, "placement": "right"},
     settings={
         "threshold_s": {"type": "number", "default": 300, "description": "Seconds before late",
@@ -150,7 +150,7 @@ def test_info_shows_the_whole_manifest_and_each_verdict(
     assert fields["plugin"].strip() == "tenant-sla 1.2.0"
     assert fields["author"].strip() == "Ops team <ops@example.com>"
     assert fields["code hash"].strip() == bundle_hash(folder)
-    assert fields["limits"].strip() == "8 MiB memory, 2000 instructions and 20 ms per call"
+    assert fields["limits"].strip() == "8 MiB memory, 2000 instructions and 20 ms of CPU per call"
     assert fields["panel"].strip() == "'Tenant SLA', 8 rows, 60 columns, right"
     assert "threshold_s  number  300      min 1, max 86400" in out
     assert "view         choice  'table'  one of table, bars" in out

@@ -70,6 +70,8 @@ def test_the_lua_page_covers_the_whole_api() -> None:
         assert f"\n{spec.lua_name}(" in text, spec.lua_name
     for spec in api.CALLBACKS:
         assert f"\n{spec.name}(" in text, spec.name
+    for constant in api.CONSTANTS:
+        assert f".TP\n{constant.lua_name} (" in text, constant.lua_name
     for event in api.EVENTS:
         assert f".TP\n{event.type}\n" in text, event.type
         for field in event.fields:
@@ -87,6 +89,7 @@ def test_the_plugin_page_covers_every_manifest_catalog_and_lockfile_field() -> N
     documented = {field.key for field in docs.MANIFEST_FIELDS}
     expected = set(manifest._TOP_FIELDS) - {"limits", "panel", "settings"}  # noqa: SLF001
     expected |= {f"limits.{f.name}" for f in attrs.fields(manifest.Limits)}
+    expected |= {f"limits.{alias}" for alias in manifest.LIMIT_ALIASES}
     expected |= {f"panel.{f}" for f in manifest._PANEL_FIELDS}  # noqa: SLF001
     expected |= {f"settings.NAME.{f}" for f in manifest._SETTING_FIELDS}  # noqa: SLF001
     assert documented == expected

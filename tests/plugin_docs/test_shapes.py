@@ -7,7 +7,8 @@ import attrs
 from qtui.authoring.typedefs import TABLES, table
 from qtui.events import StatsUpdated
 from qtui.model import Job, JobState, QueueStats, Snapshot
-from qtui.plugins.runtime.events import job_plain, to_plain
+from qtui.plugins.runtime.events import job_plain
+from tests.support import received
 
 MANIFEST = """\
 name = "{name}"
@@ -91,10 +92,11 @@ def names(shape: str, *, required_only: bool = False) -> set[str]:
 
 def test_queue_stats_rows_have_exactly_the_declared_fields() -> None:
     stats = QueueStats("email", {JobState.READY: 3}, 1.0, 2.0, 0.5, oldest_ready_at=90.0)
-    plain = to_plain(StatsUpdated(Snapshot((stats, QueueStats("idle", {})), (), 100.0)))
-    busy, idle = plain["queues"]
-    assert set(busy) == names("qtui.QueueStats")
-    assert set(idle) == names("qtui.QueueStats", required_only=True)
+    first = StatsUpdated(Snapshot((stats, QueueStats("idle", {})), (), 100.0))
+    busy, idle = received(first)["queues"]
+    assert set(busy) == names("qtui.QueueStats")  # new: changed
+    again, unchanged = received(first, StatsUpdated(Snapshot((stats, QueueStats("idle", {})), (), 110.0)))["queues"]
+    assert set(unchanged) == names("qtui.QueueStats", required_only=True)
 
 
 def test_jobs_have_exactly_the_declared_fields() -> None:

@@ -206,7 +206,7 @@ async def quit_run() -> dict[str, object]:
     def generous(manifest):  # as if an estimate had missed: the guards let a slow match through
         base = limits(manifest)
         return Limits(memory_bytes=base.memory_bytes, instructions=base.instructions,
-                      wall_seconds=base.wall_seconds, c_steps=10**15)
+                      cpu_seconds=base.cpu_seconds, wall_seconds=base.wall_seconds, c_steps=10**15)
 
     instance.sandbox_limits = generous
     host, bus, backend, tmp, plugins = await _host_with(

@@ -138,15 +138,15 @@ async def fuzz(harness, steps) -> None:
     fuzzer = await harness.start(harness.plugin("fuzzer", FUZZER, permissions=CAPABILITIES, extra=extra))
     assert fuzzer.state is PluginState.RUNNING, fuzzer.reason
     for kind, *what in steps:
-        if fuzzer.subscription is None:
+        if fuzzer.listener is None:
             break  # it ended: quarantined or errored by what it was sent
         if kind == "call":
             name, args = what
             harness.bus.publish(PluginMessage("fuzz.call", "fuzz", {"fn": name, "args": args}))
         else:
-            fuzzer.subscription.offer(what[0])  # as the host would
+            fuzzer.listener.offer(what[0])  # as the bus would
         await trio.sleep(0.01)
-    if fuzzer.subscription is not None:
+    if fuzzer.listener is not None:
         harness.bus.publish(PluginMessage("fuzz.end", "fuzz", len(steps)))
     await harness.wait(lambda: fuzzer.state is not PluginState.RUNNING
                        or any(line.startswith("ended") for line in harness.text("fuzzer")), timeout=30)

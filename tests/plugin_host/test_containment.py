@@ -30,7 +30,7 @@ def generous_guards(monkeypatch):
     def with_generous_guards(manifest):
         base = limits(manifest)
         return Limits(memory_bytes=base.memory_bytes, instructions=base.instructions,
-                      wall_seconds=base.wall_seconds, c_steps=10**15)
+                      cpu_seconds=base.cpu_seconds, wall_seconds=base.wall_seconds, c_steps=10**15)
 
     monkeypatch.setattr(instance, "sandbox_limits", with_generous_guards)
 

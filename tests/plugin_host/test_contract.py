@@ -20,9 +20,9 @@ from qtui.plugins.runtime.events import (
     PluginMessage,
     SettingsChanged,
     TimerFired,
-    to_plain,
 )
 from qtui.plugins.runtime.instance import PluginRuntime
+from tests.support import received
 
 SAMPLES = [
     StatsUpdated(Snapshot(
@@ -63,9 +63,10 @@ def test_every_event_class_has_a_declared_type_and_a_sample() -> None:
     assert {EVENT_TYPES[type(e)] for e in SAMPLES} == {e.type for e in api.EVENTS}
 
 
+@pytest.mark.parametrize("shared", [True, False], ids=["prepared once for many", "for one plugin"])
 @pytest.mark.parametrize("event", SAMPLES, ids=lambda e: type(e).__name__)
-def test_plain_events_carry_exactly_the_declared_fields(event) -> None:
-    plain = to_plain(event)
+def test_plugins_receive_exactly_the_declared_fields(event, shared) -> None:
+    plain = received(event, shared=shared)
     spec = api.event(plain["type"])
     declared = {f.name for f in spec.fields}
     optional = {f.name for f in spec.fields if f.type.endswith("?")}
@@ -75,10 +76,31 @@ def test_plain_events_carry_exactly_the_declared_fields(event) -> None:
 
 
 def test_stats_rows_have_every_state_and_rate() -> None:
-    (row,) = to_plain(SAMPLES[0])["queues"]
+    (row,) = received(SAMPLES[0])["queues"]
     assert row == {"name": "email", "ready": 3, "scheduled": 0, "processing": 0, "completed": 0, "dead": 0,
                    "enqueued_per_min": 1.0, "completed_per_min": 2.0, "failed_per_min": 0.5,
-                   "oldest_ready_age": 10.0}
+                   "oldest_ready_age": 10.0, "changed": True}
+
+
+def snapshot(at: float, *rows: tuple[str, int, float | None]) -> StatsUpdated:
+    """Stats of queues (name, ready jobs, oldest ready job's creation time) taken at `at`."""
+    return StatsUpdated(Snapshot(tuple(QueueStats(name, {JobState.READY: ready}, oldest_ready_at=oldest)
+                                       for name, ready, oldest in rows), (), at))
+
+
+def test_stats_say_what_changed_since_the_stats_the_plugin_received_before() -> None:
+    first = snapshot(100.0, ("email", 3, 90.0), ("sms", 0, None), ("billing", 1, 50.0))
+    second = snapshot(110.0, ("email", 3, 90.0), ("sms", 2, 105.0), ("reports", 1, 108.0))
+    seen = received(first, second)
+    assert [(q["name"], q.get("changed")) for q in seen["queues"]] == [
+        ("email", None),  # only its oldest job's age grew: no change
+        ("sms", True), ("reports", True)]
+    assert seen["removed"] == ["billing"]
+    assert seen["queues"][0]["oldest_ready_age"] == 20.0
+    # A plugin that missed the second stats compares the third with the first it received.
+    third = snapshot(120.0, ("email", 3, 90.0), ("sms", 2, 105.0), ("reports", 1, 108.0))
+    assert [q.get("changed") for q in received(second, third)["queues"]] == [None, None, None]
+    assert [q.get("changed") for q in received(first, third)["queues"]] == [None, True, True]
 
 
 def test_capabilities_used_by_the_api_exist_and_styles_are_fixed() -> None:
@@ -99,3 +121,8 @@ async def test_a_deprecated_alias_calls_the_new_function_and_warns_once(harness,
     await harness.wait_text("old", "found")
     warnings = [line for line in handle.log_lines if "deprecated" in line]
     assert warnings == ["warning: qtui.jobs.get is deprecated since API 1.1: use qtui.jobs.find (renamed)"]
+
+
+def test_the_events_that_coalesce_are_the_declared_ones() -> None:
+    coalescing = {EVENT_TYPES[type(e)] for e in SAMPLES if type(e).coalesce_key is not None}
+    assert coalescing == {e.type for e in api.EVENTS if e.coalesces} == {"stats", "selection", "resize", "settings"}

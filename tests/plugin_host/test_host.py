@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from pathlib import Path
 
 import pytest
 import trio
@@ -10,7 +12,7 @@ import trio
 from qtui.events import StatsUpdated
 from qtui.model import JobState
 from qtui.plugins.bundles.capabilities import Capability
-from qtui.plugins.runtime.host import PluginState
+from qtui.plugins.runtime.host import PanelUpdated, PluginState
 from tests.support import settle
 
 STATS_PANEL = """
@@ -272,13 +274,15 @@ async def test_render_neutralises_control_characters_and_checks_styles(harness) 
     assert third.endswith("line 1 text must be a string, not number")  # Lua's words, not Python's
 
 
-async def test_a_slow_plugin_gets_the_latest_stats_and_counts_what_it_missed(harness) -> None:
+async def test_a_slow_plugin_gets_the_latest_stats_never_a_backlog(harness) -> None:
     slow = """
+        local seen = {}
         function activate() qtui.subscribe("stats") end
         function on_event(e)
           local t = os.clock() + 0.02
           while os.clock() < t do end
-          qtui.render({"taken " .. e.taken_at})
+          seen[#seen + 1] = e.taken_at
+          qtui.render({"taken " .. e.taken_at, table.concat(seen, " ")})
         end
     """
     handle = await harness.start(harness.plugin("slow", slow, permissions=["stats.read"]))
@@ -288,7 +292,44 @@ async def test_a_slow_plugin_gets_the_latest_stats_and_counts_what_it_missed(har
     for n in range(1, 301):
         harness.bus.publish(StatsUpdated(Snapshot(snapshot.queues, snapshot.workers, float(n))))
     await harness.wait_text("slow", "taken 300")
-    assert handle.subscription.coalesced > 0 and handle.subscription.dropped == 0
+    seen = [float(t) for t in harness.text("slow")[1].split()]
+    assert seen == sorted(seen) and seen[-1] == 300.0
+    assert len(seen) <= 5  # the one or two it was handling, then the newest: never the 300 in turn
+    assert handle.mailbox.coalesced >= 297 - len(seen) and handle.mailbox.dropped == 0
+
+
+async def test_rendering_the_same_lines_again_redraws_nothing(harness) -> None:
+    # A panel that shows the ready count: forty stats events with the same numbers, then a change.
+    lua = """
+        function activate() qtui.subscribe("stats") end
+        function on_event(e)
+          local ready = 0
+          for _, q in ipairs(e.queues) do ready = ready + q.ready end
+          qtui.render({"ready " .. ready})
+        end
+    """
+    await harness.start(harness.plugin("steady", lua, permissions=["stats.read"]))
+    snapshot = await trio.to_thread.run_sync(harness.backend.snapshot)
+    ready = sum(q.count(JobState.READY) for q in snapshot.queues)
+    from qtui.model import Snapshot
+
+    harness.bus.publish(StatsUpdated(snapshot))
+    await harness.wait_text("steady", f"ready {ready}")
+    await harness.host.idle()
+    updates = harness.bus.subscribe("test", (PanelUpdated,))
+    for n in range(1, 41):
+        harness.bus.publish(StatsUpdated(Snapshot(snapshot.queues, snapshot.workers, float(n))))
+        await harness.host.idle()
+    harness.backend.enqueue("email", "{}")
+    await publish_stats(harness)
+    await harness.wait_text("steady", f"ready {ready + 1}")
+    drawn = []
+    while True:
+        try:
+            drawn.append(updates.receive_nowait())
+        except trio.WouldBlock:
+            break
+    assert drawn == [PanelUpdated("steady")]  # only the frame that changed
 
 
 async def test_huge_payloads_reach_plugins_cut_and_marked(harness) -> None:
@@ -338,3 +379,45 @@ async def test_an_entry_file_missing_from_the_bundle_errors_the_plugin_not_the_h
     handle = await harness.start(plugin)
     assert handle.state is PluginState.ERRORED
     assert "init.lua: the entry file is not among the plugin's files" in handle.reason
+
+
+async def test_waiting_for_the_disk_in_a_storage_write_is_not_charged_to_the_plugin(harness, monkeypatch) -> None:
+    # A slow disk: every fsync takes 50 ms. Ten writes wait a second in a call whose CPU-time
+    # budget is 100 ms; then the plugin works long enough for the budget to be checked.
+    from qtui.files import atomic
+
+    real_fsync = atomic.os.fsync
+
+    def slow_fsync(fd: int) -> None:
+        time.sleep(0.05)
+        real_fsync(fd)
+
+    monkeypatch.setattr(atomic.os, "fsync", slow_fsync)
+    lua = """
+        function activate()
+          for i = 1, 10 do qtui.storage.set("n", i) end
+          local sum = 0
+          for i = 1, 300000 do sum = sum + i end
+          qtui.render({"stored " .. qtui.storage.get("n"), "sum " .. sum})
+        end
+    """
+    handle = await harness.start(harness.plugin("keeper", lua, permissions=["storage"],
+                                                extra="[limits]\ncpu_ms_per_call = 100\n"))
+    assert harness.text("keeper") == ["stored 10", "sum 45000150000"]
+    usage = handle.runtime.sandbox.usage()
+    assert usage.violations == 0 and usage.last_call_instructions >= 300_000
+    assert usage.last_call_cpu_seconds < 0.1 < 1.0 <= usage.last_call_seconds
+
+
+def test_a_call_that_blocks_is_stopped_at_ten_times_its_cpu_budget_and_never_before_5_seconds() -> None:
+    from qtui.plugins.bundles.manifest import Limits as ManifestLimits
+    from qtui.plugins.bundles.manifest import parse_manifest
+    from qtui.plugins.runtime.instance import sandbox_limits
+
+    def limits(cpu_ms: int):  # noqa: ANN202
+        doc = f'name = "x"\nversion = "1.0.0"\ndescription = "d"\napi = "1"\n[limits]\ncpu_ms_per_call = {cpu_ms}\n'
+        return sandbox_limits(parse_manifest(doc, file=Path("manifest.toml")))
+
+    assert (limits(250).cpu_seconds, limits(250).wall_seconds) == (0.25, 5.0)
+    assert (limits(1000).cpu_seconds, limits(1000).wall_seconds) == (1.0, 10.0)
+    assert ManifestLimits().cpu_ms_per_call == 250

@@ -94,6 +94,15 @@ def test_minimal_manifest_gets_host_defaults() -> None:
     assert (m.entry, m.permissions, m.limits, m.panel, m.settings) == ("init.lua", (), Limits(), None, ())
 
 
+def test_the_former_name_wall_ms_per_call_sets_the_cpu_time_budget() -> None:
+    base = 'name = "x"\nversion = "0.1.0"\ndescription = "d"\napi = 1\n[limits]\n'
+    assert parse_manifest(base + "wall_ms_per_call = 40\n", file=FILE).limits == Limits(cpu_ms_per_call=40)
+    assert problems(base + "cpu_ms_per_call = 40\nwall_ms_per_call = 40\n") == [
+        f"{FILE}:7: limits.wall_ms_per_call: the former name of cpu_ms_per_call; give only cpu_ms_per_call"]
+    assert problems(base + "wall_ms_per_call = 5000\n") == [
+        f"{FILE}:6: limits.wall_ms_per_call: 5000 is above the host maximum of 1000"]
+
+
 def test_unknown_capability_names_file_line_and_element() -> None:
     text = FULL.replace('"jobs.purge"]', '"jobs.delete"]').replace(
         'permissions = ["stats.read", "timers", ', 'permissions = [\n  "stats.read",\n  "timers",\n  '
@@ -146,7 +155,7 @@ max = 1
         f"{FILE}:8: limits.memory_mib: 4096 is above the host maximum of 128",
         f"{FILE}:9: limits.wall_ms_per_call: must be an integer, not a string",
         f"{FILE}:10: limits.cpu: unknown field (known: memory_mib, instructions_per_call, "
-        "wall_ms_per_call)",
+        "cpu_ms_per_call, wall_ms_per_call)",
         f"{FILE}:13: panel.placement: must be one of bottom, top, left, right, not 'middle'",
         f"{FILE}:14: panel.rows: must be between 1 and 200, not 0",
         f"{FILE}:19: settings.view.default: 'c' is not one of a, b",
@@ -341,7 +350,7 @@ manifests = st.builds(
         Limits,
         st.integers(1, MAX_LIMITS.memory_mib),
         st.integers(1, MAX_LIMITS.instructions_per_call),
-        st.integers(1, MAX_LIMITS.wall_ms_per_call),
+        st.integers(1, MAX_LIMITS.cpu_ms_per_call),
     ),
     panel=st.none() | st.builds(
         Panel,

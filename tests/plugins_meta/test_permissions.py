@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import multiprocessing
+import os
 import tempfile
 import tomllib
 from pathlib import Path
@@ -483,6 +484,53 @@ def test_two_processes_writing_at_once_lose_no_decision(store: PermissionStore) 
     (shared,) = decided["shared"]
     assert shared.granted == frozenset(C)
     assert not list(store.path.parent.glob(".permissions.toml.*.tmp"))
+
+
+def _revoke(path: str) -> None:
+    PermissionStore(Path(path)).decide(plugin("1.0.0", C.JOBS_PURGE), HASH_A, deny=[C.JOBS_PURGE])
+
+
+def _edit_in_place(path: str, text: str) -> None:
+    """Rewrite the same file (inode), as some editors save, and put its old modification time back."""
+    before = os.stat(path)
+    with open(path, "r+", encoding="utf-8") as f:
+        f.truncate()
+        f.write(text)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
+def _in_another_process(target, *args: object) -> None:  # noqa: ANN001
+    worker = multiprocessing.get_context("fork").Process(target=target, args=args)
+    worker.start()
+    worker.join(60)
+    assert worker.exitcode == 0
+
+
+def test_a_running_console_sees_a_revoke_made_by_another_process(store: PermissionStore) -> None:
+    m = plugin("1.0.0", C.JOBS_PURGE)
+    store.decide(m, HASH_A, grant=[C.JOBS_PURGE])
+    assert store.grants(m, HASH_A, NO_POLICY).check(C.JOBS_PURGE).verdict is Verdict.GRANTED
+    _in_another_process(_revoke, str(store.path))
+    assert store.grants(m, HASH_A, NO_POLICY).check(C.JOBS_PURGE).verdict is Verdict.DENIED
+
+
+def test_a_same_size_hand_edit_in_place_by_another_process_is_seen(store: PermissionStore) -> None:
+    m = plugin("1.0.0", C.JOBS_PURGE)
+    store.decide(m, HASH_A, grant=[C.JOBS_PURGE])
+    assert store.grants(m, HASH_A, NO_POLICY).check(C.JOBS_PURGE).allowed
+    text = store.path.read_text()
+    granted = 'granted = [\n    "jobs.purge",\n]\ndenied = []'
+    denied = 'granted = []\ndenied = [\n    "jobs.purge",\n]'
+    assert granted in text and len(granted) == len(denied)
+    _in_another_process(_edit_in_place, str(store.path), text.replace(granted, denied))
+    assert store.grants(m, HASH_A, NO_POLICY).check(C.JOBS_PURGE).verdict is Verdict.DENIED
+
+
+def test_changing_what_load_returned_does_not_change_the_decisions(store: PermissionStore) -> None:
+    m = plugin("1.0.0", C.TIMERS)
+    store.decide(m, HASH_A, grant=[C.TIMERS])
+    store.load().clear()
+    assert store.grants(m, HASH_A, NO_POLICY).check(C.TIMERS).allowed
 
 
 def test_a_plugins_specs_are_not_part_of_its_code(tmp_path: Path) -> None:

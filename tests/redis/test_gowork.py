@@ -256,3 +256,23 @@ def test_unix_socket_urls_reach_the_server(redis_server, rdb, scheme):
     else:
         assert queues["low"].count(JobState.READY) == 1
     b.close()
+
+
+def test_count_by_reads_the_payloads_of_a_bounded_number_of_the_oldest_jobs(backend, rdb):
+    sim.produce(rdb, 3, "high", name="report")
+    rdb.lpush(sim.QUEUES["high"], b"{not json")
+    rdb.lpush(sim.DEAD_LETTER, dead_job("d1", "low", path="/data/a.pdf"), dead_job("d2", "high", path="/data/a.pdf"),
+              dead_job("d3", "low", path="/data/b.pdf"))
+    ready = backend.count_by("high", JobState.READY, "priority")
+    assert [(g.value, g.count) for g in ready.groups] == [("high", 3)]
+    assert (ready.scanned, ready.unreadable, ready.complete) == (4, 1, True)
+    dead = backend.count_by("low", JobState.DEAD, "filepath")  # the dead list is shared: low's jobs only
+    assert [(g.value, g.count) for g in dead.groups] == [("/data/a.pdf", 1), ("/data/b.pdf", 1)]
+    partial = backend.count_by(None, JobState.READY, "filesize", limit=2)
+    assert [(g.value, g.count) for g in partial.groups] == [("1024", 2)] and partial.complete is False
+
+
+def test_oldest_job_of_each_queue(backend, rdb):
+    high = sim.produce(rdb, 2, "high")
+    assert [(j.queue, j.id) for j in backend.oldest(None, JobState.READY)] == [("high", high[0])]
+    assert backend.oldest("low", JobState.READY) == ()

@@ -301,3 +301,17 @@ def test_busy_worker_and_processing_job(redis_server, rdb, backend, tmp_path):
 def test_requeue_on_an_unknown_queue_is_not_found(backend):
     with pytest.raises(NotFound):
         backend.requeue(queue="nope")
+
+
+def test_count_by_and_oldest_read_rqs_own_order(failed_jobs):
+    client, url = failed_jobs
+    b = open_backend("rq+" + url, clock=time.time)
+    try:
+        # An RQ job's payload is its call string, never JSON: every one is unreadable for a field.
+        counts = b.count_by("default", JobState.DEAD, "tenant")
+        assert (counts.groups, counts.scanned, counts.unreadable, counts.complete) == ((), 6, 6, True)
+        (oldest,) = b.oldest(None, JobState.DEAD)
+        assert oldest.id == b.peek("default", JobState.DEAD, limit=1).jobs[0].id
+        assert [j.payload for j in b.oldest("default", JobState.READY)] == ["rq_jobs.add(5, 6)"]
+    finally:
+        b.close()

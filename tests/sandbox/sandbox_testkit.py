@@ -6,7 +6,7 @@ from qtui.plugins.runtime.sandbox import Limits, LuaSandbox
 from tests.support import ManualClock
 
 #: Small enough that runaways stop within milliseconds (the tests' clocks stand still unless moved).
-TEST_LIMITS = Limits(memory_bytes=16 * 2**20, instructions=20_000_000, wall_seconds=10.0)
+TEST_LIMITS = Limits(memory_bytes=16 * 2**20, instructions=20_000_000, cpu_seconds=10.0, wall_seconds=10.0)
 
 #: Every sandbox in these tests also defines `probe`, used to show the runtime still works.
 PROBE = """

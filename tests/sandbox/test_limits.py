@@ -201,17 +201,59 @@ def test_a_coroutine_kept_between_calls_is_still_limited(make_sandbox):
     assert_works(sandbox)
 
 
-def test_wall_clock_deadline_stops_slow_instructions(make_sandbox, clock):
-    # Each concatenation copies two megabytes: few instructions, and the clock moves on.
-    limits = Limits(memory_bytes=64 * 2**20, instructions=10**12, wall_seconds=0.3)
-    sandbox = make_sandbox(limits=limits)
-    sandbox.expose("host.pass_time", lambda: clock.advance(0.01))
-    sandbox.load("function run() local s = ('x'):rep(2^20) while true do local t = s .. s host.pass_time() end end",
-                 "main.lua")
+def test_the_cpu_time_budget_stops_slow_instructions(make_sandbox):
+    # Each concatenation copies two megabytes: few instructions (a check every 100,000 would come
+    # after seconds), so the collector's sentinel makes the hook look at the CPU clock.
+    limits = Limits(memory_bytes=64 * 2**20, instructions=10**12, cpu_seconds=0.05, wall_seconds=600)
+    sandbox = make_sandbox("function run() local s = ('x'):rep(2^20) while true do local t = s .. s end end",
+                           limits=limits)
+    with pytest.raises(LimitExceeded) as info:
+        sandbox.call("run")
+    assert info.value.kind == LimitKind.CPU_TIME
+    assert str(info.value).endswith("time limit exceeded (0.05 s of CPU time per call)")
+    assert 0.05 <= sandbox.usage().last_call_cpu_seconds < 0.5  # within a few checks past the budget
+    assert_works(sandbox)
+
+
+def test_time_waiting_in_a_host_function_is_not_charged_to_the_cpu_budget(make_sandbox, clock):
+    # A host function that waits (here for 20 ms, on the machine's clock and the sandbox's; a
+    # storage write syncing to disk, a lock) leaves the thread's CPU clock where it was: ten of
+    # them fit in a 50 ms budget.
+    limits = Limits(memory_bytes=16 * 2**20, instructions=10**9, cpu_seconds=0.05, wall_seconds=600)
+    sandbox = make_sandbox("function run() for i = 1, 10 do host.wait() end return 'done' end", limits=limits)
+
+    def wait() -> None:
+        time.sleep(0.02)
+        clock.advance(0.02)
+
+    sandbox.expose("host.wait", wait)
+    assert sandbox.call("run") == "done"
+    usage = sandbox.usage()
+    assert usage.last_call_cpu_seconds < 0.05
+    assert usage.last_call_seconds == pytest.approx(0.2)
+
+
+def test_cpu_time_is_the_budget_not_the_wall_clock(make_sandbox, clock):
+    # The sandbox's clock jumps a second for every host call (a machine so loaded that the
+    # thread waits between its steps): with the CPU well inside its budget, nothing trips.
+    limits = Limits(memory_bytes=16 * 2**20, instructions=10**9, cpu_seconds=0.5, wall_seconds=30)
+    sandbox = make_sandbox("function run() for i = 1, 20 do host.pause() end return 'done' end", limits=limits)
+    sandbox.expose("host.pause", lambda: clock.advance(1.0))
+    assert sandbox.call("run") == "done"
+    assert sandbox.usage().last_call_seconds == pytest.approx(20.0)
+
+
+def test_the_wall_clock_backstop_stops_a_call_that_keeps_waiting(make_sandbox, clock):
+    # Every host call blocks for a second of the sandbox's clock; the backstop stops the loop
+    # at the first host call past it (pcall cannot hide it), however little CPU it used.
+    limits = Limits(memory_bytes=16 * 2**20, instructions=10**12, cpu_seconds=600, wall_seconds=5)
+    sandbox = make_sandbox("function run() while true do pcall(host.block) end end", limits=limits)
+    sandbox.expose("host.block", lambda: clock.advance(1.0))
     with pytest.raises(LimitExceeded) as info:
         sandbox.call("run")
     assert info.value.kind == LimitKind.WALL_TIME
-    assert 0.3 <= sandbox.usage().last_call_seconds < 0.4  # stopped at the first check past the deadline
+    assert str(info.value).endswith("time limit exceeded (5 s of wall-clock time per call)")
+    assert sandbox.usage().last_call_seconds == pytest.approx(5.0)
     assert_works(sandbox)
 
 
@@ -368,9 +410,23 @@ class TestStickyTrips:
         assert sandbox.call("spin", 1_000_000) == 500000500000
 
 
+def test_the_instruction_budget_is_exact_to_a_step_whatever_the_machine_speed(make_sandbox):
+    # One FORLOOP instruction per turn. The budget of 1,000,000 is counted in steps of 10,000:
+    # a call 3% under it never trips, one 3% over it always does.
+    limits = Limits(memory_bytes=16 * 2**20, instructions=1_000_000, cpu_seconds=60, wall_seconds=60)
+    sandbox = make_sandbox("function turns(n) for i = 1, n do end return n end", limits=limits)
+    for _ in range(20):
+        assert sandbox.call("turns", 970_000) == 970_000
+        assert 960_000 <= sandbox.usage().last_call_instructions <= 970_100
+    with pytest.raises(LimitExceeded) as info:
+        sandbox.call("turns", 1_030_000)
+    assert info.value.kind == LimitKind.INSTRUCTIONS
+    assert 1_000_000 < sandbox.usage().last_call_instructions <= 1_010_000
+
+
 class TestInterrupt:
     def test_another_thread_stops_a_running_call(self, make_sandbox):
-        limits = Limits(memory_bytes=16 * 2**20, instructions=10**15, wall_seconds=120)
+        limits = Limits(memory_bytes=16 * 2**20, instructions=10**15, cpu_seconds=120, wall_seconds=120)
         sandbox = make_sandbox("function run() while true do end end", limits=limits)
         outcome: list[BaseException] = []
 
@@ -400,7 +456,7 @@ class TestInterrupt:
 
 class TestConcurrency:
     def test_a_runaway_does_not_block_another_plugin(self, make_sandbox):
-        limits = Limits(memory_bytes=16 * 2**20, instructions=10**15, wall_seconds=120)
+        limits = Limits(memory_bytes=16 * 2**20, instructions=10**15, cpu_seconds=120, wall_seconds=120)
         runaway = make_sandbox("function run() while true do end end", limits=limits)
         healthy = make_sandbox()
         errors: list[BaseException] = []
@@ -503,11 +559,13 @@ def test_usage_counts_calls_instructions_and_memory(make_sandbox, clock):
 
 def test_default_limits_are_sane():
     limits = Limits()
-    assert limits.memory_bytes >= 2**20 and limits.wall_seconds > 0
+    assert limits.memory_bytes >= 2**20 and 0 < limits.cpu_seconds < limits.wall_seconds
     with pytest.raises(ValueError, match="at least 1 MiB"):
         Limits(memory_bytes=1000)
     with pytest.raises(ValueError, match="positive"):
         Limits(wall_seconds=0)
+    with pytest.raises(ValueError, match="positive"):
+        Limits(cpu_seconds=0)
     assert TEST_LIMITS.instructions < limits.instructions
 
 

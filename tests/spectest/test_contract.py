@@ -1,6 +1,6 @@
 """The plugin API v1 contract (spec/*_spec.lua) passes against the real host and covers the API.
 
-Every function, event, capability, callback and library module declared in qtui.plugins.runtime.api
+Every function, constant, event, capability, callback and library module declared in qtui.plugins.runtime.api
 must have a top-level describe block named after it ("qtui.jobs.peek", "event stats", "capability
 jobs.purge", "callback activate", "library qtui.json"), so adding to the API without a contract
 spec fails here.
@@ -34,7 +34,7 @@ def test_every_contract_spec_passes(contract: list[spectest.SpecResult]) -> None
 
 
 @pytest.mark.parametrize(("prefix", "declared"), [
-    ("", {f.lua_name for f in api.FUNCTIONS}),
+    ("", {f.lua_name for f in api.FUNCTIONS} | {c.lua_name for c in api.CONSTANTS}),
     ("event ", {e.type for e in api.EVENTS}),
     ("capability ", {c.value for c in Capability}),
     ("callback ", {c.name for c in api.CALLBACKS}),

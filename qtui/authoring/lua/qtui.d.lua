@@ -1,5 +1,5 @@
 ---@meta
--- qtui plugin host API 1.0.0: type definitions for lua-language-server.
+-- qtui plugin host API 1.1.0: type definitions for lua-language-server.
 -- Generated from qtui/plugins/runtime/api.py by `python -m qtui.docs`: do not edit.
 -- The reference with examples: qtui-lua(7), or `:help api` in the console.
 
@@ -37,6 +37,10 @@
 ---| "jobs.requeue" # move dead or scheduled jobs back to run again
 ---| "jobs.purge" # delete jobs permanently
 
+---A line of a panel: a list of spans (a string is a span in the normal style).
+---@alias qtui.Line
+---| (string|qtui.Span)[]
+
 ---A piece of a rendered line in one style; a plain string is a span in the normal style.
 ---@class qtui.Span
 ---@field text? string the text (default empty); control characters are shown as visible notation
@@ -46,7 +50,7 @@
 ---@class qtui.Context
 ---@field name string the plugin's name
 ---@field version string the plugin's version
----@field api string the host API version qtui implements, e.g. '1.0.0'
+---@field api string the host API version qtui implements, e.g. '1.1.0'
 ---@field settings table<string, string|number|boolean> the current settings, name to value
 ---@field granted qtui.Capability[] the capabilities the plugin may use now
 ---@field state? table what the previous version's deactivate returned (a reload), else nil
@@ -78,6 +82,7 @@
 ---@field completed_per_min number jobs completed over the last minute
 ---@field failed_per_min number failed attempts over the last minute
 ---@field oldest_ready_age? number seconds the oldest ready job has waited
+---@field changed? boolean true when the queue is new or a count, a rate or its oldest ready job changed since the stats event the plugin received before (the age growing is no change)
 
 ---A job, in the result of a peek, find or enqueue request.
 ---@class qtui.Job
@@ -108,10 +113,47 @@
 ---@class qtui.CountResult
 ---@field count integer how many jobs were requeued or deleted
 
----A fresh snapshot of every queue, after each poll of the backend.
+---Which jobs qtui.jobs.oldest asks for.
+---@class qtui.OldestQuery
+---@field queue? string queue name, or 'all' (the default) for every queue
+---@field state? qtui.JobState job state (default ready)
+
+---The result of an oldest request.
+---@class qtui.OldestResult
+---@field jobs qtui.Job[] the oldest job of each queue that has one in the state, by queue name
+
+---Which jobs qtui.jobs.count_by counts, and by what.
+---@class qtui.CountQuery
+---@field field string the payload field: keys separated by dots, e.g. 'tenant' or 'meta.tenant'
+---@field queue? string queue name, or 'all' (the default) for every queue
+---@field state? qtui.JobState job state (default ready)
+---@field older_than? number a Unix time: each group also counts its jobs created before it
+---@field limit? integer most jobs looked at, the oldest first (default 10000, at most 50000)
+
+---Jobs whose payloads give one value for the field.
+---@class qtui.Group
+---@field value? string the field's value as text (numbers as written shortest, booleans as 'true' or 'false'); nil for payloads without such a field or where it is not a string, number or boolean
+---@field count integer jobs in the group
+---@field oldest? number Unix time the group's oldest job was created
+---@field older integer jobs of the group created before older_than (0 without it)
+
+---The result of a count_by request.
+---@class qtui.CountByResult
+---@field groups qtui.Group[] one group per value, the most jobs first (at most 1000)
+---@field scanned integer jobs looked at
+---@field unreadable integer of those, payloads that are not JSON or longer than 64 KiB
+---@field others integer jobs in further groups, beyond the first 1000
+---@field complete boolean whether every job in the state was looked at
+---@field newest? number Unix time the newest job looked at was created: when the count is not complete, every job not looked at is newer
+
+---qtui.json.null: JSON's null where Lua needs a value (an item of a list). Compare with ==; it is read-only and tostring gives 'null'.
+---@class qtui.json.Null
+
+---A fresh snapshot of every queue, after each poll of the backend. It says what changed since the stats event the plugin received before (with `changed` on the rows and `removed`), so a plugin need not compare snapshots itself.
 ---@class qtui.StatsEvent
 ---@field type "stats"
----@field queues qtui.QueueStats[] per queue: name, ready, scheduled, processing, completed, dead, enqueued_per_min, completed_per_min, failed_per_min, oldest_ready_age (seconds or nil)
+---@field queues qtui.QueueStats[] per queue: name, ready, scheduled, processing, completed, dead, enqueued_per_min, completed_per_min, failed_per_min, oldest_ready_age (seconds or nil), changed (true or nil)
+---@field removed string[] queues gone since the stats event the plugin received before
 ---@field workers_alive integer workers seen recently
 ---@field workers_seen integer workers known
 ---@field taken_at number Unix time of the snapshot
@@ -179,10 +221,10 @@
 ---@class qtui.ActionEvent
 ---@field type "action"
 ---@field id integer the request id
----@field action string peek, find, enqueue, requeue or purge
+---@field action string peek, find, enqueue, requeue, purge, oldest or count_by
 ---@field ok boolean whether it succeeded
 ---@field error? string why it failed or was refused
----@field result any peek: {jobs=, next_cursor=}; find: a job or nil; enqueue: the job; requeue and purge: {count=}
+---@field result any peek: {jobs=, next_cursor=}; find: a job or nil; enqueue: the job; requeue and purge: {count=}; oldest: {jobs=}; count_by: {groups=, scanned=, unreadable=, others=, complete=, newest=}
 
 ---An event given to on_event; `event.type` tells which (and narrows the type).
 ---@alias qtui.Event
@@ -206,6 +248,12 @@ qtui.jobs = {}
 
 ---The plugin's own persistent storage (plain data, capped in size).
 qtui.storage = {}
+
+---JSON, read and written by the host within the plugin's limits.
+qtui.json = {}
+
+---Text made safe and fitted to columns as the terminal draws them.
+qtui.text = {}
 
 ---Receive events of these types in on_event. Refused for a type whose capability was not granted.
 ---
@@ -348,6 +396,74 @@ function qtui.jobs.requeue(selection) end
 ---@param state string ready, scheduled, completed or dead
 ---@return integer request # id of the request; its result arrives as an 'action' event with this id
 function qtui.jobs.purge(queue, state) end
+
+---Request the oldest job in a state of each queue, found by the backend (an index where it has one) instead of paging through jobs.
+---
+---Needs the `jobs.peek` capability. Since API 1.1.
+---@param query qtui.OldestQuery {queue=, state=}
+---@return integer request # id of the request; its result arrives as an 'action' event with this id
+function qtui.jobs.oldest(query) end
+
+---Request the jobs in a state counted by a field of their JSON payload (a tenant, a customer): the backend reads the payloads of the oldest jobs, at most `limit` of them, and sends back one group per value, with its oldest job's age. Nothing is parsed in Lua.
+---
+---Needs the `jobs.peek` capability. Since API 1.1.
+---@param query qtui.CountQuery {queue=, state=, field=, older_than=, limit=}
+---@return integer request # id of the request; its result arrives as an 'action' event with this id
+function qtui.jobs.count_by(query) end
+
+---The value of a JSON text, parsed by the host: objects and arrays become tables (a null member of an object is left out; a null item of an array, or a text that is only null, is qtui.json.null), numbers without a fraction or exponent that fit in 64 bits become integers. Raises an error naming the byte where the text stops being JSON; the text's size, its nesting and its number of entries are bounded by the plugin's limits.
+---
+---Needs no capability. Since API 1.1.
+---@param text string JSON text
+---@return any value # the decoded value
+function qtui.json.decode(text) end
+
+---Compact JSON text of a value, keys sorted: a table that is a sequence (or an empty list from the host) is an array, any other table an object (integer keys become text; an empty table is {}); qtui.json.null is null. Raises an error for a function, NaN or an infinite number, and for a value deeper or larger than the plugin's limits.
+---
+---Needs no capability. Since API 1.1.
+---@param value any plain data
+---@return string text # the JSON text
+function qtui.json.encode(value) end
+
+---The columns a value takes on the terminal once made safe (as qtui.render shows it): a wide East Asian character takes two, every other character one.
+---
+---Needs no capability. Since API 1.1.
+---@param value string|number|boolean the text (numbers and booleans as tostring shows them)
+---@return integer columns # its width
+function qtui.text.width(value) end
+
+---A value made safe (control characters and bidi marks as '?') and cut to at most `columns` columns, ending in '…' when something was cut.
+---
+---Needs no capability. Since API 1.1.
+---@param value string|number|boolean the text
+---@param columns integer most columns
+---@return string text # the fitted text
+function qtui.text.fit(value, columns) end
+
+---A value fitted into exactly `columns` columns and aligned with spaces.
+---
+---Needs no capability. Since API 1.1.
+---@param value string|number|boolean the text
+---@param columns integer columns
+---@param align? string left (default), right or center
+---@return string text # the padded text
+function qtui.text.pad(value, columns, align) end
+
+---One line of a table, ready for qtui.render: each cell fitted and padded to its column's width, columns separated by a space. A positive width left-aligns its cell, a negative one right-aligns it, 0 makes the column flexible. Given the line's width, the flexible columns share what is left and the columns that do not fit whole are left out (the last first), so nothing is ever clipped.
+---
+---Needs no capability. Since API 1.1.
+---@param cells (string|number|boolean|qtui.Span)[] the cells; missing ones are empty
+---@param widths integer[] each column's width
+---@param width? integer the line's width, e.g. the panel's (needed for flexible columns)
+---@param style? qtui.Style style of the cells that have none
+---@return qtui.Line line # the line's spans
+function qtui.text.columns(cells, widths, width, style) end
+
+---What qtui.json.decode gives for a null item of an array (a nil would end the list there) and for a text that is only null; qtui.json.encode writes it as null. Compare with ==; it is read-only and tostring gives 'null'.
+---
+---Since API 1.1.
+---@type qtui.json.Null
+qtui.json.null = {}
 
 ---Callbacks: global functions a plugin may define; qtui calls them.
 

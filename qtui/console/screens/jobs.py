@@ -7,10 +7,15 @@ import attrs
 from qtui.clock import WallClock
 from qtui.console import format as fmt
 from qtui.console.widgets import Column, Table
-from qtui.model import Job, JobState, Page
+from qtui.model import MALFORMED, Job, JobState, Page
 from qtui.sanitize import one_line
 
 STATE_ORDER = (JobState.READY, JobState.SCHEDULED, JobState.PROCESSING, JobState.COMPLETED, JobState.DEAD)
+
+
+def flagged(job: Job, cell: str | tuple) -> str | tuple | list:
+    """`cell` after a warning mark when the job was stored damaged (its detail view says how)."""
+    return [("warn", "! "), cell] if MALFORMED in job.extra else cell
 
 
 @attrs.frozen
@@ -96,7 +101,7 @@ class JobListScreen:
             one_line(job.queue),
             fmt.age(job.created_at, self.clock()),
             str(job.attempts),
-            one_line(job.payload, 300),
+            flagged(job, one_line(job.payload, 300)),
         ]
 
     def row_attr(self, job: Job) -> str | None:
@@ -152,7 +157,7 @@ class DeadScreen(JobListScreen):
             one_line(job.queue),
             fmt.age(job.finished_at or job.updated_at or job.created_at, self.clock()),
             str(job.attempts),
-            ("dead", one_line(job.last_error or "(no error recorded)", 300)),
+            flagged(job, ("dead", one_line(job.last_error or "(no error recorded)", 300))),
         ]
 
     def row_attr(self, job: Job) -> str | None:

@@ -92,9 +92,9 @@ class PluginsScreen:
                 usage = handle.runtime.sandbox.usage()
                 memory = f"{usage.memory_bytes // 1024}k"
                 rate = fmt.count(round(self._rate(handle.name, usage.instructions)))
-            if handle.subscription is not None:
-                events = fmt.count(handle.subscription.delivered)
-                dropped = str(handle.subscription.dropped)
+            if handle.mailbox is not None:
+                events = fmt.count(handle.mailbox.delivered)
+                dropped = str(handle.mailbox.dropped)
         attr_state = ("error", state) if handle and handle.state in (PluginState.ERRORED,
                                                                      PluginState.QUARANTINED) else state
         return [one_line(manifest.name), one_line(str(manifest.version)), str(plugin.source)[:7], attr_state,

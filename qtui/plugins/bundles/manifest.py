@@ -18,7 +18,7 @@ Example::
     [limits]                  # each optional; host defaults below, refused above host maxima
     memory_mib = 16
     instructions_per_call = 1000000
-    wall_ms_per_call = 50
+    cpu_ms_per_call = 50
 
     [panel]                   # optional: plugins without a panel only notify or add commands
     title = "Tenant SLA"
@@ -66,7 +66,7 @@ from qtui.files.tomlfile import (
 from qtui.plugins.bundles.capabilities import Capability, known_names
 
 #: The plugin API this qtui implements (semantic version; plugins name only the major).
-HOST_API_VERSION = "1.0.0"
+HOST_API_VERSION = "1.1.0"
 #: The API majors a manifest's ``api`` may name.
 SUPPORTED_API_MAJORS = frozenset({1})
 
@@ -181,7 +181,7 @@ class Limits:
 
     memory_mib: int = 16
     instructions_per_call: int = 1_000_000
-    wall_ms_per_call: int = 250  # generous: a loaded machine can pause a thread for tens of ms
+    cpu_ms_per_call: int = 250  # CPU time of the plugin's own thread (see LuaSandbox)
 
     @property
     def memory_bytes(self) -> int:
@@ -189,7 +189,11 @@ class Limits:
 
 
 #: The largest limits a manifest may ask for.
-MAX_LIMITS = Limits(memory_mib=128, instructions_per_call=50_000_000, wall_ms_per_call=1000)
+MAX_LIMITS = Limits(memory_mib=128, instructions_per_call=50_000_000, cpu_ms_per_call=1000)
+
+#: Former names of `[limits]` fields, still read: the per-call time limit was wall-clock time
+#: before it counted the plugin's own CPU time.
+LIMIT_ALIASES = {"wall_ms_per_call": "cpu_ms_per_call"}
 
 
 class Placement(enum.StrEnum):
@@ -505,22 +509,25 @@ class _Validator(Reporter):
         if "limits" not in doc:
             return Limits()
         fields = [f.name for f in attrs.fields(Limits)]
-        table = self.table(doc["limits"], ("limits",), fields)
+        table = self.table(doc["limits"], ("limits",), [*fields, *LIMIT_ALIASES])
         chosen = {}
-        for key in fields:
+        for key in [*fields, *LIMIT_ALIASES]:
             value = table.get(key, _MISSING)
             if value is _MISSING:
                 continue
             path: FieldPath = ("limits", key)
-            maximum = getattr(MAX_LIMITS, key)
-            if isinstance(value, bool) or not isinstance(value, int):
+            field = LIMIT_ALIASES.get(key, key)
+            maximum = getattr(MAX_LIMITS, field)
+            if field != key and field in table:
+                self.error(path, f"the former name of {field}; give only {field}")
+            elif isinstance(value, bool) or not isinstance(value, int):
                 self.error(path, f"must be an integer, not {type_name(value)}")
             elif value < 1:
                 self.error(path, f"must be at least 1, not {value}")
             elif value > maximum:
                 self.error(path, f"{value} is above the host maximum of {maximum}")
             else:
-                chosen[key] = value
+                chosen[field] = value
         return Limits(**chosen)
 
     def panel(self, doc: Mapping[str, Any], plugin_name: str) -> Panel | None:

@@ -10,5 +10,5 @@ starts, feeds, gates and stops plugins (:mod:`.host`).
 
 May import: :mod:`qtui.plugins.trust`, :mod:`qtui.plugins.bundles`, :mod:`qtui.files` and the
 backend-neutral core (:mod:`qtui.model`, :mod:`qtui.events`, :mod:`qtui.bus`,
-:mod:`qtui.backends.base`). Never the console: data flows bundles → trust → runtime → console.
+:mod:`qtui.backends.base` with :mod:`qtui.backends.payload_fields`). Never the console: data flows bundles → trust → runtime → console.
 """

@@ -7,19 +7,25 @@
 -- except the environment and the functions placed in it.
 --
 -- `host` holds Python callables (never handed to plugin code) and settings:
---   tick(count) -> nil | new interval | {message} | true (collect garbage, then tick(0))
+--   tick(used[, collected]) -> nil | KiB | {message} | true   the host's check of a call
+--                                                 that has run `used` instructions: go on, go
+--                                                 on and look at the heap above KiB, trip, or
+--                                                 collect garbage and check again (collected)
+--   over(used) -> {message} | nil                 the call ran past its instruction budget
 --   trip(message, kind)                           records a refusal: a guard's, or a value's
 --                                                 over the bounds when kind is "value"
---   dispatch(id, json) -> 1, number | boolean | nil; 2, {value}; 0, {message}   calls host
---                                                 function `id` (returned, boxed, failed)
+--   dispatch(id, json | false, ...) -> 1, number | boolean | nil; 2, {value}; 0, {message}
+--                                                 calls host function `id` with the arguments
+--                                                 in JSON, or (false) the scalars that follow
+--                                                 (returned, boxed, failed)
 --   resolve(name) -> true, {source, chunkname, library} | false, {message}  finds a module
 --                                                 for `require` (library: it is qtui's, not
 --                                                 the plugin's)
 --   output(line)                                  receives `print` output
 --   time() -> seconds since the epoch             the host's wall clock (os.time, os.date)
 --   clock() -> seconds since the runtime was made   the host's monotonic clock (os.clock)
---   interval, overdue_seconds, c_steps, source_bytes, max_jumps, max_depth, max_items,
---   max_bytes, output_bytes                       numbers
+--   step, check_steps, instructions, memory_check_kib, overdue_seconds, c_steps,
+--   source_bytes, max_jumps, max_depth, max_items, max_bytes, output_bytes   numbers
 --
 -- Values only cross as strings, numbers and booleans, or as tables the host built while the
 -- memory cap was lifted (a {value} box): pushing anything else from a callback could fail
@@ -51,14 +57,16 @@ local os_clock, os_date, os_difftime, os_time = os.clock, os.date, os.difftime, 
 -- Everything below uses locals only: a stray global access fails loudly.
 local _ENV <const> = nil
 
-local tick, trip, dispatch, resolve, output, host_time, host_clock =
-      host.tick, host.trip, host.dispatch, host.resolve, host.output, host.time, host.clock
+local tick, over, trip, dispatch, resolve, output, host_time, host_clock =
+      host.tick, host.over, host.trip, host.dispatch, host.resolve, host.output, host.time, host.clock
 local C_STEPS = host.c_steps
 local SOURCE_BYTES = host.source_bytes
 local MAX_JUMPS = host.max_jumps
 local MAX_DEPTH, MAX_ITEMS, MAX_BYTES = host.max_depth, host.max_items, host.max_bytes
 local OUTPUT_BYTES = host.output_bytes
-local interval = host.interval
+local STEP, CHECK_STEPS, BUDGET = host.step, host.check_steps, host.instructions
+local MEMORY_CHECK_KIB = host.memory_check_kib
+local interval = STEP -- the hook's count now: STEP, or 1 once a trip made it sticky
 
 -- Python objects in this state (the callables above) share one metatable: lock it.
 getmetatable(tick).__metatable = false
@@ -80,14 +88,19 @@ end
 ---------------------------------------------------------------------------------------------
 -- Limits: the count hook, sticky trips, hooked coroutines
 
--- Runs every `count` VM instructions of each Lua thread. The Python side counts, checks the
--- budget, deadline, interrupt flag and heap, and tunes the interval so that checks happen
--- about once a millisecond whatever each instruction costs. After a trip it answers with
--- the message every time and the hook runs on every instruction, so pcall cannot swallow it.
+-- Runs every STEP VM instructions of each Lua thread and counts them for the call here, in
+-- Lua: the common path takes no lock of the host's, and the count is exact to a step whatever
+-- the machine's speed. Past the budget it trips at once. Every CHECK_STEPS steps, when the heap
+-- nears the cap, or when the sentinel below made it run early, it asks the host, which reads
+-- the thread's CPU time, the interrupt flag, the wall-clock backstop and the heap. After a trip
+-- it runs on every instruction and raises again as long as the host says the trip stands (until
+-- the call has unwound), so pcall cannot swallow it.
 local main_thread = co_running()
 local hook
-local last_tick = os_clock()
+local last_tick -- when the host last checked (process CPU time), or nil: not yet in this call
 local OVERDUE_SECONDS = host.overdue_seconds
+local used, steps_to_check, memory_check_kib = 0, CHECK_STEPS, MEMORY_CHECK_KIB
+local tripped -- the message of this call's trip
 
 -- After a trip every hook invocation raises again: run the hook on every instruction of
 -- this thread, of the main thread (which resumed it) and of coroutines started from now on.
@@ -101,38 +114,80 @@ local function stick(count)
   end
 end
 
-hook = function()
+local function check(count)
+  steps_to_check = CHECK_STEPS
   last_tick = os_clock()
-  local _, _, count = debug_gethook()
-  local verdict = tick(count)
+  local verdict = tick(used)
   if verdict == true then
     -- The heap is close to the cap: see what a full collection leaves before judging.
     collectgarbage("collect")
-    verdict = tick(0)
+    verdict = tick(used, true)
   end
-  if verdict == nil then
-    return
+  if verdict == nil or math_type(verdict) ~= nil then
+    memory_check_kib = verdict or memory_check_kib
+    if count ~= interval then -- the sentinel made this one run early
+      debug_sethook(hook, "", interval)
+    end
+    return nil
   end
-  if math_type(verdict) == "integer" then
-    interval = verdict
-    debug_sethook(hook, "", verdict)
-    return
+  return verdict[1]
+end
+
+hook = function()
+  local _, _, count = debug_gethook()
+  if tripped ~= nil then
+    -- Sticky: the host says whether the trip still stands (a call is still unwinding).
+    local verdict = tick(used)
+    if type(verdict) ~= "table" then -- the call is over: this is the host's own Lua
+      tripped, used, interval = nil, 0, STEP
+      debug_sethook(hook, "", STEP)
+      return
+    end
+    tripped = verdict[1]
+  else
+    used = used + count
+    if used > BUDGET then
+      local verdict = over(used)
+      if verdict == nil then -- not in a call: the host's own Lua
+        used = 0
+        return
+      end
+      tripped = verdict[1]
+    else
+      steps_to_check = steps_to_check - 1
+      if steps_to_check > 0 and count == interval and collectgarbage("count") < memory_check_kib then
+        return
+      end
+      tripped = check(count)
+      if tripped == nil then
+        return
+      end
+    end
   end
   stick(count)
-  error(plugin_position() .. verdict[1], 0)
+  error(plugin_position() .. tripped, 0)
 end
 
 -- A count hook cannot fire before its count runs out, and one instruction can take long (a
 -- concatenation of megabytes). Such work makes garbage, so a collection cycle comes soon:
 -- this finalizer, re-armed every cycle, makes the hook fire at the next instruction when it
--- is overdue (by process CPU time). Plugins cannot define finalizers; this one is private.
--- It must not call Python: finalizers also run while lupa closes the state.
+-- is overdue (by process CPU time since the host's last check, or since the call's first
+-- cycle: reading the clock costs a system call, too much for every call). Plugins cannot define
+-- finalizers; this one is private. It must not call Python: finalizers also run while lupa
+-- closes the state.
+local function check_if_overdue()
+  local now = os_clock()
+  if last_tick == nil then
+    last_tick = now
+  elseif now - last_tick > OVERDUE_SECONDS then
+    debug_sethook(hook, "", 1)
+  end
+end
+
 local sentinel_mt = {}
 sentinel_mt.__gc = function()
   setmetatable({}, sentinel_mt)
-  if os_clock() - last_tick > OVERDUE_SECONDS then
-    debug_sethook(hook, "", 1)
-  end
+  check_if_overdue()
 end
 setmetatable({}, sentinel_mt)
 
@@ -140,6 +195,7 @@ setmetatable({}, sentinel_mt)
 -- sticky and abort.
 local function refuse(message, kind)
   trip(message, kind)
+  tripped = message
   stick(select(3, debug_gethook()))
   error(plugin_position() .. message, 0)
 end
@@ -778,7 +834,7 @@ end
 -- The parser runs in C, and some shapes of code (long elseif chains, long and/or chains, many
 -- labels) compile in time that grows with the square of their length. It reads the source in
 -- small pieces through a Lua function that lets the hook look at the clock when it is
--- overdue, so a slow compile stops at the deadline like Lua code does. Pending gotos and
+-- overdue, so a slow compile stops at the CPU budget like Lua code does. Pending gotos and
 -- breaks are resolved in one stretch when their block closes, at a cost that grows with the
 -- square of their count: a chunk with more than MAX_JUMPS is refused before compiling.
 local COMPILE_PIECE = 1024
@@ -802,9 +858,7 @@ local function compile(source, chunkname, chunk_env)
   end
   local at = 1
   return load(function()
-    if os_clock() - last_tick > OVERDUE_SECONDS then
-      debug_sethook(hook, "", 1)
-    end
+    check_if_overdue()
     local piece = s_sub(source, at, at + COMPILE_PIECE - 1)
     at = at + COMPILE_PIECE
     return piece
@@ -1003,6 +1057,18 @@ end
 -- Empty tables that came from Python lists carry this marker so they convert back to lists.
 local EMPTY_LIST_MT = { __metatable = false }
 
+-- JSON's null where Lua needs a value (an item of a list): qtui.json.null, read-only. It goes
+-- to the host as null.
+local NULL = setmetatable({}, {
+  __tostring = function()
+    return "null"
+  end,
+  __newindex = function()
+    error("qtui.json.null is read-only", 2)
+  end,
+  __metatable = false,
+})
+
 -- A table with a key that is not a string: {"\ud800": [key, value, ...]}. No Lua string
 -- decodes to a lone surrogate, so the marker cannot clash with a plugin's own key.
 local INTEGER_KEYS = '{"\\ud800":['
@@ -1110,7 +1176,7 @@ local function write_table(t, depth)
   end
   items = items - count
   if count == 0 then
-    put(raw_getmetatable(t) == EMPTY_LIST_MT and "[]" or "{}")
+    put(t == NULL and "null" or raw_getmetatable(t) == EMPTY_LIST_MT and "[]" or "{}")
     return true
   end
   local sequence = not string_keys
@@ -1263,10 +1329,9 @@ function api.run(box)
   return true
 end
 
--- Make host function `id` visible at a dotted path; namespaces are read-only tables. Its
--- arguments go to the host as JSON, within the bounds: a value over them is refused as a
--- limit violation before the host sees anything.
-function api.expose(segments, id)
+-- The table holding the last name of a dotted path, made of read-only namespaces (or nil and
+-- why not). A namespace at the top (`qtui`) is also a global of qtui's library modules.
+local function namespace_of(segments)
   local target = env
   for i = 1, #segments - 1 do
     local name = segments[i]
@@ -1274,13 +1339,52 @@ function api.expose(segments, id)
     if namespace == nil then
       namespace = freeze({}, t_concat(segments, ".", 1, i))
       rawset(target, name, namespace)
+      if i == 1 then
+        rawset(frozen[library_env], name, namespace)
+      end
     elseif not frozen[namespace] then
-      return false, t_concat(segments, ".", 1, i) .. " is already used by the plugin"
+      return nil, t_concat(segments, ".", 1, i) .. " is already used by the plugin"
     end
     target = frozen[namespace]
   end
-  local path = t_concat(segments, ".")
-  target[segments[#segments]] = function(...)
+  return target
+end
+
+-- Whether the arguments are all strings, numbers, booleans and nils, with at most MAX_BYTES of
+-- text: those go to the host as they are (reading them allocates nothing in Lua).
+local function scalar_arguments(...)
+  local bytes = MAX_BYTES
+  for i = 1, select("#", ...) do
+    local value = (select(i, ...))
+    local kind = type(value)
+    if kind == "string" then
+      bytes = bytes - #value
+      if bytes < 0 then
+        return false
+      end
+    elseif kind ~= "number" and kind ~= "boolean" and kind ~= "nil" then
+      return false
+    end
+  end
+  return true
+end
+
+-- Host function `id` as a Lua function. Its arguments go to the host as they are when they
+-- are scalars, else as JSON, within the bounds: a value over them is refused as a limit
+-- violation before the host sees anything.
+local function host_function(path, id)
+  local function answer(status, value)
+    if status == RETURNED then
+      return value -- nil too: `tostring(qtui.storage.get("missing"))` must see a value
+    elseif status == BOXED then
+      return value[1]
+    end
+    error(value and value[1] or path .. ": internal error", 2) -- answer is a tail call: 2 is the caller
+  end
+  return function(...)
+    if scalar_arguments(...) then
+      return answer(dispatch(id, false, ...))
+    end
     local arguments, position, message, limit = arguments_to_host(...)
     if arguments == nil then
       message = path .. ": bad argument #" .. position .. ": " .. message
@@ -1289,19 +1393,108 @@ function api.expose(segments, id)
       end
       error(message, 2)
     end
-    local status, value = dispatch(id, arguments)
-    if status == RETURNED then
-      return value -- nil too: `tostring(qtui.storage.get("missing"))` must see a value
-    elseif status == BOXED then
-      return value[1]
-    end
-    error(value and value[1] or path .. ": internal error", 2)
+    return answer(dispatch(id, arguments))
   end
+end
+
+-- Make host function `id` visible at a dotted path; namespaces are read-only tables.
+function api.expose(segments, id)
+  local target, problem = namespace_of(segments)
+  if target == nil then
+    return false, problem
+  end
+  target[segments[#segments]] = host_function(t_concat(segments, "."), id)
+  return true
+end
+
+-- Host function `id` for qtui's library modules only: the global `native.NAME` of their
+-- environment (plugin code never sees it).
+local library_natives = {}
+rawset(frozen[library_env], "native", freeze(library_natives, "native"))
+
+function api.expose_native(name, path, id)
+  library_natives[name] = host_function(path, id)
+end
+
+-- Make the value in `box` (a table the host built) visible at a dotted path (a constant of
+-- the API, e.g. qtui.json.null).
+function api.define(segments, box)
+  local target, problem = namespace_of(segments)
+  if target == nil then
+    return false, problem
+  end
+  target[segments[#segments]] = box[1]
   return true
 end
 
 function api.empty_list()
   return setmetatable({}, EMPTY_LIST_MT)
+end
+
+api.null = NULL
+frozen[NULL] = {}
+library_natives.null = NULL
+
+do -- (a block: the main chunk has room for 200 locals)
+  -- Events (qtui/plugins/runtime/prepared.py): `kind` 1 is bytecode of a stats event, 2 Lua
+  -- source of another event, both made by the host and materialised here in C; 3 a table the
+  -- value converter made. `box` holds the chunk or the table. A stats event gets `changed` on
+  -- the rows whose indices are the first `changed_count` items of `changes` and `removed` (the
+  -- names that follow). Then the plugin's on_event, if it defines one, gets the event.
+  local EVENT_BYTECODE, EVENT_SOURCE = 1, 2
+  local EVENT_CHUNK = "=[qtui event]"
+  local NO_GLOBALS = {}
+  local SOURCE_GLOBALS = { L = api.empty_list, N = NULL } -- what event source may use
+
+  local function mark_changes(event, changed_count, changes)
+    local queues = event.queues
+    for i = 1, changed_count do
+      queues[changes[i]].changed = true
+    end
+    local removed = {}
+    for i = changed_count + 1, #changes do
+      removed[#removed + 1] = changes[i]
+    end
+    event.removed = removed
+  end
+
+  function api.deliver(kind, box, changed_count, changes)
+    local handler = rawget(env, "on_event")
+    if type(handler) ~= "function" then
+      return
+    end
+    local event = box[1]
+    if kind == EVENT_BYTECODE or kind == EVENT_SOURCE then
+      local chunk, problem = load(event, EVENT_CHUNK, kind == EVENT_BYTECODE and "b" or "t",
+        kind == EVENT_BYTECODE and NO_GLOBALS or SOURCE_GLOBALS)
+      if chunk == nil then
+        error(problem, 0)
+      end
+      event = chunk()
+      if kind == EVENT_BYTECODE then
+        mark_changes(event, changed_count, changes)
+      end
+    end
+    handler(event) -- its results stay here: the host wants none
+  end
+
+  -- Every call of the host's into plugin code: count from zero, call `f`, and return the
+  -- instructions it ran (to a step) before its results.
+  local function with_used(...)
+    return used, ...
+  end
+
+  function api.counted(f, ...)
+    used, steps_to_check, memory_check_kib, tripped, last_tick = 0, CHECK_STEPS, MEMORY_CHECK_KIB, nil, nil
+    interval = STEP
+    debug_sethook(hook, "", STEP) -- a full step to the first hook (and a trip's hook undone)
+    return with_used(f(...))
+  end
+
+  -- Instructions the last call ran (to a step), after it failed.
+  function api.used()
+    return used
+  end
 end
 
 -- lupa's message handler for errors that reach Python. Like debug.traceback, but it looks

@@ -16,7 +16,7 @@ import attrs
 
 from qtui.backends.base import MAX_PAGE, Backend
 from qtui.model import PURGEABLE_STATES, InvalidInput, JobState, Page
-from qtui.plugins.runtime.events import job_plain
+from qtui.plugins.runtime.events import group_counts_plain, job_plain
 from qtui.plugins.runtime.instance import Request
 
 #: The most jobs one requeue or purge request may touch (the same bound as a list of ids).
@@ -74,6 +74,14 @@ def resolve(backend: Backend, request: Request) -> Target:
                           f"read {args['state']} jobs on {queue or 'every queue'}")
         case "find":
             return Target(None, None, frozenset(), f"read job {args['id']}")
+        case "oldest":
+            queue = args["queue"]
+            return Target(None, None, None if queue is None else frozenset({queue}),
+                          f"read the oldest {args['state']} job of {queue or 'every queue'}")
+        case "count_by":
+            queue = args["queue"]
+            return Target(None, None, None if queue is None else frozenset({queue}),
+                          f"count {args['state']} jobs on {queue or 'every queue'} by {args['field']}")
         case "enqueue":
             return Target(None, 1, frozenset({args["queue"]}), f"add a job to {args['queue']}")
         case "requeue":
@@ -116,7 +124,7 @@ def _scan(backend: Backend, queue: str | None, state: JobState, text: str | None
 def perform(backend: Backend, request: Request, target: Target, *, limit: int | None = None) -> tuple[Any, int]:
     """Carry out `request` on `target`: the result for the plugin and the number of jobs affected.
 
-    `limit` caps a peek's page (what is left of a rate).
+    `limit` caps the jobs a read returns or looks at (what is left of a rate).
     """
     args: Mapping[str, Any] = request.args
     match request.action:
@@ -127,6 +135,14 @@ def perform(backend: Backend, request: Request, target: Target, *, limit: int | 
         case "find":
             job = backend.job(args["id"])
             return (job_plain(job) if job else None), (1 if job else 0)
+        case "oldest":
+            jobs = backend.oldest(args["queue"], JobState(args["state"]))[:limit]
+            return {"jobs": [job_plain(j) for j in jobs]}, len(jobs)
+        case "count_by":
+            counts = backend.count_by(args["queue"], JobState(args["state"]), args["field"],
+                                      older_than=args["older_than"],
+                                      limit=min(args["limit"], limit) if limit is not None else args["limit"])
+            return group_counts_plain(counts), counts.scanned
         case "enqueue":
             return job_plain(backend.enqueue(args["queue"], args["payload"])), 1
         case "requeue":

@@ -1,6 +1,6 @@
 """The plugin host API, version 1: the one declaration of what Lua plugins see.
 
-Every function a plugin may call, every event it may receive, the render styles
+Every function a plugin may call, every constant it may read, every event it may receive, the render styles
 and the capability each needs are declared here, and so are the modules of qtui's
 Lua library a plugin may ``require`` (:data:`LIBRARY`). The host binds its
 implementations by these names (a test fails if one is missing or extra); the
@@ -18,6 +18,8 @@ from qtui.plugins.bundles.manifest import HOST_API_VERSION, SUPPORTED_API_MAJORS
 __all__ = [
     "ALIASES",
     "Alias",
+    "CONSTANTS",
+    "Constant",
     "EVENTS",
     "FUNCTIONS",
     "HOST_API_VERSION",
@@ -30,6 +32,7 @@ __all__ = [
     "Field",
     "Function",
     "EventSpec",
+    "constant",
     "function",
     "event",
     "gated_functions",
@@ -63,6 +66,20 @@ class Function:
 
 
 @attrs.frozen
+class Constant:
+    """A value the host puts in the `qtui` table, read as `qtui.<name>` (e.g. `qtui.json.null`)."""
+
+    name: str
+    type: str
+    doc: str
+    since: str = "1.0"
+
+    @property
+    def lua_name(self) -> str:
+        return f"qtui.{self.name}"
+
+
+@attrs.frozen
 class EventSpec:
     """An event delivered to `on_event(event)`; `event.type` is `type`."""
 
@@ -71,6 +88,9 @@ class EventSpec:
     fields: tuple[Field, ...]
     capability: Capability | None = None  # needed to subscribe; None: always delivered
     subscribable: bool = True  # False: delivered without subscribing (results of own requests)
+    #: A state rather than an occurrence: while the plugin is busy a newer one replaces the one
+    #: waiting, so it gets the newest, never a backlog.
+    coalesces: bool = False
 
 
 #: Style names a span may use in `qtui.render`; the console maps them to its palette.
@@ -136,23 +156,76 @@ FUNCTIONS: tuple[Function, ...] = (
              "The operator is asked to confirm unless they chose not to be.",
              (_F("queue", "string", "queue name or 'all'"), _F("state", "string", "ready, scheduled, completed or dead")),
              _REQUEST, capability=_C.JOBS_PURGE),
+    Function("jobs.oldest", "Request the oldest job in a state of each queue, found by the backend (an index "
+             "where it has one) instead of paging through jobs.",
+             (_F("query", "qtui.OldestQuery", "{queue=, state=}"),), _REQUEST, capability=_C.JOBS_PEEK,
+             since="1.1"),
+    Function("jobs.count_by", "Request the jobs in a state counted by a field of their JSON payload (a "
+             "tenant, a customer): the backend reads the payloads of the oldest jobs, at most `limit` of "
+             "them, and sends back one group per value, with its oldest job's age. Nothing is parsed in "
+             "Lua.", (_F("query", "qtui.CountQuery", "{queue=, state=, field=, older_than=, limit=}"),),
+             _REQUEST, capability=_C.JOBS_PEEK, since="1.1"),
+    Function("json.decode", "The value of a JSON text, parsed by the host: objects and arrays become tables "
+             "(a null member of an object is left out; a null item of an array, or a text that is only "
+             "null, is qtui.json.null), numbers without a fraction or exponent that fit in 64 bits become "
+             "integers. Raises an error naming the byte where the text stops being JSON; the text's size, "
+             "its nesting and its number of entries are bounded by the plugin's limits.",
+             (_F("text", "string", "JSON text"),), _F("value", "any", "the decoded value"), since="1.1"),
+    Function("json.encode", "Compact JSON text of a value, keys sorted: a table that is a sequence (or an "
+             "empty list from the host) is an array, any other table an object (integer keys become text; "
+             "an empty table is {}); qtui.json.null is null. Raises an error for a function, NaN or an "
+             "infinite number, and for a value deeper or larger than the plugin's limits.",
+             (_F("value", "any", "plain data"),), _F("text", "string", "the JSON text"), since="1.1"),
+    Function("text.width", "The columns a value takes on the terminal once made safe (as qtui.render shows "
+             "it): a wide East Asian character takes two, every other character one.",
+             (_F("value", "string|number|boolean", "the text (numbers and booleans as tostring shows them)"),),
+             _F("columns", "integer", "its width"), since="1.1"),
+    Function("text.fit", "A value made safe (control characters and bidi marks as '?') and cut to at most "
+             "`columns` columns, ending in '…' when something was cut.",
+             (_F("value", "string|number|boolean", "the text"), _F("columns", "integer", "most columns")),
+             _F("text", "string", "the fitted text"), since="1.1"),
+    Function("text.pad", "A value fitted into exactly `columns` columns and aligned with spaces.",
+             (_F("value", "string|number|boolean", "the text"), _F("columns", "integer", "columns"),
+              _F("align", "string?", "left (default), right or center")),
+             _F("text", "string", "the padded text"), since="1.1"),
+    Function("text.columns", "One line of a table, ready for qtui.render: each cell fitted and padded to "
+             "its column's width, columns separated by a space. A positive width left-aligns its cell, a "
+             "negative one right-aligns it, 0 makes the column flexible. Given the line's width, the "
+             "flexible columns share what is left and the columns that do not fit whole are left out (the "
+             "last first), so nothing is ever clipped.",
+             (_F("cells", "(string|number|boolean|qtui.Span)[]", "the cells; missing ones are empty"),
+              _F("widths", "integer[]", "each column's width"),
+              _F("width", "integer?", "the line's width, e.g. the panel's (needed for flexible columns)"),
+              _F("style", "qtui.Style?", "style of the cells that have none")),
+             _F("line", "qtui.Line", "the line's spans"), since="1.1"),
+)
+
+#: Values the host puts in the `qtui` table.
+CONSTANTS: tuple[Constant, ...] = (
+    Constant("json.null", "qtui.json.Null", "What qtui.json.decode gives for a null item of an array (a nil "
+             "would end the list there) and for a text that is only null; qtui.json.encode writes it as null. "
+             "Compare with ==; it is read-only and tostring gives 'null'.", since="1.1"),
 )
 
 _QUEUE_STATS = "qtui.QueueStats[]"
 
 EVENTS: tuple[EventSpec, ...] = (
-    EventSpec("stats", "A fresh snapshot of every queue, after each poll of the backend.",
+    EventSpec("stats", "A fresh snapshot of every queue, after each poll of the backend. It says what "
+              "changed since the stats event the plugin received before (with `changed` on the rows and "
+              "`removed`), so a plugin need not compare snapshots itself.",
               (_F("queues", _QUEUE_STATS, "per queue: name, ready, scheduled, processing, completed, dead, "
-                  "enqueued_per_min, completed_per_min, failed_per_min, oldest_ready_age (seconds or nil)"),
+                  "enqueued_per_min, completed_per_min, failed_per_min, oldest_ready_age (seconds or nil), "
+                  "changed (true or nil)"),
+               _F("removed", "string[]", "queues gone since the stats event the plugin received before"),
                _F("workers_alive", "integer", "workers seen recently"),
                _F("workers_seen", "integer", "workers known"),
                _F("taken_at", "number", "Unix time of the snapshot")),
-              capability=_C.STATS_READ),
+              capability=_C.STATS_READ, coalesces=True),
     EventSpec("selection", "The operator moved the cursor in the console.",
               (_F("screen", "string", "queues, jobs, dead, workers or detail"),
                _F("queue", "string?", "selected queue"), _F("state", "string?", "job state shown"),
                _F("job_id", "string?", "selected job")),
-              capability=_C.SELECTION_READ),
+              capability=_C.SELECTION_READ, coalesces=True),
     EventSpec("key", "A key pressed while the plugin's panel has focus.",
               (_F("key", "string", "key name, e.g. 'a', 'enter', 'up', 'ctrl r'"),), capability=_C.SELECTION_READ),
     EventSpec("mouse", "A mouse click in the plugin's panel (when the console uses the mouse).",
@@ -175,14 +248,17 @@ EVENTS: tuple[EventSpec, ...] = (
     EventSpec("resize", "The plugin's panel was shown or changed size (docked, resized or opened full "
               "screen): lay lines out for this width; longer lines are clipped.",
               (_F("width", "integer", "columns of the panel"), _F("height", "integer", "rows for the plugin's lines")),
-              subscribable=False),
+              subscribable=False, coalesces=True),
     EventSpec("settings", "The operator changed the plugin's settings.",
-              (_F("settings", "table<string, any>", "all settings, name to value"),), subscribable=False),
+              (_F("settings", "table<string, any>", "all settings, name to value"),), subscribable=False,
+              coalesces=True),
     EventSpec("action", "The result of a qtui.jobs request.",
-              (_F("id", "integer", "the request id"), _F("action", "string", "peek, find, enqueue, requeue or purge"),
+              (_F("id", "integer", "the request id"),
+               _F("action", "string", "peek, find, enqueue, requeue, purge, oldest or count_by"),
                _F("ok", "boolean", "whether it succeeded"), _F("error", "string?", "why it failed or was refused"),
                _F("result", "any", "peek: {jobs=, next_cursor=}; find: a job or nil; enqueue: the job; "
-                  "requeue and purge: {count=}")),
+                  "requeue and purge: {count=}; oldest: {jobs=}; count_by: {groups=, scanned=, unreadable=, "
+                  "others=, complete=, newest=}")),
               subscribable=False),
 )
 
@@ -271,11 +347,11 @@ LIBRARY: tuple[LibraryModule, ...] = (
            "payloads costs a bounded amount whatever their size.",
            (_F("cost", "number", "work allowed, in the units of MAX_COST"),),
            (_F("budget", "qtui.json.Budget", "{cost=}: what is left, lowered by each lookup"),)),
-        _L("decode", "The value of a JSON text: objects and arrays become tables (a null field of an "
-           "object is left out; a null in an array, or a text that is just null, is json.null); numbers "
-           "without a fraction or exponent that fit in 64 bits become integers. Text that is not JSON "
-           "(or not UTF-8, or nested deeper than MAX_DEPTH) gives nil and a message naming the byte where "
-           "it goes wrong. Its work and memory count against the plugin's limits.",
+        _L("decode", "The value of a JSON text, parsed by the host as qtui.json.decode does: objects and "
+           "arrays become tables (a null field of an object is left out; a null in an array, or a text "
+           "that is just null, is json.null); numbers without a fraction or exponent that fit in 64 bits "
+           "become integers. Text that is not JSON (or nested deeper than MAX_DEPTH, or too big for the "
+           "plugin's limits) gives nil and a message saying why, naming the byte where it goes wrong.",
            (_F("text", "string", "JSON text"),),
            (_F("value", "any", "the decoded value, or nil"),
             _F("error", "string?", "why the text is not JSON, e.g. 'qtui.json.decode: invalid number at "
@@ -285,15 +361,17 @@ LIBRARY: tuple[LibraryModule, ...] = (
         _F("MAX_COST", "integer", "work allowed per json.field lookup (5000 units: a bracket or quote "
            "skipped is one, a library call ten)"),
         _F("MAX_DEPTH", "integer", "deepest nesting of arrays and objects json.decode accepts (32)"),
-        _F("null", "qtui.json.Null", "what json.decode gives for a null in an array; read-only"),
+        _F("null", "qtui.json.Null", "what json.decode gives for a null in an array: qtui.json.null"),
     )),
     LibraryModule("text", "Display helpers: make hostile text safe for the terminal and fit it into a "
                   "fixed number of columns (as the console counts them: East Asian wide characters take "
                   "two, everything else one).", (
-        _L("clean", "`value` as one safe line: cut to 200 characters, control characters, bidi marks and "
-           "invalid UTF-8 shown as '?'.", (_ANY_TEXT,), (_F("line", "string", "the safe line"),)),
-        _L("width", "Terminal columns a clean string takes.", (_F("s", "string", "a clean string"),),
-           (_F("columns", "integer", "its width"),)),
+        _L("clean", "`value` as one safe line: cut to 200 characters, control characters and invisible "
+           "characters (bidi marks, zero-width and other format characters, spaces other than U+0020) "
+           "shown as '?' (bytes that are not UTF-8 as the replacement character).", (_ANY_TEXT,),
+           (_F("line", "string", "the safe line"),)),
+        _L("width", "Terminal columns a string takes once clean (qtui.text.width).",
+           (_F("s", "string", "a string"),), (_F("columns", "integer", "its width"),)),
         _L("fit", "`value` cleaned and cut to at most `columns` columns, ending in '…' when something was "
            "cut; an empty string for fewer than one column.", (_ANY_TEXT, _COLUMNS),
            (_F("line", "string", "the fitted text"),)),
@@ -331,6 +409,11 @@ def function(name: str) -> Function:
     return _FUNCTIONS_BY_NAME[name]
 
 
+def constant(name: str) -> Constant:
+    """The declared constant `name` (without the `qtui.` prefix)."""
+    return _CONSTANTS_BY_NAME[name]
+
+
 def event(type_name: str) -> EventSpec:
     """The declared event with this `type`."""
     return _EVENTS_BY_TYPE[type_name]
@@ -342,6 +425,7 @@ def library_module(name: str) -> LibraryModule:
 
 
 _FUNCTIONS_BY_NAME = {f.name: f for f in FUNCTIONS}
+_CONSTANTS_BY_NAME = {c.name: c for c in CONSTANTS}
 _LIBRARY_BY_NAME = {m.name: m for m in LIBRARY}
 _EVENTS_BY_TYPE = {e.type: e for e in EVENTS}
 

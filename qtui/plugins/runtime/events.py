@@ -2,9 +2,10 @@
 
 Events from the console's bus (stats, selection) and events of the plugin system
 (keys, timers, messages, lifecycle, settings, command and action results) are
-attrs classes. `to_plain` is the one boundary where they become the plain tables
-plugins receive, through a cattrs converter; its output matches the EVENTS
-declaration in qtui.plugins.runtime.api (a test checks every field).
+attrs classes. `to_plain` is where every event but stats becomes the plain table
+plugins receive, through a cattrs converter; a stats event is made into bytecode by
+qtui.plugins.runtime.prepared. What plugins receive matches the EVENTS declaration
+in qtui.plugins.runtime.api (a test checks every field).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import attrs
 import cattrs
 
 from qtui.events import Event, SelectionChanged, StatsUpdated
-from qtui.model import Job, JobState, QueueStats, Snapshot
+from qtui.model import GroupCounts, Job
 
 
 @attrs.frozen
@@ -40,6 +41,7 @@ class MouseClicked(Event):
 class PanelResized(Event):
     """A plugin's panel got a new size (columns, and rows below its title)."""
 
+    coalesce_key: ClassVar[str | None] = "resize"
     width: int
     height: int
 
@@ -78,6 +80,7 @@ class PluginLifecycle(Event):
 
 @attrs.frozen
 class SettingsChanged(Event):
+    coalesce_key: ClassVar[str | None] = "settings"
     settings: dict[str, Any]
 
 
@@ -108,27 +111,6 @@ EVENT_TYPES: dict[type[Event], str] = {
 }
 
 
-def _queue_plain(stats: QueueStats, now: float) -> dict[str, Any]:
-    row: dict[str, Any] = {"name": stats.name}
-    row.update({state.value: stats.count(state) for state in JobState})
-    row["enqueued_per_min"] = stats.enqueued_per_min
-    row["completed_per_min"] = stats.completed_per_min
-    row["failed_per_min"] = stats.failed_per_min
-    if stats.oldest_ready_at is not None:
-        row["oldest_ready_age"] = max(0.0, now - stats.oldest_ready_at)
-    return row
-
-
-def _stats_plain(event: StatsUpdated) -> dict[str, Any]:
-    snapshot: Snapshot = event.snapshot
-    return {
-        "queues": [_queue_plain(q, snapshot.taken_at) for q in snapshot.queues],
-        "workers_alive": sum(1 for w in snapshot.workers if w.alive),
-        "workers_seen": len(snapshot.workers),
-        "taken_at": snapshot.taken_at,
-    }
-
-
 def _drop_none(data: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in data.items() if value is not None}
 
@@ -146,9 +128,21 @@ def job_plain(job: Job) -> dict[str, Any]:
     return data
 
 
+def group_counts_plain(counts: GroupCounts) -> dict[str, Any]:
+    """The result of a count_by request as plugins see it (a group without a value has no `value`)."""
+    return _drop_none({
+        "groups": [_drop_none({"value": g.value, "count": g.count, "oldest": g.oldest, "older": g.older})
+                   for g in counts.groups],
+        "scanned": counts.scanned,
+        "unreadable": counts.unreadable,
+        "others": counts.others,
+        "complete": counts.complete,
+        "newest": counts.newest,
+    })
+
+
 _converter = cattrs.Converter()
 _converter.register_unstructure_hook(enum.Enum, lambda value: value.value)
-_converter.register_unstructure_hook(StatsUpdated, _stats_plain)
 # Message data was checked to be plain JSON-able data when it was published: pass it through.
 _converter.register_unstructure_hook(
     PluginMessage, lambda m: {"topic": m.topic, "sender": m.sender, "data": m.data}
@@ -156,7 +150,9 @@ _converter.register_unstructure_hook(
 
 
 def to_plain(event: Event) -> dict[str, Any]:
-    """The plain table a plugin receives for `event`, with its `type` set."""
+    """The plain table a plugin receives for `event`, with its `type` set (not for stats)."""
+    if isinstance(event, StatsUpdated):
+        raise TypeError("a stats event reaches plugins as bytecode (qtui.plugins.runtime.prepared)")
     kind = EVENT_TYPES[type(event)]
     data = _converter.unstructure(event)
     if kind != "action":

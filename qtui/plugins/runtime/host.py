@@ -1,17 +1,18 @@
 """The plugin host: loads plugins, gates them by permission, feeds them events, applies their effects.
 
-Each plugin gets its own sandboxed runtime, its own bounded subscription to the
-console's event bus and its own trio task in the host's nursery. Lua runs in a
-worker thread (one at a time per plugin, many plugins in parallel), so a slow or
-runaway plugin never blocks the console or the other plugins. No trio task waits
-on a plugin's thread past the call's deadline: a call stuck inside one C function
-is abandoned (the plugin is quarantined and its runtime released when the thread
-returns), and stopping, reloading and quitting never wait more than STOP_SECONDS
-for a plugin's code. Anything that fails in a plugin's thread, conversions of
-events and results included, is that plugin's error. Everything a
-plugin does to the world goes through effects the host applies here, on the
-trio side: panel content, notices, timers, commands, bus messages and admin
-requests (which are checked, confirmed when destructive, and audited).
+Each plugin gets its own sandboxed runtime, its own mailbox on the console's event bus and
+a trio task in the host's nursery for its timers. Events are prepared once for every plugin
+that receives them (qtui.plugins.runtime.prepared) and handed to Lua by a few worker threads
+(qtui.plugins.runtime.delivery): one at a time per plugin, as many plugins in parallel as
+there are CPU cores, so a slow or runaway plugin never blocks the console or the other
+plugins, and a busy plugin gets the newest stats, not a backlog. Nothing waits on a plugin's
+thread past the call's budget: a call stuck inside one C function is abandoned (the plugin is
+quarantined, its runtime released when the thread returns and its worker replaced), and
+stopping, reloading and quitting never wait more than STOP_SECONDS for a plugin's code.
+Anything that fails in a plugin's thread, conversions of events and results included, is
+that plugin's error. Everything a plugin does to the world goes through effects the host
+applies here, on the trio side: panel content, notices, timers, commands, bus messages and
+admin requests (which are checked, confirmed when destructive, and audited).
 
 The host's clock dates panels, timer events and audit entries and is what plugin code sees
 as now; timers and the stale marker wait on the trio run's clock.
@@ -25,6 +26,8 @@ import datetime
 import enum
 import functools
 import logging
+import threading
+import weakref
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -33,7 +36,7 @@ import attrs
 import trio
 
 from qtui.backends.base import Backend
-from qtui.bus import EventBus, Subscription
+from qtui.bus import EventBus, Listener
 from qtui.clock import Clock, utc_now
 from qtui.events import Event, Notice, SelectionChanged, StatsUpdated
 from qtui.model import BackendError, InvalidInput
@@ -44,6 +47,7 @@ from qtui.plugins.bundles.discovery import Plugin
 from qtui.plugins.bundles.manifest import Manifest
 from qtui.plugins.runtime import actions
 from qtui.plugins.runtime import instance as rt
+from qtui.plugins.runtime.delivery import DeliveryPool, Mailbox
 from qtui.plugins.runtime.events import (
     EVENT_TYPES,
     ActionResult,
@@ -57,6 +61,7 @@ from qtui.plugins.runtime.events import (
     TimerFired,
     to_plain,
 )
+from qtui.plugins.runtime.prepared import Offer
 from qtui.plugins.runtime.sandbox import LimitExceeded, LimitKind, PluginError
 from qtui.plugins.runtime.settings import SettingsStore
 from qtui.plugins.runtime.storage import PluginStorage
@@ -93,6 +98,11 @@ def _detached(error: PluginError) -> PluginError:
     return error.with_traceback(None)
 
 
+def _stuck_reason(overdue: float) -> str:
+    """Why a call overdue by `overdue` seconds of its thread's CPU time is abandoned."""
+    return f"stuck in one library call {overdue * 1000:.0f} ms past its deadline; the call was abandoned"
+
+
 def _give_back_free_memory() -> None:
     """Return the process's free heap pages to the system (after a plugin's memory went)."""
     if _malloc_trim is not None:
@@ -101,17 +111,14 @@ def _give_back_free_memory() -> None:
 
 #: Events a plugin may receive from the console's bus.
 BUS_EVENTS = (StatsUpdated, SelectionChanged, PluginMessage, PluginLifecycle)
-#: Bounded channel per plugin; stats coalesce (latest wins), other overflow is dropped and counted.
+#: Events waiting per plugin that do not coalesce; past that they are dropped and counted.
 CHANNEL_CAPACITY = 64
-#: Events handed to Lua per worker-thread hop.
-BATCH = 64
-#: A plugin busy this long has its panel marked stale until it renders again.
-STALE_AFTER = 0.5
-#: A call still running this long after its deadline is inside one C function the hook
-#: cannot interrupt (the hook stops Lua code within about a millisecond): it is abandoned.
+#: A call still running this long after it should have stopped, in its thread's CPU time, is
+#: inside one C function the hook cannot interrupt (the hook stops Lua code within about a
+#: millisecond of its CPU budget): it is abandoned.
 BACKSTOP_GRACE = 0.04
 #: How long stopping, reloading or quitting waits for a plugin's code (its deactivate, or
-#: the call it is in); past it the code is interrupted and its state not kept.
+#: the batch it is in); past it the code is interrupted and its state not kept.
 STOP_SECONDS = 0.08
 _BACKSTOP_POLL = 0.01
 #: How often floods that have ended are summed up (logs, notices, confirmation prompts).
@@ -120,6 +127,9 @@ SETTLE_SECONDS = 1.0
 #: CONFIRM_BURST; more are declined without asking, and summed up in one notice.
 CONFIRM_SECONDS = 10
 CONFIRM_BURST = 3
+
+#: Hosts whose run() is going, for `all_idle`.
+_RUNNING: weakref.WeakSet[PluginHost] = weakref.WeakSet()
 
 
 @attrs.frozen
@@ -198,12 +208,14 @@ class PluginHandle:
     runtime: rt.PluginRuntime | None = None
     grants: Grants | None = None
     code_hash: str | None = None  # the bundle hash the grants and the runtime belong to
-    subscription: Subscription | None = None
+    mailbox: Mailbox | None = None  # events waiting for the plugin's Lua
+    listener: Listener | None = None  # what brings the bus's events to the mailbox
     scope: trio.CancelScope | None = None
     timer_nursery: trio.Nursery | None = None
     timers: dict[str, trio.CancelScope] = attrs.field(factory=dict)
     limiter: trio.CapacityLimiter = attrs.field(factory=lambda: trio.CapacityLimiter(1))
     stopped: trio.Event = attrs.field(factory=trio.Event)
+    drained: trio.Event = attrs.field(factory=trio.Event)  # the last batch ended after the mailbox closed
     #: Confirmations being asked, by audit request id: the capability and the scope to withdraw them.
     confirming: dict[str, tuple[Capability, trio.CancelScope]] = attrs.field(factory=dict)
     prompts: RateLimit = attrs.field(kw_only=True)  # confirmation prompts the plugin may raise
@@ -269,15 +281,23 @@ class PluginHost:
         self._confirmer = confirmer
         self.plugins: dict[str, PluginHandle] = {}
         self._nursery: trio.Nursery | None = None
-        self._plain_cache: dict[int, tuple[Event, dict[str, Any]]] = {}
+        self._token: trio.lowlevel.TrioToken | None = None
+        self._pool = DeliveryPool(on_stale=self._stale_from_thread, on_idle=self._idle_from_thread,
+                                  on_running=self._stuck_from_thread)
+        self._idle = trio.Event()
+        self._last_offer: Offer | None = None  # the offer every plugin gets for the event being published
         self._latest: dict[type[Event], Event] = {}  # the newest stats and selection, for new plugins
         # Published messages not yet taken by every listener: id -> [message, sender, size, listeners left]
         self._waiting: dict[int, list[Any]] = {}
+        self._waiting_lock = threading.Lock()  # workers take messages too
 
     # -- running ---------------------------------------------------------------------
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Host plugins until cancelled; plugin tasks live in this nursery."""
+        self._token = trio.lowlevel.current_trio_token()
+        self._pool.start()
+        _RUNNING.add(self)
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
@@ -288,10 +308,21 @@ class PluginHost:
                     self._latest[type(event)] = event
         finally:
             for handle in self.plugins.values():
+                if handle.mailbox is not None:
+                    handle.mailbox.close(lambda: None)
                 if handle.runtime is not None:
                     handle.runtime.sandbox.interrupt("qtui is shutting down")
                     handle.runtime.close()
+            self._pool.stop()
+            _RUNNING.discard(self)
             self.auditor.flush()
+
+    async def idle(self) -> None:
+        """Wait until no event waits for a plugin and no plugin is handling one (in this trio run)."""
+        while self._pool.busy:
+            self._idle = trio.Event()
+            self._pool.want_idle()
+            await self._idle.wait()
 
     def _policy(self) -> SitePolicy:
         if self.policy is None:
@@ -424,9 +455,12 @@ class PluginHost:
             storage=PluginStorage(plugin.manifest.name, self._storage_dir), auditor=self.auditor,
             clock=self.clock, max_payload_bytes=self.backend.max_payload_bytes,
         )
-        # Subscribe before plugin code runs, so nothing published meanwhile is missed.
-        handle.subscription = self.bus.subscribe(
-            f"plugin {handle.name}", BUS_EVENTS, capacity=CHANNEL_CAPACITY,
+        # Listen before plugin code runs, so nothing published meanwhile is missed; the mailbox
+        # keeps it until the plugin is launched.
+        handle.mailbox = Mailbox(handle.name, lambda batch: self._run_batch(handle, batch), capacity=CHANNEL_CAPACITY,
+                                 owner=(handle, weakref.ref(handle.runtime)))
+        handle.listener = self.bus.listen(
+            f"plugin {handle.name}", BUS_EVENTS, lambda event: self._from_bus(handle, event),
             accept=lambda event: self._wants(handle, event),
         )
         return handle.runtime
@@ -444,9 +478,7 @@ class PluginHost:
 
     def _discard(self, handle: PluginHandle) -> None:
         """Throw away a runtime that never ran (its load or activate failed)."""
-        if handle.subscription is not None:
-            self.bus.unsubscribe(handle.subscription)
-            handle.subscription = None
+        self._stop_listening(handle)
         if handle.runtime is not None:
             handle.runtime.close()
             handle.runtime = None
@@ -459,20 +491,39 @@ class PluginHost:
         await self._nursery.start(self._serve, handle)
         self._apply_effects(handle)
         if handle.panel_size is not None:
-            handle.subscription.offer(PanelResized(*handle.panel_size))
+            self._deliver(handle, PanelResized(*handle.panel_size))
         for event in self._latest.values():
-            if handle.subscription is not None and handle.subscription.wants(event):
-                handle.subscription.offer(event)
+            if handle.listener is not None and handle.listener.wants(event):
+                self._deliver(handle, event)
+        if handle.mailbox is not None:
+            self._pool.open(handle.mailbox)
 
     async def _halt(self, handle: PluginHandle) -> None:
-        """Stop delivering events to a plugin (its timers stop too); never waits for its thread."""
-        if handle.scope is not None and handle.runtime is not None:
+        """Stop delivering events to a plugin (its timers stop too).
+
+        A batch running is interrupted; this waits for it at most STOP_SECONDS (a call stuck in
+        C is left to the backstop, and its runtime is released when it returns).
+        """
+        if self._stop_listening(handle) and handle.runtime is not None:
             handle.runtime.halt("the plugin is being stopped")
+            with trio.move_on_after(STOP_SECONDS):
+                await handle.drained.wait()
+        if handle.scope is not None:
             handle.scope.cancel()
             await handle.stopped.wait()
-        elif handle.subscription is not None:
-            self.bus.unsubscribe(handle.subscription)
-            handle.subscription = None
+
+    def _stop_listening(self, handle: PluginHandle) -> bool:
+        """Unsubscribe and close the mailbox; True when a batch still runs (`drained` will be set)."""
+        if handle.listener is not None:
+            self.bus.unsubscribe(handle.listener)
+            handle.listener = None
+        running = False
+        if handle.mailbox is not None:
+            while batch := handle.mailbox.take():  # never delivered: their messages count as taken
+                self._take_messages(batch)
+            running = handle.mailbox.close(lambda: self._to_trio(handle.drained.set))
+            handle.mailbox = None
+        return running
 
     async def _deactivate(self, handle: PluginHandle) -> Any:
         """The plugin's deactivate() result, if it returns within STOP_SECONDS (else None)."""
@@ -639,13 +690,36 @@ class PluginHost:
     def _offer(self, name: str, event: Event, capability: Capability | None = None,
                subscription_type: str | None = None) -> None:
         handle = self.plugins.get(name)
-        if handle is None or handle.subscription is None or handle.runtime is None:
+        if handle is None or handle.runtime is None:
             return
         if subscription_type is not None and subscription_type not in handle.runtime.subscriptions:
             return
         if capability is not None and not handle.grants.check(capability).allowed:
             return
-        handle.subscription.offer(event)
+        self._deliver(handle, event)
+
+    def fire_timer(self, name: str, timer: str) -> None:
+        """Plugin `name`'s timer `timer` fired: a timer event for it, dated by the host's clock."""
+        handle = self.plugins.get(name)
+        if handle is not None and self._may(handle, Capability.TIMERS):
+            self._deliver(handle, TimerFired(timer, self.clock.time()))
+
+    def _deliver(self, handle: PluginHandle, event: Event) -> None:
+        """Queue an event for this plugin alone."""
+        if handle.mailbox is not None:
+            self._pool.offer(handle.mailbox, Offer(event, shared=False))
+
+    def _from_bus(self, handle: PluginHandle, event: Event) -> bool:
+        """Queue a bus event (True if it was); every plugin gets the same offer, so it is prepared once for all."""
+        offer = self._last_offer
+        if offer is None or offer.event is not event:
+            offer = self._last_offer = Offer(event, shared=True)
+        mailbox = handle.mailbox
+        if mailbox is None:
+            return False
+        dropped = mailbox.dropped  # offers come from the trio side only
+        self._pool.offer(mailbox, offer)
+        return mailbox.dropped == dropped
 
     def _wants(self, handle: PluginHandle, event: Event) -> bool:
         runtime = handle.runtime
@@ -665,109 +739,144 @@ class PluginHost:
         """Whether the plugin may receive what `capability` covers now (it may have been revoked)."""
         return capability is None or (handle.grants is not None and handle.grants.check(capability).allowed)
 
-    # -- the plugin's task ---------------------------------------------------------------
+    # -- the plugin's task and its deliveries ----------------------------------------------
 
     async def _serve(self, handle: PluginHandle, *, task_status: trio.TaskStatus[None]) -> None:
-        assert handle.subscription is not None and handle.runtime is not None
+        """The plugin's timers live here until the plugin stops."""
         try:
             with trio.CancelScope() as handle.scope:
                 async with trio.open_nursery() as timers:
                     handle.timer_nursery = timers
                     task_status.started()
-                    await self._deliver_forever(handle)
+                    await trio.sleep_forever()
         finally:
             handle.timers.clear()
             handle.timer_nursery = None
-            self.bus.unsubscribe(handle.subscription)
-            self._drain(handle.subscription)
-            handle.subscription = None
             handle.scope = None
             handle.stopped.set()
 
-    async def _deliver_forever(self, handle: PluginHandle) -> None:
-        subscription, runtime = handle.subscription, handle.runtime
-        while True:
-            batch = [await subscription.receive()]
-            while len(batch) < BATCH:
-                try:
-                    batch.append(subscription.receive_nowait())
-                except trio.WouldBlock:
-                    break
-            plain = [self._plain(event) for event in self._deliverable(batch)]
-            async with trio.open_nursery() as watchdog:
-                watchdog.start_soon(self._mark_stale, handle)
-                try:
-                    errors = await self._in_thread(handle, runtime.deliver, plain)
-                except PluginError as error:  # abandoned, or the host failed in its thread
-                    errors = [error]
-                watchdog.cancel_scope.cancel()
-            if handle.stale:
-                handle.stale = False
-                self.bus.publish(PanelUpdated(handle.name))
-            for error in errors:
-                self._failed(handle, error, fatal=False)
-            logged = runtime.log_count
-            self._apply_effects(handle)
-            if logged != handle.logs_seen:
-                handle.logs_seen = logged
-                self.bus.publish(PanelUpdated(handle.name))
-            if runtime.sandbox.quarantined:
+    def _run_batch(self, handle: PluginHandle, batch: list[Offer]) -> None:
+        """In a worker thread: hand a batch of events to the plugin's Lua.
+
+        The trio side hears back only when there is something for it to do: effects, errors,
+        log lines, a stale mark to clear or a quarantine. Anything failing here is the plugin's
+        error.
+        """
+        runtime, mailbox = handle.runtime, handle.mailbox
+        if runtime is None or mailbox is None:
+            self._take_messages(batch)
+            return
+        try:
+            errors = runtime.deliver([offer.prepared() for offer in self._deliverable(batch)],
+                                     stop=lambda: mailbox.closed)
+        except Exception as exc:  # the host's own code failing in the plugin's thread
+            log.exception("%s: delivering events failed in the plugin's thread", handle.name)
+            errors = [PluginError(f"internal error ({type(exc).__name__}); see qtui's log", plugin=handle.name)]
+        if (errors or runtime.has_effects or runtime.log_count != handle.logs_seen or handle.stale
+                or runtime.sandbox.quarantined):
+            self._to_trio(self._after_batch, handle, errors)
+
+    def _after_batch(self, handle: PluginHandle, errors: list[PluginError]) -> None:
+        """On the trio side, after a batch: apply its effects and report its errors."""
+        runtime = handle.runtime
+        if runtime is None or handle.mailbox is None:
+            return
+        if handle.stale:
+            handle.stale = False
+            self.bus.publish(PanelUpdated(handle.name))
+        for error in errors:
+            self._failed(handle, error, fatal=False)
+        logged = runtime.log_count
+        self._apply_effects(handle)
+        if logged != handle.logs_seen:
+            handle.logs_seen = logged
+            self.bus.publish(PanelUpdated(handle.name))
+        if runtime.sandbox.quarantined:
+            if handle.state is not PluginState.QUARANTINED:
                 self._set_state(handle, PluginState.QUARANTINED, runtime.sandbox.quarantined)
-                return
+            self._stop_listening(handle)
+            if handle.scope is not None:
+                handle.scope.cancel()  # its timers stop too
 
-    async def _mark_stale(self, handle: PluginHandle) -> None:
-        await trio.sleep(STALE_AFTER)
-        handle.stale = True
-        self.bus.publish(PanelUpdated(handle.name))
+    def _stale_from_thread(self, mailbox: Mailbox) -> None:
+        """A plugin has been busy with one batch for a while: its panel shows an older frame."""
+        self._to_trio(self._mark_stale, mailbox)
 
-    def _deliverable(self, batch: list[Event]) -> list[Event]:
+    def _stuck_from_thread(self, mailbox: Mailbox) -> bool:
+        """From the pool's supervisor: abandon the batch's call if it is stuck inside one C
+        function (overdue for BACKSTOP_GRACE of its thread's CPU time); True if it was."""
+        handle, runtime_ref = mailbox.owner
+        runtime = runtime_ref()
+        if runtime is None:
+            return False
+        overdue = runtime.sandbox.overdue()
+        if overdue is None or overdue < BACKSTOP_GRACE:
+            return False
+        reason = _stuck_reason(overdue)
+        runtime.sandbox.abandon(reason)
+        self._to_trio(self._abandoned, handle, runtime, LimitExceeded(LimitKind.WALL_TIME, reason, plugin=handle.name))
+        return True
+
+    def _abandoned(self, handle: PluginHandle, runtime: rt.PluginRuntime, error: LimitExceeded) -> None:
+        """On the trio side: a batch's call was abandoned; the plugin is quarantined."""
+        if handle.runtime is not runtime:
+            return  # stopped or replaced meanwhile
+        self._failed(handle, error, fatal=False)
+        self._stop_listening(handle)
+        if handle.scope is not None:
+            handle.scope.cancel()
+
+    def _deliverable(self, batch: list[Offer]) -> list[Offer]:
         """The batch without messages whose sending plugin has stopped; each message is taken once."""
-        events = []
-        for event in batch:
-            if isinstance(event, PluginMessage):
-                sender = self._take_message(event)
+        offers = []
+        for offer in batch:
+            if isinstance(offer.event, PluginMessage):
+                sender = self._take_message(offer.event)
                 if sender is not None and sender.runtime is None:
                     continue
-            events.append(event)
-        return events
+            offers.append(offer)
+        return offers
+
+    def _take_messages(self, batch: list[Offer]) -> None:
+        """Offers that will never be delivered: their messages count as taken."""
+        for offer in batch:
+            if isinstance(offer.event, PluginMessage):
+                self._take_message(offer.event)
 
     def _take_message(self, message: PluginMessage) -> PluginHandle | None:
-        """One listener took `message`: the plugin that sent it (None if no plugin did), whose
-        account is credited when the last listener took it."""
-        waiting = self._waiting.get(id(message))
-        if waiting is None or waiting[0] is not message:
-            return None
-        sender, size = waiting[1], waiting[2]
-        waiting[3] -= 1
-        if waiting[3] <= 0:
-            del self._waiting[id(message)]
-            if sender.runtime is not None:
-                sender.runtime.message_taken(size)
+        """One listener took `message` (any thread): the plugin that sent it (None if no plugin
+        did), whose account is credited when the last listener took it."""
+        with self._waiting_lock:
+            waiting = self._waiting.get(id(message))
+            if waiting is None or waiting[0] is not message:
+                return None
+            sender, size = waiting[1], waiting[2]
+            waiting[3] -= 1
+            done = waiting[3] <= 0
+            if done:
+                del self._waiting[id(message)]
+        runtime = sender.runtime
+        if done and runtime is not None:
+            runtime.message_taken(size)
         return sender
 
-    def _drain(self, subscription: Subscription) -> None:
-        """Messages left in a closed subscription count as taken."""
-        while True:
-            try:
-                event = subscription.receive_nowait()
-            except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
-                return
-            if isinstance(event, PluginMessage):
-                self._take_message(event)
+    def _mark_stale(self, mailbox: Mailbox) -> None:
+        handle = self.plugins.get(mailbox.name)
+        if handle is not None and handle.mailbox is mailbox and mailbox.busy_since is not None:
+            handle.stale = True
+            self.bus.publish(PanelUpdated(handle.name))
 
-    def _plain(self, event: Event) -> dict[str, Any]:
-        """The plain form of `event`; the console's stats and selection are converted once
-        however many plugins receive them (a plugin's message is never kept here)."""
-        if not isinstance(event, (StatsUpdated, SelectionChanged)):
-            return to_plain(event)
-        cached = self._plain_cache.get(id(event))
-        if cached is not None and cached[0] is event:
-            return cached[1]
-        plain = to_plain(event)
-        if len(self._plain_cache) > 256:
-            self._plain_cache.clear()
-        self._plain_cache[id(event)] = (event, plain)
-        return plain
+    def _idle_from_thread(self) -> None:
+        self._to_trio(self._idle.set)
+
+    def _to_trio(self, function: Callable[..., Any], *args: Any) -> None:
+        """Run `function(*args)` on the trio side soon (from any thread); not once trio is gone."""
+        if self._token is None:
+            return
+        try:
+            self._token.run_sync_soon(function, *args)
+        except trio.RunFinishedError:
+            pass
 
     async def _in_thread(self, handle: PluginHandle, fn: Callable[..., Any], *args: Any) -> Any:
         """`fn(*args)` in the plugin's worker thread; any failure there is a PluginError.
@@ -806,8 +915,7 @@ class PluginHost:
             elif overdue < BACKSTOP_GRACE:
                 await trio.sleep(BACKSTOP_GRACE - overdue)
             else:
-                reason = (f"stuck in one library call {overdue * 1000:.0f} ms past its deadline; "
-                          "the call was abandoned")
+                reason = _stuck_reason(overdue)
                 sandbox.abandon(reason)
                 abandoned.append(LimitExceeded(LimitKind.WALL_TIME, reason, plugin=handle.name))
                 scope.cancel()
@@ -837,11 +945,13 @@ class PluginHost:
                     handle.commands[name] = help_text
                 case rt.Publish(topic=topic, data=data, size=size):
                     message = PluginMessage(topic, handle.name, data)
+                    # Held by this publisher until every listener has it queued (a worker may take it sooner).
+                    with self._waiting_lock:
+                        self._waiting[id(message)] = [message, handle, size, 1]
                     listeners = self.bus.publish(message)
-                    if listeners:
-                        self._waiting[id(message)] = [message, handle, size, listeners]
-                    else:
-                        handle.runtime.message_taken(size)
+                    with self._waiting_lock:
+                        self._waiting[id(message)][3] += listeners
+                    self._take_message(message)
                 case rt.Request():
                     assert self._nursery is not None
                     self._nursery.start_soon(self._run_request, handle, effect)
@@ -857,8 +967,8 @@ class PluginHost:
             with scope:
                 while True:
                     await trio.sleep(seconds)
-                    if handle.subscription is not None and self._may(handle, Capability.TIMERS):
-                        handle.subscription.offer(TimerFired(name, self.clock.time()))
+                    if self._may(handle, Capability.TIMERS):
+                        self._deliver(handle, TimerFired(name, self.clock.time()))
                     if not repeat:
                         handle.timers.pop(name, None)
                         return
@@ -1040,8 +1150,7 @@ class PluginHost:
 
     def _report(self, handle: PluginHandle, request: rt.Request, *, ok: bool, error: str | None = None,
                 result: Any = None) -> None:
-        if handle.subscription is not None:
-            handle.subscription.offer(ActionResult(request.id, request.action, ok, error, result))
+        self._deliver(handle, ActionResult(request.id, request.action, ok, error, result))
 
     # -- state ---------------------------------------------------------------------------
 
@@ -1094,6 +1203,20 @@ class PluginHost:
                 self.bus.publish(Notice(f"{failure}: plugin actions that change queues are refused", "error"))
             else:
                 self.bus.publish(Notice("the audit log can be written again", "info"))
+
+
+def any_busy() -> bool:
+    """Whether a running host of this trio run has an event waiting for or in a plugin."""
+    token = trio.lowlevel.current_trio_token()
+    return any(host._pool.busy for host in list(_RUNNING) if host._token is token)  # noqa: SLF001
+
+
+async def all_idle() -> None:
+    """Wait until every running host of this trio run is idle (see PluginHost.idle)."""
+    token = trio.lowlevel.current_trio_token()
+    for host in list(_RUNNING):
+        if host._token is token:  # noqa: SLF001 - hosts of other runs are not ours to wait for
+            await host.idle()
 
 
 def _compile_errors(plugin: Plugin) -> list[PluginError]:

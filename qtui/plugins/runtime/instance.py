@@ -20,22 +20,32 @@ import json
 import logging
 import re
 import threading
-import unicodedata
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
 import attrs
 
+from qtui.backends.base import DEFAULT_COUNT_SCAN, MAX_COUNT_SCAN
+from qtui.backends.payload_fields import field_keys
 from qtui.clock import Clock
 from qtui.model import InvalidInput, JobState, check_queue_name
 from qtui.plugins.bundles.bundle import Bundle
 from qtui.plugins.bundles.capabilities import Capability, bus_capability
 from qtui.plugins.bundles.manifest import Manifest
-from qtui.plugins.runtime import api
-from qtui.plugins.runtime.sandbox import HostError, Limits, LuaSandbox, PluginError
+from qtui.plugins.runtime import api, jsonvalues, textcells
+from qtui.plugins.runtime.prepared import PreparedEvent, stats_changes
+from qtui.plugins.runtime.sandbox import (
+    EVENT_TABLE,
+    HostError,
+    Limits,
+    LuaSandbox,
+    PluginError,
+    decode_json,
+    host_errors,
+)
 from qtui.plugins.runtime.storage import PluginStorage, StorageError
-from qtui.plugins.runtime.values import Bounds, ConversionError, measure
+from qtui.plugins.runtime.values import JSON_NULL, Bounds, ConversionError, lua_type, measure
 from qtui.plugins.trust.audit import AuditError, Auditor, Outcome, Reason, Ticket
 from qtui.plugins.trust.permissions import Grants
 from qtui.ratelimit import RateLimit
@@ -152,13 +162,6 @@ class HostBytes:
         return self.panel + self.log + self.messages
 
 
-def cells(text: str) -> int:
-    """Terminal cells `text` takes: one a character, two for a wide one."""
-    if text.isascii():
-        return len(text)
-    return len(text) + sum(1 for char in text if unicodedata.east_asian_width(char) in "WF")
-
-
 def _modules(bundle: Bundle) -> Callable[[str], tuple[str, str] | None]:
     """`require("a.b")` loads a/b.lua (or a/b/init.lua) from the plugin's own files only."""
 
@@ -173,19 +176,6 @@ def _modules(bundle: Bundle) -> Callable[[str], tuple[str, str] | None]:
     return resolve
 
 
-def lua_type(value: Any) -> str:
-    """The Lua name of a converted value's type, for error messages plugin authors read."""
-    if value is None:
-        return "nil"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, (list, dict)):
-        return "table"
-    return "string" if isinstance(value, str) else type(value).__name__
-
-
 def _has_null_in_list(value: Any) -> bool:
     if isinstance(value, list):
         return any(item is None or _has_null_in_list(item) for item in value)
@@ -194,12 +184,23 @@ def _has_null_in_list(value: Any) -> bool:
     return False
 
 
+#: The values of the API's constants (api.CONSTANTS), by name.
+_CONSTANT_VALUES: dict[str, Any] = {"json.null": JSON_NULL}
+
+
+#: The wall-clock backstop of a plugin call: this many times its CPU-time budget, and at least
+#: BACKSTOP_SECONDS (a loaded machine may give a plugin's thread a small share of a core).
+BACKSTOP_FACTOR = 10
+BACKSTOP_SECONDS = 5.0
+
+
 def sandbox_limits(manifest: Manifest) -> Limits:
     """The sandbox limits a manifest asks for (already checked against the host maxima)."""
     return Limits(
         memory_bytes=manifest.limits.memory_bytes,
         instructions=manifest.limits.instructions_per_call,
-        wall_seconds=manifest.limits.wall_ms_per_call / 1000,
+        cpu_seconds=manifest.limits.cpu_ms_per_call / 1000,
+        wall_seconds=max(BACKSTOP_FACTOR * manifest.limits.cpu_ms_per_call / 1000, BACKSTOP_SECONDS),
     )
 
 
@@ -234,10 +235,12 @@ class PluginRuntime:
         self._notify_limit = RateLimit(1 / NOTIFY_SECONDS, NOTIFY_BURST, clock=clock.monotonic)
         self._log = logging.getLogger(f"qtui.plugins.{manifest.name}")
         self._effects: list[Effect] = []
+        self._rendered: tuple[tuple[Span, ...], ...] | None = None  # the panel's lines as last rendered
         self._timers: set[str] = set()
         self._commands: set[str] = set()
         self._next_request = 1
         self._halted = False
+        self._last_stats: PreparedEvent | None = None  # the stats event the plugin received last
         self._lock = threading.Lock()
         self.sandbox = LuaSandbox(
             manifest.name, clock=clock, limits=sandbox_limits(manifest), resolver=_modules(bundle),
@@ -249,6 +252,8 @@ class PluginRuntime:
             self.sandbox.expose(spec.lua_name, getattr(self, "api_" + spec.name.replace(".", "_")))
         for alias in api.ALIASES:
             self.sandbox.expose(alias.lua_name, self._shim(alias))
+        for constant in api.CONSTANTS:
+            self.sandbox.define(constant.lua_name, _CONSTANT_VALUES[constant.name])
 
     # -- running plugin code (worker thread) ---------------------------------------------
 
@@ -267,16 +272,24 @@ class PluginRuntime:
             return None
         return self.sandbox.call(function, *args)
 
-    def deliver(self, events: list[dict[str, Any]]) -> list[PluginError]:
-        """Give each event to on_event; errors are collected, a quarantine or halt stops the batch."""
+    def deliver(self, events: Sequence[PreparedEvent], stop: Callable[[], bool] = lambda: False) -> list[PluginError]:
+        """Give each event to on_event, in order, until `stop()` says so or the plugin is halted.
+
+        Errors are collected; a quarantine stops the batch. A stats event tells the plugin
+        what changed since the stats it received before.
+        """
         errors: list[PluginError] = []
-        if not self.sandbox.has_function("on_event"):
-            return errors
-        for event in events:
-            if self._halted:
+        for prepared in events:
+            if self._halted or stop():
                 break
+            changed: tuple[int, ...] = ()
+            removed: tuple[str, ...] = ()
+            if prepared.rows is not None:
+                changed, removed = stats_changes(self._last_stats, prepared)
+                self._last_stats = prepared
+            value = prepared.plain if prepared.kind == EVENT_TABLE else prepared.chunk
             try:
-                self.sandbox.call("on_event", event)
+                self.sandbox.deliver(prepared.kind, value, changed, removed, size=prepared.size)
             except PluginError as error:
                 errors.append(error)
                 if self.sandbox.quarantined:
@@ -287,6 +300,11 @@ class PluginRuntime:
         """Stop the call in progress and the rest of its batch (any thread, never waits)."""
         self._halted = True
         self.sandbox.interrupt(reason)
+
+    @property
+    def has_effects(self) -> bool:
+        """Whether effects were recorded since the last take (from any thread)."""
+        return bool(self._effects)
 
     def take_effects(self) -> list[Effect]:
         """The effects recorded since the last take (called after a call returned)."""
@@ -466,10 +484,12 @@ class PluginRuntime:
         size = sum(len(text.encode("utf-8", "replace")) for text in texts)
         if size > MAX_RENDER_BYTES:
             raise HostError(f"render takes at most {MAX_RENDER_BYTES} bytes of text in all, not {size}")
-        shown = sum(cells(text) for text in texts)
+        shown = sum(textcells.cells(text) for text in texts)
         if shown > MAX_RENDER_CELLS:
             raise HostError(f"render takes at most {MAX_RENDER_CELLS} cells of text in all, not {shown}")
-        self._emit(Render(rendered, size))
+        if rendered != self._rendered:  # the same lines again (a refresh that changed nothing) cost no redraw
+            self._rendered = rendered
+            self._emit(Render(rendered, size))
 
     def _line(self, line: Any, number: int) -> tuple[Span, ...]:
         if isinstance(line, str):
@@ -665,6 +685,77 @@ class PluginRuntime:
     def api_jobs_purge(self, queue: Any, state: Any) -> int:
         return self._request("purge", Capability.JOBS_PURGE, lambda: {
             "queue": None if queue == "all" else self._queue(queue), "state": self._state(state)})
+
+    def api_jobs_oldest(self, query: Any = None) -> int:
+        def arguments() -> dict[str, Any]:
+            found = self._query(query, "jobs.oldest", ("queue", "state"))
+            queue = found.get("queue")
+            return {"queue": None if queue in (None, "all") else self._queue(queue),
+                    "state": self._state(found.get("state", "ready"))}
+
+        return self._request("oldest", Capability.JOBS_PEEK, arguments)
+
+    def api_jobs_count_by(self, query: Any) -> int:
+        def arguments() -> dict[str, Any]:
+            found = self._query(query, "jobs.count_by", ("queue", "state", "field", "older_than", "limit"))
+            queue = found.get("queue")
+            field = found.get("field")
+            if not isinstance(field, str):
+                raise HostError("jobs.count_by: field must be a string, e.g. 'tenant'")
+            try:
+                field_keys(field)
+            except InvalidInput as exc:
+                raise HostError(str(exc)) from None
+            older_than = found.get("older_than")
+            if older_than is not None and (isinstance(older_than, bool) or not isinstance(older_than, (int, float))
+                                           or older_than != older_than):
+                raise HostError("jobs.count_by: older_than must be a Unix time")
+            limit = found.get("limit", DEFAULT_COUNT_SCAN)
+            if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_COUNT_SCAN:
+                raise HostError(f"jobs.count_by: limit must be a whole number from 1 to {MAX_COUNT_SCAN}")
+            return {"queue": None if queue in (None, "all") else self._queue(queue),
+                    "state": self._state(found.get("state", "ready")), "field": field,
+                    "older_than": None if older_than is None else float(older_than), "limit": limit}
+
+        return self._request("count_by", Capability.JOBS_PEEK, arguments)
+
+    @staticmethod
+    def _query(query: Any, what: str, fields: tuple[str, ...]) -> dict[str, Any]:
+        if query is None:
+            query = {}
+        if not isinstance(query, dict):
+            raise HostError(f"{what} takes a table {{{'=, '.join(fields)}=}}")
+        unknown = set(query) - set(fields)
+        if unknown:
+            raise HostError(f"{what}: unknown field {sorted(map(str, unknown))[0]!r}")
+        return query
+
+    # -- API 1.1: JSON and text, computed by the host --------------------------------------
+
+    def api_json_decode(self, text: Any) -> Any:
+        return decode_json(self.sandbox.limits, text)
+
+    def api_json_encode(self, value: Any = None) -> str:
+        try:
+            return jsonvalues.encode(value)
+        except jsonvalues.JSONValueError as exc:
+            raise HostError(str(exc)) from None
+
+    def api_text_width(self, value: Any = None) -> int:
+        return host_errors(textcells.width)(value)
+
+    def api_text_fit(self, value: Any = None, columns: Any = None) -> str:
+        return host_errors(textcells.fit)(value, columns)
+
+    def api_text_pad(self, value: Any = None, columns: Any = None, align: Any = None) -> str:
+        return host_errors(textcells.pad)(value, columns, "left" if align is None else align)
+
+    def api_text_columns(self, cells: Any, widths: Any, width: Any = None, style: Any = None) -> list[Any]:
+        cells = [] if cells == {} else cells  # an empty Lua table
+        widths = [] if widths == {} else widths
+        if not isinstance(cells, list) or not isinstance(widths, list):
+            raise HostError("columns takes a list of cells and a list of widths")
+        return host_errors(textcells.columns)(cells, widths, width, style)
 
     @staticmethod
     def _queue(name: Any) -> str:

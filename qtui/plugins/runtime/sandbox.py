@@ -22,15 +22,19 @@ and ``collectgarbage("count")``. Library tables and the string metatable are rea
 notion of now: ``os.time()`` and ``os.date()`` read its wall clock, and ``os.clock()`` gives the
 seconds of its monotonic clock since the runtime was made.
 
-Limits apply per call: an instruction budget and a deadline on the clock's monotonic time, checked by a count
-hook about once a millisecond, and a memory cap on the whole runtime. Library calls that run
+Limits apply per call and measure the plugin's own work: an instruction budget counted in Lua
+by a count hook (no lock of the host's on that path), and a budget of the calling thread's CPU
+time (``time.thread_time``: waiting for a core, the disk or a host function that waits is not
+charged), which the hook asks the host about every hundred thousand instructions or so. A
+deadline on the clock's monotonic time, much later, is only a backstop against a call that
+blocks. A memory cap covers the whole runtime. Library calls that run
 long inside C where no hook can stop them are refused up front when their estimated cost
 exceeds ``Limits.c_steps``: pattern matching (with the length of sets and frontier sets),
 ``gsub`` replacements, ``string.rep`` and ``string.pack``, ``table.sort``, ``table.move``,
 ``table.concat``, ``table.unpack`` and positional ``table.insert``/``table.remove``. Every
 other library function does work in proportion to the data it is given or makes, which the
 memory cap bounds. Compiling (``load``, ``require`` and the plugin's own files) reads the
-source in pieces through hooked Lua, so a slow compile stops at the deadline; a chunk with
+source in pieces through hooked Lua, so a slow compile stops at the CPU budget; a chunk with
 too many goto and break statements is refused before compiling. A trip is sticky until the call unwinds, so ``pcall`` cannot swallow it.
 Violations are counted; too many within a window quarantine the plugin.
 
@@ -71,18 +75,26 @@ from lupa import lua54
 
 from qtui.clock import Clock
 from qtui.plugins.bundles.lua_syntax import MAX_JUMPS, MAX_SOURCE_BYTES
+from qtui.plugins.runtime import jsonvalues, textcells
 from qtui.plugins.runtime.values import (
     INT64_MAX,
     INT64_MIN,
+    MAX_DEPTH,
     Bounds,
     ConversionError,
     PlainValueConverter,
+    Size,
+    check_size,
     from_lua_text,
+    lua_type,
     measure,
 )
 from qtui.sanitize import visible
 
 __all__ = [
+    "EVENT_BYTECODE",
+    "EVENT_SOURCE",
+    "EVENT_TABLE",
     "LIBRARY_MODULES",
     "ConversionError",
     "HostError",
@@ -95,6 +107,8 @@ __all__ = [
     "PluginQuarantined",
     "SandboxUsage",
     "ViolationPolicy",
+    "decode_json",
+    "host_errors",
 ]
 
 log = logging.getLogger(__name__)
@@ -137,17 +151,22 @@ _LIFT_BYTES = 64 * 2**20
 # What a host function call gives back to Lua (see the prelude's dispatch).
 _FAILED, _RETURNED, _BOXED = 0, 1, 2
 
-# The count hook reports to Python about once per _TICK_SECONDS of Lua work, whatever one
-# instruction costs (a concatenation of megabytes is one instruction). This tuning measures how
-# fast the machine runs Lua, so it reads the machine's clock, never the sandbox's.
-_TICK_SECONDS = 0.001
-_FIRST_INTERVAL = 10_000
-_SHORTEST_INTERVAL = 16
-_ADJUST_SECONDS = 0.01
-_LONGEST_INTERVAL = 1_000_000
-# The prelude's GC sentinel forces a check when the hook has not run for this much process
-# CPU time (which runs faster than the wall clock while several plugins run in parallel).
-_OVERDUE_SECONDS = 5 * _TICK_SECONDS
+#: How an event reaches `LuaSandbox.deliver`: Lua bytecode or source returning the event's
+#: table (made by the host, qtui.plugins.runtime.prepared), or plain data for the converter.
+EVENT_BYTECODE, EVENT_SOURCE, EVENT_TABLE = 1, 2, 3
+
+# The count hook runs every `step` VM instructions (a hundredth of the budget, between
+# _SHORTEST_STEP and _LONGEST_STEP) and counts them in Lua, so the budget is exact to a step
+# whatever the machine's speed, and the common path of a check takes no lock of the host's.
+# About every _CHECK_INSTRUCTIONS (a millisecond or two of Lua work), or when the heap nears
+# the cap, it asks the host, which reads the thread's CPU time, the interrupt flag, the
+# wall-clock backstop and the heap: a call shorter than that never takes the GIL for a check.
+_SHORTEST_STEP = 100
+_LONGEST_STEP = 10_000
+_CHECK_INSTRUCTIONS = 100_000
+# The prelude's GC sentinel forces a check when none ran for this much process CPU time (one
+# instruction can take long: a concatenation of megabytes).
+_OVERDUE_SECONDS = 0.005
 # The hook looks closer at the heap above this share of the cap, and trips above the second
 # share if a full collection cannot get below it.
 _MEMORY_CHECK_SHARE = 0.90
@@ -158,6 +177,7 @@ class LimitKind(enum.StrEnum):
     """Which limit a plugin call ran into."""
 
     INSTRUCTIONS = "instructions"
+    CPU_TIME = "cpu time"
     WALL_TIME = "wall time"
     MEMORY = "memory"
     GUARD = "library guard"  # a pattern, sort, rep, move or concat too costly for one C call
@@ -176,17 +196,21 @@ class Limits:
 
     #: Lua heap of the whole runtime in bytes (lupa ``max_memory``), at least 1 MiB.
     memory_bytes: int = attrs.field(default=32 * 2**20, validator=_positive)
-    #: VM instructions per call (checked in hook intervals of about a millisecond of work).
+    #: VM instructions per call (counted exactly, to a thousand).
     instructions: int = attrs.field(default=500_000_000, validator=_positive)
-    #: Wall-clock seconds per call.
-    wall_seconds: float = attrs.field(default=2.0, validator=_positive)
+    #: CPU seconds per call: the calling thread's own (not time waiting for the GIL, for the
+    #: disk or in a host function that waits), counted to a few milliseconds.
+    cpu_seconds: float = attrs.field(default=2.0, validator=_positive)
+    #: Wall-clock seconds per call: a backstop against a call that blocks, much larger than
+    #: cpu_seconds so that a loaded machine pausing the thread never trips it.
+    wall_seconds: float = attrs.field(default=20.0, validator=_positive)
     #: Estimated cost of one uninterruptible library call, in steps of a few nanoseconds: the
     #: default keeps each within a few tens of milliseconds, well inside the host's backstop.
     c_steps: int = attrs.field(default=10_000_000, validator=_positive)
     #: Largest chunk `load`, `require` or the host will compile.
     source_bytes: int = attrs.field(default=MAX_SOURCE_BYTES, validator=_positive)
     #: Nesting depth of tables crossing between host and plugin.
-    max_depth: int = attrs.field(default=32, validator=_positive)
+    max_depth: int = attrs.field(default=MAX_DEPTH, validator=_positive)
     #: Table entries in one value crossing between host and plugin.
     max_items: int = attrs.field(default=100_000, validator=_positive)
     #: Bytes of text in one value crossing between host and plugin (all arguments of a call
@@ -216,12 +240,15 @@ class SandboxUsage:
     """Counters of one sandbox; instructions/s is the change in `instructions` over time."""
 
     calls: int
-    #: VM instructions run in calls, counted in hook intervals (exact over many calls).
+    #: VM instructions run in calls (to a thousand per call).
     instructions: int
     #: Wall time spent inside calls.
     busy_seconds: float
+    #: CPU time of the calling threads inside calls.
+    cpu_seconds: float
     last_call_instructions: int
     last_call_seconds: float
+    last_call_cpu_seconds: float
     memory_bytes: int
     violations: int
     quarantined: str | None
@@ -320,6 +347,34 @@ def _split_lua_error(text: str) -> tuple[str, str | None, int | None, str | None
     return _clip(message, _MAX_MESSAGE), file, line, _clip(traceback, _MAX_TRACEBACK) or None
 
 
+def decode_json(limits: Limits, text: Any) -> Any:
+    """The plain value of JSON `text`, bounded by a plugin's `limits` (HostError says why not).
+
+    The text may take a quarter of the plugin's memory; the value's depth and entries are
+    those of any value crossing to the plugin.
+    """
+    if not isinstance(text, str):
+        raise HostError(f"bad argument #1 (string expected, got {lua_type(text)})")
+    try:
+        return jsonvalues.decode(text, max_bytes=limits.memory_bytes // 4, max_depth=limits.max_depth,
+                                 max_items=limits.max_items)
+    except jsonvalues.JSONValueError as error:
+        raise HostError(str(error)) from None
+
+
+def host_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """`func` as a host function: its ValueError fails the Lua call with the message."""
+
+    @functools.wraps(func)
+    def call(*args: Any) -> Any:
+        try:
+            return func(*args)
+        except ValueError as error:
+            raise HostError(str(error)) from None
+
+    return call
+
+
 def _refuse_attribute(obj: object, name: object, value: object = None) -> None:
     raise AttributeError("Python attributes are not accessible from plugins")
 
@@ -387,11 +442,13 @@ class LuaSandbox:
         resolver: ModuleResolver | None = None,
         policy: ViolationPolicy | None = None,
         output: Callable[[str], None] | None = None,
+        cpu_clock: Callable[[], float] = time.thread_time,
     ) -> None:
         """Create the runtime.
 
-        `clock` times calls (deadlines, busy time, the violation window) and is what plugin
-        code sees as now (``os.time``, ``os.date``, ``os.clock``). `resolver` serves
+        `clock` times calls (the wall-clock backstop, busy time, the violation window) and is
+        what plugin code sees as now (``os.time``, ``os.date``, ``os.clock``). `cpu_clock`
+        gives the CPU seconds of the calling thread, for the CPU budget. `resolver` serves
         `require` (module names are letters, digits, ``_`` and ``-`` in dot-separated parts;
         never paths). `output` receives each `print` line; without it
         lines go to the ``qtui.plugins.<name>`` logger.
@@ -419,17 +476,18 @@ class LuaSandbox:
         self._trip: _Trip | None = None
         self._trip_box: Any = None  # {message} for Lua, built when the trip was set
         self._interrupt_reason: str | None = None
-        self._started = self._deadline = self._last_tick = self._next_adjust = 0.0
-        self._interval = _FIRST_INTERVAL
-        self._longest_interval = max(1000, min(_LONGEST_INTERVAL, self.limits.instructions // 16))
+        self._cpu_clock = cpu_clock
+        self._started = self._deadline = self._cpu_started = self._cpu_deadline = 0.0
         self._call_instructions = 0
         self._memory_check_level = 0.0
 
         self._calls = 0
         self._instructions = 0
         self._busy_seconds = 0.0
+        self._cpu_seconds = 0.0
         self._last_call_instructions = 0
         self._last_call_seconds = 0.0
+        self._last_call_cpu_seconds = 0.0
         self._violations: collections.deque[float] = collections.deque()
         self._violation_count = 0
         self._quarantine: str | None = None
@@ -445,6 +503,7 @@ class LuaSandbox:
                 name: _weak_callback(self, method, failed)
                 for name, method, failed in [
                     (b"tick", LuaSandbox._tick, None),
+                    (b"over", LuaSandbox._over_budget, None),
                     (b"trip", LuaSandbox._guard_tripped, None),
                     (b"dispatch", LuaSandbox._dispatch, (_FAILED, None)),
                     (b"resolve", LuaSandbox._resolve, (False, None)),
@@ -453,10 +512,14 @@ class LuaSandbox:
                     (b"clock", LuaSandbox._runtime_seconds, 0.0),
                 ]
             }
+            step = min(_LONGEST_STEP, max(_SHORTEST_STEP, self.limits.instructions // 100))
             host = self._runtime.table_from(
                 {
                     **callbacks,
-                    b"interval": self._interval,
+                    b"step": step,
+                    b"check_steps": max(1, _CHECK_INSTRUCTIONS // step),
+                    b"instructions": self.limits.instructions,
+                    b"memory_check_kib": self.limits.memory_bytes * _MEMORY_CHECK_SHARE / 1024,
                     b"overdue_seconds": _OVERDUE_SECONDS,
                     b"c_steps": self.limits.c_steps,
                     b"source_bytes": self.limits.source_bytes,
@@ -473,7 +536,25 @@ class LuaSandbox:
             self._api_call = api[b"call"]
             self._api_run = api[b"run"]
             self._api_expose = api[b"expose"]
-            self._values = PlainValueConverter(self._runtime, empty_list=api[b"empty_list"], bounds=self._bounds)
+            self._api_define = api[b"define"]
+            self._api_deliver = api[b"deliver"]
+            self._counted = api[b"counted"]
+            self._instructions_used = api[b"used"]
+            self._values = PlainValueConverter(self._runtime, empty_list=api[b"empty_list"], null=api[b"null"],
+                                               bounds=self._bounds)
+
+        natives = {
+            "json_decode": ("qtui.json.decode", functools.partial(decode_json, self.limits)),
+            "text_clean": ("qtui.text.clean", textcells.clean),
+            "text_width": ("qtui.text.width", textcells.width),
+            "text_fit": ("qtui.text.fit", textcells.fit),
+            "text_pad": ("qtui.text.pad", textcells.pad),
+        }
+        expose_native = api[b"expose_native"]
+        with self._lifted():
+            for name, (path, func) in natives.items():
+                self._host_functions.append((path, host_errors(func)))
+                expose_native(name.encode(), path.encode(), len(self._host_functions) - 1)
 
     # Public API -------------------------------------------------------------------------
 
@@ -495,6 +576,16 @@ class LuaSandbox:
             if not ok:
                 self._host_functions.pop()
                 raise ValueError(f"cannot expose {path}: {_lua_text(problem[0] if problem else None)}")
+
+    def define(self, path: str, value: Any) -> None:
+        """Make plain `value` readable from Lua at a dotted `path` (e.g. ``"qtui.json.null"``)."""
+        segments = self._segments(path)
+        with self._entered():
+            box = self._push((value,), path)
+            with self._lifted():
+                ok, *problem = self._as_tuple(self._trusted(self._api_define, self._lua_list(segments), box))
+            if not ok:
+                raise ValueError(f"cannot define {path}: {_lua_text(problem[0] if problem else None)}")
 
     def load(self, source: str, chunkname: str) -> None:
         """Compile `source` (text only) as `chunkname` and run it under the limits."""
@@ -532,6 +623,38 @@ class LuaSandbox:
                 raise PluginError(f"{function} returned a value the host cannot use: {message}", plugin=self.name)
             return from_lua_text(text)
 
+    def deliver(self, kind: int, value: Any, changed: tuple[int, ...] = (), removed: tuple[str, ...] = (),
+                size: Size | None = None) -> None:
+        """Give an event to the plugin's `on_event` (if it has one) under the limits.
+
+        `kind` says what `value` is (EVENT_BYTECODE, EVENT_SOURCE: a chunk; EVENT_TABLE: plain
+        data). A stats event's rows at the 1-based indices `changed` get ``changed = true``, and
+        its ``removed`` lists the names in `removed`. A chunk's value, of `size`, must be within
+        the value bounds and fit in the plugin's free memory, or the delivery is a violation
+        and does not happen. Raises PluginError as `call` does.
+        """
+        with self._entered():
+            self._check_callable()
+            names = tuple(name.encode("utf-8", "replace") for name in removed)
+            what = "the arguments of on_event"
+            extra = sum(map(len, names)) + 16 * (len(changed) + len(names))
+            if kind == EVENT_TABLE:
+                box = self._push((value,), what)
+                self._make_room(extra, what)
+            else:  # a chunk the host made (qtui.plugins.runtime.prepared), materialised in a protected call
+                if size is not None:
+                    try:
+                        check_size(size, self._bounds)
+                    except ConversionError as error:
+                        raise self._violation(_Trip(LimitKind.VALUE, f"cannot hand {what} to the plugin: {error}"),
+                                              None) from None
+                self._make_room(len(value) + (0 if size is None else size.lua_bytes) + extra, what)
+                with self._lifted():
+                    box = self._runtime.table_from([value])
+            with self._lifted():
+                changes = self._runtime.table_from([*changed, *names])
+            self._run(self._api_deliver, (kind, box, len(changed), changes), "on_event")
+
     def has_function(self, function: str) -> bool:
         """Whether the plugin defines a function at dotted path `function` (runs no plugin code)."""
         with self._entered():
@@ -560,8 +683,10 @@ class LuaSandbox:
             calls=self._calls,
             instructions=self._instructions,
             busy_seconds=self._busy_seconds,
+            cpu_seconds=self._cpu_seconds,
             last_call_instructions=self._last_call_instructions,
             last_call_seconds=self._last_call_seconds,
+            last_call_cpu_seconds=self._last_call_cpu_seconds,
             memory_bytes=self.memory_used(),
             violations=self._violation_count,
             quarantined=self._quarantine,
@@ -575,11 +700,12 @@ class LuaSandbox:
     def overdue(self) -> float | None:
         """Seconds the call running now is past the moment it should have stopped (any thread).
 
-        That moment is its deadline, or the return of the last host function it called if
-        later; None while no Lua code runs or a host function does. The hook stops Lua code
-        within about a millisecond of the deadline, so a call overdue by more is inside one
-        C function: see :meth:`abandon`. A thread the machine is too busy to run is not: the
-        answer is at most the CPU time the thread spent since Lua last answered.
+        That moment is when its CPU budget could have run out (its start plus the budget), or
+        the return of the last host function it called if later; None while no Lua code runs
+        or a host function does. The hook stops Lua code within a few milliseconds of CPU time
+        past the budget, so a call overdue by more is inside one C function: see
+        :meth:`abandon`. A thread the machine is too busy to run is not: the answer is at most
+        the CPU time the thread spent since Lua last answered.
         """
         with self._state_lock:
             if not self._running or self._in_host:
@@ -657,6 +783,7 @@ class LuaSandbox:
         self._closed = True
         self._runtime = None  # type: ignore[assignment]
         self._api_register = self._api_defined = self._api_call = self._api_run = self._api_expose = None
+        self._api_define = self._api_deliver = self._counted = self._instructions_used = None
         self._values = None  # type: ignore[assignment]
         self._trip_box = None
 
@@ -668,8 +795,14 @@ class LuaSandbox:
         failure: str | None = None
         out_of_memory = False
         results: Any = None
+        used: int | None = None
         try:
-            results = function(*args)
+            # counts from zero, calls `function`, returns the instructions it ran and its results
+            out = self._counted(function, *args)
+            if type(out) is tuple:
+                used, results = out[0], (out[1] if len(out) == 2 else out[1:])
+            else:
+                used = out
         except lua54.LuaMemoryError:
             out_of_memory = True
         except lua54.LuaError as error:
@@ -680,7 +813,7 @@ class LuaSandbox:
             log.exception("plugin %s: unexpected failure in %s", self.name, what)
             failure = f"internal error in the sandbox ({type(error).__name__})"
         finally:
-            trip = self._disarm()
+            trip = self._disarm(used)
         if trip is not None:
             raise self._violation(trip, failure)
         if out_of_memory or (failure is not None and "not enough memory" in failure):
@@ -705,14 +838,22 @@ class LuaSandbox:
         self._call_instructions = 0
         self._memory_check_level = self.limits.memory_bytes * _MEMORY_CHECK_SHARE
         self._started = now
-        self._last_tick = time.monotonic()
-        self._next_adjust = 0.0
-        self._deadline = self._responsive_until = now + self.limits.wall_seconds
+        self._deadline = now + self.limits.wall_seconds
+        # The hook stops Lua code at the CPU budget; a call past it (in CPU time) is in C.
+        self._responsive_until = now + self.limits.cpu_seconds
+        self._cpu_started = self._cpu_clock()
+        self._cpu_deadline = self._cpu_started + self.limits.cpu_seconds
         self._thread_cpu = _thread_cpu_clock()
         self._answered_cpu = _cpu_seconds(self._thread_cpu)
 
-    def _disarm(self) -> _Trip | None:
+    def _disarm(self, used: int | None) -> _Trip | None:
+        """End the call; `used` is the instructions it ran, None when it failed."""
         elapsed = self._monotonic() - self._started
+        cpu = self._cpu_clock() - self._cpu_started
+        try:
+            self._call_instructions = self._instructions_used() if used is None else used
+        except lua54.LuaError:
+            pass  # the state is out of memory: keep what the last check counted
         with self._state_lock:
             self._running = False
             trip, self._trip = self._trip, None
@@ -721,58 +862,65 @@ class LuaSandbox:
         self._calls += 1
         self._instructions += self._call_instructions
         self._busy_seconds += elapsed
+        self._cpu_seconds += cpu
         self._last_call_instructions = self._call_instructions
         self._last_call_seconds = elapsed
+        self._last_call_cpu_seconds = cpu
         return trip
 
-    def _tick(self, count: int) -> int | bool | Any:
-        """The count hook, every `count` instructions of a Lua thread (see the prelude)."""
+    def _tick(self, used: int, collected: bool = False) -> Any:
+        """The host's check, from the count hook now and then (see the prelude).
+
+        `used` is the instructions this call has run; `collected`, that a full collection just
+        ran because this check asked for one. Returns None to go on, True to ask for that
+        collection, a number to go on looking closer at the heap only above that many KiB, or
+        the {message} box of a trip.
+        """
         if not self._running:
-            return None if count == self._interval else self._interval
+            return None
         if self._trip is not None:
             return self._trip_box
-        self._call_instructions += count
+        self._call_instructions = used
         self._answered_cpu = _cpu_seconds(self._thread_cpu)
-        now = self._monotonic()
-        used = self._runtime.get_memory_used()
-        if used > self._memory_check_level:
+        level = None
+        heap = self._runtime.get_memory_used()
+        if heap > self._memory_check_level:
             # Near the cap every allocation runs an emergency full collection and the plugin
-            # crawls instead of failing. Ask for one collection (tick(0) comes after it) and
-            # trip if the live heap is still within 5% of the cap.
-            if count:
+            # crawls instead of failing. Ask for one collection (a check with `collected`
+            # comes after it) and trip if the live heap is still within 5% of the cap.
+            if not collected:
                 return True
-            if used > self.limits.memory_bytes * _MEMORY_TRIP_SHARE:
+            if heap > self.limits.memory_bytes * _MEMORY_TRIP_SHARE:
                 return self._set_trip(LimitKind.MEMORY, self._memory_message("this call"))
-            self._memory_check_level = used + self.limits.memory_bytes // 32
+            self._memory_check_level = heap + self.limits.memory_bytes // 32
+            level = self._memory_check_level / 1024
+        if self._interrupt_reason is None and self._cpu_clock() >= self._cpu_deadline:
+            return self._set_trip(
+                LimitKind.CPU_TIME, f"time limit exceeded ({self.limits.cpu_seconds:g} s of CPU time per call)"
+            )
+        return self._stopped() or level
+
+    def _stopped(self) -> Any:
+        """The {message} box of the trip of an interrupted call or of one past the wall-clock backstop, or None."""
         if self._interrupt_reason is not None:
             return self._set_trip(LimitKind.INTERRUPTED, f"interrupted: {self._interrupt_reason}")
-        if self._call_instructions > self.limits.instructions:
+        if self._monotonic() >= self._deadline:
             return self._set_trip(
-                LimitKind.INSTRUCTIONS,
-                f"instruction limit exceeded ({self.limits.instructions:,} per call)",
+                LimitKind.WALL_TIME,
+                f"time limit exceeded ({self.limits.wall_seconds:g} s of wall-clock time per call)",
             )
-        if now >= self._deadline:
-            return self._set_trip(
-                LimitKind.WALL_TIME, f"time limit exceeded ({self.limits.wall_seconds:g} s per call)"
+        return None
+
+    def _over_budget(self, used: int) -> Any:
+        """The count hook found the call past its instruction budget: the trip's {message} box."""
+        if not self._running:
+            return None
+        self._call_instructions = used
+        if self._trip is None:
+            self._set_trip(
+                LimitKind.INSTRUCTIONS, f"instruction limit exceeded ({self.limits.instructions:,} per call)"
             )
-        if count == 0:
-            return None
-        real = time.monotonic()
-        elapsed, self._last_tick = real - self._last_tick, real
-        # Changing the interval costs a walk over the whole call stack (lua_sethook), so
-        # it happens at most once per _ADJUST_SECONDS.
-        if real < self._next_adjust:
-            return None
-        if elapsed > 2 * _TICK_SECONDS:
-            # One slow stretch (a collection of a deep stack) must not collapse the interval.
-            interval = max(_SHORTEST_INTERVAL, count // 8, int(count * _TICK_SECONDS / elapsed))
-        elif elapsed < _TICK_SECONDS / 2:
-            interval = min(self._longest_interval, count * 4)
-        else:
-            return None
-        self._next_adjust = real + _ADJUST_SECONDS
-        self._interval = interval
-        return None if interval == count else interval
+        return self._trip_box
 
     def _set_trip(self, kind: LimitKind, message: str) -> Any:
         """Record a trip (from the call's own thread) and return its {message} box for Lua."""
@@ -905,23 +1053,28 @@ class LuaSandbox:
         self._in_host += 1
 
     def _leave_host(self) -> None:
-        self._responsive_until = max(self._deadline, self._monotonic())
+        self._responsive_until = max(self._started + self.limits.cpu_seconds, self._monotonic())
         self._answered_cpu = _cpu_seconds(self._thread_cpu)
         self._in_host -= 1
 
-    def _dispatch(self, index: int, arguments: bytes) -> tuple[int, Any]:
+    def _dispatch(self, index: int, arguments: bytes | bool, *scalars: Any) -> tuple[int, Any]:
+        """A host function call: `arguments` as JSON text, or False and the `scalars` themselves."""
         self._enter_host()
         try:
-            return self._dispatch_call(index, arguments)
+            return self._dispatch_call(index, arguments, scalars)
         finally:
             self._leave_host()
 
-    def _dispatch_call(self, index: int, arguments: bytes) -> tuple[int, Any]:
+    def _dispatch_call(self, index: int, arguments: bytes | bool, scalars: tuple) -> tuple[int, Any]:
         path, func = self._host_functions[index]
-        if self._trip is not None:
+        if self._trip is not None or self._stopped() is not None:  # a plugin looping over host calls that wait
             return (_FAILED, self._trip_box)
         try:
-            result = func(*from_lua_text(arguments))
+            if arguments is False:
+                result = func(*(value.decode("utf-8", "replace") if type(value) is bytes else value
+                                for value in scalars))
+            else:
+                result = func(*from_lua_text(arguments))
         except HostError as error:
             return (_FAILED, self._box(f"{path}: {error}".encode()))
         except MemoryError:

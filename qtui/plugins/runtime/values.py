@@ -1,6 +1,7 @@
 """Plain data between Python and a plugin's Lua runtime, in both directions, measured first.
 
-Plain data is None, bool, int (64-bit), float, str, list and dict with str (or int) keys.
+Plain data is None, bool, int (64-bit), float, str, list and dict with str (or int) keys, and
+:data:`JSON_NULL`, which becomes ``qtui.json.null`` in Lua (and that comes back as None).
 Every value is bounded in depth, table entries and bytes of text (:class:`Bounds`), and
 checked against them *before* anything is converted, so a value over a bound costs at most
 the bound to refuse, whatever its size:
@@ -30,6 +31,19 @@ from lupa import lua54
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
+#: Deepest nesting of a value crossing between host and plugin, unless a sandbox says otherwise.
+MAX_DEPTH = 32
+
+
+class _JSONNull:
+    """The type of :data:`JSON_NULL`."""
+
+    def __repr__(self) -> str:
+        return "JSON_NULL"
+
+
+#: JSON's null where Lua would need a value (an item of a list): ``qtui.json.null`` in Lua.
+JSON_NULL = _JSONNull()
 
 #: In the prelude's JSON, a table with a key that is not a string is the object
 #: ``{"\ud800": [key, value, key, value, ...]}``. No Lua string decodes to a lone surrogate,
@@ -83,6 +97,19 @@ class Size:
     lua_bytes: int
 
 
+def lua_type(value: Any) -> str:
+    """The Lua name of a converted value's type, for error messages plugin authors read."""
+    if value is None:
+        return "nil"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, (list, dict)):
+        return "table"
+    return "string" if isinstance(value, str) else type(value).__name__
+
+
 def _key_text(key: object) -> str:
     return f"[{key!r}]"
 
@@ -120,7 +147,7 @@ def measure(*values: object, bounds: Bounds) -> Size:
             raise ConversionError(f"more than {bounds.max_bytes} bytes of text in all", limit=True)
 
     def scalar(value: object) -> None:  # anything but an exact str, int, float, bool, None or table
-        if isinstance(value, (bool, float)):  # subclasses (enums, other mappings)
+        if isinstance(value, (bool, float)) or value is JSON_NULL:  # subclasses (enums, other mappings)
             return
         if isinstance(value, int):
             _check_integer(value)
@@ -187,6 +214,20 @@ def measure(*values: object, bounds: Bounds) -> Size:
                 used_text + _LUA_STRING_BYTES * strings + _LUA_TABLE_BYTES * tables + _LUA_ENTRY_BYTES * used_items)
 
 
+#: Bounds no value reaches: what :func:`measure` takes to size a value for any plugin's bounds.
+UNBOUNDED = Bounds(2**31, 2**62, 2**62)
+
+
+def check_size(size: Size, bounds: Bounds) -> None:
+    """Raise ConversionError (a limit) if a value of `size` is over `bounds`, as :func:`measure` would."""
+    if size.depth > bounds.max_depth:
+        raise ConversionError(f"nested deeper than {bounds.max_depth} levels", limit=True)
+    if size.items > bounds.max_items:
+        raise ConversionError(f"more than {bounds.max_items} entries in all", limit=True)
+    if size.bytes > bounds.max_bytes:
+        raise ConversionError(f"more than {bounds.max_bytes} bytes of text in all", limit=True)
+
+
 def _integer_keys(table: dict[str, Any]) -> dict[Any, Any]:
     pairs = table.get(INTEGER_KEYS_MARK)
     if pairs is None or len(table) != 1:
@@ -209,9 +250,10 @@ def from_lua_text(text: bytes) -> Any:
 class PlainValueConverter:
     """Builds Lua values from plain data for one runtime, within `bounds`."""
 
-    def __init__(self, runtime: lua54.LuaRuntime, *, empty_list: Callable[[], Any], bounds: Bounds) -> None:
+    def __init__(self, runtime: lua54.LuaRuntime, *, empty_list: Callable[[], Any], null: Any, bounds: Bounds) -> None:
         self._runtime = runtime
         self._empty_list = empty_list
+        self._null = null
         self.bounds = bounds
 
     def to_lua(self, value: object) -> Any:
@@ -223,6 +265,8 @@ class PlainValueConverter:
             return value
         if kind is dict or kind is list or kind is tuple:
             return self._table(value)  # type: ignore[arg-type]
+        if value is JSON_NULL:
+            return self._null
         # subclasses (enums, OrderedDict, other mappings)
         if isinstance(value, bool):
             return bool(value)

@@ -149,16 +149,31 @@ class PermissionStore:
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path if path is not None else permissions_path()
+        self._parsed: tuple[bytes, dict[str, tuple[Record, ...]]] | None = None  # file bytes, their records
 
     def load(self) -> dict[str, tuple[Record, ...]]:
-        """Every plugin's records, oldest first. A missing file holds no decisions."""
-        if not self.path.exists():
+        """Every plugin's records, oldest first. A missing file holds no decisions.
+
+        The checked records are kept with the bytes they came from: while the file holds the
+        same bytes they are returned without parsing again (a read and a compare instead of a
+        parse and a check each time a plugin asks). Any change, by any process, is parsed.
+        """
+        try:
+            with open(self.path, "rb") as f:
+                raw: bytes | None = f.read(MAX_FILE_BYTES + 1)
+        except (FileNotFoundError, NotADirectoryError):
             return {}
+        except OSError:
+            raw = None  # read_toml reports it, naming the file
+        if self._parsed is not None and raw == self._parsed[0]:
+            return dict(self._parsed[1])
         try:
             data, text = read_toml(self.path, max_bytes=MAX_FILE_BYTES)
         except FileProblems as e:
             raise PermissionsFileError(e.problems) from None
-        return _StoreReader(self.path, text).read(data)
+        everything = _StoreReader(self.path, text).read(data)
+        self._parsed = (text.encode("utf-8"), everything)
+        return dict(everything)
 
     def records(self, plugin: str) -> tuple[Record, ...]:
         """The plugin's records, oldest first."""

@@ -7,15 +7,12 @@
 ---@class qtui.json.Budget
 ---@field cost number work left, in the units of json.MAX_COST; each lookup lowers it
 
----json.null: what json.decode gives for a null in an array (a nil would end the list there) or for a text that is just null. Compare with ==; it is read-only and tostring gives 'null'.
----@class qtui.json.Null
-
 ---JSON for hostile payloads: read one field within a fixed amount of work, or decode a whole text.
 ---@class qtui.json
 ---@field MAX_BYTES integer bytes of a payload json.field looks at (8192)
 ---@field MAX_COST integer work allowed per json.field lookup (5000 units: a bracket or quote skipped is one, a library call ten)
 ---@field MAX_DEPTH integer deepest nesting of arrays and objects json.decode accepts (32)
----@field null qtui.json.Null what json.decode gives for a null in an array; read-only
+---@field null qtui.json.Null what json.decode gives for a null in an array: qtui.json.null
 local json = {}
 
 ---The value at a dotted path (e.g. 'meta.tenant') of the JSON object in `payload`, as text (numbers as written, booleans as 'true' or 'false'); nil when the payload is not such an object or the field is missing or not a string, number or boolean. Never fails; reads at most MAX_BYTES of the payload and does at most MAX_COST work (less when `budget` has less left). Duplicate keys: the last one counts.
@@ -35,7 +32,7 @@ function json.field(payload, path, budget) end
 ---@return qtui.json.Budget budget # {cost=}: what is left, lowered by each lookup
 function json.budget(cost) end
 
----The value of a JSON text: objects and arrays become tables (a null field of an object is left out; a null in an array, or a text that is just null, is json.null); numbers without a fraction or exponent that fit in 64 bits become integers. Text that is not JSON (or not UTF-8, or nested deeper than MAX_DEPTH) gives nil and a message naming the byte where it goes wrong. Its work and memory count against the plugin's limits.
+---The value of a JSON text, parsed by the host as qtui.json.decode does: objects and arrays become tables (a null field of an object is left out; a null in an array, or a text that is just null, is json.null); numbers without a fraction or exponent that fit in 64 bits become integers. Text that is not JSON (or nested deeper than MAX_DEPTH, or too big for the plugin's limits) gives nil and a message saying why, naming the byte where it goes wrong.
 ---
 ---Since API 1.0.
 ---@param text string JSON text

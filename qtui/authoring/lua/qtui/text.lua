@@ -7,17 +7,17 @@
 ---@class qtui.text
 local text = {}
 
----`value` as one safe line: cut to 200 characters, control characters, bidi marks and invalid UTF-8 shown as '?'.
+---`value` as one safe line: cut to 200 characters, control characters and invisible characters (bidi marks, zero-width and other format characters, spaces other than U+0020) shown as '?' (bytes that are not UTF-8 as the replacement character).
 ---
 ---Since API 1.0.
 ---@param value any text, or any value (shown with tostring)
 ---@return string line # the safe line
 function text.clean(value) end
 
----Terminal columns a clean string takes.
+---Terminal columns a string takes once clean (qtui.text.width).
 ---
 ---Since API 1.0.
----@param s string a clean string
+---@param s string a string
 ---@return integer columns # its width
 function text.width(s) end
 

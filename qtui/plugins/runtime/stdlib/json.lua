@@ -13,9 +13,8 @@
 -- (Python, Go, JavaScript) do; when a payload is longer than MAX_BYTES or needs more than
 -- MAX_COST, the last value found in the part read counts.
 --
--- `json.decode` turns a whole JSON text into Lua values. It refuses nesting deeper than
--- MAX_DEPTH with a message; its work and memory count against the plugin's limits like any
--- other code, so a text too large for them stops the call with the limit's error.
+-- `json.decode` turns a whole JSON text into Lua values: the host parses it (qtui.json.decode
+-- of API 1.1), within the plugin's limits, and a text it refuses gives nil and the reason.
 
 local json = {}
 
@@ -61,7 +60,7 @@ local function string_end(st, i)
 end
 
 -- `raw`, the text between a string's quotes, with its escapes decoded; nil when an escape is
--- not valid or, given a lookup state `st`, when the lookup's work runs out.
+-- not valid or when the work of lookup `st` runs out.
 local function unescape(raw, st)
   local parts, k = {}, 1
   while true do
@@ -70,7 +69,7 @@ local function unescape(raw, st)
       parts[#parts + 1] = raw:sub(k)
       return table.concat(parts)
     end
-    if st and not step(st, 2) then
+    if not step(st, 2) then
       return nil
     end
     parts[#parts + 1] = raw:sub(k, j - 1)
@@ -283,200 +282,22 @@ end
 json.MAX_DEPTH = 32
 
 --- What `json.decode` gives for a JSON null inside an array (a nil would end the list there)
---- and for a text that is just null. In an object a null field is left out, as nil.
-json.null = setmetatable({}, {
-  __tostring = function() return "null" end,
-  __newindex = function() error("qtui.json.null is read-only", 2) end,
-  __metatable = false,
-})
+--- and for a text that is just null: qtui.json.null. In an object a null field is left out.
+json.null = native.null
 
-local NULL = json.null
-local find, match, sub, byte = string.find, string.match, string.sub, string.byte
-local utf8_len, math_type = utf8.len, math.type
+local decode = native.json_decode
 
--- A decode failure in flight: raised by `fail`, turned into json.decode's message.
-local FAILURE = {}
-
-local function fail(at, what)
-  error(setmetatable({ at = at, what = what }, FAILURE), 0)
-end
-
--- The position of the first non-space at or after `i` (one space, as json.dumps writes after
--- ',' and ':', costs no pattern search).
-local function skip_space(s, i)
-  local first, second = byte(s, i, i + 1)
-  if not SPACE[first] then
-    return i
-  elseif not SPACE[second] then
-    return i + 1
-  end
-  local _, last = find(s, "^[ \t\n\r]*", i + 2)
-  return last + 1
-end
-
--- What is at `i`, for a message: a printable character quoted, else its byte value.
-local function shown(s, i)
-  local b = byte(s, i)
-  if b == nil then
-    return "end of text"
-  elseif b >= 32 and b < 127 then
-    return "'" .. sub(s, i, i) .. "'"
-  end
-  return string.format("byte 0x%02X", b)
-end
-
-local read_value
-
--- The string whose opening quote is at `i`, and the position after it.
-local function read_string(s, i)
-  local k, escaped = i + 1, false
-  while true do
-    local j = find(s, '[%z\1-\31"\\]', k)
-    local b = byte(s, j or -1)
-    if j == nil then
-      fail(i, "unterminated string")
-    elseif b == 34 then -- the closing quote
-      local text = sub(s, i + 1, j - 1)
-      if escaped then
-        text = unescape(text)
-        if text == nil then
-          fail(i, "invalid escape in a string")
-        end
-      end
-      if utf8_len(text) == nil then
-        fail(i, "string is not valid UTF-8")
-      end
-      return text, j + 1
-    elseif b == 92 then -- a backslash: the next character is escaped
-      escaped, k = true, j + 2
-    else
-      fail(j, "control character in a string")
-    end
-  end
-end
-
--- The number at `i`, and the position after it. Integers that fit in 64 bits stay integers.
--- tonumber reads the token; JSON's grammar is stricter about where digits must be.
-local function read_number(s, i)
-  local token = match(s, "^[-+.%deE]+", i)
-  local value = tonumber(token)
-  local first = byte(token) == 45 and 2 or 1 -- after a '-'
-  local digit = byte(token, first)
-  local valid = value ~= nil and digit ~= nil and digit >= 48 and digit <= 57
-  if valid and digit == 48 then -- no leading zero
-    local after = byte(token, first + 1)
-    valid = after == nil or after < 48 or after > 57
-  end
-  if valid and math_type(value) == "float" then -- a digit after the '.', if any
-    local dot = find(token, ".", first, true)
-    local after = dot and byte(token, dot + 1)
-    valid = dot == nil or (after ~= nil and after >= 48 and after <= 57)
-  end
-  if not valid then
-    fail(i, "invalid number")
-  end
-  return value, i + #token
-end
-
-local function read_array(s, i, depth)
-  if depth > json.MAX_DEPTH then
-    fail(i, "nested deeper than " .. json.MAX_DEPTH .. " levels")
-  end
-  local result, n = {}, 0
-  i = skip_space(s, i + 1)
-  if byte(s, i) == 93 then -- ']'
-    return result, i + 1
-  end
-  while true do
-    n = n + 1
-    result[n], i = read_value(s, i, depth)
-    i = skip_space(s, i)
-    local b = byte(s, i)
-    if b == 93 then
-      return result, i + 1
-    elseif b ~= 44 then -- ','
-      fail(i, "expected ',' or ']' but found " .. shown(s, i))
-    end
-    i = skip_space(s, i + 1)
-  end
-end
-
-local function read_object(s, i, depth)
-  if depth > json.MAX_DEPTH then
-    fail(i, "nested deeper than " .. json.MAX_DEPTH .. " levels")
-  end
-  local result = {}
-  i = skip_space(s, i + 1)
-  if byte(s, i) == 125 then -- '}'
-    return result, i + 1
-  end
-  while true do
-    if byte(s, i) ~= 34 then
-      fail(i, "expected a string key but found " .. shown(s, i))
-    end
-    local key, value
-    key, i = read_string(s, i)
-    i = skip_space(s, i)
-    if byte(s, i) ~= 58 then -- ':'
-      fail(i, "expected ':' but found " .. shown(s, i))
-    end
-    value, i = read_value(s, skip_space(s, i + 1), depth)
-    if value == NULL then
-      value = nil -- and a later duplicate key wins, as in most decoders
-    end
-    result[key] = value
-    i = skip_space(s, i)
-    local b = byte(s, i)
-    if b == 125 then
-      return result, i + 1
-    elseif b ~= 44 then
-      fail(i, "expected ',' or '}' but found " .. shown(s, i))
-    end
-    i = skip_space(s, i + 1)
-  end
-end
-
-local LITERALS = { [116] = { "true", true }, [102] = { "false", false }, [110] = { "null", NULL } }
-
--- The value at `i` (inside `depth` arrays and objects), and the position after it.
-read_value = function(s, i, depth)
-  local b = byte(s, i)
-  if b == 34 then
-    return read_string(s, i)
-  elseif b == 123 then
-    return read_object(s, i, depth + 1)
-  elseif b == 91 then
-    return read_array(s, i, depth + 1)
-  elseif b == 45 or (b and b >= 48 and b <= 57) then
-    return read_number(s, i)
-  end
-  local literal = LITERALS[b]
-  if literal and sub(s, i, i + #literal[1] - 1) == literal[1] then
-    return literal[2], i + #literal[1]
-  end
-  fail(i, "unexpected " .. shown(s, i))
-end
-
---- The value of the JSON `text`: objects and arrays become tables (a null field of an object
---- is left out; a null in an array, or a text that is just null, is json.null), numbers become
---- integers when they have no fraction or exponent and fit in 64 bits. A text that is not
---- valid JSON (UTF-8, no trailing garbage, nesting within MAX_DEPTH) gives nil and a message
---- naming the byte where it goes wrong.
+--- The value of the JSON `text`, parsed by the host (qtui.json.decode): objects and arrays
+--- become tables, numbers become integers when they have no fraction or exponent and fit in
+--- 64 bits. A text that is not valid JSON (or nested deeper than MAX_DEPTH, or too big for the
+--- plugin's limits) gives nil and a message naming where it goes wrong.
 function json.decode(text)
   if type(text) ~= "string" then
     error("bad argument #1 to 'qtui.json.decode' (string expected, got " .. type(text) .. ")", 2)
   end
-  local ok, value, after = pcall(read_value, text, skip_space(text, 1), 0)
+  local ok, value = pcall(decode, text)
   if not ok then
-    if getmetatable(value) ~= FAILURE then
-      error(value, 0) -- a limit of the plugin's, or not enough memory: not ours to handle
-    end
-    return nil, "qtui.json.decode: " .. value.what .. " at byte " .. value.at
-  end
-  after = skip_space(text, after)
-  if after <= #text then
-    return nil, "qtui.json.decode: unexpected " .. shown(text, after) .. " after the value at byte "
-      .. after
+    return nil, value
   end
   return value
 end
