@@ -57,3 +57,12 @@ class Notice(Event):
 
     text: str
     level: str = "info"  # info | warning | error
+
+
+@attrs.frozen
+class ConsoleKey(Event):
+    """A key the operator pressed in the console, after the console acted on it (for plugins
+    granted keys.read); never one typed in a dialog, on the command line or into a plugin's panel."""
+
+    key: str
+    screen: str

@@ -16,6 +16,7 @@ local CASES = {
   { "jobs.enqueue", [[qtui.jobs.enqueue("email", {n = 1})]], "qtui.jobs.enqueue", "qtui.jobs.enqueue" },
   { "jobs.requeue", [[qtui.jobs.requeue{queue = "email"}]], "qtui.jobs.requeue", "qtui.jobs.requeue" },
   { "jobs.purge", [[qtui.jobs.purge("email", "dead")]], "qtui.jobs.purge", "qtui.jobs.purge" },
+  { "keys.read", [[qtui.subscribe("console_key")]], "qtui.subscribe", "subscribe to console_key" },
 }
 
 -- A plugin that tries `call` when it starts and shows whether it worked and the error.

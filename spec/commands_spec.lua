@@ -33,3 +33,30 @@ describe("qtui.command", function()
     assert.same({ x = "help^[[8m hidden" }, p:commands())
   end)
 end)
+
+describe("manifest commands", function()
+  local DECLARED = [[
+    [commands.retry]
+    help = "requeue the dead job under the cursor"
+    key = "Ctrl-R"
+    view = "dead"
+    [commands.refresh]
+    help = "read again"
+  ]]
+
+  it("are registered when the plugin starts, without calling qtui.command", function()
+    local p = qtest.load{ grant = { "commands" }, manifest = DECLARED, source = [[
+      function on_event(e)
+        if e.type == "command" then qtui.render({e.name .. " on " .. (e.row and e.row.job_id or "nothing")}) end
+      end
+    ]] }
+    assert.same({ retry = "requeue the dead job under the cursor", refresh = "read again" }, p:commands())
+    p:command("retry", "", { screen = "dead", queue = "email", state = "dead", job_id = "7" })
+    assert.same({ "retry on 7" }, p:text())
+  end)
+
+  it("are not registered while the commands capability is denied", function()
+    local p = qtest.load{ deny = { "commands" }, manifest = DECLARED, source = "" }
+    assert.same({}, p:commands())
+  end)
+end)

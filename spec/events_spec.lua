@@ -87,7 +87,7 @@ describe("event key", function()
   it("carries the key pressed in the plugin's panel", function()
     local p = qtest.load(helpers.recorder({ "key" }, { grant = { "selection.read" } }))
     p:send{ type = "key", key = "ctrl r" }
-    assert.same({ "key=string:ctrl r", "type=string:key" }, p:text())
+    assert.same({ "key=string:ctrl r", "panel=string:main", "type=string:key" }, p:text())
   end)
 
   it("arrives in the order the keys were pressed", function()
@@ -113,8 +113,8 @@ describe("event mouse", function()
   it("carries the action, button and position in the panel", function()
     local p = qtest.load(helpers.recorder({ "mouse" }, { grant = { "selection.read" } }))
     p:send{ type = "mouse", action = "press", button = 3, column = 12, row = 2 }
-    assert.same({ "action=string:press", "button=integer:3", "column=integer:12", "row=integer:2",
-                  "type=string:mouse" }, p:text())
+    assert.same({ "action=string:press", "button=integer:3", "column=integer:12", "panel=string:main",
+                  "row=integer:2", "type=string:mouse" }, p:text())
   end)
 end)
 
@@ -122,7 +122,7 @@ describe("event resize", function()
   it("carries the panel's width and height, without subscribing", function()
     local p = qtest.load(helpers.recorder({}, {}))
     p:send{ type = "resize", width = 78, height = 7 }
-    assert.same({ "height=integer:7", "type=string:resize", "width=integer:78" }, p:text())
+    assert.same({ "height=integer:7", "panel=string:main", "type=string:resize", "width=integer:78" }, p:text())
   end)
 
   it("comes only when the size changed", function()
@@ -161,6 +161,15 @@ describe("event command", function()
     p:command("requeue-all", "email --to retry")
     assert.same({ "args=string:email --to retry", "name=string:requeue-all", "type=string:command" },
                 p:text())
+  end)
+
+  it("carries the row under the cursor the operator ran it on", function()
+    local p = qtest.load(helpers.recorder({}, {
+      grant = { "commands" }, source = [[function activate() qtui.command("retry", "retry it") end]],
+    }))
+    p:command("retry", "", { screen = "dead", queue = "email", state = "dead", job_id = "42" })
+    assert.same({ "args=string:", "name=string:retry", "row.job_id=string:42", "row.queue=string:email",
+                  "row.screen=string:dead", "row.state=string:dead", "type=string:command" }, p:text())
   end)
 end)
 
@@ -245,5 +254,19 @@ describe("event action", function()
     assert.equals("string:purge", f.action)
     assert.equals("string:refused: destructive actions need an operator to confirm them", f.error)
     assert.is_nil(f.result)
+  end)
+end)
+
+describe("event console_key", function()
+  it("carries every key the operator pressed and where, for a plugin granted keys.read", function()
+    local p = qtest.load(helpers.recorder({ "console_key" }, { grant = { "keys.read" } }))
+    p:send{ type = "console_key", key = "ctrl r", screen = "dead" }
+    assert.same({ "key=string:ctrl r", "screen=string:dead", "type=string:console_key" }, p:text())
+  end)
+
+  it("is not delivered without subscribing", function()
+    local p = qtest.load(helpers.recorder({}, { grant = { "keys.read" } }))
+    p:send{ type = "console_key", key = "j", screen = "queues" }
+    assert.same({}, p:text())
   end)
 end)

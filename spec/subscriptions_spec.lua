@@ -24,10 +24,10 @@ describe("qtui.subscribe", function()
   it("refuses an event type that does not exist or needs no subscription", function()
     local p = qtest.load(helpers.attempt([[qtui.subscribe("stats", "nonsense")]], { grant = { "stats.read" } }))
     assert.same({ "false", "init.lua:3: qtui.subscribe: cannot subscribe to 'nonsense' "
-                  .. "(events: stats, selection, key, mouse, lifecycle)" }, p:text())
+                  .. "(events: stats, selection, key, mouse, lifecycle, console_key)" }, p:text())
     local q = qtest.load(helpers.attempt([[qtui.subscribe("timer")]]))
     assert.equals("init.lua:3: qtui.subscribe: cannot subscribe to 'timer' "
-                  .. "(events: stats, selection, key, mouse, lifecycle)", q:text()[2])
+                  .. "(events: stats, selection, key, mouse, lifecycle, console_key)", q:text()[2])
   end)
 
   it("needs no capability for lifecycle events", function()

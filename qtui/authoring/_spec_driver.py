@@ -34,29 +34,38 @@ from qtui.authoring._spec_options import (
     PluginOptions,
     console_options,
     plugin_options,
+    recorded_fixtures,
     reload_options,
     split,
 )
 from qtui.backends import open_backend
 from qtui.backends.base import Backend
 from qtui.bus import EventBus, Subscription
-from qtui.events import Notice, SelectionChanged, StatsUpdated
+from qtui.events import ConsoleKey, Notice, SelectionChanged, StatsUpdated
 from qtui.model import BackendError, InvalidInput, JobState
 from qtui.plugins.bundles.bundle import BundleError, read_bundle
 from qtui.plugins.bundles.discovery import Plugin, Source
 from qtui.plugins.bundles.manifest import MANIFEST_FILE, ManifestError, load_manifest
 from qtui.plugins.runtime import api
-from qtui.plugins.runtime.events import PluginLifecycle, PluginMessage, job_plain
+from qtui.files.tomlfile import FileProblems
+from qtui.plugins.runtime.events import MAIN_PANEL, PluginLifecycle, PluginMessage, job_plain
 from qtui.plugins.runtime.host import Confirmation, PluginHandle, PluginHost, all_idle, any_busy
+from qtui.plugins.runtime.recording import Recording, read_recording
 from qtui.plugins.runtime.sandbox import HostError, LuaSandbox
 from qtui.plugins.runtime.settings import SettingsStore
 from qtui.plugins.trust.audit import AuditLog
 from qtui.plugins.trust.permissions import DecisionError, PermissionStore
 from qtui.plugins.trust.policy import SitePolicy
+from qtui.sanitize import one_line
 from qtui.sqlite_queue import SQLiteQueue
 
 #: Jobs a spec can read back with plugin:jobs() in one call.
 MAX_JOBS_READ = 10_000
+#: Log lines of each plugin a failing test prints (the newest).
+OUTPUT_LINES = 30
+MAX_OUTPUT_LINE = 300
+#: What a spec may say about the row a command runs on (the console's selection).
+_ROW_FIELDS = frozenset({"screen", "queue", "state", "job_id"})
 
 
 async def settle() -> None:
@@ -70,7 +79,8 @@ async def settle() -> None:
 
 
 def _fill_queue(path: Path, jobs: tuple[JobFixture, ...], clock: Callable[[], float]) -> None:
-    """Create the queue database and its jobs through the queue's own producer and worker API.
+    """Create the queue database and its jobs through the queue's own producer and worker API,
+    at the console's time `clock` (the backend counts rates by it).
 
     `clock` dates them: the console's own now, so that what was done "just now" is within the
     last minute of its statistics however long filling took.
@@ -129,6 +139,10 @@ class _SpecClock:
     def time(self) -> float:
         return self._offset + self._virtual.current_time()
 
+    def set(self, wall: float) -> None:
+        """Make it `wall` now (a replay starts at its recording's time)."""
+        self._offset = wall - self._virtual.current_time()
+
     def monotonic(self) -> float:
         return time.monotonic()
 
@@ -143,6 +157,7 @@ class _Console:
     host: PluginHost
     confirmations: list[tuple[str, str]]  # (plugin, what the operator was asked)
     notices: list[Notice] = attrs.field(factory=list)
+    recording: Recording | None = None  # what p:replay() feeds, from qtest.load{recording = ...}
     scope: trio.CancelScope | None = None
     finished: trio.Event = attrs.field(factory=trio.Event)
     closed: bool = False
@@ -186,7 +201,9 @@ class SpecDriver:
     """The `_qtest.*` host functions of one spec file, and the consoles its tests open."""
 
     def __init__(self, *, workdir: Path, base: Path, under_test: Path | None,
-                 clock: trio.testing.MockClock, nursery: trio.Nursery, token: trio.lowlevel.TrioToken) -> None:
+                 clock: trio.testing.MockClock, nursery: trio.Nursery, token: trio.lowlevel.TrioToken,
+                 replay: Path | None = None) -> None:
+        self._replay_file = replay  # qtui plugin test --replay FILE: qtest.recording
         self._workdir = workdir
         self._base = base
         self._under_test = under_test
@@ -201,15 +218,40 @@ class SpecDriver:
     def expose(self, sandbox: LuaSandbox) -> None:
         """Make the driver functions callable from the spec as `_qtest.<name>`."""
         for name in ("load", "add", "reload", "stop", "send", "tick", "advance", "command",
-                     "settings", "panel", "status", "notices", "audit", "log", "confirmations",
-                     "commands", "timers", "jobs"):
+                     "settings", "panel", "panels", "status", "notices", "audit", "log", "confirmations",
+                     "commands", "timers", "jobs", "replay"):
             sandbox.expose(f"_qtest.{name}", self._from_thread(getattr(self, f"_{name}")))
+        # qtest.recording, read once when the prelude loads (on the runner's side, not in Lua's thread)
+        replay = self._replay_file
+        sandbox.expose("_qtest.recording", lambda: None if replay is None else str(replay))
 
     def _from_thread(self, function: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
         def call(*args: Any) -> Any:
             return trio.from_thread.run(function, *args, trio_token=self._token)
 
         return call
+
+    def plugin_output(self) -> tuple[str, ...]:
+        """What the plugins of the consoles still open said: for each with anything to say, its
+        state and reason, then its newest log lines (its errors among them), made inert."""
+        lines: list[str] = []
+        for loaded in self._loaded:
+            if loaded.console.closed or loaded.console not in self._consoles:
+                continue
+            handle = loaded.console.host.plugins.get(loaded.name)
+            if handle is None:
+                continue
+            log = handle.log_lines
+            if not log and handle.error is None and handle.reason is None:
+                continue
+            state = handle.state.name.lower()
+            reason = f": {one_line(handle.reason)}" if handle.reason else ""
+            lines.append(f"{loaded.name} ({state}{reason}) logged:" if log else f"{loaded.name} ({state}{reason})")
+            shown = log[-OUTPUT_LINES:]
+            if len(log) > len(shown):
+                lines.append(f"  ... {len(log) - len(shown)} earlier lines")
+            lines += [f"  {one_line(line, MAX_OUTPUT_LINE)}" for line in shown]
+        return tuple(lines)
 
     async def close_consoles(self) -> None:
         """Close every console opened since the last close (after each test)."""
@@ -224,6 +266,13 @@ class SpecDriver:
         chosen = plugin_options(plugin, self._base, self._under_test, "qtest.load")
         return await self._start(await self._open_console(console_options(console)), chosen)
 
+    async def _read(self, name: str) -> Recording:
+        path = self._base / name
+        try:
+            return await trio.to_thread.run_sync(read_recording, path)
+        except FileProblems as exc:
+            raise HostError(str(exc.problems[0])) from None
+
     async def _add(self, handle: int, options: Any) -> int:
         loaded = self._get(handle)
         if not isinstance(options, dict):
@@ -235,7 +284,12 @@ class SpecDriver:
         self._opened += 1
         root = self._workdir / f"console-{self._opened}"
         (root / "plugins").mkdir(parents=True)
-        await trio.to_thread.run_sync(_fill_queue, root / "queue.db", options.jobs, self._now.time)
+        recording = await self._read(options.recording) if options.recording is not None else None
+        jobs = options.jobs
+        if recording is not None:
+            self._now.set(recording.started)  # the console (and its queue) start when the recording did
+            jobs += recorded_fixtures(recording.jobs)
+        await trio.to_thread.run_sync(_fill_queue, root / "queue.db", jobs, self._now.time)
         backend = open_backend(root / "queue.db", clock=self._now.time)
         bus = EventBus()
         confirmations: list[tuple[str, str]] = []
@@ -254,7 +308,7 @@ class SpecDriver:
             storage_dir=root / "plugin-data",
             confirmer=confirm if answer is not None else None,
         )
-        console = _Console(root, backend, bus, host, confirmations)
+        console = _Console(root, backend, bus, host, confirmations, recording=recording)
         self._consoles.append(console)
         await self._nursery.start(console.run)
         return console
@@ -362,21 +416,25 @@ class SpecDriver:
                     raise HostError(f"send selection: {exc}") from None
                 bus.publish(SelectionChanged(fields["screen"], fields.get("queue"), state, fields.get("job_id")))
             case "key":
-                _fields(fields, kind, required=("key",))
-                host.key(name, fields["key"])
+                _fields(fields, kind, required=("key",), optional=("panel",))
+                host.key(name, fields["key"], fields.get("panel", MAIN_PANEL))
             case "mouse":
                 mouse = {"action": "press", "button": 1, **fields}
-                _fields(mouse, kind, required=("action",), numbers=("button", "column", "row"))
-                host.mouse(name, mouse["action"], mouse["button"], mouse["column"], mouse["row"])
+                _fields(mouse, kind, required=("action",), optional=("panel",), numbers=("button", "column", "row"))
+                host.mouse(name, mouse["action"], mouse["button"], mouse["column"], mouse["row"],
+                           mouse.get("panel", MAIN_PANEL))
             case "resize":
-                _fields(fields, kind, required=(), numbers=("width", "height"))
-                host.resize(name, fields["width"], fields["height"])
+                _fields(fields, kind, required=(), optional=("panel",), numbers=("width", "height"))
+                host.resize(name, fields["width"], fields["height"], fields.get("panel", MAIN_PANEL))
+            case "console_key":
+                _fields(fields, kind, required=("key", "screen"))
+                bus.publish(ConsoleKey(fields["key"], fields["screen"]))
             case "timer":
                 _fields(fields, kind, required=("name",))
                 await self._tick(handle, fields["name"])
             case "command":
-                _fields(fields, kind, required=("name",), optional=("args",))
-                await self._command(handle, fields["name"], fields.get("args", ""))
+                _fields(fields, kind, required=("name",), optional=("args", "row"))
+                await self._command(handle, fields["name"], fields.get("args", ""), fields.get("row"))
             case "settings":
                 _fields(fields, kind, required=(), optional=("settings",))
                 await self._settings(handle, fields.get("settings", {}))
@@ -403,17 +461,54 @@ class SpecDriver:
         loaded.console.host.fire_timer(loaded.name, name)
         await settle()
 
+    async def _replay(self, handle: int, name: Any = None) -> int:
+        """Feed a recording into the plugin: the console's clock starts at the recording's start and
+        moves to each event's time (the plugin's timers fire on the way), then the event arrives as
+        it did on the recorded console. Returns how many events the plugin received."""
+        loaded = self._get(handle)
+        if name is not None:
+            recording = await self._read(_text_arg(name, "replay"))
+        elif loaded.console.recording is not None:
+            recording = loaded.console.recording
+        else:
+            raise HostError("replay: which recording? p:replay(FILE), qtest.load{recording = FILE}, or run "
+                            "qtui plugin test --replay FILE (qtest.recording)")
+        if recording is not loaded.console.recording:
+            self._now.set(recording.started)
+        elapsed, delivered = 0.0, 0
+        for at, event in recording.events:
+            if at > elapsed:
+                await self._move(at - elapsed)
+                elapsed = at
+            if loaded.console.host.replay(loaded.name, event):
+                delivered += 1
+            await settle()
+        return delivered
+
     async def _advance(self, seconds: Any) -> None:
         if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds < 1e9:
             raise HostError("advance takes a number of seconds, 0 or more")
-        self._clock.jump(seconds)
-        await settle()
+        await self._move(seconds)
 
-    async def _command(self, handle: int, command: Any, args: Any = "") -> None:
+    async def _move(self, seconds: float) -> None:
+        """Move the virtual clock `seconds` on, stopping at each deadline on the way (a plugin's
+        timer fires at its own time, and sees that time)."""
+        await settle()
+        left = seconds
+        while left > 0:
+            step = min(left, max(trio.lowlevel.current_statistics().seconds_to_next_deadline, 1e-6))
+            self._clock.jump(step)
+            left -= step
+            await settle()
+
+    async def _command(self, handle: int, command: Any, args: Any = "", row: Any = None) -> None:
         loaded = self._get(handle)
         if not isinstance(command, str) or not isinstance(args, (str, type(None))):
             raise HostError("command takes a command name and an optional string of arguments")
-        if not loaded.console.host.run_command(loaded.name, command, args or ""):
+        if row is not None and (not isinstance(row, dict) or set(row) - _ROW_FIELDS
+                                or not all(isinstance(v, str) for v in row.values())):
+            raise HostError(f"command: the row is a table of {', '.join(sorted(_ROW_FIELDS))} (strings)")
+        if not loaded.console.host.run_command(loaded.name, command, args or "", row):
             known = ", ".join(sorted(self._handle(loaded).commands)) or "none"
             raise HostError(f"command: {loaded.name} has no command {command!r} (registered: {known})")
         await settle()
@@ -433,13 +528,25 @@ class SpecDriver:
 
     # -- what a spec reads back -------------------------------------------------------------
 
-    async def _panel(self, handle: int) -> list[dict[str, Any]]:
+    async def _panel(self, handle: int, panel: Any = None) -> list[dict[str, Any]]:
         plugin = self._handle(self._get(handle))
+        if panel in (None, MAIN_PANEL):
+            lines = plugin.panel
+        elif panel in plugin.panels:
+            lines = plugin.panels[panel].lines
+        else:
+            shown = ", ".join([MAIN_PANEL, *plugin.panels])
+            raise HostError(f"{plugin.name} has no panel {panel!r} open (open: {shown})")
         return [
             {"text": "".join(span.text for span in line),
              "spans": [{"text": span.text, "style": span.style} for span in line]}
-            for line in plugin.panel
+            for line in lines
         ]
+
+    async def _panels(self, handle: int) -> list[dict[str, Any]]:
+        plugin = self._handle(self._get(handle))
+        return [{"name": name, "title": panel.title, **({"rows": panel.rows} if panel.rows else {})}
+                for name, panel in plugin.panels.items()]
 
     async def _status(self, handle: int) -> dict[str, Any]:
         plugin = self._handle(self._get(handle))
@@ -517,6 +624,12 @@ class SpecDriver:
     @staticmethod
     def _handle(loaded: _Loaded) -> PluginHandle:
         return loaded.console.host.plugins[loaded.name]
+
+
+def _text_arg(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise HostError(f"{what} takes a file name (a string)")
+    return value
 
 
 def _check_free(console: _Console, name: str) -> None:

@@ -6,6 +6,7 @@ HostError naming it (the spec sees a Lua error at the line that called qtest.loa
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -22,7 +23,7 @@ PLUGIN_OPTIONS = frozenset({
     "grant", "deny", "undecided", "no_confirm", "settings",
 })
 #: Options of the console itself (qtest.load only).
-CONSOLE_OPTIONS = frozenset({"jobs", "confirm", "forbid"})
+CONSOLE_OPTIONS = frozenset({"jobs", "confirm", "forbid", "recording"})
 #: Options of plugin:reload.
 RELOAD_OPTIONS = frozenset({"source", "files"})
 
@@ -66,6 +67,7 @@ class ConsoleOptions:
     jobs: tuple[JobFixture, ...]
     confirm: bool | None  # the operator's answer to confirmations; None: nobody to ask
     forbid: tuple[Capability, ...]  # the site policy
+    recording: str | None = None  # a recording whose jobs fill the queue too and p:replay() feeds
 
 
 def _table(value: Any, what: str) -> dict[str, Any]:
@@ -199,11 +201,36 @@ def console_options(options: Mapping[str, Any]) -> ConsoleOptions:
     confirm = options.get("confirm")
     if confirm is not None and not isinstance(confirm, bool):
         raise HostError("confirm must be true (the operator confirms), false (declines) or nil (nobody asked)")
+    recording = options.get("recording")
     return ConsoleOptions(
         jobs=tuple(_fixture(n, job) for n, job in enumerate(_list(options.get("jobs"), "jobs"), 1)),
         confirm=confirm,
         forbid=_capabilities(options.get("forbid"), "forbid"),
+        recording=None if recording is None else _text(recording, "recording"),
     )
+
+
+def recorded_fixtures(jobs: tuple[dict[str, Any], ...]) -> tuple[JobFixture, ...]:
+    """The jobs of a recording as fixtures of the scripted queue (their ages are not kept).
+
+    A payload that is not JSON text (or was redacted) is kept as a JSON string.
+    """
+    fixtures = []
+    for job in jobs:
+        try:
+            queue = check_queue_name(job["queue"])
+            state = JobState.parse(job["state"])
+        except InvalidInput:
+            continue  # the recording's backend had names this queue does not take
+        payload = job.get("payload") if isinstance(job.get("payload"), str) else ""
+        try:
+            json.loads(payload)
+        except ValueError:
+            payload = json.dumps(payload)
+        priority = job.get("priority") if isinstance(job.get("priority"), int) else 0
+        error = job.get("last_error") if state is JobState.DEAD and isinstance(job.get("last_error"), str) else None
+        fixtures.append(JobFixture(queue, state, payload, error, priority))
+    return tuple(fixtures)
 
 
 def split(options: Any, what: str) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -511,8 +511,8 @@ function Plugin:tick(name)
   call("tick", self.id, name)
 end
 
-function Plugin:command(name, args)
-  call("command", self.id, name, args)
+function Plugin:command(name, args, row)
+  call("command", self.id, name, args, row)
 end
 
 function Plugin:settings(changes)
@@ -520,13 +520,18 @@ function Plugin:settings(changes)
   return values
 end
 
-function Plugin:panel()
-  local lines = call("panel", self.id)
+function Plugin:panel(name)
+  local lines = call("panel", self.id, name)
   return lines
 end
 
-function Plugin:text()
-  local lines = call("panel", self.id)
+function Plugin:panels()
+  local panels = call("panels", self.id)
+  return panels
+end
+
+function Plugin:text(name)
+  local lines = call("panel", self.id, name)
   local texts = {}
   for i, line in ipairs(lines) do
     texts[i] = line.text
@@ -570,3 +575,12 @@ end
 function Plugin:reload(options)
   call("reload", self.id, options or {})
 end
+
+--- Feed a recording (qtui record) into the plugin; returns how many events it received.
+function Plugin:replay(file)
+  local count = call("replay", self.id, file)
+  return count
+end
+
+--- The recording given with `qtui plugin test --replay FILE`, or nil.
+qtest.recording = host and host.recording()

@@ -17,6 +17,7 @@ class SpecResult:
     passed: bool
     location: str | None = None  # file:line of the failure, when known
     message: str = ""
+    output: tuple[str, ...] = ()  # what the test's plugins logged (their errors too), for a failure
 
     @property
     def title(self) -> str:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import attrs
 import trio
 import trio.testing
 
@@ -33,21 +34,23 @@ _POSITION = re.compile(r"(?P<where>[^\n]*?:\d+): (?P<message>.*)", re.S)
 
 
 def run(files: list[Path], under_test: Path | None, record: Callable[[SpecResult], None],
-        output: Callable[[str], None]) -> None:
-    """Run every test of `files` in one trio run, handing each result to `record`."""
+        output: Callable[[str], None], replay: Path | None = None) -> None:
+    """Run every test of `files` in one trio run, handing each result to `record`; `replay` is
+    the recording the specs see as qtest.recording."""
     clock = trio.testing.MockClock()
-    trio.run(_run_files, files, under_test, clock, record, output, clock=clock)
+    trio.run(_run_files, files, under_test, clock, record, output, replay, clock=clock)
 
 
 async def _run_files(files: list[Path], under_test: Path | None, clock: trio.testing.MockClock,
-                     record: Callable[[SpecResult], None], output: Callable[[str], None]) -> None:
+                     record: Callable[[SpecResult], None], output: Callable[[str], None],
+                     replay: Path | None) -> None:
     with tempfile.TemporaryDirectory(prefix="qtui-spec-") as workdir:
         for number, file in enumerate(files):
             async with trio.open_nursery() as nursery:
                 driver = SpecDriver(
                     workdir=Path(workdir) / f"spec-{number}", base=file.parent.resolve(),
                     under_test=under_test, clock=clock, nursery=nursery,
-                    token=trio.lowlevel.current_trio_token(),
+                    token=trio.lowlevel.current_trio_token(), replay=replay,
                 )
                 try:
                     await _run_file(file, driver, record, output)
@@ -100,17 +103,20 @@ async def _run_file(file: Path, driver: SpecDriver, record: Callable[[SpecResult
             names = tuple(test["names"])
             where = _full_position(test["where"], chunkname)
             try:
-                result = await _in_lua_thread(sandbox, sandbox.call, "_qtest_run", index)
-            except PluginError as error:
-                record(_failed(file, names, where, error, chunkname))
-                continue
+                try:
+                    result = await _in_lua_thread(sandbox, sandbox.call, "_qtest_run", index)
+                except PluginError as error:
+                    result = error
+                output = driver.plugin_output()  # what the plugins said, before their consoles close
             finally:
                 await driver.close_consoles()
-            if result["ok"]:
+            if isinstance(result, PluginError):
+                record(attrs.evolve(_failed(file, names, where, result, chunkname), output=output))
+            elif result["ok"]:
                 record(SpecResult(file, names, where, True))
             else:
                 location, message = _split_position(result["message"], chunkname)
-                record(SpecResult(file, names, where, False, location or where, message))
+                record(SpecResult(file, names, where, False, location or where, message, output))
     finally:
         sandbox.close()
 

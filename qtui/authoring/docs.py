@@ -37,7 +37,9 @@ from qtui.plugins.bundles.lua_syntax import COMPILE_SECONDS, MAX_JUMPS
 from qtui.plugins.runtime.host import BACKSTOP_GRACE, CHANNEL_CAPACITY, CONFIRM_BURST, CONFIRM_SECONDS, STOP_SECONDS
 from qtui.plugins.runtime.sandbox import Limits as SandboxLimits
 from qtui.plugins.runtime.sandbox import ViolationPolicy
+from qtui.plugins.bundles.catalog import ORIGIN_FILE
 from qtui.plugins.runtime.settings import SETTINGS_FILE
+from qtui.plugins.trust.enabled import ENABLED_FILE
 from qtui.plugins.runtime.storage import MAX_STORAGE_BYTES
 from qtui.plugins import lockfile
 from qtui.plugins.trust import audit, live, permissions, policy, review, scope
@@ -438,6 +440,16 @@ MANIFEST_FIELDS: tuple[FileField, ...] = (
               "there): the values to choose from, distinct, each up to 80 characters."),
     FileField("settings.NAME.min", "number", "For a number setting: the smallest value allowed."),
     FileField("settings.NAME.max", "number", "For a number setting: the largest value allowed."),
+    FileField("commands.NAME.help", "string", "A command the plugin has from the start (API 1.1), run as "
+              "`:PLUGIN.NAME` or by its key; *NAME* is lowercase letters, digits and -, starting with a "
+              "letter. One line of help, up to 200 characters. Declaring commands needs the `commands` "
+              f"capability; at most {manifest.MAX_COMMANDS}.", required=True),
+    FileField("commands.NAME.key", "string", "Its default key, written as in `config.toml`: a character "
+              "(`R`), `Ctrl-` and a letter, `Meta-` and a character, or a named key (`F5`, `PgDn`, `Enter`). "
+              "A key qtui uses there already stays qtui's; the operator may bind it elsewhere in the "
+              "`[keys]` table of `config.toml`."),
+    FileField("commands.NAME.view", "string", f"Where the key works: {_codes(manifest.COMMAND_VIEWS, 'or')} "
+              "(default `all`: every view)."),
 )
 
 #: A manifest with every field (the tests check it is valid).
@@ -448,7 +460,7 @@ description = "Time to completion per tenant against the SLA"
 author = "Ops team <ops@example.com>"
 api = "1"
 entry = "init.lua"
-permissions = ["stats.read", "timers", "notify"]
+permissions = ["stats.read", "timers", "notify", "commands"]
 
 [limits]
 memory_mib = 16
@@ -473,6 +485,11 @@ type = "choice"
 choices = ["table", "bars"]
 default = "table"
 description = "How to draw the tenants"
+
+[commands.late]
+help = "Show the late jobs of the tenant under the cursor"
+key = "L"
+view = "jobs"
 """
 
 #: Every field of a plugin version in a catalog index file.
@@ -615,6 +632,28 @@ AUDIT_FIELDS: tuple[FileField, ...] = (
     FileField("detail", "string", f"What was asked or done, up to {audit.MAX_DETAIL} characters."),
 )
 
+#: The field of plugins.toml.
+ENABLED_FIELDS: tuple[FileField, ...] = (
+    FileField("enabled", "array of strings", "The names of the enabled plugins, in the order they "
+              "were enabled; a name no plugin has is reported when a console starts."),
+)
+
+#: The fields of plugin-settings.toml.
+SETTINGS_FILE_FIELDS: tuple[FileField, ...] = (
+    FileField("PLUGIN.SETTING", "per the setting", "The operator's value of setting *SETTING* of plugin "
+              "*PLUGIN*, of the type its manifest declares; a setting left out has its default."),
+)
+
+ENABLED_EXAMPLE = """\
+enabled = ["tenant-sla", "queue-alert"]
+"""
+
+SETTINGS_EXAMPLE = """\
+[tenant-sla]
+threshold_s = 120
+view = "bars"
+"""
+
 PERMISSIONS_EXAMPLE = """\
 [[plugins.tenant-sla]]
 version = "1.2.0"
@@ -746,7 +785,11 @@ PLACEHOLDERS: dict[str, str] = {
     "timers.min_seconds": str(runtime.MIN_INTERVAL),
     "timers.max": str(runtime.MAX_TIMERS),
     "commands.max": str(runtime.MAX_COMMANDS),
+    "panel.max_opened": str(runtime.MAX_PANELS),
+    "asset.max_size": _kib(runtime.MAX_ASSET_BYTES),
     "settings.file": SETTINGS_FILE,
+    "enabled.file": ENABLED_FILE,
+    "catalog.origin_file": ORIGIN_FILE,
     "storage.max_size": _kib(MAX_STORAGE_BYTES),
     "bus.own_prefix": own_topic_prefix("NAME"),
     "manifest.file": manifest.MANIFEST_FILE,
@@ -775,6 +818,8 @@ PLACEHOLDERS: dict[str, str] = {
 FILE_FIELDS: dict[str, tuple[FileField, ...]] = {
     "manifest": MANIFEST_FIELDS,
     "catalogs": CATALOGS_FIELDS,
+    "enabled": ENABLED_FIELDS,
+    "settings-file": SETTINGS_FILE_FIELDS,
     "catalog": CATALOG_FIELDS,
     "record": RECORD_FIELDS,
     "policy": POLICY_FIELDS,
@@ -786,6 +831,8 @@ FILE_FIELDS: dict[str, tuple[FileField, ...]] = {
 SAMPLES: dict[str, str] = {
     "full-manifest": FULL_MANIFEST,
     "catalogs-example": CATALOGS_EXAMPLE,
+    "enabled-example": ENABLED_EXAMPLE,
+    "settings-example": SETTINGS_EXAMPLE,
     "catalog-example": CATALOG_EXAMPLE,
     "permissions-example": PERMISSIONS_EXAMPLE,
     "policy-example": POLICY_EXAMPLE,
@@ -826,7 +873,7 @@ PROSE_FOLDER = "plugin-docs"
 MAN_PAGES: dict[str, tuple[str, ...]] = {
     "qtui-lua.7": ("GUIDE", "LIMITS", "FUNCTIONS", "LIBRARY", "CALLBACKS", "EVENTS", "TYPES", "STYLES",
                    "CAPABILITIES", "TESTING", "COMPATIBILITY", "EXAMPLES"),
-    "qtui-plugin.5": ("BUNDLE", "MANIFEST", "MANIFEST-EXAMPLE", "CATALOG", "LOCKFILE"),
+    "qtui-plugin.5": ("BUNDLE", "MANIFEST", "MANIFEST-EXAMPLE", "LIFECYCLE", "CATALOG", "LOCKFILE"),
     "qtui-permissions.5": ("VERDICTS", "PERMISSIONS-FILE", "SCOPED-GRANTS", "SITE-POLICY", "AUDIT-LOG",
                            "CAPABILITIES"),
 }

@@ -27,15 +27,22 @@ granted unless denied or left undecided), ``forbid`` the site policy, ``settings
 values and ``confirm`` the operator's answer to confirmations (nil: nobody to ask).
 
 A plugin object has ``add{...}`` (another plugin in the same console), ``send(event)``,
-``tick(name)``, ``command(name, args)``, ``settings{...}``, ``reload{source=}``, ``stop()``
-(returns what deactivate handed over), and reads ``panel()``, ``text()``, ``state()``,
-``error()``, ``errors()``, ``notices()``, ``audit()``, ``log()``, ``confirmations()``,
-``commands()``, ``timers()`` and ``jobs(queue, state)``. ``qtest.advance(seconds)`` moves
-the console's virtual clock so timers fire. Every call returns once the console is idle:
+``tick(name)``, ``command(name, args, row)``, ``settings{...}``, ``reload{source=}``, ``stop()``
+(returns what deactivate handed over), and reads ``panel(name)``, ``text(name)`` (the main
+panel, or one the plugin opened), ``panels()``, ``state()``, ``error()``, ``errors()``,
+``notices()``, ``audit()``, ``log()``, ``confirmations()``, ``commands()``, ``timers()`` and
+``jobs(queue, state)``. ``qtest.advance(seconds)`` moves
+the console's virtual clock so timers fire, each at its own time. ``qtest.load{recording =
+FILE}`` and ``p:replay()`` feed a recording made with ``qtui record`` into the plugin (its jobs
+in the queue, its events at their times); ``qtest.recording`` is the file given with
+``qtui plugin test --replay FILE``. Every call returns once the console is idle:
 specs never sleep. Consoles are closed after each test.
 
 Failures name the test, the spec line of the failing assertion and what was expected and
-got; the last line is ``N passed, M failed``. See `main` for the command line.
+got, then for each plugin of the test its state and newest log lines (the errors it raised
+are among them); the last line is ``N passed, M failed``. ``p:error()`` is the latest error
+as a table ``{message=, file=, line=, text=}`` (``text`` as the console shows it, ``file`` and
+``line`` nil when Lua did not say), or nil. See `main` for the command line.
 """
 
 from __future__ import annotations
@@ -77,10 +84,11 @@ def find_specs(paths: Iterable[Path]) -> list[Path]:
 
 def run_specs(files: Sequence[Path], *, plugin: Path | None = None,
               report: Callable[[SpecResult], None] | None = None,
-              output: Callable[[str], None] | None = None) -> list[SpecResult]:
+              output: Callable[[str], None] | None = None, replay: Path | None = None) -> list[SpecResult]:
     """Run every test of `files`, with `plugin` (a folder) as the plugin under test.
 
-    `report` sees each result as it is known; `output` receives what specs `print`.
+    `report` sees each result as it is known; `output` receives what specs `print`; `replay` is a
+    recording (qtui record) the specs see as ``qtest.recording``.
     """
     results: list[SpecResult] = []
 
@@ -97,7 +105,8 @@ def run_specs(files: Sequence[Path], *, plugin: Path | None = None,
     level = host_log.level
     host_log.setLevel(logging.ERROR)
     try:
-        _spec_run.run(list(files), under_test, record, output or print)
+        _spec_run.run(list(files), under_test, record, output or print,
+                      replay.resolve() if replay is not None else None)
     finally:
         host_log.setLevel(level)
     return results
@@ -107,9 +116,11 @@ def run_specs(files: Sequence[Path], *, plugin: Path | None = None,
 
 
 def format_failure(result: SpecResult) -> str:
-    """A failed test as the runner prints it: title, place, then expected/got (made inert)."""
+    """A failed test as the runner prints it: title, place, expected/got, then what the test's
+    plugins logged, their own errors among it (all made inert)."""
     lines = [f"FAIL {one_line(result.title)}", f"  at {one_line(result.location or result.where)}"]
     lines += [f"  {line}" for line in visible(result.message, multiline=True).splitlines() or [""]]
+    lines += [f"  {line}" for line in result.output]
     return "\n".join(lines)
 
 
@@ -118,7 +129,8 @@ def summary(results: Sequence[SpecResult]) -> str:
     return f"{passed} passed, {len(results) - passed} failed"
 
 
-def run_and_report(files: Sequence[Path], *, plugin: Path | None, verbose: bool, out: TextIO) -> int:
+def run_and_report(files: Sequence[Path], *, plugin: Path | None, verbose: bool, out: TextIO,
+                   replay: Path | None = None) -> int:
     """Run `files`, print failures (and passes when `verbose`) and the summary; the exit status."""
 
     def report(result: SpecResult) -> None:
@@ -128,7 +140,8 @@ def run_and_report(files: Sequence[Path], *, plugin: Path | None, verbose: bool,
             print(f"ok   {one_line(result.title)}", file=out, flush=True)
 
     try:
-        results = run_specs(files, plugin=plugin, report=report, output=lambda line: print(visible(line, multiline=True), file=out))
+        results = run_specs(files, plugin=plugin, report=report, replay=replay,
+                            output=lambda line: print(visible(line, multiline=True), file=out))
     except KeyboardInterrupt:
         print("qtui: interrupted", file=sys.stderr)
         return 130
@@ -157,10 +170,13 @@ def cmd_test(args: argparse.Namespace) -> int:
         if not folder.is_dir():
             raise SpecUsageError(f"{folder}: not a folder")
         files = find_specs([folder / "spec"])
+        replay = None if args.replay is None else Path(args.replay)
+        if replay is not None and not replay.is_file():
+            raise SpecUsageError(f"{replay}: no such recording (make one with: qtui record --out FILE)")
     except SpecUsageError as exc:
         print(f"qtui: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    return run_and_report(files, plugin=folder, verbose=args.verbose, out=sys.stdout)
+    return run_and_report(files, plugin=folder, verbose=args.verbose, out=sys.stdout, replay=replay)
 
 
 def register(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -174,6 +190,9 @@ def register(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("dir", metavar="DIR", nargs="?", help="the plugin folder")
     p.add_argument("--contract", action="store_true", help="run the plugin API contract specs")
     p.add_argument("-v", "--verbose", action="store_true", help="list passing tests too")
+    p.add_argument("--replay", metavar="FILE",
+                   help="a recording (qtui record --out FILE) the specs replay into the plugin: "
+                        "qtest.recording, p:replay()")
     p.set_defaults(handler=cmd_test)
 
 

@@ -25,7 +25,8 @@ TOPICS: dict[str, Topic] = {
     "capabilities": Topic("Plugin capabilities (qtui-lua(7))", ("CAPABILITIES",)),
     "manifest": Topic("Plugin folders and manifest.toml (qtui-plugin(5))",
                       ("BUNDLE", "MANIFEST", "MANIFEST-EXAMPLE")),
-    "catalog": Topic("The plugin catalog and the fleet lockfile (qtui-plugin(5))", ("CATALOG", "LOCKFILE")),
+    "catalog": Topic("Enabling, settings, removing, the catalog and the fleet lockfile (qtui-plugin(5))",
+                     ("LIFECYCLE", "CATALOG", "LOCKFILE")),
     "permissions": Topic("Plugin permissions, site policy and audit log (qtui-permissions(5))",
                          ("VERDICTS", "PERMISSIONS-FILE", "SCOPED-GRANTS", "SITE-POLICY", "AUDIT-LOG")),
 }

@@ -142,6 +142,16 @@ TABLES: tuple[Table, ...] = (
     )),
     Table("qtui.json.Null", "qtui.json.null: JSON's null where Lua needs a value (an item of a list). "
           "Compare with ==; it is read-only and tostring gives 'null'.", ()),
+    Table("qtui.PanelOptions", "How a panel opened with qtui.panel.open is shown (since 1.1).", (
+        _F("title", "string?", "its title, up to 80 characters (default: its name)"),
+        _F("rows", "integer?", "preferred height, 1 to 200"),
+    )),
+    Table("qtui.Row", "The row under the cursor when the operator ran a command (since 1.1).", (
+        _F("screen", "string", "queues, jobs, dead, workers, detail or plugins"),
+        _F("queue", "string?", "the selected queue"),
+        _F("state", "qtui.JobState?", "the job state shown"),
+        _F("job_id", "string?", "the selected job"),
+    )),
 )
 
 #: The tables qtui's library modules name by type, by module name.
@@ -181,6 +191,7 @@ SUBTABLES: dict[str, str] = {
     "storage": "The plugin's own persistent storage (plain data, capped in size).",
     "json": "JSON, read and written by the host within the plugin's limits.",
     "text": "Text made safe and fitted to columns as the terminal draws them.",
+    "panel": "Panels besides the main one, opened and closed at run time (since 1.1).",
 }
 
 
@@ -245,6 +256,13 @@ def _function(spec: api.Function, qualified: str, *, callback: bool = False) -> 
     return [*lines, f"function {qualified}({params}) end", ""]
 
 
+def _deprecated(alias: api.Alias) -> list[str]:
+    """An old name kept working: the new function's definition, marked ``---@deprecated``."""
+    note = f" ({alias.note})" if alias.note else ""
+    lines = _function(api.function(alias.new), alias.lua_name)
+    return [f"---@deprecated since API {alias.since}: use qtui.{alias.new}{note}", *lines]
+
+
 def render() -> str:
     """The whole ``qtui.d.lua`` text."""
     out = [
@@ -273,6 +291,8 @@ def render() -> str:
     for constant in api.CONSTANTS:
         out += [*_comment(constant.doc), "---", *_comment(f"Since API {constant.since}."),
                 f"---@type {constant.type}", f"{constant.lua_name} = {{}}", ""]
+    for alias in api.ALIASES:
+        out += _deprecated(alias)
     out += [*_comment("Callbacks: global functions a plugin may define; qtui calls them."), ""]
     for spec in api.CALLBACKS:
         out += _function(spec, spec.name, callback=True)

@@ -53,7 +53,7 @@ FLOOR = 'python3 -c "import urwid, trio, lupa"'
 #: The bundled plugins copied (under new names) to make ten: each reads statistics and draws a panel.
 SAMPLE_PLUGINS = ("queue-alert", "throughput", "tenant-sla")
 #: The console's key hints, on the bottom line of every frame.
-BOTTOM_LINE = "Q quit"
+BOTTOM_LINE = "? help"
 
 
 #: Left out of the programs' environment: they run as for a user (bytecode kept, colours on).
@@ -254,7 +254,7 @@ def first_frames(root: Path, qtui: str, runs: int) -> dict[str, list[float]]:
     homes = {0: root / "plain", 10: root / "plugins"}
     for count, home in homes.items():
         enable_plugins(home / "config", count)
-    shown = {"first frame": lambda rows: BOTTOM_LINE in rows[-1],
+    shown = {"first frame": lambda rows: rows[-1].startswith(BOTTOM_LINE),
              "queues shown": lambda rows: any(row.startswith("q00 ") for row in rows)}
     samples: dict[str, list[float]] = {}
     floor = [sys.executable, "-c", "import urwid, trio, lupa"]

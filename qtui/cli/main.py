@@ -9,6 +9,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from qtui import __version__, paths, report
@@ -212,6 +213,19 @@ def build_parser(*, lazy: bool = False) -> argparse.ArgumentParser:
                    help="ready, scheduled, completed or dead (default ready)")
     p.set_defaults(handler=cmd_purge)
 
+    p = sub.add_parser("record", parents=[common], help="open the console and record what plugins see",
+                       description="Open the console and write to FILE what plugins receive while it runs "
+                                   "(statistics, selections, plugin messages and lifecycle, console keys, "
+                                   "and the jobs plugins read), for 'qtui plugin test --replay FILE'. Job "
+                                   "payloads and message data are replaced by their size unless --payloads "
+                                   "is given. FILE is replaced when the console quits.")
+    p.add_argument("--out", metavar="FILE", required=True, help="the recording to write (JSON lines)")
+    p.add_argument("--payloads", action="store_true", help="keep job payloads and message data in FILE")
+    p.add_argument("--refresh", type=_positive_float, default=2.0, metavar="SECONDS",
+                   help="poll the backend every SECONDS (0: only on r); default 2")
+    p.add_argument("--mouse", action="store_true", help="let the console use the mouse")
+    p.set_defaults(handler=cmd_record)
+
     ops.register(sub, common=common, as_json=as_json, confirm=confirm)
 
     def plugin_actions(group: argparse.ArgumentParser) -> None:
@@ -241,6 +255,26 @@ def cmd_console(args: argparse.Namespace) -> int:
     from qtui.cli.config import run_configured_console
 
     return run_configured_console(args)
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    from qtui.clock import SYSTEM_CLOCK
+    from qtui.console.launch import run_console
+    from qtui.plugins.service import Recorder
+
+    backend = open_backend_for(args)
+    try:
+        recorder = Recorder(Path(args.out), clock=SYSTEM_CLOCK, payloads=args.payloads)
+    except OSError as exc:
+        print(f"qtui: {args.out}: cannot write: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_ERROR
+    try:
+        status = run_console(backend, refresh=args.refresh, mouse=args.mouse, recorder=recorder)
+    finally:
+        recorder.close()
+    full = " (stopped at its size limit)" if recorder.full else ""
+    print(f"recorded {recorder.events} events to {args.out}{full}")
+    return status
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -1,7 +1,9 @@
-"""`qtui plugin list|info|grant|revoke|check|lock|apply|...`: the administrator's view of the Lua plugins.
+"""`qtui plugin ...`: the administrator's view of the Lua plugins, their lifecycle and trust.
 
 Every command reads the same places the console does (see :mod:`qtui.plugins.bundles.discovery`,
-:mod:`qtui.plugins.trust.permissions` and :mod:`qtui.plugins.trust.audit`). Decisions are recorded for the
+:mod:`qtui.plugins.trust.permissions` and :mod:`qtui.plugins.trust.audit`), and enabling,
+configuring and removing change the same files, through :mod:`qtui.plugins.lifecycle`; a running
+console applies those changes at its next poll of the queue. Decisions are recorded for the
 plugin's current version and code hash, so changed code asks again. Text that came from plugin
 folders is made inert with :func:`qtui.sanitize.one_line` before it is printed.
 
@@ -26,7 +28,7 @@ from typing import Any
 import attrs
 
 from qtui import report
-from qtui.authoring import scaffold, spectest
+from qtui.authoring import lint, scaffold, spectest
 from qtui.clock import SYSTEM_CLOCK, utc_now
 from qtui.cli.common import (
     EXIT_ERROR,
@@ -38,7 +40,7 @@ from qtui.cli.common import (
     confirm_or_refuse,
 )
 from qtui.console import format as fmt
-from qtui.files.tomlfile import Problem
+from qtui.files.tomlfile import FileProblems, Problem
 from qtui.model import InvalidInput, NotFound
 from qtui.plugins import lockfile
 from qtui.plugins.bundles import catalog
@@ -53,8 +55,12 @@ from qtui.plugins.bundles.manifest import (
     Setting,
     SettingType,
 )
+from qtui.plugins.lifecycle import Status, assignments, declared_settings, forget, status
 from qtui.plugins.runtime.api import gated_functions
+from qtui.plugins.runtime.running import read_running
+from qtui.plugins.runtime.settings import SettingsStore
 from qtui.plugins.trust.audit import AuditEntry, AuditError, AuditFilter, AuditLog, Outcome
+from qtui.plugins.trust.enabled import EnabledStore
 from qtui.plugins.trust.permissions import (
     DecisionError,
     Effective,
@@ -176,6 +182,29 @@ def register(
                         "that use capabilities")
     p.set_defaults(handler=_reporting(cmd_info))
 
+    for verb, handler, summary, description in (
+        ("enable", cmd_enable, "start a plugin in every console from now on",
+         "Remember plugin NAME as enabled in plugins.toml: every console starts it, running ones "
+         "at their next poll of the queue. It still waits for the permission decisions its version needs."),
+        ("disable", cmd_disable, "stop a plugin and keep it stopped",
+         "Remember plugin NAME as disabled in plugins.toml: running consoles stop it at their "
+         "next poll of the queue, and no console starts it."),
+    ):
+        p = actions.add_parser(verb, parents=[as_json], help=summary, description=description)
+        p.add_argument("name", metavar="NAME", help="plugin name")
+        p.set_defaults(handler=_reporting(handler))
+
+    p = actions.add_parser(
+        "settings", parents=[as_json], help="show or change a plugin's settings",
+        description="Without KEY, every setting of plugin NAME with its current value, default and "
+                    "what it allows. KEY shows one; KEY=VALUE changes it, validated against the "
+                    "manifest's schema as the console's editor does (all or nothing). Running "
+                    "consoles give the plugin its new settings at their next poll of the queue.",
+    )
+    p.add_argument("name", metavar="NAME", help="plugin name")
+    p.add_argument("settings", nargs="*", metavar="KEY[=VALUE]", help="a setting to show, or to change")
+    p.set_defaults(handler=_reporting(cmd_settings))
+
     decisions = (
         ("grant", [as_json, confirm], cmd_grant, "allow a plugin capabilities",
          "Allow plugin NAME the capabilities CAP for its current version and code hash, and audit "
@@ -199,8 +228,10 @@ def register(
 
     p = actions.add_parser(
         "check", parents=[as_json], help="validate a plugin folder without running it",
-        description="Validate the manifest and compile every Lua file of the plugin folder DIR "
-                    "without running it; print every problem as file:line: message.",
+        description="Validate the manifest, compile every Lua file of the plugin folder DIR and check "
+                    "its uses of the plugin API (unknown qtui names, capabilities the manifest does not "
+                    "request, deprecated names) without running it; print every problem as "
+                    "file:line: message.",
     )
     p.add_argument("dir", metavar="DIR", help="the plugin folder")
     p.set_defaults(handler=_reporting(cmd_check))
@@ -211,6 +242,8 @@ def register(
                     "plugins) with the installed version.",
     )
     p.add_argument("--catalog", metavar="INDEX", help="list only this index file")
+    p.add_argument("--search", metavar="TEXT",
+                   help="only plugins whose name, description or permissions contain TEXT (any case)")
     p.set_defaults(handler=_packaging(cmd_catalog))
 
     p = actions.add_parser(
@@ -226,13 +259,13 @@ def register(
     p.set_defaults(handler=_packaging(cmd_install))
 
     p = actions.add_parser(
-        "remove", parents=[as_json, confirm], help="delete a plugin you installed",
+        "remove", parents=[as_json, confirm], help="delete a plugin you installed, and every trace of it",
         description="Delete the user's install of plugin NAME (asks first; --yes when stdin is not a "
-                    "terminal). System and bundled plugins cannot be removed.",
+                    "terminal), and forget it: no longer enabled, its settings, stored data and "
+                    "permission decisions gone. The audit log keeps its entries. System and bundled "
+                    "plugins cannot be removed.",
     )
     p.add_argument("name", metavar="NAME", help="plugin name")
-    p.add_argument("--forget-permissions", action="store_true",
-                   help="also drop every permission decision about the plugin")
     p.set_defaults(handler=_packaging(cmd_remove))
 
     p = actions.add_parser(
@@ -267,14 +300,17 @@ def register(
 
     p = actions.add_parser(
         "dev", parents=[common], help="open the console with a plugin from DIR, reloading it on save",
-        description="Open the console with the plugin in DIR loaded (not installed), its log beside its "
-                    "panel, and reload it each time a file in DIR is saved. Permission decisions carry "
-                    "over between saves while the requested capabilities stay the same. Without --db "
-                    "(or $QTUI_DB) it runs on live demo data, as qtui demo does, so the panel is fed "
-                    "at once.",
+        description="Open the console with the plugin in DIR loaded (not installed), its log always beside "
+                    "its panel, and reload it each time a file in DIR is saved. Only that plugin runs (an "
+                    "installed plugin of the same name never does) unless --with-enabled is given. "
+                    "Permission decisions carry over between saves while the requested capabilities stay "
+                    "the same. Without --db (or $QTUI_DB) it runs on live demo data, as qtui demo does, "
+                    "so the panel is fed at once.",
     )
     p.add_argument("dir", metavar="DIR", help="the plugin folder")
     p.add_argument("--refresh", type=float, default=1.0, metavar="SECONDS", help="poll every SECONDS (default 1)")
+    p.add_argument("--with-enabled", action="store_true",
+                   help="run the enabled plugins too (other than one named as the plugin in DIR)")
     p.set_defaults(handler=cmd_dev)
 
     spectest.register(actions)
@@ -297,7 +333,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
     with contextlib.nullcontext() if args.db else running_demo(None) as demo:
         if demo is not None:
             args.db = str(demo.db)
-        run_console(open_for_console(args), refresh=args.refresh, mouse=False, plugins=True, dev=folder)
+        run_console(open_for_console(args), refresh=args.refresh, mouse=False, plugins=True, dev=folder,
+                    with_enabled=args.with_enabled)
     return EXIT_OK
 
 
@@ -320,6 +357,8 @@ def _reporting(handler: Handler) -> Handler:
         except DecisionError as e:
             _error(str(e))
             return EXIT_USAGE
+        except _Unavailable:
+            return EXIT_UNAVAILABLE
         except AuditError as e:
             _error(str(e))
             return EXIT_ERROR
@@ -405,28 +444,63 @@ def _reason(effective: Effective) -> str:
 
 @attrs.frozen
 class _Installed:
-    """One usable plugin with its code hash (None if the bundle is unreadable) and verdicts."""
+    """One usable plugin with its code hash (None if the bundle is unreadable), verdicts and status."""
 
     plugin: Plugin
     code_hash: str | None
     problems: tuple[Problem, ...]
     verdicts: tuple[Effective, ...]
+    status: Status
+
+
+def _enabled_names() -> list[str]:
+    """The enabled plugins; an unreadable plugins.toml is a warning (nothing counts as enabled)."""
+    try:
+        return EnabledStore().load()
+    except FileProblems as e:
+        for problem in e.problems:
+            _warn(str(problem))
+        return []
+
+
+def _status(plugin: Plugin, enabled: Sequence[str], running: Any, settings: SettingsStore) -> Status:
+    found = status(plugin, enabled=enabled, running=running, settings=settings)
+    for problem in found.problems:
+        _warn(str(problem))
+    return found
 
 
 def _installed(discovery: Discovery, policy: SitePolicy) -> list[_Installed]:
     records = PermissionStore().load()  # once, not once per plugin
+    enabled, running, settings = _enabled_names(), read_running(), SettingsStore()
     found = []
     for plugin in discovery.plugins:
+        state = _status(plugin, enabled, running, settings)
         try:
             code_hash = read_bundle(plugin.folder).hash
         except BundleError as e:
-            found.append(_Installed(plugin, None, e.problems, ()))
+            found.append(_Installed(plugin, None, e.problems, (), state))
             continue
         mine = records.get(plugin.name, ())
         record = next((r for r in mine if r.matches(plugin.manifest, code_hash)), None)
         verdicts = Grants(plugin.manifest, code_hash, record, policy).all()
-        found.append(_Installed(plugin, code_hash, (), verdicts))
+        found.append(_Installed(plugin, code_hash, (), verdicts, state))
     return found
+
+
+def _status_json(found: Status) -> dict[str, Any]:
+    """The lifecycle fields `list --json` and `info --json` share."""
+    origin = found.origin
+    return {
+        "enabled": found.enabled,
+        "state": found.state,
+        "state_reason": found.reason,
+        "consoles": found.consoles,
+        "settings": dict(found.settings),
+        "installed_from": None if origin is None else {
+            "kind": origin.kind, "location": origin.location, "catalog": origin.catalog,
+        },
+    }
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -459,6 +533,7 @@ def _list_json(discovery: Discovery, installed: Sequence[_Installed]) -> dict[st
                 "decisions": decisions(i.verdicts) if i.code_hash else None,
                 "scopes": {v.capability.value: _bounds_json(v) for v in i.verdicts if v.bounds},
                 "problems": [_problem_json(p) for p in i.problems],
+                **_status_json(i.status),
             }
             for i in installed
         ],
@@ -499,10 +574,12 @@ def _list_text(discovery: Discovery, installed: Sequence[_Installed]) -> str:
             [i.plugin.name, str(i.plugin.manifest.version), i.plugin.source.value,
              str(i.plugin.manifest.api), ",".join(_names(i.plugin.manifest.permissions)) or "-",
              _summary(i.verdicts) if i.code_hash else "unusable: see broken",
-             one_line(_scopes_cell(i.verdicts)), one_line(str(i.plugin.folder))]
+             one_line(_scopes_cell(i.verdicts)), "yes" if i.status.enabled else "no", i.status.state,
+             i.status.installed_from, one_line(str(i.plugin.folder))]
             for i in installed
         ]
-        headers = ["NAME", "VERSION", "SOURCE", "API", "CAPABILITIES", "DECISIONS", "SCOPES", "FOLDER"]
+        headers = ["NAME", "VERSION", "SOURCE", "API", "CAPABILITIES", "DECISIONS", "SCOPES", "ENABLED", "STATE",
+                   "FROM", "FOLDER"]
         blocks.append(report.table(headers, rows))
     else:
         searched = ", ".join(str(folder) for _, folder in plugin_dirs())
@@ -537,10 +614,11 @@ def cmd_info(args: argparse.Namespace) -> int:
         count, first = len(reading.unreadable), reading.unreadable[0]
         _warn(f"{count} audit log line(s) could not be read, the first: {first}")
     shadows = [s for s in discovery.shadowed if s.by == plugin.folder]
+    found = _status(plugin, _enabled_names(), read_running(), SettingsStore())
     if args.json:
-        print(report.to_json(_info_json(plugin, code_hash, grants, pending, reading.entries, shadows)))
+        print(report.to_json(_info_json(plugin, code_hash, grants, pending, reading.entries, shadows, found)))
     else:
-        print(_info_text(plugin, code_hash, grants, pending, reading.entries, shadows))
+        print(_info_text(plugin, code_hash, grants, pending, reading.entries, shadows, found))
     return EXIT_OK
 
 
@@ -639,13 +717,14 @@ def _audit_json(entry: AuditEntry) -> dict[str, Any]:
 
 def _info_json(
     plugin: Plugin, code_hash: str, grants: Grants, pending: Pending,
-    audit: Sequence[AuditEntry], shadows: Sequence[Shadowed],
+    audit: Sequence[AuditEntry], shadows: Sequence[Shadowed], found: Status,
 ) -> dict[str, Any]:
     return {
         "name": plugin.name,
         "version": str(plugin.manifest.version),
         "source": plugin.source.value,
         "folder": str(plugin.folder),
+        **_status_json(found),
         "code_hash": code_hash,
         "manifest": plugin.manifest.to_toml(),
         "capabilities": [_effective_json(e) for e in grants.all()],
@@ -672,9 +751,16 @@ def _setting_range(setting: Setting) -> str:
     return ", ".join(bounds) or "-"
 
 
+def _state_text(found: Status) -> str:
+    if found.consoles == 0:
+        return "stopped (no console runs it)"
+    consoles = f"in {found.consoles} console{'s' if found.consoles != 1 else ''}"
+    return one_line(f"{found.state} {consoles}" + (f": {found.reason}" if found.reason else ""))
+
+
 def _info_text(
     plugin: Plugin, code_hash: str, grants: Grants, pending: Pending,
-    audit: Sequence[AuditEntry], shadows: Sequence[Shadowed],
+    audit: Sequence[AuditEntry], shadows: Sequence[Shadowed], found: Status,
 ) -> str:
     manifest = plugin.manifest
     limits = manifest.limits
@@ -683,6 +769,9 @@ def _info_text(
         ("description", one_line(manifest.description)),
         ("author", one_line(manifest.author) or "-"),
         ("source", one_line(f"{plugin.source} ({plugin.folder})")),
+        ("from", one_line(str(found.origin)) if found.origin else "-"),
+        ("enabled", "yes" if found.enabled else "no"),
+        ("state", _state_text(found)),
         ("api", f"{manifest.api} (this qtui implements {HOST_API_VERSION})"),
         ("entry", one_line(manifest.entry)),
         ("code hash", code_hash),
@@ -700,10 +789,7 @@ def _info_text(
               for s in shadows]
     blocks = ["\n".join(_fields(pairs))]
     if manifest.settings:
-        rows = [[s.name, s.type.value, one_line(repr(s.default)), one_line(_setting_range(s)),
-                 one_line(s.description)] for s in manifest.settings]
-        table = report.table(["NAME", "TYPE", "DEFAULT", "ALLOWED", "DESCRIPTION"], rows)
-        blocks.append("settings:\n" + _indent(table))
+        blocks.append("settings:\n" + _indent(_settings_table(manifest, found.settings)))
     verdicts = grants.all()
     if verdicts:
         rows = [[e.capability.value, e.capability.risk.value, "yes" if e.capability.destructive else "no",
@@ -723,6 +809,12 @@ def _info_text(
     else:
         blocks.append("audit: no entries")
     return "\n\n".join(blocks)
+
+
+def _settings_table(manifest: Manifest, values: Mapping[str, Any]) -> str:
+    rows = [[s.name, s.type.value, one_line(repr(values[s.name])), one_line(repr(s.default)),
+             one_line(_setting_range(s)), one_line(s.description)] for s in manifest.settings]
+    return report.table(["NAME", "TYPE", "VALUE", "DEFAULT", "ALLOWED", "DESCRIPTION"], rows)
 
 
 def _bounds(effective: Effective) -> str:
@@ -751,6 +843,99 @@ def _pending_lines(pending: Pending) -> list[str]:
 
 def _indent(text: str) -> str:
     return "\n".join(f"  {line}" for line in text.splitlines())
+
+
+# -- plugin enable / disable / settings ---------------------------------------------------
+
+
+def _enabled_store() -> EnabledStore:
+    """plugins.toml, readable: an unreadable one is reported (exit 3) rather than rewritten."""
+    store = EnabledStore()
+    try:
+        store.load()
+    except FileProblems as e:
+        _error_lines(e.problems, "the enabled plugins are unreadable; fix or move the file")
+        raise _Unavailable from None
+    return store
+
+
+class _Unavailable(Exception):
+    """A file the command needs is unreadable; its problems were printed."""
+
+
+def cmd_enable(args: argparse.Namespace) -> int:
+    plugin = _lookup(discover(), args.name)
+    store = _enabled_store()
+    was = plugin.name in store.load()
+    store.set(plugin.name, True)
+    pending = PermissionStore().pending(plugin.manifest, read_bundle(plugin.folder).hash)
+    undecided = _names(pending.undecided)
+    if args.json:
+        print(report.to_json({"name": plugin.name, "enabled": True, "changed": not was, "undecided": undecided}))
+        return EXIT_OK
+    print(f"{plugin.name} {'was already' if was else 'is now'} enabled; every console starts it")
+    if undecided:
+        print(f"it waits for a decision on {', '.join(undecided)}: qtui plugin grant {plugin.name} --all, "
+              "or answer the console's prompt")
+    return EXIT_OK
+
+
+def cmd_disable(args: argparse.Namespace) -> int:
+    store = _enabled_store()
+    was = args.name in store.load()
+    if not was:
+        _lookup(discover(), args.name)  # says so when there is no such plugin at all
+    store.set(args.name, False)
+    if args.json:
+        print(report.to_json({"name": args.name, "enabled": False, "changed": was}))
+    elif was:
+        print(f"{args.name} is now disabled; running consoles stop it")
+    else:
+        print(f"{args.name} was not enabled")
+    return EXIT_OK
+
+
+def _show_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return one_line(str(value))
+
+
+def cmd_settings(args: argparse.Namespace) -> int:
+    plugin = _lookup(discover(), args.name)
+    manifest = plugin.manifest
+    store = SettingsStore()
+    try:
+        changes = assignments(manifest, [item for item in args.settings if "=" in item])
+        shown = [item.partition("=")[0] for item in args.settings]
+        for key in shown:
+            if manifest.setting(key) is None:
+                raise ValueError(f"{key}: {manifest.name} has no such setting ({declared_settings(manifest)})")
+        if changes:
+            store.save(manifest, changes)
+    except ValueError as e:
+        raise InvalidInput(str(e)) from None
+    values, problems = store.values(manifest)
+    for problem in problems:
+        _warn(str(problem))
+    if args.json:
+        print(report.to_json({
+            "name": manifest.name,
+            "changed": sorted(changes),
+            "settings": {
+                s.name: {"value": values[s.name], "default": s.default, "type": s.type.value,
+                         "allowed": _setting_range(s), "description": s.description}
+                for s in manifest.settings
+            },
+        }))
+    elif shown:
+        for key in dict.fromkeys(shown):
+            print(f"{key}={_show_value(values[key])}")
+    elif manifest.settings:
+        print(_settings_table(manifest, values))
+    else:
+        print(f"{manifest.name} has no settings")
+    return EXIT_OK
 
 
 # -- plugin grant / revoke ----------------------------------------------------------------
@@ -923,23 +1108,33 @@ def cmd_check(args: argparse.Namespace) -> int:
         raise InvalidInput(f"{args.dir}: not a folder")
     result = check_folder(folder)
     manifest = result.manifest
+    findings = lint.Findings()
+    if result.code_hash is not None:  # the files could be read: check the Lua against the API
+        findings = lint.lint_files(read_bundle(folder).files, folder, manifest)
+    problems = [*result.problems, *findings.errors]
     if args.json:
         print(report.to_json({
-            "ok": not result.problems,
+            "ok": not problems,
             "name": manifest.name if manifest else None,
             "version": str(manifest.version) if manifest else None,
             "code_hash": result.code_hash,
-            "problems": [_problem_json(p) for p in result.problems],
+            "problems": [_problem_json(p) for p in problems],
+            "warnings": [_problem_json(p) for p in findings.warnings],
         }))
-    elif result.problems:
-        for problem in result.problems:
-            print(one_line(str(problem)))
-        count = len(result.problems)
+        return EXIT_PROBLEMS if problems else EXIT_OK
+    for problem in problems:
+        print(one_line(str(problem)))
+    for warning in findings.warnings:
+        print(one_line(f"{warning.file}:{warning.line}: warning: {warning.message}"))
+    if problems:
+        count = len(problems)
         _error(f"{count} problem{'s' if count != 1 else ''} in {folder}")
-    else:
-        assert manifest is not None
-        print(f"ok: {manifest.name} {manifest.version}")
-    return EXIT_PROBLEMS if result.problems else EXIT_OK
+        return EXIT_PROBLEMS
+    assert manifest is not None
+    warned = len(findings.warnings)
+    print(f"ok: {manifest.name} {manifest.version}" + (f" ({warned} warning{'s' if warned != 1 else ''})"
+                                                       if warned else ""))
+    return EXIT_OK
 
 
 # -- plugin catalog / install / remove / pack ---------------------------------------------
@@ -983,7 +1178,8 @@ def cmd_catalog(args: argparse.Namespace) -> int:
     listing = _listing(args)
     found = discover()
     rows = []
-    for entry in sorted(listing.entries, key=lambda e: e.name):
+    entries = listing.search(args.search) if args.search else listing.entries
+    for entry in sorted(entries, key=lambda e: e.name):
         plugin = found.get(entry.name)
         rows.append((entry, plugin, _catalog_status(entry, plugin)))
     if args.json:
@@ -1015,6 +1211,10 @@ def cmd_catalog(args: argparse.Namespace) -> int:
         ]
         headers = ["NAME", "VERSION", "STATUS", "INSTALLED", "PERMISSIONS", "CATALOG", "DESCRIPTION"]
         print(report.table(headers, table))
+    elif args.search and listing.entries:
+        print(one_line(f"no plugin in the catalog matches {args.search!r} "
+                       f"(searched {len(listing.entries)} entries: names, descriptions, permissions)"))
+        return EXIT_NOT_FOUND
     else:
         configs = " or ".join(str(c) for c in catalog.catalogs_paths())
         print(one_line(f"the catalog is empty (list index files in {configs})"))
@@ -1074,14 +1274,15 @@ def cmd_remove(args: argparse.Namespace) -> int:
     folders = catalog.installed_folders(args.name)
     confirm_or_refuse(args, f"Delete {' and '.join(str(f) for f in folders)}?")
     removed = catalog.remove(args.name)
-    forgotten = PermissionStore().forget_plugin(args.name) if args.forget_permissions else 0
+    forgotten = forget(args.name)
     now = removed.now_used
     if args.json:
         print(report.to_json({
             "name": removed.name,
             "version": None if removed.version is None else str(removed.version),
             "folders": [str(f) for f in removed.folders],
-            "forgotten_records": forgotten,
+            "forgotten": {"enabled": forgotten.enabled, "settings": forgotten.settings,
+                          "storage": forgotten.storage, "decision_records": forgotten.decisions},
             "now_used": None if now is None else {
                 "version": str(now.manifest.version), "source": now.source.value, "folder": str(now.folder),
             },
@@ -1089,8 +1290,8 @@ def cmd_remove(args: argparse.Namespace) -> int:
         return EXIT_OK
     version = f" {removed.version}" if removed.version else ""
     print(f"removed {removed.name}{version} ({', '.join(str(f) for f in removed.folders)})")
-    if args.forget_permissions:
-        print(f"forgot {forgotten} permission decision record{'s' if forgotten != 1 else ''}")
+    cleared = forgotten.describe()
+    print(f"forgot its {', '.join(cleared)}" if cleared else "nothing else to forget")
     if now is not None:
         print(f"the {now.source} {now.name} {now.manifest.version} in {now.folder} is used from now on")
     return EXIT_OK

@@ -36,7 +36,7 @@ from qtui.console.screens.queues import QueuesScreen
 from qtui.console.screens.workers import WorkersScreen
 from qtui.console.settings import ConsoleSettings
 from qtui.console.widgets import CommandLine, StatusBar, TabBar, Table
-from qtui.events import BackendStatus, Event, Notice, SelectionChanged, StatsUpdated
+from qtui.events import BackendStatus, ConsoleKey, Event, Notice, SelectionChanged, StatsUpdated
 from qtui.model import BackendError, InvalidInput, Job, JobState, Page, Snapshot
 from qtui.poller import Poller
 from qtui.sanitize import one_line
@@ -59,6 +59,10 @@ class PluginPanels(Protocol):
     def refresh_panels(self, focused: str | None) -> None: ...
     def manager_opened(self) -> None: ...
     def command(self, action: str, name: str | None) -> None: ...
+    def search(self, text: str | None) -> None: ...
+    def resolve_key(self, key: str, context: str) -> str | None: ...
+    def help_keys(self) -> list[tuple[keymap.Binding, str | None]]: ...
+
 
 MAIN_SCREENS = keymap.SCREENS
 #: The key hints on the bottom line: (action, what it does).
@@ -338,11 +342,20 @@ class Console:
         if line is None and context in keymap.EXCLUSIVE and self.plugins is not None:
             self.plugins.key(self.focus_panel if context == "panel" else self.current.plugin, key)
             return
+        if line is None and self.plugins is not None:
+            line = self.plugins.resolve_key(key, context)  # a plugin command's key, after the console's
         if line is None:
             if isinstance(key, str) and len(key) == 1 or key in ("tab", "shift tab"):
                 self.message(f"{key_label(key)} does nothing here; press ? for help", "warning")
-            return
-        self.execute(line)
+        else:
+            self.execute(line)
+        self._publish_key(key, context)
+
+    def _publish_key(self, key: object, context: str) -> None:
+        """Tell the plugins granted keys.read (never a key typed in a dialog, on the command line or
+        into a plugin's panel)."""
+        if isinstance(key, str) and context != "plugin":
+            self.bus.publish(ConsoleKey(key, context))
 
     def execute(self, line: str) -> None:
         """Run a command line; every failure becomes a status message."""
@@ -583,8 +596,10 @@ class Console:
         table = self._table()
         if table is not None:
             state = []
-            if table.filter_text and not isinstance(current, JobListScreen):
-                state.append(f"filter {one_line(table.filter_text, 20)!r}")
+            # the plugins screen filters by its own search (name, description, permissions)
+            filter_text = table.filter_text or getattr(current, "query", None)
+            if filter_text and not isinstance(current, JobListScreen):
+                state.append(f"filter {one_line(filter_text, 20)!r}")
             if table.describe_sorting():
                 state.append(table.describe_sorting())
             if state:  # before the Plugins screen's key hints, which may be cut at the right
@@ -599,7 +614,8 @@ class Console:
         marked = len(self.screens["dead"].marked)
         self.status.set_counter(f"{marked} marked" if marked else "")
 
-    def _publish_selection(self) -> None:
+    def _selection_now(self) -> tuple[str, str | None, JobState | None, str | None]:
+        """The screen, and the queue, job state and job under the cursor."""
         current = self.current
         queue = job_id = state = None
         if current.name == "queues":
@@ -609,10 +625,19 @@ class Console:
             queue, state, job_id = current.queue, current.state, job.id if job else None
         elif current.name == "detail" and current.job:
             queue, state, job_id = current.job.queue, current.job.state, current.job.id
-        selection = (current.name, queue, state, job_id)
+        return current.name, queue, state, job_id
+
+    def selected_row(self) -> dict[str, str]:
+        """The row under the cursor, as a plugin command receives it."""
+        screen, queue, state, job_id = self._selection_now()
+        fields = {"screen": screen, "queue": queue, "state": state.value if state else None, "job_id": job_id}
+        return {name: value for name, value in fields.items() if value is not None}
+
+    def _publish_selection(self) -> None:
+        selection = self._selection_now()
         if selection != self._selection:
             self._selection = selection
-            self.bus.publish(SelectionChanged(current.name, queue, state, job_id))
+            self.bus.publish(SelectionChanged(*selection))
 
     def _show(self, screen: Any, *, push: bool = False) -> None:
         if push:
@@ -656,7 +681,8 @@ class Console:
 
     def cmd_help(self, topic: str | None) -> None:
         plugin_commands = self.plugins.command_help() if self.plugins is not None else ()
-        self.help.show(topic, self.read_only, self.keymap, plugin_commands)
+        plugin_keys = self.plugins.help_keys() if self.plugins is not None else ()
+        self.help.show(topic, self.read_only, self.keymap, plugin_commands, plugin_keys)
         self._show(self.help, push=True)
 
     def cmd_view(self, name: str) -> None:
@@ -734,6 +760,10 @@ class Console:
             self.load_jobs(screen)
 
     def cmd_filter(self, text: str | None) -> None:
+        if self.current.name == "plugins" and self.plugins is not None:
+            self.plugins.search(text)
+            self.message(f"plugins matching {text!r}" if text else "every plugin")
+            return
         screen = self._job_list()
         table = self._table()
         if screen is not None:

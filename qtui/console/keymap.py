@@ -122,7 +122,8 @@ COMMANDS: dict[str, Command] = {
                 (_P("state", _T.STATE, "ready, scheduled, processing, completed or dead"),),
                 category="jobs"),
         Command("next-state", "Show the next job state on the Jobs screen", category="jobs"),
-        Command("filter", "Keep the rows containing TEXT (jobs: in the payload or error); no TEXT clears it",
+        Command("filter", "Keep the rows containing TEXT (jobs: in the payload or error; plugins: in the name, "
+                "description or permissions, catalog entries too); no TEXT clears it",
                 (_P("text", _T.TEXT, "text to look for", optional=True),), category="lists"),
         Command("search", "Find TEXT in this view and highlight it; no TEXT clears it",
                 (_P("text", _T.TEXT, "text to look for", optional=True),), category="lists"),

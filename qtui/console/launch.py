@@ -17,6 +17,7 @@ from qtui.console.app import Console, PluginPanels
 from qtui.console.glyphs import for_encoding, locale_encoding
 from qtui.console.settings import ConsoleSettings, console_settings, load_config
 from qtui.console.terminal import QuietScreen
+from qtui.plugins.service import Recorder
 from qtui.files.tomlfile import FileProblems
 from qtui.model import InvalidInput
 from qtui.sanitize import LogFormatter
@@ -65,13 +66,15 @@ def _settings(config: Config | None) -> ConsoleSettings:
 
 
 def run_console(backend: Backend, *, refresh: float, mouse: bool, plugins: bool = True,
-                dev: Path | None = None, config: Config | None = None) -> int:
+                dev: Path | None = None, config: Config | None = None, with_enabled: bool = False,
+                recorder: Recorder | None = None) -> int:
     """Run the interactive console until the operator quits; the terminal is restored after.
 
-    With `plugins`, the enabled plugins run in their panels; `dev` is a plugin folder
-    to load as well and reload on every save (qtui plugin dev). `config` defaults to
-    config.toml. Returns the exit status: 0, or 128 + the signal that ended the console
-    (130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP).
+    With `plugins`, the enabled plugins run in their panels; `dev` is a plugin folder to load
+    and reload on every save (qtui plugin dev), alone unless `with_enabled`; `recorder` writes
+    what plugins see to a recording (qtui record). `config` defaults to config.toml. Returns
+    the exit status: 0, or 128 + the signal that ended the console (130 for Ctrl-C, 143 for
+    SIGTERM, 129 for SIGHUP).
     """
     _require_terminal()
     settings = _settings(config)
@@ -84,7 +87,7 @@ def run_console(backend: Backend, *, refresh: float, mouse: bool, plugins: bool 
         # plugin system (Lua, the catalog) loads while the operator already sees the queues.
         from qtui.console.plugin_control import PluginControl
 
-        return PluginControl(console, dev=dev)
+        return PluginControl(console, dev=dev, with_enabled=with_enabled, recorder=recorder)
 
     console = Console(backend, clock=SYSTEM_CLOCK, refresh=refresh, glyphs=for_encoding(encoding), mouse=mouse,
                       plugins=control if plugins else None, settings=settings)

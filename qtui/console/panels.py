@@ -3,7 +3,9 @@
 A panel shows a plugin's title, its state (running, waiting for permission,
 errored with the Lua file:line, quarantined, stopped), and its last rendered
 lines. Rendering never waits for Lua: the panel draws the last frame the plugin
-produced, marked stale while the plugin is busy.
+produced, marked stale while the plugin is busy. Besides its main panel a plugin
+may open more at run time (qtui.panel.open); each is a zone of its own in the
+dock, keyed ``PLUGIN/PANEL``.
 """
 
 from __future__ import annotations
@@ -12,8 +14,23 @@ from collections.abc import Callable, Sequence
 
 import urwid
 
-from qtui.plugins.service import PluginHandle, PluginState, Span
+from qtui.plugins.service import MAIN_PANEL, PluginHandle, PluginState, Span
 from qtui.sanitize import one_line, visible
+
+#: Between a plugin's name and a panel's in a dock key (neither may hold it).
+PANEL_SEP = "/"
+
+
+def dock_key(plugin: str, panel: str = MAIN_PANEL) -> str:
+    """The dock's key of a plugin's panel: its name for the main one, PLUGIN/PANEL for others."""
+    return plugin if panel == MAIN_PANEL else f"{plugin}{PANEL_SEP}{panel}"
+
+
+def split_key(key: str) -> tuple[str, str]:
+    """The plugin and panel of a dock key."""
+    plugin, _, panel = key.partition(PANEL_SEP)
+    return plugin, panel or MAIN_PANEL
+
 
 STATE_TEXT = {
     PluginState.WAITING: "waiting for permission: press P on the plugins screen (5) or :plugin allow {name}",
@@ -44,12 +61,14 @@ def status_lines(handle: PluginHandle) -> list:
 
 
 class PanelWidget(urwid.WidgetWrap):
-    """One plugin's panel: a title bar and its lines; mouse clicks go to `on_mouse`."""
+    """One panel of a plugin: a title bar and its lines; mouse clicks go to `on_mouse`."""
 
     def __init__(self, handle: PluginHandle,
-                 on_mouse: Callable[[str, str, int, int, int], None] | None = None,
-                 on_resize: Callable[[str, int, int], None] | None = None) -> None:
+                 on_mouse: Callable[[str, str, int, int, int, str], None] | None = None,
+                 on_resize: Callable[[str, int, int, str], None] | None = None,
+                 panel: str = MAIN_PANEL) -> None:
         self.name = handle.name
+        self.panel = panel
         self._on_mouse = on_mouse
         self._on_resize = on_resize
         self._title = urwid.Text("", wrap="clip")
@@ -61,7 +80,12 @@ class PanelWidget(urwid.WidgetWrap):
 
     def update(self, handle: PluginHandle, *, focused: bool) -> None:
         manifest = handle.manifest
-        title = one_line(manifest.panel.title if manifest.panel else manifest.name)
+        extra = handle.panels.get(self.panel) if self.panel != MAIN_PANEL else None
+        if extra is not None:
+            title, lines, status = one_line(extra.title), extra.lines, []
+        else:
+            title = one_line(manifest.panel.title if manifest.panel else manifest.name)
+            lines, status = handle.panel, status_lines(handle)
         state = "" if handle.state is PluginState.RUNNING else f" [{handle.state}]"
         stale = " [stale]" if handle.stale else ""
         mark = "> " if focused else "  "
@@ -69,8 +93,8 @@ class PanelWidget(urwid.WidgetWrap):
         self._title_map.set_attr_map({None: "panel title focus" if focused else "panel title"})
         # State and errors wrap, so the whole message (file:line too) is readable; the
         # plugin's own lines are clipped to the panel, as the plugin drew them.
-        widgets = [urwid.Text(line) for line in status_lines(handle)]
-        widgets += [urwid.Text(span_markup(line), wrap="clip") for line in handle.panel]
+        widgets = [urwid.Text(line) for line in status]
+        widgets += [urwid.Text(span_markup(line), wrap="clip") for line in lines]
         position = self._walker.focus if self._walker else 0
         self._walker[:] = widgets
         if widgets:
@@ -81,14 +105,14 @@ class PanelWidget(urwid.WidgetWrap):
 
     def render(self, size, focus=False):  # noqa: ANN001, ANN201 - urwid signature
         if self._on_resize is not None and len(size) == 2:
-            self._on_resize(self.name, size[0], max(size[1] - 1, 0))  # the title takes a row
+            self._on_resize(self.name, size[0], max(size[1] - 1, 0), self.panel)  # the title takes a row
         return super().render(size, focus)
 
     def mouse_event(self, size, event, button, col, row, focus):  # noqa: ANN001, ANN201 - urwid signature
         """A press or release inside the panel goes to the plugin, in panel coordinates."""
         if self._on_mouse is None or row == 0 or event not in ("mouse press", "mouse release"):
             return False
-        self._on_mouse(self.name, event.split()[1], button, col, row - 1)  # row 0 is the title bar
+        self._on_mouse(self.name, event.split()[1], button, col, row - 1, self.panel)  # row 0: the title
         return True
 
 

@@ -1,4 +1,6 @@
-"""The console's side of plugins: enabling, panels, prompts, confirmations and live reload."""
+"""The console's side of plugins: enabling, panels, prompts, confirmations, live reload, and the
+keys of plugin commands (a manifest's default keys, or the operator's from the ``[keys]`` table
+of config.toml; a key the console uses where the command would work stays the console's)."""
 
 from __future__ import annotations
 
@@ -11,13 +13,15 @@ import trio
 from qtui.backends.base import Backend
 from qtui.bus import EventBus
 from qtui.clock import Clock
+from qtui.console import keymap
 from qtui.console.modal import Choice, ConfirmModal
-from qtui.console.panels import Dock, LogPanel, PanelWidget
+from qtui.console.panels import Dock, LogPanel, PanelWidget, dock_key, split_key
 from qtui.console.plugin_modals import PermissionModal, SettingsModal
 from qtui.console.screens.plugins import PluginsScreen
 from qtui.console.widgets import TextView
 from qtui.plugins.service import (
     Capability,
+    CatalogChanged,
     Confirmation,
     DecisionNeeded,
     DecisionsChanged,
@@ -26,6 +30,7 @@ from qtui.plugins.service import (
     PluginHandle,
     PluginService,
     PluginState,
+    Recorder,
     Source,
 )
 from qtui.sanitize import one_line
@@ -39,6 +44,7 @@ class ConsoleView(Protocol):
     backend: Backend
     bus: EventBus
     clock: Clock
+    keymap: keymap.Keymap  # the console's keys, with the operator's from config.toml
     ascii: bool
     focus_panel: str | None
 
@@ -51,6 +57,7 @@ class ConsoleView(Protocol):
     def push(self, screen: Any) -> None: ...
     def relayout(self) -> None: ...
     def refresh(self) -> None: ...
+    def selected_row(self) -> dict[str, str]: ...
 
 #: Dock key of a plugin's log pane (plugin dev); plugin names cannot contain ':'.
 LOG_PREFIX = "log:"
@@ -100,10 +107,11 @@ class PluginControl:
     """The console's side of plugins: panels in the dock, the manager screen, dialogs and commands."""
 
     def __init__(self, console: ConsoleView, *, service: PluginService | None = None,
-                 dev: Path | None = None) -> None:
+                 dev: Path | None = None, with_enabled: bool = False, recorder: Recorder | None = None) -> None:
         self.console = console
         self.service = service or PluginService(console.backend, console.bus, clock=console.clock,
-                                                confirmer=self.confirm, dev=dev)
+                                                confirmer=self.confirm, dev=dev, with_enabled=with_enabled,
+                                                recorder=recorder)
         self.host = self.service.host
         self.dock = Dock()
         self.screen = PluginsScreen(console.clock.monotonic)
@@ -111,15 +119,20 @@ class PluginControl:
         self._prompted: set[tuple[str, str | None]] = set()
         self._asking: dict[str, PermissionModal] = {}  # permission dialogs open, by plugin
         self._manager_shown = trio.Event()  # wakes the manager's refresh tick
+        self._bindings: list[keymap.Binding] = []
+        self._help_keys: list[tuple[keymap.Binding, str | None]] = []
+        self._told: set[tuple[str, str, str]] = set()  # keys already said to be taken
 
     # -- running -------------------------------------------------------------------
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        updates = self.console.bus.subscribe("plugin panels", (PanelUpdated, DecisionNeeded, DecisionsChanged),
+        updates = self.console.bus.subscribe("plugin panels",
+                                             (PanelUpdated, DecisionNeeded, DecisionsChanged, CatalogChanged),
                                              capacity=256)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._follow, updates)
             await nursery.start(self.service.run)
+            self._rebind()
             self.refresh_manager()
             task_status.started()
             nursery.start_soon(self._tick_manager)
@@ -133,6 +146,9 @@ class PluginControl:
                     self._withdraw_prompt(name)
                 case PanelUpdated(plugin=name) if name in self.host.plugins:
                     self._update_panel(self.host.plugins[name])
+                case CatalogChanged():
+                    self.refresh_manager()
+                    self.console.refresh()
 
     async def _tick_manager(self) -> None:
         """Refresh the manager's live columns each second while it is on screen; sleep otherwise."""
@@ -152,12 +168,14 @@ class PluginControl:
 
     # -- what the console asks -----------------------------------------------------
 
-    def key(self, name: str, key: str) -> None:
-        self.host.key(name, key)
+    def key(self, panel: str, key: str) -> None:
+        """A key for the focused panel (its dock key) goes to its plugin."""
+        plugin, name = split_key(panel)
+        self.host.key(plugin, key, name)
 
     def run_command(self, plugin: str, command: str, args: str) -> bool:
-        """Run a plugin's `:PLUGIN.COMMAND`; False if there is no such command."""
-        return self.host.run_command(plugin, command, args)
+        """Run a plugin's `:PLUGIN.COMMAND` on the row under the cursor; False if there is no such command."""
+        return self.host.run_command(plugin, command, args, self.console.selected_row())
 
     def completion_names(self) -> tuple[list[str], list[str]]:
         """Plugin names and plugin commands (``NAME.COMMAND``) for the command line's completion."""
@@ -165,12 +183,70 @@ class PluginControl:
         commands = [f"{h.name}.{c}" for h in self.host.plugins.values() for c in h.commands]
         return plugins, commands
 
+    def resolve_key(self, key: str, context: str) -> str | None:
+        """The plugin command a manifest's default key runs in `context` (the console's own keys,
+        and the operator's from config.toml, are looked up first, in the console's keymap)."""
+        if context in keymap.EXCLUSIVE:
+            return None
+        for binding in self._bindings:
+            if binding.key == key and (context in binding.contexts or "global" in binding.contexts):
+                return binding.command
+        return None
+
+    def help_keys(self) -> list[tuple[keymap.Binding, str | None]]:
+        """Every plugin command key for `?`, with why it is not bound (None when it is)."""
+        return self._help_keys
+
     def command_help(self) -> list[tuple[str, str]]:
         """Each plugin command (``NAME.COMMAND``) with the help its plugin gave, for :help commands."""
         return [(f"{h.name}.{c}", text) for h in self.host.plugins.values() for c, text in h.commands.items()]
 
+    def _rebind(self) -> None:
+        """Bind the commands of the running plugins: the operator's keys from config.toml (bound by
+        the console's keymap) or else the manifest's default key, where qtui does not use it."""
+        bindings: list[keymap.Binding] = []
+        listed: list[tuple[keymap.Binding, str | None]] = []
+        for name, handle in sorted(self.host.plugins.items()):
+            if handle.state is not PluginState.RUNNING:
+                continue
+            declared = {c.name: c for c in handle.manifest.commands}
+            for command in handle.commands:
+                action = f"{name}.{command}"
+                text = f"{name}: {handle.commands[command]}"
+                operators = self.console.keymap.keys_for(action)
+                if operators:
+                    listed += [(keymap.Binding(key, action, ("global",), help=text), None) for key in operators]
+                    continue
+                spec = declared.get(command)
+                if spec is None or not spec.key:
+                    continue
+                views = ("global",) if spec.view == "all" else (spec.view,)
+                binding = keymap.Binding(spec.key, action, views, help=text)
+                taken = self._taken(binding, bindings)
+                listed.append((binding, taken))
+                if taken is None:
+                    bindings.append(binding)
+                elif (action, spec.key, taken) not in self._told:
+                    self._told.add((action, spec.key, taken))
+                    self.console.message(f"{action}: {keymap.key_label(spec.key)} is not bound: {taken}; choose "
+                                         "another in the [keys] table of config.toml", "warning")
+        self._bindings, self._help_keys = bindings, listed
+
+    def _taken(self, binding: keymap.Binding, bound: list[keymap.Binding]) -> str | None:
+        """Why `binding`'s key cannot be bound where it would work (None when it can)."""
+        views = keymap.SCREENS + ("detail",) if "global" in binding.contexts else binding.contexts
+        for view in views:
+            used = self.console.keymap.resolve(binding.key, view)
+            if used is not None:
+                return f"on {view} it is qtui's ({used})"
+            other = next((b.command for b in bound if b.key == binding.key
+                          and (view in b.contexts or "global" in b.contexts)), None)
+            if other is not None:
+                return f"on {view} it is {other}'s"
+        return None
+
     def focus_order(self) -> list[str]:
-        """Panels keys can go to, in dock order (log panes take no keys)."""
+        """Panels keys can go to (dock keys), in dock order (log panes take no keys)."""
         return [name for name in self.dock.panels if not name.startswith(LOG_PREFIX)]
 
     def refresh_panels(self, focused: str | None) -> None:
@@ -180,25 +256,23 @@ class PluginControl:
             if handle is not None:
                 panel.update(handle, focused=name == focused)
 
+    def _new_panel(self, handle: PluginHandle, panel: str) -> PanelWidget:
+        return PanelWidget(handle, on_mouse=self.host.mouse, on_resize=self.host.resize, panel=panel)
+
     # -- panels --------------------------------------------------------------------
 
     def _update_panel(self, handle: PluginHandle) -> None:
-        panel = self.dock.panels.get(handle.name)
         if handle.state is PluginState.STOPPED:
-            if panel is not None:  # a disabled plugin leaves the dock; the manager still lists it
+            if self._panels_of(handle.name):  # a disabled plugin leaves the dock; the manager still lists it
                 self._remove_panels(handle.name)
+            self._rebind()
             self._refresh_views(handle)
             return
-        if panel is None:
-            panel = PanelWidget(handle, on_mouse=self.host.mouse, on_resize=self.host.resize)
-            self.dock.panels[handle.name] = panel
-            if self.service.dev is not None and handle.plugin.folder == self.service.dev:
-                self.dock.panels[LOG_PREFIX + handle.name] = LogPanel(handle)
+        if self._sync_panels(handle):
             self.console.relayout()
-        panel.update(handle, focused=self.console.focus_panel == handle.name)
-        log_panel = self.dock.panels.get(LOG_PREFIX + handle.name)
-        if log_panel is not None:
-            log_panel.update(handle, focused=False)
+        self._rebind()
+        for key in self._panels_of(handle.name):
+            self.dock.panels[key].update(handle, focused=self.console.focus_panel == key)
         self._refresh_views(handle)
         if handle.state is PluginState.WAITING:
             self._prompt_once(handle)
@@ -210,12 +284,55 @@ class PluginControl:
             self.log_screen.show(handle)
         self.console.refresh()
 
-    def _remove_panels(self, name: str) -> None:
-        self.dock.panels.pop(name, None)
-        self.dock.panels.pop(LOG_PREFIX + name, None)
-        if self.console.focus_panel == name:
+    def _panels_of(self, name: str) -> list[str]:
+        """The dock keys of a plugin's panels (main, opened ones, its log in plugin dev)."""
+        return [key for key, panel in self.dock.panels.items() if panel.name == name]
+
+    def _sync_panels(self, handle: PluginHandle) -> bool:
+        """Give the plugin's main panel, the panels it has open and (under development) its log a
+        place in the dock, next to each other; True if the dock changed."""
+        wanted = [dock_key(handle.name), *(dock_key(handle.name, name) for name in handle.panels)]
+        if self.service.dev is not None and handle.plugin.folder == self.service.dev:
+            wanted.append(LOG_PREFIX + handle.name)  # always beside the plugin under development
+        current = self._panels_of(handle.name)
+        if current == wanted:
+            return False
+        made = self._panels_for(handle, wanted)  # the widgets of panels still open are kept
+        panels: dict[str, Any] = {}
+        for key, panel in self.dock.panels.items():
+            if panel.name != handle.name:
+                panels[key] = panel
+            elif not set(made) <= set(panels):  # where the plugin was, its panels stay together
+                panels.update(made)
+        panels.update(made)
+        self.dock.panels = panels
+        if self.console.focus_panel in current and self.console.focus_panel not in wanted:
             self.console.focus_panel = None
+        return True
+
+    def _panels_for(self, handle: PluginHandle, keys: list[str]) -> dict[str, Any]:
+        made: dict[str, Any] = {}
+        for key in keys:
+            existing = self.dock.panels.get(key)
+            if existing is not None:
+                made[key] = existing
+            elif key.startswith(LOG_PREFIX):
+                made[key] = LogPanel(handle)
+            else:
+                made[key] = self._new_panel(handle, split_key(key)[1])
+        return made
+
+    def _remove_panels(self, name: str) -> None:
+        for key in self._panels_of(name):
+            del self.dock.panels[key]
+            if self.console.focus_panel == key:
+                self.console.focus_panel = None
         self.console.relayout()
+
+    def search(self, text: str | None) -> None:
+        """Narrow the manager to the plugins (installed or in the catalog) matching `text`."""
+        self.screen.search(text)
+        self.refresh_manager()
 
     def refresh_manager(self) -> None:
         service = self.service
@@ -318,7 +435,7 @@ class PluginControl:
         if name:
             return name
         if self.console.focus_panel:
-            return self.console.focus_panel
+            return split_key(self.console.focus_panel)[0]
         if self.console.current is self.screen:
             return self.screen.selected()
         return None

@@ -18,6 +18,7 @@ from qtui.plugins.service import (
     Setting,
     SettingType,
     Verdict,
+    setting_from_text,
 )
 from qtui.sanitize import one_line
 
@@ -311,17 +312,9 @@ class SettingsModal(Modal):
         changes: dict[str, Any] = {}
         for setting in self.manifest.settings:
             value: Any = self.values.get(setting.name, setting.default)
-            if setting.name in self._edits:
-                text = self._edits[setting.name].edit_text
-                if setting.type is SettingType.NUMBER:
-                    try:
-                        value = int(text) if text.strip().lstrip("-").isdigit() else float(text)
-                    except ValueError:
-                        self.message.set_text(("error", f"{setting.name}: {text!r} is not a number"))
-                        return False
-                else:
-                    value = text
             try:
+                if setting.name in self._edits:
+                    value = setting_from_text(setting, self._edits[setting.name].edit_text)
                 changes[setting.name] = setting.validate(value)
             except ValueError as exc:
                 self.message.set_text(("error", f"{setting.name}: {exc}"))

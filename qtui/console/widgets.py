@@ -267,6 +267,11 @@ class Table(urwid.WidgetWrap):
 
     # -- the cursor -------------------------------------------------------------------
 
+    def set_empty(self, text: str) -> None:
+        """What the table says when it has no rows."""
+        self._empty_text = text
+        self._empty.set_text(("dim", text))
+
     def focused_key(self) -> Hashable | None:
         if not self._walker:
             return None

@@ -8,6 +8,9 @@ Owns: four layers, each a subpackage, and data flows one way between them:
 - :mod:`.service`: the one module the console imports; it runs the enabled plugins;
 - :mod:`.lockfile`, beside it: the fleet lockfile (``qtui plugin lock`` and ``apply``).
 
+Beside them, :mod:`.lifecycle` is what enabling, configuring and removing a plugin change on
+disk, shared by the service and the command line.
+
 May import: the backend-neutral core (:mod:`qtui.model`, :mod:`qtui.events`, :mod:`qtui.bus`,
 :mod:`qtui.backends.base`), :mod:`qtui.files` and :mod:`qtui.paths`. Never the console, the
 command line or the author's kit (:mod:`qtui.authoring`), which build on it.

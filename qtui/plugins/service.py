@@ -7,6 +7,12 @@ reports through the console's event bus (:class:`PanelUpdated` when a plugin cha
 :class:`~qtui.events.Notice` for the status bar) and asks the operator only through the
 ``confirmer`` it is given. It never imports the console.
 
+What the command line changes while a console runs reaches it: each time the console polls
+its backend, the service looks at ``plugins.toml``, ``plugin-settings.toml``,
+``catalogs.toml`` and the catalog's index files, and starts or stops plugins, delivers new
+settings and reads the catalog again when they changed (an idle console is not woken for it). It keeps the states of its plugins in a
+:class:`~qtui.plugins.runtime.running.RunningFile` for `qtui plugin list`.
+
 The other names here are what the console shows of plugins; they are defined in the
 subpackages (:mod:`.bundles`, :mod:`.trust`, :mod:`.runtime`) and listed in ``__all__``.
 """
@@ -14,6 +20,7 @@ subpackages (:mod:`.bundles`, :mod:`.trust`, :mod:`.runtime`) and listed in ``__
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -24,14 +31,17 @@ import trio
 from qtui.backends.base import Backend
 from qtui.bus import EventBus
 from qtui.clock import Clock
-from qtui.events import Event, Notice
+from qtui.events import Event, Notice, StatsUpdated
 from qtui.files.tomlfile import Problem
 from qtui.plugins.bundles import catalog
 from qtui.plugins.bundles.capabilities import Capability
 from qtui.plugins.bundles.catalog import Catalog, Entry, Removed
+from qtui.plugins.bundles.catalog import matches as matches_search
 from qtui.plugins.bundles.discovery import Discovery, Plugin, Source, discover
 from qtui.plugins.bundles.manifest import Manifest, ManifestError, Setting, SettingType, load_manifest
 from qtui.plugins.bundles.watch import watch_folders
+from qtui.plugins.lifecycle import Forgotten, forget
+from qtui.plugins.runtime.events import MAIN_PANEL, PluginLifecycle
 from qtui.plugins.runtime.host import (
     Confirmation,
     Confirmer,
@@ -41,7 +51,10 @@ from qtui.plugins.runtime.host import (
     PluginState,
 )
 from qtui.plugins.runtime.instance import Span
+from qtui.plugins.runtime.recording import RECORDED, Recorder
+from qtui.plugins.runtime.running import RunningFile
 from qtui.plugins.runtime.sandbox import PluginError
+from qtui.plugins.runtime.settings import from_text as setting_from_text
 from qtui.plugins.trust.enabled import EnabledStore
 from qtui.plugins.trust.live import watch_files
 from qtui.plugins.trust.permissions import Grants, Pending, PermissionsFileError, Verdict
@@ -51,10 +64,10 @@ from qtui.plugins.trust.scope import Scope
 from qtui.sanitize import one_line
 
 __all__ = [
-    "Capability", "Catalog", "Confirmation", "Confirmer", "DecisionNeeded", "DecisionsChanged", "Discovery",
-    "Entry", "Grants", "Manifest", "PanelUpdated",
-    "Pending", "Plugin", "PluginHandle", "PluginService", "PluginState", "Removed", "Review", "Scope", "Setting",
-    "SettingType", "Source", "Span", "Verdict",
+    "MAIN_PANEL", "Capability", "Catalog", "CatalogChanged", "Confirmation", "Confirmer", "DecisionNeeded",
+    "DecisionsChanged", "Discovery", "Entry", "Grants", "Manifest", "PanelUpdated",
+    "Pending", "Plugin", "PluginHandle", "PluginService", "PluginState", "Recorder", "Removed", "Review", "Scope",
+    "Setting", "SettingType", "Source", "Span", "Verdict", "matches_search", "setting_from_text",
 ]
 
 log = logging.getLogger(__name__)
@@ -69,6 +82,11 @@ def _short(problem: Problem) -> str:
     """A problem with the file's name only, for the status line."""
     what = f"{problem.field}: {problem.message}" if problem.field else problem.message
     return f"{_where(problem)}: {what}"
+
+
+@attrs.frozen
+class CatalogChanged(Event):
+    """The catalog was read again because an index file or catalogs.toml changed."""
 
 
 @attrs.frozen
@@ -90,16 +108,22 @@ class PluginService:
     """Runs the operator's plugins for one console: discovery, lifecycle, reload and decisions."""
 
     def __init__(self, backend: Backend, bus: EventBus, *, clock: Clock, confirmer: Confirmer,
-                 enabled: EnabledStore | None = None, dev: Path | None = None,
-                 host: PluginHost | None = None) -> None:
+                 enabled: EnabledStore | None = None, dev: Path | None = None, with_enabled: bool = False,
+                 host: PluginHost | None = None, running: RunningFile | None = None, recorder: Recorder | None = None) -> None:
         self.bus = bus
+        self.recorder = recorder  # qtui record: what the plugins see goes to a recording too
         self.host = host or PluginHost(backend, bus, clock=clock, confirmer=confirmer)
         self.enabled_store = enabled or EnabledStore()
         self.dev = dev  # a plugin folder under development (qtui plugin dev)
+        # In plugin dev only the plugin under development runs, unless asked for the enabled ones too.
+        self.runs_enabled = dev is None or with_enabled
         self.discovery = Discovery()
         self.catalog = Catalog()
         self.enabled: list[str] = []
+        self.running_file = running or RunningFile()
+        self._states_written: dict[str, dict[str, str | None]] | None = None
         self._nursery: trio.Nursery | None = None
+        self._waiting: list[Callable[[], Awaitable[None]]] = []
         self._watch_scope: trio.CancelScope | None = None
         self._decisions_scope: trio.CancelScope | None = None  # watching the decisions, while plugins are loaded
 
@@ -115,25 +139,49 @@ class PluginService:
     # -- running -------------------------------------------------------------------------
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Start the host and the enabled plugins, then keep watching their folders."""
-        async with trio.open_nursery() as nursery:
-            self._nursery = nursery
-            await nursery.start(self.host.run)
-            self.rediscover()
+        """Start the host and the enabled plugins, then keep watching their folders and files."""
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                # One waiting event is enough: the states are read after it is received.
+                states = self.bus.subscribe("plugin states", (PanelUpdated, PluginLifecycle), capacity=1)
+                nursery.start_soon(self._record_states, states)
+                if self.recorder is not None:
+                    self.host.on_read = self.recorder.jobs
+                    nursery.start_soon(self._record, self.bus.subscribe("recording", RECORDED, capacity=256))
+                await nursery.start(self.host.run)
+                self.rediscover()
+                try:
+                    self.enabled = self.enabled_store.load()
+                except Exception as exc:
+                    self.notice(f"enabled plugins: {exc}", "error")
+                task_status.started()
+                polls = self.bus.subscribe("plugin config", (StatsUpdated,), capacity=1)
+                stamps = await trio.to_thread.run_sync(self._config_stamps)
+                if self.dev is not None:
+                    await self._start_dev()  # first: an installed plugin of its name must not start
+                if self.runs_enabled:
+                    for name in self.enabled:
+                        await self._start_enabled(name)
+                self._restart_watch()
+                nursery.start_soon(self._follow_config, stamps, polls)
+                for work in self._waiting:
+                    nursery.start_soon(work)
+                self._waiting.clear()
+        finally:
             try:
-                self.enabled = self.enabled_store.load()
-            except Exception as exc:
-                self.notice(f"enabled plugins: {exc}", "error")
-            task_status.started()
-            for name in self.enabled:
-                plugin = self.discovery.get(name)
-                if plugin is None:
-                    self.notice(self._missing(name), "warning")
-                    continue
-                await self.start(plugin)
-            if self.dev is not None:
-                await self._start_dev()
-            self._restart_watch()
+                self.running_file.remove()
+            except OSError as exc:
+                log.warning("running plugins file: %s", exc)
+
+    async def _start_enabled(self, name: str) -> None:
+        if self.dev is not None and name == self.dev_name():
+            return  # the folder under development takes the name's place
+        plugin = self.discovery.get(name)
+        if plugin is None:
+            self.notice(self._missing(name), "warning")
+            return
+        await self.start(plugin)
 
     def _missing(self, name: str) -> str:
         """Why the enabled plugin `name` cannot start: not installed, or its folder is broken."""
@@ -146,6 +194,8 @@ class PluginService:
         """Run `work()` beside the plugins; a failure becomes a status message."""
         if self._nursery is not None:
             self._nursery.start_soon(self._guarded, work)
+        else:
+            self._waiting.append(lambda: self._guarded(work))  # asked before run() began: run() starts it
 
     async def _guarded(self, work: Callable[[], Awaitable[Any]]) -> None:
         """Await `work()`; a failure becomes a status message instead of ending the console."""
@@ -157,15 +207,31 @@ class PluginService:
 
     def rediscover(self) -> None:
         """Look for installed plugins and the catalog again (the files are small and local)."""
+        self._use_sources(*self._read_sources())
+
+    @staticmethod
+    def _read_sources() -> tuple[Discovery | None, Catalog, list[str]]:
+        """The installed plugins (None if discovery failed), the catalog and what went wrong;
+        safe to run in a worker thread."""
+        problems = []
+        found: Discovery | None = None
+        listing = Catalog()
         try:
-            self.discovery = discover()
+            found = discover()
         except Exception as exc:
-            self.notice(f"plugin discovery failed: {exc}", "error")
+            problems.append(f"plugin discovery failed: {exc}")
         try:
-            self.catalog = catalog.load_catalog()
+            listing = catalog.load_catalog()
         except Exception as exc:
-            self.catalog = Catalog()
-            self.notice(f"plugin catalog: {one_line(str(exc).splitlines()[0])}", "error")
+            problems.append(f"plugin catalog: {one_line(str(exc).splitlines()[0])}")
+        return found, listing, problems
+
+    def _use_sources(self, found: Discovery | None, listing: Catalog, problems: list[str]) -> None:
+        if found is not None:
+            self.discovery = found
+        self.catalog = listing
+        for problem in problems:
+            self.notice(problem, "error")
 
     def find(self, name: str) -> Plugin | None:
         """The installed (or running) plugin called `name`, looking again if it is new."""
@@ -200,11 +266,13 @@ class PluginService:
         await self.start(plugin)
 
     async def start(self, plugin: Plugin) -> PluginHandle:
-        """(Re)start `plugin`: a running one stops first and comes back under the current decisions."""
+        """(Re)start `plugin`: a running one stops first (handing its state over) and comes back
+        under the current decisions."""
         old = self.host.plugins.get(plugin.name)
+        handoff = None
         if old is not None and old.state is not PluginState.WAITING:
-            await self.host.stop(plugin.name)
-        handle = await self.host.start(plugin)
+            handoff = await self.host.stop(plugin.name)
+        handle = await self.host.start(plugin, handoff=handoff)
         self._changed(handle)
         self._restart_watch()
         if handle.state is PluginState.WAITING:
@@ -236,13 +304,23 @@ class PluginService:
         self.notice(f"installed {installed.manifest.name} {installed.manifest.version}; e enables it")
 
     async def uninstall(self, plugin: Plugin) -> Removed:
-        """Stop, disable and delete the user's install of `plugin`."""
+        """Stop and delete the user's install of `plugin`, and clear every trace of it but the
+        audit log, as `qtui plugin remove` does (:func:`~qtui.plugins.lifecycle.forget`)."""
         await self.disable(plugin.name)
         removed = await trio.to_thread.run_sync(catalog.remove, plugin.name)
+        await trio.to_thread.run_sync(self.forget, plugin.name)
+        self.host.forget(plugin.name)
         self.rediscover()
         still = f"; the {removed.now_used.source} one is used now" if removed.now_used else ""
         self.notice(f"uninstalled {plugin.name}{still}")
         return removed
+
+    def forget(self, name: str) -> Forgotten:
+        """Clear the plugin's enabled state, settings, storage and decisions (not the audit log)."""
+        forgotten = forget(name, enabled=self.enabled_store, settings=self.host.settings,
+                           storage_dir=self.host.storage_dir, permissions=self.host.store)
+        self.enabled = [n for n in self.enabled if n != name]
+        return forgotten
 
     async def reload(self, name: str) -> PluginHandle | None:
         """Load the plugin's folder again (manifest and code); keeps the old code on failure.
@@ -369,6 +447,106 @@ class PluginService:
         else:
             await trio.to_thread.run_sync(self.host.settings.save, plugin.manifest, changes)
         self.notice(f"{plugin.name}: settings saved")
+
+    # -- what others change: the files, and the states others read ------------------------
+
+    def _config_files(self) -> list[Path]:
+        files = [self.enabled_store.path, self.host.settings.path, *catalog.catalogs_paths()]
+        for config in catalog.catalogs_paths():
+            try:
+                files += catalog.configured_indexes(config)
+            except catalog.CatalogError:
+                pass  # reported when the catalog is read
+        return files
+
+    def _config_stamps(self) -> dict[Path, tuple[int, int, int] | None]:
+        """Each watched file's inode, size and modification time (None when missing)."""
+        stamps: dict[Path, tuple[int, int, int] | None] = {}
+        for path in self._config_files():
+            try:
+                info = os.stat(path)
+            except OSError:
+                stamps[path] = None
+            else:
+                stamps[path] = (info.st_ino, info.st_size, info.st_mtime_ns)
+        return stamps
+
+    async def _follow_config(self, stamps: dict[Path, tuple[int, int, int] | None], polls: Any) -> None:
+        """Apply what changed in the watched files, looking each time the console has polled its
+        backend (`polls`: its statistics), so an idle console sleeps; until cancelled."""
+        async for _stats in polls:
+            now = await trio.to_thread.run_sync(self._config_stamps)
+            changed = {path for path in stamps.keys() | now.keys() if stamps.get(path) != now.get(path)}
+            stamps = now
+            if changed - {self.enabled_store.path, self.host.settings.path}:
+                before = len(self.catalog.entries)
+                self._use_sources(*await trio.to_thread.run_sync(self._read_sources))
+                self.notice(f"plugin catalog read again: {len(self.catalog.entries)} entries (was {before})")
+                self.bus.publish(CatalogChanged())
+            if self.enabled_store.path in changed:
+                await self._apply_enabled()
+            if self.host.settings.path in changed:
+                await self._apply_settings()
+
+    async def _apply_enabled(self) -> None:
+        """Start the plugins enabled elsewhere since, stop those disabled."""
+        try:
+            names = await trio.to_thread.run_sync(self.enabled_store.load)
+        except Exception as exc:
+            self.notice(f"enabled plugins: {exc}", "error")
+            return
+        added = [n for n in names if n not in self.enabled]
+        removed = [n for n in self.enabled if n not in names]
+        self.enabled = names
+        if not self.runs_enabled:
+            return
+        for name in removed:
+            handle = self.host.plugins.get(name)
+            if handle is not None and handle.state is not PluginState.STOPPED and name != self.dev_name():
+                await self.stop(name)
+                self.notice(f"{name} was disabled elsewhere and stopped")
+        for name in added:
+            handle = self.host.plugins.get(name)
+            if handle is None or handle.state is PluginState.STOPPED:
+                if self.find(name) is not None:
+                    self.notice(f"{name} was enabled elsewhere")
+                await self._start_enabled(name)
+
+    async def _apply_settings(self) -> None:
+        """Give running plugins the setting values saved elsewhere."""
+        for name, handle in list(self.host.plugins.items()):
+            if handle.runtime is None:
+                continue
+            values, _problems = await trio.to_thread.run_sync(self.host.settings.values, handle.manifest)
+            if self.host.apply_settings(name, values):
+                self.notice(f"{name}: settings changed elsewhere")
+
+    def plugin_states(self) -> dict[str, dict[str, str | None]]:
+        """What the running file says: each plugin's version, state and reason."""
+        return {
+            name: {"version": str(handle.manifest.version), "state": handle.state.name.lower(),
+                   "reason": handle.reason}
+            for name, handle in self.host.plugins.items()
+        }
+
+    async def _record(self, events: Any) -> None:
+        """Write each event plugins may see to the recording (qtui record)."""
+        assert self.recorder is not None
+        async for event in events:
+            self.recorder.event(event)
+
+    async def _record_states(self, changes: Any) -> None:
+        """Keep the running file up to date with the plugins' states (others read it)."""
+        await trio.to_thread.run_sync(self.running_file.remove_stale)
+        async for _event in changes:
+            states = self.plugin_states()
+            if states == self._states_written:
+                continue
+            self._states_written = states
+            try:
+                await trio.to_thread.run_sync(self.running_file.write, states)
+            except OSError as exc:
+                log.warning("running plugins file: %s", exc)
 
     # -- live reload ---------------------------------------------------------------------
 

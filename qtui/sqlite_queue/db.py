@@ -182,8 +182,7 @@ class Database:
         #: Why writes are refused, or None if they are allowed.
         self.read_only_reason: str | None = "it was opened read-only" if read_only else None
         self._idle: stdlib_queue.SimpleQueue[sqlite3.Connection] = stdlib_queue.SimpleQueue()
-        self._all: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # orders giving a connection back against close()
         self._closed = False
         self._uri = self._open_uri(create and not read_only)
         first = self._connect()
@@ -235,10 +234,12 @@ class Database:
                 isolation_level=None,  # transactions are explicit
                 check_same_thread=False,  # borrowed by one thread at a time, see _borrow
             )
-        with self._lock:
-            self._all.append(conn)
-        with self._translated():
-            conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        try:
+            with self._translated():
+                conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        except BaseException:
+            conn.close()
+            raise
         conn.create_function("qtui_icontains", 2, _icontains, deterministic=True)
         conn.text_factory = _decode_text
         return conn
@@ -331,30 +332,32 @@ class Database:
             yield conn
         except BaseException:
             if conn.in_transaction:  # a failed COMMIT or ROLLBACK: do not reuse a broken connection
-                self._discard(conn)
+                conn.close()
                 raise
             self._give_back(conn)
             raise
         self._give_back(conn)
 
     def _give_back(self, conn: sqlite3.Connection) -> None:
-        if self._closed:
-            self._discard(conn)
-        else:
-            self._idle.put(conn)
-
-    def _discard(self, conn: sqlite3.Connection) -> None:
         with self._lock:
-            if conn in self._all:
-                self._all.remove(conn)
-        conn.close()
+            if not self._closed:
+                self._idle.put(conn)
+                return
+        conn.close()  # closed while this thread used it: its last user closes it
 
     def close(self) -> None:
-        """Close every connection; the database is unusable afterwards."""
-        self._closed = True
+        """Close every connection; the database is unusable afterwards.
+
+        Connections in use by other threads are closed when those threads give them back:
+        closing a connection under a running statement can crash the interpreter.
+        """
         with self._lock:
-            conns, self._all = self._all, []
-        for conn in conns:
+            self._closed = True
+        while True:
+            try:
+                conn = self._idle.get_nowait()
+            except stdlib_queue.Empty:
+                break
             with contextlib.suppress(sqlite3.Error):
                 conn.close()
 

@@ -12,6 +12,7 @@ import trio
 from qtui.backends import open_backend
 from qtui.console.app import Console
 from qtui.console.plugin_control import PluginControl
+from qtui.console.settings import ConsoleSettings
 from qtui.sqlite_queue import SQLiteQueue
 from tests.support import WAIT, HeldWallClock, screen_text, wait_until, write_plugin_folder
 
@@ -76,10 +77,13 @@ async def make_console(tmp_path: Path, monkeypatch):
     # a poll may be inside the backend in a worker thread until then.
     async with trio.open_nursery() as nursery:
 
-        async def make(dev: Path | None = None) -> Driver:
+        async def make(dev: Path | None = None, settings: ConsoleSettings | None = None, **control) -> Driver:
+            """A console (with config.toml's `settings`); `control` goes to its PluginControl
+            (with_enabled=, recorder=)."""
             backend = open_backend(db, clock=clock)
             backends.append(backend)
-            console = Console(backend, clock=clock, refresh=0.2, plugins=lambda c: PluginControl(c, dev=dev))
+            console = Console(backend, clock=clock, refresh=0.2, plugins=lambda c: PluginControl(c, dev=dev, **control),
+                              **({} if settings is None else {"settings": settings}))
             console.start_tasks(nursery)
             driver = Driver(console, tmp_path / "config" / "qtui" / "plugins")
             await driver.wait_for("email")

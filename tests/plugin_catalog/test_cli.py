@@ -130,7 +130,7 @@ def test_a_broken_configured_catalog_is_a_warning_when_installing_by_name(
     assert err == f"qtui: warning: {tmp_path}/gone.toml: cannot read: No such file or directory\n"
 
 
-def test_remove_asks_first_and_can_forget_decisions(run, make_plugin, tmp_path: Path) -> None:
+def test_remove_asks_first_and_forgets_the_decisions(run, make_plugin, tmp_path: Path) -> None:
     source = make_plugin(tmp_path / "src", "hello", permissions=["stats.read"])
     assert run("plugin", "install", str(source))[0] == 0
     assert run("plugin", "grant", "hello", "stats.read")[0] == 0
@@ -139,9 +139,9 @@ def test_remove_asks_first_and_can_forget_decisions(run, make_plugin, tmp_path: 
     code, _, err = run("plugin", "remove", "hello")
     assert code == 4 and f"Delete {target}? refused: stdin is not a terminal" in err and target.exists()
 
-    code, out, _ = run("plugin", "remove", "hello", "--yes", "--forget-permissions")
+    code, out, _ = run("plugin", "remove", "hello", "--yes")
     assert code == 0
-    assert out.splitlines() == [f"removed hello 1.0.0 ({target})", "forgot 1 permission decision record"]
+    assert out.splitlines() == [f"removed hello 1.0.0 ({target})", "forgot its 1 permission decision record"]
     assert not target.exists() and PermissionStore().records("hello") == ()
 
     code, _, err = run("plugin", "remove", "hello", "--yes")

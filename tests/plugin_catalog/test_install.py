@@ -16,11 +16,14 @@ import tomli_w
 from qtui.plugins.bundles import catalog
 from qtui.plugins.bundles.bundle import bundle_hash
 from qtui.plugins.bundles.catalog import (
+    ORIGIN_FILE,
     DownloadError,
     NotAvailable,
+    Origin,
     PackageError,
     ReplaceRefused,
     install,
+    installed_from,
     load_catalog,
     read_index,
     resolve,
@@ -75,7 +78,11 @@ def test_install_from_a_folder_copies_exactly_the_bundle(make_plugin, tmp_path: 
 
     target = user_plugins / "hello"
     assert installed.folder == target and installed.changed and installed.replaced is None
-    assert _tree(target) == {k: v for k, v in _tree(source).items() if not k.startswith(".git") and k != "init.lua~"}
+    files = _tree(target)
+    origin = files.pop(ORIGIN_FILE)  # where it came from, beside the bundle (hidden: not part of it)
+    assert files == {k: v for k, v in _tree(source).items() if not k.startswith(".git") and k != "init.lua~"}
+    assert origin.decode() == f'from = "folder"\nlocation = "{source}"\n'
+    assert installed_from(target) == Origin("folder", str(source))
     assert installed.code_hash == bundle_hash(source) == bundle_hash(target)
     plugin = discover().get("hello")
     assert plugin is not None and plugin.source is Source.USER and plugin.folder == target
@@ -90,7 +97,9 @@ def test_install_from_an_archive_reports_its_sha256(packed, user_plugins: Path) 
     assert _tree(user_plugins / "hello") == {
         "init.lua": b"return {}\n", "lib/a.lua": b"return 2\n",
         "manifest.toml": (user_plugins / "hello/manifest.toml").read_bytes(),
+        ORIGIN_FILE: f'from = "archive"\nlocation = "{archive}"\n'.encode(),
     }
+    assert installed_from(user_plugins / "hello") == Origin("archive", str(archive))
 
 
 def test_install_by_name_from_an_index_next_to_the_archive(packed, tmp_path: Path, user_plugins: Path) -> None:
@@ -102,6 +111,7 @@ def test_install_by_name_from_an_index_next_to_the_archive(packed, tmp_path: Pat
     installed = install(entry)
     assert installed.manifest.version == Version(1, 2, 0)
     assert bundle_hash(user_plugins / "hello") == installed.code_hash
+    assert installed_from(user_plugins / "hello") == Origin("catalog", str(archive), str(index))
 
 
 def test_install_by_name_over_http(packed, tmp_path: Path, http_folder, user_plugins: Path) -> None:

@@ -104,7 +104,7 @@ def test_check_json(run, run_json, make_plugin, tmp_path: Path) -> None:
     folder = make_plugin(tmp_path, "tenant-sla", version="1.2.0")
     assert run_json("plugin", "check", str(folder)) == {
         "ok": True, "name": "tenant-sla", "version": "1.2.0", "code_hash": bundle_hash(folder),
-        "problems": [],
+        "problems": [], "warnings": [],
     }
     (folder / "init.lua").write_text("return (\n")
     code, out, _ = run("plugin", "check", str(folder), "--json")

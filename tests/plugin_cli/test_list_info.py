@@ -36,7 +36,8 @@ def test_list_shows_every_plugin_and_what_is_wrong_with_the_rest(
     assert code == 0
     table, *sections = out.split("\n\n")
     header, *rows = table.splitlines()
-    assert header.split() == ["NAME", "VERSION", "SOURCE", "API", "CAPABILITIES", "DECISIONS", "SCOPES", "FOLDER"]
+    assert header.split() == ["NAME", "VERSION", "SOURCE", "API", "CAPABILITIES", "DECISIONS", "SCOPES", "ENABLED",
+                              "STATE", "FROM", "FOLDER"]
     assert [r.split()[:6] for r in rows] == [
         ["dead-letters", "1.0.0", "system", "1", "jobs.requeue", "1"],
         ["tenant-sla", "1.2.0", "user", "1", "stats.read,timers", "2"],
@@ -152,8 +153,8 @@ def test_info_shows_the_whole_manifest_and_each_verdict(
     assert fields["code hash"].strip() == bundle_hash(folder)
     assert fields["limits"].strip() == "8 MiB memory, 2000 instructions and 20 ms of CPU per call"
     assert fields["panel"].strip() == "'Tenant SLA', 8 rows, 60 columns, right"
-    assert "threshold_s  number  300      min 1, max 86400" in out
-    assert "view         choice  'table'  one of table, bars" in out
+    assert "threshold_s  number  300      300      min 1, max 86400" in out
+    assert "view         choice  'table'  'table'  one of table, bars" in out
     verdicts = {line.split()[0]: line.split()[1:4] for line in out.splitlines() if line.startswith("  jobs.")}
     assert verdicts == {
         "jobs.purge": ["high", "yes", "undecided"], "jobs.enqueue": ["medium", "no", "forbidden"],

@@ -111,3 +111,15 @@ def test_capabilities_styles_and_states_are_closed_sets() -> None:
 def test_the_module_prints_where_the_file_is_installed() -> None:
     result = subprocess.run([sys.executable, "-m", "qtui.authoring.typedefs"], capture_output=True, text=True, check=True)
     assert Path(result.stdout.strip()).read_text(encoding="utf-8") == TEXT
+
+
+def test_deprecated_names_are_declared_as_the_new_function_marked_deprecated(monkeypatch) -> None:
+    monkeypatch.setattr(api, "ALIASES", (api.Alias("jobs.get", "jobs.find", "1.1", "renamed"),))
+    text = typedefs.render()
+    old = text.split("---@deprecated since API 1.1: use qtui.jobs.find (renamed)\n", 1)[1].split("\n\n", 1)[0]
+    new = text.split("function qtui.jobs.find(id) end")[0].rsplit("\n\n", 1)[1]
+    assert old.endswith("function qtui.jobs.get(id) end")
+    assert old.replace("qtui.jobs.get", "qtui.jobs.find") == new + "function qtui.jobs.find(id) end"
+    lua = lua54.LuaRuntime()
+    lua.execute(text)
+    assert lua.eval("type(qtui.jobs.get)") == "function"

@@ -1,4 +1,4 @@
-"""The API v1 declaration and the host agree: every function bound, every event field present."""
+"""The API declaration (1.1) and the host agree: every function bound, every event field present."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import inspect
 
 import pytest
 
-from qtui.events import SelectionChanged, StatsUpdated
+from qtui.events import ConsoleKey, SelectionChanged, StatsUpdated
 from qtui.model import JobState, QueueStats, Snapshot, WorkerInfo
 from qtui.plugins.runtime import api
 from qtui.plugins.runtime.events import (
@@ -30,14 +30,15 @@ SAMPLES = [
         (WorkerInfo("w1"),), 100.0)),
     SelectionChanged("jobs", "email", JobState.DEAD, "42"),
     KeyPressed("enter"),
-    MouseClicked("press", 1, 3, 4),
+    MouseClicked("press", 1, 3, 4, "details"),
     PanelResized(78, 7),
     TimerFired("tick", 5.0),
-    CommandInvoked("refresh", "now"),
+    CommandInvoked("refresh", "now", {"screen": "dead", "queue": "email", "state": "dead", "job_id": "42"}),
     PluginMessage("plugin.a.x", "a", {"n": 1}),
     PluginLifecycle("a", "1.0.0", "errored", "init.lua:3: boom"),
     SettingsChanged({"limit": 3}),
     ActionResult(7, "purge", True, None, {"count": 2}),
+    ConsoleKey("ctrl r", "dead"),
 ]
 
 

@@ -75,3 +75,23 @@ async def test_new_capabilities_are_never_carried_over(harness) -> None:
     plugin = harness.plugin("live", V2, permissions=["stats.read", "jobs.purge"])
     handle = await harness.host.reload(plugin, carry_decisions=True)
     assert handle.state is PluginState.WAITING and "jobs.purge" in handle.reason
+
+
+async def test_state_survives_every_restart_the_host_makes(harness) -> None:
+    plugin = harness.plugin("live", V1, permissions=["stats.read"])
+    await harness.start(plugin)
+    harness.bus.publish(StatsUpdated(harness.backend.snapshot()))
+    await harness.wait_text("live", "v1 count 1")
+    assert await harness.host.stop("live") == {"count": 1}
+    await harness.host.start(reread(plugin))  # a restart (disable and enable, or a decision) without a handoff
+    assert harness.text("live") == ["v1 count 1"]
+
+    # new code that waits for a decision keeps the state until it can start
+    (plugin.folder / "init.lua").write_text(V2)
+    handed = await harness.host.stop("live")  # (it may have counted the latest stats again on start)
+    waiting = await harness.host.start(reread(plugin))
+    assert waiting.state is PluginState.WAITING and waiting.kept_state == handed
+    await harness.start(reread(plugin))  # decided: it starts where the old code stopped
+    version, _, count = harness.text("live")[0].split()
+    assert version == "v2" and int(count) >= handed["count"]  # counting on, not from 0
+    assert harness.host.plugins["live"].kept_state is None

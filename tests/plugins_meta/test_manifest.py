@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import attrs
 import pytest
 import tomli_w
 from hypothesis import HealthCheck, given, settings
@@ -11,6 +12,8 @@ from hypothesis import strategies as st
 
 from qtui.plugins.bundles.capabilities import Capability
 from qtui.plugins.bundles.manifest import (
+    COMMAND_VIEWS,
+    CommandSpec,
     MAX_LIMITS,
     Limits,
     Manifest,
@@ -150,7 +153,7 @@ max = 1
         "2.0.0-rc.1)",
         f"{FILE}:3: api: plugin targets API 2; this qtui supports API 1",
         f"{FILE}:4: colour: unknown field (known: name, version, description, author, api, entry, "
-        "permissions, limits, panel, settings)",
+        "permissions, limits, panel, settings, commands)",
         f"{FILE}:5: permissions[1]: 'timers' is listed twice",
         f"{FILE}:8: limits.memory_mib: 4096 is above the host maximum of 128",
         f"{FILE}:9: limits.wall_ms_per_call: must be an integer, not a string",
@@ -337,6 +340,22 @@ def _settings(draw: st.DrawFn) -> Setting:
     return Setting(name, kind, default, description, (), minimum, maximum)
 
 
+_keys = st.sampled_from(["j", "R", "/", "ctrl l", "meta x", "f5", "page down", "enter", " "])
+
+
+@st.composite
+def _commands(draw: st.DrawFn) -> tuple[CommandSpec, ...]:
+    names = draw(st.lists(st.from_regex(r"[a-z][a-z0-9-]{0,12}", fullmatch=True), max_size=4, unique=True))
+    keys = draw(st.lists(_keys, min_size=len(names), max_size=len(names), unique=True))
+    return tuple(CommandSpec(name, draw(_text.filter(bool)), draw(st.sampled_from([None, key])),
+                             draw(st.sampled_from(COMMAND_VIEWS))) for name, key in zip(names, keys, strict=True))
+
+
+def _with_commands(manifest: Manifest, commands: tuple[CommandSpec, ...]) -> Manifest:
+    """Commands only where the manifest requests the commands capability (they need it)."""
+    return attrs.evolve(manifest, commands=commands) if Capability.COMMANDS in manifest.permissions else manifest
+
+
 manifests = st.builds(
     Manifest,
     name=_names,
@@ -360,7 +379,7 @@ manifests = st.builds(
         st.sampled_from(Placement),
     ),
     settings=st.lists(_settings(), max_size=4, unique_by=lambda s: s.name).map(tuple),
-)
+).flatmap(lambda manifest: _commands().map(lambda commands: _with_commands(manifest, commands)))
 
 
 @given(manifests)
@@ -443,3 +462,40 @@ def test_an_empty_name_is_refused(tmp_path: Path) -> None:
     text = 'name = ""\nversion = "1.0.0"\ndescription = "d"\napi = "1"\n'
     with pytest.raises(ManifestError, match=r"manifest.toml:1: name: "):
         parse_manifest(text, file=tmp_path / "manifest.toml")
+
+
+COMMANDS_BASE = 'name = "x"\nversion = "1.0.0"\ndescription = "d"\napi = "1"\npermissions = ["commands"]\n'
+
+
+def test_commands_with_their_keys_and_views() -> None:
+    text = COMMANDS_BASE + (
+        '[commands.late]\nhelp = "late jobs"\nkey = "ctrl-l"\nview = "jobs"\n'
+        '[commands.again]\nhelp = "read again"\nkey = "F5"\n'
+        '[commands.quiet]\nhelp = "no key"\n')
+    manifest = parse_manifest(text, file=FILE)
+    assert manifest.commands == (CommandSpec("late", "late jobs", "ctrl l", "jobs"),
+                                 CommandSpec("again", "read again", "f5", "all"),
+                                 CommandSpec("quiet", "no key", None, "all"))
+    assert manifest.to_toml()["commands"]["late"] == {"help": "late jobs", "view": "jobs", "key": "Ctrl-L"}
+
+
+@pytest.mark.parametrize(("snippet", "expected"), [
+    ('[commands.late]\nhelp = "h"\nkey = "Ctrl-C"', "8: commands.late.key: Ctrl-C cannot be bound: it is the "
+                                                  "terminal's interrupt"),
+    ('[commands.late]\nhelp = "h"\nkey = "ctrl+l"', "8: commands.late.key: 'ctrl+l' is not a key"),
+    ('[commands.late]\nhelp = "h"\nview = "moon"', "8: commands.late.view: must be one of all, queues, jobs, "
+                                                   "dead, workers, plugins, detail, not 'moon'"),
+    ('[commands.late]\nkey = "L"', "6: commands.late.help: required field is missing"),
+    ('[commands.Late]\nhelp = "h"', "6: commands.Late: command names are lowercase letters, digits and -"),
+    ('[commands.late]\nhelp = "h"\nshortcut = "L"', "8: commands.late.shortcut: unknown field"),
+    ('[commands.a]\nhelp = "h"\nkey = "L"\nview = "dead"\n[commands.b]\nhelp = "h"\nkey = "L"',
+     "12: commands.b.key: L is also the key of command a in that view"),
+])
+def test_command_errors_name_the_field(snippet: str, expected: str) -> None:
+    found = problems(COMMANDS_BASE + snippet + "\n")
+    assert found[-1].startswith(f"{FILE}:{expected}"), found
+
+
+def test_declaring_commands_needs_the_commands_capability() -> None:
+    found = problems(COMMANDS_BASE.replace('["commands"]', '["timers"]') + '[commands.late]\nhelp = "h"\n')
+    assert found == [f'{FILE}:6: commands: commands need the commands capability: add "commands" to permissions']

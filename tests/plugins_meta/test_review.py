@@ -54,7 +54,7 @@ def test_a_review_shows_changed_files_the_diff_and_the_changed_lines_using_capab
     assert "--- granted/init.lua" in result.diff and "+++ now/init.lua" in result.diff
     assert '+  jobs.purge("all", "dead")' in result.diff and "-return 1" in result.diff
     assert [(c.gate, c.path, c.line, c.changed) for c in result.calls] == [
-        ("selection.read or stats.read (by event type)", "init.lua", 2, False),
+        ("keys.read or selection.read or stats.read (by event type)", "init.lua", 2, False),
         ("jobs.purge", "init.lua", 6, True),
         ("notify", "new.lua", 1, True),
     ]

@@ -151,7 +151,7 @@ def test_driver_misuse_is_reported_at_the_spec_line(write_spec) -> None:
     assert [(r.location, r.message) for r in results] == [
         (f"{spec}:3", "grant: unknown capability 'time.travel' (known: stats.read, selection.read, timers, "
                       "notify, commands, storage, bus.publish, bus.subscribe, jobs.peek, jobs.enqueue, "
-                      "jobs.requeue, jobs.purge)"),
+                      "jobs.requeue, jobs.purge, keys.read)"),
         (f"{spec}:7", "command: spec-plugin has no command 'nope' (registered: none)"),
         (None, ""),
         (f"{spec}:13", "this plugin's console was closed at the end of its test; "
@@ -233,7 +233,7 @@ def test_tick_fires_a_running_timer_now(write_spec) -> None:
 @pytest.mark.parametrize(("call", "message"), [
     ('p:send{type = "action", id = 1}', "action events are the results of the plugin's own qtui.jobs requests"),
     ('p:send{type = "weather"}', "send: unknown event type 'weather' (types: stats, selection, key, mouse, "
-                                 "timer, command, message, lifecycle, resize, settings, action)"),
+                                 "timer, command, message, lifecycle, resize, settings, action, console_key)"),
     ('p:send{type = "key"}', "send key: key is missing"),
     ('p:send{type = "mouse", action = "press", column = "left", row = 1}', "send mouse: column must be a whole number"),
     ('p:send{type = "stats", queues = {}}', "send stats: the stats come from the queue; it takes no fields"),
@@ -249,7 +249,7 @@ def test_tick_fires_a_running_timer_now(write_spec) -> None:
      "jobs[1]: payload is not valid JSON: Expecting value at line 1 column 1"),
     ('qtest.load{source = "", colour = "red"}', "qtest.load: unknown option 'colour' (options: api, confirm, deny, "
                                                 "files, forbid, grant, jobs, manifest, name, no_confirm, plugin, "
-                                                "settings, source, undecided, version)"),
+                                                "recording, settings, source, undecided, version)"),
     ('qtest.load{source = "", confirm = "yes"}',
      "confirm must be true (the operator confirms), false (declines) or nil (nobody asked)"),
     ('qtest.load{source = "", files = {["../escape.lua"] = "x"}}',
@@ -278,3 +278,76 @@ def test_control_characters_reach_the_terminal_as_notation(run_module, write_spe
     assert "\x1b" not in out and "\x07" not in out
     assert out.splitlines() == ["a   b^[]0;x^G", "FAIL ^[[31mred", "  at spec/x_spec.lua:1", "  boom^[[2J",
                                 "0 passed, 1 failed"]
+
+
+def test_a_failing_test_prints_what_its_plugins_logged_and_their_errors(run, tmp_path: Path, write_spec) -> None:
+    folder = tmp_path / "bad-panel"
+    folder.mkdir()
+    (folder / "manifest.toml").write_text(
+        'name = "bad-panel"\nversion = "1.0.0"\ndescription = "draws wrong"\napi = "1"\n'
+        'permissions = ["stats.read"]\n')
+    (folder / "init.lua").write_text(textwrap.dedent("""\
+        function activate() print("starting"); qtui.subscribe("stats") end
+        function on_event(e)
+          qtui.render({"ok", "fine", 3})
+        end
+    """))
+    write_spec("""\
+        describe("bad-panel", function()
+          it("shows the queues", function()
+            local p = qtest.load{jobs = {{queue = "email"}}}
+            p:send("stats")
+            assert.same({"email 1"}, p:text())
+          end)
+          it("passes, so nothing is printed for it", function()
+            local p = qtest.load{}
+            assert.equals("running", p:state())
+          end)
+          it("starts an inline helper that fails to start", function()
+            local p = qtest.load{}
+            p:add{name = "helper", source = "print('helping'); error('no way')"}
+            assert.same({"never"}, p:text())
+          end)
+        end)
+    """, folder=folder / "spec")
+    code, out, _ = run("plugin", "test", str(folder))
+    assert code == 1
+    assert out.splitlines() == [
+        "FAIL bad-panel shows the queues",
+        "  at bad-panel/spec/x_spec.lua:5",
+        '  expected: {"email 1"}',
+        "       got: {}",
+        "  bad-panel (running) logged:",
+        "    info: starting",
+        "    error: plugin bad-panel: init.lua:3: qtui.render: line 3 must be a string or a list of spans",
+        "FAIL bad-panel starts an inline helper that fails to start",
+        "  at bad-panel/spec/x_spec.lua:14",
+        '  expected: {"never"}',
+        "       got: {}",
+        "  bad-panel (running) logged:",
+        "    info: starting",
+        "  helper (errored: plugin helper: init.lua:1: no way) logged:",
+        "    info: helping",
+        "    error: plugin helper: init.lua:1: no way",
+        "1 passed, 2 failed",
+    ]
+
+
+def test_p_error_is_a_table_with_the_place_and_the_whole_text(write_spec) -> None:
+    spec = write_spec("""\
+        describe("errors", function()
+          it("describes the latest error", function()
+            local p = qtest.load{source = [[
+              function activate() qtui.subscribe("key") end
+              function on_event(e) error("broken by " .. e.key) end
+            ]], grant = {"selection.read"}}
+            assert.is_nil(p:error())
+            p:send{type = "key", key = "x"}
+            assert.same({message = "broken by x", file = "init.lua", line = 2,
+                         text = "plugin spec-plugin: init.lua:2: broken by x"}, p:error())
+            assert.equals(1, p:errors())
+          end)
+        end)
+    """)
+    (result,) = run_specs(spec)
+    assert result.passed, spectest.format_failure(result)

@@ -75,3 +75,30 @@ def test_worker_threads_running_the_loop_share_the_work(db_path: Path):
         assert set(delivered) == set(ids) and set(delivered.values()) == {1}
         assert q.snapshot().queues[0].counts == {JobState.COMPLETED: 200}
         assert sum(w.processed for w in q.snapshot().workers) == 200
+
+
+def test_closing_the_queue_waits_for_a_thread_still_reading_before_closing_its_connection(db_path: Path):
+    q = SQLiteQueue.open(db_path, create=True)
+    q.enqueue("email", {"n": 1})
+    inside, closed = threading.Event(), threading.Event()
+    seen: list[object] = []
+
+    def reader() -> None:
+        with q.database.read() as conn:
+            inside.set()
+            closed.wait(10)
+            # A poll that was under way when the console closed the queue finishes its query.
+            seen.append(conn.execute("SELECT count(*) FROM jobs").fetchone()[0])
+        try:
+            conn.execute("SELECT 1")
+        except Exception as exc:  # given back after close: its last user closed it
+            seen.append(type(exc).__name__)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    assert inside.wait(10)
+    q.close()
+    closed.set()
+    thread.join(10)
+
+    assert seen == [1, "ProgrammingError"]

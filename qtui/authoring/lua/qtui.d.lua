@@ -36,6 +36,7 @@
 ---| "jobs.enqueue" # add new jobs to queues
 ---| "jobs.requeue" # move dead or scheduled jobs back to run again
 ---| "jobs.purge" # delete jobs permanently
+---| "keys.read" # see every key you press in the console, wherever the focus is (not what you type in dialogs, on the command line or into another plugin's panel)
 
 ---A line of a panel: a list of spans (a string is a span in the normal style).
 ---@alias qtui.Line
@@ -149,6 +150,18 @@
 ---qtui.json.null: JSON's null where Lua needs a value (an item of a list). Compare with ==; it is read-only and tostring gives 'null'.
 ---@class qtui.json.Null
 
+---How a panel opened with qtui.panel.open is shown (since 1.1).
+---@class qtui.PanelOptions
+---@field title? string its title, up to 80 characters (default: its name)
+---@field rows? integer preferred height, 1 to 200
+
+---The row under the cursor when the operator ran a command (since 1.1).
+---@class qtui.Row
+---@field screen string queues, jobs, dead, workers, detail or plugins
+---@field queue? string the selected queue
+---@field state? qtui.JobState the job state shown
+---@field job_id? string the selected job
+
 ---A fresh snapshot of every queue, after each poll of the backend. It says what changed since the stats event the plugin received before (with `changed` on the rows and `removed`), so a plugin need not compare snapshots itself.
 ---@class qtui.StatsEvent
 ---@field type "stats"
@@ -166,18 +179,20 @@
 ---@field state? string job state shown
 ---@field job_id? string selected job
 
----A key pressed while the plugin's panel has focus.
+---A key pressed while one of the plugin's panels has focus.
 ---@class qtui.KeyEvent
 ---@field type "key"
 ---@field key string key name, e.g. 'a', 'enter', 'up', 'ctrl r'
+---@field panel string since 1.1: which panel, 'main' or a name given to qtui.panel.open
 
----A mouse click in the plugin's panel (when the console uses the mouse).
+---A mouse click in one of the plugin's panels (when the console uses the mouse).
 ---@class qtui.MouseEvent
 ---@field type "mouse"
 ---@field action string press or release
 ---@field button integer 1 left, 2 middle, 3 right
 ---@field column integer 0-based column in the panel
 ---@field row integer 0-based row
+---@field panel string since 1.1: which panel, 'main' or a name given to qtui.panel.open
 
 ---A timer started with qtui.every or qtui.after fired.
 ---@class qtui.TimerEvent
@@ -185,11 +200,12 @@
 ---@field name string timer name
 ---@field at number Unix time
 
----The operator ran one of the plugin's registered commands.
+---The operator ran one of the plugin's commands, by its key or on the command line.
 ---@class qtui.CommandEvent
 ---@field type "command"
 ---@field name string command name
 ---@field args string the rest of the command line
+---@field row? qtui.Row since 1.1: the row under the cursor when it was run (the operator handed it to the command); nil where nothing is selected
 
 ---A message on a topic the plugin listens to.
 ---@class qtui.MessageEvent
@@ -206,11 +222,12 @@
 ---@field state string running, stopped, errored or quarantined
 ---@field reason? string why, when it stopped abnormally
 
----The plugin's panel was shown or changed size (docked, resized or opened full screen): lay lines out for this width; longer lines are clipped.
+---One of the plugin's panels was shown or changed size (docked, resized or opened full screen): lay lines out for this width; longer lines are clipped.
 ---@class qtui.ResizeEvent
 ---@field type "resize"
 ---@field width integer columns of the panel
 ---@field height integer rows for the plugin's lines
+---@field panel string since 1.1: which panel, 'main' or a name given to qtui.panel.open
 
 ---The operator changed the plugin's settings.
 ---@class qtui.SettingsEvent
@@ -226,6 +243,12 @@
 ---@field error? string why it failed or was refused
 ---@field result any peek: {jobs=, next_cursor=}; find: a job or nil; enqueue: the job; requeue and purge: {count=}; oldest: {jobs=}; count_by: {groups=, scanned=, unreadable=, others=, complete=, newest=}
 
+---Since 1.1: a key the operator pressed anywhere in the console, after the console acted on it; not keys typed in dialogs, on the command line or into another plugin's panel.
+---@class qtui.Console_keyEvent
+---@field type "console_key"
+---@field key string key name, e.g. 'j', 'enter', 'ctrl r'
+---@field screen string where the operator was: queues, jobs, dead, workers, plugins, detail, help, or panel (the plugin's own)
+
 ---An event given to on_event; `event.type` tells which (and narrows the type).
 ---@alias qtui.Event
 ---| qtui.StatsEvent # stats
@@ -239,6 +262,7 @@
 ---| qtui.ResizeEvent # resize
 ---| qtui.SettingsEvent # settings
 ---| qtui.ActionEvent # action
+---| qtui.Console_keyEvent # console_key
 
 ---The host API: functions a plugin calls. See qtui-lua(7).
 qtui = {}
@@ -254,6 +278,9 @@ qtui.json = {}
 
 ---Text made safe and fitted to columns as the terminal draws them.
 qtui.text = {}
+
+---Panels besides the main one, opened and closed at run time (since 1.1).
+qtui.panel = {}
 
 ---Receive events of these types in on_event. Refused for a type whose capability was not granted.
 ---
@@ -271,7 +298,8 @@ function qtui.unsubscribe(...) end
 ---
 ---Needs no capability. Since API 1.0.
 ---@param lines (string|qtui.Span[])[] the panel's lines
-function qtui.render(lines) end
+---@param panel? string which panel (since 1.1): 'main', the default, or one opened with qtui.panel.open
+function qtui.render(lines, panel) end
 
 ---Show a message in the console's status bar.
 ---
@@ -458,6 +486,33 @@ function qtui.text.pad(value, columns, align) end
 ---@param style? qtui.Style style of the cells that have none
 ---@return qtui.Line line # the line's spans
 function qtui.text.columns(cells, widths, width, style) end
+
+---Change some of the plugin's own settings, checked against the manifest's schema like the operator's values and kept with them (the operator sees and may change them again). Nothing changes unless every value is valid; no settings event follows.
+---
+---Needs no capability. Since API 1.1.
+---@param changes table<string, string|number|boolean> setting names and their new values
+---@return table<string, string|number|boolean> settings # every setting after the change
+function qtui.update_settings(changes) end
+
+---The text of a file of the plugin's own folder (as read and hashed when it was loaded: the operator's decisions cover it). Read-only; at most 256 KiB, UTF-8.
+---
+---Needs no capability. Since API 1.1.
+---@param path string relative path inside the plugin folder, e.g. 'data/regions.json'
+---@return string text # the file's content
+function qtui.asset(path) end
+
+---Open another panel of the plugin in the console's dock (or change the title and height of one that is open): its own zone, drawn with qtui.render(lines, name), with its own key, mouse and resize events. At most 8 besides 'main'.
+---
+---Needs no capability. Since API 1.1.
+---@param name string panel name: lowercase letters, digits and -, not 'main'
+---@param options? qtui.PanelOptions {title=, rows=}
+function qtui.panel.open(name, options) end
+
+---Close a panel opened with qtui.panel.open.
+---
+---Needs no capability. Since API 1.1.
+---@param name string panel name
+function qtui.panel.close(name) end
 
 ---What qtui.json.decode gives for a null item of an array (a nil would end the list there) and for a text that is only null; qtui.json.encode writes it as null. Compare with ==; it is read-only and tostring gives 'null'.
 ---

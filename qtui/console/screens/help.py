@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from qtui.authoring.topics import TOPICS as PLUGIN_TOPICS
-from qtui.console.keymap import COMMANDS, CONTEXTS, DEFAULT_KEYMAP, Keymap, binding_command, binding_help, key_label
+from qtui.console.keymap import (
+    COMMANDS,
+    CONTEXTS,
+    DEFAULT_KEYMAP,
+    Binding,
+    Keymap,
+    binding_command,
+    binding_help,
+    key_label,
+)
 from qtui.console.widgets import Entry, TextView
 from qtui.sanitize import one_line
 
@@ -25,11 +34,27 @@ CONTEXT_TITLES = {"global": "everywhere", "plugin": "on a plugin opened full scr
 
 #: (name, help) of each command plugins registered: "tenant-sla.refresh".
 PluginCommands = Sequence[tuple[str, str]]
+#: A plugin command's key: its binding, and why it is not bound (None when it is).
+PluginKey = tuple[Binding, str | None]
+
+
+def _plugin_keys(plugin_keys: Sequence[PluginKey]) -> list:
+    lines: list = [("column", "plugin commands"), ""] if plugin_keys else []
+    for binding, refused in plugin_keys:
+        where = "everywhere" if "global" in binding.contexts else "on " + ", ".join(binding.contexts)
+        line = [("key", f"  {key_label(binding.key):<8}"), binding.help or binding.command, ("dim", f"  ({where})")]
+        if refused:
+            line.append(("dead", f"  not bound: {refused}"))
+        lines.append(line)
+    return [*lines, ""] if lines else []
 
 
 def help_lines(topic: str | None, read_only: bool, keymap: Keymap = DEFAULT_KEYMAP,
-               plugin_commands: PluginCommands = ()) -> list:
-    """Help text for a topic (keys, commands, screens, or a plugin topic) or all the console's."""
+               plugin_commands: PluginCommands = (), plugin_keys: Sequence[PluginKey] = ()) -> list:
+    """Help text for a topic (keys, commands, screens, or a plugin topic) or all the console's.
+
+    `plugin_keys` are the keys of the running plugins' commands, listed with the console's keys.
+    """
     if topic in PLUGIN_TOPICS:
         from qtui.authoring import docs as plugin_docs  # the plugin documentation, loaded when first shown
 
@@ -49,6 +74,7 @@ def help_lines(topic: str | None, read_only: bool, keymap: Keymap = DEFAULT_KEYM
                 lines.append(Entry(("key", f"  {key_label(binding.key)}"), [binding_help(binding), ("dim", note)],
                                    width))
             lines.append("")
+        lines += _plugin_keys(plugin_keys)
     if topic in (None, "commands"):
         lines += [("label", "COMMANDS  (type : then the command; Tab completes)"), ""]
         for command in sorted(COMMANDS.values(), key=lambda c: (c.category, c.name)):
@@ -82,8 +108,8 @@ class HelpScreen:
         self.widget = self.view
 
     def show(self, topic: str | None, read_only: bool, keymap: Keymap = DEFAULT_KEYMAP,
-             plugin_commands: PluginCommands = ()) -> None:
-        self.view.set_lines(help_lines(topic, read_only, keymap, plugin_commands))
+             plugin_commands: PluginCommands = (), plugin_keys: Sequence[PluginKey] = ()) -> None:
+        self.view.set_lines(help_lines(topic, read_only, keymap, plugin_commands, plugin_keys))
 
     def move(self, where: str, size: tuple[int, int]) -> None:
         self.view.move(where, size)

@@ -8,7 +8,16 @@ import urwid
 from qtui.clock import MonotonicClock
 from qtui.console import format as fmt
 from qtui.console.widgets import Column, Table
-from qtui.plugins.service import Catalog, Discovery, Entry, Plugin, PluginHandle, PluginState, Verdict
+from qtui.plugins.service import (
+    Catalog,
+    Discovery,
+    Entry,
+    Plugin,
+    PluginHandle,
+    PluginState,
+    Verdict,
+    matches_search,
+)
 from qtui.sanitize import one_line
 
 COLUMNS = (
@@ -25,6 +34,9 @@ COLUMNS = (
 )
 
 
+EMPTY = "No plugins installed. Put one in ~/.config/qtui/plugins/ or see qtui-lua(7)."
+
+
 @attrs.define
 class _Rate:
     instructions: int
@@ -32,14 +44,16 @@ class _Rate:
 
 
 class PluginsScreen:
-    """Every installed plugin (user, system, bundled) with live resource use of the running ones."""
+    """Every installed plugin (user, system, bundled) with live resource use of the running ones,
+    and the catalog's plugins not installed yet; `search` narrows both to the plugins whose name,
+    description or permissions contain a text."""
 
     name = "plugins"
     title = "Plugins"
 
     def __init__(self, clock: MonotonicClock) -> None:
         self.clock = clock  # instructions per second are counted on it
-        self.table = Table(COLUMNS, "No plugins installed. Put one in ~/.config/qtui/plugins/ or see qtui-lua(7).")
+        self.table = Table(COLUMNS, EMPTY)
         self.detail = urwid.Text("", wrap="clip")
         self.widget = urwid.Pile([("weight", 1, self.table), ("pack", urwid.AttrMap(self.detail, "dim"))])
         self.plugins: dict[str, Plugin] = {}
@@ -47,6 +61,9 @@ class PluginsScreen:
         self.available: dict[str, Entry] = {}  # catalog entries not installed, or newer
         self._rates: dict[str, _Rate] = {}
         self._per_second: dict[str, float] = {}
+        self.query: str | None = None  # the search, when one narrows the list
+        self.shown = 0  # rows shown, of
+        self.total = 0  # rows there are without the search
 
     def show(self, discovery: Discovery, handles: dict[str, PluginHandle], enabled: set[str],
              catalog: Catalog | None = None) -> None:
@@ -62,8 +79,12 @@ class PluginsScreen:
                 if newest is None or entry.version > newest.version:
                     self.available[entry.name] = entry
         rows = []
-        for name in sorted(set(self.plugins) | set(self.available)):
+        names = sorted(set(self.plugins) | set(self.available))
+        self.total = len(names)
+        for name in names:
             plugin, handle, entry = self.plugins.get(name), handles.get(name), self.available.get(name)
+            if self.query and not self._matches(plugin, entry):
+                continue
             if plugin is None:
                 cells = [one_line(name), one_line(str(entry.version)), "catalog", "available",
                          "-", "-", "-", "-", "-", "-"]
@@ -73,8 +94,23 @@ class PluginsScreen:
             if entry is not None:
                 cells[3] = f"{cells[3]}, {entry.version} out" if isinstance(cells[3], str) else cells[3]
             rows.append((name, cells, None if handle else "dim"))
+        self.shown = len(rows)
         self.table.set_rows(rows)
         self._show_detail(handles)
+
+    def search(self, text: str | None) -> None:
+        """Show only the plugins matching `text` (None or empty: all); call show() after."""
+        self.query = text.strip() if text and text.strip() else None
+        self.table.set_empty(f"No plugin installed or in the catalog matches {self.query!r}." if self.query
+                             else EMPTY)
+
+    def _matches(self, plugin: Plugin | None, entry: Entry | None) -> bool:
+        assert self.query is not None
+        if plugin is not None:
+            manifest = plugin.manifest
+            if matches_search(self.query, manifest.name, manifest.description, manifest.permissions):
+                return True
+        return entry is not None and matches_search(self.query, entry.name, entry.description, entry.permissions)
 
     def _cells(self, plugin: Plugin, handle: PluginHandle | None, enabled: bool) -> list:
         manifest = plugin.manifest
@@ -110,12 +146,17 @@ class PluginsScreen:
 
     def _show_detail(self, handles: dict[str, PluginHandle]) -> None:
         name = self.selected()
+        searched = (f"search {one_line(self.query)!r}: {self.shown} of {self.total} plugins "
+                    "(/ then Enter alone shows all)\n") if self.query else ""
         if name is None:
-            self.detail.set_text("\n".join(self.problems[:3]))
+            self.detail.set_text(searched + "\n".join(self.problems[:3]))
             return
+        self._detail_of(name, handles, searched)
+
+    def _detail_of(self, name: str, handles: dict[str, PluginHandle], searched: str) -> None:
         if name not in self.plugins:
             entry = self.available[name]
-            self.detail.set_text(one_line(f"{name} {entry.version} (catalog): {entry.description}") + "\n"
+            self.detail.set_text(searched + one_line(f"{name} {entry.version} (catalog): {entry.description}") + "\n"
                                  + "asks for: " + (", ".join(c.value for c in entry.permissions) or "nothing")
                                  + "\ni installs it")
             return
@@ -130,7 +171,7 @@ class PluginsScreen:
             lines.append("permissions: " + (" ".join(parts) or "none"))
         if handle is not None and (handle.error or handle.reason):
             lines.append(one_line(handle.where()))
-        self.detail.set_text("\n".join(lines))
+        self.detail.set_text(searched + "\n".join(lines))
 
     def selected(self) -> str | None:
         key = self.table.focused_key()

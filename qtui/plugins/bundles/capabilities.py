@@ -3,8 +3,10 @@
 Decisions worth knowing:
 
 - ``selection.read`` covers the operator's current selection (the queue or job row under the
-  cursor, as ids) and the key presses and mouse clicks given to the plugin's own panel. A plugin
-  never sees input meant for other parts of the console.
+  cursor, as ids) and the key presses and mouse clicks given to the plugin's own panels. Without
+  ``keys.read`` a plugin never sees input meant for other parts of the console; with it, it sees
+  every key pressed in the console but those typed in dialogs, on the command line and into
+  another plugin's panel.
 - The bus: every plugin owns the topics under ``plugin.<name>.`` (see :func:`own_topic_prefix`).
   Publishing to and subscribing to its own topics needs no capability; any other topic needs
   ``bus.publish`` or ``bus.subscribe`` (see :func:`bus_capability`).
@@ -75,6 +77,11 @@ class Capability(enum.StrEnum):
         "jobs.requeue", Risk.HIGH, True, "move dead or scheduled jobs back to run again"
     )
     JOBS_PURGE = ("jobs.purge", Risk.HIGH, True, "delete jobs permanently")
+    KEYS_READ = (
+        "keys.read", Risk.MEDIUM, False,
+        "see every key you press in the console, wherever the focus is (not what you type in "
+        "dialogs, on the command line or into another plugin's panel)",
+    )
 
     @property
     def changes_queues(self) -> bool:

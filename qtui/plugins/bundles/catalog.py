@@ -41,7 +41,9 @@ aside first and deleted only once the new one is in place, and put back if that 
 existing install is replaced without asking by a *newer* version; the same version with other
 code, an older version, or a folder that is not an install of the plugin is replaced only with
 ``force``. Reinstalling the very same version and code changes nothing. Installing grants
-nothing: the plugin asks for its permissions when the console first starts it.
+nothing: the plugin asks for its permissions when the console first starts it. Where the plugin
+came from is kept beside its files, in the hidden ``.qtui-origin.toml`` (hidden files are not
+part of a bundle), for :func:`installed_from`.
 
 **Removing** (:func:`remove`) renames the user's plugin folder aside, then deletes it; system
 and bundled plugins are not the user's to remove. Installs and removals hold a lock in the user
@@ -108,6 +110,9 @@ _STAGING_PREFIX = ".qtui-staging-"
 _REPLACED_SUFFIX = ".replaced"
 _REMOVING_SUFFIX = ".removing"
 _CHUNK = 64 * 1024
+#: The file in an install that says where it came from (hidden: not part of the bundle).
+ORIGIN_FILE = ".qtui-origin.toml"
+_MAX_ORIGIN_BYTES = 16 * 1024
 
 
 class CatalogError(FileProblems):
@@ -195,8 +200,22 @@ class Catalog:
         return next((e for e in self.entries if e.name == name and str(e.version) == text), None)
 
 
+    def search(self, text: str) -> tuple[Entry, ...]:
+        """The entries whose name, description or permissions contain `text` (any case)."""
+        return tuple(e for e in self.entries if matches(text, e.name, e.description, e.permissions))
+
+
 def _rank(entry: Entry) -> tuple[bool, Version]:
     return (not entry.version.prerelease, entry.version)
+
+
+def matches(text: str, name: str, description: str, permissions: Iterable[Capability]) -> bool:
+    """Does `text` occur (ignoring case) in a plugin's name, description or a permission it asks for?
+
+    The search of `qtui plugin catalog --search` and of the console's plugin screen.
+    """
+    needle = text.strip().casefold()
+    return any(needle in field.casefold() for field in (name, description, *permissions))
 
 
 def catalogs_paths() -> tuple[Path, ...]:
@@ -540,6 +559,44 @@ class Installed:
     sha256: str | None = None  # of the archive installed from
 
 
+@attrs.frozen
+class Origin:
+    """Where an install came from: a catalog entry, a folder or an archive."""
+
+    kind: str  # "catalog", "folder" or "archive"
+    location: str  # the archive's URL or path, or the folder
+    catalog: str | None = None  # the index file listing it (or "bundled"), for kind "catalog"
+
+    def __str__(self) -> str:
+        if self.kind == "catalog":
+            return f"catalog {self.catalog} ({_display_url(self.location)})"
+        return f"{self.kind} {_display_url(self.location)}"
+
+    def to_toml(self) -> str:
+        fields = {"from": self.kind, "location": _display_url(self.location)}
+        if self.catalog is not None:
+            fields["catalog"] = self.catalog
+        return tomli_w.dumps(fields)
+
+
+def _origin(source: Entry | Path) -> Origin:
+    if isinstance(source, Entry):
+        return Origin("catalog", source.location, source.catalog)
+    return Origin("folder" if source.is_dir() else "archive", str(source.absolute()))
+
+
+def installed_from(folder: Path) -> Origin | None:
+    """Where the install in `folder` came from; None when unknown (a folder put there by hand)."""
+    try:
+        data, _text = read_toml(folder / ORIGIN_FILE, max_bytes=_MAX_ORIGIN_BYTES)
+    except FileProblems:
+        return None
+    kind, location, index = data.get("from"), data.get("location"), data.get("catalog")
+    if kind not in ("catalog", "folder", "archive") or not isinstance(location, str):
+        return None
+    return Origin(kind, location[:4096], index[:4096] if isinstance(index, str) else None)
+
+
 def is_plugin_name(what: str) -> bool:
     """Does `what` name a plugin, as ``NAME`` or ``NAME@VERSION``, rather than a folder or archive?
 
@@ -592,7 +649,7 @@ def install(source: Entry | Path, *, force: bool = False) -> Installed:
         _recover(directory)
         staging = Path(tempfile.mkdtemp(prefix=_STAGING_PREFIX, dir=directory))
         try:
-            _write_files(staging, files)
+            _write_files(staging, {**files, ORIGIN_FILE: _origin(source).to_toml().encode("utf-8")})
             manifest, code_hash = _validate(staging, shown_as=origin)
             if isinstance(source, Entry):
                 _check_matches(source, manifest)

@@ -13,7 +13,7 @@ Example::
     author = "Ops team <ops@example.com>"
     api = "1"
     entry = "init.lua"
-    permissions = ["stats.read", "timers", "notify"]
+    permissions = ["stats.read", "timers", "notify", "commands"]
 
     [limits]                  # each optional; host defaults below, refused above host maxima
     memory_mib = 16
@@ -39,6 +39,11 @@ Example::
     default = "table"
     description = "How to draw the tenants"
 
+    [commands.late]           # optional: commands, with a default key (needs "commands")
+    help = "Show the late jobs of the tenant under the cursor"
+    key = "L"                 # as written in config.toml: "L", "Ctrl-L", "F5"
+    view = "jobs"             # where the key works: all (default), queues, jobs, dead, ...
+
 Every problem is collected (not just the first) into a :class:`ManifestError` whose lines read
 ``plugins/tenant-sla/manifest.toml:7: permissions[2]: unknown capability 'jobs.delete' (...)``.
 """
@@ -63,6 +68,7 @@ from qtui.files.tomlfile import (
     show,
     type_name,
 )
+from qtui.keynames import key_label, parse_key
 from qtui.plugins.bundles.capabilities import Capability, known_names
 
 #: The plugin API this qtui implements (semantic version; plugins name only the major).
@@ -81,6 +87,12 @@ PANEL_MIN_WIDTH, PANEL_MAX_WIDTH = 10, 1000
 PLUGIN_NAME = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*", re.ASCII)
 _NAME_MAX = 64
 _SETTING_NAME = re.compile(r"[a-z][a-z0-9_]*", re.ASCII)
+#: What a command name looks like (`:PLUGIN.NAME` on the console's command line).
+COMMAND_NAME = re.compile(r"[a-z][a-z0-9-]{0,39}", re.ASCII)
+#: The most commands one plugin may have.
+MAX_COMMANDS = 32
+#: Where a command's key works: every view ("all"), or one of the console's views.
+COMMAND_VIEWS = ("all", "queues", "jobs", "dead", "workers", "plugins", "detail")
 _IDENT = r"(?:0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*)"
 _SEMVER = re.compile(
     rf"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
@@ -262,6 +274,16 @@ class Setting:
 
 
 @attrs.frozen
+class CommandSpec:
+    """A command the manifest declares: registered when the plugin starts, with a default key."""
+
+    name: str
+    help: str
+    key: str | None = None  # urwid's name of the default key (qtui.keynames)
+    view: str = "all"  # one of COMMAND_VIEWS
+
+
+@attrs.frozen
 class Manifest:
     """A validated plugin manifest."""
 
@@ -275,6 +297,7 @@ class Manifest:
     limits: Limits = Limits()
     panel: Panel | None = None
     settings: tuple[Setting, ...] = ()
+    commands: tuple[CommandSpec, ...] = ()
 
     def setting(self, name: str) -> Setting | None:
         """The setting called `name`, if declared."""
@@ -301,7 +324,16 @@ class Manifest:
             doc["panel"] = panel
         if self.settings:
             doc["settings"] = {s.name: _setting_to_toml(s) for s in self.settings}
+        if self.commands:
+            doc["commands"] = {c.name: _command_to_toml(c) for c in self.commands}
         return doc
+
+
+def _command_to_toml(command: CommandSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {"help": command.help, "view": command.view}
+    if command.key is not None:
+        out["key"] = key_label(command.key)
+    return out
 
 
 def _setting_to_toml(setting: Setting) -> dict[str, Any]:
@@ -347,8 +379,9 @@ def parse_manifest(text: str, *, file: Path, folder: Path | None = None) -> Mani
 
 _TOP_FIELDS = (
     "name", "version", "description", "author", "api", "entry",
-    "permissions", "limits", "panel", "settings",
+    "permissions", "limits", "panel", "settings", "commands",
 )
+_COMMAND_FIELDS = ("help", "key", "view")
 _PANEL_FIELDS = ("title", "rows", "width", "placement")
 _SETTING_FIELDS = ("type", "default", "description", "choices", "min", "max")
 _MISSING = object()
@@ -428,13 +461,66 @@ class _Validator(Reporter):
         limits = self.limits(doc)
         panel = self.panel(doc, name)
         settings = self.settings(doc)
+        commands = self.commands(doc, permissions)
         if self.problems:
             raise ManifestError(self.sorted_problems())
         assert version is not None and api is not None
         return Manifest(
             name=name, version=version, description=description, api=api, author=author,
             entry=entry, permissions=permissions, limits=limits, panel=panel, settings=settings,
+            commands=commands,
         )
+
+    def commands(self, doc: Mapping[str, Any], permissions: tuple[Capability, ...]) -> tuple[CommandSpec, ...]:
+        if "commands" not in doc:
+            return ()
+        value = doc["commands"]
+        if not isinstance(value, dict):
+            self.error(("commands",), f"must be a table of commands, not {type_name(value)}")
+            return ()
+        if value and Capability.COMMANDS not in permissions:
+            self.error(("commands",), "commands need the commands capability: add \"commands\" to permissions")
+        if len(value) > MAX_COMMANDS:
+            self.error(("commands",), f"at most {MAX_COMMANDS} commands")
+            return ()
+        found: list[CommandSpec] = []
+        for name, spec in value.items():
+            command = self.command(name, spec)
+            if command is None:
+                continue
+            clash = next((c for c in found if command.key is not None and c.key == command.key
+                          and (c.view == command.view or "all" in (c.view, command.view))), None)
+            if clash is not None:
+                self.error(("commands", name, "key"), f"{key_label(command.key)} is also the key of command "
+                                                      f"{clash.name} in that view")
+                continue
+            found.append(command)
+        return tuple(found)
+
+    def command(self, name: str, spec: object) -> CommandSpec | None:
+        base: FieldPath = ("commands", name)
+        if not COMMAND_NAME.fullmatch(name):
+            self.error(base, "command names are lowercase letters, digits and -, starting with a letter "
+                             "(at most 40)")
+            return None
+        table = self.table(spec, base, _COMMAND_FIELDS)
+        if not table and not isinstance(spec, dict):
+            return None
+        help_text = self.text_field(table, base + ("help",), max_len=200, required=True, allow_empty=False)
+        key = None
+        if "key" in table:
+            try:
+                key = parse_key(table["key"])
+            except ValueError as e:
+                self.error(base + ("key",), str(e))
+                return None
+        view = table.get("view", "all")
+        if view not in COMMAND_VIEWS:
+            self.error(base + ("view",), f"must be one of {', '.join(COMMAND_VIEWS)}, not {show(view)}")
+            return None
+        if not help_text:
+            return None
+        return CommandSpec(name, help_text, key, view)
 
     def version(self, doc: Mapping[str, Any]) -> Version | None:
         text = self.text_field(doc, ("version",), max_len=_VERSION_MAX, required=True)

@@ -5,8 +5,10 @@ plain values between Python and Lua (:mod:`.values`), the API declaration (:mod:
 Lua library that plugins ``require`` (``stdlib/*.lua``, declared in :data:`.api.LIBRARY`), one
 loaded plugin with the API bound to it (:mod:`.instance`), plugin events (:mod:`.events`),
 settings values and storage (:mod:`.settings`, :mod:`.storage`), the admin actions plugins
-request, resolved to the jobs they touch (:mod:`.actions`), and the trio-side host that
-starts, feeds, gates and stops plugins (:mod:`.host`).
+request, resolved to the jobs they touch (:mod:`.actions`), the trio-side host that starts,
+feeds, gates and stops plugins (:mod:`.host`), the states of the plugins each running console
+publishes for the command line (:mod:`.running`), and recordings of what plugins see
+(:mod:`.recording`).
 
 May import: :mod:`qtui.plugins.trust`, :mod:`qtui.plugins.bundles`, :mod:`qtui.files` and the
 backend-neutral core (:mod:`qtui.model`, :mod:`qtui.events`, :mod:`qtui.bus`,

@@ -1,11 +1,12 @@
-"""The plugin host API, version 1: the one declaration of what Lua plugins see.
+"""The plugin host API, version 1 (1.1): the one declaration of what Lua plugins see.
 
 Every function a plugin may call, every constant it may read, every event it may receive, the render styles
 and the capability each needs are declared here, and so are the modules of qtui's
 Lua library a plugin may ``require`` (:data:`LIBRARY`). The host binds its
 implementations by these names (a test fails if one is missing or extra); the
 documentation, the type definitions for editors and the contract specs are
-generated from or checked against this module.
+generated from or checked against this module. Additions keep their place at the end of
+each list and say `since` which minor version they exist.
 """
 
 from __future__ import annotations
@@ -102,6 +103,7 @@ LEVELS: tuple[str, ...] = ("debug", "info", "warning", "error")
 _F = Field
 _C = Capability
 _REQUEST = _F("request", "integer", "id of the request; its result arrives as an 'action' event with this id")
+_PANEL = _F("panel", "string", "since 1.1: which panel, 'main' or a name given to qtui.panel.open")
 
 FUNCTIONS: tuple[Function, ...] = (
     Function("subscribe", "Receive events of these types in on_event. Refused for a type whose capability "
@@ -109,7 +111,9 @@ FUNCTIONS: tuple[Function, ...] = (
     Function("unsubscribe", "Stop receiving events of these types.", (_F("...", "string", "event types"),)),
     Function("render", "Replace the panel's content. A line is a string or a list of spans; a span is a "
              "string or {text=, style=} with a style from the fixed palette. Control characters are shown "
-             "as visible notation.", (_F("lines", "(string|qtui.Span[])[]", "the panel's lines"),)),
+             "as visible notation.", (_F("lines", "(string|qtui.Span[])[]", "the panel's lines"),
+                                      _F("panel", "string?", "which panel (since 1.1): 'main', the default, or "
+                                         "one opened with qtui.panel.open"))),
     Function("notify", "Show a message in the console's status bar.",
              (_F("text", "string", "the message"), _F("level", "string?", "info (default), warning or error")),
              capability=_C.NOTIFY),
@@ -198,6 +202,23 @@ FUNCTIONS: tuple[Function, ...] = (
               _F("width", "integer?", "the line's width, e.g. the panel's (needed for flexible columns)"),
               _F("style", "qtui.Style?", "style of the cells that have none")),
              _F("line", "qtui.Line", "the line's spans"), since="1.1"),
+    Function("update_settings", "Change some of the plugin's own settings, checked against the manifest's "
+             "schema like the operator's values and kept with them (the operator sees and may change them "
+             "again). Nothing changes unless every value is valid; no settings event follows.",
+             (_F("changes", "table<string, string|number|boolean>", "setting names and their new values"),),
+             _F("settings", "table<string, string|number|boolean>", "every setting after the change"),
+             since="1.1"),
+    Function("asset", "The text of a file of the plugin's own folder (as read and hashed when it was "
+             "loaded: the operator's decisions cover it). Read-only; at most 256 KiB, UTF-8.",
+             (_F("path", "string", "relative path inside the plugin folder, e.g. 'data/regions.json'"),),
+             _F("text", "string", "the file's content"), since="1.1"),
+    Function("panel.open", "Open another panel of the plugin in the console's dock (or change the title and "
+             "height of one that is open): its own zone, drawn with qtui.render(lines, name), with its own "
+             "key, mouse and resize events. At most 8 besides 'main'.",
+             (_F("name", "string", "panel name: lowercase letters, digits and -, not 'main'"),
+              _F("options", "qtui.PanelOptions?", "{title=, rows=}")), since="1.1"),
+    Function("panel.close", "Close a panel opened with qtui.panel.open.",
+             (_F("name", "string", "panel name"),), since="1.1"),
 )
 
 #: Values the host puts in the `qtui` table.
@@ -226,17 +247,21 @@ EVENTS: tuple[EventSpec, ...] = (
                _F("queue", "string?", "selected queue"), _F("state", "string?", "job state shown"),
                _F("job_id", "string?", "selected job")),
               capability=_C.SELECTION_READ, coalesces=True),
-    EventSpec("key", "A key pressed while the plugin's panel has focus.",
-              (_F("key", "string", "key name, e.g. 'a', 'enter', 'up', 'ctrl r'"),), capability=_C.SELECTION_READ),
-    EventSpec("mouse", "A mouse click in the plugin's panel (when the console uses the mouse).",
+    EventSpec("key", "A key pressed while one of the plugin's panels has focus.",
+              (_F("key", "string", "key name, e.g. 'a', 'enter', 'up', 'ctrl r'"), _PANEL),
+              capability=_C.SELECTION_READ),
+    EventSpec("mouse", "A mouse click in one of the plugin's panels (when the console uses the mouse).",
               (_F("action", "string", "press or release"), _F("button", "integer", "1 left, 2 middle, 3 right"),
-               _F("column", "integer", "0-based column in the panel"), _F("row", "integer", "0-based row")),
+               _F("column", "integer", "0-based column in the panel"), _F("row", "integer", "0-based row"),
+               _PANEL),
               capability=_C.SELECTION_READ),
     EventSpec("timer", "A timer started with qtui.every or qtui.after fired.",
               (_F("name", "string", "timer name"), _F("at", "number", "Unix time")), capability=_C.TIMERS,
               subscribable=False),
-    EventSpec("command", "The operator ran one of the plugin's registered commands.",
-              (_F("name", "string", "command name"), _F("args", "string", "the rest of the command line")),
+    EventSpec("command", "The operator ran one of the plugin's commands, by its key or on the command line.",
+              (_F("name", "string", "command name"), _F("args", "string", "the rest of the command line"),
+               _F("row", "qtui.Row?", "since 1.1: the row under the cursor when it was run (the operator "
+                  "handed it to the command); nil where nothing is selected")),
               capability=_C.COMMANDS, subscribable=False),
     EventSpec("message", "A message on a topic the plugin listens to.",
               (_F("topic", "string", "topic"), _F("sender", "string", "sending plugin"), _F("data", "any", "data")),
@@ -245,9 +270,10 @@ EVENTS: tuple[EventSpec, ...] = (
               (_F("plugin", "string", "its name"), _F("version", "string", "its version"),
                _F("state", "string", "running, stopped, errored or quarantined"),
                _F("reason", "string?", "why, when it stopped abnormally"))),
-    EventSpec("resize", "The plugin's panel was shown or changed size (docked, resized or opened full "
-              "screen): lay lines out for this width; longer lines are clipped.",
-              (_F("width", "integer", "columns of the panel"), _F("height", "integer", "rows for the plugin's lines")),
+    EventSpec("resize", "One of the plugin's panels was shown or changed size (docked, resized or opened "
+              "full screen): lay lines out for this width; longer lines are clipped.",
+              (_F("width", "integer", "columns of the panel"), _F("height", "integer", "rows for the plugin's lines"),
+               _PANEL),
               subscribable=False, coalesces=True),
     EventSpec("settings", "The operator changed the plugin's settings.",
               (_F("settings", "table<string, any>", "all settings, name to value"),), subscribable=False,
@@ -260,6 +286,13 @@ EVENTS: tuple[EventSpec, ...] = (
                   "requeue and purge: {count=}; oldest: {jobs=}; count_by: {groups=, scanned=, unreadable=, "
                   "others=, complete=, newest=}")),
               subscribable=False),
+    EventSpec("console_key", "Since 1.1: a key the operator pressed anywhere in the console, after the "
+              "console acted on it; not keys typed in dialogs, on the command line or into another "
+              "plugin's panel.",
+              (_F("key", "string", "key name, e.g. 'j', 'enter', 'ctrl r'"),
+               _F("screen", "string", "where the operator was: queues, jobs, dead, workers, plugins, detail, "
+                  "help, or panel (the plugin's own)")),
+              capability=_C.KEYS_READ),
 )
 
 @attrs.frozen
@@ -280,7 +313,7 @@ class Alias:
         return f"qtui.{self.old}"
 
 
-#: Deprecated calls still accepted in this major version (API 1.0 has none yet).
+#: Deprecated calls still accepted in this major version (none yet).
 ALIASES: tuple[Alias, ...] = ()
 
 #: Lifecycle callbacks a plugin may define.

@@ -16,8 +16,12 @@ from typing import Any, ClassVar
 import attrs
 import cattrs
 
-from qtui.events import Event, SelectionChanged, StatsUpdated
+from qtui.events import ConsoleKey, Event, SelectionChanged, StatsUpdated
 from qtui.model import GroupCounts, Job
+
+
+#: The name of the panel every plugin has (the manifest's [panel]); others are opened at run time.
+MAIN_PANEL = "main"
 
 
 @attrs.frozen
@@ -25,6 +29,7 @@ class KeyPressed(Event):
     """A key pressed in a plugin's focused panel."""
 
     key: str
+    panel: str = MAIN_PANEL
 
 
 @attrs.frozen
@@ -35,6 +40,7 @@ class MouseClicked(Event):
     button: int
     column: int
     row: int
+    panel: str = MAIN_PANEL
 
 
 @attrs.frozen
@@ -44,6 +50,7 @@ class PanelResized(Event):
     coalesce_key: ClassVar[str | None] = "resize"
     width: int
     height: int
+    panel: str = MAIN_PANEL
 
 
 @attrs.frozen
@@ -56,6 +63,7 @@ class TimerFired(Event):
 class CommandInvoked(Event):
     name: str
     args: str
+    row: dict[str, str] | None = None  # the selection when the operator ran it
 
 
 @attrs.frozen
@@ -108,6 +116,7 @@ EVENT_TYPES: dict[type[Event], str] = {
     PluginLifecycle: "lifecycle",
     SettingsChanged: "settings",
     ActionResult: "action",
+    ConsoleKey: "console_key",
 }
 
 
@@ -147,6 +156,13 @@ _converter.register_unstructure_hook(enum.Enum, lambda value: value.value)
 _converter.register_unstructure_hook(
     PluginMessage, lambda m: {"topic": m.topic, "sender": m.sender, "data": m.data}
 )
+
+
+@attrs.frozen
+class Replayed(Event):
+    """A recorded event (qtui record) handed to a plugin as it was recorded, already plain."""
+
+    plain: dict[str, Any]
 
 
 def to_plain(event: Event) -> dict[str, Any]:

@@ -38,7 +38,7 @@ import trio
 from qtui.backends.base import Backend
 from qtui.bus import EventBus, Listener
 from qtui.clock import Clock, utc_now
-from qtui.events import Event, Notice, SelectionChanged, StatsUpdated
+from qtui.events import ConsoleKey, Event, Notice, SelectionChanged, StatsUpdated
 from qtui.model import BackendError, InvalidInput
 from qtui.plugins.bundles.bundle import BundleError, read_bundle
 from qtui.plugins.bundles.capabilities import Capability, bus_capability
@@ -50,6 +50,7 @@ from qtui.plugins.runtime import instance as rt
 from qtui.plugins.runtime.delivery import DeliveryPool, Mailbox
 from qtui.plugins.runtime.events import (
     EVENT_TYPES,
+    MAIN_PANEL,
     ActionResult,
     CommandInvoked,
     KeyPressed,
@@ -57,6 +58,7 @@ from qtui.plugins.runtime.events import (
     PanelResized,
     PluginLifecycle,
     PluginMessage,
+    Replayed,
     SettingsChanged,
     TimerFired,
     to_plain,
@@ -110,7 +112,7 @@ def _give_back_free_memory() -> None:
 
 
 #: Events a plugin may receive from the console's bus.
-BUS_EVENTS = (StatsUpdated, SelectionChanged, PluginMessage, PluginLifecycle)
+BUS_EVENTS = (StatsUpdated, SelectionChanged, PluginMessage, PluginLifecycle, ConsoleKey)
 #: Events waiting per plugin that do not coalesce; past that they are dropped and counted.
 CHANNEL_CAPACITY = 64
 #: A call still running this long after it should have stopped, in its thread's CPU time, is
@@ -191,6 +193,17 @@ class PluginState(enum.StrEnum):
 
 
 @attrs.define(eq=False)
+class Panel:
+    """A panel a plugin opened at run time (qtui.panel.open), besides its main one."""
+
+    title: str
+    rows: int | None = None  # preferred height
+    lines: tuple[tuple[rt.Span, ...], ...] = ()
+    at: float | None = None  # when it was last drawn
+    size: tuple[int, int] | None = None  # columns and rows the console last drew it at
+
+
+@attrs.define(eq=False)
 class PluginHandle:
     """A plugin as the host and the console see it."""
 
@@ -205,6 +218,7 @@ class PluginHandle:
     logs_seen: int = 0  # log lines already announced with PanelUpdated
     panel_size: tuple[int, int] | None = None  # columns and rows the console last drew the panel at
     commands: dict[str, str] = attrs.field(factory=dict)
+    panels: dict[str, Panel] = attrs.field(factory=dict)  # opened at run time, by name, in order
     runtime: rt.PluginRuntime | None = None
     grants: Grants | None = None
     code_hash: str | None = None  # the bundle hash the grants and the runtime belong to
@@ -215,6 +229,8 @@ class PluginHandle:
     timers: dict[str, trio.CancelScope] = attrs.field(factory=dict)
     limiter: trio.CapacityLimiter = attrs.field(factory=lambda: trio.CapacityLimiter(1))
     stopped: trio.Event = attrs.field(factory=trio.Event)
+    kept_state: Any = None  # what deactivate last handed over, for the next start of the plugin
+    kept_log: list[str] = attrs.field(factory=list)  # the log of a runtime that was closed
     drained: trio.Event = attrs.field(factory=trio.Event)  # the last batch ended after the mailbox closed
     #: Confirmations being asked, by audit request id: the capability and the scope to withdraw them.
     confirming: dict[str, tuple[Capability, trio.CancelScope]] = attrs.field(factory=dict)
@@ -230,7 +246,22 @@ class PluginHandle:
 
     @property
     def log_lines(self) -> list[str]:
-        return list(self.runtime.log_lines) if self.runtime else []
+        """The plugin's log: of its runtime, or of the last one when it stopped or failed to start."""
+        return list(self.runtime.log_lines) if self.runtime else list(self.kept_log)
+
+    def log_error(self, text: str) -> None:
+        """Add an error of the host's about the plugin to its log (sanitised like the plugin's lines)."""
+        if self.runtime is not None:
+            self.runtime.log_error(text)
+        else:
+            self.kept_log = [*self.kept_log, f"error: {visible(text)[:rt.MAX_TEXT]}"][-rt.LOG_LINES:]
+
+    def close_runtime(self) -> None:
+        """Close the runtime, keeping its log."""
+        if self.runtime is not None:
+            self.kept_log = list(self.runtime.log_lines)
+            self.runtime.close()
+            self.runtime = None
 
     def where(self) -> str:
         """The latest error as 'file:line: message', for panels and logs."""
@@ -277,9 +308,11 @@ class PluginHost:
         self._audit_failure: str | None = None
         self.settings = settings or SettingsStore()
         self.copies = copies or GrantedCopies()  # the code last granted, for reviewing changes
-        self._storage_dir = storage_dir
+        self.storage_dir = storage_dir  # None: the default, $XDG_DATA_HOME/qtui/plugin-data
         self._confirmer = confirmer
         self.plugins: dict[str, PluginHandle] = {}
+        #: Called with the jobs each successful peek or find returned (a recording keeps them).
+        self.on_read: Callable[[list[dict[str, Any]]], None] | None = None
         self._nursery: trio.Nursery | None = None
         self._token: trio.lowlevel.TrioToken | None = None
         self._pool = DeliveryPool(on_stale=self._stale_from_thread, on_idle=self._idle_from_thread,
@@ -339,8 +372,16 @@ class PluginHost:
     # -- starting and stopping ---------------------------------------------------------
 
     async def start(self, plugin: Plugin, *, handoff: Any = None) -> PluginHandle:
-        """Load and activate `plugin`, or leave it waiting for the operator's permission decision."""
-        handle = PluginHandle(plugin, prompts=self._prompt_limit())
+        """Load and activate `plugin`, or leave it waiting for the operator's permission decision.
+
+        Its activate receives `handoff`, or else what its deactivate handed over when the host
+        last stopped it (a restart for a permission decision, a disable and enable), so state
+        survives every restart the host causes; it is kept while the plugin cannot start.
+        """
+        previous = self.plugins.get(plugin.manifest.name)
+        if handoff is None and previous is not None:
+            handoff = previous.kept_state
+        handle = PluginHandle(plugin, kept_state=handoff, prompts=self._prompt_limit())
         self.plugins[plugin.manifest.name] = handle
         runtime = self._prepare(handle)
         if runtime is None:
@@ -353,6 +394,7 @@ class PluginHost:
             self._discard(handle)
             self._failed(handle, error, fatal=True)
             return handle
+        handle.kept_state = None
         await self._launch(handle)
         return handle
 
@@ -404,8 +446,7 @@ class PluginHost:
             self._keep_old(old, error)
             return old
         await self._halt(old)
-        old.runtime.close()
-        old.runtime = None
+        old.close_runtime()
         self._release_memory()
         new.panel_size = old.panel_size  # the new code learns its panel size at once
         await self._launch(new)
@@ -416,7 +457,7 @@ class PluginHost:
         old.error = _detached(error)
         old.errors += 1
         if old.runtime is not None:
-            old.runtime.log_error(f"reload failed: {error}")
+            old.log_error(f"reload failed: {error}")
         log.warning("reload of %s failed, the previous code keeps running: %s", old.name, visible(str(error)))
         self.bus.publish(PanelUpdated(old.name))
 
@@ -452,8 +493,8 @@ class PluginHost:
             log.warning("%s", problem)
         handle.runtime = rt.PluginRuntime(
             plugin.manifest, bundle, grants, settings=values,
-            storage=PluginStorage(plugin.manifest.name, self._storage_dir), auditor=self.auditor,
-            clock=self.clock, max_payload_bytes=self.backend.max_payload_bytes,
+            storage=PluginStorage(plugin.manifest.name, self.storage_dir), auditor=self.auditor,
+            clock=self.clock, settings_store=self.settings, max_payload_bytes=self.backend.max_payload_bytes,
         )
         # Listen before plugin code runs, so nothing published meanwhile is missed; the mailbox
         # keeps it until the plugin is launched.
@@ -479,17 +520,15 @@ class PluginHost:
     def _discard(self, handle: PluginHandle) -> None:
         """Throw away a runtime that never ran (its load or activate failed)."""
         self._stop_listening(handle)
-        if handle.runtime is not None:
-            handle.runtime.close()
-            handle.runtime = None
+        handle.close_runtime()
 
     async def _launch(self, handle: PluginHandle) -> None:
         """Start delivering events to an activated plugin, the latest stats and selection first."""
         self.plugins[handle.name] = handle
-        self._set_state(handle, PluginState.RUNNING)
         assert self._nursery is not None, "PluginHost.run() is not running"
         await self._nursery.start(self._serve, handle)
-        self._apply_effects(handle)
+        self._apply_effects(handle)  # before it counts as running: its commands exist by then
+        self._set_state(handle, PluginState.RUNNING)
         if handle.panel_size is not None:
             self._deliver(handle, PanelResized(*handle.panel_size))
         for event in self._latest.values():
@@ -561,10 +600,10 @@ class PluginHost:
         running = handle.state is PluginState.RUNNING
         await self._halt(handle)
         handoff = await self._deactivate(handle) if running else None
-        if handle.runtime is not None:
-            handle.runtime.close()
-            handle.runtime = None
-        handle.panel = ()  # what the host kept for it goes (its log went with the runtime)
+        handle.close_runtime()
+        if handoff is not None:
+            handle.kept_state = handoff
+        handle.panel = ()  # what the host kept for it goes (its log is kept as text)
         self.auditor.flush(name)
         self._set_state(handle, PluginState.STOPPED)
         self._release_memory()
@@ -574,6 +613,12 @@ class PluginHost:
         """Give the memory a stopped or replaced plugin used back to the system, without waiting."""
         if self._nursery is not None:
             self._nursery.start_soon(trio.to_thread.run_sync, _give_back_free_memory)
+
+    def forget(self, name: str) -> None:
+        """Drop a stopped plugin from the host (it was uninstalled)."""
+        handle = self.plugins.get(name)
+        if handle is not None and handle.runtime is None:
+            del self.plugins[name]
 
     def decide(self, handle: PluginHandle, *, grant: tuple[Capability, ...] = (),
                deny: tuple[Capability, ...] = (), no_confirm: tuple[Capability, ...] = ()) -> list[str]:
@@ -657,35 +702,51 @@ class PluginHost:
 
     # -- what the console sends to plugins ---------------------------------------------
 
-    def key(self, name: str, key: str) -> None:
-        self._offer(name, KeyPressed(key), Capability.SELECTION_READ, "key")
+    def key(self, name: str, key: str, panel: str = MAIN_PANEL) -> None:
+        self._offer(name, KeyPressed(key, panel), Capability.SELECTION_READ, "key")
 
-    def mouse(self, name: str, action: str, button: int, column: int, row: int) -> None:
-        self._offer(name, MouseClicked(action, button, column, row), Capability.SELECTION_READ, "mouse")
+    def mouse(self, name: str, action: str, button: int, column: int, row: int, panel: str = MAIN_PANEL) -> None:
+        self._offer(name, MouseClicked(action, button, column, row, panel), Capability.SELECTION_READ, "mouse")
 
-    def resize(self, name: str, width: int, height: int) -> None:
-        """The console drew the plugin's panel at this size; tell the plugin when it changed."""
+    def resize(self, name: str, width: int, height: int, panel: str = MAIN_PANEL) -> None:
+        """The console drew one of the plugin's panels at this size; tell the plugin when it changed."""
         handle = self.plugins.get(name)
-        if handle is None or handle.panel_size == (width, height):
+        if handle is None:
             return
-        handle.panel_size = (width, height)
-        self._offer(name, PanelResized(width, height))
+        if panel == MAIN_PANEL:
+            if handle.panel_size == (width, height):
+                return
+            handle.panel_size = (width, height)
+        else:
+            extra = handle.panels.get(panel)
+            if extra is None or extra.size == (width, height):
+                return
+            extra.size = (width, height)
+        self._offer(name, PanelResized(width, height, panel))
 
-    def run_command(self, name: str, command: str, args: str) -> bool:
+    def run_command(self, name: str, command: str, args: str, row: dict[str, str] | None = None) -> bool:
+        """Run the plugin's `command`; `row` is the selection the operator hands it. False if unknown."""
         handle = self.plugins.get(name)
         if handle is None or command not in handle.commands or not self._may(handle, Capability.COMMANDS):
             return False
-        self._offer(name, CommandInvoked(command, args))
+        self._offer(name, CommandInvoked(command, args, row or None))
         return True
 
     async def change_settings(self, name: str, changes: dict[str, Any]) -> dict[str, Any]:
         """Validate, persist and deliver new settings (ValueError names the bad field)."""
         handle = self.plugins[name]
         values = await trio.to_thread.run_sync(self.settings.save, handle.manifest, changes)
-        if handle.runtime is not None:
-            handle.runtime.settings = dict(values)
-        self._offer(name, SettingsChanged(values))
+        self.apply_settings(name, values)
         return values
+
+    def apply_settings(self, name: str, values: dict[str, Any]) -> bool:
+        """Give a running plugin settings saved elsewhere (qtui plugin settings); False if unchanged."""
+        handle = self.plugins.get(name)
+        if handle is None or handle.runtime is None or handle.runtime.settings == values:
+            return False
+        handle.runtime.settings = dict(values)
+        self._offer(name, SettingsChanged(values))
+        return True
 
     def _offer(self, name: str, event: Event, capability: Capability | None = None,
                subscription_type: str | None = None) -> None:
@@ -860,6 +921,27 @@ class PluginHost:
             runtime.message_taken(size)
         return sender
 
+    def replay(self, name: str, plain: dict[str, Any]) -> bool:
+        """Hand a recorded event (plain, one of recording.REPLAYED_TYPES) to plugin `name` as the bus
+        would: only if it subscribed (and may), listens to the topic, or it is not its own. True if
+        it was handed over."""
+        handle = self.plugins.get(name)
+        if handle is None or handle.runtime is None:
+            return False
+        runtime, kind = handle.runtime, plain.get("type")
+        if kind == "message":
+            topic = plain.get("topic")
+            wanted = plain.get("sender") != name and isinstance(topic, str) and any(
+                topic.startswith(prefix) and self._may(handle, bus_capability(handle.name, prefix, publish=False))
+                for prefix in runtime.listening)
+        elif kind == "lifecycle" and plain.get("plugin") == name:
+            wanted = False
+        else:
+            wanted = kind in runtime.subscriptions and self._may(handle, rt.api.event(kind).capability)
+        if wanted:
+            self._deliver(handle, Replayed(plain))
+        return wanted
+
     def _mark_stale(self, mailbox: Mailbox) -> None:
         handle = self.plugins.get(mailbox.name)
         if handle is not None and handle.mailbox is mailbox and mailbox.busy_since is not None:
@@ -929,9 +1011,19 @@ class PluginHost:
             return
         for effect in handle.runtime.take_effects():
             match effect:
-                case rt.Render(lines=lines, size=size):
+                case rt.Render(lines=lines, panel=panel, size=size) if panel == MAIN_PANEL:
                     handle.panel, handle.panel_at = lines, self.clock.time()
                     handle.runtime.kept.panel = size
+                    self.bus.publish(PanelUpdated(handle.name))
+                case rt.Render(lines=lines, panel=panel) if panel in handle.panels:
+                    handle.panels[panel].lines, handle.panels[panel].at = lines, self.clock.time()
+                    self.bus.publish(PanelUpdated(handle.name))
+                case rt.OpenPanel(name=panel, title=title, rows=rows):
+                    opened = handle.panels.setdefault(panel, Panel(title, rows))
+                    opened.title, opened.rows = title, rows
+                    self.bus.publish(PanelUpdated(handle.name))
+                case rt.ClosePanel(name=panel):
+                    handle.panels.pop(panel, None)
                     self.bus.publish(PanelUpdated(handle.name))
                 case rt.Notify(text=text, level=level):
                     self.bus.publish(Notice(f"{handle.name}: {text}", level))
@@ -998,6 +1090,8 @@ class PluginHost:
             self._close(ticket, Outcome.FAILED, detail=f"internal error: {exc}")
             self._report(handle, request, ok=False, error=f"internal error: {exc}")
             return
+        if self.on_read is not None and request.action in ("peek", "find") and result:
+            self.on_read(result["jobs"] if request.action == "peek" else [result])
         problem = self._unfit_result(handle, request, result)
         self._close(ticket, Outcome.DONE, jobs=jobs)
         if problem is not None:
@@ -1160,8 +1254,7 @@ class PluginHost:
         log.warning("%s", visible(str(error)))
         if isinstance(error, LimitExceeded):
             self._audit_violation(handle, error)
-        if handle.runtime is not None:
-            handle.runtime.log_error(str(error))
+        handle.log_error(str(error))
         if handle.runtime is not None and handle.runtime.sandbox.quarantined:
             self._set_state(handle, PluginState.QUARANTINED, handle.runtime.sandbox.quarantined)
         elif fatal:

@@ -1,4 +1,4 @@
-"""One loaded plugin on the worker-thread side: its sandbox and the host API v1 bound to it.
+"""One loaded plugin on the worker-thread side: its sandbox and the host API (1.1) bound to it.
 
 Host functions run in the plugin's worker thread while its Lua code runs. They
 check capabilities, validate arguments and record *effects* (render, notify,
@@ -32,8 +32,9 @@ from qtui.clock import Clock
 from qtui.model import InvalidInput, JobState, check_queue_name
 from qtui.plugins.bundles.bundle import Bundle
 from qtui.plugins.bundles.capabilities import Capability, bus_capability
-from qtui.plugins.bundles.manifest import Manifest
+from qtui.plugins.bundles.manifest import COMMAND_NAME, MAX_COMMANDS, PANEL_MAX_ROWS, Manifest
 from qtui.plugins.runtime import api, jsonvalues, textcells
+from qtui.plugins.runtime.events import MAIN_PANEL
 from qtui.plugins.runtime.prepared import PreparedEvent, stats_changes
 from qtui.plugins.runtime.sandbox import (
     EVENT_TABLE,
@@ -44,6 +45,7 @@ from qtui.plugins.runtime.sandbox import (
     decode_json,
     host_errors,
 )
+from qtui.plugins.runtime.settings import SettingsStore
 from qtui.plugins.runtime.storage import PluginStorage, StorageError
 from qtui.plugins.runtime.values import JSON_NULL, Bounds, ConversionError, lua_type, measure
 from qtui.plugins.trust.audit import AuditError, Auditor, Outcome, Reason, Ticket
@@ -61,7 +63,6 @@ MAX_RENDER_BYTES = 64 * 1024
 MAX_RENDER_CELLS = 32 * 1024
 MAX_TIMERS = 32
 MIN_INTERVAL = 0.1
-MAX_COMMANDS = 32
 MAX_TOPIC = 200
 LOG_LINES = 500
 #: Bytes of log lines kept for the console (the oldest lines go first).
@@ -78,9 +79,12 @@ MAX_MESSAGE_BYTES = 256 * 1024
 MESSAGE_BYTES_WAITING = 1024 * 1024
 #: A message reaches listeners inside a 'message' event: one level and a few entries more.
 MESSAGE_WRAPPING = 1
+#: Panels a plugin may open besides its main one.
+MAX_PANELS = 8
+#: The largest file qtui.asset hands over.
+MAX_ASSET_BYTES = 256 * 1024
 #: The most job ids one qtui.jobs.requeue may name.
 MAX_IDS = 10_000
-_COMMAND_NAME = re.compile(r"[a-z][a-z0-9-]{0,39}")
 _TOPIC = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.?")
 
 
@@ -100,7 +104,21 @@ class Span:
 @attrs.frozen
 class Render:
     lines: tuple[tuple[Span, ...], ...]
+    panel: str = MAIN_PANEL
     size: int = 0  # text bytes of all spans
+
+
+@attrs.frozen
+class OpenPanel:
+    name: str
+    title: str
+    rows: int | None
+
+
+@attrs.frozen
+class ClosePanel:
+    name: str
+
 
 @attrs.frozen
 class Notify:
@@ -146,7 +164,7 @@ class Request:
     ticket: Ticket
 
 
-Effect = Render | Notify | SetTimer | CancelTimer | RegisterCommand | Publish | Request
+Effect = Render | OpenPanel | ClosePanel | Notify | SetTimer | CancelTimer | RegisterCommand | Publish | Request
 
 
 @attrs.define
@@ -174,6 +192,11 @@ def _modules(bundle: Bundle) -> Callable[[str], tuple[str, str] | None]:
         return None
 
     return resolve
+
+
+def _listing(files: Mapping[str, bytes], most: int = 10) -> str:
+    names = sorted(files)
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
 def _has_null_in_list(value: Any) -> bool:
@@ -218,12 +241,14 @@ class PluginRuntime:
         auditor: Auditor,
         clock: Clock,
         max_payload_bytes: int | None = None,
+        settings_store: SettingsStore | None = None,
     ) -> None:
         self.manifest = manifest
         self.bundle = bundle
         self.grants = grants
         self.settings = dict(settings)
         self._storage = storage
+        self._settings_store = settings_store or SettingsStore()
         self._auditor = auditor
         self.subscriptions: set[str] = set()
         self.listening: set[str] = set()
@@ -235,9 +260,10 @@ class PluginRuntime:
         self._notify_limit = RateLimit(1 / NOTIFY_SECONDS, NOTIFY_BURST, clock=clock.monotonic)
         self._log = logging.getLogger(f"qtui.plugins.{manifest.name}")
         self._effects: list[Effect] = []
-        self._rendered: tuple[tuple[Span, ...], ...] | None = None  # the panel's lines as last rendered
+        self._rendered: dict[str, tuple[tuple[Span, ...], ...]] = {}  # each panel's lines as last rendered
         self._timers: set[str] = set()
         self._commands: set[str] = set()
+        self._panels: set[str] = set()  # opened with qtui.panel.open
         self._next_request = 1
         self._halted = False
         self._last_stats: PreparedEvent | None = None  # the stats event the plugin received last
@@ -254,6 +280,10 @@ class PluginRuntime:
             self.sandbox.expose(alias.lua_name, self._shim(alias))
         for constant in api.CONSTANTS:
             self.sandbox.define(constant.lua_name, _CONSTANT_VALUES[constant.name])
+        if manifest.commands and grants.check(Capability.COMMANDS).allowed:
+            for command in manifest.commands:  # registered as if the plugin called qtui.command
+                self._commands.add(command.name)
+                self._effects.append(RegisterCommand(command.name, command.help))
 
     # -- running plugin code (worker thread) ---------------------------------------------
 
@@ -474,11 +504,14 @@ class PluginRuntime:
             raise HostError(f"cannot subscribe to {name!r} (events: {', '.join(subscribable)})")
         return api.event(name)
 
-    def api_render(self, lines: Any) -> None:
+    def api_render(self, lines: Any, panel: Any = None) -> None:
         if not isinstance(lines, list):
             raise HostError("render takes a list of lines")
         if len(lines) > MAX_LINES:
             raise HostError(f"render takes at most {MAX_LINES} lines")
+        panel = MAIN_PANEL if panel is None else panel
+        if panel != MAIN_PANEL and panel not in self._panels:
+            raise HostError(f"no panel {self._text(panel, 'panel', 100)!r} is open ({self._open_panels()})")
         rendered = tuple(self._line(line, n) for n, line in enumerate(lines, 1))
         texts = [span.text for line in rendered for span in line]
         size = sum(len(text.encode("utf-8", "replace")) for text in texts)
@@ -487,9 +520,12 @@ class PluginRuntime:
         shown = sum(textcells.cells(text) for text in texts)
         if shown > MAX_RENDER_CELLS:
             raise HostError(f"render takes at most {MAX_RENDER_CELLS} cells of text in all, not {shown}")
-        if rendered != self._rendered:  # the same lines again (a refresh that changed nothing) cost no redraw
-            self._rendered = rendered
-            self._emit(Render(rendered, size))
+        if rendered != self._rendered.get(panel):  # the same lines again (a refresh that changed nothing) cost no redraw
+            self._rendered[panel] = rendered
+            self._emit(Render(rendered, panel, size))
+
+    def _open_panels(self) -> str:
+        return "open: " + ", ".join([MAIN_PANEL, *sorted(self._panels)])
 
     def _line(self, line: Any, number: int) -> tuple[Span, ...]:
         if isinstance(line, str):
@@ -550,7 +586,7 @@ class PluginRuntime:
 
     def api_command(self, name: Any, help: Any) -> None:  # noqa: A002 - the API's parameter name
         with self._use(Capability.COMMANDS, "qtui.command"):
-            if not isinstance(name, str) or not _COMMAND_NAME.fullmatch(name):
+            if not isinstance(name, str) or not COMMAND_NAME.fullmatch(name):
                 raise HostError("command name must be lowercase letters, digits and -, starting with a letter")
             if name not in self._commands and len(self._commands) >= MAX_COMMANDS:
                 raise HostError(f"at most {MAX_COMMANDS} commands")
@@ -565,6 +601,71 @@ class PluginRuntime:
 
     def api_settings(self) -> dict[str, Any]:
         return dict(self.settings)
+
+    def api_update_settings(self, changes: Any) -> dict[str, Any]:
+        if changes == []:
+            changes = {}
+        if not isinstance(changes, dict):
+            raise HostError("update_settings takes a table of setting names and values")
+        for name in changes:
+            if self.manifest.setting(name) is None:
+                declared = ", ".join(s.name for s in self.manifest.settings) or "none"
+                raise HostError(f"no setting {str(name)[:100]!r} in the manifest (declared: {declared})")
+        try:
+            values = self._settings_store.save(self.manifest, changes)
+        except ValueError as exc:
+            raise HostError(str(exc)) from None
+        except OSError as exc:
+            raise HostError(f"the settings could not be saved: {exc.strerror or exc}") from None
+        self.settings = dict(values)
+        shown = ", ".join(f"{name}={changes[name]!r}" for name in sorted(changes))
+        self._write_log("info", f"settings changed by the plugin: {shown or 'nothing'}")
+        return dict(values)
+
+    def api_asset(self, path: Any) -> str:
+        path = self._text(path, "asset path", 255)
+        parts = PurePosixPath(path).parts
+        if not parts or PurePosixPath(path).is_absolute() or ".." in parts or "\\" in path:
+            raise HostError(f"{path!r} must be a relative path inside the plugin folder, without '..'")
+        data = self.bundle.files.get(str(PurePosixPath(*parts)))
+        if data is None:
+            raise HostError(f"no file {path!r} in the plugin (files: {_listing(self.bundle.files)})")
+        if len(data) > MAX_ASSET_BYTES:
+            raise HostError(f"{path} has {len(data)} bytes, more than the {MAX_ASSET_BYTES} an asset may have")
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise HostError(f"{path} is not UTF-8 text (byte {exc.start + 1})") from None
+
+    def api_panel_open(self, name: Any, options: Any = None) -> None:
+        name = self._panel_name(name)
+        options = {} if options in (None, []) else options
+        if not isinstance(options, dict) or set(options) - {"title", "rows"}:
+            raise HostError("panel.open takes a name and optionally {title=, rows=}")
+        title = visible(self._text(options.get("title", name), "panel title", 80))
+        rows = options.get("rows")
+        if rows is not None and (isinstance(rows, bool) or not isinstance(rows, int)
+                                 or not 1 <= rows <= PANEL_MAX_ROWS):
+            raise HostError(f"panel rows must be a whole number from 1 to {PANEL_MAX_ROWS}")
+        if name not in self._panels and len(self._panels) >= MAX_PANELS:
+            raise HostError(f"at most {MAX_PANELS} panels besides {MAIN_PANEL} ({self._open_panels()})")
+        self._panels.add(name)
+        self._emit(OpenPanel(name, title, rows))
+
+    def api_panel_close(self, name: Any) -> None:
+        name = self._panel_name(name)
+        if name not in self._panels:
+            raise HostError(f"no panel {name!r} is open ({self._open_panels()})")
+        self._panels.discard(name)
+        self._rendered.pop(name, None)
+        self._emit(ClosePanel(name))
+
+    def _panel_name(self, name: Any) -> str:
+        if not isinstance(name, str) or not COMMAND_NAME.fullmatch(name):
+            raise HostError("a panel name is lowercase letters, digits and -, starting with a letter (at most 40)")
+        if name == MAIN_PANEL:
+            raise HostError(f"{MAIN_PANEL} is the plugin's own panel: it is always open")
+        return name
 
     def api_storage_get(self, key: Any) -> Any:
         with self._use(Capability.STORAGE, "qtui.storage.get"):

@@ -35,7 +35,7 @@ from lupa import lua54
 
 from qtui.events import Event, StatsUpdated
 from qtui.model import JobState
-from qtui.plugins.runtime.events import EVENT_TYPES, to_plain
+from qtui.plugins.runtime.events import EVENT_TYPES, Replayed, to_plain
 from qtui.plugins.runtime.sandbox import EVENT_BYTECODE, EVENT_SOURCE, EVENT_TABLE
 from qtui.plugins.runtime.values import (
     INT64_MAX,
@@ -77,6 +77,8 @@ class PreparedEvent:
 
 def prepare(event: Event, *, shared: bool) -> PreparedEvent:
     """`event` ready for every plugin; `shared`: it goes to several plugins (worth a chunk)."""
+    if isinstance(event, Replayed):  # a recording's event: plain already
+        return PreparedEvent(str(event.plain.get("type")), EVENT_TABLE, plain=event.plain)
     kind = EVENT_TYPES[type(event)]
     if isinstance(event, StatsUpdated):
         return _STATS.prepare(event)
@@ -88,6 +90,23 @@ def prepare(event: Event, *, shared: bool) -> PreparedEvent:
         except ConversionError:
             pass  # the converter names what is wrong, for each plugin
     return PreparedEvent(kind, EVENT_TABLE, plain=plain)
+
+
+def stats_plain(event: StatsUpdated) -> dict[str, Any]:
+    """The table a plugin receives for `event`, as plain data (what the stats template builds)."""
+    snapshot = event.snapshot
+    taken_at = float(snapshot.taken_at)
+    queues = []
+    for queue in snapshot.queues:
+        row: dict[str, Any] = {"name": queue.name}
+        row.update({state.value: queue.counts.get(state, 0) for state in _STATES})
+        row.update(zip(_RATES, (float(queue.enqueued_per_min), float(queue.completed_per_min),
+                                float(queue.failed_per_min)), strict=True))
+        if queue.oldest_ready_at is not None:
+            row["oldest_ready_age"] = max(0.0, taken_at - queue.oldest_ready_at)
+        queues.append(row)
+    return {"type": "stats", "workers_alive": sum(1 for w in snapshot.workers if w.alive),
+            "workers_seen": len(snapshot.workers), "taken_at": taken_at, "queues": queues}
 
 
 def stats_changes(before: PreparedEvent | None, now: PreparedEvent) -> tuple[tuple[int, ...], tuple[str, ...]]:

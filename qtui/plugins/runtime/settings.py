@@ -18,7 +18,7 @@ import tomli_w
 from qtui import paths
 from qtui.files.atomic import locked, replace_file
 from qtui.files.tomlfile import FileProblems, KeyLines, Problem, read_toml
-from qtui.plugins.bundles.manifest import Manifest
+from qtui.plugins.bundles.manifest import Manifest, Setting, SettingType
 
 SETTINGS_FILE = "plugin-settings.toml"
 MAX_FILE_BYTES = 1024 * 1024
@@ -26,6 +26,31 @@ MAX_FILE_BYTES = 1024 * 1024
 
 def settings_path() -> Path:
     return paths.config_dir() / SETTINGS_FILE
+
+
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+
+
+def from_text(setting: Setting, text: str) -> object:
+    """The value typed as `text` (in the console's editor or on the command line) for `setting`.
+
+    Numbers are read as integers when they look like one, else as decimals; booleans accept
+    true/false, yes/no, on/off and 1/0. The value is not validated yet (see Setting.validate).
+    Raises ValueError saying the text is not of the setting's type.
+    """
+    match setting.type:
+        case SettingType.NUMBER:
+            stripped = text.strip()
+            try:
+                return int(stripped) if stripped.lstrip("+-").isdigit() else float(stripped)
+            except ValueError:
+                raise ValueError(f"{text!r} is not a number") from None
+        case SettingType.BOOLEAN:
+            folded = text.strip().lower()
+            if folded in _TRUE or folded in _FALSE:
+                return folded in _TRUE
+            raise ValueError(f"{text!r} is not true or false")
+    return text
 
 
 class SettingsStore:
@@ -68,6 +93,16 @@ class SettingsStore:
     @staticmethod
     def _line(lines: KeyLines | None, path: tuple[str, ...]) -> int | None:
         return lines.line(path) if lines is not None else None
+
+    def forget(self, plugin: str) -> bool:
+        """Drop every stored value of `plugin`; True if there were any."""
+        with locked(self.path):
+            data, _text = self._read()
+            if plugin not in data:
+                return False
+            del data[plugin]
+            replace_file(self.path, tomli_w.dumps(data))
+        return True
 
     def save(self, manifest: Manifest, changes: dict[str, Any]) -> dict[str, Any]:
         """Validate and store `changes`; returns the plugin's full settings. ValueError names the field."""

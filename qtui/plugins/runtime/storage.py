@@ -67,3 +67,13 @@ class PluginStorage:
             if size > self.cap:
                 raise StorageError(f"storage full: {size} bytes would exceed the {self.cap}-byte cap")
             replace_file(self.path, text)
+
+    def delete(self) -> bool:
+        """Delete the plugin's whole storage; True if it had any."""
+        if not self.path.exists():
+            return False
+        with self._lock, locked(self.path):
+            existed = self.path.exists()
+            self.path.unlink(missing_ok=True)
+            self.path.with_name(self.path.name + ".lock").unlink()  # no trace is left
+        return existed

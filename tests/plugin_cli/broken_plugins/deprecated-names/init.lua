@@ -1,0 +1,3 @@
+function activate()
+  qtui.jobs.get("42")
+end

@@ -1,0 +1,4 @@
+local json = require("qtui.json")
+local text = require("qtui.txt")
+local helper = require("lib.helper")
+local queues = require "qtui.queue"

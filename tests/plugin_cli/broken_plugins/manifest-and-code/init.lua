@@ -1,0 +1,4 @@
+function activate()
+  qtui.subscribe("stats")
+  qtui.notiffy("x")
+end

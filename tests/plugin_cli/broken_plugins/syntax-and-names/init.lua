@@ -1,0 +1,3 @@
+function activate()
+  qtui.notiffy("x")
+end
