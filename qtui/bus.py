@@ -37,19 +37,21 @@ class Subscription:
     def wants(self, event: Event) -> bool:
         return isinstance(event, self.kinds) and (self._accept is None or self._accept(event))
 
-    def offer(self, event: Event) -> None:
-        """Queue `event` without blocking (called by the bus)."""
+    def offer(self, event: Event) -> bool:
+        """Queue `event` without blocking (called by the bus); False if it was dropped."""
         self._flush_pending()
+        dropped = self.dropped
         if not self._pending and self._try_send(event):
-            return
+            return self.dropped == dropped
         key = type(event).coalesce_key
         if key is None:
             self.dropped += 1
-        else:
-            if key in self._pending:
-                self.coalesced += 1
-                del self._pending[key]  # re-insert: it is now the newest
-            self._pending[key] = event
+            return False
+        if key in self._pending:
+            self.coalesced += 1
+            del self._pending[key]  # re-insert: it is now the newest
+        self._pending[key] = event
+        return True
 
     async def receive(self) -> Event:
         """The next event, waiting if there is none."""
@@ -102,13 +104,14 @@ class Listener:
     name: str
     kinds: tuple[type[Event], ...]
     _accept: Callable[[Event], bool] | None
-    _sink: Callable[[Event], None]
+    _sink: Callable[[Event], bool]
 
     def wants(self, event: Event) -> bool:
         return isinstance(event, self.kinds) and (self._accept is None or self._accept(event))
 
-    def offer(self, event: Event) -> None:
-        self._sink(event)
+    def offer(self, event: Event) -> bool:
+        """Hand `event` to the sink; True if it kept the event (False: dropped)."""
+        return bool(self._sink(event))
 
     def close(self) -> None:
         """Nothing to release: the sink owns what it queued."""
@@ -138,11 +141,12 @@ class EventBus:
         self,
         name: str,
         kinds: Iterable[type[Event]],
-        sink: Callable[[Event], None],
+        sink: Callable[[Event], bool],
         *,
         accept: Callable[[Event], bool] | None = None,
     ) -> Listener:
-        """A new listener: `sink` gets events that are instances of `kinds` (and pass `accept`)."""
+        """A new listener: `sink` gets events that are instances of `kinds` (and pass `accept`),
+        and says whether it kept each."""
         listener = Listener(name, tuple(kinds), accept, sink)
         self._subscriptions.append(listener)
         return listener
@@ -151,11 +155,13 @@ class EventBus:
         subscription.close()
         self._subscriptions.remove(subscription)
 
-    def publish(self, event: Event) -> None:
-        """Offer `event` to every interested subscriber; never blocks."""
+    def publish(self, event: Event) -> int:
+        """Offer `event` to every interested subscriber; never blocks. Returns how many queued it."""
+        queued = 0
         for subscription in self._subscriptions:
-            if subscription.wants(event):
-                subscription.offer(event)
+            if subscription.wants(event) and subscription.offer(event):
+                queued += 1
+        return queued
 
     @property
     def subscriptions(self) -> tuple[Subscription | Listener, ...]:

@@ -61,7 +61,7 @@ describe("require of qtui's library", function()
         local queues = require("qtui.queues")
         function activate() qtui.subscribe("key") end
         function on_event(e)
-          local _, count = queues.matcher(string.rep("queue, ", 300000))
+          local _, count = queues.matcher(string.rep("queue, ", 60000))
           qtui.render({ "watching " .. count })
         end
       ]] }

@@ -96,10 +96,10 @@ describe("qtui.render", function()
     end
   end)
 
-  it("takes at most 1000 lines of at most 2000 characters", function()
+  it("takes at most 1000 lines of at most 2000 characters, 64 KiB and 32768 cells in all", function()
     local p = qtest.load(helpers.attempt([[
       local lines = {}
-      for i = 1, 1000 do lines[i] = string.rep("x", 2000) end
+      for i = 1, 1000 do lines[i] = string.rep("x", 30) end
       qtui.render(lines)
       lines[1001] = "one too many"
       qtui.render(lines)
@@ -107,5 +107,19 @@ describe("qtui.render", function()
     assert.same({ "false", "init.lua:7: qtui.render: render takes at most 1000 lines" }, p:text())
     local q = qtest.load(helpers.attempt([[qtui.render({string.rep("x", 2001)})]]))
     assert.same({ "false", "init.lua:3: qtui.render: line 1 is longer than 2000 characters" }, q:text())
+    local r = qtest.load(helpers.attempt([[
+      local lines = {}
+      for i = 1, 40 do lines[i] = string.rep("x", 2000) end
+      qtui.render(lines)
+    ]]))
+    assert.same({ "false", "init.lua:5: qtui.render: render takes at most 65536 bytes of text in all, not 80000" },
+      r:text())
+    local wide = qtest.load(helpers.attempt([[
+      local lines = {}
+      for i = 1, 20 do lines[i] = string.rep("界", 1000) end
+      qtui.render(lines)
+    ]]))
+    assert.same({ "false", "init.lua:5: qtui.render: render takes at most 32768 cells of text in all, not 40000" },
+      wide:text())
   end)
 end)

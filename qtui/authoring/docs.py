@@ -33,7 +33,8 @@ from qtui.plugins.bundles.capabilities import Capability, own_topic_prefix
 from qtui.plugins.runtime import api
 from qtui.plugins.runtime.actions import MAX_ACTION_JOBS, SHOWN_IDS
 from qtui.plugins.runtime import instance as runtime
-from qtui.plugins.runtime.host import CHANNEL_CAPACITY
+from qtui.plugins.bundles.lua_syntax import COMPILE_SECONDS, MAX_JUMPS
+from qtui.plugins.runtime.host import BACKSTOP_GRACE, CHANNEL_CAPACITY, CONFIRM_BURST, CONFIRM_SECONDS, STOP_SECONDS
 from qtui.plugins.runtime.sandbox import Limits as SandboxLimits
 from qtui.plugins.runtime.sandbox import ViolationPolicy
 from qtui.plugins.bundles.catalog import ORIGIN_FILE
@@ -591,6 +592,8 @@ OUTCOME_DOCS: dict[audit.Outcome, str] = {
     audit.Outcome.REVOKED: "the operator denied the capability (an entry without a request id)",
     audit.Outcome.SUPPRESSED: "the plugin's routine entries beyond the flood limit were held back: "
                               "`detail` counts them by capability and outcome",
+    audit.Outcome.VIOLATION: "the plugin broke a limit of its sandbox; the capability field names the limit "
+                             "(`limits.memory`, `limits.wall_time`, `limits.value`, ...) and the detail says how",
 }
 
 #: What each reason of a refused request means.
@@ -755,6 +758,25 @@ PLACEHOLDERS: dict[str, str] = {
     "sandbox.window_minutes": f"{_VIOLATIONS.window_seconds / 60:g}",
     "values.max_depth": str(_VALUES.max_depth),
     "values.max_items": str(_VALUES.max_items),
+    "values.max_bytes": _kib(_VALUES.max_bytes),
+    "sandbox.c_steps": str(_VALUES.c_steps),
+    "sandbox.source_size": _kib(_VALUES.source_bytes),
+    "sandbox.max_jumps": str(MAX_JUMPS),
+    "sandbox.check_seconds": f"{COMPILE_SECONDS:g}",
+    "sandbox.backstop_ms": f"{BACKSTOP_GRACE * 1000:g}",
+    "stop.deactivate_ms": f"{STOP_SECONDS * 1000:g}",
+    "bus.max_message": _kib(runtime.MAX_MESSAGE_BYTES),
+    "bus.max_depth": str(_VALUES.max_depth - runtime.MESSAGE_WRAPPING),
+    "bus.waiting": _kib(runtime.MESSAGE_BYTES_WAITING),
+    "panel.max_bytes": _kib(runtime.MAX_RENDER_BYTES),
+    "panel.max_cells": str(runtime.MAX_RENDER_CELLS),
+    "log.max_size": _kib(runtime.LOG_BYTES),
+    "log.rate": str(runtime.LOG_RATE),
+    "log.burst": str(runtime.LOG_BURST),
+    "notify.seconds": f"{runtime.NOTIFY_SECONDS:g}",
+    "notify.burst": str(runtime.NOTIFY_BURST),
+    "confirm.seconds": f"{CONFIRM_SECONDS:g}",
+    "confirm.burst": str(CONFIRM_BURST),
     "styles": _codes(api.STYLES, "or"),
     "panel.max_lines": str(runtime.MAX_LINES),
     "panel.max_spans": str(runtime.MAX_SPANS),
@@ -849,7 +871,7 @@ PROSE_FOLDER = "plugin-docs"
 
 #: The man pages with generated blocks, and which sections they hold.
 MAN_PAGES: dict[str, tuple[str, ...]] = {
-    "qtui-lua.7": ("GUIDE", "FUNCTIONS", "LIBRARY", "CALLBACKS", "EVENTS", "TYPES", "STYLES",
+    "qtui-lua.7": ("GUIDE", "LIMITS", "FUNCTIONS", "LIBRARY", "CALLBACKS", "EVENTS", "TYPES", "STYLES",
                    "CAPABILITIES", "TESTING", "COMPATIBILITY", "EXAMPLES"),
     "qtui-plugin.5": ("BUNDLE", "MANIFEST", "MANIFEST-EXAMPLE", "LIFECYCLE", "CATALOG", "LOCKFILE"),
     "qtui-permissions.5": ("VERDICTS", "PERMISSIONS-FILE", "SCOPED-GRANTS", "SITE-POLICY", "AUDIT-LOG",

@@ -19,7 +19,7 @@ class Topic:
 
 #: The console's plugin help topics (`:help NAME`), the same material as the man pages.
 TOPICS: dict[str, Topic] = {
-    "plugins": Topic("Writing Lua plugins (qtui-lua(7))", ("GUIDE", "TESTING", "COMPATIBILITY", "EXAMPLES")),
+    "plugins": Topic("Writing Lua plugins (qtui-lua(7))", ("GUIDE", "LIMITS", "TESTING", "COMPATIBILITY", "EXAMPLES")),
     "api": Topic("The plugin API (qtui-lua(7))", ("FUNCTIONS", "LIBRARY", "CALLBACKS", "TYPES", "STYLES")),
     "events": Topic("Plugin events (qtui-lua(7))", ("EVENTS",)),
     "capabilities": Topic("Plugin capabilities (qtui-lua(7))", ("CAPABILITIES",)),

@@ -72,6 +72,8 @@ class Backend(abc.ABC):
 
     #: URL-like description shown in the status bar, without any password.
     display_name: str
+    #: The largest payload (UTF-8 bytes) the queue itself stores; enqueue refuses bigger ones.
+    max_payload_bytes: int
 
     def __init__(self, *, clock: WallClock, read_only: bool = False) -> None:
         self.read_only = read_only
@@ -162,6 +164,9 @@ class Backend(abc.ABC):
         """Add a job; `payload` must be JSON. Returns the stored job."""
         self._check_writable("enqueue")
         check_queue_name(queue)
+        size = len(payload.encode("utf-8", "surrogatepass"))
+        if size > self.max_payload_bytes:
+            raise InvalidInput(f"payload is {size} bytes; this queue takes at most {self.max_payload_bytes}")
         return self._enqueue(queue, validate_json_payload(payload), priority)
 
     def enqueue_many(self, queue: str, payloads: Sequence[str], *, priority: int = 0) -> list[str]:

@@ -255,6 +255,9 @@ class RedisBackend(Backend):
     qtui.backends.journal); the layouts supply the chunks.
     """
 
+    #: Redis's own limit on a string (proto-max-bulk-len, 512 MiB by default).
+    max_payload_bytes = 512 * 2**20
+
     def __init__(self, target: RedisTarget, journal_namespace: str, *, clock: WallClock, read_only: bool = False) -> None:
         super().__init__(clock=clock, read_only=read_only)
         self.display_name = target.display_name

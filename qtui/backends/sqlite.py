@@ -50,6 +50,9 @@ def open_sqlite(target: str, *, clock: WallClock, read_only: bool, create: bool)
 class SQLiteBackend(Backend):
     """The admin interface over one queue database file. Thread-safe."""
 
+    #: SQLite's own limit on a string (SQLITE_MAX_LENGTH as Python's sqlite3 builds it).
+    max_payload_bytes = 1_000_000_000
+
     def __init__(
         self,
         path: str,

@@ -14,6 +14,8 @@ AREAS = {
     "sandbox": "Lua sandbox overhead and time to stop runaway plugins",
     "reload": "live reload: a plugin file written to its panel updated on screen (p50, p95)",
     "plugins": "plugin host cost per event per plugin, memory per plugin and over a million events",
+    "containment": "hostile plugins, one kind at a time beside a neighbour: time to stop, neighbour's gaps, RSS",
+    "soak": "10 plugins, a million stats events and a thousand hot reloads: RSS, fds, threads, Lua heaps",
     "plugins_meta": "plugin manifests, discovery, bundle hashing, permission verdicts, audit log",
     "spectest": "plugin specs: opening a console, driving a plugin, the contract suite",
 }

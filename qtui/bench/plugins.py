@@ -131,35 +131,44 @@ def lupa_floors(calls: int) -> tuple[tuple[float, float], tuple[float, float]]:
     return timed(lambda: on_event(prebuilt)), timed(lambda: on_event(to_lua(event)))
 
 
-def _write_plugins(root: Path, count: int, source: str, limits: str = "") -> list[Plugin]:
+def write_plugins(root: Path, count: int, *, lua: str = HANDLER, permissions: tuple[str, ...] = ("stats.read",),
+                  extra: str = "", prefix: str = "bench") -> list[Plugin]:
+    """`count` plugin folders PREFIX-0... under `root`, each running `lua`."""
     plugins = []
     for n in range(count):
-        folder = root / f"bench-{n}"
+        folder = root / f"{prefix}-{n}"
         folder.mkdir(parents=True)
         (folder / "manifest.toml").write_text(textwrap.dedent(f"""\
-            name = "bench-{n}"
+            name = "{prefix}-{n}"
             version = "1.0.0"
             description = "benchmark plugin"
             api = "1"
-            permissions = ["stats.read"]
-            """) + limits)
-        (folder / "init.lua").write_text(source)
+            permissions = [{", ".join(f'"{p}"' for p in permissions)}]
+            """) + extra)
+        (folder / "init.lua").write_text(lua)
         plugins.append(Plugin(load_manifest(folder), folder, Source.USER))
     return plugins
 
 
-async def _with_host(root: Path, plugins: list[Plugin], work: Callable) -> object:  # noqa: ANN401
-    """Run `work(host, bus, handles)` with `plugins` started in a real host on an empty SQLite queue."""
-    db = root / "queue.db"
-    SQLiteQueue.open(db, create=True).close()
-    backend = open_backend(db, clock=SYSTEM_CLOCK.time)
+def bench_host(root: Path, plugins: list[Plugin], backend=None):  # noqa: ANN001, ANN201 - (host, bus, backend)
+    """A plugin host on an empty SQLite queue (or `backend`) in `root`, `plugins` granted what they ask."""
+    if backend is None:
+        db = root / "queue.db"
+        SQLiteQueue.open(db, create=True).close()
+        backend = open_backend(db, clock=SYSTEM_CLOCK.time)
     bus = EventBus()
     store = PermissionStore(root / "permissions.toml")
+    host = PluginHost(backend, bus, clock=SYSTEM_CLOCK, store=store, policy=SitePolicy(),
+                      audit=AuditLog(root / "audit.jsonl"),
+                      settings=SettingsStore(root / "settings.toml"), storage_dir=root / "data")
     for plugin in plugins:
         store.decide(plugin.manifest, bundle_hash(plugin.folder), grant=plugin.manifest.permissions)
-    host = PluginHost(backend, bus, clock=SYSTEM_CLOCK, store=store, policy=SitePolicy(),
-                      audit=AuditLog(root / "audit.jsonl"), settings=SettingsStore(root / "settings.toml"),
-                      storage_dir=root / "data")
+    return host, bus, backend
+
+
+async def _with_host(root: Path, plugins: list[Plugin], work: Callable) -> object:  # noqa: ANN401
+    """Run `work(host, bus, handles)` with `plugins` started in a real host on an empty SQLite queue."""
+    host, bus, backend = bench_host(root, plugins)
     try:
         async with trio.open_nursery() as nursery:
             await nursery.start(host.run)
@@ -204,7 +213,7 @@ def host_costs(count: int, events: int) -> tuple[float, float, float, float]:
     """Per event per plugin: (process CPU, wall), and per call: (wall, thread CPU), with `count` plugins."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        plugins = _write_plugins(root / "plugins", count, HANDLER)
+        plugins = write_plugins(root / "plugins", count)
         return trio.run(_with_host, root, plugins,
                         lambda host, bus, handles: _host_run(host, bus, handles, events))
 
@@ -246,7 +255,7 @@ def _burners(plugins: int, iterations: int, instructions: int, events: int) -> t
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         manifest = f"\n[limits]\ninstructions_per_call = {instructions}\n"
-        found = _write_plugins(root / "plugins", plugins, BURNER.replace("{iterations}", str(iterations)), manifest)
+        found = write_plugins(root / "plugins", plugins, lua=BURNER.replace("{iterations}", str(iterations)), extra=manifest)
         return trio.run(_with_host, root, found, lambda host, bus, handles: _trip_run(host, bus, handles, events))
 
 
@@ -291,7 +300,7 @@ def long_run(events: int) -> None:
     """Lua heap and process RSS through `events` stats events to one plugin."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        plugins = _write_plugins(root / "plugins", 1, HANDLER)
+        plugins = write_plugins(root / "plugins", 1)
         samples = trio.run(_with_host, root, plugins, lambda host, bus, handles: _long_run(host, bus, handles, events))
     print(f"Memory over {events:,} events to one plugin")
     print(f"   {'events':>12}{'Lua KiB':>10}{'RSS KiB':>10}")

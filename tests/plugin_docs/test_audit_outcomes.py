@@ -8,6 +8,7 @@ from qtui import docs as man_docs
 from qtui.plugins.bundles.bundle import bundle_hash
 from qtui.plugins.bundles.capabilities import Capability
 from qtui.plugins.trust.audit import FLOOD_ENTRIES
+from tests.support import wait_until
 
 MANIFEST = """
     name = "actor"
@@ -60,6 +61,8 @@ async def test_every_documented_outcome_appears_in_entries_a_real_host_writes(pl
     await call(plugin_host, 'qtui.jobs.requeue{queue = "email"}', "requeue false")  # declined
     plugin_host.answer = True
     await call(plugin_host, 'qtui.jobs.requeue{queue = "email"}', "requeue true")  # confirmed, done
+    assert host.run_command("actor", "do", "while true do end")  # violation (of the instruction limit)
+    await wait_until(lambda: host.plugins["actor"].errors == 1, "the instruction limit's violation")
     # more routine entries than the flood limit lets through (two a call)
     await call(plugin_host, f'for i = 1, {FLOOD_ENTRIES // 2 + 1} do qtui.notify("hi") end qtui.render({{"flooded"}})',
                "flooded")

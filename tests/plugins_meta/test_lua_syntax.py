@@ -7,7 +7,7 @@ from qtui.plugins.bundles.lua_syntax import syntax_problem
 MIB = 2**20
 
 
-def check(source: str, **limits: int):
+def check(source: str, **limits: float):
     return syntax_problem(source.encode(), "panel.lua", memory_bytes=16 * MIB, **limits)
 
 
@@ -30,3 +30,15 @@ def test_bytecode_and_oversized_sources_are_errors() -> None:
     assert problem is not None and "binary chunk" in problem.message
     problem = check("x = 1\n" * 10, max_bytes=20)
     assert problem is not None and "limit is 20" in problem.message
+
+
+def test_a_chunk_with_too_many_gotos_is_refused_before_compiling() -> None:
+    problem = check("do " + "goto done " * 20_000 + "::done:: end")
+    assert problem is not None and "20000 goto and break statements are too many" in problem.message
+
+
+def test_a_compile_that_would_take_minutes_stops_at_the_deadline() -> None:
+    # 200,000 `or` in one expression: Lua's parser needs minutes for it.
+    problem = check("return x" + " or x" * 200_000, seconds=0.2)
+    assert problem is not None and "took longer than 0.2 s to compile" in problem.message
+    assert check("return x" + " or x" * 100, seconds=0.2) is None

@@ -20,7 +20,7 @@ from qtui.plugins.runtime.sandbox import (
     PluginQuarantined,
     ViolationPolicy,
 )
-from tests.support import ManualClock
+from tests.support import HeldWallClock, ManualClock
 
 INSTRUCTIONS = LimitKind.INSTRUCTIONS
 
@@ -75,7 +75,7 @@ RUNAWAYS = {
         "local t = {} while true do pcall(function() t[#t + 1] = ('y'):rep(1000) .. #t end) end",
         LimitKind.MEMORY,
     ),
-    "one huge string": ("return ('xy'):rep(2^24)", LimitKind.MEMORY),
+    "one huge string": ("return ('x'):rep(2^21):rep(16)", LimitKind.MEMORY),
     "one huge concatenation": (
         "local t = {} for i = 1, 64 do t[i] = ('z'):rep(2^18) end "
         "return table.concat(t) .. table.concat(t)", LimitKind.MEMORY
@@ -111,6 +111,28 @@ RUNAWAYS = {
         "local t = setmetatable({}, {__len = function() return 1e12 end}) "
         "return table.concat(t)", LimitKind.GUARD
     ),
+    "string.rep of an empty string a quadrillion times": ("return (''):rep(1e15)", LimitKind.GUARD),
+    "string.rep of an empty string with an empty separator": (
+        "return string.rep('', 1e15, '')", LimitKind.GUARD
+    ),
+    "a pattern set thousands of characters long": (
+        "local set = '[' .. ('%w'):rep(20000) .. ']' "
+        "return ('-'):rep(2^20):find(set .. '+x')", LimitKind.GUARD
+    ),
+    "a frontier pattern with a long set": (
+        "local set = '%f[' .. ('%w'):rep(20000) .. ']' "
+        "return ('-'):rep(2^20):find(set)", LimitKind.GUARD
+    ),
+    "gsub with an amplifying replacement": (
+        "return ('x'):rep(2^20):gsub('x', ('y'):rep(1000))", LimitKind.GUARD
+    ),
+    "string.pack padding a fixed-size field": (
+        "return string.pack('c99999999', '')", LimitKind.GUARD
+    ),
+    "table.unpack over a billion slots": ("return table.unpack({}, 1, 1e9)", LimitKind.GUARD),
+    "load of a chunk with tens of thousands of gotos": (
+        "return load('do ' .. ('goto done '):rep(30000) .. '::done:: end')", LimitKind.GUARD
+    ),
 }
 
 
@@ -127,6 +149,36 @@ def test_runaway_is_stopped_and_recorded(make_sandbox, caplog, name):
     assert any(str(info.value) in record.getMessage() for record in caplog.records)
     assert_works(sandbox)
     assert_fresh_sandbox_works()
+
+
+@pytest.mark.parametrize("how", ["load", "require"])
+def test_a_compile_that_would_take_minutes_stops_at_the_deadline(how):
+    # 200,000 `or` in one expression: Lua's parser needs minutes (its work grows with the
+    # square of the chain), all of it in C where no count hook runs. The deadline is real time.
+    chain = "return x" + " or x" * 200_000
+    limits = Limits(memory_bytes=64 * 2**20, instructions=10**9, wall_seconds=0.5)
+    sandbox = LuaSandbox("compiler", clock=HeldWallClock(), limits=limits, resolver=lambda name: (chain, "chain.lua"))
+    sandbox.load("""
+        function run(how, source)
+          if how == "load" then return load(source) end
+          return require("chain")
+        end
+    """, "main.lua")
+    outcome: list = []
+
+    def call() -> None:
+        try:
+            sandbox.call("run", how, chain)
+        except PluginError as error:
+            outcome.append(error)
+
+    worker = threading.Thread(target=call)
+    worker.start()
+    worker.join(timeout=20)
+    assert not worker.is_alive(), "the compile was not stopped"
+    (error,) = outcome
+    assert isinstance(error, LimitExceeded) and error.kind == LimitKind.WALL_TIME
+    sandbox.close()
 
 
 def test_limit_errors_point_at_the_plugin_line(make_sandbox):
@@ -269,6 +321,34 @@ class TestGuardsAllowOrdinaryWork:
         """)
         assert sandbox.call("run") == 0
 
+    def test_a_reader_walking_a_big_text_from_init_is_judged_on_what_it_reads(self, make_sandbox):
+        # A tokenizer over a 5 MB text: an anchored read of a token and a search for the next
+        # quote cost what they read, not a pass over the whole text each.
+        sandbox = make_sandbox("""
+            function run(n)
+              local text = ("12345 \\"abc\\" "):rep(n)
+              local at, tokens = 1, 0
+              for _ = 1, 1000 do
+                local _, last = text:find("^[%d%s]+", at)
+                local close = text:find('["\\\\]', last + 2)
+                at, tokens = close + 2, tokens + 2
+              end
+              return tokens
+            end
+            function long_run(n)
+              return #(("7"):rep(n) .. "x"):match("^[%d%s]+")
+            end
+            function far_search(n)
+              return (("a"):rep(n) .. '"'):find('["\\\\]', 2)
+            end
+        """)
+        assert sandbox.call("run", 400_000) == 2000
+        assert sandbox.call("long_run", 1000) == 1000
+        for function in ("long_run", "far_search"):  # a read of 5 MB in one C call is still refused
+            with pytest.raises(LimitExceeded) as info:
+                sandbox.call(function, 5_000_000)
+            assert info.value.kind == LimitKind.GUARD and "pattern too costly" in info.value.message
+
     def test_sort_without_a_comparator_is_refused_past_the_step_limit(self, make_sandbox):
         limits = Limits(memory_bytes=16 * 2**20, instructions=10**9, c_steps=1_000_000)
         sandbox = make_sandbox("""
@@ -365,6 +445,7 @@ class TestInterrupt:
         [error] = outcome
         assert isinstance(error, LimitExceeded) and error.kind == LimitKind.INTERRUPTED
         assert "killed by the operator" in error.message
+        assert sandbox.usage().violations == 0  # the host's doing, not the plugin's
         assert_works(sandbox)
 
     def test_interrupt_without_a_running_call_does_nothing(self, make_sandbox):

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sandbox_testkit import TEST_LIMITS, assert_works
 
-from qtui.plugins.runtime.sandbox import ConversionError, Limits, LuaSandbox, PluginError
+from qtui.plugins.runtime.sandbox import LimitExceeded, LimitKind, Limits, LuaSandbox, PluginError, ViolationPolicy
 from tests.support import ManualClock
 
 ECHO = """
@@ -33,7 +33,7 @@ plain_data = st.recursive(
 
 @pytest.fixture(scope="module")
 def echo_sandbox():
-    sandbox = LuaSandbox("echo", clock=ManualClock(), limits=TEST_LIMITS)
+    sandbox = LuaSandbox("echo", clock=ManualClock(), limits=TEST_LIMITS, policy=ViolationPolicy(max_violations=1000))
     sandbox.expose("host.echo", lambda value: value)
     sandbox.load(ECHO, "echo.lua")
     yield sandbox
@@ -80,8 +80,12 @@ def test_dict_values_of_none_are_absent_fields(echo_sandbox):
     ],
 )
 def test_values_that_are_not_plain_data_are_refused_by_name(echo_sandbox, value, problem):
-    with pytest.raises(ConversionError) as info:
+    # Refused before anything reaches Lua, as the plugin's violation: never an exception the
+    # host has to know about.
+    with pytest.raises(LimitExceeded) as info:
         echo_sandbox.call("echo", value)
+    assert info.value.kind is LimitKind.VALUE
+    assert "cannot hand the arguments of echo to the plugin" in str(info.value)
     assert problem in str(info.value)
     assert_works_echo(echo_sandbox)
 
@@ -94,7 +98,7 @@ def test_host_data_beyond_the_depth_bound_is_refused(echo_sandbox):
     deep: list = []
     for _ in range(40):
         deep = [deep]
-    with pytest.raises(ConversionError, match="deeper than 32"):
+    with pytest.raises(LimitExceeded, match="deeper than 32"):
         echo_sandbox.call("echo", deep)
 
 
@@ -122,6 +126,7 @@ function sparse() return {[1] = "a", [3] = "c"} end
 function mixed() return {"a", "b", name = "c"} end
 function zero_based() return {[0] = "z", "a"} end
 function many_results() return 1, 2, 3 end
+function long_text() local s = ("x"):rep(2^21) return {s, s, s} end
 """
 
 
@@ -133,21 +138,37 @@ def hostile(make_sandbox):
 @pytest.mark.parametrize(
     ("function", "problem"),
     [
-        ("cycle", "nested deeper than 32 levels (a cycle?)"),
-        ("shared_blowup", "more than 100000 table entries"),
-        ("huge", "more than 100000 table entries"),
         ("with_function", "['run']: a Lua function or coroutine cannot be passed to the host"),
         ("with_coroutine", "['co']: a Lua function or coroutine cannot be passed to the host"),
         ("bad_key", "is not valid UTF-8"),
         ("float_key", "table key 1.5 is not a string or integer"),
-        ("boolean_key", "table key True is not a string or integer"),
+        ("boolean_key", "table key true is not a string or integer"),
     ],
 )
-def test_hostile_results_fail_cleanly(hostile, function, problem):
+def test_results_that_are_not_plain_data_fail_cleanly(hostile, function, problem):
     with pytest.raises(PluginError) as info:
         hostile.call(function)
+    assert not isinstance(info.value, LimitExceeded)
     assert problem in info.value.message
     assert f"{function} returned a value the host cannot use" in info.value.message
+    assert_works(hostile)
+
+
+@pytest.mark.parametrize(
+    ("function", "problem"),
+    [
+        ("cycle", "nested deeper than 32 levels (a cycle?)"),
+        ("shared_blowup", "more than 100000 table entries"),
+        ("huge", "more than 100000 table entries"),
+        ("long_text", "more than 4194304 bytes of text in all"),
+    ],
+)
+def test_results_over_the_bounds_are_violations(hostile, function, problem):
+    with pytest.raises(LimitExceeded) as info:
+        hostile.call(function)
+    assert info.value.kind is LimitKind.VALUE
+    assert problem in info.value.message
+    assert f"{function} returned a value over the limits" in info.value.message
     assert_works(hostile)
 
 
@@ -168,11 +189,11 @@ def test_bounds_are_configurable(make_sandbox):
     limits = Limits(memory_bytes=16 * 2**20, max_depth=3, max_items=5)
     sandbox = make_sandbox("function nest() return {{{{}}}} end\n"
                            "function wide() return {1, 2, 3, 4, 5, 6} end", limits=limits)
-    with pytest.raises(PluginError, match="deeper than 3"):
+    with pytest.raises(LimitExceeded, match="deeper than 3"):
         sandbox.call("nest")
-    with pytest.raises(PluginError, match="more than 5"):
+    with pytest.raises(LimitExceeded, match="more than 5"):
         sandbox.call("wide")
-    with pytest.raises(ConversionError, match="more than 5"):
+    with pytest.raises(LimitExceeded, match="more than 5"):
         sandbox.call("probe", list(range(6)))
 
 
@@ -180,17 +201,41 @@ def test_hostile_arguments_to_host_functions_fail_in_lua_not_on_the_host(make_sa
     received = []
     sandbox = make_sandbox("""
         function run()
-          local t = {} t.self = t
-          local ok, message = pcall(host.take, t)
+          local ok, message = pcall(host.take, 1, {f = print})
           local spin = function() while true do end end
           host.take(setmetatable({1, 2}, {__index = spin, __pairs = spin}))
           return {ok, message}
         end
+        function cycle()
+          local t = {} t.self = t
+          pcall(host.take, t)
+          return "swallowed"
+        end
     """)
-    sandbox.expose("host.take", received.append)
+    sandbox.expose("host.take", lambda *values: received.append(list(values)))
     ok, message = sandbox.call("run")
-    assert ok is False and "bad argument #1" in message and "a cycle?" in message
-    assert received == [[1, 2]]
+    assert ok is False and "host.take: bad argument #2: ['f']: a Lua function" in message
+    assert received == [[[1, 2]]]
+    # A value over the bounds is a violation pcall cannot swallow, refused before the host sees it.
+    with pytest.raises(LimitExceeded) as info:
+        sandbox.call("cycle")
+    assert info.value.kind is LimitKind.VALUE and "a cycle?" in info.value.message
+    assert received == [[[1, 2]]]
+
+
+def test_one_byte_budget_covers_all_arguments_of_a_host_call(make_sandbox):
+    received = []
+    sandbox = make_sandbox("""
+        function run(n)
+          local s = ("x"):rep(n)
+          host.take(s, s, s, s, s)
+        end
+    """, limits=Limits(memory_bytes=16 * 2**20, max_bytes=1000))
+    sandbox.expose("host.take", lambda *values: received.append(len(values)))
+    sandbox.call("run", 200)
+    with pytest.raises(LimitExceeded, match="bad argument #5: more than 1000 bytes of text in all"):
+        sandbox.call("run", 201)
+    assert received == [5]
 
 
 def test_host_results_that_are_not_plain_data_are_an_internal_error(make_sandbox, caplog):

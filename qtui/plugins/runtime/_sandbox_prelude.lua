@@ -7,20 +7,29 @@
 -- except the environment and the functions placed in it.
 --
 -- `host` holds Python callables (never handed to plugin code) and settings:
---   tick(used[, collected]) -> nil | KiB | message | true   the host's check of a call that
---                                                 has run `used` instructions: go on, go on
---                                                 and look at the heap above KiB, trip, or
+--   tick(used[, collected]) -> nil | KiB | {message} | true   the host's check of a call
+--                                                 that has run `used` instructions: go on, go
+--                                                 on and look at the heap above KiB, trip, or
 --                                                 collect garbage and check again (collected)
---   over(used) -> message | nil                   the call ran past its instruction budget
---   trip(message)                                 records a guard refusal (a limit violation)
---   dispatch(id, ...) -> true, [value] | false, message   calls host function `id`
---   resolve(name) -> source, chunkname, library | nil, message   finds a module for `require`
---                                                 (library: it is qtui's, not the plugin's)
+--   over(used) -> {message} | nil                 the call ran past its instruction budget
+--   trip(message, kind)                           records a refusal: a guard's, or a value's
+--                                                 over the bounds when kind is "value"
+--   dispatch(id, json | false, ...) -> 1, number | boolean | nil; 2, {value}; 0, {message}
+--                                                 calls host function `id` with the arguments
+--                                                 in JSON, or (false) the scalars that follow
+--                                                 (returned, boxed, failed)
+--   resolve(name) -> true, {source, chunkname, library} | false, {message}  finds a module
+--                                                 for `require` (library: it is qtui's, not
+--                                                 the plugin's)
 --   output(line)                                  receives `print` output
 --   time() -> seconds since the epoch             the host's wall clock (os.time, os.date)
 --   clock() -> seconds since the runtime was made   the host's monotonic clock (os.clock)
 --   step, check_steps, instructions, memory_check_kib, overdue_seconds, c_steps,
---   source_bytes                                  numbers
+--   source_bytes, max_jumps, max_depth, max_items, max_bytes, output_bytes   numbers
+--
+-- Values only cross as strings, numbers and booleans, or as tables the host built while the
+-- memory cap was lifted (a {value} box): pushing anything else from a callback could fail
+-- to allocate where Lua cannot recover.
 
 local host = ...
 
@@ -32,6 +41,9 @@ local error, getmetatable, ipairs, load, next, pcall, rawget, rawset, select, se
       tonumber, tostring, type =
       error, getmetatable, ipairs, load, next, pcall, rawget, rawset, select, setmetatable,
       tonumber, tostring, type
+local s_char, s_pack, t_unpack, utf8_len = string.char, string.pack, table.unpack, utf8.len
+local rawlen = rawlen
+local HUGE, math_max, math_sqrt = math.huge, math.max, math.sqrt
 local collectgarbage = collectgarbage
 local s_byte, s_find, s_format, s_gmatch, s_gsub, s_match, s_rep, s_sub =
       string.byte, string.find, string.format, string.gmatch, string.gsub, string.match,
@@ -49,6 +61,9 @@ local tick, over, trip, dispatch, resolve, output, host_time, host_clock =
       host.tick, host.over, host.trip, host.dispatch, host.resolve, host.output, host.time, host.clock
 local C_STEPS = host.c_steps
 local SOURCE_BYTES = host.source_bytes
+local MAX_JUMPS = host.max_jumps
+local MAX_DEPTH, MAX_ITEMS, MAX_BYTES = host.max_depth, host.max_items, host.max_bytes
+local OUTPUT_BYTES = host.output_bytes
 local STEP, CHECK_STEPS, BUDGET = host.step, host.check_steps, host.instructions
 local MEMORY_CHECK_KIB = host.memory_check_kib
 local interval = STEP -- the hook's count now: STEP, or 1 once a trip made it sticky
@@ -115,27 +130,29 @@ local function check(count)
     end
     return nil
   end
-  return verdict
+  return verdict[1]
 end
 
 hook = function()
   local _, _, count = debug_gethook()
   if tripped ~= nil then
     -- Sticky: the host says whether the trip still stands (a call is still unwinding).
-    tripped = tick(used)
-    if type(tripped) ~= "string" then -- the call is over: this is the host's own Lua
+    local verdict = tick(used)
+    if type(verdict) ~= "table" then -- the call is over: this is the host's own Lua
       tripped, used, interval = nil, 0, STEP
       debug_sethook(hook, "", STEP)
       return
     end
+    tripped = verdict[1]
   else
     used = used + count
     if used > BUDGET then
-      tripped = over(used)
-      if tripped == nil then -- not in a call: the host's own Lua
+      local verdict = over(used)
+      if verdict == nil then -- not in a call: the host's own Lua
         used = 0
         return
       end
+      tripped = verdict[1]
     else
       steps_to_check = steps_to_check - 1
       if steps_to_check > 0 and count == interval and collectgarbage("count") < memory_check_kib then
@@ -158,9 +175,7 @@ end
 -- cycle: reading the clock costs a system call, too much for every call). Plugins cannot define
 -- finalizers; this one is private. It must not call Python: finalizers also run while lupa
 -- closes the state.
-local sentinel_mt = {}
-sentinel_mt.__gc = function()
-  setmetatable({}, sentinel_mt)
+local function check_if_overdue()
   local now = os_clock()
   if last_tick == nil then
     last_tick = now
@@ -168,11 +183,18 @@ sentinel_mt.__gc = function()
     debug_sethook(hook, "", 1)
   end
 end
+
+local sentinel_mt = {}
+sentinel_mt.__gc = function()
+  setmetatable({}, sentinel_mt)
+  check_if_overdue()
+end
 setmetatable({}, sentinel_mt)
 
--- A guard refused a library call: record the violation, make it sticky and abort.
-local function refuse(message)
-  trip(message)
+-- A guard refused a library call (or a value its bounds): record the violation, make it
+-- sticky and abort.
+local function refuse(message, kind)
+  trip(message, kind)
   tripped = message
   stick(select(3, debug_gethook()))
   error(plugin_position() .. message, 0)
@@ -320,14 +342,24 @@ local function standalone(class)
   return class
 end
 
--- Pattern -> { anchored, items = { {kind, class, quant}... }, expanding, linear, optional }
+-- Matcher steps to test one character against the class p[i .. e-1]: a set ([...]) is
+-- scanned item by item, every other class is one test.
+local function class_weight(p, i, e)
+  if s_byte(p, i) == 91 and e - i > 3 then
+    return e - i - 2
+  end
+  return 1
+end
+
+-- Pattern -> { anchored, items = { {kind, class, quant, weight}... }, weight (their sum),
+-- expanding, linear, optional }
 local function parse_pattern(p, anchors)
   local items, len, i = {}, #p, 1
   local anchored = false
   if anchors and s_byte(p, 1) == 94 then
     anchored, i = true, 2
   end
-  local expanding, linear, optional = 0, 0, 0
+  local expanding, linear, optional, weight, counted = 0, 0, 0, 0, 0
   while i <= len do
     local c, d = s_byte(p, i), s_byte(p, i + 1)
     if c == 40 or c == 41 then -- capture parentheses
@@ -335,20 +367,22 @@ local function parse_pattern(p, anchors)
     elseif c == 36 and i == len then -- '$' anchor
       i = i + 1
     elseif c == 37 and d == 98 then -- %bxy
-      items[#items + 1] = { kind = "linear" }
+      items[#items + 1] = { kind = "linear", weight = 1 }
       linear = linear + 1
       i = i + 4
-    elseif c == 37 and d == 102 then -- %f[set]
-      items[#items + 1] = { kind = "frontier" }
-      i = class_end(p, i + 2, len)
+    elseif c == 37 and d == 102 then -- %f[set]: the set is tested on two characters
+      local e = class_end(p, i + 2, len)
+      items[#items + 1] = { kind = "frontier", weight = 2 * class_weight(p, i + 2, e) }
+      i = e
     elseif c == 37 and d and d >= 48 and d <= 57 then -- back reference
-      items[#items + 1] = { kind = "linear" }
+      items[#items + 1] = { kind = "linear", weight = 1 }
       linear = linear + 1
       i = i + 2
     else
       local e = class_end(p, i, len)
       local q = s_sub(p, e, e)
-      local item = { kind = "single", class = standalone(s_sub(p, i, e - 1)) }
+      local item = { kind = "single", class = standalone(s_sub(p, i, e - 1)),
+                     weight = class_weight(p, i, e) }
       if q == "*" or q == "+" or q == "-" then
         item.quant, expanding = q, expanding + 1
         e = e + 1
@@ -359,9 +393,13 @@ local function parse_pattern(p, anchors)
       items[#items + 1] = item
       i = e
     end
+    if #items > counted then
+      counted = #items
+      weight = weight + items[counted].weight
+    end
   end
-  return { anchored = anchored, items = items, expanding = expanding, linear = linear,
-           optional = optional }
+  return { anchored = anchored, items = items, weight = weight, expanding = expanding,
+           linear = linear, optional = optional }
 end
 
 -- Plans by pattern, for find/match/gsub ('^' anchors) and for gmatch ('^' is a literal).
@@ -369,8 +407,8 @@ local anchored_plans, floating_plans = {}, {}
 local plan_count = 0
 
 -- The crude bound below, solved for the subject length: longer subjects need a closer look.
-local function safe_length(items, exponent, optional)
-  local budget = C_STEPS / ((items + 1) * 2 ^ optional)
+local function safe_length(weight, exponent, optional)
+  local budget = C_STEPS / ((weight + 1) * 2 ^ optional)
   if budget < 1 then
     return -1
   end
@@ -390,7 +428,7 @@ local function pattern_plan(p, plans)
     end
     plan = parse_pattern(p, plans == anchored_plans)
     local exponent = plan.expanding + plan.linear + (plan.anchored and 0 or 1)
-    plan.safe_length = safe_length(#plan.items, exponent, plan.optional)
+    plan.safe_length = safe_length(plan.weight, exponent, plan.optional)
     plan.literal = not s_find(p, SPECIALS)
     plan.safe_plain = C_STEPS / (1 + #p / 16) -- memchr + memcmp search, see pattern_cost
     plans[p] = plan
@@ -401,9 +439,15 @@ end
 
 -- Worst-case matcher steps of `plan` over subject `s`, refined with what `s` holds: each
 -- expanding item branches at most (longest run of its class + 1) ways, and a fixed item
--- right after it keeps at most (occurrences of that item + 1) of those branches.
-local function refined_cost(s, plan, starts)
+-- right after it keeps at most (occurrences of that item + 1) of those branches. Looking at
+-- `s` costs a pass over it per class; a class too heavy for that leaves the crude bound.
+local function refined_cost(s, plan, starts, crude)
   local n = #s
+  for k = 1, #plan.items do
+    if n * plan.items[k].weight > C_STEPS then
+      return crude
+    end
+  end
   local counts, runs = {}, {}
   local function count(class)
     local c = counts[class]
@@ -431,34 +475,35 @@ local function refined_cost(s, plan, starts)
     return r
   end
   local items = plan.items
-  local paths, distinct, cost = starts, true, 0
+  -- `ways`: how many partial matches can end at one position of `s` (one per start until an
+  -- item can match different lengths). A fixed item matches only at its occurrences, so at
+  -- most (occurrences x ways) partial matches get past it.
+  local paths, ways, cost = starts, 1, 0
   for k = 1, #items do
     local item = items[k]
+    local weight = item.weight
     if item.kind == "single" then
       local q = item.quant
       if q == nil then
-        cost = cost + paths
-        if distinct then
-          paths = math_min(paths, count(item.class))
-        end
+        cost = cost + paths * weight
+        paths = math_min(paths, count(item.class) * ways)
       elseif q == "?" then
-        cost = cost + paths
-        distinct = distinct and paths <= 1
-        paths = paths * 2
+        cost = cost + paths * weight
+        paths, ways = paths * 2, ways * 2
       else
         local branches = run(item.class) + 1
-        cost = cost + paths * branches
+        cost = cost + paths * branches * weight
         local after = items[k + 1]
+        local kept = branches
         if after and after.kind == "single" and after.quant == nil then
-          branches = math_min(branches, count(after.class) + 1)
+          kept = math_min(branches, count(after.class) + 1)
         end
-        distinct = distinct and paths <= 1
-        paths = paths * branches
+        paths, ways = paths * kept, ways * branches
       end
     elseif item.kind == "linear" then
       cost = cost + paths * (n + 1)
     else
-      cost = cost + paths
+      cost = cost + paths * weight
     end
     if cost > C_STEPS then
       return cost
@@ -482,16 +527,100 @@ local function pattern_cost(s, p, plan, plain_search)
     return cost
   end
   local starts = plan.anchored and 1 or n + 1
-  local cost = starts * (#plan.items + 1) * (n + 1) ^ (plan.expanding + plan.linear)
+  local cost = starts * (plan.weight + 1) * (n + 1) ^ (plan.expanding + plan.linear)
     * 2 ^ plan.optional
   if cost > C_STEPS then
-    cost = refined_cost(s, plan, starts)
+    cost = refined_cost(s, plan, starts, cost)
   end
   return cost
 end
 
--- Refuse the call when matching `p` over `s` could take longer than C_STEPS.
-local function guard_pattern(fname, s, p, plain, plans)
+-- The part of `s` a search from `init` can read, when that is well short of the rest of `s`
+-- (else nil):
+--   * An anchored pattern of single-character items consumes only characters its classes
+--     match: it never reads past the first character none of them matches (`stop`).
+--   * An unanchored pattern of one single-character item (a set search) stops at its first
+--     hit, reading one character per start.
+-- The look goes through growing windows: it costs about what the search it is for costs, and
+-- gives up (nil) past REACH_WINDOW bytes or C_STEPS.
+local REACH_WINDOW = 2 ^ 20
+
+local function union_set(items)
+  if #items == 0 then
+    return nil
+  end
+  local parts = {}
+  for k = 1, #items do
+    local item = items[k]
+    if item.kind ~= "single" then
+      return nil
+    end
+    local class = item.class
+    local first = s_byte(class, 1)
+    if #class == 1 then
+      if class == "." then
+        return nil
+      end
+      parts[k] = s_find(class, "%w") and class or "%" .. class
+    elseif first == 37 then -- %a, %d, an escaped character
+      parts[k] = class
+    else -- a set: its items join the union, unless it is negated or starts with ']'
+      local inner = s_sub(class, 2, -2)
+      if first ~= 91 or s_find(inner, "^[%^%]]") or inner == "" then
+        return nil
+      end
+      parts[k] = inner
+    end
+  end
+  return "[^" .. t_concat(parts) .. "]"
+end
+
+local function reach(s, init, plan)
+  local n = #s
+  local start = 1
+  if init ~= nil then
+    if type(init) ~= "number" or math_floor(init) ~= init then
+      return nil -- the library converts or refuses it: no guessing here
+    end
+    start = init
+  end
+  if start < 0 then
+    start = math_max(n + start + 1, 1)
+  elseif start == 0 then
+    start = 1
+  end
+  if start > n then
+    return ""
+  end
+  local target, weight
+  if plan.anchored then
+    if plan.stop == nil then
+      plan.stop = plan.linear == 0 and union_set(plan.items) or false
+    end
+    target, weight = plan.stop, plan.weight
+  elseif #plan.items == 1 and plan.items[1].kind == "single" and plan.items[1].quant == nil then
+    target, weight = plan.items[1].class, plan.items[1].weight
+  end
+  if not target then
+    return nil
+  end
+  local most = math_min(REACH_WINDOW, C_STEPS / (weight + 1))
+  local size = 64
+  while size <= most do
+    local window = s_sub(s, start, start + size - 1)
+    local at = s_find(window, target)
+    if at then
+      return s_sub(window, 1, at)
+    elseif #window < size then
+      return window -- the rest of `s`
+    end
+    size = size * 4
+  end
+  return nil
+end
+
+-- Refuse the call when matching `p` over `s` (from `init`) could take longer than C_STEPS.
+local function guard_pattern(fname, s, p, plain, plans, init)
   if type(s) == "number" then
     s = tostring(s)
   end
@@ -523,7 +652,11 @@ local function guard_pattern(fname, s, p, plain, plans)
       return
     end
   end
-  local cost = pattern_cost(s, p, plan, plain_search)
+  -- What a find or match from `init` can read is often short: judged on that, a reader
+  -- walking a big text pays for what it reads, not for a look at the whole text each time.
+  local part = not plain_search and fname ~= "string.gsub" and fname ~= "string.gmatch"
+    and reach(s, init, plan)
+  local cost = pattern_cost(part or s, p, plan, plain_search)
   if cost > C_STEPS then
     refuse(fname .. ": pattern too costly for a " .. #s .. "-byte subject (about "
       .. steps(cost) .. " steps, limit " .. steps(C_STEPS) .. "); anchor it with '^',"
@@ -537,7 +670,7 @@ local function safe_find(s, p, init, plain)
   local plan = not plain and anchored_plans[p]
   if not (plan and type(s) == "string"
       and #s <= (plan.literal and plan.safe_plain or plan.safe_length)) then
-    guard_pattern("string.find", s, p, plain, anchored_plans)
+    guard_pattern("string.find", s, p, plain, anchored_plans, init)
   end
   return s_find(s, p, init, plain)
 end
@@ -545,7 +678,7 @@ end
 local function safe_match(s, p, init)
   local plan = anchored_plans[p]
   if not (plan and type(s) == "string" and #s <= plan.safe_length) then
-    guard_pattern("string.match", s, p, false, anchored_plans)
+    guard_pattern("string.match", s, p, false, anchored_plans, init)
   end
   return s_match(s, p, init)
 end
@@ -558,26 +691,73 @@ local function safe_gmatch(s, p, init)
   return s_gmatch(s, p, init)
 end
 
+-- A replacement string is copied for every match: more matches than the subject has
+-- characters are impossible, and when that bound is too crude the matches are counted (a
+-- match without replacing, which the pattern guard has just judged affordable).
+local function guard_replacement(s, p, repl, n)
+  if type(repl) ~= "string" or type(s) ~= "string" or #repl == 0 then
+    return
+  end
+  local matches = #s + 1
+  local most = tonumber(n)
+  if most and most < matches then
+    matches = math_max(most, 0)
+  end
+  if matches * (#repl + 1) <= C_STEPS then
+    return
+  end
+  matches = math_min(matches, select(2, s_gsub(s, p, "", n)))
+  local cost = matches * (#repl + 1)
+  if cost > C_STEPS then
+    refuse("string.gsub: a " .. #repl .. "-byte replacement for " .. matches .. " matches (about "
+      .. steps(cost) .. " steps, limit " .. steps(C_STEPS) .. ")")
+  end
+end
+
 local function safe_gsub(s, p, repl, n)
   local plan = anchored_plans[p]
   if not (plan and type(s) == "string" and #s <= plan.safe_length) then
     guard_pattern("string.gsub", s, p, false, anchored_plans)
   end
+  guard_replacement(s, p, repl, n)
   return s_gsub(s, p, repl, n)
 end
 
 -- Other long C loops ------------------------------------------------------------------------
 
+-- One loop step per repetition, even of an empty string, and a copy of each.
+local function text_length(v)
+  local kind = type(v)
+  return (kind == "string" or kind == "number") and #tostring(v) or 0
+end
+
 local function safe_rep(s, n, sep)
+  if sep == nil and type(s) == "string" and math_type(n) == "integer" and n * (1 + #s / 16) <= C_STEPS then
+    return s_rep(s, n) -- the common case, checked inline
+  end
   local count = tonumber(n)
-  if count and count > C_STEPS then
-    local ts = type(s)
-    if ((ts == "string" or ts == "number") and #tostring(s) > 0)
-        or (type(sep) == "string" and #sep > 0) then
-      refuse("string.rep: " .. steps(count) .. " repetitions (limit " .. steps(C_STEPS) .. ")")
+  if count and count > 1 then
+    local cost = count + count * (text_length(s) + text_length(sep)) / 16
+    if cost > C_STEPS then
+      refuse("string.rep: " .. steps(count) .. " repetitions of " .. text_length(s) .. " bytes (about "
+        .. steps(cost) .. " steps, limit " .. steps(C_STEPS) .. ")")
     end
   end
   return s_rep(s, n, sep)
+end
+
+-- Padding and fixed-size fields are written a byte at a time: their sizes add up.
+local function safe_pack(fmt, ...)
+  if type(fmt) == "string" then
+    local size = #fmt
+    for digits in s_gmatch(fmt, "%d+") do
+      size = size + (tonumber(digits) or HUGE)
+    end
+    if size > C_STEPS then
+      refuse("string.pack: a format of about " .. steps(size) .. " bytes (limit " .. steps(C_STEPS) .. ")")
+    end
+  end
+  return s_pack(fmt, ...)
 end
 
 local ELEMENT_STEPS = 4 -- a C loop step over table elements costs about four matcher steps
@@ -611,14 +791,28 @@ local function refuse_len(fname, t)
   end
 end
 
+-- Inserting or removing at a position moves every element after it.
 local function safe_insert(t, ...)
   refuse_len("table.insert", t)
+  if select("#", ...) >= 2 and type(t) == "table" then
+    check_elements("table.insert", (...), #t)
+  end
   return t_insert(t, ...)
 end
 
 local function safe_remove(t, ...)
   refuse_len("table.remove", t)
+  if select("#", ...) >= 1 and type(t) == "table" then
+    check_elements("table.remove", (...), #t)
+  end
   return t_remove(t, ...)
+end
+
+local function safe_unpack(t, i, j)
+  if type(t) == "table" then
+    check_elements("table.unpack", i or 1, j or rawlen(t))
+  end
+  return t_unpack(t, i, j)
 end
 
 local function safe_sort(t, comp)
@@ -633,6 +827,42 @@ local function safe_sort(t, comp)
     end
   end
   return t_sort(t, comp)
+end
+
+-- Compiling ----------------------------------------------------------------------------------
+
+-- The parser runs in C, and some shapes of code (long elseif chains, long and/or chains, many
+-- labels) compile in time that grows with the square of their length. It reads the source in
+-- small pieces through a Lua function that lets the hook look at the clock when it is
+-- overdue, so a slow compile stops at the CPU budget like Lua code does. Pending gotos and
+-- breaks are resolved in one stretch when their block closes, at a cost that grows with the
+-- square of their count: a chunk with more than MAX_JUMPS is refused before compiling.
+local COMPILE_PIECE = 1024
+
+local function occurrences(source, word)
+  local count, at = 0, 1
+  while true do
+    at = s_find(source, word, at, true)
+    if at == nil then
+      return count
+    end
+    count, at = count + 1, at + #word
+  end
+end
+
+local function compile(source, chunkname, chunk_env)
+  local jumps = occurrences(source, "goto") + occurrences(source, "break")
+  if jumps > MAX_JUMPS then
+    refuse("load: " .. jumps .. " goto and break statements in " .. (s_gsub(chunkname, "^[@=]", ""))
+      .. " are too many to compile in one C call (limit " .. MAX_JUMPS .. ")")
+  end
+  local at = 1
+  return load(function()
+    check_if_overdue()
+    local piece = s_sub(source, at, at + COMPILE_PIECE - 1)
+    at = at + COMPILE_PIECE
+    return piece
+  end, chunkname, "t", chunk_env)
 end
 
 ---------------------------------------------------------------------------------------------
@@ -673,9 +903,9 @@ local function safe_load(chunk, chunkname, mode, ...)
   -- Text only. A custom environment is allowed (it only holds what the plugin put there);
   -- without one the chunk gets the plugin's environment, never the real globals.
   if select("#", ...) > 0 then
-    return load(chunk, chunkname or "=(load)", "t", (...))
+    return compile(chunk, chunkname or "=(load)", (...))
   end
-  return load(chunk, chunkname or "=(load)", "t", env)
+  return compile(chunk, chunkname or "=(load)", env)
 end
 
 local loaded, loading = {}, {}
@@ -692,11 +922,12 @@ local function safe_require(name)
   if loading[name] then
     error("module '" .. name .. "': loop or previous error while loading", 2)
   end
-  local source, chunkname, library = resolve(name)
-  if source == nil then
-    error(chunkname, 2)
+  local found, box = resolve(name)
+  if not found then
+    error(box and box[1] or "cannot load module '" .. name .. "'", 2)
   end
-  local chunk, message = load(source, "@" .. chunkname, "t", library and library_env or env)
+  local source, chunkname, library = box[1], box[2], box[3]
+  local chunk, message = compile(source, "@" .. chunkname, library and library_env or env)
   if chunk == nil then
     error("error loading module '" .. name .. "':\n\t" .. message, 2)
   end
@@ -718,7 +949,11 @@ local function safe_print(...)
   for i = 1, n do
     parts[i] = tostring((select(i, ...)))
   end
-  output(t_concat(parts, "\t"))
+  local line = t_concat(parts, "\t")
+  if #line > OUTPUT_BYTES then
+    line = s_sub(line, 1, OUTPUT_BYTES)
+  end
+  output(line)
 end
 
 local function safe_collectgarbage(option)
@@ -750,14 +985,15 @@ env.print = safe_print
 env.collectgarbage = safe_collectgarbage
 env._G = env
 
-local string_lib = copy(string, { "byte", "char", "format", "len", "lower", "pack",
-  "packsize", "reverse", "sub", "unpack", "upper" })
+local string_lib = copy(string, { "byte", "char", "format", "len", "lower", "packsize",
+  "reverse", "sub", "unpack", "upper" })
 string_lib.find, string_lib.match, string_lib.gmatch, string_lib.gsub =
   safe_find, safe_match, safe_gmatch, safe_gsub
-string_lib.rep = safe_rep
+string_lib.rep, string_lib.pack = safe_rep, safe_pack
 env.string = freeze(string_lib, "string")
 
-local table_lib = copy(table, { "pack", "unpack" })
+local table_lib = copy(table, { "pack" })
+table_lib.unpack = safe_unpack
 table_lib.concat, table_lib.insert, table_lib.move, table_lib.remove, table_lib.sort =
   safe_concat, safe_insert, safe_move, safe_remove, safe_sort
 env.table = freeze(table_lib, "table")
@@ -814,22 +1050,254 @@ do
 end
 
 ---------------------------------------------------------------------------------------------
--- Host functions and operations for the Python side
-
-local function host_result(ok, ...)
-  if ok then
-    return ...
-  end
-  error((...), 2)
-end
+-- Plain data for the host, as JSON text: the host never walks a plugin's table itself. The
+-- walk is raw (no metamethod runs), runs under the plugin's limits and stops at the first
+-- bound it passes, so refusing a huge value costs no more than the bound.
 
 -- Empty tables that came from Python lists carry this marker so they convert back to lists.
 local EMPTY_LIST_MT = { __metatable = false }
 
-local api = {}
+-- JSON's null where Lua needs a value (an item of a list): qtui.json.null, read-only. It goes
+-- to the host as null.
+local NULL = setmetatable({}, {
+  __tostring = function()
+    return "null"
+  end,
+  __newindex = function()
+    error("qtui.json.null is read-only", 2)
+  end,
+  __metatable = false,
+})
 
--- The function at a dotted path of the environment (raw lookups: no plugin code runs).
-function api.lookup(segments)
+-- A table with a key that is not a string: {"\ud800": [key, value, ...]}. No Lua string
+-- decodes to a lone surrogate, so the marker cannot clash with a plugin's own key.
+local INTEGER_KEYS = '{"\\ud800":['
+local JSON_ESCAPES = { ['"'] = '\\"', ["\\"] = "\\\\" }
+for code = 0, 31 do
+  JSON_ESCAPES[s_char(code)] = s_format("\\u%04x", code)
+end
+
+local function json_string(s)
+  if s_find(s, '[%c"\\]') then
+    s = s_gsub(s, '[%c"\\]', JSON_ESCAPES)
+  end
+  return '"' .. s .. '"'
+end
+
+local function json_number(v)
+  if math_type(v) == "integer" then
+    return s_format("%d", v)
+  elseif v ~= v then
+    return "NaN"
+  elseif v == HUGE then
+    return "Infinity"
+  elseif v == -HUGE then
+    return "-Infinity"
+  end
+  local text = s_format("%.17g", v)
+  if not s_find(text, "[.e]") then
+    text = text .. ".0" -- stays a float on the host
+  end
+  return text
+end
+
+local function key_text(k)
+  if type(k) == "string" then
+    return "['" .. k .. "']"
+  end
+  return "[" .. tostring(k) .. "]"
+end
+
+local SHOWN_TYPES = { ["function"] = "function or coroutine", thread = "function or coroutine" }
+
+-- The writer's state, reset for each value or argument list (writing never runs plugin code
+-- and never yields, so one writer at a time is all there is).
+local out, n, items, bytes
+local problem, problem_path, over_limit
+
+local function fail(message, limit)
+  problem, problem_path, over_limit = message, "", limit
+  return false
+end
+
+local function put(s)
+  n = n + 1
+  out[n] = s
+end
+
+local function write_text(s)
+  bytes = bytes - #s
+  if bytes < 0 then
+    return fail("more than " .. MAX_BYTES .. " bytes of text in all", true)
+  end
+  n = n + 1
+  out[n] = json_string(s)
+  return true
+end
+
+local function write_key(k)
+  local kind = type(k)
+  if kind == "string" then
+    if utf8_len(k) == nil then
+      return fail("table key is not valid UTF-8")
+    end
+    return write_text(k)
+  elseif math_type(k) == "integer" then
+    put(s_format("%d", k))
+    return true
+  end
+  local shown = (kind == "number" or kind == "boolean") and tostring(k) or ("a " .. kind)
+  return fail("table key " .. shown .. " is not a string or integer")
+end
+
+local write
+
+local function write_entry(k, v, depth)
+  if write(v, depth) then
+    return true
+  end
+  problem_path = key_text(k) .. problem_path
+  return false
+end
+
+local function write_table(t, depth)
+  if depth >= MAX_DEPTH then
+    return fail("tables nested deeper than " .. MAX_DEPTH .. " levels (a cycle?)", true)
+  end
+  local count, string_keys = 0, true
+  for k in next, t do
+    count = count + 1
+    if count > items then
+      return fail("more than " .. MAX_ITEMS .. " table entries in all", true)
+    end
+    if string_keys and type(k) ~= "string" then
+      string_keys = false
+    end
+  end
+  items = items - count
+  if count == 0 then
+    put(t == NULL and "null" or raw_getmetatable(t) == EMPTY_LIST_MT and "[]" or "{}")
+    return true
+  end
+  local sequence = not string_keys
+  if sequence then
+    for i = 1, count do
+      if rawget(t, i) == nil then
+        sequence = false
+        break
+      end
+    end
+  end
+  if sequence then
+    put("[")
+    for i = 1, count do
+      if i > 1 then
+        put(",")
+      end
+      if not write_entry(i, rawget(t, i), depth + 1) then
+        return false
+      end
+    end
+    put("]")
+    return true
+  end
+  put(string_keys and "{" or INTEGER_KEYS)
+  local first = true
+  for k, v in next, t do
+    if not first then
+      put(",")
+    end
+    first = false
+    if not write_key(k) then
+      problem_path = key_text(k) .. problem_path
+      return false
+    end
+    put(string_keys and ":" or ",")
+    if not write_entry(k, v, depth + 1) then
+      return false
+    end
+  end
+  put(string_keys and "}" or "]}")
+  return true
+end
+
+write = function(v, depth)
+  local kind = type(v)
+  if kind == "string" then
+    return write_text(v)
+  elseif kind == "number" then
+    put(json_number(v))
+  elseif kind == "boolean" then
+    put(v and "true" or "false")
+  elseif kind == "nil" then
+    put("null")
+  elseif kind == "table" then
+    return write_table(v, depth)
+  else
+    return fail("a Lua " .. (SHOWN_TYPES[kind] or kind) .. " cannot be passed to the host")
+  end
+  return true
+end
+
+local function start_writing()
+  out, n, items, bytes = {}, 0, MAX_ITEMS, MAX_BYTES
+end
+
+local function written()
+  local text = t_concat(out, "", 1, n)
+  out = nil
+  return text
+end
+
+-- The problem of the last write: "[path]: problem", and whether it is a bound passed.
+local function write_problem()
+  out = nil
+  return problem_path .. (problem_path == "" and "" or ": ") .. problem, over_limit
+end
+
+-- One value as JSON, or nil, the problem and whether it is a bound passed.
+local function to_host(value)
+  start_writing()
+  if not write(value, 0) then
+    return nil, write_problem()
+  end
+  return written()
+end
+
+-- The arguments of one host call as a JSON array (one budget for all), or nil, the position
+-- of the argument at fault, its problem and whether it is a bound passed.
+local function arguments_to_host(...)
+  start_writing()
+  put("[")
+  for i = 1, select("#", ...) do
+    if i > 1 then
+      put(",")
+    end
+    if not write((select(i, ...)), 0) then
+      return nil, i, write_problem()
+    end
+  end
+  put("]")
+  return written()
+end
+
+---------------------------------------------------------------------------------------------
+-- Host functions and operations for the Python side
+
+local api = {}
+local RETURNED, BOXED = 1, 2
+
+-- The plugin's functions the host calls, by id (the host registers each path once).
+local callables = {}
+
+function api.register(segments)
+  callables[#callables + 1] = segments
+  return #callables
+end
+
+-- The value at a registered path of the environment (raw lookups: no plugin code runs).
+local function find(id)
+  local segments = callables[id]
   local value = env
   for i = 1, #segments do
     if type(value) ~= "table" then
@@ -840,8 +1308,25 @@ function api.lookup(segments)
   return value
 end
 
-function api.compile(source, chunkname)
-  return load(source, chunkname, "t", env)
+function api.defined(id)
+  return type(find(id)) == "function"
+end
+
+-- Call registered function `id` with the arguments in `args` (a table the host built, with
+-- `n`); its first result goes back as JSON text, or nil, the problem and whether it is a
+-- limit.
+function api.call(id, args)
+  return to_host((find(id)(t_unpack(args, 1, args.n))))
+end
+
+-- Compile the host's chunk {source, chunkname} in the plugin's environment and run it.
+function api.run(box)
+  local chunk, message = compile(box[1], "@" .. box[2], env)
+  if chunk == nil then
+    return false, message
+  end
+  chunk()
+  return true
 end
 
 -- The table holding the last name of a dotted path, made of read-only namespaces (or nil and
@@ -865,15 +1350,60 @@ local function namespace_of(segments)
   return target
 end
 
+-- Whether the arguments are all strings, numbers, booleans and nils, with at most MAX_BYTES of
+-- text: those go to the host as they are (reading them allocates nothing in Lua).
+local function scalar_arguments(...)
+  local bytes = MAX_BYTES
+  for i = 1, select("#", ...) do
+    local value = (select(i, ...))
+    local kind = type(value)
+    if kind == "string" then
+      bytes = bytes - #value
+      if bytes < 0 then
+        return false
+      end
+    elseif kind ~= "number" and kind ~= "boolean" and kind ~= "nil" then
+      return false
+    end
+  end
+  return true
+end
+
+-- Host function `id` as a Lua function. Its arguments go to the host as they are when they
+-- are scalars, else as JSON, within the bounds: a value over them is refused as a limit
+-- violation before the host sees anything.
+local function host_function(path, id)
+  local function answer(status, value)
+    if status == RETURNED then
+      return value -- nil too: `tostring(qtui.storage.get("missing"))` must see a value
+    elseif status == BOXED then
+      return value[1]
+    end
+    error(value and value[1] or path .. ": internal error", 2) -- answer is a tail call: 2 is the caller
+  end
+  return function(...)
+    if scalar_arguments(...) then
+      return answer(dispatch(id, false, ...))
+    end
+    local arguments, position, message, limit = arguments_to_host(...)
+    if arguments == nil then
+      message = path .. ": bad argument #" .. position .. ": " .. message
+      if limit then
+        refuse(message, "value")
+      end
+      error(message, 2)
+    end
+    return answer(dispatch(id, arguments))
+  end
+end
+
 -- Make host function `id` visible at a dotted path; namespaces are read-only tables.
 function api.expose(segments, id)
   local target, problem = namespace_of(segments)
   if target == nil then
     return false, problem
   end
-  target[segments[#segments]] = function(...)
-    return host_result(dispatch(id, ...))
-  end
+  target[segments[#segments]] = host_function(t_concat(segments, "."), id)
   return true
 end
 
@@ -882,19 +1412,18 @@ end
 local library_natives = {}
 rawset(frozen[library_env], "native", freeze(library_natives, "native"))
 
-function api.expose_native(name, id)
-  library_natives[name] = function(...)
-    return host_result(dispatch(id, ...))
-  end
+function api.expose_native(name, path, id)
+  library_natives[name] = host_function(path, id)
 end
 
--- Make a value visible at a dotted path (a constant of the API, e.g. qtui.json.null).
-function api.define(segments, value)
+-- Make the value in `box` (a table the host built) visible at a dotted path (a constant of
+-- the API, e.g. qtui.json.null).
+function api.define(segments, box)
   local target, problem = namespace_of(segments)
   if target == nil then
     return false, problem
   end
-  target[segments[#segments]] = value
+  target[segments[#segments]] = box[1]
   return true
 end
 
@@ -902,84 +1431,70 @@ function api.empty_list()
   return setmetatable({}, EMPTY_LIST_MT)
 end
 
-function api.is_empty_list(t)
-  return raw_getmetatable(t) == EMPTY_LIST_MT
-end
+api.null = NULL
+frozen[NULL] = {}
+library_natives.null = NULL
 
--- JSON's null where Lua needs a value (an item of a list): qtui.json.null, read-only.
-api.null = setmetatable({}, {
-  __tostring = function()
-    return "null"
-  end,
-  __newindex = function()
-    error("qtui.json.null is read-only", 2)
-  end,
-  __metatable = false,
-})
-frozen[api.null] = {}
-library_natives.null = api.null
+do -- (a block: the main chunk has room for 200 locals)
+  -- Events (qtui/plugins/runtime/prepared.py): `kind` 1 is bytecode of a stats event, 2 Lua
+  -- source of another event, both made by the host and materialised here in C; 3 a table the
+  -- value converter made. `box` holds the chunk or the table. A stats event gets `changed` on
+  -- the rows whose indices are the first `changed_count` items of `changes` and `removed` (the
+  -- names that follow). Then the plugin's on_event, if it defines one, gets the event.
+  local EVENT_BYTECODE, EVENT_SOURCE = 1, 2
+  local EVENT_CHUNK = "=[qtui event]"
+  local NO_GLOBALS = {}
+  local SOURCE_GLOBALS = { L = api.empty_list, N = NULL } -- what event source may use
 
-function api.is_null(t)
-  return t == api.null
-end
-
--- Events (qtui/plugins/runtime/prepared.py): `kind` 1 is bytecode of a stats event, 2 Lua
--- source of another event, both made by the host and materialised here in C; 3 a table the
--- value converter made. A stats event gets `changed` on the rows given by index and `removed`
--- (the names that follow). Then the plugin's on_event, if it defines one, gets the event.
-local EVENT_BYTECODE, EVENT_SOURCE = 1, 2
-local EVENT_CHUNK = "=[qtui event]"
-local NO_GLOBALS = {}
-local SOURCE_GLOBALS = { L = api.empty_list, N = api.null } -- what event source may use
-
-local function mark_changes(event, changed_count, ...)
-  local queues, args = event.queues, { ... }
-  for i = 1, changed_count do
-    queues[args[i]].changed = true
-  end
-  local removed = {}
-  for i = changed_count + 1, #args do
-    removed[#removed + 1] = args[i]
-  end
-  event.removed = removed
-end
-
-function api.deliver(kind, value, changed_count, ...)
-  local handler = rawget(env, "on_event")
-  if type(handler) ~= "function" then
-    return
-  end
-  local event = value
-  if kind == EVENT_BYTECODE or kind == EVENT_SOURCE then
-    local chunk, problem = load(value, EVENT_CHUNK, kind == EVENT_BYTECODE and "b" or "t",
-      kind == EVENT_BYTECODE and NO_GLOBALS or SOURCE_GLOBALS)
-    if chunk == nil then
-      error(problem, 0)
+  local function mark_changes(event, changed_count, changes)
+    local queues = event.queues
+    for i = 1, changed_count do
+      queues[changes[i]].changed = true
     end
-    event = chunk()
-    if kind == EVENT_BYTECODE then
-      mark_changes(event, changed_count, ...)
+    local removed = {}
+    for i = changed_count + 1, #changes do
+      removed[#removed + 1] = changes[i]
     end
+    event.removed = removed
   end
-  return handler(event)
-end
 
--- Every call of the host's into plugin code: count from zero, call `f`, and return the
--- instructions it ran (to a step) before its results.
-local function with_used(...)
-  return used, ...
-end
+  function api.deliver(kind, box, changed_count, changes)
+    local handler = rawget(env, "on_event")
+    if type(handler) ~= "function" then
+      return
+    end
+    local event = box[1]
+    if kind == EVENT_BYTECODE or kind == EVENT_SOURCE then
+      local chunk, problem = load(event, EVENT_CHUNK, kind == EVENT_BYTECODE and "b" or "t",
+        kind == EVENT_BYTECODE and NO_GLOBALS or SOURCE_GLOBALS)
+      if chunk == nil then
+        error(problem, 0)
+      end
+      event = chunk()
+      if kind == EVENT_BYTECODE then
+        mark_changes(event, changed_count, changes)
+      end
+    end
+    handler(event) -- its results stay here: the host wants none
+  end
 
-function api.counted(f, ...)
-  used, steps_to_check, memory_check_kib, tripped, last_tick = 0, CHECK_STEPS, MEMORY_CHECK_KIB, nil, nil
-  interval = STEP
-  debug_sethook(hook, "", STEP) -- a full step to the first hook (and a trip's hook undone)
-  return with_used(f(...))
-end
+  -- Every call of the host's into plugin code: count from zero, call `f`, and return the
+  -- instructions it ran (to a step) before its results.
+  local function with_used(...)
+    return used, ...
+  end
 
--- Instructions the last call ran (to a step), after it failed.
-function api.used()
-  return used
+  function api.counted(f, ...)
+    used, steps_to_check, memory_check_kib, tripped, last_tick = 0, CHECK_STEPS, MEMORY_CHECK_KIB, nil, nil
+    interval = STEP
+    debug_sethook(hook, "", STEP) -- a full step to the first hook (and a trip's hook undone)
+    return with_used(f(...))
+  end
+
+  -- Instructions the last call ran (to a step), after it failed.
+  function api.used()
+    return used
+  end
 end
 
 -- lupa's message handler for errors that reach Python. Like debug.traceback, but it looks

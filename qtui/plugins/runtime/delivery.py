@@ -64,10 +64,12 @@ class Mailbox:
     whose class says whether it coalesces).
     """
 
-    def __init__(self, name: str, handler: Callable[[list[Any]], None], *, capacity: int) -> None:
+    def __init__(self, name: str, handler: Callable[[list[Any]], None], *, capacity: int, owner: Any = None) -> None:
         self.name = name
         self.handler = handler
         self.capacity = capacity
+        self.owner = owner  # what the host keeps with the mailbox
+        self.abandoned = False  # the host gave up on the running batch's call (stuck in C)
         self.delivered = 0
         self.dropped = 0
         self.coalesced = 0
@@ -161,16 +163,20 @@ class DeliveryPool:
 
     `on_stale(mailbox)` is called (from the supervisor thread) when a batch has run for
     STALE_AFTER; `on_idle()` when nothing waits or runs any more, while someone asked for it
-    with :meth:`want_idle`.
+    with :meth:`want_idle`. `on_running(mailbox)` is called at each look of the supervisor for
+    each running batch; True means the host gave up on its call (stuck inside C): another
+    worker takes the stuck one's place, and the stuck one leaves when its call returns.
     """
 
     def __init__(self, *, workers: int | None = None, max_workers: int | None = None,
                  on_stale: Callable[[Mailbox], None] | None = None,
-                 on_idle: Callable[[], None] | None = None) -> None:
+                 on_idle: Callable[[], None] | None = None,
+                 on_running: Callable[[Mailbox], bool] | None = None) -> None:
         self.base_workers = workers or core_count()
         self.max_workers = max(self.base_workers, max_workers or 4 * self.base_workers)
         self._on_stale = on_stale
         self._on_idle = on_idle
+        self._on_running = on_running
         self._line: queue.SimpleQueue[Mailbox | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)  # the supervisor sleeps on it
@@ -244,9 +250,8 @@ class DeliveryPool:
     def _work(self) -> None:
         while True:
             mailbox = self._next()
-            if mailbox is None:
+            if mailbox is None or self._run(mailbox):
                 return
-            self._run(mailbox)
 
     def _next(self) -> Mailbox | None:
         """The next mailbox in line, or None when this worker should leave."""
@@ -266,9 +271,12 @@ class DeliveryPool:
             with self._lock:
                 self._idle_workers -= 1
 
-    def _run(self, mailbox: Mailbox) -> None:
+    def _run(self, mailbox: Mailbox) -> bool:
+        """Run one turn of `mailbox`; True when this worker was replaced and must leave."""
+        leave = False
         batch = mailbox.take()
         if batch:
+            mailbox.abandoned = False
             mailbox.busy_since = time.monotonic()
             mailbox.worker_clock = self._thread_clock()
             mailbox.stale_reported = False
@@ -286,10 +294,13 @@ class DeliveryPool:
                 mailbox.busy_since = None
                 with self._lock:
                     self._running.discard(mailbox)
+                    if mailbox.abandoned:  # a worker took this one's place meanwhile
+                        self._workers -= 1
+                        leave = True
         again, drained = mailbox.done()
         if again:
             self._line.put(mailbox)  # more came meanwhile: back to the end of the line
-            return
+            return leave
         if drained is not None:
             drained()
         with self._lock:
@@ -299,6 +310,7 @@ class DeliveryPool:
                 self._idle_waiters = 0
         if idle and self._on_idle is not None:
             self._on_idle()
+        return leave
 
     @staticmethod
     def _thread_clock() -> int | None:
@@ -359,6 +371,11 @@ class DeliveryPool:
                 else:
                     stuck_since = None
             for mailbox in running:
+                if self._on_running is not None and not mailbox.abandoned and self._on_running(mailbox):
+                    with self._lock:
+                        if mailbox in self._running:  # its call has not returned meanwhile
+                            mailbox.abandoned = True
+                            self._add_worker()
                 started = mailbox.busy_since
                 if started is not None and now - started >= STALE_AFTER and not mailbox.stale_reported:
                     mailbox.stale_reported = True

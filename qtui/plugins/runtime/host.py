@@ -5,10 +5,14 @@ a trio task in the host's nursery for its timers. Events are prepared once for e
 that receives them (qtui.plugins.runtime.prepared) and handed to Lua by a few worker threads
 (qtui.plugins.runtime.delivery): one at a time per plugin, as many plugins in parallel as
 there are CPU cores, so a slow or runaway plugin never blocks the console or the other
-plugins, and a busy plugin gets the newest stats, not a backlog. Everything a plugin does to
-the world goes through effects the host applies here, on the trio side: panel content,
-notices, timers, commands, bus messages and admin requests (which are checked, confirmed
-when destructive, and audited).
+plugins, and a busy plugin gets the newest stats, not a backlog. Nothing waits on a plugin's
+thread past the call's budget: a call stuck inside one C function is abandoned (the plugin is
+quarantined, its runtime released when the thread returns and its worker replaced), and
+stopping, reloading and quitting never wait more than STOP_SECONDS for a plugin's code.
+Anything that fails in a plugin's thread, conversions of events and results included, is
+that plugin's error. Everything a plugin does to the world goes through effects the host
+applies here, on the trio side: panel content, notices, timers, commands, bus messages and
+admin requests (which are checked, confirmed when destructive, and audited).
 
 The host's clock dates panels, timer events and audit entries and is what plugin code sees
 as now; timers and the stale marker wait on the trio run's clock.
@@ -17,10 +21,12 @@ as now; timers and the stale marker wait on the trio run's clock.
 from __future__ import annotations
 
 import collections
+import ctypes
 import datetime
 import enum
 import functools
 import logging
+import threading
 import weakref
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -55,11 +61,13 @@ from qtui.plugins.runtime.events import (
     Replayed,
     SettingsChanged,
     TimerFired,
+    to_plain,
 )
 from qtui.plugins.runtime.prepared import Offer
-from qtui.plugins.runtime.sandbox import PluginError
+from qtui.plugins.runtime.sandbox import LimitExceeded, LimitKind, PluginError
 from qtui.plugins.runtime.settings import SettingsStore
 from qtui.plugins.runtime.storage import PluginStorage
+from qtui.plugins.runtime.values import ConversionError, measure
 from qtui.plugins.trust import live
 from qtui.plugins.trust.audit import (
     AuditError,
@@ -74,13 +82,53 @@ from qtui.plugins.trust.permissions import Effective, Grants, PermissionsFileErr
 from qtui.plugins.trust.policy import SitePolicy, load_policy
 from qtui.plugins.trust.review import GrantedCopies, Review, review
 from qtui.plugins.trust.scope import MAX_PERIOD, RateLedger
+from qtui.ratelimit import RateLimit
+from qtui.sanitize import visible
 
 log = logging.getLogger(__name__)
+
+# glibc keeps memory freed by worker threads (a big job page converted, a plugin's runtime) in
+# their arenas; malloc_trim gives the free pages back to the system. Elsewhere: nothing to do.
+_LIBC = ctypes.CDLL(None)
+_malloc_trim = getattr(_LIBC, "malloc_trim", None)
+
+
+def _detached(error: PluginError) -> PluginError:
+    """`error` to keep, without its traceback and the exceptions behind it: their frames hold
+    the Lua function called, and so the plugin's whole runtime, long after the plugin stopped."""
+    error.__context__ = error.__cause__ = None
+    return error.with_traceback(None)
+
+
+def _stuck_reason(overdue: float) -> str:
+    """Why a call overdue by `overdue` seconds of its thread's CPU time is abandoned."""
+    return f"stuck in one library call {overdue * 1000:.0f} ms past its deadline; the call was abandoned"
+
+
+def _give_back_free_memory() -> None:
+    """Return the process's free heap pages to the system (after a plugin's memory went)."""
+    if _malloc_trim is not None:
+        _malloc_trim(0)
+
 
 #: Events a plugin may receive from the console's bus.
 BUS_EVENTS = (StatsUpdated, SelectionChanged, PluginMessage, PluginLifecycle, ConsoleKey)
 #: Events waiting per plugin that do not coalesce; past that they are dropped and counted.
 CHANNEL_CAPACITY = 64
+#: A call still running this long after it should have stopped, in its thread's CPU time, is
+#: inside one C function the hook cannot interrupt (the hook stops Lua code within about a
+#: millisecond of its CPU budget): it is abandoned.
+BACKSTOP_GRACE = 0.04
+#: How long stopping, reloading or quitting waits for a plugin's code (its deactivate, or
+#: the batch it is in); past it the code is interrupted and its state not kept.
+STOP_SECONDS = 0.08
+_BACKSTOP_POLL = 0.01
+#: How often floods that have ended are summed up (logs, notices, confirmation prompts).
+SETTLE_SECONDS = 1.0
+#: Confirmation prompts a plugin may cause: one every CONFIRM_SECONDS on average, in bursts of
+#: CONFIRM_BURST; more are declined without asking, and summed up in one notice.
+CONFIRM_SECONDS = 10
+CONFIRM_BURST = 3
 
 #: Hosts whose run() is going, for `all_idle`.
 _RUNNING: weakref.WeakSet[PluginHost] = weakref.WeakSet()
@@ -186,6 +234,7 @@ class PluginHandle:
     drained: trio.Event = attrs.field(factory=trio.Event)  # the last batch ended after the mailbox closed
     #: Confirmations being asked, by audit request id: the capability and the scope to withdraw them.
     confirming: dict[str, tuple[Capability, trio.CancelScope]] = attrs.field(factory=dict)
+    prompts: RateLimit = attrs.field(kw_only=True)  # confirmation prompts the plugin may raise
 
     @property
     def name(self) -> str:
@@ -200,12 +249,12 @@ class PluginHandle:
         """The plugin's log: of its runtime, or of the last one when it stopped or failed to start."""
         return list(self.runtime.log_lines) if self.runtime else list(self.kept_log)
 
-    def log(self, line: str) -> None:
-        """Add a line of the host's (an error) to the plugin's log."""
+    def log_error(self, text: str) -> None:
+        """Add an error of the host's about the plugin to its log (sanitised like the plugin's lines)."""
         if self.runtime is not None:
-            self.runtime.log_lines.append(line)
+            self.runtime.log_error(text)
         else:
-            self.kept_log = [*self.kept_log, line][-rt.LOG_LINES:]
+            self.kept_log = [*self.kept_log, f"error: {visible(text)[:rt.MAX_TEXT]}"][-rt.LOG_LINES:]
 
     def close_runtime(self) -> None:
         """Close the runtime, keeping its log."""
@@ -266,10 +315,14 @@ class PluginHost:
         self.on_read: Callable[[list[dict[str, Any]]], None] | None = None
         self._nursery: trio.Nursery | None = None
         self._token: trio.lowlevel.TrioToken | None = None
-        self._pool = DeliveryPool(on_stale=self._stale_from_thread, on_idle=self._idle_from_thread)
+        self._pool = DeliveryPool(on_stale=self._stale_from_thread, on_idle=self._idle_from_thread,
+                                  on_running=self._stuck_from_thread)
         self._idle = trio.Event()
         self._last_offer: Offer | None = None  # the offer every plugin gets for the event being published
         self._latest: dict[type[Event], Event] = {}  # the newest stats and selection, for new plugins
+        # Published messages not yet taken by every listener: id -> [message, sender, size, listeners left]
+        self._waiting: dict[int, list[Any]] = {}
+        self._waiting_lock = threading.Lock()  # workers take messages too
 
     # -- running ---------------------------------------------------------------------
 
@@ -282,6 +335,7 @@ class PluginHost:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 latest = self.bus.subscribe("plugin host", (StatsUpdated, SelectionChanged), capacity=4)
+                nursery.start_soon(self._settle_floods_forever)
                 task_status.started()
                 async for event in latest:
                     self._latest[type(event)] = event
@@ -327,7 +381,7 @@ class PluginHost:
         previous = self.plugins.get(plugin.manifest.name)
         if handoff is None and previous is not None:
             handoff = previous.kept_state
-        handle = PluginHandle(plugin, kept_state=handoff)
+        handle = PluginHandle(plugin, kept_state=handoff, prompts=self._prompt_limit())
         self.plugins[plugin.manifest.name] = handle
         runtime = self._prepare(handle)
         if runtime is None:
@@ -362,11 +416,11 @@ class PluginHost:
             return await self.start(plugin)
         if carry_decisions:
             self.carry_decisions(plugin)
-        broken = _compile_errors(plugin)
+        broken = await trio.to_thread.run_sync(_compile_errors, plugin, abandon_on_cancel=True)
         if broken:  # say what is wrong before asking anyone to approve new code
             self._keep_old(old, broken[0])
             return old
-        new = PluginHandle(plugin)
+        new = PluginHandle(plugin, prompts=self._prompt_limit())
         runtime = self._prepare(new)
         if runtime is None:  # waiting for a decision or unreadable: the old one keeps running
             old.error = PluginError(new.reason or "cannot load the new version", plugin=old.name)
@@ -393,17 +447,18 @@ class PluginHost:
             return old
         await self._halt(old)
         old.close_runtime()
+        self._release_memory()
         new.panel_size = old.panel_size  # the new code learns its panel size at once
         await self._launch(new)
         return new
 
     def _keep_old(self, old: PluginHandle, error: PluginError) -> None:
         self.plugins[old.name] = old
-        old.error = error
+        old.error = _detached(error)
         old.errors += 1
         if old.runtime is not None:
-            old.log(f"error: reload failed: {error}")
-        log.warning("reload of %s failed, the previous code keeps running: %s", old.name, error)
+            old.log_error(f"reload failed: {error}")
+        log.warning("reload of %s failed, the previous code keeps running: %s", old.name, visible(str(error)))
         self.bus.publish(PanelUpdated(old.name))
 
     def carry_decisions(self, plugin: Plugin) -> None:
@@ -439,11 +494,12 @@ class PluginHost:
         handle.runtime = rt.PluginRuntime(
             plugin.manifest, bundle, grants, settings=values,
             storage=PluginStorage(plugin.manifest.name, self.storage_dir), auditor=self.auditor,
-            clock=self.clock, settings_store=self.settings,
+            clock=self.clock, settings_store=self.settings, max_payload_bytes=self.backend.max_payload_bytes,
         )
         # Listen before plugin code runs, so nothing published meanwhile is missed; the mailbox
         # keeps it until the plugin is launched.
-        handle.mailbox = Mailbox(handle.name, lambda batch: self._run_batch(handle, batch), capacity=CHANNEL_CAPACITY)
+        handle.mailbox = Mailbox(handle.name, lambda batch: self._run_batch(handle, batch), capacity=CHANNEL_CAPACITY,
+                                 owner=(handle, weakref.ref(handle.runtime)))
         handle.listener = self.bus.listen(
             f"plugin {handle.name}", BUS_EVENTS, lambda event: self._from_bus(handle, event),
             accept=lambda event: self._wants(handle, event),
@@ -482,10 +538,15 @@ class PluginHost:
             self._pool.open(handle.mailbox)
 
     async def _halt(self, handle: PluginHandle) -> None:
-        """Stop delivering events to a plugin (its timers stop too); a batch running is interrupted."""
+        """Stop delivering events to a plugin (its timers stop too).
+
+        A batch running is interrupted; this waits for it at most STOP_SECONDS (a call stuck in
+        C is left to the backstop, and its runtime is released when it returns).
+        """
         if self._stop_listening(handle) and handle.runtime is not None:
-            handle.runtime.sandbox.interrupt("the plugin is being stopped")
-            await handle.drained.wait()
+            handle.runtime.halt("the plugin is being stopped")
+            with trio.move_on_after(STOP_SECONDS):
+                await handle.drained.wait()
         if handle.scope is not None:
             handle.scope.cancel()
             await handle.stopped.wait()
@@ -497,18 +558,39 @@ class PluginHost:
             handle.listener = None
         running = False
         if handle.mailbox is not None:
+            while batch := handle.mailbox.take():  # never delivered: their messages count as taken
+                self._take_messages(batch)
             running = handle.mailbox.close(lambda: self._to_trio(handle.drained.set))
             handle.mailbox = None
         return running
 
     async def _deactivate(self, handle: PluginHandle) -> Any:
-        if handle.runtime is None:
+        """The plugin's deactivate() result, if it returns within STOP_SECONDS (else None)."""
+        if handle.runtime is None or handle.runtime.sandbox.quarantined:
             return None
+        with trio.move_on_after(STOP_SECONDS):
+            try:
+                handoff = await self._in_thread(handle, handle.runtime.call, "deactivate")
+            except PluginError as error:  # its error like any other (a state too big to take, say)
+                self._failed(handle, error, fatal=False)
+                return None
+            return self._fitting_handoff(handle, handoff)
+        handle.runtime.halt("deactivate did not finish in time")
+        log.warning("%s: deactivate did not finish within %g ms; its state is not kept",
+                    handle.name, STOP_SECONDS * 1000)
+        return None
+
+    def _fitting_handoff(self, handle: PluginHandle, handoff: Any) -> Any:
+        """`handoff` if it fits in the next activate's ctx (one level down), else None and the plugin's error."""
+        limits = handle.runtime.sandbox.limits
         try:
-            return await self._in_thread(handle, handle.runtime.call, "deactivate")
-        except PluginError as error:
-            log.warning("%s: deactivate failed: %s", handle.name, error)
+            measure({"state": handoff}, bounds=limits.bounds)
+        except ConversionError as error:
+            self._failed(handle, handle.runtime.sandbox.violation(
+                LimitKind.VALUE, f"deactivate returned a state that cannot be handed over (ctx.state): {error}"),
+                fatal=False)
             return None
+        return handoff
 
     async def stop(self, name: str) -> Any:
         """Stop a plugin: its deactivate() runs and what it returns is handed back."""
@@ -521,9 +603,16 @@ class PluginHost:
         handle.close_runtime()
         if handoff is not None:
             handle.kept_state = handoff
+        handle.panel = ()  # what the host kept for it goes (its log is kept as text)
         self.auditor.flush(name)
         self._set_state(handle, PluginState.STOPPED)
+        self._release_memory()
         return handoff
+
+    def _release_memory(self) -> None:
+        """Give the memory a stopped or replaced plugin used back to the system, without waiting."""
+        if self._nursery is not None:
+            self._nursery.start_soon(trio.to_thread.run_sync, _give_back_free_memory)
 
     def forget(self, name: str) -> None:
         """Drop a stopped plugin from the host (it was uninstalled)."""
@@ -681,13 +770,17 @@ class PluginHost:
         if handle.mailbox is not None:
             self._pool.offer(handle.mailbox, Offer(event, shared=False))
 
-    def _from_bus(self, handle: PluginHandle, event: Event) -> None:
-        """Queue a bus event; every plugin gets the same offer, so it is prepared once for all."""
+    def _from_bus(self, handle: PluginHandle, event: Event) -> bool:
+        """Queue a bus event (True if it was); every plugin gets the same offer, so it is prepared once for all."""
         offer = self._last_offer
         if offer is None or offer.event is not event:
             offer = self._last_offer = Offer(event, shared=True)
-        if handle.mailbox is not None:
-            self._pool.offer(handle.mailbox, offer)
+        mailbox = handle.mailbox
+        if mailbox is None:
+            return False
+        dropped = mailbox.dropped  # offers come from the trio side only
+        self._pool.offer(mailbox, offer)
+        return mailbox.dropped == dropped
 
     def _wants(self, handle: PluginHandle, event: Event) -> bool:
         runtime = handle.runtime
@@ -727,12 +820,19 @@ class PluginHost:
         """In a worker thread: hand a batch of events to the plugin's Lua.
 
         The trio side hears back only when there is something for it to do: effects, errors,
-        log lines, a stale mark to clear or a quarantine.
+        log lines, a stale mark to clear or a quarantine. Anything failing here is the plugin's
+        error.
         """
         runtime, mailbox = handle.runtime, handle.mailbox
         if runtime is None or mailbox is None:
+            self._take_messages(batch)
             return
-        errors = runtime.deliver([offer.prepared() for offer in batch], stop=lambda: mailbox.closed)
+        try:
+            errors = runtime.deliver([offer.prepared() for offer in self._deliverable(batch)],
+                                     stop=lambda: mailbox.closed)
+        except Exception as exc:  # the host's own code failing in the plugin's thread
+            log.exception("%s: delivering events failed in the plugin's thread", handle.name)
+            errors = [PluginError(f"internal error ({type(exc).__name__}); see qtui's log", plugin=handle.name)]
         if (errors or runtime.has_effects or runtime.log_count != handle.logs_seen or handle.stale
                 or runtime.sandbox.quarantined):
             self._to_trio(self._after_batch, handle, errors)
@@ -762,6 +862,64 @@ class PluginHost:
     def _stale_from_thread(self, mailbox: Mailbox) -> None:
         """A plugin has been busy with one batch for a while: its panel shows an older frame."""
         self._to_trio(self._mark_stale, mailbox)
+
+    def _stuck_from_thread(self, mailbox: Mailbox) -> bool:
+        """From the pool's supervisor: abandon the batch's call if it is stuck inside one C
+        function (overdue for BACKSTOP_GRACE of its thread's CPU time); True if it was."""
+        handle, runtime_ref = mailbox.owner
+        runtime = runtime_ref()
+        if runtime is None:
+            return False
+        overdue = runtime.sandbox.overdue()
+        if overdue is None or overdue < BACKSTOP_GRACE:
+            return False
+        reason = _stuck_reason(overdue)
+        runtime.sandbox.abandon(reason)
+        self._to_trio(self._abandoned, handle, runtime, LimitExceeded(LimitKind.WALL_TIME, reason, plugin=handle.name))
+        return True
+
+    def _abandoned(self, handle: PluginHandle, runtime: rt.PluginRuntime, error: LimitExceeded) -> None:
+        """On the trio side: a batch's call was abandoned; the plugin is quarantined."""
+        if handle.runtime is not runtime:
+            return  # stopped or replaced meanwhile
+        self._failed(handle, error, fatal=False)
+        self._stop_listening(handle)
+        if handle.scope is not None:
+            handle.scope.cancel()
+
+    def _deliverable(self, batch: list[Offer]) -> list[Offer]:
+        """The batch without messages whose sending plugin has stopped; each message is taken once."""
+        offers = []
+        for offer in batch:
+            if isinstance(offer.event, PluginMessage):
+                sender = self._take_message(offer.event)
+                if sender is not None and sender.runtime is None:
+                    continue
+            offers.append(offer)
+        return offers
+
+    def _take_messages(self, batch: list[Offer]) -> None:
+        """Offers that will never be delivered: their messages count as taken."""
+        for offer in batch:
+            if isinstance(offer.event, PluginMessage):
+                self._take_message(offer.event)
+
+    def _take_message(self, message: PluginMessage) -> PluginHandle | None:
+        """One listener took `message` (any thread): the plugin that sent it (None if no plugin
+        did), whose account is credited when the last listener took it."""
+        with self._waiting_lock:
+            waiting = self._waiting.get(id(message))
+            if waiting is None or waiting[0] is not message:
+                return None
+            sender, size = waiting[1], waiting[2]
+            waiting[3] -= 1
+            done = waiting[3] <= 0
+            if done:
+                del self._waiting[id(message)]
+        runtime = sender.runtime
+        if done and runtime is not None:
+            runtime.message_taken(size)
+        return sender
 
     def replay(self, name: str, plain: dict[str, Any]) -> bool:
         """Hand a recorded event (plain, one of recording.REPLAYED_TYPES) to plugin `name` as the bus
@@ -803,7 +961,47 @@ class PluginHost:
             pass
 
     async def _in_thread(self, handle: PluginHandle, fn: Callable[..., Any], *args: Any) -> Any:
-        return await trio.to_thread.run_sync(fn, *args, limiter=handle.limiter)
+        """`fn(*args)` in the plugin's worker thread; any failure there is a PluginError.
+
+        Cancelling stops waiting at once (the thread finishes on its own, its call
+        interrupted by whoever cancelled). A call stuck in C past its deadline is abandoned.
+        """
+        sandbox = handle.runtime.sandbox if handle.runtime is not None else None
+        abandoned: list[LimitExceeded] = []
+        failure: PluginError | None = None
+        result: Any = None
+        async with trio.open_nursery() as nursery:
+            if sandbox is not None:
+                nursery.start_soon(self._backstop, handle, sandbox, abandoned, nursery.cancel_scope)
+            try:
+                result = await trio.to_thread.run_sync(fn, *args, limiter=handle.limiter, abandon_on_cancel=True)
+            except PluginError as error:
+                failure = error
+            except Exception as exc:  # the host's own code failing in the plugin's thread
+                log.exception("%s: %s failed in the plugin's thread", handle.name, getattr(fn, "__name__", fn))
+                failure = PluginError(f"internal error ({type(exc).__name__}); see qtui's log", plugin=handle.name)
+            nursery.cancel_scope.cancel()
+        if abandoned:
+            raise abandoned[0]
+        if failure is not None:
+            raise failure
+        return result
+
+    async def _backstop(self, handle: PluginHandle, sandbox: Any, abandoned: list[LimitExceeded],
+                        scope: trio.CancelScope) -> None:
+        """Abandon the call if it stays overdue (inside one C function) for BACKSTOP_GRACE."""
+        while True:
+            overdue = sandbox.overdue()
+            if overdue is None:
+                await trio.sleep(_BACKSTOP_POLL)
+            elif overdue < BACKSTOP_GRACE:
+                await trio.sleep(BACKSTOP_GRACE - overdue)
+            else:
+                reason = _stuck_reason(overdue)
+                sandbox.abandon(reason)
+                abandoned.append(LimitExceeded(LimitKind.WALL_TIME, reason, plugin=handle.name))
+                scope.cancel()
+                return
 
     # -- effects -------------------------------------------------------------------------
 
@@ -813,8 +1011,9 @@ class PluginHost:
             return
         for effect in handle.runtime.take_effects():
             match effect:
-                case rt.Render(lines=lines, panel=panel) if panel == MAIN_PANEL:
+                case rt.Render(lines=lines, panel=panel, size=size) if panel == MAIN_PANEL:
                     handle.panel, handle.panel_at = lines, self.clock.time()
+                    handle.runtime.kept.panel = size
                     self.bus.publish(PanelUpdated(handle.name))
                 case rt.Render(lines=lines, panel=panel) if panel in handle.panels:
                     handle.panels[panel].lines, handle.panels[panel].at = lines, self.clock.time()
@@ -836,8 +1035,15 @@ class PluginHost:
                         scope.cancel()
                 case rt.RegisterCommand(name=name, help=help_text):
                     handle.commands[name] = help_text
-                case rt.Publish(topic=topic, data=data):
-                    self.bus.publish(PluginMessage(topic, handle.name, data))
+                case rt.Publish(topic=topic, data=data, size=size):
+                    message = PluginMessage(topic, handle.name, data)
+                    # Held by this publisher until every listener has it queued (a worker may take it sooner).
+                    with self._waiting_lock:
+                        self._waiting[id(message)] = [message, handle, size, 1]
+                    listeners = self.bus.publish(message)
+                    with self._waiting_lock:
+                        self._waiting[id(message)][3] += listeners
+                    self._take_message(message)
                 case rt.Request():
                     assert self._nursery is not None
                     self._nursery.start_soon(self._run_request, handle, effect)
@@ -886,8 +1092,25 @@ class PluginHost:
             return
         if self.on_read is not None and request.action in ("peek", "find") and result:
             self.on_read(result["jobs"] if request.action == "peek" else [result])
+        problem = self._unfit_result(handle, request, result)
         self._close(ticket, Outcome.DONE, jobs=jobs)
+        if problem is not None:
+            self._report(handle, request, ok=False, error=problem)
+            return
         self._report(handle, request, ok=True, result=result)
+
+    @staticmethod
+    def _unfit_result(handle: PluginHandle, request: rt.Request, result: Any) -> str | None:
+        """Why the result cannot be handed to the plugin (too big, a number Lua cannot hold), or None."""
+        if handle.runtime is None:
+            return None
+        event = to_plain(ActionResult(request.id, request.action, True, None, result))
+        try:
+            measure(event, bounds=handle.runtime.sandbox.limits.bounds)
+        except ConversionError as error:
+            hint = "; ask for fewer jobs" if error.limit else ""
+            return f"the result cannot be handed to the plugin: {error}{hint}"
+        return None
 
     async def _carry_out(self, handle: PluginHandle, request: rt.Request) -> tuple[Any, int]:
         """The request's result and the jobs it affected; _Refused or _Declined if it did not go ahead."""
@@ -970,8 +1193,13 @@ class PluginHost:
         self.ledger.seed(plugin, capability, [(e.time, e.jobs) for e in reading.entries if e.jobs])
 
     async def _confirm(self, handle: PluginHandle, request: rt.Request, target: actions.Target) -> None:
-        """Ask the operator; _Declined, or _Refused if the grant goes meanwhile."""
+        """Ask the operator; _Declined, or _Refused if the grant goes meanwhile or the plugin asks too often."""
         assert self._confirmer is not None
+        ask, missed = handle.prompts.admit()
+        self._prompts_suppressed(handle, missed)
+        if not ask:
+            raise _Refused(Reason.RATE_LIMIT, f"too many confirmation prompts (at most {CONFIRM_BURST} at once, "
+                           f"then one every {CONFIRM_SECONDS} s)")
         confirmation = Confirmation(request.capability, target)
         with trio.CancelScope() as scope:
             handle.confirming[request.ticket.id] = (request.capability, scope)
@@ -988,6 +1216,32 @@ class PluginHost:
         except AuditError as exc:
             raise _Refused(Reason.AUDIT_UNAVAILABLE, f"it cannot be audited ({exc})") from None
 
+    async def _settle_floods_forever(self) -> None:
+        """Sum up the floods of each plugin that have ended, even if it is not called again."""
+        while True:
+            await trio.sleep(SETTLE_SECONDS)
+            for handle in list(self.plugins.values()):
+                self._settle_floods(handle)
+
+    def _settle_floods(self, handle: PluginHandle) -> None:
+        self._prompts_suppressed(handle, handle.prompts.settle())
+        runtime = handle.runtime
+        if runtime is None:
+            return
+        logged = runtime.log_count
+        notice = runtime.settle_floods()
+        if notice is not None:
+            self.bus.publish(Notice(f"{handle.name}: {notice.text}", notice.level))
+        if runtime.log_count != logged:
+            self.bus.publish(PanelUpdated(handle.name))
+
+    def _prompts_suppressed(self, handle: PluginHandle, missed: int) -> None:
+        if missed:
+            text = f"{missed} confirmation prompts suppressed (declined without asking)"
+            self.bus.publish(Notice(f"{handle.name}: {text}", "warning"))
+            if handle.runtime is not None:
+                handle.runtime.log_error(text)
+
     def _report(self, handle: PluginHandle, request: rt.Request, *, ok: bool, error: str | None = None,
                 result: Any = None) -> None:
         self._deliver(handle, ActionResult(request.id, request.action, ok, error, result))
@@ -995,10 +1249,12 @@ class PluginHost:
     # -- state ---------------------------------------------------------------------------
 
     def _failed(self, handle: PluginHandle, error: PluginError, *, fatal: bool) -> None:
-        handle.error = error
+        handle.error = _detached(error)
         handle.errors += 1
-        log.warning("%s", error)
-        handle.log(f"error: {error}")
+        log.warning("%s", visible(str(error)))
+        if isinstance(error, LimitExceeded):
+            self._audit_violation(handle, error)
+        handle.log_error(str(error))
         if handle.runtime is not None and handle.runtime.sandbox.quarantined:
             self._set_state(handle, PluginState.QUARANTINED, handle.runtime.sandbox.quarantined)
         elif fatal:
@@ -1013,6 +1269,15 @@ class PluginHost:
         if lifecycle is not None:
             self.bus.publish(PluginLifecycle(handle.name, str(handle.manifest.version), lifecycle, reason))
         self.bus.publish(PanelUpdated(handle.name))
+
+    def _prompt_limit(self) -> RateLimit:
+        """The rate at which one plugin may ask the operator to confirm."""
+        return RateLimit(1 / CONFIRM_SECONDS, CONFIRM_BURST, clock=self.clock.monotonic)
+
+    def _audit_violation(self, handle: PluginHandle, error: LimitExceeded) -> None:
+        self.auditor.violation(handle.name, str(handle.manifest.version), f"limits.{error.kind.name.lower()}",
+                               error.message)
+        self._announce_audit_failure()
 
     def _close(self, ticket: Ticket, outcome: Outcome, **fields: Any) -> None:
         """Record what became of a request; a failure to write is shown, the outcome stands."""

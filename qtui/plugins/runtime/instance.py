@@ -4,6 +4,12 @@ Host functions run in the plugin's worker thread while its Lua code runs. They
 check capabilities, validate arguments and record *effects* (render, notify,
 timers, requests, ...) that the host applies on the trio side after the call,
 so Lua never touches the event loop or the console directly.
+
+Everything the host keeps for a plugin is bounded and counted in :class:`HostBytes`: its
+last render (MAX_RENDER_BYTES), its log (LOG_BYTES) and its bus messages still waiting for
+listeners (MESSAGE_BYTES_WAITING). Logs, prints and notifications are rate limited; a flood
+is summed up in one "N suppressed" line. Plugin text is hostile: whatever reaches the screen
+or the log goes through the same sanitiser as job data.
 """
 
 from __future__ import annotations
@@ -41,9 +47,10 @@ from qtui.plugins.runtime.sandbox import (
 )
 from qtui.plugins.runtime.settings import SettingsStore
 from qtui.plugins.runtime.storage import PluginStorage, StorageError
-from qtui.plugins.runtime.values import JSON_NULL, lua_type
+from qtui.plugins.runtime.values import JSON_NULL, Bounds, ConversionError, lua_type, measure
 from qtui.plugins.trust.audit import AuditError, Auditor, Outcome, Reason, Ticket
 from qtui.plugins.trust.permissions import Grants
+from qtui.ratelimit import RateLimit
 from qtui.sanitize import visible
 
 log = logging.getLogger(__name__)
@@ -51,10 +58,27 @@ log = logging.getLogger(__name__)
 MAX_LINES = 1000
 MAX_SPANS = 200
 MAX_TEXT = 2000
+#: A whole render: text bytes (UTF-8) and terminal cells (a wide character takes two).
+MAX_RENDER_BYTES = 64 * 1024
+MAX_RENDER_CELLS = 32 * 1024
 MAX_TIMERS = 32
 MIN_INTERVAL = 0.1
 MAX_TOPIC = 200
 LOG_LINES = 500
+#: Bytes of log lines kept for the console (the oldest lines go first).
+LOG_BYTES = 64 * 1024
+#: Log lines (print too) a plugin may write: this many a second on average, in bursts of LOG_BURST.
+LOG_RATE = 50
+LOG_BURST = 200
+#: Notifications a plugin may show: one every NOTIFY_SECONDS on average, in bursts of NOTIFY_BURST.
+NOTIFY_SECONDS = 2
+NOTIFY_BURST = 5
+#: Text bytes of one bus message's data.
+MAX_MESSAGE_BYTES = 256 * 1024
+#: Bytes of a plugin's messages the host holds until every listener took them.
+MESSAGE_BYTES_WAITING = 1024 * 1024
+#: A message reaches listeners inside a 'message' event: one level and a few entries more.
+MESSAGE_WRAPPING = 1
 #: Panels a plugin may open besides its main one.
 MAX_PANELS = 8
 #: The largest file qtui.asset hands over.
@@ -81,6 +105,7 @@ class Span:
 class Render:
     lines: tuple[tuple[Span, ...], ...]
     panel: str = MAIN_PANEL
+    size: int = 0  # text bytes of all spans
 
 
 @attrs.frozen
@@ -123,7 +148,7 @@ class RegisterCommand:
 class Publish:
     topic: str
     data: Any
-
+    size: int = 0  # bytes counted in HostBytes.messages until every listener took it
 
 @attrs.frozen
 class Request:
@@ -140,6 +165,19 @@ class Request:
 
 
 Effect = Render | OpenPanel | ClosePanel | Notify | SetTimer | CancelTimer | RegisterCommand | Publish | Request
+
+
+@attrs.define
+class HostBytes:
+    """Bytes the host keeps for one plugin; each kind has its cap, all go when it stops."""
+
+    panel: int = 0  # the last render (at most MAX_RENDER_BYTES)
+    log: int = 0  # log lines kept for the console (at most LOG_BYTES)
+    messages: int = 0  # published messages not yet taken by every listener (MESSAGE_BYTES_WAITING)
+
+    @property
+    def total(self) -> int:
+        return self.panel + self.log + self.messages
 
 
 def _modules(bundle: Bundle) -> Callable[[str], tuple[str, str] | None]:
@@ -202,6 +240,7 @@ class PluginRuntime:
         storage: PluginStorage,
         auditor: Auditor,
         clock: Clock,
+        max_payload_bytes: int | None = None,
         settings_store: SettingsStore | None = None,
     ) -> None:
         self.manifest = manifest
@@ -215,6 +254,10 @@ class PluginRuntime:
         self.listening: set[str] = set()
         self.log_lines: collections.deque[str] = collections.deque(maxlen=LOG_LINES)
         self.log_count = 0  # lines ever logged, to notice new ones
+        self.kept = HostBytes()
+        self._max_payload_bytes = max_payload_bytes
+        self._log_limit = RateLimit(LOG_RATE, LOG_BURST, clock=clock.monotonic)
+        self._notify_limit = RateLimit(1 / NOTIFY_SECONDS, NOTIFY_BURST, clock=clock.monotonic)
         self._log = logging.getLogger(f"qtui.plugins.{manifest.name}")
         self._effects: list[Effect] = []
         self._rendered: dict[str, tuple[tuple[Span, ...], ...]] = {}  # each panel's lines as last rendered
@@ -222,12 +265,15 @@ class PluginRuntime:
         self._commands: set[str] = set()
         self._panels: set[str] = set()  # opened with qtui.panel.open
         self._next_request = 1
+        self._halted = False
         self._last_stats: PreparedEvent | None = None  # the stats event the plugin received last
         self._lock = threading.Lock()
         self.sandbox = LuaSandbox(
             manifest.name, clock=clock, limits=sandbox_limits(manifest), resolver=_modules(bundle),
             output=self._print,
         )
+        limits = self.sandbox.limits
+        self._message_bounds = Bounds(limits.max_depth - MESSAGE_WRAPPING, limits.max_items, MAX_MESSAGE_BYTES)
         for spec in api.FUNCTIONS:
             self.sandbox.expose(spec.lua_name, getattr(self, "api_" + spec.name.replace(".", "_")))
         for alias in api.ALIASES:
@@ -257,14 +303,14 @@ class PluginRuntime:
         return self.sandbox.call(function, *args)
 
     def deliver(self, events: Sequence[PreparedEvent], stop: Callable[[], bool] = lambda: False) -> list[PluginError]:
-        """Give each event to on_event, in order, until `stop()` says so.
+        """Give each event to on_event, in order, until `stop()` says so or the plugin is halted.
 
         Errors are collected; a quarantine stops the batch. A stats event tells the plugin
         what changed since the stats it received before.
         """
         errors: list[PluginError] = []
         for prepared in events:
-            if stop():
+            if self._halted or stop():
                 break
             changed: tuple[int, ...] = ()
             removed: tuple[str, ...] = ()
@@ -273,12 +319,17 @@ class PluginRuntime:
                 self._last_stats = prepared
             value = prepared.plain if prepared.kind == EVENT_TABLE else prepared.chunk
             try:
-                self.sandbox.deliver(prepared.kind, value, changed, removed)
+                self.sandbox.deliver(prepared.kind, value, changed, removed, size=prepared.size)
             except PluginError as error:
                 errors.append(error)
                 if self.sandbox.quarantined:
                     break
         return errors
+
+    def halt(self, reason: str) -> None:
+        """Stop the call in progress and the rest of its batch (any thread, never waits)."""
+        self._halted = True
+        self.sandbox.interrupt(reason)
 
     @property
     def has_effects(self) -> bool:
@@ -290,6 +341,26 @@ class PluginRuntime:
         with self._lock:
             effects, self._effects = self._effects, []
         return effects
+
+    def settle_floods(self) -> Notify | None:
+        """Sum up floods of logs and notices that have ended (any thread, between calls or not).
+
+        The log's summary line is written here; the notices' is returned for the host to show.
+        """
+        missed = self._log_limit.settle()
+        if missed:
+            self._keep_log_line("warning", self._suppressed_logs(missed))
+        missed = self._notify_limit.settle()
+        return Notify(self._suppressed_notices(missed), "warning") if missed else None
+
+    @staticmethod
+    def _suppressed_notices(missed: int) -> str:
+        return f"{missed} notifications suppressed"
+
+    def message_taken(self, size: int) -> None:
+        """Every listener took a message of `size` bytes this plugin published (any thread)."""
+        with self._lock:
+            self.kept.messages = max(0, self.kept.messages - size)
 
     def close(self) -> None:
         self.sandbox.close()
@@ -320,10 +391,34 @@ class PluginRuntime:
         self._write_log("info", line)
 
     def _write_log(self, level: str, text: str) -> None:
+        go, missed = self._log_limit.admit()
+        if missed:
+            self._keep_log_line("warning", self._suppressed_logs(missed))
+        if go:
+            self._keep_log_line(level, text)
+
+    @staticmethod
+    def _suppressed_logs(missed: int) -> str:
+        return f"{missed} log lines suppressed (more than {LOG_RATE} a second)"
+
+    def _keep_log_line(self, level: str, text: str, *, to_log: bool = True) -> None:
+        """Keep a line (sanitised, cut) for the console, within LOG_BYTES, and log it to qtui's log."""
         line = visible(text)[:MAX_TEXT]
-        self.log_lines.append(f"{level}: {line}")
-        self.log_count += 1
-        self._log.log(logging.getLevelName(level.upper()), "%s", line)
+        entry = f"{level}: {line}"
+        with self._lock:
+            if len(self.log_lines) == self.log_lines.maxlen:
+                self.kept.log -= len(self.log_lines[0])
+            self.log_lines.append(entry)
+            self.kept.log += len(entry)
+            while self.kept.log > LOG_BYTES and len(self.log_lines) > 1:
+                self.kept.log -= len(self.log_lines.popleft())
+            self.log_count += 1
+        if to_log:
+            self._log.log(logging.getLevelName(level.upper()), "%s", line)
+
+    def log_error(self, text: str) -> None:
+        """An error the host reports about the plugin (and logs itself), kept with its log lines."""
+        self._keep_log_line("error", text, to_log=False)
 
     def _gate(self, capability: Capability, what: str) -> Ticket:
         """Open the audit record of a use of `capability`; HostError (audited) unless it is granted.
@@ -418,9 +513,16 @@ class PluginRuntime:
         if panel != MAIN_PANEL and panel not in self._panels:
             raise HostError(f"no panel {self._text(panel, 'panel', 100)!r} is open ({self._open_panels()})")
         rendered = tuple(self._line(line, n) for n, line in enumerate(lines, 1))
+        texts = [span.text for line in rendered for span in line]
+        size = sum(len(text.encode("utf-8", "replace")) for text in texts)
+        if size > MAX_RENDER_BYTES:
+            raise HostError(f"render takes at most {MAX_RENDER_BYTES} bytes of text in all, not {size}")
+        shown = sum(textcells.cells(text) for text in texts)
+        if shown > MAX_RENDER_CELLS:
+            raise HostError(f"render takes at most {MAX_RENDER_CELLS} cells of text in all, not {shown}")
         if rendered != self._rendered.get(panel):  # the same lines again (a refresh that changed nothing) cost no redraw
             self._rendered[panel] = rendered
-            self._emit(Render(rendered, panel))
+            self._emit(Render(rendered, panel, size))
 
     def _open_panels(self) -> str:
         return "open: " + ", ".join([MAIN_PANEL, *sorted(self._panels)])
@@ -449,7 +551,12 @@ class PluginRuntime:
             level = level or "info"
             if level not in ("info", "warning", "error"):
                 raise HostError("notify level must be info, warning or error")
-            self._emit(Notify(visible(self._text(text, "notify text", 500)), level))
+            text = visible(self._text(text, "notify text", 500))
+            go, missed = self._notify_limit.admit()
+            if missed:
+                self._emit(Notify(self._suppressed_notices(missed), "warning"))
+            if go:
+                self._emit(Notify(text, level))
 
     def api_log(self, level: Any, text: Any) -> None:
         if level not in api.LEVELS:
@@ -601,11 +708,18 @@ class PluginRuntime:
     def api_publish(self, topic: Any, data: Any = None) -> None:
         topic = self._topic(topic)
         with self._bus_use(bus_capability(self.manifest.name, topic, publish=True), f"publish to {topic}"):
+            # Refused here, for the sender, rather than for each listener it would not fit.
             try:
-                json.dumps(data, allow_nan=False)
-            except (TypeError, ValueError):
-                raise HostError("message data must be plain data (tables, strings, numbers, booleans)") from None
-            self._emit(Publish(topic, data))
+                size = measure(data, bounds=self._message_bounds).bytes + len(topic)
+            except ConversionError as error:
+                raise HostError(f"message data cannot be sent: {error}") from None
+            with self._lock:
+                if self.kept.messages + size > MESSAGE_BYTES_WAITING:
+                    raise HostError(f"{self.kept.messages} bytes of this plugin's messages are still waiting for "
+                                    f"listeners; a {size}-byte message would pass the limit of "
+                                    f"{MESSAGE_BYTES_WAITING}")
+                self.kept.messages += size
+                self._effects.append(Publish(topic, data, size))
 
     def api_listen(self, prefix: Any) -> None:
         prefix = self._topic(prefix)
@@ -642,6 +756,10 @@ class PluginRuntime:
                 text = json.dumps(payload, allow_nan=False)
             except (TypeError, ValueError):
                 raise HostError("jobs.enqueue: the payload must be plain data") from None
+            size = len(text.encode("utf-8"))
+            if self._max_payload_bytes is not None and size > self._max_payload_bytes:
+                raise HostError(f"the payload is {size} bytes as JSON; the queue takes at most "
+                                f"{self._max_payload_bytes}")
             return {"queue": self._queue(queue), "payload": text}
 
         return self._request("enqueue", Capability.JOBS_ENQUEUE, arguments)

@@ -37,7 +37,16 @@ from qtui.events import Event, StatsUpdated
 from qtui.model import JobState
 from qtui.plugins.runtime.events import EVENT_TYPES, Replayed, to_plain
 from qtui.plugins.runtime.sandbox import EVENT_BYTECODE, EVENT_SOURCE, EVENT_TABLE
-from qtui.plugins.runtime.values import INT64_MAX, INT64_MIN, JSON_NULL, MAX_DEPTH, ConversionError
+from qtui.plugins.runtime.values import (
+    INT64_MAX,
+    INT64_MIN,
+    JSON_NULL,
+    MAX_DEPTH,
+    UNBOUNDED,
+    ConversionError,
+    Size,
+    measure,
+)
 
 
 _STATES = tuple(JobState)
@@ -53,7 +62,8 @@ class PreparedEvent:
     (EVENT_BYTECODE, EVENT_SOURCE) or `plain` (EVENT_TABLE).
 
     A stats event also keeps its rows (queue name -> the values that count as a change) for
-    :func:`stats_changes`.
+    :func:`stats_changes`. A chunk comes with the `size` of the value it makes, which each
+    sandbox checks against its plugin's bounds before loading it.
     """
 
     type: str
@@ -61,6 +71,7 @@ class PreparedEvent:
     chunk: bytes = b""
     plain: Mapping[str, Any] | None = None
     rows: Mapping[str, tuple] | None = None
+    size: Size | None = None
     _changes: dict[int, tuple[tuple[int, ...], tuple[str, ...]]] = attrs.field(factory=dict, repr=False)
 
 
@@ -74,7 +85,8 @@ def prepare(event: Event, *, shared: bool) -> PreparedEvent:
     plain = to_plain(event)
     if shared:
         try:
-            return PreparedEvent(kind, EVENT_SOURCE, chunk=("return " + lua_source(plain)).encode("utf-8"))
+            chunk = ("return " + lua_source(plain)).encode("utf-8")
+            return PreparedEvent(kind, EVENT_SOURCE, chunk=chunk, size=measure(plain, bounds=UNBOUNDED))
         except ConversionError:
             pass  # the converter names what is wrong, for each plugin
     return PreparedEvent(kind, EVENT_TABLE, plain=plain)
@@ -136,6 +148,7 @@ class _Template:
     offset: int  # where the run of numeric constants starts
     numbers: struct.Struct  # tag, value pairs: the integers, then the floats
     ints: int
+    size: Size  # of the table it returns (the numbers do not change it)
 
 
 class _StatsTemplates:
@@ -169,7 +182,7 @@ class _StatsTemplates:
         template = self._template(tuple(names), tuple(ready))
         code = bytearray(template.code)
         template.numbers.pack_into(code, template.offset, *_tagged(ints, floats))
-        return PreparedEvent("stats", EVENT_BYTECODE, chunk=bytes(code), rows=rows)
+        return PreparedEvent("stats", EVENT_BYTECODE, chunk=bytes(code), rows=rows, size=template.size)
 
     def _template(self, names: tuple[str, ...], ready: tuple[bool, ...]) -> _Template:
         key = (names, ready)
@@ -209,7 +222,7 @@ class _StatsTemplates:
         offset = code.find(expected)
         if offset < 0:  # the dump format is not the one this module knows: fail loudly, once
             raise RuntimeError("stats template: the numbers are not where Lua 5.4 keeps them")
-        return _Template(code, offset, numbers, len(ints))
+        return _Template(code, offset, numbers, len(ints), _stats_size(names, ready))
 
     def _compile_source(self, source: bytes) -> bytes:
         if self._runtime is None:
@@ -217,6 +230,21 @@ class _StatsTemplates:
             self._dump = self._runtime.eval(
                 b"function(source) return string.dump(assert(load(source, '=stats', 't', {})), true) end")
         return self._dump(source)
+
+
+def _stats_size(names: tuple[str, ...], ready: tuple[bool, ...]) -> Size:
+    """The size of the stats table a template returns, at most: a table of the same shape with
+    every row marked changed, measured."""
+    queues = []
+    for name, has_ready in zip(names, ready, strict=True):
+        row: dict[str, Any] = {"name": name, **{state.value: 0 for state in _STATES}, **{rate: 0.0 for rate in _RATES},
+                               "changed": True}
+        if has_ready:
+            row["oldest_ready_age"] = 0.0
+        queues.append(row)
+    shape = {"type": "stats", "workers_alive": 0, "workers_seen": 0, "taken_at": 0.0, "queues": queues,
+             "removed": []}
+    return measure(shape, bounds=UNBOUNDED)
 
 
 def _tagged(ints: list[int], floats: list[float]) -> list[Any]:

@@ -28,10 +28,24 @@ time (``time.thread_time``: waiting for a core, the disk or a host function that
 charged), which the hook asks the host about every hundred thousand instructions or so. A
 deadline on the clock's monotonic time, much later, is only a backstop against a call that
 blocks. A memory cap covers the whole runtime. Library calls that run
-long inside C where no hook can stop them (pattern matching, ``string.rep``, ``table.sort``,
-``table.move``, ``table.concat``) are refused up front when their estimated cost exceeds
-``Limits.c_steps``. A trip is sticky until the call unwinds, so ``pcall`` cannot swallow it.
+long inside C where no hook can stop them are refused up front when their estimated cost
+exceeds ``Limits.c_steps``: pattern matching (with the length of sets and frontier sets),
+``gsub`` replacements, ``string.rep`` and ``string.pack``, ``table.sort``, ``table.move``,
+``table.concat``, ``table.unpack`` and positional ``table.insert``/``table.remove``. Every
+other library function does work in proportion to the data it is given or makes, which the
+memory cap bounds. Compiling (``load``, ``require`` and the plugin's own files) reads the
+source in pieces through hooked Lua, so a slow compile stops at the CPU budget; a chunk with
+too many goto and break statements is refused before compiling. A trip is sticky until the call unwinds, so ``pcall`` cannot swallow it.
 Violations are counted; too many within a window quarantine the plugin.
+
+Values cross the boundary measured first (:mod:`.values`): depth, entries and bytes within
+the bounds of :class:`Limits`, and what the host pushes within the runtime's free memory. A
+value that does not fit is the plugin's violation. Lua reports a failed allocation outside a
+protected call by aborting the process, so the host never lets one happen: it builds what it
+hands to Lua (call arguments, host function results, module sources, error messages) with the
+memory cap lifted, after checking that it fits under the cap, and passes only those tables,
+strings, numbers and booleans; plugin tables reach the host as JSON text the prelude writes
+inside the plugin's own call. The cap is in force whenever Lua code runs.
 
 ``require`` loads two kinds of module, and neither can stand in for the other: a name whose
 first part is ``qtui`` (``require("qtui.json")``) is a module of qtui's library, the
@@ -44,6 +58,7 @@ globals do not reach it), and the table it returns is read-only.
 from __future__ import annotations
 
 import collections
+import contextlib
 import enum
 import functools
 import importlib.resources
@@ -59,9 +74,22 @@ import attrs
 from lupa import lua54
 
 from qtui.clock import Clock
-from qtui.plugins.bundles.lua_syntax import MAX_SOURCE_BYTES
+from qtui.plugins.bundles.lua_syntax import MAX_JUMPS, MAX_SOURCE_BYTES
 from qtui.plugins.runtime import jsonvalues, textcells
-from qtui.plugins.runtime.values import MAX_DEPTH, ConversionError, PlainValueConverter, lua_type
+from qtui.plugins.runtime.values import (
+    INT64_MAX,
+    INT64_MIN,
+    MAX_DEPTH,
+    Bounds,
+    ConversionError,
+    PlainValueConverter,
+    Size,
+    check_size,
+    from_lua_text,
+    lua_type,
+    measure,
+)
+from qtui.sanitize import visible
 
 __all__ = [
     "EVENT_BYTECODE",
@@ -113,6 +141,15 @@ _TRACEBACK_MARK = "\nstack traceback:\n"
 _MAX_MESSAGE = 2000
 _MAX_TRACEBACK = 4000
 _MAX_OUTPUT_LINE = 4000
+# A `print` line is cut to this many bytes in Lua, before the host copies it.
+_OUTPUT_BYTES = 4 * _MAX_OUTPUT_LINE
+# Free memory a call needs beyond what the host pushes (Lua frames, short strings).
+_PUSH_RESERVE = 16 * 1024
+# How far the cap is lifted while the host builds Lua values it has measured to fit: it only
+# absorbs the estimate's error (a string table growing, say), so the build can never fail.
+_LIFT_BYTES = 64 * 2**20
+# What a host function call gives back to Lua (see the prelude's dispatch).
+_FAILED, _RETURNED, _BOXED = 0, 1, 2
 
 #: How an event reaches `LuaSandbox.deliver`: Lua bytecode or source returning the event's
 #: table (made by the host, qtui.plugins.runtime.prepared), or plain data for the converter.
@@ -144,6 +181,7 @@ class LimitKind(enum.StrEnum):
     WALL_TIME = "wall time"
     MEMORY = "memory"
     GUARD = "library guard"  # a pattern, sort, rep, move or concat too costly for one C call
+    VALUE = "value size"  # a value crossing the boundary is too deep, too big or not plain data
     INTERRUPTED = "interrupted"
 
 
@@ -166,18 +204,27 @@ class Limits:
     #: Wall-clock seconds per call: a backstop against a call that blocks, much larger than
     #: cpu_seconds so that a loaded machine pausing the thread never trips it.
     wall_seconds: float = attrs.field(default=20.0, validator=_positive)
-    #: Estimated cost of one uninterruptible library call, in steps of a few nanoseconds.
-    c_steps: int = attrs.field(default=50_000_000, validator=_positive)
+    #: Estimated cost of one uninterruptible library call, in steps of a few nanoseconds: the
+    #: default keeps each within a few tens of milliseconds, well inside the host's backstop.
+    c_steps: int = attrs.field(default=10_000_000, validator=_positive)
     #: Largest chunk `load`, `require` or the host will compile.
     source_bytes: int = attrs.field(default=MAX_SOURCE_BYTES, validator=_positive)
     #: Nesting depth of tables crossing between host and plugin.
     max_depth: int = attrs.field(default=MAX_DEPTH, validator=_positive)
     #: Table entries in one value crossing between host and plugin.
     max_items: int = attrs.field(default=100_000, validator=_positive)
+    #: Bytes of text in one value crossing between host and plugin (all arguments of a call
+    #: together).
+    max_bytes: int = attrs.field(default=4 * 2**20, validator=_positive)
 
     def __attrs_post_init__(self) -> None:
         if self.memory_bytes < 2**20:
             raise ValueError(f"memory_bytes must be at least 1 MiB, not {self.memory_bytes}")
+
+    @property
+    def bounds(self) -> Bounds:
+        """The bounds of values crossing between host and plugin."""
+        return Bounds(self.max_depth, self.max_items, self.max_bytes)
 
 
 @attrs.frozen
@@ -208,7 +255,11 @@ class SandboxUsage:
 
 
 class PluginError(Exception):
-    """A plugin's Lua code failed; `file` and `line` say where when Lua told us."""
+    """A plugin's Lua code failed; `file` and `line` say where when Lua told us.
+
+    The texts are the plugin's (hostile): they are kept sanitised, control characters and
+    escape sequences shown as inert notation, so they are safe on a terminal and in a log.
+    """
 
     def __init__(
         self,
@@ -219,12 +270,13 @@ class PluginError(Exception):
         line: int | None = None,
         traceback: str | None = None,
     ) -> None:
+        message = visible(message, multiline=True)
         super().__init__(message)
         self.message = message
         self.plugin = plugin
-        self.file = file
+        self.file = None if file is None else visible(file)
         self.line = line
-        self.traceback = traceback
+        self.traceback = None if traceback is None else visible(traceback, multiline=True)
 
     def __str__(self) -> str:
         where = ""
@@ -254,10 +306,6 @@ class HostError(Exception):
 class _Trip:
     kind: LimitKind
     message: str
-
-    @property
-    def lua_message(self) -> bytes:
-        return self.message.encode("utf-8")
 
 
 def _lua_text(raw: bytes | str | None) -> str:
@@ -331,19 +379,44 @@ def _refuse_attribute(obj: object, name: object, value: object = None) -> None:
     raise AttributeError("Python attributes are not accessible from plugins")
 
 
-def _weak_callback(sandbox: LuaSandbox, method: Callable[..., Any]) -> Callable[..., Any]:
-    """`method` of `sandbox` for Lua, holding the sandbox weakly.
+def _weak_callback(sandbox: LuaSandbox, method: Callable[..., Any], failed: Any) -> Callable[..., Any]:
+    """`method` of `sandbox` for Lua, holding the sandbox weakly and never raising.
 
     The runtime keeps its callbacks alive; strong references would make a cycle, and a
-    dropped sandbox would keep its Lua heap until Python's cycle collector ran.
+    dropped sandbox would keep its Lua heap until Python's cycle collector ran. An exception
+    would reach Lua as a new userdata, an allocation the cap could refuse where Lua cannot
+    recover: it is logged and Lua gets `failed` instead.
     """
     sandbox_ref = weakref.ref(sandbox)
 
     def callback(*args: Any) -> Any:
         owner = sandbox_ref()
-        return None if owner is None else method(owner, *args)  # Lua only runs in a call
+        if owner is None:
+            return failed  # Lua only runs in a call
+        try:
+            return method(owner, *args)
+        except BaseException:
+            log.exception("plugin %s: sandbox callback %s failed", owner.name, method.__name__)
+            return failed
 
     return callback
+
+
+def _thread_cpu_clock() -> int | None:
+    """The CPU-time clock of the calling thread (None where there is none)."""
+    try:
+        return time.pthread_getcpuclockid(threading.get_ident())
+    except (AttributeError, OSError):
+        return None
+
+
+def _cpu_seconds(clock_id: int | None) -> float:
+    """CPU seconds of the thread `clock_id` belongs to (0 where there is no such clock)."""
+    return 0.0 if clock_id is None else time.clock_gettime(clock_id)
+
+
+def _kib(size: int) -> str:
+    return f"{size / 1024:,.0f} KiB"
 
 
 def _new_runtime(memory_bytes: int) -> lua54.LuaRuntime:
@@ -386,14 +459,22 @@ class LuaSandbox:
         self._born = self._monotonic()
         self.limits = limits or Limits()
         self.policy = policy or ViolationPolicy()
+        self._bounds = self.limits.bounds
         self._resolver = resolver
         self._output = output
         self._plugin_log = logging.getLogger(f"qtui.plugins.{name}")
 
         self._lock = threading.RLock()  # one load/call at a time
-        self._state_lock = threading.Lock()  # `_running` against interrupt()
-        self._running = False
+        self._state_lock = threading.Lock()  # `_running`, `_inside` and `_closing` against other threads
+        self._running = False  # Lua code of a call is running
+        self._in_host = 0  # host callbacks running inside the call (not Lua work)
+        self._responsive_until = 0.0  # the call should have stopped by then, unless in the host
+        self._thread_cpu: int | None = None  # the CPU-time clock of the thread running the call
+        self._answered_cpu = 0.0  # that thread's CPU time when Lua last answered (a tick, a host return)
+        self._inside = 0  # threads inside a public method that holds `_lock`
+        self._closing = False  # release the runtime as soon as no thread is inside
         self._trip: _Trip | None = None
+        self._trip_box: Any = None  # {message} for Lua, built when the trip was set
         self._interrupt_reason: str | None = None
         self._cpu_clock = cpu_clock
         self._started = self._deadline = self._cpu_started = self._cpu_deadline = 0.0
@@ -413,53 +494,54 @@ class LuaSandbox:
         self._closed = False
 
         self._host_functions: list[tuple[str, Callable[..., Any]]] = []
-        self._segment_tables: dict[tuple[str, ...], Any] = {}  # dotted path -> Lua list
+        self._function_ids: dict[str, int] = {}  # dotted path -> id registered in the prelude
         self._chunknames: set[str] = set()
 
         self._runtime = _new_runtime(self.limits.memory_bytes)
-        callbacks = {
-            name: _weak_callback(self, method)
-            for name, method in [
-                (b"tick", LuaSandbox._tick),
-                (b"over", LuaSandbox._over_budget),
-                (b"trip", LuaSandbox._guard_tripped),
-                (b"dispatch", LuaSandbox._dispatch),
-                (b"resolve", LuaSandbox._resolve),
-                (b"output", LuaSandbox._print),
-                (b"time", LuaSandbox._wall_time),
-                (b"clock", LuaSandbox._runtime_seconds),
-            ]
-        }
-        step = min(_LONGEST_STEP, max(_SHORTEST_STEP, self.limits.instructions // 100))
-        host = self._runtime.table_from(
-            {
-                **callbacks,
-                b"step": step,
-                b"check_steps": max(1, _CHECK_INSTRUCTIONS // step),
-                b"instructions": self.limits.instructions,
-                b"memory_check_kib": self.limits.memory_bytes * _MEMORY_CHECK_SHARE / 1024,
-                b"overdue_seconds": _OVERDUE_SECONDS,
-                b"c_steps": self.limits.c_steps,
-                b"source_bytes": self.limits.source_bytes,
+        with self._lifted():
+            callbacks = {
+                name: _weak_callback(self, method, failed)
+                for name, method, failed in [
+                    (b"tick", LuaSandbox._tick, None),
+                    (b"over", LuaSandbox._over_budget, None),
+                    (b"trip", LuaSandbox._guard_tripped, None),
+                    (b"dispatch", LuaSandbox._dispatch, (_FAILED, None)),
+                    (b"resolve", LuaSandbox._resolve, (False, None)),
+                    (b"output", LuaSandbox._print, None),
+                    (b"time", LuaSandbox._wall_time, 0.0),
+                    (b"clock", LuaSandbox._runtime_seconds, 0.0),
+                ]
             }
-        )
-        api = self._runtime.execute(_PRELUDE_SOURCE, host, name=_PRELUDE_CHUNKNAME, mode="t")
-        self._lookup = api[b"lookup"]
-        self._counted = api[b"counted"]
-        self._instructions_used = api[b"used"]
-        self._compile = api[b"compile"]
-        self._expose = api[b"expose"]
-        self._define = api[b"define"]
-        self._deliver = api[b"deliver"]
-        self._values = PlainValueConverter(
-            self._runtime,
-            empty_list=api[b"empty_list"],
-            is_empty_list=api[b"is_empty_list"],
-            null=api[b"null"],
-            is_null=api[b"is_null"],
-            max_depth=self.limits.max_depth,
-            max_items=self.limits.max_items,
-        )
+            step = min(_LONGEST_STEP, max(_SHORTEST_STEP, self.limits.instructions // 100))
+            host = self._runtime.table_from(
+                {
+                    **callbacks,
+                    b"step": step,
+                    b"check_steps": max(1, _CHECK_INSTRUCTIONS // step),
+                    b"instructions": self.limits.instructions,
+                    b"memory_check_kib": self.limits.memory_bytes * _MEMORY_CHECK_SHARE / 1024,
+                    b"overdue_seconds": _OVERDUE_SECONDS,
+                    b"c_steps": self.limits.c_steps,
+                    b"source_bytes": self.limits.source_bytes,
+                    b"max_jumps": MAX_JUMPS,
+                    b"max_depth": self.limits.max_depth,
+                    b"max_items": self.limits.max_items,
+                    b"max_bytes": self.limits.max_bytes,
+                    b"output_bytes": _OUTPUT_BYTES,
+                }
+            )
+            api = self._runtime.execute(_PRELUDE_SOURCE, host, name=_PRELUDE_CHUNKNAME, mode="t")
+            self._api_register = api[b"register"]
+            self._api_defined = api[b"defined"]
+            self._api_call = api[b"call"]
+            self._api_run = api[b"run"]
+            self._api_expose = api[b"expose"]
+            self._api_define = api[b"define"]
+            self._api_deliver = api[b"deliver"]
+            self._counted = api[b"counted"]
+            self._instructions_used = api[b"used"]
+            self._values = PlainValueConverter(self._runtime, empty_list=api[b"empty_list"], null=api[b"null"],
+                                               bounds=self._bounds)
 
         natives = {
             "json_decode": ("qtui.json.decode", functools.partial(decode_json, self.limits)),
@@ -469,27 +551,28 @@ class LuaSandbox:
             "text_pad": ("qtui.text.pad", textcells.pad),
         }
         expose_native = api[b"expose_native"]
-        for name, (path, func) in natives.items():
-            self._host_functions.append((path, host_errors(func)))
-            expose_native(name.encode(), len(self._host_functions) - 1)
+        with self._lifted():
+            for name, (path, func) in natives.items():
+                self._host_functions.append((path, host_errors(func)))
+                expose_native(name.encode(), path.encode(), len(self._host_functions) - 1)
 
     # Public API -------------------------------------------------------------------------
 
     def expose(self, path: str, func: Callable[..., Any]) -> None:
         """Make `func` callable from Lua at a dotted `path` (e.g. ``"qtui.notify"``).
 
-        Lua arguments arrive as plain data; the return value goes back as plain data (None
-        for no value). Raise HostError to fail the Lua call with its message; other
-        exceptions are logged and Lua sees "internal error".
+        Lua arguments arrive as plain data, within the value bounds (one budget for all
+        arguments of a call; beyond it the Lua call is a violation before `func` runs); the
+        return value goes back as plain data (None for no value). Raise HostError to fail the
+        Lua call with its message; other exceptions are logged and Lua sees "internal error".
         """
         segments = self._segments(path)
-        with self._lock:
-            self._check_open()
+        with self._entered():
             self._host_functions.append((path, func))
-            ok, *problem = self._as_tuple(
-                self._trusted(self._expose, self._segment_table(segments),
-                              len(self._host_functions) - 1)
-            )
+            with self._lifted():
+                ok, *problem = self._as_tuple(
+                    self._trusted(self._api_expose, self._lua_list(segments), len(self._host_functions) - 1)
+                )
             if not ok:
                 self._host_functions.pop()
                 raise ValueError(f"cannot expose {path}: {_lua_text(problem[0] if problem else None)}")
@@ -497,70 +580,85 @@ class LuaSandbox:
     def define(self, path: str, value: Any) -> None:
         """Make plain `value` readable from Lua at a dotted `path` (e.g. ``"qtui.json.null"``)."""
         segments = self._segments(path)
-        with self._lock:
-            self._check_open()
-            lua_value = self._trusted(self._values.to_lua, value)
-            ok, *problem = self._as_tuple(
-                self._trusted(self._define, self._segment_table(segments), lua_value)
-            )
+        with self._entered():
+            box = self._push((value,), path)
+            with self._lifted():
+                ok, *problem = self._as_tuple(self._trusted(self._api_define, self._lua_list(segments), box))
             if not ok:
                 raise ValueError(f"cannot define {path}: {_lua_text(problem[0] if problem else None)}")
 
     def load(self, source: str, chunkname: str) -> None:
         """Compile `source` (text only) as `chunkname` and run it under the limits."""
-        with self._lock:
+        with self._entered():
             self._check_callable()
-            chunk = self._compile_chunk(source, chunkname)
-            self._run(chunk, (), f"main chunk {chunkname}")
+            self._check_source(source, chunkname)
+            self._chunknames.add(chunkname)
+            chunk = self._push((source, chunkname), f"main chunk {chunkname}")
+            ok, *problem = self._as_tuple(self._run(self._api_run, (chunk,), f"main chunk {chunkname}"))
+            if not ok:
+                message, file, line, _ = _split_lua_error(_lua_text(problem[0] if problem else None))
+                raise PluginError(message, plugin=self.name,
+                                  file=self._full_chunkname(file) or chunkname, line=line)
 
     def call(self, function: str, *args: Any) -> Any:
         """Call the plugin function at dotted path `function` under the limits.
 
-        Arguments must be plain data (else ConversionError). Returns the function's first
-        result as plain data. Raises PluginError (LimitExceeded for violations,
-        PluginQuarantined when quarantined).
+        Arguments must be plain data within the value bounds and fit in the plugin's free
+        memory, or the call is a violation (LimitExceeded) and does not happen. Returns the
+        function's first result as plain data. Raises PluginError (LimitExceeded for
+        violations, PluginQuarantined when quarantined).
         """
-        segments = self._segments(function)
-        with self._lock:
+        with self._entered():
             self._check_callable()
-            target = self._trusted(self._lookup, self._segment_table(segments))
-            if lua54.lua_type(target) != "function":
+            target = self._function_id(function)
+            if not self._trusted(self._api_defined, target):
                 raise PluginError(f"{function} is not a function", plugin=self.name)
-            lua_args = self._trusted(lambda: [self._values.to_lua(arg) for arg in args])
-            results = self._run(target, lua_args, function)
-            first = results[0] if isinstance(results, tuple) else results
-            try:
-                return self._trusted(self._values.to_python, first)
-            except ConversionError as error:
-                raise PluginError(
-                    f"{function} returned a value the host cannot use: {error}", plugin=self.name
-                ) from None
+            lua_args = self._push(args, f"the arguments of {function}")
+            text, *problem = self._as_tuple(self._run(self._api_call, (target, lua_args), function))
+            if text is None:
+                message = _lua_text(problem[0] if problem else None)
+                if len(problem) > 1 and problem[1]:
+                    raise self._violation(_Trip(LimitKind.VALUE, f"{function} returned a value over the "
+                                                                 f"limits: {message}"), None)
+                raise PluginError(f"{function} returned a value the host cannot use: {message}", plugin=self.name)
+            return from_lua_text(text)
 
-    def deliver(self, kind: int, value: Any, changed: tuple[int, ...] = (), removed: tuple[str, ...] = ()) -> None:
+    def deliver(self, kind: int, value: Any, changed: tuple[int, ...] = (), removed: tuple[str, ...] = (),
+                size: Size | None = None) -> None:
         """Give an event to the plugin's `on_event` (if it has one) under the limits.
 
         `kind` says what `value` is (EVENT_BYTECODE, EVENT_SOURCE: a chunk; EVENT_TABLE: plain
         data). A stats event's rows at the 1-based indices `changed` get ``changed = true``, and
-        its ``removed`` lists the names in `removed`. Raises PluginError as `call` does.
+        its ``removed`` lists the names in `removed`. A chunk's value, of `size`, must be within
+        the value bounds and fit in the plugin's free memory, or the delivery is a violation
+        and does not happen. Raises PluginError as `call` does.
         """
-        with self._lock:
+        with self._entered():
             self._check_callable()
-            if kind == EVENT_TABLE:
-                try:
-                    value = self._trusted(self._values.to_lua, value)
-                except ConversionError as error:
-                    raise PluginError(f"an event could not be handed to the plugin: {error}",
-                                      plugin=self.name) from None
             names = tuple(name.encode("utf-8", "replace") for name in removed)
-            self._run(self._deliver, (kind, value, len(changed), *changed, *names), "on_event")
+            what = "the arguments of on_event"
+            extra = sum(map(len, names)) + 16 * (len(changed) + len(names))
+            if kind == EVENT_TABLE:
+                box = self._push((value,), what)
+                self._make_room(extra, what)
+            else:  # a chunk the host made (qtui.plugins.runtime.prepared), materialised in a protected call
+                if size is not None:
+                    try:
+                        check_size(size, self._bounds)
+                    except ConversionError as error:
+                        raise self._violation(_Trip(LimitKind.VALUE, f"cannot hand {what} to the plugin: {error}"),
+                                              None) from None
+                self._make_room(len(value) + (0 if size is None else size.lua_bytes) + extra, what)
+                with self._lifted():
+                    box = self._runtime.table_from([value])
+            with self._lifted():
+                changes = self._runtime.table_from([*changed, *names])
+            self._run(self._api_deliver, (kind, box, len(changed), changes), "on_event")
 
     def has_function(self, function: str) -> bool:
         """Whether the plugin defines a function at dotted path `function` (runs no plugin code)."""
-        segments = self._segments(function)
-        with self._lock:
-            self._check_open()
-            target = self._trusted(self._lookup, self._segment_table(segments))
-            return lua54.lua_type(target) == "function"
+        with self._entered():
+            return bool(self._trusted(self._api_defined, self._function_id(function)))
 
     def interrupt(self, reason: str) -> bool:
         """Stop the call in progress (from any thread); False if no call was running.
@@ -599,6 +697,42 @@ class LuaSandbox:
         """Whether a load or call is running now (from any thread)."""
         return self._running
 
+    def overdue(self) -> float | None:
+        """Seconds the call running now is past the moment it should have stopped (any thread).
+
+        That moment is when its CPU budget could have run out (its start plus the budget), or
+        the return of the last host function it called if later; None while no Lua code runs
+        or a host function does. The hook stops Lua code within a few milliseconds of CPU time
+        past the budget, so a call overdue by more is inside one C function: see
+        :meth:`abandon`. A thread the machine is too busy to run is not: the answer is at most
+        the CPU time the thread spent since Lua last answered.
+        """
+        with self._state_lock:
+            if not self._running or self._in_host:
+                return None
+            past = self._monotonic() - self._responsive_until
+            if past <= 0 or self._thread_cpu is None:
+                return past
+            try:
+                return min(past, _cpu_seconds(self._thread_cpu) - self._answered_cpu)
+            except OSError:  # the thread is gone: the call is ending
+                return None
+
+    def violation(self, kind: LimitKind, message: str) -> LimitExceeded:
+        """Count a violation the host found between calls (a value it cannot hand over, say)."""
+        return self._violation(_Trip(kind, visible(message)), None)
+
+    def abandon(self, reason: str) -> None:
+        """Give up on the call in progress (any thread, never waits): quarantine the plugin.
+
+        The call's thread may be stuck in C for any time; when it returns, the runtime is
+        released and nothing runs in it again.
+        """
+        with self._state_lock:
+            self._quarantine = reason
+        log.warning("plugin %s quarantined: %s", self.name, reason)
+        self.close()
+
     @property
     def quarantined(self) -> str | None:
         """Why calls are refused, or None."""
@@ -611,19 +745,52 @@ class LuaSandbox:
             self._violations.clear()
 
     def close(self) -> None:
-        """Release the runtime; later calls fail with PluginError."""
-        with self._lock:
-            self._closed = True
-            self._runtime = None  # type: ignore[assignment]
-            self._lookup = self._compile = self._expose = self._define = self._deliver = None
-            self._counted = self._instructions_used = None
-            self._values = None  # type: ignore[assignment]
+        """Release the runtime; later calls fail with PluginError. Never waits (any thread).
+
+        A call in progress is interrupted, and the runtime is released when it returns.
+        """
+        with self._state_lock:
+            self._closing = True
+            if self._running:
+                self._interrupt_reason = self._interrupt_reason or "the plugin's sandbox is closing"
+            if self._inside:
+                return  # the thread inside releases it on its way out
+        with self._lock:  # held only in the moments around a call: never long
+            self._release()
 
     # Running plugin code under the limits ----------------------------------------------
+
+    @contextlib.contextmanager
+    def _entered(self) -> Any:
+        """Hold the runtime for one public operation; release it on the way out if closing."""
+        with self._lock:
+            with self._state_lock:
+                if self._closing or self._closed:
+                    raise PluginError("the plugin's sandbox is closed", plugin=self.name)
+                self._inside += 1
+            try:
+                yield
+            finally:
+                with self._state_lock:
+                    self._inside -= 1
+                    release = self._closing and not self._inside
+                if release:
+                    self._release()
+
+    def _release(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._runtime = None  # type: ignore[assignment]
+        self._api_register = self._api_defined = self._api_call = self._api_run = self._api_expose = None
+        self._api_define = self._api_deliver = self._counted = self._instructions_used = None
+        self._values = None  # type: ignore[assignment]
+        self._trip_box = None
 
     def _run(self, function: Any, args: Any, what: str) -> Any:
         if self._running:
             raise RuntimeError(f"re-entrant call into plugin {self.name} from a host function")
+        self._make_room(0, what)
         self._arm()
         failure: str | None = None
         out_of_memory = False
@@ -666,14 +833,18 @@ class LuaSandbox:
         now = self._monotonic()
         with self._state_lock:
             self._running = True
-            self._trip = None
-            self._interrupt_reason = None
+            self._trip = self._trip_box = None
+            self._interrupt_reason = "the plugin's sandbox is closing" if self._closing else None
         self._call_instructions = 0
         self._memory_check_level = self.limits.memory_bytes * _MEMORY_CHECK_SHARE
         self._started = now
         self._deadline = now + self.limits.wall_seconds
+        # The hook stops Lua code at the CPU budget; a call past it (in CPU time) is in C.
+        self._responsive_until = now + self.limits.cpu_seconds
         self._cpu_started = self._cpu_clock()
         self._cpu_deadline = self._cpu_started + self.limits.cpu_seconds
+        self._thread_cpu = _thread_cpu_clock()
+        self._answered_cpu = _cpu_seconds(self._thread_cpu)
 
     def _disarm(self, used: int | None) -> _Trip | None:
         """End the call; `used` is the instructions it ran, None when it failed."""
@@ -686,6 +857,7 @@ class LuaSandbox:
         with self._state_lock:
             self._running = False
             trip, self._trip = self._trip, None
+            self._trip_box = None
             self._interrupt_reason = None
         self._calls += 1
         self._instructions += self._call_instructions
@@ -696,19 +868,20 @@ class LuaSandbox:
         self._last_call_cpu_seconds = cpu
         return trip
 
-    def _tick(self, used: int, collected: bool = False) -> bytes | bool | float | None:
+    def _tick(self, used: int, collected: bool = False) -> Any:
         """The host's check, from the count hook now and then (see the prelude).
 
         `used` is the instructions this call has run; `collected`, that a full collection just
         ran because this check asked for one. Returns None to go on, True to ask for that
         collection, a number to go on looking closer at the heap only above that many KiB, or
-        the message of a trip.
+        the {message} box of a trip.
         """
         if not self._running:
             return None
         if self._trip is not None:
-            return self._trip.lua_message
+            return self._trip_box
         self._call_instructions = used
+        self._answered_cpu = _cpu_seconds(self._thread_cpu)
         level = None
         heap = self._runtime.get_memory_used()
         if heap > self._memory_check_level:
@@ -727,8 +900,8 @@ class LuaSandbox:
             )
         return self._stopped() or level
 
-    def _stopped(self) -> bytes | None:
-        """The trip of an interrupted call or of one past the wall-clock backstop, or None."""
+    def _stopped(self) -> Any:
+        """The {message} box of the trip of an interrupted call or of one past the wall-clock backstop, or None."""
         if self._interrupt_reason is not None:
             return self._set_trip(LimitKind.INTERRUPTED, f"interrupted: {self._interrupt_reason}")
         if self._monotonic() >= self._deadline:
@@ -738,8 +911,8 @@ class LuaSandbox:
             )
         return None
 
-    def _over_budget(self, used: int) -> bytes | None:
-        """The count hook found the call past its instruction budget."""
+    def _over_budget(self, used: int) -> Any:
+        """The count hook found the call past its instruction budget: the trip's {message} box."""
         if not self._running:
             return None
         self._call_instructions = used
@@ -747,17 +920,22 @@ class LuaSandbox:
             self._set_trip(
                 LimitKind.INSTRUCTIONS, f"instruction limit exceeded ({self.limits.instructions:,} per call)"
             )
-        return self._trip.lua_message
+        return self._trip_box
 
-    def _set_trip(self, kind: LimitKind, message: str) -> bytes:
+    def _set_trip(self, kind: LimitKind, message: str) -> Any:
+        """Record a trip (from the call's own thread) and return its {message} box for Lua."""
+        message = visible(message)  # a guard's message may quote the plugin's names and keys
         self._trip = _Trip(kind, message)
-        return self._trip.lua_message
+        self._trip_box = self._box(message)
+        return self._trip_box
 
-    def _guard_tripped(self, message: bytes) -> None:
+    def _guard_tripped(self, message: bytes, kind: bytes | None = None) -> None:
         if self._running and self._trip is None:
-            self._trip = _Trip(LimitKind.GUARD, message.decode("utf-8", "replace"))
+            self._set_trip(LimitKind.VALUE if kind == b"value" else LimitKind.GUARD,
+                           message.decode("utf-8", "replace"))
 
     def _violation(self, trip: _Trip, failure: str | None) -> LimitExceeded:
+        """The error for `trip`, counted as a violation (an interruption, the host's doing, is not)."""
         file = line = traceback = None
         if failure is not None:
             _, file, line, traceback = _split_lua_error(failure)
@@ -769,6 +947,8 @@ class LuaSandbox:
             line=line,
             traceback=traceback,
         )
+        if trip.kind is LimitKind.INTERRUPTED:
+            return error
         now = self._monotonic()
         self._violation_count += 1
         self._violations.append(now)
@@ -778,7 +958,7 @@ class LuaSandbox:
         if len(self._violations) >= self.policy.max_violations and self._quarantine is None:
             self._quarantine = (
                 f"{len(self._violations)} limit violations within "
-                f"{self.policy.window_seconds:g} s; last: {trip.message}"
+                f"{self.policy.window_seconds:g} s; last: {visible(trip.message)}"
             )
             log.warning("plugin %s quarantined: %s", self.name, self._quarantine)
         return error
@@ -798,54 +978,149 @@ class LuaSandbox:
     def _memory_message(self, what: str) -> str:
         return f"memory limit exceeded ({self.limits.memory_bytes / 2**20:g} MiB) in {what}"
 
+    # Values the host hands to Lua ---------------------------------------------------------
 
-    # Callbacks from Lua (they must never raise) -------------------------------------------
+    @contextlib.contextmanager
+    def _lifted(self) -> Any:
+        """Lift the memory cap while the host builds Lua values it has measured to fit.
 
-    def _dispatch(self, index: int, *args: Any) -> tuple:
+        lupa builds them outside any protected call, where a refused allocation aborts the
+        process; no Lua code of the plugin runs meanwhile.
+        """
+        runtime = self._runtime
+        runtime.set_max_memory(self.limits.memory_bytes + _LIFT_BYTES)
+        try:
+            yield
+        finally:
+            runtime.set_max_memory(self.limits.memory_bytes)
+
+    def _free_memory(self) -> int:
+        return self.limits.memory_bytes - self._runtime.get_memory_used()
+
+    def _fits(self, size: int) -> bool:
+        """Whether `size` bytes fit under the cap with the reserve to spare (collecting first if not)."""
+        if size + _PUSH_RESERVE <= self._free_memory():
+            return True
+        self._runtime.gccollect()
+        return size + _PUSH_RESERVE <= self._free_memory()
+
+    def _make_room(self, size: int, what: str) -> None:
+        if not self._fits(size):
+            raise self._violation(_Trip(LimitKind.MEMORY, self._no_room_message(size, what)), None)
+
+    def _no_room_message(self, size: int, what: str) -> str:
+        return (f"no room for {what} ({_kib(size)}): the plugin has {_kib(max(self._free_memory(), 0))} of its "
+                f"{self.limits.memory_bytes / 2**20:g} MiB free")
+
+    def _push(self, args: tuple, what: str) -> Any:
+        """`args` as one Lua table {n = count, ...}, measured first; a value that does not fit is a violation."""
+        try:
+            size = measure(*args, bounds=self._bounds)
+        except ConversionError as error:
+            raise self._violation(_Trip(LimitKind.VALUE, visible(f"cannot hand {what} to the plugin: {error}")),
+                                  None) from None
+        self._make_room(size.lua_bytes, what)
+        with self._lifted():
+            return self._runtime.table_from(
+                {b"n": len(args), **{index: self._values.to_lua(arg) for index, arg in enumerate(args, 1)
+                                     if arg is not None}}
+            )
+
+    def _box(self, *values: bytes | None) -> Any:
+        """A Lua list of small strings for a callback to return (built with the cap lifted)."""
+        with self._lifted():
+            return self._runtime.table_from({index: value for index, value in enumerate(values, 1)
+                                             if value is not None})
+
+    def _function_id(self, function: str) -> int:
+        target = self._function_ids.get(function)
+        if target is None:
+            with self._lifted():
+                target = self._trusted(self._api_register, self._lua_list(self._segments(function)))
+            self._function_ids[function] = target
+        return target
+
+    def _lua_list(self, segments: tuple[str, ...]) -> Any:
+        return self._runtime.table(*(segment.encode() for segment in segments))
+
+    # Callbacks from Lua (they never raise: see _weak_callback) ---------------------------
+
+    # Only the call's own thread writes these; overdue() reads them from another (a stale read
+    # only delays the backstop's next look).
+
+    def _enter_host(self) -> None:
+        """Host work inside a call begins: the backstop waits for it (see overdue)."""
+        self._in_host += 1
+
+    def _leave_host(self) -> None:
+        self._responsive_until = max(self._started + self.limits.cpu_seconds, self._monotonic())
+        self._answered_cpu = _cpu_seconds(self._thread_cpu)
+        self._in_host -= 1
+
+    def _dispatch(self, index: int, arguments: bytes | bool, *scalars: Any) -> tuple[int, Any]:
+        """A host function call: `arguments` as JSON text, or False and the `scalars` themselves."""
+        self._enter_host()
+        try:
+            return self._dispatch_call(index, arguments, scalars)
+        finally:
+            self._leave_host()
+
+    def _dispatch_call(self, index: int, arguments: bytes | bool, scalars: tuple) -> tuple[int, Any]:
         path, func = self._host_functions[index]
         if self._trip is not None or self._stopped() is not None:  # a plugin looping over host calls that wait
-            return (False, self._trip.lua_message)
+            return (_FAILED, self._trip_box)
         try:
-            plain_args = []
-            for position, arg in enumerate(args, 1):
-                try:
-                    plain_args.append(self._values.to_python(arg))
-                except ConversionError as error:
-                    return (False, f"{path}: bad argument #{position}: {error}".encode())
-            result = func(*plain_args)
+            if arguments is False:
+                result = func(*(value.decode("utf-8", "replace") if type(value) is bytes else value
+                                for value in scalars))
+            else:
+                result = func(*from_lua_text(arguments))
         except HostError as error:
-            return (False, f"{path}: {error}".encode())
+            return (_FAILED, self._box(f"{path}: {error}".encode()))
         except MemoryError:
-            return (False, b"not enough memory")
+            return (_FAILED, self._box(b"not enough memory"))
         except Exception:
             log.exception("plugin %s: host function %s failed", self.name, path)
-            return (False, f"{path}: internal error".encode())
+            return (_FAILED, self._box(f"{path}: internal error".encode()))
+        kind = type(result)
+        if result is None or kind is bool or kind is float or (kind is int and INT64_MIN <= result <= INT64_MAX):
+            return (_RETURNED, result)  # pushing these allocates nothing
         try:
-            converted = self._values.to_lua(result)
+            size = measure(result, bounds=self._bounds)
         except ConversionError as error:
             log.error("plugin %s: host function %s returned %s", self.name, path, error)
-            return (False, f"{path}: internal error".encode())
-        except MemoryError:
-            return (False, b"not enough memory")
-        return (True, converted)  # nil too: `tostring(qtui.storage.get("missing"))` must see a value
+            return (_FAILED, self._box(f"{path}: internal error".encode()))
+        if not self._fits(size.lua_bytes):
+            return (_FAILED, self._set_trip(LimitKind.MEMORY, self._no_room_message(size.lua_bytes,
+                                                                                    f"{path}'s result")))
+        with self._lifted():
+            return (_BOXED, self._runtime.table_from([self._values.to_lua(result)]))
 
-    def _resolve(self, raw_name: bytes) -> tuple[bytes | None, bytes, bool]:
-        """(source, chunk name, whether it is qtui's library) or (None, message, False)."""
-        name = raw_name.decode("utf-8", "replace")
+    def _resolve(self, raw_name: bytes) -> tuple[bool, Any]:
+        """(True, {source, chunk name, "library" if it is qtui's library}) or (False, {message})."""
+        self._enter_host()
+        try:
+            return self._resolve_module(raw_name.decode("utf-8", "replace"))
+        finally:
+            self._leave_host()
+
+    def _resolve_module(self, name: str) -> tuple[bool, Any]:
         if len(name) > _MAX_MODULE_NAME or not _MODULE_NAME.fullmatch(name):
-            return (None, f"module name {name!r} is not allowed (use letters, digits, '_' "
-                          "and '-' in parts separated by single dots)".encode(), False)
+            return (False, self._box(f"module name {name!r} is not allowed (use letters, digits, '_' "
+                                     "and '-' in parts separated by single dots)".encode()))
         library = name.partition(".")[0] == "qtui"
         found = self._library_module(name) if library else self._plugin_module(name)
         if isinstance(found, bytes):
-            return (None, found, False)
+            return (False, self._box(found))
         source, chunkname = found
         encoded = source.encode("utf-8", "replace")
         if len(encoded) > self.limits.source_bytes:
-            return (None, f"module '{name}' is too large ({len(encoded)} bytes, limit "
-                          f"{self.limits.source_bytes})".encode(), False)
+            return (False, self._box(f"module '{name}' is too large ({len(encoded)} bytes, limit "
+                                     f"{self.limits.source_bytes})".encode()))
+        if not self._fits(len(encoded)):
+            return (False, self._box(self._no_room_message(len(encoded), f"module '{name}'").encode()))
         self._chunknames.add(chunkname)
-        return (encoded, chunkname.encode("utf-8", "replace"), library)
+        return (True, self._box(encoded, chunkname.encode("utf-8", "replace"), b"library" if library else None))
 
     @staticmethod
     def _library_module(name: str) -> tuple[str, str] | bytes:
@@ -882,17 +1157,20 @@ class LuaSandbox:
 
     def _print(self, line: bytes) -> None:
         text = _clip(line.decode("utf-8", "replace"), _MAX_OUTPUT_LINE)
-        if self._output is None:
-            self._plugin_log.info("%s", text)
-            return
+        self._enter_host()
         try:
-            self._output(text)
+            if self._output is None:
+                self._plugin_log.info("%s", visible(text))
+            else:
+                self._output(text)
         except Exception:
             log.exception("plugin %s: output handler failed", self.name)
+        finally:
+            self._leave_host()
 
     # Helpers ----------------------------------------------------------------------------
 
-    def _compile_chunk(self, source: str, chunkname: str) -> Any:
+    def _check_source(self, source: str, chunkname: str) -> None:
         try:
             encoded = source.encode("utf-8")
         except UnicodeEncodeError as error:
@@ -903,16 +1181,6 @@ class LuaSandbox:
                 f"source is {len(encoded)} bytes; the limit is {self.limits.source_bytes}",
                 plugin=self.name, file=chunkname,
             )
-        self._chunknames.add(chunkname)
-        compiled = self._as_tuple(
-            self._trusted(self._compile, encoded, b"@" + chunkname.encode())
-        )
-        chunk = compiled[0]
-        if chunk is None:
-            message, file, line, _ = _split_lua_error(_lua_text(compiled[1]))
-            raise PluginError(message, plugin=self.name,
-                              file=self._full_chunkname(file) or chunkname, line=line)
-        return chunk
 
     def _full_chunkname(self, file: str | None) -> str | None:
         """Lua shortens long chunk names to "...tail"; map them back to the name we gave."""
@@ -921,12 +1189,7 @@ class LuaSandbox:
         matches = [name for name in self._chunknames if name.endswith(file[3:])]
         return matches[0] if len(matches) == 1 else file
 
-    def _check_open(self) -> None:
-        if self._closed:
-            raise PluginError("the plugin's sandbox is closed", plugin=self.name)
-
     def _check_callable(self) -> None:
-        self._check_open()
         if self._quarantine is not None:
             raise PluginQuarantined(f"quarantined: {self._quarantine}", plugin=self.name)
 
@@ -936,13 +1199,6 @@ class LuaSandbox:
         if not _PATH.fullmatch(path):
             raise ValueError(f"{path!r} is not a dotted Lua name like 'qtui.notify'")
         return tuple(path.split("."))
-
-    def _segment_table(self, segments: tuple[str, ...]) -> Any:
-        table = self._segment_tables.get(segments)
-        if table is None:
-            table = self._runtime.table(*(segment.encode() for segment in segments))
-            self._segment_tables[segments] = table
-        return table
 
     @staticmethod
     def _as_tuple(result: Any) -> tuple:

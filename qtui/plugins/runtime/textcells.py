@@ -86,7 +86,11 @@ def width(value: Any) -> int:
     text = lua_text(value)
     if len(text) > MAX_CHARS:
         raise ValueError(f"text longer than {MAX_CHARS} characters")
-    text = plain(text)
+    return cells(plain(text))
+
+
+def cells(text: str) -> int:
+    """Terminal columns `text` (already safe to show) takes: one a character, two a wide one."""
     return len(text) if text.isascii() else sum(map(_char_width, text))
 
 

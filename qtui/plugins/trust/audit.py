@@ -71,6 +71,7 @@ class Outcome(enum.StrEnum):
     GRANTED = "granted"
     REVOKED = "revoked"
     SUPPRESSED = "suppressed"
+    VIOLATION = "violation"  # the plugin broke a limit of its sandbox (capability: limits.KIND)
 
 
 class Reason(enum.StrEnum):
@@ -385,24 +386,33 @@ class Auditor:
         for name, flood in floods:
             self._summarise(name, flood)
 
+    def violation(self, plugin: str, version: str, limit: str, detail: str) -> None:
+        """Record that `plugin` broke a limit of its sandbox (`limit`: ``limits.KIND``); a routine entry."""
+        self._admit(AuditEntry(utc_now(self._clock), plugin, version, limit, Outcome.VIOLATION, detail),
+                    essential=False)
+
     def _write(self, ticket: Ticket, outcome: Outcome, *, reason: Reason | None = None,
                jobs: int | None = None, detail: str = "") -> None:
-        now = utc_now(self._clock)
-        entry = AuditEntry(now, ticket.plugin, ticket.version, ticket.capability.value, outcome, detail,
-                           ticket.id, reason.value if reason else "", jobs)
+        entry = AuditEntry(utc_now(self._clock), ticket.plugin, ticket.version, ticket.capability.value, outcome,
+                           detail, ticket.id, reason.value if reason else "", jobs)
+        self._admit(entry, essential=ticket.essential)
+
+    def _admit(self, entry: AuditEntry, *, essential: bool) -> None:
+        """Append `entry`, or hold it back if its plugin is flooding the log (never an essential one)."""
+        now = entry.time
         ended = None
         with self._lock:
-            flood = self._floods.get(ticket.plugin)
+            flood = self._floods.get(entry.plugin)
             if flood is None or now - flood.started >= self._window:
                 ended = flood
-                flood = self._floods[ticket.plugin] = _Flood(now, ticket.version)
+                flood = self._floods[entry.plugin] = _Flood(now, entry.version)
             flood.written += 1
-            if flood.written > self._flood_entries and not ticket.essential:
-                flood.held[f"{ticket.capability} {outcome}"] += 1
+            if flood.written > self._flood_entries and not essential:
+                flood.held[f"{entry.capability} {entry.outcome}"] += 1
                 return
         if ended is not None and ended.held:
-            self._summarise(ticket.plugin, ended)
-        self._append(entry, essential=ticket.essential)
+            self._summarise(entry.plugin, ended)
+        self._append(entry, essential=essential)
 
     def _summarise(self, plugin: str, flood: _Flood) -> None:
         if not flood.held:
