@@ -146,6 +146,10 @@ async def test_a_catalog_index_that_changes_is_read_again_and_searched_with_slas
     assert [row.split()[0] for row in rows if row.strip()] == ["bulk-requeue", "tenant-board", "tenant-sla"]
     d.press("/", "enter")  # nothing: every plugin again
     await d.wait_for(lambda t: "greeter" in t and "search '" not in t)
+    d.console.execute("filter tenant")
+    await d.wait_for("search 'tenant'")
+    d.press("esc")  # Esc clears the search, as it clears a list's filter
+    await d.wait_for(lambda t: "greeter" in t and "search '" not in t)
 
 
 async def test_uninstalling_in_the_console_forgets_the_plugin(make_console, tmp_path: Path, cli) -> None:
