@@ -19,7 +19,7 @@ from typing import Any
 import attrs
 
 from qtui import paths
-from qtui.console.keys import BadKey, parse_key
+from qtui.keynames import BadKey, parse_key
 from qtui.console.palette import DEFAULT_THEME, THEMES
 from qtui.files.tomlfile import FieldPath, FileProblems, Problem, Reporter, read_toml, show, type_name
 

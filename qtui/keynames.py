@@ -23,10 +23,11 @@ _FOLDED = {label.lower(): key for label, key in NAMED.items()}
 
 #: Control keys a terminal does not pass on as keys, or passes as another key.
 RESERVED = {
-    "ctrl c": "the terminal's interrupt",
+    "ctrl c": "the terminal's interrupt (quits qtui)",
     "ctrl z": "the terminal's suspend",
     "ctrl s": "the terminal's flow control (stop)",
     "ctrl q": "the terminal's flow control (start)",
+    "ctrl \\": "the terminal's quit signal",
     "ctrl m": "the same as Enter on a terminal",
     "ctrl j": "the same as Enter on a terminal",
     "ctrl i": "the same as Tab on a terminal",
@@ -34,6 +35,10 @@ RESERVED = {
 }
 
 _PRINTABLE = frozenset(string.ascii_letters + string.digits + string.punctuation)
+
+
+class BadKey(ValueError):
+    """A written key that is not a key qtui can bind."""
 
 
 def key_label(key: str) -> str:
@@ -48,27 +53,27 @@ def key_label(key: str) -> str:
 
 
 def parse_key(text: str) -> str:
-    """urwid's name for the written key `text`; ValueError saying why it is not one.
+    """urwid's name for the written key `text`; raises BadKey saying why it is not one.
 
     A key is one printable ASCII character (``j``, ``G``, ``/``), a named key (``Enter``,
     ``PgDn``, ``F5``; any case), ``Ctrl-`` and a letter, or ``Meta-`` (or ``Alt-``) and a
     printable character.
     """
     if not isinstance(text, str) or not text or len(text) > 20:
-        raise ValueError(f"{text!r} is not a key (e.g. \"R\", \"Ctrl-R\", \"F5\", \"PgDn\")")
+        raise BadKey(f"{text!r} is not a key (e.g. \"R\", \"Ctrl-R\", \"F5\", \"PgDn\")")
     if len(text) == 1:
         if text in _PRINTABLE:
             return text
-        raise ValueError(f"{text!r} is not a key: one printable character, or a name such as space")
+        raise BadKey(f"{text!r} is not a key: one printable character, or a name such as space")
     folded = text.lower()
     if folded in _FOLDED:
         return _FOLDED[folded]
     modifier, dash, rest = text.partition("-")
-    if dash and modifier.lower() == "ctrl" and len(rest) == 1 and rest.isascii() and rest.isalpha():
+    if dash and modifier.lower() == "ctrl" and len(rest) == 1 and (rest.isascii() and rest.isalpha() or rest == "\\"):
         key = f"ctrl {rest.lower()}"
         if key in RESERVED:
-            raise ValueError(f"{text} cannot be bound: it is {RESERVED[key]}")
+            raise BadKey(f"{text} cannot be bound: it is {RESERVED[key]}")
         return key
     if dash and modifier.lower() in ("meta", "alt") and len(rest) == 1 and rest in _PRINTABLE:
         return f"meta {rest}"
-    raise ValueError(f"{text!r} is not a key (e.g. \"R\", \"Ctrl-R\", \"Meta-x\", \"F5\", \"PgDn\", \"space\")")
+    raise BadKey(f"{text!r} is not a key (e.g. \"R\", \"Ctrl-R\", \"Meta-x\", \"F5\", \"PgDn\", \"space\")")

@@ -24,7 +24,7 @@ from qtui.console import format as fmt
 from qtui.console import keymap
 from qtui.console.clipboard import Clipboard
 from qtui.console.glyphs import UNICODE, Glyphs
-from qtui.console.keys import key_label
+from qtui.keynames import key_label
 from qtui.console.modal import Choice, ConfirmModal, Modal
 from qtui.console.operations import OperationRunner
 from qtui.console.palette import THEMES

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import attrs
 
 from qtui.authoring.topics import TOPICS as PLUGIN_TOPICS
-from qtui.console.keys import key_label
+from qtui.keynames import key_label
 from qtui.model import InvalidInput, JobState
 
 

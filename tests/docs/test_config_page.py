@@ -7,7 +7,7 @@ from pathlib import Path
 
 from qtui import docs
 from qtui.config import FIELDS, load
-from qtui.console.keys import NAMED
+from qtui.keynames import NAMED
 from qtui.console.palette import THEMES
 from qtui.console.settings import console_settings
 
