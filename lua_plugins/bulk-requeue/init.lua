@@ -423,10 +423,7 @@ end
 
 function on_event(event)
   if event.type == "resize" then
-    if event.width == width then
-      return
-    end
-    width = event.width
+    width = event.width -- the same width gives the same lines, which the console does not redraw
   elseif event.type == "key" then
     local handler = KEYS[event.key]
     if handler == nil then

@@ -226,10 +226,7 @@ function on_event(event)
   if event.type == "stats" then
     take_stats(event)
   elseif event.type == "resize" then
-    if event.width == width then
-      return
-    end
-    width = event.width
+    width = event.width -- the same width gives the same lines, which the console does not redraw
   elseif event.type == "settings" then
     configure(event.settings)
     notify_refusal = nil
