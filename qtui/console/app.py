@@ -665,7 +665,7 @@ class Console:
             view.search(None)
             self.message("search cleared")
         elif (isinstance(self.current, JobListScreen) and self.current.text or table is not None and table.filter_text
-              or getattr(self.current, "query", None)):  # the plugins screen's search is its filter
+              or isinstance(getattr(self.current, "query", None), str)):  # the plugins screen's search is its filter
             self.cmd_filter(None)
         elif len(self.stack) > 1:
             closing = self.stack.pop()
