@@ -1438,33 +1438,38 @@ library_natives.null = NULL
 do -- (a block: the main chunk has room for 200 locals)
   -- Events (qtui/plugins/runtime/prepared.py): `kind` 1 is bytecode of a stats event, 2 Lua
   -- source of another event, both made by the host and materialised here in C; 3 a table the
-  -- value converter made. `box` holds the chunk or the table. A stats event gets `changed` on
-  -- the rows whose indices are the first `changed_count` items of `changes` and `removed` (the
+  -- value converter made. `box[1]` holds the chunk or the table. A stats event gets `changed`
+  -- on the rows whose indices are the next `changed_count` items of `box`, and `removed` (the
   -- names that follow). Then the plugin's on_event, if it defines one, gets the event.
   local EVENT_BYTECODE, EVENT_SOURCE = 1, 2
   local EVENT_CHUNK = "=[qtui event]"
   local NO_GLOBALS = {}
   local SOURCE_GLOBALS = { L = api.empty_list, N = NULL } -- what event source may use
 
-  local function mark_changes(event, changed_count, changes)
+  local function mark_changes(event, changed_count, box)
     local queues = event.queues
-    for i = 1, changed_count do
-      queues[changes[i]].changed = true
+    local last = changed_count + 1
+    for i = 2, last do
+      queues[box[i]].changed = true
     end
     local removed = {}
-    for i = changed_count + 1, #changes do
-      removed[#removed + 1] = changes[i]
+    for i = last + 1, #box do
+      removed[i - last] = box[i]
     end
     event.removed = removed
   end
 
-  function api.deliver(kind, box, changed_count, changes)
+  function api.deliver(kind, box, changed_count)
     local handler = rawget(env, "on_event")
     if type(handler) ~= "function" then
       return
     end
     local event = box[1]
     if kind == EVENT_BYTECODE or kind == EVENT_SOURCE then
+      -- The host's chunk runs without the count hook, which would put the VM in its slower
+      -- trap mode: its work is the host's, in proportion to the event's size (checked before
+      -- it got here), and the call's CPU time still counts it.
+      debug_sethook()
       local chunk, problem = load(event, EVENT_CHUNK, kind == EVENT_BYTECODE and "b" or "t",
         kind == EVENT_BYTECODE and NO_GLOBALS or SOURCE_GLOBALS)
       if chunk == nil then
@@ -1472,8 +1477,9 @@ do -- (a block: the main chunk has room for 200 locals)
       end
       event = chunk()
       if kind == EVENT_BYTECODE then
-        mark_changes(event, changed_count, changes)
+        mark_changes(event, changed_count, box)
       end
+      debug_sethook(hook, "", interval)
     end
     handler(event) -- its results stay here: the host wants none
   end

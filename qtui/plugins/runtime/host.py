@@ -235,10 +235,26 @@ class PluginHandle:
     #: Confirmations being asked, by audit request id: the capability and the scope to withdraw them.
     confirming: dict[str, tuple[Capability, trio.CancelScope]] = attrs.field(factory=dict)
     prompts: RateLimit = attrs.field(kw_only=True)  # confirmation prompts the plugin may raise
+    # Whether `grants` allow each capability asked about (Grants are immutable; this is asked
+    # for every event and plugin): the grants they belong to, and the answers.
+    _allowed_by: Grants | None = attrs.field(default=None, init=False)
+    _allowed: dict[Capability, bool] = attrs.field(factory=dict, init=False)
 
     @property
     def name(self) -> str:
         return self.plugin.manifest.name
+
+    def allows(self, capability: Capability) -> bool:
+        """Whether the plugin's grants let it use `capability` now (False without grants)."""
+        grants = self.grants
+        if grants is None:
+            return False
+        if self._allowed_by is not grants:
+            self._allowed_by, self._allowed = grants, {}
+        allowed = self._allowed.get(capability)
+        if allowed is None:
+            allowed = self._allowed[capability] = grants.check(capability).allowed
+        return allowed
 
     @property
     def manifest(self) -> Manifest:
@@ -755,7 +771,7 @@ class PluginHost:
             return
         if subscription_type is not None and subscription_type not in handle.runtime.subscriptions:
             return
-        if capability is not None and not handle.grants.check(capability).allowed:
+        if capability is not None and not handle.allows(capability):
             return
         self._deliver(handle, event)
 
@@ -798,7 +814,7 @@ class PluginHost:
     @staticmethod
     def _may(handle: PluginHandle, capability: Capability | None) -> bool:
         """Whether the plugin may receive what `capability` covers now (it may have been revoked)."""
-        return capability is None or (handle.grants is not None and handle.grants.check(capability).allowed)
+        return capability is None or handle.allows(capability)
 
     # -- the plugin's task and its deliveries ----------------------------------------------
 

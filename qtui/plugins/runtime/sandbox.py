@@ -58,7 +58,6 @@ globals do not reach it), and the table it returns is read-only.
 from __future__ import annotations
 
 import collections
-import contextlib
 import enum
 import functools
 import importlib.resources
@@ -430,6 +429,37 @@ def _new_runtime(memory_bytes: int) -> lua54.LuaRuntime:
     )
 
 
+class _CapLifted:
+    """The context of LuaSandbox._lifted (a class: this is on the path of every event)."""
+
+    __slots__ = ("_cap", "_runtime")
+
+    def __init__(self, runtime: lua54.LuaRuntime, cap: int) -> None:
+        self._runtime = runtime
+        self._cap = cap
+
+    def __enter__(self) -> None:
+        self._runtime.set_max_memory(self._cap + _LIFT_BYTES)
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._runtime.set_max_memory(self._cap)
+
+
+class _Entered:
+    """The context of LuaSandbox._entered (a class: this is on the path of every event)."""
+
+    __slots__ = ("_sandbox",)
+
+    def __init__(self, sandbox: LuaSandbox) -> None:
+        self._sandbox = sandbox
+
+    def __enter__(self) -> None:
+        self._sandbox._enter()  # noqa: SLF001 - the sandbox's own helper
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._sandbox._leave()  # noqa: SLF001
+
+
 class LuaSandbox:
     """One plugin's restricted Lua 5.4 runtime. Thread-safe; see the module docstring."""
 
@@ -480,6 +510,7 @@ class LuaSandbox:
         self._started = self._deadline = self._cpu_started = self._cpu_deadline = 0.0
         self._call_instructions = 0
         self._memory_check_level = 0.0
+        self._size_checked: Size | None = None  # the last event size found within the bounds
 
         self._calls = 0
         self._instructions = 0
@@ -635,25 +666,23 @@ class LuaSandbox:
         """
         with self._entered():
             self._check_callable()
-            names = tuple(name.encode("utf-8", "replace") for name in removed)
+            names = [name.encode("utf-8", "replace") for name in removed] if removed else []
             what = "the arguments of on_event"
-            extra = sum(map(len, names)) + 16 * (len(changed) + len(names))
             if kind == EVENT_TABLE:
-                box = self._push((value,), what)
-                self._make_room(extra, what)
+                box = self._push((value, *changed, *names), what)
             else:  # a chunk the host made (qtui.plugins.runtime.prepared), materialised in a protected call
-                if size is not None:
+                if size is not None and size is not self._size_checked:
                     try:
                         check_size(size, self._bounds)
                     except ConversionError as error:
                         raise self._violation(_Trip(LimitKind.VALUE, f"cannot hand {what} to the plugin: {error}"),
                                               None) from None
+                    self._size_checked = size  # the same size comes again with the next snapshot of the queues
+                extra = 16 * (len(changed) + len(names)) + (sum(map(len, names)) if names else 0)
                 self._make_room(len(value) + (0 if size is None else size.lua_bytes) + extra, what)
                 with self._lifted():
-                    box = self._runtime.table_from([value])
-            with self._lifted():
-                changes = self._runtime.table_from([*changed, *names])
-            self._run(self._api_deliver, (kind, box, len(changed), changes), "on_event")
+                    box = self._runtime.table_from([value, *changed, *names])
+            self._run(self._api_deliver, (kind, box, len(changed)), "on_event", room_made=kind != EVENT_TABLE)
 
     def has_function(self, function: str) -> bool:
         """Whether the plugin defines a function at dotted path `function` (runs no plugin code)."""
@@ -760,22 +789,27 @@ class LuaSandbox:
 
     # Running plugin code under the limits ----------------------------------------------
 
-    @contextlib.contextmanager
-    def _entered(self) -> Any:
+    def _entered(self) -> _Entered:
         """Hold the runtime for one public operation; release it on the way out if closing."""
-        with self._lock:
+        return _Entered(self)
+
+    def _enter(self) -> None:
+        self._lock.acquire()
+        with self._state_lock:
+            if self._closing or self._closed:
+                self._lock.release()
+                raise PluginError("the plugin's sandbox is closed", plugin=self.name)
+            self._inside += 1
+
+    def _leave(self) -> None:
+        try:
             with self._state_lock:
-                if self._closing or self._closed:
-                    raise PluginError("the plugin's sandbox is closed", plugin=self.name)
-                self._inside += 1
-            try:
-                yield
-            finally:
-                with self._state_lock:
-                    self._inside -= 1
-                    release = self._closing and not self._inside
-                if release:
-                    self._release()
+                self._inside -= 1
+                release = self._closing and not self._inside
+            if release:
+                self._release()
+        finally:
+            self._lock.release()
 
     def _release(self) -> None:
         if self._closed:
@@ -787,10 +821,13 @@ class LuaSandbox:
         self._values = None  # type: ignore[assignment]
         self._trip_box = None
 
-    def _run(self, function: Any, args: Any, what: str) -> Any:
+    def _run(self, function: Any, args: Any, what: str, *, room_made: bool = False) -> Any:
+        """Call `function(*args)` in Lua under the limits; `room_made`: the caller already left
+        the call its reserve of free memory."""
         if self._running:
             raise RuntimeError(f"re-entrant call into plugin {self.name} from a host function")
-        self._make_room(0, what)
+        if not room_made:
+            self._make_room(0, what)
         self._arm()
         failure: str | None = None
         out_of_memory = False
@@ -844,7 +881,9 @@ class LuaSandbox:
         self._cpu_started = self._cpu_clock()
         self._cpu_deadline = self._cpu_started + self.limits.cpu_seconds
         self._thread_cpu = _thread_cpu_clock()
-        self._answered_cpu = _cpu_seconds(self._thread_cpu)
+        # One system call fewer when the budget's clock is the thread's own (the default).
+        self._answered_cpu = (self._cpu_started if self._cpu_clock is time.thread_time
+                              else _cpu_seconds(self._thread_cpu))
 
     def _disarm(self, used: int | None) -> _Trip | None:
         """End the call; `used` is the instructions it ran, None when it failed."""
@@ -980,19 +1019,13 @@ class LuaSandbox:
 
     # Values the host hands to Lua ---------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _lifted(self) -> Any:
+    def _lifted(self) -> _CapLifted:
         """Lift the memory cap while the host builds Lua values it has measured to fit.
 
         lupa builds them outside any protected call, where a refused allocation aborts the
         process; no Lua code of the plugin runs meanwhile.
         """
-        runtime = self._runtime
-        runtime.set_max_memory(self.limits.memory_bytes + _LIFT_BYTES)
-        try:
-            yield
-        finally:
-            runtime.set_max_memory(self.limits.memory_bytes)
+        return _CapLifted(self._runtime, self.limits.memory_bytes)
 
     def _free_memory(self) -> int:
         return self.limits.memory_bytes - self._runtime.get_memory_used()
