@@ -51,6 +51,7 @@ from qtui.plugins.bundles.manifest import MAX_LIMITS
 from qtui.plugins.bundles.manifest import Limits as ManifestLimits
 from qtui.plugins.bundles.manifest import load_manifest
 from qtui.plugins.runtime.host import PluginHost
+from qtui.plugins.runtime.prepared import prepare
 from qtui.plugins.runtime.settings import SettingsStore
 from qtui.plugins.trust.audit import AuditLog
 from qtui.plugins.trust.permissions import PermissionStore
@@ -225,15 +226,48 @@ def per_event(events: int, repeat: int) -> None:
     floors = [lupa_floors(max(events, 2000)) for _ in range(repeat)]
     for label, index in (("floor: lupa call, prebuilt table", 0), ("floor: lupa call building the table", 1)):
         print(f"   {label:34}{_stats([f[index][0] for f in floors]):>17}{_stats([f[index][1] for f in floors]):>18}")
-    for count in (1, 5, 20):
+    per_plugin: dict[int, list[float]] = {}
+    for count in PLUGIN_COUNTS:
         runs = [host_costs(count, events) for _ in range(repeat)]
+        per_plugin[count] = [r[0] for r in runs]
         ratio = statistics.median(r[2] / r[3] for r in runs)
         print(f"   {f'qtui host, {count} plugin(s)':34}{_stats([r[0] for r in runs]):>17}"
               f"{_stats([r[1] for r in runs]):>18}{_stats([r[2] for r in runs]):>18}"
               f"{_stats([r[3] for r in runs]):>18}{ratio:9.2f}")
     print("   CPU: the whole process (host, bus, workers, Lua) over events x plugins; call wall/CPU:")
     print("   one on_event call, timed by the sandbox on the wall clock and on the thread's CPU clock.")
+    for label, pick in (("min", min), ("median", statistics.median)):
+        fixed, each = _split_fixed({count: pick(samples) for count, samples in per_plugin.items()})
+        print(f"   CPU per event = fixed + plugins x per plugin (least squares over {len(PLUGIN_COUNTS)} counts, "
+              f"{label}s): {fixed * 1e6:.0f} + n x {each * 1e6:.1f} µs")
+    prepares = [prepare_cost(events) for _ in range(repeat)]
+    print(f"   The fixed part is shared by every plugin: publishing, preparing the event ({min(prepares) * 1e6:.1f}"
+          f" µs min, {statistics.median(prepares) * 1e6:.1f} median, timed alone), waking the workers, and this")
+    print("   benchmark's own wait for the plugins to be idle after each event (so that none coalesces).")
     print()
+
+
+#: Plugin counts of section 1.
+PLUGIN_COUNTS = (1, 5, 20)
+
+
+def _split_fixed(per_plugin: dict[int, float]) -> tuple[float, float]:
+    """(fixed, per plugin) seconds of CPU per event, fitted to `per_plugin` (plugin count -> CPU
+    per event per plugin) by least squares on the CPU per event."""
+    xs = list(per_plugin)
+    ys = [per_plugin[n] * n for n in xs]
+    mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
+    slope = (sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True))
+             / sum((x - mean_x) ** 2 for x in xs))
+    return mean_y - slope * mean_x, slope
+
+
+def prepare_cost(events: int) -> float:
+    """CPU seconds to prepare one stats event for plugins (once per event, however many receive it)."""
+    start = time.process_time()
+    for serial in range(events):
+        prepare(EVENTS[serial % len(EVENTS)], shared=True)
+    return (time.process_time() - start) / events
 
 
 # -- 2. limit trips at half the budget ---------------------------------------------------

@@ -47,6 +47,29 @@ async def test_a_plugin_renders_live_stats(harness) -> None:
     assert handle.panel[0][0].style == "bold"
 
 
+COUNTER = """
+    local stats = 0
+    function activate() qtui.subscribe("stats") end
+    function on_event(e)
+      if e.type == "stats" then stats = stats + 1 end
+      qtui.render({"stats " .. stats})
+    end
+"""
+
+
+async def test_stats_are_held_back_while_stats_read_is_revoked_and_flow_again_once_granted(harness) -> None:
+    handle = await harness.start(harness.plugin("counter", COUNTER, permissions=["stats.read"]))
+    await publish_stats(harness)
+    await harness.wait_text("counter", "stats 1")
+    harness.host.decide(handle, deny=(Capability.STATS_READ,))
+    await publish_stats(harness)
+    await settle()
+    assert harness.text("counter") == ["stats 1"]
+    harness.host.decide(handle, grant=(Capability.STATS_READ,))
+    await publish_stats(harness)
+    await harness.wait_text("counter", "stats 2")
+
+
 async def test_undecided_capabilities_keep_the_plugin_waiting(harness) -> None:
     plugin = harness.plugin("panel", STATS_PANEL, permissions=["stats.read"])
     handle = await harness.start(plugin, grant_all=False)
