@@ -1,4 +1,4 @@
-"""The delivery pool adds a worker for a plugin that waits, never for one that works."""
+"""The delivery pool adds a worker for a plugin that waits, and for one that works only while a core is free."""
 
 from __future__ import annotations
 
@@ -27,7 +27,16 @@ class Offer:
 
 @pytest.fixture
 def pool() -> Iterator[DeliveryPool]:
-    pool = DeliveryPool(workers=1, max_workers=2)
+    """One worker on one core: a plugin working on the CPU keeps that core busy."""
+    pool = DeliveryPool(workers=1, cores=1, max_workers=2)
+    pool.start()
+    yield pool
+    pool.stop()
+
+
+@pytest.fixture
+def two_cores() -> Iterator[DeliveryPool]:
+    pool = DeliveryPool(workers=1, cores=2, max_workers=4)
     pool.start()
     yield pool
     pool.stop()
@@ -55,8 +64,14 @@ def test_a_plugin_waiting_in_the_host_gets_its_neighbour_a_worker_of_its_own(poo
 
 def test_a_plugin_working_on_the_cpu_gets_no_extra_worker(pool: DeliveryPool) -> None:
     # The worker spins for 0.5 s of its own CPU time, ten times what makes the pool grow when a
-    # worker waits: the neighbour is served after it, by the same single worker.
-    order = []
+    # worker waits: with the one core busy, the neighbour is served after it, by the same worker.
+    order: list[str] = []
+    spinner_and_neighbour(pool, order)
+    assert order == ["spinner done", "neighbour"]
+
+
+def spinner_and_neighbour(pool: DeliveryPool, order: list[str]) -> None:
+    """A plugin spinning for 0.5 s of its own CPU time, then a neighbour with an event waiting."""
 
     def spin(batch: list[Any]) -> None:
         start = time.thread_time()
@@ -70,4 +85,12 @@ def test_a_plugin_working_on_the_cpu_gets_no_extra_worker(pool: DeliveryPool) ->
     wait_until_sync(lambda: spinner.busy_since is not None, "the spinner's call to start")
     pool.offer(neighbour, Offer(Ping("hello")))
     wait_until_sync(lambda: len(order) == 2, "both to be served")
-    assert order == ["spinner done", "neighbour"]
+
+
+def test_a_plugin_working_on_the_cpu_gets_its_neighbour_the_free_core(two_cores: DeliveryPool) -> None:
+    # One worker at first (short calls are mostly Python, which one thread at a time runs); a
+    # long call while a plugin waits is Lua's work, which runs beside it on the second core.
+    order: list[str] = []
+    spinner_and_neighbour(two_cores, order)
+    assert order == ["neighbour", "spinner done"]
+

@@ -6,15 +6,18 @@ selection, the panel's size, settings) replaces the one of its kind still waitin
 plugin that was busy gets the newest state when it is free, never a backlog. Other events wait
 their turn, at most `capacity` of them; past that they are dropped and counted.
 
-The :class:`DeliveryPool` runs one worker thread per CPU core, as many as can run Lua at once,
-so that a call's wall time stays close to its CPU time however many plugins there are. A
-worker takes a plugin with waiting events, hands it what waits (up to a batch), puts it back
-at the end of the line if more came meanwhile, and takes the next. Should every worker be held
-up in one call for a while and one of them be waiting rather than working (a plugin in a host
-call that waits: its thread's CPU clock stands still), the pool adds a worker, up to a limit;
-extra workers leave when they idle. Workers busy running Lua get no company: more threads than
-cores would only stretch every call's wall time. A supervisor thread, asleep while
-nothing runs, does that and reports calls that run long (a plugin's panel goes stale then).
+The :class:`DeliveryPool` starts with one worker thread. A worker takes a plugin with waiting
+events, hands it what waits (up to a batch), puts it back at the end of the line if more came
+meanwhile, and takes the next. Most calls are short (tens of microseconds), and the Python work
+around each one holds the GIL: a second worker would mostly wait for the first one's GIL,
+stretching every call's wall time far past its CPU time. Should every worker be held up in one
+call for a while (GROW_AFTER) while plugins wait, the calls are long enough for Lua, which runs
+without the GIL, to be the work: the pool adds a worker, up to one per CPU core. Past that it
+adds one only when a worker is waiting rather than working (a plugin in a host call that waits:
+its thread's CPU clock stands still), up to a limit: workers busy running Lua get no company,
+since more threads than cores would only stretch every call's wall time. Extra workers leave
+when they idle. A supervisor thread, asleep while nothing runs, does that and reports calls
+that run long (a plugin's panel goes stale then).
 
 Everything here runs on plain threads; the host hears back through the callbacks it gives.
 """
@@ -37,8 +40,8 @@ log = logging.getLogger(__name__)
 BATCH = 64
 #: A call running this long is reported (the plugin's panel shows an older frame meanwhile).
 STALE_AFTER = 0.5
-#: When every worker has been in one call this long, plugins wait and a worker is waiting rather
-#: than working, the pool adds a worker.
+#: When every worker has been in one call this long and plugins wait, the pool adds a worker
+#: (past one per core, only if a worker is waiting rather than working).
 GROW_AFTER = 0.05
 #: A worker whose thread used less CPU than this share of the time since the supervisor's last
 #: look is waiting (a CPU-bound thread on a loaded machine still gets a good part of a core).
@@ -161,6 +164,9 @@ class Mailbox:
 class DeliveryPool:
     """Worker threads running mailboxes; see the module docstring.
 
+    `workers` run from the start; while calls run long, more are added up to `cores` (by
+    default the CPU cores this process may run on), and past that only for workers that wait,
+    up to `max_workers`.
     `on_stale(mailbox)` is called (from the supervisor thread) when a batch has run for
     STALE_AFTER; `on_idle()` when nothing waits or runs any more, while someone asked for it
     with :meth:`want_idle`. `on_running(mailbox)` is called at each look of the supervisor for
@@ -168,12 +174,13 @@ class DeliveryPool:
     worker takes the stuck one's place, and the stuck one leaves when its call returns.
     """
 
-    def __init__(self, *, workers: int | None = None, max_workers: int | None = None,
+    def __init__(self, *, workers: int = 1, cores: int | None = None, max_workers: int | None = None,
                  on_stale: Callable[[Mailbox], None] | None = None,
                  on_idle: Callable[[], None] | None = None,
                  on_running: Callable[[Mailbox], bool] | None = None) -> None:
-        self.base_workers = workers or core_count()
-        self.max_workers = max(self.base_workers, max_workers or 4 * self.base_workers)
+        self.base_workers = workers
+        self.cores = cores or core_count()  # workers that may run Lua at once
+        self.max_workers = max(self.base_workers, self.cores, max_workers or 4 * self.cores)
         self._on_stale = on_stale
         self._on_idle = on_idle
         self._on_running = on_running
@@ -345,6 +352,12 @@ class DeliveryPool:
         seen.update(current)
         return waiting
 
+    @staticmethod
+    def _long_calls(running: list[Mailbox], now: float) -> bool:
+        """Whether every running batch has run for GROW_AFTER."""
+        return all(started is not None and now - started >= GROW_AFTER
+                   for started in (mailbox.busy_since for mailbox in running))
+
     def _supervise(self) -> None:
         stuck_since: float | None = None
         seen: dict[int, tuple[float, float]] = {}
@@ -363,7 +376,10 @@ class DeliveryPool:
                 running = list(self._running)
                 everyone_busy = self._idle_workers == 0 and len(running) >= self._workers
                 waiting = self._scheduled > len(running)
-                if everyone_busy and waiting and self._waiting_worker(running, now, seen):
+                if everyone_busy and waiting and self._workers < self.cores and self._long_calls(running, now):
+                    self._add_worker()  # Lua's work: a free core can run it beside them
+                    stuck_since = None
+                elif everyone_busy and waiting and self._waiting_worker(running, now, seen):
                     stuck_since = stuck_since or now
                     if now - stuck_since >= GROW_AFTER and self._workers < self.max_workers:
                         self._add_worker()
