@@ -350,11 +350,14 @@ class PluginHost:
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
-                latest = self.bus.subscribe("plugin host", (StatsUpdated, SelectionChanged), capacity=4)
+                # Kept as they are published (a listener: no task to wake for each event).
+                latest = self.bus.listen("plugin host", (StatsUpdated, SelectionChanged), self._keep_latest)
                 nursery.start_soon(self._settle_floods_forever)
                 task_status.started()
-                async for event in latest:
-                    self._latest[type(event)] = event
+                try:
+                    await trio.sleep_forever()
+                finally:
+                    self.bus.unsubscribe(latest)
         finally:
             for handle in self.plugins.values():
                 if handle.mailbox is not None:
@@ -365,6 +368,11 @@ class PluginHost:
             self._pool.stop()
             _RUNNING.discard(self)
             self.auditor.flush()
+
+    def _keep_latest(self, event: Event) -> bool:
+        """The newest stats and selection, for plugins that start later."""
+        self._latest[type(event)] = event
+        return True
 
     async def idle(self) -> None:
         """Wait until no event waits for a plugin and no plugin is handling one (in this trio run)."""

@@ -23,7 +23,9 @@ between), so it is computed by :func:`stats_changes`, once for each pair of snap
 from __future__ import annotations
 
 import collections
+import itertools
 import math
+import operator
 import re
 import struct
 import threading
@@ -122,8 +124,11 @@ def stats_changes(before: PreparedEvent | None, now: PreparedEvent) -> tuple[tup
     if cached is not None:
         return cached
     old = before.rows or {}
-    changed = tuple(index for index, (name, row) in enumerate(rows.items(), 1) if old.get(name) != row)
-    result = changed, tuple(name for name in old if name not in rows)
+    if tuple(old) == tuple(rows):  # the same queues (the common case): compare the rows in C
+        result = tuple(itertools.compress(range(1, len(rows) + 1), map(operator.ne, old.values(), rows.values()))), ()
+    else:
+        changed = tuple(index for index, (name, row) in enumerate(rows.items(), 1) if old.get(name) != row)
+        result = changed, tuple(name for name in old if name not in rows)
     if len(now._changes) < 64:  # noqa: SLF001
         now._changes[id(before)] = result  # noqa: SLF001 - ids stay valid: `before` is alive here
     return result
