@@ -211,7 +211,9 @@ async def quit_run() -> dict[str, object]:
     instance.sandbox_limits = generous
     host, bus, backend, tmp, plugins = await _host_with(
         ("stuck", STUCK, ["stats.read"], ""),
-        ("looping", LOOPING, ["stats.read"], "[limits]\nwall_ms_per_call = 1000\n"),
+        # Loops for up to a second (not the default million instructions, a few milliseconds):
+        # the pool starts it on a second worker once the stuck call has run for a while.
+        ("looping", LOOPING, ["stats.read"], "[limits]\nwall_ms_per_call = 1000\ninstructions_per_call = 50000000\n"),
     )
     try:
         async with trio.open_nursery() as nursery:
