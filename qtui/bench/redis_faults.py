@@ -507,7 +507,7 @@ def row(case: Case) -> tuple[str, ...]:
 
 HEADERS = ("operation", "fault", "trials", "examined at kill min/med/max", "jobs checked", "lost", "dup.",
            "misplaced", "resume min/med s", "time", "check")  # fmt: skip
-WIDTHS = (14, 14, 11, 28, 12, 4, 4, 9, 16, 6, 5)
+WIDTHS = (14, 14, 13, 28, 12, 4, 4, 9, 16, 6, 5)
 
 
 def print_row(cells: Sequence[str]) -> None:
