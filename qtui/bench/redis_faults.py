@@ -479,7 +479,9 @@ def run_case(server: LocalRedisServer, data: DataSet, kind: Kind, fault: Fault, 
             progress(f"FAILED {failures[-1]}")
             continue
         outcomes.append(outcome)
-        progress(f"{trial.describe()}: killed at {outcome.examined_at_kill:,} examined, {outcome.tally}")
+        found = outcome.tally
+        progress(f"{trial.describe()}: killed at {outcome.examined_at_kill:,} examined; {found.checked:,} jobs "
+                 f"checked: {found.lost} lost, {found.duplicated} duplicated, {found.misplaced} misplaced")
     return Case(first, tuple(outcomes), tuple(failures), time.perf_counter() - began)
 
 
@@ -495,7 +497,7 @@ def row(case: Case) -> tuple[str, ...]:
     total = sum((o.tally for o in outcomes), Tally())
     resumes = [o.resume_seconds for o in outcomes if o.interrupted and not o.abandoned]
     ran = len(outcomes) + len(case.failures)
-    check = "ok" if total.clean and not case.failures else f"FAIL ({len(case.failures)} trials)"
+    check = f"FAIL ({len(case.failures)} trials)" if case.failures else "ok" if total.clean else "FAIL"
     return (
         f"{trial.layout} {trial.kind}", f"kill -9 {trial.fault}",
         f"{ran} ({sum(o.interrupted for o in outcomes)} int.)",
