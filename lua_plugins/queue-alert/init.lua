@@ -211,7 +211,7 @@ local function render()
       return a.queue .. a.metric.name < b.queue .. b.metric.name
     end)
     if #list == 0 then
-      lines[#lines + 1] = line(string.format("all clear on %s since %s", text.count(watched_count, "watched queue"),
+      lines[#lines + 1] = line(string.format("all clear on %s from %s", text.count(watched_count, "watched queue"),
         clock(clear_since)), "ok")
     end
     for n, alert in ipairs(list) do
