@@ -159,7 +159,7 @@ def test_the_same_frame_again_is_not_read_and_writes_nothing(tty: int) -> None:
         canvas.content = lambda *args: read.append(args) or original(*args)
         assert terminal.draw(size, canvas) == ""
         assert read == []
-        terminal.screen.register_palette_entry("dead", "light red", "default")  # attributes changed
+        terminal.screen.register_palette_entry("dead", "default,bold", "default", "bold")  # attributes changed
         assert terminal.draw(size, canvas) != ""  # the dead count drawn in its new colour
         assert read != []
     finally:
