@@ -38,6 +38,7 @@ local last              -- the latest complete reading
 local refusal           -- why jobs.count_by cannot be used (the host's words), or nil
 local moved = true      -- a watched queue changed since the last reading began
 local drawn             -- what the panel showed at the last render (see view_key), or nil
+local laid_out          -- {reading=, width=, lines=}: the tenant lines laid out for a reading
 
 -- Settings ----------------------------------------------------------------------------------
 
@@ -62,7 +63,7 @@ local function configure(settings)
     rows = whole(settings.rows, 10, 1, 100),
   }
   is_watched, watching = queues_lib.matcher(settings.queues)
-  reading, last, moved, drawn = nil, nil, true, nil
+  reading, last, moved, drawn, laid_out = nil, nil, true, nil, nil
 end
 
 -- Judging waits ---------------------------------------------------------------------------
@@ -381,7 +382,13 @@ local function render()
     lines[#lines + 1] = line(string.format("tenants as of %s, %s read%s",
       os.date("%H:%M:%S", math.floor(last.at)), text.count(last.jobs, "ready job"),
       reading and ", reading again…" or ""), "dim")
-    tenant_lines(lines)
+    -- Laid out once per reading and width: the queue rows below change on every poll while
+    -- the oldest waits are under an hour, the tenants only with the next reading.
+    if laid_out == nil or laid_out.reading ~= last or laid_out.width ~= width then
+      laid_out = { reading = last, width = width, lines = {} }
+      tenant_lines(laid_out.lines)
+    end
+    table.move(laid_out.lines, 1, #laid_out.lines, #lines + 1, lines)
   end
   lines[#lines + 1] = ""
   queue_lines(lines, rows, more)

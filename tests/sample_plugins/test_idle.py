@@ -12,6 +12,7 @@ from collections import Counter
 import pytest
 
 from qtui.plugins.runtime.instance import PluginRuntime
+from qtui.plugins.runtime.sandbox import LuaSandbox
 
 
 @pytest.fixture
@@ -117,3 +118,26 @@ async def test_tenant_sla_carries_an_unchanged_reading_forward_without_reading_a
     await h.host.idle()
     rows = {line.split()[0]: line.split() for line in h.text("tenant-sla") if line.startswith(("acme", "globex"))}
     assert rows["acme"][1] == "1"
+
+
+async def test_tenant_sla_lays_out_a_reading_once_while_the_waits_tick(harness, monkeypatch) -> None:
+    h = harness
+    host_calls: Counter = Counter()
+    dispatch = LuaSandbox._dispatch_call
+
+    def counting(self, index, arguments, scalars):  # noqa: ANN001, ANN202 - a method of LuaSandbox
+        host_calls[self._host_functions[index][0]] += 1  # noqa: SLF001 - the function's API path
+        return dispatch(self, index, arguments, scalars)
+
+    monkeypatch.setattr(LuaSandbox, "_dispatch_call", counting)
+    h.queue.enqueue_many("email", [{"tenant": "acme"}, {"tenant": "globex"}, {"tenant": "initech"}])
+    await h.start("tenant-sla", settings={"jobs_per_queue": 1})  # a partial reading: a wrapped note
+    start = h.clock.now
+    await stats(h, "tenant-sla", start + 5)
+    await h.wait_text("tenant-sla", "partial")
+    await h.host.idle()
+    host_calls.clear()
+    await stats(h, "tenant-sla", start + 7)  # jobs seconds old: the queue's OLDEST changes, not the reading
+    assert h.line("tenant-sla", "email ").split()[2] == "7s"
+    assert any(line.startswith("partial") for line in h.text("tenant-sla"))
+    assert host_calls["qtui.render"] == 1 and host_calls["qtui.text.width"] == 0  # the note was not wrapped again
