@@ -25,13 +25,30 @@ local active = {}      -- "queue metric" -> {queue=, metric=, value=, threshold=
 local history = {}     -- latest raised/cleared events, newest first
 local watched_count = 0
 local stats_at
+local clear_since      -- when the panel last became all clear
 local notify_refusal   -- why qtui.notify failed, shown once on the panel
+local every_row = true -- the next statistics are judged whole (not only the rows marked changed)
+local dirty = true     -- the panel shows something the last render did not
 
 local function show(metric, value)
   if metric.duration then
     return text.duration(value)
   end
   return text.number(value)
+end
+
+-- How long an alert has held, to the minute: 3m, 2h07m, 3d04h (it changes once a minute, so
+-- an idle panel is drawn again once a minute, not on every poll).
+local function held(seconds)
+  local m = math.max(0, seconds) // 60
+  if m < 1 then
+    return "<1m"
+  elseif m < 60 then
+    return string.format("%dm", m)
+  elseif m < 1440 then
+    return string.format("%dh%02dm", m // 60, m % 60)
+  end
+  return string.format("%dd%02dh", m // 1440, m % 1440 // 60)
 end
 
 local function configure(settings)
@@ -61,6 +78,7 @@ local function announce(alert, state, metric, value, reason)
     message = string.format("%s %s %s %s %s", alert.queue, metric.name, show(metric, value), verb,
       show(metric, limit))
   end
+  dirty = true
   table.insert(history, 1, { at = stats_at, state = state, message = message })
   history[HISTORY + 1] = nil
   qtui.publish(TOPIC, {
@@ -87,6 +105,9 @@ local function judge(queue, metric, value)
     end
     return
   end
+  if show(metric, value) ~= show(metric, alert.value) then
+    dirty = true -- the value shown
+  end
   alert.value, alert.threshold = value, threshold or alert.threshold
   if threshold == nil then
     active[key] = nil
@@ -101,18 +122,32 @@ local function take_stats(event)
   if type(event.taken_at) ~= "number" or type(event.queues) ~= "table" then
     return
   end
+  if stats_at == nil then
+    dirty = true
+    clear_since = event.taken_at
+  end
   stats_at = event.taken_at
+  -- A row the event does not mark changed has the same counts: only the oldest job's wait,
+  -- which grows with time alone, is judged again. An event that does not say what changed (a
+  -- replayed recording made before stats events did) is judged whole.
+  local whole = every_row or type(event.removed) ~= "table"
+  every_row = false
   local seen = {}
-  watched_count = 0
+  local watched = 0
   for _, q in ipairs(event.queues) do
     if type(q) == "table" and type(q.name) == "string" and is_watched(q.name) then
       seen[q.name] = true
-      watched_count = watched_count + 1
+      watched = watched + 1
       for _, metric in ipairs(METRICS) do
-        local value = q[metric.field]
-        judge(q.name, metric, type(value) == "number" and value or 0)
+        if whole or q.changed or metric.duration then
+          local value = q[metric.field]
+          judge(q.name, metric, type(value) == "number" and value or 0)
+        end
       end
     end
+  end
+  if watched ~= watched_count then
+    watched_count, dirty = watched, true
   end
   -- An alert on a queue that is gone (or no longer watched) has nothing left to measure.
   for key, alert in pairs(active) do
@@ -120,6 +155,19 @@ local function take_stats(event)
       active[key] = nil
       announce(alert, "cleared", alert.metric, alert.value, "queue gone or no longer watched")
     end
+  end
+  local any = false
+  for _, alert in pairs(active) do
+    any = true
+    local shown = held(stats_at - alert.since)
+    if shown ~= alert.held then
+      alert.held, dirty = shown, true
+    end
+  end
+  if any then
+    clear_since = nil
+  elseif clear_since == nil then
+    clear_since = stats_at
   end
 end
 
@@ -163,8 +211,8 @@ local function render()
       return a.queue .. a.metric.name < b.queue .. b.metric.name
     end)
     if #list == 0 then
-      lines[#lines + 1] = line(string.format("all clear on %s (as of %s)", text.count(watched_count, "watched queue"),
-        clock(stats_at)), "ok")
+      lines[#lines + 1] = line(string.format("all clear on %s from %s", text.count(watched_count, "watched queue"),
+        clock(clear_since)), "ok")
     end
     for n, alert in ipairs(list) do
       if n > ACTIVE_ROWS then
@@ -177,8 +225,7 @@ local function render()
         { text = alert.metric.name, style = "error" },
         { text = show(alert.metric, alert.value), style = "error" },
         { text = "≥ " .. show(alert.metric, alert.threshold), style = "error" },
-        { text = "since " .. clock(alert.since) .. " (" .. text.duration(stats_at - alert.since) .. ")",
-          style = "dim" },
+        { text = "since " .. clock(alert.since) .. " (" .. held(stats_at - alert.since) .. ")", style = "dim" },
       }, { 0, 6, -7, 9, 24 }, width)
     end
   end
@@ -191,6 +238,7 @@ local function render()
     end
   end
   qtui.render(lines)
+  dirty = false
 end
 
 -- Events ------------------------------------------------------------------------------------
@@ -225,11 +273,15 @@ end
 function on_event(event)
   if event.type == "stats" then
     take_stats(event)
+    if not dirty then
+      return -- the panel would show the same
+    end
   elseif event.type == "resize" then
     width = event.width -- the same width gives the same lines, which the console does not redraw
   elseif event.type == "settings" then
     configure(event.settings)
     notify_refusal = nil
+    every_row = true -- judged whole against the new thresholds
   end
   render()
 end

@@ -4,7 +4,9 @@
 -- Stats events give per-queue counts and ages on every poll; tenants are only named inside
 -- payloads, so every `refresh_seconds` the plugin asks the backend to count the ready jobs of
 -- each watched queue by the payload's tenant field (qtui.jobs.count_by): the backend reads the
--- payloads, the plugin gets one row per tenant.
+-- payloads, the plugin gets one row per tenant. When no watched queue changed since the last
+-- reading (the stats events mark the rows that changed), reading again would count the same
+-- jobs: the last reading is carried forward instead, and the backend is not asked.
 
 local text = require("qtui.text")
 local queues_lib = require("qtui.queues")
@@ -34,6 +36,9 @@ local stats_at          -- taken_at of the latest stats
 local reading           -- the reading in progress, or nil
 local last              -- the latest complete reading
 local refusal           -- why jobs.count_by cannot be used (the host's words), or nil
+local moved = true      -- a watched queue changed since the last reading began
+local drawn             -- what the panel showed at the last render (see view_key), or nil
+local laid_out          -- {reading=, width=, lines=}: the tenant lines laid out for a reading
 
 -- Settings ----------------------------------------------------------------------------------
 
@@ -58,7 +63,7 @@ local function configure(settings)
     rows = whole(settings.rows, 10, 1, 100),
   }
   is_watched, watching = queues_lib.matcher(settings.queues)
-  reading, last = nil, nil
+  reading, last, moved, drawn, laid_out = nil, nil, true, nil, nil
 end
 
 -- Judging waits ---------------------------------------------------------------------------
@@ -169,7 +174,35 @@ local function take_counts(queue, event)
   end
 end
 
+-- Nothing on the watched queues changed since `last` was read: the same jobs are still there,
+-- so the reading is carried forward to now (no job was taken in between) without asking.
+local function carry_forward()
+  local done = {
+    at = stats_at, waiting = 0, asked = {}, tenants = { by_name = {}, count = 0 }, by_queue = {},
+    jobs = last.jobs, unreadable = last.unreadable, partial = {}, errors = {},
+  }
+  for name, t in pairs(last.tenants.by_name) do
+    done.tenants.by_name[name] = { name = name, ready = t.ready, oldest = t.oldest }
+  end
+  done.tenants.count = last.tenants.count
+  for queue, here in pairs(last.by_queue) do
+    -- Every job read now was there at the last reading: all of them are older than it.
+    done.by_queue[queue] = { ready = here.ready, older = here.ready, complete = here.complete, newest = here.newest }
+  end
+  for _, p in ipairs(last.partial) do
+    done.partial[#done.partial + 1] = { queue = p.queue, jobs = p.jobs,
+                                        younger = p.younger and p.younger + (stats_at - last.at) }
+  end
+  pace(done)
+  last = done
+end
+
 local function start_reading()
+  if last ~= nil and not moved and #last.errors == 0 then
+    carry_forward()
+    return
+  end
+  moved = false
   reading = {
     at = stats_at, waiting = 0, asked = {}, tenants = { by_name = {}, count = 0 },
     by_queue = {}, jobs = 0, unreadable = 0, partial = {}, errors = {},
@@ -200,29 +233,51 @@ local function line(s, style)
   return { { text = fit(s, width), style = style } }
 end
 
-local function queue_lines(lines)
-  local layout = width >= WIDE and QUEUE_WIDE or QUEUE_NARROW
+-- The queue rows shown, longest wait first, as plain text (no host call): the cells and status
+-- of each, and how many queues are left out.
+local function queue_rows()
   local rows = {}
   for _, q in ipairs(queues) do
     rows[#rows + 1] = q
   end
   table.sort(rows, function(a, b) return (a.oldest or -1) > (b.oldest or -1) end)
-  local head = width >= WIDE and { "QUEUE", "READY", "OLDEST", "DONE/MIN", "STATUS" }
-    or { "QUEUE", "READY", "OLDEST", "STATUS" }
-  lines[#lines + 1] = columns(head, layout, width, "bold")
-  for n, q in ipairs(rows) do
-    if n > QUEUE_ROWS then
-      lines[#lines + 1] = line("… and " .. text.count(#rows - QUEUE_ROWS, "more queue"), "dim")
-      break
-    end
-    local status = judge(q.oldest)
+  local shown = {}
+  for n = 1, math.min(#rows, QUEUE_ROWS) do
+    local q = rows[n]
     local cells = { q.name, text.number(q.ready), q.oldest and text.duration(q.oldest) or "-" }
     if width >= WIDE then
       cells[#cells + 1] = text.number(q.done)
     end
-    cells[#cells + 1] = { text = status, style = STYLE[status] }
+    cells[#cells + 1] = judge(q.oldest)
+    shown[n] = cells
+  end
+  return shown, #rows - #shown
+end
+
+local function queue_lines(lines, rows, more)
+  local layout = width >= WIDE and QUEUE_WIDE or QUEUE_NARROW
+  local head = width >= WIDE and { "QUEUE", "READY", "OLDEST", "DONE/MIN", "STATUS" }
+    or { "QUEUE", "READY", "OLDEST", "STATUS" }
+  lines[#lines + 1] = columns(head, layout, width, "bold")
+  for _, cells in ipairs(rows) do
+    local status = cells[#cells]
+    cells[#cells] = { text = status, style = STYLE[status] }
     lines[#lines + 1] = columns(cells, layout, width)
   end
+  if more > 0 then
+    lines[#lines + 1] = line("… and " .. text.count(more, "more queue"), "dim")
+  end
+end
+
+-- What the panel shows, in a string: the same string, the same lines. Made without a host
+-- call, so a poll that changed nothing shown costs no rendering.
+local function view_key(rows, more)
+  local parts = { tostring(width), tostring(stats_at ~= nil), tostring(refusal), tostring(last),
+                  tostring(reading ~= nil), tostring(more) }
+  for _, cells in ipairs(rows) do
+    parts[#parts + 1] = table.concat(cells, "\t")
+  end
+  return table.concat(parts, "\n")
 end
 
 -- A tenant's status: late/warn by its oldest wait, else "risk" when its backlog would take
@@ -297,6 +352,12 @@ end
 
 -- Tenants first, then the queues: a panel is often only a few rows high.
 local function render()
+  local rows, more = queue_rows()
+  local key = view_key(rows, more)
+  if key == drawn then
+    return
+  end
+  drawn = key
   local lines = {}
   if stats_at == nil then
     lines[1] = line("waiting for the first queue statistics…", "dim")
@@ -318,14 +379,19 @@ local function render()
     lines[#lines + 1] = line(reading and "counting ready jobs by tenant…" or "per-tenant view after the first reading",
       "dim")
   else
-    local age = stats_at - last.at
-    lines[#lines + 1] = line(string.format("tenants as of %s (%s ago), %s read%s",
-      os.date("%H:%M:%S", math.floor(last.at)), text.duration(age), text.count(last.jobs, "ready job"),
+    lines[#lines + 1] = line(string.format("tenants as of %s, %s read%s",
+      os.date("%H:%M:%S", math.floor(last.at)), text.count(last.jobs, "ready job"),
       reading and ", reading again…" or ""), "dim")
-    tenant_lines(lines)
+    -- Laid out once per reading and width: the queue rows below change on every poll while
+    -- the oldest waits are under an hour, the tenants only with the next reading.
+    if laid_out == nil or laid_out.reading ~= last or laid_out.width ~= width then
+      laid_out = { reading = last, width = width, lines = {} }
+      tenant_lines(laid_out.lines)
+    end
+    table.move(laid_out.lines, 1, #laid_out.lines, #lines + 1, lines)
   end
   lines[#lines + 1] = ""
-  queue_lines(lines)
+  queue_lines(lines, rows, more)
   qtui.render(lines)
 end
 
@@ -337,8 +403,14 @@ local function take_stats(event)
   end
   stats_at = event.taken_at
   queues = {}
+  -- An event that does not say what changed (a replayed recording made before stats events
+  -- did) counts as a change; so does a watched queue that is gone.
+  if type(event.removed) ~= "table" or #event.removed > 0 then
+    moved = true
+  end
   for _, q in ipairs(event.queues) do
     if type(q) == "table" and type(q.name) == "string" and is_watched(q.name) then
+      moved = moved or q.changed == true
       queues[#queues + 1] = {
         name = q.name,
         ready = type(q.ready) == "number" and q.ready or 0,

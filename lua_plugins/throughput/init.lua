@@ -20,6 +20,7 @@ local series = {}        -- queue -> {done = {[minute] = rate}, failed = {[minut
 local tracked = 0        -- queues in `series`
 local minute             -- the minute (Unix time // 60) of the latest statistics
 local storage_problem    -- why history cannot be kept, shown on the panel
+local every_row = true   -- the next statistics are read whole (not only the rows marked changed)
 
 local function configure(settings)
   settings = type(settings) == "table" and settings or {}
@@ -109,22 +110,29 @@ end
 
 -- Statistics ----------------------------------------------------------------------------------
 
+-- Chart the statistics; returns whether the chart changed. Within a minute only the rows the
+-- event marks changed can change it (an idle console's polls cost nothing more than this loop).
 local function take_stats(event)
   if type(event.taken_at) ~= "number" or type(event.queues) ~= "table" then
-    return
+    return false
   end
   local now = math.floor(event.taken_at // 60)
   if minute ~= nil and now < minute then
-    return -- an older snapshot than one already charted
+    return false -- an older snapshot than one already charted
   end
+  -- A new minute is charted from every row, and so is an event that does not say what changed
+  -- (a replayed recording made before stats events did).
+  local whole = now ~= minute or every_row or type(event.removed) ~= "table"
+  every_row = false
   if minute ~= nil and now > minute then
     minute = now
     prune()
     save() -- once a minute, when the previous minute is complete
   end
   minute = now
+  local changed = whole
   for _, q in ipairs(event.queues) do
-    if type(q) == "table" and type(q.name) == "string" and is_watched(q.name) then
+    if type(q) == "table" and type(q.name) == "string" and (whole or q.changed) and is_watched(q.name) then
       local s = series[q.name]
       if s == nil and tracked < MAX_QUEUES then
         s = { done = {}, failed = {} }
@@ -133,11 +141,14 @@ local function take_stats(event)
       end
       if s then
         -- The rates cover the last 60 seconds: the latest reading in a minute stands for it.
-        s.done[now] = rate(q.completed_per_min)
-        s.failed[now] = rate(q.failed_per_min)
+        local done, failed = rate(q.completed_per_min), rate(q.failed_per_min)
+        changed = changed or s.done[now] ~= done or s.failed[now] ~= failed
+        s.done[now] = done
+        s.failed[now] = failed
       end
     end
   end
+  return changed
 end
 
 -- Rendering ---------------------------------------------------------------------------------
@@ -241,11 +252,14 @@ end
 
 function on_event(event)
   if event.type == "stats" then
-    take_stats(event)
+    if not take_stats(event) then
+      return -- the same chart: nothing to draw
+    end
   elseif event.type == "resize" then
     width = event.width -- the same width gives the same lines, which the console does not redraw
   elseif event.type == "settings" then
     configure(event.settings)
+    every_row = true -- queues watched now are charted from the next statistics
     for name in pairs(series) do
       if not is_watched(name) then
         series[name] = nil

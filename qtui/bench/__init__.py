@@ -13,6 +13,7 @@ AREAS = {
     "redis_faults": "kill -9 of client and redis-server during requeues and purges, resumed (20 trials each)",
     "sandbox": "Lua sandbox overhead and time to stop runaway plugins",
     "reload": "live reload: a plugin file written to its panel updated on screen (p50, p95)",
+    "idle": "CPU per minute of an idle console (no plugins, the four bundled ones) against rq info -i 2",
     "plugins": "plugin host cost per event per plugin, memory per plugin and over a million events",
     "containment": "hostile plugins, one kind at a time beside a neighbour: time to stop, neighbour's gaps, RSS",
     "soak": "10 plugins, a million stats events and a thousand hot reloads: RSS, fds, threads, Lua heaps",

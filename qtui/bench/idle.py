@@ -1,28 +1,42 @@
 """CPU an idle console costs per minute, against the tool an operator would leave running instead.
 
+    python -m qtui.bench idle [--jobs 1000000] [--rq-jobs 100000] [--seconds 30] [--settle 10]
+                              [--repeat 3] [--db PATH]
+
 The console runs as a real process on a pseudo-terminal of 80x24 with its own XDG folders,
-polling the backend at its default refresh; nobody presses a key. After it settles, its CPU
-time (user + system, from /proc) over a window is scaled to a minute. `rq info -i 2` is
-measured the same way on the same RQ data.
+polling the backend; nobody presses a key. After it settles, its CPU time (user + system,
+from /proc) over a window is scaled to a minute. `rq info -i 2` is measured the same way on
+the same RQ data. The console is measured at its default refresh and at `--refresh 2`, the
+interval `rq info -i 2` polls at (the target is judged there); with no plugins and with the
+four bundled ones, on a 1M-job SQLite database and on RQ data. Each row gives the min and the
+median of the repeats, which run interleaved so that load on the machine spreads over all rows.
 """
 
 from __future__ import annotations
 
+import argparse
 import fcntl
 import os
+import shutil
+import statistics
 import pty
 import struct
 import subprocess
 import sys
+import tempfile
 import termios
 import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import redis
 import tomli_w
 
 import qtui
+from qtui.bench.redis import LocalRedisServer, load_rq
+from qtui.bench.sqlite import QUEUE_NAMES
+from qtui.bench.sqlite import _build as build_sqlite
 
 #: The plugins qtui ships (lua_plugins/), enabled and granted for the "four plugins" rows.
 BUNDLED_PLUGINS = ("bulk-requeue", "queue-alert", "tenant-sla", "throughput")
@@ -94,6 +108,81 @@ def console_env(home: Path, plugins: Sequence[str]) -> dict[str, str]:
     return env
 
 
-def console_argv(db: str, plugins: Sequence[str]) -> list[str]:
-    """The console on backend `db`, without plugins when `plugins` is empty."""
-    return [sys.executable, "-m", "qtui", "--db", db, *([] if plugins else ["--no-plugins"])]
+def console_argv(db: str, plugins: Sequence[str], refresh: float | None = None) -> list[str]:
+    """The console on backend `db`, without plugins when `plugins` is empty, at `refresh` if given."""
+    return [sys.executable, "-m", "qtui", "--db", db, *([] if plugins else ["--no-plugins"]),
+            *([] if refresh is None else ["--refresh", f"{refresh:g}"])]
+
+
+#: The interval `rq info -i 2` polls at: the console is compared with it at the same refresh.
+RQ_INFO_INTERVAL = 2.0
+#: RQ queues of the benchmark's data.
+RQ_QUEUES = 20
+
+
+def _row_label(backend: str, plugins: Sequence[str], refresh: float | None) -> str:
+    every = "default refresh" if refresh is None else f"--refresh {refresh:g}"
+    return f"qtui, {backend}, {len(plugins) or 'no'} plugins, {every}"
+
+
+def _measure(rows: dict[str, list[float]], label: str, argv: list[str], env: dict[str, str], *,
+             settle: float, seconds: float) -> None:
+    rows.setdefault(label, []).append(idle_cpu_per_minute(argv, env, settle=settle, seconds=seconds))
+    print(f"   ... {label}: {rows[label][-1]:.2f}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m qtui.bench idle", description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=1_000_000, help="jobs in the SQLite database")
+    parser.add_argument("--db", type=Path, help="an existing SQLite queue to use instead of building one")
+    parser.add_argument("--rq-jobs", type=int, default=100_000, help="RQ jobs (0: skip the RQ rows)")
+    parser.add_argument("--seconds", type=float, default=30.0, help="CPU measured over this long")
+    parser.add_argument("--settle", type=float, default=10.0, help="seconds a process runs before measuring")
+    parser.add_argument("--repeat", type=int, default=3, help="measurements of each row")
+    args = parser.parse_args(argv)
+
+    rows: dict[str, list[float]] = {}
+    refreshes: tuple[float | None, ...] = (None, RQ_INFO_INTERVAL)
+    measure = {"settle": args.settle, "seconds": args.seconds}
+    with tempfile.TemporaryDirectory(prefix="qtui-bench-idle-") as tmp:
+        root = Path(tmp)
+        db = args.db
+        if db is None:
+            db = root / "jobs.db"
+            build_sqlite(db, args.jobs, QUEUE_NAMES)
+        sqlite_label = f"SQLite {args.jobs:,} jobs" if args.db is None else f"SQLite {db.name}"
+        envs = {plugins: console_env(root / f"home-{len(plugins)}", plugins) for plugins in ((), BUNDLED_PLUGINS)}
+        server = None
+        if args.rq_jobs:
+            server = LocalRedisServer(root / "redis")
+            server.start()
+        try:
+            if server is not None:
+                client = redis.Redis(host="127.0.0.1", port=server.port)
+                load_rq(client, args.rq_jobs, RQ_QUEUES, args.rq_jobs // 10)
+                client.close()
+            for _ in range(args.repeat):
+                for plugins, env in envs.items():
+                    for refresh in refreshes:
+                        _measure(rows, _row_label(sqlite_label, plugins, refresh),
+                                 console_argv(str(db), plugins, refresh), env, **measure)
+                        if server is not None:
+                            _measure(rows, _row_label(f"RQ {args.rq_jobs:,} jobs", plugins, refresh),
+                                     console_argv("rq+" + server.url(), plugins, refresh), env, **measure)
+                if server is not None:
+                    rq = shutil.which("rq", path=os.path.dirname(sys.executable)) or "rq"
+                    _measure(rows, f"rq info -i {RQ_INFO_INTERVAL:g}, same RQ data",
+                             [rq, "info", "-i", f"{RQ_INFO_INTERVAL:g}", "--url", server.url()], envs[()], **measure)
+        finally:
+            if server is not None:
+                server.stop()
+    print(f"Idle CPU per minute (s), 80x24; {args.seconds:g} s measured after {args.settle:g} s, "
+          f"{args.repeat} repeats. The default refresh is 2 s unless config.toml says otherwise;")
+    print(f"the targets are judged at --refresh {RQ_INFO_INTERVAL:g}: with the four plugins at most 1.5x no plugins, "
+          f"and at most `rq info -i {RQ_INFO_INTERVAL:g}`.")
+    print(f"   {'':64}{'min':>8}{'median':>8}")
+    for label, values in rows.items():
+        print(f"   {label:64}{min(values):8.2f}{statistics.median(values):8.2f}")
+    load = os.getloadavg()
+    print(f"{os.cpu_count()} CPUs; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the end")
+    return 0

@@ -35,7 +35,7 @@ from qtui.console.screens.no_plugins import NoPluginsScreen
 from qtui.console.screens.queues import QueuesScreen
 from qtui.console.screens.workers import WorkersScreen
 from qtui.console.settings import ConsoleSettings
-from qtui.console.widgets import CommandLine, StatusBar, TabBar, Table
+from qtui.console.widgets import CommandLine, Label, StatusBar, TabBar, Table
 from qtui.events import BackendStatus, ConsoleKey, Event, Notice, SelectionChanged, StatsUpdated
 from qtui.model import BackendError, InvalidInput, Job, JobState, Page, Snapshot
 from qtui.poller import Poller
@@ -175,14 +175,14 @@ class Console:
         self._tabs = TabBar()
         if mouse:
             self._tabs.on_click = lambda name: self.execute(f"view {name}")
-        self._subtitle = urwid.Text("", wrap="clip")
+        self._subtitle = Label("", wrap="clip")
         # The main view; relayout() puts the plugin dock below or beside it when
         # plugins have panels, and leaves it alone otherwise.
         self._main = urwid.WidgetPlaceholder(self.current.widget)
         self.status = StatusBar()
         self.command_line = CommandLine(self._complete)
         self._hint_markup = hints(self.keymap)
-        self._hints = urwid.Text(self._hint_markup, wrap="clip")  # or the latest message, until the next key
+        self._hints = Label(self._hint_markup, wrap="clip")  # or the latest message, until the next key
         self._bottom = urwid.WidgetPlaceholder(self._hints)
         self._frame = urwid.Frame(
             self._main,
@@ -609,7 +609,8 @@ class Console:
         if self.focus_panel is not None:
             subtitle = f"keys go to {self.focus_panel}{dot}Tab next panel{dot}Esc leave"
         self._subtitle.set_text(" " + subtitle)
-        self._main.original_widget = current.widget
+        if self._main.original_widget is not current.widget:
+            self._main.original_widget = current.widget
         marked = len(self.screens["dead"].marked)
         self.status.set_counter(f"{marked} marked" if marked else "")
 

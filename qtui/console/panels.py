@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 
 import urwid
 
+from qtui.console.widgets import Label
 from qtui.plugins.service import MAIN_PANEL, PluginHandle, PluginState, Span
 from qtui.sanitize import one_line, visible
 
@@ -71,7 +72,8 @@ class PanelWidget(urwid.WidgetWrap):
         self.panel = panel
         self._on_mouse = on_mouse
         self._on_resize = on_resize
-        self._title = urwid.Text("", wrap="clip")
+        self._title = Label("", wrap="clip")
+        self._shown: list[tuple] = []  # (markup, wrap) of each line drawn
         self._title_map = urwid.AttrMap(self._title, "panel title")
         self._walker = urwid.SimpleFocusListWalker([])
         self._body = urwid.ListBox(self._walker)
@@ -90,11 +92,18 @@ class PanelWidget(urwid.WidgetWrap):
         stale = " [stale]" if handle.stale else ""
         mark = "> " if focused else "  "
         self._title.set_text([mark + title, ("panel state", state + stale)])
-        self._title_map.set_attr_map({None: "panel title focus" if focused else "panel title"})
+        title_attr = {None: "panel title focus" if focused else "panel title"}
+        if self._title_map.get_attr_map() != title_attr:
+            self._title_map.set_attr_map(title_attr)
         # State and errors wrap, so the whole message (file:line too) is readable; the
         # plugin's own lines are clipped to the panel, as the plugin drew them.
-        widgets = [urwid.Text(line) for line in status]
-        widgets += [urwid.Text(span_markup(line), wrap="clip") for line in lines]
+        shown = [(line, "space") for line in status] + [(span_markup(line), "clip") for line in lines]
+        if shown == self._shown:
+            return  # the same lines: nothing to redraw
+        before = list(zip(self._shown, self._walker, strict=True))
+        widgets = [before[n][1] if n < len(before) and before[n][0] == line else urwid.Text(line[0], wrap=line[1])
+                   for n, line in enumerate(shown)]
+        self._shown = shown
         position = self._walker.focus if self._walker else 0
         self._walker[:] = widgets
         if widgets:

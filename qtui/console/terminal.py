@@ -50,8 +50,13 @@ class QuietScreen(Screen):
         self._attr: str | None = None  # the attribute escape in effect, None if unknown
         self._cursor_shown = False
         self._urwid_knows_the_screen = False  # urwid's own line buffer matches the terminal
+        self._canvas: urwid.Canvas | None = None  # the frame on the terminal, as urwid gave it
+        self._rows: list[tuple[list, list[Cell]]] = []  # each row's canvas content and its cells
 
     def draw_screen(self, size: tuple[int, int], canvas: urwid.Canvas) -> None:
+        if canvas is self._canvas and size == self._size and not self._resized:
+            return  # urwid's cache gave back the frame on the terminal: nothing changed
+        self._canvas = None
         cells = self._cells_of(canvas, size)
         if cells is None or self._cells is None or size != self._size or self._resized:
             self._draw_whole(size, canvas, cells)
@@ -79,10 +84,24 @@ class QuietScreen(Screen):
                 self._cursor_shown = True
         if out:
             self._send("".join(out))
+        self._canvas = canvas
 
     def clear(self) -> None:
         self._reset()
         super().clear()
+
+    def register_palette_entry(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003 - urwid signature
+        super().register_palette_entry(*args, **kwargs)
+        self._forget_frame()
+
+    def set_terminal_properties(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003 - urwid signature
+        super().set_terminal_properties(*args, **kwargs)
+        self._forget_frame()
+
+    def _forget_frame(self) -> None:
+        """Attributes draw differently now: convert every row again (the terminal still shows its cells)."""
+        self._canvas = None
+        self._rows = []
 
     def _start(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202 - urwid signature
         self._reset()
@@ -98,6 +117,7 @@ class QuietScreen(Screen):
             self._reset()
             return
         self._urwid_knows_the_screen = True
+        self._canvas = canvas
         self._cells, self._size = cells, size
         self._at, self._attr = None, None
         self._cursor_shown = canvas.cursor is not None
@@ -143,19 +163,28 @@ class QuietScreen(Screen):
             return None
         encoding = urwid.util.get_encoding()
         rows = []
-        for content in canvas.content():
-            row: list[Cell] = []
-            for attr, charset, run in content:
-                if charset is not None:
+        known = self._rows
+        converted = []
+        for y, content in enumerate(canvas.content()):
+            if y < len(known) and known[y][0] == content:  # the same row as last frame: same cells
+                row = known[y][1]
+            else:
+                row = []
+                for attr, charset, run in content:
+                    if charset is not None:
+                        return None
+                    escape = self._attr_to_escape(attr)
+                    text = run.decode(encoding, "replace").translate(_UNPRINTABLE)
+                    if not _add_cells(row, escape, text):
+                        return None
+                if len(row) != size[0]:
                     return None
-                escape = self._attr_to_escape(attr)
-                text = run.decode(encoding, "replace").translate(_UNPRINTABLE)
-                if not _add_cells(row, escape, text):
-                    return None
-            if len(row) != size[0]:
-                return None
+            converted.append((content, row))
             rows.append(row)
-        return rows if len(rows) == size[1] else None
+        if len(rows) != size[1]:
+            return None
+        self._rows = converted
+        return rows
 
 
 def _add_cells(row: list[Cell], attr: str, text: str) -> bool:

@@ -116,6 +116,22 @@ class _Row(urwid.WidgetWrap):
         return False
 
 
+class Label(urwid.Text):
+    """A text that is only redrawn when it is given different markup.
+
+    urwid redraws a text on every `set_text`, even to the same markup; the console sets its
+    chrome after every event, and an idle console should redraw nothing.
+    """
+
+    _markup: Markup | None = None
+
+    def set_text(self, markup: Markup) -> None:
+        if self._markup is not None and markup == self._markup:
+            return
+        super().set_text(markup)
+        self._markup = markup
+
+
 def _cells(columns: Sequence[Column], cells: Sequence[Markup], attr: str | None = None) -> urwid.Widget:
     parts = []
     for column, cell in zip(columns, cells, strict=True):
@@ -150,6 +166,7 @@ class Table(urwid.WidgetWrap):
         self.on_activate: Callable[[], None] | None = None
         self.sort_marks = ("↑", "↓")
         self._data: list[_Data] = []
+        self._rows: dict[Hashable, tuple[_Data, _Row]] = {}  # the row widget drawn for each key's data
         self._empty_text = empty
         self._empty = urwid.Text(("dim", empty), align="center")
         self._walker = urwid.SimpleFocusListWalker([])
@@ -162,8 +179,15 @@ class Table(urwid.WidgetWrap):
     # -- content ---------------------------------------------------------------------
 
     def set_rows(self, rows: Sequence[tuple[Hashable, Sequence[Markup], str | None]]) -> None:
-        """Replace the rows, keeping the cursor on the same key when it is still there."""
-        self._data = [_Data(key, tuple(cells), attr, "\t".join(plain(c) for c in cells)) for key, cells, attr in rows]
+        """Replace the rows, keeping the cursor on the same key when it is still there.
+
+        Rows that are the same as before keep their widgets (and what urwid drew of them); the
+        same rows as before change nothing.
+        """
+        data = [_Data(key, tuple(cells), attr, "\t".join(plain(c) for c in cells)) for key, cells, attr in rows]
+        if data == self._data:
+            return
+        self._data = data
         self._show()
 
     def _show(self) -> None:
@@ -172,23 +196,36 @@ class Table(urwid.WidgetWrap):
         shown = self.shown()
         widgets = []
         new_position = None
+        drawn = {}
         for index, data in enumerate(shown):
-            focus_attr = "marked focus" if data.attr == "marked" else "focus"
-            row = urwid.AttrMap(_cells(self.columns, data.cells), data.attr, _focus_map(focus_attr))
-            widgets.append(_Row(data.key, row, self._activate))
+            widgets.append(self._row(data))
+            drawn[data.key] = (data, widgets[-1])
             if data.key == previous:
                 new_position = index
-        self._walker[:] = widgets
+        self._rows = drawn
+        if widgets != list(self._walker):
+            self._walker[:] = widgets
         if widgets:
             if new_position is None:
                 new_position = min(position or 0, len(widgets) - 1)
-            self._walker.set_focus(new_position)
-            self._frame.body = self._list
+            if new_position != self._walker.focus:
+                self._walker.set_focus(new_position)
+            if self._frame.body is not self._list:
+                self._frame.body = self._list
         else:
             empty = self._empty_text if not self.filter_text or not self._data else (
                 f"No row contains {one_line(self.filter_text)!r}. Esc clears the filter.")
             self._empty.set_text(("dim", empty))
             self._frame.body = urwid.Filler(self._empty, valign="top", top=1)
+
+    def _row(self, data: _Data) -> _Row:
+        """The row widget of `data`: the one drawn before if its data is the same."""
+        before = self._rows.get(data.key)
+        if before is not None and before[0] == data:
+            return before[1]
+        focus_attr = "marked focus" if data.attr == "marked" else "focus"
+        row = urwid.AttrMap(_cells(self.columns, data.cells), data.attr, _focus_map(focus_attr))
+        return _Row(data.key, row, self._activate)
 
     def shown(self) -> list[_Data]:
         """The rows on screen: filtered, then sorted."""
@@ -380,7 +417,7 @@ class TextView(urwid.WidgetWrap):
             self._list.keypress(size, key)
 
 
-class TabBar(urwid.Text):
+class TabBar(Label):
     """The screens' tabs; with the mouse on, a click on a tab calls `on_click(name)`."""
 
     def __init__(self) -> None:
@@ -414,11 +451,11 @@ class StatusBar(urwid.WidgetWrap):
     the mode on the right."""
 
     def __init__(self) -> None:
-        self._connection = urwid.Text("")
-        self._message = urwid.Text("", wrap="clip")
-        self._unfinished = urwid.Text("", wrap="clip")
-        self._counter = urwid.Text("", wrap="clip")
-        self._mode = urwid.Text("", align="right", wrap="clip")
+        self._connection = Label("")
+        self._message = Label("", wrap="clip")
+        self._unfinished = Label("", wrap="clip")
+        self._counter = Label("", wrap="clip")
+        self._mode = Label("", align="right", wrap="clip")
         columns = urwid.Columns(
             [("pack", self._connection), ("weight", 1, self._message), ("pack", self._unfinished),
              ("pack", self._counter), ("pack", self._mode)], dividechars=1

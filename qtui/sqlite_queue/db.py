@@ -184,6 +184,8 @@ class Database:
         self._idle: stdlib_queue.SimpleQueue[sqlite3.Connection] = stdlib_queue.SimpleQueue()
         self._lock = threading.Lock()  # orders giving a connection back against close()
         self._closed = False
+        self._watch: sqlite3.Connection | None = None  # never writes: sees every commit (data_version)
+        self._watch_lock = threading.Lock()
         self._uri = self._open_uri(create and not read_only)
         first = self._connect()
         try:
@@ -320,6 +322,19 @@ class Database:
                 raise
             conn.execute("COMMIT")
 
+    def data_version(self) -> int:
+        """A number that changes whenever a change is committed to the database, by any connection.
+
+        Costs a few microseconds: it reads SQLite's `PRAGMA data_version` on a connection of its
+        own, which never writes, so the commits of this process count as well as other processes'.
+        """
+        with self._translated(), self._watch_lock:
+            if self._closed:
+                raise BackendUnavailable(f"{self.label}: the database has been closed")
+            if self._watch is None:
+                self._watch = self._connect()
+            return self._watch.execute("PRAGMA data_version").fetchone()[0]
+
     @contextlib.contextmanager
     def _borrow(self) -> Iterator[sqlite3.Connection]:
         if self._closed:
@@ -353,6 +368,11 @@ class Database:
         """
         with self._lock:
             self._closed = True
+        with self._watch_lock:
+            if self._watch is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    self._watch.close()
+                self._watch = None
         while True:
             try:
                 conn = self._idle.get_nowait()

@@ -19,7 +19,7 @@ import attrs
 from qtui.model import BackendError, InvalidBatchItem, InvalidInput, Snapshot, check_queue_name
 from qtui.clock import WallClock
 from qtui.sqlite_queue.db import BUCKET_SECONDS, Database
-from qtui.sqlite_queue.stats import read_snapshot
+from qtui.sqlite_queue.stats import StatsReader
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +114,7 @@ class SQLiteQueue:
         self.database = database
         self.clock = clock
         self.retention = retention
+        self.stats_reader = StatsReader(database)  # reads the stats tables only after a commit
 
     @classmethod
     def open(
@@ -239,9 +240,7 @@ class SQLiteQueue:
 
     def snapshot(self) -> Snapshot:
         """Counts, rates and workers of every queue; cost grows with queues, not jobs."""
-        now = self.clock()
-        with self.database.read() as conn:
-            return read_snapshot(conn, now)
+        return self.stats_reader.snapshot(self.clock())
 
     def maintenance(self) -> int:
         """Reclaim expired leases, prune old completed jobs, rate buckets and forgotten workers.

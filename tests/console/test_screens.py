@@ -210,3 +210,21 @@ def test_palette_has_a_monochrome_rendering_for_every_attribute() -> None:
     # the cursor and marks must stay visible without colour
     mono = {entry[0]: entry[3] for entry in PALETTE}
     assert "standout" in mono["focus"] and mono["marked"]
+
+
+async def test_a_poll_that_changed_nothing_shown_redraws_nothing(drive, clock) -> None:
+    console = drive.console
+    frame = console.root.render((80, 24), focus=True)
+    rows = list(console.screens["queues"].table._walker)  # noqa: SLF001 - the row widgets drawn
+    taken = console.snapshot.taken_at
+    clock.advance(2)  # the same rate bucket: every count, rate and bar stays as it is
+    console.poller.refresh()
+    await settle(console, lambda: console.snapshot.taken_at > taken)
+    assert list(console.screens["queues"].table._walker) == rows  # noqa: SLF001 - the same widgets
+    # urwid's cache gives back the frame on the terminal: nothing to compare, nothing to write
+    assert console.root.render((80, 24), focus=True) is frame
+    console.backend.enqueue("email", "{}")
+    console.poller.refresh()
+    await settle(console, lambda: "31" in screen_text(console))
+    changed = list(console.screens["queues"].table._walker)  # noqa: SLF001
+    assert changed[0] is rows[0] and changed[1] is not rows[1]  # billing kept, email drawn anew

@@ -145,3 +145,22 @@ def test_a_changed_count_writes_only_its_cells(tty: int) -> None:
         assert terminal.draw(size, canvas_of(rows, size)) == ""  # nothing changed: nothing written
     finally:
         terminal.stop()
+
+
+def test_the_same_frame_again_is_not_read_and_writes_nothing(tty: int) -> None:
+    size = (20, 3)
+    terminal = Terminal(QuietScreen, size, tty)
+    try:
+        canvas = canvas_of([[(None, "email")], [("dead", "3")], []], size)
+        terminal.draw(size, canvas)
+        # urwid's cache hands back the frame it drew when no widget changed: not even read again
+        read = []
+        original = canvas.content
+        canvas.content = lambda *args: read.append(args) or original(*args)
+        assert terminal.draw(size, canvas) == ""
+        assert read == []
+        terminal.screen.register_palette_entry("dead", "default,bold", "default", "bold")  # attributes changed
+        assert terminal.draw(size, canvas) != ""  # the dead count drawn in its new colour
+        assert read != []
+    finally:
+        terminal.stop()

@@ -1,0 +1,141 @@
+"""The bundled plugins on an idle console: statistics that change nothing they show cost no work.
+
+Each stats event marks the queues that changed since the plugin's previous one; a plugin that
+draws nothing new renders nothing (no host calls laying out lines), and tenant-sla does not ask
+the backend to read the ready jobs again. Renders are counted on the plugin's own API calls.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from qtui.plugins.runtime.instance import PluginRuntime
+from qtui.plugins.runtime.sandbox import LuaSandbox
+
+
+@pytest.fixture
+def renders(monkeypatch) -> Counter:
+    """How many times each plugin called qtui.render (its API is bound when it starts)."""
+    counts: Counter = Counter()
+    real = PluginRuntime.api_render
+
+    def counting(self, lines, panel=None):  # noqa: ANN001, ANN202 - the API's signature
+        counts[self.manifest.name] += 1
+        return real(self, lines, panel)
+
+    monkeypatch.setattr(PluginRuntime, "api_render", counting)
+    return counts
+
+
+async def stats(h, name: str, taken_at: float) -> None:
+    """Publish a poll dated `taken_at` and wait until plugin `name` has handled it."""
+    sandbox = h.host.plugins[name].runtime.sandbox
+    calls = sandbox.usage().calls
+    await h.publish_stats(taken_at=taken_at)
+    await h.wait(lambda: sandbox.usage().calls > calls)
+    await h.host.idle()
+
+
+def count_readings(h) -> int:
+    """Requests tenant-sla made to count ready jobs (qtui.jobs.count_by), from the audit log."""
+    return sum(1 for entry in h.audit() if entry.detail == "qtui.jobs.count_by")
+
+
+async def test_throughput_draws_nothing_when_no_rate_changed_within_the_minute(harness, renders) -> None:
+    h = harness
+    h.queue.enqueue_many("email", [{"n": n} for n in range(3)])
+    await h.start("throughput")
+    minute = (h.clock.now // 60) * 60
+    await stats(h, "throughput", minute + 1)
+    drawn = renders["throughput"]
+    for second in (3, 5, 7):  # polls of an idle queue: the same rates in the same minute
+        await stats(h, "throughput", minute + second)
+    assert renders["throughput"] == drawn
+    worker = h.queue.worker(["email"], worker_id="w")
+    worker.ack(worker.reserve(timeout=0))  # a completion: the email row changes
+    await stats(h, "throughput", minute + 9)
+    assert renders["throughput"] == drawn + 1
+    assert h.line("throughput", "email").split()[-3] == "1/m"
+    await stats(h, "throughput", minute + 61)  # a new minute is a new column
+    assert renders["throughput"] == drawn + 2
+
+
+async def test_queue_alert_draws_an_idle_alert_again_only_when_its_minute_changes(harness, renders) -> None:
+    h = harness
+    h.queue.enqueue_many("email", [{"n": n} for n in range(3)])
+    await h.start("queue-alert", settings={"ready_threshold": 2, "dead_threshold": 0, "age_threshold_seconds": 0})
+    start = h.clock.now
+    await stats(h, "queue-alert", start)
+    assert "since" in h.line("queue-alert", "email")
+    drawn = renders["queue-alert"]
+    for second in (2, 4, 6):  # idle polls: the same backlog, the alert held for under a minute
+        await stats(h, "queue-alert", start + second)
+    assert renders["queue-alert"] == drawn
+    assert h.line("queue-alert", "email").rstrip().endswith("(<1m)")
+    await stats(h, "queue-alert", start + 62)
+    assert renders["queue-alert"] == drawn + 1
+    assert h.line("queue-alert", "email").rstrip().endswith("(1m)")
+    h.queue.enqueue("email", {"n": 3})  # a change: judged and drawn on the next poll
+    await stats(h, "queue-alert", start + 64)
+    assert h.line("queue-alert", "email").split()[:5] == ["email", "ready", "4", "≥", "2"]
+
+
+async def test_queue_alert_still_raises_an_age_alert_on_an_idle_queue(harness, renders) -> None:
+    h = harness
+    h.queue.enqueue("email", {"n": 1})
+    await h.start("queue-alert", settings={"ready_threshold": 0, "dead_threshold": 0, "age_threshold_seconds": 60})
+    start = h.clock.now
+    await stats(h, "queue-alert", start + 10)
+    assert any("all clear" in line for line in h.text("queue-alert"))
+    await stats(h, "queue-alert", start + 70)  # nothing changed but the wait, which passed 60 s
+    assert h.line("queue-alert", "since").split()[:2] == ["email", "oldest"]
+
+
+async def test_tenant_sla_carries_an_unchanged_reading_forward_without_reading_again(harness, renders) -> None:
+    h = harness
+    h.producer.offset = -7200  # waiting for two hours: the ages shown change once a minute
+    h.queue.enqueue_many("email", [{"tenant": "acme"}, {"tenant": "acme"}, {"tenant": "globex"}])
+    h.producer.offset = 0.0
+    await h.start("tenant-sla", settings={"refresh_seconds": 30, "threshold_seconds": 86400})
+    start = h.clock.now
+    await stats(h, "tenant-sla", start)
+    await h.wait_text("tenant-sla", "TENANT")
+    readings, drawn = count_readings(h), renders["tenant-sla"]
+    assert readings == 1
+    await stats(h, "tenant-sla", start + 2)  # an idle poll: nothing shown changed (2h00m waits)
+    assert renders["tenant-sla"] == drawn
+    await stats(h, "tenant-sla", start + 40)  # due for a reading, but no queue changed
+    assert count_readings(h) == readings
+    rows = {line.split()[0]: line.split() for line in h.text("tenant-sla") if line.startswith(("acme", "globex"))}
+    assert rows["acme"][1:4] == ["2", "2h00m", "0"] and rows["acme"][-1] == "stalled"  # carried forward: none taken
+    worker = h.queue.worker(["email"], worker_id="w")
+    worker.ack(worker.reserve(timeout=0))  # the email queue changes: the next reading asks again
+    await stats(h, "tenant-sla", start + 80)
+    await h.wait(lambda: count_readings(h) == readings + 1)
+    # the reading's result arrives later, from the backend's thread
+    await h.wait(lambda: any(line.split()[:2] == ["acme", "1"] for line in h.text("tenant-sla")))
+
+
+async def test_tenant_sla_lays_out_a_reading_once_while_the_waits_tick(harness, monkeypatch) -> None:
+    h = harness
+    host_calls: Counter = Counter()
+    dispatch = LuaSandbox._dispatch_call
+
+    def counting(self, index, arguments, scalars):  # noqa: ANN001, ANN202 - a method of LuaSandbox
+        host_calls[self._host_functions[index][0]] += 1  # noqa: SLF001 - the function's API path
+        return dispatch(self, index, arguments, scalars)
+
+    monkeypatch.setattr(LuaSandbox, "_dispatch_call", counting)
+    h.queue.enqueue_many("email", [{"tenant": "acme"}, {"tenant": "globex"}, {"tenant": "initech"}])
+    await h.start("tenant-sla", settings={"jobs_per_queue": 1})  # a partial reading: a wrapped note
+    start = h.clock.now
+    await stats(h, "tenant-sla", start + 5)
+    await h.wait_text("tenant-sla", "partial")
+    await h.host.idle()
+    host_calls.clear()
+    await stats(h, "tenant-sla", start + 7)  # jobs seconds old: the queue's OLDEST changes, not the reading
+    assert h.line("tenant-sla", "email ").split()[2] == "7s"
+    assert any(line.startswith("partial") for line in h.text("tenant-sla"))
+    assert host_calls["qtui.render"] == 1 and host_calls["qtui.text.width"] == 0  # the note was not wrapped again
