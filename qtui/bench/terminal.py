@@ -274,7 +274,7 @@ def first_frames(root: Path, qtui: str, runs: int) -> dict[str, list[tuple[float
     samples: dict[str, list[tuple[float, float]]] = {}
     floor = [sys.executable, "-c", FLOOR_PROGRAM]
     for round_ in range(runs + 1):  # the first round only warms up (bytecode, file cache)
-        imported = until_shown(floor, environment(homes[0]), {"imported": lambda rows: rows[0] == "imported"})
+        imported = until_shown(floor, environment(homes[0]), {"imported": lambda rows: rows[0].rstrip() == "imported"})
         if round_:
             samples.setdefault(FLOOR, []).append(imported["imported"])
         for count, home in homes.items():
