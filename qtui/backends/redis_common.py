@@ -14,9 +14,10 @@ name; the password is the master's, `sentinel_password` and `sentinel_username`
 authenticate to the Sentinels. The client asks the Sentinels for the master on
 each new connection, so after a failover the next command reaches the new one.
 
-Each layout declares the query options it understands; `db` and `timeout` (socket
-timeout in seconds, default 10) are always accepted and anything else is refused
-with a message naming it. The connection itself is redis-py's, built by
+Each layout declares the query options it understands; `db`, `timeout` (socket
+timeout in seconds, default 10) and, on TLS URLs, `ssl_ca_certs` (a PEM file of the
+certificate authorities to trust instead of the system's, for servers with a private
+CA) are always accepted and anything else is refused with a message naming it. The connection itself is redis-py's, built by
 `redis.connection.parse_url` on the URL without qtui's own options.
 
 Every Redis error becomes a qtui error: a lost or refused connection is
@@ -29,6 +30,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
+import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -38,7 +41,7 @@ import redis
 import redis.connection
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from redis.sentinel import Sentinel
+from redis.sentinel import MasterNotFoundError, Sentinel
 
 from qtui.backends.base import Backend
 from qtui.backends.journal import (
@@ -51,7 +54,7 @@ from qtui.clock import WallClock
 from qtui.model import BackendError, BackendUnavailable, InvalidInput
 
 #: Query options every Redis URL accepts, besides the layout's own.
-COMMON_OPTIONS = frozenset({"db", "timeout"})
+COMMON_OPTIONS = frozenset({"db", "timeout", "ssl_ca_certs"})
 #: Query options of Sentinel URLs.
 SENTINEL_OPTIONS = frozenset({"sentinel_password", "sentinel_username"})
 SENTINEL_PORT = 26379
@@ -124,13 +127,14 @@ def parse_redis_url(url: str, *, layout_prefix: str, options: frozenset[str]) ->
     if redis_py_scheme != "unix" and db_in_path and not db_in_path.isdigit():
         raise InvalidInput(f"Redis URL path must be a database number, not {parts.path!r}")
     timeout = _timeout(own.pop("timeout", "10"))
+    tls_options = _tls_options(own.pop("ssl_ca_certs", None), tls=redis_py_scheme == "rediss")
     query_text = "&".join(f"{n}={v}" for n, v in passed)
     stripped = f"{parts.scheme}://{parts.netloc}{parts.path}" + (f"?{query_text}" if query_text else "")
     try:
         kwargs = redis.connection.parse_url(stripped)
     except ValueError as exc:
         raise InvalidInput(f"invalid Redis URL {url!r}: {exc}") from None
-    kwargs.update(socket_timeout=timeout, socket_connect_timeout=min(timeout, 5.0))
+    kwargs.update(socket_timeout=timeout, socket_connect_timeout=min(timeout, 5.0), **tls_options)
     host_part = parts.netloc.rpartition("@")[2]
     location = parts.path if redis_py_scheme == "unix" else host_part or "localhost:6379"
     db = kwargs.get("db", 0)
@@ -175,15 +179,16 @@ def _parse_sentinel_url(url: str, scheme: str, rest: str, options: frozenset[str
     timeout = _timeout(own.pop("timeout", "10"))
     username, _, password = auth.partition(":") if ":" in auth else ("", "", auth)
     tls = scheme.startswith(("rediss+", "rq+rediss+"))
-    socket = {"socket_timeout": timeout, "socket_connect_timeout": min(timeout, 5.0)}
-    sentinel_kwargs: dict[str, object] = {**socket, "ssl": tls}
+    socket = {"socket_timeout": timeout, "socket_connect_timeout": min(timeout, 5.0), "ssl": tls,
+              **_tls_options(own.pop("ssl_ca_certs", None), tls=tls)}
+    sentinel_kwargs: dict[str, object] = dict(socket)
     if own.get("sentinel_password"):
         sentinel_kwargs["password"] = unquote(own.pop("sentinel_password"))
     if own.get("sentinel_username"):
         sentinel_kwargs["username"] = unquote(own.pop("sentinel_username"))
     own.pop("sentinel_password", None)
     own.pop("sentinel_username", None)
-    kwargs: dict[str, object] = {**socket, "db": int(db_text or 0), "ssl": tls}
+    kwargs: dict[str, object] = {**socket, "db": int(db_text or 0)}
     if password:
         kwargs["password"] = unquote(password)
     if username:
@@ -192,6 +197,17 @@ def _parse_sentinel_url(url: str, scheme: str, rest: str, options: frozenset[str
     spec = SentinelSpec(tuple(sentinels), unquote(master), sentinel_kwargs)
     display = f"{scheme}://{hosts}/{unquote(master)}/{kwargs['db']}"
     return RedisTarget(connection_kwargs=kwargs, display_name=display, options=own, sentinel=spec)
+
+
+def _tls_options(ca_file: str | None, *, tls: bool) -> dict[str, str]:
+    """The connection arguments of option `ssl_ca_certs`, checked: a TLS URL and a readable file."""
+    if ca_file is None:
+        return {}
+    if not tls:
+        raise InvalidInput("option 'ssl_ca_certs' in Redis URL needs a TLS URL (rediss://, rediss+sentinel://)")
+    if not os.path.isfile(ca_file) or not os.access(ca_file, os.R_OK):
+        raise InvalidInput(f"option 'ssl_ca_certs' in Redis URL: cannot read the file {ca_file!r}")
+    return {"ssl_ca_certs": ca_file}
 
 
 def _timeout(text: str) -> float:
@@ -224,12 +240,31 @@ def redis_errors(where: str) -> Iterator[None]:
         raise BackendUnavailable(f"{where}: authentication failed ({exc})") from None
     except redis.BusyLoadingError:
         raise BackendUnavailable(f"{where}: the server is loading its data, try again shortly") from None
+    except MasterNotFoundError as exc:
+        raise BackendUnavailable(f"{where}: {_no_master(str(exc))}") from None
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         raise BackendUnavailable(f"{where}: cannot reach the Redis server ({exc})") from None
     except redis.ResponseError as exc:
         raise BackendError(f"{where}: the Redis server refused the command: {exc}") from None
     except redis.RedisError as exc:
         raise BackendError(f"{where}: Redis error: {exc}") from None
+
+
+# What each Sentinel answered, after the client's repr in MasterNotFoundError's text.
+_SENTINEL_ANSWER = re.compile(r"\)>\)> - (.+?)(?=, <redis\.|$)")
+
+
+def _no_master(text: str) -> str:
+    """MasterNotFoundError's text without the clients' internals: the service and the answers."""
+    service, _, errors = text.partition(" : ")
+    answers = sorted({answer[:200] for answer in _SENTINEL_ANSWER.findall(errors)})
+    hint = ""
+    if any("Authentication" in answer for answer in answers):
+        hint = " (check the URL's sentinel_password)"
+    elif any("ConnectionError" in answer for answer in answers):
+        hint = " (check the Sentinels' hosts and ports and, with TLS, that ssl_ca_certs names their CA)"
+    found = service.removeprefix("No master found for ")
+    return f"no Sentinel named a master for {found}" + (f": {'; '.join(answers)}{hint}" if answers else "")
 
 
 P = ParamSpec("P")

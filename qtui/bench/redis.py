@@ -41,7 +41,8 @@ class LocalRedisServer:
 
     No persistence by default; `persistent` keeps an append-only file written on
     every write (appendfsync always), so a server killed with SIGKILL restarts with
-    every write it acknowledged. `extra` adds arguments (--replicaof ...).
+    every write it acknowledged. `extra` adds arguments (--replicaof ...); `password`
+    is the one `extra` sets with --requirepass, for the server's own clients.
     """
 
     def __init__(
@@ -52,12 +53,14 @@ class LocalRedisServer:
         executable: str = "redis-server",
         persistent: bool = False,
         extra: Sequence[str] = (),
+        password: str | None = None,
     ) -> None:
         self.directory = directory
         self.port = port or free_port()
         self.executable = shutil.which(executable) or executable
         self.persistent = persistent
         self.extra = tuple(extra)
+        self.password = password
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -69,7 +72,7 @@ class LocalRedisServer:
 
     def client(self, db: int = 0) -> redis.Redis:
         """A plain client on this server (the caller closes it)."""
-        return redis.Redis(host="127.0.0.1", port=self.port, db=db)
+        return redis.Redis(host="127.0.0.1", port=self.port, db=db, password=self.password)
 
     def start(self) -> None:
         """Start the server and wait until it answers PING (raises RuntimeError if it does not)."""
@@ -83,7 +86,7 @@ class LocalRedisServer:
             "--logfile", str(self.directory / "redis.log"), "--loglevel", "warning", *self.extra,
         ]  # fmt: skip
         self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL)
-        client = redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=0.2)
+        client = redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=0.2, password=self.password)
         deadline = time.monotonic() + 10
         try:
             while True:

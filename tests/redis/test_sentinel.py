@@ -6,12 +6,14 @@ import json
 from collections import Counter
 
 import pytest
+import rq
 import trio
 
 from qtui.backends import open_backend
 from qtui.bench.redis import load_gowork
 from qtui.clock import SYSTEM_CLOCK
 from qtui.console.app import Console
+from qtui.model import BackendUnavailable, JobState
 from tests.support import screen_text, wait_until
 
 from .test_console_faults import wait_for
@@ -68,3 +70,70 @@ async def test_the_console_follows_a_failover_and_the_requeue_finishes_with_noth
         nursery.cancel_scope.cancel()
     promoted.close()
     backend.close()
+
+
+def _counts(backend) -> dict[str, tuple[int, int]]:
+    return {q.name: (q.count(JobState.READY), q.count(JobState.DEAD)) for q in backend.snapshot().queues}
+
+
+def test_passwords_and_tls_reach_sentinels_and_master_and_survive_a_failover(secured_sentinel_group) -> None:
+    group = secured_sentinel_group
+    master = group.master.client()
+    load_gowork(master, 500, 100)
+    assert master.wait(1, 5000) == 1
+    master.close()
+    backend = open_backend(group.url(), clock=SYSTEM_CLOCK.time)
+    try:
+        before = _counts(backend)
+        assert before == {"high": (160, 40), "low": (240, 60)}
+        assert backend.server() == f"127.0.0.1:{group.master_port_for_clients}"  # the TLS port
+        group.master.kill()
+        group.wait_for(lambda: group.master_port() == group.replica_port_for_clients, "the failover")
+
+        def follows() -> bool:
+            try:
+                return _counts(backend) == before
+            except BackendUnavailable:
+                return False
+
+        group.wait_for(follows, "the backend to reach the new master")
+        assert backend.server() == f"127.0.0.1:{group.replica_port_for_clients}"
+    finally:
+        backend.close()
+
+
+def test_rq_layout_through_secured_sentinels(shared_secured_sentinel_group) -> None:
+    group = shared_secured_sentinel_group
+    master = group.master.client()
+    master.flushall()
+    queue = rq.Queue("emails", connection=master)
+    for n in range(3):
+        queue.enqueue("rq_jobs.add", n, 1)
+    master.close()
+    backend = open_backend("rq+" + group.url(), clock=SYSTEM_CLOCK.time)
+    try:
+        assert _counts(backend)["emails"] == (3, 0)
+    finally:
+        backend.close()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda url: url.replace("m%40ster", "wrong"), "authentication failed|invalid username-password"),
+        (lambda url: url.replace("sentinel-pw", "wrong"),
+         r"no Sentinel named a master for 'qtuimaster': auth:AuthenticationError \(check the URL's sentinel_password\)$"),
+        (lambda url: url.partition("&ssl_ca_certs")[0], "ConnectionError .*ssl_ca_certs names their CA"),
+    ],
+    ids=["master password", "sentinel password", "untrusted certificate"],
+)
+def test_a_wrong_password_or_an_untrusted_certificate_is_a_clear_error(
+    shared_secured_sentinel_group, change, message
+) -> None:
+    backend = open_backend(change(shared_secured_sentinel_group.url()), clock=SYSTEM_CLOCK.time)
+    try:
+        with pytest.raises(BackendUnavailable, match=message) as caught:
+            backend.snapshot()
+        assert len(str(caught.value)) < 400  # what went wrong, not the clients' internals
+    finally:
+        backend.close()

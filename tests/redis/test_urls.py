@@ -118,3 +118,18 @@ def test_bad_sentinel_urls_name_the_problem(url, message):
 def test_open_backend_takes_sentinel_urls_for_both_layouts():
     assert isinstance(open_backend("redis+sentinel://127.0.0.1:1/m", clock=time.time), GoWorkBackend)
     assert isinstance(open_backend("rq+redis+sentinel://127.0.0.1:1/m", clock=time.time), RQBackend)
+
+
+def test_ssl_ca_certs_names_the_ca_for_tls_urls_and_is_refused_elsewhere(tmp_path):
+    ca = tmp_path / "my ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    query = f"ssl_ca_certs={str(ca).replace(' ', '%20')}"
+    plain = parse_redis_url(f"rediss://h:1/0?{query}", layout_prefix="", options=GOWORK)
+    assert plain.connection_kwargs["ssl_ca_certs"] == str(ca) and "ssl_ca_certs" not in plain.options
+    sentinel = parse_redis_url(f"rq+rediss+sentinel://h/m?{query}", layout_prefix="rq+", options=frozenset())
+    assert sentinel.connection_kwargs["ssl_ca_certs"] == sentinel.sentinel.sentinel_kwargs["ssl_ca_certs"] == str(ca)
+    for url in (f"redis://h:1/0?{query}", f"redis+sentinel://h/m?{query}"):
+        with pytest.raises(InvalidInput, match="'ssl_ca_certs' in Redis URL needs a TLS URL"):
+            parse_redis_url(url, layout_prefix="", options=GOWORK)
+    with pytest.raises(InvalidInput, match="'ssl_ca_certs' in Redis URL: cannot read the file '.*missing.pem'"):
+        parse_redis_url(f"rediss://h:1/0?ssl_ca_certs={tmp_path}/missing.pem", layout_prefix="", options=GOWORK)
