@@ -296,6 +296,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     backend = open_backend_for(args)
     queues = backend.stats()
     print_result(args, queues, report.stats_table(queues))
+    ops.warn_unfinished(backend)
     return EXIT_OK
 
 
@@ -307,8 +308,10 @@ def cmd_workers(args: argparse.Namespace) -> int:
 
 def cmd_peek(args: argparse.Namespace) -> int:
     queue = None if args.queue == "all" else args.queue
-    page = open_backend_for(args).peek(queue, args.state, text=args.filter, cursor=args.cursor, limit=args.limit)
+    backend = open_backend_for(args)
+    page = backend.peek(queue, args.state, text=args.filter, cursor=args.cursor, limit=args.limit)
     print_result(args, page, report.page_table(page))
+    ops.warn_unfinished(backend)
     return EXIT_OK
 
 

@@ -94,17 +94,42 @@ def offer_unfinished(backend: Backend, args: argparse.Namespace) -> None:
     for operation in backend.operations():
         if operation.running_elsewhere(backend.clock()):
             continue
-        summary = f"{one_line(operation.describe())} ({operation.progress_text()})"
         if args.yes or not sys.stdin.isatty():
-            print(f"qtui: unfinished operation {operation.id}: {summary}; 'qtui ops resume {operation.id}' "
-                  f"finishes it, 'qtui ops abandon {operation.id}' drops it", file=sys.stderr)
+            print(f"qtui: {unfinished_text(operation, backend.clock())}", file=sys.stderr)
             continue
-        answer = input(f"Unfinished: {summary}.\nResume it (r), abandon it (a), or leave it (Enter)? ")
+        answer = input(f"Unfinished: {_summary(operation)}.\nResume it (r), abandon it (a), or leave it (Enter)? ")
         if answer.strip().lower() in ("r", "resume"):
             report_outcome(args, run_with_progress(backend, backend.resume(operation.id)))
         elif answer.strip().lower() in ("a", "abandon"):
             backend.abandon(operation.id)
             print(f"abandoned {operation.id}")
+
+
+def warn_unfinished(backend: Backend, *, stream: TextIO | None = None) -> None:
+    """One line on `stream` (standard error) when the journal holds operations: their counts are in motion."""
+    operations = backend.operations()
+    if not operations:
+        return
+    now = backend.clock()
+    if len(operations) == 1:
+        text = unfinished_text(operations[0], now)
+    else:
+        running = sum(op.running_elsewhere(now) for op in operations)
+        text = (f"{len(operations)} unfinished operations on this backend ({len(operations) - running} "
+                f"interrupted, {running} running); 'qtui ops' lists them")  # fmt: skip
+    print(f"qtui: {text}", file=stream if stream is not None else sys.stderr)
+
+
+def unfinished_text(operation: Operation, now: float) -> str:
+    """What an operation in the journal is, and what to do about it, in one line."""
+    if operation.running_elsewhere(now):
+        return f"operation {operation.id} running in {one_line(operation.owner, 60)}: {_summary(operation)}"
+    return (f"unfinished operation {operation.id}: {_summary(operation)}; 'qtui ops resume {operation.id}' "
+            f"finishes it, 'qtui ops abandon {operation.id}' drops it")  # fmt: skip
+
+
+def _summary(operation: Operation) -> str:
+    return f"{one_line(operation.describe())} ({operation.progress_text()})"
 
 
 def operations_table(operations: tuple[Operation, ...], now: float) -> str:

@@ -300,8 +300,7 @@ class Console:
                 interval = self.poller.interval
                 if not self.operations.busy:
                     self.status.set_message(f"refresh every {interval:g}s" if interval else "refresh on r")
-                if not self.read_only:
-                    self.operations.offer_once()
+                self.operations.connected(offer=not self.read_only)
             case BackendStatus(connected=False, message=message):
                 self.status.set_connection(("status bad", f" {self.glyphs.bullet_bad} disconnected "))
                 if self.poller.last_success is not None:  # the data on screen is kept, marked stale

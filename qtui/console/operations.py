@@ -8,6 +8,9 @@ once the backend answers again, so it finishes with every job exactly once.
 
 At start, and on `:ops`, operations the journal holds as interrupted (their
 process died) are offered one at a time: resume, abandon, or leave for later.
+While any is left, the status bar says how many (read-only too, where nothing
+is offered); it is counted again at each connection, after `:ops` and after an
+operation ends.
 
 A find by id that has to scan (no id index in the layout) shows its progress
 in the status bar the same way.
@@ -39,6 +42,7 @@ class Console(Protocol):
     backend: Backend
     status: StatusBar
     ascii: bool
+    read_only: bool
 
     def message(self, text: str, level: str = ...) -> None: ...
     def run_io(self, fn: Callable[[], Any], on_done: Callable[[Any], None], what: str) -> None: ...
@@ -129,6 +133,7 @@ class OperationRunner:
             self.running = None
             self.console.status.set_message(self._status_before)
             self.console.refresh()
+            self.recount()
         if final.outcome == "finished":
             on_done(final.done)
         else:
@@ -180,26 +185,54 @@ class OperationRunner:
 
     # -- interrupted operations ---------------------------------------------------
 
-    def offer_once(self) -> None:
-        """At the first connection: offer the interrupted operations, if any."""
-        if not self._offered:
+    def connected(self, *, offer: bool) -> None:
+        """The backend answers (again): at the first connection offer the interrupted operations
+        if `offer`; otherwise count them for the status bar."""
+        if offer and not self._offered:
             self._offered = True
             self.offer(quiet=True)
+        else:
+            self.recount()
 
     def offer(self, *, quiet: bool = False) -> None:
         """Ask about each interrupted operation in the journal: resume, abandon or later.
 
         Unless `quiet`, say so when there is none.
         """
+        self.console.run_io(self._interrupted, lambda found: self._ask(found, quiet), "unfinished operations")
+
+    def recount(self) -> None:
+        """Show in the status bar how many interrupted operations the journal holds.
+
+        Quietly: when the backend cannot be reached the poller says so, and the
+        count waits for the next connection.
+        """
+
+        async def count() -> None:
+            try:
+                found = await trio.to_thread.run_sync(self._interrupted)
+            except BackendError:
+                return
+            except Exception:  # a console bug must not kill the operator's session
+                log.exception("counting unfinished operations failed")
+                return
+            self._show_unfinished(found)
+
+        self.console.spawn(count)
+
+    def _interrupted(self) -> list[Operation]:
         backend = self.console.backend
+        running = self.running.id if self.running else None
+        return [op for op in backend.operations() if op.id != running and not op.running_elsewhere(backend.clock())]
 
-        def interrupted() -> list[Operation]:
-            running = self.running.id if self.running else None
-            return [op for op in backend.operations() if op.id != running and not op.running_elsewhere(backend.clock())]
-
-        self.console.run_io(interrupted, lambda found: self._ask(found, quiet), "unfinished operations")
+    def _show_unfinished(self, operations: list[Operation]) -> None:
+        count = len(operations)
+        where = "" if self.console.read_only else " (:ops)"
+        self.console.status.set_unfinished(f"{count} unfinished op{'s' if count != 1 else ''}{where}" if count else "")
+        self.console.refresh()
 
     def _ask(self, operations: list[Operation], quiet: bool) -> None:
+        self._show_unfinished(operations)
         if not operations:
             if not quiet:
                 self.console.message("no unfinished operations")
@@ -226,7 +259,9 @@ class OperationRunner:
                    "resume")
 
     def _abandon(self, operation: Operation) -> None:
-        self.console.run_io(lambda: self.console.backend.abandon(operation.id),
-                            lambda op: self.console.after_change(f"abandoned {op.id} after {op.progress_text()}"),
-                            "abandon")
+        def abandoned(op: Operation) -> None:
+            self.console.after_change(f"abandoned {op.id} after {op.progress_text()}")
+            self.recount()
+
+        self.console.run_io(lambda: self.console.backend.abandon(operation.id), abandoned, "abandon")
 

@@ -410,16 +410,18 @@ class TabBar(urwid.Text):
 
 
 class StatusBar(urwid.WidgetWrap):
-    """Connection state on the left, the latest message, a counter (marked jobs), the mode on the right."""
+    """Connection state on the left, the latest message, unfinished operations, a counter (marked jobs),
+    the mode on the right."""
 
     def __init__(self) -> None:
         self._connection = urwid.Text("")
         self._message = urwid.Text("", wrap="clip")
+        self._unfinished = urwid.Text("", wrap="clip")
         self._counter = urwid.Text("", wrap="clip")
         self._mode = urwid.Text("", align="right", wrap="clip")
         columns = urwid.Columns(
-            [("pack", self._connection), ("weight", 1, self._message), ("pack", self._counter),
-             ("pack", self._mode)], dividechars=1
+            [("pack", self._connection), ("weight", 1, self._message), ("pack", self._unfinished),
+             ("pack", self._counter), ("pack", self._mode)], dividechars=1
         )
         super().__init__(urwid.AttrMap(columns, "status"))
 
@@ -433,6 +435,14 @@ class StatusBar(urwid.WidgetWrap):
     @property
     def message(self) -> str:
         return self._message.text
+
+    def set_unfinished(self, text: str) -> None:
+        """Show `text` (such as "1 unfinished op (:ops)") as a warning; "" hides it."""
+        self._unfinished.set_text(("status warn", f" {text} ") if text else "")
+
+    @property
+    def unfinished(self) -> str:
+        return self._unfinished.text.strip()
 
     def set_counter(self, text: str) -> None:
         """Show `text` (such as "3 marked") before the mode; "" hides it."""

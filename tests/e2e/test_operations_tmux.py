@@ -128,13 +128,14 @@ def test_console_offers_an_interrupted_operation_at_start_and_on_ops(tmux, qtui_
     screen = tmux.wait_for("purge all dead jobs of low")
     assert "r resume" in screen and "a abandon" in screen
     tmux.keys("n")
-    tmux.wait_for("left for later: :ops asks again")
+    screen = tmux.wait_for("left for later: :ops asks again")
+    assert "1 unfinished op (:ops)" in screen.splitlines()[-2]  # the status bar keeps saying so
     tmux.keys(":")
     tmux.type("ops")
     tmux.keys("Enter")
     tmux.wait_for("An operation was left unfinished:")
     tmux.keys("r")
-    tmux.wait_for("purge finished:")
+    tmux.wait_for(lambda screen: "purge finished:" in screen and "unfinished op" not in screen)
     assert client.zcard(OPS) == 0
     tmux.keys(":")
     tmux.type("ops")

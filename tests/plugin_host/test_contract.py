@@ -83,6 +83,13 @@ def test_stats_rows_have_every_state_and_rate() -> None:
                    "oldest_ready_age": 10.0, "changed": True}
 
 
+def test_a_count_beyond_64_bits_from_a_broken_backend_reaches_plugins_as_the_nearest_integer() -> None:
+    # Once an internal error that held back every later event of the plugins receiving it.
+    queue = QueueStats("email", {JobState.READY: 2**70, JobState.DEAD: -(2**70), JobState.COMPLETED: 7})
+    (row,) = received(StatsUpdated(Snapshot((queue,), (), 100.0)))["queues"]
+    assert (row["ready"], row["dead"], row["completed"]) == (2**63 - 1, -(2**63), 7)
+
+
 def snapshot(at: float, *rows: tuple[str, int, float | None]) -> StatsUpdated:
     """Stats of queues (name, ready jobs, oldest ready job's creation time) taken at `at`."""
     return StatsUpdated(Snapshot(tuple(QueueStats(name, {JobState.READY: ready}, oldest_ready_at=oldest)

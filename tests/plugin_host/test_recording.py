@@ -41,6 +41,17 @@ def record(path: Path, *, payloads: bool) -> None:
     recorder.close()
 
 
+def test_events_after_close_are_dropped_and_the_recording_stays_whole(tmp_path: Path) -> None:
+    # The console may still deliver an event (or a plugin thread a job read) while qtui record closes.
+    late = Recorder(tmp_path / "late.jsonl", clock=ManualClock())
+    late.event(ConsoleKey("j", "dead"))
+    late.close()
+    late.event(ConsoleKey("k", "dead"))
+    late.jobs([JOB])
+    late.close()
+    assert late.events == 1 and [e["key"] for _, e in read_recording(tmp_path / "late.jsonl").events] == ["j"]
+
+
 def test_a_recording_reads_back_as_plugins_saw_it_with_payloads_redacted(tmp_path: Path) -> None:
     path = tmp_path / "rec.jsonl"
     record(path, payloads=False)

@@ -77,3 +77,49 @@ async def test_an_operation_whose_server_comes_back_without_it_is_reported_not_r
         assert console.operations.running is None and "requeue [" not in text
         nursery.cancel_scope.cancel()
     backend.close()
+
+
+def _interrupted_purge(server) -> str:
+    """A purge of queue low's dead jobs whose process died before its first chunk; its id."""
+    import gowork_sim as sim
+
+    client = redis.Redis(host="127.0.0.1", port=server.port)
+    client.lpush(sim.DEAD_LETTER, *[sim.make_job(f"/{i}", "low", retries=4) for i in range(30)])
+    backend = open_backend(server.url(), clock=SYSTEM_CLOCK.time)
+    operation = backend.start_purge("low", "dead")
+    client.hset(f"jobqueue:qtui:op:{operation.id}", mapping={"owner": "elsewhere:1", "updated_at": "0"})
+    backend.close()
+    client.close()
+    return operation.id
+
+
+def status_bar(console: Console) -> str:
+    return screen_text(console).splitlines()[-2]
+
+
+async def test_a_read_only_console_shows_an_unfinished_operation_in_the_status_bar(own_redis_server) -> None:
+    _interrupted_purge(own_redis_server)
+    backend = open_backend(own_redis_server.url(), clock=SYSTEM_CLOCK.time, read_only=True)
+    console = Console(backend, clock=SYSTEM_CLOCK, refresh=0.2)
+    async with trio.open_nursery() as nursery:
+        console.start_tasks(nursery)
+        await wait_until(lambda: "1 unfinished op" in status_bar(console), lambda: screen_text(console))
+        assert "(:ops)" not in status_bar(console)  # read-only: nothing to offer, only to know
+        assert "An operation was left unfinished" not in screen_text(console)
+        nursery.cancel_scope.cancel()
+    backend.close()
+
+
+async def test_the_status_bar_count_goes_when_the_operation_is_abandoned(own_redis_server) -> None:
+    op_id = _interrupted_purge(own_redis_server)
+    backend = open_backend(own_redis_server.url(), clock=SYSTEM_CLOCK.time)
+    console = Console(backend, clock=SYSTEM_CLOCK, refresh=0.2)
+    async with trio.open_nursery() as nursery:
+        console.start_tasks(nursery)
+        await wait_for(console, lambda t: "An operation was left unfinished" in t)
+        assert "1 unfinished op (:ops)" in status_bar(console)
+        console.handle_key("a")
+        await wait_for(console, lambda t: f"abandoned {op_id}" in t)
+        await wait_until(lambda: "unfinished op" not in status_bar(console), lambda: screen_text(console))
+        nursery.cancel_scope.cancel()
+    backend.close()

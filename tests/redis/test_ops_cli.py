@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 import time
 
 import gowork_sim as sim
 import pytest
 
 from qtui.backends import open_backend
+from qtui.bench.redis import load_rq
 from qtui.cli.main import main
+from qtui.model import JobState
 
 
 @pytest.fixture
@@ -67,3 +71,44 @@ def test_requeue_points_out_an_unfinished_operation_first(capsys, redis_url, rdb
 def test_ops_usage_errors(capsys, redis_url, argv) -> None:
     code, _, err = run(capsys, *argv, "--db", redis_url)
     assert code == 2 and "qtui ops" in err
+
+
+
+@pytest.mark.parametrize("command", [["stats"], ["peek", "low", "--state", "dead"]])
+def test_stats_and_peek_mention_an_unfinished_operation_on_stderr_only(capsys, redis_url, interrupted, command) -> None:
+    for as_json in ([], ["--json"]):
+        code, out, err = run(capsys, *command, *as_json, "--db", redis_url)
+        assert code == 0 and interrupted.id not in out
+        (line,) = err.splitlines()
+        assert line == (
+            f"qtui: unfinished operation {interrupted.id}: requeue all dead jobs to their own queues "
+            f"(0 of ~30 examined, 0 moved); 'qtui ops resume {interrupted.id}' finishes it, "
+            f"'qtui ops abandon {interrupted.id}' drops it"
+        )
+    open_backend(redis_url, clock=time.time).abandon(interrupted.id)
+    code, out_after, err = run(capsys, *command, "--json", "--db", redis_url)
+    assert code == 0 and err == ""
+    assert json.loads(out_after) == json.loads(out)  # --json's output is the same with or without the warning
+
+
+def test_stats_on_rq_mentions_an_unfinished_purge(capsys, redis_server, rdb) -> None:
+    load_rq(rdb, 40, 2, 40)
+    url = redis_server.url(scheme="rq+redis")
+    operation = open_backend(url, clock=time.time).start_purge(None, JobState.DEAD)
+    rdb.hset(f"rq:qtui:op:{operation.id}", mapping={"owner": "elsewhere:1", "updated_at": "0"})
+    code, out, err = run(capsys, "stats", "--db", url)
+    assert code == 0 and "q00" in out
+    assert err.startswith(f"qtui: unfinished operation {operation.id}: purge all dead jobs (0 of ~40 examined")
+
+
+def test_stats_counts_several_operations_and_says_which_run_elsewhere(capsys, redis_url, rdb, interrupted) -> None:
+    other = open_backend(redis_url, clock=time.time).start_purge("low", JobState.DEAD)
+    live = f"{socket.gethostname()}:{os.getppid()}"  # a live process on this host: the test runner's parent
+    rdb.hset(f"jobqueue:qtui:op:{other.id}", mapping={"owner": live})
+    code, _, err = run(capsys, "stats", "--db", redis_url)
+    assert code == 0
+    assert err == ("qtui: 2 unfinished operations on this backend (1 interrupted, 1 running); "
+                   "'qtui ops' lists them\n")  # fmt: skip
+    open_backend(redis_url, clock=time.time).abandon(interrupted.id)
+    code, _, err = run(capsys, "stats", "--db", redis_url)
+    assert err.startswith(f"qtui: operation {other.id} running in {live}: purge all dead jobs of low (")

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from qtui import simulation
+from tests.support import WAIT
 from qtui.model import JobState
 from qtui.sqlite_queue import SQLiteQueue
 from tests.support import ManualClock
@@ -77,7 +78,9 @@ def test_simulation_process_works_until_stdin_closes_or_sigterm(db_path: Path, t
                 process.send_signal(signal.SIGTERM)
             else:
                 process.stdin.close()
-            assert process.wait(timeout=30) == 0, stop_by
+            # Each of its threads ends its current step (a write may wait out SQLite's 5 s busy
+            # timeout) and signs off: on a loaded machine that took over 30 s.
+            assert process.wait(timeout=WAIT) == 0, stop_by
         finally:
             process.kill()
             process.wait()

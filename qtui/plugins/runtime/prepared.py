@@ -181,7 +181,11 @@ class _StatsTemplates:
             rows[queue.name] = (counts, rates, oldest)
         template = self._template(tuple(names), tuple(ready))
         code = bytearray(template.code)
-        template.numbers.pack_into(code, template.offset, *_tagged(ints, floats))
+        try:
+            template.numbers.pack_into(code, template.offset, *_tagged(ints, floats))
+        except struct.error:  # a count beyond 64 bits from a broken backend: shown as the nearest one
+            saturated = [min(max(n, INT64_MIN), INT64_MAX) for n in ints]
+            template.numbers.pack_into(code, template.offset, *_tagged(saturated, floats))
         return PreparedEvent("stats", EVENT_BYTECODE, chunk=bytes(code), rows=rows, size=template.size)
 
     def _template(self, names: tuple[str, ...], ready: tuple[bool, ...]) -> _Template:

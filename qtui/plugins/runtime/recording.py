@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -71,19 +72,25 @@ class Recorder:
         # Written beside `path` a line at a time, and put in its place by close(): an older
         # recording at `path` stays whole until the new one is complete.
         self._partial = path.with_name(f".{path.name}.partial")
+        # Events come from the console's loop and job reads from plugin threads, until close().
+        self._lock = threading.Lock()
+        self._closed = False
         self._file: IO[str] = open(self._partial, "w", encoding="utf-8", buffering=1)  # noqa: SIM115
         self._line({"qtui_recording": FORMAT, "api": api.HOST_API_VERSION, "started": self._started,
                     "payloads": payloads})
 
-    def _line(self, data: Mapping[str, Any]) -> None:
-        if self.full:
-            return
+    def _line(self, data: Mapping[str, Any]) -> bool:
+        """Write one line; False when it was dropped (the recording is full or closed)."""
         text = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":")) + "\n"
-        if self._written + len(text) > MAX_BYTES or len(text) > MAX_LINE:
-            self.full = True
-            return
-        self._file.write(text)
-        self._written += len(text)
+        with self._lock:
+            if self.full or self._closed:
+                return False
+            if self._written + len(text) > MAX_BYTES or len(text) > MAX_LINE:
+                self.full = True
+                return False
+            self._file.write(text)
+            self._written += len(text)
+            return True
 
     def _at(self) -> float:
         return round(self._clock.time() - self._started, 3)
@@ -93,8 +100,8 @@ class Recorder:
         plain = stats_plain(event) if isinstance(event, StatsUpdated) else to_plain(event)
         if isinstance(event, PluginMessage) and not self.payloads:
             plain["data"] = redacted(json.dumps(plain.get("data"), allow_nan=False))
-        self._line({"at": self._at(), "event": plain})
-        self.events += 0 if self.full else 1
+        if self._line({"at": self._at(), "event": plain}):
+            self.events += 1
 
     def jobs(self, jobs: Iterable[Mapping[str, Any]]) -> None:
         """Record jobs a plugin read (as plugins see them), each once."""
@@ -108,8 +115,12 @@ class Recorder:
             self._line({"at": self._at(), "job": kept})
 
     def close(self) -> None:
-        """Finish the recording: it replaces whatever was at its path."""
-        self._file.close()
+        """Finish the recording: it replaces whatever was at its path; later events are dropped."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._file.close()
         os.replace(self._partial, self.path)
 
 
