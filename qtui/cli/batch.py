@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
 import attrs
@@ -27,48 +25,60 @@ class Enqueued:
     last_id: str | None
 
 
-def read_lines(stream: BinaryIO, name: str) -> Iterator[tuple[int, str]]:
-    """(line number, text) for each line of `stream`, which is called `name` in errors.
+def read_batch(stream: BinaryIO, name: str, first: int, size: int) -> list[str]:
+    """The text of up to `size` lines of `stream`, which is called `name` in errors; the first
+    is line number `first`. [] at the end of the stream.
 
-    A line that is empty, not UTF-8 or longer than MAX_LINE_BYTES is InvalidInput naming it.
+    A line longer than MAX_LINE_BYTES or not UTF-8 is InvalidInput naming it. The checks run
+    on the whole batch at once; only a batch with a bad line is looked at line by line.
     """
-    for number in itertools.count(1):
-        raw = stream.readline(MAX_LINE_BYTES + 1)
-        if not raw:
-            return
-        if len(raw) > MAX_LINE_BYTES:
-            raise InvalidInput(f"{name}:{number}: the line is longer than {MAX_LINE_BYTES // 2**20} MiB")
-        try:
-            text = raw.decode("utf-8").removesuffix("\n")
-        except UnicodeDecodeError as exc:
-            raise InvalidInput(f"{name}:{number}: not UTF-8 text (byte {exc.start + 1} of the line)") from None
-        if not text.strip():
-            raise InvalidInput(f"{name}:{number}: empty line; each line holds one JSON payload")
-        yield number, text
+    readline, limit = stream.readline, MAX_LINE_BYTES + 1
+    raw = []
+    for _ in range(size):
+        line = readline(limit)
+        if not line:
+            break
+        raw.append(line)
+    if not raw:
+        return []
+    if max(map(len, raw)) > MAX_LINE_BYTES:
+        number = first + next(n for n, line in enumerate(raw) if len(line) > MAX_LINE_BYTES)
+        raise InvalidInput(f"{name}:{number}: the line is longer than {MAX_LINE_BYTES // 2**20} MiB")
+    try:
+        text = b"".join(raw).decode("utf-8")
+    except UnicodeDecodeError:
+        for number, line in enumerate(raw, first):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InvalidInput(f"{name}:{number}: not UTF-8 text (byte {exc.start + 1} of the line)") from None
+        raise
+    # Only the line ends are newlines (UTF-8 never puts byte 10 inside a character).
+    return text.removesuffix("\n").split("\n")
 
 
-def enqueue_lines(backend: Backend, queue: str, lines: Iterable[tuple[int, str]], *, name: str,
-                  batch_size: int, priority: int = 0) -> Enqueued:
-    """Enqueue a job per line, `batch_size` lines per atomic step.
+def enqueue_lines(backend: Backend, queue: str, stream: BinaryIO, *, name: str, batch_size: int,
+                  priority: int = 0) -> Enqueued:
+    """Enqueue a job per line of `stream` (called `name` in errors), `batch_size` lines per atomic step.
 
     A bad line stops it: nothing of that line's batch is written, the batches before it are,
     and the InvalidInput raised says which lines those were.
     """
-    lines = iter(lines)
     done = 0
     first_id = last_id = None
     start = 1
     try:
-        while chunk := list(itertools.islice(lines, batch_size)):
-            start = chunk[0][0]
+        while texts := read_batch(stream, name, start, batch_size):
             try:
-                ids = backend.enqueue_many(queue, [text for _, text in chunk], priority=priority)
+                ids = backend.enqueue_many(queue, texts, priority=priority)
             except InvalidBatchItem as exc:
-                raise InvalidInput(f"{name}:{chunk[exc.position - 1][0]}: {exc.reason}") from None
+                text = texts[exc.position - 1]
+                reason = "empty line; each line holds one JSON payload" if not text.strip() else exc.reason
+                raise InvalidInput(f"{name}:{start + exc.position - 1}: {reason}") from None
             done += len(ids)
             first_id = first_id or ids[0]
             last_id = ids[-1]
-            start = chunk[-1][0] + 1
+            start += len(texts)
     except InvalidInput as exc:
         if done:
             raise InvalidInput(f"{exc}; nothing from line {start} on was enqueued, the {done} jobs of "

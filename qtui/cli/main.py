@@ -14,7 +14,7 @@ from typing import Any
 
 from qtui import __version__, paths, report
 from qtui.cli import ops
-from qtui.cli.batch import DEFAULT_BATCH_SIZE, enqueue_lines, read_lines
+from qtui.cli.batch import DEFAULT_BATCH_SIZE, enqueue_lines
 from qtui.cli.common import (
     EXIT_ERROR,
     EXIT_NOT_FOUND,
@@ -337,7 +337,7 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
 def _enqueue_batch(args: argparse.Namespace) -> int:
     backend = open_backend_for(args, create=args.create)
     if args.batch == "-":
-        done = enqueue_lines(backend, args.queue, read_lines(sys.stdin.buffer, "stdin"), name="stdin",
+        done = enqueue_lines(backend, args.queue, sys.stdin.buffer, name="stdin",
                              batch_size=args.batch_size, priority=args.priority)
     else:
         try:
@@ -345,7 +345,7 @@ def _enqueue_batch(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise InvalidInput(f"{args.batch}: {exc.strerror}") from None
         with stream:
-            done = enqueue_lines(backend, args.queue, read_lines(stream, args.batch), name=args.batch,
+            done = enqueue_lines(backend, args.queue, stream, name=args.batch,
                                  batch_size=args.batch_size, priority=args.priority)
     ids = f" (ids {done.first_id} to {done.last_id})" if done.enqueued else ""
     print_result(args, done, f"enqueued {done.enqueued} job{'s' if done.enqueued != 1 else ''} on {done.queue}{ids}")

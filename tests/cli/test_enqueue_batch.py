@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 
 from qtui.backends import open_backend
 from qtui.cli.main import main
-from qtui.model import BackendError, InvalidBatchItem, JobState
+from qtui.model import BackendError, InvalidBatchItem, InvalidInput, JobState
 from qtui.sqlite_queue import SQLiteQueue
+from qtui.sqlite_queue.queue import encode_payload
 from tests.support import ManualClock
 
 
@@ -84,6 +85,51 @@ def test_a_batch_that_fails_while_writing_leaves_the_counting_trigger_in_place(t
     assert stored(path) == [] and trigger_sql(path) == original
 
 
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+    max_leaves=12,
+)
+#: Texts around the edge of JSON: valid ones with whitespace around or inside, ones cut short or
+#: with something after them, NaN and Infinity, deep nesting, and any text at all.
+payload_texts = st.one_of(
+    st.builds(lambda value, indent, before, after: before + json.dumps(value, indent=indent) + after,
+              json_values, st.sampled_from([None, 0, 2]), st.sampled_from(["", " ", "\t", "\r", "\n "]),
+              st.sampled_from(["", " ", "\r", "\n", ",", "]", "}", " 1", "x"])),
+    st.builds(lambda value, cut: json.dumps(value)[:cut], json_values, st.integers(0, 40)),
+    st.sampled_from(["NaN", "[Infinity]", '{"a": -Infinity}', "01", "1.", ".5", "-", '"\x01"', "[" * 5000 + "]" * 5000,
+                     "\ufeff{}", "{\"a\":1,}", "[1,]", "'a'", "tru", "nul", '"\\ud800"']),
+    st.text(max_size=20),
+)
+
+
+def accepted_alone(payload: str) -> str | None:
+    """How a single enqueue sees the payload: None if it takes it, else its complaint."""
+    try:
+        encode_payload(payload)
+    except InvalidInput as exc:
+        return str(exc)
+    return None
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts=st.lists(payload_texts, min_size=1, max_size=5))
+def test_a_batch_takes_exactly_the_payloads_a_single_enqueue_takes(tmp_path_factory, texts) -> None:
+    """enqueue_many checks payloads at C speed; its verdict and its message are enqueue's."""
+    path = tmp_path_factory.mktemp("same") / "q.db"
+    verdicts = [accepted_alone(text) for text in texts]
+    with SQLiteQueue.open(path, create=True) as queue:
+        bad = next((n for n, verdict in enumerate(verdicts, 1) if verdict is not None), None)
+        if bad is None:
+            ids = queue.enqueue_many("email", texts)
+            assert len(ids) == len(texts)
+        else:
+            with pytest.raises(InvalidBatchItem) as error:
+                queue.enqueue_many("email", texts)
+            assert (error.value.position, error.value.reason) == (bad, verdicts[bad - 1])
+    assert [row[3] for row in stored(path)] == (texts if bad is None else [])
+
+
 @pytest.fixture
 def jsonl(tmp_path: Path):
     def write(lines: list[str], name: str = "jobs.jsonl") -> Path:
@@ -144,6 +190,20 @@ def test_cli_batch_names_the_line_that_cannot_be_a_payload(capsys, tmp_path: Pat
                        "--create")
     assert code == 2 and message in err and err.rstrip().endswith("nothing was enqueued")
     assert stored(db) == []
+
+
+def test_cli_batch_names_the_first_bad_line_of_a_batch(capsys, tmp_path: Path, jsonl) -> None:
+    db = tmp_path / "jobs.db"
+    lines = [json.dumps({"n": n}) for n in range(30)]
+    lines[13], lines[16] = "[1, 2", "  "
+    code, _, err = run(capsys, "enqueue", "email", "--batch", str(jsonl(lines)), "--db", str(db), "--create",
+                       "--batch-size", "10")
+    assert code == 2 and "jobs.jsonl:14: payload is not valid JSON" in err and ":17:" not in err
+    lines[13] = "[13]"
+    code, _, err = run(capsys, "enqueue", "email", "--batch", str(jsonl(lines)), "--db", str(db),
+                       "--batch-size", "10")
+    assert code == 2 and "jobs.jsonl:17: empty line" in err
+    assert [json.loads(r[3])["n"] for r in stored(db)] == list(range(10)) * 2  # the first batch, twice
 
 
 def test_cli_batch_of_an_unreadable_file_or_with_a_payload_is_a_usage_error(capsys, tmp_path: Path, jsonl) -> None:
