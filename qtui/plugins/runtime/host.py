@@ -358,6 +358,9 @@ class PluginHost:
                     await trio.sleep_forever()
                 finally:
                     self.bus.unsubscribe(latest)
+                    # Stopping: a batch a worker finishes from now on starts nothing here (its
+                    # callback may run after this nursery has closed).
+                    self._nursery = None
         finally:
             for handle in self.plugins.values():
                 if handle.mailbox is not None:
@@ -1068,8 +1071,9 @@ class PluginHost:
                     with self._waiting_lock:
                         self._waiting[id(message)][3] += listeners
                     self._take_message(message)
+                case rt.Request() if self._nursery is None:
+                    self._close(effect.ticket, Outcome.FAILED, detail="not made: qtui was stopping")
                 case rt.Request():
-                    assert self._nursery is not None
                     self._nursery.start_soon(self._run_request, handle, effect)
 
     def _start_timer(self, handle: PluginHandle, name: str, seconds: float, repeat: bool) -> None:
