@@ -37,9 +37,12 @@ async def watch_files(paths: Sequence[Path], on_change: Callable[[], Awaitable[N
     """Await `on_change()` after any of `paths` changed (created and removed too), until cancelled.
 
     The files are looked at every `interval` seconds (a stat each: they are small, local and
-    often replaced whole, which file events on the file itself would miss).
+    often replaced whole, which file events on the file itself would miss). `on_change()` also
+    runs once after the first look: a change made after the caller read the files but before
+    this task first ran would otherwise never be seen.
     """
     seen = [_signature(p) for p in paths]
+    await on_change()
     while True:
         await trio.sleep(interval)
         now = [_signature(p) for p in paths]
