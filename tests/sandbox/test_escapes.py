@@ -249,6 +249,19 @@ class TestNoPythonObjectReachesLua:
         assert message2.endswith("qtui.broken: internal error")
         assert "secret" not in message2
 
+    def test_host_functions_take_arguments_as_lua_functions_do(self, make_sandbox):
+        # Too few arguments used to reach Python as a TypeError: "internal error" for the author.
+        sandbox = make_sandbox("""
+            function run()
+              local ok1, e1 = pcall(qtui.enqueue, "email")
+              local ok2, e2 = pcall(qtui.enqueue)
+              return {ok1, e1, ok2, e2, qtui.enqueue("email", "{}", 2, "extra", "more")}
+            end
+        """)
+        sandbox.expose("qtui.enqueue", lambda queue, payload, priority=0: f"{queue} {payload} {priority}")
+        assert sandbox.call("run") == [False, "qtui.enqueue: missing argument: payload",
+                                       False, "qtui.enqueue: missing arguments: queue, payload", "email {} 2"]
+
     def test_an_uncaught_host_error_fails_the_call_at_the_plugin_line(self, make_sandbox):
         def refuse():
             raise HostError("quota used up")

@@ -61,6 +61,7 @@ import collections
 import enum
 import functools
 import importlib.resources
+import inspect
 import logging
 import re
 import threading
@@ -593,13 +594,15 @@ class LuaSandbox:
         """Make `func` callable from Lua at a dotted `path` (e.g. ``"qtui.notify"``).
 
         Lua arguments arrive as plain data, within the value bounds (one budget for all
-        arguments of a call; beyond it the Lua call is a violation before `func` runs); the
-        return value goes back as plain data (None for no value). Raise HostError to fail the
+        arguments of a call; beyond it the Lua call is a violation before `func` runs), as Lua
+        passes them: arguments beyond `func`'s parameters are dropped, and too few fail the
+        call with a message naming the missing ones; the return value goes back as plain data
+        (None for no value). Raise HostError to fail the
         Lua call with its message; other exceptions are logged and Lua sees "internal error".
         """
         segments = self._segments(path)
         with self._entered():
-            self._host_functions.append((path, func))
+            self._host_functions.append((path, _called_as_lua_calls(func)))
             with self._lifted():
                 ok, *problem = self._as_tuple(
                     self._trusted(self._api_expose, self._lua_list(segments), len(self._host_functions) - 1)
@@ -1236,3 +1239,28 @@ class LuaSandbox:
     @staticmethod
     def _as_tuple(result: Any) -> tuple:
         return result if isinstance(result, tuple) else (result,)
+
+
+def _called_as_lua_calls(func: Callable[..., Any]) -> Callable[..., Any]:
+    """`func` taking arguments as a Lua function does: extra ones dropped, missing ones a HostError."""
+    try:
+        parameters = list(inspect.signature(func).parameters.values())
+    except (TypeError, ValueError):
+        return func
+    if any(p.kind is p.VAR_POSITIONAL for p in parameters):
+        return func
+    positional = [p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    required = sum(1 for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+                   and p.default is p.empty)
+    most = len(positional)
+
+    @functools.wraps(func)
+    def call(*arguments: Any) -> Any:
+        if len(arguments) > most:
+            arguments = arguments[:most]
+        elif len(arguments) < required:
+            missing = ", ".join(positional[len(arguments):required])
+            raise HostError(f"missing argument{'s' if required - len(arguments) > 1 else ''}: {missing}")
+        return func(*arguments)
+
+    return call
