@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from qtui.cli.common import EXIT_ERROR
@@ -117,6 +117,7 @@ def test_a_broken_recording_is_refused_naming_its_line(tmp_path: Path, lines: li
 
 
 @settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@example(lines=["\n:"]).via("a generated line with a line break: the file's line 3 is not JSON")
 @given(st.lists(st.one_of(
     st.text(max_size=40),
     st.builds(json.dumps, st.recursive(
@@ -128,12 +129,13 @@ def test_a_broken_recording_is_refused_naming_its_line(tmp_path: Path, lines: li
 ), max_size=5))
 def test_any_file_reads_as_a_recording_or_a_problem_at_a_line(tmp_path: Path, lines: list[str]) -> None:
     path = tmp_path / "rec.jsonl"
-    path.write_text("\n".join([HEADER, *lines]), encoding="utf-8")
+    text = "\n".join([HEADER, *lines])  # a generated line may hold line breaks of its own
+    path.write_text(text, encoding="utf-8")
     try:
         read_recording(path)
     except FileProblems as exc:
         problem = exc.problems[0]
-        assert problem.file == path and problem.line is not None and 1 <= problem.line <= len(lines) + 1
+        assert problem.file == path and problem.line is not None and 1 <= problem.line <= text.count("\n") + 1
 
 
 def test_qtui_record_says_when_it_cannot_write_the_recording(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
