@@ -125,6 +125,8 @@ class PluginService:
         self._nursery: trio.Nursery | None = None
         self._waiting: list[Callable[[], Awaitable[None]]] = []
         self._watch_scope: trio.CancelScope | None = None
+        # Each plugin folder's bundle hash as the reload watcher last knew it (across its restarts).
+        self._folders_seen: dict[str, str | None] = {}
         self._decisions_scope: trio.CancelScope | None = None  # watching the decisions, while plugins are loaded
 
     @property
@@ -563,7 +565,7 @@ class PluginService:
 
         async def watch() -> None:
             with scope:
-                await watch_folders(folders, self._saved)
+                await watch_folders(folders, self._saved, self._folders_seen)
 
         self._nursery.start_soon(watch)
 
