@@ -126,7 +126,7 @@ class PluginService:
         self._waiting: list[Callable[[], Awaitable[None]]] = []
         self._watch_scope: trio.CancelScope | None = None
         # Each plugin folder's bundle hash as the reload watcher last knew it (across its restarts).
-        self._folders_seen: dict[str, str | None] = {}
+        self._folders_seen: dict[str, str] = {}
         self._decisions_scope: trio.CancelScope | None = None  # watching the decisions, while plugins are loaded
 
     @property

@@ -17,7 +17,7 @@ import pytest
 from qtui.sqlite_queue import SQLiteQueue
 
 #: Loaded only by the console, the plugin system or the Redis backends.
-HEAVY = ("urwid", "trio", "lupa", "cattrs", "watchfiles", "redis", "rq", "qtui.plugins", "qtui.authoring",
+HEAVY = ("urwid", "trio", "lupa", "cattrs", "redis", "rq", "qtui.plugins", "qtui.authoring",
          "qtui.poller", "qtui.bus")
 #: The console's modules a script command may use: plain text helpers, no widgets.
 CONSOLE_TEXT = {"qtui.console", "qtui.console.format", "qtui.console.job_detail"}

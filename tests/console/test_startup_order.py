@@ -10,7 +10,7 @@ from qtui.console.app import Console
 from qtui.console.plugin_control import PluginControl
 from tests.support import wait_until
 
-PLUGIN_SYSTEM = ("qtui.plugins", "qtui.authoring.docs", "lupa", "cattrs", "watchfiles")
+PLUGIN_SYSTEM = ("qtui.plugins", "qtui.authoring.docs", "lupa", "cattrs")
 
 
 async def test_the_first_frame_and_the_queues_are_drawn_before_the_plugin_side_is_made(

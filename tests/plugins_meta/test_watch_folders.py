@@ -1,14 +1,27 @@
-"""The reload watcher (qtui.plugins.bundles.watch.watch_folders) across its restarts."""
+"""The reload watcher (qtui.plugins.bundles.watch.watch_folders), with file events and without."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
+import pytest
 import trio
+import trio.testing
 
+from qtui.files import inotify
+from qtui.plugins.bundles import watch
 from qtui.plugins.bundles.bundle import bundle_hash
 from qtui.plugins.bundles.watch import watch_folders
 from tests.support import wait_until
+
+WAYS = [pytest.param(True, id="file-events", marks=pytest.mark.skipif(not inotify.available(), reason="no inotify")),
+        pytest.param(False, id="polling")]
+
+
+@pytest.fixture(autouse=True)
+def quick_polling(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(watch, "POLL_SECONDS", 0.02)
 
 
 def plugin_folder(root: Path, name: str, code: str) -> Path:
@@ -18,9 +31,11 @@ def plugin_folder(root: Path, name: str, code: str) -> Path:
     return folder
 
 
-async def test_a_save_made_while_no_watch_was_armed_counts_once_the_next_watch_is(tmp_path: Path) -> None:
+@pytest.mark.parametrize("file_events", WAYS)
+async def test_a_save_made_while_no_watch_was_armed_counts_once_the_next_watch_is(
+        tmp_path: Path, file_events: bool) -> None:
     saved = plugin_folder(tmp_path, "saved", "-- one")
-    seen: dict[str, str | None] = {"saved": bundle_hash(saved)}  # what the previous watch knew
+    seen: dict[str, str] = {"saved": bundle_hash(saved)}  # what the previous watch knew
     (saved / "init.lua").write_text("-- two")  # saved between two watches
     same = plugin_folder(tmp_path, "same", "-- one")
     seen["same"] = bundle_hash(same)
@@ -32,10 +47,53 @@ async def test_a_save_made_while_no_watch_was_armed_counts_once_the_next_watch_i
 
     async with trio.open_nursery() as nursery:
         folders = {"saved": saved, "same": same, "new": new}
-        nursery.start_soon(watch_folders, folders, on_change, seen)
+        nursery.start_soon(lambda: watch_folders(folders, on_change, seen, file_events=file_events))
         await wait_until(lambda: "new" in seen, "the watch to be armed")
         assert changed == ["saved"] and seen["saved"] == bundle_hash(saved)
         (same / "init.lua").write_text("-- three")  # and saves while it is armed count as before
         await wait_until(lambda: changed == ["saved", "same"], "the save to the watched folder")
         nursery.cancel_scope.cancel()
     assert seen["same"] == bundle_hash(same)
+
+
+@pytest.mark.parametrize("file_events", WAYS)
+async def test_a_file_in_a_folder_made_after_the_watch_began_counts_and_saves_that_change_no_code_do_not(
+        tmp_path: Path, file_events: bool) -> None:
+    plugin = plugin_folder(tmp_path, "panel", "-- one")
+    seen: dict[str, str] = {}
+    changed: list[str] = []
+
+    async def on_change(name: str) -> None:
+        changed.append(name)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(lambda: watch_folders({"panel": plugin}, on_change, seen, file_events=file_events))
+        await wait_until(lambda: "panel" in seen, "the watch to be armed")
+        (plugin / ".init.lua.swp").write_text("editor state")
+        (plugin / "init.lua~").write_text("backup")
+        (plugin / "init.lua").write_text("-- one")  # saved unchanged
+        (plugin / "spec").mkdir()
+        (plugin / "spec" / "panel_spec.lua").write_text("describe('panel', function() end)")
+        (plugin / "lib").mkdir()
+        await trio.sleep(0.3)  # long enough for a watch that counted them to have said so
+        assert changed == []
+        (plugin / "lib" / "util.lua").write_text("return {}")
+        await wait_until(lambda: changed == ["panel"], "the file in the new folder")
+        assert seen["panel"] == bundle_hash(plugin)
+        nursery.cancel_scope.cancel()
+
+
+@pytest.mark.skipif(not inotify.available(), reason="no inotify")
+async def test_with_file_events_an_idle_watch_sets_no_timer(tmp_path: Path) -> None:
+    plugin = plugin_folder(tmp_path, "panel", "-- one")
+    seen: dict[str, str] = {}
+
+    async def on_change(name: str) -> None:
+        raise AssertionError(f"{name} did not change")
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(watch_folders, {"panel": plugin}, on_change, seen)
+        await wait_until(lambda: "panel" in seen, "the watch to be armed")
+        await trio.testing.wait_all_tasks_blocked()
+        assert trio.lowlevel.current_statistics().seconds_to_next_deadline == math.inf
+        nursery.cancel_scope.cancel()

@@ -1,33 +1,38 @@
-"""Watching plugin folders for saved changes (inotify and friends, through watchfiles)."""
+"""Watching plugin folders for saved changes: file events where the system has them (inotify on
+Linux), their bundle hashes looked at every second elsewhere."""
 
 from __future__ import annotations
 
-import threading
+import contextlib
+import os
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 import trio
-import watchfiles
 
+from qtui.files import inotify
 from qtui.plugins.bundles.bundle import BundleError, bundle_hash
 from qtui.plugins.bundles.manifest import is_ignored_name
 
 #: Saves closer together than this are one change (editors write several files, or twice).
-DEBOUNCE_MS = 80
-#: How long the watch waits for file events before it answers with none (its first answer
-#: comes once it is armed; a wait this long costs nothing while idle).
-ARMED_MS = 1000
+DEBOUNCE_SECONDS = 0.08
+#: Changes that never pause are reported after this long all the same.
+LONGEST_BURST_SECONDS = 1.0
+#: Without file events, how often each folder's bundle hash is looked at.
+POLL_SECONDS = 1.0
 
 
 async def watch_folders(folders: Mapping[str, Path], on_change: Callable[[str], Awaitable[None]],
-                        seen: dict[str, str | None] | None = None) -> None:
-    """Call `on_change(name)` after each burst of changes in a plugin's folder, until cancelled.
+                        seen: dict[str, str] | None = None, *, file_events: bool | None = None) -> None:
+    """Call `on_change(name)` after each burst of saves that changed a plugin's bundle, until cancelled.
 
-    Uses the operating system's file events where it has them (inotify on Linux);
-    editor temporary and hidden files are ignored. `seen` (kept by the caller across
-    watches) holds each folder's bundle hash as the watcher last knew it: once a new watch
-    is armed, a folder that differs from it was saved while no watch was, and counts as
-    changed.
+    A change is a new bundle hash (or a new reason the folder is no bundle): editor temporary
+    and hidden files, specs and a file saved unchanged are not. `seen` (kept by the caller
+    across watches) holds each folder's hash as the watcher last knew it: once a new watch is
+    armed, a folder that differs from it was saved while no watch was, and counts as changed.
+    With file events (`file_events` None: where the system has them) a folder is looked at
+    after a burst of changes in it, and an idle watch does nothing; without, each folder is
+    looked at every POLL_SECONDS.
     """
     seen = {} if seen is None else seen
     roots = {name: folder.resolve() for name, folder in folders.items()}
@@ -38,43 +43,80 @@ async def watch_folders(folders: Mapping[str, Path], on_change: Callable[[str], 
         seen[name] = await trio.to_thread.run_sync(_hash, roots[name])
         return known and seen[name] != before
 
-    def relevant(_change: watchfiles.Change, path: str) -> bool:
-        resolved = Path(path).resolve()
-        for root in roots.values():
-            if resolved == root or root in resolved.parents:
-                return not any(is_ignored_name(part) for part in resolved.relative_to(root).parts)
-        return False
-
-    # The watcher waits in a thread; setting `stop` is what ends that wait promptly when
-    # this task is cancelled (otherwise quitting would wait for the watcher's timeout).
-    stop = threading.Event()  # watchfiles only needs is_set() and set()
-
-    async def stop_when_cancelled() -> None:
-        try:
-            await trio.sleep_forever()
-        finally:
-            stop.set()
-
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(stop_when_cancelled)
-        armed = False
-        # The first answer (changes, or an empty set on the timeout) comes once the watch is armed.
-        async for changes in watchfiles.awatch(*roots.values(), watch_filter=relevant, debounce=DEBOUNCE_MS,
-                                               stop_event=stop, recursive=True, rust_timeout=ARMED_MS,
-                                               yield_on_timeout=True):
-            touched = {Path(path).resolve() for _kind, path in changes}
-            for name, root in roots.items():
-                if any(path == root or root in path.parents for path in touched):
-                    await look(name)
-                    await on_change(name)
-                elif not armed and await look(name):
-                    await on_change(name)
-            armed = True
-        nursery.cancel_scope.cancel()
+    if file_events is None:
+        file_events = inotify.available()
+    with contextlib.ExitStack() as stack:
+        trees = _Trees(stack.enter_context(inotify.Inotify()), roots) if file_events else None
+        for name in roots:  # armed: catch up with what was saved while no watch was
+            if await look(name):
+                await on_change(name)
+        while True:
+            if trees is None:
+                await trio.sleep(POLL_SECONDS)
+                changed = [name for name in roots if await look(name)]
+            else:
+                touched = await trees.changed()
+                changed = [name for name in roots if name in touched and await look(name)]
+            for name in changed:
+                await on_change(name)
 
 
-def _hash(folder: Path) -> str | None:
+class _Trees:
+    """Watches on every folder of some plugin folders, kept up as folders are made."""
+
+    def __init__(self, events: inotify.Inotify, roots: Mapping[str, Path]) -> None:
+        self._events = events
+        self._folders: dict[int, tuple[str, Path]] = {}  # watch -> (plugin, folder)
+        for name, root in roots.items():
+            self._add_tree(name, root)
+
+    async def changed(self) -> set[str]:
+        """The plugins whose folders changed, once a burst of changes is over."""
+        touched: set[str] = set()
+        batch = await self._events.read()
+        began = trio.current_time()
+        while True:
+            touched |= self._touched(batch)
+            if touched and trio.current_time() - began >= LONGEST_BURST_SECONDS:
+                return touched
+            with trio.move_on_after(DEBOUNCE_SECONDS) as quiet:
+                batch = await self._events.read()
+            if quiet.cancelled_caught:
+                if touched:
+                    return touched
+                batch = await self._events.read()  # nothing of interest came: wait for what does
+                began = trio.current_time()
+
+    def _touched(self, batch: list[inotify.FileEvent]) -> set[str]:
+        touched = set()
+        for event in batch:
+            if event.overflowed:  # events were lost: any folder may have changed
+                touched.update(name for name, _folder in self._folders.values())
+                continue
+            place = self._folders.get(event.watch)
+            if place is None:
+                continue
+            name, folder = place
+            if event.watch_ended:
+                del self._folders[event.watch]
+            elif event.name and is_ignored_name(event.name):
+                continue
+            elif event.is_dir and event.mask & (inotify.IN_CREATE | inotify.IN_MOVED_TO):
+                self._add_tree(name, folder / event.name)
+            touched.add(name)
+        return touched
+
+    def _add_tree(self, name: str, root: Path) -> None:
+        for folder, subfolders, _files in os.walk(root):
+            subfolders[:] = [sub for sub in subfolders if not is_ignored_name(sub)]
+            try:
+                self._folders[self._events.watch(Path(folder))] = (name, Path(folder))
+            except OSError:
+                pass  # removed meanwhile, or unreadable (the bundle hash says so)
+
+
+def _hash(folder: Path) -> str:
     try:
         return bundle_hash(folder)
-    except (OSError, BundleError):
-        return None
+    except (OSError, BundleError) as exc:
+        return f"not a bundle: {exc}"  # a different problem is a change too

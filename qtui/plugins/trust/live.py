@@ -7,15 +7,19 @@ different for one plugin, for the status line.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 import trio
 
+from qtui.files import inotify
 from qtui.plugins.trust.permissions import Grants
 
-#: How often the watched files are looked at: a change applies within a second.
+#: Where the system has no file events, how often the watched files are looked at: a change
+#: applies within a second either way.
 POLL_SECONDS = 0.5
 
 _Signature = tuple[int, int, int, int] | str | None
@@ -32,23 +36,78 @@ def _signature(path: Path) -> _Signature:
     return st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino
 
 
+def watch_points(paths: Sequence[Path]) -> set[Path]:
+    """The folders whose file events tell of a change to any of `paths`.
+
+    For each file (and the file a symbolic link points to): its folder, or the nearest existing
+    folder above it while its folder is missing (its creation is then the event to wait for).
+    """
+    points = set()
+    for path in paths:
+        for file in {Path(os.path.abspath(path)), Path(os.path.realpath(path))}:
+            folder = file.parent
+            while not folder.is_dir() and folder != folder.parent:
+                folder = folder.parent
+            points.add(folder)
+    return points
+
+
 async def watch_files(paths: Sequence[Path], on_change: Callable[[], Awaitable[None]], *,
-                      interval: float = POLL_SECONDS) -> None:
+                      interval: float = POLL_SECONDS, file_events: bool | None = None) -> None:
     """Await `on_change()` after any of `paths` changed (created and removed too), until cancelled.
 
-    The files are looked at every `interval` seconds (a stat each: they are small, local and
-    often replaced whole, which file events on the file itself would miss). `on_change()` also
-    runs once after the first look: a change made after the caller read the files but before
-    this task first ran would otherwise never be seen.
+    `on_change()` also runs once after the watch began: a change made after the caller read
+    the files but before this task first ran would otherwise never be seen. With file events
+    (inotify, used when `file_events` is None and the system has them) the folders holding
+    the files are watched and an idle console does nothing; without, the files are looked at
+    every `interval` seconds. Either way a change is a change of a file's modification time,
+    size or inode (a file replaced whole counts).
     """
-    seen = [_signature(p) for p in paths]
-    await on_change()
-    while True:
-        await trio.sleep(interval)
-        now = [_signature(p) for p in paths]
-        if now != seen:
-            seen = now
-            await on_change()
+    if file_events is None:
+        file_events = inotify.available()
+    with contextlib.ExitStack() as stack:
+        if file_events:
+            folders = _Folders(stack.enter_context(inotify.Inotify()), paths)
+            wait = folders.wait
+        else:
+            wait = functools.partial(trio.sleep, interval)
+        seen = [_signature(p) for p in paths]
+        await on_change()
+        while True:
+            await wait()
+            now = [_signature(p) for p in paths]
+            if now != seen:
+                seen = now
+                await on_change()
+
+
+class _Folders:
+    """The watches on the folders of some files (:func:`watch_points`), kept up as folders come and go."""
+
+    def __init__(self, events: inotify.Inotify, paths: Sequence[Path]) -> None:
+        self._events = events
+        self._paths = paths
+        self._watches: dict[Path, int] = {}
+        self._rearm()
+
+    async def wait(self) -> None:
+        """Until something changed in a watched folder."""
+        ended = {event.watch for event in await self._events.read() if event.watch_ended}
+        for folder in [f for f, watch in self._watches.items() if watch in ended]:
+            del self._watches[folder]
+        self._rearm()
+
+    def _rearm(self) -> None:
+        wanted = watch_points(self._paths)
+        for folder in [f for f in self._watches if f not in wanted]:
+            watch = self._watches.pop(folder)
+            if watch not in self._watches.values():  # two paths to one folder share a watch
+                self._events.unwatch(watch)
+        for folder in wanted - self._watches.keys():
+            try:
+                self._watches[folder] = self._events.watch(folder)
+            except OSError:
+                pass  # unreadable, or removed meanwhile: looked at again with the next event
 
 
 def changes(before: Grants, after: Grants) -> list[str]:
