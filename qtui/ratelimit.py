@@ -16,6 +16,7 @@ in a line every `report_every` seconds. The clock comes from the caller (seconds
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from qtui.clock import MonotonicClock
 
@@ -24,7 +25,8 @@ class RateLimit:
     """A token bucket that counts the items it refuses until one passes again. Thread-safe."""
 
     def __init__(self, per_second: float, burst: int, *, report_every: float = 1.0,
-                 clock: MonotonicClock) -> None:
+                 clock: MonotonicClock, on_flood: Callable[[], None] | None = None) -> None:
+        """`on_flood()` is called (in the thread that met the limit) when a flood begins."""
         if per_second <= 0 or burst < 1:
             raise ValueError("per_second must be positive and burst at least 1")
         self.per_second = per_second
@@ -36,6 +38,7 @@ class RateLimit:
         self._refused = 0
         self._reported_at = 0.0  # when the flood being counted began, or was last reported
         self._lock = threading.Lock()
+        self._on_flood = on_flood
 
     def _refill(self) -> None:
         now = self._clock()
@@ -57,13 +60,16 @@ class RateLimit:
         """
         with self._lock:
             self._refill()
-            if self._tokens < 1:
-                if not self._refused:
-                    self._reported_at = self._at  # a flood begins
-                self._refused += 1
-                return False, 0
-            self._tokens -= 1
-            return True, self._report()
+            if self._tokens >= 1:
+                self._tokens -= 1
+                return True, self._report()
+            began = not self._refused
+            if began:
+                self._reported_at = self._at
+            self._refused += 1
+        if began and self._on_flood is not None:
+            self._on_flood()
+        return False, 0
 
     def settle(self) -> int:
         """The count of refused items not reported yet, once items may go again (else 0):

@@ -73,16 +73,20 @@ steps = st.lists(st.tuples(st.floats(min_value=0, max_value=3), st.sampled_from(
 @given(rate=st.floats(min_value=0.1, max_value=50), burst=st.integers(min_value=1, max_value=20), steps=steps)
 def test_never_more_than_burst_plus_rate_and_every_refusal_reported_once(rate, burst, steps) -> None:
     clock = Clock()
-    limit = RateLimit(per_second=rate, burst=burst, clock=clock)
-    admitted = refused = reported = 0
+    floods: list[int] = []
+    limit = RateLimit(per_second=rate, burst=burst, clock=clock, on_flood=lambda: floods.append(limit.refused))
+    admitted = refused = reported = began = 0
     for pause, action in steps:
         clock.now += pause
         if action == "admit":
+            pending = limit.refused
             go, missed = limit.admit()
             admitted += go
             refused += not go
+            began += not go and not pending  # the one call that tells of a flood
             reported += missed
         else:
             reported += limit.settle()
         assert admitted <= burst + rate * clock.now + 1e-9
     assert reported + limit.refused == refused
+    assert floods == [1] * began

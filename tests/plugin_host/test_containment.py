@@ -8,6 +8,8 @@ message that says why.
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import trio
 
@@ -282,6 +284,19 @@ async def test_floods_of_logs_notices_and_audit_entries_are_summed_up(harness) -
     *written, summary = entries
     assert len(written) == FLOOD_ENTRIES and summary.outcome == "suppressed"
     assert summary.detail.startswith(f"{2100 - FLOOD_ENTRIES} entries held back")
+
+
+async def test_once_floods_are_summed_up_the_host_sets_no_timer_until_the_next_one(harness) -> None:
+    handle = await harness.start(harness.plugin("flooder", FLOODER, permissions=["notify"], extra=GENEROUS_TIME))
+    await harness.wait(lambda: any("log lines suppressed" in line for line in handle.log_lines))
+
+    def no_timer() -> bool:  # asked while the test's own wait is awake: other tasks' timers
+        return trio.lowlevel.current_statistics().seconds_to_next_deadline == math.inf
+
+    await harness.wait(no_timer)  # an idle console wakes for nothing
+    handle = await harness.host.reload(handle.plugin)  # floods again: the task summing up wakes again
+    await harness.wait(lambda: any("log lines suppressed" in line for line in handle.log_lines))
+    await harness.wait(no_timer)
 
 
 async def test_a_flood_of_confirmation_prompts_asks_a_few_times_and_declines_the_rest(harness) -> None:

@@ -331,6 +331,7 @@ class PluginHost:
         self.on_read: Callable[[list[dict[str, Any]]], None] | None = None
         self._nursery: trio.Nursery | None = None
         self._token: trio.lowlevel.TrioToken | None = None
+        self._flooding = trio.Event()  # set when a flood (logs, notices, prompts) begins
         self._pool = DeliveryPool(on_stale=self._stale_from_thread, on_idle=self._idle_from_thread,
                                   on_running=self._stuck_from_thread)
         self._idle = trio.Event()
@@ -522,6 +523,7 @@ class PluginHost:
             plugin.manifest, bundle, grants, settings=values,
             storage=PluginStorage(plugin.manifest.name, self.storage_dir), auditor=self.auditor,
             clock=self.clock, settings_store=self.settings, max_payload_bytes=self.backend.max_payload_bytes,
+            on_flood=self._flood_began,
         )
         # Listen before plugin code runs, so nothing published meanwhile is missed; the mailbox
         # keeps it until the plugin is launched.
@@ -1244,12 +1246,23 @@ class PluginHost:
         except AuditError as exc:
             raise _Refused(Reason.AUDIT_UNAVAILABLE, f"it cannot be audited ({exc})") from None
 
+    def _flood_began(self) -> None:
+        """A plugin met a rate limit (any thread): wake the task that sums floods up."""
+        self._to_trio(lambda: self._flooding.set())
+
     async def _settle_floods_forever(self) -> None:
-        """Sum up the floods of each plugin that have ended, even if it is not called again."""
+        """Sum up the floods of each plugin that have ended, even if it is not called again;
+        asleep while there is no flood."""
         while True:
-            await trio.sleep(SETTLE_SECONDS)
-            for handle in list(self.plugins.values()):
-                self._settle_floods(handle)
+            await self._flooding.wait()
+            self._flooding = trio.Event()
+            flooding = True
+            while flooding:
+                await trio.sleep(SETTLE_SECONDS)
+                for handle in list(self.plugins.values()):
+                    self._settle_floods(handle)
+                flooding = any(handle.prompts.refused or (handle.runtime is not None and handle.runtime.flooding)
+                               for handle in self.plugins.values())
 
     def _settle_floods(self, handle: PluginHandle) -> None:
         self._prompts_suppressed(handle, handle.prompts.settle())
@@ -1300,7 +1313,7 @@ class PluginHost:
 
     def _prompt_limit(self) -> RateLimit:
         """The rate at which one plugin may ask the operator to confirm."""
-        return RateLimit(1 / CONFIRM_SECONDS, CONFIRM_BURST, clock=self.clock.monotonic)
+        return RateLimit(1 / CONFIRM_SECONDS, CONFIRM_BURST, clock=self.clock.monotonic, on_flood=self._flood_began)
 
     def _audit_violation(self, handle: PluginHandle, error: LimitExceeded) -> None:
         self.auditor.violation(handle.name, str(handle.manifest.version), f"limits.{error.kind.name.lower()}",

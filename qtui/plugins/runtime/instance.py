@@ -242,7 +242,9 @@ class PluginRuntime:
         clock: Clock,
         max_payload_bytes: int | None = None,
         settings_store: SettingsStore | None = None,
+        on_flood: Callable[[], None] | None = None,
     ) -> None:
+        """`on_flood()` is called (from any thread) when a flood of logs or notices begins."""
         self.manifest = manifest
         self.bundle = bundle
         self.grants = grants
@@ -256,8 +258,8 @@ class PluginRuntime:
         self.log_count = 0  # lines ever logged, to notice new ones
         self.kept = HostBytes()
         self._max_payload_bytes = max_payload_bytes
-        self._log_limit = RateLimit(LOG_RATE, LOG_BURST, clock=clock.monotonic)
-        self._notify_limit = RateLimit(1 / NOTIFY_SECONDS, NOTIFY_BURST, clock=clock.monotonic)
+        self._log_limit = RateLimit(LOG_RATE, LOG_BURST, clock=clock.monotonic, on_flood=on_flood)
+        self._notify_limit = RateLimit(1 / NOTIFY_SECONDS, NOTIFY_BURST, clock=clock.monotonic, on_flood=on_flood)
         self._log = logging.getLogger(f"qtui.plugins.{manifest.name}")
         self._effects: list[Effect] = []
         self._rendered: dict[str, tuple[tuple[Span, ...], ...]] = {}  # each panel's lines as last rendered
@@ -341,6 +343,11 @@ class PluginRuntime:
         with self._lock:
             effects, self._effects = self._effects, []
         return effects
+
+    @property
+    def flooding(self) -> bool:
+        """Whether a flood of logs or notices waits to be summed up."""
+        return bool(self._log_limit.refused or self._notify_limit.refused)
 
     def settle_floods(self) -> Notify | None:
         """Sum up floods of logs and notices that have ended (any thread, between calls or not).
