@@ -120,7 +120,8 @@ class SQLiteBackend(Backend):
         self, queue: str | None, state: JobState, keys: tuple[str, ...], older_than: float | None, limit: int
     ) -> GroupCounts:
         # One pass over the `limit` oldest jobs by index; SQLite parses each payload once (its
-        # JSON functions share the parse of a value within a row).
+        # JSON functions share the parse of a value within a row). A text value comes as JSON
+        # (in an array: json_extract with two paths): as SQL text it would end at a NUL.
         path = "$" + "".join(f'."{key}"' for key in keys)
         where, params, index = _state_and_queue(state, queue)
         with self._database.read() as conn:
@@ -129,7 +130,7 @@ class SQLiteBackend(Backend):
             rows = conn.execute(
                 "SELECT kind, value, count(*), min(created_at), total(created_at < ?), max(created_at) FROM ("
                 " SELECT created_at, kind, CASE kind WHEN 'true' THEN 'true' WHEN 'false' THEN 'false'"
-                "   WHEN 'text' THEN json_extract(payload, ?2) WHEN 'integer' THEN json_extract(payload, ?2)"
+                "   WHEN 'text' THEN json_extract(payload, ?2, ?2) WHEN 'integer' THEN json_extract(payload, ?2)"
                 "   WHEN 'real' THEN json_extract(payload, ?2) END AS value FROM ("
                 "  SELECT created_at, payload, CASE"
                 "   WHEN length(CAST(payload AS BLOB)) > ? OR NOT json_valid(payload) THEN 'unreadable'"
@@ -150,6 +151,7 @@ class SQLiteBackend(Backend):
             if kind == "unreadable":
                 unreadable += count
             else:
+                value = json.loads(value)[0] if kind == "text" else value
                 counter.add(scalar_text(value), count, oldest, int(older))
         return counter.result(scanned=scanned, unreadable=unreadable, complete=not more)
 

@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from qtui.backends.base import Backend
@@ -37,6 +37,7 @@ def raw(db: Path, job_id: str, payload: str) -> None:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@example(jobs=[{"tenant": "a\x00b"}, {"tenant": "a\x00c"}, {"tenant": "\x00"}], field="tenant", limit=5, older=None)
 @given(jobs=st.lists(payloads, min_size=1, max_size=25), field=fields, limit=st.integers(1, 30),
        older=st.sampled_from([None, 1_000_000_010.0]))
 def test_sql_counts_agree_with_reading_every_payload(tmp_path: Path, jobs, field, limit, older) -> None:
