@@ -7,8 +7,9 @@ Sections (memory first, while the process heap is small):
    hook, and in a LuaSandbox (hook, guards, read-only libraries): realistic string/table
    work and a tight loop. Any count hook puts the Lua 5.4 VM in trap mode (every
    instruction goes through luaG_traceexec): that, not the checks, is most of the cost.
-2. What one call costs: lupa with a prebuilt table, LuaSandbox.call with conversion, and a
-   host function called from Lua.
+2. What one call costs: lupa with a prebuilt table, LuaSandbox.call with conversion, a
+   host function called from Lua, and two of qtui's library natives (qtui.text) beside the
+   Lua library doing similar work.
 3. Time from a runaway starting to being stopped, per kind, with a 0.2 s CPU-time limit.
 4. Lua heap, process memory and creation time per loaded sandbox.
 """
@@ -59,6 +60,14 @@ end
 CALLS = """
 function take(t) return t.pending end
 function host_calls(n) local f = host.noop for i = 1, n do f(i) end end
+"""
+
+# qtui's library in the sandbox, and the Lua library doing similar work.
+TEXT_CALLS = """
+local text = require("qtui.text")
+function fits(n) local fit = text.fit for i = 1, n do fit("queue-name-with-a-long-tail", 12) end end
+function widths(n) local width = text.width for i = 1, n do width("queue-name") end end
+function formats(n) local format = string.format for i = 1, n do format("%-12.12s", "queue-name") end end
 """
 
 # name -> Lua body of `run`
@@ -167,7 +176,7 @@ def call_costs(repeat: int) -> None:
     take = bare.globals()[b"take"]
     prebuilt = bare.table_from({b"name": b"mail", b"pending": 12, b"active": 3, b"failed": 0})
     fields = {"name": "mail", "pending": 12, "active": 3, "failed": 0}
-    sandbox = _sandbox(CALLS)
+    sandbox = _sandbox(CALLS + TEXT_CALLS)
     runs = {
         "lupa call, prebuilt table": lambda: [take(prebuilt) for _ in range(n)],
         "lupa call, table built per call": lambda: [
@@ -176,6 +185,9 @@ def call_costs(repeat: int) -> None:
         ],
         "LuaSandbox.call, 4-field dict": lambda: [sandbox.call("take", fields) for _ in range(n)],
         "host function called from Lua": lambda: sandbox.call("host_calls", n),
+        "qtui.text.fit (library native)": lambda: sandbox.call("fits", n),
+        "qtui.text.width (library native)": lambda: sandbox.call("widths", n),
+        "Lua string.format, for scale": lambda: sandbox.call("formats", n),
     }
     samples = _interleaved(runs, max(3, repeat // 3))
     for label, values in samples.items():

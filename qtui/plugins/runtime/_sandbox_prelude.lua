@@ -18,6 +18,8 @@
 --                                                 calls host function `id` with the arguments
 --                                                 in JSON, or (false) the scalars that follow
 --                                                 (returned, boxed, failed)
+--   compute(id, json | false, ...) -> the same     dispatch for a library native: work that
+--                                                 never waits, charged as the plugin's own
 --   resolve(name) -> true, {source, chunkname, library} | false, {message}  finds a module
 --                                                 for `require` (library: it is qtui's, not
 --                                                 the plugin's)
@@ -1369,10 +1371,11 @@ local function scalar_arguments(...)
   return true
 end
 
--- Host function `id` as a Lua function. Its arguments go to the host as they are when they
--- are scalars, else as JSON, within the bounds: a value over them is refused as a limit
--- violation before the host sees anything.
-local function host_function(path, id)
+-- Host function `id` as a Lua function, called through `through` (dispatch unless given). Its
+-- arguments go to the host as they are when they are scalars, else as JSON, within the
+-- bounds: a value over them is refused as a limit violation before the host sees anything.
+local function host_function(path, id, through)
+  local dispatch = through or dispatch
   local function answer(status, value)
     if status == RETURNED then
       return value -- nil too: `tostring(qtui.storage.get("missing"))` must see a value
@@ -1413,7 +1416,7 @@ local library_natives = {}
 rawset(frozen[library_env], "native", freeze(library_natives, "native"))
 
 function api.expose_native(name, path, id)
-  library_natives[name] = host_function(path, id)
+  library_natives[name] = host_function(path, id, host.compute)
 end
 
 -- Make the value in `box` (a table the host built) visible at a dotted path (a constant of

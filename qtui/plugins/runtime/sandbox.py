@@ -538,6 +538,7 @@ class LuaSandbox:
                     (b"over", LuaSandbox._over_budget, None),
                     (b"trip", LuaSandbox._guard_tripped, None),
                     (b"dispatch", LuaSandbox._dispatch, (_FAILED, None)),
+                    (b"compute", LuaSandbox._compute, (_FAILED, None)),
                     (b"resolve", LuaSandbox._resolve, (False, None)),
                     (b"output", LuaSandbox._print, None),
                     (b"time", LuaSandbox._wall_time, 0.0),
@@ -579,8 +580,8 @@ class LuaSandbox:
             "json_decode": ("qtui.json.decode", functools.partial(decode_json, self.limits)),
             "text_clean": ("qtui.text.clean", textcells.clean),
             "text_width": ("qtui.text.width", textcells.width),
-            "text_fit": ("qtui.text.fit", textcells.fit),
-            "text_pad": ("qtui.text.pad", textcells.pad),
+            "text_fit": ("qtui.text.fit", textcells.clean_fit),
+            "text_pad": ("qtui.text.pad", textcells.clean_pad),
         }
         expose_native = api[b"expose_native"]
         with self._lifted():
@@ -1100,6 +1101,11 @@ class LuaSandbox:
             return self._dispatch_call(index, arguments, scalars)
         finally:
             self._leave_host()
+
+    def _compute(self, index: int, arguments: bytes | bool, *scalars: Any) -> tuple[int, Any]:
+        """A library native's call (see :meth:`_dispatch`): it never waits, so its time is the
+        plugin's own work, as if Lua had done it, and the call is no host work to wait for."""
+        return self._dispatch_call(index, arguments, scalars)
 
     def _dispatch_call(self, index: int, arguments: bytes | bool, scalars: tuple) -> tuple[int, Any]:
         path, func = self._host_functions[index]

@@ -117,6 +117,16 @@ def fit(value: Any, columns: Any) -> str:
     return _fit(lua_text(value), columns_of(columns, "columns"))
 
 
+def clean_fit(value: Any, columns: Any) -> str:
+    """`fit` of `clean(value)`, in one call."""
+    return _fit(clean(value), columns_of(columns, "columns"))
+
+
+def clean_pad(value: Any, columns: Any, align: Any = "left") -> str:
+    """`pad` of `clean(value)`, in one call."""
+    return pad(clean(value), columns, align)
+
+
 def pad(value: Any, columns: Any, align: Any = "left") -> str:
     """`value` fitted into exactly `columns` columns, aligned left, right or in the center."""
     if align not in ALIGNS:

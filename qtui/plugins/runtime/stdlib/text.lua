@@ -8,7 +8,8 @@
 local text = {}
 
 -- Measuring and cutting is the host's (qtui.text of API 1.1): the same width table the console
--- lays out with, and the same rule for what is unsafe on a terminal.
+-- lays out with, and the same rule for what is unsafe on a terminal. fit_text and pad clean
+-- what they are given first (one call to the host instead of two).
 local clean, width, fit_text, pad = native.text_clean, native.text_width, native.text_fit, native.text_pad
 
 -- `value` as a whole number (a fraction is dropped), or an error naming `fname`'s argument.
@@ -43,7 +44,7 @@ end
 
 -- text.fit, `columns` already checked to be a whole number.
 local function fit(value, columns)
-  return fit_text(clean(tostring(value)), columns)
+  return fit_text(tostring(value), columns)
 end
 
 -- `value` cleaned and cut to at most `columns` columns, with "…" when something was cut
@@ -54,12 +55,12 @@ end
 
 -- `value` fitted into exactly `columns` columns, left-aligned.
 function text.left(value, columns)
-  return pad(clean(tostring(value)), math.max(0, whole("left", 2, columns)), "left")
+  return pad(tostring(value), math.max(0, whole("left", 2, columns)), "left")
 end
 
 -- `value` fitted into exactly `columns` columns, right-aligned.
 function text.right(value, columns)
-  return pad(clean(tostring(value)), math.max(0, whole("right", 2, columns)), "right")
+  return pad(tostring(value), math.max(0, whole("right", 2, columns)), "right")
 end
 
 -- `value` cleaned and word-wrapped into at most `max_lines` lines of `columns` columns; a word
