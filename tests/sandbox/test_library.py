@@ -11,6 +11,8 @@ from pathlib import Path
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lupa import lua54
 from sandbox_testkit import TEST_LIMITS, assert_fresh_sandbox_works, assert_works, lua_eval
 
@@ -257,3 +259,37 @@ def test_the_wheel_carries_the_library_and_its_type_definitions(tmp_path):
     for module in api.LIBRARY:
         assert f"qtui/plugins/runtime/stdlib/{module.name}.lua" in names
         assert f"qtui/authoring/lua/qtui/{module.name}.lua" in names
+
+
+TEXT_IN_LUA = """
+local text = require("qtui.text")
+function all(s, columns)
+  return {text.clean(s), text.width(s), text.fit(s, columns), text.left(s, columns), text.right(s, columns)}
+end
+"""
+# Mostly printable ASCII (measured in Lua), with control characters, wide and combining ones,
+# and bytes that are not UTF-8 (measured by the host).
+ascii_heavy = st.text(st.sampled_from("abcXYZ019 .-_%~") | st.characters(max_codepoint=0x7F)
+                      | st.sampled_from("é日\u0301\u202e\x9b"), max_size=260)
+# and long runs, around the 200 characters that clean keeps
+long_runs = st.builds(lambda piece, count: piece * count, st.sampled_from(["a", "ab", "日", "a\x01"]),
+                      st.integers(90, 260))
+
+
+@pytest.fixture(scope="module")
+def text_sandbox():
+    sandbox = LuaSandbox("text", clock=ManualClock(), limits=TEST_LIMITS)
+    sandbox.load(TEXT_IN_LUA, "main.lua")
+    yield sandbox
+    sandbox.close()
+
+
+@settings(max_examples=300, deadline=None)
+@given(s=ascii_heavy | long_runs, columns=st.integers(-3, 260))
+def test_qtui_text_measures_and_cuts_as_the_host_does_whether_lua_or_the_host_answers(
+        text_sandbox, s: str, columns: int) -> None:
+    from qtui.plugins.runtime import textcells
+
+    got = text_sandbox.call("all", s, columns)
+    assert got == [textcells.clean(s), textcells.width(s), textcells.clean_fit(s, columns),
+                   textcells.clean_pad(s, max(0, columns), "left"), textcells.clean_pad(s, max(0, columns), "right")]

@@ -8,9 +8,67 @@
 local text = {}
 
 -- Measuring and cutting is the host's (qtui.text of API 1.1): the same width table the console
--- lays out with, and the same rule for what is unsafe on a terminal. fit_text and pad clean
+-- lays out with, and the same rule for what is unsafe on a terminal. Its fit and pad clean
 -- what they are given first (one call to the host instead of two).
-local clean, width, fit_text, pad = native.text_clean, native.text_width, native.text_fit, native.text_pad
+local native_clean, native_width, native_fit, native_pad =
+  native.text_clean, native.text_width, native.text_fit, native.text_pad
+
+-- Text of printable ASCII only (most of what panels show: names, numbers) takes one column a
+-- character and has nothing to make safe, so it is measured and cut here, without a call to
+-- the host; the rules are the host's (qtui.plugins.runtime.textcells), and a property test
+-- holds the two to the same answers.
+local find, sub, rep = string.find, string.sub, string.rep
+local CLEAN_CHARS = 200 -- characters clean keeps
+local MAX_CHARS = 65536 -- longest text width measures
+local MAX_COLUMNS = 10000 -- widest fit or pad
+local ELLIPSIS = "\u{2026}"
+
+local function printable_ascii(s)
+  return not find(s, "[\0-\31\127-\255]")
+end
+
+local function clean(s)
+  if printable_ascii(s) then
+    return sub(s, 1, CLEAN_CHARS)
+  end
+  return native_clean(s)
+end
+
+local function width(s)
+  if #s <= MAX_CHARS and printable_ascii(s) then
+    return #s
+  end
+  return native_width(s)
+end
+
+-- Clean `s`, cut to at most `columns` columns with the ellipsis when cut.
+local function fit_text(s, columns)
+  if not printable_ascii(s) then
+    return native_fit(s, columns)
+  end
+  if columns < 1 then
+    return ""
+  end
+  s = sub(s, 1, CLEAN_CHARS)
+  if #s <= columns then
+    return s
+  end
+  return sub(s, 1, columns - 1) .. ELLIPSIS
+end
+
+-- Clean `s`, fitted into exactly `columns` columns, aligned left or right.
+local function pad(s, columns, align)
+  if not printable_ascii(s) then
+    return native_pad(s, columns, align)
+  end
+  columns = math.min(columns, MAX_COLUMNS)
+  local cell = fit_text(s, columns)
+  local gap = rep(" ", columns - width(cell))
+  if align == "right" then
+    return gap .. cell
+  end
+  return cell .. gap
+end
 
 -- `value` as a whole number (a fraction is dropped), or an error naming `fname`'s argument.
 local function whole(fname, position, value)
