@@ -392,7 +392,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--jobs", type=int, default=1_000_000, help="jobs in the SQLite database (idle console)")
     parser.add_argument("--rq-jobs", type=int, default=100_000, help="RQ jobs (idle console)")
     parser.add_argument("--idle-seconds", type=float, default=30.0, help="idle CPU measured over this long")
-    parser.add_argument("--settle", type=float, default=10.0, help="seconds a console runs before measuring")
+    parser.add_argument("--settle", type=float, default=idle.SETTLE_SECONDS,
+                        help="seconds a console runs before measuring")
     parser.add_argument("--no-idle", action="store_true", help="skip the idle console measurements")
     parser.add_argument("--long", type=int, default=0, help="events for a memory-growth run (0: skip)")
     args = parser.parse_args(argv)
