@@ -91,6 +91,17 @@ def available() -> bool:
     return _LIBC is not None
 
 
+def open_or_none() -> Inotify | None:
+    """A new :class:`Inotify`, or None where the system has none or none is left (its limit of
+    instances per user reached): the caller looks at its files on a timer instead."""
+    if not available():
+        return None
+    try:
+        return Inotify()
+    except OSError:
+        return None
+
+
 def parse_events(data: bytes) -> list[FileEvent]:
     """The events in `data` as read from an inotify descriptor (a cut-off last event is left out)."""
     events = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import math
 from pathlib import Path
 
@@ -96,4 +97,35 @@ async def test_with_file_events_an_idle_watch_sets_no_timer(tmp_path: Path) -> N
         await wait_until(lambda: "panel" in seen, "the watch to be armed")
         await trio.testing.wait_all_tasks_blocked()
         assert trio.lowlevel.current_statistics().seconds_to_next_deadline == math.inf
+        nursery.cancel_scope.cancel()
+
+
+def _no_watch_left(self, folder: Path, mask: int = 0) -> int:
+    raise OSError(errno.ENOSPC, f"cannot watch {folder}: No space left on device")
+
+
+def _no_instance_left(self) -> None:
+    raise OSError(errno.EMFILE, "inotify: Too many open files")
+
+
+@pytest.mark.skipif(not inotify.available(), reason="no inotify")
+@pytest.mark.parametrize("limit", ["no watch left", "no inotify instance left"])
+async def test_when_the_systems_limit_of_file_events_is_reached_saves_are_found_by_looking(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: str) -> None:
+    if limit == "no watch left":
+        monkeypatch.setattr(inotify.Inotify, "watch", _no_watch_left)
+    else:
+        monkeypatch.setattr(inotify.Inotify, "__init__", _no_instance_left)
+    plugin = plugin_folder(tmp_path, "panel", "-- one")
+    seen: dict[str, str] = {}
+    changed: list[str] = []
+
+    async def on_change(name: str) -> None:
+        changed.append(name)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(watch_folders, {"panel": plugin}, on_change, seen)
+        await wait_until(lambda: "panel" in seen, "the watch to be armed")
+        (plugin / "init.lua").write_text("-- two")
+        await wait_until(lambda: changed == ["panel"], "the save, found by looking")
         nursery.cancel_scope.cancel()

@@ -4,6 +4,7 @@ Linux), their bundle hashes looked at every second elsewhere."""
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
@@ -30,9 +31,10 @@ async def watch_folders(folders: Mapping[str, Path], on_change: Callable[[str], 
     and hidden files, specs and a file saved unchanged are not. `seen` (kept by the caller
     across watches) holds each folder's hash as the watcher last knew it: once a new watch is
     armed, a folder that differs from it was saved while no watch was, and counts as changed.
-    With file events (`file_events` None: where the system has them) a folder is looked at
-    after a burst of changes in it, and an idle watch does nothing; without, each folder is
-    looked at every POLL_SECONDS.
+    With file events (unless `file_events` is False: where the system has them) a folder is
+    looked at after a burst of changes in it, and an idle watch does nothing; without (and for
+    a folder that cannot be watched: the system's limit of watches reached, say), each folder
+    is looked at every POLL_SECONDS.
     """
     seen = {} if seen is None else seen
     roots = {name: folder.resolve() for name, folder in folders.items()}
@@ -43,10 +45,9 @@ async def watch_folders(folders: Mapping[str, Path], on_change: Callable[[str], 
         seen[name] = await trio.to_thread.run_sync(_hash, roots[name])
         return known and seen[name] != before
 
-    if file_events is None:
-        file_events = inotify.available()
     with contextlib.ExitStack() as stack:
-        trees = _Trees(stack.enter_context(inotify.Inotify()), roots) if file_events else None
+        events = inotify.open_or_none() if file_events is not False else None
+        trees = _Trees(stack.enter_context(events), roots) if events is not None else None
         for name in roots:  # armed: catch up with what was saved while no watch was
             if await look(name):
                 await on_change(name)
@@ -67,25 +68,33 @@ class _Trees:
     def __init__(self, events: inotify.Inotify, roots: Mapping[str, Path]) -> None:
         self._events = events
         self._folders: dict[int, tuple[str, Path]] = {}  # watch -> (plugin, folder)
+        self._unwatched: set[str] = set()  # plugins with a folder that could not be watched
         for name, root in roots.items():
             self._add_tree(name, root)
 
     async def changed(self) -> set[str]:
-        """The plugins whose folders changed, once a burst of changes is over."""
-        touched: set[str] = set()
-        batch = await self._events.read()
-        began = trio.current_time()
+        """The plugins whose folders changed, once a burst of changes is over; with them, every
+        POLL_SECONDS at least, those with a folder that could not be watched."""
         while True:
-            touched |= self._touched(batch)
-            if touched and trio.current_time() - began >= LONGEST_BURST_SECONDS:
-                return touched
+            touched = await self._burst()
+            if touched or self._unwatched:
+                return touched | self._unwatched
+
+    async def _burst(self) -> set[str]:
+        """The plugins one burst of changes touched (none if POLL_SECONDS passed without a
+        change while a folder is not watched)."""
+        batch: list[inotify.FileEvent] = []
+        with trio.move_on_after(POLL_SECONDS if self._unwatched else math.inf):
+            batch = await self._events.read()
+        touched = self._touched(batch)
+        began = trio.current_time()
+        while touched and trio.current_time() - began < LONGEST_BURST_SECONDS:
             with trio.move_on_after(DEBOUNCE_SECONDS) as quiet:
                 batch = await self._events.read()
             if quiet.cancelled_caught:
-                if touched:
-                    return touched
-                batch = await self._events.read()  # nothing of interest came: wait for what does
-                began = trio.current_time()
+                break
+            touched |= self._touched(batch)
+        return touched
 
     def _touched(self, batch: list[inotify.FileEvent]) -> set[str]:
         touched = set()
@@ -111,8 +120,8 @@ class _Trees:
             subfolders[:] = [sub for sub in subfolders if not is_ignored_name(sub)]
             try:
                 self._folders[self._events.watch(Path(folder))] = (name, Path(folder))
-            except OSError:
-                pass  # removed meanwhile, or unreadable (the bundle hash says so)
+            except OSError:  # removed meanwhile, unreadable, or no watch left on this system
+                self._unwatched.add(name)
 
 
 def _hash(folder: Path) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import os
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -59,16 +60,15 @@ async def watch_files(paths: Sequence[Path], on_change: Callable[[], Awaitable[N
     `on_change()` also runs once after the watch began: a change made after the caller read
     the files but before this task first ran would otherwise never be seen. With file events
     (inotify, used when `file_events` is None and the system has them) the folders holding
-    the files are watched and an idle console does nothing; without, the files are looked at
-    every `interval` seconds. Either way a change is a change of a file's modification time,
+    the files are watched and an idle console does nothing; without (or while a folder cannot
+    be watched: the system's limit of watches reached, say), the files are looked at every
+    `interval` seconds. Either way a change is a change of a file's modification time,
     size or inode (a file replaced whole counts).
     """
-    if file_events is None:
-        file_events = inotify.available()
     with contextlib.ExitStack() as stack:
-        if file_events:
-            folders = _Folders(stack.enter_context(inotify.Inotify()), paths)
-            wait = folders.wait
+        events = inotify.open_or_none() if file_events is not False else None
+        if events is not None:
+            wait = _Folders(stack.enter_context(events), paths, interval).wait
         else:
             wait = functools.partial(trio.sleep, interval)
         seen = [_signature(p) for p in paths]
@@ -84,17 +84,20 @@ async def watch_files(paths: Sequence[Path], on_change: Callable[[], Awaitable[N
 class _Folders:
     """The watches on the folders of some files (:func:`watch_points`), kept up as folders come and go."""
 
-    def __init__(self, events: inotify.Inotify, paths: Sequence[Path]) -> None:
+    def __init__(self, events: inotify.Inotify, paths: Sequence[Path], interval: float) -> None:
         self._events = events
         self._paths = paths
+        self._interval = interval
         self._watches: dict[Path, int] = {}
+        self._unwatched = False  # a folder could not be watched: look every interval too
         self._rearm()
 
     async def wait(self) -> None:
-        """Until something changed in a watched folder."""
-        ended = {event.watch for event in await self._events.read() if event.watch_ended}
-        for folder in [f for f, watch in self._watches.items() if watch in ended]:
-            del self._watches[folder]
+        """Until something changed in a watched folder (or `interval` passed, while one is not watched)."""
+        with trio.move_on_after(self._interval if self._unwatched else math.inf):
+            ended = {event.watch for event in await self._events.read() if event.watch_ended}
+            for folder in [f for f, watch in self._watches.items() if watch in ended]:
+                del self._watches[folder]
         self._rearm()
 
     def _rearm(self) -> None:
@@ -103,11 +106,12 @@ class _Folders:
             watch = self._watches.pop(folder)
             if watch not in self._watches.values():  # two paths to one folder share a watch
                 self._events.unwatch(watch)
+        self._unwatched = False
         for folder in wanted - self._watches.keys():
             try:
                 self._watches[folder] = self._events.watch(folder)
-            except OSError:
-                pass  # unreadable, or removed meanwhile: looked at again with the next event
+            except OSError:  # removed meanwhile, unreadable, or no watch left on this system
+                self._unwatched = True
 
 
 def changes(before: Grants, after: Grants) -> list[str]:
