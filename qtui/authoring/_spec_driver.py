@@ -49,7 +49,7 @@ from qtui.plugins.bundles.manifest import MANIFEST_FILE, ManifestError, load_man
 from qtui.plugins.runtime import api
 from qtui.files.tomlfile import FileProblems
 from qtui.plugins.runtime.events import MAIN_PANEL, PluginLifecycle, PluginMessage, job_plain
-from qtui.plugins.runtime.host import Confirmation, PluginHandle, PluginHost, all_idle, any_busy
+from qtui.plugins.runtime.host import Confirmation, PluginHandle, PluginHost, activity, all_idle, any_busy
 from qtui.plugins.runtime.recording import Recording, read_recording
 from qtui.plugins.runtime.sandbox import HostError, LuaSandbox
 from qtui.plugins.runtime.settings import SettingsStore
@@ -69,12 +69,20 @@ _ROW_FIELDS = frozenset({"screen", "queue", "state", "job_id"})
 
 
 async def settle() -> None:
-    """Wait until no plugin or backend call is in flight and every task is waiting."""
+    """Wait until no plugin or backend call is in flight and every task is waiting.
+
+    The hosts' workers are plain threads: a batch can end while trio's tasks all wait, and
+    what it hands to trio (a request to start) is applied a moment later. So a look counts as
+    settled only when a second idle wait (which applies what the workers handed over) set
+    nothing new going since the look began.
+    """
     while True:
+        before = activity()
         await all_idle()  # events handed to plugins by the hosts' workers
         await trio.testing.wait_all_threads_completed()
         await trio.testing.wait_all_tasks_blocked()
-        if trio.testing.active_thread_count() == 0 and not any_busy():
+        await all_idle()
+        if trio.testing.active_thread_count() == 0 and not any_busy() and activity() == before:
             return
 
 

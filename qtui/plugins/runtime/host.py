@@ -331,6 +331,9 @@ class PluginHost:
         self.on_read: Callable[[list[dict[str, Any]]], None] | None = None
         self._nursery: trio.Nursery | None = None
         self._token: trio.lowlevel.TrioToken | None = None
+        #: Events offered to plugins and requests started so far (from the trio side): what
+        #: changes while the host is not settled (see activity()).
+        self.activity = 0
         self._flooding = trio.Event()  # set when a flood (logs, notices, prompts) begins
         self._pool = DeliveryPool(on_stale=self._stale_from_thread, on_idle=self._idle_from_thread,
                                   on_running=self._stuck_from_thread)
@@ -379,11 +382,17 @@ class PluginHost:
         return True
 
     async def idle(self) -> None:
-        """Wait until no event waits for a plugin and no plugin is handling one (in this trio run)."""
-        while self._pool.busy:
+        """Wait until no event waits for a plugin and no plugin is handling one (in this trio run).
+
+        What the workers handed to the trio side before (a batch's effects) has been applied by
+        then: the wake-up comes through the same queue, after it.
+        """
+        while True:
             self._idle = trio.Event()
             self._pool.want_idle()
             await self._idle.wait()
+            if not self._pool.busy:
+                return
 
     def _policy(self) -> SitePolicy:
         if self.policy is None:
@@ -797,6 +806,7 @@ class PluginHost:
     def _deliver(self, handle: PluginHandle, event: Event) -> None:
         """Queue an event for this plugin alone."""
         if handle.mailbox is not None:
+            self.activity += 1
             self._pool.offer(handle.mailbox, Offer(event, shared=False))
 
     def _from_bus(self, handle: PluginHandle, event: Event) -> bool:
@@ -808,6 +818,7 @@ class PluginHost:
         if mailbox is None:
             return False
         dropped = mailbox.dropped  # offers come from the trio side only
+        self.activity += 1
         self._pool.offer(mailbox, offer)
         return mailbox.dropped == dropped
 
@@ -1076,6 +1087,7 @@ class PluginHost:
                 case rt.Request() if self._nursery is None:
                     self._close(effect.ticket, Outcome.FAILED, detail="not made: qtui was stopping")
                 case rt.Request():
+                    self.activity += 1
                     self._nursery.start_soon(self._run_request, handle, effect)
 
     def _start_timer(self, handle: PluginHandle, name: str, seconds: float, repeat: bool) -> None:
@@ -1343,6 +1355,13 @@ def any_busy() -> bool:
     """Whether a running host of this trio run has an event waiting for or in a plugin."""
     token = trio.lowlevel.current_trio_token()
     return any(host._pool.busy for host in list(_RUNNING) if host._token is token)  # noqa: SLF001
+
+
+def activity() -> int:
+    """Events offered and requests started by the running hosts of this trio run, so far: the
+    same count before and after a wait means nothing new was set going meanwhile."""
+    token = trio.lowlevel.current_trio_token()
+    return sum(host.activity for host in list(_RUNNING) if host._token is token)  # noqa: SLF001
 
 
 async def all_idle() -> None:
