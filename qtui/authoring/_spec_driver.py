@@ -72,16 +72,16 @@ async def settle() -> None:
     """Wait until no plugin or backend call is in flight and every task is waiting.
 
     The hosts' workers are plain threads: a batch can end while trio's tasks all wait, and
-    what it hands to trio (a request to start) is applied a moment later. So a look counts as
-    settled only when a second idle wait (which applies what the workers handed over) set
-    nothing new going since the look began.
+    what it hands to trio (a request to start) is applied a moment later. The idle wait applies
+    what the batches before it handed over; a batch after it was offered an event after it, so
+    a look counts as settled only when no event was offered and no request started since the
+    look began.
     """
     while True:
         before = activity()
-        await all_idle()  # events handed to plugins by the hosts' workers
+        await all_idle()  # events handed to plugins by the hosts' workers, and what they did
         await trio.testing.wait_all_threads_completed()
         await trio.testing.wait_all_tasks_blocked()
-        await all_idle()
         if trio.testing.active_thread_count() == 0 and not any_busy() and activity() == before:
             return
 
