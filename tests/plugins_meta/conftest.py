@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import pytest
 import tomli_w
+
+from qtui.files import inotify
 
 
 @pytest.fixture(autouse=True)
@@ -53,3 +56,23 @@ def make_plugin() -> MakePlugin:
         return path
 
     return make
+
+
+def _no_watch_left(self, folder: Path, mask: int = 0) -> int:
+    raise OSError(errno.ENOSPC, f"cannot watch {folder}: No space left on device")
+
+
+def _no_instance_left(self) -> None:
+    raise OSError(errno.EMFILE, "inotify: Too many open files")
+
+
+@pytest.fixture(params=["no watch left", "no inotify instance left"])
+def file_event_limit(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The system's limit of inotify watches, or of inotify instances, reached (skipped without inotify)."""
+    if not inotify.available():
+        pytest.skip("no inotify")
+    if request.param == "no watch left":
+        monkeypatch.setattr(inotify.Inotify, "watch", _no_watch_left)
+    else:
+        monkeypatch.setattr(inotify.Inotify, "__init__", _no_instance_left)
+    return request.param

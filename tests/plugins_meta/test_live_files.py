@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import math
 import os
 from pathlib import Path
@@ -95,22 +94,9 @@ def test_a_missing_folder_is_watched_through_the_nearest_one_that_exists_and_a_l
     assert watch_points([link, missing]) == {tmp_path / "user", tmp_path / "shared", tmp_path}
 
 
-def _no_watch_left(self, folder: Path, mask: int = 0) -> int:
-    raise OSError(errno.ENOSPC, f"cannot watch {folder}: No space left on device")
 
-
-def _no_instance_left(self) -> None:
-    raise OSError(errno.EMFILE, "inotify: Too many open files")
-
-
-@pytest.mark.skipif(not inotify.available(), reason="no inotify")
-@pytest.mark.parametrize("limit", ["no watch left", "no inotify instance left"])
 async def test_when_the_systems_limit_of_file_events_is_reached_the_files_are_looked_at_on_a_timer(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: str) -> None:
-    if limit == "no watch left":
-        monkeypatch.setattr(inotify.Inotify, "watch", _no_watch_left)
-    else:
-        monkeypatch.setattr(inotify.Inotify, "__init__", _no_instance_left)
+        tmp_path: Path, file_event_limit: str) -> None:
     decisions = tmp_path / "permissions.toml"
     applied: list[str] = []
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import errno
+import contextlib
 import math
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import attrs
 import pytest
 import trio
 import trio.testing
@@ -32,6 +34,30 @@ def plugin_folder(root: Path, name: str, code: str) -> Path:
     return folder
 
 
+@attrs.define
+class Watch:
+    """What a running watch_folders knows (`seen`) and the plugins it said changed, in order."""
+
+    seen: dict[str, str]
+    changed: list[str] = attrs.Factory(list)
+
+
+@contextlib.asynccontextmanager
+async def watching(folders: dict[str, Path], seen: dict[str, str] | None = None, *,
+                   file_events: bool = True) -> AsyncIterator[Watch]:
+    """watch_folders running on `folders` until the block ends, once it is armed."""
+    found = Watch({} if seen is None else seen)
+
+    async def on_change(name: str) -> None:
+        found.changed.append(name)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(lambda: watch_folders(folders, on_change, found.seen, file_events=file_events))
+        await wait_until(lambda: folders.keys() <= found.seen.keys(), "the watch to be armed")
+        yield found
+        nursery.cancel_scope.cancel()
+
+
 @pytest.mark.parametrize("file_events", WAYS)
 async def test_a_save_made_while_no_watch_was_armed_counts_once_the_next_watch_is(
         tmp_path: Path, file_events: bool) -> None:
@@ -41,19 +67,11 @@ async def test_a_save_made_while_no_watch_was_armed_counts_once_the_next_watch_i
     same = plugin_folder(tmp_path, "same", "-- one")
     seen["same"] = bundle_hash(same)
     new = plugin_folder(tmp_path, "new", "-- one")  # never watched: nothing to compare with
-    changed: list[str] = []
 
-    async def on_change(name: str) -> None:
-        changed.append(name)
-
-    async with trio.open_nursery() as nursery:
-        folders = {"saved": saved, "same": same, "new": new}
-        nursery.start_soon(lambda: watch_folders(folders, on_change, seen, file_events=file_events))
-        await wait_until(lambda: "new" in seen, "the watch to be armed")
-        assert changed == ["saved"] and seen["saved"] == bundle_hash(saved)
+    async with watching({"saved": saved, "same": same, "new": new}, seen, file_events=file_events) as found:
+        assert found.changed == ["saved"] and seen["saved"] == bundle_hash(saved)
         (same / "init.lua").write_text("-- three")  # and saves while it is armed count as before
-        await wait_until(lambda: changed == ["saved", "same"], "the save to the watched folder")
-        nursery.cancel_scope.cancel()
+        await wait_until(lambda: found.changed == ["saved", "same"], "the save to the watched folder")
     assert seen["same"] == bundle_hash(same)
 
 
@@ -61,15 +79,7 @@ async def test_a_save_made_while_no_watch_was_armed_counts_once_the_next_watch_i
 async def test_a_file_in_a_folder_made_after_the_watch_began_counts_and_saves_that_change_no_code_do_not(
         tmp_path: Path, file_events: bool) -> None:
     plugin = plugin_folder(tmp_path, "panel", "-- one")
-    seen: dict[str, str] = {}
-    changed: list[str] = []
-
-    async def on_change(name: str) -> None:
-        changed.append(name)
-
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(lambda: watch_folders({"panel": plugin}, on_change, seen, file_events=file_events))
-        await wait_until(lambda: "panel" in seen, "the watch to be armed")
+    async with watching({"panel": plugin}, file_events=file_events) as found:
         (plugin / ".init.lua.swp").write_text("editor state")
         (plugin / "init.lua~").write_text("backup")
         (plugin / "init.lua").write_text("-- one")  # saved unchanged
@@ -77,55 +87,24 @@ async def test_a_file_in_a_folder_made_after_the_watch_began_counts_and_saves_th
         (plugin / "spec" / "panel_spec.lua").write_text("describe('panel', function() end)")
         (plugin / "lib").mkdir()
         await trio.sleep(0.3)  # long enough for a watch that counted them to have said so
-        assert changed == []
+        assert found.changed == []
         (plugin / "lib" / "util.lua").write_text("return {}")
-        await wait_until(lambda: changed == ["panel"], "the file in the new folder")
-        assert seen["panel"] == bundle_hash(plugin)
-        nursery.cancel_scope.cancel()
+        await wait_until(lambda: found.changed == ["panel"], "the file in the new folder")
+        assert found.seen["panel"] == bundle_hash(plugin)
 
 
 @pytest.mark.skipif(not inotify.available(), reason="no inotify")
 async def test_with_file_events_an_idle_watch_sets_no_timer(tmp_path: Path) -> None:
     plugin = plugin_folder(tmp_path, "panel", "-- one")
-    seen: dict[str, str] = {}
-
-    async def on_change(name: str) -> None:
-        raise AssertionError(f"{name} did not change")
-
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(watch_folders, {"panel": plugin}, on_change, seen)
-        await wait_until(lambda: "panel" in seen, "the watch to be armed")
+    async with watching({"panel": plugin}) as found:
         await trio.testing.wait_all_tasks_blocked()
         assert trio.lowlevel.current_statistics().seconds_to_next_deadline == math.inf
-        nursery.cancel_scope.cancel()
+    assert found.changed == []
 
 
-def _no_watch_left(self, folder: Path, mask: int = 0) -> int:
-    raise OSError(errno.ENOSPC, f"cannot watch {folder}: No space left on device")
-
-
-def _no_instance_left(self) -> None:
-    raise OSError(errno.EMFILE, "inotify: Too many open files")
-
-
-@pytest.mark.skipif(not inotify.available(), reason="no inotify")
-@pytest.mark.parametrize("limit", ["no watch left", "no inotify instance left"])
 async def test_when_the_systems_limit_of_file_events_is_reached_saves_are_found_by_looking(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: str) -> None:
-    if limit == "no watch left":
-        monkeypatch.setattr(inotify.Inotify, "watch", _no_watch_left)
-    else:
-        monkeypatch.setattr(inotify.Inotify, "__init__", _no_instance_left)
+        tmp_path: Path, file_event_limit: str) -> None:
     plugin = plugin_folder(tmp_path, "panel", "-- one")
-    seen: dict[str, str] = {}
-    changed: list[str] = []
-
-    async def on_change(name: str) -> None:
-        changed.append(name)
-
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(watch_folders, {"panel": plugin}, on_change, seen)
-        await wait_until(lambda: "panel" in seen, "the watch to be armed")
+    async with watching({"panel": plugin}) as found:
         (plugin / "init.lua").write_text("-- two")
-        await wait_until(lambda: changed == ["panel"], "the save, found by looking")
-        nursery.cancel_scope.cancel()
+        await wait_until(lambda: found.changed == ["panel"], "the save, found by looking")

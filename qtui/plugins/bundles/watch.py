@@ -24,7 +24,7 @@ POLL_SECONDS = 1.0
 
 
 async def watch_folders(folders: Mapping[str, Path], on_change: Callable[[str], Awaitable[None]],
-                        seen: dict[str, str] | None = None, *, file_events: bool | None = None) -> None:
+                        seen: dict[str, str] | None = None, *, file_events: bool = True) -> None:
     """Call `on_change(name)` after each burst of saves that changed a plugin's bundle, until cancelled.
 
     A change is a new bundle hash (or a new reason the folder is no bundle): editor temporary
@@ -46,7 +46,7 @@ async def watch_folders(folders: Mapping[str, Path], on_change: Callable[[str], 
         return known and seen[name] != before
 
     with contextlib.ExitStack() as stack:
-        events = inotify.open_or_none() if file_events is not False else None
+        events = inotify.open_or_none() if file_events else None
         trees = _Trees(stack.enter_context(events), roots) if events is not None else None
         for name in roots:  # armed: catch up with what was saved while no watch was
             if await look(name):

@@ -54,19 +54,19 @@ def watch_points(paths: Sequence[Path]) -> set[Path]:
 
 
 async def watch_files(paths: Sequence[Path], on_change: Callable[[], Awaitable[None]], *,
-                      interval: float = POLL_SECONDS, file_events: bool | None = None) -> None:
+                      interval: float = POLL_SECONDS, file_events: bool = True) -> None:
     """Await `on_change()` after any of `paths` changed (created and removed too), until cancelled.
 
     `on_change()` also runs once after the watch began: a change made after the caller read
     the files but before this task first ran would otherwise never be seen. With file events
-    (inotify, used when `file_events` is None and the system has them) the folders holding
+    (inotify, where the system has them, unless `file_events` is False) the folders holding
     the files are watched and an idle console does nothing; without (or while a folder cannot
     be watched: the system's limit of watches reached, say), the files are looked at every
     `interval` seconds. Either way a change is a change of a file's modification time,
     size or inode (a file replaced whole counts).
     """
     with contextlib.ExitStack() as stack:
-        events = inotify.open_or_none() if file_events is not False else None
+        events = inotify.open_or_none() if file_events else None
         if events is not None:
             wait = _Folders(stack.enter_context(events), paths, interval).wait
         else:
