@@ -149,6 +149,21 @@ describe("library qtui.text", function()
     ]]))
   end)
 
+  it("duration_holds says how long a growing wait shows the same duration", function()
+    assert.same({ "0.5", "0.25", "59.5", "3599.5", "10.5", "inf" }, shown([[
+      local text = require("qtui.text")
+      local holds = text.duration_holds
+      -- 185 s shows 3m05s until 185.5; 3600 s shows 1h00m until 3659.5; a day 1d00h until 25 h
+      return holds(185), holds(185.25), holds(3600), holds(86400), holds(-10), holds(nil)
+    ]]))
+    assert.same({ "3m05s", "3m06s", "1h00m", "1h01m" }, shown([[
+      local text = require("qtui.text")
+      local a, b = 185.2, 3600.7
+      return text.duration(a + text.duration_holds(a) - 0.01), text.duration(a + text.duration_holds(a)),
+             text.duration(b + text.duration_holds(b) - 0.01), text.duration(b + text.duration_holds(b))
+    ]]))
+  end)
+
   it("names a wrong argument", function()
     assert.same({ "false", "init.lua:3: bad argument #2 to 'qtui.text.fit' (finite number expected, got string)" },
       failure([[require("qtui.text").fit("x", "wide")]]))

@@ -118,6 +118,27 @@ local function judge(queue, metric, value)
   end
 end
 
+-- Seconds after these statistics when the alerts or the panel would change with time alone: an
+-- oldest wait reaching its threshold, an alert's wait or held time shown differently.
+local function next_look(event)
+  local soonest = 3600
+  local threshold = config.thresholds.oldest
+  for _, q in ipairs(event.queues) do
+    local age = type(q) == "table" and q.oldest_ready_age
+    if type(age) == "number" and type(q.name) == "string" and is_watched(q.name) then
+      if active[q.name .. " oldest"] then
+        soonest = math.min(soonest, text.duration_holds(age))
+      elseif threshold and age < threshold then
+        soonest = math.min(soonest, threshold - age)
+      end
+    end
+  end
+  for _, alert in pairs(active) do
+    soonest = math.min(soonest, 60 - (stats_at - alert.since) % 60)
+  end
+  return math.max(0, soonest)
+end
+
 local function take_stats(event)
   if type(event.taken_at) ~= "number" or type(event.queues) ~= "table" then
     return
@@ -169,6 +190,7 @@ local function take_stats(event)
   elseif clear_since == nil then
     clear_since = stats_at
   end
+  qtui.unchanged_stats(next_look(event))
 end
 
 -- Rendering ---------------------------------------------------------------------------------
@@ -281,7 +303,8 @@ function on_event(event)
   elseif event.type == "settings" then
     configure(event.settings)
     notify_refusal = nil
-    every_row = true -- judged whole against the new thresholds
+    every_row = true -- judged whole against the new thresholds, at the next poll
+    qtui.unchanged_stats(0)
   end
   render()
 end

@@ -397,6 +397,27 @@ end
 
 -- Events ------------------------------------------------------------------------------------
 
+-- Seconds after these statistics when the panel would change with time alone: the next reading
+-- (carried forward when nothing moved), a queue's oldest wait shown differently or passing the
+-- warning level or the threshold.
+local function next_look()
+  local soonest = 3600
+  if refusal == nil then
+    soonest = last and config.refresh - (stats_at - last.at) or 0
+  end
+  for _, q in ipairs(queues) do
+    if q.oldest then
+      soonest = math.min(soonest, text.duration_holds(q.oldest))
+      for _, level in ipairs({ config.threshold * config.warn_ratio, config.threshold }) do
+        if q.oldest < level then
+          soonest = math.min(soonest, level - q.oldest)
+        end
+      end
+    end
+  end
+  return math.max(0, soonest)
+end
+
 local function take_stats(event)
   if type(event.taken_at) ~= "number" or type(event.queues) ~= "table" then
     return
@@ -444,6 +465,9 @@ function on_event(event)
   elseif event.type == "settings" then
     configure(event.settings)
     refusal = nil
+  end
+  if stats_at ~= nil then
+    qtui.unchanged_stats(next_look()) -- a reading that just ended, say, is due again later
   end
   render()
 end

@@ -117,6 +117,9 @@ local function take_stats(event)
     return false
   end
   local now = math.floor(event.taken_at // 60)
+  -- Within a minute only a change can change the chart: statistics in which only time passed
+  -- are needed again when the next minute begins.
+  qtui.unchanged_stats(60 - event.taken_at % 60)
   if minute ~= nil and now < minute then
     return false -- an older snapshot than one already charted
   end
@@ -260,6 +263,7 @@ function on_event(event)
   elseif event.type == "settings" then
     configure(event.settings)
     every_row = true -- queues watched now are charted from the next statistics
+    qtui.unchanged_stats(0)
     for name in pairs(series) do
       if not is_watched(name) then
         series[name] = nil

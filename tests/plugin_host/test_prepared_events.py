@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qtui.events import StatsUpdated
 from qtui.model import JobState, QueueStats, Snapshot, WorkerInfo
-from qtui.plugins.runtime.prepared import prepare, stats_changes, stats_plain
+from qtui.plugins.runtime.prepared import prepare, stats_changes, stats_plain, stats_state
 from qtui.plugins.runtime.sandbox import LimitExceeded, LimitKind, Limits, LuaSandbox
 from tests.support import ManualClock
 
@@ -151,3 +152,21 @@ def test_counts_in_any_order_or_missing_states_give_the_right_numbers(keeper: Lu
     (seen,) = keeper.call("events")
     row = seen["queues"][0]
     assert (row["ready"], row["scheduled"], row["processing"], row["completed"], row["dead"]) == (1, 0, 2, 0, 4)
+
+
+@given(stats_events(), stats_events(), st.booleans())
+def test_stats_state_is_equal_exactly_when_a_plugin_would_see_nothing_but_time_pass(
+        first: StatsUpdated, second: StatsUpdated, same_queues: bool) -> None:
+    if same_queues:  # the common case: the same queues polled again, a few numbers moved or not
+        second = StatsUpdated(Snapshot(tuple(attrs.evolve(q, name=p.name) for q, p in
+                                             zip(second.snapshot.queues, first.snapshot.queues, strict=False)),
+                                       second.snapshot.workers, second.snapshot.taken_at))
+    before, now = prepare(first, shared=True), prepare(second, shared=True)
+    changed, removed = stats_changes(before, now)
+    alive = sum(w.alive for w in first.snapshot.workers), len(first.snapshot.workers)
+    alive_now = sum(w.alive for w in second.snapshot.workers), len(second.snapshot.workers)
+    nothing_new = (not changed and not removed and alive == alive_now
+                   and [q.name for q in first.snapshot.queues] == [q.name for q in second.snapshot.queues])
+    assert (stats_state(first) == stats_state(second)) == nothing_new
+    later = StatsUpdated(attrs.evolve(first.snapshot, taken_at=first.snapshot.taken_at + 3600))
+    assert stats_state(later) == stats_state(first)  # an hour later, ages grown: nothing new

@@ -1,8 +1,10 @@
 """The bundled plugins on an idle console: statistics that change nothing they show cost no work.
 
-Each stats event marks the queues that changed since the plugin's previous one; a plugin that
-draws nothing new renders nothing (no host calls laying out lines), and tenant-sla does not ask
-the backend to read the ready jobs again. Renders are counted on the plugin's own API calls.
+Each plugin tells the host, with qtui.unchanged_stats, when its panel would next change with time
+alone (a new minute, a wait shown differently, a threshold passed, a reading due); polls in which
+nothing changed before then do not reach it at all. Stats that do reach it mark the queues that
+changed; a plugin that draws nothing new renders nothing, and tenant-sla does not ask the backend
+to read the ready jobs again. Calls are counted on the plugin's sandbox, renders on its API calls.
 """
 
 from __future__ import annotations
@@ -38,6 +40,15 @@ async def stats(h, name: str, taken_at: float) -> None:
     await h.host.idle()
 
 
+async def poll(h, name: str, taken_at: float) -> bool:
+    """Publish a poll dated `taken_at` and wait until the plugins are idle: whether it reached `name`."""
+    sandbox = h.host.plugins[name].runtime.sandbox
+    calls = sandbox.usage().calls
+    await h.publish_stats(taken_at=taken_at)
+    await h.host.idle()
+    return sandbox.usage().calls > calls
+
+
 def count_readings(h) -> int:
     """Requests tenant-sla made to count ready jobs (qtui.jobs.count_by), from the audit log."""
     return sum(1 for entry in h.audit() if entry.detail == "qtui.jobs.count_by")
@@ -51,18 +62,19 @@ async def test_throughput_draws_nothing_when_no_rate_changed_within_the_minute(h
     await stats(h, "throughput", minute + 1)
     drawn = renders["throughput"]
     for second in (3, 5, 7):  # polls of an idle queue: the same rates in the same minute
-        await stats(h, "throughput", minute + second)
+        assert not await poll(h, "throughput", minute + second)
     assert renders["throughput"] == drawn
     worker = h.queue.worker(["email"], worker_id="w")
     worker.ack(worker.reserve(timeout=0))  # a completion: the email row changes
     await stats(h, "throughput", minute + 9)
     assert renders["throughput"] == drawn + 1
     assert h.line("throughput", "email").split()[-3] == "1/m"
-    await stats(h, "throughput", minute + 61)  # a new minute is a new column
+    assert not await poll(h, "throughput", minute + 59)
+    assert await poll(h, "throughput", minute + 60)  # a new minute is a new column
     assert renders["throughput"] == drawn + 2
 
 
-async def test_queue_alert_draws_an_idle_alert_again_only_when_its_minute_changes(harness, renders) -> None:
+async def test_queue_alert_hears_of_an_idle_alert_again_only_when_its_minute_changes(harness, renders) -> None:
     h = harness
     h.queue.enqueue_many("email", [{"n": n} for n in range(3)])
     await h.start("queue-alert", settings={"ready_threshold": 2, "dead_threshold": 0, "age_threshold_seconds": 0})
@@ -70,11 +82,11 @@ async def test_queue_alert_draws_an_idle_alert_again_only_when_its_minute_change
     await stats(h, "queue-alert", start)
     assert "since" in h.line("queue-alert", "email")
     drawn = renders["queue-alert"]
-    for second in (2, 4, 6):  # idle polls: the same backlog, the alert held for under a minute
-        await stats(h, "queue-alert", start + second)
+    for second in (2, 4, 6, 58):  # idle polls: the same backlog, the alert held for under a minute
+        assert not await poll(h, "queue-alert", start + second)
     assert renders["queue-alert"] == drawn
     assert h.line("queue-alert", "email").rstrip().endswith("(<1m)")
-    await stats(h, "queue-alert", start + 62)
+    assert await poll(h, "queue-alert", start + 60)
     assert renders["queue-alert"] == drawn + 1
     assert h.line("queue-alert", "email").rstrip().endswith("(1m)")
     h.queue.enqueue("email", {"n": 3})  # a change: judged and drawn on the next poll
@@ -89,8 +101,14 @@ async def test_queue_alert_still_raises_an_age_alert_on_an_idle_queue(harness, r
     start = h.clock.now
     await stats(h, "queue-alert", start + 10)
     assert any("all clear" in line for line in h.text("queue-alert"))
-    await stats(h, "queue-alert", start + 70)  # nothing changed but the wait, which passed 60 s
+    assert not await poll(h, "queue-alert", start + 30)  # the wait is 30 s: no alert due yet
+    assert not await poll(h, "queue-alert", start + 59.4)
+    assert await poll(h, "queue-alert", start + 60)  # nothing changed but the wait, which reached 60 s
     assert h.line("queue-alert", "since").split()[:2] == ["email", "oldest"]
+    assert h.line("queue-alert", "since").split()[2] == "1m00s"
+    assert not await poll(h, "queue-alert", start + 60.4)
+    assert await poll(h, "queue-alert", start + 61)  # the wait shown to the second
+    assert h.line("queue-alert", "since").split()[2] == "1m01s"
 
 
 async def test_tenant_sla_carries_an_unchanged_reading_forward_without_reading_again(harness, renders) -> None:
@@ -104,9 +122,10 @@ async def test_tenant_sla_carries_an_unchanged_reading_forward_without_reading_a
     await h.wait_text("tenant-sla", "TENANT")
     readings, drawn = count_readings(h), renders["tenant-sla"]
     assert readings == 1
-    await stats(h, "tenant-sla", start + 2)  # an idle poll: nothing shown changed (2h00m waits)
+    assert not await poll(h, "tenant-sla", start + 2)  # an idle poll: nothing shown changed (2h00m waits)
+    assert not await poll(h, "tenant-sla", start + 28)
     assert renders["tenant-sla"] == drawn
-    await stats(h, "tenant-sla", start + 40)  # due for a reading, but no queue changed
+    assert await poll(h, "tenant-sla", start + 40)  # due for a reading, but no queue changed
     assert count_readings(h) == readings
     rows = {line.split()[0]: line.split() for line in h.text("tenant-sla") if line.startswith(("acme", "globex"))}
     assert rows["acme"][1:4] == ["2", "2h00m", "0"] and rows["acme"][-1] == "stalled"  # carried forward: none taken

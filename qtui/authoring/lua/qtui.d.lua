@@ -162,7 +162,7 @@
 ---@field state? qtui.JobState the job state shown
 ---@field job_id? string the selected job
 
----A fresh snapshot of every queue, after each poll of the backend. It says what changed since the stats event the plugin received before (with `changed` on the rows and `removed`), so a plugin need not compare snapshots itself.
+---A fresh snapshot of every queue, after each poll of the backend. It says what changed since the stats event the plugin received before (with `changed` on the rows and `removed`), so a plugin need not compare snapshots itself. With qtui.unchanged_stats, snapshots in which only time passed come less often.
 ---@class qtui.StatsEvent
 ---@field type "stats"
 ---@field queues qtui.QueueStats[] per queue: name, ready, scheduled, processing, completed, dead, enqueued_per_min, completed_per_min, failed_per_min, oldest_ready_age (seconds or nil), changed (true or nil)
@@ -293,6 +293,12 @@ function qtui.subscribe(...) end
 ---Needs no capability. Since API 1.0.
 ---@param ... string event types
 function qtui.unsubscribe(...) end
+
+---Let stats events in which nothing changed but the time (no queue's counts, rates or oldest ready job, no queue came or went, the same workers) reach on_event at most once every `seconds`, counted on taken_at from the stats event the plugin received last; any other stats event comes at once. 0, the default, delivers every poll. A plugin whose panel changes with time alone (an age shown, a minute charted) says here when it next needs a look, and costs nothing while the queues stand still.
+---
+---Needs no capability. Since API 1.1.
+---@param seconds number 0 to 3600
+function qtui.unchanged_stats(seconds) end
 
 ---Replace the panel's content. A line is a string or a list of spans; a span is a string or {text=, style=} with a style from the fixed palette. Control characters are shown as visible notation.
 ---

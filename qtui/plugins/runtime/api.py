@@ -109,6 +109,13 @@ FUNCTIONS: tuple[Function, ...] = (
     Function("subscribe", "Receive events of these types in on_event. Refused for a type whose capability "
              "was not granted.", (_F("...", "string", "event types, e.g. 'stats', 'timer'"),)),
     Function("unsubscribe", "Stop receiving events of these types.", (_F("...", "string", "event types"),)),
+    Function("unchanged_stats", "Let stats events in which nothing changed but the time (no queue's counts, "
+             "rates or oldest ready job, no queue came or went, the same workers) reach on_event at most once "
+             "every `seconds`, counted on taken_at from the stats event the plugin received last; any other "
+             "stats event comes at once. 0, the default, delivers every poll. A plugin whose panel changes "
+             "with time alone (an age shown, a minute charted) says here when it next needs a look, and "
+             "costs nothing while the queues stand still.",
+             (_F("seconds", "number", "0 to 3600"),), since="1.1"),
     Function("render", "Replace the panel's content. A line is a string or a list of spans; a span is a "
              "string or {text=, style=} with a style from the fixed palette. Control characters are shown "
              "as visible notation.", (_F("lines", "(string|qtui.Span[])[]", "the panel's lines"),
@@ -233,7 +240,8 @@ _QUEUE_STATS = "qtui.QueueStats[]"
 EVENTS: tuple[EventSpec, ...] = (
     EventSpec("stats", "A fresh snapshot of every queue, after each poll of the backend. It says what "
               "changed since the stats event the plugin received before (with `changed` on the rows and "
-              "`removed`), so a plugin need not compare snapshots itself.",
+              "`removed`), so a plugin need not compare snapshots itself. With qtui.unchanged_stats, "
+              "snapshots in which only time passed come less often.",
               (_F("queues", _QUEUE_STATS, "per queue: name, ready, scheduled, processing, completed, dead, "
                   "enqueued_per_min, completed_per_min, failed_per_min, oldest_ready_age (seconds or nil), "
                   "changed (true or nil)"),
@@ -424,6 +432,10 @@ LIBRARY: tuple[LibraryModule, ...] = (
            (_F("text", "string", "e.g. '2 jobs'"),)),
         _L("duration", "Seconds as a short duration: 42s, 3m05s, 2h07m, 3d04h; '-' for nil or NaN.",
            (_F("seconds", "number?", "seconds"),), (_F("text", "string", "the duration"),)),
+        _L("duration_holds", "Seconds until `duration` shows something else for a wait `seconds` long now, "
+           "as it grows: at most a second under an hour, a minute under a day, an hour beyond; math.huge "
+           "for nil or NaN. With qtui.unchanged_stats, a panel showing waits asks for a look only then.",
+           (_F("seconds", "number?", "the wait now"),), (_F("holds", "number", "seconds"),)),
         _L("number", "A count or rate in at most 6 columns: 7, 12.5, 1234, 12.3k, 4.5M; '-' for nil or NaN.",
            (_F("n", "number?", "the number"),), (_F("text", "string", "the number"),)),
     )),

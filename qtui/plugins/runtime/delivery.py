@@ -95,6 +95,11 @@ class Mailbox:
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def settled(self) -> bool:
+        """Whether nothing waits here and no batch of it runs (the plugin handled all it was given)."""
+        return not self._scheduled and not self._waiting
+
     def put(self, offer: Any) -> bool:
         """Keep `offer`; True when the mailbox should now be scheduled."""
         key = type(offer.event).coalesce_key

@@ -63,7 +63,7 @@ from qtui.plugins.runtime.events import (
     TimerFired,
     to_plain,
 )
-from qtui.plugins.runtime.prepared import Offer
+from qtui.plugins.runtime.prepared import Offer, stats_state
 from qtui.plugins.runtime.sandbox import LimitExceeded, LimitKind, PluginError
 from qtui.plugins.runtime.settings import SettingsStore
 from qtui.plugins.runtime.storage import PluginStorage
@@ -339,6 +339,7 @@ class PluginHost:
                                   on_running=self._stuck_from_thread)
         self._idle = trio.Event()
         self._last_offer: Offer | None = None  # the offer every plugin gets for the event being published
+        self._stats_state: tuple[Event, tuple] | None = None  # the newest stats event and its stats_state
         self._latest: dict[type[Event], Event] = {}  # the newest stats and selection, for new plugins
         # Published messages not yet taken by every listener: id -> [message, sender, size, listeners left]
         self._waiting: dict[int, list[Any]] = {}
@@ -833,7 +834,40 @@ class PluginHost:
         if isinstance(event, PluginLifecycle) and event.plugin == handle.name:
             return False
         kind = EVENT_TYPES[type(event)]
-        return kind in runtime.subscriptions and self._may(handle, rt.api.event(kind).capability)
+        if kind not in runtime.subscriptions or not self._may(handle, rt.api.event(kind).capability):
+            return False
+        if type(event) is StatsUpdated:
+            return self._stats_news(handle, runtime, event)
+        return True
+
+    def _stats_news(self, handle: PluginHandle, runtime: rt.PluginRuntime, event: StatsUpdated) -> bool:
+        """Whether the plugin is offered stats `event`: always, unless it takes unchanged stats
+        only now and then (qtui.unchanged_stats) and `event` shows no change since the stats it
+        was offered last, fewer than that many seconds of taken_at later. That request is the
+        plugin's answer to what it was given: while events wait for it or it handles one, it may
+        still change its mind, and stats are offered (they coalesce). An offered event becomes
+        the one offered last."""
+        last = runtime.stats_offered
+        state = None
+        if (last is not None and last[0] == runtime.stats_subscription
+                and handle.mailbox is not None and handle.mailbox.settled
+                and 0 <= event.snapshot.taken_at - last[1].snapshot.taken_at < runtime.unchanged_stats_every):
+            state = self._state_of(event)
+            before = last[2]
+            if before is None:  # worked out once, however many polls it is compared with
+                before = stats_state(last[1])
+                runtime.stats_offered = (last[0], last[1], before)
+            if before == state:
+                return False
+        runtime.stats_offered = (runtime.stats_subscription, event, state)
+        return True
+
+    def _state_of(self, event: StatsUpdated) -> tuple:
+        """stats_state(event), worked out once for all plugins."""
+        cached = self._stats_state
+        if cached is None or cached[0] is not event:
+            cached = self._stats_state = (event, stats_state(event))
+        return cached[1]
 
     @staticmethod
     def _may(handle: PluginHandle, capability: Capability | None) -> bool:

@@ -63,6 +63,8 @@ MAX_RENDER_BYTES = 64 * 1024
 MAX_RENDER_CELLS = 32 * 1024
 MAX_TIMERS = 32
 MIN_INTERVAL = 0.1
+#: The longest a plugin may ask to go without stats in which only time passed (qtui.unchanged_stats).
+MAX_UNCHANGED_STATS = 3600
 MAX_TOPIC = 200
 LOG_LINES = 500
 #: Bytes of log lines kept for the console (the oldest lines go first).
@@ -253,6 +255,14 @@ class PluginRuntime:
         self._settings_store = settings_store or SettingsStore()
         self._auditor = auditor
         self.subscriptions: set[str] = set()
+        #: Stats in which only time passed reach the plugin at most this often, in seconds of
+        #: taken_at (qtui.unchanged_stats); the host reads it on the trio side.
+        self.unchanged_stats_every = 0.0
+        #: Counts the plugin's subscriptions to stats: what the host last offered it belongs to one.
+        self.stats_subscription = 0
+        #: The host's (trio side): the subscription, the stats event it last offered and that
+        #: event's stats_state when it was worked out.
+        self.stats_offered: tuple[int, Any, tuple | None] | None = None
         self.listening: set[str] = set()
         self.log_lines: collections.deque[str] = collections.deque(maxlen=LOG_LINES)
         self.log_count = 0  # lines ever logged, to notice new ones
@@ -498,11 +508,19 @@ class PluginRuntime:
                 if spec.capability is not None:
                     uses.enter_context(self._use(spec.capability, f"subscribe to {spec.type}"))
             self.subscriptions.update(types)
+        if "stats" in types:
+            self.stats_subscription += 1
 
     def api_unsubscribe(self, *types: Any) -> None:
         for name in types:
             self._event_spec(name)
         self.subscriptions.difference_update(types)
+
+    def api_unchanged_stats(self, seconds: Any) -> None:
+        if (not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds != seconds
+                or not 0 <= seconds <= MAX_UNCHANGED_STATS):
+            raise HostError(f"seconds must be a number from 0 to {MAX_UNCHANGED_STATS}")
+        self.unchanged_stats_every = float(seconds)
 
     @staticmethod
     def _event_spec(name: Any) -> api.EventSpec:

@@ -134,6 +134,17 @@ def stats_changes(before: PreparedEvent | None, now: PreparedEvent) -> tuple[tup
     return result
 
 
+def stats_state(event: StatsUpdated) -> tuple:
+    """What the stats event for `event` shows apart from the time (taken_at and the ages): equal
+    for two events when :func:`stats_changes` finds no row changed or removed between them and
+    the workers count the same."""
+    snapshot = event.snapshot
+    rows = tuple((queue.name, tuple(map(queue.counts.get, _STATES, _ZEROS)), float(queue.enqueued_per_min),
+                  float(queue.completed_per_min), float(queue.failed_per_min), queue.oldest_ready_at)
+                 for queue in snapshot.queues)
+    return rows, sum(1 for w in snapshot.workers if w.alive), len(snapshot.workers)
+
+
 # -- stats: bytecode templates --------------------------------------------------------------
 
 _INT_MARK = 0x5A5A_0000_0000_0000

@@ -77,6 +77,13 @@ function text.count(n, noun, plural) end
 ---@return string text # the duration
 function text.duration(seconds) end
 
+---Seconds until `duration` shows something else for a wait `seconds` long now, as it grows: at most a second under an hour, a minute under a day, an hour beyond; math.huge for nil or NaN. With qtui.unchanged_stats, a panel showing waits asks for a look only then.
+---
+---Since API 1.0.
+---@param seconds? number the wait now
+---@return number holds # seconds
+function text.duration_holds(seconds) end
+
 ---A count or rate in at most 6 columns: 7, 12.5, 1234, 12.3k, 4.5M; '-' for nil or NaN.
 ---
 ---Since API 1.0.

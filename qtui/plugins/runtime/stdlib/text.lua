@@ -183,6 +183,18 @@ function text.duration(seconds)
   return string.format("%dd%02dh", s // 86400, s % 86400 // 3600)
 end
 
+-- Seconds until text.duration shows something else for a wait that is `seconds` long now and
+-- grows: at most a second under an hour, a minute under a day, an hour beyond (math.huge for
+-- nil or NaN, which always show "-").
+function text.duration_holds(seconds)
+  if type(seconds) ~= "number" or seconds ~= seconds or seconds == math.huge then
+    return math.huge
+  end
+  local s = math.max(0, math.floor(seconds + 0.5))
+  local unit = s < 3600 and 1 or s < 86400 and 60 or 3600
+  return (s // unit + 1) * unit - 0.5 - seconds
+end
+
 -- A count or rate in at most 6 columns: 7, 12.5, 1234, 12.3k, 4.5M.
 function text.number(n)
   if type(n) ~= "number" or n ~= n then
