@@ -162,6 +162,11 @@ describe("library qtui.text", function()
       return text.duration(a + text.duration_holds(a) - 0.01), text.duration(a + text.duration_holds(a)),
              text.duration(b + text.duration_holds(b) - 0.01), text.duration(b + text.duration_holds(b))
     ]]))
+    assert.same({ "-", "-", "0s", "-", "inf", "inf" }, shown([[
+      local text = require("qtui.text")
+      return text.duration(math.huge), text.duration(1e300), text.duration(-math.huge), text.duration(0/0),
+             text.duration_holds(1e300), text.duration_holds(0/0)
+    ]]))
   end)
 
   it("names a wrong argument", function()

@@ -403,7 +403,7 @@ end
 local function next_look()
   local soonest = 3600
   if refusal == nil then
-    soonest = last and config.refresh - (stats_at - last.at) or 0
+    soonest = last and math.min(soonest, config.refresh - (stats_at - last.at)) or 0
   end
   for _, q in ipairs(queues) do
     if q.oldest then

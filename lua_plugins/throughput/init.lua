@@ -119,7 +119,7 @@ local function take_stats(event)
   local now = math.floor(event.taken_at // 60)
   -- Within a minute only a change can change the chart: statistics in which only time passed
   -- are needed again when the next minute begins.
-  qtui.unchanged_stats(60 - event.taken_at % 60)
+  qtui.unchanged_stats(math.max(0, 60 - event.taken_at % 60))
   if minute ~= nil and now < minute then
     return false -- an older snapshot than one already charted
   end

@@ -11,7 +11,11 @@ from __future__ import annotations
 
 from collections import Counter
 
+import attrs
 import pytest
+
+from qtui.events import StatsUpdated
+from qtui.model import Snapshot
 
 from qtui.plugins.runtime.instance import PluginRuntime
 from qtui.plugins.runtime.sandbox import LuaSandbox
@@ -158,3 +162,28 @@ async def test_tenant_sla_lays_out_a_reading_once_while_the_waits_tick(harness, 
     assert h.line("tenant-sla", "email ").split()[2] == "7s"
     assert any(line.startswith("partial") for line in h.text("tenant-sla"))
     assert host_calls["qtui.render"] == 1 and host_calls["qtui.text.width"] == 0  # the note was not wrapped again
+
+
+@pytest.mark.parametrize("name", ["throughput", "queue-alert", "tenant-sla"])
+async def test_what_a_plugin_asks_of_the_next_poll_survives_odd_times(harness, name: str) -> None:
+    """Times a wrong clock or a producer's dates give (the clock set back or far ahead, a job made
+    in the future or in year 1) make no plugin error: the look it asks for stays within what
+    qtui.unchanged_stats takes, and the next poll that shows something new reaches it."""
+    h = harness
+    h.queue.enqueue("email", {"tenant": "acme"})
+    settings = {"queue-alert": {"ready_threshold": 1, "age_threshold_seconds": 60}}.get(name)
+    await h.start(name, settings=settings)
+    snapshot = await h.publish_stats()
+    if name == "tenant-sla":
+        await h.wait_text(name, "TENANT")  # the first reading is in: the next one is due in refresh_seconds
+    await h.host.idle()
+    now, year = snapshot.taken_at, 365 * 86400
+    for taken_at, oldest in ((now - year, now), (now - year, None), (now + year, now), (now, now + 3600), (now, now - 2025 * year),
+                             (now + 2 * year, None)):
+        queues = tuple(attrs.evolve(q, oldest_ready_at=oldest) for q in snapshot.queues)
+        h.bus.publish(StatsUpdated(Snapshot(queues, snapshot.workers, taken_at)))
+        await h.host.idle()
+    handle = h.host.plugins[name]
+    assert handle.errors == 0, handle.where()
+    h.queue.enqueue("email", {"tenant": "acme"})
+    assert await poll(h, name, now + 2 * year + 2)

@@ -430,11 +430,11 @@ LIBRARY: tuple[LibraryModule, ...] = (
            (_F("n", "integer", "the count"), _F("noun", "string", "singular noun"),
             _F("plural", "string?", "plural noun (default: noun .. 's')")),
            (_F("text", "string", "e.g. '2 jobs'"),)),
-        _L("duration", "Seconds as a short duration: 42s, 3m05s, 2h07m, 3d04h; '-' for nil or NaN.",
+        _L("duration", "Seconds as a short duration: 42s, 3m05s, 2h07m, 3d04h; '-' for nil, NaN or infinity.",
            (_F("seconds", "number?", "seconds"),), (_F("text", "string", "the duration"),)),
         _L("duration_holds", "Seconds until `duration` shows something else for a wait `seconds` long now, "
            "as it grows: at most a second under an hour, a minute under a day, an hour beyond; math.huge "
-           "for nil or NaN. With qtui.unchanged_stats, a panel showing waits asks for a look only then.",
+           "for what always shows '-'. With qtui.unchanged_stats, a panel showing waits asks for a look only then.",
            (_F("seconds", "number?", "the wait now"),), (_F("holds", "number", "seconds"),)),
         _L("number", "A count or rate in at most 6 columns: 7, 12.5, 1234, 12.3k, 4.5M; '-' for nil or NaN.",
            (_F("n", "number?", "the number"),), (_F("text", "string", "the number"),)),

@@ -70,14 +70,14 @@ function text.message(err) end
 ---@return string text # e.g. '2 jobs'
 function text.count(n, noun, plural) end
 
----Seconds as a short duration: 42s, 3m05s, 2h07m, 3d04h; '-' for nil or NaN.
+---Seconds as a short duration: 42s, 3m05s, 2h07m, 3d04h; '-' for nil, NaN or infinity.
 ---
 ---Since API 1.0.
 ---@param seconds? number seconds
 ---@return string text # the duration
 function text.duration(seconds) end
 
----Seconds until `duration` shows something else for a wait `seconds` long now, as it grows: at most a second under an hour, a minute under a day, an hour beyond; math.huge for nil or NaN. With qtui.unchanged_stats, a panel showing waits asks for a look only then.
+---Seconds until `duration` shows something else for a wait `seconds` long now, as it grows: at most a second under an hour, a minute under a day, an hour beyond; math.huge for what always shows '-'. With qtui.unchanged_stats, a panel showing waits asks for a look only then.
 ---
 ---Since API 1.0.
 ---@param seconds? number the wait now

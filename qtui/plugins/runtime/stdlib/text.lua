@@ -167,12 +167,16 @@ function text.count(n, noun, plural)
   return string.format("%d %s", n, n == 1 and noun or plural or noun .. "s")
 end
 
--- A number of seconds as a short duration: 42s, 3m05s, 2h07m, 3d04h.
+-- A number of seconds as a short duration: 42s, 3m05s, 2h07m, 3d04h ("-" for nil, NaN, or past
+-- what an integer holds).
 function text.duration(seconds)
   if type(seconds) ~= "number" or seconds ~= seconds then
     return "-"
   end
-  local s = math.max(0, math.floor(seconds + 0.5))
+  local s = math.tointeger(math.max(0, math.floor(seconds + 0.5)))
+  if s == nil then
+    return "-"
+  end
   if s < 60 then
     return string.format("%ds", s)
   elseif s < 3600 then
@@ -185,9 +189,9 @@ end
 
 -- Seconds until text.duration shows something else for a wait that is `seconds` long now and
 -- grows: at most a second under an hour, a minute under a day, an hour beyond (math.huge for
--- nil or NaN, which always show "-").
+-- what always shows "-").
 function text.duration_holds(seconds)
-  if type(seconds) ~= "number" or seconds ~= seconds or seconds == math.huge then
+  if text.duration(seconds) == "-" then
     return math.huge
   end
   local s = math.max(0, math.floor(seconds + 0.5))
