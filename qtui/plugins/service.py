@@ -7,10 +7,10 @@ reports through the console's event bus (:class:`PanelUpdated` when a plugin cha
 :class:`~qtui.events.Notice` for the status bar) and asks the operator only through the
 ``confirmer`` it is given. It never imports the console.
 
-What the command line changes while a console runs reaches it: each time the console polls
-its backend, the service looks at ``plugins.toml``, ``plugin-settings.toml``,
-``catalogs.toml`` and the catalog's index files, and starts or stops plugins, delivers new
-settings and reads the catalog again when they changed (an idle console is not woken for it). It keeps the states of its plugins in a
+What the command line changes while a console runs reaches it: the service watches
+``plugins.toml``, ``plugin-settings.toml``, ``catalogs.toml`` and the catalog's index files
+(file events: an idle console is not woken for them), and starts or stops plugins, delivers new
+settings and reads the catalog again when they change. It keeps the states of its plugins in a
 :class:`~qtui.plugins.runtime.running.RunningFile` for `qtui plugin list`.
 
 The other names here are what the console shows of plugins; they are defined in the
@@ -31,7 +31,7 @@ import trio
 from qtui.backends.base import Backend
 from qtui.bus import EventBus
 from qtui.clock import Clock
-from qtui.events import Event, Notice, StatsUpdated
+from qtui.events import Event, Notice
 from qtui.files.tomlfile import Problem
 from qtui.plugins.bundles import catalog
 from qtui.plugins.bundles.capabilities import Capability
@@ -158,15 +158,15 @@ class PluginService:
                 except Exception as exc:
                     self.notice(f"enabled plugins: {exc}", "error")
                 task_status.started()
-                polls = self.bus.subscribe("plugin config", (StatsUpdated,), capacity=1)
-                stamps = await trio.to_thread.run_sync(self._config_stamps)
+                files = await trio.to_thread.run_sync(self._config_files)
+                stamps = await trio.to_thread.run_sync(self._config_stamps, files)
                 if self.dev is not None:
                     await self._start_dev()  # first: an installed plugin of its name must not start
                 if self.runs_enabled:
                     for name in self.enabled:
                         await self._start_enabled(name)
                 self._restart_watch()
-                nursery.start_soon(self._follow_config, stamps, polls)
+                nursery.start_soon(self._follow_config, files, stamps)
                 for work in self._waiting:
                     nursery.start_soon(work)
                 self._waiting.clear()
@@ -461,10 +461,11 @@ class PluginService:
                 pass  # reported when the catalog is read
         return files
 
-    def _config_stamps(self) -> dict[Path, tuple[int, int, int] | None]:
-        """Each watched file's inode, size and modification time (None when missing)."""
+    @staticmethod
+    def _config_stamps(files: list[Path]) -> dict[Path, tuple[int, int, int] | None]:
+        """Each file's inode, size and modification time (None when missing)."""
         stamps: dict[Path, tuple[int, int, int] | None] = {}
-        for path in self._config_files():
+        for path in files:
             try:
                 info = os.stat(path)
             except OSError:
@@ -473,22 +474,36 @@ class PluginService:
                 stamps[path] = (info.st_ino, info.st_size, info.st_mtime_ns)
         return stamps
 
-    async def _follow_config(self, stamps: dict[Path, tuple[int, int, int] | None], polls: Any) -> None:
-        """Apply what changed in the watched files, looking each time the console has polled its
-        backend (`polls`: its statistics), so an idle console sleeps; until cancelled."""
-        async for _stats in polls:
-            now = await trio.to_thread.run_sync(self._config_stamps)
-            changed = {path for path in stamps.keys() | now.keys() if stamps.get(path) != now.get(path)}
-            stamps = now
-            if changed - {self.enabled_store.path, self.host.settings.path}:
-                before = len(self.catalog.entries)
-                self._use_sources(*await trio.to_thread.run_sync(self._read_sources))
-                self.notice(f"plugin catalog read again: {len(self.catalog.entries)} entries (was {before})")
-                self.bus.publish(CatalogChanged())
-            if self.enabled_store.path in changed:
-                await self._apply_enabled()
-            if self.host.settings.path in changed:
-                await self._apply_settings()
+    async def _follow_config(self, files: list[Path], stamps: dict[Path, tuple[int, int, int] | None]) -> None:
+        """Apply what changes in the config files as it changes, until cancelled: through file
+        events, so an idle console sleeps (where the system has none, the files are looked at
+        twice a second). `stamps` are the files as they were when the console read them."""
+        while True:
+            with trio.CancelScope() as watching:
+
+                async def look() -> None:
+                    nonlocal stamps
+                    now = await trio.to_thread.run_sync(self._config_stamps, files)
+                    changed = {path for path in stamps.keys() | now.keys() if stamps.get(path) != now.get(path)}
+                    stamps = now
+                    await self._apply_config(changed)
+                    if changed - {self.enabled_store.path, self.host.settings.path}:
+                        watching.cancel()  # a catalog changed: it may name other index files
+
+                await watch_files(files, lambda: self._guarded(look))
+            files = await trio.to_thread.run_sync(self._config_files)
+
+    async def _apply_config(self, changed: set[Path]) -> None:
+        """Follow the config files that changed: the catalogs, the enabled plugins, the settings."""
+        if changed - {self.enabled_store.path, self.host.settings.path}:
+            before = len(self.catalog.entries)
+            self._use_sources(*await trio.to_thread.run_sync(self._read_sources))
+            self.notice(f"plugin catalog read again: {len(self.catalog.entries)} entries (was {before})")
+            self.bus.publish(CatalogChanged())
+        if self.enabled_store.path in changed:
+            await self._apply_enabled()
+        if self.host.settings.path in changed:
+            await self._apply_settings()
 
     async def _apply_enabled(self) -> None:
         """Start the plugins enabled elsewhere since, stop those disabled."""

@@ -77,12 +77,13 @@ async def make_console(tmp_path: Path, monkeypatch):
     # a poll may be inside the backend in a worker thread until then.
     async with trio.open_nursery() as nursery:
 
-        async def make(dev: Path | None = None, settings: ConsoleSettings | None = None, **control) -> Driver:
-            """A console (with config.toml's `settings`); `control` goes to its PluginControl
-            (with_enabled=, recorder=)."""
+        async def make(dev: Path | None = None, settings: ConsoleSettings | None = None, refresh: float = 0.2,
+                       **control) -> Driver:
+            """A console (with config.toml's `settings`, polling every `refresh` seconds); `control`
+            goes to its PluginControl (with_enabled=, recorder=)."""
             backend = open_backend(db, clock=clock)
             backends.append(backend)
-            console = Console(backend, clock=clock, refresh=0.2, plugins=lambda c: PluginControl(c, dev=dev, **control),
+            console = Console(backend, clock=clock, refresh=refresh, plugins=lambda c: PluginControl(c, dev=dev, **control),
                               **({} if settings is None else {"settings": settings}))
             console.start_tasks(nursery)
             driver = Driver(console, tmp_path / "config" / "qtui" / "plugins")

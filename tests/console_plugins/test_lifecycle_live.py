@@ -76,6 +76,16 @@ async def test_what_the_cli_changes_reaches_the_running_console(make_console, cl
     await wait_until(lambda: json.loads(main_json("counter"))["state"] == "stopped", "the state file to say stopped")
 
 
+async def test_the_cli_reaches_a_console_that_does_not_poll_meanwhile(make_console, cli) -> None:
+    d = await make_console(refresh=3600)  # polled once at the start, then not for an hour
+    d.write_plugin("counter", COUNTER, ["stats.read"], extra=LIMIT)
+    assert (await cli("plugin", "grant", "counter", "--all"))[0] == 0
+    assert (await cli("plugin", "enable", "counter"))[0] == 0
+    await d.wait_for("limit 5")  # the file's change, not a poll, started it
+    assert (await cli("plugin", "settings", "counter", "limit=9"))[0] == 0
+    await d.wait_for("limit 9")
+
+
 def main_json(name: str) -> str:
     import contextlib
     import io
