@@ -6,10 +6,11 @@ import json
 import time
 from pathlib import Path
 
+import attrs
 import pytest
 import trio
 
-from qtui.events import StatsUpdated
+from qtui.events import SelectionChanged, StatsUpdated
 from qtui.model import JobState
 from qtui.plugins.bundles.capabilities import Capability
 from qtui.plugins.runtime.host import PanelUpdated, PluginState
@@ -319,6 +320,35 @@ async def test_a_slow_plugin_gets_the_latest_stats_never_a_backlog(harness) -> N
     assert seen == sorted(seen) and seen[-1] == 300.0
     assert len(seen) <= 5  # the one or two it was handling, then the newest: never the 300 in turn
     assert handle.mailbox.coalesced >= 297 - len(seen) and handle.mailbox.dropped == 0
+
+
+async def test_unchanged_stats_come_while_a_plugin_has_other_events_to_handle(harness) -> None:
+    """qtui.unchanged_stats answers what the plugin was given: stats published while it is still
+    busy with another event reach it, so what it asks in answer to that event counts."""
+    lua = """
+        local stats = 0
+        function activate() qtui.subscribe("stats", "selection"); qtui.unchanged_stats(3600) end
+        function on_event(e)
+          if e.type == "selection" then  -- busy for a while
+            local x = 0
+            for i = 1, 100000 do x = x + i % 7 end
+          else
+            stats = stats + 1
+          end
+          qtui.render({"stats " .. stats})
+        end
+    """
+    handle = await harness.start(harness.plugin("asker", lua, permissions=["stats.read", "selection.read"]))
+    snapshot = await trio.to_thread.run_sync(harness.backend.snapshot)
+    harness.bus.publish(StatsUpdated(snapshot))
+    await harness.wait_text("asker", "stats 1")
+    harness.bus.publish(StatsUpdated(attrs.evolve(snapshot, taken_at=snapshot.taken_at + 2)))
+    await harness.host.idle()
+    assert harness.text("asker") == ["stats 1"]  # only time passed: held back
+    harness.bus.publish(SelectionChanged("queues", "email"))  # waiting or being handled when the stats come
+    harness.bus.publish(StatsUpdated(attrs.evolve(snapshot, taken_at=snapshot.taken_at + 4)))
+    await harness.wait_text("asker", "stats 2")
+    assert handle.errors == 0
 
 
 async def test_rendering_the_same_lines_again_redraws_nothing(harness) -> None:

@@ -112,7 +112,8 @@ FUNCTIONS: tuple[Function, ...] = (
     Function("unchanged_stats", "Let stats events in which nothing changed but the time (no queue's counts, "
              "rates or oldest ready job, no queue came or went, the same workers) reach on_event at most once "
              "every `seconds`, counted on taken_at from the stats event the plugin received last; any other "
-             "stats event comes at once. 0, the default, delivers every poll. A plugin whose panel changes "
+             "stats event comes at once, and so does one published while the plugin still has other events "
+             "to handle. 0, the default, delivers every poll. A plugin whose panel changes "
              "with time alone (an age shown, a minute charted) says here when it next needs a look, and "
              "costs nothing while the queues stand still.",
              (_F("seconds", "number", "0 to 3600"),), since="1.1"),
