@@ -60,6 +60,7 @@ class Harness:
         self.bus = bus
         self.confirmations: list[str] = []
         self.answer = True
+        self.hold: trio.Event | None = None  # when set, the operator answers once it fires
 
     def plugin(self, name: str, lua: str, **kwargs) -> Plugin:
         return write_plugin(self.tmp_path / "plugins", name, lua, **kwargs)
@@ -123,6 +124,8 @@ def build_harness(root: Path) -> Harness:
 
     async def confirm(handle, confirmation):
         harness.confirmations.append(f"{handle.name}: {confirmation}")
+        if harness.hold is not None:
+            await harness.hold.wait()
         return harness.answer
 
     host = new_plugin_host(root, backend, bus, clock=clock, confirmer=confirm)

@@ -1166,6 +1166,9 @@ class PluginHost:
             self._close(ticket, Outcome.FAILED, detail=f"internal error: {exc}")
             self._report(handle, request, ok=False, error=f"internal error: {exc}")
             return
+        except trio.Cancelled:  # qtui stops: before the backend was asked (that call is not cancelled)
+            self._close(ticket, Outcome.FAILED, detail="not made: qtui was stopping")
+            raise
         if self.on_read is not None and request.action in ("peek", "find") and result:
             self.on_read(result["jobs"] if request.action == "peek" else [result])
         problem = self._unfit_result(handle, request, result)
