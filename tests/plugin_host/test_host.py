@@ -351,6 +351,31 @@ async def test_unchanged_stats_come_while_a_plugin_has_other_events_to_handle(ha
     assert handle.errors == 0
 
 
+async def test_an_event_the_host_fails_to_prepare_costs_that_event_not_its_batch(harness, monkeypatch) -> None:
+    from qtui.plugins.runtime import prepared
+
+    real = prepared.prepare
+
+    def failing(event, *, shared):  # noqa: ANN001, ANN202 - prepare's signature
+        if isinstance(event, SelectionChanged):
+            raise RuntimeError("a host bug")
+        return real(event, shared=shared)
+
+    monkeypatch.setattr(prepared, "prepare", failing)
+    lua = """
+        local seen = {}
+        function activate() qtui.subscribe("stats", "selection") end
+        function on_event(e) seen[#seen + 1] = e.type; qtui.render({table.concat(seen, " ")}) end
+    """
+    handle = await harness.start(harness.plugin("both", lua, permissions=["stats.read", "selection.read"]))
+    snapshot = await trio.to_thread.run_sync(harness.backend.snapshot)
+    harness.bus.publish(SelectionChanged("queues", "email"))  # one batch: the selection, then the stats
+    harness.bus.publish(StatsUpdated(snapshot))
+    await harness.host.idle()
+    assert harness.text("both") == ["stats"]
+    assert handle.errors == 1 and "internal error preparing an event (RuntimeError)" in handle.where()
+
+
 async def test_rendering_the_same_lines_again_redraws_nothing(harness) -> None:
     # A panel that shows the ready count: forty stats events with the same numbers, then a change.
     lua = """

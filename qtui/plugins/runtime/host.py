@@ -901,12 +901,19 @@ class PluginHost:
         if runtime is None or mailbox is None:
             self._take_messages(batch)
             return
+        prepared, errors = [], []
+        for offer in self._deliverable(batch):
+            try:
+                prepared.append(offer.prepared())
+            except Exception as exc:  # the host's own code failing: that event is lost, not the batch
+                log.exception("%s: preparing a %s event failed", handle.name, type(offer.event).__name__)
+                errors.append(PluginError(f"internal error preparing an event ({type(exc).__name__}); see qtui's log",
+                                          plugin=handle.name))
         try:
-            errors = runtime.deliver([offer.prepared() for offer in self._deliverable(batch)],
-                                     stop=lambda: mailbox.closed)
+            errors += runtime.deliver(prepared, stop=lambda: mailbox.closed)
         except Exception as exc:  # the host's own code failing in the plugin's thread
             log.exception("%s: delivering events failed in the plugin's thread", handle.name)
-            errors = [PluginError(f"internal error ({type(exc).__name__}); see qtui's log", plugin=handle.name)]
+            errors.append(PluginError(f"internal error ({type(exc).__name__}); see qtui's log", plugin=handle.name))
         if (errors or runtime.has_effects or runtime.log_count != handle.logs_seen or handle.stale
                 or runtime.sandbox.quarantined):
             self._to_trio(self._after_batch, handle, errors)
