@@ -55,4 +55,13 @@ describe("qtui.log", function()
     assert.same({ "false", "init.lua:3: qtui.log: log level must be one of debug, info, warning, error" },
                 p:text())
   end)
+
+  -- The calling convention of every qtui function, shown on this one.
+  it("names an argument left out, and ignores arguments beyond the last, as Lua does", function()
+    local p = qtest.load(helpers.attempt([[qtui.log("info")]]))
+    assert.same({ "false", "init.lua:3: qtui.log: missing argument: text" }, p:text())
+    local q = qtest.load(helpers.attempt([[qtui.log("info", "hi", "extra", 3)]]))
+    assert.same({ "true", "nil" }, q:text())
+    assert.same({ "info: hi" }, q:log())
+  end)
 end)
