@@ -1,6 +1,6 @@
 """CPU an idle console costs per minute, against the tool an operator would leave running instead.
 
-    python -m qtui.bench idle [--jobs 1000000] [--rq-jobs 100000] [--seconds 30] [--settle 30]
+    python -m qtui.bench idle [--jobs 1000000] [--rq-jobs 100000] [--seconds 120] [--settle 30]
                               [--repeat 3] [--db PATH]
 
 The console runs as a real process on a pseudo-terminal of 80x24 with its own XDG folders,
@@ -46,6 +46,11 @@ BUNDLED_PLUGINS = ("bulk-requeue", "queue-alert", "tenant-sla", "throughput")
 #: first work (tenant-sla counts every queue's tenants once; on a loaded machine that reading
 #: can still be running 10 s after the start).
 SETTLE_SECONDS = 30.0
+#: Seconds of CPU time measured: whole minutes, since plugins that follow the time alone while
+#: the queues stand still (a chart's new minute, an alert held a minute longer) work once a
+#: minute, and a shorter window would take that work in or leave it out by chance. Two minutes:
+#: the kernel counts CPU time in ticks (10 ms here), which is then 0.005 s a minute.
+MEASURE_SECONDS = 120.0
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -142,7 +147,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--jobs", type=int, default=1_000_000, help="jobs in the SQLite database")
     parser.add_argument("--db", type=Path, help="an existing SQLite queue to use instead of building one")
     parser.add_argument("--rq-jobs", type=int, default=100_000, help="RQ jobs (0: skip the RQ rows)")
-    parser.add_argument("--seconds", type=float, default=30.0, help="CPU measured over this long")
+    parser.add_argument("--seconds", type=float, default=MEASURE_SECONDS, help="CPU measured over this long")
     parser.add_argument("--settle", type=float, default=SETTLE_SECONDS, help="seconds a process runs before measuring")
     parser.add_argument("--repeat", type=int, default=3, help="measurements of each row")
     args = parser.parse_args(argv)

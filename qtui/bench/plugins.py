@@ -1,7 +1,7 @@
 """Plugin costs: per event per plugin against lupa's floors, limit trips under load, idle console CPU.
 
     python -m qtui.bench plugins [--events 2000] [--repeat 3] [--jobs 1000000] [--rq-jobs 100000]
-                                 [--idle-seconds 30] [--no-idle] [--long EVENTS]
+                                 [--idle-seconds 120] [--no-idle] [--long EVENTS]
 
 1. A 20-queue stats event (StatsUpdated, as the poller publishes it) through a real PluginHost
    to 1, 5 and 20 plugins that sum a column, one event at a time so that every plugin handles
@@ -391,7 +391,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--trip-events", type=int, default=5, help="events to the 20 half-budget plugins")
     parser.add_argument("--jobs", type=int, default=1_000_000, help="jobs in the SQLite database (idle console)")
     parser.add_argument("--rq-jobs", type=int, default=100_000, help="RQ jobs (idle console)")
-    parser.add_argument("--idle-seconds", type=float, default=30.0, help="idle CPU measured over this long")
+    parser.add_argument("--idle-seconds", type=float, default=idle.MEASURE_SECONDS,
+                        help="idle CPU measured over this long")
     parser.add_argument("--settle", type=float, default=idle.SETTLE_SECONDS,
                         help="seconds a console runs before measuring")
     parser.add_argument("--no-idle", action="store_true", help="skip the idle console measurements")
