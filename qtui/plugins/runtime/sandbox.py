@@ -25,9 +25,10 @@ seconds of its monotonic clock since the runtime was made.
 Limits apply per call and measure the plugin's own work: an instruction budget counted in Lua
 by a count hook (no lock of the host's on that path), and a budget of the calling thread's CPU
 time (``time.thread_time``: waiting for a core, the disk or a host function that waits is not
-charged), which the hook asks the host about every hundred thousand instructions or so. A
-deadline on the clock's monotonic time, much later, is only a backstop against a call that
-blocks. A memory cap covers the whole runtime. Library calls that run
+charged, nor are the thread's collections of the host's Python garbage), which the hook asks
+the host about every hundred thousand instructions or so. A deadline on the clock's monotonic
+time, much later, is only a backstop against a call that blocks. A memory cap covers the whole
+runtime. Library calls that run
 long inside C where no hook can stop them are refused up front when their estimated cost
 exceeds ``Limits.c_steps``: pattern matching (with the length of sets and frontier sets),
 ``gsub`` replacements, ``string.rep`` and ``string.pack``, ``table.sort``, ``table.move``,
@@ -65,7 +66,6 @@ import inspect
 import logging
 import re
 import threading
-import time
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -75,7 +75,7 @@ from lupa import lua54
 
 from qtui.clock import Clock
 from qtui.plugins.bundles.lua_syntax import MAX_JUMPS, MAX_SOURCE_BYTES
-from qtui.plugins.runtime import jsonvalues, textcells
+from qtui.plugins.runtime import cputime, jsonvalues, textcells
 from qtui.plugins.runtime.values import (
     INT64_MAX,
     INT64_MIN,
@@ -402,19 +402,6 @@ def _weak_callback(sandbox: LuaSandbox, method: Callable[..., Any], failed: Any)
     return callback
 
 
-def _thread_cpu_clock() -> int | None:
-    """The CPU-time clock of the calling thread (None where there is none)."""
-    try:
-        return time.pthread_getcpuclockid(threading.get_ident())
-    except (AttributeError, OSError):
-        return None
-
-
-def _cpu_seconds(clock_id: int | None) -> float:
-    """CPU seconds of the thread `clock_id` belongs to (0 where there is no such clock)."""
-    return 0.0 if clock_id is None else time.clock_gettime(clock_id)
-
-
 def _kib(size: int) -> str:
     return f"{size / 1024:,.0f} KiB"
 
@@ -473,13 +460,14 @@ class LuaSandbox:
         resolver: ModuleResolver | None = None,
         policy: ViolationPolicy | None = None,
         output: Callable[[str], None] | None = None,
-        cpu_clock: Callable[[], float] = time.thread_time,
+        cpu_clock: Callable[[], float] = cputime.thread_seconds,
     ) -> None:
         """Create the runtime.
 
         `clock` times calls (the wall-clock backstop, busy time, the violation window) and is
         what plugin code sees as now (``os.time``, ``os.date``, ``os.clock``). `cpu_clock`
-        gives the CPU seconds of the calling thread, for the CPU budget. `resolver` serves
+        gives the CPU seconds of the calling thread, for the CPU budget (by default without
+        the thread's Python garbage collections: see :mod:`.cputime`). `resolver` serves
         `require` (module names are letters, digits, ``_`` and ``-`` in dot-separated parts;
         never paths). `output` receives each `print` line; without it
         lines go to the ``qtui.plugins.<name>`` logger.
@@ -500,7 +488,7 @@ class LuaSandbox:
         self._running = False  # Lua code of a call is running
         self._in_host = 0  # host callbacks running inside the call (not Lua work)
         self._responsive_until = 0.0  # the call should have stopped by then, unless in the host
-        self._thread_cpu: int | None = None  # the CPU-time clock of the thread running the call
+        self._thread_cpu: cputime.ThreadCPU | None = None  # the CPU clock of the thread running the call
         self._answered_cpu = 0.0  # that thread's CPU time when Lua last answered (a tick, a host return)
         self._inside = 0  # threads inside a public method that holds `_lock`
         self._closing = False  # release the runtime as soon as no thread is inside
@@ -746,10 +734,7 @@ class LuaSandbox:
             past = self._monotonic() - self._responsive_until
             if past <= 0 or self._thread_cpu is None:
                 return past
-            try:
-                return min(past, _cpu_seconds(self._thread_cpu) - self._answered_cpu)
-            except OSError:  # the thread is gone: the call is ending
-                return None
+            return min(past, self._thread_cpu.seconds() - self._answered_cpu)
 
     def violation(self, kind: LimitKind, message: str) -> LimitExceeded:
         """Count a violation the host found between calls (a value it cannot hand over, say)."""
@@ -884,10 +869,10 @@ class LuaSandbox:
         self._responsive_until = now + self.limits.cpu_seconds
         self._cpu_started = self._cpu_clock()
         self._cpu_deadline = self._cpu_started + self.limits.cpu_seconds
-        self._thread_cpu = _thread_cpu_clock()
+        self._thread_cpu = cputime.this_thread()
         # One system call fewer when the budget's clock is the thread's own (the default).
-        self._answered_cpu = (self._cpu_started if self._cpu_clock is time.thread_time
-                              else _cpu_seconds(self._thread_cpu))
+        self._answered_cpu = (self._cpu_started if self._cpu_clock is cputime.thread_seconds
+                              else self._thread_cpu.seconds())
 
     def _disarm(self, used: int | None) -> _Trip | None:
         """End the call; `used` is the instructions it ran, None when it failed."""
@@ -924,7 +909,7 @@ class LuaSandbox:
         if self._trip is not None:
             return self._trip_box
         self._call_instructions = used
-        self._answered_cpu = _cpu_seconds(self._thread_cpu)
+        self._answered_cpu = self._thread_cpu.seconds()
         level = None
         heap = self._runtime.get_memory_used()
         if heap > self._memory_check_level:
@@ -1091,7 +1076,7 @@ class LuaSandbox:
 
     def _leave_host(self) -> None:
         self._responsive_until = max(self._started + self.limits.cpu_seconds, self._monotonic())
-        self._answered_cpu = _cpu_seconds(self._thread_cpu)
+        self._answered_cpu = self._thread_cpu.seconds()
         self._in_host -= 1
 
     def _dispatch(self, index: int, arguments: bytes | bool, *scalars: Any) -> tuple[int, Any]:
