@@ -6,7 +6,8 @@
 -- each watched queue by the payload's tenant field (qtui.jobs.count_by): the backend reads the
 -- payloads, the plugin gets one row per tenant. When no watched queue changed since the last
 -- reading (the stats events mark the rows that changed), reading again would count the same
--- jobs: the last reading is carried forward instead, and the backend is not asked.
+-- jobs: the last reading is carried forward instead, and the backend is not asked. A row
+-- marked changed only for its rates (a minute passing by) moved no job and counts as unchanged.
 
 local text = require("qtui.text")
 local queues_lib = require("qtui.queues")
@@ -36,7 +37,8 @@ local stats_at          -- taken_at of the latest stats
 local reading           -- the reading in progress, or nil
 local last              -- the latest complete reading
 local refusal           -- why jobs.count_by cannot be used (the host's words), or nil
-local moved = true      -- a watched queue changed since the last reading began
+local moved = true      -- a watched queue's jobs changed since the last reading began
+local held = {}         -- per watched queue: its counts and oldest ready job at the latest stats
 local drawn             -- what the panel showed at the last render (see view_key), or nil
 local laid_out          -- {reading=, width=, lines=}: the tenant lines laid out for a reading
 
@@ -63,7 +65,7 @@ local function configure(settings)
     rows = whole(settings.rows, 10, 1, 100),
   }
   is_watched, watching = queues_lib.matcher(settings.queues)
-  reading, last, moved, drawn, laid_out = nil, nil, true, nil, nil
+  reading, last, moved, drawn, laid_out, held = nil, nil, true, nil, nil, {}
 end
 
 -- Judging waits ---------------------------------------------------------------------------
@@ -418,6 +420,20 @@ local function next_look()
   return math.max(0, soonest)
 end
 
+-- Whether the jobs of stats row `q` may differ from those at the stats before: a count changed
+-- or the oldest ready job is another one (made more than a second apart). Rates that moved as
+-- their minute passed moved no job.
+local function jobs_moved(q, oldest)
+  local counts = string.format("%s %s %s %s %s", q.ready, q.scheduled, q.processing, q.completed, q.dead)
+  local made = oldest and stats_at - oldest
+  local before = held[q.name]
+  held[q.name] = { counts = counts, made = made }
+  if before == nil or before.counts ~= counts or (made == nil) ~= (before.made == nil) then
+    return true
+  end
+  return made ~= nil and math.abs(made - before.made) > 1
+end
+
 local function take_stats(event)
   if type(event.taken_at) ~= "number" or type(event.queues) ~= "table" then
     return
@@ -431,11 +447,14 @@ local function take_stats(event)
   end
   for _, q in ipairs(event.queues) do
     if type(q) == "table" and type(q.name) == "string" and is_watched(q.name) then
-      moved = moved or q.changed == true
+      local oldest = type(q.oldest_ready_age) == "number" and q.oldest_ready_age or nil
+      if jobs_moved(q, oldest) then
+        moved = true
+      end
       queues[#queues + 1] = {
         name = q.name,
         ready = type(q.ready) == "number" and q.ready or 0,
-        oldest = type(q.oldest_ready_age) == "number" and q.oldest_ready_age or nil,
+        oldest = oldest,
         done = type(q.completed_per_min) == "number" and q.completed_per_min or 0,
       }
     end

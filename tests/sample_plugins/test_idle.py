@@ -9,6 +9,7 @@ to read the ready jobs again. Calls are counted on the plugin's sandbox, renders
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 
 import attrs
@@ -139,6 +140,35 @@ async def test_tenant_sla_carries_an_unchanged_reading_forward_without_reading_a
     await h.wait(lambda: count_readings(h) == readings + 1)
     # the reading's result arrives later, from the backend's thread
     await h.wait(lambda: any(line.split()[:2] == ["acme", "1"] for line in h.text("tenant-sla")))
+
+
+async def test_tenant_sla_does_not_read_again_when_only_a_rate_moved(harness) -> None:
+    # A completion a minute ago leaves the completed rate as the minute passes: the row is
+    # marked changed, but no job moved, so the due reading is carried forward.
+    h = harness
+    h.queue.enqueue_many("email", [{"tenant": "acme"}, {"tenant": "acme"}, {"tenant": "globex"}])
+    worker = h.queue.worker(["email"], worker_id="w")
+    worker.ack(worker.reserve(timeout=0))
+    await h.start("tenant-sla", settings={"refresh_seconds": 30})
+    start = h.clock.now
+    await stats(h, "tenant-sla", start)
+    await h.wait_text("tenant-sla", "TENANT")
+    readings = count_readings(h)
+    before = await h.publish_stats()
+    assert before.queues[0].completed_per_min == 1
+    h.clock.advance(90)
+    after = await h.publish_stats()
+    await h.host.idle()
+    assert after.queues[0].completed_per_min == 0  # the rate moved, and only the rate
+    assert (after.queues[0].counts, after.queues[0].oldest_ready_at) == (before.queues[0].counts,
+                                                                         before.queues[0].oldest_ready_at)
+    assert count_readings(h) == readings
+    assert h.line("tenant-sla", "tenants as of").split()[3].rstrip(",") == time.strftime("%H:%M:%S", time.localtime(h.clock.now))
+    h.queue.enqueue("email", {"tenant": "initech"})  # a job came: the next due reading asks again
+    h.clock.advance(30)
+    await h.publish_stats()
+    await h.wait(lambda: count_readings(h) == readings + 1)
+    await h.wait_text("tenant-sla", "initech")
 
 
 async def test_tenant_sla_lays_out_a_reading_once_while_the_waits_tick(harness, monkeypatch) -> None:
