@@ -350,7 +350,8 @@ def long_run(events: int) -> None:
 
 
 def idle_costs(jobs: int, rq_jobs: int, settle: float, seconds: float) -> None:
-    print(f"4. Idle CPU per minute (s), 80x24, default refresh; {seconds:g} s measured after {settle:g} s")
+    print(f"4. Idle CPU per minute (s), 80x24, --refresh {idle.RQ_INFO_INTERVAL:g}; "
+          f"{seconds:g} s measured after {settle:g} s")
     rows: list[tuple[str, float]] = []
     with tempfile.TemporaryDirectory(prefix="qtui-bench-idle-") as tmp:
         root = Path(tmp)
