@@ -13,7 +13,7 @@
    a part per plugin; preparing the event is also timed alone.
 2. Twenty plugins, each using half its CPU-time and instruction budget on every event: trips.
 3. Sandbox overhead with the limits armed (same code in bare lupa, with a count hook, sandboxed).
-4. CPU per minute of an idle console (80x24, default refresh) on a 1M-job SQLite database and on
+4. CPU per minute of an idle console (80x24, --refresh 2) on a 1M-job SQLite database and on
    RQ data, with no plugins and with the four bundled plugins, and `rq info -i 2` on the same
    RQ data.
 
