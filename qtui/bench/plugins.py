@@ -366,7 +366,7 @@ def idle_costs(jobs: int, rq_jobs: int, settle: float, seconds: float) -> None:
         server.start()
         try:
             client = redis.Redis(host="127.0.0.1", port=server.port)
-            load_rq(client, rq_jobs, QUEUES, rq_jobs // 10)
+            load_rq(client, rq_jobs, QUEUES, rq_jobs // 10, spread=idle.RQ_SPREAD_SECONDS)
             client.close()
             url = server.url()
             for plugins in ((), idle.BUNDLED_PLUGINS):

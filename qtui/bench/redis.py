@@ -242,8 +242,17 @@ def print_table(title: str, rows: Sequence[Row], headers: Row = HEADERS) -> None
     sys.stdout.flush()
 
 
-def load_rq(client: redis.Redis, jobs: int, queues: int, dead: int) -> list[str]:
-    """Load `jobs` RQ jobs (`dead` of them failed, 5% finished) with pipelines; returns the ids."""
+def _rq_stamp(when: float) -> str:
+    """`when` as RQ writes its job timestamps."""
+    return datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def load_rq(client: redis.Redis, jobs: int, queues: int, dead: int, *, spread: float = 0.0) -> list[str]:
+    """Load `jobs` RQ jobs (`dead` of them failed, 5% finished) with pipelines; returns the ids.
+
+    The jobs are made, and the failed and finished ones ended, evenly over the `spread` seconds
+    before now, oldest first (all now when 0), so each queue's first job is its oldest.
+    """
     from rq import Queue  # the template job is made by RQ itself, so the layout is RQ's
 
     template = Queue("template", connection=client).enqueue("bench_tasks.resize", 0)
@@ -251,12 +260,13 @@ def load_rq(client: redis.Redis, jobs: int, queues: int, dead: int) -> list[str]
     client.flushdb()
     finished = jobs // 20
     ids = [f"bench-{i:08d}" for i in range(jobs)]
-    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    now = time.time()
     error = base64.b64encode(zlib.compress(b"Traceback (most recent call last):\nRuntimeError: disk full\n"))
     later = int(time.time()) + 31536000
     with client.pipeline(transaction=False) as pipe:
         for i, job_id in enumerate(ids):
             queue = f"q{i % queues:02d}"
+            stamp = _rq_stamp(now - spread + spread * i / jobs)
             mapping = {**fields, "origin": queue, "description": f"bench_tasks.resize({i})",
                        "created_at": stamp, "enqueued_at": stamp}  # fmt: skip
             if i < dead:
@@ -448,7 +458,7 @@ def _overhead(journaled: Measured, plain: Measured) -> str:
 def load_gowork(client: redis.Redis, jobs: int, dead: int) -> list[str]:
     """Load `jobs` go-redis-work-queue jobs: `dead` in the dead letter, the rest in high/low."""
     ids = [f"job-{i:08d}" for i in range(jobs)]
-    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    now = time.time()
     batch: dict[str, list[bytes]] = {}
     with client.pipeline(transaction=False) as pipe:
         for i, job_id in enumerate(ids):
