@@ -169,6 +169,28 @@ describe("library qtui.text", function()
     ]]))
   end)
 
+  it("columns lays out a line as qtui.text.columns does, whatever the cells hold", function()
+    assert.same({ "true", "true", "true", "[email       42 late ]", "[日本…   1]" }, shown([[
+      local text = require("qtui.text")
+      local function same(a, b)
+        return qtui.json.encode(a) == qtui.json.encode(b)
+      end
+      local plain = { "email", 42, { text = "late", style = "error" } }
+      local wide = { "日本語テキスト", 1.0 }
+      local function joined(line)
+        local parts = {}
+        for i, span in ipairs(line) do parts[i] = type(span) == "table" and span.text or span end
+        return "[" .. table.concat(parts) .. "]"
+      end
+      return same(text.columns(plain, { 0, -4, 5 }, 20), qtui.text.columns(plain, { 0, -4, 5 }, 20)),
+             same(text.columns(wide, { 0, -4 }, 10), qtui.text.columns(wide, { 0, -4 }, 10)),
+             same(text.columns({}, {}), qtui.text.columns({}, {})),
+             joined(text.columns(plain, { 0, -4, 5 }, 20)), joined(text.columns({ "日本語テキスト", 1 }, { 5, -3 }))
+    ]]))
+    assert.same({ "false", "init.lua:3: qtui.text.columns: 2 cells but only 1 widths" },
+      failure([[require("qtui.text").columns({ "a", "b" }, { 3 })]]))
+  end)
+
   it("names a wrong argument", function()
     assert.same({ "false", "init.lua:3: bad argument #2 to 'qtui.text.fit' (finite number expected, got string)" },
       failure([[require("qtui.text").fit("x", "wide")]]))

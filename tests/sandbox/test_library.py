@@ -270,9 +270,9 @@ end
 # Mostly printable ASCII (measured in Lua), with control characters, wide and combining ones,
 # and bytes that are not UTF-8 (measured by the host).
 ascii_heavy = st.text(st.sampled_from("abcXYZ019 .-_%~") | st.characters(max_codepoint=0x7F)
-                      | st.sampled_from("é日\u0301\u202e\x9b"), max_size=260)
+                      | st.sampled_from("é日\u0301\u202e\x9b≥…·─"), max_size=260)
 # and long runs, around the 200 characters that clean keeps
-long_runs = st.builds(lambda piece, count: piece * count, st.sampled_from(["a", "ab", "日", "a\x01"]),
+long_runs = st.builds(lambda piece, count: piece * count, st.sampled_from(["a", "ab", "日", "a\x01", "é≥"]),
                       st.integers(90, 260))
 
 
@@ -293,3 +293,80 @@ def test_qtui_text_measures_and_cuts_as_the_host_does_whether_lua_or_the_host_an
     got = text_sandbox.call("all", s, columns)
     assert got == [textcells.clean(s), textcells.width(s), textcells.clean_fit(s, columns),
                    textcells.clean_pad(s, max(0, columns), "left"), textcells.clean_pad(s, max(0, columns), "right")]
+
+
+COLUMNS_IN_LUA = """
+local text = require("qtui.text")
+function columns(cells, widths, width, style)
+  local ok, line = pcall(text.columns, cells, widths, width, style)
+  return ok and line or {error = tostring(line)}
+end
+"""
+
+# Cells as plugins write them: printable ASCII text, integers and {text=, style=} spans (laid out
+# in Lua), and now and then what only the host reads: wide or control characters, floats, an
+# unknown style, a span with another key.
+_plain_cell_text = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E) | st.sampled_from("≥…·é─→"),
+                           max_size=14)
+_cell_text = (_plain_cell_text | st.integers(-10**6, 10**6) | st.booleans() | st.sampled_from(["日本", "a\tb", "é"])
+              | st.floats(allow_nan=False, width=32))
+_style = st.sampled_from([*api.STYLES, "loud"])
+_cell = _cell_text | st.fixed_dictionaries({"text": _cell_text}, optional={"style": _style}) | st.just({"txt": "x"})
+
+
+@pytest.fixture(scope="module")
+def columns_sandbox():
+    sandbox = LuaSandbox("columns", clock=ManualClock(), limits=TEST_LIMITS)
+    sandbox.load(COLUMNS_IN_LUA, "main.lua")
+    yield sandbox
+    sandbox.close()
+
+
+@settings(max_examples=400, deadline=None)
+@given(cells=st.lists(_cell, max_size=6), widths=st.lists(st.integers(-12, 12) | st.just(0), max_size=6),
+       width=st.none() | st.integers(-2, 60), style=st.none() | _style)
+def test_text_columns_lays_out_as_the_host_does_whether_lua_or_the_host_answers(
+        columns_sandbox, cells, widths, width, style) -> None:
+    from qtui.plugins.runtime import textcells
+
+    try:
+        expected = textcells.lua_columns(cells, widths, width, style)
+    except ValueError as error:
+        expected = {"error": f"qtui.text.columns: {error}"}
+    got = columns_sandbox.call("columns", cells, widths, width, style)
+    assert got == expected
+
+
+def test_text_columns_lays_out_plain_cells_without_calling_the_host(monkeypatch):
+    from qtui.plugins.runtime import textcells
+
+    calls = []
+    host_columns = textcells.lua_columns
+    monkeypatch.setattr(textcells, "lua_columns", lambda *args: calls.append(args) or host_columns(*args))
+    sandbox = LuaSandbox("columns", clock=ManualClock(), limits=TEST_LIMITS)
+    try:
+        sandbox.load(COLUMNS_IN_LUA, "main.lua")
+        line = sandbox.call("columns", ["email", 42, {"text": "late", "style": "error"}], [0, -4, 5], 20)
+        assert line == ["email       42 ", {"text": "late ", "style": "error"}]
+        assert calls == []
+        assert sandbox.call("columns", ["≥ 1000", "ready…"], [4, 5]) == ["≥ 1… read…"]
+        assert calls == []
+        assert sandbox.call("columns", ["日本", 1], [0, 3], 10) == ["日本   1  "]
+        assert len(calls) == 1
+    finally:
+        sandbox.close()
+
+
+def test_qtui_text_in_lua_measures_every_character_it_takes_as_the_host_does(columns_sandbox, text_sandbox):
+    # Every character from Latin-1 through box drawing, measured, cut and padded: those Lua
+    # measures itself must give what the host gives (one column each, shown as they are).
+    from qtui.plugins.runtime import textcells
+
+    for code in [*range(0xA0, 0x250), *range(0x2000, 0x2600)]:
+        s = f"a{chr(code)}bc"
+        assert text_sandbox.call("all", s, 2) == [
+            textcells.clean(s), textcells.width(s), textcells.clean_fit(s, 2), textcells.clean_pad(s, 2, "left"),
+            textcells.clean_pad(s, 2, "right")], hex(code)
+        cells = [s, {"text": chr(code) * 3, "style": "bold"}]
+        for widths in ([2, -4], [5, 3]):
+            assert columns_sandbox.call("columns", cells, widths) == textcells.lua_columns(cells, widths), hex(code)

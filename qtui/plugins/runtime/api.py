@@ -421,6 +421,14 @@ LIBRARY: tuple[LibraryModule, ...] = (
            (_ANY_TEXT, _COLUMNS), (_F("cell", "string", "the padded text"),)),
         _L("right", "`value` fitted into exactly `columns` columns, right-aligned.", (_ANY_TEXT, _COLUMNS),
            (_F("cell", "string", "the padded text"),)),
+        _L("columns", "One line of fixed-width columns for qtui.render, the same as qtui.text.columns "
+           "gives (see it for the widths); the common case, cells of printable ASCII text or integers, is "
+           "laid out in Lua without a call to the host.",
+           (_F("cells", "(string|number|boolean|qtui.Span)[]", "the cells; missing ones are empty"),
+            _F("widths", "integer[]", "each column's width"),
+            _F("width", "integer?", "the line's width (needed for flexible columns)"),
+            _F("style", "qtui.Style?", "style of the cells that have none")),
+           (_F("line", "qtui.Line", "the line's spans"),), since="1.1"),
         _L("wrap", "`value` cleaned and word-wrapped into at most `max_lines` lines of `columns` columns; "
            "a longer word is cut, and the last line ends in '…' when text was left out.",
            (_ANY_TEXT, _COLUMNS, _F("max_lines", "integer", "most lines")),

@@ -877,11 +877,7 @@ class PluginRuntime:
         return host_errors(textcells.pad)(value, columns, "left" if align is None else align)
 
     def api_text_columns(self, cells: Any, widths: Any, width: Any = None, style: Any = None) -> list[Any]:
-        cells = [] if cells == {} else cells  # an empty Lua table
-        widths = [] if widths == {} else widths
-        if not isinstance(cells, list) or not isinstance(widths, list):
-            raise HostError("columns takes a list of cells and a list of widths")
-        return host_errors(textcells.columns)(cells, widths, width, style)
+        return host_errors(textcells.lua_columns)(cells, widths, width, style)
 
     @staticmethod
     def _queue(name: Any) -> str:

@@ -570,6 +570,7 @@ class LuaSandbox:
             "text_width": ("qtui.text.width", textcells.width),
             "text_fit": ("qtui.text.fit", textcells.clean_fit),
             "text_pad": ("qtui.text.pad", textcells.clean_pad),
+            "text_columns": ("qtui.text.columns", textcells.lua_columns),
         }
         expose_native = api[b"expose_native"]
         with self._lifted():

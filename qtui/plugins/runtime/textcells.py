@@ -223,6 +223,15 @@ def columns(cells: Sequence[Any], widths: Sequence[Any], total: Any = None, styl
     return line
 
 
+def lua_columns(cells: Any, widths: Any, total: Any = None, style: Any = None) -> Line:
+    """`columns` of the cells and widths as they come from Lua (an empty table is an empty list)."""
+    cells = [] if cells == {} else cells
+    widths = [] if widths == {} else widths
+    if not isinstance(cells, list) or not isinstance(widths, list):
+        raise ValueError("columns takes a list of cells and a list of widths")
+    return columns(cells, widths, total, style)
+
+
 def _append(line: Line, text: str, style: str | None) -> None:
     """Add a span, joining it to the previous one when both have the same style."""
     style = None if style == "normal" else style

@@ -10,55 +10,102 @@ local text = {}
 -- Measuring and cutting is the host's (qtui.text of API 1.1): the same width table the console
 -- lays out with, and the same rule for what is unsafe on a terminal. Its fit and pad clean
 -- what they are given first (one call to the host instead of two).
-local native_clean, native_width, native_fit, native_pad =
-  native.text_clean, native.text_width, native.text_fit, native.text_pad
+local native_clean, native_width, native_fit, native_pad, native_columns =
+  native.text_clean, native.text_width, native.text_fit, native.text_pad, native.text_columns
 
--- Text of printable ASCII only (most of what panels show: names, numbers) takes one column a
--- character and has nothing to make safe, so it is measured and cut here, without a call to
--- the host; the rules are the host's (qtui.plugins.runtime.textcells), and a property test
--- holds the two to the same answers.
+-- Text of printable ASCII (most of what panels show: names, numbers), and text whose other
+-- characters are among NARROW, takes one column a character and has nothing to make safe, so
+-- it is measured and cut here, without a call to the host; the rules are the host's
+-- (qtui.plugins.runtime.textcells), and property tests hold the two to the same answers.
 local find, sub, rep = string.find, string.sub, string.rep
 local CLEAN_CHARS = 200 -- characters clean keeps
 local MAX_CHARS = 65536 -- longest text width measures
 local MAX_COLUMNS = 10000 -- widest fit or pad
+local MAX_NARROW_BYTES = 1024 -- longest text beyond ASCII looked at here
 local ELLIPSIS = "\u{2026}"
 
 local function printable_ascii(s)
   return not find(s, "[\0-\31\127-\255]")
 end
 
-local function clean(s)
-  if printable_ascii(s) then
-    return sub(s, 1, CLEAN_CHARS)
+-- Characters beyond ASCII that take one column and that qtui.render shows as they are (Latin
+-- letters, dashes, quotes, bullets, the ellipsis, arrows, mathematical signs, box drawing); a
+-- test holds every one of them to the host's rules.
+local NARROW = { { 0xA1, 0xAC }, { 0xAE, 0x17F }, { 0x2010, 0x2027 }, { 0x2030, 0x205E }, { 0x2190, 0x22FF },
+                 { 0x2500, 0x259F } }
+
+local function narrow(code)
+  for _, range in ipairs(NARROW) do
+    if code >= range[1] and code <= range[2] then
+      return true
+    end
   end
-  return native_clean(s)
+  return false
+end
+
+-- `s` and its length in columns when Lua may measure it (nil when the host is to).
+local function plain_string(s)
+  if printable_ascii(s) then
+    return s, #s
+  end
+  local length = #s <= MAX_NARROW_BYTES and utf8.len(s)
+  if not length then
+    return nil
+  end
+  for _, code in utf8.codes(s) do
+    if (code < 0x20 or code > 0x7E) and not narrow(code) then
+      return nil
+    end
+  end
+  return s, length
+end
+
+-- The first `n` characters of `s`, which has `length` of one column each.
+local function first(s, length, n)
+  if length <= n then
+    return s
+  end
+  return sub(s, 1, utf8.offset(s, n + 1) - 1)
+end
+
+local function clean(s)
+  local plain, length = plain_string(s)
+  if plain == nil then
+    return native_clean(s)
+  end
+  return first(s, length, CLEAN_CHARS)
 end
 
 local function width(s)
-  if #s <= MAX_CHARS and printable_ascii(s) then
-    return #s
+  local plain, length = nil, nil
+  if #s <= MAX_CHARS then
+    plain, length = plain_string(s)
   end
-  return native_width(s)
+  if plain == nil then
+    return native_width(s)
+  end
+  return length
 end
 
 -- Clean `s`, cut to at most `columns` columns with the ellipsis when cut.
 local function fit_text(s, columns)
-  if not printable_ascii(s) then
+  local plain, length = plain_string(s)
+  if plain == nil then
     return native_fit(s, columns)
   end
   if columns < 1 then
     return ""
   end
-  s = sub(s, 1, CLEAN_CHARS)
-  if #s <= columns then
+  s, length = first(s, length, CLEAN_CHARS), math.min(length, CLEAN_CHARS)
+  if length <= columns then
     return s
   end
-  return sub(s, 1, columns - 1) .. ELLIPSIS
+  return first(s, length, columns - 1) .. ELLIPSIS
 end
 
 -- Clean `s`, fitted into exactly `columns` columns, aligned left or right.
 local function pad(s, columns, align)
-  if not printable_ascii(s) then
+  if plain_string(s) == nil then
     return native_pad(s, columns, align)
   end
   columns = math.min(columns, MAX_COLUMNS)
@@ -147,6 +194,187 @@ function text.wrap(value, columns, max_lines)
     lines[max_lines] = fit(lines[max_lines] .. " …", columns)
   end
   return lines
+end
+
+-- text.columns ------------------------------------------------------------------------------
+-- The common case (cells of text whose characters take one column each, integers, integer
+-- widths, a known style) is laid out here; anything else goes to the host, which gives the same
+-- answers and the errors.
+
+local MAX_CELLS = 100 -- most columns in one line
+local STYLES = { normal = true, dim = true, bold = true, title = true, accent = true, ok = true, warn = true,
+                 error = true }
+local math_type, rawget, next = math.type, rawget, next
+
+-- A cell's text and its columns when Lua may show it: such a string, an integer or a boolean.
+local function plain_text(value)
+  local kind = type(value)
+  if kind == "string" then
+    return plain_string(value)
+  elseif kind == "nil" then
+    return "", 0
+  elseif kind == "boolean" or math_type(value) == "integer" then
+    local s = tostring(value)
+    return s, #s
+  end
+  return nil
+end
+
+-- A cell's text, columns and style, or nil when the host is to read it: a value, or {text=, style=}.
+local function plain_cell(cell)
+  if type(cell) ~= "table" then
+    local s, length = plain_text(cell)
+    return s, length, nil
+  end
+  for key in next, cell do
+    if key ~= "text" and key ~= "style" then
+      return nil
+    end
+  end
+  local style = rawget(cell, "style")
+  if style ~= nil and not STYLES[style] then
+    return nil
+  end
+  local s, length = plain_text(rawget(cell, "text"))
+  return s, length, style
+end
+
+-- How many items a plain sequence holds (1..n, nothing else), or nil.
+local function sequence_length(t)
+  local n = 0
+  for key in next, t do
+    if math_type(key) ~= "integer" or key < 1 then
+      return nil
+    end
+    n = n + 1
+  end
+  return rawlen(t) == n and n or nil
+end
+
+-- The widths of the columns that fit (see the host's qtui.plugins.runtime.textcells.layout).
+local function layout(widths, count, total)
+  local kept = {}
+  for i = 1, count do
+    kept[i] = math.abs(widths[i])
+  end
+  if total == nil then
+    return kept
+  end
+  local needed = count - 1
+  for i = 1, count do
+    needed = needed + math.max(kept[i], 1)
+  end
+  while count > 0 and needed > total do
+    needed = needed - math.max(kept[count], 1) - (count > 1 and 1 or 0)
+    kept[count] = nil
+    count = count - 1
+  end
+  local flexible, used = 0, count - 1
+  for i = 1, count do
+    used = used + kept[i]
+    if kept[i] == 0 then
+      flexible = flexible + 1
+    end
+  end
+  if flexible > 0 then
+    local spare = total - used
+    local share, extra = spare // flexible, spare % flexible
+    for i = 1, count do
+      if kept[i] == 0 then
+        kept[i] = share + (extra > 0 and 1 or 0)
+        extra = extra - 1
+      end
+    end
+  end
+  return kept
+end
+
+-- `s`, `length` characters of one column each, in exactly `size` columns (cut with the
+-- ellipsis when longer).
+local function narrow_pad(s, length, size, right)
+  local cell, used = s, length
+  if size < 1 then
+    cell, used = "", 0
+  elseif used > size then
+    cell, used = first(s, length, size - 1) .. ELLIPSIS, size
+  end
+  if right then
+    return rep(" ", size - used) .. cell
+  end
+  return cell .. rep(" ", size - used)
+end
+
+-- The line laid out here, or nil when the host is to do it.
+local function plain_columns(cells, widths, total, style)
+  if type(cells) ~= "table" or type(widths) ~= "table" or (style ~= nil and not STYLES[style]) then
+    return nil
+  end
+  local count, cell_count = sequence_length(widths), sequence_length(cells)
+  -- (an empty line is the host's empty list, which qtui.json.encode tells from a table)
+  if count == nil or cell_count == nil or count == 0 or count > MAX_CELLS or cell_count > count then
+    return nil
+  end
+  local flexible = false
+  for i = 1, count do
+    local w = widths[i]
+    if math_type(w) ~= "integer" or w < -MAX_COLUMNS or w > MAX_COLUMNS then
+      return nil
+    end
+    flexible = flexible or w == 0
+  end
+  if total ~= nil then
+    if math_type(total) ~= "integer" then
+      return nil
+    end
+    total = math.max(0, math.min(MAX_COLUMNS, total))
+  elseif flexible then
+    return nil
+  end
+  local texts, lengths, styles = {}, {}, {}
+  for i = 1, cell_count do
+    texts[i], lengths[i], styles[i] = plain_cell(cells[i])
+    if texts[i] == nil then
+      return nil
+    end
+  end
+  local sizes = layout(widths, count, total)
+  if #sizes == 0 then
+    return nil
+  end
+  local line, last_style = {}, false
+  for i = 1, #sizes do
+    local shown = narrow_pad(texts[i] or "", lengths[i] or 0, sizes[i], widths[i] < 0)
+    if i < #sizes then
+      shown = shown .. " "
+    end
+    local span_style = styles[i] or style
+    if span_style == "normal" then
+      span_style = nil
+    end
+    local n = #line
+    if n > 0 and span_style == last_style then
+      local joined = (span_style == nil and line[n] or line[n].text) .. shown
+      line[n] = span_style == nil and joined or { text = joined, style = span_style }
+    else
+      line[n + 1] = span_style == nil and shown or { text = shown, style = span_style }
+    end
+    last_style = span_style
+  end
+  return line
+end
+
+-- One line of fixed-width columns for qtui.render, as qtui.text.columns lays it out; an error
+-- names the caller's line.
+function text.columns(cells, widths, width, style)
+  local line = plain_columns(cells, widths, width, style)
+  if line ~= nil then
+    return line
+  end
+  local ok, result = pcall(native_columns, cells, widths, width, style)
+  if not ok then
+    error(result, type(result) == "string" and 2 or 0)
+  end
+  return result
 end
 
 -- The message of an error raised by Lua or the host, without its "file.lua:line: " prefix.
