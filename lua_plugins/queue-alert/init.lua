@@ -5,7 +5,7 @@
 local text = require("qtui.text")
 local queues_lib = require("qtui.queues")
 
-local fit, columns = qtui.text.fit, qtui.text.columns
+local fit, columns = text.fit, text.columns -- plain ASCII lines are laid out in Lua, without a host call
 
 local TOPIC = "plugin.queue-alert.alert"
 local HISTORY = 5

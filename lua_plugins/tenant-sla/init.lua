@@ -12,7 +12,7 @@
 local text = require("qtui.text")
 local queues_lib = require("qtui.queues")
 
-local fit, columns = qtui.text.fit, qtui.text.columns
+local fit, columns = text.fit, text.columns -- plain ASCII lines are laid out in Lua, without a host call
 
 -- Distinct tenants kept per reading (the backend sends the biggest first); bytes of a name kept.
 local MAX_TENANTS = 500
