@@ -458,7 +458,7 @@ def _overhead(journaled: Measured, plain: Measured) -> str:
 def load_gowork(client: redis.Redis, jobs: int, dead: int) -> list[str]:
     """Load `jobs` go-redis-work-queue jobs: `dead` in the dead letter, the rest in high/low."""
     ids = [f"job-{i:08d}" for i in range(jobs)]
-    now = time.time()
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     batch: dict[str, list[bytes]] = {}
     with client.pipeline(transaction=False) as pipe:
         for i, job_id in enumerate(ids):
