@@ -105,7 +105,7 @@ local function judge(queue, metric, value)
     end
     return
   end
-  if show(metric, value) ~= show(metric, alert.value) then
+  if alert.shown and show(metric, value) ~= show(metric, alert.value) then
     dirty = true -- the value shown
   end
   alert.value, alert.threshold = value, threshold or alert.threshold
@@ -119,29 +119,36 @@ local function judge(queue, metric, value)
 end
 
 -- Seconds after these statistics when the alerts or the panel would change with time alone: an
--- oldest wait reaching its threshold, an alert's wait or held time shown differently.
+-- oldest wait reaching its threshold, the wait or held time of an alert on the panel shown
+-- differently (alerts beyond its rows are only counted).
 local function next_look(event)
   local soonest = 3600
   local threshold = config.thresholds.oldest
   for _, q in ipairs(event.queues) do
     local age = type(q) == "table" and q.oldest_ready_age
     if type(age) == "number" and type(q.name) == "string" and is_watched(q.name) then
-      if active[q.name .. " oldest"] then
-        soonest = math.min(soonest, text.duration_holds(age))
+      local alert = active[q.name .. " oldest"]
+      if alert then
+        if alert.shown then
+          soonest = math.min(soonest, text.duration_holds(age))
+        end
       elseif threshold and age < threshold then
         soonest = math.min(soonest, threshold - age)
       end
     end
   end
   for _, alert in pairs(active) do
-    soonest = math.min(soonest, 60 - (stats_at - alert.since) % 60)
+    if alert.shown then
+      soonest = math.min(soonest, 60 - (stats_at - alert.since) % 60)
+    end
   end
   return math.max(0, soonest)
 end
 
+-- Judge the statistics; false when they are not statistics to judge.
 local function take_stats(event)
   if type(event.taken_at) ~= "number" or type(event.queues) ~= "table" then
-    return
+    return false
   end
   if stats_at == nil then
     dirty = true
@@ -190,7 +197,7 @@ local function take_stats(event)
   elseif clear_since == nil then
     clear_since = stats_at
   end
-  qtui.unchanged_stats(next_look(event))
+  return true
 end
 
 -- Rendering ---------------------------------------------------------------------------------
@@ -235,6 +242,9 @@ local function render()
     if #list == 0 then
       lines[#lines + 1] = line(string.format("all clear on %s from %s", text.count(watched_count, "watched queue"),
         clock(clear_since)), "ok")
+    end
+    for n, alert in ipairs(list) do
+      alert.shown = n <= ACTIVE_ROWS -- what the next statistics may change on the panel
     end
     for n, alert in ipairs(list) do
       if n > ACTIVE_ROWS then
@@ -294,10 +304,13 @@ end
 
 function on_event(event)
   if event.type == "stats" then
-    take_stats(event)
-    if not dirty then
-      return -- the panel would show the same
+    if take_stats(event) then
+      if dirty then
+        render() -- else the panel would show the same
+      end
+      qtui.unchanged_stats(next_look(event)) -- after render: it knows which alerts the panel shows
     end
+    return
   elseif event.type == "resize" then
     width = event.width -- the same width gives the same lines, which the console does not redraw
   elseif event.type == "settings" then

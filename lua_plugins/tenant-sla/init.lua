@@ -41,6 +41,7 @@ local moved = true      -- a watched queue's jobs changed since the last reading
 local held = {}         -- per watched queue: its counts and oldest ready job at the latest stats
 local drawn             -- what the panel showed at the last render (see view_key), or nil
 local laid_out          -- {reading=, width=, lines=}: the tenant lines laid out for a reading
+local on_panel = {}     -- names of the queues whose rows the panel shows
 
 -- Settings ----------------------------------------------------------------------------------
 
@@ -244,8 +245,10 @@ local function queue_rows()
   end
   table.sort(rows, function(a, b) return (a.oldest or -1) > (b.oldest or -1) end)
   local shown = {}
+  on_panel = {}
   for n = 1, math.min(#rows, QUEUE_ROWS) do
     local q = rows[n]
+    on_panel[q.name] = true
     local cells = { q.name, text.number(q.ready), q.oldest and text.duration(q.oldest) or "-" }
     if width >= WIDE then
       cells[#cells + 1] = text.number(q.done)
@@ -400,15 +403,15 @@ end
 -- Events ------------------------------------------------------------------------------------
 
 -- Seconds after these statistics when the panel would change with time alone: the next reading
--- (carried forward when nothing moved), a queue's oldest wait shown differently or passing the
--- warning level or the threshold.
+-- (carried forward when nothing moved), the oldest wait of a queue on the panel shown
+-- differently or passing the warning level or the threshold.
 local function next_look()
   local soonest = 3600
   if refusal == nil then
     soonest = last and math.min(soonest, config.refresh - (stats_at - last.at)) or 0
   end
   for _, q in ipairs(queues) do
-    if q.oldest then
+    if q.oldest and on_panel[q.name] then
       soonest = math.min(soonest, text.duration_holds(q.oldest))
       for _, level in ipairs({ config.threshold * config.warn_ratio, config.threshold }) do
         if q.oldest < level then
@@ -485,8 +488,9 @@ function on_event(event)
     configure(event.settings)
     refusal = nil
   end
-  if stats_at ~= nil then
-    qtui.unchanged_stats(next_look()) -- a reading that just ended, say, is due again later
-  end
   render()
+  if stats_at ~= nil then
+    -- after render, which picks the queue rows shown; a reading that just ended is due later
+    qtui.unchanged_stats(next_look())
+  end
 end

@@ -116,6 +116,44 @@ async def test_queue_alert_still_raises_an_age_alert_on_an_idle_queue(harness, r
     assert h.line("queue-alert", "since").split()[2] == "1m01s"
 
 
+async def test_queue_alert_looks_again_for_the_waits_it_shows_not_for_alerts_beyond_its_rows(harness) -> None:
+    h = harness
+    start = h.clock.now
+    h.producer.offset = -7200  # waiting two hours: the waits show to the minute
+    for name in ("qa", "qb", "qc", "qd", "qe", "qf"):
+        h.queue.enqueue(name, {"n": 1})
+    h.producer.offset = -7230  # half a minute longer: its wait turns a minute at other times
+    h.queue.enqueue("qz", {"n": 1})
+    h.producer.offset = 0.0
+    await h.start("queue-alert", settings={"ready_threshold": 0, "dead_threshold": 0, "age_threshold_seconds": 60})
+    await stats(h, "queue-alert", start + 10)
+    assert [line.split()[0] for line in h.text("queue-alert") if line.startswith("q")] == [
+        "qa", "qb", "qc", "qd", "qe", "qf"]
+    assert any("and 1 more alert" in line for line in h.text("queue-alert"))
+    assert not await poll(h, "queue-alert", start + 35)  # qz's wait turned 2h01m: not on the panel
+    assert await poll(h, "queue-alert", start + 60)  # the waits shown turn 2h01m
+    assert h.line("queue-alert", "qa").split()[2] == "2h01m"
+
+
+async def test_tenant_sla_looks_again_for_the_waits_of_the_queues_it_shows(harness) -> None:
+    h = harness
+    start = h.clock.now
+    h.producer.offset = -7230  # the five longest waits, shown to the minute
+    for name in ("qa", "qb", "qc", "qd", "qe"):
+        h.queue.enqueue(name, {"tenant": "acme"})
+    h.producer.offset = -7200  # half a minute shorter: the sixth queue, beyond the panel's rows
+    h.queue.enqueue("qz", {"tenant": "acme"})
+    h.producer.offset = 0.0
+    await h.start("tenant-sla", settings={"refresh_seconds": 3600, "threshold_seconds": 86400})
+    await stats(h, "tenant-sla", start + 10)
+    await h.wait_text("tenant-sla", "TENANT")
+    await h.host.idle()
+    assert any("and 1 more queue" in line for line in h.text("tenant-sla"))
+    assert await poll(h, "tenant-sla", start + 30)  # the five waits turn 2h01m
+    assert h.line("tenant-sla", "qa ").split()[2] == "2h01m"
+    assert not await poll(h, "tenant-sla", start + 60)  # qz's wait turned 2h01m: not on the panel
+
+
 async def test_tenant_sla_carries_an_unchanged_reading_forward_without_reading_again(harness, renders) -> None:
     h = harness
     h.producer.offset = -7200  # waiting for two hours: the ages shown change once a minute
