@@ -120,6 +120,7 @@ class PluginService:
         self.discovery = Discovery()
         self.catalog = Catalog()
         self.enabled: list[str] = []
+        self._enabled_writes = 0  # the console's own changes of plugins.toml, so far
         self.running_file = running or RunningFile()
         self._states_written: dict[str, dict[str, str | None]] | None = None
         self._nursery: trio.Nursery | None = None
@@ -322,6 +323,7 @@ class PluginService:
         forgotten = forget(name, enabled=self.enabled_store, settings=self.host.settings,
                            storage_dir=self.host.storage_dir, permissions=self.host.store)
         self.enabled = [n for n in self.enabled if n != name]
+        self._enabled_writes += 1
         return forgotten
 
     async def reload(self, name: str) -> PluginHandle | None:
@@ -355,6 +357,7 @@ class PluginService:
     def _persist(self, name: str, enabled: bool) -> None:
         if self.dev is not None and self.dev_name() == name:
             return
+        self._enabled_writes += 1
         try:
             self.enabled_store.set(name, enabled)
             self.enabled = self.enabled_store.load()
@@ -507,11 +510,15 @@ class PluginService:
 
     async def _apply_enabled(self) -> None:
         """Start the plugins enabled elsewhere since, stop those disabled."""
-        try:
-            names = await trio.to_thread.run_sync(self.enabled_store.load)
-        except Exception as exc:
-            self.notice(f"enabled plugins: {exc}", "error")
-            return
+        while True:
+            writes = self._enabled_writes
+            try:
+                names = await trio.to_thread.run_sync(self.enabled_store.load)
+            except Exception as exc:
+                self.notice(f"enabled plugins: {exc}", "error")
+                return
+            if writes == self._enabled_writes:
+                break  # else the console changed the file meanwhile: what was read may be older
         added = [n for n in names if n not in self.enabled]
         removed = [n for n in self.enabled if n not in names]
         self.enabled = names

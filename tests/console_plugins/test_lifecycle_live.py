@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -122,6 +123,47 @@ async def test_state_survives_a_stop_and_start_by_the_host(make_console) -> None
     d.console.execute("plugin enable counter")  # decided already: it starts at once
     text = await d.wait_for("starts 2 n ")  # its deactivate's state reached the new activate
     assert int(text.split("starts 2 n ")[1].split()[0]) >= 2  # counting on, not from 0
+
+
+async def test_a_stale_read_of_plugins_toml_does_not_undo_the_consoles_own_enable(make_console) -> None:
+    # The console follows plugins.toml as it changes. Its look at the file after a disable may
+    # end after the operator enabled the plugin again: what it read then is older than the
+    # console's own write, and must not stop the plugin as "disabled elsewhere".
+    d = await make_console()
+    d.write_plugin("counter", COUNTER, ["stats.read", "notify"], extra=LIMIT)
+    d.console.execute("plugin enable counter")
+    await d.wait_for("Permissions: counter")
+    await d.answer("a", "enter")
+    await d.wait_for("starts 1 n 1 ")
+    service = d.control.service
+    store = service.enabled_store
+    read_by_watcher, release = threading.Event(), threading.Event()
+    real_load = store.load
+
+    def load():  # noqa: ANN202 - EnabledStore.load
+        names = real_load()
+        if threading.current_thread() is not threading.main_thread() and not read_by_watcher.is_set():
+            read_by_watcher.set()
+            release.wait(30)  # the console's own enable runs meanwhile
+        return names
+
+    store.load = load
+    applied = []
+    real_apply = service._apply_enabled
+
+    async def apply_enabled() -> None:
+        await real_apply()
+        applied.append(True)
+
+    service._apply_enabled = apply_enabled
+    d.console.execute("plugin disable counter")
+    await trio.to_thread.run_sync(read_by_watcher.wait, 30)
+    d.console.execute("plugin enable counter")
+    await d.wait_for("starts 2 n ")
+    release.set()
+    await wait_until(lambda: applied, "the console's look at plugins.toml to end")
+    assert d.control.host.plugins["counter"].state is PluginState.RUNNING
+    assert "disabled elsewhere" not in d.text()
 
 
 async def test_a_catalog_index_that_changes_is_read_again_and_searched_with_slash(make_console, tmp_path: Path) -> None:
