@@ -6,8 +6,9 @@
 -- each watched queue by the payload's tenant field (qtui.jobs.count_by): the backend reads the
 -- payloads, the plugin gets one row per tenant. When no watched queue changed since the last
 -- reading (the stats events mark the rows that changed), reading again would count the same
--- jobs: the last reading is carried forward instead, and the backend is not asked. A row
--- marked changed only for its rates (a minute passing by) moved no job and counts as unchanged.
+-- jobs: the last reading is carried forward instead, once (it shows then that no job was
+-- taken), and the backend is not asked. A row marked changed only for its rates (a minute
+-- passing by) moved no job and counts as unchanged.
 
 local text = require("qtui.text")
 local queues_lib = require("qtui.queues")
@@ -178,11 +179,12 @@ local function take_counts(queue, event)
 end
 
 -- Nothing on the watched queues changed since `last` was read: the same jobs are still there,
--- so the reading is carried forward to now (no job was taken in between) without asking.
+-- so the reading is carried forward to now (no job was taken in between) without asking. Once
+-- carried, it stands until a job moves.
 local function carry_forward()
   local done = {
     at = stats_at, waiting = 0, asked = {}, tenants = { by_name = {}, count = 0 }, by_queue = {},
-    jobs = last.jobs, unreadable = last.unreadable, partial = {}, errors = {},
+    jobs = last.jobs, unreadable = last.unreadable, partial = {}, errors = {}, carried = true,
   }
   for name, t in pairs(last.tenants.by_name) do
     done.tenants.by_name[name] = { name = name, ready = t.ready, oldest = t.oldest }
@@ -202,7 +204,9 @@ end
 
 local function start_reading()
   if last ~= nil and not moved and #last.errors == 0 then
-    carry_forward()
+    if not last.carried then
+      carry_forward()
+    end
     return
   end
   moved = false
@@ -278,7 +282,7 @@ end
 -- call, so a poll that changed nothing shown costs no rendering.
 local function view_key(rows, more)
   local parts = { tostring(width), tostring(stats_at ~= nil), tostring(refusal), tostring(last),
-                  tostring(reading ~= nil), tostring(more) }
+                  tostring(reading ~= nil), tostring(more), tostring(moved) }
   for _, cells in ipairs(rows) do
     parts[#parts + 1] = table.concat(cells, "\t")
   end
@@ -386,7 +390,7 @@ local function render()
   else
     lines[#lines + 1] = line(string.format("tenants as of %s, %s read%s",
       os.date("%H:%M:%S", math.floor(last.at)), text.count(last.jobs, "ready job"),
-      reading and ", reading again…" or ""), "dim")
+      reading and ", reading again…" or last.carried and not moved and ", no job moved since" or ""), "dim")
     -- Laid out once per reading and width: the queue rows below change on every poll while
     -- the oldest waits are under an hour, the tenants only with the next reading.
     if laid_out == nil or laid_out.reading ~= last or laid_out.width ~= width then
@@ -403,11 +407,11 @@ end
 -- Events ------------------------------------------------------------------------------------
 
 -- Seconds after these statistics when the panel would change with time alone: the next reading
--- (carried forward when nothing moved), the oldest wait of a queue on the panel shown
+-- (none while a reading carried forward stands: a job moving comes at once), the oldest wait of a queue on the panel shown
 -- differently or passing the warning level or the threshold.
 local function next_look()
   local soonest = 3600
-  if refusal == nil then
+  if refusal == nil and not (last and last.carried and not moved) then
     soonest = last and math.min(soonest, config.refresh - (stats_at - last.at)) or 0
   end
   for _, q in ipairs(queues) do

@@ -172,6 +172,10 @@ async def test_tenant_sla_carries_an_unchanged_reading_forward_without_reading_a
     assert count_readings(h) == readings
     rows = {line.split()[0]: line.split() for line in h.text("tenant-sla") if line.startswith(("acme", "globex"))}
     assert rows["acme"][1:4] == ["2", "2h00m", "0"] and rows["acme"][-1] == "stalled"  # carried forward: none taken
+    assert "no job moved since" in h.line("tenant-sla", "tenants as of")
+    assert await poll(h, "tenant-sla", start + 60)  # the waits turn 2h01m
+    assert not await poll(h, "tenant-sla", start + 75)  # carried once: it stands until a job moves
+    assert count_readings(h) == readings
     worker = h.queue.worker(["email"], worker_id="w")
     worker.ack(worker.reserve(timeout=0))  # the email queue changes: the next reading asks again
     await stats(h, "tenant-sla", start + 80)
