@@ -111,13 +111,19 @@ async def test_the_cli_sees_a_quarantined_plugin(make_console, cli) -> None:
     assert "state:       quarantined in 1 console: " in out
 
 
-async def test_state_survives_a_stop_and_start_by_the_host(make_console) -> None:
+async def counting(make_console, polls: int):  # noqa: ANN001, ANN201 - (fixture, driver)
+    """A console running the counter plugin, enabled and granted by the operator, once it counted `polls`."""
     d = await make_console()
     d.write_plugin("counter", COUNTER, ["stats.read", "notify"], extra=LIMIT)
     d.console.execute("plugin enable counter")
     await d.wait_for("Permissions: counter")
     await d.answer("a", "enter")
-    await d.wait_for("starts 1 n 2 ")  # two polls counted
+    await d.wait_for(f"starts 1 n {polls} ")
+    return d
+
+
+async def test_state_survives_a_stop_and_start_by_the_host(make_console) -> None:
+    d = await counting(make_console, 2)
     d.console.execute("plugin disable counter")
     await d.wait_for(lambda t: d.control.host.plugins["counter"].state is PluginState.STOPPED)
     d.console.execute("plugin enable counter")  # decided already: it starts at once
@@ -129,12 +135,7 @@ async def test_a_stale_read_of_plugins_toml_does_not_undo_the_consoles_own_enabl
     # The console follows plugins.toml as it changes. Its look at the file after a disable may
     # end after the operator enabled the plugin again: what it read then is older than the
     # console's own write, and must not stop the plugin as "disabled elsewhere".
-    d = await make_console()
-    d.write_plugin("counter", COUNTER, ["stats.read", "notify"], extra=LIMIT)
-    d.console.execute("plugin enable counter")
-    await d.wait_for("Permissions: counter")
-    await d.answer("a", "enter")
-    await d.wait_for("starts 1 n 1 ")
+    d = await counting(make_console, 1)
     service = d.control.service
     store = service.enabled_store
     read_by_watcher, release = threading.Event(), threading.Event()

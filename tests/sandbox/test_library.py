@@ -267,6 +267,13 @@ function all(s, columns)
   return {text.clean(s), text.width(s), text.fit(s, columns), text.left(s, columns), text.right(s, columns)}
 end
 """
+COLUMNS_IN_LUA = """
+local text = require("qtui.text")
+function columns(cells, widths, width, style)
+  local ok, line = pcall(text.columns, cells, widths, width, style)
+  return ok and line or {error = tostring(line)}
+end
+"""
 # Mostly printable ASCII (measured in Lua), with control characters, wide and combining ones,
 # and bytes that are not UTF-8 (measured by the host).
 ascii_heavy = st.text(st.sampled_from("abcXYZ019 .-_%~") | st.characters(max_codepoint=0x7F)
@@ -280,6 +287,7 @@ long_runs = st.builds(lambda piece, count: piece * count, st.sampled_from(["a", 
 def text_sandbox():
     sandbox = LuaSandbox("text", clock=ManualClock(), limits=TEST_LIMITS)
     sandbox.load(TEXT_IN_LUA, "main.lua")
+    sandbox.load(COLUMNS_IN_LUA, "columns.lua")
     yield sandbox
     sandbox.close()
 
@@ -295,13 +303,7 @@ def test_qtui_text_measures_and_cuts_as_the_host_does_whether_lua_or_the_host_an
                    textcells.clean_pad(s, max(0, columns), "left"), textcells.clean_pad(s, max(0, columns), "right")]
 
 
-COLUMNS_IN_LUA = """
-local text = require("qtui.text")
-function columns(cells, widths, width, style)
-  local ok, line = pcall(text.columns, cells, widths, width, style)
-  return ok and line or {error = tostring(line)}
-end
-"""
+
 
 # Cells as plugins write them: printable ASCII text, integers and {text=, style=} spans (laid out
 # in Lua), and now and then what only the host reads: wide or control characters, floats, an
@@ -314,26 +316,18 @@ _style = st.sampled_from([*api.STYLES, "loud"])
 _cell = _cell_text | st.fixed_dictionaries({"text": _cell_text}, optional={"style": _style}) | st.just({"txt": "x"})
 
 
-@pytest.fixture(scope="module")
-def columns_sandbox():
-    sandbox = LuaSandbox("columns", clock=ManualClock(), limits=TEST_LIMITS)
-    sandbox.load(COLUMNS_IN_LUA, "main.lua")
-    yield sandbox
-    sandbox.close()
-
-
 @settings(max_examples=400, deadline=None)
 @given(cells=st.lists(_cell, max_size=6), widths=st.lists(st.integers(-12, 12) | st.just(0), max_size=6),
        width=st.none() | st.integers(-2, 60), style=st.none() | _style)
 def test_text_columns_lays_out_as_the_host_does_whether_lua_or_the_host_answers(
-        columns_sandbox, cells, widths, width, style) -> None:
+        text_sandbox, cells, widths, width, style) -> None:
     from qtui.plugins.runtime import textcells
 
     try:
         expected = textcells.lua_columns(cells, widths, width, style)
     except ValueError as error:
         expected = {"error": f"qtui.text.columns: {error}"}
-    got = columns_sandbox.call("columns", cells, widths, width, style)
+    got = text_sandbox.call("columns", cells, widths, width, style)
     assert got == expected
 
 
@@ -357,7 +351,7 @@ def test_text_columns_lays_out_plain_cells_without_calling_the_host(monkeypatch)
         sandbox.close()
 
 
-def test_qtui_text_in_lua_measures_every_character_it_takes_as_the_host_does(columns_sandbox, text_sandbox):
+def test_qtui_text_in_lua_measures_every_character_it_takes_as_the_host_does(text_sandbox):
     # Every character from Latin-1 through box drawing, measured, cut and padded: those Lua
     # measures itself must give what the host gives (one column each, shown as they are).
     from qtui.plugins.runtime import textcells
@@ -369,4 +363,4 @@ def test_qtui_text_in_lua_measures_every_character_it_takes_as_the_host_does(col
             textcells.clean_pad(s, 2, "right")], hex(code)
         cells = [s, {"text": chr(code) * 3, "style": "bold"}]
         for widths in ([2, -4], [5, 3]):
-            assert columns_sandbox.call("columns", cells, widths) == textcells.lua_columns(cells, widths), hex(code)
+            assert text_sandbox.call("columns", cells, widths) == textcells.lua_columns(cells, widths), hex(code)

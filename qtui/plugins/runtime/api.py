@@ -104,6 +104,10 @@ _F = Field
 _C = Capability
 _REQUEST = _F("request", "integer", "id of the request; its result arrives as an 'action' event with this id")
 _PANEL = _F("panel", "string", "since 1.1: which panel, 'main' or a name given to qtui.panel.open")
+_COLUMNS_ARGS = (_F("cells", "(string|number|boolean|qtui.Span)[]", "the cells; missing ones are empty"),
+                 _F("widths", "integer[]", "each column's width"),
+                 _F("width", "integer?", "the line's width, e.g. the panel's (needed for flexible columns)"),
+                 _F("style", "qtui.Style?", "style of the cells that have none"))
 
 FUNCTIONS: tuple[Function, ...] = (
     Function("subscribe", "Receive events of these types in on_event. Refused for a type whose capability "
@@ -205,11 +209,7 @@ FUNCTIONS: tuple[Function, ...] = (
              "negative one right-aligns it, 0 makes the column flexible. Given the line's width, the "
              "flexible columns share what is left and the columns that do not fit whole are left out (the "
              "last first), so nothing is ever clipped.",
-             (_F("cells", "(string|number|boolean|qtui.Span)[]", "the cells; missing ones are empty"),
-              _F("widths", "integer[]", "each column's width"),
-              _F("width", "integer?", "the line's width, e.g. the panel's (needed for flexible columns)"),
-              _F("style", "qtui.Style?", "style of the cells that have none")),
-             _F("line", "qtui.Line", "the line's spans"), since="1.1"),
+             _COLUMNS_ARGS, _F("line", "qtui.Line", "the line's spans"), since="1.1"),
     Function("update_settings", "Change some of the plugin's own settings, checked against the manifest's "
              "schema like the operator's values and kept with them (the operator sees and may change them "
              "again). Nothing changes unless every value is valid; no settings event follows.",
@@ -422,13 +422,10 @@ LIBRARY: tuple[LibraryModule, ...] = (
         _L("right", "`value` fitted into exactly `columns` columns, right-aligned.", (_ANY_TEXT, _COLUMNS),
            (_F("cell", "string", "the padded text"),)),
         _L("columns", "One line of fixed-width columns for qtui.render, the same as qtui.text.columns "
-           "gives (see it for the widths); the common case, cells of printable ASCII text or integers, is "
-           "laid out in Lua without a call to the host.",
-           (_F("cells", "(string|number|boolean|qtui.Span)[]", "the cells; missing ones are empty"),
-            _F("widths", "integer[]", "each column's width"),
-            _F("width", "integer?", "the line's width (needed for flexible columns)"),
-            _F("style", "qtui.Style?", "style of the cells that have none")),
-           (_F("line", "qtui.Line", "the line's spans"),), since="1.1"),
+           "gives (see it for the widths); the common case, cells of integers or of text whose characters "
+           "take one column each (ASCII, Latin letters, punctuation, arrows, box drawing), is laid out in "
+           "Lua without a call to the host.",
+           _COLUMNS_ARGS, (_F("line", "qtui.Line", "the line's spans"),), since="1.1"),
         _L("wrap", "`value` cleaned and word-wrapped into at most `max_lines` lines of `columns` columns; "
            "a longer word is cut, and the last line ends in '…' when text was left out.",
            (_ANY_TEXT, _COLUMNS, _F("max_lines", "integer", "most lines")),

@@ -45,12 +45,12 @@ function text.left(value, columns) end
 ---@return string cell # the padded text
 function text.right(value, columns) end
 
----One line of fixed-width columns for qtui.render, the same as qtui.text.columns gives (see it for the widths); the common case, cells of printable ASCII text or integers, is laid out in Lua without a call to the host.
+---One line of fixed-width columns for qtui.render, the same as qtui.text.columns gives (see it for the widths); the common case, cells of integers or of text whose characters take one column each (ASCII, Latin letters, punctuation, arrows, box drawing), is laid out in Lua without a call to the host.
 ---
 ---Since API 1.1.
 ---@param cells (string|number|boolean|qtui.Span)[] the cells; missing ones are empty
 ---@param widths integer[] each column's width
----@param width? integer the line's width (needed for flexible columns)
+---@param width? integer the line's width, e.g. the panel's (needed for flexible columns)
 ---@param style? qtui.Style style of the cells that have none
 ---@return qtui.Line line # the line's spans
 function text.columns(cells, widths, width, style) end
