@@ -3,7 +3,7 @@
 
 local text = require("qtui.text")
 
-local fit, columns = text.fit, text.columns -- plain ASCII lines are laid out in Lua, without a host call
+local fit, columns = text.fit, text.columns -- one-column text is laid out in Lua, without a host call
 
 -- Dead jobs per request.
 local PAGE_SIZE = 50

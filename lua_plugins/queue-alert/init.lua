@@ -5,7 +5,7 @@
 local text = require("qtui.text")
 local queues_lib = require("qtui.queues")
 
-local fit, columns = text.fit, text.columns -- plain ASCII lines are laid out in Lua, without a host call
+local fit, columns = text.fit, text.columns -- one-column text is laid out in Lua, without a host call
 
 local TOPIC = "plugin.queue-alert.alert"
 local HISTORY = 5
@@ -189,7 +189,8 @@ local function take_stats(event)
     any = true
     local shown = held(stats_at - alert.since)
     if shown ~= alert.held then
-      alert.held, dirty = shown, true
+      alert.held = shown
+      dirty = dirty or alert.shown == true -- only counted beyond the panel's rows
     end
   end
   if any then

@@ -4,16 +4,16 @@
 -- Stats events give per-queue counts and ages on every poll; tenants are only named inside
 -- payloads, so every `refresh_seconds` the plugin asks the backend to count the ready jobs of
 -- each watched queue by the payload's tenant field (qtui.jobs.count_by): the backend reads the
--- payloads, the plugin gets one row per tenant. When no watched queue changed since the last
--- reading (the stats events mark the rows that changed), reading again would count the same
--- jobs: the last reading is carried forward instead, once (it shows then that no job was
--- taken), and the backend is not asked. A row marked changed only for its rates (a minute
--- passing by) moved no job and counts as unchanged.
+-- payloads, the plugin gets one row per tenant. When no job of the watched queues moved since
+-- the last reading (their counts and oldest ready jobs are the same; rates falling as their
+-- minute passes move no job), reading again would count the same jobs: the last reading is
+-- carried forward instead, once (it shows then that no job was taken), and the backend is not
+-- asked.
 
 local text = require("qtui.text")
 local queues_lib = require("qtui.queues")
 
-local fit, columns = text.fit, text.columns -- plain ASCII lines are laid out in Lua, without a host call
+local fit, columns = text.fit, text.columns -- one-column text is laid out in Lua, without a host call
 
 -- Distinct tenants kept per reading (the backend sends the biggest first); bytes of a name kept.
 local MAX_TENANTS = 500
@@ -407,8 +407,8 @@ end
 -- Events ------------------------------------------------------------------------------------
 
 -- Seconds after these statistics when the panel would change with time alone: the next reading
--- (none while a reading carried forward stands: a job moving comes at once), the oldest wait of a queue on the panel shown
--- differently or passing the warning level or the threshold.
+-- (none while a reading carried forward stands: a job moving comes at once), the oldest wait of
+-- a queue on the panel shown differently or passing the warning level or the threshold.
 local function next_look()
   local soonest = 3600
   if refusal == nil and not (last and last.carried and not moved) then

@@ -4,7 +4,7 @@
 local text = require("qtui.text")
 local queues_lib = require("qtui.queues")
 
-local fit, columns = text.fit, text.columns -- plain ASCII lines are laid out in Lua, without a host call
+local fit, columns = text.fit, text.columns -- one-column text is laid out in Lua, without a host call
 
 local KEEP = 40          -- minutes kept (and the widest chart)
 local MAX_QUEUES = 40    -- queues kept (storage is capped at 64 KiB)
