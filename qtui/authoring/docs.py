@@ -393,7 +393,8 @@ _LIMIT_DOCS = {
     "instructions_per_call": "Lua instructions one call may run.",
     "cpu_ms_per_call": "Milliseconds of CPU time one call may use: the time the plugin's own thread "
                        "runs, not time waiting (for the disk, for another plugin, in a host function "
-                       "that waits) nor qtui's garbage collection in that thread. A call that blocks is stopped when its wall-clock time reaches "
+                       "that waits) nor qtui's garbage collection in that thread. A call that blocks "
+                       "is stopped when its wall-clock time reaches "
                        f"{runtime.BACKSTOP_FACTOR} times this, at least {runtime.BACKSTOP_SECONDS:g} "
                        "seconds.",
 }

@@ -128,6 +128,8 @@ def console_argv(db: str, plugins: Sequence[str], refresh: float = RQ_INFO_INTER
     """The console on backend `db` polling every `refresh` seconds, without plugins when `plugins` is empty."""
     return [sys.executable, "-m", "qtui", "--db", db, *([] if plugins else ["--no-plugins"]),
             "--refresh", f"{refresh:g}"]
+
+
 #: RQ queues of the benchmark's data.
 RQ_QUEUES = 20
 #: The RQ jobs are made over the day before the run, as the SQLite database's are: an idle
@@ -176,7 +178,8 @@ def main(argv: list[str]) -> int:
                 client.close()
             for _ in range(args.repeat):
                 for plugins, env in envs.items():
-                    _measure(rows, _row_label(sqlite_label, plugins), console_argv(str(db), plugins), env, **measure)
+                    _measure(rows, _row_label(sqlite_label, plugins), console_argv(str(db), plugins), env,
+                             **measure)
                     if server is not None:
                         _measure(rows, _row_label(f"RQ {args.rq_jobs:,} jobs", plugins),
                                  console_argv("rq+" + server.url(), plugins), env, **measure)

@@ -23,7 +23,7 @@ class ThreadCPU:
     def __init__(self) -> None:
         self.ident = threading.get_ident()
         try:
-            self.clock_id: int | None = time.pthread_getcpuclockid(threading.get_ident())
+            self.clock_id: int | None = time.pthread_getcpuclockid(self.ident)
         except (AttributeError, OSError):
             self.clock_id = None
         self.collecting_since: float | None = None  # the thread's CPU time when a collection began

@@ -87,34 +87,44 @@ local function width(s)
   return length
 end
 
+-- `s`, `length` characters of one column each, cut to at most `columns` columns with the
+-- ellipsis when cut; and the columns the result takes.
+local function cut(s, length, columns)
+  if columns < 1 then
+    return "", 0
+  elseif length <= columns then
+    return s, length
+  end
+  return first(s, length, columns - 1) .. ELLIPSIS, columns
+end
+
+-- `cell`, taking `used` columns, padded with spaces to `columns`: on the left when `right`.
+local function padded(cell, used, columns, right)
+  local gap = rep(" ", columns - used)
+  if right then
+    return gap .. cell
+  end
+  return cell .. gap
+end
+
 -- Clean `s`, cut to at most `columns` columns with the ellipsis when cut.
 local function fit_text(s, columns)
   local plain, length = plain_string(s)
   if plain == nil then
     return native_fit(s, columns)
   end
-  if columns < 1 then
-    return ""
-  end
-  s, length = first(s, length, CLEAN_CHARS), math.min(length, CLEAN_CHARS)
-  if length <= columns then
-    return s
-  end
-  return first(s, length, columns - 1) .. ELLIPSIS
+  return (cut(first(s, length, CLEAN_CHARS), math.min(length, CLEAN_CHARS), columns))
 end
 
 -- Clean `s`, fitted into exactly `columns` columns, aligned left or right.
 local function pad(s, columns, align)
-  if plain_string(s) == nil then
+  local plain, length = plain_string(s)
+  if plain == nil then
     return native_pad(s, columns, align)
   end
   columns = math.min(columns, MAX_COLUMNS)
-  local cell = fit_text(s, columns)
-  local gap = rep(" ", columns - width(cell))
-  if align == "right" then
-    return gap .. cell
-  end
-  return cell .. gap
+  local cell, used = cut(first(s, length, CLEAN_CHARS), math.min(length, CLEAN_CHARS), columns)
+  return padded(cell, used, columns, align == "right")
 end
 
 -- `value` as a whole number (a fraction is dropped), or an error naming `fname`'s argument.
@@ -289,21 +299,6 @@ local function layout(widths, count, total)
   return kept
 end
 
--- `s`, `length` characters of one column each, in exactly `size` columns (cut with the
--- ellipsis when longer).
-local function narrow_pad(s, length, size, right)
-  local cell, used = s, length
-  if size < 1 then
-    cell, used = "", 0
-  elseif used > size then
-    cell, used = first(s, length, size - 1) .. ELLIPSIS, size
-  end
-  if right then
-    return rep(" ", size - used) .. cell
-  end
-  return cell .. rep(" ", size - used)
-end
-
 -- The line laid out here, or nil when the host is to do it.
 local function plain_columns(cells, widths, total, style)
   if type(cells) ~= "table" or type(widths) ~= "table" or (style ~= nil and not STYLES[style]) then
@@ -343,7 +338,8 @@ local function plain_columns(cells, widths, total, style)
   end
   local line, last_style = {}, false
   for i = 1, #sizes do
-    local shown = narrow_pad(texts[i] or "", lengths[i] or 0, sizes[i], widths[i] < 0)
+    local cell, used = cut(texts[i] or "", lengths[i] or 0, sizes[i])
+    local shown = padded(cell, used, sizes[i], widths[i] < 0)
     if i < #sizes then
       shown = shown .. " "
     end
