@@ -147,6 +147,56 @@ def _measure(rows: dict[str, list[float]], label: str, argv: list[str], env: dic
     print(f"   ... {label}: {rows[label][-1]:.2f}", file=sys.stderr, flush=True)
 
 
+def measure_rows(*, jobs: int, db: Path | None, rq_jobs: int, settle: float, seconds: float,
+                 repeat: int) -> dict[str, list[float]]:
+    """Row label -> CPU seconds per minute of each repeat: the console with no plugins and with
+    the four bundled ones on SQLite (`db`, or a database of `jobs` built here) and on `rq_jobs`
+    RQ jobs (0: none), and `rq info -i 2` on the same RQ data. Repeats run interleaved."""
+    rows: dict[str, list[float]] = {}
+    measure = {"settle": settle, "seconds": seconds}
+    with tempfile.TemporaryDirectory(prefix="qtui-bench-idle-") as tmp:
+        root = Path(tmp)
+        sqlite_label = f"SQLite {jobs:,} jobs" if db is None else f"SQLite {db.name}"
+        if db is None:
+            db = root / "jobs.db"
+            build_sqlite(db, jobs, QUEUE_NAMES)
+        envs = {plugins: console_env(root / f"home-{len(plugins)}", plugins) for plugins in ((), BUNDLED_PLUGINS)}
+        server = None
+        if rq_jobs:
+            server = LocalRedisServer(root / "redis")
+            server.start()
+        try:
+            if server is not None:
+                client = redis.Redis(host="127.0.0.1", port=server.port)
+                load_rq(client, rq_jobs, RQ_QUEUES, rq_jobs // 10, spread=RQ_SPREAD_SECONDS)
+                client.close()
+            for _ in range(repeat):
+                for plugins, env in envs.items():
+                    _measure(rows, _row_label(sqlite_label, plugins), console_argv(str(db), plugins), env,
+                             **measure)
+                    if server is not None:
+                        _measure(rows, _row_label(f"RQ {rq_jobs:,} jobs", plugins),
+                                 console_argv("rq+" + server.url(), plugins), env, **measure)
+                if server is not None:
+                    rq = shutil.which("rq", path=os.path.dirname(sys.executable)) or "rq"
+                    _measure(rows, f"rq info -i {RQ_INFO_INTERVAL:g}, same RQ data",
+                             [rq, "info", "-i", f"{RQ_INFO_INTERVAL:g}", "--url", server.url()], envs[()], **measure)
+        finally:
+            if server is not None:
+                server.stop()
+    return rows
+
+
+def print_rows(rows: dict[str, list[float]], indent: str = "   ") -> None:
+    """The rows of :func:`measure_rows`, min and median, with the ratio of each console with
+    plugins to the same console without."""
+    print(f"{indent}{'':64}{'min':>8}{'median':>8}{'x none':>8}")
+    for label, values in rows.items():
+        base = rows.get(label.replace(f"{len(BUNDLED_PLUGINS)} plugins", "no plugins"))
+        ratio = f"{min(values) / min(base):7.2f}x" if base is not None and base is not values and min(base) else ""
+        print(f"{indent}{label:64}{min(values):8.2f}{statistics.median(values):8.2f}{ratio}")
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m qtui.bench idle", description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=1_000_000, help="jobs in the SQLite database")
@@ -157,45 +207,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="measurements of each row")
     args = parser.parse_args(argv)
 
-    rows: dict[str, list[float]] = {}
-    measure = {"settle": args.settle, "seconds": args.seconds}
-    with tempfile.TemporaryDirectory(prefix="qtui-bench-idle-") as tmp:
-        root = Path(tmp)
-        db = args.db
-        if db is None:
-            db = root / "jobs.db"
-            build_sqlite(db, args.jobs, QUEUE_NAMES)
-        sqlite_label = f"SQLite {args.jobs:,} jobs" if args.db is None else f"SQLite {db.name}"
-        envs = {plugins: console_env(root / f"home-{len(plugins)}", plugins) for plugins in ((), BUNDLED_PLUGINS)}
-        server = None
-        if args.rq_jobs:
-            server = LocalRedisServer(root / "redis")
-            server.start()
-        try:
-            if server is not None:
-                client = redis.Redis(host="127.0.0.1", port=server.port)
-                load_rq(client, args.rq_jobs, RQ_QUEUES, args.rq_jobs // 10, spread=RQ_SPREAD_SECONDS)
-                client.close()
-            for _ in range(args.repeat):
-                for plugins, env in envs.items():
-                    _measure(rows, _row_label(sqlite_label, plugins), console_argv(str(db), plugins), env,
-                             **measure)
-                    if server is not None:
-                        _measure(rows, _row_label(f"RQ {args.rq_jobs:,} jobs", plugins),
-                                 console_argv("rq+" + server.url(), plugins), env, **measure)
-                if server is not None:
-                    rq = shutil.which("rq", path=os.path.dirname(sys.executable)) or "rq"
-                    _measure(rows, f"rq info -i {RQ_INFO_INTERVAL:g}, same RQ data",
-                             [rq, "info", "-i", f"{RQ_INFO_INTERVAL:g}", "--url", server.url()], envs[()], **measure)
-        finally:
-            if server is not None:
-                server.stop()
+    rows = measure_rows(jobs=args.jobs, db=args.db, rq_jobs=args.rq_jobs, settle=args.settle, seconds=args.seconds,
+                        repeat=args.repeat)
     print(f"Idle CPU per minute (s), 80x24; {args.seconds:g} s measured after {args.settle:g} s, "
           f"{args.repeat} repeats. Targets: with the four plugins at most 1.5x no plugins,")
     print(f"and at most `rq info -i {RQ_INFO_INTERVAL:g}`.")
-    print(f"   {'':64}{'min':>8}{'median':>8}")
-    for label, values in rows.items():
-        print(f"   {label:64}{min(values):8.2f}{statistics.median(values):8.2f}")
+    print_rows(rows)
     load = os.getloadavg()
     print(f"{os.cpu_count()} CPUs; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the end")
     return 0

@@ -25,9 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import shutil
 import statistics
-import sys
 import tempfile
 import textwrap
 import time
@@ -35,15 +33,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import lupa.lua54 as lua54
-import redis
 import trio
 
 from qtui.backends import open_backend
 from qtui.bench import idle
 from qtui.bench import sandbox as sandbox_bench
-from qtui.bench.redis import LocalRedisServer, load_rq
-from qtui.bench.sqlite import QUEUE_NAMES
-from qtui.bench.sqlite import _build as build_sqlite
 from qtui.bus import EventBus
 from qtui.clock import SYSTEM_CLOCK
 from qtui.events import StatsUpdated
@@ -349,39 +343,11 @@ def long_run(events: int) -> None:
 # -- 4. idle console ----------------------------------------------------------------------
 
 
-def idle_costs(jobs: int, rq_jobs: int, settle: float, seconds: float) -> None:
+def idle_costs(jobs: int, rq_jobs: int, settle: float, seconds: float, repeat: int) -> None:
     print(f"4. Idle CPU per minute (s), 80x24, --refresh {idle.RQ_INFO_INTERVAL:g}; "
-          f"{seconds:g} s measured after {settle:g} s")
-    rows: list[tuple[str, float]] = []
-    with tempfile.TemporaryDirectory(prefix="qtui-bench-idle-") as tmp:
-        root = Path(tmp)
-        db = root / "jobs.db"
-        build_sqlite(db, jobs, QUEUE_NAMES)
-        for plugins in ((), idle.BUNDLED_PLUGINS):
-            env = idle.console_env(root / f"sqlite-{len(plugins)}", plugins)
-            rows.append((f"qtui, SQLite {jobs:,} jobs, {len(plugins) or 'no'} plugins",
-                         idle.idle_cpu_per_minute(idle.console_argv(str(db), plugins), env, settle=settle,
-                                                  seconds=seconds)))
-        server = LocalRedisServer(root / "redis")
-        server.start()
-        try:
-            client = redis.Redis(host="127.0.0.1", port=server.port)
-            load_rq(client, rq_jobs, QUEUES, rq_jobs // 10, spread=idle.RQ_SPREAD_SECONDS)
-            client.close()
-            url = server.url()
-            for plugins in ((), idle.BUNDLED_PLUGINS):
-                env = idle.console_env(root / f"rq-{len(plugins)}", plugins)
-                rows.append((f"qtui, RQ {rq_jobs:,} jobs, {len(plugins) or 'no'} plugins",
-                             idle.idle_cpu_per_minute(idle.console_argv("rq+" + url, plugins), env, settle=settle,
-                                                      seconds=seconds)))
-            rq = shutil.which("rq", path=os.path.dirname(sys.executable)) or "rq"
-            env = idle.console_env(root / "rq-info", ())
-            rows.append(("rq info -i 2, same RQ data", idle.idle_cpu_per_minute(
-                [rq, "info", "-i", "2", "--url", url], env, settle=settle, seconds=seconds)))
-        finally:
-            server.stop()
-    for label, cpu in rows:
-        print(f"   {label:48}{cpu:8.2f}")
+          f"{seconds:g} s measured after {settle:g} s, {repeat} repeats (python -m qtui.bench idle)")
+    idle.print_rows(idle.measure_rows(jobs=jobs, db=None, rq_jobs=rq_jobs, settle=settle, seconds=seconds,
+                                      repeat=repeat))
     print()
 
 
@@ -396,6 +362,7 @@ def main(argv: list[str]) -> int:
                         help="idle CPU measured over this long")
     parser.add_argument("--settle", type=float, default=idle.SETTLE_SECONDS,
                         help="seconds a console runs before measuring")
+    parser.add_argument("--idle-repeat", type=int, default=3, help="measurements of each idle console row")
     parser.add_argument("--no-idle", action="store_true", help="skip the idle console measurements")
     parser.add_argument("--long", type=int, default=0, help="events for a memory-growth run (0: skip)")
     args = parser.parse_args(argv)
@@ -405,7 +372,7 @@ def main(argv: list[str]) -> int:
     print("3. Sandbox overhead with the limits armed (python -m qtui.bench sandbox, section 1)")
     sandbox_bench.overhead(args.repeat * 3)
     if not args.no_idle:
-        idle_costs(args.jobs, args.rq_jobs, args.settle, args.idle_seconds)
+        idle_costs(args.jobs, args.rq_jobs, args.settle, args.idle_seconds, args.idle_repeat)
     if args.long:
         long_run(args.long)
     print(f"{os.cpu_count()} CPUs; max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss:,} KiB")
