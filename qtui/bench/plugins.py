@@ -7,7 +7,9 @@
    to 1, 5 and 20 plugins that sum a column, one event at a time so that every plugin handles
    every event: the process's CPU and the wall time per event per plugin, and per call the
    wall time against the calling thread's CPU time. Beside it the floors: a bare lupa call
-   with a prebuilt table, and one that builds the table from the same data. The CPU per event
+   with a prebuilt table, one that builds the table from the same data, and one that loads
+   the chunk qtui prepares for the event: what each plugin's Lua state of its own costs at
+   the least, without limits, threads or Python around the call. The CPU per event
    is then split, by least squares over the plugin counts, into a part every plugin shares
    (publishing, preparing the event, waking a worker, and this benchmark's wait for idle) and
    a part per plugin; preparing the event is also timed alone.
@@ -23,6 +25,7 @@ Figures are the minimum and median of the repeats.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import resource
 import statistics
@@ -104,8 +107,10 @@ def _stats(samples: list[float]) -> str:
 # -- 1. per event per plugin ------------------------------------------------------------
 
 
-def lupa_floors(calls: int) -> tuple[tuple[float, float], tuple[float, float]]:
-    """(CPU, wall) seconds per call of a bare lupa on_event: with a prebuilt table, and building it."""
+def lupa_floors(calls: int) -> tuple[tuple[float, float], ...]:
+    """(CPU, wall) seconds per call of a bare lupa on_event: with a prebuilt table, building it
+    field by field, and loading it from the chunk qtui prepares for the event (what a separate
+    Lua state per plugin costs at the least: no limits, no thread, no Python around the call)."""
     lua = lua54.LuaRuntime(register_eval=False, register_builtins=False)
     lua.execute(HANDLER.replace('function activate() qtui.subscribe("stats") end', ""))
     on_event = lua.globals().on_event
@@ -126,7 +131,11 @@ def lupa_floors(calls: int) -> tuple[tuple[float, float], tuple[float, float]]:
             call()
         return (time.process_time() - cpu) / calls, (time.perf_counter() - wall) / calls
 
-    return timed(lambda: on_event(prebuilt)), timed(lambda: on_event(to_lua(event)))
+    chunks = [prepare(e, shared=True).chunk for e in EVENTS]
+    from_chunk = lua.eval("function(chunk) on_event(load(chunk, '=event', 'b', {})()) end")
+    serials = itertools.cycle(range(len(chunks)))
+    return (timed(lambda: on_event(prebuilt)), timed(lambda: on_event(to_lua(event))),
+            timed(lambda: from_chunk(chunks[next(serials)])))
 
 
 def write_plugins(root: Path, count: int, *, lua: str = HANDLER, permissions: tuple[str, ...] = ("stats.read",),
@@ -221,7 +230,8 @@ def per_event(events: int, repeat: int) -> None:
     print(f"   {'':34}{'CPU':>17}{'wall':>18}{'call wall':>18}{'call CPU':>18}{'wall/CPU':>9}")
     print(f"   {'':34}{'min  median':>17}{'min  median':>18}{'min  median':>18}{'min  median':>18}")
     floors = [lupa_floors(max(events, 2000)) for _ in range(repeat)]
-    for label, index in (("floor: lupa call, prebuilt table", 0), ("floor: lupa call building the table", 1)):
+    for label, index in (("floor: lupa call, prebuilt table", 0), ("floor: lupa call building the table", 1),
+                         ("floor: lupa call loading qtui's chunk", 2)):
         print(f"   {label:34}{_stats([f[index][0] for f in floors]):>17}{_stats([f[index][1] for f in floors]):>18}")
     per_plugin: dict[int, list[float]] = {}
     for count in PLUGIN_COUNTS:
