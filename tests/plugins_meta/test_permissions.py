@@ -15,7 +15,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qtui import paths
-from qtui.plugins.bundles.bundle import BundleError, bundle_files, bundle_hash, read_bundle
+from qtui.plugins.bundles.bundle import (
+    MAX_BUNDLE_BYTES,
+    MAX_BUNDLE_DEPTH,
+    MAX_BUNDLE_ENTRIES,
+    BundleError,
+    bundle_files,
+    bundle_hash,
+    read_bundle,
+)
 from qtui.plugins.bundles.capabilities import Capability as C
 from qtui.plugins.bundles.manifest import Manifest, Version
 from qtui.plugins.trust.permissions import (
@@ -99,6 +107,36 @@ def test_oversized_bundle_is_refused(tmp_path: Path, make_plugin) -> None:
     folder = make_plugin(tmp_path, "p", files={"init.lua": "", "big.dat": "x" * 5000})
     with pytest.raises(BundleError, match=r"/p: the plugin's files exceed 4096 bytes"):
         read_bundle(folder, max_bytes=4096)
+
+
+def test_a_bundle_nested_too_deep_is_refused_naming_the_folder(tmp_path: Path, make_plugin) -> None:
+    folder = make_plugin(tmp_path, "p")
+    deepest = folder.joinpath(*["d"] * MAX_BUNDLE_DEPTH)
+    deepest.mkdir(parents=True)
+    (deepest / "x.lua").write_text("")
+    assert "d/" * MAX_BUNDLE_DEPTH + "x.lua" in bundle_files(folder)
+    # far deeper than Python's stack allows a recursive walk to go
+    deepest.joinpath(*["d"] * 300).mkdir(parents=True)
+    with pytest.raises(BundleError, match=rf"/p(/d){{{MAX_BUNDLE_DEPTH + 1}}}: folders nest deeper than "
+                                          rf"{MAX_BUNDLE_DEPTH} inside a plugin"):
+        bundle_hash(folder)
+
+
+def test_a_bundle_of_too_many_files_is_refused_before_it_is_read(tmp_path: Path, make_plugin) -> None:
+    folder = make_plugin(tmp_path, "p")
+    (folder / "lib").mkdir()
+    for n in range(MAX_BUNDLE_ENTRIES - 3):  # with manifest.toml, init.lua and lib: the most there may be
+        (folder / "lib" / f"m{n}.lua").touch()
+    assert len(bundle_files(folder)) == MAX_BUNDLE_ENTRIES - 1
+    (folder / "lib" / "one-more.lua").touch()
+    with pytest.raises(BundleError, match=rf"/p: the plugin holds more than {MAX_BUNDLE_ENTRIES} files and folders"):
+        read_bundle(folder)
+
+
+def test_qtui_plugin_5_states_the_limits_a_bundle_is_held_to() -> None:
+    page = (Path(__file__).parents[2] / "man" / "qtui-plugin.5").read_text()
+    assert (f"at most {MAX_BUNDLE_ENTRIES} files and folders, nested at most {MAX_BUNDLE_DEPTH} deep, and all its "
+            f"files together at most {MAX_BUNDLE_BYTES // 2**20} MiB") in page
 
 
 # -- decisions ----------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import trio.testing
 
 from qtui.files import inotify
 from qtui.plugins.bundles import watch
-from qtui.plugins.bundles.bundle import bundle_hash
+from qtui.plugins.bundles.bundle import MAX_BUNDLE_DEPTH, bundle_hash
 from qtui.plugins.bundles.watch import watch_folders
 from tests.support import wait_until
 
@@ -90,6 +91,17 @@ async def test_a_file_in_a_folder_made_after_the_watch_began_counts_and_saves_th
         assert found.changed == []
         (plugin / "lib" / "util.lua").write_text("return {}")
         await wait_until(lambda: found.changed == ["panel"], "the file in the new folder")
+        assert found.seen["panel"] == bundle_hash(plugin)
+
+
+@pytest.mark.parametrize("file_events", WAYS)
+async def test_a_folder_nested_too_deep_is_no_bundle_and_its_repair_counts(tmp_path: Path, file_events: bool) -> None:
+    plugin = plugin_folder(tmp_path, "panel", "-- one")
+    plugin.joinpath(*["d"] * (MAX_BUNDLE_DEPTH + 1)).mkdir(parents=True)
+    async with watching({"panel": plugin}, file_events=file_events) as found:
+        assert found.seen["panel"].startswith("not a bundle: ") and "nest deeper than" in found.seen["panel"]
+        shutil.rmtree(plugin / "d")
+        await wait_until(lambda: found.changed == ["panel"], "the repaired folder")
         assert found.seen["panel"] == bundle_hash(plugin)
 
 

@@ -19,43 +19,69 @@ from pathlib import Path
 import attrs
 
 from qtui.files.tomlfile import FileProblems, Problem
+from qtui.plugins.bundles.archive import MAX_FILES as MAX_ARCHIVE_ENTRIES
 from qtui.plugins.bundles.manifest import NOT_BUNDLED, is_ignored_name
 
 #: The most a plugin's files may add up to.
 MAX_BUNDLE_BYTES = 16 * 1024 * 1024
+#: The most files and folders a plugin folder may hold (as many as a plugin archive), and how
+#: deep its folders may nest: a folder past either is refused before reading it takes long.
+MAX_BUNDLE_ENTRIES = MAX_ARCHIVE_ENTRIES
+MAX_BUNDLE_DEPTH = 16
 
 
 class BundleError(FileProblems):
-    """A plugin folder cannot be hashed (unreadable, symlinks, special files)."""
+    """A plugin folder cannot be hashed (unreadable, symlinks, special files, too big)."""
+
+
+def _problem(path: Path, message: str) -> BundleError:
+    return BundleError([Problem(path, None, "", message)])
+
+
+def bundle_folders(folder: Path, *, nested: bool = False) -> list[tuple[Path, str, list[os.DirEntry]]]:
+    """Every folder of the bundle in `folder` (a plugin's folder, or one `nested` in it) that is
+    not left out, as (path, relative prefix, its entries not left out); BundleError past
+    MAX_BUNDLE_ENTRIES or MAX_BUNDLE_DEPTH, or for a folder that cannot be read."""
+    found = []
+    pending = [(folder, "", 0)]
+    entries_seen = 0
+    while pending:
+        directory, prefix, depth = pending.pop()
+        if depth > MAX_BUNDLE_DEPTH:
+            raise _problem(directory, f"folders nest deeper than {MAX_BUNDLE_DEPTH} inside a plugin")
+        left_out = NOT_BUNDLED if depth == 0 and not nested else frozenset()
+        try:
+            with os.scandir(directory) as listing:
+                entries = []
+                for entry in listing:
+                    entries_seen += 1
+                    if entries_seen > MAX_BUNDLE_ENTRIES:
+                        raise _problem(folder, f"the plugin holds more than {MAX_BUNDLE_ENTRIES} files and folders")
+                    if not (is_ignored_name(entry.name) or entry.name in left_out):
+                        entries.append(entry)
+        except OSError as e:
+            raise _problem(directory, f"cannot read folder: {e.strerror or e}") from None
+        found.append((directory, prefix, entries))
+        pending.extend((Path(entry.path), prefix + entry.name + "/", depth + 1)
+                       for entry in entries if entry.is_dir(follow_symlinks=False))
+    return found
 
 
 def bundle_files(folder: Path) -> tuple[str, ...]:
     """The relative POSIX paths of the files that make up the bundle in `folder`, sorted."""
     found: list[str] = []
-
-    def fail(path: Path, message: str) -> BundleError:
-        return BundleError([Problem(path, None, "", message)])
-
-    def walk(directory: Path, prefix: str) -> None:
-        try:
-            entries = list(os.scandir(directory))
-        except OSError as e:
-            raise fail(directory, f"cannot read folder: {e.strerror or e}") from None
+    for _directory, prefix, entries in bundle_folders(folder):
         for entry in entries:
-            if is_ignored_name(entry.name) or (not prefix and entry.name in NOT_BUNDLED):
-                continue
-            relative = prefix + entry.name
-            mode = entry.stat(follow_symlinks=False).st_mode
+            try:
+                mode = entry.stat(follow_symlinks=False).st_mode
+            except OSError as e:
+                raise _problem(Path(entry.path), f"cannot read: {e.strerror or e}") from None
             if stat.S_ISLNK(mode):
-                raise fail(Path(entry.path), "symbolic links are not allowed inside a plugin")
-            if stat.S_ISDIR(mode):
-                walk(Path(entry.path), relative + "/")
-            elif stat.S_ISREG(mode):
-                found.append(relative)
-            else:
-                raise fail(Path(entry.path), "only regular files and folders may be in a plugin")
-
-    walk(folder, "")
+                raise _problem(Path(entry.path), "symbolic links are not allowed inside a plugin")
+            if stat.S_ISREG(mode):
+                found.append(prefix + entry.name)
+            elif not stat.S_ISDIR(mode):
+                raise _problem(Path(entry.path), "only regular files and folders may be in a plugin")
     return tuple(sorted(found))
 
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 import trio
 
 from qtui.files import inotify
-from qtui.plugins.bundles.bundle import BundleError, bundle_hash
+from qtui.plugins.bundles.bundle import BundleError, bundle_folders, bundle_hash
 from qtui.plugins.bundles.manifest import is_ignored_name
 
 #: Saves closer together than this are one change (editors write several files, or twice).
@@ -111,15 +110,22 @@ class _Trees:
             elif event.name and is_ignored_name(event.name):
                 continue
             elif event.is_dir and event.mask & (inotify.IN_CREATE | inotify.IN_MOVED_TO):
-                self._add_tree(name, folder / event.name)
+                self._add_tree(name, folder / event.name, nested=True)
             touched.add(name)
         return touched
 
-    def _add_tree(self, name: str, root: Path) -> None:
-        for folder, subfolders, _files in os.walk(root):
-            subfolders[:] = [sub for sub in subfolders if not is_ignored_name(sub)]
+    def _add_tree(self, name: str, root: Path, *, nested: bool = False) -> None:
+        """Watch every bundle folder of `root` (a plugin's folder, or one `nested` in it; bounded
+        as a bundle is); a tree that cannot be walked or watched whole is looked at every
+        POLL_SECONDS instead."""
+        try:
+            folders = bundle_folders(root, nested=nested)
+        except BundleError:  # too deep, too many files, or unreadable: no bundle until fixed
+            self._unwatched.add(name)
+            folders = [(root, "", [])]
+        for folder, _prefix, _entries in folders:
             try:
-                self._folders[self._events.watch(Path(folder))] = (name, Path(folder))
+                self._folders[self._events.watch(folder)] = (name, folder)
             except OSError:  # removed meanwhile, unreadable, or no watch left on this system
                 self._unwatched.add(name)
 
