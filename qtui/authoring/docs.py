@@ -797,6 +797,8 @@ PLACEHOLDERS: dict[str, str] = {
     "manifest.default_entry": manifest.DEFAULT_ENTRY,
     "manifest.max_size": _kib(manifest.MAX_MANIFEST_BYTES),
     "bundle.max_size": _kib(plugin_bundle.MAX_BUNDLE_BYTES),
+    "bundle.max_entries": str(plugin_bundle.MAX_BUNDLE_ENTRIES),
+    "bundle.max_depth": str(plugin_bundle.MAX_BUNDLE_DEPTH),
     "permissions.file": permissions.PERMISSIONS_FILE,
     "permissions.kept": str(permissions.KEEP_RECORDS),
     "policy.file": policy.POLICY_FILE,

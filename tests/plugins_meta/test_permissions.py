@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 
 from qtui import paths
 from qtui.plugins.bundles.bundle import (
-    MAX_BUNDLE_BYTES,
     MAX_BUNDLE_DEPTH,
     MAX_BUNDLE_ENTRIES,
     BundleError,
@@ -131,12 +130,6 @@ def test_a_bundle_of_too_many_files_is_refused_before_it_is_read(tmp_path: Path,
     (folder / "lib" / "one-more.lua").touch()
     with pytest.raises(BundleError, match=rf"/p: the plugin holds more than {MAX_BUNDLE_ENTRIES} files and folders"):
         read_bundle(folder)
-
-
-def test_qtui_plugin_5_states_the_limits_a_bundle_is_held_to() -> None:
-    page = (Path(__file__).parents[2] / "man" / "qtui-plugin.5").read_text()
-    assert (f"at most {MAX_BUNDLE_ENTRIES} files and folders, nested at most {MAX_BUNDLE_DEPTH} deep, and all its "
-            f"files together at most {MAX_BUNDLE_BYTES // 2**20} MiB") in page
 
 
 # -- decisions ----------------------------------------------------------------------------
