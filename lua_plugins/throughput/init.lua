@@ -10,7 +10,7 @@ local KEEP = 40          -- minutes kept (and the widest chart)
 local MAX_QUEUES = 40    -- queues kept (storage is capped at 64 KiB)
 local SHOWN = 8          -- queues charted on the panel
 local STORAGE_KEY = "series"
-local FORMAT = 1
+local FORMAT = 2
 local BARS = { "▁", "▂", "▃", "▄", "▅", "▆", "▇", "█" }
 
 local width = 78         -- the panel's columns, from resize events
@@ -59,19 +59,52 @@ local function prune()
   end
 end
 
+-- Storage keeps each queue's rates as two lines of text, one field a minute (empty where
+-- nothing was recorded): the host reads two strings a queue instead of 80 values.
+local function joined(values)
+  local fields, first = {}, minute - KEEP
+  for i = 1, KEEP do
+    fields[i] = values[first + i] or ""
+  end
+  return table.concat(fields, ",")
+end
+
 local function save()
   local queues = {}
   for name, s in pairs(series) do
-    local stored = { done = {}, failed = {} }
-    for i = 1, KEEP do
-      local m = minute - KEEP + i
-      stored.done[i] = s.done[m] or false
-      stored.failed[i] = s.failed[m] or false
-    end
-    queues[name] = stored
+    queues[name] = { done = joined(s.done), failed = joined(s.failed) }
   end
   local ok, err = pcall(qtui.storage.set, STORAGE_KEY, { format = FORMAT, minute = minute, queues = queues })
   storage_problem = not ok and text.message(err) or nil
+end
+
+-- The rates of one stored kind as {[minute] = rate}, or nil if it is malformed: a line of
+-- `joined` (format 2), or a list of KEEP numbers and falses (format 1, before version 1.3.0).
+local function stored_rates(stored, format, last)
+  local values, first = {}, last - KEEP
+  if format == FORMAT and type(stored) == "string" and #stored <= KEEP * 24 then
+    local i = 0
+    for field in (stored .. ","):gmatch("([^,]*),") do
+      i = i + 1
+      if i > KEEP then
+        break
+      end
+      local v = tonumber(field)
+      if v then
+        values[first + i] = rate(v)
+      end
+    end
+    return values
+  elseif format == 1 and type(stored) == "table" then
+    for i = 1, KEEP do
+      local v = stored[i]
+      if type(v) == "number" then
+        values[first + i] = rate(v)
+      end
+    end
+    return values
+  end
+  return nil
 end
 
 -- Read back what `save` wrote; anything malformed is skipped (the file may have been edited).
@@ -81,7 +114,7 @@ local function restore()
     storage_problem = text.message(data)
     return
   end
-  if type(data) ~= "table" or data.format ~= FORMAT or math.type(data.minute) ~= "integer"
+  if type(data) ~= "table" or (data.format ~= FORMAT and data.format ~= 1) or math.type(data.minute) ~= "integer"
       or data.minute > os.time() // 60 + 1 or type(data.queues) ~= "table" then
     return
   end
@@ -89,19 +122,13 @@ local function restore()
     if tracked >= MAX_QUEUES then
       break
     end
-    if type(name) == "string" and #name <= 128 and type(stored) == "table"
-        and type(stored.done) == "table" and type(stored.failed) == "table" then
-      local s = { done = {}, failed = {} }
-      for _, kind in ipairs({ "done", "failed" }) do
-        for i = 1, KEEP do
-          local v = stored[kind][i]
-          if type(v) == "number" then
-            s[kind][data.minute - KEEP + i] = rate(v)
-          end
-        end
+    if type(name) == "string" and #name <= 128 and type(stored) == "table" then
+      local done = stored_rates(stored.done, data.format, data.minute)
+      local failed = stored_rates(stored.failed, data.format, data.minute)
+      if done and failed then
+        series[name] = { done = done, failed = failed }
+        tracked = tracked + 1
       end
-      series[name] = s
-      tracked = tracked + 1
     end
   end
   minute = data.minute

@@ -61,6 +61,10 @@ async def test_the_history_survives_a_restart(harness) -> None:
     await h.host.stop(NAME)  # deactivate saves what it has
     stored = json.loads((h.tmp_path / "data" / "plugin-data" / "throughput.json").read_text())
     assert stored["series"]["minute"] == (BASE + 3 * 60 + 30) // 60
+    # two lines of text a queue, a field a minute: the host reads 2 strings, not 80 values
+    assert stored["series"]["format"] == 2
+    assert stored["series"]["queues"]["email"]["done"] == "," * 36 + "0.0,10.0,20.0,30.0"
+    assert stored["series"]["queues"]["email"]["failed"] == "," * 36 + "0.0,0.0,0.0,0.0"
     await h.host.start(handle.plugin)
     await h.wait_text(NAME, "email")
     await feed(h, 4, email=(40, 0))
@@ -82,6 +86,37 @@ async def test_a_mangled_storage_file_is_ignored(harness) -> None:
     await h.wait_text(NAME, "email")
     assert handle.errors == 0
     assert [line.split()[0] for line in h.text(NAME) if line.split()[1:2] == ["done"]] == ["email", "ok"]
+
+
+async def test_history_kept_by_version_1_2_carries_on(harness) -> None:
+    h = harness
+    folder = h.tmp_path / "data" / "plugin-data"
+    folder.mkdir(parents=True)
+    done = [False] * 36 + [0, 10, 20, 30]  # format 1: a list of 40 numbers (false: nothing recorded)
+    (folder / "throughput.json").write_text(json.dumps({"series": {
+        "format": 1, "minute": BASE // 60 + 3, "queues": {"email": {"done": done, "failed": [False] * 40}}}}))
+    await h.start(NAME, settings={"minutes": 10})
+    await feed(h, 4, email=(40, 0))
+    await h.wait_text(NAME, "40/m")
+    assert chart(h, "email") == "     ▁▃▅▇█"
+
+
+async def test_a_mangled_line_of_history_is_ignored(harness) -> None:
+    h = harness
+    folder = h.tmp_path / "data" / "plugin-data"
+    folder.mkdir(parents=True)
+    (folder / "throughput.json").write_text(json.dumps({"series": {
+        "format": 2, "minute": BASE // 60 + 1,
+        "queues": {"long": {"done": "1," * 2000, "failed": ""}, "listed": {"done": [1, 2], "failed": ""},
+                   "junk": {"done": "," * 34 + "x,,nan,inf,-5,1e999", "failed": "no"}, "ok": {"done": "," * 39 + "7", "failed": ""}},
+    }}))
+    handle = await h.start(NAME, settings={"minutes": 10})
+    await feed(h, 2, ok=(3, 0))
+    await h.wait_text(NAME, "3/m")
+    assert handle.errors == 0
+    assert [line.split()[0] for line in h.text(NAME) if line.split()[1:2] == ["done"]] == ["junk", "ok"]
+    assert chart(h, "ok") == "        █▄"  # 7 in minute 1, 3 in minute 2
+    assert chart(h, "junk") == "       ▁▁ "  # x, nan and inf are no numbers; -5 and 1e999 (minutes 0, 1) count as 0
 
 
 async def test_without_storage_it_charts_and_says_history_is_not_kept(harness) -> None:
