@@ -38,21 +38,34 @@ end
 
 -- Storage -------------------------------------------------------------------------------------
 
--- Drop minutes that left the window and queues left without any.
-local function prune()
-  local oldest = minute - KEEP + 1
-  for name, s in pairs(series) do
-    local any = false
-    for _, kind in ipairs({ "done", "failed" }) do
-      for m in pairs(s[kind]) do
-        if m < oldest then
-          s[kind][m] = nil
-        else
-          any = true
-        end
+-- Drop the minutes before `oldest` from `values`: those from `from` on when given (the ones
+-- before it are gone already), else every one.
+local function drop_before(values, oldest, from)
+  if from then
+    for m = from, oldest - 1 do
+      values[m] = nil
+    end
+  else
+    for m in pairs(values) do
+      if m < oldest then
+        values[m] = nil
       end
     end
-    if not any then
+  end
+end
+
+-- Drop the minutes that left the window, and queues left without any. `before` is the minute
+-- of the previous prune: the minutes between leave, which takes a few steps a queue.
+local function prune(before)
+  local oldest = minute - KEEP + 1
+  local from = before and before - KEEP + 1
+  if from and oldest - from > KEEP then
+    from = nil -- a long gap: look at every minute kept
+  end
+  for name, s in pairs(series) do
+    drop_before(s.done, oldest, from)
+    drop_before(s.failed, oldest, from)
+    if next(s.done) == nil and next(s.failed) == nil then
       series[name] = nil
       tracked = tracked - 1
     end
@@ -155,8 +168,9 @@ local function take_stats(event)
   local whole = now ~= minute or every_row or type(event.removed) ~= "table"
   every_row = false
   if minute ~= nil and now > minute then
+    local before = minute
     minute = now
-    prune()
+    prune(before)
     save() -- once a minute, when the previous minute is complete
   end
   minute = now

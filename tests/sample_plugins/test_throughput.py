@@ -16,15 +16,17 @@ NAME = "throughput"
 BASE = (int(START) // 60 - 10) * 60  # the start of a minute, ten minutes before the harness's clock
 
 
-async def feed(h, minute: int, **rates: tuple[float, float]) -> None:
-    """Statistics taken `minute` minutes after BASE, with (completed, failed) per minute per queue."""
+async def feed(h, minute: int, *, same_chart: bool = False, **rates: tuple[float, float]) -> None:
+    """Statistics taken `minute` minutes after BASE, with (completed, failed) per minute per queue;
+    `same_chart`: they may leave the panel as it was."""
     queues = tuple(QueueStats(name, {}, completed_per_min=done, failed_per_min=failed)
                    for name, (done, failed) in rates.items())
     handle = h.host.plugins[NAME]
     calls, panel = handle.runtime.sandbox.usage().calls, handle.panel
     h.bus.publish(StatsUpdated(Snapshot(queues, (), BASE + minute * 60 + 30)))
     # handled, and what it drew is on the panel (the call ends in its thread before that)
-    await h.wait(lambda: handle.runtime.sandbox.usage().calls > calls and handle.panel is not panel)
+    await h.wait(lambda: handle.runtime.sandbox.usage().calls > calls and (same_chart or handle.panel is not panel))
+    await h.host.idle()
 
 
 def chart(h, queue: str, label: str = "done") -> str:
@@ -70,6 +72,22 @@ async def test_the_history_survives_a_restart(harness) -> None:
     await feed(h, 4, email=(40, 0))
     await h.wait_text(NAME, "40/m")
     assert chart(h, "email") == "     ▁▃▅▇█"
+
+
+async def test_minutes_leave_after_forty_and_a_queue_with_none_left_leaves_the_chart(harness) -> None:
+    h = harness
+    await h.start(NAME, settings={"minutes": 10})
+    await feed(h, 0, email=(5, 0), sms=(1, 0))
+    for minute in range(1, 40):  # sms is gone from the statistics; its minute 0 is still kept
+        await feed(h, minute, same_chart=True, email=(5, 0))
+    assert h.line(NAME, "sms")
+    await feed(h, 40, email=(6, 0))  # minute 0 leaves the 40 kept
+    assert not any(line.startswith("sms") for line in h.text(NAME))
+    await feed(h, 200, email=(7, 0))  # after a long gap every minute kept has left
+    assert chart(h, "email") == "         █"
+    await h.host.stop(NAME)
+    stored = json.loads((h.tmp_path / "data" / "plugin-data" / "throughput.json").read_text())
+    assert stored["series"]["queues"] == {"email": {"done": "," * 39 + "7.0", "failed": "," * 39 + "0.0"}}
 
 
 async def test_a_mangled_storage_file_is_ignored(harness) -> None:
