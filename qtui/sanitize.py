@@ -51,6 +51,8 @@ def visible(text: str, *, multiline: bool = False) -> str:
     """
     if multiline:
         text = text.replace("\r\n", "\n").expandtabs(4)
+    elif _UNSAFE.search(text) is None:  # most text: nothing to show differently
+        return text
 
     def replace(match: re.Match[str]) -> str:
         char = match.group()

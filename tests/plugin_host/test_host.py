@@ -14,6 +14,7 @@ from qtui.events import SelectionChanged, StatsUpdated
 from qtui.model import JobState
 from qtui.plugins.bundles.capabilities import Capability
 from qtui.plugins.runtime.host import PanelUpdated, PluginState
+from qtui.plugins.runtime.instance import PluginRuntime, Render
 from tests.support import settle
 
 STATS_PANEL = """
@@ -374,6 +375,33 @@ async def test_an_event_the_host_fails_to_prepare_costs_that_event_not_its_batch
     await harness.host.idle()
     assert harness.text("both") == ["stats"]
     assert handle.errors == 1 and "internal error preparing an event (RuntimeError)" in handle.where()
+
+
+async def test_only_renders_that_change_what_is_shown_are_drawn(harness, monkeypatch) -> None:
+    drawn: list[tuple[str, ...]] = []
+    real = PluginRuntime._emit
+
+    def emit(self, effect):  # noqa: ANN001, ANN202 - the runtime's own signature
+        if isinstance(effect, Render):
+            drawn.append(tuple("".join(span.text for span in line) for line in effect.lines))
+        real(self, effect)
+
+    monkeypatch.setattr(PluginRuntime, "_emit", emit)
+    lua = """
+        function activate()
+          qtui.render({"a", {"b", {text = "c", style = "bold"}}})
+          qtui.render({"a", {"b", {text = "c", style = "bold"}}})           -- the very same lines
+          qtui.render({{{text = "a"}}, {{text = "b"}, {text = "c", style = "bold"}}})  -- written otherwise
+          assert(not pcall(qtui.render, {"a", {{text = "c", style = "blink"}}}))  -- refused: nothing shown
+          qtui.render({"a", {"b", {text = "c", style = "bold"}}})
+          qtui.render({"a", {"b", {text = "c", style = "dim"}}})            -- a style is a change
+          qtui.render({"a", {"b", {text = "c", style = "bold"}}})           -- and so is changing back
+        end
+    """
+    await harness.start(harness.plugin("redrawn", lua))
+    assert drawn == [("a", "bc"), ("a", "bc"), ("a", "bc")]
+    assert [[span.style for span in line] for line in harness.host.plugins["redrawn"].panel] == [["normal"],
+                                                                                             ["normal", "bold"]]
 
 
 async def test_rendering_the_same_lines_again_redraws_nothing(harness) -> None:

@@ -57,6 +57,8 @@ log = logging.getLogger(__name__)
 
 MAX_LINES = 1000
 MAX_SPANS = 200
+_SPAN_KEYS = frozenset({"text", "style"})
+_STYLES = frozenset(api.STYLES)
 MAX_TEXT = 2000
 #: A whole render: text bytes (UTF-8) and terminal cells (a wide character takes two).
 MAX_RENDER_BYTES = 64 * 1024
@@ -272,7 +274,8 @@ class PluginRuntime:
         self._notify_limit = RateLimit(1 / NOTIFY_SECONDS, NOTIFY_BURST, clock=clock.monotonic, on_flood=on_flood)
         self._log = logging.getLogger(f"qtui.plugins.{manifest.name}")
         self._effects: list[Effect] = []
-        self._rendered: dict[str, tuple[tuple[Span, ...], ...]] = {}  # each panel's lines as last rendered
+        # each panel's lines as last rendered: as the plugin gave them, and as shown
+        self._rendered: dict[str, tuple[list, tuple[tuple[Span, ...], ...]]] = {}
         self._timers: set[str] = set()
         self._commands: set[str] = set()
         self._panels: set[str] = set()  # opened with qtui.panel.open
@@ -537,6 +540,9 @@ class PluginRuntime:
         panel = MAIN_PANEL if panel is None else panel
         if panel != MAIN_PANEL and panel not in self._panels:
             raise HostError(f"no panel {self._text(panel, 'panel', 100)!r} is open ({self._open_panels()})")
+        last = self._rendered.get(panel)
+        if last is not None and last[0] == lines:  # the very lines it rendered last: nothing to check or redraw
+            return
         rendered = tuple(self._line(line, n) for n, line in enumerate(lines, 1))
         texts = [span.text for line in rendered for span in line]
         size = sum(len(text.encode("utf-8", "replace")) for text in texts)
@@ -545,8 +551,8 @@ class PluginRuntime:
         shown = sum(textcells.cells(text) for text in texts)
         if shown > MAX_RENDER_CELLS:
             raise HostError(f"render takes at most {MAX_RENDER_CELLS} cells of text in all, not {shown}")
-        if rendered != self._rendered.get(panel):  # the same lines again (a refresh that changed nothing) cost no redraw
-            self._rendered[panel] = rendered
+        self._rendered[panel] = (lines, rendered)
+        if last is None or rendered != last[1]:  # the same lines again (a refresh that changed nothing) cost no redraw
             self._emit(Render(rendered, panel, size))
 
     def _open_panels(self) -> str:
@@ -562,14 +568,20 @@ class PluginRuntime:
         return tuple(self._span(span, number) for span in line)
 
     def _span(self, span: Any, number: int) -> Span:
+        # A render crosses dozens of spans: the labels of errors are made only for an error.
+        if type(span) is str and len(span) <= MAX_TEXT:
+            return Span(visible(span))
         if isinstance(span, str):
             return Span(visible(self._text(span, f"line {number}")))
-        if not isinstance(span, dict) or set(span) - {"text", "style"}:
+        if not isinstance(span, dict) or not _SPAN_KEYS.issuperset(span):
             raise HostError(f"line {number}: a span is a string or {{text=, style=}}")
         style = span.get("style", "normal")
-        if style not in api.STYLES:
+        if type(style) is not str or style not in _STYLES:
             raise HostError(f"line {number}: unknown style {style!r} (styles: {', '.join(api.STYLES)})")
-        return Span(visible(self._text(span.get("text", ""), f"line {number} text")), style)
+        text = span.get("text", "")
+        if type(text) is not str or len(text) > MAX_TEXT:
+            text = self._text(text, f"line {number} text")
+        return Span(visible(text), style)
 
     def api_notify(self, text: Any, level: Any = None) -> None:
         with self._use(Capability.NOTIFY, "qtui.notify"):
