@@ -252,12 +252,16 @@ def redis_errors(where: str) -> Iterator[None]:
 
 # What each Sentinel answered, after the client's repr in MasterNotFoundError's text.
 _SENTINEL_ANSWER = re.compile(r"\)>\)> - (.+?)(?=, <redis\.|$)")
+# Parts of an answer that differ between Sentinels failing alike: redis-py's error category
+# ("auth:", "network:") and the address it was connecting to.
+_ANSWER_NOISE = re.compile(r"^[a-z_]+:(?=[A-Za-z]*Error)|Error \d+ connecting to \S+?\. ")
 
 
 def _no_master(text: str) -> str:
-    """MasterNotFoundError's text without the clients' internals: the service and the answers."""
+    """MasterNotFoundError's text without the clients' internals: the service and the answers,
+    each kind of failure once."""
     service, _, errors = text.partition(" : ")
-    answers = sorted({answer[:200] for answer in _SENTINEL_ANSWER.findall(errors)})
+    answers = sorted({_ANSWER_NOISE.sub("", answer)[:200] for answer in _SENTINEL_ANSWER.findall(errors)})
     hint = ""
     if any("Authentication" in answer for answer in answers):
         hint = " (check the URL's sentinel_password)"

@@ -10,6 +10,7 @@ import rq
 import trio
 
 from qtui.backends import open_backend
+from qtui.backends.redis_common import _no_master
 from qtui.bench.redis import load_gowork
 from qtui.clock import SYSTEM_CLOCK
 from qtui.console.app import Console
@@ -124,8 +125,11 @@ def test_rq_layout_through_secured_sentinels(shared_secured_sentinel_group) -> N
     [
         (lambda url: url.replace("m%40ster", "wrong"), "authentication failed|invalid username-password"),
         (lambda url: url.replace("sentinel-pw", "wrong"),
-         r"no Sentinel named a master for 'qtuimaster': auth:AuthenticationError \(check the URL's sentinel_password\)$"),
-        (lambda url: url.partition("&ssl_ca_certs")[0], "ConnectionError .*ssl_ca_certs names their CA"),
+         (r"no Sentinel named a master for 'qtuimaster': AuthenticationError(: [^;]+)? "
+          r"\(check the URL's sentinel_password\)$")),
+        (lambda url: url.partition("&ssl_ca_certs")[0],
+         (r"no Sentinel named a master for 'qtuimaster': ConnectionError[^;]* \(check the Sentinels' hosts and ports "
+          r"and, with TLS, that ssl_ca_certs names their CA\)$")),
     ],
     ids=["master password", "sentinel password", "untrusted certificate"],
 )
@@ -139,3 +143,33 @@ def test_a_wrong_password_or_an_untrusted_certificate_is_a_clear_error(
         assert len(str(caught.value)) < 400  # what went wrong, not the clients' internals
     finally:
         backend.close()
+
+
+def _sentinel_reply(port: int, answer: str) -> str:
+    return (f"<redis.client.Redis(<redis.connection.ConnectionPool(<redis.connection.SSLConnection("
+            f"host=127.0.0.1,port={port},db=0)>)>)> - {answer}")
+
+
+@pytest.mark.parametrize(
+    ("answers", "shown"),
+    [
+        # redis-py before 8.2 named the error's class only
+        (["auth:AuthenticationError"] * 3, "AuthenticationError (check the URL's sentinel_password)"),
+        # since 8.2 its text too, with the address each Sentinel was reached at
+        ([(f"network:ConnectionError: Error 1 connecting to 127.0.0.1:{port}. [SSL: CERTIFICATE_VERIFY_FAILED] "
+           "certificate verify failed: self-signed certificate in certificate chain (_ssl.c:1006).")
+          for port in (26379, 26380, 26381)],
+         ("ConnectionError: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate in "
+          "certificate chain (_ssl.c:1006). (check the Sentinels' hosts and ports and, with TLS, that ssl_ca_certs "
+          "names their CA)")),
+        (["network:ConnectionError: Error 111 connecting to 127.0.0.1:1. Connection refused.",
+          "auth:AuthenticationError: invalid username-password pair or user is disabled."],
+         ("AuthenticationError: invalid username-password pair or user is disabled.; ConnectionError: Connection "
+          "refused. (check the URL's sentinel_password)")),
+    ],
+    ids=["class only", "one failure three times", "two failures"],
+)
+def test_what_the_sentinels_answered_is_said_once_for_each_kind_of_failure(answers: list[str], shown: str) -> None:
+    text = "No master found for 'qtuimaster' : " + ", ".join(
+        _sentinel_reply(26379 + n, answer) for n, answer in enumerate(answers))
+    assert _no_master(text) == f"no Sentinel named a master for 'qtuimaster': {shown}"
