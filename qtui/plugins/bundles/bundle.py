@@ -59,11 +59,11 @@ def bundle_folders(folder: Path, *, nested: bool = False) -> list[tuple[Path, st
                         raise _problem(folder, f"the plugin holds more than {MAX_BUNDLE_ENTRIES} files and folders")
                     if not (is_ignored_name(entry.name) or entry.name in left_out):
                         entries.append(entry)
+            subfolders = [entry for entry in entries if entry.is_dir(follow_symlinks=False)]
         except OSError as e:
             raise _problem(directory, f"cannot read folder: {e.strerror or e}") from None
         found.append((directory, prefix, entries))
-        pending.extend((Path(entry.path), prefix + entry.name + "/", depth + 1)
-                       for entry in entries if entry.is_dir(follow_symlinks=False))
+        pending.extend((Path(entry.path), prefix + entry.name + "/", depth + 1) for entry in subfolders)
     return found
 
 

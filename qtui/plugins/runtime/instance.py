@@ -568,19 +568,16 @@ class PluginRuntime:
         return tuple(self._span(span, number) for span in line)
 
     def _span(self, span: Any, number: int) -> Span:
-        # A render crosses dozens of spans: the labels of errors are made only for an error.
-        if type(span) is str and len(span) <= MAX_TEXT:
-            return Span(visible(span))
         if isinstance(span, str):
-            return Span(visible(self._text(span, f"line {number}")))
-        if not isinstance(span, dict) or not _SPAN_KEYS.issuperset(span):
+            text, style, what = span, "normal", "line"
+        elif isinstance(span, dict) and _SPAN_KEYS.issuperset(span):
+            text, style, what = span.get("text", ""), span.get("style", "normal"), "line text"
+            if type(style) is not str or style not in _STYLES:
+                raise HostError(f"line {number}: unknown style {style!r} (styles: {', '.join(api.STYLES)})")
+        else:
             raise HostError(f"line {number}: a span is a string or {{text=, style=}}")
-        style = span.get("style", "normal")
-        if type(style) is not str or style not in _STYLES:
-            raise HostError(f"line {number}: unknown style {style!r} (styles: {', '.join(api.STYLES)})")
-        text = span.get("text", "")
-        if type(text) is not str or len(text) > MAX_TEXT:
-            text = self._text(text, f"line {number} text")
+        if type(text) is not str or len(text) > MAX_TEXT:  # an error: its label is made only then
+            text = self._text(text, what.replace("line", f"line {number}"))
         return Span(visible(text), style)
 
     def api_notify(self, text: Any, level: Any = None) -> None:
