@@ -197,6 +197,25 @@ def print_rows(rows: dict[str, list[float]], indent: str = "   ") -> None:
         print(f"{indent}{label:64}{min(values):8.2f}{statistics.median(values):8.2f}{ratio}")
 
 
+#: The fewest jobs a built SQLite database holds (the rare search term is in a few of them).
+MIN_JOBS = 1000
+
+
+def check_arguments(parser: argparse.ArgumentParser, *, jobs: int, db: Path | None, rq_jobs: int, seconds: float,
+                    repeat: int) -> None:
+    """Exit through `parser` naming the option, when the idle rows cannot be measured with these."""
+    if db is None and jobs < MIN_JOBS:
+        parser.error(f"--jobs must be at least {MIN_JOBS:,}")
+    if db is not None and not db.is_file():
+        parser.error(f"--db {db}: no such file")
+    if rq_jobs < 0:
+        parser.error("--rq-jobs must be 0 or more")
+    if not seconds > 0:
+        parser.error("--seconds must be more than 0")
+    if repeat < 1:
+        parser.error("--repeat must be at least 1")
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m qtui.bench idle", description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=1_000_000, help="jobs in the SQLite database")
@@ -206,6 +225,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--settle", type=float, default=SETTLE_SECONDS, help="seconds a process runs before measuring")
     parser.add_argument("--repeat", type=int, default=3, help="measurements of each row")
     args = parser.parse_args(argv)
+    check_arguments(parser, jobs=args.jobs, db=args.db, rq_jobs=args.rq_jobs, seconds=args.seconds,
+                    repeat=args.repeat)
 
     rows = measure_rows(jobs=args.jobs, db=args.db, rq_jobs=args.rq_jobs, settle=args.settle, seconds=args.seconds,
                         repeat=args.repeat)

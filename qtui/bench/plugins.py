@@ -376,6 +376,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--no-idle", action="store_true", help="skip the idle console measurements")
     parser.add_argument("--long", type=int, default=0, help="events for a memory-growth run (0: skip)")
     args = parser.parse_args(argv)
+    if args.events < 1 or args.repeat < 1 or args.trip_events < 1:
+        parser.error("--events, --repeat and --trip-events must be at least 1")
+    if not args.no_idle:
+        idle.check_arguments(parser, jobs=args.jobs, db=None, rq_jobs=args.rq_jobs, seconds=args.idle_seconds,
+                             repeat=args.idle_repeat)
 
     per_event(args.events, args.repeat)
     half_budget_trips(20, args.trip_events)
