@@ -169,6 +169,30 @@ async def test_ages_count_to_the_consoles_clock(drive, clock) -> None:
     assert next(line for line in text.splitlines() if "w-1" in line).split()[-1] == "6m"
 
 
+async def test_the_workers_table_is_made_only_for_a_poll_it_shows(drive, clock, monkeypatch) -> None:
+    """SEEN changes with every poll; while another screen shows, polls do not rebuild the
+    workers table, and it shows the newest poll as soon as it is drawn."""
+    table = drive.console.screens["workers"].table
+    made = []
+    rows = table.set_rows
+    monkeypatch.setattr(table, "set_rows", lambda new: made.append(new) or rows(new))
+    for _ in range(3):  # three polls, 30 s apart, while the Queues screen shows
+        clock.advance(30)
+        drive.console.poller.refresh()
+        await settle(drive.console, lambda: drive.console.snapshot.taken_at == clock.now)
+        assert "w-1" not in screen_text(drive.console)
+    assert made == []
+    text = await drive.press("4")
+    assert len(made) == 1  # the newest poll only
+    assert next(line for line in text.splitlines() if "w-1" in line).split()[-1] == "1m"  # 90 s
+    clock.advance(60)
+    drive.console.poller.refresh()
+    await settle(drive.console, lambda: drive.console.snapshot.taken_at == clock.now)
+    text = screen_text(drive.console)
+    assert next(line for line in text.splitlines() if "w-1" in line).split()[-1] == "2m"
+    assert len(made) == 2
+
+
 async def test_help_is_generated_from_the_keymap(drive) -> None:
     text = await drive.press("?")
     assert "Show help" in text and "Quit qtui now" in text

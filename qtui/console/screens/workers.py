@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import urwid
+
 from qtui.console import format as fmt
 from qtui.console.widgets import Column, Table
 from qtui.model import Snapshot, WorkerInfo
@@ -24,11 +26,23 @@ class WorkersScreen:
 
     def __init__(self) -> None:
         self.table = Table(COLUMNS, "No workers seen.")
-        self.widget = self.table
+        self.widget = _FillsWhenDrawn(self.table, self._fill)
+        self._latest: Snapshot | None = None
 
     def on_snapshot(self, snapshot: Snapshot) -> None:
-        self.table.set_rows([(w.id, self._cells(w, snapshot.taken_at), None if w.alive else "dim")
-                             for w in snapshot.workers])
+        """Keep the newest snapshot; the table shows it when the screen is next drawn.
+
+        SEEN changes with every poll, so a table kept up to date while another screen shows
+        would be rebuilt for nobody on every poll.
+        """
+        self._latest = snapshot
+        self.widget.refill()
+
+    def _fill(self) -> None:
+        snapshot, self._latest = self._latest, None
+        if snapshot is not None:
+            self.table.set_rows([(w.id, self._cells(w, snapshot.taken_at), None if w.alive else "dim")
+                                 for w in snapshot.workers])
 
     @staticmethod
     def _cells(w: WorkerInfo, now: float) -> list:
@@ -47,3 +61,23 @@ class WorkersScreen:
 
     def move(self, where: str, size: tuple[int, int]) -> None:
         self.table.move(where, size)
+
+
+class _FillsWhenDrawn(urwid.WidgetWrap):
+    """`widget`, brought up to date by `fill()` just before it is drawn after a :meth:`refill`
+    (urwid draws only what shows)."""
+
+    def __init__(self, widget: urwid.Widget, fill) -> None:  # noqa: ANN001 - a plain callable
+        super().__init__(widget)
+        self._fill = fill
+        self._due = False
+
+    def refill(self) -> None:
+        self._due = True
+        self._invalidate()  # so that a showing screen is drawn again
+
+    def render(self, size, focus=False):  # noqa: ANN001, ANN201 - urwid signature
+        if self._due:
+            self._due = False
+            self._fill()
+        return super().render(size, focus)
