@@ -30,6 +30,7 @@ local QUEUE_WIDE = { 0, -6, -7, -8, 7 }
 local QUEUE_NARROW = { 0, -6, -7, 7 }
 
 local width = 78        -- the panel's columns, from resize events
+local height            -- the panel's rows, from resize events (nil: not known, every row counts)
 local config = {}       -- settings, checked
 local is_watched        -- whether a queue is watched, from the `queues` setting
 local watching = 0      -- how many names that setting lists (0: every queue)
@@ -42,7 +43,7 @@ local moved = true      -- a watched queue's jobs changed since the last reading
 local held = {}         -- per watched queue: its counts and oldest ready job at the latest stats
 local drawn             -- what the panel showed at the last render (see view_key), or nil
 local laid_out          -- {reading=, width=, lines=}: the tenant lines laid out for a reading
-local on_panel = {}     -- names of the queues whose rows the panel shows
+local on_panel = {}     -- names of the queues whose rows fit on the panel, as last drawn
 
 -- Settings ----------------------------------------------------------------------------------
 
@@ -241,18 +242,17 @@ local function line(s, style)
 end
 
 -- The queue rows shown, longest wait first, as plain text (no host call): the cells and status
--- of each, and how many queues are left out.
+-- of each, how many queues are left out, and the names of those shown.
 local function queue_rows()
   local rows = {}
   for _, q in ipairs(queues) do
     rows[#rows + 1] = q
   end
   table.sort(rows, function(a, b) return (a.oldest or -1) > (b.oldest or -1) end)
-  local shown = {}
-  on_panel = {}
+  local shown, names = {}, {}
   for n = 1, math.min(#rows, QUEUE_ROWS) do
     local q = rows[n]
-    on_panel[q.name] = true
+    names[n] = q.name
     local cells = { q.name, text.number(q.ready), q.oldest and text.duration(q.oldest) or "-" }
     if width >= WIDE then
       cells[#cells + 1] = text.number(q.done)
@@ -260,7 +260,20 @@ local function queue_rows()
     cells[#cells + 1] = judge(q.oldest)
     shown[n] = cells
   end
-  return shown, #rows - #shown
+  return shown, #rows - #shown, names
+end
+
+-- The queues `names`, whose rows start at line `first` of the panel, that fit in its height:
+-- the ones whose waits the panel follows between polls. A row below the panel (tenants fill a
+-- short docked panel) is brought up to date by the next poll that reaches the plugin.
+local function fitting(names, first)
+  local fit_names = {}
+  for n, name in ipairs(names) do
+    if height == nil or first + n - 1 <= height then
+      fit_names[name] = true
+    end
+  end
+  return fit_names
 end
 
 local function queue_lines(lines, rows, more)
@@ -281,7 +294,7 @@ end
 -- What the panel shows, in a string: the same string, the same lines. Made without a host
 -- call, so a poll that changed nothing shown costs no rendering.
 local function view_key(rows, more)
-  local parts = { tostring(width), tostring(stats_at ~= nil), tostring(refusal), tostring(last),
+  local parts = { tostring(width), tostring(height), tostring(stats_at ~= nil), tostring(refusal), tostring(last),
                   tostring(reading ~= nil), tostring(more), tostring(moved) }
   for _, cells in ipairs(rows) do
     parts[#parts + 1] = table.concat(cells, "\t")
@@ -361,15 +374,16 @@ end
 
 -- Tenants first, then the queues: a panel is often only a few rows high.
 local function render()
-  local rows, more = queue_rows()
+  local rows, more, names = queue_rows()
   local key = view_key(rows, more)
   if key == drawn then
-    return
+    return -- the same lines, so the same rows fit (the key has the height)
   end
   drawn = key
   local lines = {}
   if stats_at == nil then
     lines[1] = line("waiting for the first queue statistics…", "dim")
+    on_panel = {}
     qtui.render(lines)
     return
   end
@@ -400,6 +414,7 @@ local function render()
     table.move(laid_out.lines, 1, #laid_out.lines, #lines + 1, lines)
   end
   lines[#lines + 1] = ""
+  on_panel = fitting(names, #lines + 2) -- below the header
   queue_lines(lines, rows, more)
   qtui.render(lines)
 end
@@ -487,14 +502,18 @@ function on_event(event)
     end
     take_counts(queue, event)
   elseif event.type == "resize" then
-    width = event.width -- the same width gives the same lines, which the console does not redraw
+    -- the same size gives the same lines, which the console does not redraw
+    width = event.width
+    height = math.type(event.height) == "integer" and event.height or nil
   elseif event.type == "settings" then
     configure(event.settings)
     refusal = nil
   end
   render()
   if stats_at ~= nil then
-    -- after render, which picks the queue rows shown; a reading that just ended is due later
-    qtui.unchanged_stats(next_look())
+    -- After render, which picks the queue rows shown; a reading that just ended is due later.
+    -- After a resize the next poll comes whatever it shows: rows that did not fit before may
+    -- fit now, with the waits of the statistics the plugin was given last.
+    qtui.unchanged_stats(event.type == "resize" and 0 or next_look())
   end
 end

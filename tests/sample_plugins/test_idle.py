@@ -154,6 +154,30 @@ async def test_tenant_sla_looks_again_for_the_waits_of_the_queues_it_shows(harne
     assert not await poll(h, "tenant-sla", start + 60)  # qz's wait turned 2h01m: not on the panel
 
 
+async def test_tenant_sla_does_not_look_again_for_queue_rows_below_its_panel(harness) -> None:
+    h = harness
+    start = h.clock.now
+    h.producer.offset = -7230  # waits shown to the minute, turning 2h01m at start + 30
+    for name in ("qa", "qb"):
+        h.queue.enqueue(name, {"tenant": "acme"})
+    h.producer.offset = 0.0
+    await h.start("tenant-sla", settings={"refresh_seconds": 3600, "threshold_seconds": 86400})
+    # A docked panel of 6 rows: title, as-of, TENANT, acme, a blank and the QUEUE header.
+    h.host.resize("tenant-sla", 40, 6)
+    await stats(h, "tenant-sla", start + 10)
+    await h.wait_text("tenant-sla", "acme")
+    await h.host.idle()
+    assert h.text("tenant-sla")[5].startswith("QUEUE")
+    assert not await poll(h, "tenant-sla", start + 30)  # the waits turn 2h01m below the panel
+    h.host.resize("tenant-sla", 40, 20)  # opened full screen, say: the queue rows fit
+    await h.host.idle()
+    assert await poll(h, "tenant-sla", start + 32)  # the next poll comes whatever it shows
+    assert h.line("tenant-sla", "qa ").split()[2] == "2h01m"
+    assert not await poll(h, "tenant-sla", start + 60)
+    assert await poll(h, "tenant-sla", start + 90)  # the waits it shows turn 2h02m
+    assert h.line("tenant-sla", "qa ").split()[2] == "2h02m"
+
+
 async def test_tenant_sla_carries_an_unchanged_reading_forward_without_reading_again(harness, renders) -> None:
     h = harness
     h.producer.offset = -7200  # waiting for two hours: the ages shown change once a minute
