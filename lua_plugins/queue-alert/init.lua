@@ -19,6 +19,7 @@ local METRICS = {
 }
 
 local width = 78        -- the panel's columns, from resize events
+local height            -- the panel's rows, from resize events (nil: not known, every row counts)
 local config = {}
 local is_watched
 local active = {}      -- "queue metric" -> {queue=, metric=, value=, threshold=, since=}
@@ -244,8 +245,10 @@ local function render()
       lines[#lines + 1] = line(string.format("all clear on %s from %s", text.count(watched_count, "watched queue"),
         clock(clear_since)), "ok")
     end
+    -- What the next statistics may change on the panel: the alerts whose rows fit on it.
+    local first = #lines + 1
     for n, alert in ipairs(list) do
-      alert.shown = n <= ACTIVE_ROWS -- what the next statistics may change on the panel
+      alert.shown = n <= ACTIVE_ROWS and (height == nil or first + n - 1 <= height)
     end
     for n, alert in ipairs(list) do
       if n > ACTIVE_ROWS then
@@ -313,7 +316,11 @@ function on_event(event)
     end
     return
   elseif event.type == "resize" then
-    width = event.width -- the same width gives the same lines, which the console does not redraw
+    -- the same width gives the same lines, which the console does not redraw; alerts that did
+    -- not fit before may fit now: the next poll comes whatever it shows, to bring them up to date
+    width = event.width
+    height = math.type(event.height) == "integer" and event.height or nil
+    qtui.unchanged_stats(0)
   elseif event.type == "settings" then
     configure(event.settings)
     notify_refusal = nil

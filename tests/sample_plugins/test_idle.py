@@ -135,6 +135,28 @@ async def test_queue_alert_looks_again_for_the_waits_it_shows_not_for_alerts_bey
     assert h.line("queue-alert", "qa").split()[2] == "2h01m"
 
 
+async def test_queue_alert_does_not_look_again_for_alerts_below_its_panel(harness) -> None:
+    h = harness
+    start = h.clock.now
+    h.producer.offset = -7200  # waits shown to the minute, turning 2h01m at start + 60
+    for name in ("qa", "qb"):
+        h.queue.enqueue(name, {"n": 1})
+    h.producer.offset = -7230  # turning 2h01m at start + 30
+    for name in ("qc", "qd"):
+        h.queue.enqueue(name, {"n": 1})
+    h.producer.offset = 0.0
+    await h.start("queue-alert", settings={"ready_threshold": 0, "dead_threshold": 0, "age_threshold_seconds": 60})
+    h.host.resize("queue-alert", 60, 3)  # the thresholds, qa and qb
+    await stats(h, "queue-alert", start + 10)
+    assert [line.split()[0] for line in h.text("queue-alert")[1:3]] == ["qa", "qb"]
+    assert not await poll(h, "queue-alert", start + 35)  # qc and qd turn 2h01m below the panel
+    h.host.resize("queue-alert", 60, 10)
+    await h.host.idle()
+    assert await poll(h, "queue-alert", start + 36)  # the next poll comes whatever it shows
+    assert h.line("queue-alert", "qc").split()[2] == "2h01m"
+    assert await poll(h, "queue-alert", start + 60)  # qa and qb, which it shows, turn 2h01m
+
+
 async def test_tenant_sla_looks_again_for_the_waits_of_the_queues_it_shows(harness) -> None:
     h = harness
     start = h.clock.now
