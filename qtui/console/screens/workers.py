@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import urwid
 
 from qtui.console import format as fmt
@@ -67,7 +69,7 @@ class _FillsWhenDrawn(urwid.WidgetWrap):
     """`widget`, brought up to date by `fill()` just before it is drawn after a :meth:`refill`
     (urwid draws only what shows)."""
 
-    def __init__(self, widget: urwid.Widget, fill) -> None:  # noqa: ANN001 - a plain callable
+    def __init__(self, widget: urwid.Widget, fill: Callable[[], None]) -> None:
         super().__init__(widget)
         self._fill = fill
         self._due = False
